@@ -159,7 +159,8 @@ function isInitialised(dataDir: string): boolean {
 async function initCluster(options: ManagedClusterOptions, binDir: string, runAs: RunAs | undefined): Promise<void> {
   const { dataDir } = options;
   const parent = path.dirname(dataDir);
-  await mkdir(parent, { recursive: true, mode: 0o700 });
+  // As root the service user must be able to pass through ayb's own folder (not read it).
+  await mkdir(parent, { recursive: true, mode: runAs ? 0o711 : 0o700 });
   if (runAs) await ensureTraversable(dataDir, runAs, options.log);
   const existing = await readdir(dataDir).catch(() => undefined);
   if (existing && existing.length > 0) {
@@ -250,7 +251,7 @@ export async function ensureManagedCluster(options: ManagedClusterOptions): Prom
   const runAs = runAsFor(opts);
   let port = runningPort(dataDir);
   if (port === undefined || !(await readCredentials(dataDir))) {
-    await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o700 });
+    await mkdir(path.dirname(dataDir), { recursive: true, mode: runAs ? 0o711 : 0o700 });
     port = await withFileLock(`${dataDir}.lock`, async () => {
       const binDir = opts.binDir ?? (await embeddedBinDir());
       if (!isInitialised(dataDir)) await initCluster(opts, binDir, runAs);

@@ -1,0 +1,140 @@
+import type { Client } from '../postgres/client.js';
+
+/**
+ * The control table `public._ayb_branches` in the main database: the single source of truth for
+ * which branches exist. Created on demand; its constraints hold the invariants (one row per name,
+ * one per branch database, a valid status) even against concurrent writers.
+ */
+export const CONTROL_SCHEMA = 'public';
+export const CONTROL_TABLE = '_ayb_branches';
+export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
+
+export type BranchStatus = 'creating' | 'ready' | 'failed';
+export type CloneStrategy = 'template' | 'dump';
+
+export interface BranchRow {
+  readonly id: string;
+  readonly name: string;
+  readonly source_database: string;
+  readonly branch_database: string;
+  readonly status: BranchStatus;
+  readonly strategy: CloneStrategy | null;
+  readonly parent: string | null;
+  readonly expires_at: Date | null;
+  readonly error_message: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  readonly creator_pid: number | null;
+  readonly creator_host: string | null;
+}
+
+const CREATE_SQL = `
+CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  name text NOT NULL UNIQUE
+    CHECK (name ~ '^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$' AND length(name) <= 52
+           AND name NOT IN ('main', 'master', 'default', 'postgres', 'template0', 'template1')),
+  source_database text NOT NULL,
+  branch_database text NOT NULL UNIQUE CHECK (branch_database = 'ayb_branch_' || replace(name, '-', '_')),
+  status text NOT NULL CHECK (status IN ('creating', 'ready', 'failed')),
+  strategy text CHECK (strategy IN ('template', 'dump')),
+  parent text,
+  expires_at timestamptz,
+  error_message text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  creator_pid integer,
+  creator_host text
+);
+COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches made by ayb (one row per branch database). Managed by ayb; do not edit by hand.';
+`;
+
+/** Columns added after the first release, for control tables made by an older ayb. */
+const UPGRADE_SQL = `
+ALTER TABLE ${CONTROL_TABLE_SQL}
+  ADD COLUMN IF NOT EXISTS strategy text,
+  ADD COLUMN IF NOT EXISTS parent text,
+  ADD COLUMN IF NOT EXISTS expires_at timestamptz,
+  ADD COLUMN IF NOT EXISTS creator_pid integer,
+  ADD COLUMN IF NOT EXISTS creator_host text;
+`;
+
+/** Makes sure the control table exists. Concurrent callers serialise on an advisory lock. */
+export async function ensureControlTable(client: Client): Promise<void> {
+  const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists,
+            (SELECT count(*) = 2 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host') AND NOT attisdropped) AS complete`,
+    [CONTROL_TABLE_SQL],
+  );
+  if (rows[0]?.exists && rows[0]?.complete) return;
+  await client.query('BEGIN');
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('ayb:control-table'))");
+    await client.query(CREATE_SQL);
+    await client.query(UPGRADE_SQL);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host';
+
+export async function listRows(client: Client): Promise<BranchRow[]> {
+  const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
+  return rows;
+}
+
+export async function findRow(client: Client, name: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE name = $1`, [name]);
+  return rows[0];
+}
+
+export async function findRowByDatabase(client: Client, database: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE branch_database = $1`, [database]);
+  return rows[0];
+}
+
+export interface NewRow {
+  readonly name: string;
+  readonly source_database: string;
+  readonly branch_database: string;
+  readonly strategy: CloneStrategy | null;
+  readonly parent: string | null;
+  readonly expires_at: Date | null;
+}
+
+export async function insertCreatingRow(client: Client, row: NewRow, creatorHost: string): Promise<BranchRow> {
+  const { rows } = await client.query<BranchRow>(
+    `INSERT INTO ${CONTROL_TABLE_SQL} (name, source_database, branch_database, status, strategy, parent, expires_at, creator_pid, creator_host)
+     VALUES ($1, $2, $3, 'creating', $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    [row.name, row.source_database, row.branch_database, row.strategy, row.parent, row.expires_at, process.pid, creatorHost],
+  );
+  return rows[0]!;
+}
+
+export async function updateRow(
+  client: Client,
+  id: string,
+  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
+): Promise<BranchRow | undefined> {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) continue;
+    values.push(value);
+    sets.push(`${key} = $${values.length}`);
+  }
+  values.push(id);
+  const { rows } = await client.query<BranchRow>(
+    `UPDATE ${CONTROL_TABLE_SQL} SET ${sets.join(', ')}, updated_at = now() WHERE id = $${values.length} RETURNING ${COLUMNS}`,
+    values,
+  );
+  return rows[0];
+}
+
+export async function deleteRow(client: Client, id: string): Promise<void> {
+  await client.query(`DELETE FROM ${CONTROL_TABLE_SQL} WHERE id = $1`, [id]);
+}

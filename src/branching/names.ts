@@ -1,0 +1,39 @@
+import { UsageError } from '../output/errors.js';
+
+/** Names that would be confusing or dangerous as branches (`main` means the main database). */
+export const RESERVED_NAMES: readonly string[] = ['main', 'master', 'default', 'postgres', 'template0', 'template1'];
+export const BRANCH_DATABASE_PREFIX = 'ayb_branch_';
+/** 63 bytes (PostgreSQL's identifier limit) less the 11-byte prefix. */
+export const MAX_NAME_LENGTH = 52;
+export const NAME_PATTERN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/;
+
+/** Throws a UsageError (exit 2) that says which rule the name breaks. */
+export function validateBranchName(name: string): void {
+  const hint = 'use 1-52 lowercase letters, digits, "-" or "_", starting and ending with a letter or digit (e.g. feature-auth)';
+  if (name.length === 0) throw new UsageError('the branch name is empty', { hint }, 'invalid_name');
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new UsageError(`branch name "${name}" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`, {
+      hint: 'choose a shorter name (the database name ayb_branch_<name> must fit PostgreSQL\'s 63-byte limit)',
+    }, 'invalid_name');
+  }
+  if (RESERVED_NAMES.includes(name)) {
+    throw new UsageError(`"${name}" is a reserved name and cannot be a branch`, {
+      hint: `reserved: ${RESERVED_NAMES.join(', ')}; choose another name`,
+    }, 'invalid_name');
+  }
+  if (/[A-Z]/.test(name)) {
+    throw new UsageError(`branch name "${name}" has uppercase letters`, { hint: `use lowercase: ${name.toLowerCase()}` }, 'invalid_name');
+  }
+  if (!NAME_PATTERN.test(name)) {
+    const bad = [...name].find((ch) => !/[a-z0-9_-]/.test(ch));
+    const why = bad !== undefined
+      ? `contains "${bad}"`
+      : 'must start and end with a lowercase letter or digit';
+    throw new UsageError(`invalid branch name "${name}": it ${why}`, { hint }, 'invalid_name');
+  }
+}
+
+/** The database that holds a branch: hyphens become underscores, so `a-b` and `a_b` collide. */
+export function branchDatabaseName(name: string): string {
+  return BRANCH_DATABASE_PREFIX + name.replace(/-/g, '_');
+}

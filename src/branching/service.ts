@@ -1,0 +1,476 @@
+import os from 'node:os';
+import { dumpAndRestore, type DumpProgress } from '../clone/dump.js';
+import { busySourceError, canUseAsTemplate, sessionsOn, templateClone } from '../clone/template.js';
+import { findTool } from '../clone/tools.js';
+import type { AybConfig, StrategyChoice } from '../config/schema.js';
+import { AybError, ConflictError, ExternalError, NotFoundError, UsageError } from '../output/errors.js';
+import { type Client, connect, queryError, withClient } from '../postgres/client.js';
+import { type ConnInfo, formatConnInfo, parseConnInfo, scrubSecret, withDatabase } from '../postgres/conninfo.js';
+import {
+  branchLockHeld,
+  cancelOnAbort,
+  connectMaintenance,
+  databaseExists,
+  dropDatabase,
+  tryLockBranch,
+  unlockBranch,
+} from '../postgres/maintenance.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import {
+  type BranchRow,
+  type CloneStrategy,
+  CONTROL_TABLE_SQL,
+  deleteRow,
+  ensureControlTable,
+  findRow,
+  findRowByDatabase,
+  insertCreatingRow,
+  listRows,
+  updateRow,
+} from './control-table.js';
+import { branchDatabaseName, validateBranchName } from './names.js';
+
+/** Everything the domain needs: the main database and the validated config. No CLI types here. */
+export interface BranchContext {
+  readonly main: ConnInfo;
+  readonly config: AybConfig;
+  /** Log lines (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Branch extends BranchRow {
+  /** Bytes on disk of the branch database, when it exists. */
+  readonly size_bytes?: number;
+}
+
+export interface CreateOptions {
+  readonly name: string;
+  /** `main` (default), a branch name, or a connection URL. */
+  readonly from?: string;
+  readonly strategy?: StrategyChoice;
+  readonly ifNotExists?: boolean;
+  readonly expiresAt?: Date | null;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: DumpProgress & { totalBytes?: number }) => void;
+}
+
+export interface CreateResult {
+  readonly branch: Branch;
+  /** False when `ifNotExists` found the branch already there. */
+  readonly created: boolean;
+}
+
+/** Where a branch is cloned from, resolved. */
+interface ResolvedSource {
+  readonly conn: ConnInfo;
+  /** Recorded in the control table: a database name, or a URL without its password. */
+  readonly label: string;
+  /** On the main database's server, so the template strategy is possible. */
+  readonly sameServer: boolean;
+  /** The parent branch, when the source is a branch. */
+  readonly parent: string | null;
+}
+
+const CONTROL_TABLE_PATTERN = CONTROL_TABLE_SQL;
+
+export function branchConn(ctx: BranchContext, database: string): ConnInfo {
+  return withDatabase(ctx.main, database);
+}
+
+/** The connection URL of a branch (or of main), password masked unless asked for. */
+export function branchUrl(ctx: BranchContext, database: string, showPassword = false): string {
+  return formatConnInfo(branchConn(ctx, database), { showPassword });
+}
+
+async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
+  return withClient(ctx.main, async (client) => {
+    await ensureControlTable(client);
+    return fn(client);
+  });
+}
+
+export async function listBranches(ctx: BranchContext): Promise<Branch[]> {
+  return withControl(ctx, async (client) => withSizes(client, await listRows(client)));
+}
+
+async function withSizes(client: Client, rows: BranchRow[]): Promise<Branch[]> {
+  if (rows.length === 0) return [];
+  const { rows: sizes } = await client.query<{ datname: string; size: string }>(
+    'SELECT datname, pg_database_size(oid)::text AS size FROM pg_database WHERE datname = ANY($1) AND datallowconn',
+    [rows.map((r) => r.branch_database)],
+  );
+  const byName = new Map(sizes.map((s) => [s.datname, Number(s.size)]));
+  return rows.map((row) => (byName.has(row.branch_database) ? { ...row, size_bytes: byName.get(row.branch_database) } : row));
+}
+
+function notFound(name: string): NotFoundError {
+  return new NotFoundError('branch_not_found', `branch "${name}" does not exist`, {
+    hint: 'list branches with: ayb branch list',
+  });
+}
+
+export async function getBranch(ctx: BranchContext, name: string): Promise<Branch> {
+  validateBranchName(name);
+  return withControl(ctx, async (client) => {
+    const row = await findRow(client, name);
+    if (!row) throw notFound(name);
+    const [branch] = await withSizes(client, [row]);
+    return branch!;
+  });
+}
+
+/** The database behind `main` or a ready branch, for `url`, `diff` and `start`. */
+export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): Promise<{ database: string; branch?: Branch }> {
+  if (nameOrMain === 'main') return { database: ctx.main.database };
+  const branch = await getBranch(ctx, nameOrMain);
+  if (branch.status !== 'ready') {
+    throw new ConflictError('branch_not_ready', `branch "${branch.name}" is not ready (status: ${branch.status})`, {
+      hint: branch.status === 'failed'
+        ? `delete it with: ayb branch delete ${branch.name} --force, then create it again`
+        : 'wait for the create to finish, or check with: ayb branch show ' + branch.name,
+    });
+  }
+  return { database: branch.branch_database, branch };
+}
+
+function looksLikeUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value) || /^\s*\w+\s*=/.test(value);
+}
+
+async function resolveSource(ctx: BranchContext, client: Client, from: string | undefined): Promise<ResolvedSource> {
+  if (from === undefined || from === 'main') {
+    return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null };
+  }
+  if (looksLikeUrl(from)) {
+    const conn = parseConnInfo(from);
+    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
+    return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null };
+  }
+  validateBranchName(from);
+  const row = await findRow(client, from);
+  if (!row) {
+    throw new NotFoundError('source_not_found', `source branch "${from}" does not exist`, {
+      hint: 'use --from main, an existing branch (ayb branch list), or a postgres:// URL',
+    });
+  }
+  if (row.status !== 'ready') {
+    throw new ConflictError('source_not_ready', `source branch "${from}" is not ready (status: ${row.status})`, {
+      hint: `pick a ready branch; check it with: ayb branch show ${from}`,
+    });
+  }
+  return { conn: withDatabase(ctx.main, row.branch_database), label: row.branch_database, sameServer: true, parent: row.name };
+}
+
+function existsError(row: BranchRow, requested: string): ConflictError {
+  if (row.name !== requested) {
+    return new ConflictError('name_collision', `branch "${requested}" would use database "${row.branch_database}", which branch "${row.name}" already uses`, {
+      hint: `"-" and "_" map to the same database name; choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+    });
+  }
+  return new ConflictError('branch_exists', `branch "${row.name}" already exists (status: ${row.status})`, {
+    hint: `choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+  });
+}
+
+function staleError(row: BranchRow): ConflictError {
+  const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
+  return new ConflictError(
+    'branch_stale',
+    `branch "${row.name}" was left half-made: the ayb process creating it${who} stopped without cleaning up at ${row.updated_at.toISOString()}`,
+    { hint: `remove the leftovers with: ayb branch delete ${row.name} --force, then create it again` },
+  );
+}
+
+async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
+  const { rows } = await client.query<{ num: string; version: string }>(
+    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
+  );
+  return { major: Math.floor(Number(rows[0]!.num) / 10000), version: rows[0]!.version.split(' ')[0]! };
+}
+
+/**
+ * Picks the strategy: `template` when the source is on this server, nobody else is connected to it,
+ * and this role may use it as a template; `dump` otherwise. Never disconnects anyone.
+ */
+async function chooseStrategy(maint: Client, source: ResolvedSource, requested: StrategyChoice): Promise<CloneStrategy> {
+  if (requested === 'dump') return 'dump';
+  if (!source.sameServer) {
+    if (requested === 'template') {
+      throw new UsageError('--strategy template needs a source on the same server as the main database', {
+        hint: 'use --strategy dump (or auto) to clone from another server',
+      });
+    }
+    return 'dump';
+  }
+  if (!(await databaseExists(maint, source.conn.database))) {
+    throw new NotFoundError('source_not_found', `source database "${source.conn.database}" does not exist`, {
+      hint: 'check the --from value',
+    });
+  }
+  const allowed = await canUseAsTemplate(maint, source.conn.database);
+  if (requested === 'template') {
+    if (!allowed) {
+      throw new ExternalError('template_not_permitted', `this role may not use "${source.conn.database}" as a template`, {
+        hint: 'the role needs CREATEDB and must own the source (or be superuser); use --strategy dump instead',
+      });
+    }
+    return 'template';
+  }
+  if (!allowed) return 'dump';
+  const sessions = await sessionsOn(maint, source.conn.database);
+  return sessions.length === 0 ? 'template' : 'dump';
+}
+
+/**
+ * Creates a branch. Guarantees: on any failure (bad source, pg_dump/psql error, lost connection,
+ * abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a message
+ * free of passwords; two concurrent creates of one name: one wins, the other gets a conflict.
+ */
+export async function createBranch(ctx: BranchContext, options: CreateOptions): Promise<CreateResult> {
+  const { name, signal } = options;
+  validateBranchName(name);
+  const branchDatabase = branchDatabaseName(name);
+  const requested = options.strategy ?? ctx.config.branching.default_strategy;
+
+  const maint = await connectMaintenance(ctx.main);
+  let locked = false;
+  try {
+    // The lock says "someone is working on this database name" to every other ayb process.
+    locked = await tryLockBranch(maint, branchDatabase);
+    if (!locked) {
+      const existing = await withControl(ctx, (c) => findRowByDatabase(c, branchDatabase));
+      if (existing?.status === 'ready' && existing.name === name && options.ifNotExists) {
+        return { branch: await getBranch(ctx, name), created: false };
+      }
+      throw new ConflictError('branch_busy', `branch "${name}" is being created or deleted by another ayb process right now`, {
+        hint: 'wait for it to finish, then check with: ayb branch show ' + name,
+      });
+    }
+
+    const claim = await withControl(ctx, async (client) => {
+      const source = await resolveSource(ctx, client, options.from);
+      const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
+      if (existing) {
+        if (existing.status === 'ready' && existing.name === name && options.ifNotExists) return { existing };
+        if (existing.status === 'creating') throw staleError(existing);
+        if (existing.status !== 'failed' || existing.name !== name) throw existsError(existing, name);
+        // A failed row is replaced; its database should be gone, but make sure (it is registered).
+        await dropDatabase(maint, existing.branch_database);
+        await deleteRow(client, existing.id);
+      }
+      if (await databaseExists(maint, branchDatabase)) {
+        throw new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
+          hint: 'ayb never drops a database it did not create; choose another branch name, or drop that database yourself',
+        });
+      }
+      const row = await insertCreatingRow(client, {
+        name,
+        source_database: source.label,
+        branch_database: branchDatabase,
+        strategy: null,
+        parent: source.parent,
+        expires_at: options.expiresAt ?? null,
+      }, os.hostname());
+      return { row, source };
+    });
+    if ('existing' in claim) return { branch: await getBranch(ctx, name), created: false };
+
+    const { row, source } = claim;
+    let strategy: CloneStrategy | null = null;
+    let madeDatabase = false;
+    try {
+      signal?.throwIfAborted();
+      strategy = await chooseStrategy(maint, source, requested);
+      ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
+      madeDatabase = true;
+      if (strategy === 'template') {
+        await cloneWithTemplate(ctx, maint, source, branchDatabase, signal);
+      } else {
+        await cloneWithDump(ctx, maint, source, branchDatabase, options);
+      }
+      signal?.throwIfAborted();
+      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, error_message: null }));
+      return { branch: (await withControl(ctx, (client) => withSizes(client, [ready!])))[0]!, created: true };
+    } catch (error) {
+      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
+      throw failure;
+    }
+  } finally {
+    if (locked) await unlockBranch(maint, branchDatabase).catch(() => undefined);
+    await maint.end().catch(() => undefined);
+  }
+}
+
+function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource): AybError {
+  if (error instanceof AybError) return error;
+  return queryError(error, source.conn.password ? source.conn : ctx.main);
+}
+
+async function cleanUpFailedCreate(
+  ctx: BranchContext,
+  maint: Client,
+  row: BranchRow,
+  madeDatabase: boolean,
+  strategy: CloneStrategy | null,
+  failure: AybError,
+): Promise<void> {
+  if (madeDatabase) {
+    await dropDatabase(maint, row.branch_database).catch((error: unknown) => {
+      ctx.log?.(`warning: could not drop the partial database "${row.branch_database}": ${(error as Error).message}`);
+    });
+  }
+  const message = scrubSecret(failure.message, ctx.main);
+  await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message })).catch(() => undefined);
+}
+
+async function cloneWithTemplate(ctx: BranchContext, maint: Client, source: ResolvedSource, target: string, signal?: AbortSignal): Promise<void> {
+  const { major } = await serverMajor(maint);
+  const sessions = await sessionsOn(maint, source.conn.database);
+  if (sessions.length > 0) throw busySourceError(source.conn.database, sessions);
+  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
+  try {
+    await templateClone(maint, source.conn.database, target, major);
+  } finally {
+    stopCancel();
+  }
+  signal?.throwIfAborted();
+  // A branch never carries the control table (a template copy of main has it).
+  await withClient(branchConn(ctx, target), (client) => client.query(`DROP TABLE IF EXISTS ${CONTROL_TABLE_PATTERN}`));
+}
+
+async function cloneWithDump(ctx: BranchContext, maint: Client, source: ResolvedSource, target: string, options: CreateOptions): Promise<void> {
+  const sourceClient = await connect(source.conn).catch((error: unknown) => {
+    if (error instanceof AybError && error.code === 'database_not_found') {
+      throw new NotFoundError('source_not_found', `source database "${source.conn.database}" does not exist`, {
+        hint: 'check the --from value',
+      });
+    }
+    throw error;
+  });
+  let sourceInfo: { encoding: string; collate: string; ctype: string; size: number; major: number; version: string };
+  try {
+    const { rows } = await sourceClient.query<{ encoding: string; collate: string; ctype: string; size: string }>(
+      `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype, pg_database_size(oid)::text AS size
+         FROM pg_database WHERE datname = current_database()`,
+    );
+    const version = await serverMajor(sourceClient);
+    sourceInfo = { ...rows[0]!, size: Number(rows[0]!.size), ...version };
+  } finally {
+    await sourceClient.end().catch(() => undefined);
+  }
+  const { rows: roleRows } = await maint.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+  const superuser = roleRows[0]?.superuser === true;
+  const binDir = ctx.config.tools.pg_bin_dir;
+  const pgDump = await findTool('pg_dump', sourceInfo.major, { binDir, serverVersion: sourceInfo.version });
+  // psql speaks to servers of any version; any psql will do.
+  const psql = await findTool('psql', 0, { binDir });
+
+  const locale = source.sameServer
+    ? ` LC_COLLATE ${quoteLiteral(sourceInfo.collate)} LC_CTYPE ${quoteLiteral(sourceInfo.ctype)}`
+    : '';
+  await maint.query(
+    `CREATE DATABASE ${quoteIdent(target)} TEMPLATE template0 ENCODING ${quoteLiteral(sourceInfo.encoding)}${locale}`,
+  );
+  options.signal?.throwIfAborted();
+  await dumpAndRestore({
+    source: source.conn,
+    target: branchConn(ctx, target),
+    pgDump,
+    psql,
+    // Same server: the roles exist, so keep grants; owners only when this role may set any owner.
+    keepOwnership: source.sameServer && superuser,
+    keepPrivileges: source.sameServer,
+    excludeTables: [CONTROL_TABLE_PATTERN],
+    signal: options.signal,
+    onProgress: options.onProgress ? (p) => options.onProgress!({ ...p, totalBytes: sourceInfo.size }) : undefined,
+  });
+}
+
+export interface DeleteOptions {
+  readonly name: string;
+  /** Also remove failed and orphaned (stale `creating`) branches. */
+  readonly force?: boolean;
+  readonly ifExists?: boolean;
+}
+
+export interface DeleteResult {
+  readonly name: string;
+  readonly deleted: boolean;
+  readonly branch_database: string;
+}
+
+/** Inspects what a delete would do, for the confirmation prompt; throws what the delete would throw. */
+export async function checkDeletable(ctx: BranchContext, options: DeleteOptions): Promise<BranchRow | undefined> {
+  validateBranchName(options.name);
+  return withControl(ctx, async (client) => {
+    const row = await findRow(client, options.name);
+    if (!row) {
+      if (options.ifExists) return undefined;
+      throw await missingBranchError(ctx, options.name);
+    }
+    return row;
+  });
+}
+
+async function missingBranchError(ctx: BranchContext, name: string): Promise<NotFoundError> {
+  const database = branchDatabaseName(name);
+  const maint = await connectMaintenance(ctx.main);
+  try {
+    if (await databaseExists(maint, database)) {
+      return new NotFoundError('branch_not_found', `branch "${name}" is not registered, though a database "${database}" exists`, {
+        hint: 'ayb never drops a database it did not create; drop it yourself if you are sure (DROP DATABASE)',
+      });
+    }
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+  return notFound(name);
+}
+
+/** Terminates the branch's sessions, drops its database and removes its row. */
+export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): Promise<DeleteResult> {
+  const { name } = options;
+  validateBranchName(name);
+  const database = branchDatabaseName(name);
+  const maint = await connectMaintenance(ctx.main);
+  let locked = false;
+  try {
+    const row = await withControl(ctx, (client) => findRow(client, name));
+    if (!row) {
+      if (options.ifExists) return { name, deleted: false, branch_database: database };
+      throw await missingBranchError(ctx, name);
+    }
+    locked = await tryLockBranch(maint, row.branch_database);
+    if (!locked) {
+      throw new ConflictError('branch_busy', `branch "${name}" is being created or deleted by another ayb process right now`, {
+        hint: 'wait for it to finish and try again',
+      });
+    }
+    if (row.status !== 'ready' && !options.force) {
+      const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
+      throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
+        hint: `remove it and its leftovers with: ayb branch delete ${name} --force`,
+      });
+    }
+    await dropDatabase(maint, row.branch_database);
+    await withControl(ctx, (client) => deleteRow(client, row.id));
+    return { name, deleted: true, branch_database: row.branch_database };
+  } catch (error) {
+    throw error instanceof AybError ? error : queryError(error, ctx.main);
+  } finally {
+    if (locked) await unlockBranch(maint, database).catch(() => undefined);
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/** Whether a `creating` row's process is gone (its lock is free). */
+export async function isStale(ctx: BranchContext, row: BranchRow): Promise<boolean> {
+  if (row.status !== 'creating') return false;
+  const maint = await connectMaintenance(ctx.main);
+  try {
+    return !(await branchLockHeld(maint, row.branch_database));
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+}

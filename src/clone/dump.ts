@@ -1,0 +1,174 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { execa, type ResultPromise } from 'execa';
+import { AybError, ExternalError } from '../output/errors.js';
+import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
+import type { Tool } from './tools.js';
+
+export interface DumpOptions {
+  /** Keep `ALTER … OWNER TO` (only when the restoring role may set any owner). */
+  readonly keepOwnership: boolean;
+  /** Keep GRANT/REVOKE (off for sources on other servers, whose roles may not exist here). */
+  readonly keepPrivileges: boolean;
+  /** Tables left out entirely, as schema.table patterns (the control table). */
+  readonly excludeTables: readonly string[];
+}
+
+export interface DumpProgress {
+  readonly bytes: number;
+  /** The table whose rows are being copied, when known. */
+  readonly table?: string;
+}
+
+export interface DumpCloneRequest extends DumpOptions {
+  readonly source: ConnInfo;
+  readonly target: ConnInfo;
+  readonly pgDump: Tool;
+  readonly psql: Tool;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: DumpProgress) => void;
+}
+
+/** pg_dump's argv. The connection string carries no password: that travels in the environment. */
+export function pgDumpArgs(source: ConnInfo, options: DumpOptions): string[] {
+  const args = ['--format=plain', '--no-password'];
+  if (!options.keepOwnership) args.push('--no-owner');
+  if (!options.keepPrivileges) args.push('--no-privileges');
+  for (const table of options.excludeTables) args.push(`--exclude-table=${table}`);
+  args.push('--dbname', formatConnInfo(withAppName(source, 'ayb-pg_dump'), { omitPassword: true }));
+  return args;
+}
+
+/** psql's argv: no psqlrc, stop at the first error, quiet, nothing to stdout but results we drop. */
+export function psqlArgs(target: ConnInfo): string[] {
+  return [
+    '--no-psqlrc',
+    '--quiet',
+    '--no-password',
+    '--set', 'ON_ERROR_STOP=1',
+    '--dbname', formatConnInfo(withAppName(target, 'ayb-psql'), { omitPassword: true }),
+  ];
+}
+
+function withAppName(info: ConnInfo, name: string): ConnInfo {
+  return { ...info, params: { ...info.params, application_name: name } };
+}
+
+/** Keeps the last bytes a child wrote to stderr, for the error message. */
+class StderrTail {
+  private text = '';
+  constructor(stream: NodeJS.ReadableStream | null | undefined, private readonly limit = 8192) {
+    stream?.setEncoding?.('utf8');
+    stream?.on('data', (chunk: string) => {
+      this.text = (this.text + chunk).slice(-this.limit);
+    });
+  }
+  lines(count = 6): string {
+    return this.text.trim().split('\n').slice(-count).join('\n');
+  }
+}
+
+const COPY_MARKER = Buffer.from('\nCOPY ');
+
+/** Counts bytes as they pass and notices which table's rows are streaming (`COPY schema.table …`). */
+class ProgressCounter extends Transform {
+  private bytes = 0;
+  private table: string | undefined;
+  private lastReport = 0;
+  constructor(private readonly report: (progress: DumpProgress) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    let at = chunk.lastIndexOf(COPY_MARKER);
+    if (at >= 0) {
+      at += COPY_MARKER.length;
+      const end = chunk.indexOf(0x20, at);
+      if (end > at) this.table = chunk.toString('utf8', at, end);
+    }
+    const now = Date.now();
+    if (now - this.lastReport >= 200) {
+      this.lastReport = now;
+      this.report({ bytes: this.bytes, table: this.table });
+    }
+    callback(null, chunk);
+  }
+  override _flush(callback: TransformCallback): void {
+    this.report({ bytes: this.bytes, table: this.table });
+    callback();
+  }
+}
+
+/**
+ * Streams `pg_dump source | psql target`. Memory stays flat (stream backpressure). If either side
+ * fails, the other is stopped, so neither can hang, and the error names the tool that failed with
+ * the tail of its stderr (passwords scrubbed). On abort both are stopped and the abort reason thrown.
+ */
+export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
+  const { source, target, signal } = request;
+  signal?.throwIfAborted();
+  const common = { reject: false, buffer: false, cleanup: true, forceKillAfterDelay: 3000 } as const;
+  const dump = execa(request.pgDump.path, pgDumpArgs(source, request), {
+    ...common,
+    env: libpqEnv(source),
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const restore = execa(request.psql.path, psqlArgs(target), {
+    ...common,
+    env: libpqEnv(target),
+    stdin: 'pipe',
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  const dumpErr = new StderrTail(dump.stderr);
+  const restoreErr = new StderrTail(restore.stderr);
+
+  let firstFailure: 'pg_dump' | 'psql' | undefined;
+  const stopBoth = () => {
+    dump.kill('SIGTERM');
+    restore.kill('SIGTERM');
+  };
+  const onAbort = () => stopBoth();
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const watch = (child: ResultPromise, name: 'pg_dump' | 'psql') =>
+    child.then((result) => {
+      if (result.exitCode !== 0 && firstFailure === undefined && !signal?.aborted) {
+        firstFailure = name;
+        stopBoth();
+      }
+      return result;
+    });
+
+  const flow = request.onProgress
+    ? pipeline(dump.stdout!, new ProgressCounter(request.onProgress), restore.stdin!)
+    : pipeline(dump.stdout!, restore.stdin!);
+  // A broken pipe only means one side died; the exit codes say which.
+  const piped = flow.catch(() => stopBoth());
+
+  const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql'), piped]);
+  signal?.removeEventListener('abort', onAbort);
+
+  if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
+  const failed = firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
+  if (failed === 'pg_dump') {
+    throw toolFailure('pg_dump', dumpResult.exitCode, dumpResult.signal, dumpErr.lines(), source);
+  }
+  if (failed === 'psql') {
+    throw toolFailure('psql', restoreResult.exitCode, restoreResult.signal, restoreErr.lines(), target);
+  }
+}
+
+function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, signal: string | undefined, stderr: string, conn: ConnInfo): ExternalError {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
+  const detail = scrubSecret(stderr, conn).replace(/\s*\n\s*/g, ' | ');
+  const message = `${tool} ${how}${detail ? `: ${detail}` : ''}`;
+  return new ExternalError(`${tool}_failed`, message, {
+    hint: tool === 'pg_dump'
+      ? 'check that the source database exists, is reachable and readable by this role'
+      : 'the restore into the branch failed; the partial branch was removed. Check the error above (a missing role or extension on this server is common)',
+    details: { tool },
+  });
+}

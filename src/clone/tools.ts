@@ -1,0 +1,78 @@
+import { accessSync, constants, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ExternalError } from '../output/errors.js';
+
+export type ToolName = 'pg_dump' | 'psql';
+
+export interface Tool {
+  readonly name: ToolName;
+  readonly path: string;
+  readonly major: number;
+  readonly version: string;
+}
+
+const INSTALL_HINT =
+  'install the PostgreSQL client tools (Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq), ' +
+  'or set [tools] pg_bin_dir in ayb.toml to the folder that has them';
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Candidate folders, in order: the configured one, PATH, then Debian's versioned folders (newest first). */
+function candidateDirs(binDir: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (binDir) return [binDir];
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  try {
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) dirs.push(`/usr/lib/postgresql/${v}/bin`);
+  } catch {
+    // No Debian layout here.
+  }
+  return dirs;
+}
+
+export async function toolVersion(file: string): Promise<{ major: number; version: string }> {
+  const result = await execa(file, ['--version'], { reject: false, timeout: 10_000 });
+  const match = /(\d+)(?:\.(\d+))?/.exec(String(result.stdout ?? ''));
+  if (result.exitCode !== 0 || !match) {
+    throw new ExternalError('tool_broken', `${file} --version failed`, { hint: INSTALL_HINT });
+  }
+  return { major: Number(match[1]), version: match[0] };
+}
+
+/**
+ * Finds a client tool able to talk to a server of `serverMajor`: pg_dump refuses servers newer than
+ * itself, so a PATH pg_dump that is too old is passed over for a newer one in Debian's versioned
+ * folders before giving up with both versions named.
+ */
+export async function findTool(name: ToolName, serverMajor: number, options: { binDir?: string; env?: NodeJS.ProcessEnv; serverVersion?: string } = {}): Promise<Tool> {
+  const env = options.env ?? process.env;
+  const seen = new Set<string>();
+  let tooOld: Tool | undefined;
+  for (const dir of candidateDirs(options.binDir, env)) {
+    const file = path.join(dir, name);
+    if (seen.has(file) || !isExecutable(file)) continue;
+    seen.add(file);
+    const { major, version } = await toolVersion(file);
+    const tool: Tool = { name, path: file, major, version };
+    if (major >= serverMajor) return tool;
+    tooOld ??= tool;
+  }
+  if (tooOld) {
+    throw new ExternalError(
+      'tool_version_mismatch',
+      `${name} ${tooOld.version} (${tooOld.path}) is older than the server (PostgreSQL ${options.serverVersion ?? serverMajor}); ${name} cannot work with a newer server`,
+      { hint: `install PostgreSQL ${serverMajor} client tools (Debian/Ubuntu: apt-get install postgresql-client-${serverMajor}) or set [tools] pg_bin_dir` },
+    );
+  }
+  throw new ExternalError('tool_missing', `${name} was not found${options.binDir ? ` in ${options.binDir}` : ' on PATH'}`, { hint: INSTALL_HINT });
+}

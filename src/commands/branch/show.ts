@@ -1,0 +1,27 @@
+import { Args, Flags } from '@oclif/core';
+import { branchUrl, getBranch } from '../../branching/service.js';
+import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
+import { AybCommand, outputFlag } from '../base.js';
+
+export default class BranchShow extends AybCommand {
+  static override summary = 'Show one branch: status, source, size and connection URL';
+  static override description = 'The connection URL has its password masked unless --show-password is given.';
+  static override examples = [
+    '<%= config.bin %> branch show feature-auth',
+    '<%= config.bin %> branch show feature-auth --json --show-password',
+  ];
+  static override args = { name: Args.string({ description: 'branch name', required: true }) };
+  static override flags = {
+    'show-password': Flags.boolean({ description: 'show the password in the connection URL' }),
+    output: outputFlag(),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(BranchShow);
+    this.setOutput(flags);
+    const ctx = await this.branchContext(flags);
+    const branch = await getBranch(ctx, args.name);
+    const url = branchUrl(ctx, branch.branch_database, flags['show-password']);
+    this.writer.record(branch, branchDetailColumns(url), (b) => branchJson(b, { url }));
+  }
+}

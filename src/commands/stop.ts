@@ -1,0 +1,24 @@
+import { expandHome, resolvePath } from '../config/resolve.js';
+import { stopManagedCluster } from '../postgres/managed.js';
+import { AybCommand } from './base.js';
+
+export default class Stop extends AybCommand {
+  static override summary = 'Stop the managed PostgreSQL';
+  static override description = 'Stops the local PostgreSQL cluster that ayb runs when no database URL is configured. Its data stays in [managed_pg] data_dir; the next command starts it again.';
+  static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop --json'];
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Stop);
+    this.setOutput(flags);
+    const loaded = await this.loadConfig(flags);
+    const managed = loaded.config.managed_pg;
+    const dataDir = resolvePath(loaded, managed.data_dir);
+    const stopped = await stopManagedCluster({
+      dataDir,
+      osUser: managed.os_user,
+      binDir: managed.bin_dir ? resolvePath(loaded, expandHome(managed.bin_dir)) : undefined,
+    });
+    if (this.writer.json) this.writer.jsonDocument({ managed_pg: { data_dir: dataDir, stopped, was_running: stopped } });
+    else this.writer.log(stopped ? `Stopped the managed PostgreSQL (${dataDir})` : `The managed PostgreSQL is not running (${dataDir})`);
+  }
+}

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { NotFoundError, UsageError } from '../output/errors.js';
+import { type ConnInfo, parseConnInfo } from '../postgres/conninfo.js';
+import { ensureManagedCluster } from '../postgres/managed.js';
+import { type AybConfig, ConfigSchema } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'ayb.toml';
+
+export interface ConfigInput {
+  /** `--config`; when absent `./ayb.toml` is read if it exists. */
+  readonly configPath?: string;
+  /** `--database-url`. */
+  readonly databaseUrl?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export type DatabaseSource = 'flag' | 'env' | 'config' | 'managed';
+
+export interface LoadedConfig {
+  readonly config: AybConfig;
+  /** The file the config came from, if any. */
+  readonly file?: string;
+  readonly input: ConfigInput;
+}
+
+export interface MainDatabase {
+  readonly conn: ConnInfo;
+  readonly source: DatabaseSource;
+}
+
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
+/** Reads and validates the TOML file; reports every invalid key at once (exit 2). */
+export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig> {
+  const cwd = input.cwd ?? process.cwd();
+  const explicit = input.configPath !== undefined;
+  const file = path.resolve(cwd, expandHome(input.configPath ?? DEFAULT_CONFIG_FILE));
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError(`cannot read config file ${file}: ${(error as Error).message}`);
+    if (explicit) {
+      throw new NotFoundError('config_not_found', `config file ${file} does not exist`, {
+        hint: 'check the path given to --config, or copy ayb.toml.example to ayb.toml',
+      });
+    }
+  }
+  let raw: unknown = {};
+  if (text !== undefined) {
+    try {
+      raw = parseToml(text);
+    } catch (error) {
+      throw new UsageError(`invalid TOML in ${file}: ${(error as Error).message.split('\n')[0]}`, {
+        hint: 'fix the syntax; ayb.toml.example shows every key',
+      }, 'invalid_config');
+    }
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const unknown = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => [key, k].filter(Boolean).join('.')).join(', ')})` : '';
+      return `${key || '(top level)'}: ${issue.message}${unknown}`;
+    });
+    throw new UsageError(`invalid config in ${file}: ${problems.join('; ')}`, {
+      hint: 'ayb.toml.example documents every key and its type',
+      details: { problems },
+    }, 'invalid_config');
+  }
+  return { config: parsed.data, file: text === undefined ? undefined : file, input };
+}
+
+/**
+ * The main database, by precedence: --database-url > AYB_DATABASE_URL > [database] url > the managed
+ * PostgreSQL (started on demand).
+ */
+export async function resolveMainDatabase(loaded: LoadedConfig, log?: (line: string) => void): Promise<MainDatabase> {
+  const env = loaded.input.env ?? process.env;
+  if (loaded.input.databaseUrl) return { conn: parseConnInfo(loaded.input.databaseUrl), source: 'flag' };
+  if (env.AYB_DATABASE_URL) return { conn: parseConnInfo(env.AYB_DATABASE_URL), source: 'env' };
+  if (loaded.config.database.url) return { conn: parseConnInfo(loaded.config.database.url), source: 'config' };
+  const managed = loaded.config.managed_pg;
+  const cluster = await ensureManagedCluster({
+    dataDir: resolvePath(loaded, managed.data_dir),
+    port: managed.port,
+    osUser: managed.os_user,
+    binDir: managed.bin_dir ? resolvePath(loaded, managed.bin_dir) : undefined,
+    log,
+  });
+  return { conn: cluster.conn, source: 'managed' };
+}
+
+/** Paths in ayb.toml are relative to the file they are written in. */
+export function resolvePath(loaded: LoadedConfig, p: string): string {
+  const base = loaded.file ? path.dirname(loaded.file) : (loaded.input.cwd ?? process.cwd());
+  return path.resolve(base, expandHome(p));
+}

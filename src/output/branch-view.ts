@@ -1,0 +1,73 @@
+import type { Branch } from '../branching/service.js';
+import { type Column, formatBytes } from './writer.js';
+
+/**
+ * The branch record as scripts see it (SPEC: snake_case keys, ISO 8601 times, error_message omitted
+ * when empty). The admin API returns the same shape.
+ */
+export interface BranchJson {
+  id: string;
+  name: string;
+  source_database: string;
+  branch_database: string;
+  status: string;
+  strategy: string | null;
+  parent: string | null;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  error_message?: string;
+  size_bytes?: number;
+  url?: string;
+}
+
+export function branchJson(branch: Branch, extra: { url?: string } = {}): BranchJson {
+  const out: BranchJson = {
+    id: branch.id,
+    name: branch.name,
+    source_database: branch.source_database,
+    branch_database: branch.branch_database,
+    status: branch.status,
+    strategy: branch.strategy,
+    parent: branch.parent,
+    expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
+    created_at: branch.created_at.toISOString(),
+    updated_at: branch.updated_at.toISOString(),
+  };
+  if (branch.error_message) out.error_message = branch.error_message;
+  if (branch.size_bytes !== undefined) out.size_bytes = branch.size_bytes;
+  if (extra.url !== undefined) out.url = extra.url;
+  return out;
+}
+
+function shortTime(date: Date | null): string | undefined {
+  return date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : undefined;
+}
+
+export const BRANCH_LIST_COLUMNS: readonly Column<Branch>[] = [
+  { header: 'Name', get: (b) => b.name },
+  { header: 'Status', get: (b) => b.status },
+  { header: 'Source', get: (b) => b.parent ?? b.source_database },
+  { header: 'Strategy', get: (b) => b.strategy },
+  { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+  { header: 'Created', get: (b) => shortTime(b.created_at) },
+  { header: 'Expires', get: (b) => shortTime(b.expires_at) ?? 'never' },
+];
+
+export function branchDetailColumns(url?: string): Column<Branch>[] {
+  const columns: Column<Branch>[] = [
+    { header: 'Name', get: (b) => b.name },
+    { header: 'Status', get: (b) => b.status },
+    { header: 'Database', get: (b) => b.branch_database },
+    { header: 'Source', get: (b) => b.source_database },
+    { header: 'Parent', get: (b) => b.parent },
+    { header: 'Strategy', get: (b) => b.strategy },
+    { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+    { header: 'Created', get: (b) => shortTime(b.created_at) },
+    { header: 'Updated', get: (b) => shortTime(b.updated_at) },
+    { header: 'Expires', get: (b) => shortTime(b.expires_at) ?? 'never' },
+    { header: 'Error', get: (b) => b.error_message },
+  ];
+  if (url !== undefined) columns.push({ header: 'URL', get: () => url });
+  return columns;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { branchDatabaseName, validateBranchName } from '../../src/branching/names.js';
+import { AybError } from '../../src/output/errors.js';
+
+function reason(name: string): string | undefined {
+  try {
+    validateBranchName(name);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AybError);
+    expect((error as AybError).exitCode).toBe(2);
+    return (error as AybError).message;
+  }
+}
+
+describe('branch names', () => {
+  it.each(['a', 'dev', 'feature-auth', 'pr_123', '1', 'a-b_c-9', 'x'.repeat(52)])('accepts %s', (name) => {
+    expect(reason(name)).toBeUndefined();
+  });
+
+  it.each([
+    ['', /empty/],
+    ['x'.repeat(53), /53 characters long; the limit is 52/],
+    ['Feature', /uppercase/],
+    ['-lead', /must start and end/],
+    ['trail-', /must start and end/],
+    ['_x', /must start and end/],
+    ['has space', /contains " "/],
+    ['semi;colon', /contains ";"/],
+    ['dot.name', /contains "."/],
+    ['ümlaut', /contains "ü"/],
+    ['quote"d', /contains """/],
+  ])('rejects %j', (name, why) => {
+    expect(reason(name)).toMatch(why);
+  });
+
+  it.each(['main', 'master', 'default', 'postgres', 'template0', 'template1'])('reserves %s', (name) => {
+    expect(reason(name)).toMatch(/reserved/);
+  });
+
+  it('maps hyphens to underscores so a-b and a_b share one database name', () => {
+    expect(branchDatabaseName('a-b')).toBe('ayb_branch_a_b');
+    expect(branchDatabaseName('a_b')).toBe('ayb_branch_a_b');
+    expect(branchDatabaseName('x'.repeat(52)).length).toBe(63);
+  });
+});
