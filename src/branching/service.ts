@@ -1,21 +1,17 @@
 import os from 'node:os';
-import { dumpAndRestore, type DumpProgress } from '../clone/dump.js';
-import { busySourceError, canUseAsTemplate, sessionsOn, templateClone } from '../clone/template.js';
-import { findTool } from '../clone/tools.js';
+import { chooseStrategy, cloneDatabase, type CloneProgress, type CloneSource } from '../clone/clone.js';
 import type { AybConfig, StrategyChoice } from '../config/schema.js';
-import { AybError, ConflictError, ExternalError, NotFoundError, UsageError } from '../output/errors.js';
-import { type Client, connect, queryError, withClient } from '../postgres/client.js';
+import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
+import { type Client, queryError, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, parseConnInfo, scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import {
   branchLockHeld,
-  cancelOnAbort,
   connectMaintenance,
   databaseExists,
   dropDatabase,
   tryLockBranch,
   unlockBranch,
 } from '../postgres/maintenance.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import {
   type BranchRow,
   type CloneStrategy,
@@ -51,7 +47,7 @@ export interface CreateOptions {
   readonly ifNotExists?: boolean;
   readonly expiresAt?: Date | null;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (progress: DumpProgress & { totalBytes?: number }) => void;
+  readonly onProgress?: (progress: CloneProgress) => void;
 }
 
 export interface CreateResult {
@@ -61,17 +57,12 @@ export interface CreateResult {
 }
 
 /** Where a branch is cloned from, resolved. */
-interface ResolvedSource {
-  readonly conn: ConnInfo;
+interface ResolvedSource extends CloneSource {
   /** Recorded in the control table: a database name, or a URL without its password. */
   readonly label: string;
-  /** On the main database's server, so the template strategy is possible. */
-  readonly sameServer: boolean;
   /** The parent branch, when the source is a branch. */
   readonly parent: string | null;
 }
-
-const CONTROL_TABLE_PATTERN = CONTROL_TABLE_SQL;
 
 export function branchConn(ctx: BranchContext, database: string): ConnInfo {
   return withDatabase(ctx.main, database);
@@ -181,46 +172,6 @@ function staleError(row: BranchRow): ConflictError {
   );
 }
 
-async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
-  const { rows } = await client.query<{ num: string; version: string }>(
-    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
-  );
-  return { major: Math.floor(Number(rows[0]!.num) / 10000), version: rows[0]!.version.split(' ')[0]! };
-}
-
-/**
- * Picks the strategy: `template` when the source is on this server, nobody else is connected to it,
- * and this role may use it as a template; `dump` otherwise. Never disconnects anyone.
- */
-async function chooseStrategy(maint: Client, source: ResolvedSource, requested: StrategyChoice): Promise<CloneStrategy> {
-  if (requested === 'dump') return 'dump';
-  if (!source.sameServer) {
-    if (requested === 'template') {
-      throw new UsageError('--strategy template needs a source on the same server as the main database', {
-        hint: 'use --strategy dump (or auto) to clone from another server',
-      });
-    }
-    return 'dump';
-  }
-  if (!(await databaseExists(maint, source.conn.database))) {
-    throw new NotFoundError('source_not_found', `source database "${source.conn.database}" does not exist`, {
-      hint: 'check the --from value',
-    });
-  }
-  const allowed = await canUseAsTemplate(maint, source.conn.database);
-  if (requested === 'template') {
-    if (!allowed) {
-      throw new ExternalError('template_not_permitted', `this role may not use "${source.conn.database}" as a template`, {
-        hint: 'the role needs CREATEDB and must own the source (or be superuser); use --strategy dump instead',
-      });
-    }
-    return 'template';
-  }
-  if (!allowed) return 'dump';
-  const sessions = await sessionsOn(maint, source.conn.database);
-  return sessions.length === 0 ? 'template' : 'dump';
-}
-
 /**
  * Creates a branch. Guarantees: on any failure (bad source, pg_dump/psql error, lost connection,
  * abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a message
@@ -283,11 +234,17 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       strategy = await chooseStrategy(maint, source, requested);
       ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
       madeDatabase = true;
-      if (strategy === 'template') {
-        await cloneWithTemplate(ctx, maint, source, branchDatabase, signal);
-      } else {
-        await cloneWithDump(ctx, maint, source, branchDatabase, options);
-      }
+      await cloneDatabase({
+        main: ctx.main,
+        config: ctx.config,
+        maint,
+        source,
+        target: branchDatabase,
+        strategy,
+        excludeTables: [CONTROL_TABLE_SQL],
+        signal,
+        onProgress: options.onProgress,
+      });
       signal?.throwIfAborted();
       const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, error_message: null }));
       return { branch: (await withControl(ctx, (client) => withSizes(client, [ready!])))[0]!, created: true };
@@ -322,69 +279,6 @@ async function cleanUpFailedCreate(
   }
   const message = scrubSecret(failure.message, ctx.main);
   await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message })).catch(() => undefined);
-}
-
-async function cloneWithTemplate(ctx: BranchContext, maint: Client, source: ResolvedSource, target: string, signal?: AbortSignal): Promise<void> {
-  const { major } = await serverMajor(maint);
-  const sessions = await sessionsOn(maint, source.conn.database);
-  if (sessions.length > 0) throw busySourceError(source.conn.database, sessions);
-  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
-  try {
-    await templateClone(maint, source.conn.database, target, major);
-  } finally {
-    stopCancel();
-  }
-  signal?.throwIfAborted();
-  // A branch never carries the control table (a template copy of main has it).
-  await withClient(branchConn(ctx, target), (client) => client.query(`DROP TABLE IF EXISTS ${CONTROL_TABLE_PATTERN}`));
-}
-
-async function cloneWithDump(ctx: BranchContext, maint: Client, source: ResolvedSource, target: string, options: CreateOptions): Promise<void> {
-  const sourceClient = await connect(source.conn).catch((error: unknown) => {
-    if (error instanceof AybError && error.code === 'database_not_found') {
-      throw new NotFoundError('source_not_found', `source database "${source.conn.database}" does not exist`, {
-        hint: 'check the --from value',
-      });
-    }
-    throw error;
-  });
-  let sourceInfo: { encoding: string; collate: string; ctype: string; size: number; major: number; version: string };
-  try {
-    const { rows } = await sourceClient.query<{ encoding: string; collate: string; ctype: string; size: string }>(
-      `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype, pg_database_size(oid)::text AS size
-         FROM pg_database WHERE datname = current_database()`,
-    );
-    const version = await serverMajor(sourceClient);
-    sourceInfo = { ...rows[0]!, size: Number(rows[0]!.size), ...version };
-  } finally {
-    await sourceClient.end().catch(() => undefined);
-  }
-  const { rows: roleRows } = await maint.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-  const superuser = roleRows[0]?.superuser === true;
-  const binDir = ctx.config.tools.pg_bin_dir;
-  const pgDump = await findTool('pg_dump', sourceInfo.major, { binDir, serverVersion: sourceInfo.version });
-  // psql speaks to servers of any version; any psql will do.
-  const psql = await findTool('psql', 0, { binDir });
-
-  const locale = source.sameServer
-    ? ` LC_COLLATE ${quoteLiteral(sourceInfo.collate)} LC_CTYPE ${quoteLiteral(sourceInfo.ctype)}`
-    : '';
-  await maint.query(
-    `CREATE DATABASE ${quoteIdent(target)} TEMPLATE template0 ENCODING ${quoteLiteral(sourceInfo.encoding)}${locale}`,
-  );
-  options.signal?.throwIfAborted();
-  await dumpAndRestore({
-    source: source.conn,
-    target: branchConn(ctx, target),
-    pgDump,
-    psql,
-    // Same server: the roles exist, so keep grants; owners only when this role may set any owner.
-    keepOwnership: source.sameServer && superuser,
-    keepPrivileges: source.sameServer,
-    excludeTables: [CONTROL_TABLE_PATTERN],
-    signal: options.signal,
-    onProgress: options.onProgress ? (p) => options.onProgress!({ ...p, totalBytes: sourceInfo.size }) : undefined,
-  });
 }
 
 export interface DeleteOptions {
