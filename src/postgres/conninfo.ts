@@ -27,7 +27,8 @@ export function parseConnInfo(input: string): ConnInfo {
 function parseUrl(text: string): Record<string, string> {
   let url: URL;
   try {
-    url = new URL(text);
+    // libpq allows an empty host (postgres:///db, postgres://user@/db); WHATWG URL does not.
+    url = new URL(text.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?]*@)?)(?=[/?]|$)/i, '$1localhost'));
   } catch {
     throw new UsageError('the database URL is not a valid postgres:// URL', {
       hint: 'use the form postgres://user:password@host:5432/dbname',

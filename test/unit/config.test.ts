@@ -1,0 +1,62 @@
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/resolve.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { AybError } from '../../src/output/errors.js';
+
+async function configFile(text: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));
+  const file = path.join(dir, 'ayb.toml');
+  await writeFile(file, text);
+  return file;
+}
+
+async function failure(promise: Promise<unknown>): Promise<AybError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AybError);
+    return error as AybError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('config', () => {
+  it('has defaults for every section when no file exists', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));
+    const { config, file } = await loadConfig({ cwd: dir });
+    expect(file).toBeUndefined();
+    expect(config.managed_pg).toEqual({ data_dir: '~/.ayb/data', port: 15432 });
+    expect(config.server.host).toBe('127.0.0.1');
+    expect(config.branching.default_strategy).toBe('auto');
+  });
+
+  it('accepts ayb.toml.example as it ships', async () => {
+    const example = await readFile(path.join(import.meta.dirname, '../../ayb.toml.example'), 'utf8');
+    const { config } = await loadConfig({ configPath: await configFile(example) });
+    expect(config).toEqual(ConfigSchema.parse({}));
+  });
+
+  it('reports a missing named file with exit 3', async () => {
+    const error = await failure(loadConfig({ configPath: '/nonexistent/ayb.toml' }));
+    expect(error.exitCode).toBe(3);
+  });
+
+  it('reports every invalid key at once, with exit 2', async () => {
+    const file = await configFile('[managed_pg]\nport = "x"\ncolour = 1\n[server]\nport = 70000\n[nope]\n');
+    const error = await failure(loadConfig({ configPath: file }));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(/managed_pg\.port/);
+    expect(error.message).toMatch(/managed_pg\.colour/);
+    expect(error.message).toMatch(/server\.port/);
+    expect(error.message).toMatch(/nope/);
+  });
+
+  it('reports TOML syntax errors with exit 2', async () => {
+    const error = await failure(loadConfig({ configPath: await configFile('[database\nurl = 1') }));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(/invalid TOML/);
+  });
+});
