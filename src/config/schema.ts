@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isDuration } from '../branching/duration.js';
 
 /**
  * The shape of ayb.toml. Untrusted input is parsed into this trusted type once; every key is
@@ -39,7 +40,11 @@ export const ConfigSchema = z
         /** Allow the admin API to clone from an arbitrary URL (`from` in POST /api/admin/branches). */
         allow_url_sources: z.boolean().default(false),
         /** Default time-to-live for new branches, e.g. "7d"; unset means branches never expire. */
-        default_ttl: z.string().min(1).optional(),
+        default_ttl: z
+          .string()
+          .min(1)
+          .refine(isDuration, { message: 'not a duration; use e.g. 12h, 7d, 2w or 1d12h (units s, m, h, d, w)' })
+          .optional(),
       })
       .strict()
       .prefault({}),
