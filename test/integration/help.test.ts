@@ -1,0 +1,41 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
+
+/** Every command the build ships, found from dist/commands (so a new command cannot skip this). */
+function commandIds(): string[] {
+  const root = path.join(REPO_ROOT, 'dist', 'commands');
+  const ids: string[] = [];
+  const walk = (dir: string, prefix: string[]) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(path.join(dir, entry.name), [...prefix, entry.name]);
+      else if (entry.name.endsWith('.js') && entry.name !== 'base.js') ids.push([...prefix, entry.name.replace(/\.js$/, '')].join(' '));
+    }
+  };
+  walk(root, []);
+  return ids.sort();
+}
+
+describe('--help', () => {
+  const ids = commandIds();
+
+  it('finds the commands of the contract', () => {
+    expect(ids).toEqual(expect.arrayContaining(['branch create', 'branch delete', 'branch list', 'branch show', 'branch url', 'stop']));
+  });
+
+  it.each(ids)('ayb %s --help has a description and examples', async (id) => {
+    const result = await runCli([...id.split(' '), '--help']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^DESCRIPTION$/m);
+    expect(result.stdout).toMatch(/^EXAMPLES$/m);
+    expect(result.stdout).toMatch(/\$ ayb /);
+  });
+
+  it('lists every command in the top-level help, and no internal module', async () => {
+    const result = await runCli(['--help']);
+    expect(result.stdout).not.toMatch(/^\s+base\b/m);
+    const branch = await runCli(['branch', '--help']);
+    for (const id of ids.filter((i) => i.startsWith('branch '))) expect(branch.stdout).toContain(id);
+  });
+});
