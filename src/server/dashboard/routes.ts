@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import type { Reply, Router } from '../router.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.js';
+
+/** Same-origin only: the page loads its own script and style and talks to its own API. */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+let clientScript: Promise<string> | undefined;
+
+/** The browser script: `client.ts` compiled by `npm run build` into the same folder as this module. */
+function loadClientScript(): Promise<string> {
+  clientScript ??= readFile(new URL('./client.js', import.meta.url), 'utf8').then(
+    // The source map is not served; drop the reference so browsers do not ask for it.
+    (text) => text.replace(/^\/\/# sourceMappingURL=.*$/m, ''),
+    () => {
+      clientScript = undefined;
+      return 'document.body.textContent = "The ayb dashboard script is missing from this build; run npm run build.";';
+    },
+  );
+  return clientScript;
+}
+
+function asset(text: string, contentType: string): Reply {
+  return { status: 200, text, contentType, headers: { 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' } };
+}
+
+export function addDashboardRoutes(router: Router): void {
+  router.add('GET', '/', () => ({ status: 302, text: 'See /admin\n', contentType: 'text/plain; charset=utf-8', headers: { Location: '/admin' } }));
+  router.add('GET', '/admin', () => asset(DASHBOARD_HTML, 'text/html; charset=utf-8'));
+  router.add('GET', '/admin/app.css', () => asset(DASHBOARD_CSS, 'text/css; charset=utf-8'));
+  router.add('GET', '/admin/app.js', async () => asset(await loadClientScript(), 'text/javascript; charset=utf-8'));
+}
