@@ -1,0 +1,228 @@
+/**
+ * The schema model: a snapshot is a flat set of objects, each with a stable identity (`id`), a
+ * canonical `definition` that the diff compares, and the ids of the objects it depends on (from
+ * pg_depend) that the migration generator orders by. Definitions hold only what is stable across a
+ * clone: no OIDs, no column positions, no generated names of internal objects.
+ */
+
+export const OBJECT_KINDS = [
+  'schema',
+  'extension',
+  'enum',
+  'domain',
+  'sequence',
+  'table',
+  'column',
+  'constraint',
+  'index',
+  'view',
+  'materialized_view',
+  'function',
+  'procedure',
+  'aggregate',
+  'trigger',
+  'policy',
+] as const;
+export type ObjectKind = (typeof OBJECT_KINDS)[number];
+
+/** Kinds that live on a table (or view) and are named within it. */
+export const TABLE_SCOPED_KINDS: ReadonlySet<ObjectKind> = new Set(['column', 'constraint', 'index', 'trigger', 'policy']);
+
+export type SchemaDefinition = Record<string, never>;
+
+export interface ExtensionDefinition {
+  readonly version: string;
+  readonly schema: string;
+}
+
+export interface EnumDefinition {
+  readonly values: readonly string[];
+}
+
+export interface DomainDefinition {
+  readonly type: string;
+  readonly collation: string | null;
+  readonly default: string | null;
+  readonly not_null: boolean;
+  readonly constraints: readonly { readonly name: string; readonly definition: string }[];
+}
+
+export interface SequenceOptions {
+  readonly start: string;
+  readonly increment: string;
+  readonly min_value: string;
+  readonly max_value: string;
+  readonly cache: string;
+  readonly cycle: boolean;
+}
+
+export interface SequenceDefinition extends SequenceOptions {
+  readonly data_type: string;
+  /** `table.column` that owns the sequence (serial columns), or null. */
+  readonly owned_by: string | null;
+}
+
+export interface TableDefinition {
+  readonly partitioned: boolean;
+  /** `RANGE (col)` etc. for a partitioned table. */
+  readonly partition_key: string | null;
+  /** Qualified parent of a partition, with its bound. */
+  readonly partition_of: string | null;
+  readonly partition_bound: string | null;
+  /** Qualified parents of legacy (non-partition) inheritance, in order. */
+  readonly inherits: readonly string[];
+  readonly unlogged: boolean;
+  readonly rls_enabled: boolean;
+  readonly rls_forced: boolean;
+  readonly options: readonly string[];
+}
+
+export interface IdentityDefinition extends SequenceOptions {
+  readonly generation: 'always' | 'by_default';
+}
+
+export interface ColumnDefinition {
+  readonly type: string;
+  readonly collation: string | null;
+  readonly not_null: boolean;
+  readonly default: string | null;
+  readonly identity: IdentityDefinition | null;
+  /** Expression of a stored generated column. */
+  readonly generated: string | null;
+}
+
+export type ConstraintType = 'primary_key' | 'unique' | 'check' | 'foreign_key' | 'exclusion';
+
+export interface ConstraintDefinition {
+  readonly constraint_type: ConstraintType;
+  readonly definition: string;
+}
+
+export interface IndexDefinition {
+  readonly definition: string;
+}
+
+export interface ViewDefinition {
+  readonly definition: string;
+  readonly options: readonly string[];
+}
+
+export interface FunctionDefinition {
+  /** Full argument list with names, modes and defaults (pg_get_function_arguments). */
+  readonly arguments: string;
+  readonly result: string | null;
+  /** The complete CREATE OR REPLACE statement (pg_get_functiondef). */
+  readonly definition: string;
+}
+
+export interface AggregateDefinition {
+  readonly definition: string;
+}
+
+export interface TriggerDefinition {
+  readonly definition: string;
+  /** `origin` (enabled), `disabled`, `replica` or `always`. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+}
+
+export interface PolicyDefinition {
+  readonly command: 'all' | 'select' | 'insert' | 'update' | 'delete';
+  readonly permissive: boolean;
+  readonly roles: readonly string[];
+  readonly using: string | null;
+  readonly with_check: string | null;
+}
+
+export interface DefinitionByKind {
+  schema: SchemaDefinition;
+  extension: ExtensionDefinition;
+  enum: EnumDefinition;
+  domain: DomainDefinition;
+  sequence: SequenceDefinition;
+  table: TableDefinition;
+  column: ColumnDefinition;
+  constraint: ConstraintDefinition;
+  index: IndexDefinition;
+  view: ViewDefinition;
+  materialized_view: ViewDefinition;
+  function: FunctionDefinition;
+  procedure: FunctionDefinition;
+  aggregate: AggregateDefinition;
+  trigger: TriggerDefinition;
+  policy: PolicyDefinition;
+}
+
+interface BaseObject {
+  /** Unique within a snapshot and equal across snapshots for "the same" object. */
+  readonly id: string;
+  readonly schema: string;
+  /** The object's own name; for functions the signature, e.g. `last_day(timestamp with time zone)`. */
+  readonly name: string;
+  /** For table-scoped kinds: the table (or view) name, and that relation's id. */
+  readonly table?: string;
+  readonly parent?: string;
+  /** Ids of objects this one needs to exist (from pg_depend, plus schema and parent). */
+  readonly dependsOn: readonly string[];
+}
+
+export type SchemaObject = {
+  [K in ObjectKind]: BaseObject & { readonly kind: K; readonly definition: DefinitionByKind[K] } & ExtraByKind[K];
+}[ObjectKind];
+
+export type ObjectOf<K extends ObjectKind> = Extract<SchemaObject, { kind: K }>;
+
+/** Facts the migration needs that are not compared. */
+interface ExtraByKind {
+  schema: object;
+  extension: object;
+  enum: object;
+  domain: object;
+  sequence: {
+    /** Id of the owning column (serial), if any. */
+    readonly ownedBy?: string;
+  };
+  table: object;
+  column: {
+    /** attnum, to create columns in their original order; never compared. */
+    readonly position: number;
+    /** The subset of dependsOn that comes from the column's type (enum, domain, extension type). */
+    readonly typeDependsOn: readonly string[];
+  };
+  constraint: object;
+  index: object;
+  view: object;
+  materialized_view: object;
+  function: { readonly identityArguments: string };
+  procedure: { readonly identityArguments: string };
+  aggregate: { readonly identityArguments: string };
+  trigger: object;
+  policy: object;
+}
+
+export interface SchemaSnapshot {
+  readonly objects: ReadonlyMap<string, SchemaObject>;
+}
+
+/** Builds the id of an object from its kind and identifying names. */
+export function objectId(kind: ObjectKind, ...names: readonly string[]): string {
+  return `${kind}:${JSON.stringify(names)}`;
+}
+
+
+/** An identifier as a reader expects it: bare when it is a plain lowercase name, quoted otherwise. */
+export function displayIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `public.film.rating`, `public.last_day(timestamp with time zone)`: the object's path for people. */
+export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table' | 'name'>): string {
+  const isRoutine = object.kind === 'function' || object.kind === 'procedure' || object.kind === 'aggregate';
+  const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
+  const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
+  return object.kind === 'schema' || object.kind === 'extension' ? displayIdent(object.name) : parts.join('.');
+}
+
+/** `column public.film.rating`, for notes and messages. */
+export function describeObject(object: Pick<SchemaObject, 'kind' | 'schema' | 'table' | 'name'>): string {
+  return `${object.kind.replace(/_/g, ' ')} ${objectPath(object)}`;
+}

@@ -1,0 +1,603 @@
+import type { Client } from '../postgres/client.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import {
+  type ConstraintType,
+  type IdentityDefinition,
+  objectId,
+  type PolicyDefinition,
+  type SchemaObject,
+  type SchemaSnapshot,
+  type SequenceOptions,
+  type TriggerDefinition,
+} from './model.js';
+
+/** The control table that ayb keeps in the main database; never part of a diff. */
+export const CONTROL_TABLE = { schema: 'public', name: '_ayb_branches' } as const;
+
+/** System schemas: never diffed. */
+const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
+/**
+ * Every query runs with search_path = '' and fixed output settings, so that pg_get_*def and
+ * format_type print fully qualified names and constants (timestamps in partition bounds) print
+ * the same whatever the database's or role's own settings are.
+ */
+const SESSION_SETTINGS = [
+  "SELECT pg_catalog.set_config('search_path', '', true)",
+  "SET LOCAL TimeZone = 'UTC'",
+  "SET LOCAL DateStyle = 'ISO, MDY'",
+  "SET LOCAL IntervalStyle = 'postgres'",
+  'SET LOCAL extra_float_digits = 3',
+];
+
+const QUERIES = {
+  depends: `
+    SELECT d.classid::regclass::text AS class, d.objid::int8::text AS objid, d.objsubid,
+           d.refclassid::regclass::text AS ref_class, d.refobjid::int8::text AS refobjid, d.refobjsubid, d.deptype
+      FROM pg_depend d
+     WHERE d.deptype IN ('n', 'a', 'e', 'i') AND d.objid >= 16384 AND d.refobjid >= 16384`,
+  schemas: `
+    SELECT n.oid::int8::text AS oid, n.nspname FROM pg_namespace n WHERE ${SCHEMA_FILTER}`,
+  extensions: `
+    SELECT e.oid::int8::text AS oid, e.extname, e.extversion, n.nspname
+      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
+  types: `
+    SELECT t.oid::int8::text AS oid, t.typarray::int8::text AS typarray, n.nspname, t.typname, t.typtype,
+           CASE WHEN t.typtype = 'e' THEN
+             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
+           END AS labels,
+           format_type(t.typbasetype, t.typtypmod) AS base_type,
+           t.typnotnull,
+           pg_get_expr(t.typdefaultbin, 0) AS default_expr,
+           CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN
+             (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation)
+           END AS collation,
+           (SELECT coalesce(json_agg(json_build_object('oid', c.oid::int8::text, 'name', c.conname,
+                                                        'definition', pg_get_constraintdef(c.oid)) ORDER BY c.conname), '[]')
+              FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c') AS constraints
+      FROM pg_type t
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+      LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+     WHERE t.typtype IN ('e', 'd') AND ${SCHEMA_FILTER}`,
+  relations: `
+    SELECT c.oid::int8::text AS oid, c.reltype::int8::text AS reltype, n.nspname, c.relname, c.relkind,
+           c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.reloptions,
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+           CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+           (SELECT coalesce(array_agg(quote_ident(pn.nspname) || '.' || quote_ident(p.relname) ORDER BY i.inhseqno), '{}')
+              FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+             WHERE i.inhrelid = c.oid) AS parents,
+           (SELECT coalesce(array_agg(p.oid::int8::text ORDER BY i.inhseqno), '{}')
+              FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) AS parent_oids,
+           c.relispartition,
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
+           (SELECT r.oid::int8::text FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') AS rule_oid,
+           s.seqtypid, format_type(s.seqtypid, NULL) AS seq_type, s.seqstart::text, s.seqincrement::text,
+           s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND ${SCHEMA_FILTER}`,
+  columns: `
+    SELECT a.attrelid::int8::text AS relid, a.attnum, a.attname,
+           format_type(a.atttypid, a.atttypmod) AS type,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN
+             (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+           END AS collation,
+           a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount,
+           d.oid::int8::text AS attrdef_oid, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+           s.seqrelid::int8::text AS identity_seq, s.seqstart::text, s.seqincrement::text, s.seqmin::text,
+           s.seqmax::text, s.seqcache::text, s.seqcycle
+      FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      LEFT JOIN pg_depend sd ON a.attidentity <> '' AND sd.refclassid = 'pg_class'::regclass AND sd.refobjid = a.attrelid
+            AND sd.refobjsubid = a.attnum AND sd.classid = 'pg_class'::regclass AND sd.deptype = 'i'
+      LEFT JOIN pg_sequence s ON s.seqrelid = sd.objid
+     WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${SCHEMA_FILTER}`,
+  constraints: `
+    SELECT co.oid::int8::text AS oid, co.conrelid::int8::text AS relid, co.conname, co.contype,
+           pg_get_constraintdef(co.oid) AS definition, co.conindid::int8::text AS conindid
+      FROM pg_constraint co
+      JOIN pg_class c ON c.oid = co.conrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND co.coninhcount = 0 AND ${SCHEMA_FILTER}`,
+  indexes: `
+    SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
+           pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_index i
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      JOIN pg_namespace n ON n.oid = ic.relnamespace
+     WHERE NOT ic.relispartition AND ${SCHEMA_FILTER}
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x'))`,
+  functions: `
+    SELECT p.oid::int8::text AS oid, n.nspname, p.proname, p.prokind,
+           pg_get_function_identity_arguments(p.oid) AS identity_arguments,
+           pg_get_function_arguments(p.oid) AS arguments,
+           pg_get_function_result(p.oid) AS result,
+           CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition,
+           a.aggtransfn::regproc::text AS sfunc, format_type(a.aggtranstype, NULL) AS stype,
+           CASE WHEN a.aggfinalfn <> 0 THEN a.aggfinalfn::regproc::text END AS finalfunc,
+           CASE WHEN a.aggcombinefn <> 0 THEN a.aggcombinefn::regproc::text END AS combinefunc,
+           CASE WHEN a.aggsortop <> 0 THEN a.aggsortop::regoperator::text END AS sortop,
+           a.agginitval, a.aggkind
+      FROM pg_proc p
+      JOIN pg_namespace n ON n.oid = p.pronamespace
+      LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
+     WHERE ${SCHEMA_FILTER}`,
+  triggers: `
+    SELECT t.oid::int8::text AS oid, t.tgrelid::int8::text AS relid, t.tgname, pg_get_triggerdef(t.oid) AS definition, t.tgenabled
+      FROM pg_trigger t
+     WHERE NOT t.tgisinternal AND t.tgparentid = 0`,
+  policies: `
+    SELECT p.oid::int8::text AS oid, p.polrelid::int8::text AS relid, p.polname, p.polcmd, p.polpermissive,
+           CASE WHEN p.polroles = '{0}' THEN ARRAY['public']
+                ELSE (SELECT array_agg(r.rolname::text ORDER BY r.rolname) FROM pg_roles r WHERE r.oid = ANY (p.polroles)) END AS roles,
+           pg_get_expr(p.polqual, p.polrelid) AS using_expr, pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
+      FROM pg_policy p`,
+} as const;
+
+type Row = Record<string, unknown>;
+type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] };
+
+/**
+ * Reads the schema of the database `client` is connected to, in one read-only repeatable-read
+ * transaction (a consistent picture even while others change it) and a fixed, small number of
+ * queries whatever the size of the schema.
+ */
+export async function snapshotSchema(client: Client): Promise<SchemaSnapshot> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    for (const statement of SESSION_SETTINGS) await client.query(statement);
+    const rows = {} as Rows;
+    for (const [name, sql] of Object.entries(QUERIES) as [keyof typeof QUERIES, string][]) {
+      rows[name] = (await client.query(sql)).rows as Row[];
+    }
+    await client.query('COMMIT');
+    return buildSnapshot(rows);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A catalog address as pg_depend names it: class, object oid, sub-id (column number or 0). */
+function address(catalog: string, oid: unknown, sub: unknown = 0): string {
+  return `${catalog}:${String(oid)}:${String(sub)}`;
+}
+
+const str = (value: unknown): string => String(value);
+const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+/** Builds the object set from the raw catalog rows. Pure: separated from I/O for clarity. */
+function buildSnapshot(rows: Rows): SchemaSnapshot {
+  const objects = new Map<string, SchemaObject>();
+  /** Catalog address → the id of the tracked object it belongs to. */
+  const owner = new Map<string, string>();
+  /** Addresses of attrdef rows (defaults, generated expressions) → column id. */
+  const exprOwner = new Map<string, string>();
+  const deps = new Map<string, Set<string>>();
+  const typeDeps = new Map<string, Set<string>>();
+  const addDep = (map: Map<string, Set<string>>, from: string, to: string) => {
+    if (from === to) return;
+    let set = map.get(from);
+    if (!set) map.set(from, (set = new Set()));
+    set.add(to);
+  };
+
+  // Extension members are the extension's business: they are never diffed one by one.
+  const extensionOf = new Map<string, string>();
+  const extensionIdByOid = new Map<string, string>();
+  for (const row of rows.extensions) extensionIdByOid.set(str(row.oid), objectId('extension', str(row.extname)));
+  for (const row of rows.depends) {
+    if (row.deptype !== 'e' || row.ref_class !== 'pg_extension') continue;
+    const ext = extensionIdByOid.get(str(row.refobjid));
+    if (ext) extensionOf.set(address(str(row.class), row.objid), ext);
+  }
+  const isMember = (catalog: string, oid: unknown) => extensionOf.has(address(catalog, oid));
+
+  const schemaIdByOid = new Map<string, string>();
+  for (const row of rows.schemas) {
+    if (isMember('pg_namespace', row.oid)) continue;
+    const id = objectId('schema', str(row.nspname));
+    schemaIdByOid.set(str(row.oid), id);
+    owner.set(address('pg_namespace', row.oid), id);
+    objects.set(id, { kind: 'schema', id, schema: str(row.nspname), name: str(row.nspname), definition: {}, dependsOn: [] });
+  }
+  const trackedSchema = (schema: string) => objects.has(objectId('schema', schema));
+  const schemaDeps = (schema: string): string[] => [objectId('schema', schema)];
+
+  for (const row of rows.extensions) {
+    const id = objectId('extension', str(row.extname));
+    owner.set(address('pg_extension', row.oid), id);
+    const schema = str(row.nspname);
+    objects.set(id, {
+      kind: 'extension',
+      id,
+      schema,
+      name: str(row.extname),
+      definition: { version: str(row.extversion), schema },
+      dependsOn: trackedSchema(schema) ? schemaDeps(schema) : [],
+    });
+  }
+
+  for (const row of rows.types) {
+    if (isMember('pg_type', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.typname);
+    const id = row.typtype === 'e' ? objectId('enum', schema, name) : objectId('domain', schema, name);
+    owner.set(address('pg_type', row.oid), id);
+    if (row.typarray !== '0') owner.set(address('pg_type', row.typarray), id);
+    if (row.typtype === 'e') {
+      objects.set(id, { kind: 'enum', id, schema, name, definition: { values: (row.labels as string[] | null) ?? [] }, dependsOn: schemaDeps(schema) });
+    } else {
+      const constraints = row.constraints as { oid: string; name: string; definition: string }[];
+      for (const c of constraints) owner.set(address('pg_constraint', c.oid), id);
+      objects.set(id, {
+        kind: 'domain',
+        id,
+        schema,
+        name,
+        definition: {
+          type: str(row.base_type),
+          collation: strOrNull(row.collation),
+          default: strOrNull(row.default_expr),
+          not_null: row.typnotnull === true,
+          constraints: constraints.map((c) => ({ name: c.name, definition: c.definition })),
+        },
+        dependsOn: schemaDeps(schema),
+      });
+    }
+  }
+
+  // Relations. The control table, and everything on it, is left out.
+  const relationIdByOid = new Map<string, string>();
+  const relationNameByOid = new Map<string, { schema: string; name: string }>();
+  const ignoredRelations = new Set<string>();
+  const sequences: Row[] = [];
+  // Sequences that belong to an identity column are part of that column's definition.
+  const identitySequences = new Set<string>();
+  for (const row of rows.depends) {
+    if (row.deptype === 'i' && row.class === 'pg_class' && row.ref_class === 'pg_class' && Number(row.refobjsubid) > 0) {
+      identitySequences.add(str(row.objid));
+    }
+  }
+  for (const row of rows.relations) {
+    const schema = str(row.nspname);
+    const name = str(row.relname);
+    const oid = str(row.oid);
+    if (isMember('pg_class', oid) || identitySequences.has(oid)) continue;
+    if (schema === CONTROL_TABLE.schema && name === CONTROL_TABLE.name) {
+      ignoredRelations.add(oid);
+      continue;
+    }
+    relationNameByOid.set(oid, { schema, name });
+    const kind = relationKind(str(row.relkind));
+    const id = objectId(kind, schema, name);
+    relationIdByOid.set(oid, id);
+    owner.set(address('pg_class', oid), id);
+    if (row.reltype !== '0') owner.set(address('pg_type', row.reltype), id);
+    if (row.rule_oid) owner.set(address('pg_rewrite', row.rule_oid), id);
+    const dependsOn = schemaDeps(schema);
+    if (kind === 'sequence') {
+      sequences.push(row);
+    } else if (kind === 'table') {
+      const parents = row.parents as string[];
+      objects.set(id, {
+        kind,
+        id,
+        schema,
+        name,
+        definition: {
+          partitioned: row.relkind === 'p',
+          partition_key: strOrNull(row.partition_key),
+          partition_of: row.relispartition ? (parents[0] ?? null) : null,
+          partition_bound: strOrNull(row.partition_bound),
+          inherits: row.relispartition ? [] : parents,
+          unlogged: row.relpersistence === 'u',
+          rls_enabled: row.relrowsecurity === true,
+          rls_forced: row.relforcerowsecurity === true,
+          options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
+        },
+        dependsOn,
+      });
+    } else if (kind === 'view' || kind === 'materialized_view') {
+      objects.set(id, {
+        kind,
+        id,
+        schema,
+        name,
+        definition: { definition: str(row.view_definition).trim(), options: ((row.reloptions as string[] | null) ?? []).slice().sort() },
+        dependsOn,
+      });
+    }
+  }
+  // Partition parents and inheritance parents come before their children.
+  for (const row of rows.relations) {
+    const id = relationIdByOid.get(str(row.oid));
+    const object = id ? objects.get(id) : undefined;
+    if (!object || object.kind !== 'table') continue;
+    for (const parentOid of row.parent_oids as string[]) {
+      const parent = relationIdByOid.get(parentOid);
+      if (parent) addDep(deps, object.id, parent);
+    }
+  }
+
+  const tableName = (relid: unknown) => relationNameByOid.get(str(relid));
+
+  // Columns of tables (inherited columns are their parent's: not diffed on the child).
+  const columnIdByAddress = new Map<string, string>();
+  for (const row of rows.columns) {
+    const relid = str(row.relid);
+    const table = tableName(relid);
+    const parent = relationIdByOid.get(relid);
+    if (!table || !parent) continue;
+    const id = objectId('column', table.schema, table.name, str(row.attname));
+    columnIdByAddress.set(address('pg_class', relid, row.attnum), id);
+    if (Number(row.attinhcount) > 0) continue;
+    owner.set(address('pg_class', relid, row.attnum), id);
+    if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
+    const generated = row.attgenerated === 's';
+    const identity: IdentityDefinition | null =
+      row.attidentity === 'a' || row.attidentity === 'd'
+        ? { generation: row.attidentity === 'a' ? 'always' : 'by_default', ...sequenceOptions(row) }
+        : null;
+    objects.set(id, {
+      kind: 'column',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.attname),
+      position: Number(row.attnum),
+      definition: {
+        type: str(row.type),
+        collation: strOrNull(row.collation),
+        not_null: row.attnotnull === true,
+        default: generated ? null : strOrNull(row.default_expr),
+        identity,
+        generated: generated ? strOrNull(row.default_expr) : null,
+      },
+      dependsOn: [parent],
+      typeDependsOn: [],
+    });
+  }
+
+  for (const row of sequences) {
+    const schema = str(row.nspname);
+    const name = str(row.relname);
+    const id = objectId('sequence', schema, name);
+    objects.set(id, {
+      kind: 'sequence',
+      id,
+      schema,
+      name,
+      definition: { data_type: str(row.seq_type), ...sequenceOptions(row), owned_by: null },
+      dependsOn: schemaDeps(schema),
+    });
+  }
+
+  for (const row of rows.constraints) {
+    const relid = str(row.relid);
+    const table = tableName(relid);
+    const parent = relationIdByOid.get(relid);
+    if (!table || !parent) continue;
+    const id = objectId('constraint', table.schema, table.name, str(row.conname));
+    owner.set(address('pg_constraint', row.oid), id);
+    if (row.contype !== 'f' && row.conindid !== '0') owner.set(address('pg_class', row.conindid), id);
+    objects.set(id, {
+      kind: 'constraint',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.conname),
+      definition: { constraint_type: constraintType(str(row.contype)), definition: str(row.definition) },
+      dependsOn: [parent],
+    });
+  }
+
+  for (const row of rows.indexes) {
+    const relid = str(row.relid);
+    const table = tableName(relid);
+    const parent = relationIdByOid.get(relid);
+    if (!table || !parent || isMember('pg_class', row.oid)) continue;
+    const schema = str(row.nspname);
+    const id = objectId('index', schema, str(row.relname));
+    owner.set(address('pg_class', row.oid), id);
+    objects.set(id, {
+      kind: 'index',
+      id,
+      schema,
+      table: table.name,
+      parent,
+      name: str(row.relname),
+      definition: { definition: str(row.definition) },
+      dependsOn: [parent, ...schemaDeps(schema)],
+    });
+  }
+
+  for (const row of rows.functions) {
+    const schema = str(row.nspname);
+    if (!trackedSchema(schema) || isMember('pg_proc', row.oid)) continue;
+    const identityArguments = str(row.identity_arguments);
+    const name = `${str(row.proname)}(${identityArguments})`;
+    const kind: 'function' | 'procedure' | 'aggregate' = row.prokind === 'a' ? 'aggregate' : row.prokind === 'p' ? 'procedure' : 'function';
+    const id = objectId(kind, schema, name);
+    owner.set(address('pg_proc', row.oid), id);
+    if (kind === 'aggregate') {
+      objects.set(id, {
+        kind,
+        id,
+        schema,
+        name,
+        identityArguments,
+        definition: { definition: aggregateDefinition(schema, str(row.proname), row) },
+        dependsOn: schemaDeps(schema),
+      });
+    } else {
+      objects.set(id, {
+        kind,
+        id,
+        schema,
+        name,
+        identityArguments,
+        definition: { arguments: str(row.arguments), result: strOrNull(row.result), definition: str(row.definition).trim() },
+        dependsOn: schemaDeps(schema),
+      });
+    }
+  }
+
+  for (const row of rows.triggers) {
+    const relid = str(row.relid);
+    const table = tableName(relid);
+    const parent = relationIdByOid.get(relid);
+    if (!table || !parent) continue;
+    const id = objectId('trigger', table.schema, table.name, str(row.tgname));
+    owner.set(address('pg_trigger', row.oid), id);
+    objects.set(id, {
+      kind: 'trigger',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.tgname),
+      definition: { definition: str(row.definition), enabled: triggerState(str(row.tgenabled)) },
+      dependsOn: [parent],
+    });
+  }
+
+  for (const row of rows.policies) {
+    const relid = str(row.relid);
+    const table = tableName(relid);
+    const parent = relationIdByOid.get(relid);
+    if (!table || !parent) continue;
+    const id = objectId('policy', table.schema, table.name, str(row.polname));
+    owner.set(address('pg_policy', row.oid), id);
+    objects.set(id, {
+      kind: 'policy',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.polname),
+      definition: {
+        command: policyCommand(str(row.polcmd)),
+        permissive: row.polpermissive === true,
+        roles: (row.roles as string[] | null) ?? [],
+        using: strOrNull(row.using_expr),
+        with_check: strOrNull(row.check_expr),
+      },
+      dependsOn: [parent],
+    });
+  }
+
+  // Dependencies between tracked objects, from pg_depend.
+  const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
+    owner.get(address(catalog, oid, sub)) ??
+    (Number(sub) !== 0 ? (owner.get(address(catalog, oid)) ?? undefined) : undefined) ??
+    extensionOf.get(address(catalog, oid));
+  const ownedBy = new Map<string, string>();
+  const ignoredSequences = new Set<string>();
+  for (const row of rows.depends) {
+    if (row.deptype === 'e' || row.deptype === 'i') continue;
+    const refCatalog = str(row.ref_class);
+    const catalog = str(row.class);
+    const fromRelation = catalog === 'pg_class' ? objects.get(owner.get(address(catalog, row.objid)) ?? '') : undefined;
+    // A sequence that a column owns (serial): ownership, not a creation-order dependency.
+    if (fromRelation?.kind === 'sequence' && row.deptype === 'a' && refCatalog === 'pg_class' && Number(row.refobjsubid) > 0) {
+      const column = columnIdByAddress.get(address(refCatalog, row.refobjid, row.refobjsubid));
+      if (column && objects.has(column)) ownedBy.set(fromRelation.id, column);
+      else if (ignoredRelations.has(str(row.refobjid))) ignoredSequences.add(fromRelation.id);
+      continue;
+    }
+    const to = resolve(refCatalog, row.refobjid, row.refobjsubid);
+    if (!to) continue;
+    if (catalog === 'pg_attrdef') {
+      const column = exprOwner.get(address(catalog, row.objid));
+      if (column) addDep(deps, column, to);
+      continue;
+    }
+    const from = resolve(catalog, row.objid, row.objsubid);
+    if (!from || from === to) continue;
+    const fromObject = objects.get(from);
+    addDep(deps, from, to);
+    if (fromObject?.kind === 'column' && Number(row.objsubid) > 0) addDep(typeDeps, from, to);
+  }
+
+  for (const id of ignoredSequences) objects.delete(id);
+  for (const [id, object] of objects) {
+    let next: SchemaObject = object;
+    const extra = deps.get(id);
+    if (extra) next = { ...next, dependsOn: [...new Set([...next.dependsOn, ...extra])] };
+    if (next.kind === 'column') next = { ...next, typeDependsOn: [...(typeDeps.get(id) ?? [])] };
+    if (next.kind === 'sequence') {
+      const column = ownedBy.get(id);
+      const owning = column ? objects.get(column) : undefined;
+      if (column && owning) {
+        next = { ...next, ownedBy: column, definition: { ...next.definition, owned_by: `${owning.table}.${owning.name}` } };
+      }
+    }
+    objects.set(id, next);
+  }
+  return { objects };
+}
+
+function relationKind(relkind: string): 'table' | 'view' | 'materialized_view' | 'sequence' {
+  switch (relkind) {
+    case 'v':
+      return 'view';
+    case 'm':
+      return 'materialized_view';
+    case 'S':
+      return 'sequence';
+    default:
+      return 'table';
+  }
+}
+
+function sequenceOptions(row: Row): SequenceOptions {
+  return {
+    start: str(row.seqstart),
+    increment: str(row.seqincrement),
+    min_value: str(row.seqmin),
+    max_value: str(row.seqmax),
+    cache: str(row.seqcache),
+    cycle: row.seqcycle === true,
+  };
+}
+
+function constraintType(contype: string): ConstraintType {
+  const types: Record<string, ConstraintType> = { p: 'primary_key', u: 'unique', c: 'check', f: 'foreign_key', x: 'exclusion' };
+  return types[contype] ?? 'check';
+}
+
+function triggerState(tgenabled: string): TriggerDefinition['enabled'] {
+  const states: Record<string, TriggerDefinition['enabled']> = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' };
+  return states[tgenabled] ?? 'origin';
+}
+
+function policyCommand(polcmd: string): PolicyDefinition['command'] {
+  const commands: Record<string, PolicyDefinition['command']> = { '*': 'all', r: 'select', a: 'insert', w: 'update', d: 'delete' };
+  return commands[polcmd] ?? 'all';
+}
+
+/** A CREATE AGGREGATE statement for an ordinary aggregate (the common options). */
+function aggregateDefinition(schema: string, name: string, row: Row): string {
+  const options = [`SFUNC = ${str(row.sfunc)}`, `STYPE = ${str(row.stype)}`];
+  if (row.finalfunc) options.push(`FINALFUNC = ${str(row.finalfunc)}`);
+  if (row.combinefunc) options.push(`COMBINEFUNC = ${str(row.combinefunc)}`);
+  if (row.agginitval !== null && row.agginitval !== undefined) options.push(`INITCOND = ${quoteLiteral(str(row.agginitval))}`);
+  if (row.sortop) options.push(`SORTOP = ${operatorName(str(row.sortop))}`);
+  return `CREATE AGGREGATE ${quoteIdent(schema)}.${quoteIdent(name)}(${str(row.identity_arguments) || '*'}) (${options.join(', ')})`;
+}
+
+/** `pg_catalog.<(integer,integer)` → `OPERATOR(pg_catalog.<)`. */
+function operatorName(regoperator: string): string {
+  return `OPERATOR(${regoperator.replace(/\(.*\)$/, '')})`;
+}

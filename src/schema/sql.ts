@@ -1,0 +1,707 @@
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import {
+  columnNeedsRebuild,
+  columnRetyped,
+  columnsOf,
+  domainNeedsRecreate,
+  enumGrowsInPlace,
+  sameDefinition,
+  tableNeedsRebuild,
+} from './diff.js';
+import {
+  type ColumnDefinition,
+  describeObject,
+  type IdentityDefinition,
+  type ObjectKind,
+  type ObjectOf,
+  type SchemaObject,
+  type SchemaSnapshot,
+  type SequenceOptions,
+} from './model.js';
+
+/** One statement of a migration, without its trailing semicolon. */
+export interface MigrationStatement {
+  readonly sql: string;
+  /** Set when the statement can lose data: says what. Rendered as `-- destructive: …`. */
+  readonly destructive?: string;
+  /** Why the statement is there when it is not the change itself (a dependent object rebuilt). */
+  readonly note?: string;
+}
+
+/**
+ * The order objects are created in when nothing else decides; dependencies always come first,
+ * and drops run in the reverse order.
+ */
+const CREATE_ORDER: readonly ObjectKind[] = [
+  'schema',
+  'extension',
+  'enum',
+  'domain',
+  'sequence',
+  'function',
+  'procedure',
+  'aggregate',
+  'table',
+  'column',
+  'constraint',
+  'index',
+  'view',
+  'materialized_view',
+  'trigger',
+  'policy',
+];
+const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
+const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
+
+/** Kinds that are never dropped to be rebuilt because something they depend on changes. */
+const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'sequence', 'table']);
+
+type ChangeMode = 'alter' | 'rebuild' | 'recreate_type';
+
+function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
+  switch (a.kind) {
+    case 'extension':
+    case 'sequence':
+      return 'alter';
+    case 'enum':
+      return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
+    case 'domain':
+      return domainNeedsRecreate(a.definition, (b as ObjectOf<'domain'>).definition) ? 'recreate_type' : 'alter';
+    case 'table':
+      return tableNeedsRebuild(a.definition, (b as ObjectOf<'table'>).definition) ? 'rebuild' : 'alter';
+    case 'column':
+      return columnNeedsRebuild(a.definition, (b as ObjectOf<'column'>).definition) ? 'rebuild' : 'alter';
+    case 'function':
+    case 'procedure': {
+      const to = (b as ObjectOf<'function'>).definition;
+      return a.definition.arguments === to.arguments && a.definition.result === to.result ? 'alter' : 'rebuild';
+    }
+    default:
+      return 'rebuild';
+  }
+}
+
+const qname = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+const relationOf = (object: SchemaObject): string => qname(object.schema, object.table ?? '');
+
+/**
+ * The statements that turn schema `a` into schema `b`, in an order PostgreSQL accepts:
+ *  1. release what blocks drops (partition detach, sequence ownership, column defaults that use
+ *     something about to be dropped);
+ *  2. drops, dependents first: removed objects, objects that can only change by being recreated,
+ *     and every object that depends on one of those or on a column whose type changes (views,
+ *     triggers, policies …), found through pg_depend;
+ *  3. creates and in-place changes, dependencies first, in the order of `b`'s dependency graph;
+ *  4. sequence ownership and the removal of replaced types.
+ */
+export function planMigration(a: SchemaSnapshot, b: SchemaSnapshot): MigrationStatement[] {
+  return new MigrationPlanner(a, b).plan();
+}
+
+class MigrationPlanner {
+  /** Objects of `a` that are dropped: removed, rebuilt, or dependents of those. */
+  private readonly dropped = new Set<string>();
+  /** Why a dependent object is dropped and recreated. */
+  private readonly cascadeCause = new Map<string, string>();
+  private readonly altered = new Set<string>();
+  private readonly recreatedTypes = new Set<string>();
+  /** Columns whose type changes, by their own change or because their type is recreated. */
+  private readonly retyped = new Set<string>();
+  private readonly retypedViaType = new Set<string>();
+  /** Columns whose default must be dropped before the drops, and set again afterwards. */
+  private readonly resetDefault = new Set<string>();
+  private readonly created = new Set<string>();
+
+  constructor(
+    private readonly a: SchemaSnapshot,
+    private readonly b: SchemaSnapshot,
+  ) {}
+
+  plan(): MigrationStatement[] {
+    this.classify();
+    this.cascade();
+    for (const id of this.dropped) if (this.b.objects.has(id)) this.created.add(id);
+    for (const id of this.b.objects.keys()) if (!this.a.objects.has(id)) this.created.add(id);
+    const statements = [...this.releaseStatements(), ...this.dropStatements(), ...this.createStatements(), ...this.finalStatements()];
+    return statements;
+  }
+
+  private classify(): void {
+    for (const [id, from] of this.a.objects) {
+      const to = this.b.objects.get(id);
+      if (!to) {
+        this.dropped.add(id);
+        continue;
+      }
+      if (sameDefinition(from.definition, to.definition)) continue;
+      const mode = changeMode(from, to);
+      if (mode === 'rebuild') this.dropped.add(id);
+      else if (mode === 'recreate_type') this.recreatedTypes.add(id);
+      else {
+        this.altered.add(id);
+        if (from.kind === 'column' && columnRetyped(from.definition, (to as ObjectOf<'column'>).definition)) this.retyped.add(id);
+      }
+    }
+  }
+
+  /** Follows `a`'s dependency graph from everything that goes away or changes type. */
+  private cascade(): void {
+    const dependents = new Map<string, string[]>();
+    for (const object of this.a.objects.values()) {
+      for (const dep of object.dependsOn) {
+        const list = dependents.get(dep);
+        if (list) list.push(object.id);
+        else dependents.set(dep, [object.id]);
+      }
+    }
+    type Mode = 'drop' | 'retype' | 'type';
+    const queue: [string, Mode][] = [
+      ...[...this.dropped].map((id): [string, Mode] => [id, 'drop']),
+      ...[...this.retyped].map((id): [string, Mode] => [id, 'retype']),
+      ...[...this.recreatedTypes].map((id): [string, Mode] => [id, 'type']),
+    ];
+    const drop = (id: string, cause: string) => {
+      this.dropped.add(id);
+      const object = this.a.objects.get(id);
+      const causeObject = this.a.objects.get(cause);
+      if (object && causeObject && object.parent !== cause) this.cascadeCause.set(id, describeObject(causeObject));
+      queue.push([id, 'drop']);
+    };
+    for (let i = 0; i < queue.length; i++) {
+      const [cause, mode] = queue[i]!;
+      for (const id of dependents.get(cause) ?? []) {
+        if (this.dropped.has(id)) continue;
+        const object = this.a.objects.get(id)!;
+        if (object.parent === cause) {
+          if (mode === 'drop') drop(id, cause);
+          continue;
+        }
+        if (object.kind === 'column') {
+          if (object.definition.generated !== null) {
+            drop(id, cause);
+          } else if (mode === 'type' && object.typeDependsOn.includes(cause)) {
+            if (!this.retyped.has(id)) {
+              this.retyped.add(id);
+              this.retypedViaType.add(id);
+              queue.push([id, 'retype']);
+            }
+            if (object.definition.default !== null) this.resetDefault.add(id);
+          } else if (object.definition.default !== null) {
+            this.resetDefault.add(id);
+          }
+          continue;
+        }
+        if (object.kind === 'table') {
+          // A partition (or inheritance child) of a table that is dropped to be rebuilt goes with it.
+          const to = this.b.objects.get(id);
+          if (mode === 'drop' && this.b.objects.has(cause) && to?.kind === 'table' && sameDefinition(to.definition.partition_of, object.definition.partition_of) && object.definition.partition_of !== null) {
+            drop(id, cause);
+          }
+          continue;
+        }
+        if (NEVER_CASCADED.has(object.kind)) continue;
+        // PostgreSQL rebuilds indexes and constraints on a retyped column itself.
+        if (mode === 'retype' && (object.kind === 'index' || object.kind === 'constraint')) continue;
+        drop(id, cause);
+      }
+    }
+  }
+
+  /** Where a dropped object's drop happens: inside its table's (or owning column's) drop when that goes too. */
+  private dropTarget(id: string): string {
+    const object = this.a.objects.get(id)!;
+    if (object.parent && this.dropped.has(object.parent)) return object.parent;
+    if (object.kind === 'sequence' && object.ownedBy && this.dropped.has(object.ownedBy)) return this.dropTarget(object.ownedBy);
+    return id;
+  }
+
+  private createTarget(id: string): string {
+    const object = this.b.objects.get(id);
+    if (object?.kind === 'column' && object.parent && this.created.has(object.parent)) return object.parent;
+    return id;
+  }
+
+  private releaseStatements(): MigrationStatement[] {
+    const out: MigrationStatement[] = [];
+    for (const id of this.altered) {
+      const from = this.a.objects.get(id)!;
+      const to = this.b.objects.get(id)!;
+      if (from.kind !== 'table' || to.kind !== 'table') continue;
+      const x = from.definition;
+      const y = to.definition;
+      if (x.partition_of && (x.partition_of !== y.partition_of || x.partition_bound !== y.partition_bound)) {
+        out.push({ sql: `ALTER TABLE ${x.partition_of} DETACH PARTITION ${qname(from.schema, from.name)}` });
+      }
+      for (const parent of x.inherits) {
+        if (!y.inherits.includes(parent)) out.push({ sql: `ALTER TABLE ${qname(from.schema, from.name)} NO INHERIT ${parent}` });
+      }
+    }
+    for (const from of this.a.objects.values()) {
+      if (from.kind !== 'sequence' || !from.ownedBy || this.dropped.has(from.id)) continue;
+      const to = this.b.objects.get(from.id) as ObjectOf<'sequence'> | undefined;
+      if (to && (to.ownedBy !== from.ownedBy || this.ownerDropped(from.ownedBy))) {
+        out.push({ sql: `ALTER SEQUENCE ${qname(from.schema, from.name)} OWNED BY NONE` });
+      }
+    }
+    // An identity column's sequence goes with its identity: before the drops and creates, so that a
+    // serial sequence of the same name can take its place.
+    for (const id of this.altered) {
+      const from = this.a.objects.get(id)!;
+      const to = this.b.objects.get(id)!;
+      if (from.kind === 'column' && to.kind === 'column' && from.definition.identity && !to.definition.identity) {
+        out.push({ sql: `ALTER TABLE ${relationOf(from)} ALTER COLUMN ${quoteIdent(from.name)} DROP IDENTITY` });
+      }
+    }
+    for (const id of this.resetDefault) {
+      const column = this.a.objects.get(id) as ObjectOf<'column'>;
+      if (this.dropped.has(id) || (column.parent && this.dropped.has(column.parent))) continue;
+      out.push({ sql: `ALTER TABLE ${relationOf(column)} ALTER COLUMN ${quoteIdent(column.name)} DROP DEFAULT` });
+    }
+    return out;
+  }
+
+  private ownerDropped(columnId: string): boolean {
+    const column = this.a.objects.get(columnId);
+    return this.dropped.has(columnId) || (column?.parent !== undefined && this.dropped.has(column.parent));
+  }
+
+  private dropStatements(): MigrationStatement[] {
+    const members = new Map<string, string[]>();
+    for (const id of this.dropped) {
+      const target = this.dropTarget(id);
+      const list = members.get(target);
+      if (list) list.push(id);
+      else members.set(target, [id]);
+    }
+    const depsOf = (node: string) => {
+      const deps = new Set<string>();
+      for (const member of members.get(node) ?? []) {
+        for (const dep of this.a.objects.get(member)!.dependsOn) {
+          if (this.dropped.has(dep)) deps.add(this.dropTarget(dep));
+        }
+      }
+      return deps;
+    };
+    const order = topologicalOrder([...members.keys()], depsOf, (id) => this.a.objects.get(id)!).reverse();
+    return order.flatMap((id) => this.dropStatement(this.a.objects.get(id)!));
+  }
+
+  private dropStatement(object: SchemaObject): MigrationStatement[] {
+    const rebuilt = this.b.objects.has(object.id);
+    const cause = this.cascadeCause.get(object.id);
+    const note = cause ? `dropped and recreated below: depends on ${cause}` : rebuilt ? 'changed: dropped and recreated below' : undefined;
+    const statement = (sql: string, destructive?: string): MigrationStatement[] => [{ sql, ...(destructive ? { destructive } : {}), ...(note ? { note } : {}) }];
+    const what = describeObject(object);
+    switch (object.kind) {
+      case 'schema':
+        return statement(`DROP SCHEMA ${quoteIdent(object.name)}`, `drops ${what}`);
+      case 'extension':
+        return statement(`DROP EXTENSION ${quoteIdent(object.name)}`, `drops ${what} and the objects it provides`);
+      case 'enum':
+        return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
+      case 'domain':
+        return statement(`DROP DOMAIN ${qname(object.schema, object.name)}`, `drops ${what}`);
+      case 'sequence':
+        return statement(`DROP SEQUENCE ${qname(object.schema, object.name)}`, `drops ${what} and its current value`);
+      case 'table':
+        return statement(`DROP TABLE ${qname(object.schema, object.name)}`, `drops ${what} and all its rows${rebuilt ? ' (it is recreated empty below)' : ''}`);
+      case 'column': {
+        const to = this.b.objects.get(object.id) as ObjectOf<'column'> | undefined;
+        const computed = object.definition.generated !== null && (!to || to.definition.generated !== null);
+        const destructive = computed ? undefined : to ? `replaces the values of ${what} with a generated expression` : `drops ${what} and its data`;
+        return statement(`ALTER TABLE ${relationOf(object)} DROP COLUMN ${quoteIdent(object.name)}`, destructive);
+      }
+      case 'constraint':
+        return statement(`ALTER TABLE ${relationOf(object)} DROP CONSTRAINT ${quoteIdent(object.name)}`);
+      case 'index':
+        return statement(`DROP INDEX ${qname(object.schema, object.name)}`);
+      case 'view':
+        return statement(`DROP VIEW ${qname(object.schema, object.name)}`);
+      case 'materialized_view':
+        return statement(`DROP MATERIALIZED VIEW ${qname(object.schema, object.name)}`);
+      case 'function':
+      case 'procedure':
+      case 'aggregate':
+        return statement(`DROP ${object.kind.toUpperCase()} ${routineName(object)}(${object.identityArguments || (object.kind === 'aggregate' ? '*' : '')})`);
+      case 'trigger':
+        return statement(`DROP TRIGGER ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'policy':
+        return statement(`DROP POLICY ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+    }
+  }
+
+  private createStatements(): MigrationStatement[] {
+    const nodes = new Set<string>();
+    for (const id of this.created) nodes.add(this.createTarget(id));
+    for (const id of this.altered) if (!this.dropped.has(id)) nodes.add(id);
+    for (const id of [...this.resetDefault, ...this.retypedViaType]) {
+      if (this.b.objects.has(id) && !this.created.has(id) && !this.ownerDropped(id)) nodes.add(id);
+    }
+    for (const id of this.recreatedTypes) nodes.add(id);
+    const members = new Map<string, string[]>();
+    for (const id of this.b.objects.keys()) {
+      const target = this.createTarget(id);
+      if (!nodes.has(target)) continue;
+      const list = members.get(target);
+      if (list) list.push(id);
+      else members.set(target, [id]);
+    }
+    const depsOf = (node: string) => {
+      const deps = new Set<string>();
+      for (const member of members.get(node) ?? [node]) {
+        for (const dep of this.b.objects.get(member)?.dependsOn ?? []) {
+          const target = this.createTarget(dep);
+          if (nodes.has(target)) deps.add(target);
+        }
+      }
+      return deps;
+    };
+    const order = topologicalOrder([...nodes], depsOf, (id) => this.b.objects.get(id)!);
+    return order.flatMap((id) => {
+      if (this.recreatedTypes.has(id)) return this.recreateType(this.a.objects.get(id)!, this.b.objects.get(id)!);
+      if (this.created.has(id)) return this.createStatement(this.b.objects.get(id)!);
+      return this.alterStatements(this.a.objects.get(id)!, this.b.objects.get(id)!);
+    });
+  }
+
+  private createStatement(object: SchemaObject): MigrationStatement[] {
+    const cause = this.cascadeCause.get(object.id);
+    const note = cause ? `recreated: depends on ${cause}` : undefined;
+    const out: MigrationStatement[] = createSql(object, this.b).map((sql) => ({ sql }));
+    if (note && out[0]) out[0] = { ...out[0], note };
+    return out;
+  }
+
+  private alterStatements(from: SchemaObject, to: SchemaObject): MigrationStatement[] {
+    const sql = (text: string): MigrationStatement => ({ sql: text });
+    switch (to.kind) {
+      case 'extension': {
+        const x = (from as ObjectOf<'extension'>).definition;
+        const out: MigrationStatement[] = [];
+        if (x.schema !== to.definition.schema) out.push(sql(`ALTER EXTENSION ${quoteIdent(to.name)} SET SCHEMA ${quoteIdent(to.definition.schema)}`));
+        if (x.version !== to.definition.version) out.push(sql(`ALTER EXTENSION ${quoteIdent(to.name)} UPDATE TO ${quoteLiteral(to.definition.version)}`));
+        return out;
+      }
+      case 'enum':
+        return enumAdditions((from as ObjectOf<'enum'>).definition.values, to).map(sql);
+      case 'domain':
+        return alterDomain(from as ObjectOf<'domain'>, to).map(sql);
+      case 'sequence': {
+        const options = sequenceOptionChanges((from as ObjectOf<'sequence'>).definition, to.definition, 'alter');
+        const type = (from as ObjectOf<'sequence'>).definition.data_type !== to.definition.data_type ? [`AS ${to.definition.data_type}`] : [];
+        const all = [...type, ...options];
+        return all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : [];
+      }
+      case 'table':
+        return alterTable(from as ObjectOf<'table'>, to).map(sql);
+      case 'column':
+        return this.alterColumn(from as ObjectOf<'column'>, to);
+      case 'function':
+      case 'procedure':
+        return [sql(to.definition.definition)];
+      default:
+        return [];
+    }
+  }
+
+  private alterColumn(from: ObjectOf<'column'>, to: ObjectOf<'column'>): MigrationStatement[] {
+    const x = from.definition;
+    const y = to.definition;
+    const prefix = `ALTER TABLE ${relationOf(to)} ALTER COLUMN ${quoteIdent(to.name)}`;
+    const out: MigrationStatement[] = [];
+    const viaType = this.retypedViaType.has(to.id);
+    const retype = columnRetyped(x, y) || viaType;
+    if (x.generated !== null && y.generated === null) out.push({ sql: `${prefix} DROP EXPRESSION` });
+    let defaultGone = x.default === null || this.resetDefault.has(to.id);
+    if (!defaultGone && (retype || x.default !== y.default)) {
+      out.push({ sql: `${prefix} DROP DEFAULT` });
+      defaultGone = true;
+    }
+    if (retype) {
+      const collate = y.collation ? ` COLLATE ${y.collation}` : '';
+      const using = viaType && !columnRetyped(x, y) ? textCast(to.name, y.type) : `${quoteIdent(to.name)}::${y.type}`;
+      const destructive = columnRetyped(x, y)
+        ? `changes the type of ${describeObject(to)} from ${x.type} to ${y.type}; values that do not convert make it fail`
+        : undefined;
+      out.push({ sql: `${prefix} TYPE ${y.type}${collate} USING ${using}`, ...(destructive ? { destructive } : {}) });
+    }
+    if (x.not_null !== y.not_null && !(y.identity && !x.identity && y.not_null)) {
+      out.push({ sql: `${prefix} ${y.not_null ? 'SET' : 'DROP'} NOT NULL` });
+    }
+    if (y.default !== null && (defaultGone || x.default !== y.default)) out.push({ sql: `${prefix} SET DEFAULT ${y.default}` });
+    if (y.identity && !x.identity) {
+      out.push({ sql: `${prefix} ADD ${identityClause(y.identity)}` });
+    } else if (x.identity && y.identity) {
+      const changes = [
+        ...(x.identity.generation !== y.identity.generation ? [`SET GENERATED ${generationKeyword(y.identity)}`] : []),
+        ...sequenceOptionChanges(x.identity, y.identity, 'alter').map((option) => `SET ${option}`),
+      ];
+      if (changes.length > 0) out.push({ sql: `${prefix} ${changes.join(' ')}` });
+    }
+    return out;
+  }
+
+  private recreateType(from: SchemaObject, to: SchemaObject): MigrationStatement[] {
+    const keyword = to.kind === 'enum' ? 'TYPE' : 'DOMAIN';
+    const what = describeObject(to);
+    return [
+      {
+        sql: `ALTER ${keyword} ${qname(from.schema, from.name)} RENAME TO ${quoteIdent(replacedTypeName(from.name))}`,
+        destructive:
+          to.kind === 'enum'
+            ? `${what} is recreated without some of its values (or in another order); rows that hold a removed value make the conversion fail`
+            : `${what} is recreated with another base type; its columns are converted`,
+      },
+      ...createSql(to, this.b).map((sql) => ({ sql })),
+    ];
+  }
+
+  private finalStatements(): MigrationStatement[] {
+    const out: MigrationStatement[] = [];
+    for (const to of this.b.objects.values()) {
+      if (to.kind !== 'sequence' || !to.ownedBy) continue;
+      const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
+      const released = from?.ownedBy !== undefined && (from.ownedBy !== to.ownedBy || this.ownerDropped(from.ownedBy));
+      if (this.created.has(to.id) || !from || from.ownedBy !== to.ownedBy || released) {
+        const column = this.b.objects.get(to.ownedBy)!;
+        out.push({ sql: `ALTER SEQUENCE ${qname(to.schema, to.name)} OWNED BY ${relationOf(column)}.${quoteIdent(column.name)}` });
+      }
+    }
+    for (const id of this.recreatedTypes) {
+      const from = this.a.objects.get(id)!;
+      out.push({ sql: `DROP ${from.kind === 'enum' ? 'TYPE' : 'DOMAIN'} ${qname(from.schema, replacedTypeName(from.name))}` });
+    }
+    return out;
+  }
+}
+
+/** The name a recreated type's old version has until it is dropped at the end of the migration. */
+function replacedTypeName(name: string): string {
+  return `${name.slice(0, 50)}__ayb_old`;
+}
+
+/** `"col"::text::public.mood` (or `::text[]::public.mood[]` for arrays): converts through text. */
+function textCast(column: string, type: string): string {
+  return type.endsWith('[]') ? `${quoteIdent(column)}::text[]::${type}` : `${quoteIdent(column)}::text::${type}`;
+}
+
+function routineName(object: ObjectOf<'function' | 'procedure' | 'aggregate'>): string {
+  const base = object.name.slice(0, object.name.length - object.identityArguments.length - 2);
+  return qname(object.schema, base);
+}
+
+function generationKeyword(identity: IdentityDefinition): string {
+  return identity.generation === 'always' ? 'ALWAYS' : 'BY DEFAULT';
+}
+
+function identityClause(identity: IdentityDefinition): string {
+  return `GENERATED ${generationKeyword(identity)} AS IDENTITY (${sequenceOptionChanges(undefined, identity, 'create').join(' ')})`;
+}
+
+/** Sequence options of `to` that differ from `from` (all of them when creating). */
+function sequenceOptionChanges(from: SequenceOptions | undefined, to: SequenceOptions, mode: 'create' | 'alter'): string[] {
+  const out: string[] = [];
+  const differs = (key: keyof SequenceOptions) => mode === 'create' || !from || from[key] !== to[key];
+  if (differs('increment')) out.push(`INCREMENT BY ${to.increment}`);
+  if (differs('min_value')) out.push(`MINVALUE ${to.min_value}`);
+  if (differs('max_value')) out.push(`MAXVALUE ${to.max_value}`);
+  if (differs('start')) out.push(`START WITH ${to.start}`);
+  if (differs('cache')) out.push(`CACHE ${to.cache}`);
+  if (differs('cycle')) out.push(to.cycle ? 'CYCLE' : 'NO CYCLE');
+  return out;
+}
+
+function columnClause(column: ColumnDefinition & { name: string }): string {
+  let clause = `${quoteIdent(column.name)} ${column.type}`;
+  if (column.collation) clause += ` COLLATE ${column.collation}`;
+  if (column.generated !== null) clause += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  if (column.identity) clause += ` ${identityClause(column.identity)}`;
+  if (column.default !== null) clause += ` DEFAULT ${column.default}`;
+  if (column.not_null) clause += ' NOT NULL';
+  return clause;
+}
+
+function policyRoles(roles: readonly string[]): string {
+  return roles.map((role) => (role === 'public' ? 'PUBLIC' : quoteIdent(role))).join(', ');
+}
+
+function viewBody(definition: string): string {
+  return definition.trim().replace(/;$/, '');
+}
+
+function withOptions(options: readonly string[]): string {
+  return options.length > 0 ? ` WITH (${options.join(', ')})` : '';
+}
+
+/** The statements that create `object` as it is in `snapshot`. */
+export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): string[] {
+  switch (object.kind) {
+    case 'schema':
+      return [`CREATE SCHEMA ${quoteIdent(object.name)}`];
+    case 'extension':
+      return [`CREATE EXTENSION ${quoteIdent(object.name)} WITH SCHEMA ${quoteIdent(object.definition.schema)} VERSION ${quoteLiteral(object.definition.version)}`];
+    case 'enum':
+      return [`CREATE TYPE ${qname(object.schema, object.name)} AS ENUM (${object.definition.values.map(quoteLiteral).join(', ')})`];
+    case 'domain': {
+      const d = object.definition;
+      let sql = `CREATE DOMAIN ${qname(object.schema, object.name)} AS ${d.type}`;
+      if (d.collation) sql += ` COLLATE ${d.collation}`;
+      if (d.default !== null) sql += ` DEFAULT ${d.default}`;
+      if (d.not_null) sql += ' NOT NULL';
+      for (const c of d.constraints) sql += ` CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+      return [sql];
+    }
+    case 'sequence':
+      return [`CREATE SEQUENCE ${qname(object.schema, object.name)} AS ${object.definition.data_type} ${sequenceOptionChanges(undefined, object.definition, 'create').join(' ')}`];
+    case 'table':
+      return createTable(object, snapshot);
+    case 'column':
+      return [`ALTER TABLE ${relationOf(object)} ADD COLUMN ${columnClause({ name: object.name, ...object.definition })}`];
+    case 'constraint':
+      return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${object.definition.definition}`];
+    case 'index':
+      // For a partitioned table pg_get_indexdef says ON ONLY (pg_dump then attaches each partition's index);
+      // a plain ON builds the partitions' indexes too.
+      return [object.definition.definition.replace(/ ON ONLY /, ' ON ')];
+    case 'view':
+      return [`CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
+    case 'materialized_view':
+      return [`CREATE MATERIALIZED VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
+    case 'function':
+    case 'procedure':
+    case 'aggregate':
+      return [object.definition.definition];
+    case 'trigger': {
+      const out = [object.definition.definition];
+      const state = { origin: '', disabled: 'DISABLE TRIGGER', replica: 'ENABLE REPLICA TRIGGER', always: 'ENABLE ALWAYS TRIGGER' }[object.definition.enabled];
+      if (state) out.push(`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`);
+      return out;
+    }
+    case 'policy': {
+      const p = object.definition;
+      let sql = `CREATE POLICY ${quoteIdent(object.name)} ON ${relationOf(object)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()} TO ${policyRoles(p.roles)}`;
+      if (p.using !== null) sql += ` USING (${p.using})`;
+      if (p.with_check !== null) sql += ` WITH CHECK (${p.with_check})`;
+      return [sql];
+    }
+  }
+}
+
+function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string[] {
+  const d = table.definition;
+  const name = qname(table.schema, table.name);
+  const partitionBy = d.partition_key ? ` PARTITION BY ${d.partition_key}` : '';
+  let sql: string;
+  if (d.partition_of) {
+    sql = `CREATE TABLE ${name} PARTITION OF ${d.partition_of} ${d.partition_bound ?? 'DEFAULT'}${partitionBy}`;
+  } else {
+    const columns = columnsOf(snapshot, table.id).map((column) => `    ${columnClause({ name: column.name, ...column.definition })}`);
+    const inherits = d.inherits.length > 0 ? ` INHERITS (${d.inherits.join(', ')})` : '';
+    sql = `CREATE ${d.unlogged ? 'UNLOGGED ' : ''}TABLE ${name} (${columns.length > 0 ? `\n${columns.join(',\n')}\n` : ''})${inherits}${partitionBy}`;
+  }
+  sql += withOptions(d.options);
+  const out = [sql];
+  if (d.rls_enabled) out.push(`ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`);
+  if (d.rls_forced) out.push(`ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`);
+  return out;
+}
+
+function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>): string[] {
+  const x = from.definition;
+  const y = to.definition;
+  const name = qname(to.schema, to.name);
+  const out: string[] = [];
+  if (y.partition_of && (x.partition_of !== y.partition_of || x.partition_bound !== y.partition_bound)) {
+    out.push(`ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}`);
+  }
+  for (const parent of y.inherits) if (!x.inherits.includes(parent)) out.push(`ALTER TABLE ${name} INHERIT ${parent}`);
+  if (x.unlogged !== y.unlogged) out.push(`ALTER TABLE ${name} SET ${y.unlogged ? 'UNLOGGED' : 'LOGGED'}`);
+  if (x.rls_enabled !== y.rls_enabled) out.push(`ALTER TABLE ${name} ${y.rls_enabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
+  if (x.rls_forced !== y.rls_forced) out.push(`ALTER TABLE ${name} ${y.rls_forced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
+  const optionKey = (option: string) => option.slice(0, option.indexOf('='));
+  const removed = x.options.map(optionKey).filter((key) => !y.options.some((option) => optionKey(option) === key));
+  if (removed.length > 0) out.push(`ALTER TABLE ${name} RESET (${removed.join(', ')})`);
+  const set = y.options.filter((option) => !x.options.includes(option));
+  if (set.length > 0) out.push(`ALTER TABLE ${name} SET (${set.join(', ')})`);
+  return out;
+}
+
+function alterDomain(from: ObjectOf<'domain'>, to: ObjectOf<'domain'>): string[] {
+  const x = from.definition;
+  const y = to.definition;
+  const name = qname(to.schema, to.name);
+  const out: string[] = [];
+  for (const c of x.constraints) {
+    if (!y.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} DROP CONSTRAINT ${quoteIdent(c.name)}`);
+  }
+  if (x.default !== y.default) out.push(y.default === null ? `ALTER DOMAIN ${name} DROP DEFAULT` : `ALTER DOMAIN ${name} SET DEFAULT ${y.default}`);
+  if (x.not_null !== y.not_null) out.push(`ALTER DOMAIN ${name} ${y.not_null ? 'SET' : 'DROP'} NOT NULL`);
+  for (const c of y.constraints) {
+    if (!x.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+  }
+  return out;
+}
+
+/** ADD VALUE statements that grow an enum from `before` to `to`'s values, each at its place. */
+function enumAdditions(before: readonly string[], to: ObjectOf<'enum'>): string[] {
+  const name = qname(to.schema, to.name);
+  const values = to.definition.values;
+  const out: string[] = [];
+  values.forEach((value, index) => {
+    if (before.includes(value)) return;
+    if (index > 0) out.push(`ALTER TYPE ${name} ADD VALUE ${quoteLiteral(value)} AFTER ${quoteLiteral(values[index - 1]!)}`);
+    else {
+      const firstOld = values.find((other) => before.includes(other));
+      out.push(`ALTER TYPE ${name} ADD VALUE ${quoteLiteral(value)}${firstOld !== undefined ? ` BEFORE ${quoteLiteral(firstOld)}` : ''}`);
+    }
+  });
+  return out;
+}
+
+/**
+ * A dependency-first order of `nodes` (depth-first; ties by kind, then name, so the output is
+ * stable). A cycle, which pg_depend should never produce, is broken where it is found.
+ */
+function topologicalOrder(nodes: readonly string[], depsOf: (id: string) => Iterable<string>, objectOf: (id: string) => SchemaObject): string[] {
+  const rank = (id: string): [number, number, string] => {
+    const object = objectOf(id);
+    const sub = object.kind === 'constraint' ? CONSTRAINT_RANK[object.definition.constraint_type] : 0;
+    return [CREATE_RANK.get(object.kind) ?? CREATE_ORDER.length, sub, id];
+  };
+  const ranks = new Map(nodes.map((id) => [id, rank(id)]));
+  const compare = (x: string, y: string) => {
+    const [a1, a2, a3] = ranks.get(x)!;
+    const [b1, b2, b3] = ranks.get(y)!;
+    return a1 - b1 || a2 - b2 || (a3 < b3 ? -1 : a3 > b3 ? 1 : 0);
+  };
+  const state = new Map<string, 'visiting' | 'done'>();
+  const out: string[] = [];
+  const visit = (id: string) => {
+    if (state.has(id)) return;
+    state.set(id, 'visiting');
+    for (const dep of [...depsOf(id)].filter((dep) => ranks.has(dep) && dep !== id).sort(compare)) visit(dep);
+    state.set(id, 'done');
+    out.push(id);
+  };
+  for (const id of [...nodes].sort(compare)) visit(id);
+  return out;
+}
+
+/** The migration as a psql-ready script: one statement per paragraph, comments above the ones that need them. */
+export function renderMigration(statements: readonly MigrationStatement[], header?: string): string {
+  if (statements.length === 0) return `${header ? `-- ${header}\n` : ''}-- No schema differences.\n`;
+  const lines: string[] = [];
+  if (header) lines.push(`-- ${header}`);
+  const destructive = statements.filter((s) => s.destructive).length;
+  lines.push(`-- ${statements.length} statement${statements.length === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
+  // Function bodies are checked when they run, not when they are created (as pg_dump does), so
+  // a function may mention a table created further down.
+  if (statements.some((s) => /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE)/.test(s.sql))) lines.push('', 'SET check_function_bodies = false;');
+  for (const statement of statements) {
+    lines.push('');
+    if (statement.destructive) lines.push(`-- destructive: ${statement.destructive}`);
+    if (statement.note) lines.push(`-- ${statement.note}`);
+    lines.push(`${statement.sql.trimEnd()};`);
+  }
+  return `${lines.join('\n')}\n`;
+}

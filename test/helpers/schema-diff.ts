@@ -1,0 +1,64 @@
+import pg from 'pg';
+import { diffSnapshots, type SchemaChange } from '../../src/schema/diff.js';
+import type { SchemaSnapshot } from '../../src/schema/model.js';
+import { snapshotSchema } from '../../src/schema/snapshot.js';
+import { planMigration, renderMigration } from '../../src/schema/sql.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
+import type { TestCluster } from './cluster.js';
+import { runPsql } from './pagila.js';
+
+/** Runs SQL (several statements allowed, no COPY) on a database of the cluster with its own connection. */
+export async function execSql(cluster: TestCluster, database: string, sql: string): Promise<void> {
+  const client = new pg.Client({ ...cluster.conn, database });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function snapshotDatabase(cluster: TestCluster, database: string): Promise<SchemaSnapshot> {
+  const client = new pg.Client({ ...cluster.conn, database });
+  await client.connect();
+  try {
+    return await snapshotSchema(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** CREATE DATABASE target TEMPLATE source (no session may be connected to source). */
+export async function cloneDatabase(cluster: TestCluster, source: string, target: string): Promise<void> {
+  await cluster.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)} WITH (FORCE)`, [], 'postgres');
+  await cluster.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}`, [], 'postgres');
+}
+
+export interface RoundTrip {
+  /** Changes from a to b. */
+  readonly changes: SchemaChange[];
+  /** The migration script from a to b. */
+  readonly sql: string;
+  /** Changes left between (a + migration) and b: must be empty. */
+  readonly residue: SchemaChange[];
+}
+
+/**
+ * Diffs database `a` against `b`, applies the migration with psql (stopping at the first error)
+ * to a fresh template copy of `a`, and diffs that copy against `b` again.
+ */
+export async function roundTrip(cluster: TestCluster, a: string, b: string): Promise<RoundTrip> {
+  const [before, after] = [await snapshotDatabase(cluster, a), await snapshotDatabase(cluster, b)];
+  const changes = diffSnapshots(before, after);
+  const sql = renderMigration(planMigration(before, after));
+  const copy = `${a}_applied`;
+  await cloneDatabase(cluster, a, copy);
+  try {
+    await runPsql(cluster, copy, { sql });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- migration ---\n${sql}`);
+  }
+  const residue = diffSnapshots(await snapshotDatabase(cluster, copy), after);
+  await cluster.query(`DROP DATABASE ${quoteIdent(copy)} WITH (FORCE)`, [], 'postgres');
+  return { changes, sql, residue };
+}
