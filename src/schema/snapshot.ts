@@ -1,3 +1,4 @@
+import { CONTROL_SCHEMA, CONTROL_TABLE } from '../branching/control-table.js';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import {
@@ -11,8 +12,6 @@ import {
   type TriggerDefinition,
 } from './model.js';
 
-/** The control table that ayb keeps in the main database; never part of a diff. */
-export const CONTROL_TABLE = { schema: 'public', name: '_ayb_branches' } as const;
 
 /** System schemas: never diffed. */
 const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -255,7 +254,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     }
   }
 
-  // Relations. The control table, and everything on it, is left out.
+  // Relations.
   const relationIdByOid = new Map<string, string>();
   const relationNameByOid = new Map<string, { schema: string; name: string }>();
   const ignoredRelations = new Set<string>();
@@ -272,7 +271,8 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     const name = str(row.relname);
     const oid = str(row.oid);
     if (isMember('pg_class', oid) || identitySequences.has(oid)) continue;
-    if (schema === CONTROL_TABLE.schema && name === CONTROL_TABLE.name) {
+    // The control table (ayb's own bookkeeping), and everything on it, is never part of a diff.
+    if (schema === CONTROL_SCHEMA && name === CONTROL_TABLE) {
       ignoredRelations.add(oid);
       continue;
     }
