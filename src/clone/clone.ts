@@ -1,20 +1,18 @@
-import type { CloneStrategy } from '../branching/control-table.js';
-import type { AybConfig, StrategyChoice } from '../config/schema.js';
-import { AybError, ExternalError, NotFoundError, UsageError } from '../output/errors.js';
+import type { CloneStrategy, CopyMethod } from '../branching/control-table.js';
+import type { AybConfig } from '../config/schema.js';
+import { AybError, ConflictError } from '../output/errors.js';
 import { type Client, connect, withClient } from '../postgres/client.js';
 import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { cancelOnAbort, databaseExists } from '../postgres/maintenance.js';
+import { cancelOnAbort } from '../postgres/maintenance.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { dumpAndRestore, type DumpProgress } from './dump.js';
-import { busySourceError, canUseAsTemplate, sessionsOn, templateClone } from './template.js';
+import { decideFileCopyMethod } from './file-copy.js';
+import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } from './settings.js';
+import { type CloneSource, sourceNotFound } from './strategy.js';
+import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
 import { findTool } from './tools.js';
 
-/** Where the bytes come from. */
-export interface CloneSource {
-  readonly conn: ConnInfo;
-  /** On the target's server, so the template strategy is possible. */
-  readonly sameServer: boolean;
-}
+export { chooseStrategy, type CloneSource } from './strategy.js';
 
 export type CloneProgress = DumpProgress & { totalBytes?: number };
 
@@ -36,6 +34,18 @@ export interface CloneRequest {
   readonly excludeTables: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: CloneProgress) => void;
+  /** `--disconnect`: end the source's sessions for a template copy, and allow connections again after. */
+  readonly disconnect?: boolean;
+  /** `auto` chose template: if a session connects to the source before the copy starts, dump instead. */
+  readonly fallbackToDump?: boolean;
+  /** Notes and warnings (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+}
+
+/** What a clone actually did, for the branch record. */
+export interface CloneOutcome {
+  readonly strategy: CloneStrategy;
+  readonly copyMethod: CopyMethod;
 }
 
 export async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
@@ -46,61 +56,42 @@ export async function serverMajor(client: Client): Promise<{ major: number; vers
 }
 
 /**
- * Picks the strategy: `template` when the source is on this server, nobody else is connected to it,
- * and this role may use it as a template; `dump` otherwise. Never disconnects anyone.
- */
-export async function chooseStrategy(maint: Client, source: CloneSource, requested: StrategyChoice): Promise<CloneStrategy> {
-  if (requested === 'dump') return 'dump';
-  if (!source.sameServer) {
-    if (requested === 'template') {
-      throw new UsageError('--strategy template needs a source on the same server as the main database', {
-        hint: 'use --strategy dump (or auto) to clone from another server',
-      });
-    }
-    return 'dump';
-  }
-  if (!(await databaseExists(maint, source.conn.database))) {
-    throw sourceNotFound(source.conn.database);
-  }
-  const allowed = await canUseAsTemplate(maint, source.conn.database);
-  if (requested === 'template') {
-    if (!allowed) {
-      throw new ExternalError('template_not_permitted', `this role may not use "${source.conn.database}" as a template`, {
-        hint: 'the role needs CREATEDB and must own the source (or be superuser); use --strategy dump instead',
-      });
-    }
-    return 'template';
-  }
-  if (!allowed) return 'dump';
-  const sessions = await sessionsOn(maint, source.conn.database);
-  return sessions.length === 0 ? 'template' : 'dump';
-}
-
-function sourceNotFound(database: string): NotFoundError {
-  return new NotFoundError('source_not_found', `source database "${database}" does not exist`, {
-    hint: 'check the --from value',
-  });
-}
-
-/**
  * Creates `request.target` as a copy of the source with the given strategy. On failure the target
  * may exist half-made: the caller owns it and drops it (it knows whether the name is registered).
  */
-export async function cloneDatabase(request: CloneRequest): Promise<void> {
-  if (request.strategy === 'template') await cloneWithTemplate(request);
-  else await cloneWithDump(request);
+export async function cloneDatabase(request: CloneRequest): Promise<CloneOutcome> {
+  if (request.strategy === 'dump') return cloneWithDump(request);
+  try {
+    return await cloneWithTemplate(request);
+  } catch (error) {
+    // Someone connected to the source between auto's check and the copy: nothing was made yet.
+    const busy = error instanceof ConflictError && error.code === 'source_busy';
+    if (!busy || !request.fallbackToDump || request.signal?.aborted) throw error;
+    request.log?.(`${error.message}; copying with the dump strategy instead`);
+    return cloneWithDump(request);
+  }
 }
 
-async function cloneWithTemplate(request: CloneRequest): Promise<void> {
+async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   const { maint, source, target, signal } = request;
+  const database = source.conn.database;
   const { major } = await serverMajor(maint);
-  const sessions = await sessionsOn(maint, source.conn.database);
-  if (sessions.length > 0) throw busySourceError(source.conn.database, sessions);
-  const stopCancel = cancelOnAbort(request.main, maint, signal);
-  try {
-    await templateClone(maint, source.conn.database, target, major);
-  } finally {
-    stopCancel();
+  const fileCopy = await decideFileCopyMethod(maint, request.main, request.config, major);
+  const settings = await readDatabaseSettings(maint, database);
+  const copy = async () => {
+    const stopCancel = cancelOnAbort(request.main, maint, signal);
+    try {
+      await templateClone(maint, database, target, major, fileCopy.method);
+    } finally {
+      stopCancel();
+    }
+  };
+  if (request.disconnect) {
+    await withSourceDisconnected(maint, database, copy, request.log);
+  } else {
+    const sessions = await sessionsOn(maint, database);
+    if (sessions.length > 0) throw busySourceError(database, sessions);
+    await copy();
   }
   signal?.throwIfAborted();
   // A template copy carries every table; drop the excluded ones (a copy of main has the control table).
@@ -109,15 +100,18 @@ async function cloneWithTemplate(request: CloneRequest): Promise<void> {
       client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`),
     );
   }
+  await applyDatabaseSettings(maint, target, settings, request.log);
+  return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy' };
 }
 
-async function cloneWithDump(request: CloneRequest): Promise<void> {
+async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
   const { maint, source, target } = request;
   const sourceClient = await connect(source.conn).catch((error: unknown) => {
     if (error instanceof AybError && error.code === 'database_not_found') throw sourceNotFound(source.conn.database);
     throw error;
   });
   let sourceInfo: { encoding: string; collate: string; ctype: string; size: number; major: number; version: string };
+  let settings: DatabaseSettings;
   try {
     const { rows } = await sourceClient.query<{ encoding: string; collate: string; ctype: string; size: string }>(
       `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype, pg_database_size(oid)::text AS size
@@ -125,6 +119,7 @@ async function cloneWithDump(request: CloneRequest): Promise<void> {
     );
     const version = await serverMajor(sourceClient);
     sourceInfo = { ...rows[0]!, size: Number(rows[0]!.size), ...version };
+    settings = await readDatabaseSettings(sourceClient, source.conn.database);
   } finally {
     await sourceClient.end().catch(() => undefined);
   }
@@ -155,4 +150,7 @@ async function cloneWithDump(request: CloneRequest): Promise<void> {
     signal: request.signal,
     onProgress: onProgress ? (p) => onProgress({ ...p, totalBytes: sourceInfo.size }) : undefined,
   });
+  request.signal?.throwIfAborted();
+  await applyDatabaseSettings(maint, target, settings, request.log);
+  return { strategy: 'dump', copyMethod: 'pg_dump' };
 }

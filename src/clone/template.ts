@@ -2,6 +2,7 @@ import { ConflictError } from '../output/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
+import type { FileCopyMethod } from './file-copy.js';
 
 export interface SourceSession {
   readonly pid: number;
@@ -11,11 +12,16 @@ export interface SourceSession {
   readonly state: string | null;
 }
 
-/** Sessions on a database other than the caller's own: each one blocks CREATE DATABASE … TEMPLATE. */
+/**
+ * Sessions on a database other than the caller's own: each one blocks CREATE DATABASE … TEMPLATE.
+ * Autovacuum workers are left out: CREATE DATABASE ends those itself.
+ */
 export async function sessionsOn(client: Client, database: string): Promise<SourceSession[]> {
   const { rows } = await client.query<SourceSession>(
     `SELECT pid, coalesce(application_name, '') AS application_name, host(client_addr) AS client_addr, usename, state
-       FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid`,
+       FROM pg_stat_activity
+      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type IS DISTINCT FROM 'autovacuum worker'
+      ORDER BY pid`,
     [database],
   );
   return rows;
@@ -31,22 +37,29 @@ export async function canUseAsTemplate(client: Client, database: string): Promis
   return rows[0]?.ok === true;
 }
 
-export function busySourceError(source: string, sessions: readonly SourceSession[]): ConflictError {
-  const who = sessions
+function describeSessions(sessions: readonly SourceSession[]): string {
+  return sessions
     .map((s) => `pid ${s.pid}${s.application_name ? ` (${s.application_name})` : ''}${s.client_addr ? ` from ${s.client_addr}` : ''}`)
     .join(', ');
+}
+
+export function busySourceError(source: string, sessions: readonly SourceSession[]): ConflictError {
+  const who = describeSessions(sessions);
   return new ConflictError('source_busy', `source database "${source}" has ${sessions.length} other session(s) connected: ${who || 'unknown'}`, {
-    hint: 'close those sessions, use --strategy dump (or auto) which needs no exclusive access, or pass --disconnect to end them for the clone',
+    hint: 'close those sessions, use --strategy dump (or auto), which needs no exclusive access, or (local development) pass --disconnect to end them for the copy',
     details: { sessions },
   });
 }
 
 /**
  * `CREATE DATABASE target TEMPLATE source STRATEGY FILE_COPY`: a file-level copy, far faster than a
- * dump. FILE_COPY (PostgreSQL 15+) copies files instead of WAL-logging every block.
+ * dump. FILE_COPY (PostgreSQL 15+) copies files instead of WAL-logging every block; older servers
+ * always copy files. With `clone` (PostgreSQL 18+) the session first sets `file_copy_method = clone`
+ * so the filesystem shares the blocks copy-on-write instead of copying them.
  */
-export async function templateClone(client: Client, source: string, target: string, serverMajor: number): Promise<void> {
+export async function templateClone(client: Client, source: string, target: string, serverMajor: number, method: FileCopyMethod = 'copy'): Promise<void> {
   const strategy = serverMajor >= 15 ? ' STRATEGY FILE_COPY' : '';
+  if (method === 'clone') await client.query('SET file_copy_method = clone');
   try {
     await client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}`);
   } catch (error) {
@@ -54,5 +67,54 @@ export async function templateClone(client: Client, source: string, target: stri
       throw busySourceError(source, await sessionsOn(client, source));
     }
     throw error;
+  } finally {
+    if (method === 'clone') await client.query('RESET file_copy_method').catch(() => undefined);
+  }
+}
+
+/**
+ * `--disconnect`, for local development: refuses new connections to the source, ends its sessions,
+ * runs `fn` (the copy), and always allows connections again afterwards, also when `fn` fails or is
+ * cancelled (Ctrl-C cancels the statement, so this `finally` runs before the process exits). Only
+ * a SIGKILL in between could leave the source refusing connections; the log line says how to undo
+ * that by hand.
+ */
+export async function withSourceDisconnected<T>(
+  client: Client,
+  source: string,
+  fn: () => Promise<T>,
+  log?: (line: string) => void,
+): Promise<T> {
+  const { rows } = await client.query<{ allowed: boolean }>('SELECT datallowconn AS allowed FROM pg_database WHERE datname = $1', [source]);
+  const wasAllowed = rows[0]?.allowed !== false;
+  const db = quoteIdent(source);
+  if (wasAllowed) await client.query(`ALTER DATABASE ${db} WITH ALLOW_CONNECTIONS false`);
+  try {
+    const sessions = await sessionsOn(client, source);
+    if (sessions.length > 0) {
+      log?.(`Ending ${sessions.length} session(s) on "${source}" for the copy (--disconnect): ${describeSessions(sessions)}`);
+      // Waits up to 5 s for each to go; one that does not is reported by the busy check below.
+      await client.query('SELECT pg_terminate_backend(pid, 5000) FROM unnest($1::int[]) AS pid', [sessions.map((s) => s.pid)]);
+    }
+    const left = await sessionsOn(client, source);
+    if (left.length > 0) throw busySourceError(source, left);
+    return await fn();
+  } finally {
+    if (wasAllowed) await allowConnections(client, source, log);
+  }
+}
+
+async function allowConnections(client: Client, source: string, log?: (line: string) => void): Promise<void> {
+  const sql = `ALTER DATABASE ${quoteIdent(source)} WITH ALLOW_CONNECTIONS true`;
+  // A Ctrl-C cancel sent for the copy may land on this statement instead: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(sql);
+      return;
+    } catch (error) {
+      if (sqlState(error) === SqlState.queryCanceled && attempt < 3) continue;
+      log?.(`warning: could not allow connections to "${source}" again (${(error as Error).message}); run: ${sql}`);
+      return;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { createBranch } from '../../branching/service.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { formatBytes } from '../../output/writer.js';
+import { CLEAR_LINE, copyProgressLine } from '../../output/progress.js';
 import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchCreate extends AybCommand {
@@ -10,12 +10,19 @@ export default class BranchCreate extends AybCommand {
 
 Strategies: "template" copies the database's files (CREATE DATABASE … TEMPLATE; fast, needs no other sessions on the source); "dump" streams pg_dump into psql (works with a busy source or another server); "auto" (default) picks the fastest that is safe right now.
 
+On PostgreSQL 18+ a template copy clones the files copy-on-write (file_copy_method = clone) where the data directory's filesystem can (XFS with reflink, Btrfs, ZFS 2.2+, APFS): ayb checks that itself for its managed cluster; for other servers set [branching] file_copy_method = "clone".
+
+A template copy needs the source to itself. "auto" never disconnects anyone: with other sessions on the source it dumps instead, and "--strategy template" fails (exit 4) listing them. --disconnect is the opt-in for local development: ayb refuses new connections to the source, ends its sessions, copies, and always allows connections again (also on failure or Ctrl-C).
+
+A dump shows its progress on a terminal (stderr); it is quiet when stderr is not a terminal and with --json.
+
 On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed.`;
 
   static override examples = [
     { description: 'Branch the main database', command: '<%= config.bin %> branch create feature-auth' },
     { description: 'Branch a branch, forcing a dump', command: '<%= config.bin %> branch create review-42 --from feature-auth --strategy dump' },
     { description: 'Idempotent create for CI, as JSON', command: '<%= config.bin %> branch create pr-123 --if-not-exists --json' },
+    { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
     { description: 'Clone from another server (dump only)', command: 'AYB_SOURCE=postgres://user@staging:5432/app <%= config.bin %> branch create staging-copy --from "$AYB_SOURCE"' },
   ];
 
@@ -26,6 +33,9 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   static override flags = {
     from: Flags.string({ description: 'source: main, a branch name, or a postgres:// URL', default: 'main' }),
     strategy: Flags.string({ description: 'how to copy', options: ['auto', 'template', 'dump'] }),
+    disconnect: Flags.boolean({
+      description: 'local development: for a template copy, refuse new connections to the source, end its sessions, copy, then allow connections again',
+    }),
     'if-not-exists': Flags.boolean({ description: 'succeed and print the existing branch if it is already there and ready' }),
     output: outputFlag(),
   };
@@ -42,15 +52,14 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
         strategy: flags.strategy as 'auto' | 'template' | 'dump' | undefined,
         ifNotExists: flags['if-not-exists'],
         signal,
+        disconnect: flags.disconnect,
+        // Progress only on a terminal and never with --json: stderr stays clean for scripts.
         onProgress: this.writer.interactive
-          ? (p) => {
-            const total = p.totalBytes ? ` of ~${formatBytes(p.totalBytes)}` : '';
-            this.writer.progress(`\r\x1b[KCopying ${formatBytes(p.bytes)}${total}${p.table ? ` (${p.table})` : ''}`);
-          }
+          ? (p) => this.writer.progress(CLEAR_LINE + copyProgressLine(p, process.stderr.columns))
           : undefined,
       }),
     );
-    if (this.writer.interactive) this.writer.progress('\r\x1b[K');
+    if (this.writer.interactive) this.writer.progress(CLEAR_LINE);
     const { branch, created } = result;
     this.writer.log(
       created

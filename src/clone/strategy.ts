@@ -1,0 +1,63 @@
+import type { CloneStrategy } from '../branching/control-table.js';
+import type { StrategyChoice } from '../config/schema.js';
+import { ExternalError, NotFoundError, UsageError } from '../output/errors.js';
+import type { Client } from '../postgres/client.js';
+import type { ConnInfo } from '../postgres/conninfo.js';
+import { databaseExists } from '../postgres/maintenance.js';
+import { canUseAsTemplate, sessionsOn } from './template.js';
+
+/** Where the bytes come from. */
+export interface CloneSource {
+  readonly conn: ConnInfo;
+  /** On the target's server, so the template strategy is possible. */
+  readonly sameServer: boolean;
+}
+
+export interface StrategyOptions {
+  /**
+   * End the source's sessions for a template copy (`--disconnect`): an explicit opt-in for local
+   * development. Without it ayb never disconnects anyone.
+   */
+  readonly disconnect?: boolean;
+}
+
+export function sourceNotFound(database: string): NotFoundError {
+  return new NotFoundError('source_not_found', `source database "${database}" does not exist`, {
+    hint: 'check the --from value',
+  });
+}
+
+/**
+ * Picks the strategy. `auto`: `template` when the source is on this server, nobody else is connected
+ * to it, and this role may use it as a template; `dump` otherwise. It never disconnects anyone;
+ * `disconnect` (which implies `template`) is the explicit opt-in for that.
+ */
+export async function chooseStrategy(maint: Client, source: CloneSource, requested: StrategyChoice, options: StrategyOptions = {}): Promise<CloneStrategy> {
+  if (options.disconnect && requested === 'dump') {
+    throw new UsageError('--disconnect applies to the template strategy, not to --strategy dump', {
+      hint: 'drop --disconnect (a dump needs no exclusive access), or use --strategy template',
+    });
+  }
+  if (requested === 'dump') return 'dump';
+  if (!source.sameServer) {
+    if (requested === 'template' || options.disconnect) {
+      throw new UsageError(`${options.disconnect ? '--disconnect' : '--strategy template'} needs a source on the same server as the main database`, {
+        hint: 'use --strategy dump (or auto) to clone from another server',
+      });
+    }
+    return 'dump';
+  }
+  if (!(await databaseExists(maint, source.conn.database))) throw sourceNotFound(source.conn.database);
+  const allowed = await canUseAsTemplate(maint, source.conn.database);
+  if (requested === 'template' || options.disconnect) {
+    if (!allowed) {
+      throw new ExternalError('template_not_permitted', `this role may not use "${source.conn.database}" as a template`, {
+        hint: 'the role needs CREATEDB and must own the source (or be superuser); use --strategy dump instead',
+      });
+    }
+    return 'template';
+  }
+  if (!allowed) return 'dump';
+  const sessions = await sessionsOn(maint, source.conn.database);
+  return sessions.length === 0 ? 'template' : 'dump';
+}
