@@ -1,4 +1,4 @@
-import type { Client } from '../postgres/client.js';
+import { type Client, withTransaction } from '../postgres/client.js';
 
 /**
  * The control table `public._ayb_branches` in the main database: the single source of truth for
@@ -11,11 +11,6 @@ export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
 
 export type BranchStatus = 'creating' | 'ready' | 'failed';
 export type CloneStrategy = 'template' | 'dump';
-/**
- * How the bytes were copied: `file_copy` (template, files copied), `clone` (template on PostgreSQL
- * 18+ with file_copy_method = clone: blocks shared copy-on-write), `pg_dump` (dump, streamed).
- */
-export type CopyMethod = 'file_copy' | 'clone' | 'pg_dump';
 
 export interface BranchRow {
   readonly id: string;
@@ -24,7 +19,6 @@ export interface BranchRow {
   readonly branch_database: string;
   readonly status: BranchStatus;
   readonly strategy: CloneStrategy | null;
-  readonly copy_method: CopyMethod | null;
   readonly parent: string | null;
   readonly expires_at: Date | null;
   readonly error_message: string | null;
@@ -50,8 +44,7 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   creator_pid integer,
-  creator_host text,
-  copy_method text
+  creator_host text
 );
 COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches made by ayb (one row per branch database). Managed by ayb; do not edit by hand.';
 `;
@@ -63,16 +56,15 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS parent text,
   ADD COLUMN IF NOT EXISTS expires_at timestamptz,
   ADD COLUMN IF NOT EXISTS creator_pid integer,
-  ADD COLUMN IF NOT EXISTS creator_host text,
-  ADD COLUMN IF NOT EXISTS copy_method text;
+  ADD COLUMN IF NOT EXISTS creator_host text;
 `;
 
 /** Makes sure the control table exists. Concurrent callers serialise on an advisory lock. */
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 3 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method') AND NOT attisdropped) AS complete`,
+            (SELECT count(*) = 2 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host') AND NOT attisdropped) AS complete`,
     [CONTROL_TABLE_SQL],
   );
   if (rows[0]?.exists && rows[0]?.complete) return;
@@ -88,7 +80,7 @@ export async function ensureControlTable(client: Client): Promise<void> {
   }
 }
 
-const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method';
+const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -103,6 +95,12 @@ export async function findRow(client: Client, name: string): Promise<BranchRow |
 export async function findRowByDatabase(client: Client, database: string): Promise<BranchRow | undefined> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE branch_database = $1`, [database]);
   return rows[0];
+}
+
+/** The branches made directly from `parent` (`create … --from <parent>`). */
+export async function findChildren(client: Client, parent: string): Promise<BranchRow[]> {
+  const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE parent = $1 ORDER BY created_at, name`, [parent]);
+  return rows;
 }
 
 export interface NewRow {
@@ -126,7 +124,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
+  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];
@@ -141,6 +139,30 @@ export async function updateRow(
     values,
   );
   return rows[0];
+}
+
+/**
+ * Renames a branch's row and points the branches made from it at the new name and database, in one
+ * transaction. Name and database change together (a constraint ties them).
+ */
+export async function renameRow(
+  client: Client,
+  row: Pick<BranchRow, 'id' | 'name' | 'branch_database'>,
+  to: { readonly name: string; readonly branch_database: string },
+): Promise<BranchRow | undefined> {
+  return withTransaction(client, async () => {
+    const { rows } = await client.query<BranchRow>(
+      `UPDATE ${CONTROL_TABLE_SQL} SET name = $2, branch_database = $3, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
+      [row.id, to.name, to.branch_database],
+    );
+    await client.query(
+      `UPDATE ${CONTROL_TABLE_SQL}
+          SET parent = $2, source_database = CASE WHEN source_database = $3 THEN $4 ELSE source_database END, updated_at = now()
+        WHERE parent = $1`,
+      [row.name, to.name, row.branch_database, to.branch_database],
+    );
+    return rows[0];
+  });
 }
 
 export async function deleteRow(client: Client, id: string): Promise<void> {

@@ -53,6 +53,11 @@ export function parseDuration(text: string, what = 'duration'): number {
   return total;
 }
 
+/** The expiry time `ttl` from `now`, or null without a ttl (the branch never expires). */
+export function ttlExpiry(ttl: string | undefined, what = '--ttl', now: Date = new Date()): Date | null {
+  return ttl === undefined ? null : new Date(now.getTime() + parseDuration(ttl, what));
+}
+
 /** Whether `text` parses as a duration (for config validation). */
 export function isDuration(text: string): boolean {
   try {

@@ -6,9 +6,11 @@ import { type Client, queryError, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, parseConnInfo, scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import {
   branchLockHeld,
+  cancelOnAbort,
   connectMaintenance,
   databaseExists,
   dropDatabase,
+  lockBranch,
   tryLockBranch,
   unlockBranch,
 } from '../postgres/maintenance.js';
@@ -24,7 +26,9 @@ import {
   listRows,
   updateRow,
 } from './control-table.js';
+import { ttlExpiry } from './duration.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
+import { descendantsDeepestFirst } from './tree.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -45,11 +49,10 @@ export interface CreateOptions {
   readonly from?: string;
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
+  /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
   readonly expiresAt?: Date | null;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: CloneProgress) => void;
-  /** `--disconnect`: end the source's sessions for a template copy (local development); see clone/template.ts. */
-  readonly disconnect?: boolean;
 }
 
 export interface CreateResult {
@@ -75,7 +78,7 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
   return formatConnInfo(branchConn(ctx, database), { showPassword });
 }
 
-async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
   return withClient(ctx.main, async (client) => {
     await ensureControlTable(client);
     return fn(client);
@@ -96,7 +99,7 @@ async function withSizes(client: Client, rows: BranchRow[]): Promise<Branch[]> {
   return rows.map((row) => (byName.has(row.branch_database) ? { ...row, size_bytes: byName.get(row.branch_database) } : row));
 }
 
-function notFound(name: string): NotFoundError {
+export function notFound(name: string): NotFoundError {
   return new NotFoundError('branch_not_found', `branch "${name}" does not exist`, {
     hint: 'list branches with: ayb branch list',
   });
@@ -126,7 +129,7 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
   return { database: branch.branch_database, branch };
 }
 
-function looksLikeUrl(value: string): boolean {
+export function looksLikeUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//i.test(value) || /^\s*\w+\s*=/.test(value);
 }
 
@@ -154,7 +157,7 @@ async function resolveSource(ctx: BranchContext, client: Client, from: string | 
   return { conn: withDatabase(ctx.main, row.branch_database), label: row.branch_database, sameServer: true, parent: row.name };
 }
 
-function existsError(row: BranchRow, requested: string): ConflictError {
+export function existsError(row: BranchRow, requested: string): ConflictError {
   if (row.name !== requested) {
     return new ConflictError('name_collision', `branch "${requested}" would use database "${row.branch_database}", which branch "${row.name}" already uses`, {
       hint: `"-" and "_" map to the same database name; choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
@@ -195,6 +198,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       if (existing?.status === 'ready' && existing.name === name && options.ifNotExists) {
         return { branch: await getBranch(ctx, name), created: false };
       }
+      if (options.ifNotExists) {
+        // A re-run CI job racing the first one: wait for that create, then take its result.
+        ctx.log?.(`Branch "${name}" is being created by another ayb process; waiting for it …`);
+        locked = await waitForBranchLock(ctx, maint, branchDatabase, signal);
+      }
+    }
+    if (!locked) {
       throw new ConflictError('branch_busy', `branch "${name}" is being created or deleted by another ayb process right now`, {
         hint: 'wait for it to finish, then check with: ayb branch show ' + name,
       });
@@ -222,7 +232,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         branch_database: branchDatabase,
         strategy: null,
         parent: source.parent,
-        expires_at: options.expiresAt ?? null,
+        expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
       }, os.hostname());
       return { row, source };
     });
@@ -233,10 +243,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     let madeDatabase = false;
     try {
       signal?.throwIfAborted();
-      strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
+      strategy = await chooseStrategy(maint, source, requested);
       ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
       madeDatabase = true;
-      const outcome = await cloneDatabase({
+      await cloneDatabase({
         main: ctx.main,
         config: ctx.config,
         maint,
@@ -246,13 +256,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         excludeTables: [CONTROL_TABLE_SQL],
         signal,
         onProgress: options.onProgress,
-        disconnect: options.disconnect,
-        fallbackToDump: requested === 'auto',
-        log: ctx.log,
       });
-      strategy = outcome.strategy;
       signal?.throwIfAborted();
-      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }));
+      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, error_message: null }));
       return { branch: (await withControl(ctx, (client) => withSizes(client, [ready!])))[0]!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
@@ -262,6 +268,20 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   } finally {
     if (locked) await unlockBranch(maint, branchDatabase).catch(() => undefined);
     await maint.end().catch(() => undefined);
+  }
+}
+
+/** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */
+async function waitForBranchLock(ctx: BranchContext, maint: Client, branchDatabase: string, signal?: AbortSignal): Promise<boolean> {
+  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
+  try {
+    await lockBranch(maint, branchDatabase);
+    return true;
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    stopCancel();
   }
 }
 
@@ -292,16 +312,26 @@ export interface DeleteOptions {
   /** Also remove failed and orphaned (stale `creating`) branches. */
   readonly force?: boolean;
   readonly ifExists?: boolean;
+  /** Also delete the branches made from this one, and theirs, deepest first. Without it, such a branch is refused. */
+  readonly withChildren?: boolean;
 }
 
 export interface DeleteResult {
   readonly name: string;
   readonly deleted: boolean;
   readonly branch_database: string;
+  /** Branches deleted first because of `withChildren`, deepest first; absent when there were none. */
+  readonly deleted_children?: readonly string[];
+}
+
+export interface DeletePlan {
+  readonly row: BranchRow;
+  /** What `withChildren` deletes too, deepest first. */
+  readonly descendants: readonly BranchRow[];
 }
 
 /** Inspects what a delete would do, for the confirmation prompt; throws what the delete would throw. */
-export async function checkDeletable(ctx: BranchContext, options: DeleteOptions): Promise<BranchRow | undefined> {
+export async function checkDeletable(ctx: BranchContext, options: DeleteOptions): Promise<DeletePlan | undefined> {
   validateBranchName(options.name);
   return withControl(ctx, async (client) => {
     const row = await findRow(client, options.name);
@@ -309,11 +339,22 @@ export async function checkDeletable(ctx: BranchContext, options: DeleteOptions)
       if (options.ifExists) return undefined;
       throw await missingBranchError(ctx, options.name);
     }
-    return row;
+    const descendants = descendantsDeepestFirst(await listRows(client), row.name);
+    if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row.name, descendants);
+    return { row, descendants };
   });
 }
 
-async function missingBranchError(ctx: BranchContext, name: string): Promise<NotFoundError> {
+function hasChildrenError(name: string, descendants: readonly BranchRow[]): ConflictError {
+  const names = descendants.map((d) => d.name).reverse();
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  return new ConflictError('branch_has_children', `branch "${name}" has ${names.length} branch(es) made from it: ${shown}`, {
+    hint: `delete those first, or all of them with: ayb branch delete ${name} --with-children --yes`,
+    details: { children: names },
+  });
+}
+
+export async function missingBranchError(ctx: BranchContext, name: string): Promise<NotFoundError> {
   const database = branchDatabaseName(name);
   const maint = await connectMaintenance(ctx.main);
   try {
@@ -336,16 +377,17 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
   const maint = await connectMaintenance(ctx.main);
   let locked = false;
   try {
+    // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
+    locked = await tryLockBranch(maint, database);
+    if (!locked) {
+      throw new ConflictError('branch_busy', `branch "${name}" is being created, deleted, reset or renamed by another ayb process right now`, {
+        hint: 'wait for it to finish and try again',
+      });
+    }
     const row = await withControl(ctx, (client) => findRow(client, name));
     if (!row) {
       if (options.ifExists) return { name, deleted: false, branch_database: database };
       throw await missingBranchError(ctx, name);
-    }
-    locked = await tryLockBranch(maint, row.branch_database);
-    if (!locked) {
-      throw new ConflictError('branch_busy', `branch "${name}" is being created or deleted by another ayb process right now`, {
-        hint: 'wait for it to finish and try again',
-      });
     }
     if (row.status !== 'ready' && !options.force) {
       const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
@@ -353,15 +395,33 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
         hint: `remove it and its leftovers with: ayb branch delete ${name} --force`,
       });
     }
+    const deletedChildren = await deleteDescendants(ctx, row, options);
     await dropDatabase(maint, row.branch_database);
     await withControl(ctx, (client) => deleteRow(client, row.id));
-    return { name, deleted: true, branch_database: row.branch_database };
+    return {
+      name,
+      deleted: true,
+      branch_database: row.branch_database,
+      ...(deletedChildren.length > 0 ? { deleted_children: deletedChildren } : {}),
+    };
   } catch (error) {
     throw error instanceof AybError ? error : queryError(error, ctx.main);
   } finally {
     if (locked) await unlockBranch(maint, database).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
+}
+
+/** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */
+async function deleteDescendants(ctx: BranchContext, row: BranchRow, options: DeleteOptions): Promise<string[]> {
+  const descendants = await withControl(ctx, async (client) => descendantsDeepestFirst(await listRows(client), row.name));
+  if (descendants.length === 0) return [];
+  if (!options.withChildren) throw hasChildrenError(row.name, descendants);
+  for (const child of descendants) {
+    ctx.log?.(`Deleting branch "${child.name}" (made from ${child.parent}) …`);
+    await deleteBranch(ctx, { name: child.name, force: options.force, ifExists: true });
+  }
+  return descendants.map((d) => d.name);
 }
 
 /** Whether a `creating` row's process is gone (its lock is free). */

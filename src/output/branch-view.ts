@@ -1,3 +1,4 @@
+import { formatDuration } from '../branching/duration.js';
 import type { Branch } from '../branching/service.js';
 import { type Column, formatBytes } from './writer.js';
 
@@ -12,8 +13,6 @@ export interface BranchJson {
   branch_database: string;
   status: string;
   strategy: string | null;
-  /** How the bytes were copied: file_copy, clone (copy-on-write) or pg_dump. */
-  copy_method: string | null;
   parent: string | null;
   expires_at: string | null;
   created_at: string;
@@ -31,7 +30,6 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
     branch_database: branch.branch_database,
     status: branch.status,
     strategy: branch.strategy,
-    copy_method: branch.copy_method ?? null,
     parent: branch.parent,
     expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
     created_at: branch.created_at.toISOString(),
@@ -47,15 +45,32 @@ function shortTime(date: Date | null): string | undefined {
   return date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : undefined;
 }
 
-export const BRANCH_LIST_COLUMNS: readonly Column<Branch>[] = [
-  { header: 'Name', get: (b) => b.name },
-  { header: 'Status', get: (b) => b.status },
-  { header: 'Source', get: (b) => b.parent ?? b.source_database },
-  { header: 'Strategy', get: (b) => b.strategy },
-  { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
-  { header: 'Created', get: (b) => shortTime(b.created_at) },
-  { header: 'Expires', get: (b) => shortTime(b.expires_at) ?? 'never' },
-];
+/** `never`, `in 2d 3h` or `expired 5m ago`, relative to `now`. */
+export function expiresIn(expiresAt: Date | null, now: number = Date.now()): string {
+  if (!expiresAt) return 'never';
+  const left = expiresAt.getTime() - now;
+  return left > 0 ? `in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
+}
+
+export interface ListColumnOptions {
+  /** The main database's name, shown as `main` in the Parent column. */
+  readonly mainDatabase?: string;
+  /** Drawn before the name (the tree lines of `list --tree`). */
+  readonly namePrefix?: (branch: Branch) => string;
+}
+
+/** Parent: the branch it was made from, `main`, or the source database or URL. */
+export function branchListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
+  return [
+    { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
+    { header: 'Status', get: (b) => b.status },
+    { header: 'Parent', get: (b) => b.parent ?? (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Strategy', get: (b) => b.strategy },
+    { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+    { header: 'Created', get: (b) => shortTime(b.created_at) },
+    { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+  ];
+}
 
 export function branchDetailColumns(url?: string): Column<Branch>[] {
   const columns: Column<Branch>[] = [
@@ -65,11 +80,10 @@ export function branchDetailColumns(url?: string): Column<Branch>[] {
     { header: 'Source', get: (b) => b.source_database },
     { header: 'Parent', get: (b) => b.parent },
     { header: 'Strategy', get: (b) => b.strategy },
-    { header: 'Copy method', get: (b) => b.copy_method },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
     { header: 'Updated', get: (b) => shortTime(b.updated_at) },
-    { header: 'Expires', get: (b) => shortTime(b.expires_at) ?? 'never' },
+    { header: 'Expires', get: (b) => (b.expires_at ? `${shortTime(b.expires_at)} (${expiresIn(b.expires_at)})` : 'never') },
     { header: 'Error', get: (b) => b.error_message },
   ];
   if (url !== undefined) columns.push({ header: 'URL', get: () => url });

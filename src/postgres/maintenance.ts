@@ -1,4 +1,5 @@
-import { AybError } from '../output/errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AybError, ExternalError } from '../output/errors.js';
 import { type Client, connect } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
 import { quoteIdent } from './quote.js';
@@ -28,6 +29,11 @@ export async function tryLockBranch(client: Client, branchDatabase: string): Pro
   return rows[0]?.locked === true;
 }
 
+/** Waits for the branch lock (for `create --if-not-exists` racing another create of the same name). */
+export async function lockBranch(client: Client, branchDatabase: string): Promise<void> {
+  await client.query("SELECT pg_advisory_lock(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
+}
+
 export async function unlockBranch(client: Client, branchDatabase: string): Promise<void> {
   await client.query("SELECT pg_advisory_unlock(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
 }
@@ -55,6 +61,32 @@ export async function dropDatabase(client: Client, name: string): Promise<void> 
   });
   await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
   await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+}
+
+/** Lets sessions connect to `database`, or stops new ones (superusers included) from connecting. */
+export async function setAllowConnections(client: Client, database: string, allow: boolean): Promise<void> {
+  await client.query(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
+}
+
+/**
+ * Ends every other session on `database` and waits until they are gone (a rename needs none).
+ * Terminating is asynchronous on the server, hence the bounded poll.
+ */
+export async function terminateSessions(client: Client, database: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rowCount } = await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
+    if (!rowCount) return;
+    if (Date.now() > deadline) {
+      throw new ExternalError('sessions_remain', `${rowCount} session(s) on database "${database}" did not end within ${timeoutMs / 1000}s`, {
+        hint: 'check pg_stat_activity for sessions that ignore termination, then try again',
+      });
+    }
+    await delay(50);
+  }
 }
 
 /** Cancels the statement running on `client` when the signal fires (CREATE DATABASE can take a while). */

@@ -1,21 +1,49 @@
-import { listBranches } from '../../branching/service.js';
-import { BRANCH_LIST_COLUMNS, branchJson } from '../../output/branch-view.js';
+import { Flags } from '@oclif/core';
+import { listBranches, type Branch } from '../../branching/service.js';
+import { buildTree, flattenTree, type TreeNode } from '../../branching/tree.js';
+import { branchJson, type BranchJson, branchListColumns } from '../../output/branch-view.js';
 import { AybCommand, outputFlag } from '../base.js';
+
+type NestedBranchJson = BranchJson & { children: NestedBranchJson[] };
+
+function nested(node: TreeNode<Branch>): NestedBranchJson {
+  return { ...branchJson(node.branch), children: node.children.map(nested) };
+}
 
 export default class BranchList extends AybCommand {
   static override summary = 'List branches, oldest first';
-  static override description = 'Lists every branch recorded in the control table with its status, source, strategy and size. Prints [] with --json when there are none.';
+  static override description = `Lists every branch recorded in the control table with its status, parent, strategy, size and expiry. Prints [] with --json when there are none.
+
+The Parent column names the branch a branch was made from (create --from <branch>), or main. --tree draws branches under their parents; with --json it nests each branch's "children" (plain --json stays a flat list with a "parent" key).`;
   static override examples = [
     '<%= config.bin %> branch list',
+    { description: 'Branches under the branches they were made from', command: '<%= config.bin %> branch list --tree' },
     { description: 'Names of ready branches, for a script', command: "<%= config.bin %> branch list --json | jq -r '.[] | select(.status == \"ready\") | .name'" },
+    { description: 'Branches that expire within the next day', command: "<%= config.bin %> branch list --json | jq -r --arg t \"$(date -u -d '+1 day' +%FT%TZ)\" '.[] | select(.expires_at != null and .expires_at < $t) | .name'" },
   ];
-  static override flags = { output: outputFlag() };
+  static override flags = {
+    tree: Flags.boolean({ description: 'show branches under the branches they were made from' }),
+    output: outputFlag(),
+  };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(BranchList);
     this.setOutput(flags);
     const ctx = await this.branchContext(flags);
     const branches = await listBranches(ctx);
-    this.writer.records(branches, BRANCH_LIST_COLUMNS, (b) => branchJson(b), 'No branches yet. Create one with: ayb branch create <name>');
+    const empty = 'No branches yet. Create one with: ayb branch create <name>';
+    const mainDatabase = ctx.main.database;
+    if (!flags.tree) {
+      this.writer.records(branches, branchListColumns({ mainDatabase }), (b) => branchJson(b), empty);
+      return;
+    }
+    const roots = buildTree(branches);
+    if (this.writer.json) {
+      this.writer.jsonDocument(roots.map(nested));
+      return;
+    }
+    const rows = flattenTree(roots);
+    const prefixes = new Map(rows.map((row) => [row.branch, row.prefix]));
+    this.writer.records(rows.map((row) => row.branch), branchListColumns({ mainDatabase, namePrefix: (b) => prefixes.get(b) ?? '' }), (b) => branchJson(b), empty);
   }
 }
