@@ -118,7 +118,7 @@ export class AybServer {
     for (const timer of this.timers) clearInterval(timer);
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
-    const drained = await withinMs(this.idle(), this.options.drainMs ?? 3000);
+    const drained = await withinMs(this.idle(), this.options.drainMs ?? 2500);
     if (!drained) this.options.log?.(`Waiting for ${this.inflight} request(s) to stop and clean up …`);
     // Whatever still runs (a long create, a prune) is told to stop; it cleans up before answering.
     this.controller.abort(new InterruptedError(reason));

@@ -17,7 +17,8 @@ export interface RunningServer {
   login(password: string): Promise<string>;
 }
 
-const LISTENING = /ayb listening on (http:\/\/\S+)/;
+/** The listening line, or the `url` of the JSON document printed with `--json`. */
+const LISTENING = /ayb listening on (http:\/\/\S+)|^ {2}"url": "(http:\/\/[^"]+)"/m;
 
 /**
  * Starts `ayb start <args>` (with `--port 0` unless a port is given) and resolves when it prints
@@ -71,7 +72,8 @@ export async function startServer(args: readonly string[], options: CliOptions &
     });
 
   await waitFor(() => LISTENING.test(out), 'the listening line', options.startTimeoutMs ?? 60_000);
-  const origin = LISTENING.exec(out)![1]!.replace('0.0.0.0', '127.0.0.1');
+  const match = LISTENING.exec(out)!;
+  const origin = (match[1] ?? match[2]!).replace('0.0.0.0', '127.0.0.1');
 
   const server: RunningServer = {
     origin,

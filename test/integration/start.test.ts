@@ -1,0 +1,221 @@
+import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { startServer } from '../helpers/server.js';
+
+const PASSWORD = 'a password chosen by hand';
+
+async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+describe('ayb start', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    await cluster.createDatabase('app');
+    await cluster.query("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)", [], 'app');
+    env = { AYB_DATABASE_URL: cluster.url('app'), AYB_ADMIN_PASSWORD: PASSWORD };
+    expect((await runCli(['branch', 'create', 'feature', '--json'], { env })).exitCode).toBe(0);
+    // Half-made and failed branches, as a crashed or failed create leaves them.
+    await cluster.query(
+      `INSERT INTO _ayb_branches (name, source_database, branch_database, status, error_message)
+       VALUES ('broken', 'app', 'ayb_branch_broken', 'failed', 'pg_dump failed'),
+              ('halfway', 'app', 'ayb_branch_halfway', 'creating', NULL)`,
+      [],
+      'app',
+    );
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('refuses a missing branch (3), a branch that is not ready (4) and an invalid name (2)', async () => {
+    const missing = await runCli(['start', '--branch', 'ghost', '--port', '0'], { env });
+    expect(missing.exitCode).toBe(3);
+    expect(missing.stderr).toMatch(/^Error: branch "ghost" does not exist\nHint: /);
+    for (const name of ['broken', 'halfway']) {
+      const notReady = await runCli(['start', '--branch', name, '--port', '0', '--json'], { env });
+      expect(notReady.exitCode).toBe(4);
+      expect(notReady.json()).toMatchObject({ error: { code: 'branch_not_ready', hint: expect.any(String) } });
+    }
+    expect((await runCli(['start', '--branch', 'Not_Valid', '--port', '0'], { env })).exitCode).toBe(2);
+  });
+
+  it('refuses a non-loopback host unless the admin password was chosen', async () => {
+    const { AYB_ADMIN_PASSWORD: _, ...noPassword } = env;
+    const refused = await runCli(['start', '--host', '0.0.0.0', '--port', '0'], { env: noPassword });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to listen on 0\.0\.0\.0/);
+    expect(refused.stderr).toMatch(/Hint: .*AYB_ADMIN_PASSWORD/);
+
+    const server = await startServer(['--host', '0.0.0.0'], { env });
+    try {
+      await server.waitForStderr('plain HTTP');
+      expect((await server.fetch('/health')).status).toBe(200);
+      // Reachable by any name now, so no Host check.
+      expect((await server.fetch('/health', { headers: { Host: 'box.example' } })).status).toBe(200);
+    } finally {
+      expect((await server.stop()).exitCode).toBe(0);
+    }
+  });
+
+  it('with --branch serves the branch, while the admin API manages the branches of main', async () => {
+    const server = await startServer(['--branch', 'feature'], { env });
+    try {
+      expect(server.stdout()).toMatch(/serving database ayb_branch_feature \(branch feature\)/);
+      expect(server.stdout()).toMatch(/\/ayb_branch_feature$/m);
+      expect(await (await server.fetch('/health')).json()).toEqual({ status: 'ok', database: 'ayb_branch_feature', branch: 'feature' });
+      const token = await server.login(PASSWORD);
+      const { branches } = await (await server.fetch('/api/admin/branches', { token })).json();
+      expect(branches.map((b: { name: string }) => b.name).sort()).toEqual(['broken', 'feature', 'halfway']);
+      // New branches come from main, not from the served branch.
+      const created = await server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'sibling' } });
+      expect(created.status).toBe(201);
+      expect(await created.json()).toMatchObject({ source_database: 'app', parent: null });
+      // The served branch cannot be deleted under the server.
+      const refused = await server.fetch('/api/admin/branches/feature', { method: 'DELETE', token });
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({ code: 'branch_in_use' });
+      const glance = await (await server.fetch('/api/admin/database', { token })).json();
+      expect(glance).toMatchObject({ database: 'ayb_branch_feature', branch: 'feature', tables: [{ name: 'items', rows: 2, exact: true }] });
+      // Failed ones go with force, as on the command line.
+      expect((await server.fetch('/api/admin/branches/broken', { method: 'DELETE', token })).status).toBe(409);
+      expect((await server.fetch('/api/admin/branches/broken?force=true', { method: 'DELETE', token })).status).toBe(200);
+      expect((await server.fetch('/api/admin/branches/sibling', { method: 'DELETE', token })).status).toBe(200);
+    } finally {
+      expect((await server.stop('SIGINT')).exitCode).toBe(0);
+    }
+  });
+
+  it('generates an admin password when none is set, prints it once, and keeps it out of JSON', async () => {
+    const { AYB_ADMIN_PASSWORD: _, ...noPassword } = env;
+    const server = await startServer(['--json'], { env: noPassword });
+    try {
+      const document = JSON.parse(server.stdout());
+      expect(document).toMatchObject({ database: 'app', branch: null, admin_password_source: 'generated' });
+      expect(document.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(document.database_url).toContain('********');
+      await server.waitForStderr('Admin password');
+      const match = /Admin password \(generated, shown only this once\): (\S+)/.exec(server.stderr());
+      expect(match).not.toBeNull();
+      const generated = match![1]!;
+      expect(server.stdout()).not.toContain(generated);
+      expect(server.stderr().split(generated)).toHaveLength(2);
+      expect(await server.login(generated)).toEqual(expect.any(String));
+    } finally {
+      expect((await server.stop()).exitCode).toBe(0);
+    }
+  });
+
+  it('says so when the port is taken (exit 4)', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as net.AddressInfo).port;
+      const result = await runCli(['start', '--port', String(port)], { env });
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toMatch(/another program uses that port\nHint: .*--port/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  describe('shutdown', () => {
+    it('stops on SIGINT and SIGTERM with exit 0 within 5 s, idle keep-alive connections included', async () => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        const server = await startServer([], { env });
+        // fetch keeps its connection open for reuse.
+        expect((await server.fetch('/health')).status).toBe(200);
+        const stopped = await server.stop(signal);
+        expect(stopped.exitCode, server.stderr()).toBe(0);
+        expect(stopped.ms).toBeLessThan(5000);
+        expect(server.stderr()).toMatch(/Stopped\.\n$/);
+      }
+    });
+
+    it('lets an in-flight request finish', async () => {
+      const server = await startServer([], { env });
+      const token = await server.login(PASSWORD);
+      const gate = await holdGate(cluster, 'app', 'items');
+      try {
+        const create = server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'inflight', strategy: 'dump' } });
+        await dumpWaitingAtGate(cluster);
+        const stopping = server.stop('SIGTERM');
+        await server.waitForStderr('Stopping (SIGTERM)');
+        await gate.release();
+        const response = await create;
+        expect(response.status).toBe(201);
+        expect(await response.json()).toMatchObject({ name: 'inflight', status: 'ready' });
+        const stopped = await stopping;
+        expect(stopped.exitCode).toBe(0);
+        expect(stopped.ms).toBeLessThan(5000);
+      } finally {
+        await gate.release();
+      }
+      expect((await runCli(['branch', 'delete', 'inflight', '--yes'], { env })).exitCode).toBe(0);
+    });
+
+    it('aborts a create that does not finish in time, cleans it up, and still exits 0 within 5 s', async () => {
+      const server = await startServer([], { env });
+      const token = await server.login(PASSWORD);
+      const gate = await holdGate(cluster, 'app', 'items');
+      try {
+        const create = server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'stuck', strategy: 'dump' } });
+        await dumpWaitingAtGate(cluster);
+        const stopped = await server.stop('SIGTERM');
+        expect(stopped.exitCode, server.stderr()).toBe(0);
+        expect(stopped.ms).toBeLessThan(5000);
+        const response = await create;
+        expect(response.status).toBe(503);
+        expect(await response.json()).toMatchObject({ code: 'interrupted' });
+      } finally {
+        await gate.release();
+      }
+      const { rows } = await cluster.query("SELECT status, error_message FROM _ayb_branches WHERE name = 'stuck'", [], 'app');
+      expect(rows).toEqual([{ status: 'failed', error_message: expect.stringContaining('SIGTERM') }]);
+      const leftovers = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_stuck'", [], 'postgres');
+      expect(leftovers.rowCount).toBe(0);
+    });
+  });
+});
+
+async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
+  const { conn } = cluster;
+  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+function dumpWaitingAtGate(cluster: TestCluster): Promise<true> {
+  return waitFor('pg_dump to wait at the gate', async () => {
+    const { rowCount } = await cluster.query(
+      "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
+      [],
+      'postgres',
+    );
+    return (rowCount ?? 0) > 0 || undefined;
+  });
+}
