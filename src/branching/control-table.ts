@@ -11,6 +11,11 @@ export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
 
 export type BranchStatus = 'creating' | 'ready' | 'failed';
 export type CloneStrategy = 'template' | 'dump';
+/**
+ * How the bytes were copied: `file_copy` (template, files copied), `clone` (template on PostgreSQL
+ * 18+ with file_copy_method = clone: blocks shared copy-on-write), `pg_dump` (dump, streamed).
+ */
+export type CopyMethod = 'file_copy' | 'clone' | 'pg_dump';
 
 export interface BranchRow {
   readonly id: string;
@@ -19,6 +24,7 @@ export interface BranchRow {
   readonly branch_database: string;
   readonly status: BranchStatus;
   readonly strategy: CloneStrategy | null;
+  readonly copy_method: CopyMethod | null;
   readonly parent: string | null;
   readonly expires_at: Date | null;
   readonly error_message: string | null;
@@ -44,7 +50,8 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   creator_pid integer,
-  creator_host text
+  creator_host text,
+  copy_method text
 );
 COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches made by ayb (one row per branch database). Managed by ayb; do not edit by hand.';
 `;
@@ -56,15 +63,16 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS parent text,
   ADD COLUMN IF NOT EXISTS expires_at timestamptz,
   ADD COLUMN IF NOT EXISTS creator_pid integer,
-  ADD COLUMN IF NOT EXISTS creator_host text;
+  ADD COLUMN IF NOT EXISTS creator_host text,
+  ADD COLUMN IF NOT EXISTS copy_method text;
 `;
 
 /** Makes sure the control table exists. Concurrent callers serialise on an advisory lock. */
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 2 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host') AND NOT attisdropped) AS complete`,
+            (SELECT count(*) = 3 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method') AND NOT attisdropped) AS complete`,
     [CONTROL_TABLE_SQL],
   );
   if (rows[0]?.exists && rows[0]?.complete) return;
@@ -80,7 +88,7 @@ export async function ensureControlTable(client: Client): Promise<void> {
   }
 }
 
-const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host';
+const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -124,7 +132,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
+  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];

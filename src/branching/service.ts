@@ -53,6 +53,8 @@ export interface CreateOptions {
   readonly expiresAt?: Date | null;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: CloneProgress) => void;
+  /** `--disconnect`: end the source's sessions for a template copy (local development); see clone/template.ts. */
+  readonly disconnect?: boolean;
 }
 
 export interface CreateResult {
@@ -243,10 +245,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     let madeDatabase = false;
     try {
       signal?.throwIfAborted();
-      strategy = await chooseStrategy(maint, source, requested);
+      strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
       ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
       madeDatabase = true;
-      await cloneDatabase({
+      const outcome = await cloneDatabase({
         main: ctx.main,
         config: ctx.config,
         maint,
@@ -256,9 +258,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         excludeTables: [CONTROL_TABLE_SQL],
         signal,
         onProgress: options.onProgress,
+        disconnect: options.disconnect,
+        fallbackToDump: requested === 'auto',
+        log: ctx.log,
       });
+      strategy = outcome.strategy;
       signal?.throwIfAborted();
-      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, error_message: null }));
+      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }));
       return { branch: (await withControl(ctx, (client) => withSizes(client, [ready!])))[0]!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);

@@ -13,6 +13,8 @@ export interface BranchJson {
   branch_database: string;
   status: string;
   strategy: string | null;
+  /** How the bytes were copied: file_copy, clone (copy-on-write) or pg_dump. */
+  copy_method: string | null;
   parent: string | null;
   expires_at: string | null;
   created_at: string;
@@ -30,6 +32,7 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
     branch_database: branch.branch_database,
     status: branch.status,
     strategy: branch.strategy,
+    copy_method: branch.copy_method ?? null,
     parent: branch.parent,
     expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
     created_at: branch.created_at.toISOString(),
@@ -80,6 +83,7 @@ export function branchDetailColumns(url?: string): Column<Branch>[] {
     { header: 'Source', get: (b) => b.source_database },
     { header: 'Parent', get: (b) => b.parent },
     { header: 'Strategy', get: (b) => b.strategy },
+    { header: 'Copy method', get: (b) => b.copy_method },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
     { header: 'Updated', get: (b) => shortTime(b.updated_at) },

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { expiryFromFlags } from '../../branching/expiry.js';
 import { createBranch } from '../../branching/service.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { formatBytes } from '../../output/writer.js';
+import { CLEAR_LINE, copyProgressLine } from '../../output/progress.js';
 import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchCreate extends AybCommand {
@@ -10,6 +10,12 @@ export default class BranchCreate extends AybCommand {
   static override description = `Clones the source (main by default) into a new database ayb_branch_<name> on the main database's server and records it in the control table.
 
 Strategies: "template" copies the database's files (CREATE DATABASE … TEMPLATE; fast, needs no other sessions on the source); "dump" streams pg_dump into psql (works with a busy source or another server); "auto" (default) picks the fastest that is safe right now.
+
+On PostgreSQL 18+ a template copy clones the files copy-on-write (file_copy_method = clone) where the data directory's filesystem can (XFS with reflink, Btrfs, ZFS 2.2+, APFS): ayb checks that itself for its managed cluster; for other servers set [branching] file_copy_method = "clone".
+
+A template copy needs the source to itself. "auto" never disconnects anyone: with other sessions on the source it dumps instead, and "--strategy template" fails (exit 4) listing them. --disconnect is the opt-in for local development: ayb refuses new connections to the source, ends its sessions, copies, and always allows connections again (also on failure or Ctrl-C).
+
+A dump shows its progress on a terminal (stderr); it is quiet when stderr is not a terminal and with --json.
 
 On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed.
 
@@ -20,6 +26,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
     { description: 'Branch a branch, forcing a dump', command: '<%= config.bin %> branch create review-42 --from feature-auth --strategy dump' },
     { description: 'Idempotent create for CI, gone after two days, as JSON', command: '<%= config.bin %> branch create pr-123 --ttl 2d --if-not-exists --json' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch create demo --expires-at 2030-01-31T18:00:00Z' },
+    { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
     { description: 'Clone from another server (dump only)', command: 'AYB_SOURCE=postgres://user@staging:5432/app <%= config.bin %> branch create staging-copy --from "$AYB_SOURCE"' },
   ];
 
@@ -30,6 +37,9 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   static override flags = {
     from: Flags.string({ description: 'source: main, a branch name, or a postgres:// URL', default: 'main' }),
     strategy: Flags.string({ description: 'how to copy', options: ['auto', 'template', 'dump'] }),
+    disconnect: Flags.boolean({
+      description: 'local development: for a template copy, refuse new connections to the source, end its sessions, copy, then allow connections again',
+    }),
     'if-not-exists': Flags.boolean({ description: 'succeed and print the existing branch if it is already there and ready' }),
     ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
     'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
@@ -51,15 +61,14 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
         ifNotExists: flags['if-not-exists'],
         expiresAt,
         signal,
+        disconnect: flags.disconnect,
+        // Progress only on a terminal and never with --json: stderr stays clean for scripts.
         onProgress: this.writer.interactive
-          ? (p) => {
-            const total = p.totalBytes ? ` of ~${formatBytes(p.totalBytes)}` : '';
-            this.writer.progress(`\r\x1b[KCopying ${formatBytes(p.bytes)}${total}${p.table ? ` (${p.table})` : ''}`);
-          }
+          ? (p) => this.writer.progress(CLEAR_LINE + copyProgressLine(p, process.stderr.columns))
           : undefined,
       }),
     );
-    if (this.writer.interactive) this.writer.progress('\r\x1b[K');
+    if (this.writer.interactive) this.writer.progress(CLEAR_LINE);
     const { branch, created } = result;
     this.writer.log(
       created
