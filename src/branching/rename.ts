@@ -1,0 +1,106 @@
+import { sessionsOn } from '../clone/template.js';
+import { ConflictError, UsageError } from '../output/errors.js';
+import { type Client, sqlState, SqlState } from '../postgres/client.js';
+import { databaseExists, setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
+import { quoteIdent } from '../postgres/quote.js';
+import { findRow, findRowByDatabase, renameRow } from './control-table.js';
+import { withBranchLocks } from './locks.js';
+import { branchDatabaseName, validateBranchName } from './names.js';
+import { type Branch, type BranchContext, existsError, getBranch, missingBranchError, withControl } from './service.js';
+
+export interface RenameOptions {
+  readonly from: string;
+  readonly to: string;
+  /** End the sessions connected to the branch; without it a branch in use is refused. */
+  readonly disconnect?: boolean;
+}
+
+/**
+ * Renames a branch and its database (`ayb_branch_<old>` → `ayb_branch_<new>`), and points the
+ * branches made from it at the new name. The new name follows the rules of create: valid, free, not
+ * mapping to a database another branch uses, and not an existing database ayb did not make.
+ *
+ * PostgreSQL renames only a database nobody is connected to. Connected sessions are refused (listed)
+ * unless `disconnect` is given: a rename is a casual, non-destructive command, so unlike delete it
+ * must not end other people's work unasked. Both names are locked meanwhile.
+ */
+export async function renameBranch(ctx: BranchContext, options: RenameOptions): Promise<Branch> {
+  const { from, to } = options;
+  validateBranchName(from);
+  validateBranchName(to);
+  if (from === to) {
+    throw new UsageError(`the old and the new name are both "${from}"`, { hint: 'give a different new name' }, 'same_name');
+  }
+  const fromDatabase = branchDatabaseName(from);
+  const toDatabase = branchDatabaseName(to);
+  const sameDatabase = fromDatabase === toDatabase;
+  const locks = [{ name: from, database: fromDatabase }, { name: to, database: toDatabase }];
+  return withBranchLocks(ctx, locks, async (maint) => {
+    const row = await withControl(ctx, async (client) => {
+      const found = await findRow(client, from);
+      if (!found) throw await missingBranchError(ctx, from);
+      if (found.status !== 'ready') {
+        throw new ConflictError('branch_not_ready', `branch "${from}" is ${found.status}; only a ready branch can be renamed`, {
+          hint: `delete it with: ayb branch delete ${from} --yes --force, then create ${to} anew`,
+        });
+      }
+      const taken = (await findRow(client, to)) ?? (await findRowByDatabase(client, toDatabase));
+      if (taken && taken.id !== found.id) throw existsError(taken, to);
+      return found;
+    });
+    // `a-b` → `a_b` keeps the database; only the recorded name changes.
+    if (!sameDatabase) {
+      if (await databaseExists(maint, toDatabase)) {
+        throw new ConflictError('database_exists', `database "${toDatabase}" already exists but was not created by ayb`, {
+          hint: 'ayb never touches a database it did not create; choose another name, or drop that database yourself',
+        });
+      }
+      await renameDatabase(maint, fromDatabase, toDatabase, from, options.disconnect === true);
+    }
+    try {
+      await withControl(ctx, (client) => renameRow(client, row, { name: to, branch_database: toDatabase }));
+    } catch (error) {
+      if (!sameDatabase) {
+        await maint.query(`ALTER DATABASE ${quoteIdent(toDatabase)} RENAME TO ${quoteIdent(fromDatabase)}`).catch((undo: unknown) => {
+          ctx.log?.(`warning: could not rename "${toDatabase}" back to "${fromDatabase}": ${(undo as Error).message}`);
+        });
+      }
+      throw error;
+    }
+    return getBranch(ctx, to);
+  });
+}
+
+function inUseError(name: string, sessions: readonly { pid: number; application_name: string }[]): ConflictError {
+  const who = sessions.map((s) => `pid ${s.pid}${s.application_name ? ` (${s.application_name})` : ''}`).join(', ');
+  return new ConflictError('branch_in_use', `branch "${name}" has ${sessions.length} session(s) connected: ${who}; a database in use cannot be renamed`, {
+    hint: 'close those sessions, or end them with --disconnect',
+    details: { sessions },
+  });
+}
+
+async function renameDatabase(maint: Client, from: string, to: string, name: string, disconnect: boolean): Promise<void> {
+  const rename = () => maint.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
+  if (!disconnect) {
+    const sessions = await sessionsOn(maint, from);
+    if (sessions.length > 0) throw inUseError(name, sessions);
+    try {
+      await rename();
+    } catch (error) {
+      // Someone connected between the check and the rename.
+      if (sqlState(error) === SqlState.objectInUse) throw inUseError(name, await sessionsOn(maint, from));
+      throw error;
+    }
+    return;
+  }
+  // Refuse new connections first, so nobody slips in between terminate and rename.
+  await setAllowConnections(maint, from, false);
+  let renamed = false;
+  try {
+    await terminateSessions(maint, from);
+    await rename();
+    renamed = true;
+  } finally {
+    await setAllowConnections(maint, renamed ? to : from, true);
+  }
+}

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource } from '../clone/clone.js';
+import type { StrategyChoice } from '../config/schema.js';
+import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
+import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
+import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
+import { databaseExists, dropDatabase, setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
+import { quoteIdent } from '../postgres/quote.js';
+import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
+import { withBranchLocks } from './locks.js';
+import { branchDatabaseName, validateBranchName } from './names.js';
+import { type Branch, type BranchContext, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
+
+export interface ResetOptions {
+  readonly name: string;
+  readonly strategy?: StrategyChoice;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: CloneProgress) => void;
+}
+
+export interface ResetResult {
+  readonly branch: Branch;
+  readonly strategy: CloneStrategy;
+  /** What it was reset to: `main`, `branch "<name>"`, or the source database or URL. */
+  readonly source: string;
+}
+
+interface ResetSource extends CloneSource {
+  readonly label: string;
+}
+
+/**
+ * The databases a reset of `branchDatabase` works with: the fresh copy (`…_new`) and, for the
+ * moment of the swap, the old contents (`…_old`). Derived from a hash so they fit in 63 bytes
+ * whatever the branch name, and fixed per branch, so a later reset finds what a killed one left.
+ * Nothing but a reset of this branch, holding its lock, ever uses these names.
+ */
+export function resetDatabaseNames(branchDatabase: string): { readonly fresh: string; readonly old: string } {
+  const hash = createHash('sha256').update(branchDatabase).digest('hex').slice(0, 16);
+  return { fresh: `ayb_reset_${hash}_new`, old: `ayb_reset_${hash}_old` };
+}
+
+/**
+ * Brings a branch back to its source's current state: same name, same database name, new contents.
+ * The source is the parent branch for a branch of a branch, else the database (or URL) it was made
+ * from. The copy goes into a temporary database through the same strategies as create; only once it
+ * is complete are the two swapped, in one transaction, after ending the sessions on the branch. On
+ * any failure or interrupt before that, the temporary database is dropped and the branch is left as
+ * it was (still `ready`, still readable). The branch lock is held throughout, so a create, delete,
+ * rename, expire or prune of this branch meanwhile gets a conflict.
+ */
+export async function resetBranch(ctx: BranchContext, options: ResetOptions): Promise<ResetResult> {
+  const { name, signal } = options;
+  validateBranchName(name);
+  const database = branchDatabaseName(name);
+  return withBranchLocks(ctx, [{ name, database }], async (maint) => {
+    const { row, source } = await withControl(ctx, async (client) => {
+      const found = await findRow(client, name);
+      if (!found) throw await missingBranchError(ctx, name);
+      if (found.status !== 'ready') {
+        throw new ConflictError('branch_not_ready', `branch "${name}" is ${found.status}; only a ready branch can be reset`, {
+          hint: `delete it with: ayb branch delete ${name} --yes --force, then create it again`,
+        });
+      }
+      return { row: found, source: await resetSource(ctx, client, found) };
+    });
+    if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {
+      throw sourceGone(row, `its source database "${source.conn.database}" no longer exists`);
+    }
+    const names = resetDatabaseNames(database);
+    for (const leftover of [names.fresh, names.old]) {
+      if (await databaseExists(maint, leftover)) {
+        ctx.log?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was killed …`);
+        await dropDatabase(maint, leftover);
+      }
+    }
+
+    const requested = options.strategy ?? ctx.config.branching.default_strategy;
+    const chosen = await chooseStrategy(maint, source, requested);
+    ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
+    let outcome: CloneOutcome;
+    try {
+      signal?.throwIfAborted();
+      outcome = await cloneDatabase({
+        main: ctx.main,
+        config: ctx.config,
+        maint,
+        source,
+        target: names.fresh,
+        strategy: chosen,
+        excludeTables: [CONTROL_TABLE_SQL],
+        signal,
+        onProgress: options.onProgress,
+        fallbackToDump: requested === 'auto',
+        log: ctx.log,
+      });
+      signal?.throwIfAborted();
+      await swapIn(maint, database, names);
+    } catch (error) {
+      // 42P04: the fresh name was taken between the check and the copy; it is not ours to drop.
+      if (sqlState(error) !== SqlState.duplicateDatabase) {
+        await dropDatabase(maint, names.fresh).catch((dropError: unknown) => {
+          ctx.log?.(`warning: could not drop the temporary database "${names.fresh}": ${(dropError as Error).message}`);
+        });
+      }
+      if (signal?.aborted && signal.reason instanceof AybError) throw signal.reason;
+      throw queryError(error, source.conn.password ? source.conn : ctx.main);
+    }
+    // The branch has its new contents now; the old ones are garbage, whatever happens next.
+    await dropDatabase(maint, names.old).catch((error: unknown) => {
+      ctx.log?.(`warning: could not drop the old contents "${names.old}" (the next reset of "${name}" retries): ${(error as Error).message}`);
+    });
+    await withControl(ctx, (client) => updateRow(client, row.id, { strategy: outcome.strategy, copy_method: outcome.copyMethod }));
+    return { branch: await getBranch(ctx, name), strategy: outcome.strategy, source: source.label };
+  });
+}
+
+function sourceGone(row: BranchRow, why: string): NotFoundError {
+  return new NotFoundError('source_not_found', `cannot reset branch "${row.name}": ${why}`, {
+    hint: `the branch is unchanged; to start it afresh from main: ayb branch delete ${row.name} --yes && ayb branch create ${row.name}`,
+  });
+}
+
+/** What a branch was made from, now: its parent branch, the main database, another database, or a URL. */
+async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): Promise<ResetSource> {
+  if (row.parent !== null) {
+    const parent = await findRow(client, row.parent);
+    if (!parent) throw sourceGone(row, `it was made from branch "${row.parent}", which no longer exists`);
+    if (parent.status !== 'ready') {
+      throw new ConflictError('source_not_ready', `cannot reset branch "${row.name}": its parent branch "${parent.name}" is ${parent.status}`, {
+        hint: `check the parent with: ayb branch show ${parent.name}`,
+      });
+    }
+    return { conn: withDatabase(ctx.main, parent.branch_database), sameServer: true, label: `branch "${parent.name}"` };
+  }
+  if (looksLikeUrl(row.source_database)) {
+    // The URL was recorded without its password; libpq's PGPASSWORD or ~/.pgpass supplies it.
+    const conn = parseConnInfo(row.source_database);
+    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
+    return { conn, sameServer, label: row.source_database };
+  }
+  const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
+  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label };
+}
+
+/**
+ * Puts the fresh copy in the branch's place. New connections to the branch are refused first and its
+ * sessions ended (a rename needs none), then both renames happen in one transaction: either the
+ * branch database is the fresh copy, or nothing changed and connections are allowed again.
+ */
+async function swapIn(maint: Client, database: string, names: { fresh: string; old: string }): Promise<void> {
+  // A branch whose database someone dropped by hand simply gets the fresh copy.
+  const exists = await databaseExists(maint, database);
+  if (exists) await setAllowConnections(maint, database, false);
+  try {
+    if (exists) await terminateSessions(maint, database);
+    await withTransaction(maint, async () => {
+      if (exists) await maint.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(names.old)}`);
+      await maint.query(`ALTER DATABASE ${quoteIdent(names.fresh)} RENAME TO ${quoteIdent(database)}`);
+    });
+  } catch (error) {
+    if (exists) await setAllowConnections(maint, database, true).catch(() => undefined);
+    throw error;
+  }
+}
