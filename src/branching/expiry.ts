@@ -60,6 +60,8 @@ export interface PruneOptions {
   readonly failed?: boolean;
   /** The clock (tests); default now. */
   readonly now?: Date;
+  /** Branches never deleted by this prune, reported as skipped with the reason (the branch `ayb start` serves). */
+  readonly keep?: ReadonlyMap<string, string>;
 }
 
 export interface PruneItem {
@@ -137,6 +139,11 @@ export async function pruneBranches(ctx: BranchContext, options: PruneOptions = 
         action,
         ...(detail ? { detail } : {}),
       });
+      const kept = options.keep?.get(row.name);
+      if (kept !== undefined) {
+        items.push(item('skipped', kept));
+        continue;
+      }
       const children = rows.filter((r) => r.parent === row.name && remaining.has(r.name)).map((r) => r.name);
       if (children.length > 0) {
         items.push(item('skipped', `branches were made from it: ${children.join(', ')}`));

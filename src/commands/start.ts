@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { pruneBranches } from '../branching/expiry.js';
 import { resolveDatabase, type BranchContext, branchUrl } from '../branching/service.js';
 import { UsageError } from '../output/errors.js';
 import { withClient } from '../postgres/client.js';
@@ -63,7 +64,7 @@ Every admin route needs a token from POST /api/admin/auth. The admin password is
       served,
       auth: new AdminAuth({ password: password.value, tokenTtlMs: config.admin.token_ttl_minutes * 60_000 }),
       allowUrlSources: config.branching.allow_url_sources,
-      periodic: periodicTasks(ctx),
+      periodic: periodicTasks(ctx, served, log),
       log,
     });
     const stopSignal = stopSignals((signal) => log(`\nStopping (${signal}) …`), log);
@@ -123,11 +124,25 @@ async function servedDatabase(ctx: BranchContext, branch: string | undefined): P
 }
 
 /**
- * Work repeated while the server runs. Pruning of expired branches plugs in here, every
- * `[server] prune_interval_minutes` (0 disables), once the domain has it.
+ * Work repeated while the server runs: pruning expired branches at start and every
+ * `[server] prune_interval_minutes` (0 disables). The served branch is never pruned under the server.
  */
-function periodicTasks(_ctx: BranchContext): PeriodicTask[] {
-  return [];
+function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: string) => void): PeriodicTask[] {
+  const minutes = ctx.config.server.prune_interval_minutes;
+  if (!(minutes > 0)) return [];
+  const keep = new Map(served.branch ? [[served.branch, 'served by ayb start']] : []);
+  return [{
+    name: 'prune',
+    intervalMs: minutes * 60_000,
+    runAtStart: true,
+    run: async () => {
+      const result = await pruneBranches(ctx, { keep });
+      for (const item of result.branches) {
+        if (item.action === 'deleted') log(`Pruned branch "${item.name}" (${item.reasons.join(', ')})`);
+        if (item.action === 'error') log(`Could not prune branch "${item.name}": ${item.detail ?? 'unknown error'}`);
+      }
+    },
+  }];
 }
 
 /**

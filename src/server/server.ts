@@ -22,6 +22,8 @@ export interface ServedDatabase {
 export interface PeriodicTask {
   readonly name: string;
   readonly intervalMs: number;
+  /** Also run once as soon as the server listens. */
+  readonly runAtStart?: boolean;
   readonly run: (signal: AbortSignal) => Promise<void>;
 }
 
@@ -139,7 +141,8 @@ export class AybServer {
   }
 
   private schedule(task: PeriodicTask): void {
-    const timer = setInterval(() => {
+    const kick = () => {
+      // Never two runs at once: a slow prune is not stacked on itself.
       if (this.runningTasks.size > 0 || this.controller.signal.aborted) return;
       const run = task
         .run(this.controller.signal)
@@ -148,9 +151,11 @@ export class AybServer {
         })
         .finally(() => this.runningTasks.delete(run));
       this.runningTasks.add(run);
-    }, task.intervalMs);
+    };
+    const timer = setInterval(kick, task.intervalMs);
     timer.unref();
     this.timers.push(timer);
+    if (task.runAtStart) kick();
   }
 
   private async health(): Promise<Reply> {

@@ -1,4 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +133,33 @@ describe('ayb start', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('prunes expired branches at start and periodically, but never the branch it serves', async () => {
+    for (const name of ['old-a', 'served-old']) expect((await runCli(['branch', 'create', name], { env })).exitCode).toBe(0);
+    const expire = (names: string[]) =>
+      cluster.query("UPDATE _ayb_branches SET expires_at = now() - interval '1 minute' WHERE name = ANY($1)", [names], 'app');
+    await expire(['old-a', 'served-old']);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-start-'));
+    // Every 0.6 s, so the test sees a second run quickly.
+    await writeFile(path.join(dir, 'ayb.toml'), '[server]\nprune_interval_minutes = 0.01\n');
+    const server = await startServer(['--branch', 'served-old', '--config', path.join(dir, 'ayb.toml')], { env });
+    try {
+      await server.waitForStderr('Pruned branch "old-a" (expired)');
+      const token = await server.login(PASSWORD);
+      const created = await server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'old-b' } });
+      expect(created.status).toBe(201);
+      await expire(['old-b']);
+      await server.waitForStderr('Pruned branch "old-b" (expired)');
+      const { rows } = await cluster.query<{ name: string }>('SELECT name FROM _ayb_branches ORDER BY name', [], 'app');
+      expect(rows.map((r) => r.name)).toContain('served-old');
+      expect(rows.map((r) => r.name)).not.toContain('old-a');
+      expect((await server.fetch('/health')).status).toBe(200);
+    } finally {
+      expect((await server.stop()).exitCode).toBe(0);
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect((await runCli(['branch', 'delete', 'served-old', '--yes'], { env })).exitCode).toBe(0);
   });
 
   describe('shutdown', () => {
