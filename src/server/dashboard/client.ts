@@ -165,6 +165,8 @@ function renderBranches(branches: readonly BranchJson[]): void {
     cell(row, branch.strategy ?? '-');
     cell(row, formatBytes(branch.size_bytes));
     cell(row, new Date(branch.created_at).toLocaleString()).title = branch.created_at;
+    const expires = cell(row, branch.expires_at ? new Date(branch.expires_at).toLocaleString() : 'never');
+    if (branch.expires_at) expires.title = branch.expires_at;
     const actions = row.insertCell();
     const remove = document.createElement('button');
     remove.type = 'button';
@@ -219,6 +221,9 @@ async function createBranch(name: string, from: string): Promise<void> {
     const branch = await create;
     notice(`Created branch "${branch.name}" (${branch.strategy ?? 'copy'}).`);
     ui.branchName.value = '';
+  } catch (error) {
+    notice('');
+    throw error;
   } finally {
     pendingCreates--;
     await refreshBranches().catch(showError);

@@ -43,7 +43,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         <button type="submit" id="create-button">Create branch</button>
       </form>
       <table id="branches">
-        <thead><tr><th>Name</th><th>Status</th><th>Source</th><th>Strategy</th><th>Size</th><th>Created</th><th><span class="sr-only">Actions</span></th></tr></thead>
+        <thead><tr><th>Name</th><th>Status</th><th>Source</th><th>Strategy</th><th>Size</th><th>Created</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
         <tbody></tbody>
       </table>
       <p id="branches-empty" class="muted" hidden>No branches yet. Create one above.</p>
