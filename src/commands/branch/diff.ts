@@ -1,0 +1,56 @@
+import { Args, Flags } from '@oclif/core';
+import { resolveDatabase } from '../../branching/service.js';
+import { ExitCode, UsageError } from '../../output/errors.js';
+import { withDatabase } from '../../postgres/conninfo.js';
+import { compareSchemas } from '../../schema/compare.js';
+import { renderChangesText } from '../../schema/render.js';
+import { renderMigration } from '../../schema/sql.js';
+import { AybCommand, outputFlag } from '../base.js';
+
+export default class BranchDiff extends AybCommand {
+  static override summary = 'Show the schema changes that turn one database into another';
+  static override description = [
+    '<a> and <b> are branch names or main; with one name, compares main with that branch. Schemas, extensions, enums,',
+    'domains, sequences, tables, columns, constraints, indexes, views, materialized views, functions, procedures,',
+    'triggers and row-level security are compared by definition, not just by name; ayb\'s control table is ignored.',
+    '',
+    '--output table groups the changes by table and marks destructive ones; --output json prints an array of',
+    'changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes',
+    'its schema equal to <b>, with a comment above every statement that can lose data. --exit-code exits 1 when',
+    'there are differences and 0 when there are none, for CI.',
+  ].join('\n');
+  static override examples = [
+    '<%= config.bin %> branch diff feature-auth',
+    '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
+    '<%= config.bin %> branch diff feature-a feature-b --json | jq \'map(select(.destructive))\'',
+    '<%= config.bin %> branch diff feature-auth --exit-code > /dev/null || echo "the schema changed"',
+  ];
+  static override args = {
+    a: Args.string({ description: 'branch name or main: the side the changes start from (with no <b>: the branch, compared with main)', required: true }),
+    b: Args.string({ description: 'branch name or main: the side the changes lead to' }),
+  };
+  static override flags = {
+    output: outputFlag(['table', 'json', 'sql']),
+    'exit-code': Flags.boolean({ description: 'exit with 1 when there are differences, 0 when there are none' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(BranchDiff);
+    this.setOutput(flags);
+    if (flags.json && flags.output === 'sql') {
+      throw new UsageError('--json and --output sql ask for two different outputs', { hint: 'use one of them' });
+    }
+    const [from, to] = args.b === undefined ? ['main', args.a] : [args.a, args.b];
+    const ctx = await this.branchContext(flags);
+    const a = await resolveDatabase(ctx, from);
+    const b = await resolveDatabase(ctx, to);
+    this.writer.log(`Comparing ${from} (${a.database}) with ${to} (${b.database}) …`);
+    const comparison = await compareSchemas(withDatabase(ctx.main, a.database), withDatabase(ctx.main, b.database));
+
+    if (this.writer.json) this.writer.jsonDocument(comparison.changes);
+    else if (flags.output === 'sql') this.writer.data(renderMigration(comparison.migration(), `ayb branch diff ${from} ${to}: migration from ${from} to ${to}`));
+    else this.writer.data(renderChangesText(comparison.changes, { from, to }));
+
+    if (flags['exit-code'] && comparison.changes.length > 0) process.exitCode = ExitCode.failure;
+  }
+}
