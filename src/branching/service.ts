@@ -174,8 +174,8 @@ function staleError(row: BranchRow): ConflictError {
   const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
   return new ConflictError(
     'branch_stale',
-    `branch "${row.name}" was left half-made: the ayb process creating it${who} stopped without cleaning up at ${row.updated_at.toISOString()}`,
-    { hint: `remove the leftovers with: ayb branch delete ${row.name} --force, then create it again` },
+    `branch "${row.name}" was left half-made: the ayb process that began creating it at ${row.updated_at.toISOString()}${who} stopped without cleaning up`,
+    { hint: `remove the leftovers with: ayb branch delete ${row.name} --yes --force, then create it again` },
   );
 }
 
@@ -304,13 +304,32 @@ async function cleanUpFailedCreate(
   strategy: CloneStrategy | null,
   failure: AybError,
 ): Promise<void> {
-  if (madeDatabase) {
-    await dropDatabase(maint, row.branch_database).catch((error: unknown) => {
-      ctx.log?.(`warning: could not drop the partial database "${row.branch_database}": ${(error as Error).message}`);
-    });
-  }
+  if (madeDatabase) await dropPartialDatabase(ctx, maint, row.branch_database);
   const message = scrubSecret(failure.message, ctx.main);
   await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message })).catch(() => undefined);
+}
+
+/**
+ * Drops what a failed create left. The maintenance session may be the thing that failed (the server
+ * ended it, or restarted), so on error this tries once more through a fresh connection.
+ */
+async function dropPartialDatabase(ctx: BranchContext, maint: Client, database: string): Promise<void> {
+  try {
+    await dropDatabase(maint, database);
+    return;
+  } catch {
+    // Retried below on a new session.
+  }
+  try {
+    const fresh = await connectMaintenance(ctx.main);
+    try {
+      await dropDatabase(fresh, database);
+    } finally {
+      await fresh.end().catch(() => undefined);
+    }
+  } catch (error) {
+    ctx.log?.(`warning: could not drop the partial database "${database}": ${(error as Error).message}`);
+  }
 }
 
 export interface DeleteOptions {
@@ -398,7 +417,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
     if (row.status !== 'ready' && !options.force) {
       const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
       throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
-        hint: `remove it and its leftovers with: ayb branch delete ${name} --force`,
+        hint: `remove it and its leftovers with: ayb branch delete ${name} --yes --force`,
       });
     }
     const deletedChildren = await deleteDescendants(ctx, row, options);

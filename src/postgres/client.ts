@@ -89,6 +89,13 @@ export function connectionError(error: unknown, info: ConnInfo): AybError {
       cause: error,
     });
   }
+  if (/client password must be a string/i.test(message)) {
+    // node-postgres's words for "the server wants a password and none was given".
+    return new ExternalError('authentication_failed', `cannot log in to PostgreSQL at ${server} as "${info.user ?? ''}": the server asks for a password and none was given`, {
+      hint: 'put the password in the database URL (postgres://user:password@host/db), in PGPASSWORD, or in ~/.pgpass',
+      cause: error,
+    });
+  }
   if (code === SqlState.invalidCatalogName) {
     return new NotFoundError('database_not_found', `database "${info.database}" does not exist on ${server}`, {
       hint: `create it first (createdb ${info.database}) or point the database URL at an existing database`,
