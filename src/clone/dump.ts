@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import { AybError, ExternalError } from '../output/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
-import type { Tool } from './tools.js';
+import { type Tool, toolEnv } from './tools.js';
 
 export interface DumpOptions {
   /** Keep `ALTER … OWNER TO` (only when the restoring role may set any owner). */
@@ -110,14 +110,14 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const common = { reject: false, buffer: false, cleanup: true, forceKillAfterDelay: 3000 } as const;
   const dump = execa(request.pgDump.path, pgDumpArgs(source, request), {
     ...common,
-    env: libpqEnv(source),
+    env: toolEnv(libpqEnv(source)),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
   });
   const restore = execa(request.psql.path, psqlArgs(target), {
     ...common,
-    env: libpqEnv(target),
+    env: toolEnv(libpqEnv(target)),
     stdin: 'pipe',
     stdout: 'ignore',
     stderr: 'pipe',

@@ -40,8 +40,19 @@ function candidateDirs(binDir: string | undefined, env: NodeJS.ProcessEnv): stri
   return dirs;
 }
 
+/**
+ * The environment of a pg_dump or psql child: the caller's, less ayb's own settings (`AYB_*`, such
+ * as AYB_DATABASE_URL, may hold passwords the tool has no business seeing), plus `extra` (the
+ * libpq variables, PGPASSWORD among them, of the one connection this child makes).
+ */
+export function toolEnv(extra: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const cleaned: Record<string, string | undefined> = {};
+  for (const key of Object.keys(env)) if (key.startsWith('AYB_')) cleaned[key] = undefined;
+  return { ...cleaned, ...extra };
+}
+
 export async function toolVersion(file: string): Promise<{ major: number; version: string }> {
-  const result = await execa(file, ['--version'], { reject: false, timeout: 10_000 });
+  const result = await execa(file, ['--version'], { reject: false, timeout: 10_000, env: toolEnv() });
   const match = /(\d+)(?:\.(\d+))?/.exec(String(result.stdout ?? ''));
   if (result.exitCode !== 0 || !match) {
     throw new ExternalError('tool_broken', `${file} --version failed`, { hint: INSTALL_HINT });
