@@ -100,7 +100,12 @@ function toAybError(error: unknown): AybError {
   const err = error as Error & { oclif?: { exit?: number }; parse?: unknown };
   // oclif parser errors (unknown flag, missing argument, bad option value) are usage errors.
   if (err?.oclif?.exit === 2 || err?.parse !== undefined || /Unexpected argument|Missing \d+ required arg|Expected --|Nonexistent flag|is not one of/.test(err?.message ?? '')) {
-    return new UsageError(firstLine(err.message), { hint: 'see --help for usage and examples' });
+    // oclif lists missing arguments on the lines after "Missing 1 required arg:"; name them in the one line.
+    const missing = (err as { args?: { name?: string }[] }).args?.map((a) => a.name).filter(Boolean) ?? [];
+    const message = missing.length > 0
+      ? `missing required argument${missing.length === 1 ? '' : 's'}: ${missing.map((n) => `<${n}>`).join(' ')}`
+      : firstLine(err.message);
+    return new UsageError(message, { hint: 'see --help for usage and examples' });
   }
   return new AybError('unexpected', 1, err?.message ? firstLine(err.message) : String(error), {
     hint: 'this is a bug in ayb if it persists; rerun with AYB_DEBUG=1 for the stack trace',
