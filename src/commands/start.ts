@@ -18,7 +18,7 @@ export default class Start extends AybCommand {
   POST /api/admin/auth                {"password"} → {"token"}
   GET  /api/admin/branches            the branches of main
   POST /api/admin/branches            {"name", "from"?, "strategy"?} → the new branch
-  DELETE /api/admin/branches/<name>   delete a branch (?force=true for failed ones)
+  DELETE /api/admin/branches/<name>   delete a branch (?force=true: also a failed one; ?with_children=true: and its children)
   GET  /admin                         the dashboard
 
 With --branch, the server serves that branch's database instead of main (the branch must be ready); the admin API still manages the branches of main.

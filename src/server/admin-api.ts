@@ -69,14 +69,23 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
         hint: 'stop ayb start (or start it on another branch) before deleting this branch',
       });
     }
-    await deleteBranch(ctx, { name, force: url.searchParams.get('force') === 'true' });
-    return json(200, { status: 'deleted', name });
+    const result = await deleteBranch(ctx, {
+      name,
+      force: flag(url, 'force'),
+      withChildren: flag(url, 'with_children'),
+    });
+    return json(200, { status: 'deleted', name, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
   });
 
   router.add('GET', '/api/admin/database', async () => {
     const tables = await withClient(served.conn, (client) => tableStats(client));
     return json(200, { database: served.database, branch: served.branch, tables });
   });
+}
+
+/** A boolean query parameter, as the CLI's flag of the same name: `?force=true`. */
+function flag(url: URL, name: string): boolean {
+  return url.searchParams.get(name) === 'true';
 }
 
 /**

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { holdGate } from '../helpers/gate.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 /**
@@ -117,21 +117,3 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     expect(pageErrors).toEqual([]);
   });
 });
-
-async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const { conn } = cluster;
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.end().catch(() => undefined);
-    },
-  };
-}

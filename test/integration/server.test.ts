@@ -1,53 +1,13 @@
-import pg from 'pg';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { holdGate, dumpWaitingAtGate } from '../helpers/gate.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-/** Polls `check` until it returns a truthy value (bounded). */
-async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
-/**
- * Holds ACCESS EXCLUSIVE on a table in an open transaction: a dump clone's pg_dump (which takes
- * ACCESS SHARE on every table) waits at this gate until release(), so a create stays in flight
- * exactly as long as the test wants, without sleeps.
- */
-async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const { conn } = cluster;
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  return {
-    async release() {
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.end().catch(() => undefined);
-    },
-  };
-}
 
-function dumpWaitingAtGate(cluster: TestCluster): Promise<true> {
-  return waitFor('pg_dump to wait at the gate', async () => {
-    const { rowCount } = await cluster.query(
-      "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
-      [],
-      'postgres',
-    );
-    return (rowCount ?? 0) > 0 || undefined;
-  });
-}
 
 async function databaseExists(cluster: TestCluster, name: string): Promise<boolean> {
   const { rowCount } = await cluster.query('SELECT 1 FROM pg_database WHERE datname = $1', [name], 'postgres');
@@ -160,11 +120,12 @@ describe('ayb start: HTTP API', () => {
     expect(child.status).toBe(201);
     expect(await child.json()).toMatchObject({ parent: 'feature-auth', source_database: 'ayb_branch_feature_auth', strategy: 'dump' });
 
-    for (const name of ['child', 'feature-auth']) {
-      const deleted = await server.fetch(`/api/admin/branches/${name}`, { method: 'DELETE', token });
-      expect(deleted.status).toBe(200);
-      expect(await deleted.json()).toEqual({ status: 'deleted', name });
-    }
+    // A branch others were made from goes only with its children, as with --with-children.
+    const refused = await server.fetch('/api/admin/branches/feature-auth', { method: 'DELETE', token });
+    expect(refused.status).toBe(409);
+    const deleted = await server.fetch('/api/admin/branches/feature-auth?with_children=true', { method: 'DELETE', token });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ status: 'deleted', name: 'feature-auth', deleted_children: ['child'] });
     expect(await databaseExists(cluster, 'ayb_branch_feature_auth')).toBe(false);
     expect((await (await server.fetch('/api/admin/branches', { token })).json()).branches).toEqual([]);
   });

@@ -2,24 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { holdGate, dumpWaitingAtGate } from '../helpers/gate.js';
 import { startServer } from '../helpers/server.js';
 
 const PASSWORD = 'a password chosen by hand';
 
-async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 describe('ayb start', () => {
   let cluster: TestCluster;
@@ -220,32 +210,3 @@ describe('ayb start', () => {
     });
   });
 });
-
-async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const { conn } = cluster;
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.end().catch(() => undefined);
-    },
-  };
-}
-
-function dumpWaitingAtGate(cluster: TestCluster): Promise<true> {
-  return waitFor('pg_dump to wait at the gate', async () => {
-    const { rowCount } = await cluster.query(
-      "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
-      [],
-      'postgres',
-    );
-    return (rowCount ?? 0) > 0 || undefined;
-  });
-}
