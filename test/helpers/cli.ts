@@ -19,6 +19,8 @@ export interface CliOptions {
   readonly cwd?: string;
   readonly input?: string;
   readonly timeout?: number;
+  /** Start in a process group of its own, so a test can signal the group as Ctrl-C does. */
+  readonly detached?: boolean;
 }
 
 function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -39,6 +41,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Res
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : undefined,
     timeout: options.timeout ?? 120_000,
+    detached: options.detached,
   }) as unknown as ResultPromise<{ reject: false }>;
 }
 

@@ -1,0 +1,162 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import type { TestCluster } from './cluster.js';
+
+/**
+ * Ways to catch a dump clone in the act, without sleeping and hoping: a source whose restore is
+ * slow on purpose, a lock that holds pg_dump at the gate, and probes of the server's sessions and
+ * of the processes ayb started.
+ */
+
+/** Polls `check` until it returns a truthy value, at most `timeoutMs`; fails with `what` otherwise. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000, intervalMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(intervalMs);
+  }
+}
+
+/**
+ * Fills `database` so that restoring it with pg_dump | psql is slow on purpose: table `a_slow` has
+ * `rows` rows and a CHECK whose function sleeps `msPerRow` — but only in a database named
+ * ayb_branch_*, so loading the source is fast and only the branch's COPY crawls. Table `z_bulk`
+ * (dumped after it) holds a few MB, so pg_dump is still writing while psql crawls.
+ */
+export async function fillSlowSource(cluster: TestCluster, database: string, options: { rows: number; msPerRow: number; bulkRows?: number }): Promise<void> {
+  await cluster.query(
+    `CREATE FUNCTION slow_ok(v int) RETURNS boolean LANGUAGE plpgsql AS $$
+     BEGIN
+       IF current_database() LIKE 'ayb_branch_%' THEN PERFORM pg_sleep(${options.msPerRow / 1000}); END IF;
+       RETURN true;
+     END $$;
+     CREATE TABLE a_slow (id int PRIMARY KEY CHECK (slow_ok(id)));
+     INSERT INTO a_slow SELECT g FROM generate_series(1, ${options.rows}) g;
+     CREATE TABLE z_bulk (id int, payload text);
+     INSERT INTO z_bulk SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, ${options.bulkRows ?? 10_000}) g;`,
+    [],
+    database,
+  );
+}
+
+/**
+ * Adds a table whose rows are refused by any ayb_branch_* database: restoring it fails halfway with
+ * a real PostgreSQL error (a CHECK violation), after earlier tables were already copied.
+ */
+export async function fillPoisonedSource(cluster: TestCluster, database: string): Promise<void> {
+  await cluster.query(
+    `CREATE TABLE a_fine (id int PRIMARY KEY);
+     INSERT INTO a_fine SELECT generate_series(1, 1000);
+     CREATE FUNCTION only_outside_branches(v int) RETURNS boolean LANGUAGE sql
+       AS $$ SELECT current_database() NOT LIKE 'ayb_branch_%' $$;
+     CREATE TABLE b_poisoned (id int CHECK (only_outside_branches(id)));
+     INSERT INTO b_poisoned SELECT generate_series(1, 10);
+     CREATE TABLE c_after (id int);`,
+    [],
+    database,
+  );
+}
+
+/**
+ * Holds `ACCESS EXCLUSIVE` on a table in an open transaction: pg_dump (which takes `ACCESS SHARE`
+ * on every table it dumps) waits at this gate until `release()`.
+ */
+export async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
+  const { conn } = cluster;
+  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, application_name: 'test-gate' });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
+}
+
+export interface ToolSession {
+  readonly pid: number;
+  readonly application_name: string;
+  readonly datname: string;
+  readonly state: string | null;
+  readonly wait_event_type: string | null;
+  readonly query: string;
+}
+
+/** The server sessions of ayb's pg_dump and psql children. */
+export async function toolSessions(cluster: TestCluster): Promise<ToolSession[]> {
+  const { rows } = await cluster.query<ToolSession>(
+    `SELECT pid, application_name, datname, state, wait_event_type, query FROM pg_stat_activity
+      WHERE application_name IN ('ayb-pg_dump', 'ayb-psql') ORDER BY application_name`,
+    [],
+    'postgres',
+  );
+  return rows;
+}
+
+/** Waits until psql is restoring the rows of `table` (the clone is really under way). */
+export function waitForRestoreOf(cluster: TestCluster, table: string): Promise<ToolSession> {
+  return waitFor(`psql to restore ${table}`, async () =>
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-psql' && s.query.startsWith(`COPY public.${table} `)));
+}
+
+/** Waits until pg_dump is blocked on a lock (held by `holdGate`). */
+export function waitForDumpAtGate(cluster: TestCluster): Promise<ToolSession> {
+  return waitFor('pg_dump to wait at the gate', async () =>
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-pg_dump' && s.wait_event_type === 'Lock'));
+}
+
+export async function branchDatabases(cluster: TestCluster): Promise<string[]> {
+  const { rows } = await cluster.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_branch\\_%' ORDER BY datname",
+    [],
+    'postgres',
+  );
+  return rows.map((r) => r.datname);
+}
+
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly command: string;
+}
+
+/** Live processes whose parent is `parentPid` (from /proc; zombies excluded). */
+export function childProcesses(parentPid: number): ProcessInfo[] {
+  const children: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const info = processInfo(Number(entry));
+    if (info?.ppid === parentPid) children.push(info);
+  }
+  return children;
+}
+
+/** The process, unless it is gone or a zombie. */
+export function processInfo(pid: number): ProcessInfo | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid …"; comm may hold spaces and parentheses, so split at the last ")".
+  const close = stat.lastIndexOf(')');
+  const [state, ppid] = stat.slice(close + 2).split(' ');
+  if (state === 'Z' || state === 'X') return undefined;
+  let command = stat.slice(stat.indexOf('(') + 1, close);
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || command;
+  } catch {
+    // Gone meanwhile; the comm will do.
+  }
+  return { pid, ppid: Number(ppid), command };
+}

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli, runCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import {
+  branchDatabases,
+  childProcesses,
+  fillSlowSource,
+  processInfo,
+  toolSessions,
+  waitFor,
+  waitForRestoreOf,
+} from '../helpers/clone-probes.js';
+
+/**
+ * SIGINT, SIGTERM and SIGKILL in the middle of a dump clone. The main database restores slowly on
+ * purpose (about 2 s), and every signal is sent only once psql is seen copying rows.
+ */
+describe('interrupting branch create', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    await cluster.createDatabase('app');
+    await fillSlowSource(cluster, 'app', { rows: 400, msPerRow: 5 });
+    env = { AYB_DATABASE_URL: cluster.url('app') };
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function row(name: string): Promise<{ status: string; error_message: string | null } | undefined> {
+    const { rows } = await cluster.query('SELECT status, error_message FROM _ayb_branches WHERE name = $1', [name], 'app');
+    return rows[0] as { status: string; error_message: string | null } | undefined;
+  }
+
+  /** Starts a dump clone and returns once psql is copying rows, with the pids of ayb's children. */
+  async function startSlowCreate(name: string, options: { detached?: boolean } = {}) {
+    const child = spawnCli(['branch', 'create', name, '--strategy', 'dump'], { env, detached: options.detached });
+    await waitForRestoreOf(cluster, 'a_slow');
+    const tools = childProcesses(child.pid!);
+    expect(tools.map((t) => t.command).join('\n')).toMatch(/pg_dump/);
+    expect(tools.map((t) => t.command).join('\n')).toMatch(/psql/);
+    return { child, tools };
+  }
+
+  async function expectNothingLeft(name: string, toolPids: readonly number[]): Promise<void> {
+    expect(toolPids.filter((pid) => processInfo(pid) !== undefined)).toEqual([]);
+    // The server notices the closed connections within moments; nothing of the clone may linger.
+    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 5_000);
+    expect(await branchDatabases(cluster)).toEqual([]);
+    const after = await row(name);
+    expect(after?.status).toBe('failed');
+  }
+
+  it.each([
+    { signal: 'SIGINT', target: 'the process group (Ctrl-C)', exitCode: 130 },
+    { signal: 'SIGINT', target: 'ayb alone', exitCode: 130 },
+    { signal: 'SIGTERM', target: 'ayb alone', exitCode: 143 },
+  ] as const)('$signal to $target mid-clone: exits $exitCode quickly, stops pg_dump and psql, leaves nothing', async ({ signal, target, exitCode }) => {
+    const name = `${signal.toLowerCase()}-${target.startsWith('ayb') ? 'solo' : 'group'}`;
+    const { child, tools } = await startSlowCreate(name, { detached: target !== 'ayb alone' });
+    const sent = Date.now();
+    process.kill(target === 'ayb alone' ? child.pid! : -child.pid!, signal);
+    const result = await child;
+    const took = Date.now() - sent;
+
+    expect(result.exitCode).toBe(exitCode);
+    expect(took).toBeLessThan(5_000);
+    expect(String(result.stderr)).toMatch(new RegExp(`Interrupted \\(${signal}\\)`));
+    expect(String(result.stderr)).toMatch(new RegExp(`Error: interrupted by ${signal}`));
+    expect(String(result.stdout)).toBe('');
+    await expectNothingLeft(name, tools.map((t) => t.pid));
+    expect((await row(name))?.error_message).toMatch(new RegExp(`interrupted by ${signal}`));
+  });
+
+  it('SIGINT with --json: one JSON error document, exit 130', async () => {
+    const child = spawnCli(['branch', 'create', 'json-int', '--strategy', 'dump', '--json'], { env });
+    await waitForRestoreOf(cluster, 'a_slow');
+    const tools = childProcesses(child.pid!).map((t) => t.pid);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(JSON.parse(String(result.stdout))).toEqual({
+      error: expect.objectContaining({ code: 'interrupted', exit_code: 130 }),
+    });
+    await expectNothingLeft('json-int', tools);
+  });
+
+  it('a create of a name whose row failed after an interrupt replaces that row', async () => {
+    expect((await row('sigint-solo'))?.status).toBe('failed');
+    const again = await runCli(['branch', 'create', 'sigint-solo', '--strategy', 'dump', '--json'], { env });
+    expect(again.exitCode).toBe(0);
+    expect(again.json()).toMatchObject({ name: 'sigint-solo', status: 'ready', strategy: 'dump' });
+    expect(again.json()).not.toHaveProperty('error_message');
+    const { rows } = await cluster.query("SELECT status FROM _ayb_branches WHERE name = 'sigint-solo'", [], 'app');
+    expect(rows).toEqual([{ status: 'ready' }]);
+    const { rows: copied } = await cluster.query('SELECT count(*)::int AS n FROM a_slow', [], 'ayb_branch_sigint_solo');
+    expect(copied[0].n).toBe(400);
+    expect((await runCli(['branch', 'delete', 'sigint-solo', '--yes'], { env })).exitCode).toBe(0);
+  });
+
+  it('SIGKILL leaves a stale "creating" row that is explained, refused without --force, and cleaned with it', async () => {
+    const { child, tools } = await startSlowCreate('killed');
+    child.kill('SIGKILL');
+    const result = await child;
+    expect(result.signal).toBe('SIGKILL');
+
+    // pg_dump and psql are fed through ayb's pipes: with ayb gone they end on their own.
+    await waitFor('pg_dump and psql to end after ayb was killed', () =>
+      tools.every((t) => processInfo(t.pid) === undefined), 10_000);
+    await waitFor('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
+
+    const list = await runCli(['branch', 'list', '--json'], { env });
+    expect(list.json().find((b: { name: string }) => b.name === 'killed')).toMatchObject({ status: 'creating' });
+    expect(await branchDatabases(cluster)).toEqual(['ayb_branch_killed']);
+
+    const create = await runCli(['branch', 'create', 'killed', '--strategy', 'dump'], { env });
+    expect(create.exitCode).toBe(4);
+    expect(create.stderr).toMatch(/^Error: branch "killed" was left half-made: the ayb process that began creating it at \S+ \(pid \d+ on .+\) stopped without cleaning up$/m);
+    expect(create.stderr).toMatch(/^Hint: .*ayb branch delete killed --yes --force/m);
+
+    const refused = await runCli(['branch', 'delete', 'killed', '--yes', '--json'], { env });
+    expect(refused.exitCode).toBe(4);
+    expect(refused.json().error.hint).toMatch(/--force/);
+    expect(await branchDatabases(cluster)).toEqual(['ayb_branch_killed']);
+
+    const forced = await runCli(['branch', 'delete', 'killed', '--yes', '--force', '--json'], { env });
+    expect(forced.exitCode).toBe(0);
+    expect(forced.json()).toMatchObject({ name: 'killed', deleted: true });
+    expect(await branchDatabases(cluster)).toEqual([]);
+    expect(await row('killed')).toBeUndefined();
+  });
+});
