@@ -366,7 +366,12 @@ class MigrationPlanner {
 
   private createStatement(object: SchemaObject): MigrationStatement[] {
     const cause = this.cascadeCause.get(object.id);
-    const note = cause ? `recreated: depends on ${cause}` : undefined;
+    const mustFill = object.kind === 'column' && object.definition.not_null && object.definition.default === null && object.definition.identity === null && object.definition.generated === null;
+    const note = cause
+      ? `recreated: depends on ${cause}`
+      : mustFill
+        ? 'NOT NULL without a default: fails if the table has rows (add a default, or add the column nullable and backfill first)'
+        : undefined;
     const out: MigrationStatement[] = createSql(object, this.b).map((sql) => ({ sql }));
     if (note && out[0]) out[0] = { ...out[0], note };
     return out;

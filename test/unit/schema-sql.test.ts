@@ -124,3 +124,17 @@ describe('planMigration', () => {
     expect(renderMigration(planMigration(a, retyped))).toContain('SET check_function_bodies = false;');
   });
 });
+
+describe('planMigration notes', () => {
+  it('warns that a NOT NULL column without a default cannot be added to a table with rows', () => {
+    const a = snapshot(pub, table('t'));
+    const b = snapshot(pub, table('t'), column('t', 'required', 'text', { not_null: true }), column('t', 'defaulted', 'text', { not_null: true, default: "''::text" }, { position: 2 }));
+    expect(planMigration(a, b)).toEqual([
+      { sql: `ALTER TABLE "public"."t" ADD COLUMN "defaulted" text DEFAULT ''::text NOT NULL` },
+      {
+        sql: 'ALTER TABLE "public"."t" ADD COLUMN "required" text NOT NULL',
+        note: 'NOT NULL without a default: fails if the table has rows (add a default, or add the column nullable and backfill first)',
+      },
+    ]);
+  });
+});
