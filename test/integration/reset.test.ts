@@ -1,0 +1,153 @@
+import { access, chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetDatabaseNames } from '../../src/branching/reset.js';
+import { findTool } from '../../src/clone/tools.js';
+import { databaseExists, holdBranchLock, waitFor } from '../helpers/branch-lock.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+
+/**
+ * A pg_bin_dir whose pg_dump is the real one and whose psql misbehaves: `fail` restores the first
+ * 2 kB of the dump for real and then fails; `hang` touches `marker` and waits (for the Ctrl-C test).
+ */
+async function brokenPsql(kind: 'fail' | 'hang'): Promise<{ config: string; marker: string; remove(): Promise<void> }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ayb-reset-tools-'));
+  const bin = path.join(root, 'bin');
+  const marker = path.join(root, 'psql-started');
+  await mkdir(bin);
+  const realDump = (await findTool('pg_dump', 15)).path;
+  const realPsql = (await findTool('psql', 0)).path;
+  await writeFile(path.join(bin, 'pg_dump'), `#!/bin/sh\nexec '${realDump}' "$@"\n`);
+  const body = kind === 'fail'
+    ? `head -c 2048 | '${realPsql}' "$@"\necho "psql: simulated failure halfway" >&2\nexit 3\n`
+    : `touch '${marker}'\nexec sleep 60\n`;
+  await writeFile(path.join(bin, 'psql'), `#!/bin/sh\nif [ "$1" = "--version" ]; then exec '${realPsql}' --version; fi\n${body}`);
+  await chmod(path.join(bin, 'pg_dump'), 0o755);
+  await chmod(path.join(bin, 'psql'), 0o755);
+  const config = path.join(root, 'ayb.toml');
+  await writeFile(config, `[tools]\npg_bin_dir = ${JSON.stringify(bin)}\n`);
+  return { config, marker, remove: () => rm(root, { recursive: true, force: true }) };
+}
+
+describe('branch reset', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+  const cli = (...args: string[]) => runCli(args, { env });
+  const ids = async (database: string) => (await cluster.query('SELECT id FROM items ORDER BY id', [], database)).rows.map((r) => r.id);
+  const resetLeftovers = async () =>
+    (await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_reset\\_%'")).rows.map((r) => r.datname);
+
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    await cluster.createDatabase('app');
+    await cluster.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)', [], 'app');
+    env = { AYB_DATABASE_URL: cluster.url('app') };
+    for (const [name, from] of [['feat', 'main'], ['sub', 'feat']]) {
+      const made = await cli('branch', 'create', name!, '--from', from!, '--ttl', '7d');
+      if (made.exitCode !== 0) throw new Error(made.stderr);
+    }
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("discards the branch's writes, ends its sessions, and keeps its name, database, id and expiry", async () => {
+    const before = (await cli('branch', 'show', 'feat', '--json')).json();
+    await cluster.query('INSERT INTO items VALUES (99); CREATE TABLE scratch (x int)', [], 'ayb_branch_feat');
+    const session = new pg.Client({ host: cluster.conn.host, port: cluster.port, user: cluster.conn.user, password: cluster.conn.password, database: 'ayb_branch_feat' });
+    session.on('error', () => undefined);
+    await session.connect();
+    // A reset killed earlier left its temporary copy; this one clears it away.
+    await cluster.createDatabase(resetDatabaseNames('ayb_branch_feat').fresh);
+
+    const reset = await cli('branch', 'reset', 'feat', '--json');
+    expect(reset.exitCode).toBe(0);
+    const after = reset.json();
+    for (const key of ['id', 'name', 'branch_database', 'source_database', 'created_at', 'expires_at', 'parent'] as const) {
+      expect(after[key]).toEqual(before[key]);
+    }
+    expect(Date.parse(after.updated_at)).toBeGreaterThan(Date.parse(before.updated_at));
+    expect(await ids('ayb_branch_feat')).toEqual([1, 2]);
+    const scratch = await cluster.query("SELECT to_regclass('public.scratch') AS t", [], 'ayb_branch_feat');
+    expect(scratch.rows[0].t).toBeNull();
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    await session.end().catch(() => undefined);
+    expect(await resetLeftovers()).toEqual([]);
+    const control = await cluster.query("SELECT to_regclass('public._ayb_branches') AS t", [], 'ayb_branch_feat');
+    expect(control.rows[0].t).toBeNull();
+  });
+
+  it("picks up the source's new writes, with either strategy; a branch of a branch resets from its parent", async () => {
+    await cluster.query('INSERT INTO items VALUES (3)', [], 'app');
+    const dump = await cli('branch', 'reset', 'feat', '--strategy', 'dump', '--json');
+    expect(dump.exitCode).toBe(0);
+    expect(dump.json()).toMatchObject({ strategy: 'dump', copy_method: 'pg_dump' });
+    expect(await ids('ayb_branch_feat')).toEqual([1, 2, 3]);
+
+    await cluster.query('INSERT INTO items VALUES (7)', [], 'ayb_branch_feat');
+    await cluster.query('INSERT INTO items VALUES (8)', [], 'ayb_branch_sub');
+    const sub = await cli('branch', 'reset', 'sub');
+    expect(sub.exitCode).toBe(0);
+    expect(sub.stderr).toMatch(/Reset branch "sub" to the current state of branch "feat" \(template\)/);
+    expect(await ids('ayb_branch_sub')).toEqual([1, 2, 3, 7]);
+  });
+
+  it('leaves the branch intact and no temporary database when the copy fails halfway', async () => {
+    await cluster.query('INSERT INTO items VALUES (555)', [], 'ayb_branch_feat');
+    const tools = await brokenPsql('fail');
+    try {
+      const failed = await cli('branch', 'reset', 'feat', '--strategy', 'dump', '--config', tools.config, '--json');
+      expect(failed.exitCode).toBe(5);
+      expect(failed.json().error.code).toMatch(/^(psql|pg_dump)_failed$/);
+    } finally {
+      await tools.remove();
+    }
+    expect(await ids('ayb_branch_feat')).toEqual([1, 2, 3, 7, 555]);
+    expect(await resetLeftovers()).toEqual([]);
+    expect((await cli('branch', 'show', 'feat', '--json')).json()).toMatchObject({ status: 'ready' });
+  });
+
+  it('leaves the branch intact and no temporary database on Ctrl-C', async () => {
+    const tools = await brokenPsql('hang');
+    try {
+      const child = spawnCli(['branch', 'reset', 'feat', '--strategy', 'dump', '--config', tools.config], { env });
+      await waitFor('the restore to start', () => access(tools.marker).then(() => true, () => false));
+      child.kill('SIGINT');
+      const result = await child;
+      expect(result.exitCode).toBe(130);
+      expect(String(result.stderr)).toMatch(/Interrupted/);
+    } finally {
+      await tools.remove();
+    }
+    expect(await ids('ayb_branch_feat')).toEqual([1, 2, 3, 7, 555]);
+    expect(await resetLeftovers()).toEqual([]);
+    const allow = await cluster.query("SELECT datallowconn FROM pg_database WHERE datname = 'ayb_branch_feat'");
+    expect(allow.rows[0].datallowconn).toBe(true);
+  });
+
+  it('conflicts while another ayb process holds the branch, and fails with exit 3 when the source is gone', async () => {
+    const lock = await holdBranchLock(cluster, 'ayb_branch_feat');
+    try {
+      expect((await cli('branch', 'reset', 'feat', '--json')).json().error).toMatchObject({ code: 'branch_busy', exit_code: 4 });
+    } finally {
+      await lock.release();
+    }
+    expect((await cli('branch', 'reset', 'nope', '--json')).json().error).toMatchObject({ code: 'branch_not_found', exit_code: 3 });
+
+    await cluster.query('INSERT INTO items VALUES (42)', [], 'ayb_branch_sub');
+    // The parent's database vanished (dropped by hand), then its record too.
+    await cluster.query('DROP DATABASE ayb_branch_feat', [], 'postgres');
+    const dropped = await cli('branch', 'reset', 'sub');
+    expect(dropped.exitCode).toBe(3);
+    expect(dropped.stderr).toMatch(/^Error: cannot reset branch "sub": its source database "ayb_branch_feat" no longer exists\nHint: the branch is unchanged; .*ayb branch delete sub --yes && ayb branch create sub/);
+    await cluster.query("DELETE FROM _ayb_branches WHERE name = 'feat'", [], 'app');
+    const deleted = await cli('branch', 'reset', 'sub', '--json');
+    expect(deleted.exitCode).toBe(3);
+    expect(deleted.json().error).toMatchObject({ code: 'source_not_found', message: 'cannot reset branch "sub": it was made from branch "feat", which no longer exists' });
+    expect(await ids('ayb_branch_sub')).toEqual([1, 2, 3, 7, 42]);
+    expect(await databaseExists(cluster, 'ayb_branch_sub')).toBe(true);
+  });
+});
