@@ -13,17 +13,15 @@ type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export default class Start extends AybCommand {
   static override summary = 'Run the local server (health, admin API, dashboard) on main or a branch';
-  static override description = `Runs in the foreground until Ctrl-C or SIGTERM, serving on [server] host:port (default 127.0.0.1:8090):
-  GET  /health                        which database and branch this server serves
-  POST /api/admin/auth                {"password"} → {"token"}
-  GET  /api/admin/branches            the branches of main
-  POST /api/admin/branches            {"name", "from"?, "strategy"?} → the new branch
-  DELETE /api/admin/branches/<name>   delete a branch (?force=true: also a failed one; ?with_children=true: and its children)
-  GET  /admin                         the dashboard
+  static override description = `Runs in the foreground on [server] host:port (default 127.0.0.1:8090) until Ctrl-C or SIGTERM. It serves:
+- GET /health: which database and branch it serves
+- POST /api/admin/auth {"password"}: a token for the admin routes
+- GET and POST /api/admin/branches, DELETE /api/admin/branches/<name>: the branches of main
+- /admin: the dashboard (branches, and the tables of the served database)
 
-With --branch, the server serves that branch's database instead of main (the branch must be ready); the admin API still manages the branches of main.
+With --branch, the server serves that ready branch's database instead of main; the admin API still manages the branches of main.
 
-Every admin route needs a token from POST /api/admin/auth. The admin password is AYB_ADMIN_PASSWORD or [admin] password; when neither is set, one is generated and printed once. The server listens on 127.0.0.1 unless told otherwise, and refuses any other address unless you chose the password.`;
+Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [admin] password; when neither is set, one is generated and printed once. The server listens on 127.0.0.1 unless told otherwise, and refuses any other address unless you chose the password. Expired branches are pruned at start and every [server] prune_interval_minutes.`;
 
   static override examples = [
     { description: 'Serve main on 127.0.0.1:8090', command: '<%= config.bin %> start' },

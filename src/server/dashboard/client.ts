@@ -124,6 +124,7 @@ async function showApp(): Promise<void> {
   await Promise.all([refreshBranches(), refreshTables()]);
 }
 
+/** As formatBytes in src/output/writer.ts (which this browser module cannot import), so sizes read alike. */
 function formatBytes(bytes: number | undefined): string {
   if (bytes === undefined) return '-';
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
