@@ -48,7 +48,7 @@ export interface RoundTrip {
  * to a fresh template copy of `a`, and diffs that copy against `b` again.
  */
 export async function roundTrip(cluster: TestCluster, a: string, b: string): Promise<RoundTrip> {
-  const [before, after] = [await snapshotDatabase(cluster, a), await snapshotDatabase(cluster, b)];
+  const [before, after] = await Promise.all([snapshotDatabase(cluster, a), snapshotDatabase(cluster, b)]);
   const changes = diffSnapshots(before, after);
   const sql = renderMigration(planMigration(before, after));
   const copy = `${a}_applied`;

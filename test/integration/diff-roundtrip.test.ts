@@ -356,8 +356,9 @@ describe('branch diff round trip', () => {
     expect(SCENARIOS.length).toBeGreaterThanOrEqual(30);
   });
 
+  // Scenarios are independent (each has its own databases), so they run a few at a time.
   SCENARIOS.forEach((scenario, index) => {
-    it(scenario.name, async () => {
+    it.concurrent(scenario.name, async () => {
       const a = `s${index}_a`;
       const b = `s${index}_b`;
       await cloneDatabase(cluster, 'base', a);
