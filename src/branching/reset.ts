@@ -134,9 +134,12 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     return { conn: withDatabase(ctx.main, parent.branch_database), sameServer: true, label: `branch "${parent.name}"` };
   }
   if (looksLikeUrl(row.source_database)) {
-    // The URL was recorded without its password; libpq's PGPASSWORD or ~/.pgpass supplies it.
-    const conn = parseConnInfo(row.source_database);
-    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
+    // The URL was recorded without its password. The same role on the same server has the main
+    // database's password; elsewhere PGPASSWORD or ~/.pgpass supplies it.
+    const recorded = parseConnInfo(row.source_database);
+    const sameServer = recorded.host === ctx.main.host && recorded.port === ctx.main.port;
+    const sameRole = sameServer && (recorded.user ?? ctx.main.user) === ctx.main.user;
+    const conn = sameRole && !recorded.password && ctx.main.password ? { ...recorded, password: ctx.main.password } : recorded;
     return { conn, sameServer, label: row.source_database };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;

@@ -95,6 +95,20 @@ describe('branch reset', () => {
     expect(await ids('ayb_branch_sub')).toEqual([1, 2, 3, 7]);
   });
 
+  it('resets a branch made from a URL, whose password was not recorded', async () => {
+    await cluster.createDatabase('other');
+    await cluster.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (10)', [], 'other');
+    const made = await cli('branch', 'create', 'ext', '--from', cluster.url('other'), '--json');
+    expect(made.exitCode).toBe(0);
+    expect(made.json().source_database).not.toContain(cluster.conn.password!);
+    await cluster.query('INSERT INTO items VALUES (11)', [], 'other');
+    // A dump connects to the source, so it needs the password the record leaves out.
+    const reset = await cli('branch', 'reset', 'ext', '--strategy', 'dump');
+    expect(reset.exitCode).toBe(0);
+    expect(reset.stderr).toMatch(/to the current state of postgres:\/\/ayb@127\.0\.0\.1:\d+\/other \(dump\)/);
+    expect(await ids('ayb_branch_ext')).toEqual([10, 11]);
+  });
+
   it('leaves the branch intact and no temporary database when the copy fails halfway', async () => {
     await cluster.query('INSERT INTO items VALUES (555)', [], 'ayb_branch_feat');
     const tools = await brokenPsql('fail');
