@@ -126,10 +126,19 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const restoreErr = new StderrTail(restore.stderr);
 
   let firstFailure: 'pg_dump' | 'psql' | undefined;
+  let stopping = false;
   const stopBoth = () => {
+    stopping = true;
     dump.kill('SIGTERM');
     restore.kill('SIGTERM');
   };
+  // pg_dump exiting with an error before ayb stopped it is the cause, even when psql, fed the
+  // cut-off stream, happens to be reported first. (pg_dump exits 1 on SIGTERM too, so the exit
+  // code alone cannot tell.)
+  let dumpFailedItself = false;
+  dump.once('exit', (code) => {
+    if (code !== 0 && code !== null && !stopping) dumpFailedItself = true;
+  });
   const onAbort = () => stopBoth();
   signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -152,7 +161,9 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   signal?.removeEventListener('abort', onAbort);
 
   if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
-  const failed = firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
+  const failed = dumpFailedItself
+    ? 'pg_dump'
+    : firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
   if (failed === 'pg_dump') {
     throw toolFailure('pg_dump', dumpResult.exitCode, dumpResult.signal, dumpErr.lines(), source);
   }
