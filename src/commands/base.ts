@@ -62,7 +62,7 @@ export abstract class AybCommand extends Command {
         return;
       }
       this.writer.log(`\nInterrupted (${sig}); stopping and cleaning up …`);
-      controller.abort(new InterruptedError(sig));
+      controller.abort(new InterruptedError(sig, 'run the command again to retry; ayb branch list shows what is there now'));
     };
     const onInt = handler('SIGINT');
     const onTerm = handler('SIGTERM');

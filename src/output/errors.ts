@@ -66,11 +66,12 @@ export class ExternalError extends AybError {
 }
 
 export class InterruptedError extends AybError {
-  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM', hint?: string) {
     super(
       'interrupted',
       signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated,
       `interrupted by ${signal}`,
+      { hint },
     );
   }
 }

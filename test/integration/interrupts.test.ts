@@ -68,7 +68,7 @@ describe('interrupting branch create', () => {
     expect(result.exitCode).toBe(exitCode);
     expect(took).toBeLessThan(5_000);
     expect(String(result.stderr)).toMatch(new RegExp(`Interrupted \\(${signal}\\)`));
-    expect(String(result.stderr)).toMatch(new RegExp(`Error: interrupted by ${signal}`));
+    expect(String(result.stderr)).toMatch(new RegExp(`^Error: interrupted by ${signal}\nHint: run the command again`, 'm'));
     expect(String(result.stdout)).toBe('');
     await expectNothingLeft(name, tools.map((t) => t.pid));
     expect((await row(name))?.error_message).toMatch(new RegExp(`interrupted by ${signal}`));
@@ -82,7 +82,7 @@ describe('interrupting branch create', () => {
     const result = await child;
     expect(result.exitCode).toBe(130);
     expect(JSON.parse(String(result.stdout))).toEqual({
-      error: expect.objectContaining({ code: 'interrupted', exit_code: 130 }),
+      error: expect.objectContaining({ code: 'interrupted', exit_code: 130, hint: expect.stringMatching(/run the command again/) }),
     });
     await expectNothingLeft('json-int', tools);
   });
