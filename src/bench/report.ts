@@ -1,0 +1,72 @@
+/** Pure helpers of the benchmark: statistics and the printed table. */
+
+export interface ContenderResult {
+  readonly name: string;
+  /** Wall times of each run, in milliseconds. */
+  readonly times: readonly number[];
+  /** Peak RSS of the ayb process per run, in bytes (absent for the baseline, which has none). */
+  readonly peakRss?: readonly number[];
+  /** Bytes of disk each branch added, per run (only measured on a filesystem of its own). */
+  readonly diskAdded?: readonly number[];
+  /** Strategy and copy method ayb recorded for the branch. */
+  readonly recorded?: string;
+  /** Why a contender did not run. */
+  readonly skipped?: string;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function formatSeconds(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function formatMb(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes)) return '—';
+  return `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+}
+
+/**
+ * "How many times faster than the baseline": baseline median / contender median, so 15× means
+ * fifteen times faster and 0.95× means 5% slower.
+ */
+export function speedup(baselineMs: number, ms: number): string {
+  if (!Number.isFinite(baselineMs) || !Number.isFinite(ms) || ms <= 0) return '—';
+  const ratio = baselineMs / ms;
+  return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
+}
+
+/** A Markdown table (pastes into the README as is): one row per contender. */
+export function resultsTable(results: readonly ContenderResult[], baselineName: string | undefined, options: { disk?: boolean } = {}): string {
+  const baseline = results.find((r) => r.name === baselineName && !r.skipped);
+  const baselineMs = baseline ? median(baseline.times) : Number.NaN;
+  const header = ['contender', 'recorded as', 'median wall time', 'runs', 'speed vs baseline', 'time / baseline', 'ayb peak RSS'];
+  if (options.disk) header.push('disk added per branch');
+  const rows = results.map((r) => {
+    if (r.skipped) {
+      const cells = [r.name, '—', 'not run', '0', '—', '—', '—'];
+      if (options.disk) cells.push('—');
+      cells[1] = r.skipped;
+      return cells;
+    }
+    const ms = median(r.times);
+    const cells = [
+      r.name,
+      r.recorded ?? '—',
+      formatSeconds(ms),
+      String(r.times.length),
+      speedup(baselineMs, ms),
+      Number.isFinite(baselineMs) ? `${(ms / baselineMs).toFixed(3)}` : '—',
+      r.peakRss && r.peakRss.length > 0 ? formatMb(Math.max(...r.peakRss)) : 'n/a',
+    ];
+    if (options.disk) cells.push(r.diskAdded && r.diskAdded.length > 0 ? formatMb(median(r.diskAdded)) : '—');
+    return cells;
+  });
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { baselineDumpArgs, baselineRestoreArgs } from '../../src/bench/baseline.js';
+import { datasetShape } from '../../src/bench/dataset.js';
+import { median, resultsTable, speedup } from '../../src/bench/report.js';
+import type { ConnInfo } from '../../src/postgres/conninfo.js';
+
+describe('benchmark helpers', () => {
+  it('takes the median of odd and even counts', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('states speed as baseline time over contender time', () => {
+    expect(speedup(15_000, 1_000)).toBe('15.0×');
+    expect(speedup(10_000, 10_500)).toBe('0.95×');
+    expect(speedup(Number.NaN, 1)).toBe('—');
+  });
+
+  it('prints a Markdown table with the baseline, skipped contenders and peak RSS', () => {
+    const table = resultsTable(
+      [
+        { name: 'baseline (AYB)', times: [10_000, 12_000, 11_000] },
+        { name: 'ayb --strategy template', times: [700, 800, 600], peakRss: [80 * 2 ** 20, 90 * 2 ** 20], recorded: 'template (file_copy)' },
+        { name: 'ayb --strategy dump', times: [], skipped: 'no pg_dump 18' },
+      ],
+      'baseline (AYB)',
+    ).split('\n');
+    expect(table[0]).toBe('| contender | recorded as | median wall time | runs | speed vs baseline | time / baseline | ayb peak RSS |');
+    expect(table[2]).toBe('| baseline (AYB) | — | 11.0 s | 3 | 1.00× | 1.000 | n/a |');
+    expect(table[3]).toBe('| ayb --strategy template | template (file_copy) | 0.70 s | 3 | 15.7× | 0.064 | 90 MB |');
+    expect(table[4]).toBe('| ayb --strategy dump | no pg_dump 18 | not run | 0 | — | — | — |');
+  });
+
+  it('reproduces the argv AYB gives pg_dump and psql, with no password in them', () => {
+    const conn: ConnInfo = { host: '127.0.0.1', port: 5432, user: 'u', password: 'sekret', database: 'app', params: {} };
+    const dump = baselineDumpArgs(conn);
+    expect(dump.slice(1)).toEqual(['--format=plain', '--no-owner', '--no-privileges']);
+    expect(dump[0]).toMatch(/^--dbname=postgres:\/\/u@127\.0\.0\.1:5432\/app$/);
+    expect(baselineRestoreArgs({ ...conn, database: 'b' }).slice(1)).toEqual(['--quiet', '--no-psqlrc']);
+    expect([...dump, ...baselineRestoreArgs(conn)].join(' ')).not.toContain('sekret');
+  });
+
+  it('scales the dataset with the requested size', () => {
+    const small = datasetShape(100);
+    const big = datasetShape(1000);
+    expect(big.orders).toBe(small.orders * 10);
+    expect(big.orderItems).toBe(big.orders * 3);
+  });
+});
