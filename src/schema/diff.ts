@@ -2,6 +2,7 @@ import {
   type ColumnDefinition,
   type DomainDefinition,
   type EnumDefinition,
+  lookup,
   OBJECT_KINDS,
   type ObjectKind,
   type ObjectOf,
@@ -104,16 +105,24 @@ function isDestructiveChange(a: SchemaObject, b: SchemaObject): boolean {
 export function diffSnapshots(a: SchemaSnapshot, b: SchemaSnapshot): SchemaChange[] {
   const changes: SchemaChange[] = [];
   for (const [id, from] of a.objects) {
-    const to = b.objects.get(id);
+    const to = lookup(b, id);
     if (!to) {
       if (from.parent && !b.objects.has(from.parent) && a.objects.has(from.parent)) continue;
       changes.push(change(from, 'removed', DATA_KINDS.has(from.kind), describe(from), withColumns(a, from), null));
-    } else if (!sameDefinition(from.definition, to.definition)) {
+    } else if (b.objects.has(id) && !sameDefinition(from.definition, to.definition)) {
       changes.push(change(to, 'changed', isDestructiveChange(from, to), changedFields(from.definition, to.definition), from.definition, to.definition));
     }
   }
   for (const [id, to] of b.objects) {
     if (a.objects.has(id)) continue;
+    // An inherited column that became the table's own (a detached partition): compared, not added.
+    const inherited = a.inheritedColumns?.get(id);
+    if (inherited) {
+      if (!sameDefinition(inherited.definition, to.definition)) {
+        changes.push(change(to, 'changed', isDestructiveChange(inherited, to), changedFields(inherited.definition, to.definition), inherited.definition, to.definition));
+      }
+      continue;
+    }
     if (to.kind === 'column' && to.parent && !a.objects.has(to.parent)) continue;
     changes.push(change(to, 'added', false, describe(to), null, withColumns(b, to)));
   }

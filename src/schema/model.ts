@@ -201,6 +201,16 @@ interface ExtraByKind {
 
 export interface SchemaSnapshot {
   readonly objects: ReadonlyMap<string, SchemaObject>;
+  /**
+   * Columns a partition or child table inherits: its parent's business, so not diffed as such, but
+   * kept to recognise them when a detach (or NO INHERIT) turns them into the table's own columns.
+   */
+  readonly inheritedColumns?: ReadonlyMap<string, ObjectOf<'column'>>;
+}
+
+/** The object of that id, or the inherited column of that id. */
+export function lookup(snapshot: SchemaSnapshot, id: string): SchemaObject | undefined {
+  return snapshot.objects.get(id) ?? snapshot.inheritedColumns?.get(id);
 }
 
 /** Builds the id of an object from its kind and identifying names. */

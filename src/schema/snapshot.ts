@@ -5,6 +5,7 @@ import {
   type ConstraintType,
   type IdentityDefinition,
   objectId,
+  type ObjectOf,
   type PolicyDefinition,
   type SchemaObject,
   type SchemaSnapshot,
@@ -332,6 +333,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
 
   // Columns of tables (inherited columns are their parent's: not diffed on the child).
   const columnIdByAddress = new Map<string, string>();
+  const inheritedColumns = new Map<string, ObjectOf<'column'>>();
   for (const row of rows.columns) {
     const relid = str(row.relid);
     const table = tableName(relid);
@@ -339,15 +341,17 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     if (!table || !parent) continue;
     const id = objectId('column', table.schema, table.name, str(row.attname));
     columnIdByAddress.set(address('pg_class', relid, row.attnum), id);
-    if (Number(row.attinhcount) > 0) continue;
-    owner.set(address('pg_class', relid, row.attnum), id);
-    if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
+    const inherited = Number(row.attinhcount) > 0;
+    if (!inherited) {
+      owner.set(address('pg_class', relid, row.attnum), id);
+      if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
+    }
     const generated = row.attgenerated === 's';
     const identity: IdentityDefinition | null =
       row.attidentity === 'a' || row.attidentity === 'd'
         ? { generation: row.attidentity === 'a' ? 'always' : 'by_default', ...sequenceOptions(row) }
         : null;
-    objects.set(id, {
+    const column: ObjectOf<'column'> = {
       kind: 'column',
       id,
       schema: table.schema,
@@ -365,7 +369,9 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       },
       dependsOn: [parent],
       typeDependsOn: [],
-    });
+    };
+    if (inherited) inheritedColumns.set(id, column);
+    else objects.set(id, column);
   }
 
   for (const row of sequences) {
@@ -545,7 +551,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     }
     objects.set(id, next);
   }
-  return { objects };
+  return { objects, inheritedColumns };
 }
 
 function relationKind(relkind: string): 'table' | 'view' | 'materialized_view' | 'sequence' {

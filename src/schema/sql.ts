@@ -12,6 +12,7 @@ import {
   type ColumnDefinition,
   describeObject,
   type IdentityDefinition,
+  lookup,
   type ObjectKind,
   type ObjectOf,
   type SchemaObject,
@@ -121,19 +122,20 @@ class MigrationPlanner {
     this.classify();
     this.cascade();
     for (const id of this.dropped) if (this.b.objects.has(id)) this.created.add(id);
-    for (const id of this.b.objects.keys()) if (!this.a.objects.has(id)) this.created.add(id);
+    for (const id of this.b.objects.keys()) if (!lookup(this.a, id)) this.created.add(id);
     const statements = [...this.releaseStatements(), ...this.dropStatements(), ...this.createStatements(), ...this.finalStatements()];
     return statements;
   }
 
   private classify(): void {
     for (const [id, from] of this.a.objects) {
-      const to = this.b.objects.get(id);
+      const to = lookup(this.b, id);
       if (!to) {
         this.dropped.add(id);
         continue;
       }
-      if (sameDefinition(from.definition, to.definition)) continue;
+      // A column that becomes inherited (an attach) is the parent's from then on.
+      if (!this.b.objects.has(id) || sameDefinition(from.definition, to.definition)) continue;
       const mode = changeMode(from, to);
       if (mode === 'rebuild') this.dropped.add(id);
       else if (mode === 'recreate_type') this.recreatedTypes.add(id);
@@ -141,6 +143,11 @@ class MigrationPlanner {
         this.altered.add(id);
         if (from.kind === 'column' && columnRetyped(from.definition, (to as ObjectOf<'column'>).definition)) this.retyped.add(id);
       }
+    }
+    // Columns a detach (or NO INHERIT) makes the table's own keep their inherited definition.
+    for (const [id, to] of this.b.objects) {
+      const from = this.a.inheritedColumns?.get(id);
+      if (from && !this.a.objects.has(id) && !sameDefinition(from.definition, to.definition)) this.altered.add(id);
     }
   }
 
@@ -224,7 +231,7 @@ class MigrationPlanner {
   private releaseStatements(): MigrationStatement[] {
     const out: MigrationStatement[] = [];
     for (const id of this.altered) {
-      const from = this.a.objects.get(id)!;
+      const from = lookup(this.a, id)!;
       const to = this.b.objects.get(id)!;
       if (from.kind !== 'table' || to.kind !== 'table') continue;
       const x = from.definition;
@@ -246,7 +253,7 @@ class MigrationPlanner {
     // An identity column's sequence goes with its identity: before the drops and creates, so that a
     // serial sequence of the same name can take its place.
     for (const id of this.altered) {
-      const from = this.a.objects.get(id)!;
+      const from = lookup(this.a, id)!;
       const to = this.b.objects.get(id)!;
       if (from.kind === 'column' && to.kind === 'column' && from.definition.identity && !to.definition.identity) {
         out.push({ sql: `ALTER TABLE ${relationOf(from)} ALTER COLUMN ${quoteIdent(from.name)} DROP IDENTITY` });
@@ -360,7 +367,7 @@ class MigrationPlanner {
     return order.flatMap((id) => {
       if (this.recreatedTypes.has(id)) return this.recreateType(this.a.objects.get(id)!, this.b.objects.get(id)!);
       if (this.created.has(id)) return this.createStatement(this.b.objects.get(id)!);
-      return this.alterStatements(this.a.objects.get(id)!, this.b.objects.get(id)!);
+      return this.alterStatements(lookup(this.a, id)!, this.b.objects.get(id)!);
     });
   }
 

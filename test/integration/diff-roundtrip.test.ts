@@ -335,6 +335,24 @@ const SCENARIOS: Scenario[] = [
       CREATE TABLE event_default PARTITION OF event DEFAULT`,
   },
   {
+    name: 'partition detached into a table of its own',
+    setup: `CREATE TABLE event (id bigint, at timestamptz NOT NULL DEFAULT now(), payload jsonb) PARTITION BY RANGE (at);
+      CREATE TABLE event_2024 PARTITION OF event FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+    change: 'ALTER TABLE event DETACH PARTITION event_2024',
+    check: (changes) => expect(changes).toEqual([expect.objectContaining({ kind: 'table', name: 'event_2024', action: 'changed' })]),
+  },
+  {
+    name: 'inheritance parent removed from a child table',
+    setup: 'CREATE TABLE base_log (at timestamptz NOT NULL); CREATE TABLE app_log (msg text) INHERITS (base_log)',
+    change: 'ALTER TABLE app_log NO INHERIT base_log',
+  },
+  {
+    name: 'unlogged table, storage parameters, view options',
+    setup: 'CREATE TABLE scratch (id int)',
+    change: `ALTER TABLE scratch SET UNLOGGED; ALTER TABLE scratch SET (fillfactor = 70);
+      CREATE VIEW cheap_books WITH (security_barrier) AS SELECT * FROM book WHERE price < 10 WITH CASCADED CHECK OPTION`,
+  },
+  {
     name: 'column collation changed under a view',
     change: `DROP VIEW book_list; ALTER TABLE author ALTER name TYPE text COLLATE "C";
       CREATE VIEW book_list AS SELECT b.id, b.title, a.name AS author FROM book b JOIN author a ON a.id = b.author_id`,
