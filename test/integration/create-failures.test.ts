@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli, spawnCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { jsonError, textError } from '../helpers/cli-errors.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import {
   branchDatabases,
@@ -48,19 +49,16 @@ describe('branch create failures (dump pipeline)', () => {
     return made;
   }
 
+  /** pg_dump that sends 20 kB of the dump, then fails. */
+  const brokenDump = () => tools({
+    pg_dump: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 1, stderr: 'pg_dump: error: simulated failure halfway' },
+    psql: { kind: 'logged' },
+  });
+
   async function row(name: string): Promise<{ status: string; error_message: string | null; strategy: string | null } | undefined> {
     const { rows } = await cluster.query('SELECT status, error_message, strategy FROM _ayb_branches WHERE name = $1', [name], 'app');
     expect(rows.length).toBeLessThanOrEqual(1);
     return rows[0] as { status: string; error_message: string | null; strategy: string | null } | undefined;
-  }
-
-  /** One JSON document on stdout, holding only the error; returns the error. */
-  function jsonError(result: CliResult, exitCode: number): Record<string, any> {
-    expect(result.exitCode).toBe(exitCode);
-    const document = result.json();
-    expect(Object.keys(document)).toEqual(['error']);
-    expect(document.error.exit_code).toBe(exitCode);
-    return document.error;
   }
 
   async function expectLeftNothing(name: string, message: RegExp): Promise<void> {
@@ -73,15 +71,11 @@ describe('branch create failures (dump pipeline)', () => {
   }
 
   it('pg_dump failing halfway: exit 5, names pg_dump with its stderr, drops the partial database, row failed', async () => {
-    const broken = await tools({
-      pg_dump: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 1, stderr: 'pg_dump: error: simulated failure halfway' },
-      psql: { kind: 'logged' },
-    });
+    const broken = await brokenDump();
     const started = Date.now();
     const result = await runCli(['branch', 'create', 'dump-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
     expect(Date.now() - started).toBeLessThan(20_000);
-    const error = jsonError(result, 5);
-    expect(error.code).toBe('pg_dump_failed');
+    const error = jsonError(result, 5, 'pg_dump_failed');
     expect(error.tool).toBe('pg_dump');
     expect(error.message).toMatch(/^pg_dump exited with code 1: .*simulated failure halfway/);
     expect(error.hint).toBeTruthy();
@@ -92,14 +86,9 @@ describe('branch create failures (dump pipeline)', () => {
   });
 
   it('the same failure without --json: an Error line naming pg_dump, a Hint line, nothing on stdout', async () => {
-    const broken = await tools({
-      pg_dump: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 1, stderr: 'pg_dump: error: simulated failure halfway' },
-      psql: { kind: 'logged' },
-    });
+    const broken = await brokenDump();
     const result = await runCli(['branch', 'create', 'dump-fails', '--strategy', 'dump', '--config', broken.configFile], { env });
-    expect(result.exitCode).toBe(5);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^Error: pg_dump exited with code 1: .*simulated failure halfway\nHint: .+$/m);
+    textError(result, 5, /^Error: pg_dump exited with code 1: .*simulated failure halfway\nHint: .+$/m);
   });
 
   it('a create of a name whose row failed replaces that row', async () => {
@@ -122,8 +111,7 @@ describe('branch create failures (dump pipeline)', () => {
     const started = Date.now();
     const result = await runCli(['branch', 'create', 'psql-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
     expect(Date.now() - started).toBeLessThan(20_000);
-    const error = jsonError(result, 5);
-    expect(error.code).toBe('psql_failed');
+    const error = jsonError(result, 5, 'psql_failed');
     expect(error.tool).toBe('psql');
     expect(error.message).toMatch(/^psql exited with code 3: .*simulated failure halfway/);
     await expectLeftNothing('psql-fails', /^psql exited with code 3/);
@@ -132,8 +120,7 @@ describe('branch create failures (dump pipeline)', () => {
   it('a real restore error stops psql at once (ON_ERROR_STOP): exit 5 with PostgreSQL\'s message', async () => {
     // b_poisoned's rows violate a CHECK in any ayb_branch_* database; c_after comes after it.
     const result = await runCli(['branch', 'create', 'poisoned', '--from', cluster.url('poison'), '--strategy', 'dump', '--json'], { env });
-    const error = jsonError(result, 5);
-    expect(error.code).toBe('psql_failed');
+    const error = jsonError(result, 5, 'psql_failed');
     expect(error.message).toMatch(/^psql exited with code 3: .*violates check constraint "b_poisoned_id_check"/);
     expect(error.message).not.toContain(cluster.conn.password!);
     await expectLeftNothing('poisoned', /violates check constraint/);

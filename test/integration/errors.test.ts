@@ -2,30 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { jsonError, textError } from '../helpers/cli-errors.js';
 import { branchDatabases } from '../helpers/clone-probes.js';
 import { freePort, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { type FakeTools, fakeTools } from '../helpers/fake-tools.js';
-
-/** One JSON document on stdout holding only `error`, with the given exit code and code; returns it. */
-function jsonError(result: CliResult, exitCode: number, code: string | RegExp): { code: string; message: string; hint?: string; exit_code: number; [key: string]: unknown } {
-  expect(result.exitCode, result.stderr + result.stdout).toBe(exitCode);
-  const document = result.json();
-  expect(Object.keys(document)).toEqual(['error']);
-  expect(document.error.exit_code).toBe(exitCode);
-  expect(document.error.code).toMatch(code);
-  expect(document.error.message).toBeTruthy();
-  expect(document.error.hint).toBeTruthy();
-  return document.error;
-}
-
-/** Without --json: nothing on stdout, an `Error:` line and a `Hint:` line on stderr. */
-function textError(result: CliResult, exitCode: number, message: RegExp): void {
-  expect(result.exitCode, result.stderr + result.stdout).toBe(exitCode);
-  expect(result.stdout).toBe('');
-  expect(result.stderr).toMatch(/^Error: .+\nHint: .+$/m);
-  expect(result.stderr).toMatch(message);
-}
 
 describe('errors a user can act on', () => {
   let cluster: TestCluster;
