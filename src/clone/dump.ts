@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { AybError, ExternalError } from '../output/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { type Tool, toolEnv } from './tools.js';
@@ -100,13 +100,15 @@ class ProgressCounter extends Transform {
 }
 
 /**
- * Streams `pg_dump source | psql target`. Memory stays flat (stream backpressure). If either side
+ * Streams `pg_dump source | psql target`. Memory stays flat: without progress the children share
+ * one socket; with progress the bytes pass through a counting stream with backpressure. If either side
  * fails, the other is stopped, so neither can hang, and the error names the tool that failed with
  * the tail of its stderr (passwords scrubbed). On abort both are stopped and the abort reason thrown.
  */
 export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const { source, target, signal } = request;
   signal?.throwIfAborted();
+  const { execa } = await import('execa');
   const common = { reject: false, buffer: false, cleanup: true, forceKillAfterDelay: 3000 } as const;
   const dump = execa(request.pgDump.path, pgDumpArgs(source, request), {
     ...common,
@@ -115,13 +117,18 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
     stdout: 'pipe',
     stderr: 'pipe',
   });
+  // Without progress to count, psql reads pg_dump's output directly (one socket between the two
+  // children): the bytes never pass through Node, which saves CPU and keeps ayb's memory flat.
+  const direct = !request.onProgress;
   const restore = execa(request.psql.path, psqlArgs(target), {
     ...common,
     env: toolEnv(libpqEnv(target)),
-    stdin: 'pipe',
+    stdin: direct ? dump.stdout! : 'pipe',
     stdout: 'ignore',
     stderr: 'pipe',
   });
+  // psql holds that end now; ours would only keep it open.
+  if (direct) dump.stdout!.destroy();
   const dumpErr = new StderrTail(dump.stderr);
   const restoreErr = new StderrTail(restore.stderr);
 
@@ -153,7 +160,7 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
 
   const flow = request.onProgress
     ? pipeline(dump.stdout!, new ProgressCounter(request.onProgress), restore.stdin!)
-    : pipeline(dump.stdout!, restore.stdin!);
+    : Promise.resolve();
   // A broken pipe only means one side died; the exit codes say which.
   const piped = flow.catch(() => stopBoth());
 

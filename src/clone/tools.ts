@@ -1,6 +1,5 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { ExternalError } from '../output/errors.js';
 
 export type ToolName = 'pg_dump' | 'psql';
@@ -52,6 +51,8 @@ export function toolEnv(extra: Record<string, string> = {}, env: NodeJS.ProcessE
 }
 
 export async function toolVersion(file: string): Promise<{ major: number; version: string }> {
+  // Loaded on first use, so that commands which start no tool do not pay for it at startup.
+  const { execa } = await import('execa');
   const result = await execa(file, ['--version'], { reject: false, timeout: 10_000, env: toolEnv() });
   const match = /(\d+)(?:\.(\d+))?/.exec(String(result.stdout ?? ''));
   if (result.exitCode !== 0 || !match) {

