@@ -10,7 +10,7 @@ import type { TestCluster } from './cluster.js';
  */
 
 /** Polls `check` until it returns a truthy value, at most `timeoutMs`; fails with `what` otherwise. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000, intervalMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, intervalMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -100,6 +100,12 @@ export async function toolSessions(cluster: TestCluster): Promise<ToolSession[]>
     'postgres',
   );
   return rows;
+}
+
+/** How many advisory locks are held: ayb holds one per branch it is creating or deleting. */
+export async function advisoryLocksHeld(cluster: TestCluster): Promise<number> {
+  const { rows } = await cluster.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted", [], 'postgres');
+  return rows[0]!.n;
 }
 
 /** Waits until psql is restoring the rows of `table` (the clone is really under way). */

@@ -67,14 +67,14 @@ describe('branch create failures (dump pipeline)', () => {
     expect(after?.status).toBe('failed');
     expect(after?.strategy).toBe('dump');
     expect(after?.error_message).toMatch(message);
-    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 5_000);
+    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
   }
 
   it('pg_dump failing halfway: exit 5, names pg_dump with its stderr, drops the partial database, row failed', async () => {
     const broken = await brokenDump();
     const started = Date.now();
     const result = await runCli(['branch', 'create', 'dump-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(60_000); // neither side may wait forever for the other
     const error = jsonError(result, 5, 'pg_dump_failed');
     expect(error.tool).toBe('pg_dump');
     expect(error.message).toMatch(/^pg_dump exited with code 1: .*simulated failure halfway/);
@@ -110,7 +110,7 @@ describe('branch create failures (dump pipeline)', () => {
     });
     const started = Date.now();
     const result = await runCli(['branch', 'create', 'psql-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(60_000); // neither side may wait forever for the other
     const error = jsonError(result, 5, 'psql_failed');
     expect(error.tool).toBe('psql');
     expect(error.message).toMatch(/^psql exited with code 3: .*simulated failure halfway/);

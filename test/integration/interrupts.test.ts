@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import {
+  advisoryLocksHeld,
   branchDatabases,
   childProcesses,
   fillSlowSource,
@@ -47,7 +48,7 @@ describe('interrupting branch create', () => {
   async function expectNothingLeft(name: string, toolPids: readonly number[]): Promise<void> {
     expect(toolPids.filter((pid) => processInfo(pid) !== undefined)).toEqual([]);
     // The server notices the closed connections within moments; nothing of the clone may linger.
-    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 5_000);
+    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
     expect(await branchDatabases(cluster)).toEqual([]);
     const after = await row(name);
     expect(after?.status).toBe('failed');
@@ -108,8 +109,10 @@ describe('interrupting branch create', () => {
 
     // pg_dump and psql are fed through ayb's pipes: with ayb gone they end on their own.
     await waitFor('pg_dump and psql to end after ayb was killed', () =>
-      tools.every((t) => processInfo(t.pid) === undefined), 10_000);
-    await waitFor('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
+      tools.every((t) => processInfo(t.pid) === undefined), 20_000);
+    await waitFor('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 20_000);
+    // The server ends the killed process's own session too, and with it the branch lock.
+    await waitFor('the branch lock to be released', async () => (await advisoryLocksHeld(cluster)) === 0, 10_000);
 
     const list = await runCli(['branch', 'list', '--json'], { env });
     expect(list.json().find((b: { name: string }) => b.name === 'killed')).toMatchObject({ status: 'creating' });
