@@ -39,7 +39,7 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --size-mb <n>        size of the dataset in MB (default 1000)
   --runs <n>           runs per contender (default 3); the median is reported
-  --only <list>        comma-separated contenders: baseline,dump,template,auto (default: all)
+  --only <list>        comma-separated contenders: baseline,dump,template,auto,sql,startup (default: all)
   --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
   --pg18-only          run only that part
   --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
@@ -82,7 +82,7 @@ function parseOptions(argv: string[]): Options {
   const runs = Number(values.runs);
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
-  const all = ['baseline', 'dump', 'template', 'auto'];
+  const all = ['baseline', 'dump', 'template', 'auto', 'sql', 'startup'];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
   for (const name of only) if (!all.includes(name)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
   return {
@@ -126,7 +126,8 @@ async function freePort(): Promise<number> {
 
 interface Contender {
   readonly name: string;
-  readonly key: 'baseline' | 'dump' | 'template' | 'auto';
+  /** sql and startup are references, not contenders: the bare SQL copy, and starting the CLI. */
+  readonly key: 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup';
   /** `ayb branch create` flags. */
   readonly flags?: readonly string[];
   /** `[branching] file_copy_method` in the config ayb runs with. */
@@ -191,6 +192,27 @@ async function runAyb(target: Target, contender: Contender, branch: string, rssF
   return { ms, peakRss, recorded: record.copy_method ? `${record.strategy} (${record.copy_method})` : record.strategy };
 }
 
+/** The bare server-side copy, as a reference: what ayb's template strategy cannot beat. */
+async function runSqlTemplate(conn: ConnInfo, target: string, clone: boolean): Promise<number> {
+  return withAdmin(conn, async (client) => {
+    if (clone) await client.query('SET file_copy_method = clone');
+    const started = performance.now();
+    await client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(conn.database)} STRATEGY FILE_COPY`);
+    return performance.now() - started;
+  });
+}
+
+/** Starting the CLI and nothing else (`ayb --version`): the fixed cost in every ayb row. */
+async function runStartup(rssFile: string): Promise<RunOutcome> {
+  await rm(rssFile, { force: true });
+  const started = performance.now();
+  const result = await execa('node', [`--import=${RSS_PROBE}`, AYB_BIN, '--version'], { reject: false, env: cleanEnv({ AYB_BENCH_RSS_FILE: rssFile }), stdin: 'ignore' });
+  const ms = performance.now() - started;
+  if (result.exitCode !== 0) throw new Error(`ayb --version failed: ${String(result.stderr).slice(0, 300)}`);
+  const peakRss = existsSync(rssFile) ? Number(await readFile(rssFile, 'utf8')) : undefined;
+  return { ms, peakRss };
+}
+
 async function checksumOf(conn: ConnInfo, database: string): Promise<string> {
   const client = await connect(withDatabase(conn, database));
   try {
@@ -210,25 +232,30 @@ async function measure(target: Target, contenders: readonly Contender[], options
     for (const contender of contenders) {
       if (contender.skip) continue;
       const branch = `bench-${contender.key}`;
-      const database = contender.key === 'baseline' ? 'bench_baseline' : `ayb_branch_bench_${contender.key}`;
+      const database = contender.key === 'baseline' || contender.key === 'sql' ? `bench_${contender.key}` : `ayb_branch_bench_${contender.key}`;
       const before = target.cow ? await target.cow.usedBytes() : undefined;
-      const outcome = contender.key === 'baseline'
+      const outcome: RunOutcome = contender.key === 'baseline'
         ? { ms: await runBaseline(target.conn, database) }
-        : await runAyb(target, contender, branch, rssFile);
+        : contender.key === 'sql'
+          ? { ms: await runSqlTemplate(target.conn, database, target.cow !== undefined) }
+          : contender.key === 'startup'
+            ? await runStartup(rssFile)
+            : await runAyb(target, contender, branch, rssFile);
       const after = target.cow ? await target.cow.usedBytes() : undefined;
       const entry = results.get(contender.name)!;
       entry.times.push(outcome.ms);
-      if ('peakRss' in outcome && outcome.peakRss !== undefined) entry.rss.push(outcome.peakRss);
+      if (outcome.peakRss !== undefined) entry.rss.push(outcome.peakRss);
       if (before !== undefined && after !== undefined) entry.disk.push(Math.max(0, after - before));
-      if ('recorded' in outcome) entry.recorded ??= outcome.recorded;
-      const extra = 'peakRss' in outcome && outcome.peakRss ? `, ayb peak RSS ${formatMb(outcome.peakRss)}` : '';
+      entry.recorded ??= outcome.recorded;
+      const extra = outcome.peakRss ? `, ayb peak RSS ${formatMb(outcome.peakRss)}` : '';
       const disk = before !== undefined && after !== undefined ? `, disk +${formatMb(Math.max(0, after - before))}` : '';
       log(`  ${target.label} round ${round}/${options.runs}: ${contender.name.padEnd(22)} ${(outcome.ms / 1000).toFixed(2)} s${extra}${disk}`);
+      if (contender.key === 'startup') continue;
       if (round === 1 && options.verify && sourceChecksum !== undefined) {
         const copy = await checksumOf(target.conn, database);
         if (copy !== sourceChecksum) throw new Error(`${contender.name}: the copy's rows differ from the source (${copy} ≠ ${sourceChecksum})`);
       }
-      await resetServer(target.conn, database, target.configFile, contender.key === 'baseline' ? undefined : branch);
+      await resetServer(target.conn, database, target.configFile, contender.key === 'baseline' || contender.key === 'sql' ? undefined : branch);
     }
   }
   return contenders.map((c) => {
@@ -317,6 +344,8 @@ const PG15_CONTENDERS: readonly Contender[] = [
   { name: 'ayb --strategy dump', key: 'dump', flags: ['--strategy', 'dump'] },
   { name: 'ayb --strategy template', key: 'template', flags: ['--strategy', 'template'] },
   { name: 'ayb (auto)', key: 'auto' },
+  { name: 'reference: CREATE DATABASE … STRATEGY FILE_COPY (SQL only)', key: 'sql' },
+  { name: 'reference: ayb --version (CLI startup)', key: 'startup' },
 ];
 
 async function main(): Promise<void> {
@@ -352,6 +381,8 @@ async function main(): Promise<void> {
       { name: 'ayb --strategy dump', key: 'dump', flags: ['--strategy', 'dump'], skip: noPgDump18 },
       { name: 'ayb --strategy template', key: 'template', flags: ['--strategy', 'template'] },
       { name: 'ayb (auto)', key: 'auto' },
+      { name: 'reference: SET file_copy_method = clone; CREATE DATABASE … (SQL only)', key: 'sql' },
+      { name: 'reference: ayb --version (CLI startup)', key: 'startup' },
     ];
     const copyContender: Contender = { name: 'ayb template, file_copy_method=copy', key: 'template', flags: ['--strategy', 'template'], fileCopyMethod: 'copy' };
     const list = [...pick(contenders), ...(options.only.has('template') ? [copyContender] : [])];

@@ -17,22 +17,21 @@ export interface DatabaseSettings {
   readonly comment: string | null;
 }
 
-/** Reads the settings and comment of `database` on the server `client` is connected to. */
+/** Reads the settings and comment of `database` on the server `client` is connected to (one round trip). */
 export async function readDatabaseSettings(client: Client, database: string): Promise<DatabaseSettings> {
-  const { rows } = await client.query<{ role: string | null; config: string[] }>(
-    `SELECT r.rolname AS role, s.setconfig AS config
-       FROM pg_db_role_setting s
-       JOIN pg_database d ON d.oid = s.setdatabase
-       LEFT JOIN pg_roles r ON r.oid = s.setrole
-      WHERE d.datname = $1 AND (s.setrole = 0 OR r.rolname IS NOT NULL)
-      ORDER BY r.rolname NULLS FIRST`,
+  const { rows } = await client.query<{ comment: string | null; settings: { role: string | null; config: string[] | null }[] | null }>(
+    `SELECT shobj_description(d.oid, 'pg_database') AS comment,
+            (SELECT json_agg(json_build_object('role', r.rolname, 'config', s.setconfig) ORDER BY r.rolname NULLS FIRST)
+               FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+              WHERE s.setdatabase = d.oid AND (s.setrole = 0 OR r.rolname IS NOT NULL)) AS settings
+       FROM pg_database d WHERE d.datname = $1`,
     [database],
   );
-  const comment = await client.query<{ comment: string | null }>(
-    "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
-    [database],
-  );
-  return { settings: rows.map((r) => ({ role: r.role, config: r.config ?? [] })), comment: comment.rows[0]?.comment ?? null };
+  const row = rows[0];
+  return {
+    settings: (row?.settings ?? []).map((r) => ({ role: r.role, config: r.config ?? [] })),
+    comment: row?.comment ?? null,
+  };
 }
 
 /**
