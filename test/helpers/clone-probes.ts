@@ -22,15 +22,18 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
 
 /**
  * Fills `database` so that restoring it with pg_dump | psql is slow on purpose: table `a_slow` has
- * `rows` rows and a CHECK whose function sleeps `msPerRow` — but only in a database named
- * ayb_branch_*, so loading the source is fast and only the branch's COPY crawls. Table `z_bulk`
- * (dumped after it) holds a few MB, so pg_dump is still writing while psql crawls.
+ * `rows` rows and a CHECK whose function sleeps per row — but only in a database named
+ * ayb_branch_*, so loading the source is fast and only the branch's COPY crawls. How long it sleeps
+ * is read from the setting `ayb_test.ms_per_row` (see `setRestoreSpeed`), else `msPerRow`. Table
+ * `z_bulk` (dumped after it) holds a few MB, so pg_dump is still writing while psql crawls.
  */
 export async function fillSlowSource(cluster: TestCluster, database: string, options: { rows: number; msPerRow: number; bulkRows?: number }): Promise<void> {
   await cluster.query(
     `CREATE FUNCTION slow_ok(v int) RETURNS boolean LANGUAGE plpgsql AS $$
      BEGIN
-       IF current_database() LIKE 'ayb_branch_%' THEN PERFORM pg_sleep(${options.msPerRow / 1000}); END IF;
+       IF current_database() LIKE 'ayb_branch_%' THEN
+         PERFORM pg_sleep(coalesce(nullif(current_setting('ayb_test.ms_per_row', true), ''), '${options.msPerRow}')::numeric / 1000);
+       END IF;
        RETURN true;
      END $$;
      CREATE TABLE a_slow (id int PRIMARY KEY CHECK (slow_ok(id)));
@@ -40,6 +43,11 @@ export async function fillSlowSource(cluster: TestCluster, database: string, opt
     [],
     database,
   );
+}
+
+/** Sets how many ms `fillSlowSource`'s restore sleeps per row, for sessions that start from now on. */
+export async function setRestoreSpeed(cluster: TestCluster, msPerRow: number): Promise<void> {
+  await cluster.query(`ALTER ROLE ${cluster.conn.user} SET ayb_test.ms_per_row = '${msPerRow}'`, [], 'postgres');
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   childProcesses,
   fillSlowSource,
   processInfo,
+  setRestoreSpeed,
   toolSessions,
   waitFor,
   waitForRestoreOf,
@@ -14,8 +15,10 @@ import {
 
 /**
  * SIGINT, SIGTERM and SIGKILL in the middle of a dump clone. The main database restores slowly on
- * purpose (about 2 s), and every signal is sent only once psql is seen copying rows.
+ * purpose, and every signal is sent only once psql is seen copying rows. For the interrupts the
+ * restore would take 10 s, so an exit within 5 s shows that ayb stopped it rather than waited.
  */
+const INTERRUPT_MS_PER_ROW = 25;
 describe('interrupting branch create', () => {
   let cluster: TestCluster;
   let env: Record<string, string>;
@@ -23,7 +26,7 @@ describe('interrupting branch create', () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
     await cluster.createDatabase('app');
-    await fillSlowSource(cluster, 'app', { rows: 400, msPerRow: 5 });
+    await fillSlowSource(cluster, 'app', { rows: 400, msPerRow: INTERRUPT_MS_PER_ROW });
     env = { AYB_DATABASE_URL: cluster.url('app') };
   });
   afterAll(async () => {
@@ -90,6 +93,7 @@ describe('interrupting branch create', () => {
 
   it('a create of a name whose row failed after an interrupt replaces that row', async () => {
     expect((await row('sigint-solo'))?.status).toBe('failed');
+    await setRestoreSpeed(cluster, 1);
     const again = await runCli(['branch', 'create', 'sigint-solo', '--strategy', 'dump', '--json'], { env });
     expect(again.exitCode).toBe(0);
     expect(again.json()).toMatchObject({ name: 'sigint-solo', status: 'ready', strategy: 'dump' });
@@ -99,9 +103,12 @@ describe('interrupting branch create', () => {
     const { rows: copied } = await cluster.query('SELECT count(*)::int AS n FROM a_slow', [], 'ayb_branch_sigint_solo');
     expect(copied[0].n).toBe(400);
     expect((await runCli(['branch', 'delete', 'sigint-solo', '--yes'], { env })).exitCode).toBe(0);
+    await setRestoreSpeed(cluster, INTERRUPT_MS_PER_ROW);
   });
 
   it('SIGKILL leaves a stale "creating" row that is explained, refused without --force, and cleaned with it', async () => {
+    // psql's server session finishes the rows it already has after ayb dies; keep that short.
+    await setRestoreSpeed(cluster, 5);
     const { child, tools } = await startSlowCreate('killed');
     child.kill('SIGKILL');
     const result = await child;
