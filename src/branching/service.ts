@@ -124,7 +124,7 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
   if (branch.status !== 'ready') {
     throw new ConflictError('branch_not_ready', `branch "${branch.name}" is not ready (status: ${branch.status})`, {
       hint: branch.status === 'failed'
-        ? `delete it with: ayb branch delete ${branch.name} --force, then create it again`
+        ? `delete it with: ayb branch delete ${branch.name} --yes --force, then create it again`
         : 'wait for the create to finish, or check with: ayb branch show ' + branch.name,
     });
   }
