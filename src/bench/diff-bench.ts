@@ -9,7 +9,6 @@
  * A script, not a test: it measures and asserts nothing.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +21,7 @@ import { diffSnapshots } from '../schema/diff.js';
 import { snapshotSchema } from '../schema/snapshot.js';
 import { planMigration } from '../schema/sql.js';
 import { formatSeconds, median } from './report.js';
+import { freePort } from '../postgres/ports.js';
 
 export const DIFF_TARGET_MS = 3000;
 
@@ -74,18 +74,6 @@ CREATE TABLE app.extra (id int PRIMARY KEY, t0001_id bigint REFERENCES app.t0001
 ALTER TABLE app.t0020 ENABLE ROW LEVEL SECURITY;
 CREATE POLICY mine ON app.t0020 USING (name = current_user);
 `;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** One measured diff, as `ayb branch diff` runs it: two connections, snapshots taken side by side. */
 async function timeDiff(a: ConnInfo, b: ConnInfo): Promise<{ ms: number; objects: number; changes: number; statements: number }> {

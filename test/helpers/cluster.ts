@@ -1,11 +1,13 @@
 import { mkdtemp, chmod } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
+import { freePort } from '../../src/postgres/ports.js';
+
+export { freePort };
 
 /**
  * A throwaway PostgreSQL cluster for one test file, started by the same managed-cluster code that
@@ -23,18 +25,6 @@ export interface TestCluster {
   /** Creates an empty database, dropping any previous one of that name. */
   createDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startTestCluster(): Promise<TestCluster> {
