@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { AybError, ExternalError } from '../output/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
+import { dieWithParentPrefix } from './die-with-parent.js';
 import { type Tool, toolEnv } from './tools.js';
 
 export interface DumpOptions {
@@ -103,14 +104,18 @@ class ProgressCounter extends Transform {
  * Streams `pg_dump source | psql target`. Memory stays flat: without progress the children share
  * one socket; with progress the bytes pass through a counting stream with backpressure. If either side
  * fails, the other is stopped, so neither can hang, and the error names the tool that failed with
- * the tail of its stderr (passwords scrubbed). On abort both are stopped and the abort reason thrown.
+ * the tail of its stderr (passwords scrubbed). On abort both are stopped and the abort reason thrown;
+ * if ayb itself is killed, the kernel stops them (see die-with-parent.ts).
  */
 export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const { source, target, signal } = request;
   signal?.throwIfAborted();
   const { execa } = await import('execa');
+  // Each tool is exec'd through the prefix, so its pid is the tool's own and signals reach it.
+  const [guard, ...guardArgs] = await dieWithParentPrefix();
+  const argv = (tool: Tool, args: string[]): [string, string[]] => (guard ? [guard, [...guardArgs, tool.path, ...args]] : [tool.path, args]);
   const common = { reject: false, buffer: false, cleanup: true, forceKillAfterDelay: 3000 } as const;
-  const dump = execa(request.pgDump.path, pgDumpArgs(source, request), {
+  const dump = execa(...argv(request.pgDump, pgDumpArgs(source, request)), {
     ...common,
     env: toolEnv(libpqEnv(source)),
     stdin: 'ignore',
@@ -120,7 +125,7 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   // Without progress to count, psql reads pg_dump's output directly (one socket between the two
   // children): the bytes never pass through Node, which saves CPU and keeps ayb's memory flat.
   const direct = !request.onProgress;
-  const restore = execa(request.psql.path, psqlArgs(target), {
+  const restore = execa(...argv(request.psql, psqlArgs(target)), {
     ...common,
     env: toolEnv(libpqEnv(target)),
     stdin: direct ? dump.stdout! : 'pipe',

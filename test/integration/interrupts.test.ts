@@ -107,16 +107,17 @@ describe('interrupting branch create', () => {
   });
 
   it('SIGKILL leaves a stale "creating" row that is explained, refused without --force, and cleaned with it', async () => {
-    // psql's server session finishes the rows it already has after ayb dies; keep that short.
-    await setRestoreSpeed(cluster, 5);
+    // The restore would take another ~5 s; psql's server session finishes the rows it already
+    // has after psql is gone, so keep it at that.
+    await setRestoreSpeed(cluster, 12);
     const { child, tools } = await startSlowCreate('killed');
     child.kill('SIGKILL');
     const result = await child;
     expect(result.signal).toBe('SIGKILL');
 
-    // pg_dump and psql are fed through ayb's pipes: with ayb gone they end on their own.
+    // ayb had no chance to stop them, yet pg_dump and psql must not run on to the end of the clone.
     await waitFor('pg_dump and psql to end after ayb was killed', () =>
-      tools.every((t) => processInfo(t.pid) === undefined), 20_000);
+      tools.every((t) => processInfo(t.pid) === undefined), 2_500);
     await waitFor('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 20_000);
     // The server ends the killed process's own session too, and with it the branch lock.
     await waitFor('the branch lock to be released', async () => (await advisoryLocksHeld(cluster)) === 0, 10_000);
