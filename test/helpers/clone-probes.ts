@@ -1,24 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
 import type { TestCluster } from './cluster.js';
+import { holdGate, waitUntil } from './gate.js';
+
+// The lock gate lives in gate.ts; re-exported so a failure test finds every probe in one place.
+export { holdGate, waitUntil };
 
 /**
  * Ways to catch a dump clone in the act, without sleeping and hoping: a source whose restore is
  * slow on purpose, a lock that holds pg_dump at the gate, and probes of the server's sessions and
  * of the processes ayb started.
  */
-
-/** Polls `check` until it returns a truthy value, at most `timeoutMs`; fails with `what` otherwise. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, intervalMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(intervalMs);
-  }
-}
 
 /**
  * Fills `database` so that restoring it with pg_dump | psql is slow on purpose: table `a_slow` has
@@ -68,28 +59,6 @@ export async function fillPoisonedSource(cluster: TestCluster, database: string)
   );
 }
 
-/**
- * Holds `ACCESS EXCLUSIVE` on a table in an open transaction: pg_dump (which takes `ACCESS SHARE`
- * on every table it dumps) waits at this gate until `release()`.
- */
-export async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const { conn } = cluster;
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, application_name: 'test-gate' });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.end().catch(() => undefined);
-    },
-  };
-}
-
 export interface ToolSession {
   readonly pid: number;
   readonly application_name: string;
@@ -118,14 +87,14 @@ export async function advisoryLocksHeld(cluster: TestCluster): Promise<number> {
 
 /** Waits until psql is restoring the rows of `table` (the clone is really under way). */
 export function waitForRestoreOf(cluster: TestCluster, table: string): Promise<ToolSession> {
-  return waitFor(`psql to restore ${table}`, async () =>
-    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-psql' && s.query.startsWith(`COPY public.${table} `)));
+  return waitUntil(`psql to restore ${table}`, async () =>
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-psql' && s.query.startsWith(`COPY public.${table} `)), 30_000);
 }
 
 /** Waits until pg_dump is blocked on a lock (held by `holdGate`). */
 export function waitForDumpAtGate(cluster: TestCluster): Promise<ToolSession> {
-  return waitFor('pg_dump to wait at the gate', async () =>
-    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-pg_dump' && s.wait_event_type === 'Lock'));
+  return waitUntil('pg_dump to wait at the gate', async () =>
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-pg_dump' && s.wait_event_type === 'Lock'), 30_000);
 }
 
 export async function branchDatabases(cluster: TestCluster): Promise<string[]> {

@@ -10,7 +10,7 @@ import {
   fillPoisonedSource,
   holdGate,
   toolSessions,
-  waitFor,
+  waitUntil,
   waitForDumpAtGate,
 } from '../helpers/clone-probes.js';
 import { type FakeTools, fakeTools } from '../helpers/fake-tools.js';
@@ -67,7 +67,7 @@ describe('branch create failures (dump pipeline)', () => {
     expect(after?.status).toBe('failed');
     expect(after?.strategy).toBe('dump');
     expect(after?.error_message).toMatch(message);
-    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
+    await waitUntil('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
   }
 
   it('pg_dump failing halfway: exit 5, names pg_dump with its stderr, drops the partial database, row failed', async () => {

@@ -9,7 +9,7 @@ import {
   processInfo,
   setRestoreSpeed,
   toolSessions,
-  waitFor,
+  waitUntil,
   waitForRestoreOf,
 } from '../helpers/clone-probes.js';
 
@@ -51,7 +51,7 @@ describe('interrupting branch create', () => {
   async function expectNothingLeft(name: string, toolPids: readonly number[]): Promise<void> {
     expect(toolPids.filter((pid) => processInfo(pid) !== undefined)).toEqual([]);
     // The server notices the closed connections within moments; nothing of the clone may linger.
-    await waitFor('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
+    await waitUntil('the pg_dump and psql sessions to end', async () => (await toolSessions(cluster)).length === 0, 10_000);
     expect(await branchDatabases(cluster)).toEqual([]);
     const after = await row(name);
     expect(after?.status).toBe('failed');
@@ -116,11 +116,11 @@ describe('interrupting branch create', () => {
     expect(result.signal).toBe('SIGKILL');
 
     // ayb had no chance to stop them, yet pg_dump and psql must not run on to the end of the clone.
-    await waitFor('pg_dump and psql to end after ayb was killed', () =>
+    await waitUntil('pg_dump and psql to end after ayb was killed', async () =>
       tools.every((t) => processInfo(t.pid) === undefined), 2_500);
-    await waitFor('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 20_000);
+    await waitUntil('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 20_000);
     // The server ends the killed process's own session too, and with it the branch lock.
-    await waitFor('the branch lock to be released', async () => (await advisoryLocksHeld(cluster)) === 0, 10_000);
+    await waitUntil('the branch lock to be released', async () => (await advisoryLocksHeld(cluster)) === 0, 10_000);
 
     const list = await runCli(['branch', 'list', '--json'], { env });
     expect(list.json().find((b: { name: string }) => b.name === 'killed')).toMatchObject({ status: 'creating' });
