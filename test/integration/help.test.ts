@@ -38,4 +38,13 @@ describe('--help', () => {
     const branch = await runCli(['branch', '--help']);
     for (const id of ids.filter((i) => i.startsWith('branch '))) expect(branch.stdout).toContain(id);
   });
+
+  it('treats an unknown command as a usage error, as one JSON document with --json', async () => {
+    const plain = await runCli(['branch', 'nosuch']);
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/^Error: "branch nosuch" is not an ayb command\nHint: branch commands: .*branch create/);
+    const json = await runCli(['branch', 'nosuch', '--json']);
+    expect(json.exitCode).toBe(2);
+    expect(json.json()).toMatchObject({ error: { code: 'command_not_found', exit_code: 2 } });
+  });
 });
