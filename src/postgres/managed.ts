@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { toolEnv } from '../clone/tools.js';
 import { ExternalError, UsageError } from '../output/errors.js';
 import { connect, sqlState, SqlState } from './client.js';
 import type { ConnInfo } from './conninfo.js';
@@ -139,8 +140,9 @@ async function exec(file: string, args: string[], runAs: RunAs | undefined, extr
     detached: extra.detached,
     reject: false,
     all: true,
-    // Keep libpq variables of the caller from steering the managed server's tools.
-    env: { PGHOST: undefined, PGPORT: undefined, PGDATA: undefined, LC_ALL: 'C' },
+    // The server outlives this command: it must not keep ayb's secrets (AYB_DATABASE_URL,
+    // AYB_ADMIN_PASSWORD) in its environment, nor be steered by the caller's libpq variables.
+    env: { ...toolEnv({ LC_ALL: 'C' }), PGHOST: undefined, PGPORT: undefined, PGDATA: undefined },
     cwd: '/',
   });
 }
