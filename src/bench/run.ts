@@ -215,9 +215,11 @@ async function measure(target: Target, contenders: readonly Contender[], options
   for (const c of contenders) results.set(c.name, { times: [], rss: [], disk: [] });
   const rssFile = path.join(os.tmpdir(), `ayb-bench-rss-${process.pid}`);
   cleanups.push(() => rm(rssFile, { force: true }));
-  // Interleaved rounds, so slow drifts of the machine (page cache, other load) hit every contender alike.
+  // Interleaved rounds, so slow drifts of the machine (page cache, other load) hit every contender
+  // alike; each round starts one contender later, so none always runs right after the same other.
   for (let round = 1; round <= options.runs; round++) {
-    for (const contender of contenders) {
+    const shift = (round - 1) % contenders.length;
+    for (const contender of [...contenders.slice(shift), ...contenders.slice(0, shift)]) {
       if (contender.skip) continue;
       const branch = `bench-${contender.key}`;
       const database = contender.key === 'baseline' || contender.key === 'sql' ? `bench_${contender.key}` : `ayb_branch_bench_${contender.key}`;
