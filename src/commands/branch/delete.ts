@@ -40,7 +40,9 @@ A branch that other branches were made from (--from <branch>) is refused unless 
         throw new UsageError('deletion cancelled', { hint: 'nothing was changed' }, 'cancelled');
       }
     }
-    const result = await deleteBranch(ctx, options);
+    // Dropping takes a moment; a Ctrl-C now would split "database dropped" from "row removed",
+    // so the delete runs to its end and the interrupt is reported afterwards.
+    const result = await this.interruptible(() => deleteBranch(ctx, options));
     if (this.writer.json) {
       this.writer.jsonDocument({ name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
     } else {
