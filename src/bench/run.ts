@@ -145,7 +145,7 @@ async function withAdmin<T>(conn: ConnInfo, fn: (client: Client) => Promise<T>):
   }
 }
 
-/** Drops a copy and checkpoints, so the next run starts from the same clean state (untimed). */
+/** Drops a copy, checkpoints and syncs, so the next run starts from the same clean state (untimed). */
 async function resetServer(conn: ConnInfo, database: string, configFile: string, branch?: string): Promise<void> {
   if (branch) {
     await execa('node', [AYB_BIN, 'branch', 'delete', branch, '--yes', '--force', '--if-exists', '--config', configFile], {
@@ -157,6 +157,9 @@ async function resetServer(conn: ConnInfo, database: string, configFile: string,
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
     await client.query('CHECKPOINT');
   });
+  // Write out what the last run left dirty in the page cache (a restore leaves a gigabyte of WAL),
+  // or the kernel flushes it during the next run and bills that one for it.
+  await execa('sync', [], { reject: false });
 }
 
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {

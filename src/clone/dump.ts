@@ -28,6 +28,8 @@ export interface DumpCloneRequest extends DumpOptions {
   readonly psql: Tool;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: DumpProgress) => void;
+  /** Settings for psql's session on the branch (see restoreSessionSettings in clone.ts). */
+  readonly restoreSettings?: Readonly<Record<string, string>>;
 }
 
 /** pg_dump's argv. The connection string carries no password: that travels in the environment. */
@@ -51,8 +53,25 @@ export function psqlArgs(target: ConnInfo): string[] {
   ];
 }
 
+/**
+ * PGOPTIONS for a session: the caller's own PGOPTIONS first, then `-c name=value` for each setting
+ * (libpq splits on spaces, so a value's spaces and backslashes are escaped).
+ */
+export function pgOptions(settings: Readonly<Record<string, string>>, existing?: string): string | undefined {
+  const escape = (text: string) => text.replace(/\\/g, '\\\\').replace(/ /g, '\\ ');
+  const own = Object.entries(settings).map(([name, value]) => `-c ${escape(name)}=${escape(value)}`);
+  const all = [existing?.trim(), ...own].filter(Boolean);
+  return all.length > 0 ? all.join(' ') : undefined;
+}
+
 function withAppName(info: ConnInfo, name: string): ConnInfo {
   return { ...info, params: { ...info.params, application_name: name } };
+}
+
+function restoreEnv(target: ConnInfo, settings: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env = libpqEnv(target);
+  const options = pgOptions(settings, process.env.PGOPTIONS);
+  return options ? { ...env, PGOPTIONS: options } : env;
 }
 
 /** Keeps the last bytes a child wrote to stderr, for the error message. */
@@ -127,7 +146,7 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const direct = !request.onProgress;
   const restore = execa(...argv(request.psql, psqlArgs(target)), {
     ...common,
-    env: toolEnv(libpqEnv(target)),
+    env: toolEnv(restoreEnv(target, request.restoreSettings)),
     stdin: direct ? dump.stdout! : 'pipe',
     stdout: 'ignore',
     stderr: 'pipe',

@@ -93,14 +93,23 @@ export async function withSourceDisconnected<T>(
     const sessions = await sessionsOn(client, source);
     if (sessions.length > 0) {
       log?.(`Ending ${sessions.length} session(s) on "${source}" for the copy (--disconnect): ${describeSessions(sessions)}`);
-      // Waits up to 5 s for each to go; one that does not is reported by the busy check below.
-      await client.query('SELECT pg_terminate_backend(pid, 5000) FROM unnest($1::int[]) AS pid', [sessions.map((s) => s.pid)]);
+      await client.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [sessions.map((s) => s.pid)]);
     }
-    const left = await sessionsOn(client, source);
+    const left = await sessionsGone(client, source, 5000);
     if (left.length > 0) throw busySourceError(source, left);
     return await fn();
   } finally {
     if (wasAllowed) await allowConnections(client, source, log);
+  }
+}
+
+/** Polls until no other session is on `database`, for at most `timeoutMs`; returns those left. */
+async function sessionsGone(client: Client, database: string, timeoutMs: number): Promise<SourceSession[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await sessionsOn(client, database);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

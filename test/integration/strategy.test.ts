@@ -230,3 +230,30 @@ describe('branch create strategies', () => {
     await deleteBranch('tty-dump');
   });
 });
+
+describe('the dump restore session', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('restores with synchronous_commit off and a larger maintenance_work_mem, and the rows are the same', async () => {
+    await cluster.createDatabase('app');
+    // A stored generated column is computed again by the restore's COPY, in psql's session: it shows that session's settings.
+    await cluster.query(`
+      CREATE FUNCTION restore_settings() RETURNS text IMMUTABLE LANGUAGE sql
+        AS $$ SELECT current_setting('synchronous_commit') || ',' || current_setting('maintenance_work_mem') $$;
+      CREATE TABLE t (id int PRIMARY KEY, seen text GENERATED ALWAYS AS (restore_settings()) STORED);
+      INSERT INTO t (id) SELECT generate_series(1, 3);`, [], 'app');
+    const env = { AYB_DATABASE_URL: cluster.url('app') };
+    const created = await runCli(['branch', 'create', 'restored', '--strategy', 'dump', '--json'], { env });
+    expect(created.exitCode, created.stdout).toBe(0);
+    const source = await cluster.query('SELECT DISTINCT seen FROM t', [], 'app');
+    expect(source.rows).toEqual([{ seen: 'on,64MB' }]);
+    const branch = await cluster.query('SELECT count(*)::int AS n, min(seen) AS seen FROM t', [], 'ayb_branch_restored');
+    expect(branch.rows[0]).toEqual({ n: 3, seen: 'off,256MB' });
+  });
+});
