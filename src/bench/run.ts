@@ -160,6 +160,44 @@ async function resetServer(conn: ConnInfo, database: string, configFile: string,
   // Write out what the last run left dirty in the page cache (a restore leaves a gigabyte of WAL),
   // or the kernel flushes it during the next run and bills that one for it.
   await execa('sync', [], { reject: false });
+  await waitForIdleDisk(dataDevice);
+}
+
+/** The block device (as named in /proc/diskstats) under the benchmark's data, if it can be told. */
+let dataDevice: string | undefined;
+
+async function blockDeviceOf(dir: string): Promise<string | undefined> {
+  const found = await execa('findmnt', ['-n', '-o', 'SOURCE', '-T', dir], { reject: false });
+  const source = String(found.stdout ?? '').trim();
+  return source.startsWith('/dev/') ? path.basename(source) : undefined;
+}
+
+async function ioTicks(device: string): Promise<number | undefined> {
+  const stats = await readFile('/proc/diskstats', 'utf8').catch(() => '');
+  for (const line of stats.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[2] === device) return Number(fields[12]); // milliseconds spent doing I/O
+  }
+  return undefined;
+}
+
+/**
+ * Waits (at most 30 s) until the data's disk has been under 10% busy for a second. Dropping a
+ * gigabyte-sized copy on a filesystem mounted with `discard` keeps the disk busy for seconds after
+ * the DROP returns, and whichever contender ran next would pay for it.
+ */
+async function waitForIdleDisk(device: string | undefined): Promise<void> {
+  if (!device) return;
+  const deadline = Date.now() + 30_000;
+  let quiet = 0;
+  let last = await ioTicks(device);
+  while (last !== undefined && quiet < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = await ioTicks(device);
+    if (now === undefined) return;
+    quiet = now - last < 50 ? quiet + 1 : 0;
+    last = now;
+  }
 }
 
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
@@ -289,6 +327,7 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
   cleanups.push(() => destroyManagedCluster({ dataDir, binDir: run.binDir }));
   log(`[${run.label}] starting a throwaway cluster in ${dataDir} on port ${port} …`);
   const cluster = await ensureManagedCluster({ dataDir, port, binDir: run.binDir });
+  dataDevice = await blockDeviceOf(dataDir);
   const configFile = path.join(root, 'ayb.toml');
   await writeConfigs(configFile, { dataDir, port, binDir: run.binDir });
 
@@ -315,7 +354,8 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
 
 async function machineFacts(): Promise<string[]> {
   const cpus = os.cpus();
-  const fsType = await execa('stat', ['-f', '-c', '%T', os.tmpdir()], { reject: false });
+  // findmnt names ext4 as such (stat -f cannot tell ext2/3/4 apart).
+  const fsType = await execa('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { reject: false });
   const rotational = await execa('lsblk', ['-d', '-n', '-o', 'NAME,ROTA,SIZE,TYPE'], { reject: false });
   const disks = String(rotational.stdout ?? '').split('\n').filter((l) => /\bdisk$/.test(l.trim()) && !/^zram/.test(l.trim()))
     .map((l) => {
