@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { hydrateLibrarySymlinks } from '../postgres/managed.js';
 
 /**
  * What the PostgreSQL 18 part of the benchmark needs from outside Node: PostgreSQL 18 server
@@ -33,15 +34,7 @@ export async function pg18Binaries(cacheDir: string, version: string, log: (line
     await rm(tarball, { force: true });
   }
   // The package restores its library symlinks in an install script, which npm pack does not run.
-  const nativeDir = path.join(dir, 'package', 'native');
-  const listFile = path.join(nativeDir, 'pg-symlinks.json');
-  if (existsSync(listFile)) {
-    const links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];
-    for (const { source, target } of links) {
-      const targetPath = path.join(dir, 'package', target);
-      if (!existsSync(targetPath)) await symlink(path.basename(source), targetPath).catch(() => undefined);
-    }
-  }
+  await hydrateLibrarySymlinks(path.join(dir, 'package', 'native'));
   return binDir;
 }
 

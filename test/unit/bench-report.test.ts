@@ -32,6 +32,18 @@ describe('benchmark helpers', () => {
     expect(table[4]).toBe('| ayb --strategy dump | no pg_dump 18 | not run | 0 | — | — | — |');
   });
 
+  it('uses the median of per-round ratios when the rounds are paired', () => {
+    const table = resultsTable(
+      [
+        { name: 'baseline (AYB)', times: [10_000, 20_000, 12_000], pairedRatios: [1, 1, 1] },
+        // Medians alone say 11/12 = 0.917; paired, the contender was slower in two rounds of three.
+        { name: 'ayb --strategy dump', times: [11_000, 9_000, 13_000], pairedRatios: [1.1, 0.45, 1.0833] },
+      ],
+      'baseline (AYB)',
+    ).split('\n');
+    expect(table[3]).toBe('| ayb --strategy dump | — | 11.0 s | 3 | 0.92× | 1.083 | n/a |');
+  });
+
   it('reproduces the argv AYB gives pg_dump and psql, with no password in them', () => {
     const conn: ConnInfo = { host: '127.0.0.1', port: 5432, user: 'u', password: 'sekret', database: 'app', params: {} };
     const dump = baselineDumpArgs(conn);
