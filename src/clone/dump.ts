@@ -1,10 +1,11 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { AybError, ExternalError } from '../output/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { dieWithParentPrefix } from './die-with-parent.js';
+import { type DumpProgress, watchRestore } from './progress.js';
 import { type Tool, toolEnv } from './tools.js';
+
+export type { DumpProgress } from './progress.js';
 
 export interface DumpOptions {
   /** Keep `ALTER … OWNER TO` (only when the restoring role may set any owner). */
@@ -13,12 +14,6 @@ export interface DumpOptions {
   readonly keepPrivileges: boolean;
   /** Tables left out entirely, as schema.table patterns (the control table). */
   readonly excludeTables: readonly string[];
-}
-
-export interface DumpProgress {
-  readonly bytes: number;
-  /** The table whose rows are being copied, when known. */
-  readonly table?: string;
 }
 
 export interface DumpCloneRequest extends DumpOptions {
@@ -88,40 +83,10 @@ class StderrTail {
   }
 }
 
-const COPY_MARKER = Buffer.from('\nCOPY ');
-
-/** Counts bytes as they pass and notices which table's rows are streaming (`COPY schema.table …`). */
-class ProgressCounter extends Transform {
-  private bytes = 0;
-  private table: string | undefined;
-  private lastReport = 0;
-  constructor(private readonly report: (progress: DumpProgress) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    let at = chunk.lastIndexOf(COPY_MARKER);
-    if (at >= 0) {
-      at += COPY_MARKER.length;
-      const end = chunk.indexOf(0x20, at);
-      if (end > at) this.table = chunk.toString('utf8', at, end);
-    }
-    const now = Date.now();
-    if (now - this.lastReport >= 200) {
-      this.lastReport = now;
-      this.report({ bytes: this.bytes, table: this.table });
-    }
-    callback(null, chunk);
-  }
-  override _flush(callback: TransformCallback): void {
-    this.report({ bytes: this.bytes, table: this.table });
-    callback();
-  }
-}
-
 /**
- * Streams `pg_dump source | psql target`. Memory stays flat: without progress the children share
- * one socket; with progress the bytes pass through a counting stream with backpressure. If either side
+ * Streams `pg_dump source | psql target`: psql reads pg_dump's output directly (one socket between
+ * the two children), so the bytes never pass through Node and ayb's memory stays flat however large
+ * the database. Progress, when asked for, is read from the server's side (see progress.ts). If either side
  * fails, the other is stopped, so neither can hang, and the error names the tool that failed with
  * the tail of its stderr (passwords scrubbed). On abort both are stopped and the abort reason thrown;
  * if ayb itself is killed, the kernel stops them (see die-with-parent.ts).
@@ -141,18 +106,16 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
     stdout: 'pipe',
     stderr: 'pipe',
   });
-  // Without progress to count, psql reads pg_dump's output directly (one socket between the two
-  // children): the bytes never pass through Node, which saves CPU and keeps ayb's memory flat.
-  const direct = !request.onProgress;
   const restore = execa(...argv(request.psql, psqlArgs(target)), {
     ...common,
     env: toolEnv(restoreEnv(target, request.restoreSettings)),
-    stdin: direct ? dump.stdout! : 'pipe',
+    stdin: dump.stdout!,
     stdout: 'ignore',
     stderr: 'pipe',
   });
   // psql holds that end now; ours would only keep it open.
-  if (direct) dump.stdout!.destroy();
+  dump.stdout!.destroy();
+  const progress = request.onProgress ? watchRestore(target, request.onProgress) : undefined;
   const dumpErr = new StderrTail(dump.stderr);
   const restoreErr = new StderrTail(restore.stderr);
 
@@ -182,13 +145,8 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
       return result;
     });
 
-  const flow = request.onProgress
-    ? pipeline(dump.stdout!, new ProgressCounter(request.onProgress), restore.stdin!)
-    : Promise.resolve();
-  // A broken pipe only means one side died; the exit codes say which.
-  const piped = flow.catch(() => stopBoth());
-
-  const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql'), piped]);
+  const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql')]);
+  await progress?.stop();
   signal?.removeEventListener('abort', onAbort);
 
   if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
