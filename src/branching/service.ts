@@ -27,6 +27,7 @@ import {
   updateRow,
 } from './control-table.js';
 import { ttlExpiry } from './duration.js';
+import { branchBusyError } from './locks.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
 import { descendantsDeepestFirst } from './tree.js';
 
@@ -207,9 +208,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       }
     }
     if (!locked) {
-      throw new ConflictError('branch_busy', `branch "${name}" is being created or deleted by another ayb process right now`, {
-        hint: 'wait for it to finish, then check with: ayb branch show ' + name,
-      });
+      throw branchBusyError(name);
     }
 
     const claim = await withControl(ctx, async (client) => {
@@ -405,9 +404,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
     // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
     locked = await tryLockBranch(maint, database);
     if (!locked) {
-      throw new ConflictError('branch_busy', `branch "${name}" is being created, deleted, reset or renamed by another ayb process right now`, {
-        hint: 'wait for it to finish and try again',
-      });
+      throw branchBusyError(name);
     }
     const row = await withControl(ctx, (client) => findRow(client, name));
     if (!row) {
