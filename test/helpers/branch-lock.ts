@@ -20,14 +20,6 @@ export async function advisoryLockWaiters(cluster: TestCluster): Promise<number>
   return Number(rows[0]!.n);
 }
 
-/** Polls `condition` every 50 ms until it holds, failing after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 export async function databaseExists(cluster: TestCluster, name: string): Promise<boolean> {
   const { rowCount } = await cluster.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { advisoryLockWaiters, databaseExists, holdBranchLock, waitFor } from '../helpers/branch-lock.js';
+import { advisoryLockWaiters, databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
+import { waitUntil } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -177,7 +178,7 @@ describe('branch expiry and prune', () => {
     const lock = await holdBranchLock(cluster, 'ayb_branch_pr_8');
     const jobs = [0, 1].map(() => spawnCli(['branch', 'create', 'pr-8', '--ttl', '2d', '--if-not-exists', '--json'], { env }));
     try {
-      await waitFor('both creates to wait for the branch lock', async () => (await advisoryLockWaiters(cluster)) === 2);
+      await waitUntil('both creates to wait for the branch lock', async () => (await advisoryLockWaiters(cluster)) === 2, 30_000);
     } finally {
       await lock.release();
     }

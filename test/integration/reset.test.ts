@@ -5,7 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetDatabaseNames } from '../../src/branching/reset.js';
 import { findTool } from '../../src/clone/tools.js';
-import { databaseExists, holdBranchLock, waitFor } from '../helpers/branch-lock.js';
+import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
+import { waitUntil } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -128,7 +129,7 @@ describe('branch reset', () => {
     const tools = await brokenPsql('hang');
     try {
       const child = spawnCli(['branch', 'reset', 'feat', '--strategy', 'dump', '--config', tools.config], { env });
-      await waitFor('the restore to start', () => access(tools.marker).then(() => true, () => false));
+      await waitUntil('the restore to start', () => access(tools.marker).then(() => true, () => false), 30_000);
       child.kill('SIGINT');
       const result = await child;
       expect(result.exitCode).toBe(130);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { loadPagila } from '../helpers/pagila.js';
+import { waitUntil } from '../helpers/gate.js';
 
 /**
  * How `branch create` picks and runs its strategy on a real cluster with Pagila: auto takes the
@@ -33,15 +34,6 @@ describe('branch create strategies', () => {
   async function deleteBranch(name: string): Promise<void> {
     const deleted = await runCli(['branch', 'delete', name, '--yes', '--force', '--if-exists'], { env });
     expect(deleted.exitCode).toBe(0);
-  }
-
-  /** Polls (bounded) until `check` holds; for states another process reaches. */
-  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 
   beforeAll(async () => {
@@ -138,7 +130,7 @@ describe('branch create strategies', () => {
 
     await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
     const failing = spawnCli(['branch', 'create', 'cancelled', '--from', url, '--disconnect', '--json'], { env });
-    await waitFor('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1);
+    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
     expect(await allowsConnections('devdb')).toBe(false);
     await cluster.query('SELECT pg_cancel_backend($1)', [(await waitingCopy()).rows[0]!.pid], 'postgres');
     const failed = await failing;
@@ -147,7 +139,7 @@ describe('branch create strategies', () => {
     expect(await allowsConnections('devdb')).toBe(true);
 
     const interrupted = spawnCli(['branch', 'create', 'interrupted', '--from', url, '--disconnect'], { env });
-    await waitFor('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1);
+    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
     interrupted.kill('SIGINT');
     const result = await interrupted;
     expect(result.exitCode).toBe(130);
