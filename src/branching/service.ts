@@ -5,7 +5,6 @@ import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
 import { type Client, queryError, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, parseConnInfo, scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import {
-  branchLockHeld,
   cancelOnAbort,
   connectMaintenance,
   databaseExists,
@@ -444,15 +443,4 @@ async function deleteDescendants(ctx: BranchContext, row: BranchRow, options: De
     await deleteBranch(ctx, { name: child.name, force: options.force, ifExists: true });
   }
   return descendants.map((d) => d.name);
-}
-
-/** Whether a `creating` row's process is gone (its lock is free). */
-export async function isStale(ctx: BranchContext, row: BranchRow): Promise<boolean> {
-  if (row.status !== 'creating') return false;
-  const maint = await connectMaintenance(ctx.main);
-  try {
-    return !(await branchLockHeld(maint, row.branch_database));
-  } finally {
-    await maint.end().catch(() => undefined);
-  }
 }
