@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
@@ -22,6 +22,13 @@ describe('--help', () => {
 
   it('finds the commands of the contract', () => {
     expect(ids).toEqual(expect.arrayContaining(['branch create', 'branch delete', 'branch list', 'branch show', 'branch url', 'stop']));
+  });
+
+  it('ships an oclif manifest naming exactly those commands, so a run imports only its own command', () => {
+    // Without the manifest oclif imports every command module (the server, the diff, the clone code)
+    // on every run to find one; the build writes it (src/build/manifest.ts).
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+    expect(Object.keys(manifest.commands).map((id) => id.replaceAll(':', ' ')).sort()).toEqual(ids);
   });
 
   it.each(ids)('ayb %s --help has a description and examples', async (id) => {
