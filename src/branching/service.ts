@@ -262,8 +262,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       });
       strategy = outcome.strategy;
       signal?.throwIfAborted();
-      const ready = await withControl(ctx, (client) => updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }));
-      return { branch: (await withControl(ctx, (client) => withSizes(client, [ready!])))[0]!, created: true };
+      const [branch] = await withControl(ctx, async (client) =>
+        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
+      );
+      return { branch: branch!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
       await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);

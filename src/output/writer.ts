@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import { AybError } from './errors.js';
 
 export type OutputFormat = 'table' | 'json';
@@ -65,7 +66,7 @@ export class Writer {
       this.jsonDocument(toJson(row));
       return;
     }
-    const table = new Table({ style: { head: [], border: [] } });
+    const table = newTable({ style: { head: [], border: [] } });
     for (const column of columns) table.push({ [column.header]: cell(column.get(row)) });
     this.data(table.toString());
   }
@@ -83,12 +84,19 @@ export class Writer {
   }
 }
 
+/** cli-table3, loaded on first use: JSON output and errors never need it (a few ms of every start-up). */
+let TableClass: typeof TableType | undefined;
+function newTable(options: TableType.TableConstructorOptions): TableType.Table {
+  TableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
+  return new TableClass(options);
+}
+
 function cell(value: string | number | undefined | null): string {
   return value === undefined || value === null || value === '' ? '-' : String(value);
 }
 
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const table = new Table({ head: columns.map((c) => c.header), style: { head: [], border: [] } });
+  const table = newTable({ head: columns.map((c) => c.header), style: { head: [], border: [] } });
   for (const row of rows) table.push(columns.map((c) => cell(c.get(row))));
   return table.toString();
 }
