@@ -1,12 +1,12 @@
 import { UsageError } from '../output/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
-import { branchLockHeld, connectMaintenance, dropDatabase, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { branchLockHeld, connectMaintenance, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
 import { type BranchRow, deleteRow, findChildren, findRow, listRows, updateRow } from './control-table.js';
 import { parseTimestamp, ttlExpiry } from './duration.js';
 import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
-import { type Branch, type BranchContext, getBranch, notFound, withControl } from './service.js';
+import { type Branch, type BranchContext, dropBranchDatabase, getBranch, notFound, withControl } from './service.js';
 
 export interface ExpiryFlags {
   /** A duration from now (`7d`). */
@@ -197,7 +197,7 @@ async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, 
       return undefined;
     });
     if (skip) return { kind: 'skipped', detail: skip };
-    await dropDatabase(maint, selected.branch_database);
+    await dropBranchDatabase(maint, selected.branch_database);
     await withControl(ctx, (client) => deleteRow(client, selected.id));
     return { kind: 'deleted' };
   } finally {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { UsageError } from '../output/errors.js';
 
 /** Names that would be confusing or dangerous as branches (`main` means the main database). */
@@ -36,4 +37,15 @@ export function validateBranchName(name: string): void {
 /** The database that holds a branch: hyphens become underscores, so `a-b` and `a_b` collide. */
 export function branchDatabaseName(name: string): string {
   return BRANCH_DATABASE_PREFIX + name.replace(/-/g, '_');
+}
+
+/**
+ * The databases a reset of `branchDatabase` works with: the fresh copy (`…_new`) and, for the
+ * moment of the swap, the old contents (`…_old`). Derived from a hash so they fit in 63 bytes
+ * whatever the branch name, and fixed per branch, so a later reset finds what a killed one left.
+ * Only a reset, delete or prune of this branch, holding its lock, ever touches these names.
+ */
+export function resetDatabaseNames(branchDatabase: string): { readonly fresh: string; readonly old: string } {
+  const hash = createHash('sha256').update(branchDatabase).digest('hex').slice(0, 16);
+  return { fresh: `ayb_reset_${hash}_new`, old: `ayb_reset_${hash}_old` };
 }

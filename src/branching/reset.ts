@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
@@ -8,7 +7,7 @@ import { databaseExists, dropDatabase, setAllowConnections, terminateSessions } 
 import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
 import { withBranchLocks } from './locks.js';
-import { branchDatabaseName, validateBranchName } from './names.js';
+import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
 import { type Branch, type BranchContext, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
 
 export interface ResetOptions {
@@ -27,17 +26,6 @@ export interface ResetResult {
 
 interface ResetSource extends CloneSource {
   readonly label: string;
-}
-
-/**
- * The databases a reset of `branchDatabase` works with: the fresh copy (`…_new`) and, for the
- * moment of the swap, the old contents (`…_old`). Derived from a hash so they fit in 63 bytes
- * whatever the branch name, and fixed per branch, so a later reset finds what a killed one left.
- * Nothing but a reset of this branch, holding its lock, ever uses these names.
- */
-export function resetDatabaseNames(branchDatabase: string): { readonly fresh: string; readonly old: string } {
-  const hash = createHash('sha256').update(branchDatabase).digest('hex').slice(0, 16);
-  return { fresh: `ayb_reset_${hash}_new`, old: `ayb_reset_${hash}_old` };
 }
 
 /**

@@ -27,7 +27,7 @@ import {
 } from './control-table.js';
 import { ttlExpiry } from './duration.js';
 import { branchBusyError } from './locks.js';
-import { branchDatabaseName, validateBranchName } from './names.js';
+import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
 import { descendantsDeepestFirst } from './tree.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
@@ -419,7 +419,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
       });
     }
     const deletedChildren = await deleteDescendants(ctx, row, options);
-    await dropDatabase(maint, row.branch_database);
+    await dropBranchDatabase(maint, row.branch_database);
     await withControl(ctx, (client) => deleteRow(client, row.id));
     return {
       name,
@@ -432,6 +432,17 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
   } finally {
     if (locked) await unlockBranch(maint, database).catch(() => undefined);
     await maint.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Drops a branch's database and whatever a killed reset of it left (its temporary `ayb_reset_…`
+ * copies), so nothing of the branch outlives its row. Call with the branch lock held.
+ */
+export async function dropBranchDatabase(maint: Client, branchDatabase: string): Promise<void> {
+  await dropDatabase(maint, branchDatabase);
+  for (const leftover of Object.values(resetDatabaseNames(branchDatabase))) {
+    if (await databaseExists(maint, leftover)) await dropDatabase(maint, leftover);
   }
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resetDatabaseNames } from '../../src/branching/reset.js';
+import { resetDatabaseNames } from '../../src/branching/names.js';
 import { findTool } from '../../src/clone/tools.js';
 import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
@@ -164,5 +164,27 @@ describe('branch reset', () => {
     expect(deleted.json().error).toMatchObject({ code: 'source_not_found', message: 'cannot reset branch "sub": it was made from branch "feat", which no longer exists' });
     expect(await ids('ayb_branch_sub')).toEqual([1, 2, 3, 7, 42]);
     expect(await databaseExists(cluster, 'ayb_branch_sub')).toBe(true);
+  });
+
+  it('delete and prune also remove what a killed reset of the branch left behind', async () => {
+    for (const name of ['gone', 'pruned']) {
+      const made = await cli('branch', 'create', name, '--from', 'main', '--strategy', 'dump');
+      if (made.exitCode !== 0) throw new Error(made.stderr);
+      // A reset killed mid-copy leaves `_new`; one killed right after the swap leaves `_old`.
+      const names = resetDatabaseNames(`ayb_branch_${name}`);
+      await cluster.createDatabase(names.fresh);
+      await cluster.createDatabase(names.old);
+    }
+    expect((await resetLeftovers()).length).toBe(4);
+
+    expect((await cli('branch', 'delete', 'gone', '--yes')).exitCode).toBe(0);
+    expect(await resetLeftovers()).toEqual(expect.arrayContaining(Object.values(resetDatabaseNames('ayb_branch_pruned'))));
+    expect((await resetLeftovers()).length).toBe(2);
+
+    expect((await cli('branch', 'expire', 'pruned', '--expires-at', '2000-01-01T00:00:00Z')).exitCode).toBe(0);
+    const pruned = await cli('branch', 'prune', '--json');
+    expect(pruned.exitCode).toBe(0);
+    expect(await resetLeftovers()).toEqual([]);
+    expect(await databaseExists(cluster, 'ayb_branch_pruned')).toBe(false);
   });
 });
