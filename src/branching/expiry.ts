@@ -62,6 +62,11 @@ export interface PruneOptions {
   readonly now?: Date;
   /** Branches never deleted by this prune, reported as skipped with the reason (the branch `ayb start` serves). */
   readonly keep?: ReadonlyMap<string, string>;
+  /**
+   * Ctrl-C, or `ayb start` shutting down: the branch being dropped is finished (its database and
+   * its row go together), then the prune stops and throws the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface PruneItem {
@@ -109,7 +114,8 @@ function depthOf(row: BranchRow, byName: ReadonlyMap<string, BranchRow>): number
  * touched, each re-checked under its lock just before it is dropped: one whose expiry was changed
  * meanwhile, one being created, reset or renamed right now (its lock is held), and one that other
  * branches (not being pruned) were made from, are skipped and reported. Children go before their
- * parents. A failure on one branch is reported and the others still run. `ayb start` calls this
+ * parents. A failure on one branch is reported and the others still run. An abort stops it between
+ * two branches, never between dropping one's database and removing its row. `ayb start` calls this
  * periodically.
  */
 export async function pruneBranches(ctx: BranchContext, options: PruneOptions = {}): Promise<PruneResult> {
@@ -128,6 +134,7 @@ export async function pruneBranches(ctx: BranchContext, options: PruneOptions = 
   const maint = await connectMaintenance(ctx.main);
   try {
     for (const { row, reasons } of selected) {
+      options.signal?.throwIfAborted();
       const item = (action: PruneAction, detail?: string): PruneItem => ({
         name: row.name,
         branch_database: row.branch_database,

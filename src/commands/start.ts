@@ -133,8 +133,8 @@ function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: s
     name: 'prune',
     intervalMs: minutes * 60_000,
     runAtStart: true,
-    run: async () => {
-      const result = await pruneBranches(ctx, { keep });
+    run: async (signal) => {
+      const result = await pruneBranches(ctx, { keep, signal });
       for (const item of result.branches) {
         if (item.action === 'deleted') log(`Pruned branch "${item.name}" (${item.reasons.join(', ')})`);
         if (item.action === 'error') log(`Could not prune branch "${item.name}": ${item.detail ?? 'unknown error'}`);

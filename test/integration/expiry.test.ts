@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advisoryLockWaiters, databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
@@ -163,6 +164,51 @@ describe('branch expiry and prune', () => {
       ['parent-x', 'deleted'],
     ]);
     expect(await names()).toEqual(['keep-forever', 'keep-soon']);
+  });
+
+  it('Ctrl-C during prune finishes the branch being dropped (database and row), exits 130 and leaves the rest', async () => {
+    for (const name of ['int-a', 'int-b']) {
+      expect((await cli('branch', 'create', name, '--expires-at', '2020-01-01')).exitCode).toBe(0);
+    }
+    // A row lock on int-a's record: prune drops int-a's database, then its DELETE of the row waits here.
+    const { conn } = cluster;
+    const holder = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 'app' });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    let child: ReturnType<typeof spawnCli> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM _ayb_branches WHERE name = 'int-a' FOR UPDATE");
+      child = spawnCli(['branch', 'prune'], { env });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      await waitUntil('prune to wait on the row lock', async () => {
+        const { rowCount } = await cluster.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DELETE FROM%_ayb_branches%' AND wait_event_type = 'Lock'",
+          [],
+          'postgres',
+        );
+        return (rowCount ?? 0) > 0 || undefined;
+      });
+      expect(await databaseExists(cluster, 'ayb_branch_int_a')).toBe(false);
+      child.kill('SIGINT');
+      await waitUntil('ayb to take the interrupt', async () => /Interrupted \(SIGINT\)/.test(stderr) || undefined);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end().catch(() => undefined);
+    }
+    const result = await child!;
+    expect(result.exitCode).toBe(130);
+    expect(String(result.stderr)).toMatch(/^Error: interrupted by SIGINT\nHint: run the command again/m);
+    // int-a went whole (no row left for a database that is gone); int-b was not started.
+    expect(await names()).not.toContain('int-a');
+    expect(await names()).toContain('int-b');
+    expect(await databaseExists(cluster, 'ayb_branch_int_b')).toBe(true);
+    expect((await cli('branch', 'prune', '--json')).json().branches.map((b: { name: string; action: string }) => [b.name, b.action])).toEqual([
+      ['int-b', 'deleted'],
+    ]);
   });
 
   it('create --if-not-exists returns the existing branch unchanged, also to a concurrent re-run', async () => {

@@ -35,7 +35,7 @@ Never deleted, only reported: a branch being created, reset or renamed right now
     this.setOutput(flags);
     const olderThan = flags['older-than'] !== undefined ? parseDuration(flags['older-than'], '--older-than') : undefined;
     const ctx = await this.branchContext(flags);
-    const result = await pruneBranches(ctx, { dryRun: flags['dry-run'], olderThan, failed: flags.failed });
+    const result = await this.interruptible((signal) => pruneBranches(ctx, { dryRun: flags['dry-run'], olderThan, failed: flags.failed, signal }));
     const failures = result.branches.filter((b) => b.action === 'error');
     if (failures.length > 0) {
       if (!this.writer.json) this.render(result.branches);
