@@ -51,12 +51,12 @@ export function speedup(baselineMs: number, ms: number): string {
 export function resultsTable(results: readonly ContenderResult[], baselineName: string | undefined, options: { disk?: boolean } = {}): string {
   const baseline = results.find((r) => r.name === baselineName && !r.skipped);
   const baselineMs = baseline ? median(baseline.times) : Number.NaN;
-  const header = ['contender', 'recorded as', 'median wall time', 'runs', 'speed vs baseline', 'time / baseline', 'ayb peak RSS'];
+  const header = ['contender', 'recorded as', 'median wall time', 'fastest – slowest', 'runs', 'speed vs baseline', 'time / baseline', 'ayb peak RSS'];
   // With paired ratios the two ratio columns are medians of per-round ratios, else ratios of medians.
   if (options.disk) header.push('disk added per branch');
   const rows = results.map((r) => {
     if (r.skipped) {
-      const cells = [r.name, '—', 'not run', '0', '—', '—', '—'];
+      const cells = [r.name, '—', 'not run', '—', '0', '—', '—', '—'];
       if (options.disk) cells.push('—');
       cells[1] = r.skipped;
       return cells;
@@ -67,6 +67,8 @@ export function resultsTable(results: readonly ContenderResult[], baselineName: 
       r.name,
       r.recorded ?? '—',
       formatSeconds(ms),
+      // The spread says how far to trust the median: on a shared VM one command's runs vary by ±15%.
+      `${formatSeconds(Math.min(...r.times))} – ${formatSeconds(Math.max(...r.times))}`,
       String(r.times.length),
       Number.isFinite(ratio) && ratio > 0 ? speedup(1, ratio) : '—',
       Number.isFinite(ratio) ? `${ratio.toFixed(3)}` : '—',

@@ -26,10 +26,10 @@ describe('benchmark helpers', () => {
       ],
       'baseline (AYB)',
     ).split('\n');
-    expect(table[0]).toBe('| contender | recorded as | median wall time | runs | speed vs baseline | time / baseline | ayb peak RSS |');
-    expect(table[2]).toBe('| baseline (AYB) | — | 11.0 s | 3 | 1.00× | 1.000 | n/a |');
-    expect(table[3]).toBe('| ayb --strategy template | template (file_copy) | 0.70 s | 3 | 15.7× | 0.064 | 90 MB |');
-    expect(table[4]).toBe('| ayb --strategy dump | no pg_dump 18 | not run | 0 | — | — | — |');
+    expect(table[0]).toBe('| contender | recorded as | median wall time | fastest – slowest | runs | speed vs baseline | time / baseline | ayb peak RSS |');
+    expect(table[2]).toBe('| baseline (AYB) | — | 11.0 s | 10.0 s – 12.0 s | 3 | 1.00× | 1.000 | n/a |');
+    expect(table[3]).toBe('| ayb --strategy template | template (file_copy) | 0.70 s | 0.60 s – 0.80 s | 3 | 15.7× | 0.064 | 90 MB |');
+    expect(table[4]).toBe('| ayb --strategy dump | no pg_dump 18 | not run | — | 0 | — | — | — |');
   });
 
   it('uses the median of per-round ratios when the rounds are paired', () => {
@@ -41,7 +41,7 @@ describe('benchmark helpers', () => {
       ],
       'baseline (AYB)',
     ).split('\n');
-    expect(table[3]).toBe('| ayb --strategy dump | — | 11.0 s | 3 | 0.92× | 1.083 | n/a |');
+    expect(table[3]).toBe('| ayb --strategy dump | — | 11.0 s | 9.00 s – 13.0 s | 3 | 0.92× | 1.083 | n/a |');
   });
 
   it('reproduces the argv AYB gives pg_dump and psql, with no password in them', () => {
