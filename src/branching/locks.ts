@@ -4,8 +4,14 @@ import { connectMaintenance, tryLockBranch, unlockBranch } from '../postgres/mai
 import type { BranchContext } from './service.js';
 
 export function branchBusyError(name: string): ConflictError {
-  return new ConflictError('branch_busy', `branch "${name}" is being created (or deleted, reset or renamed) by another ayb process right now`, {
+  return new ConflictError('branch_busy', `branch "${name}" is being created (or copied from, deleted, reset or renamed) by another ayb process right now`, {
     hint: `wait for it to finish and try again; check it with: ayb branch show ${name}`,
+  });
+}
+
+export function parentBusyError(parent: string): ConflictError {
+  return new ConflictError('branch_busy', `source branch "${parent}" is being deleted, reset or renamed by another ayb process right now`, {
+    hint: `wait for it to finish and try again; check it with: ayb branch show ${parent}`,
   });
 }
 

@@ -3,10 +3,10 @@ import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { databaseExists, dropDatabase, setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
+import { databaseExists, dropDatabase, setAllowConnections, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
-import { withBranchLocks } from './locks.js';
+import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
 import { type Branch, type BranchContext, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
 
@@ -49,6 +49,11 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         throw new ConflictError('branch_not_ready', `branch "${name}" is ${found.status}; only a ready branch can be reset`, {
           hint: `delete it with: ayb branch delete ${name} --yes --force, then create it again`,
         });
+      }
+      // Like a create from a branch: the parent's lock, shared, keeps it from being deleted, reset
+      // or renamed during the copy. Released with the maintenance session at the end.
+      if (found.parent !== null && !(await tryLockBranchShared(maint, branchDatabaseName(found.parent)))) {
+        throw parentBusyError(found.parent);
       }
       return { row: found, source: await resetSource(ctx, client, found) };
     });

@@ -11,7 +11,9 @@ import {
   dropDatabase,
   lockBranch,
   tryLockBranch,
+  tryLockBranchShared,
   unlockBranch,
+  unlockBranchShared,
 } from '../postgres/maintenance.js';
 import {
   type BranchRow,
@@ -26,7 +28,7 @@ import {
   updateRow,
 } from './control-table.js';
 import { ttlExpiry } from './duration.js';
-import { branchBusyError } from './locks.js';
+import { branchBusyError, parentBusyError } from './locks.js';
 import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
 import { descendantsDeepestFirst } from './tree.js';
 
@@ -192,6 +194,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
 
   const maint = await connectMaintenance(ctx.main);
   let locked = false;
+  let parentDatabase: string | undefined;
   try {
     // The lock says "someone is working on this database name" to every other ayb process.
     locked = await tryLockBranch(maint, branchDatabase);
@@ -208,6 +211,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     if (!locked) {
       throw branchBusyError(name);
+    }
+    // A branch made from a branch holds the parent's lock shared until it is done, so the parent
+    // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
+    parentDatabase = parentLockFor(options.from);
+    if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
+      parentDatabase = undefined;
+      throw parentBusyError(options.from!);
     }
 
     const claim = await withControl(ctx, async (client) => {
@@ -272,9 +282,17 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       throw failure;
     }
   } finally {
+    if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
     if (locked) await unlockBranch(maint, branchDatabase).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
+}
+
+/** The database whose lock a copy from `from` holds shared: set when `from` names a branch. */
+function parentLockFor(from: string | undefined): string | undefined {
+  if (from === undefined || from === 'main' || looksLikeUrl(from)) return undefined;
+  validateBranchName(from);
+  return branchDatabaseName(from);
 }
 
 /** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */

@@ -39,6 +39,23 @@ export async function unlockBranch(client: Client, branchDatabase: string): Prom
 }
 
 /**
+ * The same lock, shared: held by every create (and reset) copying from this branch, so any number
+ * of copies can run at once while a delete, reset or rename of it (which need the lock exclusively)
+ * gets a conflict instead of pulling the database from under them.
+ */
+export async function tryLockBranchShared(client: Client, branchDatabase: string): Promise<boolean> {
+  const { rows } = await client.query<{ locked: boolean }>(
+    "SELECT pg_try_advisory_lock_shared(hashtextextended('ayb:branch:' || $1, 0)) AS locked",
+    [branchDatabase],
+  );
+  return rows[0]?.locked === true;
+}
+
+export async function unlockBranchShared(client: Client, branchDatabase: string): Promise<void> {
+  await client.query("SELECT pg_advisory_unlock_shared(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
+}
+
+/**
  * Whether a process that is creating this branch still runs: its lock is held. A `creating` row
  * whose lock is free was left by a process that died (SIGKILL, power loss) and is stale.
  */

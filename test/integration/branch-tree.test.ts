@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseExists } from '../helpers/branch-lock.js';
-import { runCli } from '../helpers/cli.js';
+import { holdGate, waitUntil } from '../helpers/gate.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
 /** Branches of branches: the recorded parent, list --tree, and deletes that respect children. */
@@ -64,5 +65,56 @@ describe('branches of branches', () => {
     expect(deleted.json()).toEqual({ name: 'dev', branch_database: 'ayb_branch_dev', deleted: true, deleted_children: ['fix', 'review', 'hotfix'] });
     for (const name of ['dev', 'review', 'fix', 'hotfix']) expect(await databaseExists(cluster, `ayb_branch_${name}`)).toBe(false);
     expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name)).toEqual(['other']);
+  });
+
+  it('a branch being copied from cannot be deleted, reset or renamed, and any number of copies run at once', async () => {
+    // Both copies from `other` wait at the gate (pg_dump needs the lock the test holds on its table).
+    const gate = await holdGate(cluster, 'ayb_branch_other', 'items');
+    const copies = ['copy-1', 'copy-2'].map((name) => spawnCli(['branch', 'create', name, '--from', 'other', '--strategy', 'dump', '--json'], { env }));
+    try {
+      await waitUntil('both copies to wait at the gate', async () => {
+        const { rows } = await cluster.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
+          [],
+          'postgres',
+        );
+        return rows[0].n === 2 || undefined;
+      });
+      for (const args of [['delete', 'other', '--yes', '--with-children'], ['reset', 'other'], ['rename', 'other', 'renamed']]) {
+        const refused = await cli('branch', ...args, '--json');
+        expect(refused.exitCode).toBe(4);
+        expect(refused.json().error).toMatchObject({ code: 'branch_busy', message: expect.stringMatching(/^branch "other" is being .*copied from/) });
+      }
+    } finally {
+      await gate.release();
+    }
+    const results = await Promise.all(copies);
+    expect(results.map((r) => r.exitCode)).toEqual([0, 0]);
+    expect(await databaseExists(cluster, 'ayb_branch_other')).toBe(true);
+    const list = (await cli('branch', 'list', '--json')).json();
+    expect(list.map((b: { name: string; parent: string | null }) => [b.name, b.parent]).sort()).toEqual([['copy-1', 'other'], ['copy-2', 'other'], ['other', null]]);
+
+    // Once they are done, the parent is free again.
+    const deleted = await cli('branch', 'delete', 'other', '--with-children', '--yes', '--json');
+    expect(deleted.exitCode).toBe(0);
+  });
+
+  it('a reset of a branch holds its parent the same way', async () => {
+    await cli('branch', 'create', 'base');
+    await cli('branch', 'create', 'child', '--from', 'base');
+    const gate = await holdGate(cluster, 'ayb_branch_base', 'items');
+    const reset = spawnCli(['branch', 'reset', 'child', '--strategy', 'dump', '--json'], { env });
+    try {
+      await waitUntil('the reset to wait at the gate', async () => {
+        const { rowCount } = await cluster.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'", [], 'postgres');
+        return (rowCount ?? 0) > 0 || undefined;
+      });
+      const refused = await cli('branch', 'rename', 'base', 'base-2', '--json');
+      expect(refused.json().error).toMatchObject({ code: 'branch_busy', exit_code: 4 });
+    } finally {
+      await gate.release();
+    }
+    expect((await reset).exitCode).toBe(0);
+    expect((await cli('branch', 'rename', 'base', 'base-2', '--json')).exitCode).toBe(0);
   });
 });
