@@ -104,22 +104,20 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy' };
 }
 
-/** The memory an index build of the restore may use (raised to this, never lowered). */
-const RESTORE_MAINTENANCE_WORK_MEM_KB = 256 * 1024;
-
 /**
- * Session settings for psql's restore into the new branch, as pg_restore's documentation advises:
- * - synchronous_commit = off: no WAL flush wait at each of the dump's commits. Safe here: a crash
- *   while the branch is being made leaves a branch that is not ready anyway, and is made again.
- * - maintenance_work_mem raised to 256 MB (unless the server's is higher): the dump's CREATE INDEX
- *   and foreign keys then sort in memory instead of in temporary files.
- * They change how fast the restore runs, never what it writes.
+ * Session settings for psql's restore into the new branch: synchronous_commit = off, so the dump's
+ * few hundred commits (one per COPY and per DDL statement) don't each wait for a WAL flush. Safe
+ * here: a crash while the branch is being made leaves a branch that is not ready anyway, and is made
+ * again. It changes how fast the restore runs, never what it writes.
+ *
+ * maintenance_work_mem is left as the server has it. Raising it to 256 MB, as pg_restore's
+ * documentation suggests, made the index and foreign-key phase of the 1 GB benchmark dataset slower
+ * here, not faster (10.3 s against 8.0 to 10.0 s, three runs each on 2 cores): the larger budget
+ * lets each CREATE INDEX start a second parallel worker, and three sorting processes on two cores
+ * lose more than the in-memory sort gains.
  */
-export async function restoreSessionSettings(maint: Client): Promise<Record<string, string>> {
-  const { rows: mem } = await maint.query<{ kb: string }>("SELECT (pg_size_bytes(current_setting('maintenance_work_mem')) / 1024)::text AS kb");
-  const settings: Record<string, string> = { synchronous_commit: 'off' };
-  if (Number(mem[0]?.kb ?? 0) < RESTORE_MAINTENANCE_WORK_MEM_KB) settings.maintenance_work_mem = `${RESTORE_MAINTENANCE_WORK_MEM_KB}kB`;
-  return settings;
+export function restoreSessionSettings(): Record<string, string> {
+  return { synchronous_commit: 'off' };
 }
 
 async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
@@ -167,7 +165,7 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     excludeTables: request.excludeTables,
     signal: request.signal,
     onProgress: onProgress ? (p) => onProgress({ ...p, totalBytes: sourceInfo.size }) : undefined,
-    restoreSettings: await restoreSessionSettings(maint),
+    restoreSettings: restoreSessionSettings(),
   });
   request.signal?.throwIfAborted();
   await applyDatabaseSettings(maint, target, settings, request.log);
