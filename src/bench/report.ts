@@ -20,6 +20,20 @@ export interface ContenderResult {
   readonly pairedRatios?: readonly number[];
 }
 
+/**
+ * The order of the contenders in round `round` (0-based): a balanced Latin square (Williams design).
+ * Over n rounds (2n when n is odd) every contender runs once in each position and right after each
+ * other contender exactly once. What a run leaves behind (a gigabyte restored and dropped just
+ * before, say) then weighs on every contender alike, instead of always on the one that follows it.
+ */
+export function roundOrder(round: number, n: number): number[] {
+  // The first row is 0, 1, n-1, 2, n-2, 3, …; each later row adds one (mod n).
+  const first = Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j % 2 === 1 ? (j + 1) / 2 : n - j / 2));
+  const row = first.map((value) => (value + round) % n);
+  // For odd n the mirrored square completes the balance.
+  return n % 2 === 1 && Math.floor(round / n) % 2 === 1 ? row.reverse() : row;
+}
+
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);

@@ -27,7 +27,7 @@ import { quoteIdent } from '../postgres/quote.js';
 import { runBaseline } from './baseline.js';
 import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
 import { buildDataset, datasetChecksum } from './dataset.js';
-import { type ContenderResult, formatMb, median, resultsTable } from './report.js';
+import { type ContenderResult, formatMb, median, resultsTable, roundOrder } from './report.js';
 import { freePort } from '../postgres/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,7 +38,8 @@ const RSS_PROBE = pathToFileURL(path.join(here, 'rss-probe.js')).href;
 const USAGE = `Usage: npm run bench -- [options]
 
   --size-mb <n>        size of the dataset in MB (default 1000)
-  --runs <n>           runs per contender (default 3); the median is reported
+  --runs <n>           runs per contender (default 3); the median is reported. Orders balance
+                       exactly over as many runs as contenders (twice as many when that is odd)
   --only <list>        comma-separated contenders: baseline,dump,template,auto,sql,startup (default: all)
   --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
   --pg18-only          run only that part
@@ -303,11 +304,11 @@ async function measure(target: Target, contenders: readonly Contender[], options
   const rssFile = path.join(os.tmpdir(), `ayb-bench-rss-${process.pid}`);
   cleanups.push(() => rm(rssFile, { force: true }));
   // Interleaved rounds, so slow drifts of the machine (page cache, other load) hit every contender
-  // alike; each round starts one contender later, so none always runs right after the same other.
+  // alike, in the orders of a balanced Latin square (see roundOrder), so that each one runs right
+  // after each other one equally often: the run after a gigabyte restore and drop is slower here.
+  const active = contenders.filter((c) => !c.skip);
   for (let round = 1; round <= options.runs; round++) {
-    const shift = (round - 1) % contenders.length;
-    for (const contender of [...contenders.slice(shift), ...contenders.slice(0, shift)]) {
-      if (contender.skip) continue;
+    for (const contender of roundOrder(round - 1, active.length).map((i) => active[i]!)) {
       const branch = `bench-${contender.key}`;
       const database = contender.key === 'baseline' || contender.key === 'sql' ? `bench_${contender.key}` : `ayb_branch_bench_${contender.key}`;
       await settle(target, options);

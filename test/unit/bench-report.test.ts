@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { baselineDumpArgs, baselineRestoreArgs } from '../../src/bench/baseline.js';
 import { datasetShape } from '../../src/bench/dataset.js';
-import { median, resultsTable, speedup } from '../../src/bench/report.js';
+import { median, resultsTable, roundOrder, speedup } from '../../src/bench/report.js';
 import type { ConnInfo } from '../../src/postgres/conninfo.js';
 
 describe('benchmark helpers', () => {
@@ -58,5 +58,21 @@ describe('benchmark helpers', () => {
     const big = datasetShape(1000);
     expect(big.orders).toBe(small.orders * 10);
     expect(big.orderItems).toBe(big.orders * 3);
+  });
+
+  it.each([2, 3, 5, 6, 7])('orders %i contenders so each follows each other equally often, and each holds every position', (n) => {
+    const rounds = n % 2 === 0 ? n : 2 * n;
+    const follows = new Map<string, number>();
+    const positions = Array.from({ length: n }, () => new Set<number>());
+    for (let round = 0; round < rounds; round++) {
+      const order = roundOrder(round, n);
+      expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      order.forEach((contender, position) => positions[contender]!.add(position));
+      for (let i = 1; i < n; i++) follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
+    }
+    // Every ordered pair of different contenders, equally often (once per n rounds).
+    expect(follows.size).toBe(n * (n - 1));
+    expect(new Set(follows.values())).toEqual(new Set([rounds / n]));
+    for (const held of positions) expect(held.size).toBe(n);
   });
 });
