@@ -9,8 +9,10 @@
  * the ayb process. With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
  * copy-on-write filesystem, and also reports the disk space each branch adds.
  *
- * Between runs the branch is dropped and the server checkpointed (untimed), so every run starts
- * from the same clean state. This is a script, not a test: it asserts nothing, it measures.
+ * Every run starts from the same state, untimed: after a run the copy is dropped and the server
+ * checkpointed; before one the disk is synced and idle and fresh memory is warm (see settle). The
+ * rounds follow a balanced Latin square, so what one run leaves behind weighs on every contender
+ * alike (see roundOrder). This is a script, not a test: it asserts nothing, it measures.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
