@@ -1,7 +1,7 @@
 import { UsageError } from '../output/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
-import { branchLockHeld, connectMaintenance, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { branchLockHeld, connectMaintenance, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
 import { type BranchRow, deleteRow, findChildren, findRow, listRows, updateRow } from './control-table.js';
 import { parseTimestamp, ttlExpiry } from './duration.js';
 import { withBranchLocks } from './locks.js';
@@ -204,6 +204,7 @@ async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, 
       return undefined;
     });
     if (skip) return { kind: 'skipped', detail: skip };
+    if (await servedByAybStart(maint, selected.branch_database)) return { kind: 'skipped', detail: 'served by a running ayb start' };
     await dropBranchDatabase(maint, selected.branch_database);
     await withControl(ctx, (client) => deleteRow(client, selected.id));
     return { kind: 'deleted' };

@@ -10,6 +10,7 @@ import {
   databaseExists,
   dropDatabase,
   lockBranch,
+  servedByAybStart,
   tryLockBranch,
   tryLockBranchShared,
   unlockBranch,
@@ -436,7 +437,8 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
         hint: `remove it and its leftovers with: ayb branch delete ${name} --yes --force`,
       });
     }
-    const deletedChildren = await deleteDescendants(ctx, row, options);
+    if (await servedByAybStart(maint, row.branch_database)) throw servedError(row.name);
+    const deletedChildren = await deleteDescendants(ctx, maint, row, options);
     await dropBranchDatabase(maint, row.branch_database);
     await withControl(ctx, (client) => deleteRow(client, row.id));
     return {
@@ -464,11 +466,20 @@ export async function dropBranchDatabase(maint: Client, branchDatabase: string):
   }
 }
 
+/** A branch that a running `ayb start --branch` serves is not deleted under it. */
+export function servedError(name: string): ConflictError {
+  return new ConflictError('branch_in_use', `branch "${name}" is served by a running "ayb start"`, {
+    hint: 'stop that server first (Ctrl-C where it runs), then delete the branch',
+  });
+}
+
 /** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */
-async function deleteDescendants(ctx: BranchContext, row: BranchRow, options: DeleteOptions): Promise<string[]> {
+async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchRow, options: DeleteOptions): Promise<string[]> {
   const descendants = await withControl(ctx, async (client) => descendantsDeepestFirst(await listRows(client), row.name));
   if (descendants.length === 0) return [];
   if (!options.withChildren) throw hasChildrenError(row.name, descendants);
+  // Refuse before deleting any of them, rather than halfway down the tree.
+  for (const child of descendants) if (await servedByAybStart(maint, child.branch_database)) throw servedError(child.name);
   for (const child of descendants) {
     ctx.log?.(`Deleting branch "${child.name}" (made from ${child.parent}) …`);
     await deleteBranch(ctx, { name: child.name, force: options.force, ifExists: true });

@@ -2,8 +2,9 @@ import { Flags } from '@oclif/core';
 import { pruneBranches } from '../branching/expiry.js';
 import { resolveDatabase, type BranchContext, branchUrl } from '../branching/service.js';
 import { UsageError } from '../output/errors.js';
-import { withClient } from '../postgres/client.js';
+import { type Client, withClient } from '../postgres/client.js';
 import { withDatabase } from '../postgres/conninfo.js';
+import { connectMaintenance, holdServingLock } from '../postgres/maintenance.js';
 import { AdminAuth, resolveAdminPassword } from '../server/auth.js';
 import { isLoopbackHost } from '../server/hosts.js';
 import { AybServer, type PeriodicTask, type ServedDatabase } from '../server/server.js';
@@ -65,9 +66,13 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
       periodic: periodicTasks(ctx, served, log),
       log,
     });
+    // Held while the server runs, so `ayb branch delete` and prune elsewhere leave this branch alone.
+    const servingLock = served.branch ? await holdServing(ctx, served.database) : undefined;
+    const releaseServingLock = () => servingLock?.end().catch(() => undefined);
     const stopSignal = stopSignals((signal) => log(`\nStopping (${signal}) …`), log);
-    const listening = await server.listen().catch((error: unknown) => {
+    const listening = await server.listen().catch(async (error: unknown) => {
       stopSignal.dispose();
+      await releaseServingLock();
       throw error;
     });
 
@@ -106,10 +111,23 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
 
     const signal = await stopSignal.received;
     await server.shutdown(signal);
+    await releaseServingLock();
     stopSignal.dispose();
     log('Stopped.');
     // Everything is closed; should anything still hold the event loop, do not let it keep the process.
     setTimeout(() => process.exit(), 1000).unref();
+  }
+}
+
+/** A maintenance session holding the serving lock of `database` (see holdServingLock). */
+async function holdServing(ctx: BranchContext, database: string): Promise<Client> {
+  const client = await connectMaintenance(ctx.main);
+  try {
+    await holdServingLock(client, database);
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
   }
 }
 

@@ -65,6 +65,25 @@ export async function branchLockHeld(client: Client, branchDatabase: string): Pr
   return false;
 }
 
+/**
+ * `ayb start --branch` holds this lock (shared) on the database it serves for as long as it runs;
+ * its session ending (stop, crash, kill) releases it. Delete and prune look at it so they don't
+ * drop a database out from under a running server.
+ */
+const SERVING_KEY = "hashtextextended('ayb:serving:' || $1, 0)";
+
+export async function holdServingLock(client: Client, database: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_lock_shared(${SERVING_KEY})`, [database]);
+}
+
+/** Whether a running `ayb start` serves `database` (holds its serving lock). */
+export async function servedByAybStart(client: Client, database: string): Promise<boolean> {
+  const { rows } = await client.query<{ free: boolean }>(`SELECT pg_try_advisory_lock(${SERVING_KEY}) AS free`, [database]);
+  if (rows[0]?.free !== true) return true;
+  await client.query(`SELECT pg_advisory_unlock(${SERVING_KEY})`, [database]);
+  return false;
+}
+
 export async function databaseExists(client: Client, name: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
   return (rowCount ?? 0) > 0;

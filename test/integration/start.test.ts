@@ -125,7 +125,7 @@ describe('ayb start', () => {
     }
   });
 
-  it('prunes expired branches at start and periodically, but never the branch it serves', async () => {
+  it('prunes expired branches at start and periodically, but never the branch it serves, nor do delete and prune elsewhere', async () => {
     for (const name of ['old-a', 'served-old']) expect((await runCli(['branch', 'create', name], { env })).exitCode).toBe(0);
     const expire = (names: string[]) =>
       cluster.query("UPDATE _ayb_branches SET expires_at = now() - interval '1 minute' WHERE name = ANY($1)", [names], 'app');
@@ -145,10 +145,19 @@ describe('ayb start', () => {
       expect(rows.map((r) => r.name)).toContain('served-old');
       expect(rows.map((r) => r.name)).not.toContain('old-a');
       expect((await server.fetch('/health')).status).toBe(200);
+
+      // From another terminal, delete and prune leave the served branch alone while the server runs.
+      const refused = await runCli(['branch', 'delete', 'served-old', '--yes', '--json'], { env });
+      expect(refused.exitCode).toBe(4);
+      expect(refused.json().error).toMatchObject({ code: 'branch_in_use', message: 'branch "served-old" is served by a running "ayb start"' });
+      const pruned = await runCli(['branch', 'prune', '--json'], { env });
+      expect(pruned.json().branches).toEqual([expect.objectContaining({ name: 'served-old', action: 'skipped', detail: 'served by a running ayb start' })]);
+      expect((await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_served_old'", [], 'postgres')).rowCount).toBe(1);
     } finally {
       expect((await server.stop()).exitCode).toBe(0);
       await rm(dir, { recursive: true, force: true });
     }
+    // Stopped, the server no longer holds it.
     expect((await runCli(['branch', 'delete', 'served-old', '--yes'], { env })).exitCode).toBe(0);
   });
 
