@@ -20,22 +20,48 @@ export async function connectMaintenance(main: ConnInfo): Promise<Client> {
   }
 }
 
-/** Session-level lock on a branch database name, held for as long as a create or delete runs. */
-export async function tryLockBranch(client: Client, branchDatabase: string): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>(
-    "SELECT pg_try_advisory_lock(hashtextextended('ayb:branch:' || $1, 0)) AS locked",
-    [branchDatabase],
-  );
-  return rows[0]?.locked === true;
+/**
+ * ayb's advisory locks, session-level, keyed by a namespace and a database name:
+ * - `branch`: held for as long as a create, delete, reset, rename, expire or prune of that branch
+ *   runs (exclusive), or while a copy is made from it (shared);
+ * - `serving`: held shared by `ayb start --branch` on the database it serves, for as long as it
+ *   runs; its session ending (stop, crash, kill) releases it, so delete and prune can tell.
+ */
+type LockSpace = 'branch' | 'serving';
+type LockMode = 'exclusive' | 'shared';
+
+function lockCall(fn: 'pg_try_advisory_lock' | 'pg_advisory_lock' | 'pg_advisory_unlock', space: LockSpace, mode: LockMode): string {
+  return `SELECT ${fn}${mode === 'shared' ? '_shared' : ''}(hashtextextended('ayb:${space}:' || $1, 0)) AS result`;
+}
+
+async function tryLock(client: Client, space: LockSpace, name: string, mode: LockMode): Promise<boolean> {
+  const { rows } = await client.query<{ result: boolean }>(lockCall('pg_try_advisory_lock', space, mode), [name]);
+  return rows[0]?.result === true;
+}
+
+async function unlock(client: Client, space: LockSpace, name: string, mode: LockMode): Promise<void> {
+  await client.query(lockCall('pg_advisory_unlock', space, mode), [name]);
+}
+
+/** Whether another session holds the lock in any mode: taking it exclusively fails (and is undone if not). */
+async function heldElsewhere(client: Client, space: LockSpace, name: string): Promise<boolean> {
+  if (!(await tryLock(client, space, name, 'exclusive'))) return true;
+  await unlock(client, space, name, 'exclusive');
+  return false;
+}
+
+/** The branch lock, exclusive: a create, delete, reset, rename, expire or prune of this branch. */
+export function tryLockBranch(client: Client, branchDatabase: string): Promise<boolean> {
+  return tryLock(client, 'branch', branchDatabase, 'exclusive');
 }
 
 /** Waits for the branch lock (for `create --if-not-exists` racing another create of the same name). */
 export async function lockBranch(client: Client, branchDatabase: string): Promise<void> {
-  await client.query("SELECT pg_advisory_lock(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
+  await client.query(lockCall('pg_advisory_lock', 'branch', 'exclusive'), [branchDatabase]);
 }
 
-export async function unlockBranch(client: Client, branchDatabase: string): Promise<void> {
-  await client.query("SELECT pg_advisory_unlock(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
+export function unlockBranch(client: Client, branchDatabase: string): Promise<void> {
+  return unlock(client, 'branch', branchDatabase, 'exclusive');
 }
 
 /**
@@ -43,45 +69,30 @@ export async function unlockBranch(client: Client, branchDatabase: string): Prom
  * of copies can run at once while a delete, reset or rename of it (which need the lock exclusively)
  * gets a conflict instead of pulling the database from under them.
  */
-export async function tryLockBranchShared(client: Client, branchDatabase: string): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>(
-    "SELECT pg_try_advisory_lock_shared(hashtextextended('ayb:branch:' || $1, 0)) AS locked",
-    [branchDatabase],
-  );
-  return rows[0]?.locked === true;
+export function tryLockBranchShared(client: Client, branchDatabase: string): Promise<boolean> {
+  return tryLock(client, 'branch', branchDatabase, 'shared');
 }
 
-export async function unlockBranchShared(client: Client, branchDatabase: string): Promise<void> {
-  await client.query("SELECT pg_advisory_unlock_shared(hashtextextended('ayb:branch:' || $1, 0))", [branchDatabase]);
+export function unlockBranchShared(client: Client, branchDatabase: string): Promise<void> {
+  return unlock(client, 'branch', branchDatabase, 'shared');
 }
 
 /**
  * Whether a process that is creating this branch still runs: its lock is held. A `creating` row
  * whose lock is free was left by a process that died (SIGKILL, power loss) and is stale.
  */
-export async function branchLockHeld(client: Client, branchDatabase: string): Promise<boolean> {
-  if (!(await tryLockBranch(client, branchDatabase))) return true;
-  await unlockBranch(client, branchDatabase);
-  return false;
+export function branchLockHeld(client: Client, branchDatabase: string): Promise<boolean> {
+  return heldElsewhere(client, 'branch', branchDatabase);
 }
 
-/**
- * `ayb start --branch` holds this lock (shared) on the database it serves for as long as it runs;
- * its session ending (stop, crash, kill) releases it. Delete and prune look at it so they don't
- * drop a database out from under a running server.
- */
-const SERVING_KEY = "hashtextextended('ayb:serving:' || $1, 0)";
-
+/** `ayb start --branch`: holds the serving lock of `database` until this session ends. */
 export async function holdServingLock(client: Client, database: string): Promise<void> {
-  await client.query(`SELECT pg_advisory_lock_shared(${SERVING_KEY})`, [database]);
+  await client.query(lockCall('pg_advisory_lock', 'serving', 'shared'), [database]);
 }
 
 /** Whether a running `ayb start` serves `database` (holds its serving lock). */
-export async function servedByAybStart(client: Client, database: string): Promise<boolean> {
-  const { rows } = await client.query<{ free: boolean }>(`SELECT pg_try_advisory_lock(${SERVING_KEY}) AS free`, [database]);
-  if (rows[0]?.free !== true) return true;
-  await client.query(`SELECT pg_advisory_unlock(${SERVING_KEY})`, [database]);
-  return false;
+export function servedByAybStart(client: Client, database: string): Promise<boolean> {
+  return heldElsewhere(client, 'serving', database);
 }
 
 export async function databaseExists(client: Client, name: string): Promise<boolean> {
