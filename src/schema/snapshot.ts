@@ -329,21 +329,25 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     }
   }
 
-  const tableName = (relid: unknown) => relationNameByOid.get(str(relid));
+  /** The tracked table (or view) an object hangs on: its schema, name and object id. */
+  const onTable = (relid: unknown): { schema: string; name: string; parent: string } | undefined => {
+    const name = relationNameByOid.get(str(relid));
+    const parent = relationIdByOid.get(str(relid));
+    return name && parent ? { ...name, parent } : undefined;
+  };
 
   // Columns of tables (inherited columns are their parent's: not diffed on the child).
   const columnIdByAddress = new Map<string, string>();
   const inheritedColumns = new Map<string, ObjectOf<'column'>>();
   for (const row of rows.columns) {
-    const relid = str(row.relid);
-    const table = tableName(relid);
-    const parent = relationIdByOid.get(relid);
-    if (!table || !parent) continue;
+    const table = onTable(row.relid);
+    if (!table) continue;
+    const { parent } = table;
     const id = objectId('column', table.schema, table.name, str(row.attname));
-    columnIdByAddress.set(address('pg_class', relid, row.attnum), id);
+    columnIdByAddress.set(address('pg_class', row.relid, row.attnum), id);
     const inherited = Number(row.attinhcount) > 0;
     if (!inherited) {
-      owner.set(address('pg_class', relid, row.attnum), id);
+      owner.set(address('pg_class', row.relid, row.attnum), id);
       if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
     }
     const generated = row.attgenerated === 's';
@@ -389,10 +393,9 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
   }
 
   for (const row of rows.constraints) {
-    const relid = str(row.relid);
-    const table = tableName(relid);
-    const parent = relationIdByOid.get(relid);
-    if (!table || !parent) continue;
+    const table = onTable(row.relid);
+    if (!table) continue;
+    const { parent } = table;
     const id = objectId('constraint', table.schema, table.name, str(row.conname));
     owner.set(address('pg_constraint', row.oid), id);
     if (row.contype !== 'f' && row.conindid !== '0') owner.set(address('pg_class', row.conindid), id);
@@ -409,10 +412,9 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
   }
 
   for (const row of rows.indexes) {
-    const relid = str(row.relid);
-    const table = tableName(relid);
-    const parent = relationIdByOid.get(relid);
-    if (!table || !parent || isMember('pg_class', row.oid)) continue;
+    const table = onTable(row.relid);
+    if (!table || isMember('pg_class', row.oid)) continue;
+    const { parent } = table;
     const schema = str(row.nspname);
     const id = objectId('index', schema, str(row.relname));
     owner.set(address('pg_class', row.oid), id);
@@ -460,10 +462,9 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
   }
 
   for (const row of rows.triggers) {
-    const relid = str(row.relid);
-    const table = tableName(relid);
-    const parent = relationIdByOid.get(relid);
-    if (!table || !parent) continue;
+    const table = onTable(row.relid);
+    if (!table) continue;
+    const { parent } = table;
     const id = objectId('trigger', table.schema, table.name, str(row.tgname));
     owner.set(address('pg_trigger', row.oid), id);
     objects.set(id, {
@@ -479,10 +480,9 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
   }
 
   for (const row of rows.policies) {
-    const relid = str(row.relid);
-    const table = tableName(relid);
-    const parent = relationIdByOid.get(relid);
-    if (!table || !parent) continue;
+    const table = onTable(row.relid);
+    if (!table) continue;
+    const { parent } = table;
     const id = objectId('policy', table.schema, table.name, str(row.polname));
     owner.set(address('pg_policy', row.oid), id);
     objects.set(id, {
