@@ -154,7 +154,7 @@ async function withAdmin<T>(conn: ConnInfo, fn: (client: Client) => Promise<T>):
   }
 }
 
-/** Drops a copy, checkpoints and syncs, so the next run starts from the same clean state (untimed). */
+/** Drops a copy and checkpoints (untimed); settle then readies the disk and memory for the next run. */
 async function resetServer(conn: ConnInfo, database: string, configFile: string, branch?: string): Promise<void> {
   if (branch) {
     await execa('node', [AYB_BIN, 'branch', 'delete', branch, '--yes', '--force', '--if-exists', '--config', configFile], {
@@ -166,10 +166,6 @@ async function resetServer(conn: ConnInfo, database: string, configFile: string,
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
     await client.query('CHECKPOINT');
   });
-  // Write out what the last run left dirty in the page cache (a restore leaves a gigabyte of WAL),
-  // or the kernel flushes it during the next run and bills that one for it.
-  await execa('sync', [], { reject: false });
-  await waitForIdleDisk(dataDevice);
 }
 
 /** The block device (as named in /proc/diskstats) under the benchmark's data, if it can be told. */
@@ -295,6 +291,8 @@ async function checksumOf(conn: ConnInfo, database: string): Promise<string> {
 
 /** Right before a timed run (untimed): the disk idle, and fresh memory warm (see warmMemory). */
 async function settle(target: Target, options: Options): Promise<void> {
+  // Write out what the last run left dirty in the page cache (a restore leaves a gigabyte of WAL),
+  // or the kernel flushes it during the next run and bills that one for it.
   await execa('sync', [], { reject: false });
   await waitForIdleDisk(dataDevice);
   if (options.warmMemory) await warmMemory(Math.min(2.5 * target.sizeBytes, os.freemem() / 2));
