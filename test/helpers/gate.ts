@@ -36,14 +36,14 @@ export async function holdGate(cluster: TestCluster, database: string, table: st
   };
 }
 
-/** Resolves once ayb's pg_dump is blocked on a lock (the gate). */
-export function dumpWaitingAtGate(cluster: TestCluster): Promise<true> {
-  return waitUntil('pg_dump to wait at the gate', async () => {
+/** Resolves once `count` of ayb's pg_dumps are blocked on a lock (the gate). */
+export function dumpWaitingAtGate(cluster: TestCluster, count = 1): Promise<true> {
+  return waitUntil(count === 1 ? 'pg_dump to wait at the gate' : `${count} pg_dumps to wait at the gate`, async () => {
     const { rowCount } = await cluster.query(
       "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
       [],
       'postgres',
     );
-    return (rowCount ?? 0) > 0 || undefined;
+    return (rowCount ?? 0) >= count || undefined;
   });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseExists } from '../helpers/branch-lock.js';
-import { holdGate, waitUntil } from '../helpers/gate.js';
+import { dumpWaitingAtGate, holdGate } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -72,14 +72,7 @@ describe('branches of branches', () => {
     const gate = await holdGate(cluster, 'ayb_branch_other', 'items');
     const copies = ['copy-1', 'copy-2'].map((name) => spawnCli(['branch', 'create', name, '--from', 'other', '--strategy', 'dump', '--json'], { env }));
     try {
-      await waitUntil('both copies to wait at the gate', async () => {
-        const { rows } = await cluster.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'",
-          [],
-          'postgres',
-        );
-        return rows[0].n === 2 || undefined;
-      });
+      await dumpWaitingAtGate(cluster, 2);
       for (const args of [['delete', 'other', '--yes', '--with-children'], ['reset', 'other'], ['rename', 'other', 'renamed']]) {
         const refused = await cli('branch', ...args, '--json');
         expect(refused.exitCode).toBe(4);
@@ -105,10 +98,7 @@ describe('branches of branches', () => {
     const gate = await holdGate(cluster, 'ayb_branch_base', 'items');
     const reset = spawnCli(['branch', 'reset', 'child', '--strategy', 'dump', '--json'], { env });
     try {
-      await waitUntil('the reset to wait at the gate', async () => {
-        const { rowCount } = await cluster.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND wait_event_type = 'Lock'", [], 'postgres');
-        return (rowCount ?? 0) > 0 || undefined;
-      });
+      await dumpWaitingAtGate(cluster);
       const refused = await cli('branch', 'rename', 'base', 'base-2', '--json');
       expect(refused.json().error).toMatchObject({ code: 'branch_busy', exit_code: 4 });
     } finally {
