@@ -8,7 +8,7 @@ import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
-import { type Branch, type BranchContext, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
+import { type Branch, type BranchContext, dropResetLeftovers, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
 
 export interface ResetOptions {
   readonly name: string;
@@ -60,13 +60,8 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {
       throw sourceGone(row, `its source database "${source.conn.database}" no longer exists`);
     }
+    await dropResetLeftovers(maint, database, (leftover) => ctx.log?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was killed …`));
     const names = resetDatabaseNames(database);
-    for (const leftover of [names.fresh, names.old]) {
-      if (await databaseExists(maint, leftover)) {
-        ctx.log?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was killed …`);
-        await dropDatabase(maint, leftover);
-      }
-    }
 
     const requested = options.strategy ?? ctx.config.branching.default_strategy;
     const chosen = await chooseStrategy(maint, source, requested);

@@ -461,8 +461,15 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
  */
 export async function dropBranchDatabase(maint: Client, branchDatabase: string): Promise<void> {
   await dropDatabase(maint, branchDatabase);
+  await dropResetLeftovers(maint, branchDatabase);
+}
+
+/** Drops the temporary databases a killed reset of this branch left, if any; `onDrop` hears of each. */
+export async function dropResetLeftovers(maint: Client, branchDatabase: string, onDrop?: (leftover: string) => void): Promise<void> {
   for (const leftover of Object.values(resetDatabaseNames(branchDatabase))) {
-    if (await databaseExists(maint, leftover)) await dropDatabase(maint, leftover);
+    if (!(await databaseExists(maint, leftover))) continue;
+    onDrop?.(leftover);
+    await dropDatabase(maint, leftover);
   }
 }
 
