@@ -1,6 +1,10 @@
+// pg-load must be evaluated right before pg: see there.
+import { restoreResponse } from './pg-load.js';
 import pg from 'pg';
 import { AybError, ExternalError, NotFoundError } from '../output/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
+
+restoreResponse();
 
 export type Client = pg.Client;
 

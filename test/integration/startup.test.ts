@@ -1,0 +1,46 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.js';
+import { freePort } from '../helpers/cluster.js';
+
+/**
+ * What a command loads on its way to the database: every millisecond of it is in every branch
+ * create, and a template create of a gigabyte is under a second of server work.
+ */
+describe('CLI start-up', () => {
+  let dir: string;
+  let probe: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-startup-'));
+    probe = path.join(dir, 'probe.mjs');
+    // At exit: which of Node's own modules were loaded, and whether the fetch globals still work.
+    await writeFile(probe, [
+      "import { writeFileSync } from 'node:fs';",
+      "process.on('exit', () => {",
+      '  const undici = process.moduleLoadList.some((m) => m.includes("undici"));',
+      "  writeFileSync(process.env.AYB_TEST_PROBE_OUT, JSON.stringify({ undici, response: typeof Response, body: typeof new Response('x').text }));",
+      '});',
+    ].join('\n'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("loads pg without Node's fetch implementation, and leaves the fetch globals as they were", async () => {
+    const out = path.join(dir, 'out.json');
+    // A closed port: the command loads everything it needs to connect, then fails to.
+    const port = await freePort();
+    const result = await execa('node', [`--import=${probe}`, BIN, 'branch', 'list', '--json'], {
+      reject: false,
+      stdin: 'ignore',
+      env: { AYB_DATABASE_URL: `postgres://nobody@127.0.0.1:${port}/app`, AYB_TEST_PROBE_OUT: out },
+    });
+    expect(result.stdout).toContain('"code"');
+    expect(result.exitCode).not.toBe(0);
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({ undici: false, response: 'function', body: 'function' });
+  });
+});
