@@ -7,9 +7,17 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 let clientScript: Promise<string> | undefined;
 
-/** The browser script: `client.ts` compiled by `npm run build` into the same folder as this module. */
+/**
+ * The browser script: `client.ts`, compiled by `npm run build` to dist/server/dashboard/client.js.
+ * This module runs from the CLI's bundle, dist/ayb.js (src/build/bundle.ts), so the path is taken
+ * from there; tsc's own copy of this module (dist/server/dashboard/routes.js) finds it beside itself.
+ */
+const CLIENT_SCRIPT = import.meta.url.endsWith('/ayb.js')
+  ? new URL('./server/dashboard/client.js', import.meta.url)
+  : new URL('./client.js', import.meta.url);
+
 function loadClientScript(): Promise<string> {
-  clientScript ??= readFile(new URL('./client.js', import.meta.url), 'utf8').then(
+  clientScript ??= readFile(CLIENT_SCRIPT, 'utf8').then(
     // The source map is not served; drop the reference so browsers do not ask for it.
     (text) => text.replace(/^\/\/# sourceMappingURL=.*$/m, ''),
     () => {

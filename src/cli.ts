@@ -1,0 +1,39 @@
+/**
+ * The CLI in one module: `bin/run.js` runs `execute` from here, and oclif finds the commands and
+ * the hook here too (package.json "oclif": the explicit strategy, identifiers COMMANDS and
+ * commandNotFound). `npm run build` bundles this module and everything it imports, oclif, pg and
+ * zod included, into dist/ayb.js (src/build/bundle.ts): Node then reads and links one file instead
+ * of a few hundred, which is most of what starting ayb costs.
+ *
+ * A new command is added here; the help test fails until it is.
+ */
+import BranchCreate from './commands/branch/create.js';
+import BranchDelete from './commands/branch/delete.js';
+import BranchDiff from './commands/branch/diff.js';
+import BranchExpire from './commands/branch/expire.js';
+import BranchList from './commands/branch/list.js';
+import BranchPrune from './commands/branch/prune.js';
+import BranchRename from './commands/branch/rename.js';
+import BranchReset from './commands/branch/reset.js';
+import BranchShow from './commands/branch/show.js';
+import BranchUrl from './commands/branch/url.js';
+import Start from './commands/start.js';
+import Stop from './commands/stop.js';
+
+export { execute } from '@oclif/core';
+export { default as commandNotFound } from './hooks/command-not-found.js';
+
+export const COMMANDS = {
+  'branch:create': BranchCreate,
+  'branch:delete': BranchDelete,
+  'branch:diff': BranchDiff,
+  'branch:expire': BranchExpire,
+  'branch:list': BranchList,
+  'branch:prune': BranchPrune,
+  'branch:rename': BranchRename,
+  'branch:reset': BranchReset,
+  'branch:show': BranchShow,
+  'branch:url': BranchUrl,
+  start: Start,
+  stop: Stop,
+};
