@@ -19,6 +19,12 @@ import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
 import Start from './commands/start.js';
 import Stop from './commands/stop.js';
+import { settings } from '@oclif/core';
+
+// ayb ships compiled JavaScript. Left on, oclif looks for TypeScript sources to run instead whenever
+// NODE_ENV is "development" or "test" (as CI jobs often set it) and loads the TypeScript compiler,
+// 9 MB of it, into every command just to read tsconfig.json.
+settings.enableAutoTranspile = false;
 
 export { execute } from '@oclif/core';
 export { default as commandNotFound } from './hooks/command-not-found.js';

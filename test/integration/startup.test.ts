@@ -20,9 +20,12 @@ describe('CLI start-up', () => {
     // At exit: which of Node's own modules were loaded, and whether the fetch globals still work.
     await writeFile(probe, [
       "import { writeFileSync } from 'node:fs';",
+      "import { createRequire } from 'node:module';",
       "process.on('exit', () => {",
       '  const undici = process.moduleLoadList.some((m) => m.includes("undici"));',
-      "  writeFileSync(process.env.AYB_TEST_PROBE_OUT, JSON.stringify({ undici, response: typeof Response, body: typeof new Response('x').text }));",
+      // CommonJS packages imported from node_modules land in require's cache; bundled ones do not.
+      "  const packages = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/'));",
+      "  writeFileSync(process.env.AYB_TEST_PROBE_OUT, JSON.stringify({ undici, packages, response: typeof Response, body: typeof new Response('x').text }));",
       '});',
     ].join('\n'));
   });
@@ -30,7 +33,7 @@ describe('CLI start-up', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("loads pg without Node's fetch implementation, and leaves the fetch globals as they were", async () => {
+  it("runs from the bundle and loads pg without Node's fetch implementation, leaving the fetch globals as they were", async () => {
     const out = path.join(dir, 'out.json');
     // A closed port: the command loads everything it needs to connect, then fails to.
     const port = await freePort();
@@ -41,6 +44,7 @@ describe('CLI start-up', () => {
     });
     expect(result.stdout).toContain('"code"');
     expect(result.exitCode).not.toBe(0);
-    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({ undici: false, response: 'function', body: 'function' });
+    // dist/ayb.js holds oclif, pg and zod (src/build/bundle.ts): none is read from node_modules.
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({ undici: false, packages: [], response: 'function', body: 'function' });
   });
 });
