@@ -1,10 +1,10 @@
 /**
- * `npm run build` step: writes oclif.manifest.json, the list of commands with their flags and help.
+ * `npm run build` step, after the bundle: writes oclif.manifest.json, the list of commands with
+ * their flags and help, read from COMMANDS in dist/ayb.js.
  *
- * Without it, oclif imports every command module (and with them the server, the schema diff and
- * the clone code) on every run just to find the one asked for: about a third of each command's
- * start-up. With it, `ayb branch create` imports only what create needs. The file is generated,
- * never edited, and not committed; a stale one (from an older build) is replaced by every build.
+ * Without it, oclif derives that list on every run from the command classes, flag by flag, to find
+ * the one asked for. The file is generated, never edited, and not committed; a stale one (from an
+ * older build) is replaced by every build.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Imported by client.ts right before `pg`, to keep pg's load from costing every ayb command about
- * 20 ms.
+ * 15 ms.
  *
  * When pg loads (lib/stream.js) it asks whether it runs on Cloudflare Workers. Without a global
  * `navigator`, as on Node 20, it answers by constructing a `Response`, and the first touch of that

@@ -24,9 +24,10 @@ describe('--help', () => {
     expect(ids).toEqual(expect.arrayContaining(['branch create', 'branch delete', 'branch list', 'branch show', 'branch url', 'stop']));
   });
 
-  it('ships an oclif manifest naming exactly those commands, so a run imports only its own command', () => {
-    // Without the manifest oclif imports every command module (the server, the diff, the clone code)
-    // on every run to find one; the build writes it (src/build/manifest.ts).
+  it('ships every command in the bundle, and a manifest naming exactly those', () => {
+    // oclif finds the commands in COMMANDS of src/cli.ts (bundled into dist/ayb.js), and the build
+    // writes the manifest from there (src/build/manifest.ts): a command file that is not listed in
+    // COMMANDS would be missing from both, and from the CLI.
     const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
     expect(Object.keys(manifest.commands).map((id) => id.replaceAll(':', ' ')).sort()).toEqual(ids);
   });
