@@ -1,5 +1,12 @@
 #!/usr/bin/env node
 // dist/ayb.js is the whole CLI in one file, built by `npm run build` (src/cli.ts, src/build/bundle.ts).
-import { execute } from '../dist/ayb.js';
-
-await execute({ dir: import.meta.url });
+let cli;
+try {
+  cli = await import('../dist/ayb.js');
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('ayb.js')) throw error;
+  const root = new URL('..', import.meta.url).pathname;
+  process.stderr.write(`Error: ayb is not built (dist/ayb.js is missing)\nHint: run npm ci && npm run build in ${root}\n`);
+  process.exit(1);
+}
+await cli.execute({ dir: import.meta.url });
