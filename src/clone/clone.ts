@@ -87,7 +87,7 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
     }
   };
   if (request.disconnect) {
-    await withSourceDisconnected(maint, database, copy, request.log);
+    await withSourceDisconnected(maint, request.main, database, copy, request.log);
   } else {
     const sessions = await sessionsOn(maint, database);
     if (sessions.length > 0) throw busySourceError(database, sessions);

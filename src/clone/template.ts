@@ -2,6 +2,9 @@ import { ConflictError } from '../output/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
+import { startConnectionGuard } from '../postgres/connection-guard.js';
+import type { ConnInfo } from '../postgres/conninfo.js';
+import { holdRefusingLock, releaseRefusingLock } from '../postgres/maintenance.js';
 import type { FileCopyMethod } from './file-copy.js';
 
 export interface SourceSession {
@@ -75,20 +78,31 @@ export async function templateClone(client: Client, source: string, target: stri
 /**
  * `--disconnect`, for local development: refuses new connections to the source, ends its sessions,
  * runs `fn` (the copy), and always allows connections again afterwards, also when `fn` fails or is
- * cancelled (Ctrl-C cancels the statement, so this `finally` runs before the process exits). Only
- * a SIGKILL in between could leave the source refusing connections; the log line says how to undo
- * that by hand.
+ * cancelled (Ctrl-C cancels the statement, so this `finally` runs before the process exits). Should
+ * ayb be killed in between (SIGKILL, the OOM killer), a connection guard started before the source
+ * refuses anyone allows connections again once ayb's session has ended (connection-guard.ts).
  */
 export async function withSourceDisconnected<T>(
   client: Client,
+  main: ConnInfo,
   source: string,
   fn: () => Promise<T>,
   log?: (line: string) => void,
 ): Promise<T> {
   const { rows } = await client.query<{ allowed: boolean }>('SELECT datallowconn AS allowed FROM pg_database WHERE datname = $1', [source]);
-  const wasAllowed = rows[0]?.allowed !== false;
-  const db = quoteIdent(source);
-  if (wasAllowed) await client.query(`ALTER DATABASE ${db} WITH ALLOW_CONNECTIONS false`);
+  // A source that already refuses connections was made so by someone else, and is left as it is.
+  const guard = rows[0]?.allowed !== false ? startConnectionGuard(main, [source]) : undefined;
+  if (guard) {
+    try {
+      await holdRefusingLock(client, source);
+      await client.query(`ALTER DATABASE ${quoteIdent(source)} WITH ALLOW_CONNECTIONS false`);
+    } catch (error) {
+      // Nothing to undo: the source still allows connections.
+      await releaseRefusingLock(client, source).catch(() => undefined);
+      guard.release(true);
+      throw error;
+    }
+  }
   try {
     const sessions = await sessionsOn(client, source);
     if (sessions.length > 0) {
@@ -99,7 +113,11 @@ export async function withSourceDisconnected<T>(
     if (left.length > 0) throw busySourceError(source, left);
     return await fn();
   } finally {
-    if (wasAllowed) await allowConnections(client, source, log);
+    if (guard) {
+      const allowed = await allowConnections(client, source, log);
+      await releaseRefusingLock(client, source).catch(() => undefined);
+      guard.release(allowed);
+    }
   }
 }
 
@@ -113,17 +131,17 @@ async function sessionsGone(client: Client, database: string, timeoutMs: number)
   }
 }
 
-async function allowConnections(client: Client, source: string, log?: (line: string) => void): Promise<void> {
+async function allowConnections(client: Client, source: string, log?: (line: string) => void): Promise<boolean> {
   const sql = `ALTER DATABASE ${quoteIdent(source)} WITH ALLOW_CONNECTIONS true`;
   // A Ctrl-C cancel sent for the copy may land on this statement instead: try again.
   for (let attempt = 1; ; attempt++) {
     try {
       await client.query(sql);
-      return;
+      return true;
     } catch (error) {
       if (sqlState(error) === SqlState.queryCanceled && attempt < 3) continue;
-      log?.(`warning: could not allow connections to "${source}" again (${(error as Error).message}); run: ${sql}`);
-      return;
+      log?.(`warning: could not allow connections to "${source}" again (${(error as Error).message}); ayb's connection guard will try once this command has ended, or run: ${sql}`);
+      return false;
     }
   }
 }

@@ -27,7 +27,7 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
-function clientConfig(info: ConnInfo): pg.ClientConfig {
+export function clientConfig(info: ConnInfo): pg.ClientConfig {
   const ssl = info.params.sslmode;
   return {
     host: info.host,

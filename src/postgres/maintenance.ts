@@ -26,8 +26,11 @@ export async function connectMaintenance(main: ConnInfo): Promise<Client> {
  *   runs (exclusive), or while a copy is made from it (shared);
  * - `serving`: held shared by `ayb start --branch` on the database it serves, for as long as it
  *   runs; its session ending (stop, crash, kill) releases it, so delete and prune can tell.
+ * - `refusing`: held shared by the session that makes a database refuse connections for a copy
+ *   (`--disconnect`) until it allows them again; the connection guard takes it exclusively, which
+ *   waits until that session has ended (see connection-guard.ts).
  */
-type LockSpace = 'branch' | 'serving';
+type LockSpace = 'branch' | 'serving' | 'refusing';
 type LockMode = 'exclusive' | 'shared';
 
 function lockCall(fn: 'pg_try_advisory_lock' | 'pg_advisory_lock' | 'pg_advisory_unlock', space: LockSpace, mode: LockMode): string {
@@ -89,6 +92,18 @@ export function branchLockHeld(client: Client, branchDatabase: string): Promise<
 export async function holdServingLock(client: Client, database: string): Promise<void> {
   await client.query(lockCall('pg_advisory_lock', 'serving', 'shared'), [database]);
 }
+
+/** `--disconnect`: this session is about to make `database` refuse connections. */
+export async function holdRefusingLock(client: Client, database: string): Promise<void> {
+  await client.query(lockCall('pg_advisory_lock', 'refusing', 'shared'), [database]);
+}
+
+export function releaseRefusingLock(client: Client, database: string): Promise<void> {
+  return unlock(client, 'refusing', database, 'shared');
+}
+
+/** The connection guard's wait for every session holding the refusing lock of `$1` to end. */
+export const WAIT_FOR_REFUSING_SESSIONS_SQL = lockCall('pg_advisory_lock', 'refusing', 'exclusive');
 
 /** Whether a running `ayb start` serves `database` (holds its serving lock). */
 export function servedByAybStart(client: Client, database: string): Promise<boolean> {

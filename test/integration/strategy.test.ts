@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
@@ -29,6 +30,24 @@ describe('branch create strategies', () => {
   async function allowsConnections(database: string): Promise<boolean> {
     const { rows } = await cluster.query<{ datallowconn: boolean }>('SELECT datallowconn FROM pg_database WHERE datname = $1', [database], 'postgres');
     return rows[0]!.datallowconn;
+  }
+
+  /** A CREATE DATABASE waiting for a lock (see the COMMENT ON DATABASE gate below). */
+  function waitingCopy() {
+    return cluster.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'", [], 'postgres',
+    );
+  }
+
+  /** Running connection guards (src/postgres/connection-guard.ts), found by their script in /proc. */
+  function connectionGuards(): number[] {
+    return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('AYB_GUARD_WAIT_SQL');
+      } catch {
+        return false;
+      }
+    }).map(Number);
   }
 
   async function deleteBranch(name: string): Promise<void> {
@@ -116,16 +135,14 @@ describe('branch create strategies', () => {
     expect(await allowsConnections('devdb')).toBe(true);
     const rows = await cluster.query('SELECT count(*)::int AS n FROM t', [], 'ayb_branch_dev_copy');
     expect(rows.rows[0].n).toBe(2);
+    // The guard that stood by for the copy has been told it is done, and is gone.
+    await waitUntil('the connection guard to exit', async () => connectionGuards().length === 0, 20_000);
     await deleteBranch('dev-copy');
   });
 
   it('--disconnect allows connections again when the copy fails, and when it is interrupted', async () => {
     // A session elsewhere holds a lock on the database object that CREATE DATABASE … TEMPLATE must wait for.
     const blocker = await connectApp('postgres', 'blocker');
-    const waitingCopy = () =>
-      cluster.query<{ pid: number }>(
-        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'", [], 'postgres',
-      );
     const url = cluster.url('devdb');
 
     await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
@@ -151,6 +168,26 @@ describe('branch create strategies', () => {
       expect(show.json().status).toBe('failed');
       await deleteBranch(name);
     }
+  });
+
+  it('--disconnect: when ayb is killed while the source refuses connections, its guard allows them again', async () => {
+    const blocker = await connectApp('postgres', 'blocker');
+    await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
+    const killed = spawnCli(['branch', 'create', 'killed', '--from', cluster.url('devdb'), '--disconnect'], { env });
+    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
+    expect(await allowsConnections('devdb')).toBe(false);
+    killed.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+    // ayb's CREATE DATABASE runs on without its client until the gate opens; the guard waits for
+    // that session to end before it allows connections, so its own check cannot come too early.
+    expect(await allowsConnections('devdb')).toBe(false);
+    await blocker.query('ROLLBACK');
+    await waitUntil('the guard to allow connections to devdb again', () => allowsConnections('devdb'), 20_000);
+    await waitUntil('the connection guard to exit', async () => connectionGuards().length === 0, 20_000);
+    // The branch itself was left half-made, as any killed create is: delete --force removes it.
+    const show = await runCli(['branch', 'show', 'killed', '--json'], { env });
+    expect(show.json().status).toBe('creating');
+    await deleteBranch('killed');
   });
 
   it('a source given as a URL of another server is dumped; template is refused for it', async () => {
