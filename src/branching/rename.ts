@@ -1,7 +1,8 @@
 import { sessionsOn } from '../clone/template.js';
 import { ConflictError, UsageError } from '../output/errors.js';
 import { type Client, sqlState, SqlState } from '../postgres/client.js';
-import { databaseExists, setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
+import { refuseConnections } from '../postgres/connection-guard.js';
+import { databaseExists, terminateSessions } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { findRow, findRowByDatabase, renameRow } from './control-table.js';
 import { withBranchLocks } from './locks.js';
@@ -55,7 +56,7 @@ export async function renameBranch(ctx: BranchContext, options: RenameOptions): 
           hint: 'ayb never touches a database it did not create; choose another name, or drop that database yourself',
         });
       }
-      await renameDatabase(maint, fromDatabase, toDatabase, from, options.disconnect === true);
+      await renameDatabase(maint, fromDatabase, toDatabase, from, options.disconnect === true, ctx);
     }
     try {
       await withControl(ctx, (client) => renameRow(client, row, { name: to, branch_database: toDatabase }));
@@ -79,7 +80,7 @@ function inUseError(name: string, sessions: readonly { pid: number; application_
   });
 }
 
-async function renameDatabase(maint: Client, from: string, to: string, name: string, disconnect: boolean): Promise<void> {
+async function renameDatabase(maint: Client, from: string, to: string, name: string, disconnect: boolean, ctx: BranchContext): Promise<void> {
   const rename = () => maint.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
   if (!disconnect) {
     const sessions = await sessionsOn(maint, from);
@@ -93,14 +94,15 @@ async function renameDatabase(maint: Client, from: string, to: string, name: str
     }
     return;
   }
-  // Refuse new connections first, so nobody slips in between terminate and rename.
-  await setAllowConnections(maint, from, false);
+  // Refuse new connections first, so nobody slips in between terminate and rename. Should ayb die
+  // in between, its guard allows them again under whichever name the database has then.
+  const refusal = await refuseConnections(maint, ctx.main, from, [from, to], ctx.log);
   let renamed = false;
   try {
     await terminateSessions(maint, from);
     await rename();
     renamed = true;
   } finally {
-    await setAllowConnections(maint, renamed ? to : from, true);
+    await refusal.end(renamed ? to : from);
   }
 }

@@ -3,7 +3,8 @@ import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { databaseExists, dropDatabase, setAllowConnections, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
+import { refuseConnections } from '../postgres/connection-guard.js';
+import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
@@ -83,7 +84,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         log: ctx.log,
       });
       signal?.throwIfAborted();
-      await swapIn(maint, database, names);
+      await swapIn(maint, ctx, database, names);
     } catch (error) {
       // 42P04: the fresh name was taken between the check and the copy; it is not ours to drop.
       if (sqlState(error) !== SqlState.duplicateDatabase) {
@@ -139,18 +140,21 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
  * sessions ended (a rename needs none), then both renames happen in one transaction: either the
  * branch database is the fresh copy, or nothing changed and connections are allowed again.
  */
-async function swapIn(maint: Client, database: string, names: { fresh: string; old: string }): Promise<void> {
+async function swapIn(maint: Client, ctx: BranchContext, database: string, names: { fresh: string; old: string }): Promise<void> {
   // A branch whose database someone dropped by hand simply gets the fresh copy.
   const exists = await databaseExists(maint, database);
-  if (exists) await setAllowConnections(maint, database, false);
+  // Should ayb die before the swap, its guard allows connections to the branch again; after it, the
+  // branch's name is the fresh copy, which never refused any.
+  const refusal = exists ? await refuseConnections(maint, ctx.main, database, [database], ctx.log) : undefined;
+  let swapped = false;
   try {
     if (exists) await terminateSessions(maint, database);
     await withTransaction(maint, async () => {
       if (exists) await maint.query(`ALTER DATABASE ${quoteIdent(database)} RENAME TO ${quoteIdent(names.old)}`);
       await maint.query(`ALTER DATABASE ${quoteIdent(names.fresh)} RENAME TO ${quoteIdent(database)}`);
     });
-  } catch (error) {
-    if (exists) await setAllowConnections(maint, database, true).catch(() => undefined);
-    throw error;
+    swapped = true;
+  } finally {
+    await refusal?.end(swapped ? undefined : database);
   }
 }

@@ -2,9 +2,8 @@ import { ConflictError } from '../output/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { startConnectionGuard } from '../postgres/connection-guard.js';
+import { refuseConnections } from '../postgres/connection-guard.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { holdRefusingLock, releaseRefusingLock } from '../postgres/maintenance.js';
 import type { FileCopyMethod } from './file-copy.js';
 
 export interface SourceSession {
@@ -91,18 +90,7 @@ export async function withSourceDisconnected<T>(
 ): Promise<T> {
   const { rows } = await client.query<{ allowed: boolean }>('SELECT datallowconn AS allowed FROM pg_database WHERE datname = $1', [source]);
   // A source that already refuses connections was made so by someone else, and is left as it is.
-  const guard = rows[0]?.allowed !== false ? startConnectionGuard(main, [source]) : undefined;
-  if (guard) {
-    try {
-      await holdRefusingLock(client, source);
-      await client.query(`ALTER DATABASE ${quoteIdent(source)} WITH ALLOW_CONNECTIONS false`);
-    } catch (error) {
-      // Nothing to undo: the source still allows connections.
-      await releaseRefusingLock(client, source).catch(() => undefined);
-      guard.release(true);
-      throw error;
-    }
-  }
+  const refusal = rows[0]?.allowed !== false ? await refuseConnections(client, main, source, [source], log) : undefined;
   try {
     const sessions = await sessionsOn(client, source);
     if (sessions.length > 0) {
@@ -113,11 +101,7 @@ export async function withSourceDisconnected<T>(
     if (left.length > 0) throw busySourceError(source, left);
     return await fn();
   } finally {
-    if (guard) {
-      const allowed = await allowConnections(client, source, log);
-      await releaseRefusingLock(client, source).catch(() => undefined);
-      guard.release(allowed);
-    }
+    await refusal?.end(source);
   }
 }
 
@@ -128,20 +112,5 @@ async function sessionsGone(client: Client, database: string, timeoutMs: number)
     const left = await sessionsOn(client, database);
     if (left.length === 0 || Date.now() >= deadline) return left;
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function allowConnections(client: Client, source: string, log?: (line: string) => void): Promise<boolean> {
-  const sql = `ALTER DATABASE ${quoteIdent(source)} WITH ALLOW_CONNECTIONS true`;
-  // A Ctrl-C cancel sent for the copy may land on this statement instead: try again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.query(sql);
-      return true;
-    } catch (error) {
-      if (sqlState(error) === SqlState.queryCanceled && attempt < 3) continue;
-      log?.(`warning: could not allow connections to "${source}" again (${(error as Error).message}); ayb's connection guard will try once this command has ended, or run: ${sql}`);
-      return false;
-    }
   }
 }

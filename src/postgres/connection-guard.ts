@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { clientConfig } from './client.js';
+import { type Client, clientConfig, sqlState, SqlState } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
-import { WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
+import { holdRefusingLock, releaseRefusingLock, setAllowConnections, WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
+import { quoteIdent } from './quote.js';
 
 /**
- * A watchdog for the seconds in which ayb keeps a database refusing connections (`--disconnect`):
- * if ayb dies before it allows them again (SIGKILL, the OOM killer, a closed terminal), the guard
- * does it, so main is not left refusing everyone.
+ * A watchdog for the moments in which ayb keeps a database refusing connections (a `--disconnect`
+ * copy of its source, a rename, the swap at the end of a reset): if ayb dies before it allows them
+ * again (SIGKILL, the OOM killer, a closed terminal), the guard does it, so no database, main
+ * included, is left refusing everyone.
  *
  * The guard is a small Node process in a session of its own (so neither Ctrl-C nor a kill of ayb's
  * process group reaches it). It reads its stdin, a pipe from ayb, to the end. ayb writes "done"
@@ -19,7 +21,7 @@ import { WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
  * the whole time (maintenance.ts); the guard takes it exclusively, which waits for exactly that.
  * Then it allows connections to each of the databases that still refuses them.
  */
-export interface ConnectionGuard {
+interface ConnectionGuard {
   /** ayb allowed connections again itself (`allowed`): the guard just exits. Otherwise it does it. */
   release(allowed: boolean): void;
 }
@@ -29,6 +31,7 @@ const { Client } = require(process.env.AYB_GUARD_PG);
 const configs = JSON.parse(process.env.AYB_GUARD_CONFIGS);
 const databases = JSON.parse(process.env.AYB_GUARD_DATABASES);
 const waitSql = process.env.AYB_GUARD_WAIT_SQL;
+const lockName = process.env.AYB_GUARD_LOCK;
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => { input += chunk; });
@@ -40,8 +43,8 @@ process.stdin.on('end', async () => {
       const client = new Client(config);
       try {
         await client.connect();
+        await client.query(waitSql, [lockName]);
         for (const name of databases) {
-          await client.query(waitSql, [name]);
           const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn', [name]);
           if (rowCount) await client.query('ALTER DATABASE "' + name.replace(/"/g, '""') + '" WITH ALLOW_CONNECTIONS true');
         }
@@ -56,8 +59,12 @@ process.stdin.on('end', async () => {
 });
 `;
 
-/** Starts a guard for `databases` on the main database's server, before they are made to refuse connections. */
-export function startConnectionGuard(main: ConnInfo, databases: readonly string[]): ConnectionGuard {
+/**
+ * Starts a guard for `databases` on the main database's server: once ayb is gone, it waits for the
+ * sessions holding the refusing lock of `lockName` to end, then allows connections to each of
+ * `databases` that refuses them.
+ */
+function startConnectionGuard(main: ConnInfo, lockName: string, databases: readonly string[]): ConnectionGuard {
   // The maintenance databases ayb itself connects to (see connectMaintenance).
   const configs = ['postgres', 'template1'].map((db) => ({ ...clientConfig(withDatabase(main, db)), application_name: 'ayb connection guard' }));
   const child = spawn(process.execPath, ['-e', GUARD_SCRIPT], {
@@ -69,6 +76,7 @@ export function startConnectionGuard(main: ConnInfo, databases: readonly string[
       AYB_GUARD_PG: createRequire(import.meta.url).resolve('pg'),
       AYB_GUARD_CONFIGS: JSON.stringify(configs),
       AYB_GUARD_DATABASES: JSON.stringify(databases),
+      AYB_GUARD_LOCK: lockName,
       AYB_GUARD_WAIT_SQL: WAIT_FOR_REFUSING_SESSIONS_SQL,
     },
   });
@@ -82,4 +90,62 @@ export function startConnectionGuard(main: ConnInfo, databases: readonly string[
       child.stdin!.end(allowed ? 'done\n' : '');
     },
   };
+}
+
+/** A database refusing connections, with a guard standing by. */
+export interface Refusal {
+  /**
+   * Allows connections to `allow` again (the refused database, or the name it has now; undefined
+   * when nothing is left to allow) and stands the guard down. When allowing fails, this logs how to
+   * do it by hand and leaves it to the guard once ayb has ended; it returns whether it worked.
+   */
+  end(allow: string | undefined): Promise<boolean>;
+}
+
+/**
+ * Makes `database` refuse new connections, superusers included, after starting a guard that would
+ * allow connections to `guarded` again should ayb die before `end()` (a rename passes both names).
+ */
+export async function refuseConnections(
+  maint: Client,
+  main: ConnInfo,
+  database: string,
+  guarded: readonly string[],
+  log?: (line: string) => void,
+): Promise<Refusal> {
+  const guard = startConnectionGuard(main, database, guarded);
+  try {
+    await holdRefusingLock(maint, database);
+    await setAllowConnections(maint, database, false);
+  } catch (error) {
+    // Nothing to undo: the database still allows connections.
+    await releaseRefusingLock(maint, database).catch(() => undefined);
+    guard.release(true);
+    throw error;
+  }
+  return {
+    async end(allow) {
+      const allowed = allow === undefined || (await allowAgain(maint, allow, log));
+      await releaseRefusingLock(maint, database).catch(() => undefined);
+      guard.release(allowed);
+      return allowed;
+    },
+  };
+}
+
+async function allowAgain(maint: Client, database: string, log?: (line: string) => void): Promise<boolean> {
+  // A Ctrl-C cancel sent for the work in between may land on this statement instead: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await setAllowConnections(maint, database, true);
+      return true;
+    } catch (error) {
+      if (sqlState(error) === SqlState.queryCanceled && attempt < 3) continue;
+      log?.(
+        `warning: could not allow connections to "${database}" again (${(error as Error).message}); ` +
+          `ayb's connection guard will once this command has ended, or run: ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS true`,
+      );
+      return false;
+    }
+  }
 }

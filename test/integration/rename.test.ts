@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { killWhileRefusing } from '../helpers/refusal.js';
 
 describe('branch rename', () => {
   let cluster: TestCluster;
@@ -104,5 +105,18 @@ describe('branch rename', () => {
       await lock.release();
     }
     expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name).sort()).toEqual(['beta', 'gamma', 'kid', 'x_y']);
+  });
+
+  it('--disconnect: a rename killed while the branch refuses connections leaves it allowing them under its new name', async () => {
+    const made = await cli('branch', 'create', 'doomed', '--from', 'main');
+    if (made.exitCode !== 0) throw new Error(made.stderr);
+    // ALTER DATABASE … RENAME waits at the gate; once it opens, the rename completes on the server
+    // without ayb, and the guard allows connections to the database under the name it has then.
+    await killWhileRefusing(cluster, ['branch', 'rename', 'doomed', 'survivor', '--disconnect'], env, {
+      gated: 'ayb_branch_doomed', prefix: 'ALTER DATABASE', refused: 'ayb_branch_doomed', healed: 'ayb_branch_survivor',
+    });
+    expect(await databaseExists(cluster, 'ayb_branch_doomed')).toBe(false);
+    const session = await connectTo('ayb_branch_survivor');
+    await session.end();
   });
 });

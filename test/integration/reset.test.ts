@@ -9,6 +9,7 @@ import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { killWhileRefusing } from '../helpers/refusal.js';
 
 /**
  * A pg_bin_dir whose pg_dump is the real one and whose psql misbehaves: `fail` restores the first
@@ -186,5 +187,22 @@ describe('branch reset', () => {
     expect(pruned.exitCode).toBe(0);
     expect(await resetLeftovers()).toEqual([]);
     expect(await databaseExists(cluster, 'ayb_branch_pruned')).toBe(false);
+  });
+
+  it('a reset killed while the branch refuses connections: its guard allows them again, and the branch is as it was', async () => {
+    const made = await cli('branch', 'create', 'swap', '--from', 'main');
+    if (made.exitCode !== 0) throw new Error(made.stderr);
+    await cluster.query('INSERT INTO items VALUES (555)', [], 'ayb_branch_swap');
+    const main = await ids('app');
+    // The swap's rename of the branch database waits at the gate, its transaction open.
+    await killWhileRefusing(cluster, ['branch', 'reset', 'swap'], env, {
+      gated: 'ayb_branch_swap', prefix: 'ALTER DATABASE', refused: 'ayb_branch_swap', healed: 'ayb_branch_swap',
+    });
+    // Without its client, the transaction never committed: the branch keeps its contents and name.
+    expect(await ids('ayb_branch_swap')).toEqual([...main, 555]);
+    // The next reset clears the temporary copy away and does the job.
+    expect((await cli('branch', 'reset', 'swap')).exitCode).toBe(0);
+    expect(await ids('ayb_branch_swap')).toEqual(main);
+    expect(await resetLeftovers()).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { loadPagila } from '../helpers/pagila.js';
 import { waitUntil } from '../helpers/gate.js';
+import { allowsConnections as allowsConnectionsTo, connectionGuards, killWhileRefusing, waitingOnLock } from '../helpers/refusal.js';
 
 /**
  * How `branch create` picks and runs its strategy on a real cluster with Pagila: auto takes the
@@ -27,28 +27,7 @@ describe('branch create strategies', () => {
     return client;
   }
 
-  async function allowsConnections(database: string): Promise<boolean> {
-    const { rows } = await cluster.query<{ datallowconn: boolean }>('SELECT datallowconn FROM pg_database WHERE datname = $1', [database], 'postgres');
-    return rows[0]!.datallowconn;
-  }
-
-  /** A CREATE DATABASE waiting for a lock (see the COMMENT ON DATABASE gate below). */
-  function waitingCopy() {
-    return cluster.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'", [], 'postgres',
-    );
-  }
-
-  /** Running connection guards (src/postgres/connection-guard.ts), found by their script in /proc. */
-  function connectionGuards(): number[] {
-    return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('AYB_GUARD_WAIT_SQL');
-      } catch {
-        return false;
-      }
-    }).map(Number);
-  }
+  const allowsConnections = (database: string) => allowsConnectionsTo(cluster, database);
 
   async function deleteBranch(name: string): Promise<void> {
     const deleted = await runCli(['branch', 'delete', name, '--yes', '--force', '--if-exists'], { env });
@@ -144,19 +123,20 @@ describe('branch create strategies', () => {
     // A session elsewhere holds a lock on the database object that CREATE DATABASE … TEMPLATE must wait for.
     const blocker = await connectApp('postgres', 'blocker');
     const url = cluster.url('devdb');
+    const waitingCopy = () => waitingOnLock(cluster, 'CREATE DATABASE');
 
     await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
     const failing = spawnCli(['branch', 'create', 'cancelled', '--from', url, '--disconnect', '--json'], { env });
-    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
+    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).length === 1, 20_000);
     expect(await allowsConnections('devdb')).toBe(false);
-    await cluster.query('SELECT pg_cancel_backend($1)', [(await waitingCopy()).rows[0]!.pid], 'postgres');
+    await cluster.query('SELECT pg_cancel_backend($1)', [(await waitingCopy())[0]!], 'postgres');
     const failed = await failing;
     expect(failed.exitCode).toBe(5);
     expect(JSON.parse(String(failed.stdout)).error.message).toMatch(/cancel/i);
     expect(await allowsConnections('devdb')).toBe(true);
 
     const interrupted = spawnCli(['branch', 'create', 'interrupted', '--from', url, '--disconnect'], { env });
-    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
+    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).length === 1, 20_000);
     interrupted.kill('SIGINT');
     const result = await interrupted;
     expect(result.exitCode).toBe(130);
@@ -171,19 +151,10 @@ describe('branch create strategies', () => {
   });
 
   it('--disconnect: when ayb is killed while the source refuses connections, its guard allows them again', async () => {
-    const blocker = await connectApp('postgres', 'blocker');
-    await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
-    const killed = spawnCli(['branch', 'create', 'killed', '--from', cluster.url('devdb'), '--disconnect'], { env });
-    await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).rowCount === 1, 20_000);
-    expect(await allowsConnections('devdb')).toBe(false);
-    killed.kill('SIGKILL');
-    expect((await killed).signal).toBe('SIGKILL');
-    // ayb's CREATE DATABASE runs on without its client until the gate opens; the guard waits for
-    // that session to end before it allows connections, so its own check cannot come too early.
-    expect(await allowsConnections('devdb')).toBe(false);
-    await blocker.query('ROLLBACK');
-    await waitUntil('the guard to allow connections to devdb again', () => allowsConnections('devdb'), 20_000);
-    await waitUntil('the connection guard to exit', async () => connectionGuards().length === 0, 20_000);
+    // CREATE DATABASE … TEMPLATE waits at the gate while devdb refuses connections.
+    await killWhileRefusing(cluster, ['branch', 'create', 'killed', '--from', cluster.url('devdb'), '--disconnect'], env, {
+      gated: 'devdb', prefix: 'CREATE DATABASE', refused: 'devdb', healed: 'devdb',
+    });
     // The branch itself was left half-made, as any killed create is: delete --force removes it.
     const show = await runCli(['branch', 'show', 'killed', '--json'], { env });
     expect(show.json().status).toBe('creating');
