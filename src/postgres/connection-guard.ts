@@ -118,9 +118,10 @@ export async function refuseConnections(
     await holdRefusingLock(maint, database);
     await setAllowConnections(maint, database, false);
   } catch (error) {
-    // Nothing to undo: the database still allows connections.
+    // Most likely the database still allows connections; but a connection lost mid-statement may
+    // have refused them after all, so the guard looks once this command has ended.
     await releaseRefusingLock(maint, database).catch(() => undefined);
-    guard.release(true);
+    guard.release(false);
     throw error;
   }
   return {
