@@ -153,10 +153,16 @@ export async function updateRow(
  * Renames a branch's row and points the branches made from it at the new name and database, in one
  * transaction. Name and database change together (a constraint ties them).
  */
+/**
+ * Renames a branch's row and points its children at the new name; `alsoInTransaction` runs in the
+ * same transaction (the rename of the database itself, which PostgreSQL allows in a transaction),
+ * so that the row and the database change together or not at all.
+ */
 export async function renameRow(
   client: Client,
   row: Pick<BranchRow, 'id' | 'name' | 'branch_database'>,
   to: { readonly name: string; readonly branch_database: string },
+  alsoInTransaction?: () => Promise<unknown>,
 ): Promise<BranchRow | undefined> {
   return withTransaction(client, async () => {
     const { rows } = await client.query<BranchRow>(
@@ -169,6 +175,7 @@ export async function renameRow(
         WHERE parent = $1`,
       [row.name, to.name, row.branch_database, to.branch_database],
     );
+    await alsoInTransaction?.();
     return rows[0];
   });
 }

@@ -49,24 +49,23 @@ export async function renameBranch(ctx: BranchContext, options: RenameOptions): 
       if (taken && taken.id !== found.id) throw existsError(taken, to);
       return found;
     });
-    // `a-b` → `a_b` keeps the database; only the recorded name changes.
-    if (!sameDatabase) {
+    // The row and the database are renamed in one transaction on main (a connection to main is not
+    // one to the branch's database, so it may rename it): both change, or neither does, whatever
+    // happens to ayb meanwhile. `a-b` → `a_b` keeps the database; only the recorded name changes.
+    const renameBoth = () =>
+      withControl(ctx, (client) =>
+        renameRow(client, row, { name: to, branch_database: toDatabase },
+          sameDatabase ? undefined : () => renameDatabaseOn(client, maint, from, fromDatabase, toDatabase)),
+      );
+    if (sameDatabase) {
+      await renameBoth();
+    } else {
       if (await databaseExists(maint, toDatabase)) {
         throw new ConflictError('database_exists', `database "${toDatabase}" already exists but was not created by ayb`, {
           hint: 'ayb never touches a database it did not create; choose another name, or drop that database yourself',
         });
       }
-      await renameDatabase(maint, fromDatabase, toDatabase, from, options.disconnect === true, ctx);
-    }
-    try {
-      await withControl(ctx, (client) => renameRow(client, row, { name: to, branch_database: toDatabase }));
-    } catch (error) {
-      if (!sameDatabase) {
-        await maint.query(`ALTER DATABASE ${quoteIdent(toDatabase)} RENAME TO ${quoteIdent(fromDatabase)}`).catch((undo: unknown) => {
-          ctx.log?.(`warning: could not rename "${toDatabase}" back to "${fromDatabase}": ${(undo as Error).message}`);
-        });
-      }
-      throw error;
+      await renameUnused(maint, fromDatabase, toDatabase, from, options.disconnect === true, ctx, renameBoth);
     }
     return getBranch(ctx, to);
   });
@@ -80,18 +79,31 @@ function inUseError(name: string, sessions: readonly { pid: number; application_
   });
 }
 
-async function renameDatabase(maint: Client, from: string, to: string, name: string, disconnect: boolean, ctx: BranchContext): Promise<void> {
-  const rename = () => maint.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
+/** ALTER DATABASE … RENAME on `client` (connected to main), inside the transaction that renames the row. */
+async function renameDatabaseOn(client: Client, maint: Client, name: string, from: string, to: string): Promise<void> {
+  try {
+    await client.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
+  } catch (error) {
+    // Someone connected between the check (or the end of their sessions) and the rename.
+    if (sqlState(error) === SqlState.objectInUse) throw inUseError(name, await sessionsOn(maint, from));
+    throw error;
+  }
+}
+
+/** Runs `rename` (of the database `from` to `to`) once nobody is connected to `from`. */
+async function renameUnused(
+  maint: Client,
+  from: string,
+  to: string,
+  name: string,
+  disconnect: boolean,
+  ctx: BranchContext,
+  rename: () => Promise<unknown>,
+): Promise<void> {
   if (!disconnect) {
     const sessions = await sessionsOn(maint, from);
     if (sessions.length > 0) throw inUseError(name, sessions);
-    try {
-      await rename();
-    } catch (error) {
-      // Someone connected between the check and the rename.
-      if (sqlState(error) === SqlState.objectInUse) throw inUseError(name, await sessionsOn(maint, from));
-      throw error;
-    }
+    await rename();
     return;
   }
   // Refuse new connections first, so nobody slips in between terminate and rename. Should ayb die

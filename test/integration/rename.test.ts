@@ -107,16 +107,20 @@ describe('branch rename', () => {
     expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name).sort()).toEqual(['beta', 'gamma', 'kid', 'x_y']);
   });
 
-  it('--disconnect: a rename killed while the branch refuses connections leaves it allowing them under its new name', async () => {
+  it('--disconnect: a rename killed midway changes neither the row nor the database, and connections are allowed again', async () => {
     const made = await cli('branch', 'create', 'doomed', '--from', 'main');
     if (made.exitCode !== 0) throw new Error(made.stderr);
-    // ALTER DATABASE … RENAME waits at the gate; once it opens, the rename completes on the server
-    // without ayb, and the guard allows connections to the database under the name it has then.
+    // ALTER DATABASE … RENAME waits at the gate inside the transaction that also renames the row.
+    // Once the gate opens the statement ends on the server, but nobody commits: both stay as they
+    // were, and the guard allows connections to the database again.
     await killWhileRefusing(cluster, ['branch', 'rename', 'doomed', 'survivor', '--disconnect'], env, {
-      gated: 'ayb_branch_doomed', prefix: 'ALTER DATABASE', refused: 'ayb_branch_doomed', healed: 'ayb_branch_survivor',
+      gated: 'ayb_branch_doomed', prefix: 'ALTER DATABASE', refused: 'ayb_branch_doomed', healed: 'ayb_branch_doomed',
     });
-    expect(await databaseExists(cluster, 'ayb_branch_doomed')).toBe(false);
-    const session = await connectTo('ayb_branch_survivor');
+    expect(await databaseExists(cluster, 'ayb_branch_survivor')).toBe(false);
+    expect((await cli('branch', 'show', 'doomed', '--json')).json()).toMatchObject({ status: 'ready', branch_database: 'ayb_branch_doomed' });
+    const session = await connectTo('ayb_branch_doomed');
     await session.end();
+    // And the rename, tried again, goes through.
+    expect((await cli('branch', 'rename', 'doomed', 'survivor', '--disconnect', '--json')).json()).toMatchObject({ name: 'survivor', branch_database: 'ayb_branch_survivor' });
   });
 });
