@@ -110,11 +110,12 @@ describe('branch rename', () => {
   it('--disconnect: a rename killed midway changes neither the row nor the database, and connections are allowed again', async () => {
     const made = await cli('branch', 'create', 'doomed', '--from', 'main');
     if (made.exitCode !== 0) throw new Error(made.stderr);
-    // ALTER DATABASE … RENAME waits at the gate inside the transaction that also renames the row.
-    // Once the gate opens the statement ends on the server, but nobody commits: both stay as they
-    // were, and the guard allows connections to the database again.
+    // ALTER DATABASE … RENAME waits at the gate inside the transaction that also renames the row,
+    // on the connection to main. Once the gate opens the statement ends on the server, but nobody
+    // commits: both stay as they were. The guard waits only for the session that refused
+    // connections (a rename cannot refuse any), so it may allow them while the rename still waits.
     await killWhileRefusing(cluster, ['branch', 'rename', 'doomed', 'survivor', '--disconnect'], env, {
-      gated: 'ayb_branch_doomed', prefix: 'ALTER DATABASE', refused: 'ayb_branch_doomed', healed: 'ayb_branch_doomed',
+      gated: 'ayb_branch_doomed', prefix: 'ALTER DATABASE', refused: 'ayb_branch_doomed', healed: 'ayb_branch_doomed', onRefusingSession: false,
     });
     expect(await databaseExists(cluster, 'ayb_branch_survivor')).toBe(false);
     expect((await cli('branch', 'show', 'doomed', '--json')).json()).toMatchObject({ status: 'ready', branch_database: 'ayb_branch_doomed' });

@@ -196,7 +196,7 @@ describe('branch reset', () => {
     const main = await ids('app');
     // The swap's rename of the branch database waits at the gate, its transaction open.
     await killWhileRefusing(cluster, ['branch', 'reset', 'swap'], env, {
-      gated: 'ayb_branch_swap', prefix: 'ALTER DATABASE', refused: 'ayb_branch_swap', healed: 'ayb_branch_swap',
+      gated: 'ayb_branch_swap', prefix: 'ALTER DATABASE', refused: 'ayb_branch_swap', healed: 'ayb_branch_swap', onRefusingSession: true,
     });
     // Without its client, the transaction never committed: the branch keeps its contents and name.
     expect(await ids('ayb_branch_swap')).toEqual([...main, 555]);

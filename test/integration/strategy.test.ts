@@ -153,7 +153,7 @@ describe('branch create strategies', () => {
   it('--disconnect: when ayb is killed while the source refuses connections, its guard allows them again', async () => {
     // CREATE DATABASE … TEMPLATE waits at the gate while devdb refuses connections.
     await killWhileRefusing(cluster, ['branch', 'create', 'killed', '--from', cluster.url('devdb'), '--disconnect'], env, {
-      gated: 'devdb', prefix: 'CREATE DATABASE', refused: 'devdb', healed: 'devdb',
+      gated: 'devdb', prefix: 'CREATE DATABASE', refused: 'devdb', healed: 'devdb', onRefusingSession: true,
     });
     // The branch itself was left half-made, as any killed create is: delete --force removes it.
     const show = await runCli(['branch', 'show', 'killed', '--json'], { env });
