@@ -136,21 +136,35 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const onAbort = () => stopBoth();
   signal?.addEventListener('abort', onAbort, { once: true });
 
+  // pg_dump failing to write its output (killed by SIGPIPE, or EPIPE or ECONNRESET on the socket
+  // it shares with psql) means psql went away first: that is psql's failure, even when psql's exit
+  // is reported after pg_dump's.
+  const dumpLostItsReader = (result: { signal?: string }) =>
+    result.signal === 'SIGPIPE' || /could not write to output file/i.test(dumpErr.lines());
+
+  // psql reports its own failure soon after; should it hang instead, it is stopped all the same.
+  let graceTimer: NodeJS.Timeout | undefined;
   const watch = (child: ResultPromise, name: 'pg_dump' | 'psql') =>
     child.then((result) => {
+      const consequence = name === 'pg_dump' && dumpLostItsReader(result);
       if (result.exitCode !== 0 && firstFailure === undefined && !signal?.aborted) {
-        firstFailure = name;
-        stopBoth();
+        if (consequence) {
+          graceTimer = setTimeout(stopBoth, READER_GRACE_MS);
+        } else {
+          firstFailure = name;
+          stopBoth();
+        }
       }
       return result;
     });
 
   const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql')]);
+  clearTimeout(graceTimer);
   await progress?.stop();
   signal?.removeEventListener('abort', onAbort);
 
   if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
-  const failed = dumpFailedItself
+  const failed = dumpFailedItself && !dumpLostItsReader(dumpResult)
     ? 'pg_dump'
     : firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
   if (failed === 'pg_dump') {
@@ -160,6 +174,9 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
     throw toolFailure('psql', restoreResult.exitCode, restoreResult.signal, restoreErr.lines(), target);
   }
 }
+
+/** How long psql may take to exit after pg_dump found it gone (see dumpLostItsReader). */
+const READER_GRACE_MS = 5_000;
 
 function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, signal: string | undefined, stderr: string, conn: ConnInfo): ExternalError {
   const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;

@@ -18,7 +18,14 @@ export type Behaviour =
    * for psql, only the first `afterBytes` bytes of its input go in. Then `stderr` (where
    * `$PGPASSWORD` expands to the password the tool was given) and exit `exitCode`.
    */
-  | { readonly kind: 'fail-halfway'; readonly afterBytes: number; readonly exitCode: number; readonly stderr: string };
+  | {
+    readonly kind: 'fail-halfway';
+    readonly afterBytes: number;
+    readonly exitCode: number;
+    readonly stderr: string;
+    /** After the cut, close its standard input and wait this many seconds before failing. */
+    readonly lingerSeconds?: number;
+  };
 
 export interface ToolCall {
   readonly tool: ToolName;
@@ -80,6 +87,7 @@ function script(name: ToolName, real: string, logDir: string, behaviour: Behavio
         name === 'pg_dump'
           ? `"$REAL" "$@" | head -c ${behaviour.afterBytes}`
           : `head -c ${behaviour.afterBytes} | "$REAL" "$@"`,
+        ...(behaviour.lingerSeconds ? ['exec 0<&-', `sleep ${behaviour.lingerSeconds}`] : []),
         `echo "${behaviour.stderr.replace(/["\\`]/g, '\\$&')}" >&2`,
         `exit ${behaviour.exitCode}`,
       );

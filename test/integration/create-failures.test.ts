@@ -106,7 +106,9 @@ describe('branch create failures (dump pipeline)', () => {
   it('psql failing halfway: exit 5, names psql with its stderr, stops pg_dump, drops the partial database', async () => {
     const broken = await tools({
       pg_dump: { kind: 'logged' },
-      psql: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 3, stderr: 'psql: error: simulated failure halfway' },
+      // psql's input is cut after 20 kB and it closes it, so pg_dump fails to write a second before
+      // psql reports its own failure: that broken pipe is psql's doing, not pg_dump's.
+      psql: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 3, stderr: 'psql: error: simulated failure halfway', lingerSeconds: 1 },
     });
     const started = Date.now();
     const result = await runCli(['branch', 'create', 'psql-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
