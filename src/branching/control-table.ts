@@ -151,12 +151,9 @@ export async function updateRow(
 
 /**
  * Renames a branch's row and points the branches made from it at the new name and database, in one
- * transaction. Name and database change together (a constraint ties them).
- */
-/**
- * Renames a branch's row and points its children at the new name; `alsoInTransaction` runs in the
- * same transaction (the rename of the database itself, which PostgreSQL allows in a transaction),
- * so that the row and the database change together or not at all.
+ * transaction. Name and database change together (a constraint ties them). `alsoInTransaction` runs
+ * in that transaction too (rename passes the rename of the database itself, which PostgreSQL allows
+ * in a transaction), so that the row and the database change together or not at all.
  */
 export async function renameRow(
   client: Client,

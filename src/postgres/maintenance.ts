@@ -26,9 +26,10 @@ export async function connectMaintenance(main: ConnInfo): Promise<Client> {
  *   runs (exclusive), or while a copy is made from it (shared);
  * - `serving`: held shared by `ayb start --branch` on the database it serves, for as long as it
  *   runs; its session ending (stop, crash, kill) releases it, so delete and prune can tell.
- * - `refusing`: held shared by the session that makes a database refuse connections for a copy
- *   (`--disconnect`) until it allows them again; the connection guard takes it exclusively, which
- *   waits until that session has ended (see connection-guard.ts).
+ * - `refusing`: held shared by the session that makes a database refuse connections for a moment
+ *   (a `--disconnect` copy of it, a rename, a reset's swap) until it allows them again; the
+ *   connection guard takes it exclusively, which waits until that session has ended (see
+ *   connection-guard.ts).
  */
 type LockSpace = 'branch' | 'serving' | 'refusing';
 type LockMode = 'exclusive' | 'shared';
@@ -93,7 +94,7 @@ export async function holdServingLock(client: Client, database: string): Promise
   await client.query(lockCall('pg_advisory_lock', 'serving', 'shared'), [database]);
 }
 
-/** `--disconnect`: this session is about to make `database` refuse connections. */
+/** This session is about to make `database` refuse connections (see refuseConnections). */
 export async function holdRefusingLock(client: Client, database: string): Promise<void> {
   await client.query(lockCall('pg_advisory_lock', 'refusing', 'shared'), [database]);
 }

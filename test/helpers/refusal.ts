@@ -18,11 +18,15 @@ export async function waitingOnLock(cluster: TestCluster, prefix: string): Promi
   return rows.map((r) => r.pid);
 }
 
-/** Running connection guards (src/postgres/connection-guard.ts), found by their script in /proc. */
-export function connectionGuards(): number[] {
+/**
+ * Running connection guards (src/postgres/connection-guard.ts) for this cluster, found in /proc by
+ * their script and the port in their environment (other test files run guards of their own).
+ */
+export function connectionGuards(cluster: TestCluster): number[] {
   return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('AYB_GUARD_WAIT_SQL');
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('AYB_GUARD_WAIT_SQL')) return false;
+      return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`"port":${cluster.port},`);
     } catch {
       return false;
     }
@@ -69,5 +73,5 @@ export async function killWhileRefusing(
     await blocker.end().catch(() => undefined);
   }
   await waitUntil(`the guard to allow connections to ${gate.healed} again`, () => allowsConnections(cluster, gate.healed), 20_000);
-  await waitUntil('the connection guard to exit', async () => connectionGuards().length === 0, 20_000);
+  await waitUntil('the connection guard to exit', async () => connectionGuards(cluster).length === 0, 20_000);
 }

@@ -115,7 +115,7 @@ describe('branch create strategies', () => {
     const rows = await cluster.query('SELECT count(*)::int AS n FROM t', [], 'ayb_branch_dev_copy');
     expect(rows.rows[0].n).toBe(2);
     // The guard that stood by for the copy has been told it is done, and is gone.
-    await waitUntil('the connection guard to exit', async () => connectionGuards().length === 0, 20_000);
+    await waitUntil('the connection guard to exit', async () => connectionGuards(cluster).length === 0, 20_000);
     await deleteBranch('dev-copy');
   });
 
