@@ -27,7 +27,7 @@ interface ConnectionGuard {
 }
 
 const GUARD_SCRIPT = String.raw`
-const { Client } = require(process.env.AYB_GUARD_PG);
+const pgPath = process.env.AYB_GUARD_PG;
 const configs = JSON.parse(process.env.AYB_GUARD_CONFIGS);
 const databases = JSON.parse(process.env.AYB_GUARD_DATABASES);
 const waitSql = process.env.AYB_GUARD_WAIT_SQL;
@@ -38,6 +38,7 @@ process.stdin.on('data', (chunk) => { input += chunk; });
 process.stdin.on('error', () => undefined);
 process.stdin.on('end', async () => {
   if (input.includes('done')) return;
+  const { Client } = require(pgPath);
   for (let attempt = 0; attempt < 5; attempt++) {
     for (const config of configs) {
       const client = new Client(config);
