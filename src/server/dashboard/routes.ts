@@ -9,12 +9,10 @@ let clientScript: Promise<string> | undefined;
 
 /**
  * The browser script: `client.ts`, compiled by `npm run build` to dist/server/dashboard/client.js.
- * This module runs from the CLI's bundle, dist/ayb.js (src/build/bundle.ts), so the path is taken
- * from there; tsc's own copy of this module (dist/server/dashboard/routes.js) finds it beside itself.
+ * This module runs only from the CLI's bundle, dist/ayb.js (src/build/bundle.ts), so the path is
+ * taken from there.
  */
-const CLIENT_SCRIPT = import.meta.url.endsWith('/ayb.js')
-  ? new URL('./server/dashboard/client.js', import.meta.url)
-  : new URL('./client.js', import.meta.url);
+const CLIENT_SCRIPT = new URL('./server/dashboard/client.js', import.meta.url);
 
 function loadClientScript(): Promise<string> {
   clientScript ??= readFile(CLIENT_SCRIPT, 'utf8').then(
