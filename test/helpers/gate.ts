@@ -18,13 +18,26 @@ export async function waitUntil<T>(what: string, check: () => Promise<T>, timeou
  * ACCESS SHARE on every table it dumps) waits at this gate until `release()`, so a create stays in
  * flight exactly as long as a test wants, without sleeps. `release()` may be called twice.
  */
-export async function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
+export function holdGate(cluster: TestCluster, database: string, table: string): Promise<{ release(): Promise<void> }> {
+  return openTransactionHolding(cluster, database, `LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+}
+
+/**
+ * Holds a lock on the database object `database` (COMMENT ON DATABASE, from a session on
+ * `postgres`, in an open transaction): CREATE DATABASE … TEMPLATE of it and ALTER DATABASE … RENAME
+ * of it wait at this gate until `release()`, while ALTER DATABASE … ALLOW_CONNECTIONS does not.
+ */
+export function holdDatabaseGate(cluster: TestCluster, database: string): Promise<{ release(): Promise<void> }> {
+  return openTransactionHolding(cluster, 'postgres', `COMMENT ON DATABASE "${database}" IS 'gate'`);
+}
+
+async function openTransactionHolding(cluster: TestCluster, database: string, statement: string): Promise<{ release(): Promise<void> }> {
   const { conn } = cluster;
   const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database, application_name: 'test-gate' });
   client.on('error', () => undefined);
   await client.connect();
   await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  await client.query(statement);
   let released = false;
   return {
     async release() {

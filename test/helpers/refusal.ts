@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import pg from 'pg';
 import { spawnCli } from './cli.js';
 import type { TestCluster } from './cluster.js';
-import { waitUntil } from './gate.js';
+import { holdDatabaseGate, waitUntil } from './gate.js';
 
 /** Whether `database` accepts connections (pg_database.datallowconn). */
 export async function allowsConnections(cluster: TestCluster, database: string): Promise<boolean> {
@@ -53,11 +52,8 @@ export async function killWhileRefusing(
     onRefusingSession: boolean;
   },
 ): Promise<void> {
-  const { conn } = cluster;
-  const blocker = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 'postgres' });
-  await blocker.connect();
+  const blocker = await holdDatabaseGate(cluster, gate.gated);
   try {
-    await blocker.query(`BEGIN; COMMENT ON DATABASE "${gate.gated}" IS 'gate'`);
     const killed = spawnCli(args, { env });
     await waitUntil(`"${gate.prefix}" to wait at the gate`, async () => (await waitingOnLock(cluster, gate.prefix)).length === 1, 20_000);
     if (await allowsConnections(cluster, gate.refused)) throw new Error(`${gate.refused} should refuse connections while ayb waits`);
@@ -68,9 +64,8 @@ export async function killWhileRefusing(
     if (gate.onRefusingSession && (await allowsConnections(cluster, gate.refused))) {
       throw new Error(`the guard allowed connections to ${gate.refused} before ayb's session ended`);
     }
-    await blocker.query('ROLLBACK');
   } finally {
-    await blocker.end().catch(() => undefined);
+    await blocker.release();
   }
   await waitUntil(`the guard to allow connections to ${gate.healed} again`, () => allowsConnections(cluster, gate.healed), 20_000);
   await waitUntil('the connection guard to exit', async () => connectionGuards(cluster).length === 0, 20_000);

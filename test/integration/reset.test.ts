@@ -9,7 +9,7 @@ import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { killWhileRefusing } from '../helpers/refusal.js';
+import { allowsConnections, killWhileRefusing } from '../helpers/refusal.js';
 
 /**
  * A pg_bin_dir whose pg_dump is the real one and whose psql misbehaves: `fail` restores the first
@@ -140,8 +140,7 @@ describe('branch reset', () => {
     }
     expect(await ids('ayb_branch_feat')).toEqual([1, 2, 3, 7, 555]);
     expect(await resetLeftovers()).toEqual([]);
-    const allow = await cluster.query("SELECT datallowconn FROM pg_database WHERE datname = 'ayb_branch_feat'");
-    expect(allow.rows[0].datallowconn).toBe(true);
+    expect(await allowsConnections(cluster, 'ayb_branch_feat')).toBe(true);
   });
 
   it('conflicts while another ayb process holds the branch, and fails with exit 3 when the source is gone', async () => {

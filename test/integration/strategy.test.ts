@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { loadPagila } from '../helpers/pagila.js';
-import { waitUntil } from '../helpers/gate.js';
+import { holdDatabaseGate, waitUntil } from '../helpers/gate.js';
 import { allowsConnections as allowsConnectionsTo, connectionGuards, killWhileRefusing, waitingOnLock } from '../helpers/refusal.js';
 
 /**
@@ -121,11 +121,10 @@ describe('branch create strategies', () => {
 
   it('--disconnect allows connections again when the copy fails, and when it is interrupted', async () => {
     // A session elsewhere holds a lock on the database object that CREATE DATABASE … TEMPLATE must wait for.
-    const blocker = await connectApp('postgres', 'blocker');
+    const gate = await holdDatabaseGate(cluster, 'devdb');
     const url = cluster.url('devdb');
     const waitingCopy = () => waitingOnLock(cluster, 'CREATE DATABASE');
 
-    await blocker.query("BEGIN; COMMENT ON DATABASE devdb IS 'locked'");
     const failing = spawnCli(['branch', 'create', 'cancelled', '--from', url, '--disconnect', '--json'], { env });
     await waitUntil('the copy to wait on the lock', async () => (await waitingCopy()).length === 1, 20_000);
     expect(await allowsConnections('devdb')).toBe(false);
@@ -141,7 +140,7 @@ describe('branch create strategies', () => {
     const result = await interrupted;
     expect(result.exitCode).toBe(130);
     expect(await allowsConnections('devdb')).toBe(true);
-    await blocker.query('ROLLBACK');
+    await gate.release();
 
     for (const name of ['cancelled', 'interrupted']) {
       const show = await runCli(['branch', 'show', name, '--json'], { env });
