@@ -1,38 +1,5 @@
+import { type BranchRow, type BranchStatus, type CloneStrategy, CONTROL_TABLE_SQL, type CopyMethod } from '../core/records.js';
 import { type Client, withTransaction } from '../postgres/client.js';
-
-/**
- * The control table `public._ayb_branches` in the main database: the single source of truth for
- * which branches exist. Created on demand; its constraints hold the invariants (one row per name,
- * one per branch database, a valid status) even against concurrent writers.
- */
-export const CONTROL_SCHEMA = 'public';
-export const CONTROL_TABLE = '_ayb_branches';
-export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
-
-export type BranchStatus = 'creating' | 'ready' | 'failed';
-export type CloneStrategy = 'template' | 'dump';
-/**
- * How the bytes were copied: `file_copy` (template, files copied), `clone` (template on PostgreSQL
- * 18+ with file_copy_method = clone: blocks shared copy-on-write), `pg_dump` (dump, streamed).
- */
-export type CopyMethod = 'file_copy' | 'clone' | 'pg_dump';
-
-export interface BranchRow {
-  readonly id: string;
-  readonly name: string;
-  readonly source_database: string;
-  readonly branch_database: string;
-  readonly status: BranchStatus;
-  readonly strategy: CloneStrategy | null;
-  readonly copy_method: CopyMethod | null;
-  readonly parent: string | null;
-  readonly expires_at: Date | null;
-  readonly error_message: string | null;
-  readonly created_at: Date;
-  readonly updated_at: Date;
-  readonly creator_pid: number | null;
-  readonly creator_host: string | null;
-}
 
 const CREATE_SQL = `
 CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (

@@ -1,12 +1,17 @@
-import { UsageError } from '../output/errors.js';
+import { UsageError } from '../core/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
 import { branchLockHeld, connectMaintenance, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
-import { type BranchRow, deleteRow, findChildren, findRow, listRows, updateRow } from './control-table.js';
-import { parseTimestamp, ttlExpiry } from './duration.js';
+import { type BranchRow } from '../core/records.js';
+import { deleteRow, findChildren, findRow, listRows, updateRow } from './control-table.js';
+import { parseTimestamp, ttlExpiry } from '../core/duration.js';
 import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
-import { type Branch, type BranchContext, dropBranchDatabase, getBranch, notFound, withControl } from './service.js';
+import { type BranchContext, withControl } from './context.js';
+import { dropBranchDatabase } from './delete.js';
+import { notFound } from './errors.js';
+import { getBranch } from './list.js';
+import { type Branch } from '../core/records.js';
 
 export interface ExpiryFlags {
   /** A duration from now (`7d`). */

@@ -1,7 +1,7 @@
-import { AybError, ConflictError } from '../output/errors.js';
+import { AybError, ConflictError } from '../core/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { connectMaintenance, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
-import type { BranchContext } from './service.js';
+import type { BranchContext } from './context.js';
 
 export function branchBusyError(name: string): ConflictError {
   return new ConflictError('branch_busy', `branch "${name}" is being created (or copied from, deleted, reset or renamed) by another ayb process right now`, {

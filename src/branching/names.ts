@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { UsageError } from '../output/errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** Names that would be confusing or dangerous as branches (`main` means the main database). */
 export const RESERVED_NAMES: readonly string[] = ['main', 'master', 'default', 'postgres', 'template0', 'template1'];

@@ -1,5 +1,5 @@
 import { sessionsOn } from '../clone/template.js';
-import { ConflictError, UsageError } from '../output/errors.js';
+import { ConflictError, UsageError } from '../core/errors.js';
 import { type Client, sqlState, SqlState } from '../postgres/client.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, terminateSessions } from '../postgres/maintenance.js';
@@ -7,7 +7,11 @@ import { quoteIdent } from '../postgres/quote.js';
 import { findRow, findRowByDatabase, renameRow } from './control-table.js';
 import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
-import { type Branch, type BranchContext, existsError, getBranch, missingBranchError, withControl } from './service.js';
+import { type BranchContext, withControl } from './context.js';
+import { missingBranchError } from './delete.js';
+import { existsError } from './errors.js';
+import { getBranch } from './list.js';
+import { type Branch } from '../core/records.js';
 
 export interface RenameOptions {
   readonly from: string;

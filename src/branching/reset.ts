@@ -1,15 +1,20 @@
 import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { AybError, ConflictError, NotFoundError } from '../output/errors.js';
+import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, findRow, updateRow } from './control-table.js';
+import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL } from '../core/records.js';
+import { findRow, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
-import { type Branch, type BranchContext, dropResetLeftovers, getBranch, looksLikeUrl, missingBranchError, withControl } from './service.js';
+import { type BranchContext, withControl } from './context.js';
+import { dropResetLeftovers, missingBranchError } from './delete.js';
+import { getBranch } from './list.js';
+import { looksLikeUrl } from './source.js';
+import { type Branch } from '../core/records.js';
 
 export interface ResetOptions {
   readonly name: string;

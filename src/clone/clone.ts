@@ -1,6 +1,6 @@
-import type { CloneStrategy, CopyMethod } from '../branching/control-table.js';
+import type { CloneStrategy, CopyMethod } from '../core/records.js';
 import type { AybConfig } from '../config/schema.js';
-import { AybError, ConflictError } from '../output/errors.js';
+import { AybError, ConflictError } from '../core/errors.js';
 import { type Client, connect, withClient } from '../postgres/client.js';
 import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort } from '../postgres/maintenance.js';
@@ -10,7 +10,7 @@ import { decideFileCopyMethod } from './file-copy.js';
 import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } from './settings.js';
 import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
-import { findTool } from './tools.js';
+import { findTool } from '../postgres/tools.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
 

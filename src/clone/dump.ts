@@ -1,9 +1,9 @@
 import type { ResultPromise } from 'execa';
-import { AybError, ExternalError } from '../output/errors.js';
+import { AybError, ExternalError } from '../core/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { dieWithParentPrefix } from './die-with-parent.js';
 import { type DumpProgress, watchRestore } from './progress.js';
-import { type Tool, toolEnv } from './tools.js';
+import { type Tool, toolEnv } from '../postgres/tools.js';
 
 export type { DumpProgress } from './progress.js';
 

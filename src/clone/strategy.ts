@@ -1,6 +1,6 @@
-import type { CloneStrategy } from '../branching/control-table.js';
+import type { CloneStrategy } from '../core/records.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { ExternalError, NotFoundError, UsageError } from '../output/errors.js';
+import { ExternalError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { databaseExists } from '../postgres/maintenance.js';

@@ -1,4 +1,4 @@
-import { ConflictError } from '../output/errors.js';
+import { ConflictError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';

@@ -1,7 +1,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
-import type { BranchContext } from '../branching/service.js';
-import { loadConfig, type LoadedConfig, resolveMainDatabase, type MainDatabase } from '../config/resolve.js';
-import { AybError, InterruptedError, UsageError } from '../output/errors.js';
+import { openContext, type OpenedContext } from '../branching/context.js';
+import { loadConfig, type LoadedConfig } from '../config/resolve.js';
+import { AybError, InterruptedError, UsageError } from '../core/errors.js';
 import { type OutputFormat, Writer } from '../output/writer.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AybCommand)['baseFlags'] & T['flags']>;
@@ -40,14 +40,9 @@ export abstract class AybCommand extends Command {
     return loadConfig({ configPath: flags.config, databaseUrl: flags['database-url'] });
   }
 
-  protected async mainDatabase(loaded: LoadedConfig): Promise<MainDatabase> {
-    return resolveMainDatabase(loaded, (line) => this.writer.log(line));
-  }
-
-  protected async branchContext(flags: { config?: string; 'database-url'?: string }): Promise<BranchContext> {
-    const loaded = await this.loadConfig(flags);
-    const main = await this.mainDatabase(loaded);
-    return { main: main.conn, config: loaded.config, log: (line) => this.writer.log(line) };
+  /** The main database (starting the managed PostgreSQL if that is the one) and the config, for the domain. */
+  protected async branchContext(flags: { config?: string; 'database-url'?: string }, loaded?: LoadedConfig): Promise<OpenedContext> {
+    return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line));
   }
 
   /**

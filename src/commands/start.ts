@@ -1,16 +1,10 @@
 import { Flags } from '@oclif/core';
-import { pruneBranches } from '../branching/expiry.js';
-import { resolveDatabase, type BranchContext, branchUrl } from '../branching/service.js';
-import { UsageError } from '../output/errors.js';
-import { type Client, withClient } from '../postgres/client.js';
-import { withDatabase } from '../postgres/conninfo.js';
-import { connectMaintenance, holdServingLock } from '../postgres/maintenance.js';
-import { AdminAuth, resolveAdminPassword } from '../server/auth.js';
+import { branchUrl } from '../branching/context.js';
+import { UsageError } from '../core/errors.js';
+import { resolveAdminPassword } from '../server/auth.js';
 import { isLoopbackHost } from '../server/hosts.js';
-import { AybServer, type PeriodicTask, type ServedDatabase } from '../server/server.js';
+import { runServer } from '../server/run.js';
 import { AybCommand } from './base.js';
-
-type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export default class Start extends AybCommand {
   static override summary = 'Run the local server (health, admin API, dashboard) on main or a branch';
@@ -52,36 +46,16 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     }
 
     const log = (line: string) => this.writer.log(line);
-    const main = await this.mainDatabase(loaded);
-    const ctx: BranchContext = { main: main.conn, config, log };
-    const served = await servedDatabase(ctx, flags.branch);
-
-    const server = new AybServer({
-      host,
-      port,
-      ctx,
-      served,
-      auth: new AdminAuth({ password: password.value, tokenTtlMs: config.admin.token_ttl_minutes * 60_000 }),
-      allowUrlSources: config.branching.allow_url_sources,
-      periodic: periodicTasks(ctx, served, log),
-      log,
-    });
-    // Held while the server runs, so `ayb branch delete` and prune elsewhere leave this branch alone.
-    const servingLock = served.branch ? await holdServing(ctx, served.database) : undefined;
-    const releaseServingLock = () => servingLock?.end().catch(() => undefined);
-    const stopSignal = stopSignals((signal) => log(`\nStopping (${signal}) …`), log);
-    const listening = await server.listen().catch(async (error: unknown) => {
-      stopSignal.dispose();
-      await releaseServingLock();
-      throw error;
-    });
+    const ctx = await this.branchContext(flags, loaded);
+    const running = await runServer({ ctx, host, port, branch: flags.branch, password, log });
+    const { served } = running;
 
     const databaseUrl = branchUrl(ctx, served.database);
     const where = `database ${served.database}${served.branch ? ` (branch ${served.branch})` : ' (main)'}`;
     if (this.writer.json) {
       this.writer.jsonDocument({
-        url: listening.origin,
-        dashboard_url: `${listening.origin}/admin`,
+        url: running.origin,
+        dashboard_url: `${running.origin}/admin`,
         database: served.database,
         branch: served.branch,
         database_url: databaseUrl,
@@ -90,10 +64,10 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     } else {
       this.writer.data(
         [
-          `ayb listening on ${listening.origin} — serving ${where}`,
-          `  Dashboard     ${listening.origin}/admin`,
+          `ayb listening on ${running.origin} — serving ${where}`,
+          `  Dashboard     ${running.origin}/admin`,
           `  Database URL  ${databaseUrl}`,
-          ...(main.conn.password ? [`                with the password: ayb branch url ${served.branch ?? 'main'}`] : []),
+          ...(ctx.main.password ? [`                with the password: ayb branch url ${served.branch ?? 'main'}`] : []),
         ].join('\n'),
       );
     }
@@ -109,86 +83,9 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     if (!isLoopbackHost(host)) log('warning: the server speaks plain HTTP; put it behind TLS before exposing it beyond a trusted network');
     log('Press Ctrl-C to stop.');
 
-    const signal = await stopSignal.received;
-    await server.shutdown(signal);
-    await releaseServingLock();
-    stopSignal.dispose();
+    await running.stopped;
     log('Stopped.');
     // Everything is closed; should anything still hold the event loop, do not let it keep the process.
     setTimeout(() => process.exit(), 1000).unref();
   }
-}
-
-/** A maintenance session holding the serving lock of `database` (see holdServingLock). */
-async function holdServing(ctx: BranchContext, database: string): Promise<Client> {
-  const client = await connectMaintenance(ctx.main);
-  try {
-    await holdServingLock(client, database);
-    return client;
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** Main, or the ready branch named by --branch; checks that the database answers before serving it. */
-async function servedDatabase(ctx: BranchContext, branch: string | undefined): Promise<ServedDatabase> {
-  const { database, branch: record } = await resolveDatabase(ctx, branch ?? 'main');
-  const conn = withDatabase(ctx.main, database);
-  await withClient(conn, (client) => client.query('SELECT 1'));
-  return { conn, database, branch: record?.name ?? null };
-}
-
-/**
- * Work repeated while the server runs: pruning expired branches at start and every
- * `[server] prune_interval_minutes` (0 disables). The served branch is never pruned under the server.
- */
-function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: string) => void): PeriodicTask[] {
-  const minutes = ctx.config.server.prune_interval_minutes;
-  if (!(minutes > 0)) return [];
-  const keep = new Map(served.branch ? [[served.branch, 'served by ayb start']] : []);
-  return [{
-    name: 'prune',
-    intervalMs: minutes * 60_000,
-    runAtStart: true,
-    run: async (signal) => {
-      const result = await pruneBranches(ctx, { keep, signal });
-      for (const item of result.branches) {
-        if (item.action === 'deleted') log(`Pruned branch "${item.name}" (${item.reasons.join(', ')})`);
-        if (item.action === 'error') log(`Could not prune branch "${item.name}": ${item.detail ?? 'unknown error'}`);
-      }
-    },
-  }];
-}
-
-/**
- * The first SIGINT/SIGTERM asks for a clean stop; a second one while stopping ends the process at
- * once, as users expect from pressing Ctrl-C twice.
- */
-function stopSignals(onFirst: (signal: StopSignal) => void, log: (line: string) => void): { received: Promise<StopSignal>; dispose(): void } {
-  let first: StopSignal | undefined;
-  let resolveReceived: (signal: StopSignal) => void = () => undefined;
-  const received = new Promise<StopSignal>((resolve) => {
-    resolveReceived = resolve;
-  });
-  const handler = (signal: StopSignal) => () => {
-    if (first) {
-      log(`Stopping now (${signal}).`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    first = signal;
-    onFirst(signal);
-    resolveReceived(signal);
-  };
-  const onInt = handler('SIGINT');
-  const onTerm = handler('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  return {
-    received,
-    dispose() {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    },
-  };
 }

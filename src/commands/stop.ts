@@ -1,5 +1,4 @@
-import { expandHome, resolvePath } from '../config/resolve.js';
-import { stopManagedCluster } from '../postgres/managed.js';
+import { stopManagedDatabase } from '../branching/context.js';
 import { AybCommand } from './base.js';
 
 export default class Stop extends AybCommand {
@@ -11,13 +10,7 @@ export default class Stop extends AybCommand {
     const { flags } = await this.parse(Stop);
     this.setOutput(flags);
     const loaded = await this.loadConfig(flags);
-    const managed = loaded.config.managed_pg;
-    const dataDir = resolvePath(loaded, managed.data_dir);
-    const stopped = await stopManagedCluster({
-      dataDir,
-      osUser: managed.os_user,
-      binDir: managed.bin_dir ? resolvePath(loaded, expandHome(managed.bin_dir)) : undefined,
-    });
+    const { dataDir, stopped } = await stopManagedDatabase(loaded);
     if (this.writer.json) this.writer.jsonDocument({ managed_pg: { data_dir: dataDir, stopped, was_running: stopped } });
     else this.writer.log(stopped ? `Stopped the managed PostgreSQL (${dataDir})` : `The managed PostgreSQL is not running (${dataDir})`);
   }

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { NotFoundError, UsageError } from '../output/errors.js';
+import { NotFoundError, UsageError } from '../core/errors.js';
 import { type ConnInfo, parseConnInfo } from '../postgres/conninfo.js';
-import { ensureManagedCluster } from '../postgres/managed.js';
+import type { ManagedClusterOptions } from '../postgres/managed.js';
 import { type AybConfig, ConfigSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'ayb.toml';
@@ -79,23 +79,27 @@ export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig>
 }
 
 /**
- * The main database, by precedence: --database-url > AYB_DATABASE_URL > [database] url > the managed
- * PostgreSQL (started on demand).
+ * The main database when one is configured, by precedence: --database-url > AYB_DATABASE_URL >
+ * [database] url. Undefined means the managed PostgreSQL (see managedClusterOptions); starting it is
+ * the domain's job (branching/context.ts), not the config's.
  */
-export async function resolveMainDatabase(loaded: LoadedConfig, log?: (line: string) => void): Promise<MainDatabase> {
+export function configuredDatabase(loaded: LoadedConfig): MainDatabase | undefined {
   const env = loaded.input.env ?? process.env;
   if (loaded.input.databaseUrl) return { conn: parseConnInfo(loaded.input.databaseUrl), source: 'flag' };
   if (env.AYB_DATABASE_URL) return { conn: parseConnInfo(env.AYB_DATABASE_URL), source: 'env' };
   if (loaded.config.database.url) return { conn: parseConnInfo(loaded.config.database.url), source: 'config' };
+  return undefined;
+}
+
+/** The managed PostgreSQL as `[managed_pg]` describes it, paths resolved against the config file. */
+export function managedClusterOptions(loaded: LoadedConfig): ManagedClusterOptions {
   const managed = loaded.config.managed_pg;
-  const cluster = await ensureManagedCluster({
+  return {
     dataDir: resolvePath(loaded, managed.data_dir),
     port: managed.port,
     osUser: managed.os_user,
     binDir: managed.bin_dir ? resolvePath(loaded, managed.bin_dir) : undefined,
-    log,
-  });
-  return { conn: cluster.conn, source: 'managed' };
+  };
 }
 
 /** Paths in ayb.toml are relative to the file they are written in. */

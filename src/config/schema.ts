@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isDuration } from '../branching/duration.js';
+import { isDuration } from '../core/duration.js';
 
 /**
  * The shape of ayb.toml. Untrusted input is parsed into this trusted type once; every key is

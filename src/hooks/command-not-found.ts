@@ -1,5 +1,5 @@
 import type { Hook } from '@oclif/core';
-import { UsageError } from '../output/errors.js';
+import { UsageError } from '../core/errors.js';
 import { Writer } from '../output/writer.js';
 
 /**

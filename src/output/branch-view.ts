@@ -1,5 +1,5 @@
-import { formatDuration } from '../branching/duration.js';
-import type { Branch } from '../branching/service.js';
+import { formatDuration } from '../core/duration.js';
+import type { Branch } from '../core/records.js';
 import { type Column, formatBytes } from './writer.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type TableType from 'cli-table3';
-import { AybError } from './errors.js';
+import { AybError } from '../core/errors.js';
 
 export type OutputFormat = 'table' | 'json';
 

@@ -1,7 +1,7 @@
 // pg-load must be evaluated right before pg: see there.
 import { restoreResponse } from './pg-load.js';
 import pg from 'pg';
-import { AybError, ExternalError, NotFoundError } from '../output/errors.js';
+import { AybError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 
 restoreResponse();

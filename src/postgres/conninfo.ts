@@ -1,4 +1,4 @@
-import { UsageError } from '../output/errors.js';
+import { UsageError } from '../core/errors.js';
 
 /**
  * A parsed PostgreSQL connection string. Both URL form (`postgres://user:pw@host:5432/db?sslmode=…`)

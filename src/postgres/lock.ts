@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ExternalError } from '../output/errors.js';
+import { ExternalError } from '../core/errors.js';
 
 /**
  * A cross-process lock made of a directory (mkdir is atomic). The holder writes its pid and host;

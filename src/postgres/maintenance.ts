@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { AybError, ExternalError } from '../output/errors.js';
+import { AybError, ExternalError } from '../core/errors.js';
 import { type Client, connect } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
 import { quoteIdent } from './quote.js';

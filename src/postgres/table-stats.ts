@@ -1,4 +1,4 @@
-import { CONTROL_TABLE, CONTROL_SCHEMA } from '../branching/control-table.js';
+import { CONTROL_TABLE, CONTROL_SCHEMA } from '../core/records.js';
 import type { Client } from './client.js';
 import { quoteIdent } from './quote.js';
 

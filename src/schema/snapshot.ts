@@ -1,4 +1,4 @@
-import { CONTROL_SCHEMA, CONTROL_TABLE } from '../branching/control-table.js';
+import { CONTROL_SCHEMA, CONTROL_TABLE } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import {

@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import { createBranch, deleteBranch, getBranch, listBranches, type BranchContext } from '../branching/service.js';
+import { type BranchContext } from '../branching/context.js';
+import { createBranch } from '../branching/create.js';
+import { deleteBranch } from '../branching/delete.js';
+import { getBranch, listBranches } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { StrategySchema } from '../config/schema.js';
 import { branchJson } from '../output/branch-view.js';
-import { withClient } from '../postgres/client.js';
-import { connectMaintenance } from '../postgres/maintenance.js';
-import { tableStats } from '../postgres/table-stats.js';
-import { ConflictError, ExternalError, NotFoundError } from '../output/errors.js';
+import { ConflictError } from '../core/errors.js';
 import type { AdminAuth } from './auth.js';
 import { parseBody, readJson } from './body.js';
 import { HttpError } from './http-error.js';
 import type { Reply, Router } from './router.js';
-import type { ServedDatabase } from './server.js';
+import { type ServedDatabase, servedTables } from '../branching/serving.js';
 
 export interface AdminApiDeps {
   /** The main database's context: the admin API always manages main's branches, whatever is served. */
@@ -78,7 +78,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   router.add('GET', '/api/admin/database', async () => {
-    const tables = await withClient(served.conn, (client) => tableStats(client));
+    const tables = await servedTables(served);
     return json(200, { database: served.database, branch: served.branch, tables });
   });
 }
@@ -98,28 +98,5 @@ function checkSource(from: string | undefined, allowUrlSources: boolean): void {
     throw new HttpError(403, 'url_source_not_allowed', '"from" may be "main" or a branch name; cloning from a URL is turned off on this server', {
       hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
     });
-  }
-}
-
-/**
- * Whether the served database can be reached, asked through the maintenance database so the check
- * never holds a session on it (a session on main would block template clones of main).
- */
-export async function probeServedDatabase(served: ServedDatabase): Promise<void> {
-  const client = await connectMaintenance(served.conn);
-  try {
-    const { rows } = await client.query<{ datallowconn: boolean }>('SELECT datallowconn FROM pg_database WHERE datname = $1', [served.database]);
-    if (rows.length === 0) {
-      throw new NotFoundError('database_not_found', `database "${served.database}" no longer exists`, {
-        hint: served.branch ? `the branch was deleted; restart with: ayb start --branch <another branch>` : 'check the database URL',
-      });
-    }
-    if (!rows[0]!.datallowconn) {
-      throw new ExternalError('database_unavailable', `database "${served.database}" does not allow connections`, {
-        hint: `allow them again with: ALTER DATABASE ${served.database} WITH ALLOW_CONNECTIONS true`,
-      });
-    }
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }

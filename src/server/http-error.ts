@@ -1,4 +1,4 @@
-import { AybError, ExitCode, InterruptedError } from '../output/errors.js';
+import { AybError, ExitCode, InterruptedError } from '../core/errors.js';
 
 /** An error that belongs to HTTP itself (auth, body size, routing), with its status. */
 export class HttpError extends Error {

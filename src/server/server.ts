@@ -1,22 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BranchContext } from '../branching/service.js';
-import { AybError, ConflictError, InterruptedError, UsageError } from '../output/errors.js';
-import type { ConnInfo } from '../postgres/conninfo.js';
-import { addAdminRoutes, probeServedDatabase } from './admin-api.js';
+import type { BranchContext } from '../branching/context.js';
+import { AybError, ConflictError, InterruptedError, UsageError } from '../core/errors.js';
+import { probeServedDatabase, type ServedDatabase } from '../branching/serving.js';
+import { addAdminRoutes } from './admin-api.js';
 import type { AdminAuth } from './auth.js';
 import { addDashboardRoutes } from './dashboard/routes.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { httpOrigin, isLoopbackHost, isLoopbackHostHeader } from './hosts.js';
 import { type Reply, Router } from './router.js';
-
-/** The database `ayb start` serves: main, or a ready branch. */
-export interface ServedDatabase {
-  readonly conn: ConnInfo;
-  readonly database: string;
-  /** The branch name, or null for main. */
-  readonly branch: string | null;
-}
 
 /** Work the server repeats while it runs (pruning expired branches). */
 export interface PeriodicTask {

@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { findTool, type ToolName } from '../../src/clone/tools.js';
+import { findTool, type ToolName } from '../../src/postgres/tools.js';
 
 /**
  * Stand-ins for pg_dump and psql, written as small shell scripts into a temporary folder that the

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CowFilesystem, makeXfsImage, PG18_PACKAGE_VERSION, pg18Binaries } from '../../src/bench/cow.js';
+import { type CowFilesystem, makeXfsImage, PG18_PACKAGE_VERSION, pg18Binaries } from '../../tools/bench/cow.js';
 import { connect } from '../../src/postgres/client.js';
 import { destroyManagedCluster, ensureManagedCluster, type ManagedCluster } from '../../src/postgres/managed.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetDatabaseNames } from '../../src/branching/names.js';
-import { findTool } from '../../src/clone/tools.js';
+import { findTool } from '../../src/postgres/tools.js';
 import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
 import { runCli, spawnCli } from '../helpers/cli.js';

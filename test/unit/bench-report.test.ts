@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { baselineDumpArgs, baselineRestoreArgs } from '../../src/bench/baseline.js';
-import { datasetShape } from '../../src/bench/dataset.js';
-import { median, resultsTable, roundOrder, speedup } from '../../src/bench/report.js';
+import { baselineDumpArgs, baselineRestoreArgs } from '../../tools/bench/baseline.js';
+import { datasetShape } from '../../tools/bench/dataset.js';
+import { median, resultsTable, roundOrder, speedup } from '../../tools/bench/report.js';
 import type { ConnInfo } from '../../src/postgres/conninfo.js';
 
 describe('benchmark helpers', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/resolve.js';
 import { ConfigSchema } from '../../src/config/schema.js';
-import { AybError } from '../../src/output/errors.js';
+import { AybError } from '../../src/core/errors.js';
 
 async function configFile(text: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));

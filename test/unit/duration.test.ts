@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, isDuration, parseDuration, parseTimestamp } from '../../src/branching/duration.js';
-import { AybError } from '../../src/output/errors.js';
+import { formatDuration, isDuration, parseDuration, parseTimestamp } from '../../src/core/duration.js';
+import { AybError } from '../../src/core/errors.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BranchRow } from '../../src/branching/control-table.js';
+import type { BranchRow } from '../../src/core/records.js';
 import { expiryFromFlags, pruneReasons } from '../../src/branching/expiry.js';
-import { AybError } from '../../src/output/errors.js';
+import { AybError } from '../../src/core/errors.js';
 
 const now = new Date('2030-06-01T12:00:00Z');
 const HOUR = 3600_000;

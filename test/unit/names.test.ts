@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { branchDatabaseName, validateBranchName } from '../../src/branching/names.js';
-import { AybError } from '../../src/output/errors.js';
+import { AybError } from '../../src/core/errors.js';
 
 function reason(name: string): string | undefined {
   try {

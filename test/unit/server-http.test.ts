@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, ExternalError, InterruptedError, NotFoundError, UsageError } from '../../src/output/errors.js';
+import { ConflictError, ExternalError, InterruptedError, NotFoundError, UsageError } from '../../src/core/errors.js';
 import { isLoopbackHost, isLoopbackHostHeader, httpOrigin } from '../../src/server/hosts.js';
 import { errorResponse, HttpError } from '../../src/server/http-error.js';
 import { Router } from '../../src/server/router.js';

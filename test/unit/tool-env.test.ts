@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toolEnv } from '../../src/clone/tools.js';
+import { toolEnv } from '../../src/postgres/tools.js';
 
 describe('toolEnv (the environment of pg_dump and psql)', () => {
   const parent = { PATH: '/usr/bin', AYB_DATABASE_URL: 'postgres://u:secret@h/db', AYB_ADMIN_PASSWORD: 'pw', PGSSLMODE: 'require' };

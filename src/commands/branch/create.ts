@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { expiryFromFlags } from '../../branching/expiry.js';
-import { createBranch } from '../../branching/service.js';
+import { createBranch } from '../../branching/create.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../../output/progress.js';
 import { AybCommand, outputFlag } from '../base.js';

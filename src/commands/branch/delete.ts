@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { checkDeletable, deleteBranch } from '../../branching/service.js';
-import { UsageError } from '../../output/errors.js';
+import { checkDeletable, deleteBranch } from '../../branching/delete.js';
+import { UsageError } from '../../core/errors.js';
 import { AybCommand, confirm, outputFlag } from '../base.js';
 
 export default class BranchDelete extends AybCommand {

@@ -1,8 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { resolveDatabase } from '../../branching/service.js';
-import { ExitCode, UsageError } from '../../output/errors.js';
-import { withDatabase } from '../../postgres/conninfo.js';
-import { compareSchemas } from '../../schema/compare.js';
+import { diffBranches } from '../../branching/diff.js';
+import { ExitCode, UsageError } from '../../core/errors.js';
 import { renderChangesText } from '../../schema/render.js';
 import { renderMigration } from '../../schema/sql.js';
 import { AybCommand, outputFlag } from '../base.js';
@@ -42,10 +40,7 @@ export default class BranchDiff extends AybCommand {
     }
     const [from, to] = args.b === undefined ? ['main', args.a] : [args.a, args.b];
     const ctx = await this.branchContext(flags);
-    const a = await resolveDatabase(ctx, from);
-    const b = await resolveDatabase(ctx, to);
-    this.writer.log(`Comparing ${from} (${a.database}) with ${to} (${b.database}) …`);
-    const comparison = await compareSchemas(withDatabase(ctx.main, a.database), withDatabase(ctx.main, b.database));
+    const { comparison } = await diffBranches(ctx, from, to);
 
     if (this.writer.json) this.writer.jsonDocument(comparison.changes);
     else if (flags.output === 'sql') this.writer.data(renderMigration(comparison.migration(), `ayb branch diff ${from} ${to}: migration from ${from} to ${to}`));

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { formatDuration } from '../../branching/duration.js';
+import { formatDuration } from '../../core/duration.js';
 import { expiryFromFlags, setBranchExpiry } from '../../branching/expiry.js';
-import { UsageError } from '../../output/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
 import { AybCommand, outputFlag } from '../base.js';
 

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
-import { listBranches, type Branch } from '../../branching/service.js';
+import { listBranches } from '../../branching/list.js';
+import { type Branch } from '../../core/records.js';
 import { buildTree, flattenTree, type TreeNode } from '../../branching/tree.js';
 import { branchJson, type BranchJson, branchListColumns } from '../../output/branch-view.js';
 import { AybCommand, outputFlag } from '../base.js';

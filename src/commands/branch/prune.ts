@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { formatDuration, parseDuration } from '../../branching/duration.js';
+import { formatDuration, parseDuration } from '../../core/duration.js';
 import { type PruneItem, pruneBranches } from '../../branching/expiry.js';
-import { ExternalError } from '../../output/errors.js';
+import { ExternalError } from '../../core/errors.js';
 import { type Column, renderTable } from '../../output/writer.js';
 import { AybCommand, outputFlag } from '../base.js';
 

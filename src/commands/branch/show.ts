@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { branchUrl, getBranch } from '../../branching/service.js';
+import { branchUrl } from '../../branching/context.js';
+import { getBranch } from '../../branching/list.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
 import { AybCommand, outputFlag } from '../base.js';
 

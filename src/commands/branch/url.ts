@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
-import { branchUrl, resolveDatabase } from '../../branching/service.js';
+import { branchUrl } from '../../branching/context.js';
+import { resolveDatabase } from '../../branching/list.js';
 import { AybCommand } from '../base.js';
 
 export default class BranchUrl extends AybCommand {

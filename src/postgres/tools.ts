@@ -1,6 +1,6 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ExternalError } from '../output/errors.js';
+import { ExternalError } from '../core/errors.js';
 
 export type ToolName = 'pg_dump' | 'psql';
 

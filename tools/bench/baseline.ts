@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { findTool } from '../clone/tools.js';
-import { connect } from '../postgres/client.js';
-import { type ConnInfo, formatConnInfo, libpqEnv, withDatabase } from '../postgres/conninfo.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { findTool } from '../../src/postgres/tools.js';
+import { connect } from '../../src/postgres/client.js';
+import { type ConnInfo, formatConnInfo, libpqEnv, withDatabase } from '../../src/postgres/conninfo.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
 
 /**
  * The baseline: a branch made the way AYB (Allyourbase, Go) makes one. Its

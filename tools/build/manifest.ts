@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Plugin } from '@oclif/core';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// This file runs as dist-tools/tools/build/manifest.js.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
 await plugin.load();
 const file = path.join(root, 'oclif.manifest.json');

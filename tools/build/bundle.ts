@@ -20,7 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// This file runs as dist-tools/tools/build/bundle.js; the CLI's tsc output is in dist/.
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist');
 const output = path.join(dist, 'ayb.js');
 await rm(path.join(dist, 'chunks'), { recursive: true, force: true });
 await build({

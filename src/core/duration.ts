@@ -1,4 +1,4 @@
-import { UsageError } from '../output/errors.js';
+import { UsageError } from './errors.js';
 
 /**
  * Durations as people write them for TTLs: a number and a unit, or several in a row

@@ -1,4 +1,4 @@
-import type { Client } from '../postgres/client.js';
+import type { Client } from '../../src/postgres/client.js';
 
 /**
  * A synthetic shop database for the benchmark: five tables with primary keys, unique and secondary

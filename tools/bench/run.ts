@@ -21,19 +21,20 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { findTool } from '../clone/tools.js';
-import { connect, type Client } from '../postgres/client.js';
-import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../postgres/managed.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { findTool } from '../../src/postgres/tools.js';
+import { connect, type Client } from '../../src/postgres/client.js';
+import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
 import { runBaseline } from './baseline.js';
 import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
 import { buildDataset, datasetChecksum } from './dataset.js';
 import { type ContenderResult, formatMb, median, resultsTable, roundOrder } from './report.js';
-import { freePort } from '../postgres/ports.js';
+import { freePort } from '../../src/postgres/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = path.resolve(here, '../..');
+// Compiled to dist-tools/tools/bench/run.js.
+const REPO_ROOT = path.resolve(here, '../../..');
 const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
 const RSS_PROBE = pathToFileURL(path.join(here, 'rss-probe.js')).href;
 

@@ -4,7 +4,7 @@
  * on a throwaway managed cluster; times what the command does — connect to both, snapshot both
  * schemas, diff, plan the migration — several times, and prints the median against the 3 s target.
  *
- *     node dist/bench/diff-bench.js [--tables 1000] [--runs 5]
+ *     node dist-tools/tools/bench/diff-bench.js [--tables 1000] [--runs 5]
  *
  * A script, not a test: it measures and asserts nothing.
  */
@@ -13,15 +13,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { withClient } from '../postgres/client.js';
-import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../postgres/managed.js';
-import { quoteIdent } from '../postgres/quote.js';
-import { diffSnapshots } from '../schema/diff.js';
-import { snapshotSchema } from '../schema/snapshot.js';
-import { planMigration } from '../schema/sql.js';
+import { withClient } from '../../src/postgres/client.js';
+import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
+import { diffSnapshots } from '../../src/schema/diff.js';
+import { snapshotSchema } from '../../src/schema/snapshot.js';
+import { planMigration } from '../../src/schema/sql.js';
 import { formatSeconds, median } from './report.js';
-import { freePort } from '../postgres/ports.js';
+import { freePort } from '../../src/postgres/ports.js';
 
 export const DIFF_TARGET_MS = 3000;
 

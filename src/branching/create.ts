@@ -1,0 +1,198 @@
+import os from 'node:os';
+import { chooseStrategy, cloneDatabase, type CloneProgress } from '../clone/clone.js';
+import type { StrategyChoice } from '../config/schema.js';
+import { ttlExpiry } from '../core/duration.js';
+import { AybError, ConflictError } from '../core/errors.js';
+import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type Branch } from '../core/records.js';
+import { type Client, queryError } from '../postgres/client.js';
+import { scrubSecret } from '../postgres/conninfo.js';
+import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
+import { type BranchContext, withControl } from './context.js';
+import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
+import { existsError, staleError } from './errors.js';
+import { getBranch, withSizes } from './list.js';
+import { branchBusyError, parentBusyError } from './locks.js';
+import { branchDatabaseName, validateBranchName } from './names.js';
+import { parentLockFor, type ResolvedSource, resolveSource } from './source.js';
+
+export interface CreateOptions {
+  readonly name: string;
+  /** `main` (default), a branch name, or a connection URL. */
+  readonly from?: string;
+  readonly strategy?: StrategyChoice;
+  readonly ifNotExists?: boolean;
+  /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
+  readonly expiresAt?: Date | null;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: CloneProgress) => void;
+  /** `--disconnect`: end the source's sessions for a template copy (local development); see clone/template.ts. */
+  readonly disconnect?: boolean;
+}
+
+export interface CreateResult {
+  readonly branch: Branch;
+  /** False when `ifNotExists` found the branch already there. */
+  readonly created: boolean;
+}
+
+/**
+ * Creates a branch. Guarantees: on any failure (bad source, pg_dump/psql error, lost connection,
+ * abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a message
+ * free of passwords; two concurrent creates of one name: one wins, the other gets a conflict.
+ */
+export async function createBranch(ctx: BranchContext, options: CreateOptions): Promise<CreateResult> {
+  const { name, signal } = options;
+  validateBranchName(name);
+  const branchDatabase = branchDatabaseName(name);
+  const requested = options.strategy ?? ctx.config.branching.default_strategy;
+
+  const maint = await connectMaintenance(ctx.main);
+  let locked = false;
+  let parentDatabase: string | undefined;
+  try {
+    // The lock says "someone is working on this database name" to every other ayb process.
+    locked = await tryLockBranch(maint, branchDatabase);
+    if (!locked) {
+      const existing = await withControl(ctx, (c) => findRowByDatabase(c, branchDatabase));
+      if (existing?.status === 'ready' && existing.name === name && options.ifNotExists) {
+        return { branch: await getBranch(ctx, name), created: false };
+      }
+      if (options.ifNotExists) {
+        // A re-run CI job racing the first one: wait for that create, then take its result.
+        ctx.log?.(`Branch "${name}" is being created by another ayb process; waiting for it …`);
+        locked = await waitForBranchLock(ctx, maint, branchDatabase, signal);
+      }
+    }
+    if (!locked) {
+      throw branchBusyError(name);
+    }
+    // A branch made from a branch holds the parent's lock shared until it is done, so the parent
+    // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
+    parentDatabase = parentLockFor(options.from);
+    if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
+      parentDatabase = undefined;
+      throw parentBusyError(options.from!);
+    }
+
+    const claim = await withControl(ctx, async (client) => {
+      const source = await resolveSource(ctx, client, options.from);
+      const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
+      if (existing) {
+        if (existing.status === 'ready' && existing.name === name && options.ifNotExists) return { existing };
+        if (existing.status === 'creating') throw staleError(existing);
+        if (existing.status !== 'failed' || existing.name !== name) throw existsError(existing, name);
+        // A failed row is replaced; its database should be gone, but make sure (it is registered).
+        await dropDatabase(maint, existing.branch_database);
+        await deleteRow(client, existing.id);
+      }
+      if (await databaseExists(maint, branchDatabase)) {
+        throw new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
+          hint: 'ayb never drops a database it did not create; choose another branch name, or drop that database yourself',
+        });
+      }
+      const row = await insertCreatingRow(client, {
+        name,
+        source_database: source.label,
+        branch_database: branchDatabase,
+        strategy: null,
+        parent: source.parent,
+        expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
+      }, os.hostname());
+      return { row, source };
+    });
+    if ('existing' in claim) return { branch: await getBranch(ctx, name), created: false };
+
+    const { row, source } = claim;
+    let strategy: CloneStrategy | null = null;
+    let madeDatabase = false;
+    try {
+      signal?.throwIfAborted();
+      strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
+      ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
+      madeDatabase = true;
+      const outcome = await cloneDatabase({
+        main: ctx.main,
+        config: ctx.config,
+        maint,
+        source,
+        target: branchDatabase,
+        strategy,
+        excludeTables: [CONTROL_TABLE_SQL],
+        signal,
+        onProgress: options.onProgress,
+        disconnect: options.disconnect,
+        fallbackToDump: requested === 'auto',
+        log: ctx.log,
+      });
+      strategy = outcome.strategy;
+      signal?.throwIfAborted();
+      const [branch] = await withControl(ctx, async (client) =>
+        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
+      );
+      return { branch: branch!, created: true };
+    } catch (error) {
+      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
+      throw failure;
+    }
+  } finally {
+    if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
+    if (locked) await unlockBranch(maint, branchDatabase).catch(() => undefined);
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */
+async function waitForBranchLock(ctx: BranchContext, maint: Client, branchDatabase: string, signal?: AbortSignal): Promise<boolean> {
+  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
+  try {
+    await lockBranch(maint, branchDatabase);
+    return true;
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    stopCancel();
+  }
+}
+
+function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource): AybError {
+  if (error instanceof AybError) return error;
+  return queryError(error, source.conn.password ? source.conn : ctx.main);
+}
+
+async function cleanUpFailedCreate(
+  ctx: BranchContext,
+  maint: Client,
+  row: BranchRow,
+  madeDatabase: boolean,
+  strategy: CloneStrategy | null,
+  failure: AybError,
+): Promise<void> {
+  if (madeDatabase) await dropPartialDatabase(ctx, maint, row.branch_database);
+  const message = scrubSecret(failure.message, ctx.main);
+  await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message })).catch(() => undefined);
+}
+
+/**
+ * Drops what a failed create left. The maintenance session may be the thing that failed (the server
+ * ended it, or restarted), so on error this tries once more through a fresh connection.
+ */
+async function dropPartialDatabase(ctx: BranchContext, maint: Client, database: string): Promise<void> {
+  try {
+    await dropDatabase(maint, database);
+    return;
+  } catch {
+    // Retried below on a new session.
+  }
+  try {
+    const fresh = await connectMaintenance(ctx.main);
+    try {
+      await dropDatabase(fresh, database);
+    } finally {
+      await fresh.end().catch(() => undefined);
+    }
+  } catch (error) {
+    ctx.log?.(`warning: could not drop the partial database "${database}": ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,137 @@
+import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
+import type { BranchRow } from '../core/records.js';
+import { type Client, queryError } from '../postgres/client.js';
+import { connectMaintenance, databaseExists, dropDatabase, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { type BranchContext, withControl } from './context.js';
+import { deleteRow, findRow, listRows } from './control-table.js';
+import { hasChildrenError, notFound, servedError } from './errors.js';
+import { branchBusyError } from './locks.js';
+import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
+import { descendantsDeepestFirst } from './tree.js';
+
+export interface DeleteOptions {
+  readonly name: string;
+  /** Also remove failed and orphaned (stale `creating`) branches. */
+  readonly force?: boolean;
+  readonly ifExists?: boolean;
+  /** Also delete the branches made from this one, and theirs, deepest first. Without it, such a branch is refused. */
+  readonly withChildren?: boolean;
+}
+
+export interface DeleteResult {
+  readonly name: string;
+  readonly deleted: boolean;
+  readonly branch_database: string;
+  /** Branches deleted first because of `withChildren`, deepest first; absent when there were none. */
+  readonly deleted_children?: readonly string[];
+}
+
+export interface DeletePlan {
+  readonly row: BranchRow;
+  /** What `withChildren` deletes too, deepest first. */
+  readonly descendants: readonly BranchRow[];
+}
+
+/** Inspects what a delete would do, for the confirmation prompt; throws what the delete would throw. */
+export async function checkDeletable(ctx: BranchContext, options: DeleteOptions): Promise<DeletePlan | undefined> {
+  validateBranchName(options.name);
+  return withControl(ctx, async (client) => {
+    const row = await findRow(client, options.name);
+    if (!row) {
+      if (options.ifExists) return undefined;
+      throw await missingBranchError(ctx, options.name);
+    }
+    const descendants = descendantsDeepestFirst(await listRows(client), row.name);
+    if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row.name, descendants);
+    return { row, descendants };
+  });
+}
+
+export async function missingBranchError(ctx: BranchContext, name: string): Promise<NotFoundError> {
+  const database = branchDatabaseName(name);
+  const maint = await connectMaintenance(ctx.main);
+  try {
+    if (await databaseExists(maint, database)) {
+      return new NotFoundError('branch_not_found', `branch "${name}" is not registered, though a database "${database}" exists`, {
+        hint: 'ayb never drops a database it did not create; drop it yourself if you are sure (DROP DATABASE)',
+      });
+    }
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+  return notFound(name);
+}
+
+/** Terminates the branch's sessions, drops its database and removes its row. */
+export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): Promise<DeleteResult> {
+  const { name } = options;
+  validateBranchName(name);
+  const database = branchDatabaseName(name);
+  const maint = await connectMaintenance(ctx.main);
+  let locked = false;
+  try {
+    // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
+    locked = await tryLockBranch(maint, database);
+    if (!locked) {
+      throw branchBusyError(name);
+    }
+    const row = await withControl(ctx, (client) => findRow(client, name));
+    if (!row) {
+      if (options.ifExists) return { name, deleted: false, branch_database: database };
+      throw await missingBranchError(ctx, name);
+    }
+    if (row.status !== 'ready' && !options.force) {
+      const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
+      throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
+        hint: `remove it and its leftovers with: ayb branch delete ${name} --yes --force`,
+      });
+    }
+    if (await servedByAybStart(maint, row.branch_database)) throw servedError(row.name);
+    const deletedChildren = await deleteDescendants(ctx, maint, row, options);
+    await dropBranchDatabase(maint, row.branch_database);
+    await withControl(ctx, (client) => deleteRow(client, row.id));
+    return {
+      name,
+      deleted: true,
+      branch_database: row.branch_database,
+      ...(deletedChildren.length > 0 ? { deleted_children: deletedChildren } : {}),
+    };
+  } catch (error) {
+    throw error instanceof AybError ? error : queryError(error, ctx.main);
+  } finally {
+    if (locked) await unlockBranch(maint, database).catch(() => undefined);
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Drops a branch's database and whatever a killed reset of it left (its temporary `ayb_reset_…`
+ * copies), so nothing of the branch outlives its row. Call with the branch lock held.
+ */
+export async function dropBranchDatabase(maint: Client, branchDatabase: string): Promise<void> {
+  await dropDatabase(maint, branchDatabase);
+  await dropResetLeftovers(maint, branchDatabase);
+}
+
+/** Drops the temporary databases a killed reset of this branch left, if any; `onDrop` hears of each. */
+export async function dropResetLeftovers(maint: Client, branchDatabase: string, onDrop?: (leftover: string) => void): Promise<void> {
+  for (const leftover of Object.values(resetDatabaseNames(branchDatabase))) {
+    if (!(await databaseExists(maint, leftover))) continue;
+    onDrop?.(leftover);
+    await dropDatabase(maint, leftover);
+  }
+}
+
+/** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */
+async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchRow, options: DeleteOptions): Promise<string[]> {
+  const descendants = await withControl(ctx, async (client) => descendantsDeepestFirst(await listRows(client), row.name));
+  if (descendants.length === 0) return [];
+  if (!options.withChildren) throw hasChildrenError(row.name, descendants);
+  // Refuse before deleting any of them, rather than halfway down the tree.
+  for (const child of descendants) if (await servedByAybStart(maint, child.branch_database)) throw servedError(child.name);
+  for (const child of descendants) {
+    ctx.log?.(`Deleting branch "${child.name}" (made from ${child.parent}) …`);
+    await deleteBranch(ctx, { name: child.name, force: options.force, ifExists: true });
+  }
+  return descendants.map((d) => d.name);
+}

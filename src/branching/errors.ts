@@ -1,0 +1,44 @@
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { BranchRow } from '../core/records.js';
+
+export function notFound(name: string): NotFoundError {
+  return new NotFoundError('branch_not_found', `branch "${name}" does not exist`, {
+    hint: 'list branches with: ayb branch list',
+  });
+}
+
+export function existsError(row: BranchRow, requested: string): ConflictError {
+  if (row.name !== requested) {
+    return new ConflictError('name_collision', `branch "${requested}" would use database "${row.branch_database}", which branch "${row.name}" already uses`, {
+      hint: `"-" and "_" map to the same database name; choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+    });
+  }
+  return new ConflictError('branch_exists', `branch "${row.name}" already exists (status: ${row.status})`, {
+    hint: `choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+  });
+}
+
+export function staleError(row: BranchRow): ConflictError {
+  const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
+  return new ConflictError(
+    'branch_stale',
+    `branch "${row.name}" was left half-made: the ayb process that began creating it at ${row.updated_at.toISOString()}${who} stopped without cleaning up`,
+    { hint: `remove the leftovers with: ayb branch delete ${row.name} --yes --force, then create it again` },
+  );
+}
+
+export function hasChildrenError(name: string, descendants: readonly BranchRow[]): ConflictError {
+  const names = descendants.map((d) => d.name).reverse();
+  const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+  return new ConflictError('branch_has_children', `branch "${name}" has ${names.length} branch(es) made from it: ${shown}`, {
+    hint: `delete those first, or all of them with: ayb branch delete ${name} --with-children --yes`,
+    details: { children: names },
+  });
+}
+
+/** A branch that a running `ayb start --branch` serves is not deleted under it. */
+export function servedError(name: string): ConflictError {
+  return new ConflictError('branch_in_use', `branch "${name}" is served by a running "ayb start"`, {
+    hint: 'stop that server first (Ctrl-C where it runs), then delete the branch',
+  });
+}
