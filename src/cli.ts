@@ -2,7 +2,7 @@
  * The CLI in one module: `bin/run.js` runs `execute` from here, and oclif finds the commands and
  * the hook here too (package.json "oclif": the explicit strategy, identifiers COMMANDS and
  * commandNotFound). `npm run build` bundles this module and everything it imports, oclif, pg and
- * zod included, into dist/ayb.js (src/build/bundle.ts): Node then reads and links one file instead
+ * zod included, into dist/ayb.js (tools/build/bundle.ts): Node then reads and links one file instead
  * of a few hundred, which is most of what starting ayb costs.
  *
  * A new command is added here; the help test fails until it is.
@@ -17,6 +17,10 @@ import BranchRename from './commands/branch/rename.js';
 import BranchReset from './commands/branch/reset.js';
 import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
+import SnapshotCreate from './commands/snapshot/create.js';
+import SnapshotDelete from './commands/snapshot/delete.js';
+import SnapshotList from './commands/snapshot/list.js';
+import SnapshotShow from './commands/snapshot/show.js';
 import Start from './commands/start.js';
 import Stop from './commands/stop.js';
 import { settings } from '@oclif/core';
@@ -40,6 +44,10 @@ export const COMMANDS = {
   'branch:reset': BranchReset,
   'branch:show': BranchShow,
   'branch:url': BranchUrl,
+  'snapshot:create': SnapshotCreate,
+  'snapshot:delete': SnapshotDelete,
+  'snapshot:list': SnapshotList,
+  'snapshot:show': SnapshotShow,
   start: Start,
   stop: Stop,
 };

@@ -1,14 +1,25 @@
-import { type BranchRow, type BranchStatus, type CloneStrategy, CONTROL_TABLE_SQL, type CopyMethod } from '../core/records.js';
+import { type BranchRow, type BranchStatus, type RecordKind, type CloneStrategy, CONTROL_TABLE_SQL, type CopyMethod } from '../core/records.js';
 import { type Client, withTransaction } from '../postgres/client.js';
+import { quoteLiteral } from '../postgres/quote.js';
+import { BRANCH_DATABASE_PREFIX, MAX_NAME_LENGTH, NAME_PATTERN, RESERVED_NAMES, SNAPSHOT_DATABASE_PREFIX } from './names.js';
+
+/** The name rules of names.ts, as the table's CHECK: one definition, so the two never disagree. */
+const NAME_CHECK = [
+  `name ~ ${quoteLiteral(NAME_PATTERN.source)}`,
+  `length(name) <= ${MAX_NAME_LENGTH}`,
+  `name NOT IN (${RESERVED_NAMES.map(quoteLiteral).join(', ')})`,
+].join(' AND ');
+
+/** A branch's database is ayb_branch_<name>, a snapshot's ayb_snap_<name> (hyphens as underscores). */
+const DATABASE_CHECK = `branch_database = CASE kind WHEN 'snapshot' THEN ${quoteLiteral(SNAPSHOT_DATABASE_PREFIX)} ELSE ${quoteLiteral(BRANCH_DATABASE_PREFIX)} END || replace(name, '-', '_')`;
 
 const CREATE_SQL = `
 CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   name text NOT NULL UNIQUE
-    CHECK (name ~ '^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$' AND length(name) <= 52
-           AND name NOT IN ('main', 'master', 'default', 'postgres', 'template0', 'template1')),
+    CHECK (${NAME_CHECK}),
   source_database text NOT NULL,
-  branch_database text NOT NULL UNIQUE CHECK (branch_database = 'ayb_branch_' || replace(name, '-', '_')),
+  branch_database text NOT NULL UNIQUE,
   status text NOT NULL CHECK (status IN ('creating', 'ready', 'failed')),
   strategy text CHECK (strategy IN ('template', 'dump')),
   parent text,
@@ -18,9 +29,12 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   updated_at timestamptz NOT NULL DEFAULT now(),
   creator_pid integer,
   creator_host text,
-  copy_method text
+  copy_method text,
+  kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
+  snapshot text,
+  CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK})
 );
-COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches made by ayb (one row per branch database). Managed by ayb; do not edit by hand.';
+COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.';
 `;
 
 /** Columns added after the first release, for control tables made by an older ayb. */
@@ -31,31 +45,50 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS expires_at timestamptz,
   ADD COLUMN IF NOT EXISTS creator_pid integer,
   ADD COLUMN IF NOT EXISTS creator_host text,
-  ADD COLUMN IF NOT EXISTS copy_method text;
+  ADD COLUMN IF NOT EXISTS copy_method text,
+  ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
+  ADD COLUMN IF NOT EXISTS snapshot text;
+`;
+
+/**
+ * Before snapshots, the database name's CHECK allowed only ayb_branch_<name>. It is replaced by the
+ * named one that knows both prefixes (the old one was unnamed: found by its definition).
+ */
+const UPGRADE_DATABASE_CHECK_SQL = `
+DO $$
+DECLARE old text;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '${CONTROL_TABLE_SQL}'::regclass AND conname = '_ayb_branches_database_name') THEN
+    RETURN;
+  END IF;
+  FOR old IN SELECT conname FROM pg_constraint
+              WHERE conrelid = '${CONTROL_TABLE_SQL}'::regclass AND contype = 'c'
+                AND pg_get_constraintdef(oid) LIKE '%branch_database%ayb_branch_%'
+  LOOP
+    EXECUTE format('ALTER TABLE ${CONTROL_TABLE_SQL} DROP CONSTRAINT %I', old);
+  END LOOP;
+  ALTER TABLE ${CONTROL_TABLE_SQL} ADD CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK});
+END $$;
 `;
 
 /** Makes sure the control table exists. Concurrent callers serialise on an advisory lock. */
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 3 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method') AND NOT attisdropped) AS complete`,
+            (SELECT count(*) = 4 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot') AND NOT attisdropped) AS complete`,
     [CONTROL_TABLE_SQL],
   );
   if (rows[0]?.exists && rows[0]?.complete) return;
-  await client.query('BEGIN');
-  try {
+  await withTransaction(client, async () => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('ayb:control-table'))");
     await client.query(CREATE_SQL);
     await client.query(UPGRADE_SQL);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+    await client.query(UPGRADE_DATABASE_CHECK_SQL);
+  });
 }
 
-const COLUMNS = 'id, name, source_database, branch_database, status, strategy, parent, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method';
+const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -80,6 +113,9 @@ export async function findChildren(client: Client, parent: string): Promise<Bran
 
 export interface NewRow {
   readonly name: string;
+  readonly kind: RecordKind;
+  /** For a branch made from a snapshot: that snapshot. */
+  readonly snapshot: string | null;
   readonly source_database: string;
   readonly branch_database: string;
   readonly strategy: CloneStrategy | null;
@@ -89,9 +125,9 @@ export interface NewRow {
 
 export async function insertCreatingRow(client: Client, row: NewRow, creatorHost: string): Promise<BranchRow> {
   const { rows } = await client.query<BranchRow>(
-    `INSERT INTO ${CONTROL_TABLE_SQL} (name, source_database, branch_database, status, strategy, parent, expires_at, creator_pid, creator_host)
-     VALUES ($1, $2, $3, 'creating', $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-    [row.name, row.source_database, row.branch_database, row.strategy, row.parent, row.expires_at, process.pid, creatorHost],
+    `INSERT INTO ${CONTROL_TABLE_SQL} (name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, creator_pid, creator_host)
+     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+    [row.name, row.kind, row.source_database, row.branch_database, row.strategy, row.parent, row.snapshot, row.expires_at, process.pid, creatorHost],
   );
   return rows[0]!;
 }
@@ -99,7 +135,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
+  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];

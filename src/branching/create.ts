@@ -3,21 +3,23 @@ import { chooseStrategy, cloneDatabase, type CloneProgress } from '../clone/clon
 import type { StrategyChoice } from '../config/schema.js';
 import { ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
-import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type Branch } from '../core/records.js';
+import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
-import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
+import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError, staleError } from './errors.js';
 import { getBranch, withSizes } from './list.js';
 import { branchBusyError, parentBusyError } from './locks.js';
-import { branchDatabaseName, validateBranchName } from './names.js';
-import { parentLockFor, type ResolvedSource, resolveSource } from './source.js';
+import { databaseNameFor, lockKey, validateBranchName } from './names.js';
+import { parentLockFor, type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
 export interface CreateOptions {
   readonly name: string;
-  /** `main` (default), a branch name, or a connection URL. */
+  /** A branch (default) or a snapshot: `ayb_snap_<name>`, refusing connections once made. */
+  readonly kind?: RecordKind;
+  /** `main` (default), a branch or snapshot name, or a connection URL. */
   readonly from?: string;
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
@@ -42,25 +44,26 @@ export interface CreateResult {
  */
 export async function createBranch(ctx: BranchContext, options: CreateOptions): Promise<CreateResult> {
   const { name, signal } = options;
+  const kind = options.kind ?? 'branch';
   validateBranchName(name);
-  const branchDatabase = branchDatabaseName(name);
-  const requested = options.strategy ?? ctx.config.branching.default_strategy;
+  const branchDatabase = databaseNameFor(kind, name);
+  const lock = lockKey(name);
 
   const maint = await connectMaintenance(ctx.main);
   let locked = false;
   let parentDatabase: string | undefined;
   try {
     // The lock says "someone is working on this database name" to every other ayb process.
-    locked = await tryLockBranch(maint, branchDatabase);
+    locked = await tryLockBranch(maint, lock);
     if (!locked) {
-      const existing = await withControl(ctx, (c) => findRowByDatabase(c, branchDatabase));
-      if (existing?.status === 'ready' && existing.name === name && options.ifNotExists) {
-        return { branch: await getBranch(ctx, name), created: false };
+      const existing = await withControl(ctx, (c) => findRow(c, name));
+      if (existing?.status === 'ready' && existing.kind === kind && options.ifNotExists) {
+        return { branch: await getBranch(ctx, name, kind), created: false };
       }
       if (options.ifNotExists) {
         // A re-run CI job racing the first one: wait for that create, then take its result.
-        ctx.log?.(`Branch "${name}" is being created by another ayb process; waiting for it …`);
-        locked = await waitForBranchLock(ctx, maint, branchDatabase, signal);
+        ctx.log?.(`${capitalised(kind)} "${name}" is being created by another ayb process; waiting for it …`);
+        locked = await waitForBranchLock(ctx, maint, lock, signal);
       }
     }
     if (!locked) {
@@ -78,37 +81,41 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const source = await resolveSource(ctx, client, options.from);
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
       if (existing) {
-        if (existing.status === 'ready' && existing.name === name && options.ifNotExists) return { existing };
+        if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
         if (existing.status === 'creating') throw staleError(existing);
-        if (existing.status !== 'failed' || existing.name !== name) throw existsError(existing, name);
+        if (existing.status !== 'failed' || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
         // A failed row is replaced; its database should be gone, but make sure (it is registered).
         await dropDatabase(maint, existing.branch_database);
         await deleteRow(client, existing.id);
       }
       if (await databaseExists(maint, branchDatabase)) {
         throw new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
-          hint: 'ayb never drops a database it did not create; choose another branch name, or drop that database yourself',
+          hint: `ayb never drops a database it did not create; choose another ${kind} name, or drop that database yourself`,
         });
       }
       const row = await insertCreatingRow(client, {
         name,
+        kind,
         source_database: source.label,
         branch_database: branchDatabase,
         strategy: null,
-        parent: source.parent,
+        // A snapshot stands on its own: deleting the branch it was taken of leaves it alone.
+        parent: kind === 'snapshot' ? null : source.parent,
+        snapshot: kind === 'snapshot' ? null : source.snapshot,
         expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
       }, os.hostname());
       return { row, source };
     });
-    if ('existing' in claim) return { branch: await getBranch(ctx, name), created: false };
+    if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
 
     const { row, source } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
     try {
       signal?.throwIfAborted();
+      const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      ctx.log?.(`Creating branch "${name}" from ${source.label} (strategy: ${strategy}) …`);
+      ctx.log?.(`Creating ${kind} "${name}" from ${source.parent ?? source.label} (strategy: ${strategy}) …`);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,
@@ -121,10 +128,12 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         signal,
         onProgress: options.onProgress,
         disconnect: options.disconnect,
-        fallbackToDump: requested === 'auto',
+        fallbackToDump: requested === 'auto' && source.snapshot === null,
         log: ctx.log,
       });
       strategy = outcome.strategy;
+      // Nobody connects to a snapshot, so it stays exactly as it was copied.
+      if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
       signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
         withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
@@ -137,7 +146,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
   } finally {
     if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
-    if (locked) await unlockBranch(maint, branchDatabase).catch(() => undefined);
+    if (locked) await unlockBranch(maint, lock).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
 }
@@ -195,4 +204,8 @@ async function dropPartialDatabase(ctx: BranchContext, maint: Client, database: 
   } catch (error) {
     ctx.log?.(`warning: could not drop the partial database "${database}": ${(error as Error).message}`);
   }
+}
+
+function capitalised(kind: RecordKind): string {
+  return kind === 'snapshot' ? 'Snapshot' : 'Branch';
 }

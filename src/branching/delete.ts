@@ -1,16 +1,18 @@
-import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
-import type { BranchRow } from '../core/records.js';
-import { type Client, queryError } from '../postgres/client.js';
-import { connectMaintenance, databaseExists, dropDatabase, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { BranchRow, RecordKind } from '../core/records.js';
+import type { Client } from '../postgres/client.js';
+import { connectMaintenance, databaseExists, dropDatabase, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
 import { deleteRow, findRow, listRows } from './control-table.js';
-import { hasChildrenError, notFound, servedError } from './errors.js';
-import { branchBusyError } from './locks.js';
-import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
+import { hasChildrenError, notFound, servedError, wrongKindError } from './errors.js';
+import { withBranchLocks } from './locks.js';
+import { databaseNameFor, lockKey, resetDatabaseNames, validateBranchName } from './names.js';
 import { descendantsDeepestFirst } from './tree.js';
 
 export interface DeleteOptions {
   readonly name: string;
+  /** What `name` must be: a branch (default) or a snapshot. */
+  readonly kind?: RecordKind;
   /** Also remove failed and orphaned (stale `creating`) branches. */
   readonly force?: boolean;
   readonly ifExists?: boolean;
@@ -39,16 +41,17 @@ export async function checkDeletable(ctx: BranchContext, options: DeleteOptions)
     const row = await findRow(client, options.name);
     if (!row) {
       if (options.ifExists) return undefined;
-      throw await missingBranchError(ctx, options.name);
+      throw await missingBranchError(ctx, options.name, options.kind);
     }
+    if (row.kind !== (options.kind ?? 'branch')) throw wrongKindError(row, options.kind ?? 'branch');
     const descendants = descendantsDeepestFirst(await listRows(client), row.name);
     if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row.name, descendants);
     return { row, descendants };
   });
 }
 
-export async function missingBranchError(ctx: BranchContext, name: string): Promise<NotFoundError> {
-  const database = branchDatabaseName(name);
+export async function missingBranchError(ctx: BranchContext, name: string, kind: RecordKind = 'branch'): Promise<NotFoundError> {
+  const database = databaseNameFor(kind, name);
   const maint = await connectMaintenance(ctx.main);
   try {
     if (await databaseExists(maint, database)) {
@@ -59,49 +62,47 @@ export async function missingBranchError(ctx: BranchContext, name: string): Prom
   } finally {
     await maint.end().catch(() => undefined);
   }
-  return notFound(name);
+  return notFound(name, kind);
 }
 
 /** Terminates the branch's sessions, drops its database and removes its row. */
 export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): Promise<DeleteResult> {
   const { name } = options;
   validateBranchName(name);
-  const database = branchDatabaseName(name);
-  const maint = await connectMaintenance(ctx.main);
-  let locked = false;
-  try {
-    // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
-    locked = await tryLockBranch(maint, database);
-    if (!locked) {
-      throw branchBusyError(name);
-    }
+  const kind = options.kind ?? 'branch';
+  // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
+  return withBranchLocks(ctx, [{ name, database: lockKey(name) }], async (maint) => {
     const row = await withControl(ctx, (client) => findRow(client, name));
     if (!row) {
-      if (options.ifExists) return { name, deleted: false, branch_database: database };
-      throw await missingBranchError(ctx, name);
+      if (options.ifExists) return { name, deleted: false, branch_database: databaseNameFor(kind, name) };
+      throw await missingBranchError(ctx, name, kind);
     }
+    if (row.kind !== kind) throw wrongKindError(row, kind);
     if (row.status !== 'ready' && !options.force) {
       const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
       throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
-        hint: `remove it and its leftovers with: ayb branch delete ${name} --yes --force`,
+        hint: `remove it and its leftovers with: ayb ${kind} delete ${name} --yes --force`,
       });
     }
     if (await servedByAybStart(maint, row.branch_database)) throw servedError(row.name);
     const deletedChildren = await deleteDescendants(ctx, maint, row, options);
-    await dropBranchDatabase(maint, row.branch_database);
-    await withControl(ctx, (client) => deleteRow(client, row.id));
+    await dropBranch(ctx, maint, row);
     return {
       name,
       deleted: true,
       branch_database: row.branch_database,
       ...(deletedChildren.length > 0 ? { deleted_children: deletedChildren } : {}),
     };
-  } catch (error) {
-    throw error instanceof AybError ? error : queryError(error, ctx.main);
-  } finally {
-    if (locked) await unlockBranch(maint, database).catch(() => undefined);
-    await maint.end().catch(() => undefined);
-  }
+  });
+}
+
+/**
+ * The one way a branch goes away (delete, prune): its database, what a killed reset of it left, then
+ * its row, so the row is never gone while the database is still there. Call with the branch lock held.
+ */
+export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchRow): Promise<void> {
+  await dropBranchDatabase(maint, row.branch_database);
+  await withControl(ctx, (client) => deleteRow(client, row.id));
 }
 
 /**
@@ -131,7 +132,7 @@ async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchR
   for (const child of descendants) if (await servedByAybStart(maint, child.branch_database)) throw servedError(child.name);
   for (const child of descendants) {
     ctx.log?.(`Deleting branch "${child.name}" (made from ${child.parent}) …`);
-    await deleteBranch(ctx, { name: child.name, force: options.force, ifExists: true });
+    await deleteBranch(ctx, { name: child.name, kind: child.kind, force: options.force, ifExists: true });
   }
   return descendants.map((d) => d.name);
 }

@@ -1,20 +1,20 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import type { BranchRow } from '../core/records.js';
+import type { BranchRow, RecordKind } from '../core/records.js';
 
-export function notFound(name: string): NotFoundError {
-  return new NotFoundError('branch_not_found', `branch "${name}" does not exist`, {
-    hint: 'list branches with: ayb branch list',
+export function notFound(name: string, kind: RecordKind = 'branch'): NotFoundError {
+  return new NotFoundError(`${kind}_not_found`, `${kind} "${name}" does not exist`, {
+    hint: `list ${kind === 'snapshot' ? 'snapshots with: ayb snapshot list' : 'branches with: ayb branch list'}`,
   });
 }
 
-export function existsError(row: BranchRow, requested: string): ConflictError {
+export function existsError(row: BranchRow, requested: string, kind: RecordKind = 'branch'): ConflictError {
   if (row.name !== requested) {
-    return new ConflictError('name_collision', `branch "${requested}" would use database "${row.branch_database}", which branch "${row.name}" already uses`, {
-      hint: `"-" and "_" map to the same database name; choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+    return new ConflictError('name_collision', `${kind} "${requested}" would use database "${row.branch_database}", which ${row.kind} "${row.name}" already uses`, {
+      hint: `"-" and "_" map to the same database name; choose another name, or delete it with: ayb ${row.kind} delete ${row.name} --yes`,
     });
   }
-  return new ConflictError('branch_exists', `branch "${row.name}" already exists (status: ${row.status})`, {
-    hint: `choose another name, or delete it with: ayb branch delete ${row.name} --yes`,
+  return new ConflictError(`${row.kind}_exists`, `${row.kind} "${row.name}" already exists (status: ${row.status})`, {
+    hint: `choose another name (branches and snapshots share one namespace), or delete it with: ayb ${row.kind} delete ${row.name} --yes`,
   });
 }
 
@@ -23,7 +23,7 @@ export function staleError(row: BranchRow): ConflictError {
   return new ConflictError(
     'branch_stale',
     `branch "${row.name}" was left half-made: the ayb process that began creating it at ${row.updated_at.toISOString()}${who} stopped without cleaning up`,
-    { hint: `remove the leftovers with: ayb branch delete ${row.name} --yes --force, then create it again` },
+    { hint: `remove the leftovers with: ayb ${row.kind} delete ${row.name} --yes --force, then create it again` },
   );
 }
 
@@ -41,4 +41,12 @@ export function servedError(name: string): ConflictError {
   return new ConflictError('branch_in_use', `branch "${name}" is served by a running "ayb start"`, {
     hint: 'stop that server first (Ctrl-C where it runs), then delete the branch',
   });
+}
+
+/** A command for branches given a snapshot's name, or the other way round (one namespace of names). */
+export function wrongKindError(row: Pick<BranchRow, 'name' | 'kind'>, expected: RecordKind): NotFoundError {
+  const hint = row.kind === 'snapshot'
+    ? `it is a snapshot: see it with ayb snapshot show ${row.name}, or branch from it with: ayb branch create <name> --from ${row.name}`
+    : `it is a branch: see it with ayb branch show ${row.name}`;
+  return new NotFoundError(`${expected}_not_found`, `"${row.name}" is a ${row.kind}, not a ${expected}`, { hint });
 }

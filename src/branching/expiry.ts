@@ -3,12 +3,12 @@ import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
 import { branchLockHeld, connectMaintenance, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
 import { type BranchRow } from '../core/records.js';
-import { deleteRow, findChildren, findRow, listRows, updateRow } from './control-table.js';
+import { findChildren, findRow, listRows, updateRow } from './control-table.js';
 import { parseTimestamp, ttlExpiry } from '../core/duration.js';
 import { withBranchLocks } from './locks.js';
-import { branchDatabaseName, validateBranchName } from './names.js';
+import { branchDatabaseName, lockKey, validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
-import { dropBranchDatabase } from './delete.js';
+import { dropBranch } from './delete.js';
 import { notFound } from './errors.js';
 import { getBranch } from './list.js';
 import { type Branch } from '../core/records.js';
@@ -193,12 +193,12 @@ function busyDetail(row: BranchRow): string {
 
 /** For a dry run: would the lock be free? (A `creating` row with a free lock is a leftover, and deletable.) */
 async function lockOutcome(maint: Client, row: BranchRow): Promise<Outcome> {
-  return (await branchLockHeld(maint, row.branch_database)) ? { kind: 'busy' } : { kind: 'deleted' };
+  return (await branchLockHeld(maint, lockKey(row.name))) ? { kind: 'busy' } : { kind: 'deleted' };
 }
 
 /** Drops one selected branch under its lock, after checking it is still the same row and still selected. */
 async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, options: PruneOptions, now: Date): Promise<Outcome> {
-  if (!(await tryLockBranch(maint, selected.branch_database))) return { kind: 'busy' };
+  if (!(await tryLockBranch(maint, lockKey(selected.name)))) return { kind: 'busy' };
   try {
     const skip = await withControl(ctx, async (client) => {
       const row = await findRow(client, selected.name);
@@ -210,10 +210,9 @@ async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, 
     });
     if (skip) return { kind: 'skipped', detail: skip };
     if (await servedByAybStart(maint, selected.branch_database)) return { kind: 'skipped', detail: 'served by a running ayb start' };
-    await dropBranchDatabase(maint, selected.branch_database);
-    await withControl(ctx, (client) => deleteRow(client, selected.id));
+    await dropBranch(ctx, maint, selected);
     return { kind: 'deleted' };
   } finally {
-    await unlockBranch(maint, selected.branch_database).catch(() => undefined);
+    await unlockBranch(maint, lockKey(selected.name)).catch(() => undefined);
   }
 }

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
+import type { RecordKind } from '../core/records.js';
 
 /** Names that would be confusing or dangerous as branches (`main` means the main database). */
 export const RESERVED_NAMES: readonly string[] = ['main', 'master', 'default', 'postgres', 'template0', 'template1'];
 export const BRANCH_DATABASE_PREFIX = 'ayb_branch_';
+export const SNAPSHOT_DATABASE_PREFIX = 'ayb_snap_';
 /** 63 bytes (PostgreSQL's identifier limit) less the 11-byte prefix. */
 export const MAX_NAME_LENGTH = 52;
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/;
@@ -37,6 +39,24 @@ export function validateBranchName(name: string): void {
 /** The database that holds a branch: hyphens become underscores, so `a-b` and `a_b` collide. */
 export function branchDatabaseName(name: string): string {
   return BRANCH_DATABASE_PREFIX + name.replace(/-/g, '_');
+}
+
+/** The database that holds a snapshot: `ayb_snap_<name>`, hyphens as underscores. */
+export function snapshotDatabaseName(name: string): string {
+  return SNAPSHOT_DATABASE_PREFIX + name.replace(/-/g, '_');
+}
+
+export function databaseNameFor(kind: RecordKind, name: string): string {
+  return kind === 'snapshot' ? snapshotDatabaseName(name) : branchDatabaseName(name);
+}
+
+/**
+ * The key of a name's advisory lock (held by every create, delete, reset, rename, expire and prune
+ * of it, and shared by copies made from it). Branches and snapshots share one namespace of names,
+ * so the key comes from the name alone: a branch and a snapshot of one name can never be made at once.
+ */
+export function lockKey(name: string): string {
+  return branchDatabaseName(name);
 }
 
 /**

@@ -9,7 +9,7 @@ import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
-import { existsError } from './errors.js';
+import { existsError, wrongKindError } from './errors.js';
 import { getBranch } from './list.js';
 import { type Branch } from '../core/records.js';
 
@@ -44,6 +44,7 @@ export async function renameBranch(ctx: BranchContext, options: RenameOptions): 
     const row = await withControl(ctx, async (client) => {
       const found = await findRow(client, from);
       if (!found) throw await missingBranchError(ctx, from);
+      if (found.kind !== 'branch') throw wrongKindError(found, 'branch');
       if (found.status !== 'ready') {
         throw new ConflictError('branch_not_ready', `branch "${from}" is ${found.status}; only a ready branch can be renamed`, {
           hint: `delete it with: ayb branch delete ${from} --yes --force, then create ${to} anew`,

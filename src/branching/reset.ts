@@ -1,6 +1,6 @@
 import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
+import { AybError, ConflictError, NotFoundError, UsageError } from '../core/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
@@ -9,7 +9,8 @@ import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL } from '../core/records.js';
 import { findRow, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
-import { branchDatabaseName, resetDatabaseNames, validateBranchName } from './names.js';
+import { branchDatabaseName, lockKey, resetDatabaseNames, validateBranchName } from './names.js';
+import { wrongKindError } from './errors.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropResetLeftovers, missingBranchError } from './delete.js';
 import { getBranch } from './list.js';
@@ -18,6 +19,8 @@ import { type Branch } from '../core/records.js';
 
 export interface ResetOptions {
   readonly name: string;
+  /** `--to <snapshot>`: reset to that snapshot instead of the branch's source. */
+  readonly to?: string;
   readonly strategy?: StrategyChoice;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: CloneProgress) => void;
@@ -32,6 +35,10 @@ export interface ResetResult {
 
 interface ResetSource extends CloneSource {
   readonly label: string;
+  /** The snapshot copied, if it is one (always by template: nobody connects to a snapshot). */
+  readonly snapshot: string | null;
+  /** The record whose lock the copy holds shared. */
+  readonly lock: string | null;
 }
 
 /**
@@ -51,6 +58,11 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     const { row, source } = await withControl(ctx, async (client) => {
       const found = await findRow(client, name);
       if (!found) throw await missingBranchError(ctx, name);
+      if (found.kind !== 'branch') {
+        throw new ConflictError('snapshot_immutable', `"${name}" is a snapshot, and snapshots never change`, {
+          hint: `to get a fresh copy of its source, take a new snapshot: ayb snapshot create <name> --of <source>`,
+        });
+      }
       if (found.status !== 'ready') {
         throw new ConflictError('branch_not_ready', `branch "${name}" is ${found.status}; only a ready branch can be reset`, {
           hint: `delete it with: ayb branch delete ${name} --yes --force, then create it again`,
@@ -58,10 +70,11 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       }
       // Like a create from a branch: the parent's lock, shared, keeps it from being deleted, reset
       // or renamed during the copy. Released with the maintenance session at the end.
-      if (found.parent !== null && !(await tryLockBranchShared(maint, branchDatabaseName(found.parent)))) {
-        throw parentBusyError(found.parent);
+      const resolved = options.to !== undefined ? await snapshotSource(ctx, client, options.to) : await resetSource(ctx, client, found);
+      if (resolved.lock !== null && !(await tryLockBranchShared(maint, lockKey(resolved.lock)))) {
+        throw parentBusyError(resolved.lock);
       }
-      return { row: found, source: await resetSource(ctx, client, found) };
+      return { row: found, source: resolved };
     });
     if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {
       throw sourceGone(row, `its source database "${source.conn.database}" no longer exists`);
@@ -70,7 +83,12 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     const names = resetDatabaseNames(database);
 
     const requested = options.strategy ?? ctx.config.branching.default_strategy;
-    const chosen = await chooseStrategy(maint, source, requested);
+    if (source.snapshot !== null && requested === 'dump') {
+      throw new UsageError(`snapshot "${source.snapshot}" is copied with the template strategy only (nobody connects to a snapshot)`, {
+        hint: 'drop --strategy dump',
+      });
+    }
+    const chosen = await chooseStrategy(maint, source, source.snapshot !== null ? 'template' : requested);
     ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
     let outcome: CloneOutcome;
     try {
@@ -85,7 +103,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         excludeTables: [CONTROL_TABLE_SQL],
         signal,
         onProgress: options.onProgress,
-        fallbackToDump: requested === 'auto',
+        fallbackToDump: requested === 'auto' && source.snapshot === null,
         log: ctx.log,
       });
       signal?.throwIfAborted();
@@ -104,7 +122,13 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     await dropDatabase(maint, names.old).catch((error: unknown) => {
       ctx.log?.(`warning: could not drop the old contents "${names.old}" (the next reset of "${name}" retries): ${(error as Error).message}`);
     });
-    await withControl(ctx, (client) => updateRow(client, row.id, { strategy: outcome.strategy, copy_method: outcome.copyMethod }));
+    await withControl(ctx, (client) =>
+      updateRow(client, row.id, {
+        strategy: outcome.strategy,
+        copy_method: outcome.copyMethod,
+        ...(options.to !== undefined ? { snapshot: options.to } : {}),
+      }),
+    );
     return { branch: await getBranch(ctx, name), strategy: outcome.strategy, source: source.label };
   });
 }
@@ -119,13 +143,19 @@ function sourceGone(row: BranchRow, why: string): NotFoundError {
 async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): Promise<ResetSource> {
   if (row.parent !== null) {
     const parent = await findRow(client, row.parent);
-    if (!parent) throw sourceGone(row, `it was made from branch "${row.parent}", which no longer exists`);
+    if (!parent) throw sourceGone(row, `it was made from "${row.parent}", which no longer exists`);
     if (parent.status !== 'ready') {
-      throw new ConflictError('source_not_ready', `cannot reset branch "${row.name}": its parent branch "${parent.name}" is ${parent.status}`, {
-        hint: `check the parent with: ayb branch show ${parent.name}`,
+      throw new ConflictError('source_not_ready', `cannot reset branch "${row.name}": its parent ${parent.kind} "${parent.name}" is ${parent.status}`, {
+        hint: `check the parent with: ayb ${parent.kind} show ${parent.name}`,
       });
     }
-    return { conn: withDatabase(ctx.main, parent.branch_database), sameServer: true, label: `branch "${parent.name}"` };
+    return {
+      conn: withDatabase(ctx.main, parent.branch_database),
+      sameServer: true,
+      label: `${parent.kind} "${parent.name}"`,
+      snapshot: parent.kind === 'snapshot' ? parent.name : null,
+      lock: parent.name,
+    };
   }
   if (looksLikeUrl(row.source_database)) {
     // The URL was recorded without its password. The same role on the same server has the main
@@ -134,10 +164,26 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     const sameServer = recorded.host === ctx.main.host && recorded.port === ctx.main.port;
     const sameRole = sameServer && (recorded.user ?? ctx.main.user) === ctx.main.user;
     const conn = sameRole && !recorded.password && ctx.main.password ? { ...recorded, password: ctx.main.password } : recorded;
-    return { conn, sameServer, label: row.source_database };
+    return { conn, sameServer, label: row.source_database, snapshot: null, lock: null };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
-  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label };
+  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null };
+}
+
+/** `reset --to <snapshot>`: a ready snapshot. */
+async function snapshotSource(ctx: BranchContext, client: Client, name: string): Promise<ResetSource> {
+  validateBranchName(name);
+  const snapshot = await findRow(client, name);
+  if (!snapshot) {
+    throw new NotFoundError('snapshot_not_found', `snapshot "${name}" does not exist`, { hint: 'list snapshots with: ayb snapshot list' });
+  }
+  if (snapshot.kind !== 'snapshot') throw wrongKindError(snapshot, 'snapshot');
+  if (snapshot.status !== 'ready') {
+    throw new ConflictError('source_not_ready', `snapshot "${name}" is not ready (status: ${snapshot.status})`, {
+      hint: `check it with: ayb snapshot show ${name}`,
+    });
+  }
+  return { conn: withDatabase(ctx.main, snapshot.branch_database), sameServer: true, label: `snapshot "${name}"`, snapshot: name, lock: name };
 }
 
 /**

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { AybConfig } from '../config/schema.js';
 import type { Client } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
+import { isLoopbackHost } from '../core/net.js';
 
 /**
  * How `CREATE DATABASE … STRATEGY FILE_COPY` copies the files: `copy` (read and write every byte)
@@ -41,8 +42,9 @@ export async function decideFileCopyMethod(maint: Client, main: ConnInfo, config
     : { method: 'copy', reason: `the managed cluster's data directory ${dataDir} cannot clone files` };
 }
 
+/** This machine: a loopback address, or a Unix socket's folder. */
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('/');
+  return host.startsWith('/') || isLoopbackHost(host);
 }
 
 /**

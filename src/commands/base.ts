@@ -1,8 +1,24 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { openContext, type OpenedContext } from '../branching/context.js';
+import { createBranch } from '../branching/create.js';
+import { checkDeletable, deleteBranch } from '../branching/delete.js';
+import { expiryFromFlags } from '../branching/expiry.js';
+import type { StrategyChoice } from '../config/schema.js';
+import type { RecordKind } from '../core/records.js';
+import { branchDetailColumns, branchJson } from '../output/branch-view.js';
+import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
 import { loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { AybError, InterruptedError, UsageError } from '../core/errors.js';
-import { type OutputFormat, Writer } from '../output/writer.js';
+import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
+
+interface CopyFlagValues {
+  readonly strategy?: string;
+  readonly disconnect?: boolean;
+  readonly 'if-not-exists'?: boolean;
+  readonly ttl?: string;
+  readonly 'expires-at'?: string;
+  readonly 'never-expires'?: boolean;
+}
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AybCommand)['baseFlags'] & T['flags']>;
 
@@ -45,6 +61,69 @@ export abstract class AybCommand extends Command {
     return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line));
   }
 
+  /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
+  protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
+    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+    const ctx = await this.branchContext(flags);
+    const started = Date.now();
+    const { branch, created } = await this.interruptible((signal) =>
+      createBranch(ctx, {
+        name,
+        kind,
+        from,
+        strategy: flags.strategy as StrategyChoice | undefined,
+        ifNotExists: flags['if-not-exists'],
+        expiresAt,
+        signal,
+        disconnect: flags.disconnect,
+        // Progress only on a terminal and never with --json: stderr stays clean for scripts.
+        onProgress: this.writer.interactive
+          ? (p) => this.writer.progress(CLEAR_LINE + copyProgressLine(p, process.stderr.columns))
+          : undefined,
+      }),
+    );
+    if (this.writer.interactive) this.writer.progress(CLEAR_LINE);
+    const what = kind === 'snapshot' ? 'snapshot' : 'branch';
+    this.writer.log(
+      created
+        ? `Created ${what} "${branch.name}" (${branch.strategy}) in ${((Date.now() - started) / 1000).toFixed(1)}s`
+        : `${what === 'snapshot' ? 'Snapshot' : 'Branch'} "${branch.name}" already exists; left as it is`,
+    );
+    this.writer.record(branch, branchDetailColumns(undefined, kind), (b) => branchJson(b));
+  }
+
+  /** `branch delete` and `snapshot delete`: confirm on a terminal (else --yes), delete, report. */
+  protected async deleteRecord(
+    kind: RecordKind,
+    name: string,
+    flags: { yes?: boolean; force?: boolean; 'if-exists'?: boolean; 'with-children'?: boolean; config?: string; 'database-url'?: string },
+  ): Promise<void> {
+    const ctx = await this.branchContext(flags);
+    const options = { name, kind, force: flags.force, ifExists: flags['if-exists'], withChildren: flags['with-children'] };
+    if (!flags.yes) {
+      if (!process.stdin.isTTY || this.writer.json) {
+        throw new UsageError(`refusing to delete ${kind} "${name}" without confirmation`, {
+          hint: `pass --yes to delete without a prompt: ayb ${kind} delete ${name} --yes`,
+        }, 'confirmation_required');
+      }
+      const plan = await checkDeletable(ctx, options);
+      const also = plan?.descendants.length ? `, and the ${plan.descendants.length} branch(es) made from it (${plan.descendants.map((d) => d.name).reverse().join(', ')})` : '';
+      if (plan && !(await confirm(`Delete ${kind} "${plan.row.name}" and its database ${plan.row.branch_database}${also}?`))) {
+        throw new UsageError('deletion cancelled', { hint: 'nothing was changed' }, 'cancelled');
+      }
+    }
+    // Dropping takes a moment; a Ctrl-C now would split "database dropped" from "row removed",
+    // so the delete runs to its end and the interrupt is reported afterwards.
+    const result = await this.interruptible(() => deleteBranch(ctx, options));
+    if (this.writer.json) {
+      this.writer.jsonDocument({ name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
+    } else {
+      const What = kind === 'snapshot' ? 'Snapshot' : 'Branch';
+      if (result.deleted_children) this.writer.log(`Deleted ${result.deleted_children.length} branch(es) made from "${result.name}": ${result.deleted_children.join(', ')}`);
+      this.writer.log(result.deleted ? `Deleted ${kind} "${result.name}" (${result.branch_database})` : `${What} "${result.name}" does not exist; nothing to delete`);
+    }
+  }
+
   /**
    * Runs `fn` with an AbortSignal that fires on SIGINT/SIGTERM, so long work can stop its children
    * and clean up before the process exits with 130 (SIGINT) or 143 (SIGTERM).
@@ -81,15 +160,11 @@ export abstract class AybCommand extends Command {
     const exitRequest = error as { code?: unknown };
     if (!(error instanceof AybError) && /^EEXIT/.test(String(exitRequest.code ?? ''))) throw error;
     const aybError = toAybError(error);
-    if (!this.writerInstance && wantsJson(this.argv)) this.outputFormat = 'json';
+    if (!this.writerInstance && argvWantsJson(this.argv)) this.outputFormat = 'json';
     this.writer.error(aybError);
     if (process.env.AYB_DEBUG && aybError.cause) process.stderr.write(`${(aybError.cause as Error).stack ?? aybError.cause}\n`);
     process.exitCode = aybError.exitCode;
   }
-}
-
-function wantsJson(argv: readonly string[]): boolean {
-  return argv.some((arg, i) => arg === '--json' || arg === '--output=json' || (arg === '--output' && argv[i + 1] === 'json'));
 }
 
 function toAybError(error: unknown): AybError {
@@ -128,3 +203,15 @@ export async function confirm(question: string): Promise<boolean> {
     rl.close();
   }
 }
+
+/** How a copy is made and when it expires: the same flags for `branch create` and `snapshot create`. */
+export const copyFlags = {
+  strategy: Flags.string({ description: 'how to copy', options: ['auto', 'template', 'dump'] }),
+  disconnect: Flags.boolean({
+    description: 'local development: for a template copy, refuse new connections to the source, end its sessions, copy, then allow connections again',
+  }),
+  'if-not-exists': Flags.boolean({ description: 'succeed and print the existing one if it is already there and ready' }),
+  ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
+  'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
+  'never-expires': Flags.boolean({ description: 'never expire, whatever [branching] default_ttl says', exclusive: ['ttl', 'expires-at'] }),
+};

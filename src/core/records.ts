@@ -8,6 +8,8 @@ export const CONTROL_TABLE = '_ayb_branches';
 export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
 
 export type BranchStatus = 'creating' | 'ready' | 'failed';
+/** A branch is a database to work on; a snapshot a frozen copy nobody connects to, to branch from and reset to. */
+export type RecordKind = 'branch' | 'snapshot';
 export type CloneStrategy = 'template' | 'dump';
 /**
  * How the bytes were copied: `file_copy` (template, files copied), `clone` (template on PostgreSQL
@@ -18,12 +20,15 @@ export type CopyMethod = 'file_copy' | 'clone' | 'pg_dump';
 export interface BranchRow {
   readonly id: string;
   readonly name: string;
+  readonly kind: RecordKind;
   readonly source_database: string;
   readonly branch_database: string;
   readonly status: BranchStatus;
   readonly strategy: CloneStrategy | null;
   readonly copy_method: CopyMethod | null;
   readonly parent: string | null;
+  /** For a branch: the snapshot it was made from (or last reset to), else null. */
+  readonly snapshot: string | null;
   readonly expires_at: Date | null;
   readonly error_message: string | null;
   readonly created_at: Date;

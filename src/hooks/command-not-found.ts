@@ -1,6 +1,6 @@
 import type { Hook } from '@oclif/core';
 import { UsageError } from '../core/errors.js';
-import { Writer } from '../output/writer.js';
+import { argvWantsJson, Writer } from '../output/writer.js';
 
 /**
  * An unknown command is a usage error like any other: exit 2, a hint, and with --json exactly one
@@ -14,8 +14,7 @@ const hook: Hook<'command_not_found'> = async function (options) {
   const error = new UsageError(`"${typed}" is not an ayb command`, {
     hint: nearby.length > 0 ? `${topic} commands: ${nearby.join(', ')}` : 'see ayb --help for the list of commands',
   }, 'command_not_found');
-  const json = (options.argv ?? []).some((arg, i, all) => arg === '--json' || arg === '--output=json' || (arg === '--output' && all[i + 1] === 'json'));
-  new Writer(json ? 'json' : 'table').error(error);
+  new Writer(argvWantsJson(options.argv ?? []) ? 'json' : 'table').error(error);
   process.exitCode = error.exitCode;
   return true;
 };

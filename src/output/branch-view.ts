@@ -9,6 +9,8 @@ import { type Column, formatBytes } from './writer.js';
 export interface BranchJson {
   id: string;
   name: string;
+  /** `branch` or `snapshot`. */
+  kind: string;
   source_database: string;
   branch_database: string;
   status: string;
@@ -16,6 +18,8 @@ export interface BranchJson {
   /** How the bytes were copied: file_copy, clone (copy-on-write) or pg_dump. */
   copy_method: string | null;
   parent: string | null;
+  /** For a branch: the snapshot it was made from (or last reset to), else null. Absent on snapshots. */
+  snapshot?: string | null;
   expires_at: string | null;
   created_at: string;
   updated_at: string;
@@ -28,12 +32,14 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
   const out: BranchJson = {
     id: branch.id,
     name: branch.name,
+    kind: branch.kind,
     source_database: branch.source_database,
     branch_database: branch.branch_database,
     status: branch.status,
     strategy: branch.strategy,
     copy_method: branch.copy_method ?? null,
     parent: branch.parent,
+    ...(branch.kind === 'branch' ? { snapshot: branch.snapshot } : {}),
     expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
     created_at: branch.created_at.toISOString(),
     updated_at: branch.updated_at.toISOString(),
@@ -68,6 +74,7 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
     { header: 'Status', get: (b) => b.status },
     { header: 'Parent', get: (b) => b.parent ?? (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
@@ -75,13 +82,14 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
   ];
 }
 
-export function branchDetailColumns(url?: string): Column<Branch>[] {
+export function branchDetailColumns(url?: string, columnsFor: 'branch' | 'snapshot' = 'branch'): Column<Branch>[] {
   const columns: Column<Branch>[] = [
     { header: 'Name', get: (b) => b.name },
     { header: 'Status', get: (b) => b.status },
     { header: 'Database', get: (b) => b.branch_database },
     { header: 'Source', get: (b) => b.source_database },
     { header: 'Parent', get: (b) => b.parent },
+    ...(columnsFor === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Copy method', get: (b) => b.copy_method },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
@@ -92,4 +100,17 @@ export function branchDetailColumns(url?: string): Column<Branch>[] {
   ];
   if (url !== undefined) columns.push({ header: 'URL', get: () => url });
   return columns;
+}
+
+/** `ayb snapshot list`: Of is what the snapshot was taken of (main, or the database of a branch). */
+export function snapshotListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
+  return [
+    { header: 'Name', get: (b) => b.name },
+    { header: 'Status', get: (b) => b.status },
+    { header: 'Of', get: (b) => (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Strategy', get: (b) => b.strategy },
+    { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+    { header: 'Created', get: (b) => shortTime(b.created_at) },
+    { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+  ];
 }

@@ -112,3 +112,8 @@ export function formatBytes(bytes: number | undefined): string | undefined {
   }
   return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
+
+/** Whether argv asks for JSON output, for errors raised before (or instead of) flag parsing. */
+export function argvWantsJson(argv: readonly string[]): boolean {
+  return argv.some((arg, i) => arg === '--json' || arg === '--output=json' || ((arg === '--output' || arg === '-o') && argv[i + 1] === 'json'));
+}

@@ -17,10 +17,23 @@ export interface ConnInfo {
 
 const MASK = '********';
 
+function isPostgresUrl(text: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(text);
+}
+
+/**
+ * Whether a value names a connection (a postgres:// URL or libpq key=value) rather than a branch.
+ * Every place that tells the two apart calls this one, so a check that refuses URLs and the code
+ * that connects to them can never disagree.
+ */
+export function looksLikeConnectionString(value: string): boolean {
+  return isPostgresUrl(value.trim()) || /^\s*\w+\s*=/.test(value);
+}
+
 export function parseConnInfo(input: string): ConnInfo {
   const text = input.trim();
   if (text === '') throw new UsageError('the database URL is empty');
-  const raw = /^postgres(ql)?:\/\//i.test(text) ? parseUrl(text) : parseKeyValue(text);
+  const raw = isPostgresUrl(text) ? parseUrl(text) : parseKeyValue(text);
   return normalise(raw);
 }
 

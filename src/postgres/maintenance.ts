@@ -116,13 +116,24 @@ export async function databaseExists(client: Client, name: string): Promise<bool
   return (rowCount ?? 0) > 0;
 }
 
-/** Drops a database, ending its sessions first. Only ever called for databases ayb registered. */
+const TERMINATE_OTHER_SESSIONS_SQL = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
+
+/**
+ * Drops a database, ending its sessions first. Only ever called for databases ayb registered. A
+ * database that a DROP interrupted halfway (a full disk, a crash) is left invalid
+ * (`datconnlimit = -2`): nobody can connect to it and PostgreSQL refuses to ALTER it, so it is
+ * dropped straight away.
+ */
 export async function dropDatabase(client: Client, name: string): Promise<void> {
-  // Refuse new connections first, so nobody slips in between terminate and drop.
-  await client.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS false`).catch((error: unknown) => {
-    if (sqlState(error) !== SqlState.invalidCatalogName) throw error;
-  });
-  await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+  const { rows } = await client.query<{ invalid: boolean }>('SELECT datconnlimit = -2 AS invalid FROM pg_database WHERE datname = $1', [name]);
+  if (rows.length === 0) return;
+  if (!rows[0]!.invalid) {
+    // Refuse new connections first, so nobody slips in between terminate and drop.
+    await client.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS false`).catch((error: unknown) => {
+      if (sqlState(error) !== SqlState.invalidCatalogName) throw error;
+    });
+    await client.query(TERMINATE_OTHER_SESSIONS_SQL, [name]);
+  }
   await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
 }
 
@@ -138,10 +149,7 @@ export async function setAllowConnections(client: Client, database: string, allo
 export async function terminateSessions(client: Client, database: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rowCount } = await client.query(
-      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [database],
-    );
+    const { rowCount } = await client.query(TERMINATE_OTHER_SESSIONS_SQL, [database]);
     if (!rowCount) return;
     if (Date.now() > deadline) {
       throw new ExternalError('sessions_remain', `${rowCount} session(s) on database "${database}" did not end within ${timeoutMs / 1000}s`, {

@@ -4,6 +4,7 @@ import { createBranch } from '../branching/create.js';
 import { deleteBranch } from '../branching/delete.js';
 import { getBranch, listBranches } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
+import { looksLikeUrl } from '../branching/source.js';
 import { StrategySchema } from '../config/schema.js';
 import { branchJson } from '../output/branch-view.js';
 import { ConflictError } from '../core/errors.js';
@@ -94,7 +95,7 @@ function flag(url: URL, name: string): boolean {
  */
 function checkSource(from: string | undefined, allowUrlSources: boolean): void {
   if (from === undefined || from === 'main' || allowUrlSources) return;
-  if (/^postgres(ql)?:\/\//i.test(from) || from.includes('=')) {
+  if (looksLikeUrl(from)) {
     throw new HttpError(403, 'url_source_not_allowed', '"from" may be "main" or a branch name; cloning from a URL is turned off on this server', {
       hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
     });

@@ -1,13 +1,7 @@
 import net from 'node:net';
+import { isLoopbackHost } from '../core/net.js';
 
-/** Whether a bind address only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
-  if (net.isIPv4(bare)) return bare.startsWith('127.');
-  if (net.isIPv6(bare)) return bare === '::1' || /^::ffff:127\./.test(bare);
-  return false;
-}
+export { isLoopbackHost };
 
 /**
  * Whether a request's Host header names this machine. A server on a loopback address answers only

@@ -8,7 +8,7 @@ const HOUR = 3600_000;
 
 function row(changes: Partial<BranchRow>): BranchRow {
   return {
-    id: '1', name: 'x', source_database: 'app', branch_database: 'ayb_branch_x', status: 'ready', strategy: 'template',
+    id: '1', name: 'x', kind: 'branch', snapshot: null, source_database: 'app', branch_database: 'ayb_branch_x', status: 'ready', strategy: 'template',
     copy_method: 'file_copy', parent: null, expires_at: null, error_message: null,
     created_at: new Date(now.getTime() - HOUR), updated_at: now, creator_pid: null, creator_host: null,
     ...changes,

@@ -1,9 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { expiryFromFlags } from '../../branching/expiry.js';
-import { createBranch } from '../../branching/create.js';
-import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { CLEAR_LINE, copyProgressLine } from '../../output/progress.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { AybCommand, copyFlags, outputFlag } from '../base.js';
 
 export default class BranchCreate extends AybCommand {
   static override summary = 'Create a branch: a full, isolated copy of a database';
@@ -19,11 +15,14 @@ A dump shows its progress on a terminal (stderr); it is quiet when stderr is not
 
 On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed.
 
+--from a snapshot (ayb snapshot create) is always a template copy: nobody is ever connected to a snapshot, so it never has to wait for or dump a busy source.
+
 --ttl or --expires-at sets when the branch expires ([branching] default_ttl applies when neither is given; --never-expires opts out); "ayb branch prune" and "ayb start" delete expired branches. With --if-not-exists an existing ready branch is printed unchanged (exit 0), so a CI job can be re-run; if another ayb process is creating it right now, this waits for that and prints its result.`;
 
   static override examples = [
     { description: 'Branch the main database', command: '<%= config.bin %> branch create feature-auth' },
     { description: 'Branch a branch, forcing a dump', command: '<%= config.bin %> branch create review-42 --from feature-auth --strategy dump' },
+    { description: 'Branch a snapshot (always a fast template copy, even while main is busy)', command: '<%= config.bin %> branch create ci-1 --from seeded' },
     { description: 'Idempotent create for CI, gone after two days, as JSON', command: '<%= config.bin %> branch create pr-123 --ttl 2d --if-not-exists --json' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch create demo --expires-at 2030-01-31T18:00:00Z' },
     { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
@@ -35,46 +34,14 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   };
 
   static override flags = {
-    from: Flags.string({ description: 'source: main, a branch name, or a postgres:// URL', default: 'main' }),
-    strategy: Flags.string({ description: 'how to copy', options: ['auto', 'template', 'dump'] }),
-    disconnect: Flags.boolean({
-      description: 'local development: for a template copy, refuse new connections to the source, end its sessions, copy, then allow connections again',
-    }),
-    'if-not-exists': Flags.boolean({ description: 'succeed and print the existing branch if it is already there and ready' }),
-    ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
-    'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
-    'never-expires': Flags.boolean({ description: 'never expire, whatever [branching] default_ttl says', exclusive: ['ttl', 'expires-at'] }),
+    from: Flags.string({ description: 'source: main, a branch, a snapshot, or a postgres:// URL', default: 'main' }),
+    ...copyFlags,
     output: outputFlag(),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BranchCreate);
     this.setOutput(flags);
-    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
-    const ctx = await this.branchContext(flags);
-    const started = Date.now();
-    const result = await this.interruptible((signal) =>
-      createBranch(ctx, {
-        name: args.name,
-        from: flags.from,
-        strategy: flags.strategy as 'auto' | 'template' | 'dump' | undefined,
-        ifNotExists: flags['if-not-exists'],
-        expiresAt,
-        signal,
-        disconnect: flags.disconnect,
-        // Progress only on a terminal and never with --json: stderr stays clean for scripts.
-        onProgress: this.writer.interactive
-          ? (p) => this.writer.progress(CLEAR_LINE + copyProgressLine(p, process.stderr.columns))
-          : undefined,
-      }),
-    );
-    if (this.writer.interactive) this.writer.progress(CLEAR_LINE);
-    const { branch, created } = result;
-    this.writer.log(
-      created
-        ? `Created branch "${branch.name}" (${branch.strategy}) in ${((Date.now() - started) / 1000).toFixed(1)}s`
-        : `Branch "${branch.name}" already exists; left as it is`,
-    );
-    this.writer.record(branch, branchDetailColumns(), (b) => branchJson(b));
+    await this.createCopy('branch', args.name, flags.from, flags);
   }
 }

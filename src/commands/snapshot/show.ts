@@ -1,0 +1,20 @@
+import { Args } from '@oclif/core';
+import { getBranch } from '../../branching/list.js';
+import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
+import { AybCommand, outputFlag } from '../base.js';
+
+export default class SnapshotShow extends AybCommand {
+  static override summary = 'Show one snapshot: status, source, size and expiry';
+  static override description = 'A snapshot has no connection URL: nobody connects to it. Branch from it with: ayb branch create <name> --from <snapshot>.';
+  static override examples = ['<%= config.bin %> snapshot show before-migration', '<%= config.bin %> snapshot show before-migration --json'];
+  static override args = { name: Args.string({ description: 'snapshot name', required: true }) };
+  static override flags = { output: outputFlag() };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(SnapshotShow);
+    this.setOutput(flags);
+    const ctx = await this.branchContext(flags);
+    const snapshot = await getBranch(ctx, args.name, 'snapshot');
+    this.writer.record(snapshot, branchDetailColumns(undefined, 'snapshot'), (s) => branchJson(s));
+  }
+}
