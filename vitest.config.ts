@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One PostgreSQL cluster per worker slot, shared by the files that run in it (test/helpers/cluster.ts).
+    globalSetup: ['test/helpers/shared-clusters.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

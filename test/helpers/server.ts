@@ -10,8 +10,8 @@ export interface RunningServer {
   stderr(): string;
   /** Resolves once stderr contains `text` (bounded by `timeoutMs`). */
   waitForStderr(text: string | RegExp, timeoutMs?: number): Promise<void>;
-  /** Sends a signal and waits for the exit; `ms` is the time from signal to exit. */
-  stop(signal?: NodeJS.Signals): Promise<{ exitCode: number | undefined; signal: string | undefined; ms: number }>;
+  /** Sends a signal and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ exitCode: number | undefined; signal: string | undefined }>;
   fetch(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
   /** Logs in with `password` and returns the token. */
   login(password: string): Promise<string>;
@@ -85,12 +85,11 @@ export async function startServer(args: readonly string[], options: CliOptions &
     async stop(signal = 'SIGTERM') {
       if (exited) {
         const result = await finished;
-        return { exitCode: result.exitCode, signal: result.signal, ms: 0 };
+        return { exitCode: result.exitCode, signal: result.signal };
       }
-      const started = performance.now();
       child.kill(signal);
       const result = await finished;
-      return { exitCode: result.exitCode, signal: result.signal, ms: performance.now() - started };
+      return { exitCode: result.exitCode, signal: result.signal };
     },
     fetch(path, init = {}) {
       const { token, json, ...rest } = init;

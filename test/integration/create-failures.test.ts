@@ -72,9 +72,8 @@ describe('branch create failures (dump pipeline)', () => {
 
   it('pg_dump failing halfway: exit 5, names pg_dump with its stderr, drops the partial database, row failed', async () => {
     const broken = await brokenDump();
-    const started = Date.now();
     const result = await runCli(['branch', 'create', 'dump-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
-    expect(Date.now() - started).toBeLessThan(60_000); // neither side may wait forever for the other
+    // Neither side may wait forever for the other: a deadlock ends in the test's timeout, never in exit 5.
     const error = jsonError(result, 5, 'pg_dump_failed');
     expect(error.tool).toBe('pg_dump');
     expect(error.message).toMatch(/^pg_dump exited with code 1: .*simulated failure halfway/);
@@ -110,9 +109,8 @@ describe('branch create failures (dump pipeline)', () => {
       // psql reports its own failure: that broken pipe is psql's doing, not pg_dump's.
       psql: { kind: 'fail-halfway', afterBytes: 20_000, exitCode: 3, stderr: 'psql: error: simulated failure halfway', lingerSeconds: 1 },
     });
-    const started = Date.now();
     const result = await runCli(['branch', 'create', 'psql-fails', '--strategy', 'dump', '--config', broken.configFile, '--json'], { env });
-    expect(Date.now() - started).toBeLessThan(60_000); // neither side may wait forever for the other
+    // Neither side may wait forever for the other: a deadlock ends in the test's timeout, never in exit 5.
     const error = jsonError(result, 5, 'psql_failed');
     expect(error.tool).toBe('psql');
     expect(error.message).toMatch(/^psql exited with code 3: .*simulated failure halfway/);

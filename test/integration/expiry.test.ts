@@ -48,8 +48,10 @@ describe('branch expiry and prune', () => {
 
     const at = await cli('branch', 'expire', 'ttl-a', '--expires-at', '2031-02-03T04:05:06Z', '--json');
     expect(at.json().expires_at).toBe('2031-02-03T04:05:06.000Z');
+    const beforeTtl = Date.now();
     const ttl = await cli('branch', 'expire', 'ttl-a', '--ttl', '1d12h', '--json');
-    expect(Math.abs(Date.parse(ttl.json().expires_at) - (Date.now() + 36 * HOUR))).toBeLessThan(5 * 60_000);
+    expect(Date.parse(ttl.json().expires_at)).toBeGreaterThanOrEqual(beforeTtl + 36 * HOUR);
+    expect(Date.parse(ttl.json().expires_at)).toBeLessThanOrEqual(Date.now() + 36 * HOUR);
   });
 
   it('rejects bad expiry flags with exit 2 and a missing branch with exit 3', async () => {
@@ -69,15 +71,20 @@ describe('branch expiry and prune', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-ttl-'));
     const config = path.join(dir, 'ayb.toml');
     await writeFile(config, '[branching]\ndefault_ttl = "3d"\n');
+    const before = Date.now();
     const [withDefault, optOut, own, plain] = await Promise.all([
       cli('branch', 'create', 'ttl-default', '--config', config, '--json'),
       cli('branch', 'create', 'ttl-forever', '--config', config, '--never-expires', '--json'),
       cli('branch', 'create', 'ttl-own', '--config', config, '--ttl', '30m', '--json'),
       cli('branch', 'create', 'ttl-plain', '--json'),
     ]);
-    expect(Math.abs(Date.parse(withDefault.json().expires_at) - (Date.now() + 3 * DAY))).toBeLessThan(5 * 60_000);
+    const after = Date.now();
+    // The lifetime counts from the create: between the moments before and after the commands ran.
+    expect(Date.parse(withDefault.json().expires_at)).toBeGreaterThanOrEqual(before + 3 * DAY);
+    expect(Date.parse(withDefault.json().expires_at)).toBeLessThanOrEqual(after + 3 * DAY);
     expect(optOut.json().expires_at).toBeNull();
-    expect(Math.abs(Date.parse(own.json().expires_at) - (Date.now() + 30 * 60_000))).toBeLessThan(5 * 60_000);
+    expect(Date.parse(own.json().expires_at)).toBeGreaterThanOrEqual(before + 30 * 60_000);
+    expect(Date.parse(own.json().expires_at)).toBeLessThanOrEqual(after + 30 * 60_000);
     expect(plain.json().expires_at).toBeNull();
     const deletes = await Promise.all(['ttl-default', 'ttl-forever', 'ttl-own', 'ttl-plain', 'ttl-a'].map((name) => cli('branch', 'delete', name, '--yes')));
     expect(deletes.map((d) => d.exitCode)).toEqual([0, 0, 0, 0, 0]);

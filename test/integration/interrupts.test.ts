@@ -16,9 +16,10 @@ import {
 /**
  * SIGINT, SIGTERM and SIGKILL in the middle of a dump clone. The main database restores slowly on
  * purpose, and every signal is sent only once psql is seen copying rows. For the interrupts the
- * restore would take 10 s, so an exit within 5 s shows that ayb stopped it rather than waited.
+ * restore would take 400 s, far past the test's timeout, so ayb exiting at all shows that it
+ * stopped the restore rather than waited for it; no stopwatch, which a loaded machine could fool.
  */
-const INTERRUPT_MS_PER_ROW = 25;
+const INTERRUPT_MS_PER_ROW = 1000;
 describe('interrupting branch create', () => {
   let cluster: TestCluster;
   let env: Record<string, string>;
@@ -64,13 +65,10 @@ describe('interrupting branch create', () => {
   ] as const)('$signal to $target mid-clone: exits $exitCode quickly, stops pg_dump and psql, leaves nothing', async ({ signal, target, exitCode }) => {
     const name = `${signal.toLowerCase()}-${target.startsWith('ayb') ? 'solo' : 'group'}`;
     const { child, tools } = await startSlowCreate(name, { detached: target !== 'ayb alone' });
-    const sent = Date.now();
     process.kill(target === 'ayb alone' ? child.pid! : -child.pid!, signal);
     const result = await child;
-    const took = Date.now() - sent;
 
     expect(result.exitCode).toBe(exitCode);
-    expect(took).toBeLessThan(5_000);
     expect(String(result.stderr)).toMatch(new RegExp(`Interrupted \\(${signal}\\)`));
     expect(String(result.stderr)).toMatch(new RegExp(`^Error: interrupted by ${signal}\nHint: run the command again`, 'm'));
     expect(String(result.stdout)).toBe('');
@@ -117,8 +115,11 @@ describe('interrupting branch create', () => {
 
     // ayb had no chance to stop them, yet pg_dump and psql must not run on to the end of the clone.
     await waitUntil('pg_dump and psql to end after ayb was killed', async () =>
-      tools.every((t) => processInfo(t.pid) === undefined), 2_500);
+      tools.every((t) => processInfo(t.pid) === undefined), 30_000);
     await waitUntil('their sessions to end', async () => (await toolSessions(cluster)).length === 0, 20_000);
+    // Run on to the end, they would have copied z_bulk, dumped after a_slow; cut off, they never began it.
+    const { rows: bulk } = await cluster.query('SELECT count(*)::int AS n FROM z_bulk', [], 'ayb_branch_killed');
+    expect(bulk).toEqual([{ n: 0 }]);
     // The server ends the killed process's own session too, and with it the branch lock.
     await waitUntil('the branch lock to be released', async () => (await advisoryLocksHeld(cluster)) === 0, 10_000);
 

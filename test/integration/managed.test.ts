@@ -4,7 +4,8 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 describe('managed cluster', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
-    cluster = await startTestCluster();
+    // A cluster of its own: on a shared one, the test harness's reset, not ayb, made database ayb.
+    cluster = await startTestCluster({ private: true });
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -90,11 +90,15 @@ describe('ayb start: HTTP API', () => {
       expect(response.status, body).toBe(400);
       expect((await response.json()).code).toMatch(/^invalid_(body|json)$/);
     }
+    const before = Date.now();
     const right = await server.fetch('/api/admin/auth', { method: 'POST', json: { password: PASSWORD } });
+    const after = Date.now();
     expect(right.status).toBe(200);
     const { token: fresh, expires_at: expiresAt } = await right.json();
     expect(fresh).toEqual(expect.any(String));
-    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(59 * 60_000);
+    // The default lifetime, 60 minutes from the moment of the login.
+    expect(Date.parse(expiresAt)).toBeGreaterThanOrEqual(before + 60 * 60_000);
+    expect(Date.parse(expiresAt)).toBeLessThanOrEqual(after + 60 * 60_000);
   });
 
   it('creates, lists, shows and deletes a branch with the same records as the CLI', async () => {

