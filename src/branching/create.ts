@@ -79,6 +79,8 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
 
     const claim = await withControl(ctx, async (client) => {
       const source = await resolveSource(ctx, client, options.from);
+      // A usage error about the source is said before anything is recorded.
+      strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
       if (existing) {
         if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };

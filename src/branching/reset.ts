@@ -143,7 +143,7 @@ function sourceGone(row: BranchRow, why: string): NotFoundError {
 async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): Promise<ResetSource> {
   if (row.parent !== null) {
     const parent = await findRow(client, row.parent);
-    if (!parent) throw sourceGone(row, `it was made from "${row.parent}", which no longer exists`);
+    if (!parent) throw sourceGone(row, `it was made from ${row.snapshot === row.parent ? 'snapshot' : 'branch'} "${row.parent}", which no longer exists`);
     if (parent.status !== 'ready') {
       throw new ConflictError('source_not_ready', `cannot reset branch "${row.name}": its parent ${parent.kind} "${parent.name}" is ${parent.status}`, {
         hint: `check the parent with: ayb ${parent.kind} show ${parent.name}`,
