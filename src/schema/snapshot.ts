@@ -88,6 +88,7 @@ const QUERIES = {
                 FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
            END AS collation,
            a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount,
+           NULLIF(a.attstattarget, -1) AS statistics, a.attstorage, t.typstorage, a.attcompression, a.attoptions,
            d.oid::int8::text AS attrdef_oid, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
            s.seqrelid::int8::text AS identity_seq, s.seqstart::text, s.seqincrement::text, s.seqmin::text,
            s.seqmax::text, s.seqcache::text, s.seqcycle
@@ -130,6 +131,48 @@ const QUERIES = {
       JOIN pg_namespace n ON n.oid = p.pronamespace
       LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
      WHERE ${SCHEMA_FILTER}`,
+  collations: `
+    SELECT co.oid::int8::text AS oid, n.nspname, co.collname, to_jsonb(co) AS raw
+      FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  composites: `
+    SELECT t.oid::int8::text AS oid, t.typarray::int8::text AS typarray, t.typrelid::int8::text AS relid, n.nspname, t.typname,
+           (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'num', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
+                     'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation THEN
+                       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                          FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END)
+                   ORDER BY a.attnum), '[]')
+              FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes
+      FROM pg_type t
+      JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE t.typtype = 'c' AND ${SCHEMA_FILTER}`,
+  ranges: `
+    SELECT t.oid::int8::text AS oid, t.typarray::int8::text AS typarray, n.nspname, t.typname,
+           format_type(r.rngsubtype, NULL) AS subtype,
+           CASE WHEN NOT opc.opcdefault THEN quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END AS opclass,
+           CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN
+             (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation)
+           END AS collation,
+           CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END AS canonical,
+           CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS subdiff,
+           r.rngmultitypid::int8::text AS multirange_oid, mt.typarray::int8::text AS multirange_array,
+           quote_ident(mn.nspname) || '.' || quote_ident(mt.typname) AS multirange
+      FROM pg_range r
+      JOIN pg_type t ON t.oid = r.rngtypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+      JOIN pg_type st ON st.oid = r.rngsubtype
+      JOIN pg_opclass opc ON opc.oid = r.rngsubopc
+      JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
+      JOIN pg_type mt ON mt.oid = r.rngmultitypid
+      JOIN pg_namespace mn ON mn.oid = mt.typnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  descriptions: `
+    SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
+      FROM pg_description d
+     WHERE d.objoid >= 16384 OR d.classoid = 'pg_namespace'::regclass`,
   triggers: `
     SELECT t.oid::int8::text AS oid, t.tgrelid::int8::text AS relid, t.tgname, pg_get_triggerdef(t.oid) AS definition, t.tgenabled
       FROM pg_trigger t
@@ -226,6 +269,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  const domainConstraints = new Map<string, { domain: string; name: string }>();
   for (const row of rows.types) {
     if (isMember('pg_type', row.oid)) continue;
     const schema = str(row.nspname);
@@ -237,7 +281,10 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       objects.set(id, { kind: 'enum', id, schema, name, definition: { values: (row.labels as string[] | null) ?? [] }, dependsOn: schemaDeps(schema) });
     } else {
       const constraints = row.constraints as { oid: string; name: string; definition: string }[];
-      for (const c of constraints) owner.set(address('pg_constraint', c.oid), id);
+      for (const c of constraints) {
+        owner.set(address('pg_constraint', c.oid), id);
+        domainConstraints.set(str(c.oid), { domain: id, name: c.name });
+      }
       objects.set(id, {
         kind: 'domain',
         id,
@@ -253,6 +300,62 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
         dependsOn: schemaDeps(schema),
       });
     }
+  }
+
+  for (const row of rows.collations) {
+    if (isMember('pg_collation', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.collname);
+    const id = objectId('collation', schema, name);
+    owner.set(address('pg_collation', row.oid), id);
+    objects.set(id, { kind: 'collation', id, schema, name, definition: collationDefinition(row.raw as Row), dependsOn: schemaDeps(schema) });
+  }
+
+  const compositeByRelid = new Map<string, { id: string; attributes: ReadonlyMap<number, string> }>();
+  for (const row of rows.composites) {
+    if (isMember('pg_type', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.typname);
+    const id = objectId('composite_type', schema, name);
+    owner.set(address('pg_type', row.oid), id);
+    if (row.typarray !== '0') owner.set(address('pg_type', row.typarray), id);
+    owner.set(address('pg_class', row.relid), id);
+    const attributes = row.attributes as { name: string; num: number; type: string; collation: string | null }[];
+    compositeByRelid.set(str(row.relid), { id, attributes: new Map(attributes.map((a) => [Number(a.num), a.name])) });
+    objects.set(id, {
+      kind: 'composite_type',
+      id,
+      schema,
+      name,
+      definition: {
+        attributes: attributes.map((a) => ({ name: a.name, type: a.type, collation: a.collation })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
+      },
+      attributeOrder: attributes.map((a) => a.name),
+      dependsOn: schemaDeps(schema),
+    });
+  }
+
+  for (const row of rows.ranges) {
+    if (isMember('pg_type', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.typname);
+    const id = objectId('range_type', schema, name);
+    for (const oid of [row.oid, row.typarray, row.multirange_oid, row.multirange_array]) if (oid !== '0') owner.set(address('pg_type', oid), id);
+    objects.set(id, {
+      kind: 'range_type',
+      id,
+      schema,
+      name,
+      definition: {
+        subtype: str(row.subtype),
+        subtype_opclass: strOrNull(row.opclass),
+        collation: strOrNull(row.collation),
+        canonical: strOrNull(row.canonical),
+        subtype_diff: strOrNull(row.subdiff),
+        multirange_type: str(row.multirange),
+      },
+      dependsOn: schemaDeps(schema),
+    });
   }
 
   // Relations.
@@ -370,9 +473,14 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
         default: generated ? null : strOrNull(row.default_expr),
         identity,
         generated: generated ? strOrNull(row.default_expr) : null,
+        statistics: row.statistics === null || row.statistics === undefined ? null : Number(row.statistics),
+        storage: row.attstorage === row.typstorage ? null : storageMode(str(row.attstorage)),
+        compression: compressionMethod(strOrNull(row.attcompression)),
+        options: ((row.attoptions as string[] | null) ?? []).slice().sort(),
       },
       dependsOn: [parent],
       typeDependsOn: [],
+      typeStorage: storageMode(str(row.typstorage)) ?? 'extended',
     };
     if (inherited) inheritedColumns.set(id, column);
     else objects.set(id, column);
@@ -430,9 +538,12 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  // Functions that belong to another object (a range type's constructors): created with it.
+  const internalProcs = new Set<string>();
+  for (const row of rows.depends) if (row.deptype === 'i' && row.class === 'pg_proc') internalProcs.add(str(row.objid));
   for (const row of rows.functions) {
     const schema = str(row.nspname);
-    if (!trackedSchema(schema) || isMember('pg_proc', row.oid)) continue;
+    if (!trackedSchema(schema) || isMember('pg_proc', row.oid) || internalProcs.has(str(row.oid))) continue;
     const identityArguments = str(row.identity_arguments);
     const name = `${str(row.proname)}(${identityArguments})`;
     const kind: 'function' | 'procedure' | 'aggregate' = row.prokind === 'a' ? 'aggregate' : row.prokind === 'p' ? 'procedure' : 'function';
@@ -502,6 +613,8 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       dependsOn: [parent],
     });
   }
+
+  addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
 
   // Dependencies between tracked objects, from pg_depend.
   const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
@@ -606,4 +719,156 @@ function aggregateDefinition(schema: string, name: string, row: Row): string {
 /** `pg_catalog.<(integer,integer)` → `OPERATOR(pg_catalog.<)`. */
 function operatorName(regoperator: string): string {
   return `OPERATOR(${regoperator.replace(/\(.*\)$/, '')})`;
+}
+
+function storageMode(attstorage: string): 'plain' | 'external' | 'extended' | 'main' | null {
+  const modes: Record<string, 'plain' | 'external' | 'extended' | 'main'> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };
+  return modes[attstorage] ?? null;
+}
+
+function compressionMethod(attcompression: string | null): string | null {
+  const methods: Record<string, string> = { p: 'pglz', l: 'lz4' };
+  return attcompression ? (methods[attcompression] ?? null) : null;
+}
+
+/** pg_collation's row (as JSON, whatever the server version calls its columns) → the definition. */
+function collationDefinition(raw: Row): ObjectOf<'collation'>['definition'] {
+  const providers: Record<string, 'libc' | 'icu' | 'builtin'> = { c: 'libc', i: 'icu', b: 'builtin', d: 'libc' };
+  const provider = providers[str(raw.collprovider)] ?? 'libc';
+  return {
+    provider,
+    locale: provider === 'libc' ? null : strOrNull(raw.colllocale ?? raw.colliculocale),
+    lc_collate: provider === 'libc' ? strOrNull(raw.collcollate) : null,
+    lc_ctype: provider === 'libc' ? strOrNull(raw.collctype) : null,
+    deterministic: raw.collisdeterministic !== false,
+    rules: strOrNull(raw.collicurules),
+  };
+}
+
+const q = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/** How COMMENT ON names an object, or undefined for kinds that take no comment here. */
+export function commentTarget(object: SchemaObject): string | undefined {
+  switch (object.kind) {
+    case 'schema':
+      return `SCHEMA ${quoteIdent(object.name)}`;
+    case 'extension':
+      return `EXTENSION ${quoteIdent(object.name)}`;
+    case 'collation':
+      return `COLLATION ${q(object.schema, object.name)}`;
+    case 'enum':
+    case 'composite_type':
+    case 'range_type':
+      return `TYPE ${q(object.schema, object.name)}`;
+    case 'domain':
+      return `DOMAIN ${q(object.schema, object.name)}`;
+    case 'sequence':
+      return `SEQUENCE ${q(object.schema, object.name)}`;
+    case 'table':
+      return `TABLE ${q(object.schema, object.name)}`;
+    case 'view':
+      return `VIEW ${q(object.schema, object.name)}`;
+    case 'materialized_view':
+      return `MATERIALIZED VIEW ${q(object.schema, object.name)}`;
+    case 'index':
+      return `INDEX ${q(object.schema, object.name)}`;
+    case 'column':
+      return `COLUMN ${q(object.schema, object.table ?? '')}.${quoteIdent(object.name)}`;
+    case 'constraint':
+      return `CONSTRAINT ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'trigger':
+      return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'policy':
+      return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'function':
+    case 'procedure':
+    case 'aggregate': {
+      const base = object.name.slice(0, object.name.length - object.identityArguments.length - 2);
+      return `${object.kind.toUpperCase()} ${q(object.schema, base)}(${object.identityArguments || (object.kind === 'aggregate' ? '*' : '')})`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Comments (pg_description) on tracked objects, each an object of its own that hangs on the object
+ * it describes (its `parent`): dropped with it, recreated with it.
+ */
+function addComments(
+  rows: Row[],
+  objects: Map<string, SchemaObject>,
+  owner: ReadonlyMap<string, string>,
+  domainConstraints: ReadonlyMap<string, { domain: string; name: string }>,
+  compositeByRelid: ReadonlyMap<string, { id: string; attributes: ReadonlyMap<number, string> }>,
+  isMember: (catalog: string, oid: unknown) => boolean,
+): void {
+  const add = (target: SchemaObject, on: string, sql: string, key: string[], text: string, display: { table?: string; name: string }) => {
+    const id = objectId('comment', target.id, ...key);
+    objects.set(id, {
+      kind: 'comment',
+      id,
+      schema: target.schema,
+      ...(display.table !== undefined ? { table: display.table } : {}),
+      name: display.name,
+      parent: target.id,
+      target: sql,
+      definition: { on, text },
+      dependsOn: [target.id],
+    });
+  };
+  for (const row of rows) {
+    const catalog = str(row.class);
+    const sub = Number(row.objsubid);
+    const text = str(row.description);
+    if (isMember(catalog, row.objoid)) continue;
+    if (catalog === 'pg_constraint' && domainConstraints.has(str(row.objoid))) {
+      const { domain, name } = domainConstraints.get(str(row.objoid))!;
+      const target = objects.get(domain);
+      if (target) add(target, 'domain constraint', `CONSTRAINT ${quoteIdent(name)} ON DOMAIN ${q(target.schema, target.name)}`, [name], text, { name: `${target.name}.${name}` });
+      continue;
+    }
+    if (catalog === 'pg_class' && sub > 0 && compositeByRelid.has(str(row.objoid))) {
+      const composite = compositeByRelid.get(str(row.objoid))!;
+      const target = objects.get(composite.id);
+      const attribute = composite.attributes.get(sub);
+      if (!target || attribute === undefined) continue;
+      add(target, 'attribute', `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
+      continue;
+    }
+    const id = owner.get(address(catalog, row.objoid, sub));
+    const target = id ? objects.get(id) : undefined;
+    if (!target || target.kind === 'comment') continue;
+    // Only the object's own address: a comment on a constraint's index is not one on the constraint.
+    if (!ownAddress(target, catalog, sub)) continue;
+    const sql = commentTarget(target);
+    if (!sql) continue;
+    add(target, target.kind.replace(/_/g, ' '), sql, [], text, { ...(target.table !== undefined ? { table: target.table } : {}), name: target.name });
+  }
+}
+
+/** True when a catalog address (class, sub-id) is the one the object itself has. */
+function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean {
+  const catalogs: Partial<Record<SchemaObject['kind'], string>> = {
+    schema: 'pg_namespace',
+    extension: 'pg_extension',
+    collation: 'pg_collation',
+    enum: 'pg_type',
+    domain: 'pg_type',
+    composite_type: 'pg_type',
+    range_type: 'pg_type',
+    sequence: 'pg_class',
+    table: 'pg_class',
+    view: 'pg_class',
+    materialized_view: 'pg_class',
+    index: 'pg_class',
+    column: 'pg_class',
+    constraint: 'pg_constraint',
+    function: 'pg_proc',
+    procedure: 'pg_proc',
+    aggregate: 'pg_proc',
+    trigger: 'pg_trigger',
+    policy: 'pg_policy',
+  };
+  return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
 }

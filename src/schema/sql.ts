@@ -10,6 +10,7 @@ import {
 } from './diff.js';
 import {
   type ColumnDefinition,
+  type CompositeAttribute,
   describeObject,
   type IdentityDefinition,
   lookup,
@@ -19,6 +20,7 @@ import {
   type SchemaSnapshot,
   type SequenceOptions,
 } from './model.js';
+import { reparseable as rx } from './expressions.js';
 
 /** One statement of a migration, without its trailing semicolon. */
 export interface MigrationStatement {
@@ -36,8 +38,11 @@ export interface MigrationStatement {
 const CREATE_ORDER: readonly ObjectKind[] = [
   'schema',
   'extension',
+  'collation',
   'enum',
   'domain',
+  'composite_type',
+  'range_type',
   'sequence',
   'function',
   'procedure',
@@ -50,12 +55,13 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'materialized_view',
   'trigger',
   'policy',
+  'comment',
 ];
 const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
 const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
 
 /** Kinds that are never dropped to be rebuilt because something they depend on changes. */
-const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'sequence', 'table']);
+const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table']);
 
 type ChangeMode = 'alter' | 'rebuild' | 'recreate_type';
 
@@ -63,6 +69,8 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
   switch (a.kind) {
     case 'extension':
     case 'sequence':
+    case 'composite_type':
+    case 'comment':
       return 'alter';
     case 'enum':
       return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
@@ -180,7 +188,8 @@ class MigrationPlanner {
         if (this.dropped.has(id)) continue;
         const object = this.a.objects.get(id)!;
         if (object.parent === cause) {
-          if (mode === 'drop') drop(id, cause);
+          // A comment on a type that is recreated must be set again on the new type.
+          if (mode === 'drop' || (mode === 'type' && object.kind === 'comment')) drop(id, cause);
           continue;
         }
         if (object.kind === 'column') {
@@ -334,6 +343,13 @@ class MigrationPlanner {
         return statement(`DROP TRIGGER ${quoteIdent(object.name)} ON ${relationOf(object)}`);
       case 'policy':
         return statement(`DROP POLICY ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'collation':
+        return statement(`DROP COLLATION ${qname(object.schema, object.name)}`);
+      case 'composite_type':
+      case 'range_type':
+        return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
+      case 'comment':
+        return statement(`COMMENT ON ${object.target} IS NULL`);
     }
   }
 
@@ -411,6 +427,10 @@ class MigrationPlanner {
       case 'function':
       case 'procedure':
         return [sql(to.definition.definition)];
+      case 'composite_type':
+        return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
+      case 'comment':
+        return createSql(to, this.b).map(sql);
       default:
         return [];
     }
@@ -431,16 +451,18 @@ class MigrationPlanner {
     }
     if (retype) {
       const collate = y.collation ? ` COLLATE ${y.collation}` : '';
-      const using = viaType && !columnRetyped(x, y) ? textCast(to.name, y.type) : `${quoteIdent(to.name)}::${y.type}`;
+      const throughText = (viaType && !columnRetyped(x, y)) || !directCast(x.type, y.type, from.typeDependsOn, to.typeDependsOn);
+      const using = throughText ? textCast(to.name, y.type) : `${quoteIdent(to.name)}::${y.type}`;
       const destructive = columnRetyped(x, y)
         ? `changes the type of ${describeObject(to)} from ${x.type} to ${y.type}; values that do not convert make it fail`
         : undefined;
       out.push({ sql: `${prefix} TYPE ${y.type}${collate} USING ${using}`, ...(destructive ? { destructive } : {}) });
     }
-    if (x.not_null !== y.not_null && !(y.identity && !x.identity && y.not_null)) {
+    // Before ADD … AS IDENTITY, which PostgreSQL refuses on a nullable column.
+    if (x.not_null !== y.not_null) {
       out.push({ sql: `${prefix} ${y.not_null ? 'SET' : 'DROP'} NOT NULL` });
     }
-    if (y.default !== null && (defaultGone || x.default !== y.default)) out.push({ sql: `${prefix} SET DEFAULT ${y.default}` });
+    if (y.default !== null && (defaultGone || x.default !== y.default)) out.push({ sql: `${prefix} SET DEFAULT ${rx(y.default)}` });
     if (y.identity && !x.identity) {
       out.push({ sql: `${prefix} ADD ${identityClause(y.identity)}` });
     } else if (x.identity && y.identity) {
@@ -450,6 +472,7 @@ class MigrationPlanner {
       ];
       if (changes.length > 0) out.push({ sql: `${prefix} ${changes.join(' ')}` });
     }
+    out.push(...columnSettings(to, x).map((text) => ({ sql: text })));
     return out;
   }
 
@@ -492,6 +515,39 @@ function replacedTypeName(name: string): string {
   return `${name.slice(0, 50)}__ayb_old`;
 }
 
+const TYPE_FAMILIES: readonly [string, RegExp][] = [
+  ['number', /^(smallint|integer|bigint|real|double precision|numeric(\(.*\))?|money)$/],
+  ['string', /^(text|character varying(\(\d+\))?|character(\(\d+\))?|"char"|name|bpchar)$/],
+  ['datetime', /^(date|timestamp(\(\d\))? with(out)? time zone)$/],
+  ['time', /^(time(\(\d\))? with(out)? time zone|interval.*)$/],
+  ['bit', /^bit( varying)?(\(\d+\))?$/],
+  ['json', /^jsonb?$/],
+];
+
+function typeFamily(type: string): string | undefined {
+  return TYPE_FAMILIES.find(([, pattern]) => pattern.test(type))?.[0];
+}
+
+/**
+ * True when `old::new` is a cast PostgreSQL has (built-in casts between types of one family, any
+ * type to and from a string type, integer to and from boolean); otherwise the column converts
+ * through text (`col::text::new`), which works for every type whose text form the new type reads:
+ * an enum to another enum, a domain to another, a type to an extension's type.
+ */
+export function directCast(from: string, to: string, fromDeps: readonly string[] = [], toDeps: readonly string[] = []): boolean {
+  if ([...fromDeps, ...toDeps].some((id) => !id.startsWith('extension:'))) return false;
+  const fromArray = from.endsWith('[]');
+  if (fromArray !== to.endsWith('[]')) return false;
+  const x = from.replace(/(\[\])+$/, '');
+  const y = to.replace(/(\[\])+$/, '');
+  if (x.replace(/\(.*\)/, '') === y.replace(/\(.*\)/, '')) return true;
+  const fx = typeFamily(x);
+  const fy = typeFamily(y);
+  if (fx !== undefined && fx === fy) return true;
+  if (!fromArray && (fx === 'string' || fy === 'string')) return true;
+  return (x === 'integer' && y === 'boolean') || (x === 'boolean' && y === 'integer');
+}
+
 /** `"col"::text::public.mood` (or `::text[]::public.mood[]` for arrays): converts through text. */
 function textCast(column: string, type: string): string {
   return type.endsWith('[]') ? `${quoteIdent(column)}::text[]::${type}` : `${quoteIdent(column)}::text::${type}`;
@@ -526,9 +582,9 @@ function sequenceOptionChanges(from: SequenceOptions | undefined, to: SequenceOp
 function columnClause(column: ColumnDefinition & { name: string }): string {
   let clause = `${quoteIdent(column.name)} ${column.type}`;
   if (column.collation) clause += ` COLLATE ${column.collation}`;
-  if (column.generated !== null) clause += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  if (column.generated !== null) clause += ` GENERATED ALWAYS AS (${rx(column.generated)}) STORED`;
   if (column.identity) clause += ` ${identityClause(column.identity)}`;
-  if (column.default !== null) clause += ` DEFAULT ${column.default}`;
+  if (column.default !== null) clause += ` DEFAULT ${rx(column.default)}`;
   if (column.not_null) clause += ' NOT NULL';
   return clause;
 }
@@ -538,7 +594,7 @@ function policyRoles(roles: readonly string[]): string {
 }
 
 function viewBody(definition: string): string {
-  return definition.trim().replace(/;$/, '');
+  return rx(definition.trim().replace(/;$/, ''));
 }
 
 function withOptions(options: readonly string[]): string {
@@ -558,9 +614,9 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       const d = object.definition;
       let sql = `CREATE DOMAIN ${qname(object.schema, object.name)} AS ${d.type}`;
       if (d.collation) sql += ` COLLATE ${d.collation}`;
-      if (d.default !== null) sql += ` DEFAULT ${d.default}`;
+      if (d.default !== null) sql += ` DEFAULT ${rx(d.default)}`;
       if (d.not_null) sql += ' NOT NULL';
-      for (const c of d.constraints) sql += ` CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+      for (const c of d.constraints) sql += ` CONSTRAINT ${quoteIdent(c.name)} ${rx(c.definition)}`;
       return [sql];
     }
     case 'sequence':
@@ -568,13 +624,32 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'table':
       return createTable(object, snapshot);
     case 'column':
-      return [`ALTER TABLE ${relationOf(object)} ADD COLUMN ${columnClause({ name: object.name, ...object.definition })}`];
+      return [`ALTER TABLE ${relationOf(object)} ADD COLUMN ${columnClause({ name: object.name, ...object.definition })}`, ...columnSettings(object)];
+    case 'collation':
+      return [createCollation(object)];
+    case 'composite_type': {
+      const byName = new Map(object.definition.attributes.map((a) => [a.name, a]));
+      const attributes = object.attributeOrder.map((name) => byName.get(name)!).filter(Boolean).map(attributeClause);
+      return [`CREATE TYPE ${qname(object.schema, object.name)} AS (${attributes.join(', ')})`];
+    }
+    case 'range_type': {
+      const d = object.definition;
+      const options = [`SUBTYPE = ${d.subtype}`];
+      if (d.subtype_opclass) options.push(`SUBTYPE_OPCLASS = ${d.subtype_opclass}`);
+      if (d.collation) options.push(`COLLATION = ${d.collation}`);
+      if (d.canonical) options.push(`CANONICAL = ${d.canonical}`);
+      if (d.subtype_diff) options.push(`SUBTYPE_DIFF = ${d.subtype_diff}`);
+      options.push(`MULTIRANGE_TYPE_NAME = ${d.multirange_type}`);
+      return [`CREATE TYPE ${qname(object.schema, object.name)} AS RANGE (${options.join(', ')})`];
+    }
+    case 'comment':
+      return [`COMMENT ON ${object.target} IS ${quoteLiteral(object.definition.text)}`];
     case 'constraint':
-      return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${object.definition.definition}`];
+      return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${rx(object.definition.definition)}`];
     case 'index':
       // For a partitioned table pg_get_indexdef says ON ONLY (pg_dump then attaches each partition's index);
       // a plain ON builds the partitions' indexes too.
-      return [object.definition.definition.replace(/ ON ONLY /, ' ON ')];
+      return [rx(object.definition.definition).replace(/ ON ONLY /, ' ON ')];
     case 'view':
       return [`CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
     case 'materialized_view':
@@ -584,7 +659,7 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'aggregate':
       return [object.definition.definition];
     case 'trigger': {
-      const out = [object.definition.definition];
+      const out = [rx(object.definition.definition)];
       const state = { origin: '', disabled: 'DISABLE TRIGGER', replica: 'ENABLE REPLICA TRIGGER', always: 'ENABLE ALWAYS TRIGGER' }[object.definition.enabled];
       if (state) out.push(`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`);
       return out;
@@ -592,8 +667,8 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'policy': {
       const p = object.definition;
       let sql = `CREATE POLICY ${quoteIdent(object.name)} ON ${relationOf(object)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()} TO ${policyRoles(p.roles)}`;
-      if (p.using !== null) sql += ` USING (${p.using})`;
-      if (p.with_check !== null) sql += ` WITH CHECK (${p.with_check})`;
+      if (p.using !== null) sql += ` USING (${rx(p.using)})`;
+      if (p.with_check !== null) sql += ` WITH CHECK (${rx(p.with_check)})`;
       return [sql];
     }
   }
@@ -613,6 +688,7 @@ function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string
   }
   sql += withOptions(d.options);
   const out = [sql];
+  if (!d.partition_of) for (const column of columnsOf(snapshot, table.id)) out.push(...columnSettings(column));
   if (d.rls_enabled) out.push(`ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`);
   if (d.rls_forced) out.push(`ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`);
   return out;
@@ -638,6 +714,58 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>): string[] {
   return out;
 }
 
+const NO_SETTINGS = { statistics: null, storage: null, compression: null, options: [] as readonly string[] };
+
+/** SET STATISTICS / STORAGE / COMPRESSION / (options) that take `column` from `from` (the defaults when new). */
+function columnSettings(column: ObjectOf<'column'>, from: Pick<ColumnDefinition, 'statistics' | 'storage' | 'compression' | 'options'> = NO_SETTINGS): string[] {
+  const y = column.definition;
+  const prefix = `ALTER TABLE ${relationOf(column)} ALTER COLUMN ${quoteIdent(column.name)}`;
+  const out: string[] = [];
+  if (from.statistics !== y.statistics) out.push(`${prefix} SET STATISTICS ${y.statistics ?? -1}`);
+  if (from.storage !== y.storage) out.push(`${prefix} SET STORAGE ${(y.storage ?? column.typeStorage ?? 'extended').toUpperCase()}`);
+  if (from.compression !== y.compression) out.push(`${prefix} SET COMPRESSION ${y.compression ?? 'default'}`);
+  const optionKey = (option: string) => option.slice(0, option.indexOf('='));
+  const removed = from.options.map(optionKey).filter((key) => !y.options.some((option) => optionKey(option) === key));
+  if (removed.length > 0) out.push(`${prefix} RESET (${removed.join(', ')})`);
+  const set = y.options.filter((option) => !from.options.includes(option));
+  if (set.length > 0) out.push(`${prefix} SET (${set.join(', ')})`);
+  return out;
+}
+
+function createCollation(object: ObjectOf<'collation'>): string {
+  const d = object.definition;
+  const options = [`provider = ${d.provider}`];
+  if (d.locale !== null) options.push(`locale = ${quoteLiteral(d.locale)}`);
+  if (d.lc_collate !== null) options.push(`lc_collate = ${quoteLiteral(d.lc_collate)}`);
+  if (d.lc_ctype !== null) options.push(`lc_ctype = ${quoteLiteral(d.lc_ctype)}`);
+  if (!d.deterministic) options.push('deterministic = false');
+  if (d.rules !== null) options.push(`rules = ${quoteLiteral(d.rules)}`);
+  return `CREATE COLLATION ${qname(object.schema, object.name)} (${options.join(', ')})`;
+}
+
+function attributeClause(attribute: CompositeAttribute): string {
+  return `${quoteIdent(attribute.name)} ${attribute.type}${attribute.collation ? ` COLLATE ${attribute.collation}` : ''}`;
+}
+
+/** ALTER TYPE … DROP / ADD / ALTER ATTRIBUTE: attributes matched by name. */
+function alterComposite(from: ObjectOf<'composite_type'>, to: ObjectOf<'composite_type'>): string[] {
+  const name = qname(to.schema, to.name);
+  const before = new Map(from.definition.attributes.map((a) => [a.name, a]));
+  const after = new Map(to.definition.attributes.map((a) => [a.name, a]));
+  const out: string[] = [];
+  for (const attribute of from.definition.attributes) if (!after.has(attribute.name)) out.push(`ALTER TYPE ${name} DROP ATTRIBUTE ${quoteIdent(attribute.name)}`);
+  for (const attributeName of to.attributeOrder) {
+    const attribute = after.get(attributeName);
+    if (!attribute) continue;
+    const old = before.get(attributeName);
+    if (!old) out.push(`ALTER TYPE ${name} ADD ATTRIBUTE ${attributeClause(attribute)}`);
+    else if (old.type !== attribute.type || old.collation !== attribute.collation) {
+      out.push(`ALTER TYPE ${name} ALTER ATTRIBUTE ${quoteIdent(attribute.name)} TYPE ${attribute.type}${attribute.collation ? ` COLLATE ${attribute.collation}` : ''}`);
+    }
+  }
+  return out;
+}
+
 function alterDomain(from: ObjectOf<'domain'>, to: ObjectOf<'domain'>): string[] {
   const x = from.definition;
   const y = to.definition;
@@ -646,10 +774,10 @@ function alterDomain(from: ObjectOf<'domain'>, to: ObjectOf<'domain'>): string[]
   for (const c of x.constraints) {
     if (!y.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} DROP CONSTRAINT ${quoteIdent(c.name)}`);
   }
-  if (x.default !== y.default) out.push(y.default === null ? `ALTER DOMAIN ${name} DROP DEFAULT` : `ALTER DOMAIN ${name} SET DEFAULT ${y.default}`);
+  if (x.default !== y.default) out.push(y.default === null ? `ALTER DOMAIN ${name} DROP DEFAULT` : `ALTER DOMAIN ${name} SET DEFAULT ${rx(y.default)}`);
   if (x.not_null !== y.not_null) out.push(`ALTER DOMAIN ${name} ${y.not_null ? 'SET' : 'DROP'} NOT NULL`);
   for (const c of y.constraints) {
-    if (!x.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+    if (!x.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(c.name)} ${rx(c.definition)}`);
   }
   return out;
 }
