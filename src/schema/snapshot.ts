@@ -87,7 +87,7 @@ const QUERIES = {
              (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
                 FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
            END AS collation,
-           a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount,
+           a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount, a.attislocal,
            NULLIF(a.attstattarget, -1) AS statistics, a.attstorage, t.typstorage, a.attcompression, a.attoptions,
            d.oid::int8::text AS attrdef_oid, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
            s.seqrelid::int8::text AS identity_seq, s.seqstart::text, s.seqincrement::text, s.seqmin::text,
@@ -103,7 +103,8 @@ const QUERIES = {
      WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${SCHEMA_FILTER}`,
   constraints: `
     SELECT co.oid::int8::text AS oid, co.conrelid::int8::text AS relid, co.conname, co.contype,
-           pg_get_constraintdef(co.oid) AS definition, co.conindid::int8::text AS conindid
+           pg_get_constraintdef(co.oid) AS definition, co.conindid::int8::text AS conindid,
+           CASE WHEN co.contype IN ('p', 'u', 'x') THEN (SELECT ic.reloptions FROM pg_class ic WHERE ic.oid = co.conindid) END AS index_options
       FROM pg_constraint co
       JOIN pg_class c ON c.oid = co.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -448,7 +449,8 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     const { parent } = table;
     const id = objectId('column', table.schema, table.name, str(row.attname));
     columnIdByAddress.set(address('pg_class', row.relid, row.attnum), id);
-    const inherited = Number(row.attinhcount) > 0;
+    // A column both inherited and declared on the table itself (merged) is the table's own too.
+    const inherited = Number(row.attinhcount) > 0 && row.attislocal !== true;
     if (!inherited) {
       owner.set(address('pg_class', row.relid, row.attnum), id);
       if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
@@ -514,7 +516,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       table: table.name,
       parent,
       name: str(row.conname),
-      definition: { constraint_type: constraintType(str(row.contype)), definition: str(row.definition) },
+      definition: { constraint_type: constraintType(str(row.contype)), definition: withIndexOptions(str(row.definition), row.index_options as string[] | null) },
       dependsOn: [parent],
     });
   }
@@ -871,4 +873,16 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     policy: 'pg_policy',
   };
   return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
+}
+
+/**
+ * pg_get_constraintdef leaves out the storage parameters of a constraint's index; they go where
+ * ADD CONSTRAINT takes them: before WHERE (exclusion) or DEFERRABLE, else at the end.
+ */
+function withIndexOptions(definition: string, options: readonly string[] | null): string {
+  if (!options || options.length === 0) return definition;
+  const clause = ` WITH (${options.join(', ')})`;
+  const at = [/ WHERE \(/.exec(definition)?.index, / DEFERRABLE\b/.exec(definition)?.index].filter((i): i is number => i !== undefined);
+  const index = at.length > 0 ? Math.min(...at) : definition.length;
+  return definition.slice(0, index) + clause + definition.slice(index);
 }

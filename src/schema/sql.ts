@@ -120,6 +120,8 @@ class MigrationPlanner {
   /** Columns whose default must be dropped before the drops, and set again afterwards. */
   private readonly resetDefault = new Set<string>();
   private readonly created = new Set<string>();
+  /** Statements that must run after every create (attaching partitions, adding parents). */
+  private readonly late: MigrationStatement[] = [];
 
   constructor(
     private readonly a: SchemaSnapshot,
@@ -421,7 +423,7 @@ class MigrationPlanner {
         return all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : [];
       }
       case 'table':
-        return alterTable(from as ObjectOf<'table'>, to).map(sql);
+        return alterTable(from as ObjectOf<'table'>, to, this.late).map(sql);
       case 'column':
         return this.alterColumn(from as ObjectOf<'column'>, to);
       case 'function':
@@ -492,7 +494,7 @@ class MigrationPlanner {
   }
 
   private finalStatements(): MigrationStatement[] {
-    const out: MigrationStatement[] = [];
+    const out: MigrationStatement[] = [...this.late];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
       const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
@@ -694,15 +696,20 @@ function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string
   return out;
 }
 
-function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>): string[] {
+/**
+ * In-place table changes. Attaching a partition or adding a parent needs the table's columns to be
+ * there first (PostgreSQL checks that they match): those statements go to `late`, run after every
+ * create.
+ */
+function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: MigrationStatement[]): string[] {
   const x = from.definition;
   const y = to.definition;
   const name = qname(to.schema, to.name);
   const out: string[] = [];
   if (y.partition_of && (x.partition_of !== y.partition_of || x.partition_bound !== y.partition_bound)) {
-    out.push(`ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}`);
+    late.push({ sql: `ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}` });
   }
-  for (const parent of y.inherits) if (!x.inherits.includes(parent)) out.push(`ALTER TABLE ${name} INHERIT ${parent}`);
+  for (const parent of y.inherits) if (!x.inherits.includes(parent)) late.push({ sql: `ALTER TABLE ${name} INHERIT ${parent}` });
   if (x.unlogged !== y.unlogged) out.push(`ALTER TABLE ${name} SET ${y.unlogged ? 'UNLOGGED' : 'LOGGED'}`);
   if (x.rls_enabled !== y.rls_enabled) out.push(`ALTER TABLE ${name} ${y.rls_enabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
   if (x.rls_forced !== y.rls_forced) out.push(`ALTER TABLE ${name} ${y.rls_forced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);

