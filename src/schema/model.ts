@@ -23,8 +23,11 @@ export const OBJECT_KINDS = [
   'function',
   'procedure',
   'aggregate',
+  'operator',
+  'cast',
   'trigger',
   'policy',
+  'event_trigger',
   'comment',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
@@ -81,6 +84,17 @@ export interface RangeTypeDefinition {
   readonly canonical: string | null;
   readonly subtype_diff: string | null;
   readonly multirange_type: string;
+}
+
+/** Operators, casts and event triggers: the CREATE statement that makes them, compared whole. */
+export interface StatementDefinition {
+  readonly definition: string;
+}
+
+export interface EventTriggerDefinition {
+  readonly definition: string;
+  /** `origin` (enabled), `disabled`, `replica` or `always`. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
 }
 
 export interface CommentDefinition {
@@ -204,6 +218,9 @@ export interface DefinitionByKind {
   trigger: TriggerDefinition;
   policy: PolicyDefinition;
   comment: CommentDefinition;
+  operator: StatementDefinition;
+  cast: StatementDefinition;
+  event_trigger: EventTriggerDefinition;
 }
 
 interface BaseObject {
@@ -263,6 +280,13 @@ interface ExtraByKind {
     /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */
     readonly target: string;
   };
+  operator: {
+    /** `"public".===(integer, integer)`: how DROP OPERATOR and COMMENT ON name it. */
+    readonly signature: string;
+  };
+  /** `(integer AS public.money2)`: how DROP CAST names it. */
+  cast: { readonly signature: string };
+  event_trigger: object;
 }
 
 export interface SchemaSnapshot {
@@ -295,7 +319,8 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
   const isRoutine = object.kind === 'function' || object.kind === 'procedure' || object.kind === 'aggregate';
   const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
   const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
-  return object.kind === 'schema' || object.kind === 'extension' ? displayIdent(object.name) : parts.join('.');
+  if (object.kind === 'cast') return object.name;
+  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' ? displayIdent(object.name) : parts.join('.');
 }
 
 /** `column public.film.rating`, for notes and messages. */

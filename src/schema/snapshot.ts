@@ -170,6 +170,26 @@ const QUERIES = {
       JOIN pg_type mt ON mt.oid = r.rngmultitypid
       JOIN pg_namespace mn ON mn.oid = mt.typnamespace
      WHERE ${SCHEMA_FILTER}`,
+  casts: `
+    SELECT c.oid::int8::text AS oid, format_type(c.castsource, NULL) AS source, format_type(c.casttarget, NULL) AS target,
+           c.castmethod, c.castcontext, CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END AS func
+      FROM pg_cast c
+     WHERE c.oid >= 16384`,
+  operators: `
+    SELECT o.oid::int8::text AS oid, n.nspname, o.oprname,
+           CASE WHEN o.oprleft <> 0 THEN format_type(o.oprleft, NULL) END AS lefttype,
+           CASE WHEN o.oprright <> 0 THEN format_type(o.oprright, NULL) END AS righttype,
+           o.oprcode::regproc::text AS func,
+           CASE WHEN o.oprcom <> 0 THEN o.oprcom::regoperator::text END AS commutator,
+           CASE WHEN o.oprnegate <> 0 THEN o.oprnegate::regoperator::text END AS negator,
+           CASE WHEN o.oprrest <> 0 THEN o.oprrest::regproc::text END AS restrict,
+           CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END AS joinsel,
+           o.oprcanhash, o.oprcanmerge
+      FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  event_triggers: `
+    SELECT e.oid::int8::text AS oid, e.evtname, e.evtevent, e.evtfoid::regproc::text AS func, e.evtenabled, e.evttags
+      FROM pg_event_trigger e`,
   descriptions: `
     SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
       FROM pg_description d
@@ -616,6 +636,65 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  // Casts that belong to another object (a range type's cast to its multirange): created with it.
+  const internalCasts = new Set<string>();
+  for (const row of rows.depends) if (row.deptype === 'i' && row.class === 'pg_cast') internalCasts.add(str(row.objid));
+  for (const row of rows.casts) {
+    if (isMember('pg_cast', row.oid) || internalCasts.has(str(row.oid))) continue;
+    const signature = `(${str(row.source)} AS ${str(row.target)})`;
+    const id = objectId('cast', signature);
+    owner.set(address('pg_cast', row.oid), id);
+    const method = row.castmethod === 'f' ? `WITH FUNCTION ${str(row.func)}` : row.castmethod === 'i' ? 'WITH INOUT' : 'WITHOUT FUNCTION';
+    const context = row.castcontext === 'a' ? ' AS ASSIGNMENT' : row.castcontext === 'i' ? ' AS IMPLICIT' : '';
+    objects.set(id, { kind: 'cast', id, schema: '', name: `cast ${signature}`, signature, definition: { definition: `CREATE CAST ${signature} ${method}${context}` }, dependsOn: [] });
+  }
+
+  for (const row of rows.operators) {
+    const schema = str(row.nspname);
+    if (!trackedSchema(schema) || isMember('pg_operator', row.oid)) continue;
+    const args = `${strOrNull(row.lefttype) ?? 'NONE'}, ${strOrNull(row.righttype) ?? 'NONE'}`;
+    const name = `${str(row.oprname)}(${args})`;
+    const id = objectId('operator', schema, name);
+    owner.set(address('pg_operator', row.oid), id);
+    const operatorName = (regoperator: string) => `OPERATOR(${regoperator.replace(/\(.*\)$/, '')})`;
+    const options = [`FUNCTION = ${str(row.func)}`];
+    if (row.lefttype) options.push(`LEFTARG = ${str(row.lefttype)}`);
+    if (row.righttype) options.push(`RIGHTARG = ${str(row.righttype)}`);
+    if (row.commutator) options.push(`COMMUTATOR = ${operatorName(str(row.commutator))}`);
+    if (row.negator) options.push(`NEGATOR = ${operatorName(str(row.negator))}`);
+    if (row.restrict) options.push(`RESTRICT = ${str(row.restrict)}`);
+    if (row.joinsel) options.push(`JOIN = ${str(row.joinsel)}`);
+    if (row.oprcanhash === true) options.push('HASHES');
+    if (row.oprcanmerge === true) options.push('MERGES');
+    const qualified = `${quoteIdent(schema)}.${str(row.oprname)}`;
+    objects.set(id, {
+      kind: 'operator',
+      id,
+      schema,
+      name,
+      signature: `${qualified} (${args})`,
+      definition: { definition: `CREATE OPERATOR ${qualified} (${options.join(', ')})` },
+      dependsOn: schemaDeps(schema),
+    });
+  }
+
+  for (const row of rows.event_triggers) {
+    if (isMember('pg_event_trigger', row.oid)) continue;
+    const name = str(row.evtname);
+    const id = objectId('event_trigger', name);
+    owner.set(address('pg_event_trigger', row.oid), id);
+    const tags = (row.evttags as string[] | null) ?? [];
+    const when = tags.length > 0 ? ` WHEN TAG IN (${tags.map(quoteLiteral).join(', ')})` : '';
+    objects.set(id, {
+      kind: 'event_trigger',
+      id,
+      schema: '',
+      name,
+      definition: { definition: `CREATE EVENT TRIGGER ${quoteIdent(name)} ON ${str(row.evtevent)}${when} EXECUTE FUNCTION ${str(row.func)}()`, enabled: triggerState(str(row.evtenabled)) },
+      dependsOn: [],
+    });
+  }
+
   addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
 
   // Dependencies between tracked objects, from pg_depend.
@@ -782,6 +861,12 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
     case 'policy':
       return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'operator':
+      return `OPERATOR ${object.signature}`;
+    case 'cast':
+      return `CAST ${object.signature}`;
+    case 'event_trigger':
+      return `EVENT TRIGGER ${quoteIdent(object.name)}`;
     case 'function':
     case 'procedure':
     case 'aggregate': {
@@ -871,6 +956,9 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     aggregate: 'pg_proc',
     trigger: 'pg_trigger',
     policy: 'pg_policy',
+    operator: 'pg_operator',
+    cast: 'pg_cast',
+    event_trigger: 'pg_event_trigger',
   };
   return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
 }

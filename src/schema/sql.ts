@@ -13,6 +13,7 @@ import {
   type CompositeAttribute,
   describeObject,
   type IdentityDefinition,
+  objectPath,
   lookup,
   type ObjectKind,
   type ObjectOf,
@@ -29,6 +30,16 @@ export interface MigrationStatement {
   readonly destructive?: string;
   /** Why the statement is there when it is not the change itself (a dependent object rebuilt). */
   readonly note?: string;
+  /**
+   * Set when ayb cannot write the statement that applies: says what to do by hand. Rendered as a
+   * `-- manual: …` comment in place of SQL (`sql` is empty); `diff --output sql` then exits 1.
+   */
+  readonly manual?: string;
+}
+
+/** True when the migration has steps only a person can write. */
+export function needsManualSteps(statements: readonly MigrationStatement[]): boolean {
+  return statements.some((statement) => statement.manual !== undefined);
 }
 
 /**
@@ -47,6 +58,8 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'function',
   'procedure',
   'aggregate',
+  'operator',
+  'cast',
   'table',
   'column',
   'constraint',
@@ -55,6 +68,7 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'materialized_view',
   'trigger',
   'policy',
+  'event_trigger',
   'comment',
 ];
 const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
@@ -122,6 +136,8 @@ class MigrationPlanner {
   private readonly created = new Set<string>();
   /** Statements that must run after every create (attaching partitions, adding parents). */
   private readonly late: MigrationStatement[] = [];
+  /** Changes the migration cannot make, with what to do instead. */
+  private readonly manual = new Map<string, string>();
 
   constructor(
     private readonly a: SchemaSnapshot,
@@ -147,7 +163,9 @@ class MigrationPlanner {
       // A column that becomes inherited (an attach) is the parent's from then on.
       if (!this.b.objects.has(id) || sameDefinition(from.definition, to.definition)) continue;
       const mode = changeMode(from, to);
-      if (mode === 'rebuild') this.dropped.add(id);
+      const blocked = this.blockedByColumns(from, to);
+      if (blocked) this.manual.set(id, blocked);
+      else if (mode === 'rebuild') this.dropped.add(id);
       else if (mode === 'recreate_type') this.recreatedTypes.add(id);
       else {
         this.altered.add(id);
@@ -159,6 +177,28 @@ class MigrationPlanner {
       const from = this.a.inheritedColumns?.get(id);
       if (from && !this.a.objects.has(id) && !sameDefinition(from.definition, to.definition)) this.altered.add(id);
     }
+  }
+
+  /**
+   * Types and collations PostgreSQL cannot change, nor drop, while a column uses them: a collation or
+   * range type redefined, a composite type's attribute retyped or dropped. Says what to do instead.
+   */
+  private blockedByColumns(from: SchemaObject, to: SchemaObject): string | undefined {
+    let what: string | undefined;
+    if (from.kind === 'collation' || from.kind === 'range_type') what = `${describeObject(from)} is defined differently`;
+    else if (from.kind === 'composite_type' && to.kind === 'composite_type') {
+      const after = new Map(to.definition.attributes.map((attribute) => [attribute.name, attribute]));
+      const changed = from.definition.attributes.some((attribute) => {
+        const other = after.get(attribute.name);
+        return !other || other.type !== attribute.type || other.collation !== attribute.collation;
+      });
+      if (changed) what = `attributes of ${describeObject(from)} are retyped or dropped`;
+    }
+    if (!what) return undefined;
+    const users = [...this.a.objects.values()].filter((object) => object.kind === 'column' && object.dependsOn.includes(from.id));
+    if (users.length === 0) return undefined;
+    const columns = users.map((column) => objectPath(column)).join(', ');
+    return `${what}, and PostgreSQL cannot change it while columns use it (${columns}): create the new definition under another name, convert those columns to it (ALTER TABLE … ALTER COLUMN … TYPE … USING …), drop the old one and rename the new one`;
   }
 
   /** Follows `a`'s dependency graph from everything that goes away or changes type. */
@@ -352,6 +392,12 @@ class MigrationPlanner {
         return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
       case 'comment':
         return statement(`COMMENT ON ${object.target} IS NULL`);
+      case 'operator':
+        return statement(`DROP OPERATOR ${object.signature}`);
+      case 'cast':
+        return statement(`DROP CAST ${object.signature}`);
+      case 'event_trigger':
+        return statement(`DROP EVENT TRIGGER ${quoteIdent(object.name)}`);
     }
   }
 
@@ -363,6 +409,7 @@ class MigrationPlanner {
       if (this.b.objects.has(id) && !this.created.has(id) && !this.ownerDropped(id)) nodes.add(id);
     }
     for (const id of this.recreatedTypes) nodes.add(id);
+    for (const id of this.manual.keys()) nodes.add(id);
     const members = new Map<string, string[]>();
     for (const id of this.b.objects.keys()) {
       const target = this.createTarget(id);
@@ -383,6 +430,8 @@ class MigrationPlanner {
     };
     const order = topologicalOrder([...nodes], depsOf, (id) => this.b.objects.get(id)!);
     return order.flatMap((id) => {
+      const manual = this.manual.get(id);
+      if (manual) return [{ sql: '', manual }];
       if (this.recreatedTypes.has(id)) return this.recreateType(this.a.objects.get(id)!, this.b.objects.get(id)!);
       if (this.created.has(id)) return this.createStatement(this.b.objects.get(id)!);
       return this.alterStatements(lookup(this.a, id)!, this.b.objects.get(id)!);
@@ -646,6 +695,15 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     }
     case 'comment':
       return [`COMMENT ON ${object.target} IS ${quoteLiteral(object.definition.text)}`];
+    case 'operator':
+    case 'cast':
+      return [object.definition.definition];
+    case 'event_trigger': {
+      const out = [object.definition.definition];
+      const state = { origin: '', disabled: 'DISABLE', replica: 'ENABLE REPLICA', always: 'ENABLE ALWAYS' }[object.definition.enabled];
+      if (state) out.push(`ALTER EVENT TRIGGER ${quoteIdent(object.name)} ${state}`);
+      return out;
+    }
     case 'constraint':
       return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${rx(object.definition.definition)}`];
     case 'index':
@@ -840,7 +898,10 @@ export function renderMigration(statements: readonly MigrationStatement[], heade
   const lines: string[] = [];
   if (header) lines.push(`-- ${header}`);
   const destructive = statements.filter((s) => s.destructive).length;
-  lines.push(`-- ${statements.length} statement${statements.length === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
+  const manual = statements.filter((s) => s.manual !== undefined).length;
+  const count = statements.length - manual;
+  lines.push(`-- ${count} statement${count === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
+  if (manual > 0) lines.push(`-- ${manual} change${manual === 1 ? '' : 's'} cannot be migrated by this script: see the "-- manual:" comments below.`);
   // Function bodies are checked when they run, not when they are created (as pg_dump does), so
   // a function may mention a table created further down.
   if (statements.some((s) => /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE)/.test(s.sql))) lines.push('', 'SET check_function_bodies = false;');
@@ -848,7 +909,8 @@ export function renderMigration(statements: readonly MigrationStatement[], heade
     lines.push('');
     if (statement.destructive) lines.push(`-- destructive: ${statement.destructive}`);
     if (statement.note) lines.push(`-- ${statement.note}`);
-    lines.push(`${statement.sql.trimEnd()};`);
+    if (statement.manual !== undefined) lines.push(`-- manual: ${statement.manual}`);
+    else lines.push(`${statement.sql.trimEnd()};`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -252,6 +252,28 @@ const CASES: CorpusCase[] = [
   c('collation dropped', "CREATE COLLATION german (provider = icu, locale = 'de-DE');", 'DROP COLLATION german'),
   c('libc collation created', 'SELECT 1;', "CREATE COLLATION posix_c (provider = libc, locale = 'C')"),
   c('collation copied from another', 'SELECT 1;', 'CREATE COLLATION my_c FROM "C"'),
+
+  // --- Operators, casts, event triggers ---
+  c('operator created', 'CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$;', 'CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3, COMMUTATOR = ===)'),
+  c('operator dropped', 'CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3);', 'DROP OPERATOR === (int, int)'),
+  c('prefix operator created', 'CREATE FUNCTION twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT $1 * 2 $$;', 'CREATE OPERATOR !! (RIGHTARG = int, FUNCTION = twice)'),
+  c('operator redefined with a negator and selectivity', `CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$;
+    CREATE FUNCTION ne3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 <> $2 $$; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3);`,
+    'DROP OPERATOR === (int, int); CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3, NEGATOR = !==, RESTRICT = eqsel, JOIN = eqjoinsel); CREATE OPERATOR !== (LEFTARG = int, RIGHTARG = int, FUNCTION = ne3, NEGATOR = ===)'),
+  c('operator used by an index expression', 'CREATE FUNCTION add3(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT $1 + $2 $$; CREATE TABLE t (a int, b int);',
+    'CREATE OPERATOR <+> (LEFTARG = int, RIGHTARG = int, FUNCTION = add3); CREATE INDEX t_sum ON t ((a <+> b))'),
+  c('cast created with a function', "CREATE TYPE grade AS ENUM ('low', 'high'); CREATE FUNCTION grade_num(grade) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 = 'low' THEN 1 ELSE 2 END $$;",
+    'CREATE CAST (grade AS int) WITH FUNCTION grade_num(grade) AS ASSIGNMENT', { global: true }),
+  c('cast created WITH INOUT, implicit', "CREATE TYPE tier AS ENUM ('1', '2');", 'CREATE CAST (tier AS bigint) WITH INOUT AS IMPLICIT', { global: true }),
+  c('cast dropped', "CREATE TYPE level AS ENUM ('1'); CREATE CAST (level AS numeric) WITH INOUT;", 'DROP CAST (level AS numeric)', { global: true }),
+  c('event trigger created for some commands', 'CREATE FUNCTION et() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;',
+    "CREATE EVENT TRIGGER et_c216 ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION et()", { global: true }),
+  c('event trigger disabled', 'CREATE FUNCTION et() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; CREATE EVENT TRIGGER et_c217 ON sql_drop EXECUTE FUNCTION et();',
+    'ALTER EVENT TRIGGER et_c217 DISABLE', { global: true }),
+  c('event trigger dropped, with its comment', "CREATE FUNCTION et() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; CREATE EVENT TRIGGER et_c218 ON ddl_command_start EXECUTE FUNCTION et(); COMMENT ON EVENT TRIGGER et_c218 IS 'et';",
+    'DROP EVENT TRIGGER et_c218', { global: true }),
+  c('comments on an operator and a cast', "CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3); CREATE TYPE sz AS ENUM ('s'); CREATE CAST (sz AS text) WITH INOUT;",
+    "COMMENT ON OPERATOR === (int, int) IS 'eq'; COMMENT ON CAST (sz AS text) IS 'sz'", { global: true }),
 ];
 
 /** Cases per pair of databases. */
