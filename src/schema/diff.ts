@@ -10,6 +10,7 @@ import {
   type SchemaSnapshot,
   type TableDefinition,
 } from './model.js';
+import { canonicalExpression } from './expressions.js';
 
 export type ChangeAction = 'added' | 'removed' | 'changed';
 
@@ -39,11 +40,15 @@ export function kindOrder(kind: ObjectKind): number {
 }
 
 /** Kinds whose removal loses data. */
-const DATA_KINDS: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'sequence', 'table', 'column']);
+const DATA_KINDS: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'column']);
 
-/** Deep equality of two JSON-like definitions (key order insensitive). */
+/**
+ * Deep equality of two JSON-like definitions (key order insensitive). Texts are compared in their
+ * canonical form (see expressions.ts): two stored forms of one expression are the same.
+ */
 export function sameDefinition(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (typeof a === 'string' && typeof b === 'string') return canonicalExpression(a) === canonicalExpression(b);
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((value, i) => sameDefinition(value, b[i]));
@@ -189,6 +194,14 @@ function describe(object: SchemaObject): string {
     case 'function':
     case 'procedure':
       return object.definition.result ? `returns ${object.definition.result}` : '';
+    case 'comment':
+      return `on ${object.definition.on}: ${oneLine(object.definition.text)}`;
+    case 'collation':
+      return `${object.definition.provider} ${object.definition.locale ?? object.definition.lc_collate ?? ''}`.trim();
+    case 'range_type':
+      return `range of ${object.definition.subtype}`;
+    case 'composite_type':
+      return object.definition.attributes.map((a) => `${a.name} ${a.type}`).join(', ');
     case 'policy':
       return `for ${object.definition.command}${object.definition.using ? ` using ${oneLine(object.definition.using)}` : ''}`;
     default:

@@ -8,8 +8,11 @@
 export const OBJECT_KINDS = [
   'schema',
   'extension',
+  'collation',
   'enum',
   'domain',
+  'composite_type',
+  'range_type',
   'sequence',
   'table',
   'column',
@@ -20,8 +23,12 @@ export const OBJECT_KINDS = [
   'function',
   'procedure',
   'aggregate',
+  'operator',
+  'cast',
   'trigger',
   'policy',
+  'event_trigger',
+  'comment',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
@@ -45,6 +52,55 @@ export interface DomainDefinition {
   readonly default: string | null;
   readonly not_null: boolean;
   readonly constraints: readonly { readonly name: string; readonly definition: string }[];
+}
+
+export interface CollationDefinition {
+  readonly provider: 'libc' | 'icu' | 'builtin';
+  /** The ICU (or builtin) locale; null for libc. */
+  readonly locale: string | null;
+  readonly lc_collate: string | null;
+  readonly lc_ctype: string | null;
+  readonly deterministic: boolean;
+  /** ICU tailoring rules (PostgreSQL 16 and later), else null. */
+  readonly rules: string | null;
+}
+
+export interface CompositeAttribute {
+  readonly name: string;
+  readonly type: string;
+  readonly collation: string | null;
+}
+
+export interface CompositeTypeDefinition {
+  /** By name: like a table's columns, their order is not compared. */
+  readonly attributes: readonly CompositeAttribute[];
+}
+
+export interface RangeTypeDefinition {
+  readonly subtype: string;
+  /** Only when not the subtype's default operator class. */
+  readonly subtype_opclass: string | null;
+  readonly collation: string | null;
+  readonly canonical: string | null;
+  readonly subtype_diff: string | null;
+  readonly multirange_type: string;
+}
+
+/** Operators, casts and event triggers: the CREATE statement that makes them, compared whole. */
+export interface StatementDefinition {
+  readonly definition: string;
+}
+
+export interface EventTriggerDefinition {
+  readonly definition: string;
+  /** `origin` (enabled), `disabled`, `replica` or `always`. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+}
+
+export interface CommentDefinition {
+  /** What kind of object the comment is on (`table`, `column`, `constraint` …). */
+  readonly on: string;
+  readonly text: string;
 }
 
 export interface SequenceOptions {
@@ -89,6 +145,14 @@ export interface ColumnDefinition {
   readonly identity: IdentityDefinition | null;
   /** Expression of a stored generated column. */
   readonly generated: string | null;
+  /** ALTER COLUMN … SET STATISTICS target, or null for the default. */
+  readonly statistics: number | null;
+  /** ALTER COLUMN … SET STORAGE mode when it is not the type's default, else null. */
+  readonly storage: 'plain' | 'external' | 'extended' | 'main' | null;
+  /** ALTER COLUMN … SET COMPRESSION method, or null for the default. */
+  readonly compression: string | null;
+  /** ALTER COLUMN … SET (attribute_option = value), sorted. */
+  readonly options: readonly string[];
 }
 
 export type ConstraintType = 'primary_key' | 'unique' | 'check' | 'foreign_key' | 'exclusion';
@@ -136,8 +200,11 @@ export interface PolicyDefinition {
 export interface DefinitionByKind {
   schema: SchemaDefinition;
   extension: ExtensionDefinition;
+  collation: CollationDefinition;
   enum: EnumDefinition;
   domain: DomainDefinition;
+  composite_type: CompositeTypeDefinition;
+  range_type: RangeTypeDefinition;
   sequence: SequenceDefinition;
   table: TableDefinition;
   column: ColumnDefinition;
@@ -150,6 +217,10 @@ export interface DefinitionByKind {
   aggregate: AggregateDefinition;
   trigger: TriggerDefinition;
   policy: PolicyDefinition;
+  comment: CommentDefinition;
+  operator: StatementDefinition;
+  cast: StatementDefinition;
+  event_trigger: EventTriggerDefinition;
 }
 
 interface BaseObject {
@@ -175,8 +246,14 @@ export type ObjectOf<K extends ObjectKind> = Extract<SchemaObject, { kind: K }>;
 interface ExtraByKind {
   schema: object;
   extension: object;
+  collation: object;
   enum: object;
   domain: object;
+  composite_type: {
+    /** Attribute names in their physical order, to create them in it; never compared. */
+    readonly attributeOrder: readonly string[];
+  };
+  range_type: object;
   sequence: {
     /** Id of the owning column (serial), if any. */
     readonly ownedBy?: string;
@@ -187,6 +264,8 @@ interface ExtraByKind {
     readonly position: number;
     /** The subset of dependsOn that comes from the column's type (enum, domain, extension type). */
     readonly typeDependsOn: readonly string[];
+    /** The storage mode of the column's type, to go back to when `storage` becomes null. */
+    readonly typeStorage?: string;
   };
   constraint: object;
   index: object;
@@ -197,6 +276,17 @@ interface ExtraByKind {
   aggregate: { readonly identityArguments: string };
   trigger: object;
   policy: object;
+  comment: {
+    /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */
+    readonly target: string;
+  };
+  operator: {
+    /** `"public".===(integer, integer)`: how DROP OPERATOR and COMMENT ON name it. */
+    readonly signature: string;
+  };
+  /** `(integer AS public.money2)`: how DROP CAST names it. */
+  cast: { readonly signature: string };
+  event_trigger: object;
 }
 
 export interface SchemaSnapshot {
@@ -229,7 +319,8 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
   const isRoutine = object.kind === 'function' || object.kind === 'procedure' || object.kind === 'aggregate';
   const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
   const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
-  return object.kind === 'schema' || object.kind === 'extension' ? displayIdent(object.name) : parts.join('.');
+  if (object.kind === 'cast') return object.name;
+  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' ? displayIdent(object.name) : parts.join('.');
 }
 
 /** `column public.film.rating`, for notes and messages. */

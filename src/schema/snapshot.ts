@@ -87,7 +87,8 @@ const QUERIES = {
              (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
                 FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
            END AS collation,
-           a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount,
+           a.attnotnull, a.attidentity, a.attgenerated, a.attinhcount, a.attislocal,
+           NULLIF(a.attstattarget, -1) AS statistics, a.attstorage, t.typstorage, a.attcompression, a.attoptions,
            d.oid::int8::text AS attrdef_oid, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
            s.seqrelid::int8::text AS identity_seq, s.seqstart::text, s.seqincrement::text, s.seqmin::text,
            s.seqmax::text, s.seqcache::text, s.seqcycle
@@ -102,7 +103,8 @@ const QUERIES = {
      WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND ${SCHEMA_FILTER}`,
   constraints: `
     SELECT co.oid::int8::text AS oid, co.conrelid::int8::text AS relid, co.conname, co.contype,
-           pg_get_constraintdef(co.oid) AS definition, co.conindid::int8::text AS conindid
+           pg_get_constraintdef(co.oid) AS definition, co.conindid::int8::text AS conindid,
+           CASE WHEN co.contype IN ('p', 'u', 'x') THEN (SELECT ic.reloptions FROM pg_class ic WHERE ic.oid = co.conindid) END AS index_options
       FROM pg_constraint co
       JOIN pg_class c ON c.oid = co.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -130,6 +132,68 @@ const QUERIES = {
       JOIN pg_namespace n ON n.oid = p.pronamespace
       LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
      WHERE ${SCHEMA_FILTER}`,
+  collations: `
+    SELECT co.oid::int8::text AS oid, n.nspname, co.collname, to_jsonb(co) AS raw
+      FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  composites: `
+    SELECT t.oid::int8::text AS oid, t.typarray::int8::text AS typarray, t.typrelid::int8::text AS relid, n.nspname, t.typname,
+           (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'num', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
+                     'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> at.typcollation THEN
+                       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                          FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END)
+                   ORDER BY a.attnum), '[]')
+              FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes
+      FROM pg_type t
+      JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE t.typtype = 'c' AND ${SCHEMA_FILTER}`,
+  ranges: `
+    SELECT t.oid::int8::text AS oid, t.typarray::int8::text AS typarray, n.nspname, t.typname,
+           format_type(r.rngsubtype, NULL) AS subtype,
+           CASE WHEN NOT opc.opcdefault THEN quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END AS opclass,
+           CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN
+             (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation)
+           END AS collation,
+           CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END AS canonical,
+           CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS subdiff,
+           r.rngmultitypid::int8::text AS multirange_oid, mt.typarray::int8::text AS multirange_array,
+           quote_ident(mn.nspname) || '.' || quote_ident(mt.typname) AS multirange
+      FROM pg_range r
+      JOIN pg_type t ON t.oid = r.rngtypid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+      JOIN pg_type st ON st.oid = r.rngsubtype
+      JOIN pg_opclass opc ON opc.oid = r.rngsubopc
+      JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
+      JOIN pg_type mt ON mt.oid = r.rngmultitypid
+      JOIN pg_namespace mn ON mn.oid = mt.typnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  casts: `
+    SELECT c.oid::int8::text AS oid, format_type(c.castsource, NULL) AS source, format_type(c.casttarget, NULL) AS target,
+           c.castmethod, c.castcontext, CASE WHEN c.castfunc <> 0 THEN c.castfunc::regprocedure::text END AS func
+      FROM pg_cast c
+     WHERE c.oid >= 16384`,
+  operators: `
+    SELECT o.oid::int8::text AS oid, n.nspname, o.oprname,
+           CASE WHEN o.oprleft <> 0 THEN format_type(o.oprleft, NULL) END AS lefttype,
+           CASE WHEN o.oprright <> 0 THEN format_type(o.oprright, NULL) END AS righttype,
+           o.oprcode::regproc::text AS func,
+           CASE WHEN o.oprcom <> 0 THEN o.oprcom::regoperator::text END AS commutator,
+           CASE WHEN o.oprnegate <> 0 THEN o.oprnegate::regoperator::text END AS negator,
+           CASE WHEN o.oprrest <> 0 THEN o.oprrest::regproc::text END AS restrict,
+           CASE WHEN o.oprjoin <> 0 THEN o.oprjoin::regproc::text END AS joinsel,
+           o.oprcanhash, o.oprcanmerge
+      FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  event_triggers: `
+    SELECT e.oid::int8::text AS oid, e.evtname, e.evtevent, e.evtfoid::regproc::text AS func, e.evtenabled, e.evttags
+      FROM pg_event_trigger e`,
+  descriptions: `
+    SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
+      FROM pg_description d
+     WHERE d.objoid >= 16384 OR d.classoid = 'pg_namespace'::regclass`,
   triggers: `
     SELECT t.oid::int8::text AS oid, t.tgrelid::int8::text AS relid, t.tgname, pg_get_triggerdef(t.oid) AS definition, t.tgenabled
       FROM pg_trigger t
@@ -226,6 +290,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  const domainConstraints = new Map<string, { domain: string; name: string }>();
   for (const row of rows.types) {
     if (isMember('pg_type', row.oid)) continue;
     const schema = str(row.nspname);
@@ -237,7 +302,10 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       objects.set(id, { kind: 'enum', id, schema, name, definition: { values: (row.labels as string[] | null) ?? [] }, dependsOn: schemaDeps(schema) });
     } else {
       const constraints = row.constraints as { oid: string; name: string; definition: string }[];
-      for (const c of constraints) owner.set(address('pg_constraint', c.oid), id);
+      for (const c of constraints) {
+        owner.set(address('pg_constraint', c.oid), id);
+        domainConstraints.set(str(c.oid), { domain: id, name: c.name });
+      }
       objects.set(id, {
         kind: 'domain',
         id,
@@ -253,6 +321,62 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
         dependsOn: schemaDeps(schema),
       });
     }
+  }
+
+  for (const row of rows.collations) {
+    if (isMember('pg_collation', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.collname);
+    const id = objectId('collation', schema, name);
+    owner.set(address('pg_collation', row.oid), id);
+    objects.set(id, { kind: 'collation', id, schema, name, definition: collationDefinition(row.raw as Row), dependsOn: schemaDeps(schema) });
+  }
+
+  const compositeByRelid = new Map<string, { id: string; attributes: ReadonlyMap<number, string> }>();
+  for (const row of rows.composites) {
+    if (isMember('pg_type', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.typname);
+    const id = objectId('composite_type', schema, name);
+    owner.set(address('pg_type', row.oid), id);
+    if (row.typarray !== '0') owner.set(address('pg_type', row.typarray), id);
+    owner.set(address('pg_class', row.relid), id);
+    const attributes = row.attributes as { name: string; num: number; type: string; collation: string | null }[];
+    compositeByRelid.set(str(row.relid), { id, attributes: new Map(attributes.map((a) => [Number(a.num), a.name])) });
+    objects.set(id, {
+      kind: 'composite_type',
+      id,
+      schema,
+      name,
+      definition: {
+        attributes: attributes.map((a) => ({ name: a.name, type: a.type, collation: a.collation })).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
+      },
+      attributeOrder: attributes.map((a) => a.name),
+      dependsOn: schemaDeps(schema),
+    });
+  }
+
+  for (const row of rows.ranges) {
+    if (isMember('pg_type', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.typname);
+    const id = objectId('range_type', schema, name);
+    for (const oid of [row.oid, row.typarray, row.multirange_oid, row.multirange_array]) if (oid !== '0') owner.set(address('pg_type', oid), id);
+    objects.set(id, {
+      kind: 'range_type',
+      id,
+      schema,
+      name,
+      definition: {
+        subtype: str(row.subtype),
+        subtype_opclass: strOrNull(row.opclass),
+        collation: strOrNull(row.collation),
+        canonical: strOrNull(row.canonical),
+        subtype_diff: strOrNull(row.subdiff),
+        multirange_type: str(row.multirange),
+      },
+      dependsOn: schemaDeps(schema),
+    });
   }
 
   // Relations.
@@ -345,7 +469,8 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     const { parent } = table;
     const id = objectId('column', table.schema, table.name, str(row.attname));
     columnIdByAddress.set(address('pg_class', row.relid, row.attnum), id);
-    const inherited = Number(row.attinhcount) > 0;
+    // A column both inherited and declared on the table itself (merged) is the table's own too.
+    const inherited = Number(row.attinhcount) > 0 && row.attislocal !== true;
     if (!inherited) {
       owner.set(address('pg_class', row.relid, row.attnum), id);
       if (row.attrdef_oid) exprOwner.set(address('pg_attrdef', row.attrdef_oid), id);
@@ -370,9 +495,14 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
         default: generated ? null : strOrNull(row.default_expr),
         identity,
         generated: generated ? strOrNull(row.default_expr) : null,
+        statistics: row.statistics === null || row.statistics === undefined ? null : Number(row.statistics),
+        storage: row.attstorage === row.typstorage ? null : storageMode(str(row.attstorage)),
+        compression: compressionMethod(strOrNull(row.attcompression)),
+        options: ((row.attoptions as string[] | null) ?? []).slice().sort(),
       },
       dependsOn: [parent],
       typeDependsOn: [],
+      typeStorage: storageMode(str(row.typstorage)) ?? 'extended',
     };
     if (inherited) inheritedColumns.set(id, column);
     else objects.set(id, column);
@@ -406,7 +536,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       table: table.name,
       parent,
       name: str(row.conname),
-      definition: { constraint_type: constraintType(str(row.contype)), definition: str(row.definition) },
+      definition: { constraint_type: constraintType(str(row.contype)), definition: withIndexOptions(str(row.definition), row.index_options as string[] | null) },
       dependsOn: [parent],
     });
   }
@@ -430,9 +560,12 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  // Functions that belong to another object (a range type's constructors): created with it.
+  const internalProcs = new Set<string>();
+  for (const row of rows.depends) if (row.deptype === 'i' && row.class === 'pg_proc') internalProcs.add(str(row.objid));
   for (const row of rows.functions) {
     const schema = str(row.nspname);
-    if (!trackedSchema(schema) || isMember('pg_proc', row.oid)) continue;
+    if (!trackedSchema(schema) || isMember('pg_proc', row.oid) || internalProcs.has(str(row.oid))) continue;
     const identityArguments = str(row.identity_arguments);
     const name = `${str(row.proname)}(${identityArguments})`;
     const kind: 'function' | 'procedure' | 'aggregate' = row.prokind === 'a' ? 'aggregate' : row.prokind === 'p' ? 'procedure' : 'function';
@@ -502,6 +635,67 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
       dependsOn: [parent],
     });
   }
+
+  // Casts that belong to another object (a range type's cast to its multirange): created with it.
+  const internalCasts = new Set<string>();
+  for (const row of rows.depends) if (row.deptype === 'i' && row.class === 'pg_cast') internalCasts.add(str(row.objid));
+  for (const row of rows.casts) {
+    if (isMember('pg_cast', row.oid) || internalCasts.has(str(row.oid))) continue;
+    const signature = `(${str(row.source)} AS ${str(row.target)})`;
+    const id = objectId('cast', signature);
+    owner.set(address('pg_cast', row.oid), id);
+    const method = row.castmethod === 'f' ? `WITH FUNCTION ${str(row.func)}` : row.castmethod === 'i' ? 'WITH INOUT' : 'WITHOUT FUNCTION';
+    const context = row.castcontext === 'a' ? ' AS ASSIGNMENT' : row.castcontext === 'i' ? ' AS IMPLICIT' : '';
+    objects.set(id, { kind: 'cast', id, schema: '', name: `cast ${signature}`, signature, definition: { definition: `CREATE CAST ${signature} ${method}${context}` }, dependsOn: [] });
+  }
+
+  for (const row of rows.operators) {
+    const schema = str(row.nspname);
+    if (!trackedSchema(schema) || isMember('pg_operator', row.oid)) continue;
+    const args = `${strOrNull(row.lefttype) ?? 'NONE'}, ${strOrNull(row.righttype) ?? 'NONE'}`;
+    const name = `${str(row.oprname)}(${args})`;
+    const id = objectId('operator', schema, name);
+    owner.set(address('pg_operator', row.oid), id);
+    const operatorName = (regoperator: string) => `OPERATOR(${regoperator.replace(/\(.*\)$/, '')})`;
+    const options = [`FUNCTION = ${str(row.func)}`];
+    if (row.lefttype) options.push(`LEFTARG = ${str(row.lefttype)}`);
+    if (row.righttype) options.push(`RIGHTARG = ${str(row.righttype)}`);
+    if (row.commutator) options.push(`COMMUTATOR = ${operatorName(str(row.commutator))}`);
+    if (row.negator) options.push(`NEGATOR = ${operatorName(str(row.negator))}`);
+    if (row.restrict) options.push(`RESTRICT = ${str(row.restrict)}`);
+    if (row.joinsel) options.push(`JOIN = ${str(row.joinsel)}`);
+    if (row.oprcanhash === true) options.push('HASHES');
+    if (row.oprcanmerge === true) options.push('MERGES');
+    const qualified = `${quoteIdent(schema)}.${str(row.oprname)}`;
+    objects.set(id, {
+      kind: 'operator',
+      id,
+      schema,
+      name,
+      signature: `${qualified} (${args})`,
+      definition: { definition: `CREATE OPERATOR ${qualified} (${options.join(', ')})` },
+      dependsOn: schemaDeps(schema),
+    });
+  }
+
+  for (const row of rows.event_triggers) {
+    if (isMember('pg_event_trigger', row.oid)) continue;
+    const name = str(row.evtname);
+    const id = objectId('event_trigger', name);
+    owner.set(address('pg_event_trigger', row.oid), id);
+    const tags = (row.evttags as string[] | null) ?? [];
+    const when = tags.length > 0 ? ` WHEN TAG IN (${tags.map(quoteLiteral).join(', ')})` : '';
+    objects.set(id, {
+      kind: 'event_trigger',
+      id,
+      schema: '',
+      name,
+      definition: { definition: `CREATE EVENT TRIGGER ${quoteIdent(name)} ON ${str(row.evtevent)}${when} EXECUTE FUNCTION ${str(row.func)}()`, enabled: triggerState(str(row.evtenabled)) },
+      dependsOn: [],
+    });
+  }
+
+  addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
 
   // Dependencies between tracked objects, from pg_depend.
   const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
@@ -606,4 +800,177 @@ function aggregateDefinition(schema: string, name: string, row: Row): string {
 /** `pg_catalog.<(integer,integer)` → `OPERATOR(pg_catalog.<)`. */
 function operatorName(regoperator: string): string {
   return `OPERATOR(${regoperator.replace(/\(.*\)$/, '')})`;
+}
+
+function storageMode(attstorage: string): 'plain' | 'external' | 'extended' | 'main' | null {
+  const modes: Record<string, 'plain' | 'external' | 'extended' | 'main'> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };
+  return modes[attstorage] ?? null;
+}
+
+function compressionMethod(attcompression: string | null): string | null {
+  const methods: Record<string, string> = { p: 'pglz', l: 'lz4' };
+  return attcompression ? (methods[attcompression] ?? null) : null;
+}
+
+/** pg_collation's row (as JSON, whatever the server version calls its columns) → the definition. */
+function collationDefinition(raw: Row): ObjectOf<'collation'>['definition'] {
+  const providers: Record<string, 'libc' | 'icu' | 'builtin'> = { c: 'libc', i: 'icu', b: 'builtin', d: 'libc' };
+  const provider = providers[str(raw.collprovider)] ?? 'libc';
+  return {
+    provider,
+    locale: provider === 'libc' ? null : strOrNull(raw.colllocale ?? raw.colliculocale),
+    lc_collate: provider === 'libc' ? strOrNull(raw.collcollate) : null,
+    lc_ctype: provider === 'libc' ? strOrNull(raw.collctype) : null,
+    deterministic: raw.collisdeterministic !== false,
+    rules: strOrNull(raw.collicurules),
+  };
+}
+
+const q = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/** How COMMENT ON names an object, or undefined for kinds that take no comment here. */
+export function commentTarget(object: SchemaObject): string | undefined {
+  switch (object.kind) {
+    case 'schema':
+      return `SCHEMA ${quoteIdent(object.name)}`;
+    case 'extension':
+      return `EXTENSION ${quoteIdent(object.name)}`;
+    case 'collation':
+      return `COLLATION ${q(object.schema, object.name)}`;
+    case 'enum':
+    case 'composite_type':
+    case 'range_type':
+      return `TYPE ${q(object.schema, object.name)}`;
+    case 'domain':
+      return `DOMAIN ${q(object.schema, object.name)}`;
+    case 'sequence':
+      return `SEQUENCE ${q(object.schema, object.name)}`;
+    case 'table':
+      return `TABLE ${q(object.schema, object.name)}`;
+    case 'view':
+      return `VIEW ${q(object.schema, object.name)}`;
+    case 'materialized_view':
+      return `MATERIALIZED VIEW ${q(object.schema, object.name)}`;
+    case 'index':
+      return `INDEX ${q(object.schema, object.name)}`;
+    case 'column':
+      return `COLUMN ${q(object.schema, object.table ?? '')}.${quoteIdent(object.name)}`;
+    case 'constraint':
+      return `CONSTRAINT ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'trigger':
+      return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'policy':
+      return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'operator':
+      return `OPERATOR ${object.signature}`;
+    case 'cast':
+      return `CAST ${object.signature}`;
+    case 'event_trigger':
+      return `EVENT TRIGGER ${quoteIdent(object.name)}`;
+    case 'function':
+    case 'procedure':
+    case 'aggregate': {
+      const base = object.name.slice(0, object.name.length - object.identityArguments.length - 2);
+      return `${object.kind.toUpperCase()} ${q(object.schema, base)}(${object.identityArguments || (object.kind === 'aggregate' ? '*' : '')})`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Comments (pg_description) on tracked objects, each an object of its own that hangs on the object
+ * it describes (its `parent`): dropped with it, recreated with it.
+ */
+function addComments(
+  rows: Row[],
+  objects: Map<string, SchemaObject>,
+  owner: ReadonlyMap<string, string>,
+  domainConstraints: ReadonlyMap<string, { domain: string; name: string }>,
+  compositeByRelid: ReadonlyMap<string, { id: string; attributes: ReadonlyMap<number, string> }>,
+  isMember: (catalog: string, oid: unknown) => boolean,
+): void {
+  const add = (target: SchemaObject, on: string, sql: string, key: string[], text: string, display: { table?: string; name: string }) => {
+    const id = objectId('comment', target.id, ...key);
+    objects.set(id, {
+      kind: 'comment',
+      id,
+      schema: target.schema,
+      ...(display.table !== undefined ? { table: display.table } : {}),
+      name: display.name,
+      parent: target.id,
+      target: sql,
+      definition: { on, text },
+      dependsOn: [target.id],
+    });
+  };
+  for (const row of rows) {
+    const catalog = str(row.class);
+    const sub = Number(row.objsubid);
+    const text = str(row.description);
+    if (isMember(catalog, row.objoid)) continue;
+    if (catalog === 'pg_constraint' && domainConstraints.has(str(row.objoid))) {
+      const { domain, name } = domainConstraints.get(str(row.objoid))!;
+      const target = objects.get(domain);
+      if (target) add(target, 'domain constraint', `CONSTRAINT ${quoteIdent(name)} ON DOMAIN ${q(target.schema, target.name)}`, [name], text, { name: `${target.name}.${name}` });
+      continue;
+    }
+    if (catalog === 'pg_class' && sub > 0 && compositeByRelid.has(str(row.objoid))) {
+      const composite = compositeByRelid.get(str(row.objoid))!;
+      const target = objects.get(composite.id);
+      const attribute = composite.attributes.get(sub);
+      if (!target || attribute === undefined) continue;
+      add(target, 'attribute', `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
+      continue;
+    }
+    const id = owner.get(address(catalog, row.objoid, sub));
+    const target = id ? objects.get(id) : undefined;
+    if (!target || target.kind === 'comment') continue;
+    // Only the object's own address: a comment on a constraint's index is not one on the constraint.
+    if (!ownAddress(target, catalog, sub)) continue;
+    const sql = commentTarget(target);
+    if (!sql) continue;
+    add(target, target.kind.replace(/_/g, ' '), sql, [], text, { ...(target.table !== undefined ? { table: target.table } : {}), name: target.name });
+  }
+}
+
+/** True when a catalog address (class, sub-id) is the one the object itself has. */
+function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean {
+  const catalogs: Partial<Record<SchemaObject['kind'], string>> = {
+    schema: 'pg_namespace',
+    extension: 'pg_extension',
+    collation: 'pg_collation',
+    enum: 'pg_type',
+    domain: 'pg_type',
+    composite_type: 'pg_type',
+    range_type: 'pg_type',
+    sequence: 'pg_class',
+    table: 'pg_class',
+    view: 'pg_class',
+    materialized_view: 'pg_class',
+    index: 'pg_class',
+    column: 'pg_class',
+    constraint: 'pg_constraint',
+    function: 'pg_proc',
+    procedure: 'pg_proc',
+    aggregate: 'pg_proc',
+    trigger: 'pg_trigger',
+    policy: 'pg_policy',
+    operator: 'pg_operator',
+    cast: 'pg_cast',
+    event_trigger: 'pg_event_trigger',
+  };
+  return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
+}
+
+/**
+ * pg_get_constraintdef leaves out the storage parameters of a constraint's index; they go where
+ * ADD CONSTRAINT takes them: before WHERE (exclusion) or DEFERRABLE, else at the end.
+ */
+function withIndexOptions(definition: string, options: readonly string[] | null): string {
+  if (!options || options.length === 0) return definition;
+  const clause = ` WITH (${options.join(', ')})`;
+  const at = [/ WHERE \(/.exec(definition)?.index, / DEFERRABLE\b/.exec(definition)?.index].filter((i): i is number => i !== undefined);
+  const index = at.length > 0 ? Math.min(...at) : definition.length;
+  return definition.slice(0, index) + clause + definition.slice(index);
 }

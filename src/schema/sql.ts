@@ -10,8 +10,10 @@ import {
 } from './diff.js';
 import {
   type ColumnDefinition,
+  type CompositeAttribute,
   describeObject,
   type IdentityDefinition,
+  objectPath,
   lookup,
   type ObjectKind,
   type ObjectOf,
@@ -19,6 +21,7 @@ import {
   type SchemaSnapshot,
   type SequenceOptions,
 } from './model.js';
+import { reparseable as rx } from './expressions.js';
 
 /** One statement of a migration, without its trailing semicolon. */
 export interface MigrationStatement {
@@ -27,6 +30,16 @@ export interface MigrationStatement {
   readonly destructive?: string;
   /** Why the statement is there when it is not the change itself (a dependent object rebuilt). */
   readonly note?: string;
+  /**
+   * Set when ayb cannot write the statement that applies: says what to do by hand. Rendered as a
+   * `-- manual: …` comment in place of SQL (`sql` is empty); `diff --output sql` then exits 1.
+   */
+  readonly manual?: string;
+}
+
+/** True when the migration has steps only a person can write. */
+export function needsManualSteps(statements: readonly MigrationStatement[]): boolean {
+  return statements.some((statement) => statement.manual !== undefined);
 }
 
 /**
@@ -36,12 +49,17 @@ export interface MigrationStatement {
 const CREATE_ORDER: readonly ObjectKind[] = [
   'schema',
   'extension',
+  'collation',
   'enum',
   'domain',
+  'composite_type',
+  'range_type',
   'sequence',
   'function',
   'procedure',
   'aggregate',
+  'operator',
+  'cast',
   'table',
   'column',
   'constraint',
@@ -50,12 +68,14 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'materialized_view',
   'trigger',
   'policy',
+  'event_trigger',
+  'comment',
 ];
 const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
 const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
 
 /** Kinds that are never dropped to be rebuilt because something they depend on changes. */
-const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'sequence', 'table']);
+const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table']);
 
 type ChangeMode = 'alter' | 'rebuild' | 'recreate_type';
 
@@ -63,6 +83,8 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
   switch (a.kind) {
     case 'extension':
     case 'sequence':
+    case 'composite_type':
+    case 'comment':
       return 'alter';
     case 'enum':
       return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
@@ -112,6 +134,10 @@ class MigrationPlanner {
   /** Columns whose default must be dropped before the drops, and set again afterwards. */
   private readonly resetDefault = new Set<string>();
   private readonly created = new Set<string>();
+  /** Statements that must run after every create (attaching partitions, adding parents). */
+  private readonly late: MigrationStatement[] = [];
+  /** Changes the migration cannot make, with what to do instead. */
+  private readonly manual = new Map<string, string>();
 
   constructor(
     private readonly a: SchemaSnapshot,
@@ -137,7 +163,9 @@ class MigrationPlanner {
       // A column that becomes inherited (an attach) is the parent's from then on.
       if (!this.b.objects.has(id) || sameDefinition(from.definition, to.definition)) continue;
       const mode = changeMode(from, to);
-      if (mode === 'rebuild') this.dropped.add(id);
+      const blocked = this.blockedByColumns(from, to);
+      if (blocked) this.manual.set(id, blocked);
+      else if (mode === 'rebuild') this.dropped.add(id);
       else if (mode === 'recreate_type') this.recreatedTypes.add(id);
       else {
         this.altered.add(id);
@@ -149,6 +177,28 @@ class MigrationPlanner {
       const from = this.a.inheritedColumns?.get(id);
       if (from && !this.a.objects.has(id) && !sameDefinition(from.definition, to.definition)) this.altered.add(id);
     }
+  }
+
+  /**
+   * Types and collations PostgreSQL cannot change, nor drop, while a column uses them: a collation or
+   * range type redefined, a composite type's attribute retyped or dropped. Says what to do instead.
+   */
+  private blockedByColumns(from: SchemaObject, to: SchemaObject): string | undefined {
+    let what: string | undefined;
+    if (from.kind === 'collation' || from.kind === 'range_type') what = `${describeObject(from)} is defined differently`;
+    else if (from.kind === 'composite_type' && to.kind === 'composite_type') {
+      const after = new Map(to.definition.attributes.map((attribute) => [attribute.name, attribute]));
+      const changed = from.definition.attributes.some((attribute) => {
+        const other = after.get(attribute.name);
+        return !other || other.type !== attribute.type || other.collation !== attribute.collation;
+      });
+      if (changed) what = `attributes of ${describeObject(from)} are retyped or dropped`;
+    }
+    if (!what) return undefined;
+    const users = [...this.a.objects.values()].filter((object) => object.kind === 'column' && object.dependsOn.includes(from.id));
+    if (users.length === 0) return undefined;
+    const columns = users.map((column) => objectPath(column)).join(', ');
+    return `${what}, and PostgreSQL cannot change it while columns use it (${columns}): create the new definition under another name, convert those columns to it (ALTER TABLE … ALTER COLUMN … TYPE … USING …), drop the old one and rename the new one`;
   }
 
   /** Follows `a`'s dependency graph from everything that goes away or changes type. */
@@ -180,7 +230,8 @@ class MigrationPlanner {
         if (this.dropped.has(id)) continue;
         const object = this.a.objects.get(id)!;
         if (object.parent === cause) {
-          if (mode === 'drop') drop(id, cause);
+          // A comment on a type that is recreated must be set again on the new type.
+          if (mode === 'drop' || (mode === 'type' && object.kind === 'comment')) drop(id, cause);
           continue;
         }
         if (object.kind === 'column') {
@@ -334,6 +385,19 @@ class MigrationPlanner {
         return statement(`DROP TRIGGER ${quoteIdent(object.name)} ON ${relationOf(object)}`);
       case 'policy':
         return statement(`DROP POLICY ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'collation':
+        return statement(`DROP COLLATION ${qname(object.schema, object.name)}`);
+      case 'composite_type':
+      case 'range_type':
+        return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
+      case 'comment':
+        return statement(`COMMENT ON ${object.target} IS NULL`);
+      case 'operator':
+        return statement(`DROP OPERATOR ${object.signature}`);
+      case 'cast':
+        return statement(`DROP CAST ${object.signature}`);
+      case 'event_trigger':
+        return statement(`DROP EVENT TRIGGER ${quoteIdent(object.name)}`);
     }
   }
 
@@ -345,6 +409,7 @@ class MigrationPlanner {
       if (this.b.objects.has(id) && !this.created.has(id) && !this.ownerDropped(id)) nodes.add(id);
     }
     for (const id of this.recreatedTypes) nodes.add(id);
+    for (const id of this.manual.keys()) nodes.add(id);
     const members = new Map<string, string[]>();
     for (const id of this.b.objects.keys()) {
       const target = this.createTarget(id);
@@ -365,6 +430,8 @@ class MigrationPlanner {
     };
     const order = topologicalOrder([...nodes], depsOf, (id) => this.b.objects.get(id)!);
     return order.flatMap((id) => {
+      const manual = this.manual.get(id);
+      if (manual) return [{ sql: '', manual }];
       if (this.recreatedTypes.has(id)) return this.recreateType(this.a.objects.get(id)!, this.b.objects.get(id)!);
       if (this.created.has(id)) return this.createStatement(this.b.objects.get(id)!);
       return this.alterStatements(lookup(this.a, id)!, this.b.objects.get(id)!);
@@ -405,12 +472,16 @@ class MigrationPlanner {
         return all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : [];
       }
       case 'table':
-        return alterTable(from as ObjectOf<'table'>, to).map(sql);
+        return alterTable(from as ObjectOf<'table'>, to, this.late).map(sql);
       case 'column':
         return this.alterColumn(from as ObjectOf<'column'>, to);
       case 'function':
       case 'procedure':
         return [sql(to.definition.definition)];
+      case 'composite_type':
+        return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
+      case 'comment':
+        return createSql(to, this.b).map(sql);
       default:
         return [];
     }
@@ -431,16 +502,18 @@ class MigrationPlanner {
     }
     if (retype) {
       const collate = y.collation ? ` COLLATE ${y.collation}` : '';
-      const using = viaType && !columnRetyped(x, y) ? textCast(to.name, y.type) : `${quoteIdent(to.name)}::${y.type}`;
+      const throughText = (viaType && !columnRetyped(x, y)) || !directCast(x.type, y.type, from.typeDependsOn, to.typeDependsOn);
+      const using = throughText ? textCast(to.name, y.type) : `${quoteIdent(to.name)}::${y.type}`;
       const destructive = columnRetyped(x, y)
         ? `changes the type of ${describeObject(to)} from ${x.type} to ${y.type}; values that do not convert make it fail`
         : undefined;
       out.push({ sql: `${prefix} TYPE ${y.type}${collate} USING ${using}`, ...(destructive ? { destructive } : {}) });
     }
-    if (x.not_null !== y.not_null && !(y.identity && !x.identity && y.not_null)) {
+    // Before ADD … AS IDENTITY, which PostgreSQL refuses on a nullable column.
+    if (x.not_null !== y.not_null) {
       out.push({ sql: `${prefix} ${y.not_null ? 'SET' : 'DROP'} NOT NULL` });
     }
-    if (y.default !== null && (defaultGone || x.default !== y.default)) out.push({ sql: `${prefix} SET DEFAULT ${y.default}` });
+    if (y.default !== null && (defaultGone || x.default !== y.default)) out.push({ sql: `${prefix} SET DEFAULT ${rx(y.default)}` });
     if (y.identity && !x.identity) {
       out.push({ sql: `${prefix} ADD ${identityClause(y.identity)}` });
     } else if (x.identity && y.identity) {
@@ -450,6 +523,7 @@ class MigrationPlanner {
       ];
       if (changes.length > 0) out.push({ sql: `${prefix} ${changes.join(' ')}` });
     }
+    out.push(...columnSettings(to, x).map((text) => ({ sql: text })));
     return out;
   }
 
@@ -469,7 +543,7 @@ class MigrationPlanner {
   }
 
   private finalStatements(): MigrationStatement[] {
-    const out: MigrationStatement[] = [];
+    const out: MigrationStatement[] = [...this.late];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
       const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
@@ -490,6 +564,39 @@ class MigrationPlanner {
 /** The name a recreated type's old version has until it is dropped at the end of the migration. */
 function replacedTypeName(name: string): string {
   return `${name.slice(0, 50)}__ayb_old`;
+}
+
+const TYPE_FAMILIES: readonly [string, RegExp][] = [
+  ['number', /^(smallint|integer|bigint|real|double precision|numeric(\(.*\))?|money)$/],
+  ['string', /^(text|character varying(\(\d+\))?|character(\(\d+\))?|"char"|name|bpchar)$/],
+  ['datetime', /^(date|timestamp(\(\d\))? with(out)? time zone)$/],
+  ['time', /^(time(\(\d\))? with(out)? time zone|interval.*)$/],
+  ['bit', /^bit( varying)?(\(\d+\))?$/],
+  ['json', /^jsonb?$/],
+];
+
+function typeFamily(type: string): string | undefined {
+  return TYPE_FAMILIES.find(([, pattern]) => pattern.test(type))?.[0];
+}
+
+/**
+ * True when `old::new` is a cast PostgreSQL has (built-in casts between types of one family, any
+ * type to and from a string type, integer to and from boolean); otherwise the column converts
+ * through text (`col::text::new`), which works for every type whose text form the new type reads:
+ * an enum to another enum, a domain to another, a type to an extension's type.
+ */
+export function directCast(from: string, to: string, fromDeps: readonly string[] = [], toDeps: readonly string[] = []): boolean {
+  if ([...fromDeps, ...toDeps].some((id) => !id.startsWith('extension:'))) return false;
+  const fromArray = from.endsWith('[]');
+  if (fromArray !== to.endsWith('[]')) return false;
+  const x = from.replace(/(\[\])+$/, '');
+  const y = to.replace(/(\[\])+$/, '');
+  if (x.replace(/\(.*\)/, '') === y.replace(/\(.*\)/, '')) return true;
+  const fx = typeFamily(x);
+  const fy = typeFamily(y);
+  if (fx !== undefined && fx === fy) return true;
+  if (!fromArray && (fx === 'string' || fy === 'string')) return true;
+  return (x === 'integer' && y === 'boolean') || (x === 'boolean' && y === 'integer');
 }
 
 /** `"col"::text::public.mood` (or `::text[]::public.mood[]` for arrays): converts through text. */
@@ -526,9 +633,9 @@ function sequenceOptionChanges(from: SequenceOptions | undefined, to: SequenceOp
 function columnClause(column: ColumnDefinition & { name: string }): string {
   let clause = `${quoteIdent(column.name)} ${column.type}`;
   if (column.collation) clause += ` COLLATE ${column.collation}`;
-  if (column.generated !== null) clause += ` GENERATED ALWAYS AS (${column.generated}) STORED`;
+  if (column.generated !== null) clause += ` GENERATED ALWAYS AS (${rx(column.generated)}) STORED`;
   if (column.identity) clause += ` ${identityClause(column.identity)}`;
-  if (column.default !== null) clause += ` DEFAULT ${column.default}`;
+  if (column.default !== null) clause += ` DEFAULT ${rx(column.default)}`;
   if (column.not_null) clause += ' NOT NULL';
   return clause;
 }
@@ -538,7 +645,7 @@ function policyRoles(roles: readonly string[]): string {
 }
 
 function viewBody(definition: string): string {
-  return definition.trim().replace(/;$/, '');
+  return rx(definition.trim().replace(/;$/, ''));
 }
 
 function withOptions(options: readonly string[]): string {
@@ -558,9 +665,9 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       const d = object.definition;
       let sql = `CREATE DOMAIN ${qname(object.schema, object.name)} AS ${d.type}`;
       if (d.collation) sql += ` COLLATE ${d.collation}`;
-      if (d.default !== null) sql += ` DEFAULT ${d.default}`;
+      if (d.default !== null) sql += ` DEFAULT ${rx(d.default)}`;
       if (d.not_null) sql += ' NOT NULL';
-      for (const c of d.constraints) sql += ` CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+      for (const c of d.constraints) sql += ` CONSTRAINT ${quoteIdent(c.name)} ${rx(c.definition)}`;
       return [sql];
     }
     case 'sequence':
@@ -568,13 +675,41 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'table':
       return createTable(object, snapshot);
     case 'column':
-      return [`ALTER TABLE ${relationOf(object)} ADD COLUMN ${columnClause({ name: object.name, ...object.definition })}`];
+      return [`ALTER TABLE ${relationOf(object)} ADD COLUMN ${columnClause({ name: object.name, ...object.definition })}`, ...columnSettings(object)];
+    case 'collation':
+      return [createCollation(object)];
+    case 'composite_type': {
+      const byName = new Map(object.definition.attributes.map((a) => [a.name, a]));
+      const attributes = object.attributeOrder.map((name) => byName.get(name)!).filter(Boolean).map(attributeClause);
+      return [`CREATE TYPE ${qname(object.schema, object.name)} AS (${attributes.join(', ')})`];
+    }
+    case 'range_type': {
+      const d = object.definition;
+      const options = [`SUBTYPE = ${d.subtype}`];
+      if (d.subtype_opclass) options.push(`SUBTYPE_OPCLASS = ${d.subtype_opclass}`);
+      if (d.collation) options.push(`COLLATION = ${d.collation}`);
+      if (d.canonical) options.push(`CANONICAL = ${d.canonical}`);
+      if (d.subtype_diff) options.push(`SUBTYPE_DIFF = ${d.subtype_diff}`);
+      options.push(`MULTIRANGE_TYPE_NAME = ${d.multirange_type}`);
+      return [`CREATE TYPE ${qname(object.schema, object.name)} AS RANGE (${options.join(', ')})`];
+    }
+    case 'comment':
+      return [`COMMENT ON ${object.target} IS ${quoteLiteral(object.definition.text)}`];
+    case 'operator':
+    case 'cast':
+      return [object.definition.definition];
+    case 'event_trigger': {
+      const out = [object.definition.definition];
+      const state = { origin: '', disabled: 'DISABLE', replica: 'ENABLE REPLICA', always: 'ENABLE ALWAYS' }[object.definition.enabled];
+      if (state) out.push(`ALTER EVENT TRIGGER ${quoteIdent(object.name)} ${state}`);
+      return out;
+    }
     case 'constraint':
-      return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${object.definition.definition}`];
+      return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${rx(object.definition.definition)}`];
     case 'index':
       // For a partitioned table pg_get_indexdef says ON ONLY (pg_dump then attaches each partition's index);
       // a plain ON builds the partitions' indexes too.
-      return [object.definition.definition.replace(/ ON ONLY /, ' ON ')];
+      return [rx(object.definition.definition).replace(/ ON ONLY /, ' ON ')];
     case 'view':
       return [`CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
     case 'materialized_view':
@@ -584,7 +719,7 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'aggregate':
       return [object.definition.definition];
     case 'trigger': {
-      const out = [object.definition.definition];
+      const out = [rx(object.definition.definition)];
       const state = { origin: '', disabled: 'DISABLE TRIGGER', replica: 'ENABLE REPLICA TRIGGER', always: 'ENABLE ALWAYS TRIGGER' }[object.definition.enabled];
       if (state) out.push(`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`);
       return out;
@@ -592,8 +727,8 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'policy': {
       const p = object.definition;
       let sql = `CREATE POLICY ${quoteIdent(object.name)} ON ${relationOf(object)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()} TO ${policyRoles(p.roles)}`;
-      if (p.using !== null) sql += ` USING (${p.using})`;
-      if (p.with_check !== null) sql += ` WITH CHECK (${p.with_check})`;
+      if (p.using !== null) sql += ` USING (${rx(p.using)})`;
+      if (p.with_check !== null) sql += ` WITH CHECK (${rx(p.with_check)})`;
       return [sql];
     }
   }
@@ -613,20 +748,26 @@ function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string
   }
   sql += withOptions(d.options);
   const out = [sql];
+  if (!d.partition_of) for (const column of columnsOf(snapshot, table.id)) out.push(...columnSettings(column));
   if (d.rls_enabled) out.push(`ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`);
   if (d.rls_forced) out.push(`ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`);
   return out;
 }
 
-function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>): string[] {
+/**
+ * In-place table changes. Attaching a partition or adding a parent needs the table's columns to be
+ * there first (PostgreSQL checks that they match): those statements go to `late`, run after every
+ * create.
+ */
+function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: MigrationStatement[]): string[] {
   const x = from.definition;
   const y = to.definition;
   const name = qname(to.schema, to.name);
   const out: string[] = [];
   if (y.partition_of && (x.partition_of !== y.partition_of || x.partition_bound !== y.partition_bound)) {
-    out.push(`ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}`);
+    late.push({ sql: `ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}` });
   }
-  for (const parent of y.inherits) if (!x.inherits.includes(parent)) out.push(`ALTER TABLE ${name} INHERIT ${parent}`);
+  for (const parent of y.inherits) if (!x.inherits.includes(parent)) late.push({ sql: `ALTER TABLE ${name} INHERIT ${parent}` });
   if (x.unlogged !== y.unlogged) out.push(`ALTER TABLE ${name} SET ${y.unlogged ? 'UNLOGGED' : 'LOGGED'}`);
   if (x.rls_enabled !== y.rls_enabled) out.push(`ALTER TABLE ${name} ${y.rls_enabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
   if (x.rls_forced !== y.rls_forced) out.push(`ALTER TABLE ${name} ${y.rls_forced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
@@ -638,6 +779,58 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>): string[] {
   return out;
 }
 
+const NO_SETTINGS = { statistics: null, storage: null, compression: null, options: [] as readonly string[] };
+
+/** SET STATISTICS / STORAGE / COMPRESSION / (options) that take `column` from `from` (the defaults when new). */
+function columnSettings(column: ObjectOf<'column'>, from: Pick<ColumnDefinition, 'statistics' | 'storage' | 'compression' | 'options'> = NO_SETTINGS): string[] {
+  const y = column.definition;
+  const prefix = `ALTER TABLE ${relationOf(column)} ALTER COLUMN ${quoteIdent(column.name)}`;
+  const out: string[] = [];
+  if (from.statistics !== y.statistics) out.push(`${prefix} SET STATISTICS ${y.statistics ?? -1}`);
+  if (from.storage !== y.storage) out.push(`${prefix} SET STORAGE ${(y.storage ?? column.typeStorage ?? 'extended').toUpperCase()}`);
+  if (from.compression !== y.compression) out.push(`${prefix} SET COMPRESSION ${y.compression ?? 'default'}`);
+  const optionKey = (option: string) => option.slice(0, option.indexOf('='));
+  const removed = from.options.map(optionKey).filter((key) => !y.options.some((option) => optionKey(option) === key));
+  if (removed.length > 0) out.push(`${prefix} RESET (${removed.join(', ')})`);
+  const set = y.options.filter((option) => !from.options.includes(option));
+  if (set.length > 0) out.push(`${prefix} SET (${set.join(', ')})`);
+  return out;
+}
+
+function createCollation(object: ObjectOf<'collation'>): string {
+  const d = object.definition;
+  const options = [`provider = ${d.provider}`];
+  if (d.locale !== null) options.push(`locale = ${quoteLiteral(d.locale)}`);
+  if (d.lc_collate !== null) options.push(`lc_collate = ${quoteLiteral(d.lc_collate)}`);
+  if (d.lc_ctype !== null) options.push(`lc_ctype = ${quoteLiteral(d.lc_ctype)}`);
+  if (!d.deterministic) options.push('deterministic = false');
+  if (d.rules !== null) options.push(`rules = ${quoteLiteral(d.rules)}`);
+  return `CREATE COLLATION ${qname(object.schema, object.name)} (${options.join(', ')})`;
+}
+
+function attributeClause(attribute: CompositeAttribute): string {
+  return `${quoteIdent(attribute.name)} ${attribute.type}${attribute.collation ? ` COLLATE ${attribute.collation}` : ''}`;
+}
+
+/** ALTER TYPE … DROP / ADD / ALTER ATTRIBUTE: attributes matched by name. */
+function alterComposite(from: ObjectOf<'composite_type'>, to: ObjectOf<'composite_type'>): string[] {
+  const name = qname(to.schema, to.name);
+  const before = new Map(from.definition.attributes.map((a) => [a.name, a]));
+  const after = new Map(to.definition.attributes.map((a) => [a.name, a]));
+  const out: string[] = [];
+  for (const attribute of from.definition.attributes) if (!after.has(attribute.name)) out.push(`ALTER TYPE ${name} DROP ATTRIBUTE ${quoteIdent(attribute.name)}`);
+  for (const attributeName of to.attributeOrder) {
+    const attribute = after.get(attributeName);
+    if (!attribute) continue;
+    const old = before.get(attributeName);
+    if (!old) out.push(`ALTER TYPE ${name} ADD ATTRIBUTE ${attributeClause(attribute)}`);
+    else if (old.type !== attribute.type || old.collation !== attribute.collation) {
+      out.push(`ALTER TYPE ${name} ALTER ATTRIBUTE ${quoteIdent(attribute.name)} TYPE ${attribute.type}${attribute.collation ? ` COLLATE ${attribute.collation}` : ''}`);
+    }
+  }
+  return out;
+}
+
 function alterDomain(from: ObjectOf<'domain'>, to: ObjectOf<'domain'>): string[] {
   const x = from.definition;
   const y = to.definition;
@@ -646,10 +839,10 @@ function alterDomain(from: ObjectOf<'domain'>, to: ObjectOf<'domain'>): string[]
   for (const c of x.constraints) {
     if (!y.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} DROP CONSTRAINT ${quoteIdent(c.name)}`);
   }
-  if (x.default !== y.default) out.push(y.default === null ? `ALTER DOMAIN ${name} DROP DEFAULT` : `ALTER DOMAIN ${name} SET DEFAULT ${y.default}`);
+  if (x.default !== y.default) out.push(y.default === null ? `ALTER DOMAIN ${name} DROP DEFAULT` : `ALTER DOMAIN ${name} SET DEFAULT ${rx(y.default)}`);
   if (x.not_null !== y.not_null) out.push(`ALTER DOMAIN ${name} ${y.not_null ? 'SET' : 'DROP'} NOT NULL`);
   for (const c of y.constraints) {
-    if (!x.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+    if (!x.constraints.some((other) => other.name === c.name && other.definition === c.definition)) out.push(`ALTER DOMAIN ${name} ADD CONSTRAINT ${quoteIdent(c.name)} ${rx(c.definition)}`);
   }
   return out;
 }
@@ -705,7 +898,10 @@ export function renderMigration(statements: readonly MigrationStatement[], heade
   const lines: string[] = [];
   if (header) lines.push(`-- ${header}`);
   const destructive = statements.filter((s) => s.destructive).length;
-  lines.push(`-- ${statements.length} statement${statements.length === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
+  const manual = statements.filter((s) => s.manual !== undefined).length;
+  const count = statements.length - manual;
+  lines.push(`-- ${count} statement${count === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
+  if (manual > 0) lines.push(`-- ${manual} change${manual === 1 ? '' : 's'} cannot be migrated by this script: see the "-- manual:" comments below.`);
   // Function bodies are checked when they run, not when they are created (as pg_dump does), so
   // a function may mention a table created further down.
   if (statements.some((s) => /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE)/.test(s.sql))) lines.push('', 'SET check_function_bodies = false;');
@@ -713,7 +909,8 @@ export function renderMigration(statements: readonly MigrationStatement[], heade
     lines.push('');
     if (statement.destructive) lines.push(`-- destructive: ${statement.destructive}`);
     if (statement.note) lines.push(`-- ${statement.note}`);
-    lines.push(`${statement.sql.trimEnd()};`);
+    if (statement.manual !== undefined) lines.push(`-- manual: ${statement.manual}`);
+    else lines.push(`${statement.sql.trimEnd()};`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -57,7 +57,7 @@ export function column(
     parent,
     name,
     position: options.position ?? 1,
-    definition: { type, collation: null, not_null: false, default: null, identity: null, generated: null, ...definition },
+    definition: { type, collation: null, not_null: false, default: null, identity: null, generated: null, statistics: null, storage: null, compression: null, options: [], ...definition },
     dependsOn: [parent, ...(options.dependsOn ?? [])],
     typeDependsOn: options.typeDependsOn ?? [],
   };

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { diffBranches } from '../../branching/diff.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { renderChangesText } from '../../schema/render.js';
-import { renderMigration } from '../../schema/sql.js';
+import { needsManualSteps, renderMigration } from '../../schema/sql.js';
 import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchDiff extends AybCommand {
@@ -43,7 +43,15 @@ export default class BranchDiff extends AybCommand {
     const { comparison } = await diffBranches(ctx, from, to);
 
     if (this.writer.json) this.writer.jsonDocument(comparison.changes);
-    else if (flags.output === 'sql') this.writer.data(renderMigration(comparison.migration(), `ayb branch diff ${from} ${to}: migration from ${from} to ${to}`));
+    else if (flags.output === 'sql') {
+      const migration = comparison.migration();
+      this.writer.data(renderMigration(migration, `ayb branch diff ${from} ${to}: migration from ${from} to ${to}`));
+      if (needsManualSteps(migration)) {
+        // The script is printed, but it does not reach <b> alone: a script or CI must not take it as complete.
+        this.writer.log('Some changes cannot be migrated by the script: see its "-- manual:" comments (exit 1).');
+        process.exitCode = ExitCode.failure;
+      }
+    }
     else this.writer.data(renderChangesText(comparison.changes, { from, to }));
 
     if (flags['exit-code'] && comparison.changes.length > 0) process.exitCode = ExitCode.failure;
