@@ -1,19 +1,53 @@
+import { ConflictError } from '../core/errors.js';
 import { compareSchemas, type SchemaComparison } from '../schema/compare.js';
-import { type BranchContext, branchConn } from './context.js';
+import { type BranchContext, branchConn, withControl } from './context.js';
+import { findRow } from './control-table.js';
 import { resolveDatabase } from './list.js';
+import { validateBranchName } from './names.js';
+import { withSnapshotView } from './snapshot-view.js';
 
 export interface BranchComparison {
-  /** The databases behind the two sides. */
+  /** The databases behind the two sides (for a snapshot, the snapshot's own database). */
   readonly from: string;
   readonly to: string;
   readonly comparison: SchemaComparison;
 }
 
-/** `ayb branch diff`: the schema changes that turn `from` (main or a ready branch) into `to`. */
+/**
+ * `ayb branch diff`: the schema changes that turn `from` into `to`, each main, a ready branch or a
+ * ready snapshot (read through a throwaway copy, since nobody connects to a snapshot).
+ */
 export async function diffBranches(ctx: BranchContext, from: string, to: string): Promise<BranchComparison> {
-  const a = await resolveDatabase(ctx, from);
-  const b = await resolveDatabase(ctx, to);
-  ctx.log?.(`Comparing ${from} (${a.database}) with ${to} (${b.database}) …`);
-  const comparison = await compareSchemas(branchConn(ctx, a.database), branchConn(ctx, b.database));
-  return { from: a.database, to: b.database, comparison };
+  return withSide(ctx, from, (a) =>
+    withSide(ctx, to, async (b) => {
+      ctx.log?.(`Comparing ${from} (${a.label}) with ${to} (${b.label}) …`);
+      const comparison = await compareSchemas(branchConn(ctx, a.readable), branchConn(ctx, b.readable));
+      return { from: a.label, to: b.label, comparison };
+    }),
+  );
+}
+
+interface Side {
+  /** The database to read. */
+  readonly readable: string;
+  /** The database the name stands for. */
+  readonly label: string;
+}
+
+async function withSide<T>(ctx: BranchContext, name: string, fn: (side: Side) => Promise<T>): Promise<T> {
+  const snapshot = name === 'main' ? undefined : await withControl(ctx, async (client) => {
+    validateBranchName(name);
+    const row = await findRow(client, name);
+    return row?.kind === 'snapshot' ? row : undefined;
+  });
+  if (!snapshot) {
+    const { database } = await resolveDatabase(ctx, name);
+    return fn({ readable: database, label: database });
+  }
+  if (snapshot.status !== 'ready') {
+    throw new ConflictError('snapshot_not_ready', `snapshot "${name}" is not ready (status: ${snapshot.status})`, {
+      hint: `check it with: ayb snapshot show ${name}`,
+    });
+  }
+  return withSnapshotView(ctx, snapshot, (view) => fn({ readable: view, label: snapshot.branch_database }));
 }

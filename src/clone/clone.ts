@@ -72,6 +72,17 @@ export async function cloneDatabase(request: CloneRequest): Promise<CloneOutcome
   }
 }
 
+/**
+ * A bare template copy of `source` into `target` (copy-on-write where the server can), for ayb's own
+ * short-lived copies: no settings carried, no tables dropped, no check for sessions (the caller
+ * copies a database nobody connects to).
+ */
+export async function copyDatabaseFiles(maint: Client, main: ConnInfo, config: AybConfig, source: string, target: string): Promise<void> {
+  const { major } = await serverMajor(maint);
+  const fileCopy = await decideFileCopyMethod(maint, main, config, major);
+  await templateClone(maint, source, target, major, fileCopy.method);
+}
+
 async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   const { maint, source, target, signal } = request;
   const database = source.conn.database;

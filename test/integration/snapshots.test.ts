@@ -92,6 +92,23 @@ describe('snapshots', () => {
     expect(again.json().name).toBe('seeded');
   });
 
+  it('diffs a snapshot against main through a throwaway copy, and removes copies a killed ayb left', async () => {
+    // What a kill -9 in the middle of a diff leaves: a copy whose lock nobody holds.
+    await cluster.query('CREATE DATABASE ayb_view_0123456789ab', [], 'postgres');
+    await cluster.query('ALTER TABLE items ADD COLUMN added_later int', [], 'app');
+    const diff = await cli('branch', 'diff', 'seeded', 'main', '--exit-code');
+    expect(diff.exitCode, diff.stderr).toBe(1);
+    expect(diff.stderr).toMatch(/Removing "ayb_view_0123456789ab"/);
+    expect(diff.stdout).toMatch(/added_later/);
+    const json = await cli('branch', 'diff', 'seeded', 'main', '--json');
+    expect(JSON.stringify(json.json())).toMatch(/added_later/);
+    const same = await cli('branch', 'diff', 'seeded', 'ci-1', '--exit-code');
+    expect(same.exitCode, same.stderr).toBe(0);
+    const views = await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb_view_%'", [], 'postgres');
+    expect(views.rows).toEqual([]);
+    expect(await allowsConnections('ayb_snap_seeded')).toBe(false);
+  });
+
   it('refuses to delete a snapshot that branches were made from, unless --with-children; never touches anything else', async () => {
     // A snapshot of a branch stands on its own: the branch going away leaves it alone.
     await cluster.query("INSERT INTO items VALUES (10, 'on ci-1')", [], 'ayb_branch_ci_1');

@@ -43,7 +43,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --size-mb <n>        size of the dataset in MB (default 1000)
   --runs <n>           runs per contender (default 3); the median is reported. Orders balance
                        exactly over as many runs as contenders (twice as many when that is odd)
-  --only <list>        comma-separated contenders: baseline,dump,template,auto,sql,startup (default: all)
+  --only <list>        comma-separated contenders: baseline,dump,template,auto,sql,startup,busy_auto,snapshot
+                       (default: all; busy_auto and snapshot hold a session open on main during the run)
   --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
   --pg18-only          run only that part
   --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
@@ -89,7 +90,7 @@ function parseOptions(argv: string[]): Options {
   const runs = Number(values.runs);
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
-  const all = ['baseline', 'dump', 'template', 'auto', 'sql', 'startup'];
+  const all = ['baseline', 'dump', 'template', 'auto', 'sql', 'startup', 'busy_auto', 'snapshot'];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
   for (const name of only) if (!all.includes(name)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
   return {
@@ -120,10 +121,15 @@ function cleanUp(): Promise<void> {
   return cleaning;
 }
 
+/** The snapshot of the dataset that the `snapshot` contender branches from. */
+const BENCH_SNAPSHOT = 'bench-seed';
+
 interface Contender {
   readonly name: string;
   /** sql and startup are references, not contenders: the bare SQL copy, and starting the CLI. */
-  readonly key: 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup';
+  readonly key: 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup' | 'busy_auto' | 'snapshot';
+  /** Hold a session open on main during the run (an app connected to it), so a template copy of main is not possible. */
+  readonly busyMain?: boolean;
   /** `ayb branch create` flags. */
   readonly flags?: readonly string[];
   /** `[branching] file_copy_method` in the config ayb runs with. */
@@ -314,13 +320,14 @@ async function measure(target: Target, contenders: readonly Contender[], options
       const database = contender.key === 'baseline' || contender.key === 'sql' ? `bench_${contender.key}` : `ayb_branch_bench_${contender.key}`;
       await settle(target, options);
       const before = target.cow ? await target.cow.usedBytes() : undefined;
+      const app = contender.busyMain ? await connect(target.conn) : undefined;
       const outcome: RunOutcome = contender.key === 'baseline'
         ? { ms: await runBaseline(target.conn, database) }
         : contender.key === 'sql'
           ? { ms: await runSqlTemplate(target.conn, database, target.cow !== undefined) }
           : contender.key === 'startup'
             ? await runStartup(rssFile)
-            : await runAyb(target, contender, branch, rssFile);
+            : await runAyb(target, contender, branch, rssFile).finally(() => app?.end());
       const after = target.cow ? await target.cow.usedBytes() : undefined;
       const entry = results.get(contender.name)!;
       entry.times.push(outcome.ms);
@@ -403,6 +410,11 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
   await withAdmin(cluster.conn, (admin) => admin.query('CHECKPOINT'));
   log(`[${run.label}] dataset: ${formatMb(sizeBytes)} built in ${buildSeconds.toFixed(0)} s; measuring ${options.runs} run(s) per contender …`);
   const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow, sizeBytes };
+  if (run.contenders.some((c) => c.key === 'snapshot' && !c.skip)) {
+    // Untimed: the snapshot that the `snapshot` contender branches from.
+    const made = await execa('node', [AYB_BIN, 'snapshot', 'create', BENCH_SNAPSHOT, '--config', configFile], { reject: false, env: cleanEnv(), stdin: 'ignore' });
+    if (made.exitCode !== 0) throw new Error(`ayb snapshot create failed: ${String(made.stderr).slice(0, 500)}`);
+  }
   const results = await measure(target, run.contenders, options, checksum);
   return { results, version, sizeBytes, buildSeconds };
 }
@@ -437,6 +449,8 @@ const PG15_CONTENDERS: readonly Contender[] = [
   { name: 'ayb (auto)', key: 'auto' },
   { name: 'reference: CREATE DATABASE … STRATEGY FILE_COPY (SQL only)', key: 'sql' },
   { name: 'reference: ayb --version (CLI startup)', key: 'startup' },
+  { name: 'main busy: ayb (auto) from main', key: 'busy_auto', busyMain: true },
+  { name: 'main busy: ayb --from <snapshot>', key: 'snapshot', busyMain: true, flags: ['--from', BENCH_SNAPSHOT] },
 ];
 
 async function main(): Promise<void> {

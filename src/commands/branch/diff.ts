@@ -8,7 +8,7 @@ import { AybCommand, outputFlag } from '../base.js';
 export default class BranchDiff extends AybCommand {
   static override summary = 'Show the schema changes that turn one database into another';
   static override description = [
-    '<a> and <b> are branch names or main; with one name, compares main with that branch. Schemas, extensions, enums,',
+    '<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas, extensions, enums,',
     'domains, sequences, tables, columns, constraints, indexes, views, materialized views, functions, procedures,',
     'triggers and row-level security are compared by definition, not just by name; ayb\'s control table is ignored.',
     '',
@@ -24,8 +24,8 @@ export default class BranchDiff extends AybCommand {
     '<%= config.bin %> branch diff feature-auth --exit-code > /dev/null || echo "the schema changed"',
   ];
   static override args = {
-    a: Args.string({ description: 'branch name or main: the side the changes start from (with no <b>: the branch, compared with main)', required: true }),
-    b: Args.string({ description: 'branch name or main: the side the changes lead to' }),
+    a: Args.string({ description: 'branch, snapshot or main: the side the changes start from (with no <b>: the branch, compared with main)', required: true }),
+    b: Args.string({ description: 'branch, snapshot or main: the side the changes lead to' }),
   };
   static override flags = {
     output: outputFlag(['table', 'json', 'sql']),
