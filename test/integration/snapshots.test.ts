@@ -137,4 +137,29 @@ describe('snapshots', () => {
     expect(pruned.json().branches).toEqual([expect.objectContaining({ name: 'old', action: 'deleted' })]);
     expect(await allowsConnections('ayb_snap_old')).toBeUndefined();
   });
+
+  it('upgrades a control table made before snapshots: old rows become branches, and snapshots can be made', async () => {
+    await cluster.createDatabase('legacy');
+    // The table as an ayb without snapshots made it, with one branch recorded.
+    await cluster.query(`
+      CREATE TABLE public._ayb_branches (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name text NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$' AND length(name) <= 52),
+        source_database text NOT NULL,
+        branch_database text NOT NULL UNIQUE CHECK (branch_database = 'ayb_branch_' || replace(name, '-', '_')),
+        status text NOT NULL CHECK (status IN ('creating', 'ready', 'failed')),
+        strategy text, parent text, expires_at timestamptz, error_message text,
+        created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+        creator_pid integer, creator_host text, copy_method text);
+      INSERT INTO public._ayb_branches (name, source_database, branch_database, status) VALUES ('old-one', 'legacy', 'ayb_branch_old_one', 'failed')`, [], 'legacy');
+    const legacy = (...args: string[]) => runCli(args, { env: { AYB_DATABASE_URL: cluster.url('legacy') } });
+    const listed = await legacy('branch', 'list', '--json');
+    expect(listed.json()).toEqual([expect.objectContaining({ name: 'old-one', kind: 'branch', snapshot: null })]);
+    const made = await legacy('snapshot', 'create', 'legacy-snap', '--json');
+    expect(made.exitCode, made.stderr).toBe(0);
+    expect(made.json()).toMatchObject({ kind: 'snapshot', branch_database: 'ayb_snap_legacy_snap' });
+    // The new CHECK still holds the database names to the rule.
+    await expect(cluster.query("UPDATE public._ayb_branches SET branch_database = 'ayb_branch_legacy_snap' WHERE name = 'legacy-snap'", [], 'legacy'))
+      .rejects.toThrow(/_ayb_branches_database_name/);
+  });
 });
