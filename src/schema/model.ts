@@ -29,6 +29,8 @@ export const OBJECT_KINDS = [
   'policy',
   'event_trigger',
   'comment',
+  'owner',
+  'privileges',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
@@ -95,6 +97,15 @@ export interface EventTriggerDefinition {
   readonly definition: string;
   /** `origin` (enabled), `disabled`, `replica` or `always`. */
   readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+}
+
+export interface OwnerDefinition {
+  readonly role: string;
+}
+
+export interface PrivilegesDefinition {
+  /** `grantee=privileges` (grantee empty for PUBLIC; `*` after a letter: with grant option), sorted; the defaults spelled out. */
+  readonly acl: readonly string[];
 }
 
 export interface CommentDefinition {
@@ -218,6 +229,8 @@ export interface DefinitionByKind {
   trigger: TriggerDefinition;
   policy: PolicyDefinition;
   comment: CommentDefinition;
+  owner: OwnerDefinition;
+  privileges: PrivilegesDefinition;
   operator: StatementDefinition;
   cast: StatementDefinition;
   event_trigger: EventTriggerDefinition;
@@ -279,6 +292,17 @@ interface ExtraByKind {
   comment: {
     /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */
     readonly target: string;
+  };
+  owner: {
+    /** The object as ALTER … OWNER TO names it: `TABLE "public"."t"`. */
+    readonly target: string;
+  };
+  privileges: {
+    /** The object as GRANT names it (`TABLE "public"."t"`); for a column, the table, with `column` set. */
+    readonly target: string;
+    readonly column?: string;
+    /** The object's owner, whose default privileges a new object starts with. */
+    readonly ownerRole?: string;
   };
   operator: {
     /** `"public".===(integer, integer)`: how DROP OPERATOR and COMMENT ON name it. */

@@ -206,15 +206,46 @@ const QUERIES = {
       FROM pg_policy p`,
 } as const;
 
+/** Owners and access privileges: read only when `--owners` or `--privileges` asks for them. */
+const ACL_QUERY = `
+  SELECT 'pg_class' AS class, c.oid::int8::text AS oid, 0 AS sub, pg_get_userbyid(c.relowner) AS owner,
+         coalesce(c.relacl, acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char", c.relowner))::text[] AS acl
+    FROM pg_class c WHERE c.oid >= 16384
+  UNION ALL
+  SELECT 'pg_class', a.attrelid::int8::text, a.attnum, NULL, coalesce(a.attacl, '{}')::text[]
+    FROM pg_attribute a WHERE a.attrelid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'pg_namespace', n.oid::int8::text, 0, pg_get_userbyid(n.nspowner), coalesce(n.nspacl, acldefault('n', n.nspowner))::text[]
+    FROM pg_namespace n
+  UNION ALL
+  SELECT 'pg_proc', p.oid::int8::text, 0, pg_get_userbyid(p.proowner), coalesce(p.proacl, acldefault('f', p.proowner))::text[]
+    FROM pg_proc p WHERE p.oid >= 16384
+  UNION ALL
+  SELECT 'pg_type', t.oid::int8::text, 0, pg_get_userbyid(t.typowner), coalesce(t.typacl, acldefault('T', t.typowner))::text[]
+    FROM pg_type t WHERE t.oid >= 16384
+  UNION ALL
+  SELECT 'pg_collation', co.oid::int8::text, 0, pg_get_userbyid(co.collowner), NULL FROM pg_collation co WHERE co.oid >= 16384
+  UNION ALL
+  SELECT 'pg_operator', o.oid::int8::text, 0, pg_get_userbyid(o.oprowner), NULL FROM pg_operator o WHERE o.oid >= 16384
+  UNION ALL
+  SELECT 'pg_event_trigger', e.oid::int8::text, 0, pg_get_userbyid(e.evtowner), NULL FROM pg_event_trigger e`;
+
+export interface SnapshotOptions {
+  /** Compare owners (`ALTER … OWNER TO`): off by default, because roles differ across servers. */
+  readonly owners?: boolean;
+  /** Compare access privileges (GRANT / REVOKE): off by default, for the same reason. */
+  readonly privileges?: boolean;
+}
+
 type Row = Record<string, unknown>;
-type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] };
+type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] } & { acl?: Row[] };
 
 /**
  * Reads the schema of the database `client` is connected to, in one read-only repeatable-read
  * transaction (a consistent picture even while others change it) and a fixed, small number of
  * queries whatever the size of the schema.
  */
-export async function snapshotSchema(client: Client): Promise<SchemaSnapshot> {
+export async function snapshotSchema(client: Client, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     for (const statement of SESSION_SETTINGS) await client.query(statement);
@@ -222,8 +253,9 @@ export async function snapshotSchema(client: Client): Promise<SchemaSnapshot> {
     for (const [name, sql] of Object.entries(QUERIES) as [keyof typeof QUERIES, string][]) {
       rows[name] = (await client.query(sql)).rows as Row[];
     }
+    if (options.owners || options.privileges) rows.acl = (await client.query(ACL_QUERY)).rows as Row[];
     await client.query('COMMIT');
-    return buildSnapshot(rows);
+    return buildSnapshot(rows, options);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -239,7 +271,7 @@ const str = (value: unknown): string => String(value);
 const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 
 /** Builds the object set from the raw catalog rows. Pure: separated from I/O for clarity. */
-function buildSnapshot(rows: Rows): SchemaSnapshot {
+function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapshot {
   const objects = new Map<string, SchemaObject>();
   /** Catalog address → the id of the tracked object it belongs to. */
   const owner = new Map<string, string>();
@@ -696,6 +728,7 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
   }
 
   addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
+  if (rows.acl) addAccess(rows.acl, objects, owner, options);
 
   // Dependencies between tracked objects, from pg_depend.
   const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
@@ -973,4 +1006,53 @@ function withIndexOptions(definition: string, options: readonly string[] | null)
   const at = [/ WHERE \(/.exec(definition)?.index, / DEFERRABLE\b/.exec(definition)?.index].filter((i): i is number => i !== undefined);
   const index = at.length > 0 ? Math.min(...at) : definition.length;
   return definition.slice(0, index) + clause + definition.slice(index);
+}
+
+/** ALTER … OWNER TO and GRANT name objects as COMMENT ON does, for the kinds that have an owner. */
+const OWNED_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
+  'schema', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view',
+  'function', 'procedure', 'aggregate', 'operator', 'event_trigger',
+]);
+const GRANTABLE_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
+  'schema', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view', 'function', 'procedure', 'aggregate', 'column',
+]);
+
+/** The object as GRANT names it: like COMMENT ON, but functions and procedures are routines, aggregates functions. */
+function grantTarget(object: SchemaObject): string | undefined {
+  if (object.kind === 'aggregate' || object.kind === 'procedure') return commentTarget(object)?.replace(/^(AGGREGATE|PROCEDURE) /, object.kind === 'procedure' ? 'PROCEDURE ' : 'FUNCTION ').replace(/\(\*\)$/, '(*)');
+  if (object.kind === 'view' || object.kind === 'materialized_view') return `TABLE ${q(object.schema, object.name)}`;
+  if (object.kind === 'enum' || object.kind === 'composite_type' || object.kind === 'range_type') return `TYPE ${q(object.schema, object.name)}`;
+  return commentTarget(object);
+}
+
+/** Owners and privileges, as objects that hang on the object they belong to (like comments). */
+function addAccess(rows: Row[], objects: Map<string, SchemaObject>, owner: ReadonlyMap<string, string>, options: SnapshotOptions): void {
+  for (const row of rows) {
+    const catalog = str(row.class);
+    const sub = Number(row.sub);
+    const id = owner.get(address(catalog, row.oid, sub));
+    const target = id ? objects.get(id) : undefined;
+    if (!target || !ownAddress(target, catalog, sub)) continue;
+    if (options.owners && row.owner !== null && OWNED_KINDS.has(target.kind)) {
+      const sql = commentTarget(target);
+      if (sql) {
+        const ownerId = objectId('owner', target.id);
+        objects.set(ownerId, {
+          kind: 'owner', id: ownerId, schema: target.schema, ...(target.table !== undefined ? { table: target.table } : {}), name: target.name,
+          parent: target.id, target: sql, definition: { role: str(row.owner) }, dependsOn: [target.id],
+        });
+      }
+    }
+    if (options.privileges && row.acl !== null && GRANTABLE_KINDS.has(target.kind)) {
+      const acl = (row.acl as string[]).map((item) => item.replace(/\/.*$/, '')).sort();
+      if (target.kind === 'column' && acl.length === 0) continue;
+      const sql = target.kind === 'column' ? `TABLE ${q(target.schema, target.table ?? '')}` : grantTarget(target);
+      if (!sql) continue;
+      const privilegesId = objectId('privileges', target.id);
+      objects.set(privilegesId, {
+        kind: 'privileges', id: privilegesId, schema: target.schema, ...(target.table !== undefined ? { table: target.table } : {}), name: target.name,
+        parent: target.id, target: sql, ...(target.kind === 'column' ? { column: target.name } : { ownerRole: str(row.owner) }), definition: { acl }, dependsOn: [target.id],
+      });
+    }
+  }
 }

@@ -70,6 +70,8 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'policy',
   'event_trigger',
   'comment',
+  'owner',
+  'privileges',
 ];
 const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
 const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
@@ -85,6 +87,8 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
     case 'sequence':
     case 'composite_type':
     case 'comment':
+    case 'owner':
+    case 'privileges':
       return 'alter';
     case 'enum':
       return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
@@ -231,7 +235,7 @@ class MigrationPlanner {
         const object = this.a.objects.get(id)!;
         if (object.parent === cause) {
           // A comment on a type that is recreated must be set again on the new type.
-          if (mode === 'drop' || (mode === 'type' && object.kind === 'comment')) drop(id, cause);
+          if (mode === 'drop' || (mode === 'type' && (object.kind === 'comment' || object.kind === 'owner' || object.kind === 'privileges'))) drop(id, cause);
           continue;
         }
         if (object.kind === 'column') {
@@ -392,6 +396,15 @@ class MigrationPlanner {
         return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
       case 'comment':
         return statement(`COMMENT ON ${object.target} IS NULL`);
+      case 'owner':
+        // Goes with its object, and an object always has an owner: nothing to undo on its own.
+        return [];
+      case 'privileges': {
+        // The object stays but grants nothing any more (a column's grants revoked).
+        const column = object.column !== undefined ? ` (${quoteIdent(object.column)})` : '';
+        const grantees = [...new Set(object.definition.acl.map((item) => item.slice(0, item.lastIndexOf('='))))].map((who) => (who === '' ? 'PUBLIC' : quoteIdent(who)));
+        return grantees.length > 0 ? statement(`REVOKE ALL${column} ON ${object.target} FROM ${grantees.join(', ')}`) : [];
+      }
       case 'operator':
         return statement(`DROP OPERATOR ${object.signature}`);
       case 'cast':
@@ -481,7 +494,10 @@ class MigrationPlanner {
       case 'composite_type':
         return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
       case 'comment':
+      case 'owner':
         return createSql(to, this.b).map(sql);
+      case 'privileges':
+        return grantStatements(to, (from as ObjectOf<'privileges'>).definition.acl).map(sql);
       default:
         return [];
     }
@@ -695,6 +711,10 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     }
     case 'comment':
       return [`COMMENT ON ${object.target} IS ${quoteLiteral(object.definition.text)}`];
+    case 'owner':
+      return [`ALTER ${object.target} OWNER TO ${quoteIdent(object.definition.role)}`];
+    case 'privileges':
+      return grantStatements(object, undefined);
     case 'operator':
     case 'cast':
       return [object.definition.definition];
@@ -776,6 +796,47 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: Migrat
   if (removed.length > 0) out.push(`ALTER TABLE ${name} RESET (${removed.join(', ')})`);
   const set = y.options.filter((option) => !x.options.includes(option));
   if (set.length > 0) out.push(`ALTER TABLE ${name} SET (${set.join(', ')})`);
+  return out;
+}
+
+const PRIVILEGE_NAMES: Record<string, string> = {
+  r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', D: 'TRUNCATE', x: 'REFERENCES', t: 'TRIGGER',
+  X: 'EXECUTE', U: 'USAGE', C: 'CREATE', c: 'CONNECT', T: 'TEMPORARY', m: 'MAINTAIN', s: 'SET', A: 'ALTER SYSTEM',
+};
+
+/**
+ * REVOKE what `before` grants (every grantee of it, all privileges), then GRANT what `object`'s ACL
+ * says, grantee by grantee; privileges with grant option separately. A new object (no `before`)
+ * starts from PostgreSQL's defaults, which its ACL spells out: revoked from the owner and PUBLIC first.
+ */
+function grantStatements(object: ObjectOf<'privileges'>, before: readonly string[] | undefined): string[] {
+  const grantee = (name: string) => (name === '' ? 'PUBLIC' : quoteIdent(name.replace(/^"(.*)"$/, '$1').replace(/""/g, '"')));
+  const split = (item: string) => {
+    const at = item.lastIndexOf('=');
+    return { who: item.slice(0, at), privileges: item.slice(at + 1) };
+  };
+  const column = object.column !== undefined ? ` (${quoteIdent(object.column)})` : '';
+  const out: string[] = [];
+  const previous = before ?? [];
+  const owner = object.column === undefined ? ['PUBLIC', ...(object.ownerRole !== undefined ? [quoteIdent(object.ownerRole)] : [])] : [];
+  const revokeFrom = [...new Set([...owner, ...previous.map((item) => grantee(split(item).who))])];
+  if (revokeFrom.length > 0) out.push(`REVOKE ALL${column} ON ${object.target} FROM ${revokeFrom.join(', ')}`);
+  for (const item of object.definition.acl) {
+    const { who, privileges } = split(item);
+    const plain: string[] = [];
+    const withOption: string[] = [];
+    for (let i = 0; i < privileges.length; i++) {
+      const name = PRIVILEGE_NAMES[privileges[i]!];
+      if (!name) continue;
+      if (privileges[i + 1] === '*') {
+        withOption.push(name);
+        i++;
+      } else plain.push(name);
+    }
+    const list = (names: string[]) => names.map((name) => `${name}${column}`).join(', ');
+    if (plain.length > 0) out.push(`GRANT ${list(plain)} ON ${object.target} TO ${grantee(who)}`);
+    if (withOption.length > 0) out.push(`GRANT ${list(withOption)} ON ${object.target} TO ${grantee(who)} WITH GRANT OPTION`);
+  }
   return out;
 }
 

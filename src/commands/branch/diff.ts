@@ -24,6 +24,7 @@ export default class BranchDiff extends AybCommand {
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
     '<%= config.bin %> branch diff feature-a feature-b --json | jq \'map(select(.destructive))\'',
     '<%= config.bin %> branch diff feature-auth --exit-code > /dev/null || echo "the schema changed"',
+    '<%= config.bin %> branch diff main feature-auth --owners --privileges --output sql',
   ];
   static override args = {
     a: Args.string({ description: 'branch name or main: the side the changes start from (with no <b>: the branch, compared with main)', required: true }),
@@ -32,6 +33,8 @@ export default class BranchDiff extends AybCommand {
   static override flags = {
     output: outputFlag(['table', 'json', 'sql']),
     'exit-code': Flags.boolean({ description: 'exit with 1 when there are differences, 0 when there are none' }),
+    owners: Flags.boolean({ description: 'also compare who owns each object (ALTER … OWNER TO); off by default, as roles differ across servers' }),
+    privileges: Flags.boolean({ description: 'also compare access privileges (GRANT / REVOKE); off by default, as roles differ across servers' }),
   };
 
   async run(): Promise<void> {
@@ -45,7 +48,10 @@ export default class BranchDiff extends AybCommand {
     const a = await resolveDatabase(ctx, from);
     const b = await resolveDatabase(ctx, to);
     this.writer.log(`Comparing ${from} (${a.database}) with ${to} (${b.database}) …`);
-    const comparison = await compareSchemas(withDatabase(ctx.main, a.database), withDatabase(ctx.main, b.database));
+    const comparison = await compareSchemas(withDatabase(ctx.main, a.database), withDatabase(ctx.main, b.database), {
+      owners: flags.owners,
+      privileges: flags.privileges,
+    });
 
     if (this.writer.json) this.writer.jsonDocument(comparison.changes);
     else if (flags.output === 'sql') {
