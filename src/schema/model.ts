@@ -28,6 +28,7 @@ export const OBJECT_KINDS = [
   'trigger',
   'policy',
   'event_trigger',
+  'publication',
   'comment',
   'owner',
   'privileges',
@@ -234,6 +235,7 @@ export interface DefinitionByKind {
   operator: StatementDefinition;
   cast: StatementDefinition;
   event_trigger: EventTriggerDefinition;
+  publication: StatementDefinition;
 }
 
 interface BaseObject {
@@ -311,6 +313,7 @@ interface ExtraByKind {
   /** `(integer AS public.money2)`: how DROP CAST names it. */
   cast: { readonly signature: string };
   event_trigger: object;
+  publication: object;
 }
 
 export interface SchemaSnapshot {
@@ -344,7 +347,7 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
   const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
   const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
   if (object.kind === 'cast') return object.name;
-  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' ? displayIdent(object.name) : parts.join('.');
+  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' || object.kind === 'publication' ? displayIdent(object.name) : parts.join('.');
 }
 
 /** `column public.film.rating`, for notes and messages. */

@@ -228,7 +228,9 @@ const ACL_QUERY = `
   UNION ALL
   SELECT 'pg_operator', o.oid::int8::text, 0, pg_get_userbyid(o.oprowner), NULL FROM pg_operator o WHERE o.oid >= 16384
   UNION ALL
-  SELECT 'pg_event_trigger', e.oid::int8::text, 0, pg_get_userbyid(e.evtowner), NULL FROM pg_event_trigger e`;
+  SELECT 'pg_event_trigger', e.oid::int8::text, 0, pg_get_userbyid(e.evtowner), NULL FROM pg_event_trigger e
+  UNION ALL
+  SELECT 'pg_publication', p.oid::int8::text, 0, pg_get_userbyid(p.pubowner), NULL FROM pg_publication p`;
 
 export interface SnapshotOptions {
   /** Compare owners (`ALTER … OWNER TO`): off by default, because roles differ across servers. */
@@ -237,8 +239,23 @@ export interface SnapshotOptions {
   readonly privileges?: boolean;
 }
 
+/** Publications (PostgreSQL 15 and later: row filters, column lists, whole schemas). */
+const PUBLICATIONS_QUERY = `
+  SELECT p.oid::int8::text AS oid, p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+         (SELECT coalesce(array_agg(pr.prrelid::int8::text), '{}') FROM pg_publication_rel pr WHERE pr.prpubid = p.oid) AS relids,
+         (SELECT coalesce(array_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                   || CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                        FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (pr.prattrs)) || ')' ELSE '' END
+                   || CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_get_expr(pr.prqual, c.oid) || ')' ELSE '' END
+                   ORDER BY n.nspname, c.relname), '{}')
+            FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE pr.prpubid = p.oid) AS tables,
+         (SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}')
+            FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid) AS schemas
+    FROM pg_publication p`;
+
 type Row = Record<string, unknown>;
-type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] } & { acl?: Row[] };
+type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] } & { acl?: Row[]; publications?: Row[] };
 
 /**
  * Reads the schema of the database `client` is connected to, in one read-only repeatable-read
@@ -253,6 +270,8 @@ export async function snapshotSchema(client: Client, options: SnapshotOptions = 
     for (const [name, sql] of Object.entries(QUERIES) as [keyof typeof QUERIES, string][]) {
       rows[name] = (await client.query(sql)).rows as Row[];
     }
+    const version = Number((await client.query('SHOW server_version_num')).rows[0]?.server_version_num ?? 0);
+    if (version >= 150000) rows.publications = (await client.query(PUBLICATIONS_QUERY)).rows as Row[];
     if (options.owners || options.privileges) rows.acl = (await client.query(ACL_QUERY)).rows as Row[];
     await client.query('COMMIT');
     return buildSnapshot(rows, options);
@@ -727,6 +746,24 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     });
   }
 
+  for (const row of rows.publications ?? []) {
+    const name = str(row.pubname);
+    const id = objectId('publication', name);
+    owner.set(address('pg_publication', row.oid), id);
+    const targets = [
+      ...(row.puballtables === true ? ['ALL TABLES'] : []),
+      ...((row.tables as string[]).length > 0 ? [`TABLE ${(row.tables as string[]).join(', ')}`] : []),
+      ...((row.schemas as string[]).length > 0 ? [`TABLES IN SCHEMA ${(row.schemas as string[]).map(quoteIdent).join(', ')}`] : []),
+    ];
+    const publish = (['insert', 'update', 'delete', 'truncate'] as const).filter((action) => row[`pub${action}`] === true);
+    const definition = `CREATE PUBLICATION ${quoteIdent(name)}${targets.length > 0 ? ` FOR ${targets.join(', ')}` : ''} WITH (publish = ${quoteLiteral(publish.join(', '))}, publish_via_partition_root = ${row.pubviaroot === true})`;
+    const dependsOn = [
+      ...(row.relids as string[]).map((oid) => relationIdByOid.get(oid)).filter((x): x is string => x !== undefined),
+      ...(row.schemas as string[]).map((schema) => objectId('schema', schema)).filter((x) => objects.has(x)),
+    ];
+    objects.set(id, { kind: 'publication', id, schema: '', name, definition: { definition }, dependsOn });
+  }
+
   addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
   if (rows.acl) addAccess(rows.acl, objects, owner, options);
 
@@ -900,6 +937,8 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `CAST ${object.signature}`;
     case 'event_trigger':
       return `EVENT TRIGGER ${quoteIdent(object.name)}`;
+    case 'publication':
+      return `PUBLICATION ${quoteIdent(object.name)}`;
     case 'function':
     case 'procedure':
     case 'aggregate': {
@@ -992,6 +1031,7 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     operator: 'pg_operator',
     cast: 'pg_cast',
     event_trigger: 'pg_event_trigger',
+    publication: 'pg_publication',
   };
   return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
 }
@@ -1011,7 +1051,7 @@ function withIndexOptions(definition: string, options: readonly string[] | null)
 /** ALTER … OWNER TO and GRANT name objects as COMMENT ON does, for the kinds that have an owner. */
 const OWNED_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
   'schema', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view',
-  'function', 'procedure', 'aggregate', 'operator', 'event_trigger',
+  'function', 'procedure', 'aggregate', 'operator', 'event_trigger', 'publication',
 ]);
 const GRANTABLE_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
   'schema', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view', 'function', 'procedure', 'aggregate', 'column',

@@ -69,6 +69,7 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'trigger',
   'policy',
   'event_trigger',
+  'publication',
   'comment',
   'owner',
   'privileges',
@@ -411,6 +412,8 @@ class MigrationPlanner {
         return statement(`DROP CAST ${object.signature}`);
       case 'event_trigger':
         return statement(`DROP EVENT TRIGGER ${quoteIdent(object.name)}`);
+      case 'publication':
+        return statement(`DROP PUBLICATION ${quoteIdent(object.name)}`);
     }
   }
 
@@ -717,6 +720,7 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       return grantStatements(object, undefined);
     case 'operator':
     case 'cast':
+    case 'publication':
       return [object.definition.definition];
     case 'event_trigger': {
       const out = [object.definition.definition];

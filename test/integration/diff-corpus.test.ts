@@ -275,6 +275,14 @@ const CASES: CorpusCase[] = [
     'DROP EVENT TRIGGER et_c218', { global: true }),
   c('comments on an operator and a cast', "CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3); CREATE TYPE sz AS ENUM ('s'); CREATE CAST (sz AS text) WITH INOUT;",
     "COMMENT ON OPERATOR === (int, int) IS 'eq'; COMMENT ON CAST (sz AS text) IS 'sz'", { global: true }),
+
+  // --- Publications ---
+  c('publication for some tables created', 'CREATE TABLE t1 (id int PRIMARY KEY); CREATE TABLE t2 (id int PRIMARY KEY, v text);', "CREATE PUBLICATION pub_c205 FOR TABLE t1, t2 WITH (publish = 'insert, update')", { global: true }),
+  c('publication with a row filter and a column list', 'CREATE TABLE t (id int PRIMARY KEY, region varchar(5), secret text);', 'CREATE PUBLICATION pub_c206 FOR TABLE t (id, region) WHERE (id > 10 AND id < 1000)', { global: true }),
+  c('publication for a whole schema, dropped and changed', 'CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION pub_c207a FOR TABLE t; CREATE PUBLICATION pub_c207b FOR TABLE t;',
+    "DROP PUBLICATION pub_c207a; ALTER PUBLICATION pub_c207b SET (publish_via_partition_root = true, publish = 'delete'); CREATE PUBLICATION pub_c207c FOR TABLES IN SCHEMA c207", { global: true }),
+  c('table added to a publication, with a comment', 'CREATE TABLE t1 (id int PRIMARY KEY); CREATE TABLE t2 (id int PRIMARY KEY); CREATE PUBLICATION pub_c208 FOR TABLE t1;',
+    "ALTER PUBLICATION pub_c208 ADD TABLE t2; COMMENT ON PUBLICATION pub_c208 IS 'p'", { global: true }),
 ];
 
 /** Owners and privileges: compared only when asked (`--owners`, `--privileges`), judged with both on. */
