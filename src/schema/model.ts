@@ -14,7 +14,9 @@ export const OBJECT_KINDS = [
   'composite_type',
   'range_type',
   'sequence',
+  'foreign_server',
   'table',
+  'foreign_table',
   'column',
   'constraint',
   'index',
@@ -107,6 +109,28 @@ export interface OwnerDefinition {
 export interface PrivilegesDefinition {
   /** `grantee=privileges` (grantee empty for PUBLIC; `*` after a letter: with grant option), sorted; the defaults spelled out. */
   readonly acl: readonly string[];
+}
+
+export interface ForeignServerDefinition {
+  readonly wrapper: string;
+  readonly type: string | null;
+  readonly version: string | null;
+  /** `key=value`, sorted. */
+  readonly options: readonly string[];
+}
+
+export interface ForeignTableDefinition {
+  readonly server: string;
+  readonly options: readonly string[];
+  /** In column order: a foreign table is recreated whole when it changes, so order is kept. */
+  readonly columns: readonly {
+    readonly name: string;
+    readonly type: string;
+    readonly collation: string | null;
+    readonly not_null: boolean;
+    readonly default: string | null;
+    readonly options: readonly string[];
+  }[];
 }
 
 export interface CommentDefinition {
@@ -236,6 +260,8 @@ export interface DefinitionByKind {
   cast: StatementDefinition;
   event_trigger: EventTriggerDefinition;
   publication: StatementDefinition;
+  foreign_server: ForeignServerDefinition;
+  foreign_table: ForeignTableDefinition;
 }
 
 interface BaseObject {
@@ -314,6 +340,8 @@ interface ExtraByKind {
   cast: { readonly signature: string };
   event_trigger: object;
   publication: object;
+  foreign_server: object;
+  foreign_table: object;
 }
 
 export interface SchemaSnapshot {
@@ -347,7 +375,7 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
   const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
   const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
   if (object.kind === 'cast') return object.name;
-  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' || object.kind === 'publication' ? displayIdent(object.name) : parts.join('.');
+  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' || object.kind === 'publication' || object.kind === 'foreign_server' ? displayIdent(object.name) : parts.join('.');
 }
 
 /** `column public.film.rating`, for notes and messages. */

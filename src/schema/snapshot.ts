@@ -190,6 +190,25 @@ const QUERIES = {
   event_triggers: `
     SELECT e.oid::int8::text AS oid, e.evtname, e.evtevent, e.evtfoid::regproc::text AS func, e.evtenabled, e.evttags
       FROM pg_event_trigger e`,
+  foreign_servers: `
+    SELECT s.oid::int8::text AS oid, s.srvname, w.fdwname, s.srvtype, s.srvversion, s.srvoptions
+      FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw`,
+  foreign_tables: `
+    SELECT c.oid::int8::text AS oid, n.nspname, c.relname, s.srvname, ft.ftoptions,
+           (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                     'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN
+                       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                          FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END,
+                     'not_null', a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid), 'options', coalesce(a.attfdwoptions, '{}'))
+                   ORDER BY a.attnum), '[]')
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+      FROM pg_foreign_table ft
+      JOIN pg_class c ON c.oid = ft.ftrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_foreign_server s ON s.oid = ft.ftserver
+     WHERE ${SCHEMA_FILTER}`,
   descriptions: `
     SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
       FROM pg_description d
@@ -230,7 +249,9 @@ const ACL_QUERY = `
   UNION ALL
   SELECT 'pg_event_trigger', e.oid::int8::text, 0, pg_get_userbyid(e.evtowner), NULL FROM pg_event_trigger e
   UNION ALL
-  SELECT 'pg_publication', p.oid::int8::text, 0, pg_get_userbyid(p.pubowner), NULL FROM pg_publication p`;
+  SELECT 'pg_publication', p.oid::int8::text, 0, pg_get_userbyid(p.pubowner), NULL FROM pg_publication p
+  UNION ALL
+  SELECT 'pg_foreign_server', s.oid::int8::text, 0, pg_get_userbyid(s.srvowner), NULL FROM pg_foreign_server s`;
 
 export interface SnapshotOptions {
   /** Compare owners (`ALTER … OWNER TO`): off by default, because roles differ across servers. */
@@ -746,6 +767,42 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     });
   }
 
+  for (const row of rows.foreign_servers) {
+    if (isMember('pg_foreign_server', row.oid)) continue;
+    const name = str(row.srvname);
+    const id = objectId('foreign_server', name);
+    owner.set(address('pg_foreign_server', row.oid), id);
+    objects.set(id, {
+      kind: 'foreign_server',
+      id,
+      schema: '',
+      name,
+      definition: { wrapper: str(row.fdwname), type: strOrNull(row.srvtype), version: strOrNull(row.srvversion), options: ((row.srvoptions as string[] | null) ?? []).slice().sort() },
+      dependsOn: [],
+    });
+  }
+
+  for (const row of rows.foreign_tables) {
+    if (isMember('pg_class', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.relname);
+    const id = objectId('foreign_table', schema, name);
+    owner.set(address('pg_class', row.oid), id);
+    const columns = row.columns as { name: string; type: string; collation: string | null; not_null: boolean; default: string | null; options: string[] }[];
+    objects.set(id, {
+      kind: 'foreign_table',
+      id,
+      schema,
+      name,
+      definition: {
+        server: str(row.srvname),
+        options: ((row.ftoptions as string[] | null) ?? []).slice().sort(),
+        columns: columns.map((column) => ({ ...column, options: column.options.slice().sort() })),
+      },
+      dependsOn: [...schemaDeps(schema), objectId('foreign_server', str(row.srvname))],
+    });
+  }
+
   for (const row of rows.publications ?? []) {
     const name = str(row.pubname);
     const id = objectId('publication', name);
@@ -939,6 +996,10 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `EVENT TRIGGER ${quoteIdent(object.name)}`;
     case 'publication':
       return `PUBLICATION ${quoteIdent(object.name)}`;
+    case 'foreign_server':
+      return `SERVER ${quoteIdent(object.name)}`;
+    case 'foreign_table':
+      return `FOREIGN TABLE ${q(object.schema, object.name)}`;
     case 'function':
     case 'procedure':
     case 'aggregate': {
@@ -1032,6 +1093,8 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     cast: 'pg_cast',
     event_trigger: 'pg_event_trigger',
     publication: 'pg_publication',
+    foreign_server: 'pg_foreign_server',
+    foreign_table: 'pg_class',
   };
   return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
 }
@@ -1051,7 +1114,7 @@ function withIndexOptions(definition: string, options: readonly string[] | null)
 /** ALTER … OWNER TO and GRANT name objects as COMMENT ON does, for the kinds that have an owner. */
 const OWNED_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
   'schema', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view',
-  'function', 'procedure', 'aggregate', 'operator', 'event_trigger', 'publication',
+  'function', 'procedure', 'aggregate', 'operator', 'event_trigger', 'publication', 'foreign_server', 'foreign_table',
 ]);
 const GRANTABLE_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
   'schema', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view', 'function', 'procedure', 'aggregate', 'column',

@@ -60,7 +60,9 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'aggregate',
   'operator',
   'cast',
+  'foreign_server',
   'table',
+  'foreign_table',
   'column',
   'constraint',
   'index',
@@ -78,7 +80,7 @@ const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
 const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
 
 /** Kinds that are never dropped to be rebuilt because something they depend on changes. */
-const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table']);
+const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'foreign_server']);
 
 type ChangeMode = 'alter' | 'rebuild' | 'recreate_type';
 
@@ -91,6 +93,8 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
     case 'owner':
     case 'privileges':
       return 'alter';
+    case 'foreign_server':
+      return a.definition.type === (b as ObjectOf<'foreign_server'>).definition.type && a.definition.wrapper === (b as ObjectOf<'foreign_server'>).definition.wrapper ? 'alter' : 'rebuild';
     case 'enum':
       return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
     case 'domain':
@@ -414,6 +418,10 @@ class MigrationPlanner {
         return statement(`DROP EVENT TRIGGER ${quoteIdent(object.name)}`);
       case 'publication':
         return statement(`DROP PUBLICATION ${quoteIdent(object.name)}`);
+      case 'foreign_server':
+        return statement(`DROP SERVER ${quoteIdent(object.name)}`);
+      case 'foreign_table':
+        return statement(`DROP FOREIGN TABLE ${qname(object.schema, object.name)}`);
     }
   }
 
@@ -501,6 +509,12 @@ class MigrationPlanner {
         return createSql(to, this.b).map(sql);
       case 'privileges':
         return grantStatements(to, (from as ObjectOf<'privileges'>).definition.acl).map(sql);
+      case 'foreign_server': {
+        const x = (from as ObjectOf<'foreign_server'>).definition;
+        const version = x.version !== to.definition.version ? ` VERSION ${to.definition.version === null ? 'NULL' : quoteLiteral(to.definition.version)}` : '';
+        const options = optionChanges(x.options, to.definition.options);
+        return version || options ? [sql(`ALTER SERVER ${quoteIdent(to.name)}${version}${options}`)] : [];
+      }
       default:
         return [];
     }
@@ -722,6 +736,23 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'cast':
     case 'publication':
       return [object.definition.definition];
+    case 'foreign_server': {
+      const d = object.definition;
+      const type = d.type !== null ? ` TYPE ${quoteLiteral(d.type)}` : '';
+      const version = d.version !== null ? ` VERSION ${quoteLiteral(d.version)}` : '';
+      return [`CREATE SERVER ${quoteIdent(object.name)}${type}${version} FOREIGN DATA WRAPPER ${quoteIdent(d.wrapper)}${fdwOptions(d.options)}`];
+    }
+    case 'foreign_table': {
+      const d = object.definition;
+      const columns = d.columns.map((c) => {
+        let clause = `    ${quoteIdent(c.name)} ${c.type}${fdwOptions(c.options)}`;
+        if (c.collation) clause += ` COLLATE ${c.collation}`;
+        if (c.not_null) clause += ' NOT NULL';
+        if (c.default !== null) clause += ` DEFAULT ${rx(c.default)}`;
+        return clause;
+      });
+      return [`CREATE FOREIGN TABLE ${qname(object.schema, object.name)} (${columns.length > 0 ? `\n${columns.join(',\n')}\n` : ''}) SERVER ${quoteIdent(d.server)}${fdwOptions(d.options)}`];
+    }
     case 'event_trigger': {
       const out = [object.definition.definition];
       const state = { origin: '', disabled: 'DISABLE', replica: 'ENABLE REPLICA', always: 'ENABLE ALWAYS' }[object.definition.enabled];
@@ -842,6 +873,27 @@ function grantStatements(object: ObjectOf<'privileges'>, before: readonly string
     if (withOption.length > 0) out.push(`GRANT ${list(withOption)} ON ${object.target} TO ${grantee(who)} WITH GRANT OPTION`);
   }
   return out;
+}
+
+const optionParts = (option: string) => ({ key: option.slice(0, option.indexOf('=')), value: option.slice(option.indexOf('=') + 1) });
+
+/** ` OPTIONS (key 'value', …)` of a foreign server, table or column; empty when there are none. */
+function fdwOptions(options: readonly string[]): string {
+  if (options.length === 0) return '';
+  return ` OPTIONS (${options.map((option) => { const { key, value } = optionParts(option); return `${quoteIdent(key)} ${quoteLiteral(value)}`; }).join(', ')})`;
+}
+
+/** ` OPTIONS (DROP k, SET k 'v', ADD k 'v')` that take `from` to `to`. */
+function optionChanges(from: readonly string[], to: readonly string[]): string {
+  const before = new Map(from.map((option) => [optionParts(option).key, optionParts(option).value]));
+  const after = new Map(to.map((option) => [optionParts(option).key, optionParts(option).value]));
+  const parts: string[] = [];
+  for (const key of before.keys()) if (!after.has(key)) parts.push(`DROP ${quoteIdent(key)}`);
+  for (const [key, value] of after) {
+    if (!before.has(key)) parts.push(`ADD ${quoteIdent(key)} ${quoteLiteral(value)}`);
+    else if (before.get(key) !== value) parts.push(`SET ${quoteIdent(key)} ${quoteLiteral(value)}`);
+  }
+  return parts.length > 0 ? ` OPTIONS (${parts.join(', ')})` : '';
 }
 
 const NO_SETTINGS = { statistics: null, storage: null, compression: null, options: [] as readonly string[] };

@@ -283,6 +283,16 @@ const CASES: CorpusCase[] = [
     "DROP PUBLICATION pub_c207a; ALTER PUBLICATION pub_c207b SET (publish_via_partition_root = true, publish = 'delete'); CREATE PUBLICATION pub_c207c FOR TABLES IN SCHEMA c207", { global: true }),
   c('table added to a publication, with a comment', 'CREATE TABLE t1 (id int PRIMARY KEY); CREATE TABLE t2 (id int PRIMARY KEY); CREATE PUBLICATION pub_c208 FOR TABLE t1;',
     "ALTER PUBLICATION pub_c208 ADD TABLE t2; COMMENT ON PUBLICATION pub_c208 IS 'p'", { global: true }),
+
+  // --- Foreign servers and foreign tables (postgres_fdw, created in the template) ---
+  c('foreign server created', 'SELECT 1;', "CREATE SERVER srv_c209 TYPE 'pg' VERSION '15' FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', dbname 'x', port '5432')", { global: true }),
+  c('foreign server options and version changed', "CREATE SERVER srv_c210 VERSION '1' FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'a', dbname 'x');",
+    "ALTER SERVER srv_c210 VERSION '2' OPTIONS (SET host 'b', DROP dbname, ADD port '5433')", { global: true }),
+  c('foreign table created, with column options', "CREATE SERVER srv_c211 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'x');",
+    "CREATE FOREIGN TABLE ft (id int OPTIONS (column_name 'remote_id') NOT NULL, name text COLLATE \"C\", n int DEFAULT 0) SERVER srv_c211 OPTIONS (schema_name 'public', table_name 'things')"),
+  c('foreign table redefined under a view, and commented', "CREATE SERVER srv_c212 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c212; CREATE VIEW v AS SELECT id FROM ft;",
+    "DROP VIEW v; DROP FOREIGN TABLE ft; CREATE FOREIGN TABLE ft (id int, label text) SERVER srv_c212 OPTIONS (table_name 'other'); CREATE VIEW v AS SELECT id FROM ft; COMMENT ON FOREIGN TABLE ft IS 'remote'; COMMENT ON SERVER srv_c212 IS 's'"),
+  c('foreign table dropped', "CREATE SERVER srv_c213 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c213;", 'DROP FOREIGN TABLE ft'),
 ];
 
 /** Owners and privileges: compared only when asked (`--owners`, `--privileges`), judged with both on. */
@@ -308,7 +318,7 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
     cluster = await startTestCluster();
     await cluster.createDatabase('corpus_template');
     // Extensions some cases use: in the template, so both sides have them.
-    await execSql(cluster, 'corpus_template', 'CREATE EXTENSION IF NOT EXISTS btree_gist');
+    await execSql(cluster, 'corpus_template', 'CREATE EXTENSION IF NOT EXISTS btree_gist; CREATE EXTENSION IF NOT EXISTS postgres_fdw');
     // Roles are the cluster's: made once, for the owner and privilege cases.
     await execSql(cluster, 'corpus_template', 'CREATE ROLE corpus_owner; CREATE ROLE corpus_reader');
   });
