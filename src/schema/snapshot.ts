@@ -108,7 +108,7 @@ const QUERIES = {
       FROM pg_constraint co
       JOIN pg_class c ON c.oid = co.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND co.coninhcount = 0 AND ${SCHEMA_FILTER}`,
+     WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND (co.coninhcount = 0 OR co.conislocal) AND ${SCHEMA_FILTER}`,
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
            pg_get_indexdef(i.indexrelid) AS definition

@@ -293,6 +293,10 @@ const CASES: CorpusCase[] = [
   c('foreign table redefined under a view, and commented', "CREATE SERVER srv_c212 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c212; CREATE VIEW v AS SELECT id FROM ft;",
     "DROP VIEW v; DROP FOREIGN TABLE ft; CREATE FOREIGN TABLE ft (id int, label text) SERVER srv_c212 OPTIONS (table_name 'other'); CREATE VIEW v AS SELECT id FROM ft; COMMENT ON FOREIGN TABLE ft IS 'remote'; COMMENT ON SERVER srv_c212 IS 's'"),
   c('foreign table dropped', "CREATE SERVER srv_c213 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c213;", 'DROP FOREIGN TABLE ft'),
+
+  // --- More inheritance ---
+  c('inheritance added to a parent with a check (the child declares it too)', 'CREATE TABLE parent (v int CONSTRAINT parent_v_check CHECK (v > 0)); CREATE TABLE child (v int, w text);',
+    'ALTER TABLE child ADD CONSTRAINT parent_v_check CHECK (v > 0); ALTER TABLE child INHERIT parent'),
 ];
 
 /** Owners and privileges: compared only when asked (`--owners`, `--privileges`), judged with both on. */
