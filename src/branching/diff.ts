@@ -1,5 +1,6 @@
 import { ConflictError } from '../core/errors.js';
 import { compareSchemas, type SchemaComparison } from '../schema/compare.js';
+import type { SnapshotOptions } from '../schema/snapshot.js';
 import { type BranchContext, branchConn, withControl } from './context.js';
 import { findRow } from './control-table.js';
 import { resolveDatabase } from './list.js';
@@ -17,11 +18,11 @@ export interface BranchComparison {
  * `ayb branch diff`: the schema changes that turn `from` into `to`, each main, a ready branch or a
  * ready snapshot (read through a throwaway copy, since nobody connects to a snapshot).
  */
-export async function diffBranches(ctx: BranchContext, from: string, to: string): Promise<BranchComparison> {
+export async function diffBranches(ctx: BranchContext, from: string, to: string, options: SnapshotOptions = {}): Promise<BranchComparison> {
   return withSide(ctx, from, (a) =>
     withSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing ${from} (${a.label}) with ${to} (${b.label}) …`);
-      const comparison = await compareSchemas(branchConn(ctx, a.readable), branchConn(ctx, b.readable));
+      const comparison = await compareSchemas(branchConn(ctx, a.readable), branchConn(ctx, b.readable), options);
       return { from: a.label, to: b.label, comparison };
     }),
   );

@@ -14,7 +14,9 @@ export const OBJECT_KINDS = [
   'composite_type',
   'range_type',
   'sequence',
+  'foreign_server',
   'table',
+  'foreign_table',
   'column',
   'constraint',
   'index',
@@ -28,7 +30,10 @@ export const OBJECT_KINDS = [
   'trigger',
   'policy',
   'event_trigger',
+  'publication',
   'comment',
+  'owner',
+  'privileges',
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
@@ -95,6 +100,37 @@ export interface EventTriggerDefinition {
   readonly definition: string;
   /** `origin` (enabled), `disabled`, `replica` or `always`. */
   readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+}
+
+export interface OwnerDefinition {
+  readonly role: string;
+}
+
+export interface PrivilegesDefinition {
+  /** `grantee=privileges` (grantee empty for PUBLIC; `*` after a letter: with grant option), sorted; the defaults spelled out. */
+  readonly acl: readonly string[];
+}
+
+export interface ForeignServerDefinition {
+  readonly wrapper: string;
+  readonly type: string | null;
+  readonly version: string | null;
+  /** `key=value`, sorted. */
+  readonly options: readonly string[];
+}
+
+export interface ForeignTableDefinition {
+  readonly server: string;
+  readonly options: readonly string[];
+  /** In column order: a foreign table is recreated whole when it changes, so order is kept. */
+  readonly columns: readonly {
+    readonly name: string;
+    readonly type: string;
+    readonly collation: string | null;
+    readonly not_null: boolean;
+    readonly default: string | null;
+    readonly options: readonly string[];
+  }[];
 }
 
 export interface CommentDefinition {
@@ -218,9 +254,14 @@ export interface DefinitionByKind {
   trigger: TriggerDefinition;
   policy: PolicyDefinition;
   comment: CommentDefinition;
+  owner: OwnerDefinition;
+  privileges: PrivilegesDefinition;
   operator: StatementDefinition;
   cast: StatementDefinition;
   event_trigger: EventTriggerDefinition;
+  publication: StatementDefinition;
+  foreign_server: ForeignServerDefinition;
+  foreign_table: ForeignTableDefinition;
 }
 
 interface BaseObject {
@@ -280,6 +321,17 @@ interface ExtraByKind {
     /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */
     readonly target: string;
   };
+  owner: {
+    /** The object as ALTER … OWNER TO names it: `TABLE "public"."t"`. */
+    readonly target: string;
+  };
+  privileges: {
+    /** The object as GRANT names it (`TABLE "public"."t"`); for a column, the table, with `column` set. */
+    readonly target: string;
+    readonly column?: string;
+    /** The object's owner, whose default privileges a new object starts with. */
+    readonly ownerRole?: string;
+  };
   operator: {
     /** `"public".===(integer, integer)`: how DROP OPERATOR and COMMENT ON name it. */
     readonly signature: string;
@@ -287,6 +339,9 @@ interface ExtraByKind {
   /** `(integer AS public.money2)`: how DROP CAST names it. */
   cast: { readonly signature: string };
   event_trigger: object;
+  publication: object;
+  foreign_server: object;
+  foreign_table: object;
 }
 
 export interface SchemaSnapshot {
@@ -320,7 +375,7 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
   const name = isRoutine ? object.name.replace(/^[^(]*/, (base) => displayIdent(base)) : displayIdent(object.name);
   const parts = [displayIdent(object.schema), ...(object.table !== undefined && object.table !== null ? [displayIdent(object.table)] : []), name];
   if (object.kind === 'cast') return object.name;
-  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' ? displayIdent(object.name) : parts.join('.');
+  return object.kind === 'schema' || object.kind === 'extension' || object.kind === 'event_trigger' || object.kind === 'publication' || object.kind === 'foreign_server' ? displayIdent(object.name) : parts.join('.');
 }
 
 /** `column public.film.rating`, for notes and messages. */

@@ -108,7 +108,7 @@ const QUERIES = {
       FROM pg_constraint co
       JOIN pg_class c ON c.oid = co.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND co.coninhcount = 0 AND ${SCHEMA_FILTER}`,
+     WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND (co.coninhcount = 0 OR co.conislocal) AND ${SCHEMA_FILTER}`,
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
            pg_get_indexdef(i.indexrelid) AS definition
@@ -190,6 +190,25 @@ const QUERIES = {
   event_triggers: `
     SELECT e.oid::int8::text AS oid, e.evtname, e.evtevent, e.evtfoid::regproc::text AS func, e.evtenabled, e.evttags
       FROM pg_event_trigger e`,
+  foreign_servers: `
+    SELECT s.oid::int8::text AS oid, s.srvname, w.fdwname, s.srvtype, s.srvversion, s.srvoptions
+      FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw`,
+  foreign_tables: `
+    SELECT c.oid::int8::text AS oid, n.nspname, c.relname, s.srvname, ft.ftoptions,
+           (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                     'collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN
+                       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                          FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END,
+                     'not_null', a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid), 'options', coalesce(a.attfdwoptions, '{}'))
+                   ORDER BY a.attnum), '[]')
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+      FROM pg_foreign_table ft
+      JOIN pg_class c ON c.oid = ft.ftrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_foreign_server s ON s.oid = ft.ftserver
+     WHERE ${SCHEMA_FILTER}`,
   descriptions: `
     SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
       FROM pg_description d
@@ -206,15 +225,65 @@ const QUERIES = {
       FROM pg_policy p`,
 } as const;
 
+/** Owners and access privileges: read only when `--owners` or `--privileges` asks for them. */
+const ACL_QUERY = `
+  SELECT 'pg_class' AS class, c.oid::int8::text AS oid, 0 AS sub, pg_get_userbyid(c.relowner) AS owner,
+         coalesce(c.relacl, acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char", c.relowner))::text[] AS acl
+    FROM pg_class c WHERE c.oid >= 16384
+  UNION ALL
+  SELECT 'pg_class', a.attrelid::int8::text, a.attnum, NULL, coalesce(a.attacl, '{}')::text[]
+    FROM pg_attribute a WHERE a.attrelid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'pg_namespace', n.oid::int8::text, 0, pg_get_userbyid(n.nspowner), coalesce(n.nspacl, acldefault('n', n.nspowner))::text[]
+    FROM pg_namespace n
+  UNION ALL
+  SELECT 'pg_proc', p.oid::int8::text, 0, pg_get_userbyid(p.proowner), coalesce(p.proacl, acldefault('f', p.proowner))::text[]
+    FROM pg_proc p WHERE p.oid >= 16384
+  UNION ALL
+  SELECT 'pg_type', t.oid::int8::text, 0, pg_get_userbyid(t.typowner), coalesce(t.typacl, acldefault('T', t.typowner))::text[]
+    FROM pg_type t WHERE t.oid >= 16384
+  UNION ALL
+  SELECT 'pg_collation', co.oid::int8::text, 0, pg_get_userbyid(co.collowner), NULL FROM pg_collation co WHERE co.oid >= 16384
+  UNION ALL
+  SELECT 'pg_operator', o.oid::int8::text, 0, pg_get_userbyid(o.oprowner), NULL FROM pg_operator o WHERE o.oid >= 16384
+  UNION ALL
+  SELECT 'pg_event_trigger', e.oid::int8::text, 0, pg_get_userbyid(e.evtowner), NULL FROM pg_event_trigger e
+  UNION ALL
+  SELECT 'pg_publication', p.oid::int8::text, 0, pg_get_userbyid(p.pubowner), NULL FROM pg_publication p
+  UNION ALL
+  SELECT 'pg_foreign_server', s.oid::int8::text, 0, pg_get_userbyid(s.srvowner), NULL FROM pg_foreign_server s`;
+
+export interface SnapshotOptions {
+  /** Compare owners (`ALTER … OWNER TO`): off by default, because roles differ across servers. */
+  readonly owners?: boolean;
+  /** Compare access privileges (GRANT / REVOKE): off by default, for the same reason. */
+  readonly privileges?: boolean;
+}
+
+/** Publications (PostgreSQL 15 and later: row filters, column lists, whole schemas). */
+const PUBLICATIONS_QUERY = `
+  SELECT p.oid::int8::text AS oid, p.pubname, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot,
+         (SELECT coalesce(array_agg(pr.prrelid::int8::text), '{}') FROM pg_publication_rel pr WHERE pr.prpubid = p.oid) AS relids,
+         (SELECT coalesce(array_agg(quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                   || CASE WHEN pr.prattrs IS NOT NULL THEN ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                        FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (pr.prattrs)) || ')' ELSE '' END
+                   || CASE WHEN pr.prqual IS NOT NULL THEN ' WHERE (' || pg_get_expr(pr.prqual, c.oid) || ')' ELSE '' END
+                   ORDER BY n.nspname, c.relname), '{}')
+            FROM pg_publication_rel pr JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE pr.prpubid = p.oid) AS tables,
+         (SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}')
+            FROM pg_publication_namespace pn JOIN pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid) AS schemas
+    FROM pg_publication p`;
+
 type Row = Record<string, unknown>;
-type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] };
+type Rows = { -readonly [K in keyof typeof QUERIES]: Row[] } & { acl?: Row[]; publications?: Row[] };
 
 /**
  * Reads the schema of the database `client` is connected to, in one read-only repeatable-read
  * transaction (a consistent picture even while others change it) and a fixed, small number of
  * queries whatever the size of the schema.
  */
-export async function snapshotSchema(client: Client): Promise<SchemaSnapshot> {
+export async function snapshotSchema(client: Client, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     for (const statement of SESSION_SETTINGS) await client.query(statement);
@@ -222,8 +291,11 @@ export async function snapshotSchema(client: Client): Promise<SchemaSnapshot> {
     for (const [name, sql] of Object.entries(QUERIES) as [keyof typeof QUERIES, string][]) {
       rows[name] = (await client.query(sql)).rows as Row[];
     }
+    const version = Number((await client.query('SHOW server_version_num')).rows[0]?.server_version_num ?? 0);
+    if (version >= 150000) rows.publications = (await client.query(PUBLICATIONS_QUERY)).rows as Row[];
+    if (options.owners || options.privileges) rows.acl = (await client.query(ACL_QUERY)).rows as Row[];
     await client.query('COMMIT');
-    return buildSnapshot(rows);
+    return buildSnapshot(rows, options);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -239,7 +311,7 @@ const str = (value: unknown): string => String(value);
 const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 
 /** Builds the object set from the raw catalog rows. Pure: separated from I/O for clarity. */
-function buildSnapshot(rows: Rows): SchemaSnapshot {
+function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapshot {
   const objects = new Map<string, SchemaObject>();
   /** Catalog address → the id of the tracked object it belongs to. */
   const owner = new Map<string, string>();
@@ -695,7 +767,62 @@ function buildSnapshot(rows: Rows): SchemaSnapshot {
     });
   }
 
+  for (const row of rows.foreign_servers) {
+    if (isMember('pg_foreign_server', row.oid)) continue;
+    const name = str(row.srvname);
+    const id = objectId('foreign_server', name);
+    owner.set(address('pg_foreign_server', row.oid), id);
+    objects.set(id, {
+      kind: 'foreign_server',
+      id,
+      schema: '',
+      name,
+      definition: { wrapper: str(row.fdwname), type: strOrNull(row.srvtype), version: strOrNull(row.srvversion), options: ((row.srvoptions as string[] | null) ?? []).slice().sort() },
+      dependsOn: [],
+    });
+  }
+
+  for (const row of rows.foreign_tables) {
+    if (isMember('pg_class', row.oid)) continue;
+    const schema = str(row.nspname);
+    const name = str(row.relname);
+    const id = objectId('foreign_table', schema, name);
+    owner.set(address('pg_class', row.oid), id);
+    const columns = row.columns as { name: string; type: string; collation: string | null; not_null: boolean; default: string | null; options: string[] }[];
+    objects.set(id, {
+      kind: 'foreign_table',
+      id,
+      schema,
+      name,
+      definition: {
+        server: str(row.srvname),
+        options: ((row.ftoptions as string[] | null) ?? []).slice().sort(),
+        columns: columns.map((column) => ({ ...column, options: column.options.slice().sort() })),
+      },
+      dependsOn: [...schemaDeps(schema), objectId('foreign_server', str(row.srvname))],
+    });
+  }
+
+  for (const row of rows.publications ?? []) {
+    const name = str(row.pubname);
+    const id = objectId('publication', name);
+    owner.set(address('pg_publication', row.oid), id);
+    const targets = [
+      ...(row.puballtables === true ? ['ALL TABLES'] : []),
+      ...((row.tables as string[]).length > 0 ? [`TABLE ${(row.tables as string[]).join(', ')}`] : []),
+      ...((row.schemas as string[]).length > 0 ? [`TABLES IN SCHEMA ${(row.schemas as string[]).map(quoteIdent).join(', ')}`] : []),
+    ];
+    const publish = (['insert', 'update', 'delete', 'truncate'] as const).filter((action) => row[`pub${action}`] === true);
+    const definition = `CREATE PUBLICATION ${quoteIdent(name)}${targets.length > 0 ? ` FOR ${targets.join(', ')}` : ''} WITH (publish = ${quoteLiteral(publish.join(', '))}, publish_via_partition_root = ${row.pubviaroot === true})`;
+    const dependsOn = [
+      ...(row.relids as string[]).map((oid) => relationIdByOid.get(oid)).filter((x): x is string => x !== undefined),
+      ...(row.schemas as string[]).map((schema) => objectId('schema', schema)).filter((x) => objects.has(x)),
+    ];
+    objects.set(id, { kind: 'publication', id, schema: '', name, definition: { definition }, dependsOn });
+  }
+
   addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
+  if (rows.acl) addAccess(rows.acl, objects, owner, options);
 
   // Dependencies between tracked objects, from pg_depend.
   const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
@@ -867,6 +994,12 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `CAST ${object.signature}`;
     case 'event_trigger':
       return `EVENT TRIGGER ${quoteIdent(object.name)}`;
+    case 'publication':
+      return `PUBLICATION ${quoteIdent(object.name)}`;
+    case 'foreign_server':
+      return `SERVER ${quoteIdent(object.name)}`;
+    case 'foreign_table':
+      return `FOREIGN TABLE ${q(object.schema, object.name)}`;
     case 'function':
     case 'procedure':
     case 'aggregate': {
@@ -959,6 +1092,9 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     operator: 'pg_operator',
     cast: 'pg_cast',
     event_trigger: 'pg_event_trigger',
+    publication: 'pg_publication',
+    foreign_server: 'pg_foreign_server',
+    foreign_table: 'pg_class',
   };
   return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
 }
@@ -973,4 +1109,53 @@ function withIndexOptions(definition: string, options: readonly string[] | null)
   const at = [/ WHERE \(/.exec(definition)?.index, / DEFERRABLE\b/.exec(definition)?.index].filter((i): i is number => i !== undefined);
   const index = at.length > 0 ? Math.min(...at) : definition.length;
   return definition.slice(0, index) + clause + definition.slice(index);
+}
+
+/** ALTER … OWNER TO and GRANT name objects as COMMENT ON does, for the kinds that have an owner. */
+const OWNED_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
+  'schema', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view',
+  'function', 'procedure', 'aggregate', 'operator', 'event_trigger', 'publication', 'foreign_server', 'foreign_table',
+]);
+const GRANTABLE_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
+  'schema', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view', 'function', 'procedure', 'aggregate', 'column',
+]);
+
+/** The object as GRANT names it: like COMMENT ON, but functions and procedures are routines, aggregates functions. */
+function grantTarget(object: SchemaObject): string | undefined {
+  if (object.kind === 'aggregate' || object.kind === 'procedure') return commentTarget(object)?.replace(/^(AGGREGATE|PROCEDURE) /, object.kind === 'procedure' ? 'PROCEDURE ' : 'FUNCTION ').replace(/\(\*\)$/, '(*)');
+  if (object.kind === 'view' || object.kind === 'materialized_view') return `TABLE ${q(object.schema, object.name)}`;
+  if (object.kind === 'enum' || object.kind === 'composite_type' || object.kind === 'range_type') return `TYPE ${q(object.schema, object.name)}`;
+  return commentTarget(object);
+}
+
+/** Owners and privileges, as objects that hang on the object they belong to (like comments). */
+function addAccess(rows: Row[], objects: Map<string, SchemaObject>, owner: ReadonlyMap<string, string>, options: SnapshotOptions): void {
+  for (const row of rows) {
+    const catalog = str(row.class);
+    const sub = Number(row.sub);
+    const id = owner.get(address(catalog, row.oid, sub));
+    const target = id ? objects.get(id) : undefined;
+    if (!target || !ownAddress(target, catalog, sub)) continue;
+    if (options.owners && row.owner !== null && OWNED_KINDS.has(target.kind)) {
+      const sql = commentTarget(target);
+      if (sql) {
+        const ownerId = objectId('owner', target.id);
+        objects.set(ownerId, {
+          kind: 'owner', id: ownerId, schema: target.schema, ...(target.table !== undefined ? { table: target.table } : {}), name: target.name,
+          parent: target.id, target: sql, definition: { role: str(row.owner) }, dependsOn: [target.id],
+        });
+      }
+    }
+    if (options.privileges && row.acl !== null && GRANTABLE_KINDS.has(target.kind)) {
+      const acl = (row.acl as string[]).map((item) => item.replace(/\/.*$/, '')).sort();
+      if (target.kind === 'column' && acl.length === 0) continue;
+      const sql = target.kind === 'column' ? `TABLE ${q(target.schema, target.table ?? '')}` : grantTarget(target);
+      if (!sql) continue;
+      const privilegesId = objectId('privileges', target.id);
+      objects.set(privilegesId, {
+        kind: 'privileges', id: privilegesId, schema: target.schema, ...(target.table !== undefined ? { table: target.table } : {}), name: target.name,
+        parent: target.id, target: sql, ...(target.kind === 'column' ? { column: target.name } : { ownerRole: str(row.owner) }), definition: { acl }, dependsOn: [target.id],
+      });
+    }
+  }
 }

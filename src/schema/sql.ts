@@ -60,7 +60,9 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'aggregate',
   'operator',
   'cast',
+  'foreign_server',
   'table',
+  'foreign_table',
   'column',
   'constraint',
   'index',
@@ -69,13 +71,16 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'trigger',
   'policy',
   'event_trigger',
+  'publication',
   'comment',
+  'owner',
+  'privileges',
 ];
 const CREATE_RANK = new Map(CREATE_ORDER.map((kind, index) => [kind, index]));
 const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
 
 /** Kinds that are never dropped to be rebuilt because something they depend on changes. */
-const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table']);
+const NEVER_CASCADED: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'foreign_server']);
 
 type ChangeMode = 'alter' | 'rebuild' | 'recreate_type';
 
@@ -85,7 +90,11 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
     case 'sequence':
     case 'composite_type':
     case 'comment':
+    case 'owner':
+    case 'privileges':
       return 'alter';
+    case 'foreign_server':
+      return a.definition.type === (b as ObjectOf<'foreign_server'>).definition.type && a.definition.wrapper === (b as ObjectOf<'foreign_server'>).definition.wrapper ? 'alter' : 'rebuild';
     case 'enum':
       return enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition) ? 'alter' : 'recreate_type';
     case 'domain':
@@ -231,7 +240,7 @@ class MigrationPlanner {
         const object = this.a.objects.get(id)!;
         if (object.parent === cause) {
           // A comment on a type that is recreated must be set again on the new type.
-          if (mode === 'drop' || (mode === 'type' && object.kind === 'comment')) drop(id, cause);
+          if (mode === 'drop' || (mode === 'type' && (object.kind === 'comment' || object.kind === 'owner' || object.kind === 'privileges'))) drop(id, cause);
           continue;
         }
         if (object.kind === 'column') {
@@ -392,12 +401,27 @@ class MigrationPlanner {
         return statement(`DROP TYPE ${qname(object.schema, object.name)}`, `drops ${what}`);
       case 'comment':
         return statement(`COMMENT ON ${object.target} IS NULL`);
+      case 'owner':
+        // Goes with its object, and an object always has an owner: nothing to undo on its own.
+        return [];
+      case 'privileges': {
+        // The object stays but grants nothing any more (a column's grants revoked).
+        const column = object.column !== undefined ? ` (${quoteIdent(object.column)})` : '';
+        const grantees = [...new Set(object.definition.acl.map((item) => item.slice(0, item.lastIndexOf('='))))].map((who) => (who === '' ? 'PUBLIC' : quoteIdent(who)));
+        return grantees.length > 0 ? statement(`REVOKE ALL${column} ON ${object.target} FROM ${grantees.join(', ')}`) : [];
+      }
       case 'operator':
         return statement(`DROP OPERATOR ${object.signature}`);
       case 'cast':
         return statement(`DROP CAST ${object.signature}`);
       case 'event_trigger':
         return statement(`DROP EVENT TRIGGER ${quoteIdent(object.name)}`);
+      case 'publication':
+        return statement(`DROP PUBLICATION ${quoteIdent(object.name)}`);
+      case 'foreign_server':
+        return statement(`DROP SERVER ${quoteIdent(object.name)}`);
+      case 'foreign_table':
+        return statement(`DROP FOREIGN TABLE ${qname(object.schema, object.name)}`);
     }
   }
 
@@ -481,7 +505,16 @@ class MigrationPlanner {
       case 'composite_type':
         return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
       case 'comment':
+      case 'owner':
         return createSql(to, this.b).map(sql);
+      case 'privileges':
+        return grantStatements(to, (from as ObjectOf<'privileges'>).definition.acl).map(sql);
+      case 'foreign_server': {
+        const x = (from as ObjectOf<'foreign_server'>).definition;
+        const version = x.version !== to.definition.version ? ` VERSION ${to.definition.version === null ? 'NULL' : quoteLiteral(to.definition.version)}` : '';
+        const options = optionChanges(x.options, to.definition.options);
+        return version || options ? [sql(`ALTER SERVER ${quoteIdent(to.name)}${version}${options}`)] : [];
+      }
       default:
         return [];
     }
@@ -695,9 +728,31 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     }
     case 'comment':
       return [`COMMENT ON ${object.target} IS ${quoteLiteral(object.definition.text)}`];
+    case 'owner':
+      return [`ALTER ${object.target} OWNER TO ${quoteIdent(object.definition.role)}`];
+    case 'privileges':
+      return grantStatements(object, undefined);
     case 'operator':
     case 'cast':
+    case 'publication':
       return [object.definition.definition];
+    case 'foreign_server': {
+      const d = object.definition;
+      const type = d.type !== null ? ` TYPE ${quoteLiteral(d.type)}` : '';
+      const version = d.version !== null ? ` VERSION ${quoteLiteral(d.version)}` : '';
+      return [`CREATE SERVER ${quoteIdent(object.name)}${type}${version} FOREIGN DATA WRAPPER ${quoteIdent(d.wrapper)}${fdwOptions(d.options)}`];
+    }
+    case 'foreign_table': {
+      const d = object.definition;
+      const columns = d.columns.map((c) => {
+        let clause = `    ${quoteIdent(c.name)} ${c.type}${fdwOptions(c.options)}`;
+        if (c.collation) clause += ` COLLATE ${c.collation}`;
+        if (c.not_null) clause += ' NOT NULL';
+        if (c.default !== null) clause += ` DEFAULT ${rx(c.default)}`;
+        return clause;
+      });
+      return [`CREATE FOREIGN TABLE ${qname(object.schema, object.name)} (${columns.length > 0 ? `\n${columns.join(',\n')}\n` : ''}) SERVER ${quoteIdent(d.server)}${fdwOptions(d.options)}`];
+    }
     case 'event_trigger': {
       const out = [object.definition.definition];
       const state = { origin: '', disabled: 'DISABLE', replica: 'ENABLE REPLICA', always: 'ENABLE ALWAYS' }[object.definition.enabled];
@@ -777,6 +832,68 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: Migrat
   const set = y.options.filter((option) => !x.options.includes(option));
   if (set.length > 0) out.push(`ALTER TABLE ${name} SET (${set.join(', ')})`);
   return out;
+}
+
+const PRIVILEGE_NAMES: Record<string, string> = {
+  r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', D: 'TRUNCATE', x: 'REFERENCES', t: 'TRIGGER',
+  X: 'EXECUTE', U: 'USAGE', C: 'CREATE', c: 'CONNECT', T: 'TEMPORARY', m: 'MAINTAIN', s: 'SET', A: 'ALTER SYSTEM',
+};
+
+/**
+ * REVOKE what `before` grants (every grantee of it, all privileges), then GRANT what `object`'s ACL
+ * says, grantee by grantee; privileges with grant option separately. A new object (no `before`)
+ * starts from PostgreSQL's defaults, which its ACL spells out: revoked from the owner and PUBLIC first.
+ */
+function grantStatements(object: ObjectOf<'privileges'>, before: readonly string[] | undefined): string[] {
+  const grantee = (name: string) => (name === '' ? 'PUBLIC' : quoteIdent(name.replace(/^"(.*)"$/, '$1').replace(/""/g, '"')));
+  const split = (item: string) => {
+    const at = item.lastIndexOf('=');
+    return { who: item.slice(0, at), privileges: item.slice(at + 1) };
+  };
+  const column = object.column !== undefined ? ` (${quoteIdent(object.column)})` : '';
+  const out: string[] = [];
+  const previous = before ?? [];
+  const owner = object.column === undefined ? ['PUBLIC', ...(object.ownerRole !== undefined ? [quoteIdent(object.ownerRole)] : [])] : [];
+  const revokeFrom = [...new Set([...owner, ...previous.map((item) => grantee(split(item).who))])];
+  if (revokeFrom.length > 0) out.push(`REVOKE ALL${column} ON ${object.target} FROM ${revokeFrom.join(', ')}`);
+  for (const item of object.definition.acl) {
+    const { who, privileges } = split(item);
+    const plain: string[] = [];
+    const withOption: string[] = [];
+    for (let i = 0; i < privileges.length; i++) {
+      const name = PRIVILEGE_NAMES[privileges[i]!];
+      if (!name) continue;
+      if (privileges[i + 1] === '*') {
+        withOption.push(name);
+        i++;
+      } else plain.push(name);
+    }
+    const list = (names: string[]) => names.map((name) => `${name}${column}`).join(', ');
+    if (plain.length > 0) out.push(`GRANT ${list(plain)} ON ${object.target} TO ${grantee(who)}`);
+    if (withOption.length > 0) out.push(`GRANT ${list(withOption)} ON ${object.target} TO ${grantee(who)} WITH GRANT OPTION`);
+  }
+  return out;
+}
+
+const optionParts = (option: string) => ({ key: option.slice(0, option.indexOf('=')), value: option.slice(option.indexOf('=') + 1) });
+
+/** ` OPTIONS (key 'value', …)` of a foreign server, table or column; empty when there are none. */
+function fdwOptions(options: readonly string[]): string {
+  if (options.length === 0) return '';
+  return ` OPTIONS (${options.map((option) => { const { key, value } = optionParts(option); return `${quoteIdent(key)} ${quoteLiteral(value)}`; }).join(', ')})`;
+}
+
+/** ` OPTIONS (DROP k, SET k 'v', ADD k 'v')` that take `from` to `to`. */
+function optionChanges(from: readonly string[], to: readonly string[]): string {
+  const before = new Map(from.map((option) => [optionParts(option).key, optionParts(option).value]));
+  const after = new Map(to.map((option) => [optionParts(option).key, optionParts(option).value]));
+  const parts: string[] = [];
+  for (const key of before.keys()) if (!after.has(key)) parts.push(`DROP ${quoteIdent(key)}`);
+  for (const [key, value] of after) {
+    if (!before.has(key)) parts.push(`ADD ${quoteIdent(key)} ${quoteLiteral(value)}`);
+    else if (before.get(key) !== value) parts.push(`SET ${quoteIdent(key)} ${quoteLiteral(value)}`);
+  }
+  return parts.length > 0 ? ` OPTIONS (${parts.join(', ')})` : '';
 }
 
 const NO_SETTINGS = { statistics: null, storage: null, compression: null, options: [] as readonly string[] };

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import pg from 'pg';
 import { diffSnapshots, type SchemaChange } from '../../src/schema/diff.js';
+import type { SnapshotOptions } from '../../src/schema/snapshot.js';
 import { planMigration, renderMigration } from '../../src/schema/sql.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import type { TestCluster } from './cluster.js';
@@ -74,8 +75,8 @@ export async function buildPair(cluster: TestCluster, template: string, prefix: 
 }
 
 /** Applies the migration from → to on a copy of `from`, then diffs and dumps the copy against `to`. */
-export async function judge(cluster: TestCluster, from: string, to: string): Promise<Direction> {
-  const [before, after] = await Promise.all([snapshotDatabase(cluster, from), snapshotDatabase(cluster, to)]);
+export async function judge(cluster: TestCluster, from: string, to: string, options: SnapshotOptions = {}): Promise<Direction> {
+  const [before, after] = await Promise.all([snapshotDatabase(cluster, from, options), snapshotDatabase(cluster, to, options)]);
   const changes = diffSnapshots(before, after);
   const sql = renderMigration(planMigration(before, after));
   const copy = `${from}_x`;
@@ -86,16 +87,17 @@ export async function judge(cluster: TestCluster, from: string, to: string): Pro
     } catch (error) {
       return { from, to, changes, sql, error: (error as Error).message, residue: [], dumpDifference: [] };
     }
-    const residue = diffSnapshots(await snapshotDatabase(cluster, copy), after);
-    const [copyDump, toDump] = await Promise.all([schemaDump(cluster, copy), schemaDump(cluster, to)]);
+    const residue = diffSnapshots(await snapshotDatabase(cluster, copy, options), after);
+    const [copyDump, toDump] = await Promise.all([schemaDump(cluster, copy, options), schemaDump(cluster, to, options)]);
     return { from, to, changes, sql, residue, dumpDifference: compareDumps(copyDump, toDump) };
   } finally {
     await cluster.query(`DROP DATABASE IF EXISTS ${quoteIdent(copy)} WITH (FORCE)`, [], 'postgres');
   }
 }
 
-async function schemaDump(cluster: TestCluster, database: string): Promise<string> {
-  const result = await execa('pg_dump', ['--schema-only', '--no-owner', '--no-privileges'], { env: libpqEnv(cluster, database), reject: false });
+async function schemaDump(cluster: TestCluster, database: string, options: SnapshotOptions = {}): Promise<string> {
+  const flags = ['--schema-only', ...(options.owners ? [] : ['--no-owner']), ...(options.privileges ? [] : ['--no-privileges'])];
+  const result = await execa('pg_dump', flags, { env: libpqEnv(cluster, database), reject: false });
   if (result.exitCode !== 0) throw new Error(`pg_dump failed on ${database}: ${result.stderr}`);
   return result.stdout;
 }

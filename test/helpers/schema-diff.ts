@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { diffSnapshots, type SchemaChange } from '../../src/schema/diff.js';
 import type { SchemaSnapshot } from '../../src/schema/model.js';
-import { snapshotSchema } from '../../src/schema/snapshot.js';
+import { type SnapshotOptions, snapshotSchema } from '../../src/schema/snapshot.js';
 import { planMigration, renderMigration } from '../../src/schema/sql.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import type { TestCluster } from './cluster.js';
@@ -18,11 +18,11 @@ export async function execSql(cluster: TestCluster, database: string, sql: strin
   }
 }
 
-export async function snapshotDatabase(cluster: TestCluster, database: string): Promise<SchemaSnapshot> {
+export async function snapshotDatabase(cluster: TestCluster, database: string, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
   const client = new pg.Client({ ...cluster.conn, database });
   await client.connect();
   try {
-    return await snapshotSchema(client);
+    return await snapshotSchema(client, options);
   } finally {
     await client.end();
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SnapshotOptions } from '../../src/schema/snapshot.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { execSql } from '../helpers/schema-diff.js';
 import { buildPair, caseSchema, casesNamed, type CorpusCase, type Direction, failure, judge } from '../helpers/schema-corpus.js';
@@ -274,6 +275,42 @@ const CASES: CorpusCase[] = [
     'DROP EVENT TRIGGER et_c218', { global: true }),
   c('comments on an operator and a cast', "CREATE FUNCTION eq3(int, int) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 = $2 $$; CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = eq3); CREATE TYPE sz AS ENUM ('s'); CREATE CAST (sz AS text) WITH INOUT;",
     "COMMENT ON OPERATOR === (int, int) IS 'eq'; COMMENT ON CAST (sz AS text) IS 'sz'", { global: true }),
+
+  // --- Publications ---
+  c('publication for some tables created', 'CREATE TABLE t1 (id int PRIMARY KEY); CREATE TABLE t2 (id int PRIMARY KEY, v text);', "CREATE PUBLICATION pub_c205 FOR TABLE t1, t2 WITH (publish = 'insert, update')", { global: true }),
+  c('publication with a row filter and a column list', 'CREATE TABLE t (id int PRIMARY KEY, region varchar(5), secret text);', 'CREATE PUBLICATION pub_c206 FOR TABLE t (id, region) WHERE (id > 10 AND id < 1000)', { global: true }),
+  c('publication for a whole schema, dropped and changed', 'CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION pub_c207a FOR TABLE t; CREATE PUBLICATION pub_c207b FOR TABLE t;',
+    "DROP PUBLICATION pub_c207a; ALTER PUBLICATION pub_c207b SET (publish_via_partition_root = true, publish = 'delete'); CREATE PUBLICATION pub_c207c FOR TABLES IN SCHEMA c207", { global: true }),
+  c('table added to a publication, with a comment', 'CREATE TABLE t1 (id int PRIMARY KEY); CREATE TABLE t2 (id int PRIMARY KEY); CREATE PUBLICATION pub_c208 FOR TABLE t1;',
+    "ALTER PUBLICATION pub_c208 ADD TABLE t2; COMMENT ON PUBLICATION pub_c208 IS 'p'", { global: true }),
+
+  // --- Foreign servers and foreign tables (postgres_fdw, created in the template) ---
+  c('foreign server created', 'SELECT 1;', "CREATE SERVER srv_c209 TYPE 'pg' VERSION '15' FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', dbname 'x', port '5432')", { global: true }),
+  c('foreign server options and version changed', "CREATE SERVER srv_c210 VERSION '1' FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'a', dbname 'x');",
+    "ALTER SERVER srv_c210 VERSION '2' OPTIONS (SET host 'b', DROP dbname, ADD port '5433')", { global: true }),
+  c('foreign table created, with column options', "CREATE SERVER srv_c211 FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'x');",
+    "CREATE FOREIGN TABLE ft (id int OPTIONS (column_name 'remote_id') NOT NULL, name text COLLATE \"C\", n int DEFAULT 0) SERVER srv_c211 OPTIONS (schema_name 'public', table_name 'things')"),
+  c('foreign table redefined under a view, and commented', "CREATE SERVER srv_c212 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c212; CREATE VIEW v AS SELECT id FROM ft;",
+    "DROP VIEW v; DROP FOREIGN TABLE ft; CREATE FOREIGN TABLE ft (id int, label text) SERVER srv_c212 OPTIONS (table_name 'other'); CREATE VIEW v AS SELECT id FROM ft; COMMENT ON FOREIGN TABLE ft IS 'remote'; COMMENT ON SERVER srv_c212 IS 's'"),
+  c('foreign table dropped', "CREATE SERVER srv_c213 FOREIGN DATA WRAPPER postgres_fdw; CREATE FOREIGN TABLE ft (id int) SERVER srv_c213;", 'DROP FOREIGN TABLE ft'),
+
+  // --- More inheritance ---
+  c('inheritance added to a parent with a check (the child declares it too)', 'CREATE TABLE parent (v int CONSTRAINT parent_v_check CHECK (v > 0)); CREATE TABLE child (v int, w text);',
+    'ALTER TABLE child ADD CONSTRAINT parent_v_check CHECK (v > 0); ALTER TABLE child INHERIT parent'),
+];
+
+/** Owners and privileges: compared only when asked (`--owners`, `--privileges`), judged with both on. */
+const ACCESS_CASES: CorpusCase[] = [
+  c('table owner changed', T, 'ALTER TABLE t OWNER TO corpus_owner'),
+  c('owners of a view, a function, a type and a sequence', `${T} CREATE VIEW v AS SELECT id FROM t; CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; CREATE TYPE e AS ENUM ('a'); CREATE SEQUENCE s;`,
+    'ALTER VIEW v OWNER TO corpus_owner; ALTER FUNCTION f() OWNER TO corpus_owner; ALTER TYPE e OWNER TO corpus_owner; ALTER SEQUENCE s OWNER TO corpus_owner'),
+  c('table granted and revoked', `${T} GRANT SELECT ON t TO corpus_reader`, 'REVOKE SELECT ON t FROM corpus_reader; GRANT INSERT, UPDATE ON t TO corpus_reader WITH GRANT OPTION; GRANT SELECT ON t TO PUBLIC'),
+  c('column privileges granted', T, 'GRANT SELECT (id, s), UPDATE (s) ON t TO corpus_reader'),
+  c('column privileges revoked', `${T} GRANT SELECT (s) ON t TO corpus_reader`, 'REVOKE SELECT (s) ON t FROM corpus_reader'),
+  c('function EXECUTE revoked from PUBLIC', 'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;', 'REVOKE EXECUTE ON FUNCTION f() FROM PUBLIC; GRANT EXECUTE ON FUNCTION f() TO corpus_reader'),
+  c('schema usage granted', 'CREATE SCHEMA priv_s;', 'GRANT USAGE ON SCHEMA priv_s TO corpus_reader; ALTER SCHEMA priv_s OWNER TO corpus_owner', { global: true }),
+  c('new table with an owner and grants', 'SELECT 1;', `${T} ALTER TABLE t OWNER TO corpus_owner; GRANT SELECT ON t TO corpus_reader; REVOKE ALL ON t FROM corpus_owner; GRANT SELECT ON t TO corpus_owner`),
+  c('type usage revoked from PUBLIC', "CREATE TYPE e AS ENUM ('a');", 'REVOKE USAGE ON TYPE e FROM PUBLIC'),
 ];
 
 /** Cases per pair of databases. */
@@ -285,7 +322,9 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
     cluster = await startTestCluster();
     await cluster.createDatabase('corpus_template');
     // Extensions some cases use: in the template, so both sides have them.
-    await execSql(cluster, 'corpus_template', 'CREATE EXTENSION IF NOT EXISTS btree_gist');
+    await execSql(cluster, 'corpus_template', 'CREATE EXTENSION IF NOT EXISTS btree_gist; CREATE EXTENSION IF NOT EXISTS postgres_fdw');
+    // Roles are the cluster's: made once, for the owner and privilege cases.
+    await execSql(cluster, 'corpus_template', 'CREATE ROLE corpus_owner; CREATE ROLE corpus_reader');
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -300,16 +339,16 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
   const batches: (readonly (readonly [number, CorpusCase])[])[] = [];
   for (let i = 0; i < indexed.length; i += BATCH_SIZE) batches.push(indexed.slice(i, i + BATCH_SIZE));
 
-  const run = async (prefix: string, cases: readonly (readonly [number, CorpusCase])[]): Promise<string[]> => {
+  const run = async (prefix: string, cases: readonly (readonly [number, CorpusCase])[], options: SnapshotOptions = {}): Promise<string[]> => {
     const { a, b } = await buildPair(cluster, 'corpus_template', prefix, cases);
-    const forward = await judge(cluster, a, b);
+    const forward = await judge(cluster, a, b, options);
     const problems: string[] = [];
     for (const [index, x] of cases) {
       if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
     }
     const directions: Direction[] = [forward];
     if (!forward.error) {
-      const backward = await judge(cluster, b, a);
+      const backward = await judge(cluster, b, a, options);
       // Cases that only go one way (each says why) are left out of the way back.
       const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
       directions.push({
@@ -332,4 +371,18 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
       expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
     }, 300_000);
   });
+
+  it.concurrent(`with --owners and --privileges: ${ACCESS_CASES.length} cases`, async () => {
+    const cases = ACCESS_CASES.map((x, i) => [CASES.length + i, x] as const);
+    const problems = await run('access', cases, { owners: true, privileges: true });
+    const culprits = casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), cases);
+    expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
+  }, 300_000);
+
+  it.concurrent('without those flags, owners and privileges are not compared', async () => {
+    const cases = ACCESS_CASES.filter((x) => !x.global && !x.change.includes('CREATE')).map((x, i) => [CASES.length + ACCESS_CASES.length + i, x] as const);
+    const { a, b } = await buildPair(cluster, 'corpus_template', 'noaccess', cases);
+    const forward = await judge(cluster, a, b);
+    expect(forward.changes).toEqual([]);
+  }, 300_000);
 });

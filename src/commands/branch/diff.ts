@@ -8,9 +8,11 @@ import { AybCommand, outputFlag } from '../base.js';
 export default class BranchDiff extends AybCommand {
   static override summary = 'Show the schema changes that turn one database into another';
   static override description = [
-    '<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas, extensions, enums,',
-    'domains, sequences, tables, columns, constraints, indexes, views, materialized views, functions, procedures,',
-    'triggers and row-level security are compared by definition, not just by name; ayb\'s control table is ignored.',
+    '<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas,',
+    'extensions, types (enums, domains, composite and range types), collations, sequences, tables, columns,',
+    'constraints, indexes, views, functions, triggers, row-level security, operators, casts, event triggers,',
+    'publications, foreign servers and tables, and comments are compared by definition, not just by name (owners',
+    'and privileges only with --owners/--privileges); ayb\'s control table is ignored.',
     '',
     '--output table groups the changes by table and marks destructive ones; --output json prints an array of',
     'changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes',
@@ -22,6 +24,7 @@ export default class BranchDiff extends AybCommand {
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
     '<%= config.bin %> branch diff feature-a feature-b --json | jq \'map(select(.destructive))\'',
     '<%= config.bin %> branch diff feature-auth --exit-code > /dev/null || echo "the schema changed"',
+    '<%= config.bin %> branch diff main feature-auth --owners --privileges --output sql',
   ];
   static override args = {
     a: Args.string({ description: 'branch, snapshot or main: the side the changes start from (with no <b>: the branch, compared with main)', required: true }),
@@ -30,6 +33,8 @@ export default class BranchDiff extends AybCommand {
   static override flags = {
     output: outputFlag(['table', 'json', 'sql']),
     'exit-code': Flags.boolean({ description: 'exit with 1 when there are differences, 0 when there are none' }),
+    owners: Flags.boolean({ description: 'also compare who owns each object (ALTER … OWNER TO); off by default, as roles differ across servers' }),
+    privileges: Flags.boolean({ description: 'also compare access privileges (GRANT / REVOKE); off by default, as roles differ across servers' }),
   };
 
   async run(): Promise<void> {
@@ -40,7 +45,7 @@ export default class BranchDiff extends AybCommand {
     }
     const [from, to] = args.b === undefined ? ['main', args.a] : [args.a, args.b];
     const ctx = await this.branchContext(flags);
-    const { comparison } = await diffBranches(ctx, from, to);
+    const { comparison } = await diffBranches(ctx, from, to, { owners: flags.owners, privileges: flags.privileges });
 
     if (this.writer.json) this.writer.jsonDocument(comparison.changes);
     else if (flags.output === 'sql') {
