@@ -40,6 +40,6 @@ export default class BranchExpire extends AybCommand {
           ? `Branch "${branch.name}" has expired; the next prune deletes it`
           : `Branch "${branch.name}" expires at ${expiresAt.toISOString()} (in ${formatDuration(expiresAt.getTime() - Date.now())})`,
     );
-    this.writer.record(branch, branchDetailColumns(), (b) => branchJson(b));
+    this.writer.record(branch, branchDetailColumns({ mainDatabase: ctx.main.database }), (b) => branchJson(b));
   }
 }
