@@ -3,6 +3,7 @@ import { AybCommand } from './base.js';
 
 export default class Version extends AybCommand {
   static override summary = 'Show the version of ayb (also --version and -v)';
+  static override description = 'Prints ayb/<version> <platform>-<arch> node-<version>, as --version does; --json prints {"version", "node", "platform", "arch"}.';
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --json'];
   // Only --json: the version needs no database. (Typed as the base's: TypeScript requires a subclass to keep its shape.)
   static override baseFlags = {
