@@ -184,7 +184,7 @@ interface CommandShape {
 function toAybError(error: unknown, id: string, command: CommandShape = {}): AybError {
   if (error instanceof AybError) return error;
   const err = error as Error & { oclif?: { exit?: number }; parse?: unknown; flags?: string[]; args?: unknown[] };
-  const usage = `see: ayb ${id.split(':').join(' ')} --help`.replace('ayb  --help', 'ayb --help');
+  const usage = `see: ${['ayb', ...id.split(':').filter(Boolean)].join(' ')} --help`;
   const text = stripAnsi(err?.message ?? '');
   if (err?.oclif?.exit === 2 || err?.parse !== undefined || /Unexpected argument|Missing \d+ required arg|Expected --|Nonexistent flag|is not one of/.test(text)) {
     // oclif lists missing arguments on the lines after "Missing 1 required arg:"; name them in the one line.
