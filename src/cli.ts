@@ -21,8 +21,11 @@ import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
 import SnapshotList from './commands/snapshot/list.js';
 import SnapshotShow from './commands/snapshot/show.js';
+import Completion from './commands/completion.js';
+import Help from './commands/help.js';
 import Start from './commands/start.js';
 import Stop from './commands/stop.js';
+import Version from './commands/version.js';
 import { settings } from '@oclif/core';
 
 // ayb ships compiled JavaScript. Left on, oclif looks for TypeScript sources to run instead whenever
@@ -48,6 +51,9 @@ export const COMMANDS = {
   'snapshot:delete': SnapshotDelete,
   'snapshot:list': SnapshotList,
   'snapshot:show': SnapshotShow,
+  completion: Completion,
+  help: Help,
   start: Start,
   stop: Stop,
+  version: Version,
 };

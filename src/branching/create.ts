@@ -117,7 +117,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      ctx.log?.(`Creating ${kind} "${name}" from ${source.parent ?? source.label} (strategy: ${strategy}) …`);
+      ctx.log?.(`Creating ${kind} "${name}" from ${source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,

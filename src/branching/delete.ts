@@ -4,7 +4,7 @@ import type { Client } from '../postgres/client.js';
 import { connectMaintenance, databaseExists, dropDatabase, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
 import { deleteRow, findRow, listRows } from './control-table.js';
-import { hasChildrenError, notFound, servedError, wrongKindError } from './errors.js';
+import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
 import { databaseNameFor, lockKey, resetDatabaseNames, validateBranchName } from './names.js';
 import { descendantsDeepestFirst } from './tree.js';
@@ -62,7 +62,7 @@ export async function missingBranchError(ctx: BranchContext, name: string, kind:
   } finally {
     await maint.end().catch(() => undefined);
   }
-  return notFound(name, kind);
+  return withControl(ctx, (client) => notFoundNear(client, name, kind));
 }
 
 /** Terminates the branch's sessions, drops its database and removes its row. */

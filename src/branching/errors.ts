@@ -1,10 +1,20 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BranchRow, RecordKind } from '../core/records.js';
+import { closest } from '../core/suggest.js';
+import type { Client } from '../postgres/client.js';
+import { listRows } from './control-table.js';
 
-export function notFound(name: string, kind: RecordKind = 'branch'): NotFoundError {
+export function notFound(name: string, kind: RecordKind = 'branch', guess?: string): NotFoundError {
+  const list = `list ${kind === 'snapshot' ? 'snapshots with: ayb snapshot list' : 'branches with: ayb branch list'}`;
   return new NotFoundError(`${kind}_not_found`, `${kind} "${name}" does not exist`, {
-    hint: `list ${kind === 'snapshot' ? 'snapshots with: ayb snapshot list' : 'branches with: ayb branch list'}`,
+    hint: guess !== undefined ? `did you mean ${guess}? (${list})` : list,
   });
+}
+
+/** notFound, with the closest existing name of that kind as a "did you mean" (a typo is the usual cause). */
+export async function notFoundNear(client: Client, name: string, kind: RecordKind = 'branch'): Promise<NotFoundError> {
+  const names = (await listRows(client)).filter((row) => row.kind === kind).map((row) => row.name);
+  return notFound(name, kind, closest(name, names));
 }
 
 export function existsError(row: BranchRow, requested: string, kind: RecordKind = 'branch'): ConflictError {

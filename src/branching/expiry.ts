@@ -9,7 +9,7 @@ import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropBranch } from './delete.js';
-import { notFound } from './errors.js';
+import { notFoundNear } from './errors.js';
 import { getBranch } from './list.js';
 import { type Branch } from '../core/records.js';
 
@@ -46,7 +46,7 @@ export async function setBranchExpiry(ctx: BranchContext, name: string, expiresA
   await withBranchLocks(ctx, [{ name, database: branchDatabaseName(name) }], () =>
     withControl(ctx, async (client) => {
       const row = await findRow(client, name);
-      if (!row) throw notFound(name);
+      if (!row) throw await notFoundNear(client, name);
       await updateRow(client, row.id, { expires_at: expiresAt });
     }),
   );

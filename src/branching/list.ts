@@ -3,7 +3,7 @@ import type { Branch, BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { type BranchContext, withControl } from './context.js';
 import { findRow, listRows } from './control-table.js';
-import { notFound, wrongKindError } from './errors.js';
+import { notFoundNear, wrongKindError } from './errors.js';
 import { validateBranchName } from './names.js';
 
 /** The branches (or the snapshots), oldest first. */
@@ -26,7 +26,7 @@ export async function getBranch(ctx: BranchContext, name: string, kind: RecordKi
   validateBranchName(name);
   return withControl(ctx, async (client) => {
     const row = await findRow(client, name);
-    if (!row) throw notFound(name, kind);
+    if (!row) throw await notFoundNear(client, name, kind);
     if (row.kind !== kind) throw wrongKindError(row, kind);
     const [branch] = await withSizes(client, [row]);
     return branch!;
@@ -39,7 +39,7 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
   const branch = await withControl(ctx, async (client) => {
     validateBranchName(nameOrMain);
     const row = await findRow(client, nameOrMain);
-    if (!row) throw notFound(nameOrMain);
+    if (!row) throw await notFoundNear(client, nameOrMain);
     return (await withSizes(client, [row]))[0]!;
   });
   if (branch.kind === 'snapshot') {

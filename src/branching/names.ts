@@ -10,13 +10,15 @@ export const SNAPSHOT_DATABASE_PREFIX = 'ayb_snap_';
 export const MAX_NAME_LENGTH = 52;
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/;
 
-/** Throws a UsageError (exit 2) that says which rule the name breaks. */
+/** Throws a UsageError (exit 2) that says which rule the name breaks and, where one exists, a valid name to use. */
 export function validateBranchName(name: string): void {
-  const hint = 'use 1-52 lowercase letters, digits, "-" or "_", starting and ending with a letter or digit (e.g. feature-auth)';
+  const rules = 'use 1-52 lowercase letters, digits, "-" or "_", starting and ending with a letter or digit';
+  const suggestion = suggestBranchName(name);
+  const hint = suggestion !== undefined ? `${rules}, e.g. ${suggestion}` : `${rules} (e.g. feature-auth)`;
   if (name.length === 0) throw new UsageError('the branch name is empty', { hint }, 'invalid_name');
   if (name.length > MAX_NAME_LENGTH) {
     throw new UsageError(`branch name "${name}" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`, {
-      hint: 'choose a shorter name (the database name ayb_branch_<name> must fit PostgreSQL\'s 63-byte limit)',
+      hint: `choose a shorter name (the database name ayb_branch_<name> must fit PostgreSQL's 63-byte limit)${suggestion ? `, e.g. ${suggestion}` : ''}`,
     }, 'invalid_name');
   }
   if (RESERVED_NAMES.includes(name)) {
@@ -24,16 +26,29 @@ export function validateBranchName(name: string): void {
       hint: `reserved: ${RESERVED_NAMES.join(', ')}; choose another name`,
     }, 'invalid_name');
   }
-  if (/[A-Z]/.test(name)) {
-    throw new UsageError(`branch name "${name}" has uppercase letters`, { hint: `use lowercase: ${name.toLowerCase()}` }, 'invalid_name');
-  }
-  if (!NAME_PATTERN.test(name)) {
-    const bad = [...name].find((ch) => !/[a-z0-9_-]/.test(ch));
-    const why = bad !== undefined
-      ? `contains "${bad}"`
-      : 'must start and end with a lowercase letter or digit';
-    throw new UsageError(`invalid branch name "${name}": it ${why}`, { hint }, 'invalid_name');
-  }
+  if (NAME_PATTERN.test(name)) return;
+  const bad = [...name].find((ch) => !/[a-z0-9_-]/.test(ch));
+  const why = bad === undefined
+    ? 'it must start and end with a lowercase letter or digit'
+    : /[A-Z]/.test(bad)
+      ? 'it has uppercase letters'
+      : `it contains "${bad}"`;
+  throw new UsageError(`invalid branch name "${name}": ${why}`, { hint }, 'invalid_name');
+}
+
+/**
+ * A valid name close to an invalid one (`Bad Name` → `bad-name`, `Feat/X` → `feat-x`), or undefined
+ * when there is none worth proposing. Whatever it returns passes validateBranchName.
+ */
+export function suggestBranchName(name: string): string | undefined {
+  const candidate = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .slice(0, MAX_NAME_LENGTH)
+    .replace(/^[-_]+|[-_]+$/g, '');
+  if (candidate === name || candidate.length === 0 || !NAME_PATTERN.test(candidate) || RESERVED_NAMES.includes(candidate)) return undefined;
+  return candidate;
 }
 
 /** The database that holds a branch: hyphens become underscores, so `a-b` and `a_b` collide. */

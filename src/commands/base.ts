@@ -8,7 +8,8 @@ import type { RecordKind } from '../core/records.js';
 import { branchDetailColumns, branchJson } from '../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
 import { loadConfig, type LoadedConfig } from '../config/resolve.js';
-import { AybError, InterruptedError, UsageError } from '../core/errors.js';
+import { AybError, ExitCode, InterruptedError, UsageError } from '../core/errors.js';
+import { closest } from '../core/suggest.js';
 import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
 
 interface CopyFlagValues {
@@ -89,7 +90,11 @@ export abstract class AybCommand extends Command {
         ? `Created ${what} "${branch.name}" (${branch.strategy}) in ${((Date.now() - started) / 1000).toFixed(1)}s`
         : `${what === 'snapshot' ? 'Snapshot' : 'Branch'} "${branch.name}" already exists; left as it is`,
     );
-    this.writer.record(branch, branchDetailColumns(undefined, kind), (b) => branchJson(b));
+    this.writer.record(branch, branchDetailColumns({ kind, mainDatabase: ctx.main.database }), (b) => branchJson(b));
+    // What a developer types next. On a terminal only (stderr), so scripts and --json see nothing new.
+    if (kind === 'branch' && branch.status === 'ready' && this.writer.interactive) {
+      this.writer.log(`Connect with: psql "$(${this.config.bin} branch url ${branch.name})"`);
+    }
   }
 
   /** `branch delete` and `snapshot delete`: confirm on a terminal (else --yes), delete, report. */
@@ -109,7 +114,10 @@ export abstract class AybCommand extends Command {
       const plan = await checkDeletable(ctx, options);
       const also = plan?.descendants.length ? `, and the ${plan.descendants.length} branch(es) made from it (${plan.descendants.map((d) => d.name).reverse().join(', ')})` : '';
       if (plan && !(await confirm(`Delete ${kind} "${plan.row.name}" and its database ${plan.row.branch_database}${also}?`))) {
-        throw new UsageError('deletion cancelled', { hint: 'nothing was changed' }, 'cancelled');
+        // Not a usage error: the command was right and the user said no. Exit 1, as git and apt do.
+        throw new AybError('cancelled', ExitCode.failure, `deletion of ${kind} "${plan.row.name}" cancelled; nothing was changed`, {
+          hint: `to delete without a prompt: ayb ${kind} delete ${plan.row.name} --yes`,
+        });
       }
     }
     // Dropping takes a moment; a Ctrl-C now would split "database dropped" from "row removed",
@@ -159,7 +167,7 @@ export abstract class AybCommand extends Command {
     // oclif's own exit (this.exit) and help/version requests pass through untouched.
     const exitRequest = error as { code?: unknown };
     if (!(error instanceof AybError) && /^EEXIT/.test(String(exitRequest.code ?? ''))) throw error;
-    const aybError = toAybError(error);
+    const aybError = toAybError(error, this.id ?? '', this.ctor);
     if (!this.writerInstance && argvWantsJson(this.argv)) this.outputFormat = 'json';
     this.writer.error(aybError);
     if (process.env.AYB_DEBUG && aybError.cause) process.stderr.write(`${(aybError.cause as Error).stack ?? aybError.cause}\n`);
@@ -167,22 +175,58 @@ export abstract class AybCommand extends Command {
   }
 }
 
-function toAybError(error: unknown): AybError {
+interface CommandShape {
+  readonly flags?: Record<string, { char?: string; aliases?: string[] }>;
+  readonly baseFlags?: Record<string, { char?: string; aliases?: string[] }>;
+}
+
+/** oclif's parse errors (unknown flag, unexpected argument, exclusive flags …) become usage errors with a hint. */
+function toAybError(error: unknown, id: string, command: CommandShape = {}): AybError {
   if (error instanceof AybError) return error;
-  const err = error as Error & { oclif?: { exit?: number }; parse?: unknown };
-  // oclif parser errors (unknown flag, missing argument, bad option value) are usage errors.
-  if (err?.oclif?.exit === 2 || err?.parse !== undefined || /Unexpected argument|Missing \d+ required arg|Expected --|Nonexistent flag|is not one of/.test(err?.message ?? '')) {
+  const err = error as Error & { oclif?: { exit?: number }; parse?: unknown; flags?: string[]; args?: unknown[] };
+  const usage = `see: ${['ayb', ...id.split(':').filter(Boolean)].join(' ')} --help`;
+  const text = stripAnsi(err?.message ?? '');
+  if (err?.oclif?.exit === 2 || err?.parse !== undefined || /Unexpected argument|Missing \d+ required arg|Expected --|Nonexistent flag|is not one of/.test(text)) {
     // oclif lists missing arguments on the lines after "Missing 1 required arg:"; name them in the one line.
-    const missing = (err as { args?: { name?: string }[] }).args?.map((a) => a.name).filter(Boolean) ?? [];
-    const message = missing.length > 0
-      ? `missing required argument${missing.length === 1 ? '' : 's'}: ${missing.map((n) => `<${n}>`).join(' ')}`
-      : firstLine(err.message);
-    return new UsageError(message, { hint: 'see --help for usage and examples' });
+    const missing = /Missing \d+ required arg/.test(text) ? (err.args as { name?: string }[] | undefined)?.map((a) => a.name).filter(Boolean) ?? [] : [];
+    if (missing.length > 0) {
+      return new UsageError(`missing required argument${missing.length === 1 ? '' : 's'}: ${missing.map((n) => `<${n}>`).join(' ')}`, { hint: usage });
+    }
+    if (/^Nonexistent flags?:/.test(text) && Array.isArray(err.flags)) {
+      const known = Object.entries({ ...command.baseFlags, ...command.flags }).flatMap(([name, f]) => [name, ...(f.aliases ?? [])]);
+      const unknown = err.flags.map(String);
+      const guesses = unknown.map((flag) => closest(flag.replace(/^-+/, '').replace(/=.*$/, ''), known)).filter((g): g is string => g !== undefined);
+      return new UsageError(`unknown flag${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')}`, {
+        hint: guesses.length > 0 ? `did you mean ${guesses.map((g) => `--${g}`).join(', ')}? (${usage})` : usage,
+      }, 'unknown_flag');
+    }
+    if (/^Unexpected arguments?:/.test(text)) {
+      return new UsageError(`unexpected argument${(err.args?.length ?? 0) === 1 ? '' : 's'}: ${(err.args ?? []).map(String).join(' ')}`, { hint: usage }, 'unexpected_argument');
+    }
+    // "The following errors occurred:" is only a heading: the reasons are on the lines below it
+    // (exclusive flags, dependent flags, …). Name them all in the one line.
+    const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^See more help with/.test(line));
+    const reasons = /^The following errors? occurred:$/.test(lines[0] ?? '') ? lines.slice(1) : lines;
+    const message = [...new Set((reasons.length > 0 ? reasons : lines).map(exclusivePair))].join('; ');
+    return new UsageError(message || 'invalid flags or arguments', { hint: usage });
   }
-  return new AybError('unexpected', 1, err?.message ? firstLine(err.message) : String(error), {
+  return new AybError('unexpected', 1, text ? firstLine(text) : String(error), {
     hint: 'this is a bug in ayb if it persists; rerun with AYB_DEBUG=1 for the stack trace',
     cause: error,
   });
+}
+
+/** oclif says each clash twice (`--a=x cannot also be provided when using --b`, then b with a): say it once. */
+function exclusivePair(reason: string): string {
+  const match = /^--([\w-]+)(?:=.*)? cannot also be provided when using --([\w-]+)$/.exec(reason);
+  if (!match) return reason;
+  const [a, b] = [match[1]!, match[2]!].sort();
+  return `--${a} and --${b} cannot be used together`;
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 
 function firstLine(text: string): string {
@@ -192,12 +236,18 @@ function firstLine(text: string): string {
 export const outputFlag = (options: readonly string[] = ['table', 'json']) =>
   Flags.string({ char: 'o', description: 'output format', options: [...options], default: 'table' });
 
-/** Reads a yes/no answer from the terminal. */
+/** Reads a yes/no answer from the terminal; Ctrl-C at the prompt is an interrupt (exit 130), not a "no". */
 export async function confirm(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`${question} [y/N] `);
+    const interrupted = new Promise<never>((_, reject) => {
+      rl.on('SIGINT', () => {
+        process.stderr.write('\n');
+        reject(new InterruptedError('SIGINT', 'nothing was changed'));
+      });
+    });
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), interrupted]);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();

@@ -11,8 +11,10 @@ export default class Start extends AybCommand {
   static override description = `Runs in the foreground on [server] host:port (default 127.0.0.1:8090) until Ctrl-C or SIGTERM. It serves:
 - GET /health: which database and branch it serves
 - POST /api/admin/auth {"password"}: a token for the admin routes
-- GET and POST /api/admin/branches, DELETE /api/admin/branches/<name>: the branches of main
-- /admin: the dashboard (branches, and the tables of the served database)
+- GET and POST /api/admin/branches, DELETE /api/admin/branches/<name>, and /url, /reset, /expire under it: the branches of main
+- GET and POST /api/admin/snapshots, DELETE /api/admin/snapshots/<name>: the snapshots
+- GET /api/admin/diff?from=main&to=<branch>: a schema diff
+- /admin: the dashboard (the branch tree with URLs, diff, reset, expiry; snapshots; the tables of the served database)
 
 With --branch, the server serves that ready branch's database instead of main; the admin API still manages the branches of main.
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { NotFoundError, UsageError } from '../core/errors.js';
+import { closest } from '../core/suggest.js';
 import { type ConnInfo, parseConnInfo } from '../postgres/conninfo.js';
 import type { ManagedClusterOptions } from '../postgres/managed.js';
 import { type AybConfig, ConfigSchema } from './schema.js';
@@ -58,8 +59,12 @@ export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig>
     try {
       raw = parseToml(text);
     } catch (error) {
-      throw new UsageError(`invalid TOML in ${file}: ${(error as Error).message.split('\n')[0]}`, {
-        hint: 'fix the syntax; ayb.toml.example shows every key',
+      const { line, column } = error as { line?: number; column?: number };
+      const where = line !== undefined ? `:${line}${column !== undefined ? `:${column}` : ''}` : '';
+      const reason = (error as Error).message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw new UsageError(`invalid TOML in ${file}${where}: ${reason}`, {
+        hint: `fix the syntax${line !== undefined ? ` on line ${line}${column !== undefined ? `, column ${column}` : ''}` : ''}; ayb.toml.example shows every key`,
+        details: { ...(line !== undefined ? { line } : {}), ...(column !== undefined ? { column } : {}) },
       }, 'invalid_config');
     }
   }
@@ -67,7 +72,12 @@ export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig>
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      const unknown = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => [key, k].filter(Boolean).join('.')).join(', ')})` : '';
+      const unknown = issue.code === 'unrecognized_keys'
+        ? ` (${issue.keys.map((k) => {
+          const guess = closest(k, knownKeys(issue.path));
+          return [key, k].filter(Boolean).join('.') + (guess !== undefined ? `: did you mean ${[key, guess].filter(Boolean).join('.')}?` : '');
+        }).join(', ')})`
+        : '';
       return `${key || '(top level)'}: ${issue.message}${unknown}`;
     });
     throw new UsageError(`invalid config in ${file}: ${problems.join('; ')}`, {
@@ -76,6 +86,18 @@ export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig>
     }, 'invalid_config');
   }
   return { config: parsed.data, file: text === undefined ? undefined : file, input };
+}
+
+/** The keys the config allows at `path` (top level: the section names). */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let shape: unknown = ConfigSchema;
+  for (const segment of path) shape = (shape as { shape?: Record<string, unknown> }).shape?.[String(segment)];
+  // Optional sections and defaults wrap the object: unwrap to reach its shape.
+  for (let i = 0; i < 5 && shape && !(shape as { shape?: unknown }).shape; i++) {
+    const def = (shape as { def?: { innerType?: unknown } }).def;
+    shape = def?.innerType;
+  }
+  return Object.keys((shape as { shape?: Record<string, unknown> } | undefined)?.shape ?? {});
 }
 
 /**

@@ -1,6 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import type { Branch } from '../core/records.js';
-import { type Column, formatBytes } from './writer.js';
+import { type Column, formatBytes, statusColor } from './writer.js';
 
 /**
  * The branch record as scripts see it (SPEC: snake_case keys, ISO 8601 times, error_message omitted
@@ -54,6 +54,18 @@ function shortTime(date: Date | null): string | undefined {
   return date ? date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : undefined;
 }
 
+/** `just now`, `5m ago`, `2d 3h ago`; a time in the future (clock skew) reads `in …`. */
+export function ago(date: Date, now: number = Date.now()): string {
+  const past = now - date.getTime();
+  if (past >= 0 && past < 60_000) return 'just now';
+  return past >= 0 ? `${formatDuration(past)} ago` : `in ${formatDuration(-past)}`;
+}
+
+/** An absolute UTC time followed by how long ago it was: `2026-12-02 01:55:31Z (3m ago)`. */
+function timeAndAgo(date: Date): string {
+  return `${shortTime(date)} (${ago(date)})`;
+}
+
 /** `never`, `in 2d 3h` or `expired 5m ago`, relative to `now`. */
 export function expiresIn(expiresAt: Date | null, now: number = Date.now()): string {
   if (!expiresAt) return 'never';
@@ -61,44 +73,66 @@ export function expiresIn(expiresAt: Date | null, now: number = Date.now()): str
   return left > 0 ? `in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
 }
 
+function expiresColor(value: string) {
+  return value.startsWith('expired') ? 'red' as const : undefined;
+}
+
 export interface ListColumnOptions {
-  /** The main database's name, shown as `main` in the Parent column. */
+  /** The main database's name, shown as `main` in the Parent, Source and Of columns. */
   readonly mainDatabase?: string;
   /** Drawn before the name (the tree lines of `list --tree`). */
   readonly namePrefix?: (branch: Branch) => string;
 }
 
-/** Parent: the branch it was made from, `main`, or the source database or URL. */
+/** The source as a user names it: `main` for the main database, else the database or URL recorded. */
+function sourceName(b: Branch, mainDatabase: string | undefined): string {
+  return b.source_database === mainDatabase ? 'main' : b.source_database;
+}
+
+/** Parent: the branch or snapshot it was made from, `main`, or the source database or URL. */
+function parentName(b: Branch, mainDatabase: string | undefined): string {
+  return b.parent ?? sourceName(b, mainDatabase);
+}
+
 export function branchListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
-    { header: 'Status', get: (b) => b.status },
-    { header: 'Parent', get: (b) => b.parent ?? (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Status', get: (b) => b.status, color: statusColor },
+    { header: 'Parent', get: (b) => parentName(b, options.mainDatabase) },
     { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
-    { header: 'Created', get: (b) => shortTime(b.created_at) },
-    { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+    { header: 'Created', get: (b) => ago(b.created_at) },
+    { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
   ];
 }
 
-export function branchDetailColumns(url?: string, columnsFor: 'branch' | 'snapshot' = 'branch'): Column<Branch>[] {
+export interface DetailColumnOptions {
+  /** The connection URL (`show`). */
+  readonly url?: string;
+  readonly kind?: 'branch' | 'snapshot';
+  /** The main database's name, shown as `main` in Source and Parent. */
+  readonly mainDatabase?: string;
+}
+
+/** One record (create, show, reset, rename, expire): the same names and sizes as `list`. */
+export function branchDetailColumns(options: DetailColumnOptions = {}): Column<Branch>[] {
+  const { url, kind = 'branch', mainDatabase } = options;
   const columns: Column<Branch>[] = [
     { header: 'Name', get: (b) => b.name },
-    { header: 'Status', get: (b) => b.status },
+    { header: 'Status', get: (b) => b.status, color: statusColor },
     { header: 'Database', get: (b) => b.branch_database },
-    { header: 'Source', get: (b) => b.source_database },
-    { header: 'Parent', get: (b) => b.parent },
-    ...(columnsFor === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
+    { header: kind === 'snapshot' ? 'Of' : 'Parent', get: (b) => parentName(b, mainDatabase) },
+    ...(kind === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Copy method', get: (b) => b.copy_method },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
-    { header: 'Created', get: (b) => shortTime(b.created_at) },
-    { header: 'Updated', get: (b) => shortTime(b.updated_at) },
-    { header: 'Expires', get: (b) => (b.expires_at ? `${shortTime(b.expires_at)} (${expiresIn(b.expires_at)})` : 'never') },
-    { header: 'Error', get: (b) => b.error_message },
+    { header: 'Created', get: (b) => timeAndAgo(b.created_at) },
+    { header: 'Updated', get: (b) => timeAndAgo(b.updated_at) },
+    { header: 'Expires', get: (b) => (b.expires_at ? `${shortTime(b.expires_at)} (${expiresIn(b.expires_at)})` : 'never'), color: expiresColor },
   ];
   if (url !== undefined) columns.push({ header: 'URL', get: () => url });
+  columns.push({ header: 'Error', get: (b) => b.error_message, color: () => 'red', optional: true });
   return columns;
 }
 
@@ -106,11 +140,11 @@ export function branchDetailColumns(url?: string, columnsFor: 'branch' | 'snapsh
 export function snapshotListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => b.name },
-    { header: 'Status', get: (b) => b.status },
-    { header: 'Of', get: (b) => (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Status', get: (b) => b.status, color: statusColor },
+    { header: 'Of', get: (b) => sourceName(b, options.mainDatabase) },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
-    { header: 'Created', get: (b) => shortTime(b.created_at) },
-    { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+    { header: 'Created', get: (b) => ago(b.created_at) },
+    { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
   ];
 }

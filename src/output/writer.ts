@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-import type TableType from 'cli-table3';
 import { AybError } from '../core/errors.js';
 
 export type OutputFormat = 'table' | 'json';
@@ -7,6 +5,41 @@ export type OutputFormat = 'table' | 'json';
 export interface Column<T> {
   readonly header: string;
   readonly get: (row: T) => string | number | undefined | null;
+  /** Colour for a cell's value on a terminal (e.g. a status); plain text everywhere else. */
+  readonly color?: (value: string) => Color | undefined;
+  /** In a record view, left out when empty (an Error line only when there is an error). */
+  readonly optional?: boolean;
+}
+
+export type Color = 'green' | 'red' | 'yellow' | 'dim' | 'bold' | 'cyan';
+const ANSI: Record<Color, [string, string]> = {
+  green: ['\x1b[32m', '\x1b[39m'],
+  red: ['\x1b[31m', '\x1b[39m'],
+  yellow: ['\x1b[33m', '\x1b[39m'],
+  cyan: ['\x1b[36m', '\x1b[39m'],
+  dim: ['\x1b[2m', '\x1b[22m'],
+  bold: ['\x1b[1m', '\x1b[22m'],
+};
+
+/**
+ * Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org) or TERM is dumb;
+ * FORCE_COLOR=1 turns it on anyway (FORCE_COLOR=0 off).
+ */
+export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '') return env.FORCE_COLOR !== '0';
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
+}
+
+export function paint(text: string, color: Color | undefined, enabled: boolean): string {
+  if (!enabled || color === undefined || text === '') return text;
+  const [open, close] = ANSI[color];
+  return open + text + close;
+}
+
+/** The colour of a record status: ready green, failed red, creating yellow. */
+export function statusColor(status: string): Color | undefined {
+  return status === 'ready' ? 'green' : status === 'failed' ? 'red' : status === 'creating' ? 'yellow' : undefined;
 }
 
 /**
@@ -16,9 +49,14 @@ export interface Column<T> {
 export class Writer {
   constructor(
     readonly format: OutputFormat,
-    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    private readonly stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
     private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
   ) {}
+
+  /** Whether stdout gets colour (a terminal, no NO_COLOR). */
+  get color(): boolean {
+    return !this.json && colorEnabled(this.stdout);
+  }
 
   get json(): boolean {
     return this.format === 'json';
@@ -57,18 +95,16 @@ export class Writer {
       this.stderr.write(emptyMessage + '\n');
       return;
     }
-    this.data(renderTable(rows, columns));
+    this.data(renderTable(rows, columns, this.color));
   }
 
-  /** One record: a JSON object, or a two-column key/value table. */
+  /** One record: a JSON object, or one `Key   value` line per field. */
   record<T>(row: T, columns: readonly Column<T>[], toJson: (row: T) => unknown): void {
     if (this.json) {
       this.jsonDocument(toJson(row));
       return;
     }
-    const table = newTable({ style: { head: [], border: [] } });
-    for (const column of columns) table.push({ [column.header]: cell(column.get(row)) });
-    this.data(table.toString());
+    this.data(renderRecord(row, columns, this.color));
   }
 
   error(error: AybError): void {
@@ -79,26 +115,49 @@ export class Writer {
       this.jsonDocument({ error: body });
       return;
     }
-    this.stderr.write(`Error: ${error.message}\n`);
-    if (error.hint) this.stderr.write(`Hint: ${error.hint}\n`);
+    const color = colorEnabled(this.stderr);
+    this.stderr.write(`${paint('Error:', 'red', color)} ${error.message}\n`);
+    if (error.hint) this.stderr.write(`${paint('Hint:', 'yellow', color)} ${error.hint}\n`);
   }
-}
-
-/** cli-table3, loaded on first use: JSON output and errors never need it (a few ms of every start-up). */
-let TableClass: typeof TableType | undefined;
-function newTable(options: TableType.TableConstructorOptions): TableType.Table {
-  TableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
-  return new TableClass(options);
 }
 
 function cell(value: string | number | undefined | null): string {
   return value === undefined || value === null || value === '' ? '-' : String(value);
 }
 
-export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const table = newTable({ head: columns.map((c) => c.header), style: { head: [], border: [] } });
-  for (const row of rows) table.push(columns.map((c) => cell(c.get(row))));
-  return table.toString();
+/** Display width: one column per code point (names are ASCII; tree lines and arrows are one column each). */
+function width(text: string): number {
+  return [...text].length;
+}
+
+/**
+ * A compact table: a header line and one line per row, columns two spaces apart, no rules (as
+ * kubectl, gh and docker print them). On a terminal the header is bold and cells may be coloured.
+ */
+export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], color = false): string {
+  const cells = rows.map((row) => columns.map((c) => cell(c.get(row))));
+  const widths = columns.map((c, i) => Math.max(width(c.header), ...cells.map((r) => width(r[i]!))));
+  const line = (values: readonly string[], colorOf: (value: string, i: number) => Color | undefined) =>
+    values
+      .map((value, i) => {
+        const padded = i === values.length - 1 ? value : value + ' '.repeat(widths[i]! - width(value));
+        return paint(padded, colorOf(value, i), color);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header), () => 'bold'), ...cells.map((r) => line(r, (value, i) => columns[i]!.color?.(value)))].join('\n');
+}
+
+/** One record as `Key   value` lines, keys aligned (dim on a terminal). */
+export function renderRecord<T>(row: T, columns: readonly Column<T>[], color = false): string {
+  const shown = columns.filter((c) => !c.optional || cell(c.get(row)) !== '-');
+  const keyWidth = Math.max(...shown.map((c) => width(c.header)));
+  return shown
+    .map((c) => {
+      const value = cell(c.get(row));
+      return `${paint(c.header.padEnd(keyWidth), 'dim', color)}  ${paint(value, c.color?.(value), color)}`;
+    })
+    .join('\n');
 }
 
 export function formatBytes(bytes: number | undefined): string | undefined {

@@ -58,6 +58,12 @@ export function renderChangesText(changes: readonly SchemaChange[], sides: DiffS
   for (const group of sorted) {
     if (group.own) {
       rows.push({ indent: '', marker: MARKER[group.own.action], label: label(group.own), detail: group.own.detail, destructive: group.own.destructive });
+      // A new table shows what it holds: its columns, as an added column of an existing table would show.
+      if (group.own.kind === 'table' && group.own.action === 'added') {
+        for (const column of newTableColumns(group.own)) {
+          rows.push({ indent: '    ', marker: '+', label: `column ${displayIdent(column.name)}`, detail: describeColumn(column), destructive: false });
+        }
+      }
     } else {
       const [schema, table] = JSON.parse(group.key) as [string, string];
       rows.push({ indent: '', marker: ' ', label: `${displayIdent(schema)}.${displayIdent(table)}`, detail: '', destructive: false });
@@ -80,6 +86,27 @@ export function renderChangesText(changes: readonly SchemaChange[], sides: DiffS
     lines.push(tail ? `${head.padEnd(width + 2)}  ${tail}` : head);
   }
   return `${lines.join('\n')}\n`;
+}
+
+interface NewColumn {
+  readonly name: string;
+  readonly type?: string;
+  readonly not_null?: boolean;
+  readonly default?: string | null;
+  readonly identity?: { readonly generation?: string } | null;
+  readonly generated?: string | null;
+}
+
+/** The columns an added table's change carries (diff.ts puts them in its `to`), in column order. */
+function newTableColumns(change: SchemaChange): readonly NewColumn[] {
+  const columns = (change.to as { columns?: unknown } | null)?.columns;
+  return Array.isArray(columns) ? (columns as NewColumn[]).filter((c) => typeof c?.name === 'string') : [];
+}
+
+function describeColumn(c: NewColumn): string {
+  return [c.type ?? '', c.not_null ? 'not null' : '', c.default != null ? `default ${c.default}` : '', c.identity ? `identity ${c.identity.generation ?? ''}`.trim() : '', c.generated != null ? `generated as ${c.generated}` : '']
+    .filter(Boolean)
+    .join(', ');
 }
 
 function label(change: SchemaChange): string {

@@ -214,13 +214,16 @@ describe('errors a user can act on', () => {
 
   describe('usage', () => {
     it.each([
-      [['branch', 'create', 'x', '--bogus'], /Nonexistent flag: --bogus/],
+      [['branch', 'create', 'x', '--bogus'], /^unknown flag: --bogus$/],
       [['branch', 'create'], /^missing required argument: <name>$/],
       [['branch', 'create', 'x', '--strategy', 'sideways'], /--strategy=sideways to be one of: auto, template, dump/],
-      [['branch', 'show', 'a', 'b'], /Unexpected argument: b/],
+      [['branch', 'show', 'a', 'b'], /^unexpected argument: b$/],
+      [['branch', 'list', 'extra-arg'], /^unexpected argument: extra-arg$/],
+      [['branch', 'expire', 'x', '--never', '--ttl', '1d'], /^--never and --ttl cannot be used together$/],
+      [['branch', 'create', 'x', '--ttl', '1d', '--never-expires'], /^--never-expires and --ttl cannot be used together$/],
       [['branch', 'delete', 'x'], /without confirmation/],
     ])('%j: exit 2, one JSON document with --json', async (args, message) => {
-      const error = jsonError(await runCli([...args, '--json'], { env }), 2, /^(usage|confirmation_required)$/);
+      const error = jsonError(await runCli([...args, '--json'], { env }), 2, /^(usage|unknown_flag|unexpected_argument|confirmation_required)$/);
       expect(error.message).toMatch(message);
       const plain = await runCli(args, { env });
       textError(plain, 2, /^Hint: /m);

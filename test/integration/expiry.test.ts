@@ -40,7 +40,7 @@ describe('branch expiry and prune', () => {
 
     expect((await cli('branch', 'show', 'ttl-a', '--json')).json().expires_at).toBe(created.json().expires_at);
     const table = await cli('branch', 'list');
-    expect(table.stdout).toMatch(/ttl-a .*│ in (1h 59m|2h)/);
+    expect(table.stdout).toMatch(/ttl-a .* in (1h 59m|2h) *$/m);
 
     const never = await cli('branch', 'expire', 'ttl-a', '--never', '--json');
     expect(never.exitCode).toBe(0);
@@ -105,7 +105,7 @@ describe('branch expiry and prune', () => {
     expect(await databaseExists(cluster, 'ayb_branch_gone_past')).toBe(true);
     expect(await names()).toEqual(['keep-forever', 'keep-soon', 'gone-past']);
     const dryTable = await cli('branch', 'prune', '--dry-run');
-    expect(dryTable.stdout).toMatch(/gone-past .*│ would delete/);
+    expect(dryTable.stdout).toMatch(/gone-past .* would delete/);
     expect(dryTable.stderr).toMatch(/Would delete 1 branch\(es\)/);
 
     const pruned = await cli('branch', 'prune', '--json');

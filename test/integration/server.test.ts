@@ -65,6 +65,13 @@ describe('ayb start: HTTP API', () => {
       ['GET', '/api/admin/branches/sneaky'],
       ['DELETE', '/api/admin/branches/sneaky'],
       ['GET', '/api/admin/database'],
+      ['GET', '/api/admin/branches/sneaky/url'],
+      ['POST', '/api/admin/branches/sneaky/reset', {}],
+      ['POST', '/api/admin/branches/sneaky/expire', { never: true }],
+      ['GET', '/api/admin/diff?to=sneaky'],
+      ['GET', '/api/admin/snapshots'],
+      ['POST', '/api/admin/snapshots', { name: 'sneaky' }],
+      ['DELETE', '/api/admin/snapshots/sneaky'],
       ['GET', '/api/admin/no-such-route'],
       ['PUT', '/api/admin/branches'],
       ['GET', '/api/admin'],
@@ -113,7 +120,9 @@ describe('ayb start: HTTP API', () => {
     expect(listed.status).toBe(200);
     const { branches } = await listed.json();
     const cli = await runCli(['branch', 'list', '--json'], { env });
-    expect(branches).toEqual(cli.json());
+    // The same records, plus the connection URL of a ready branch, password masked.
+    expect(branches.map(({ url: _url, ...rest }: { url?: string }) => rest)).toEqual(cli.json());
+    expect(branches[0].url).toMatch(/^postgres:\/\/ayb:\*{8}@127\.0\.0\.1:\d+\/ayb_branch_feature_auth$/);
     expect(branches.map((b: { name: string }) => b.name)).toEqual(['feature-auth']);
 
     const shown = await server.fetch('/api/admin/branches/feature-auth', { token });
@@ -132,6 +141,48 @@ describe('ayb start: HTTP API', () => {
     expect(await deleted.json()).toEqual({ status: 'deleted', name: 'feature-auth', deleted_children: ['child'] });
     expect(await databaseExists(cluster, 'ayb_branch_feature_auth')).toBe(false);
     expect((await (await server.fetch('/api/admin/branches', { token })).json()).branches).toEqual([]);
+  });
+
+  it('copies, expires, resets and diffs a branch; creates, lists and deletes snapshots and branches from them', async () => {
+    expect((await server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'api-dev', ttl: '2d' } })).status).toBe(201);
+    const { url } = await (await server.fetch('/api/admin/branches/api-dev/url', { token })).json();
+    expect(url).toContain(cluster.conn.password!);
+    expect(url).toMatch(/\/ayb_branch_api_dev$/);
+
+    const noExpiry = await server.fetch('/api/admin/branches/api-dev/expire', { method: 'POST', token, json: {} });
+    expect(noExpiry.status).toBe(400);
+    const both = await server.fetch('/api/admin/branches/api-dev/expire', { method: 'POST', token, json: { ttl: '1d', never: true } });
+    expect(both.status).toBe(400);
+    const never = await server.fetch('/api/admin/branches/api-dev/expire', { method: 'POST', token, json: { never: true } });
+    expect(await never.json()).toMatchObject({ name: 'api-dev', expires_at: null });
+    const stored = await cluster.query("SELECT expires_at FROM _ayb_branches WHERE name = 'api-dev'", [], 'app');
+    expect(stored.rows[0].expires_at).toBeNull();
+
+    await cluster.query('CREATE TABLE extra (id int)', [], 'ayb_branch_api_dev');
+    const diff = await (await server.fetch('/api/admin/diff?from=main&to=api-dev', { token })).json();
+    expect(diff.changes.map((c: { kind: string; name: string; action: string }) => [c.action, c.kind, c.name])).toEqual([['added', 'table', 'extra']]);
+    expect(diff.text).toMatch(/^\+ table public\.extra$/m);
+    expect(diff.sql).toContain('CREATE TABLE "public"."extra"');
+    expect((await server.fetch('/api/admin/diff', { token })).status).toBe(400);
+
+    const reset = await server.fetch('/api/admin/branches/api-dev/reset', { method: 'POST', token, json: {} });
+    expect(reset.status).toBe(200);
+    const after = await cluster.query("SELECT to_regclass('public.extra') IS NULL AS gone", [], 'ayb_branch_api_dev');
+    expect(after.rows[0].gone).toBe(true);
+
+    const snap = await server.fetch('/api/admin/snapshots', { method: 'POST', token, json: { name: 'api-snap', of: 'api-dev' } });
+    expect(snap.status).toBe(201);
+    expect(await snap.json()).toMatchObject({ name: 'api-snap', kind: 'snapshot', branch_database: 'ayb_snap_api_snap', status: 'ready' });
+    const { snapshots } = await (await server.fetch('/api/admin/snapshots', { token })).json();
+    expect(snapshots).toEqual((await runCli(['snapshot', 'list', '--json'], { env })).json());
+    const fromSnap = await server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'api-from-snap', from: 'api-snap' } });
+    expect(await fromSnap.json()).toMatchObject({ parent: 'api-snap', snapshot: 'api-snap', strategy: 'template' });
+    expect((await server.fetch('/api/admin/snapshots/api-snap', { method: 'DELETE', token })).status).toBe(409);
+    const gone = await server.fetch('/api/admin/snapshots/api-snap?with_children=true', { method: 'DELETE', token });
+    expect(await gone.json()).toEqual({ status: 'deleted', name: 'api-snap', deleted_children: ['api-from-snap'] });
+    expect((await server.fetch('/api/admin/snapshots/api-dev', { method: 'DELETE', token })).status).toBe(404);
+    expect((await server.fetch('/api/admin/branches/api-dev', { method: 'DELETE', token })).status).toBe(200);
+    expect(await databaseExists(cluster, 'ayb_snap_api_snap')).toBe(false);
   });
 
   it('answers 400 for invalid names and bodies, 404 for missing branches, 409 for conflicts, 413 for large bodies', async () => {

@@ -60,7 +60,7 @@ describe('snapshots', () => {
     expect(await ids('ayb_branch_ci_1')).toEqual([1, 2, 3]);
     expect((await cluster.query("SELECT to_regclass('public._ayb_branches') AS t", [], 'ayb_branch_ci_1')).rows[0].t).toBeNull();
     const table = await cli('branch', 'list');
-    expect(table.stdout).toMatch(/│ ci-1 +│ ready +│ seeded +│ seeded +│/);
+    expect(table.stdout).toMatch(/^ci-1 +ready +seeded +seeded /m);
     expect(await cli('branch', 'create', 'ci-2', '--from', 'seeded', '--strategy', 'dump')).toMatchObject({ exitCode: 2 });
   });
 

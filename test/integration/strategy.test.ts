@@ -54,8 +54,8 @@ describe('branch create strategies', () => {
     const table = await runCli(['branch', 'list'], { env });
     expect(table.stdout).toMatch(/idle-copy.*template/);
     const show = await runCli(['branch', 'show', 'idle-copy'], { env });
-    expect(show.stdout).toMatch(/Strategy\s*│\s*template/);
-    expect(show.stdout).toMatch(/Copy method\s*│\s*file_copy/);
+    expect(show.stdout).toMatch(/^Strategy +template$/m);
+    expect(show.stdout).toMatch(/^Copy method +file_copy$/m);
 
     const rows = await cluster.query<{ n: string }>('SELECT count(*)::text AS n FROM rental', [], 'ayb_branch_idle_copy');
     const source = await cluster.query<{ n: string }>('SELECT count(*)::text AS n FROM rental', [], 'pagila');

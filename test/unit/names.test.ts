@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { branchDatabaseName, validateBranchName } from '../../src/branching/names.js';
+import { branchDatabaseName, suggestBranchName, validateBranchName } from '../../src/branching/names.js';
 import { AybError } from '../../src/core/errors.js';
 
 function reason(name: string): string | undefined {
@@ -43,4 +43,38 @@ describe('branch names', () => {
     expect(branchDatabaseName('a_b')).toBe('ayb_branch_a_b');
     expect(branchDatabaseName('x'.repeat(52)).length).toBe(63);
   });
+
+  it.each([
+    ['Bad Name', 'bad-name'],
+    ['Feat/X', 'feat-x'],
+    ['Feature', 'feature'],
+    ['-lead', 'lead'],
+    ['dot.name', 'dot-name'],
+    ['x'.repeat(60), 'x'.repeat(52)],
+    ['ümlaut', 'mlaut'],
+  ])('suggests a valid name for %j: %j', (name, suggestion) => {
+    expect(suggestBranchName(name)).toBe(suggestion);
+    expect(reason(suggestion)).toBeUndefined();
+    expect(hint(name)).toContain(`e.g. ${suggestion}`);
+  });
+
+  it.each(['', '-', '%%%', 'Main', 'TEMPLATE1'])('suggests nothing rather than another invalid or reserved name for %j', (name) => {
+    expect(suggestBranchName(name)).toBeUndefined();
+  });
+
+  it('every suggestion is valid', () => {
+    for (const name of ['A B C', '__x__', 'a--b', 'UPPER_case-Mixed/Path.ext', ' spaced ', 'ü-ö', 'pr #42', 'x'.repeat(51) + '-y']) {
+      const suggestion = suggestBranchName(name);
+      if (suggestion !== undefined) expect(reason(suggestion), `${name} → ${suggestion}`).toBeUndefined();
+    }
+  });
 });
+
+function hint(name: string): string | undefined {
+  try {
+    validateBranchName(name);
+    return undefined;
+  } catch (error) {
+    return (error as AybError).hint;
+  }
+}

@@ -45,4 +45,19 @@ describe('renderChangesText', () => {
       '+     index i  CREATE INDEX i ON public.film USING btree (x)',
     ]);
   });
+
+  it('shows a new table with its columns, in column order', () => {
+    const a = snapshot(pub);
+    const b = snapshot(
+      pub,
+      table('orders'),
+      column('orders', 'id', 'bigint', { not_null: true }, { position: 1 }),
+      column('orders', 'note', 'text', { default: "''::text" }, { position: 2 }),
+    );
+    expect(renderChangesText(diffSnapshots(a, b), sides).split('\n').slice(2, 5)).toEqual([
+      '+ table public.orders',
+      '+     column id        bigint, not null',
+      "+     column note      text, default ''::text",
+    ]);
+  });
 });

@@ -26,7 +26,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
     { description: 'Idempotent create for CI, gone after two days, as JSON', command: '<%= config.bin %> branch create pr-123 --ttl 2d --if-not-exists --json' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch create demo --expires-at 2030-01-31T18:00:00Z' },
     { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
-    { description: 'Clone from another server (dump only)', command: 'AYB_SOURCE=postgres://user@staging:5432/app <%= config.bin %> branch create staging-copy --from "$AYB_SOURCE"' },
+    { description: 'Clone from another server (dump only; the password from PGPASSWORD or ~/.pgpass, not argv)', command: '<%= config.bin %> branch create staging-copy --from postgres://user@staging:5432/app' },
   ];
 
   static override args = {

@@ -3,9 +3,7 @@ import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchDelete extends AybCommand {
   static override summary = 'Delete a branch: end its sessions, drop its database, remove its record';
-  static override description = `Asks for confirmation on a terminal; elsewhere (scripts, CI) --yes is required.
-Only databases that ayb created and registered are ever dropped.
-A branch that other branches were made from (--from <branch>) is refused unless --with-children is given; then those are deleted first, deepest first.`;
+  static override description = `Asks for confirmation on a terminal (answering no exits 1, nothing changed); elsewhere (scripts, CI) --yes is required (exit 2 without it). Only databases that ayb created and registered are ever dropped. A branch that other branches were made from (--from <branch>) is refused unless --with-children is given; then those are deleted first, deepest first.`;
   static override examples = [
     '<%= config.bin %> branch delete feature-auth',
     { description: 'In a script or CI job', command: '<%= config.bin %> branch delete pr-123 --yes --if-exists' },

@@ -7,18 +7,9 @@ import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchDiff extends AybCommand {
   static override summary = 'Show the schema changes that turn one database into another';
-  static override description = [
-    '<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas,',
-    'extensions, types (enums, domains, composite and range types), collations, sequences, tables, columns,',
-    'constraints, indexes, views, functions, triggers, row-level security, operators, casts, event triggers,',
-    'publications, foreign servers and tables, and comments are compared by definition, not just by name (owners',
-    'and privileges only with --owners/--privileges); ayb\'s control table is ignored.',
-    '',
-    '--output table groups the changes by table and marks destructive ones; --output json prints an array of',
-    'changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes',
-    'its schema equal to <b>, with a comment above every statement that can lose data. --exit-code exits 1 when',
-    'there are differences and 0 when there are none, for CI.',
-  ].join('\n');
+  static override description = `<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas, extensions, types (enums, domains, composite and range types), collations, sequences, tables, columns, constraints, indexes, views, functions, triggers, row-level security, operators, casts, event triggers, publications, foreign servers and tables, and comments are compared by definition, not just by name (owners and privileges only with --owners/--privileges); ayb's control table is ignored.
+
+--output table groups the changes by table (a new table with its columns) and marks destructive ones; --output json prints an array of changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes its schema equal to <b>, with a comment above every statement that can lose data, and exits 1 when some change needs a manual step (see its "-- manual:" comments). --exit-code exits 1 when there are differences and 0 when there are none, for CI.`;
   static override examples = [
     '<%= config.bin %> branch diff feature-auth',
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',

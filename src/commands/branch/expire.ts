@@ -7,8 +7,7 @@ import { AybCommand, outputFlag } from '../base.js';
 
 export default class BranchExpire extends AybCommand {
   static override summary = 'Set or clear when a branch expires';
-  static override description = `An expired branch is deleted by "ayb branch prune" (and by "ayb start", which prunes periodically); until then it works as before.
---ttl counts from now, not from when the branch was made. An expiry in the past marks the branch for the next prune.`;
+  static override description = `An expired branch is deleted by "ayb branch prune" (and by "ayb start", which prunes periodically); until then it works as before. --ttl counts from now, not from when the branch was made. An expiry in the past marks the branch for the next prune.`;
   static override examples = [
     { description: 'Keep a branch for two more days', command: '<%= config.bin %> branch expire feature-auth --ttl 2d' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch expire demo --expires-at 2030-01-31T18:00:00Z' },
@@ -40,6 +39,6 @@ export default class BranchExpire extends AybCommand {
           ? `Branch "${branch.name}" has expired; the next prune deletes it`
           : `Branch "${branch.name}" expires at ${expiresAt.toISOString()} (in ${formatDuration(expiresAt.getTime() - Date.now())})`,
     );
-    this.writer.record(branch, branchDetailColumns(), (b) => branchJson(b));
+    this.writer.record(branch, branchDetailColumns({ mainDatabase: ctx.main.database }), (b) => branchJson(b));
   }
 }

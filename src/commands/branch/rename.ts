@@ -27,6 +27,6 @@ PostgreSQL cannot rename a database while anyone is connected to it. Such a rena
     const ctx = await this.branchContext(flags);
     const branch = await renameBranch(ctx, { from: args.old, to: args.new, disconnect: flags.disconnect });
     this.writer.log(`Renamed branch "${args.old}" to "${branch.name}" (database ${branch.branch_database})`);
-    this.writer.record(branch, branchDetailColumns(), (b) => branchJson(b));
+    this.writer.record(branch, branchDetailColumns({ mainDatabase: ctx.main.database }), (b) => branchJson(b));
   }
 }

@@ -42,6 +42,6 @@ The copy goes into a temporary database first, with the same strategies as creat
     );
     if (this.writer.interactive) this.writer.progress(CLEAR_LINE);
     this.writer.log(`Reset branch "${result.branch.name}" to ${flags.to === undefined ? 'the current state of ' : ''}${result.source} (${result.strategy}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    this.writer.record(result.branch, branchDetailColumns(), (b) => branchJson(b));
+    this.writer.record(result.branch, branchDetailColumns({ mainDatabase: ctx.main.database }), (b) => branchJson(b));
   }
 }

@@ -23,6 +23,6 @@ export default class BranchShow extends AybCommand {
     const ctx = await this.branchContext(flags);
     const branch = await getBranch(ctx, args.name);
     const url = branchUrl(ctx, branch.branch_database, flags['show-password']);
-    this.writer.record(branch, branchDetailColumns(url), (b) => branchJson(b, { url }));
+    this.writer.record(branch, branchDetailColumns({ url, mainDatabase: ctx.main.database }), (b) => branchJson(b, { url }));
   }
 }

@@ -15,6 +15,6 @@ export default class SnapshotShow extends AybCommand {
     this.setOutput(flags);
     const ctx = await this.branchContext(flags);
     const snapshot = await getBranch(ctx, args.name, 'snapshot');
-    this.writer.record(snapshot, branchDetailColumns(undefined, 'snapshot'), (s) => branchJson(s));
+    this.writer.record(snapshot, branchDetailColumns({ kind: 'snapshot', mainDatabase: ctx.main.database }), (s) => branchJson(s));
   }
 }

@@ -56,20 +56,42 @@ const ui = {
   createForm: byId<HTMLFormElement>('create-form'),
   branchName: byId<HTMLInputElement>('branch-name'),
   branchFrom: byId<HTMLSelectElement>('branch-from'),
+  branchTtl: byId<HTMLInputElement>('branch-ttl'),
   createButton: byId<HTMLButtonElement>('create-button'),
   branchRows: byId<HTMLTableElement>('branches').tBodies[0]!,
   branchesEmpty: byId<HTMLParagraphElement>('branches-empty'),
+  diffView: byId<HTMLElement>('diff-view'),
+  diffTitle: byId<HTMLElement>('diff-title'),
+  diffText: byId<HTMLPreElement>('diff-text'),
+  diffChanges: byId<HTMLButtonElement>('diff-changes'),
+  diffSql: byId<HTMLButtonElement>('diff-sql'),
+  diffClose: byId<HTMLButtonElement>('diff-close'),
+  snapshotForm: byId<HTMLFormElement>('snapshot-form'),
+  snapshotName: byId<HTMLInputElement>('snapshot-name'),
+  snapshotOf: byId<HTMLSelectElement>('snapshot-of'),
+  snapshotButton: byId<HTMLButtonElement>('snapshot-button'),
+  snapshotRows: byId<HTMLTableElement>('snapshots').tBodies[0]!,
+  snapshotsEmpty: byId<HTMLParagraphElement>('snapshots-empty'),
   databaseName: byId<HTMLElement>('database-name'),
   tableRows: byId<HTMLTableElement>('tables').tBodies[0]!,
   tablesEmpty: byId<HTMLParagraphElement>('tables-empty'),
   refreshTables: byId<HTMLButtonElement>('refresh-tables'),
-  confirm: byId<HTMLDialogElement>('confirm-delete'),
+  confirm: byId<HTMLDialogElement>('confirm-dialog'),
+  confirmTitle: byId<HTMLElement>('confirm-title'),
   confirmText: byId<HTMLParagraphElement>('confirm-text'),
+  confirmOk: byId<HTMLButtonElement>('confirm-ok'),
+  expiry: byId<HTMLDialogElement>('expiry-dialog'),
+  expiryTitle: byId<HTMLElement>('expiry-title'),
+  expiryText: byId<HTMLParagraphElement>('expiry-text'),
+  expiryTtl: byId<HTMLInputElement>('expiry-ttl'),
 };
 
 let token = sessionStorage.getItem(TOKEN_KEY);
 let servedBranch: string | null = null;
+/** The main database's name: records name it in source_database, the page says main. */
+let mainDatabase: string | null = null;
 let pendingCreates = 0;
+let diff: { to: string; text: string; sql: string; showing: 'text' | 'sql' } | undefined;
 let pollTimer: number | undefined;
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -137,62 +159,207 @@ function formatBytes(bytes: number | undefined): string {
   return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
-function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
+function cell(row: HTMLTableRowElement, text: string, label: string, className?: string): HTMLTableCellElement {
   const td = row.insertCell();
   td.textContent = text;
+  td.dataset.label = label;
   if (className) td.className = className;
   return td;
 }
 
+function button(text: string, ariaLabel: string, onClick: () => void, className = 'secondary small'): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.textContent = text;
+  b.setAttribute('aria-label', ariaLabel);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** `2026-12-02 14:05`: ISO order, 24-hour clock, the browser's time zone (the full UTC time is the cell's title). */
+function formatTime(iso: string): string {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** As formatDuration in src/core/duration.ts: the two largest units, `1d 23h`, `5m 3s`. */
+function formatDuration(ms: number): string {
+  let rest = Math.floor(Math.abs(ms) / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    const amount = Math.floor(rest / size);
+    rest -= amount * size;
+    if (parts.length === 0 && amount === 0) continue;
+    if (amount > 0) parts.push(`${amount}${unit}`);
+    if (parts.length === 2 || (parts.length === 1 && amount === 0)) break;
+  }
+  return parts.join(' ') || '0s';
+}
+
+/** As expiresIn in src/output/branch-view.ts: `never`, `in 2d 3h`, `expired 5m ago`. */
+function expiresIn(iso: string | null): string {
+  if (!iso) return 'never';
+  const left = Date.parse(iso) - Date.now();
+  return left > 0 ? `in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
+}
+
+function statusCell(row: HTMLTableRowElement, record: BranchJson): void {
+  const status = row.insertCell();
+  status.dataset.label = 'Status';
+  const badge = document.createElement('span');
+  badge.className = `badge badge-${record.status}`;
+  badge.textContent = record.status;
+  if (record.error_message) badge.title = record.error_message;
+  status.append(badge);
+}
+
+function timeCells(row: HTMLTableRowElement, record: BranchJson): void {
+  cell(row, formatTime(record.created_at), 'Created').title = record.created_at;
+  const expires = cell(row, expiresIn(record.expires_at), 'Expires');
+  if (record.expires_at) {
+    expires.title = record.expires_at;
+    if (Date.parse(record.expires_at) <= Date.now()) expires.classList.add('expired');
+  }
+}
+
+/** Branches in tree order (children under their parent, as `ayb branch list --tree`), with their depth. */
+function treeOrder(branches: readonly BranchJson[]): { branch: BranchJson; depth: number; last: boolean }[] {
+  const names = new Set(branches.map((b) => b.name));
+  const children = new Map<string | null, BranchJson[]>();
+  for (const b of branches) {
+    const parent = b.parent !== null && names.has(b.parent) ? b.parent : null;
+    children.set(parent, [...(children.get(parent) ?? []), b]);
+  }
+  const out: { branch: BranchJson; depth: number; last: boolean }[] = [];
+  const visit = (parent: string | null, depth: number) => {
+    const list = children.get(parent) ?? [];
+    list.forEach((b, i) => {
+      out.push({ branch: b, depth, last: i === list.length - 1 });
+      visit(b.name, depth + 1);
+    });
+  };
+  visit(null, 0);
+  return out;
+}
+
+function parentName(record: BranchJson): string {
+  return record.parent ?? (record.source_database === mainDatabase ? 'main' : record.source_database);
+}
+
 function renderBranches(branches: readonly BranchJson[]): void {
   ui.branchRows.replaceChildren();
-  for (const branch of branches) {
+  for (const { branch, depth, last } of treeOrder(branches)) {
     const row = ui.branchRows.insertRow();
     row.dataset.branch = branch.name;
-    const name = cell(row, branch.name);
+    const name = cell(row, '', 'Name', 'name');
+    if (depth > 0) {
+      const tree = document.createElement('span');
+      tree.className = 'tree';
+      tree.textContent = `${'   '.repeat(depth - 1)}${last ? '└─ ' : '├─ '}`;
+      name.append(tree);
+    }
+    name.append(branch.name);
     if (branch.name === servedBranch) {
       const tag = document.createElement('span');
       tag.className = 'tag';
       tag.textContent = 'served';
       name.append(tag);
     }
-    const status = row.insertCell();
-    const badge = document.createElement('span');
-    badge.className = `badge badge-${branch.status}`;
-    badge.textContent = branch.status;
-    if (branch.error_message) badge.title = branch.error_message;
-    status.append(badge);
-    cell(row, branch.parent ?? branch.source_database);
-    cell(row, branch.strategy ?? '-');
-    cell(row, formatBytes(branch.size_bytes));
-    cell(row, new Date(branch.created_at).toLocaleString()).title = branch.created_at;
-    const expires = cell(row, branch.expires_at ? new Date(branch.expires_at).toLocaleString() : 'never');
-    if (branch.expires_at) expires.title = branch.expires_at;
-    const actions = row.insertCell();
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.className = 'secondary';
-    remove.textContent = 'Delete';
-    remove.setAttribute('aria-label', `Delete branch ${branch.name}`);
-    remove.disabled = branch.name === servedBranch;
-    if (remove.disabled) remove.title = 'This server serves this branch';
-    remove.addEventListener('click', () => void confirmDelete(branch));
-    actions.append(remove);
+    statusCell(row, branch);
+    cell(row, parentName(branch), 'Parent');
+    cell(row, formatBytes(branch.size_bytes), 'Size', 'num');
+    timeCells(row, branch);
+
+    const connection = cell(row, '', 'Connection', 'connection');
+    if (branch.url) {
+      const code = document.createElement('code');
+      code.textContent = branch.url;
+      code.title = branch.url;
+      connection.append(code, button('Copy', `Copy connection URL of ${branch.name}`, () => void copyUrl(branch.name).catch(showError)));
+    } else {
+      connection.textContent = '-';
+    }
+
+    const actions = cell(row, '', 'Actions', 'actions');
+    const ready = branch.status === 'ready';
+    const served = branch.name === servedBranch;
+    const diffButton = button('Diff', `Diff branch ${branch.name}`, () => void showDiff(branch.name).catch(showError));
+    const resetButton = button('Reset', `Reset branch ${branch.name}`, () => void confirmReset(branch));
+    const expiryButton = button('Expiry', `Set expiry of branch ${branch.name}`, () => void editExpiry(branch));
+    const remove = button('Delete', `Delete branch ${branch.name}`, () => void confirmDelete(branch, 'branch'));
+    diffButton.disabled = !ready;
+    resetButton.disabled = !ready || served;
+    remove.disabled = served;
+    if (served) resetButton.title = remove.title = 'This server serves this branch';
+    actions.append(diffButton, resetButton, expiryButton, remove);
   }
   ui.branchesEmpty.hidden = branches.length > 0;
+}
 
-  const selected = ui.branchFrom.value;
-  const sources = ['main', ...branches.filter((b) => b.status === 'ready').map((b) => b.name)];
-  ui.branchFrom.replaceChildren(...sources.map((source) => new Option(source, source)));
-  ui.branchFrom.value = sources.includes(selected) ? selected : 'main';
+function renderSnapshots(snapshots: readonly BranchJson[]): void {
+  ui.snapshotRows.replaceChildren();
+  for (const snapshot of snapshots) {
+    const row = ui.snapshotRows.insertRow();
+    row.dataset.snapshot = snapshot.name;
+    cell(row, snapshot.name, 'Name', 'name');
+    statusCell(row, snapshot);
+    cell(row, parentName(snapshot), 'Of');
+    cell(row, formatBytes(snapshot.size_bytes), 'Size', 'num');
+    timeCells(row, snapshot);
+    const actions = cell(row, '', 'Actions', 'actions');
+    const branchFrom = button('New branch', `New branch from snapshot ${snapshot.name}`, () => {
+      ui.branchFrom.value = snapshot.name;
+      ui.branchName.focus();
+      notice(`Name the new branch of snapshot "${snapshot.name}" and press Create branch.`);
+    });
+    branchFrom.disabled = snapshot.status !== 'ready';
+    actions.append(branchFrom, button('Delete', `Delete snapshot ${snapshot.name}`, () => void confirmDelete(snapshot, 'snapshot')));
+  }
+  ui.snapshotsEmpty.hidden = snapshots.length > 0;
+}
+
+/** The sources a branch can be made from (main, ready branches, ready snapshots) and what a snapshot can be of. */
+function renderSources(branches: readonly BranchJson[], snapshots: readonly BranchJson[]): void {
+  const readyBranches = branches.filter((b) => b.status === 'ready').map((b) => b.name);
+  const readySnapshots = snapshots.filter((s) => s.status === 'ready').map((s) => s.name);
+  const fill = (select: HTMLSelectElement, withSnapshots: boolean) => {
+    const selected = select.value;
+    const options: HTMLElement[] = [new Option('main', 'main')];
+    if (readyBranches.length > 0) {
+      const group = document.createElement('optgroup');
+      group.label = 'Branches';
+      group.append(...readyBranches.map((n) => new Option(n, n)));
+      options.push(group);
+    }
+    if (withSnapshots && readySnapshots.length > 0) {
+      const group = document.createElement('optgroup');
+      group.label = 'Snapshots';
+      group.append(...readySnapshots.map((n) => new Option(`${n} (snapshot)`, n)));
+      options.push(group);
+    }
+    select.replaceChildren(...options);
+    const all = ['main', ...readyBranches, ...(withSnapshots ? readySnapshots : [])];
+    select.value = all.includes(selected) ? selected : 'main';
+  };
+  fill(ui.branchFrom, true);
+  fill(ui.snapshotOf, false);
 }
 
 async function refreshBranches(): Promise<void> {
-  const { branches } = await api<{ branches: BranchJson[] }>('GET', '/api/admin/branches');
+  const [{ branches, main_database }, { snapshots }] = await Promise.all([
+    api<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches'),
+    api<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots'),
+  ]);
+  mainDatabase = main_database;
   renderBranches(branches);
+  renderSnapshots(snapshots);
+  renderSources(branches, snapshots);
   // While a create runs (here or elsewhere), keep the view current so its status changes show.
   window.clearTimeout(pollTimer);
-  if (pendingCreates > 0 || branches.some((b) => b.status === 'creating')) {
+  if (pendingCreates > 0 || [...branches, ...snapshots].some((b) => b.status === 'creating')) {
     pollTimer = window.setTimeout(() => void refreshBranches().catch(showError), POLL_MS);
   }
 }
@@ -203,25 +370,26 @@ async function refreshTables(): Promise<void> {
   ui.tableRows.replaceChildren();
   for (const table of tables) {
     const row = ui.tableRows.insertRow();
-    cell(row, `${table.schema}.${table.name}`);
-    const rows = table.rows === null ? '?' : table.rows.toLocaleString();
-    const count = cell(row, table.exact || table.rows === null ? rows : `~${rows}`, 'num');
+    cell(row, `${table.schema}.${table.name}`, 'Table');
+    const rows = table.rows === null ? '?' : table.rows.toLocaleString('en-US');
+    const count = cell(row, table.exact || table.rows === null ? rows : `~${rows}`, 'Rows', 'num');
     if (!table.exact) count.title = 'estimate from PostgreSQL statistics';
-    cell(row, formatBytes(table.size_bytes), 'num');
+    cell(row, formatBytes(table.size_bytes), 'Size', 'num');
   }
   ui.tablesEmpty.hidden = tables.length > 0;
 }
 
-async function createBranch(name: string, from: string): Promise<void> {
+/** Creates a branch or a snapshot; its row shows `creating` until the copy is done. */
+async function createRecord(kind: 'branch' | 'snapshot', body: Record<string, string>): Promise<BranchJson> {
   pendingCreates++;
-  const create = api<BranchJson>('POST', '/api/admin/branches', { name, from });
-  notice(`Creating branch "${name}" …`);
+  const create = api<BranchJson>('POST', kind === 'branch' ? '/api/admin/branches' : '/api/admin/snapshots', body);
+  notice(`Creating ${kind} "${body.name}" …`);
   // Show the new row (status creating) as soon as the server has recorded it.
   void refreshBranches().catch(() => undefined);
   try {
-    const branch = await create;
-    notice(`Created branch "${branch.name}" (${branch.strategy ?? 'copy'}).`);
-    ui.branchName.value = '';
+    const record = await create;
+    notice(`Created ${kind} "${record.name}" (${record.strategy ?? 'copy'}).`);
+    return record;
   } catch (error) {
     notice('');
     throw error;
@@ -231,18 +399,99 @@ async function createBranch(name: string, from: string): Promise<void> {
   }
 }
 
-async function confirmDelete(branch: BranchJson): Promise<void> {
+async function copyUrl(name: string): Promise<void> {
   clearMessages();
-  ui.confirmText.textContent = `Branch "${branch.name}" and its database ${branch.branch_database} will be dropped. This cannot be undone.`;
+  const { url } = await api<{ url: string }>('GET', `/api/admin/branches/${encodeURIComponent(name)}/url`);
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    // No clipboard API (plain http on another host than localhost): the old way, through a selection.
+    const area = document.createElement('textarea');
+    area.value = url;
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand('copy');
+    area.remove();
+    if (!copied) throw new Error('the browser refused to copy; run: ayb branch url ' + name);
+  }
+  notice(`Copied the connection URL of "${name}" (password included): psql "<paste>"`);
+}
+
+async function showDiff(name: string): Promise<void> {
+  clearMessages();
+  notice(`Comparing main with "${name}" …`);
+  const result = await api<{ text: string; sql: string }>('GET', `/api/admin/diff?from=main&to=${encodeURIComponent(name)}`);
+  diff = { to: name, text: result.text, sql: result.sql, showing: 'text' };
+  notice('');
+  renderDiff();
+  ui.diffView.hidden = false;
+  ui.diffView.scrollIntoView({ block: 'nearest' });
+}
+
+function renderDiff(): void {
+  if (!diff) return;
+  ui.diffTitle.textContent = `Schema diff: main → ${diff.to}`;
+  ui.diffText.textContent = diff.showing === 'text' ? diff.text : diff.sql;
+  ui.diffChanges.setAttribute('aria-pressed', String(diff.showing === 'text'));
+  ui.diffSql.setAttribute('aria-pressed', String(diff.showing === 'sql'));
+}
+
+/** Asks in the confirm dialog; true when the user pressed the action button. */
+async function ask(title: string, text: string, action: string): Promise<boolean> {
+  clearMessages();
+  ui.confirmTitle.textContent = title;
+  ui.confirmText.textContent = text;
+  ui.confirmOk.textContent = action;
   ui.confirm.returnValue = '';
   ui.confirm.showModal();
   await new Promise<void>((resolve) => ui.confirm.addEventListener('close', () => resolve(), { once: true }));
-  if (ui.confirm.returnValue !== 'delete') return;
+  return ui.confirm.returnValue === 'ok';
+}
+
+async function confirmDelete(record: BranchJson, kind: 'branch' | 'snapshot'): Promise<void> {
+  if (!(await ask(`Delete ${kind}?`, `${kind === 'branch' ? 'Branch' : 'Snapshot'} "${record.name}" and its database ${record.branch_database} will be dropped. This cannot be undone.`, 'Delete'))) return;
   try {
-    // A failed or half-made branch can only go with force, as with `ayb branch delete --force`.
-    const force = branch.status === 'ready' ? '' : '?force=true';
-    await api('DELETE', `/api/admin/branches/${encodeURIComponent(branch.name)}${force}`);
-    notice(`Deleted branch "${branch.name}".`);
+    // A failed or half-made one can only go with force, as with `ayb branch delete --force`.
+    const force = record.status === 'ready' ? '' : '?force=true';
+    await api('DELETE', `/api/admin/${kind === 'branch' ? 'branches' : 'snapshots'}/${encodeURIComponent(record.name)}${force}`);
+    notice(`Deleted ${kind} "${record.name}".`);
+    if (diff?.to === record.name) ui.diffView.hidden = true;
+  } catch (error) {
+    showError(error);
+  }
+  await refreshBranches().catch(showError);
+}
+
+async function confirmReset(branch: BranchJson): Promise<void> {
+  const source = parentName(branch);
+  if (!(await ask('Reset branch?', `Branch "${branch.name}" gets a fresh copy of ${source}: every change made on it is lost, and its sessions are ended. Its name and URL stay the same.`, 'Reset'))) return;
+  try {
+    notice(`Resetting branch "${branch.name}" …`);
+    const reset = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/reset`, {});
+    notice(`Reset branch "${reset.name}" to the current state of ${source} (${reset.strategy ?? 'copy'}).`);
+  } catch (error) {
+    notice('');
+    showError(error);
+  }
+  await refreshBranches().catch(showError);
+}
+
+async function editExpiry(branch: BranchJson): Promise<void> {
+  clearMessages();
+  ui.expiryTitle.textContent = `Expiry of "${branch.name}"`;
+  ui.expiryText.textContent = branch.expires_at
+    ? `Expires ${formatTime(branch.expires_at)} (${expiresIn(branch.expires_at)}). Expired branches are deleted by the next prune.`
+    : 'Never expires. Expired branches are deleted by the next prune.';
+  ui.expiryTtl.value = '';
+  ui.expiry.returnValue = '';
+  ui.expiry.showModal();
+  await new Promise<void>((resolve) => ui.expiry.addEventListener('close', () => resolve(), { once: true }));
+  const choice = ui.expiry.returnValue;
+  if (choice !== 'set' && choice !== 'never') return;
+  try {
+    const body = choice === 'never' ? { never: true } : { ttl: ui.expiryTtl.value.trim() };
+    const updated = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/expire`, body);
+    notice(updated.expires_at ? `Branch "${updated.name}" expires ${formatTime(updated.expires_at)} (${expiresIn(updated.expires_at)}).` : `Branch "${updated.name}" never expires.`);
   } catch (error) {
     showError(error);
   }
@@ -269,11 +518,43 @@ ui.createForm.addEventListener('submit', (event) => {
   event.preventDefault();
   clearMessages();
   ui.createButton.disabled = true;
-  createBranch(ui.branchName.value.trim(), ui.branchFrom.value)
+  const ttl = ui.branchTtl.value.trim();
+  createRecord('branch', { name: ui.branchName.value.trim(), from: ui.branchFrom.value, ...(ttl ? { ttl } : {}) })
+    .then(() => {
+      ui.branchName.value = '';
+      ui.branchTtl.value = '';
+    })
     .catch(showError)
     .finally(() => {
       ui.createButton.disabled = false;
     });
+});
+
+ui.snapshotForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearMessages();
+  ui.snapshotButton.disabled = true;
+  createRecord('snapshot', { name: ui.snapshotName.value.trim(), of: ui.snapshotOf.value })
+    .then(() => {
+      ui.snapshotName.value = '';
+    })
+    .catch(showError)
+    .finally(() => {
+      ui.snapshotButton.disabled = false;
+    });
+});
+
+ui.diffChanges.addEventListener('click', () => {
+  if (diff) diff.showing = 'text';
+  renderDiff();
+});
+ui.diffSql.addEventListener('click', () => {
+  if (diff) diff.showing = 'sql';
+  renderDiff();
+});
+ui.diffClose.addEventListener('click', () => {
+  ui.diffView.hidden = true;
+  diff = undefined;
 });
 
 ui.refreshTables.addEventListener('click', () => {
