@@ -437,7 +437,7 @@ async function machineFacts(warmed: boolean): Promise<string[]> {
     `disk: ${disks.join(', ') || 'unknown'}; ${os.tmpdir()} is on ${String(fsType.stdout ?? '').trim() || 'unknown'}`,
     `Node ${process.version}; pg_dump/psql ${pgDump?.version ?? 'not found'}`,
     (await freePageReporting())
-      ? `VM memory: a balloon with free page reporting (freed memory goes back to the host; first touch costs a host fault); ${warmed ? 'memory was warmed before every run (see warmMemory in src/bench/run.ts)' : 'runs NOT warmed (--no-warm-memory)'}`
+      ? `VM memory: a balloon with free page reporting (freed memory goes back to the host; first touch costs a host fault); ${warmed ? 'memory was warmed before every run (see warmMemory in tools/bench/run.ts)' : 'runs NOT warmed (--no-warm-memory)'}`
       : `VM memory: no free page reporting${warmed ? '; memory was still warmed before every run' : ''}`,
   ];
 }
