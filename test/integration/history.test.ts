@@ -43,9 +43,14 @@ describe('point-in-time branches', () => {
   });
 
   it('turns on WAL archiving (restarting once, saying so) and takes a first base backup', async () => {
+    const first = await cli('history');
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/Restarting the managed PostgreSQL once to turn on WAL archiving/);
+    expect(first.stderr).toMatch(/Taking a base backup/);
+    const again = await cli('history');
+    expect(again.stderr).not.toMatch(/Restarting|Taking a base backup/);
     const shown = await cli('history', '--json');
     expect(shown.exitCode, shown.stderr).toBe(0);
-    expect(shown.stderr).toMatch(/Restarting the managed PostgreSQL once to turn on WAL archiving/);
     const status = shown.json();
     expect(status.base_backups).toHaveLength(1);
     expect(status.window).not.toBeNull();
@@ -54,8 +59,6 @@ describe('point-in-time branches', () => {
     const { rows } = await cluster.query<{ mode: string; command: string }>("SELECT current_setting('archive_mode') AS mode, current_setting('archive_command') AS command");
     expect(rows[0]).toMatchObject({ mode: 'on' });
     expect(rows[0]!.command).toContain(path.join(historyDir, 'wal'));
-    const again = await cli('history');
-    expect(again.stderr).not.toMatch(/Restarting|Taking a base backup/);
   }, 120_000);
 
   it('branches main as it was at T2 (row and table there) and at T4 (row deleted, table dropped at T3)', async () => {
@@ -72,9 +75,9 @@ describe('point-in-time branches', () => {
     const at2 = await cli('branch', 'create', 'at2', '--from', `main@${t2}`, '--json');
     expect(at2.exitCode, at2.stderr).toBe(0);
     expect(at2.json()).toMatchObject({ name: 'at2', status: 'ready', source_database: `main@${t2}` });
-    expect(at2.stderr).toMatch(/replayed WAL/);
-    const at4 = await cli('branch', 'create', 'at4', '--from', `main@${t4}`, '--json');
+    const at4 = await cli('branch', 'create', 'at4', '--from', `main@${t4}`);
     expect(at4.exitCode, at4.stderr).toBe(0);
+    expect(at4.stderr).toMatch(/Restored .* in [\d.]+s, replayed WAL to .* in [\d.]+s/);
 
     expect((await ids('ayb_branch_at2'))[0]).toBe(1);
     expect(await ids('ayb_branch_at2')).toHaveLength(50);
