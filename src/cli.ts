@@ -17,7 +17,7 @@ import BranchRename from './commands/branch/rename.js';
 import BranchReset from './commands/branch/reset.js';
 import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
-import History from './commands/history/index.js';
+import History from './commands/history.js';
 import HistoryPrune from './commands/history/prune.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';

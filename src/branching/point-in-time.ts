@@ -1,10 +1,10 @@
 import { UsageError } from '../core/errors.js';
 import { formatConnInfo } from '../postgres/conninfo.js';
-import { pruneHistory, type PruneResult } from '../history/archive.js';
+import { ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
 import { parsePointInTime } from '../history/point-in-time.js';
 import { withClusterAt } from '../history/restore.js';
 import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
-import type { OpenedContext } from './context.js';
+import type { BranchContext, OpenedContext } from './context.js';
 import { createBranch, type CreateOptions, type CreateResult } from './create.js';
 
 export { isPointInTime } from '../history/point-in-time.js';
@@ -78,4 +78,10 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
 /** `ayb history prune`: base backups and WAL older than the window needs. */
 export async function pruneHistoryNow(ctx: OpenedContext): Promise<PruneResult> {
   return pruneHistory(historyOf(ctx), ctx.log);
+}
+
+/** `ayb start`, every hour: a base backup when the newest is older than base_backup_every, then a prune. */
+export async function keepHistory(ctx: OpenedContext | BranchContext): Promise<void> {
+  const history = (ctx as Partial<OpenedContext>).history;
+  if (history) await ensureHistory(history, ctx.main, ctx.log);
 }

@@ -91,6 +91,10 @@ export async function withClusterAt<T>(
     const timings = { restoreMs: t1 - t0, replayMs: t2 - t1 };
     log?.(`Restored ${backup.name} in ${(timings.restoreMs / 1000).toFixed(1)}s, replayed WAL to ${at.time} in ${(timings.replayMs / 1000).toFixed(1)}s`);
     return await fn({ conn, backup, timings });
+  } catch (error) {
+    // A Ctrl-C also reaches the copy's children (cp, pg_dump): report the interrupt, not their failure.
+    if (signal?.aborted) throw signal.reason;
+    throw error;
   } finally {
     await stopManagedCluster({ dataDir, binDir: cluster.binDir, osUser: cluster.osUser }).catch(() => undefined);
     await rm(folder, { recursive: true, force: true });

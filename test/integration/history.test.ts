@@ -127,6 +127,19 @@ describe('point-in-time branches', () => {
     expect(JSON.parse(disabled.stdout).error).toMatchObject({ code: 'history_disabled' });
   }, 120_000);
 
+  it('on Ctrl-C during the replay, stops and removes the temporary cluster and records nothing (exit 130)', async () => {
+    const child = spawnCli(['branch', 'create', 'interrupted', '--from', `main@${t2}`], { cwd: work, timeout: 300_000, detached: true });
+    const pidFile = path.join(historyDir, `restore-${child.pid}`, 'data', 'postmaster.pid');
+    await waitUntil('the temporary cluster to start', async () => existsSync(pidFile), 120_000);
+    const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    process.kill(-child.pid!, 'SIGINT');
+    const result = await child;
+    expect(result.exitCode, String(result.stderr)).toBe(130);
+    expect(await leftovers()).toEqual([]);
+    expect(() => process.kill(postmaster, 0)).toThrow();
+    expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name)).not.toContain('interrupted');
+  }, 300_000);
+
   it('removes a temporary cluster left by a killed ayb on the next history command, and says so', async () => {
     const child = spawnCli(['branch', 'create', 'killed', '--from', `main@${t2}`], { cwd: work, timeout: 300_000 });
     const folder = path.join(historyDir, `restore-${child.pid}`);

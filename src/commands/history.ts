@@ -1,6 +1,6 @@
-import { historyStatus } from '../../branching/point-in-time.js';
-import { formatBytes } from '../../output/writer.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { historyStatus } from '../branching/point-in-time.js';
+import { formatBytes } from '../output/writer.js';
+import { AybCommand, outputFlag } from './base.js';
 
 export default class History extends AybCommand {
   static override summary = 'Show the history window of the managed PostgreSQL: how far back a branch of main can reach';
