@@ -96,9 +96,19 @@ export async function withClusterAt<T>(
     if (signal?.aborted) throw signal.reason;
     throw error;
   } finally {
-    await stopManagedCluster({ dataDir, binDir: cluster.binDir, osUser: cluster.osUser }).catch(() => undefined);
-    await rm(folder, { recursive: true, force: true });
+    await discard(folder, cluster, log);
   }
+}
+
+/** Stops the temporary cluster and deletes its folder; a cluster that would not stop keeps its folder, for the next ayb to retry. */
+async function discard(folder: string, cluster: { dataDir: string; binDir?: string; osUser?: string }, log?: (line: string) => void): Promise<void> {
+  try {
+    await stopManagedCluster({ dataDir: cluster.dataDir, binDir: cluster.binDir, osUser: cluster.osUser });
+  } catch (error) {
+    log?.(`warning: could not stop the temporary cluster in ${folder} (${(error as Error).message}); the next ayb command that touches history retries`);
+    return;
+  }
+  await rm(folder, { recursive: true, force: true });
 }
 
 /**

@@ -148,7 +148,12 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
     const dir = path.join(parent, name);
     const dataDir = path.join(dir, 'data');
     if (existsSync(path.join(dataDir, 'postmaster.pid'))) {
-      await stopManagedCluster({ dataDir, binDir: settings.cluster.binDir, osUser: settings.cluster.osUser }).catch(() => undefined);
+      try {
+        await stopManagedCluster({ dataDir, binDir: settings.cluster.binDir, osUser: settings.cluster.osUser });
+      } catch (error) {
+        log?.(`warning: could not stop the temporary cluster in ${dir} left by pid ${pid}: ${(error as Error).message}`);
+        continue;
+      }
     }
     await rm(dir, { recursive: true, force: true });
     removed.push(dir);

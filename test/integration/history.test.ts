@@ -13,6 +13,16 @@ import { waitUntil } from '../helpers/gate.js';
  * port) with [history] enabled, so it archives WAL, takes a base backup, and restores moments of it.
  * Every moment is read from the server's clock; nothing waits for time to pass.
  */
+/** A stopped postmaster's pid lingers a moment until init reaps it; hence a wait, not a single look. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('point-in-time branches', () => {
   let cluster: TestCluster;
   let work: string;
@@ -24,6 +34,11 @@ describe('point-in-time branches', () => {
   const tableExists = async (database: string, table: string) =>
     (await cluster.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table], database)).rows[0]!.found;
   const leftovers = async () => (await readdir(historyDir)).filter((n) => n.startsWith('restore-'));
+  /** The pid in a postmaster.pid once the server has written it (the file appears before its content). */
+  const postmasterPid = async (file: string) => {
+    const pid = Number((await readFile(file, 'utf8').catch(() => '')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  };
   let t2: string;
   let t4: string;
 
@@ -130,13 +145,12 @@ describe('point-in-time branches', () => {
   it('on Ctrl-C during the replay, stops and removes the temporary cluster and records nothing (exit 130)', async () => {
     const child = spawnCli(['branch', 'create', 'interrupted', '--from', `main@${t2}`], { cwd: work, timeout: 300_000, detached: true });
     const pidFile = path.join(historyDir, `restore-${child.pid}`, 'data', 'postmaster.pid');
-    await waitUntil('the temporary cluster to start', async () => existsSync(pidFile), 120_000);
-    const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    const postmaster = await waitUntil('the temporary cluster to start', () => postmasterPid(pidFile), 120_000);
     process.kill(-child.pid!, 'SIGINT');
     const result = await child;
     expect(result.exitCode, String(result.stderr)).toBe(130);
     expect(await leftovers()).toEqual([]);
-    expect(() => process.kill(postmaster, 0)).toThrow();
+    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !isAlive(postmaster), 15_000);
     expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name)).not.toContain('interrupted');
   }, 300_000);
 
@@ -144,8 +158,7 @@ describe('point-in-time branches', () => {
     const child = spawnCli(['branch', 'create', 'killed', '--from', `main@${t2}`], { cwd: work, timeout: 300_000 });
     const folder = path.join(historyDir, `restore-${child.pid}`);
     const pidFile = path.join(folder, 'data', 'postmaster.pid');
-    await waitUntil('the temporary cluster to start', async () => existsSync(pidFile), 120_000);
-    const postmaster = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    const postmaster = await waitUntil('the temporary cluster to start', () => postmasterPid(pidFile), 120_000);
     child.kill('SIGKILL');
     await child;
 
@@ -153,7 +166,7 @@ describe('point-in-time branches', () => {
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toContain(`Removed a temporary cluster left by an interrupted ayb (pid ${child.pid})`);
     expect(existsSync(folder)).toBe(false);
-    expect(() => process.kill(postmaster, 0)).toThrow();
+    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !isAlive(postmaster), 15_000);
     expect(await leftovers()).toEqual([]);
   }, 300_000);
 });
