@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type LoadedConfig, managedClusterOptions, resolvePath } from '../config/resolve.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
+import { processRuns } from '../postgres/lock.js';
 import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/managed.js';
 
 /**
@@ -122,15 +123,6 @@ export async function diskUsage(dir: string): Promise<number> {
   return total;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes what an ayb killed mid-way left: a temporary cluster (stopped first) or a half-taken base
  * backup, found by the pid in its folder name, and says so. Folders of live processes stay.
@@ -144,7 +136,7 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
   for (const { parent, name, prefix } of candidates) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
     const dir = path.join(parent, name);
     const dataDir = path.join(dir, 'data');
     if (existsSync(path.join(dataDir, 'postmaster.pid'))) {

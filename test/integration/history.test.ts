@@ -3,6 +3,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processRuns } from '../../src/postgres/lock.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
@@ -13,16 +14,6 @@ import { waitUntil } from '../helpers/gate.js';
  * port) with [history] enabled, so it archives WAL, takes a base backup, and restores moments of it.
  * Every moment is read from the server's clock; nothing waits for time to pass.
  */
-/** A stopped postmaster's pid lingers a moment until init reaps it; hence a wait, not a single look. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('point-in-time branches', () => {
   let cluster: TestCluster;
   let work: string;
@@ -150,7 +141,7 @@ describe('point-in-time branches', () => {
     const result = await child;
     expect(result.exitCode, String(result.stderr)).toBe(130);
     expect(await leftovers()).toEqual([]);
-    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !isAlive(postmaster), 15_000);
+    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !processRuns(postmaster), 15_000); // a stopped postmaster lingers until init reaps it
     expect((await cli('branch', 'list', '--json')).json().map((b: { name: string }) => b.name)).not.toContain('interrupted');
   }, 300_000);
 
@@ -166,7 +157,7 @@ describe('point-in-time branches', () => {
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toContain(`Removed a temporary cluster left by an interrupted ayb (pid ${child.pid})`);
     expect(existsSync(folder)).toBe(false);
-    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !isAlive(postmaster), 15_000);
+    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !processRuns(postmaster), 15_000); // a stopped postmaster lingers until init reaps it
     expect(await leftovers()).toEqual([]);
   }, 300_000);
 });
