@@ -17,6 +17,8 @@ import BranchRename from './commands/branch/rename.js';
 import BranchReset from './commands/branch/reset.js';
 import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
+import History from './commands/history.js';
+import HistoryPrune from './commands/history/prune.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
 import SnapshotList from './commands/snapshot/list.js';
@@ -47,6 +49,8 @@ export const COMMANDS = {
   'branch:reset': BranchReset,
   'branch:show': BranchShow,
   'branch:url': BranchUrl,
+  history: History,
+  'history:prune': HistoryPrune,
   'snapshot:create': SnapshotCreate,
   'snapshot:delete': SnapshotDelete,
   'snapshot:list': SnapshotList,

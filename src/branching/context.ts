@@ -3,6 +3,8 @@ import { configuredDatabase, type DatabaseSource, type LoadedConfig, managedClus
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js';
+import { ensureHistory } from '../history/archive.js';
+import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
@@ -16,6 +18,8 @@ export interface BranchContext {
 export interface OpenedContext extends BranchContext {
   /** Where the main database came from: a flag, the environment, the config file, or the managed PostgreSQL. */
   readonly source: DatabaseSource;
+  /** `[history]` of the managed PostgreSQL, when it is the main database and history is enabled. */
+  readonly history?: HistorySettings;
 }
 
 /**
@@ -26,7 +30,10 @@ export async function openContext(loaded: LoadedConfig, log?: (line: string) => 
   const configured = configuredDatabase(loaded);
   if (configured) return { main: configured.conn, config: loaded.config, log, source: configured.source };
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
-  return { main: cluster.conn, config: loaded.config, log, source: 'managed' };
+  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, source: 'managed' };
+  const history = historySettings(loaded);
+  await ensureHistory(history, cluster.conn, log);
+  return { main: cluster.conn, config: loaded.config, log, source: 'managed', history };
 }
 
 /** `ayb stop`: stops the managed PostgreSQL; false when it was not running. */

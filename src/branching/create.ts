@@ -21,6 +21,8 @@ export interface CreateOptions {
   readonly kind?: RecordKind;
   /** `main` (default), a branch or snapshot name, or a connection URL. */
   readonly from?: string;
+  /** Recorded as the source instead of `from` (a point-in-time copy comes from a temporary cluster). */
+  readonly sourceLabel?: string;
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
   /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
@@ -98,7 +100,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const row = await insertCreatingRow(client, {
         name,
         kind,
-        source_database: source.label,
+        source_database: options.sourceLabel ?? source.label,
         branch_database: branchDatabase,
         strategy: null,
         // A snapshot stands on its own: deleting the branch it was taken of leaves it alone.
@@ -117,7 +119,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      ctx.log?.(`Creating ${kind} "${name}" from ${source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
+      ctx.log?.(`Creating ${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,

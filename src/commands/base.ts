@@ -1,6 +1,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { openContext, type OpenedContext } from '../branching/context.js';
 import { createBranch } from '../branching/create.js';
+import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { checkDeletable, deleteBranch } from '../branching/delete.js';
 import { expiryFromFlags } from '../branching/expiry.js';
 import type { StrategyChoice } from '../config/schema.js';
@@ -67,8 +68,10 @@ export abstract class AybCommand extends Command {
     const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
     const ctx = await this.branchContext(flags);
     const started = Date.now();
+    // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
+    const copy = isPointInTime(from) ? createAtPointInTime : createBranch;
     const { branch, created } = await this.interruptible((signal) =>
-      createBranch(ctx, {
+      copy(ctx, {
         name,
         kind,
         from,

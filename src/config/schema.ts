@@ -8,6 +8,11 @@ import { isDuration } from '../core/duration.js';
 export const StrategySchema = z.enum(['auto', 'template', 'dump']);
 export type StrategyChoice = z.infer<typeof StrategySchema>;
 
+const durationSetting = z
+  .string()
+  .min(1)
+  .refine(isDuration, { message: 'not a duration; use e.g. 12h, 7d, 2w or 1d12h (units s, m, h, d, w)' });
+
 export const ConfigSchema = z
   .object({
     database: z
@@ -45,6 +50,19 @@ export const ConfigSchema = z
           .min(1)
           .refine(isDuration, { message: 'not a duration; use e.g. 12h, 7d, 2w or 1d12h (units s, m, h, d, w)' })
           .optional(),
+      })
+      .strict()
+      .prefault({}),
+    history: z
+      .object({
+        /** Keep WAL and base backups of the managed PostgreSQL, for branches of main at a past moment. */
+        enabled: z.boolean().default(false),
+        /** How far back a point-in-time branch may reach. */
+        keep: durationSetting.default('7d'),
+        /** A new base backup when the newest is older than this. */
+        base_backup_every: durationSetting.default('1d'),
+        /** Where WAL and base backups go; default: `history` beside the managed data directory. */
+        dir: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),

@@ -47,10 +47,15 @@ async function holderIsGone(ownerFile: string): Promise<boolean> {
     return false;
   }
   if (owner.host !== os.hostname()) return false;
+  return !processRuns(owner.pid);
+}
+
+/** Whether a process of this host still runs (one of another user counts: EPERM). */
+export function processRuns(pid: number): boolean {
   try {
-    process.kill(owner.pid, 0);
-    return false;
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

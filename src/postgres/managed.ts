@@ -132,7 +132,7 @@ async function ensureTraversable(dir: string, runAs: RunAs, log?: (line: string)
 }
 
 // execa is loaded on first use: most commands find the cluster running and never start a tool.
-async function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean } = {}) {
+async function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean; env?: Record<string, string> } = {}) {
   const { execa } = await import('execa');
   return execa(file, args, {
     uid: runAs?.uid,
@@ -142,7 +142,7 @@ async function exec(file: string, args: string[], runAs: RunAs | undefined, extr
     all: true,
     // The server outlives this command: it must not keep ayb's secrets (AYB_DATABASE_URL,
     // AYB_ADMIN_PASSWORD) in its environment, nor be steered by the caller's libpq variables.
-    env: { ...toolEnv({ LC_ALL: 'C' }), PGHOST: undefined, PGPORT: undefined, PGDATA: undefined },
+    env: { ...toolEnv({ LC_ALL: 'C' }), PGHOST: undefined, PGPORT: undefined, PGDATA: undefined, ...extra.env },
     cwd: '/',
   });
 }
@@ -219,13 +219,13 @@ export function runningPort(dataDir: string): number | undefined {
   return Number.isInteger(port) ? port : undefined;
 }
 
-async function startCluster(options: ManagedClusterOptions, binDir: string, runAs: RunAs | undefined): Promise<void> {
+async function startCluster(options: ManagedClusterOptions, binDir: string, runAs: RunAs | undefined, timeoutSeconds = 60): Promise<void> {
   options.log?.(`Starting the managed PostgreSQL on 127.0.0.1:${options.port} …`);
   const logFile = path.join(options.dataDir, LOG_FILE);
   // Detached: the server must outlive this command and must not receive the terminal's Ctrl-C.
   const result = await exec(
     path.join(binDir, 'pg_ctl'),
-    ['start', '-D', options.dataDir, '-l', logFile, '-w', '-t', '60', '-o', `-p ${Number(options.port)}`],
+    ['start', '-D', options.dataDir, '-l', logFile, '-w', '-t', String(timeoutSeconds), '-o', `-p ${Number(options.port)}`],
     runAs,
     { detached: true },
   );
@@ -316,6 +316,65 @@ export async function stopManagedCluster(options: Pick<ManagedClusterOptions, 'd
 export async function destroyManagedCluster(options: Pick<ManagedClusterOptions, 'dataDir' | 'binDir' | 'osUser'>): Promise<void> {
   await stopManagedCluster(options);
   await rm(path.resolve(options.dataDir), { recursive: true, force: true });
+}
+
+// ---- For [history] (src/history/): the same OS-user rules for the archive, base backups and restores.
+
+/** Runs a tool as the managed cluster's OS user (as ayb itself when ayb is not root), `env` added. */
+export async function runAsServiceUser(
+  file: string,
+  args: string[],
+  options: Pick<ManagedClusterOptions, 'osUser'>,
+  env: Record<string, string> = {},
+): Promise<{ readonly exitCode: number; readonly output: string }> {
+  const runAs = runAsFor({ ...options, dataDir: '', port: 0 });
+  const result = await exec(file, args, runAs, { env });
+  return { exitCode: result.exitCode ?? 1, output: String(result.all ?? '') };
+}
+
+/** Makes `dir` (0700) owned by the managed cluster's OS user, reachable by it through its ancestors. */
+export async function prepareServiceDir(dir: string, options: Pick<ManagedClusterOptions, 'osUser' | 'log'>): Promise<void> {
+  const runAs = runAsFor({ ...options, dataDir: dir, port: 0 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!runAs) return;
+  await chown(dir, runAs.uid, runAs.gid);
+  await ensureTraversable(dir, runAs, options.log);
+}
+
+/**
+ * pg_basebackup reads every file of the data directory as the OS user the server runs as, so the
+ * credentials file there must be that user's (still 0600). That user runs the server as superuser
+ * and owns its files, so it learns nothing it could not do already.
+ */
+export async function shareCredentialsWithServiceUser(options: Pick<ManagedClusterOptions, 'dataDir' | 'osUser'>): Promise<void> {
+  const runAs = runAsFor({ ...options, port: 0 });
+  if (runAs) await chown(path.join(path.resolve(options.dataDir), CREDENTIALS_FILE), runAs.uid, runAs.gid);
+}
+
+/** Starts an existing data directory (a restored base backup) on a port, waiting up to `timeoutSeconds`. */
+export async function startClusterIn(options: ManagedClusterOptions, timeoutSeconds: number): Promise<void> {
+  const dataDir = path.resolve(options.dataDir);
+  const opts = { ...options, dataDir };
+  await startCluster(opts, opts.binDir ?? (await embeddedBinDir()), runAsFor(opts), timeoutSeconds);
+}
+
+/** Restarts the running managed cluster on its port (a setting such as archive_mode needs it). */
+export async function restartManagedCluster(options: ManagedClusterOptions): Promise<void> {
+  const dataDir = path.resolve(options.dataDir);
+  const port = runningPort(dataDir) ?? options.port;
+  const binDir = options.binDir ?? (await embeddedBinDir());
+  const logFile = path.join(dataDir, LOG_FILE);
+  const result = await exec(
+    path.join(binDir, 'pg_ctl'),
+    ['restart', '-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', '60', '-o', `-p ${Number(port)}`],
+    runAsFor({ ...options, dataDir }),
+    { detached: true },
+  );
+  if (result.exitCode !== 0) {
+    throw new ExternalError('managed_restart_failed', `the managed PostgreSQL did not restart (log: ${logFile})`, {
+      hint: tail(await readFile(logFile, 'utf8').catch(() => '')) || tail(String(result.all ?? '')),
+    });
+  }
 }
 
 function tail(text: string, lines = 8): string {

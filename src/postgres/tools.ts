@@ -2,7 +2,7 @@ import { accessSync, constants, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ExternalError } from '../core/errors.js';
 
-export type ToolName = 'pg_dump' | 'psql';
+export type ToolName = 'pg_dump' | 'psql' | 'pg_basebackup' | 'pg_archivecleanup';
 
 export interface Tool {
   readonly name: ToolName;

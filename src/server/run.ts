@@ -1,4 +1,5 @@
 import { pruneBranches } from '../branching/expiry.js';
+import { keepHistory } from '../branching/point-in-time.js';
 import type { BranchContext } from '../branching/context.js';
 import { holdServing, type ServedDatabase, servedDatabase } from '../branching/serving.js';
 import { AdminAuth, type AdminPassword } from './auth.js';
@@ -63,10 +64,13 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
  * `[server] prune_interval_minutes` (0 disables). The served branch is never pruned under the server.
  */
 function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: string) => void): PeriodicTask[] {
+  const tasks: PeriodicTask[] = [];
+  // [history]: a base backup on schedule (checked hourly), and pruning what falls outside the window.
+  if (keepsHistory(ctx)) tasks.push({ name: 'history', intervalMs: 3600_000, runAtStart: false, run: () => keepHistory(ctx) });
   const minutes = ctx.config.server.prune_interval_minutes;
-  if (!(minutes > 0)) return [];
+  if (!(minutes > 0)) return tasks;
   const keep = new Map(served.branch ? [[served.branch, 'served by ayb start']] : []);
-  return [{
+  return [...tasks, {
     name: 'prune',
     intervalMs: minutes * 60_000,
     runAtStart: true,
@@ -78,6 +82,10 @@ function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: s
       }
     },
   }];
+}
+
+function keepsHistory(ctx: BranchContext): boolean {
+  return (ctx as { history?: unknown }).history !== undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/resolve.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { AybError } from '../../src/core/errors.js';
+import { historySettings } from '../../src/history/store.js';
 
 async function configFile(text: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));
@@ -31,6 +32,19 @@ describe('config', () => {
     expect(config.managed_pg).toEqual({ data_dir: '~/.ayb/data', port: 15432 });
     expect(config.server.host).toBe('127.0.0.1');
     expect(config.branching.default_strategy).toBe('auto');
+  });
+
+  it('keeps no history unless asked, and places it beside the managed data directory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));
+    const loaded = await loadConfig({ cwd: dir });
+    expect(loaded.config.history).toEqual({ enabled: false, keep: '7d', base_backup_every: '1d' });
+    const file = await configFile('[managed_pg]\ndata_dir = "pg/data"\n[history]\nenabled = true\nkeep = "2d"\n');
+    const settings = historySettings(await loadConfig({ configPath: file }));
+    expect(settings.dir).toBe(path.join(path.dirname(file), 'pg', 'history'));
+    expect(settings.keepMs).toBe(2 * 24 * 3600_000);
+    const bad = await failure(loadConfig({ configPath: await configFile('[history]\nkeep = "a week"\nbase_backup_every = 3\n') }));
+    expect(bad.message).toMatch(/history\.keep/);
+    expect(bad.message).toMatch(/history\.base_backup_every/);
   });
 
   it('accepts ayb.toml.example as it ships', async () => {

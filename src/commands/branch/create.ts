@@ -26,6 +26,8 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
     { description: 'Idempotent create for CI, gone after two days, as JSON', command: '<%= config.bin %> branch create pr-123 --ttl 2d --if-not-exists --json' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch create demo --expires-at 2030-01-31T18:00:00Z' },
     { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
+    { description: 'Branch main as it was two hours ago (managed PostgreSQL with [history] enabled)', command: '<%= config.bin %> branch create before-drop --from main@-2h' },
+    { description: 'Branch main as it was at a moment', command: '<%= config.bin %> branch create bug-1234 --from main@2026-11-30T14:00Z' },
     { description: 'Clone from another server (dump only; the password from PGPASSWORD or ~/.pgpass, not argv)', command: '<%= config.bin %> branch create staging-copy --from postgres://user@staging:5432/app' },
   ];
 
@@ -34,7 +36,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   };
 
   static override flags = {
-    from: Flags.string({ description: 'source: main, a branch, a snapshot, or a postgres:// URL', default: 'main' }),
+    from: Flags.string({ description: 'source: main, a branch, a snapshot, a postgres:// URL, or main@<time> (ISO 8601 or a duration ago: main@-2h; needs [history])', default: 'main' }),
     ...copyFlags,
     output: outputFlag(),
   };

@@ -8,6 +8,7 @@ export default class SnapshotCreate extends AybCommand {
 Branches and snapshots share one namespace of names. Strategies, --disconnect, expiry and --if-not-exists work as for "ayb branch create"; a snapshot of main never contains the control table.`;
   static override examples = [
     { description: 'Checkpoint main before a risky migration', command: '<%= config.bin %> snapshot create before-migration' },
+    { description: 'Freeze main as it was yesterday at 14:00 UTC (managed PostgreSQL with [history] enabled)', command: '<%= config.bin %> snapshot create before-incident --of main@2026-11-30T14:00Z' },
     { description: 'Freeze a branch', command: '<%= config.bin %> snapshot create seeded --of ci-seed' },
     { description: 'Idempotent in CI, gone after a week', command: '<%= config.bin %> snapshot create nightly --ttl 7d --if-not-exists --json' },
   ];
@@ -15,7 +16,7 @@ Branches and snapshots share one namespace of names. Strategies, --disconnect, e
     name: Args.string({ description: 'snapshot name: 1-52 of a-z 0-9 - _, starting and ending with a letter or digit', required: true }),
   };
   static override flags = {
-    of: Flags.string({ description: 'what to freeze: main, a branch, or another snapshot', default: 'main' }),
+    of: Flags.string({ description: 'what to freeze: main, a branch, another snapshot, or main@<time> (needs [history])', default: 'main' }),
     ...copyFlags,
     output: outputFlag(),
   };

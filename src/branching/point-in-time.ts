@@ -1,0 +1,87 @@
+import { UsageError } from '../core/errors.js';
+import { formatConnInfo } from '../postgres/conninfo.js';
+import { ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
+import { parsePointInTime } from '../history/point-in-time.js';
+import { withClusterAt } from '../history/restore.js';
+import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
+import type { BranchContext, OpenedContext } from './context.js';
+import { createBranch, type CreateOptions, type CreateResult } from './create.js';
+
+export { isPointInTime } from '../history/point-in-time.js';
+
+/** The history of the managed PostgreSQL, or exit 2 saying why there is none. */
+function historyOf(ctx: OpenedContext): HistorySettings {
+  if (ctx.source !== 'managed') {
+    throw new UsageError('a branch of main at a past moment needs the history that only the managed PostgreSQL keeps; ayb does not manage this server', {
+      hint: 'use the managed PostgreSQL with [history] enabled = true, or keep a WAL archive of your server (pgBackRest, WAL-G) or use a hosted service with branching; see README "Point-in-time branches"',
+    }, 'history_unavailable');
+  }
+  if (!ctx.history) {
+    throw new UsageError('history is off for the managed PostgreSQL', {
+      hint: 'set [history] enabled = true in ayb.toml; from then on ayb keeps WAL and base backups, and moments after the first base backup can be branched',
+    }, 'history_disabled');
+  }
+  return ctx.history;
+}
+
+/**
+ * `branch create --from main@<time>` and `snapshot create --of main@<time>`: restores main as it
+ * was at that moment into a temporary cluster, copies its main database into a new branch (the
+ * dump path of a copy from another server) and removes the temporary cluster. The branch records
+ * its source as `main@<time>`.
+ */
+export async function createAtPointInTime(ctx: OpenedContext, options: CreateOptions & { readonly from: string }): Promise<CreateResult> {
+  const at = parsePointInTime(options.from);
+  const history = historyOf(ctx);
+  return withClusterAt(history, ctx.main, at, async ({ conn }) => {
+    const started = Date.now();
+    const result = await createBranch(ctx, { ...options, from: formatConnInfo(conn, { showPassword: true }), sourceLabel: at.label });
+    ctx.log?.(`Copied main as of ${at.time} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return result;
+  }, { signal: options.signal, log: ctx.log });
+}
+
+export interface HistoryStatus {
+  readonly dir: string;
+  readonly keep: string;
+  readonly base_backup_every: string;
+  /** null until the first base backup is taken. */
+  readonly window: { readonly from: string; readonly to: string } | null;
+  readonly base_backups: readonly { readonly name: string; readonly started_at: string; readonly finished_at: string; readonly bytes: number }[];
+  readonly wal_bytes: number;
+  readonly total_bytes: number;
+}
+
+/** `ayb history`: the window, the base backups and the disk they use. */
+export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> {
+  const history = historyOf(ctx);
+  const backups = await listBaseBackups(history);
+  const window = historyWindow(backups);
+  const sized = await Promise.all(backups.map(async (b: BaseBackup) => ({
+    name: b.name,
+    started_at: b.startedAt.toISOString(),
+    finished_at: b.finishedAt.toISOString(),
+    bytes: await diskUsage(b.path),
+  })));
+  const walBytes = await diskUsage(walDir(history));
+  return {
+    dir: history.dir,
+    keep: history.keep,
+    base_backup_every: history.everyText,
+    window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
+    base_backups: sized,
+    wal_bytes: walBytes,
+    total_bytes: walBytes + (await diskUsage(baseDir(history))),
+  };
+}
+
+/** `ayb history prune`: base backups and WAL older than the window needs. */
+export async function pruneHistoryNow(ctx: OpenedContext): Promise<PruneResult> {
+  return pruneHistory(historyOf(ctx), ctx.log);
+}
+
+/** `ayb start`, every hour: a base backup when the newest is older than base_backup_every, then a prune. */
+export async function keepHistory(ctx: OpenedContext | BranchContext): Promise<void> {
+  const history = (ctx as Partial<OpenedContext>).history;
+  if (history) await ensureHistory(history, ctx.main, ctx.log);
+}

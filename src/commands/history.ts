@@ -1,0 +1,33 @@
+import { historyStatus } from '../branching/point-in-time.js';
+import { formatBytes } from '../output/writer.js';
+import { AybCommand, outputFlag } from './base.js';
+
+export default class History extends AybCommand {
+  static override summary = 'Show the history window of the managed PostgreSQL: how far back a branch of main can reach';
+  static override description = `With [history] enabled = true, ayb archives the managed PostgreSQL's WAL and takes a base backup every [history] base_backup_every, so that "ayb branch create <name> --from main@<time>" can make a branch of main as it was at any moment of the window: from the end of the oldest base backup until now. This shows the window, the base backups and the disk they and the WAL use. "ayb history prune" deletes what falls outside [history] keep (ayb also does after each base backup).`;
+  static override examples = [
+    '<%= config.bin %> history',
+    '<%= config.bin %> history --json',
+    { description: 'Branch main as it was two hours ago', command: '<%= config.bin %> branch create before-migration --from main@-2h' },
+  ];
+  static override flags = { output: outputFlag() };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(History);
+    this.setOutput(flags);
+    const status = await historyStatus(await this.branchContext(flags));
+    if (this.writer.json) {
+      this.writer.jsonDocument(status);
+      return;
+    }
+    const lines = [
+      `Window:      ${status.window ? `${status.window.from} .. ${status.window.to}` : 'empty (no base backup yet)'}`,
+      `Keep:        ${status.keep} (a base backup every ${status.base_backup_every})`,
+      `Folder:      ${status.dir}`,
+      `Disk used:   ${formatBytes(status.total_bytes)} (WAL ${formatBytes(status.wal_bytes)})`,
+      `Base backups:`,
+      ...status.base_backups.map((b) => `  ${b.finished_at}  ${formatBytes(b.bytes)}`),
+    ];
+    this.writer.data(lines.join('\n'));
+  }
+}

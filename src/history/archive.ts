@@ -1,0 +1,137 @@
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ExternalError } from '../core/errors.js';
+import { type Client, withClient } from '../postgres/client.js';
+import { type ConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
+import { withFileLock } from '../postgres/lock.js';
+import { prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
+import { quoteLiteral } from '../postgres/quote.js';
+import { findTool } from '../postgres/tools.js';
+import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
+
+/** A base backup of a large database takes a while; others wait for it rather than take a second one. */
+const BACKUP_LOCK_TIMEOUT_MS = 6 * 3600_000;
+
+export function archiveCommand(settings: HistorySettings): string {
+  const target = `${walDir(settings)}/%f`;
+  // Never overwrite a segment already archived: a second cluster (a restore) must not clobber main's.
+  return `test ! -f '${target}' && cp %p '${target}'`;
+}
+
+/**
+ * What `[history] enabled` keeps true on every ayb command that opens the managed cluster: leftovers
+ * of killed runs removed, WAL archiving on (restarting the cluster once, and saying so), a base
+ * backup no older than base_backup_every, and nothing kept beyond the window.
+ */
+export async function ensureHistory(settings: HistorySettings, main: ConnInfo, log?: (line: string) => void): Promise<void> {
+  await prepareServiceDir(settings.dir, { ...settings.cluster, log });
+  await prepareServiceDir(walDir(settings), settings.cluster);
+  await prepareServiceDir(baseDir(settings), settings.cluster);
+  await removeLeftovers(settings, log);
+  await ensureArchiving(settings, main, log);
+  const newest = (await listBaseBackups(settings)).at(-1);
+  if (!newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs) {
+    await withFileLock(path.join(settings.dir, '.backup.lock'), async () => {
+      const again = (await listBaseBackups(settings)).at(-1);
+      if (again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
+      await takeBaseBackup(settings, main, log);
+      await pruneHistory(settings, log);
+    }, BACKUP_LOCK_TIMEOUT_MS);
+  }
+}
+
+async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: (line: string) => void): Promise<void> {
+  const wanted = archiveCommand(settings);
+  const current = await withClient(main, (c) => settingsOf(c));
+  if (current.archive_mode === 'on' && current.archive_command === wanted && current.wal_level !== 'minimal') return;
+  await withFileLock(path.join(settings.dir, '.archiving.lock'), async () => {
+    await shareCredentialsWithServiceUser(settings.cluster);
+    const needsRestart = await withClient(main, async (c) => {
+      const now = await settingsOf(c);
+      if (now.wal_level === 'minimal') await c.query("ALTER SYSTEM SET wal_level = 'replica'");
+      if (now.archive_mode !== 'on') await c.query("ALTER SYSTEM SET archive_mode = 'on'");
+      if (now.archive_command !== wanted) await c.query(`ALTER SYSTEM SET archive_command = ${quoteLiteral(wanted)}`);
+      await c.query('SELECT pg_reload_conf()');
+      return now.archive_mode !== 'on' || now.wal_level === 'minimal';
+    });
+    if (needsRestart) {
+      log?.(`Restarting the managed PostgreSQL once to turn on WAL archiving into ${walDir(settings)} ([history] enabled) …`);
+      await restartManagedCluster(settings.cluster);
+    }
+  });
+}
+
+async function settingsOf(client: Client): Promise<{ archive_mode: string; archive_command: string; wal_level: string }> {
+  const { rows } = await client.query<{ archive_mode: string; archive_command: string; wal_level: string }>(
+    "SELECT current_setting('archive_mode') AS archive_mode, current_setting('archive_command') AS archive_command, current_setting('wal_level') AS wal_level",
+  );
+  return rows[0]!;
+}
+
+/** pg_basebackup, run as the cluster's OS user, into base/.partial-<pid>, renamed when complete. */
+export async function takeBaseBackup(settings: HistorySettings, main: ConnInfo, log?: (line: string) => void): Promise<BaseBackup> {
+  const { major } = await withClient(main, async (c) => ({ major: Math.floor(Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v) / 10000) }));
+  const tool = await findTool('pg_basebackup', major);
+  await prepareServiceDir(baseDir(settings), settings.cluster);
+  const partial = path.join(baseDir(settings), `.partial-${process.pid}`);
+  await rm(partial, { recursive: true, force: true });
+  await prepareServiceDir(partial, settings.cluster);
+  const started = new Date();
+  log?.(`Taking a base backup of the managed PostgreSQL for [history] …`);
+  try {
+    const result = await runAsServiceUser(
+      tool.path,
+      ['-h', main.host, '-p', String(main.port), '-U', main.user ?? 'ayb', '-D', path.join(partial, 'data'), '-Fp', '-X', 'stream', '-c', 'fast', '-w'],
+      settings.cluster,
+      libpqEnv(main),
+    );
+    if (result.exitCode !== 0) {
+      throw new ExternalError('base_backup_failed', 'pg_basebackup failed for [history]', { hint: scrubSecret(result.output.trim().split('\n').slice(-4).join('\n'), main) });
+    }
+    const finished = new Date();
+    const label = await readFile(path.join(partial, 'data', 'backup_label'), 'utf8');
+    const startWal = /START WAL LOCATION: .*\(file ([0-9A-F]{24})\)/.exec(label)?.[1];
+    if (!startWal) throw new ExternalError('base_backup_failed', 'the base backup has no readable backup_label', { hint: `look at ${partial}` });
+    const meta: BackupMeta = { started_at: started.toISOString(), finished_at: finished.toISOString(), start_wal: startWal };
+    await writeFile(path.join(partial, 'backup.json'), JSON.stringify(meta, null, 2) + '\n');
+    const name = finished.toISOString().replace(/:/g, '-');
+    const final = path.join(baseDir(settings), name);
+    await rename(partial, final);
+    log?.(`Base backup ${name} taken in ${((finished.getTime() - started.getTime()) / 1000).toFixed(1)}s`);
+    return { name, path: final, startedAt: started, finishedAt: finished, startWal };
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface PruneResult {
+  readonly deletedBackups: string[];
+  readonly deletedWalFiles: number;
+}
+
+/** Deletes base backups that ended before the window (but the one it starts from) and the WAL only they needed. */
+export async function pruneHistory(settings: HistorySettings, log?: (line: string) => void): Promise<PruneResult> {
+  await removeLeftovers(settings, log);
+  const backups = await listBaseBackups(settings);
+  const doomed = backupsToPrune(backups, settings.keepMs);
+  for (const backup of doomed) {
+    await rm(backup.path, { recursive: true, force: true });
+    log?.(`Deleted base backup ${backup.name} (older than the window, [history] keep = ${settings.keep})`);
+  }
+  const oldestKept = backups[doomed.length];
+  let deletedWalFiles = 0;
+  if (oldestKept) {
+    const tool = await findTool('pg_archivecleanup', 0);
+    const { execa } = await import('execa');
+    // -n: list what would go first, to count it; then delete for real.
+    const dry = await execa(tool.path, ['-n', walDir(settings), oldestKept.startWal], { reject: false });
+    deletedWalFiles = String(dry.stdout ?? '').split('\n').filter(Boolean).length;
+    if (deletedWalFiles > 0) {
+      const result = await execa(tool.path, [walDir(settings), oldestKept.startWal], { reject: false, all: true });
+      if (result.exitCode !== 0) throw new ExternalError('prune_failed', 'pg_archivecleanup failed', { hint: String(result.all ?? '').trim() });
+      log?.(`Deleted ${deletedWalFiles} archived WAL file(s) older than base backup ${oldestKept.name}`);
+    }
+  }
+  return { deletedBackups: doomed.map((b) => b.name), deletedWalFiles };
+}

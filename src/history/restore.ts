@@ -1,0 +1,185 @@
+import { appendFile, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ExternalError, NotFoundError } from '../core/errors.js';
+import { connect, withClient } from '../postgres/client.js';
+import type { ConnInfo } from '../postgres/conninfo.js';
+import { prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed.js';
+import { freePort } from '../postgres/ports.js';
+import { quoteLiteral } from '../postgres/quote.js';
+import { type PointInTime, recoveryTargetTime } from './point-in-time.js';
+import { type BaseBackup, backupFor, type HistorySettings, historyWindow, listBaseBackups, removeLeftovers, walDir } from './store.js';
+
+const ARCHIVE_WAIT_MS = 120_000;
+/** Replaying a day of WAL can take a while; pg_ctl waits this long for the restored cluster. */
+const REPLAY_TIMEOUT_S = 6 * 3600;
+
+export interface RestoreTimings {
+  /** Copying the base backup into the temporary cluster's folder. */
+  readonly restoreMs: number;
+  /** Starting it and replaying WAL up to the moment. */
+  readonly replayMs: number;
+}
+
+export interface RestoredCluster {
+  /** The main database (`ayb`) of the temporary cluster, as it was at the moment. */
+  readonly conn: ConnInfo;
+  readonly backup: BaseBackup;
+  readonly timings: RestoreTimings;
+}
+
+export interface RestoreOptions {
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+}
+
+/** The moment must fall inside the window; the hint says what the window is. */
+export function outsideWindowError(at: PointInTime, window: { from: Date; to: Date } | undefined): NotFoundError {
+  const range = window ? `${window.from.toISOString()} .. ${window.to.toISOString()}` : 'empty (no base backup yet)';
+  return new NotFoundError('outside_history_window', `${at.label} is outside the history window`, {
+    hint: `the managed PostgreSQL's history reaches ${range}; pick a moment inside it (ayb history shows it)`,
+    details: { window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null },
+  });
+}
+
+/**
+ * Runs `fn` with a temporary cluster restored to `at`: the newest base backup that ended before
+ * `at`, in its own folder (restore-<pid>) on its own port, replaying archived WAL up to exactly
+ * `at`, then promoted. The cluster is stopped and its folder deleted whatever happens, Ctrl-C
+ * included; after a SIGKILL the next ayb that touches history removes it (removeLeftovers).
+ */
+export async function withClusterAt<T>(
+  settings: HistorySettings,
+  main: ConnInfo,
+  at: PointInTime,
+  fn: (restored: RestoredCluster) => Promise<T>,
+  options: RestoreOptions = {},
+): Promise<T> {
+  const { signal, log } = options;
+  await removeLeftovers(settings, log);
+  const backups = await listBaseBackups(settings);
+  const window = historyWindow(backups);
+  const backup = backupFor(backups, at.at);
+  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
+  await archiveUpToNow(main, signal);
+
+  const folder = path.join(settings.dir, `restore-${process.pid}`);
+  const dataDir = path.join(folder, 'data');
+  const cluster = { ...settings.cluster, dataDir, port: 0, log: undefined };
+  try {
+    signal?.throwIfAborted();
+    const t0 = Date.now();
+    await rm(folder, { recursive: true, force: true });
+    await prepareServiceDir(folder, cluster);
+    log?.(`Restoring base backup ${backup.name} into a temporary cluster …`);
+    const copied = await runAsServiceUser('cp', ['-a', path.join(backup.path, 'data'), dataDir], cluster);
+    if (copied.exitCode !== 0) throw new ExternalError('restore_failed', `could not copy base backup ${backup.name}`, { hint: copied.output.trim() });
+    await configureRecovery(settings, dataDir, at);
+    signal?.throwIfAborted();
+    const t1 = Date.now();
+    const port = await freePort();
+    log?.(`Replaying WAL up to ${at.time} …`);
+    await startClusterIn({ ...cluster, port }, REPLAY_TIMEOUT_S).catch(async (error: unknown) => {
+      throw new ExternalError('replay_failed', `the temporary cluster could not replay WAL up to ${at.time}`, {
+        hint: (await logTail(dataDir)) || (error as Error).message,
+        cause: error,
+      });
+    });
+    const conn: ConnInfo = { ...main, host: '127.0.0.1', port };
+    await waitForPromotion(conn, dataDir, signal);
+    const t2 = Date.now();
+    const timings = { restoreMs: t1 - t0, replayMs: t2 - t1 };
+    log?.(`Restored ${backup.name} in ${(timings.restoreMs / 1000).toFixed(1)}s, replayed WAL to ${at.time} in ${(timings.replayMs / 1000).toFixed(1)}s`);
+    return await fn({ conn, backup, timings });
+  } catch (error) {
+    // A Ctrl-C also reaches the copy's children (cp, pg_dump): report the interrupt, not their failure.
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    await discard(folder, cluster, log);
+  }
+}
+
+/** Stops the temporary cluster and deletes its folder; a cluster that would not stop keeps its folder, for the next ayb to retry. */
+async function discard(folder: string, cluster: { dataDir: string; binDir?: string; osUser?: string }, log?: (line: string) => void): Promise<void> {
+  try {
+    await stopManagedCluster({ dataDir: cluster.dataDir, binDir: cluster.binDir, osUser: cluster.osUser });
+  } catch (error) {
+    log?.(`warning: could not stop the temporary cluster in ${folder} (${(error as Error).message}); the next ayb command that touches history retries`);
+    return;
+  }
+  await rm(folder, { recursive: true, force: true });
+}
+
+/**
+ * Makes sure every change up to now is in the archive: a transaction that commits now (so replay
+ * meets a commit after the moment and stops there, rather than running out of WAL before it), a
+ * switch to a new WAL segment, and a wait until the archiver has copied the finished one.
+ */
+async function archiveUpToNow(main: ConnInfo, signal?: AbortSignal): Promise<void> {
+  await withClient(main, async (client) => {
+    await client.query('SELECT txid_current()');
+    const { rows } = await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment');
+    const segment = rows[0]!.segment;
+    const deadline = Date.now() + ARCHIVE_WAIT_MS;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { rows: stat } = await client.query<{ last_archived_wal: string | null; last_failed_wal: string | null }>(
+        'SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver',
+      );
+      const archived = stat[0]!.last_archived_wal;
+      if (archived !== null && archived >= segment) return;
+      if (Date.now() > deadline) {
+        throw new ExternalError('archive_lagging', `WAL segment ${segment} was not archived within ${ARCHIVE_WAIT_MS / 1000}s`, {
+          hint: stat[0]!.last_failed_wal
+            ? `archiving fails (last failed: ${stat[0]!.last_failed_wal}); see the managed PostgreSQL's postgres.log`
+            : 'the archiver is behind; try again in a moment',
+        });
+      }
+      await delay(100);
+    }
+  });
+}
+
+async function configureRecovery(settings: HistorySettings, dataDir: string, at: PointInTime): Promise<void> {
+  const lines = [
+    '',
+    '# ayb: a temporary copy restored to a moment; it archives nothing of its own',
+    "archive_mode = 'off'",
+    `restore_command = ${quoteLiteral(`cp '${walDir(settings)}/%f' '%p'`)}`,
+    `recovery_target_time = ${quoteLiteral(recoveryTargetTime(at))}`,
+    "recovery_target_action = 'promote'",
+    "recovery_target_timeline = 'current'",
+    '',
+  ];
+  // postgresql.auto.conf is read last, so these win over what main's ALTER SYSTEM put there.
+  await appendFile(path.join(dataDir, 'postgresql.auto.conf'), lines.join('\n'));
+  await rm(path.join(dataDir, 'postgres.log'), { force: true });
+  const signalFile = await runAsServiceUser('touch', [path.join(dataDir, 'recovery.signal')], settings.cluster);
+  if (signalFile.exitCode !== 0) throw new ExternalError('restore_failed', 'could not write recovery.signal', { hint: signalFile.output.trim() });
+}
+
+async function waitForPromotion(conn: ConnInfo, dataDir: string, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    signal?.throwIfAborted();
+    let inRecovery = true;
+    try {
+      const client = await connect(conn);
+      try {
+        inRecovery = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      const tail = await logTail(dataDir);
+      if (/FATAL|PANIC/.test(tail)) throw new ExternalError('replay_failed', 'the temporary cluster stopped while replaying WAL', { hint: tail, cause: error });
+    }
+    if (!inRecovery) return;
+    await delay(100);
+  }
+}
+
+async function logTail(dataDir: string): Promise<string> {
+  const text = await readFile(path.join(dataDir, 'postgres.log'), 'utf8').catch(() => '');
+  return text.trim().split('\n').slice(-6).join('\n');
+}

@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { type LoadedConfig, managedClusterOptions, resolvePath } from '../config/resolve.js';
+import { parseDuration } from '../core/duration.js';
+import { UsageError } from '../core/errors.js';
+import { processRuns } from '../postgres/lock.js';
+import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/managed.js';
+
+/**
+ * The on-disk layout of `[history]`, beside the managed data directory by default:
+ *
+ *   <dir>/wal/<segment>                  WAL archived by the server's archive_command
+ *   <dir>/base/<finished>/data/          a base backup (pg_basebackup, plain format)
+ *   <dir>/base/<finished>/backup.json    when it started and finished, its first WAL segment
+ *   <dir>/base/.partial-<pid>/           a backup being taken (renamed when done)
+ *   <dir>/restore-<pid>/data/            a temporary cluster restored to a moment
+ *
+ * Folders named by a pid belong to that ayb process; one whose process is gone was left by a kill
+ * and is removed by the next ayb that touches history.
+ */
+export interface HistorySettings {
+  readonly dir: string;
+  readonly keepMs: number;
+  readonly everyMs: number;
+  readonly keep: string;
+  readonly everyText: string;
+  /** The managed cluster whose history this is. */
+  readonly cluster: ManagedClusterOptions;
+}
+
+export interface BaseBackup {
+  /** Folder name under base/. */
+  readonly name: string;
+  readonly path: string;
+  readonly startedAt: Date;
+  /** A restore can reach any moment from here on (the backup is consistent once it ended). */
+  readonly finishedAt: Date;
+  /** The first WAL segment the backup needs; older archived WAL serves only older backups. */
+  readonly startWal: string;
+}
+
+export interface BackupMeta {
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly start_wal: string;
+}
+
+export function historySettings(loaded: LoadedConfig): HistorySettings {
+  const cluster = managedClusterOptions(loaded);
+  const history = loaded.config.history;
+  const dir = history.dir ? resolvePath(loaded, history.dir) : path.join(path.dirname(cluster.dataDir), 'history');
+  // The path goes into archive_command and restore_command, between single quotes.
+  if (/['"\\%\n]/.test(dir)) {
+    throw new UsageError(`[history] dir "${dir}" contains a quote, backslash, % or newline`, { hint: 'choose a plain path' }, 'invalid_config');
+  }
+  return {
+    dir,
+    keep: history.keep,
+    everyText: history.base_backup_every,
+    keepMs: parseDuration(history.keep, '[history] keep'),
+    everyMs: parseDuration(history.base_backup_every, '[history] base_backup_every'),
+    cluster,
+  };
+}
+
+export const walDir = (s: HistorySettings) => path.join(s.dir, 'wal');
+export const baseDir = (s: HistorySettings) => path.join(s.dir, 'base');
+
+/** The base backups, oldest first. */
+export async function listBaseBackups(settings: HistorySettings): Promise<BaseBackup[]> {
+  const names = await readdir(baseDir(settings)).catch(() => [] as string[]);
+  const backups: BaseBackup[] = [];
+  for (const name of names) {
+    if (name.startsWith('.')) continue;
+    const dir = path.join(baseDir(settings), name);
+    try {
+      const meta = JSON.parse(await readFile(path.join(dir, 'backup.json'), 'utf8')) as BackupMeta;
+      backups.push({ name, path: dir, startedAt: new Date(meta.started_at), finishedAt: new Date(meta.finished_at), startWal: meta.start_wal });
+    } catch {
+      // Not a backup ayb finished; ignored.
+    }
+  }
+  return backups.sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
+}
+
+/** The moments a branch can be made of: from the end of the oldest base backup until now. */
+export interface HistoryWindow {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+export function historyWindow(backups: readonly BaseBackup[], now: Date = new Date()): HistoryWindow | undefined {
+  return backups.length === 0 ? undefined : { from: backups[0]!.finishedAt, to: now };
+}
+
+/** The newest base backup a restore to `at` can start from (it ended before `at`). */
+export function backupFor(backups: readonly BaseBackup[], at: Date): BaseBackup | undefined {
+  return backups.filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
+}
+
+/**
+ * Which base backups `prune` deletes: every one that ended before the window (now - keep) except
+ * the newest of those, which the oldest moments of the window are restored from. Pure.
+ */
+export function backupsToPrune(backups: readonly BaseBackup[], keepMs: number, now: Date = new Date()): BaseBackup[] {
+  const cutoff = now.getTime() - keepMs;
+  const before = backups.filter((b) => b.finishedAt.getTime() <= cutoff);
+  return before.slice(0, -1);
+}
+
+/** Bytes used by a folder, recursively (symlinks not followed). */
+export async function diskUsage(dir: string): Promise<number> {
+  let info;
+  try {
+    info = await lstat(dir);
+  } catch {
+    return 0;
+  }
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) total += await diskUsage(path.join(dir, name));
+  return total;
+}
+
+/**
+ * Removes what an ayb killed mid-way left: a temporary cluster (stopped first) or a half-taken base
+ * backup, found by the pid in its folder name, and says so. Folders of live processes stay.
+ */
+export async function removeLeftovers(settings: HistorySettings, log?: (line: string) => void): Promise<string[]> {
+  const removed: string[] = [];
+  const candidates = [
+    ...(await readdir(settings.dir).catch(() => [] as string[])).map((n) => ({ parent: settings.dir, name: n, prefix: 'restore-' })),
+    ...(await readdir(baseDir(settings)).catch(() => [] as string[])).map((n) => ({ parent: baseDir(settings), name: n, prefix: '.partial-' })),
+  ];
+  for (const { parent, name, prefix } of candidates) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
+    const dir = path.join(parent, name);
+    const dataDir = path.join(dir, 'data');
+    if (existsSync(path.join(dataDir, 'postmaster.pid'))) {
+      try {
+        await stopManagedCluster({ dataDir, binDir: settings.cluster.binDir, osUser: settings.cluster.osUser });
+      } catch (error) {
+        log?.(`warning: could not stop the temporary cluster in ${dir} left by pid ${pid}: ${(error as Error).message}`);
+        continue;
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+    log?.(`Removed ${prefix === 'restore-' ? 'a temporary cluster' : 'a half-taken base backup'} left by an interrupted ayb (pid ${pid}): ${dir}`);
+  }
+  return removed;
+}
