@@ -130,11 +130,12 @@ export async function sequenceDml(a: Side, b: Side): Promise<string[]> {
  * inserts parents first, updates parents first, deletes children first, so foreign keys hold at
  * every statement; sequences last. One transaction.
  */
-export function renderDml(header: string, tables: readonly TableDml[], sequences: readonly string[]): string {
+export function renderDml(header: string, tables: readonly TableDml[], sequences: readonly string[], options: { transaction?: boolean } = {}): string {
   const touched = tables.filter((t) => t.inserts.length + t.updates.length + t.deletes.length > 0);
   if (touched.length === 0 && sequences.length === 0) return `-- ${header}\n-- No data differences.\n`;
   const ordered = foreignKeyOrder(touched.map((t) => t.table)).map((table) => touched.find((t) => t.table === table)!);
-  const lines = [`-- ${header}`, 'BEGIN;'];
+  const transaction = options.transaction !== false;
+  const lines = [`-- ${header}`, ...(transaction ? ['BEGIN;'] : [])];
   const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.table.triggers.map((g) => `ALTER TABLE ${qualified(t.table)} ${verb} TRIGGER ${quoteIdent(g)};`));
   lines.push(...triggers('DISABLE'));
   for (const t of ordered) if (t.inserts.length) lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`, ...t.inserts);
@@ -142,6 +143,6 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   for (const t of [...ordered].reverse()) if (t.deletes.length) lines.push(`-- ${tableId(t.table)}: ${t.deletes.length} row(s) deleted`, ...t.deletes);
   lines.push(...triggers('ENABLE'));
   if (sequences.length) lines.push('-- sequences', ...sequences);
-  lines.push('COMMIT;');
+  if (transaction) lines.push('COMMIT;');
   return `${lines.join('\n')}\n`;
 }
