@@ -36,8 +36,10 @@ export interface TableDiff {
   readonly removedCount?: number[];
 }
 
-/** Rows per bucket a bucket is read in full below; above it a key range is split again. */
-const LEAF_ROWS = 2048;
+/** Rows per bucket of the first checksum pass. */
+const BUCKET_ROWS = 4096;
+/** A differing key range of at most this many rows is read; a bigger one is split again. */
+const LEAF_ROWS = 256;
 /** How many parts a key range that is still too big is split into. */
 const SPLIT = 16;
 const MAX_BUCKETS = 65536;
@@ -65,6 +67,7 @@ export function planTable(a: DataTable, b: DataTable): TablePlan {
   };
 }
 
+/** int8 and numeric arrive as strings (node-pg's default), compared as such. */
 interface Bucket {
   readonly count: string;
   readonly sum: string;
@@ -124,7 +127,7 @@ async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number,
   const hi = bounds.reduce((m, [, h]) => (h > m ? h : m), bounds[0]![1]) + 1n;
   // max + 1 does not fit a bigint when max is bigint's largest: compare ranges as numeric then.
   if (hi > 2n ** 63n - 1n) return diffByHash(a, b, plan, estimate, rowsA, rowsB);
-  const parts = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(estimate / LEAF_ROWS)));
+  const parts = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(estimate / BUCKET_ROWS)));
   await compareRange(a, b, plan, lo, hi, parts, rowsA, rowsB);
 }
 
@@ -140,15 +143,21 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
     ? `((${k}::int8 - $1::int8) * $3::int8 / ($2::int8 - $1::int8))`
     : `div((${k}::numeric - $1::numeric) * $3::numeric, $2::numeric - $1::numeric)`;
   const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-    `SELECT ${bucket}::text AS b, count(*)::text AS count, coalesce(sum(${rowHash(plan)}), 0)::text AS sum
+    `SELECT ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
        FROM ${qualified(plan)} WHERE ${k} >= $1::int8 AND ${k} < $2::int8 GROUP BY 1`,
     [lo.toString(), hi.toString(), n.toString()]);
+  const leaves: [bigint, bigint][] = [];
   for (const { bucket, rows } of differingBuckets(ba, bb)) {
     const i = BigInt(bucket);
     const from = lo + ceilDiv(i * span, n);
     const to = lo + ceilDiv((i + 1n) * span, n);
     if (rows > LEAF_ROWS && to - from > 1n) await compareRange(a, b, plan, from, to, SPLIT, rowsA, rowsB);
-    else await readRows(a, b, plan, `${k} >= $1::int8 AND ${k} < $2::int8`, [from.toString(), to.toString()], rowsA, rowsB);
+    else leaves.push([from, to]);
+  }
+  // All small differing ranges of this level in one query per side: an index range scan each.
+  if (leaves.length > 0) {
+    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"("ayb lo", "ayb hi") ON ${k} >= "ayb lo" AND ${k} < "ayb hi"`;
+    await readRows(a, b, plan, 'true', [leaves.map(([f]) => f.toString()), leaves.map(([, t]) => t.toString())], rowsA, rowsB, ranges);
   }
 }
 
@@ -158,10 +167,10 @@ function ceilDiv(x: bigint, y: bigint): bigint {
 
 async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
   let buckets = 1;
-  while (buckets < MAX_BUCKETS && buckets * LEAF_ROWS < estimate) buckets *= 2;
+  while (buckets < MAX_BUCKETS && buckets * BUCKET_ROWS < estimate) buckets *= 2;
   const mask = String(buckets - 1);
   const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-    `SELECT (${keyHash(plan)} & $1::int8)::text AS b, count(*)::text AS count, coalesce(sum(${rowHash(plan)}), 0)::text AS sum
+    `SELECT (${keyHash(plan)} & $1::int8) AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
        FROM ${qualified(plan)} GROUP BY 1`, [mask]);
   const differing = differingBuckets(ba, bb).map((d) => d.bucket);
   if (differing.length === 0) return;
@@ -172,10 +181,10 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, r
  * Reads the rows of one differing bucket on both sides: key text and row hash (keyed tables), or
  * each distinct row and how many copies there are (`rows`).
  */
-async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], rowsA: Map<string, string>, rowsB: Map<string, string>, from = qualified(plan)): Promise<void> {
   const sql = plan.match === 'rows'
-    ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${qualified(plan)} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
-    : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${qualified(plan)} WHERE ${where}`;
+    ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
+    : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
   const [ra, rb] = await Promise.all([
     a.client.query({ text: sql, values: params, rowMode: 'array' }),
     b.client.query({ text: sql, values: params, rowMode: 'array' }),
