@@ -208,10 +208,16 @@ function keyedDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<strin
 }
 
 function multisetDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<string, string>): TableDiff {
+  const deltas = new Map<string, number>();
+  for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) deltas.set(row, Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0));
+  return multisetFromDeltas(plan, deltas);
+}
+
+/** A whole-row diff from each row's (JSON) change in number of copies: positive added, negative removed. */
+export function multisetFromDeltas(plan: TablePlan, deltas: ReadonlyMap<string, number>): TableDiff {
   const added: [KeyTuple, number][] = [];
   const removed: [KeyTuple, number][] = [];
-  for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) {
-    const delta = Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0);
+  for (const [row, delta] of deltas) {
     if (delta > 0) added.push([JSON.parse(row), delta]);
     if (delta < 0) removed.push([JSON.parse(row), -delta]);
   }
@@ -226,6 +232,14 @@ function multisetDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<st
     addedCount: added.map(([, n]) => n),
     removedCount: removed.map(([, n]) => n),
   };
+}
+
+/** The inverse: each row's change in number of copies. */
+export function multisetDeltas(diff: TableDiff): Map<string, number> {
+  const m = new Map<string, number>();
+  diff.added.forEach((r, i) => m.set(JSON.stringify(r), diff.addedCount![i]!));
+  diff.removed.forEach((r, i) => m.set(JSON.stringify(r), -diff.removedCount![i]!));
+  return m;
 }
 
 /** Keys in a stable order for output: numerically when they look like integers, else by text. */

@@ -1,3 +1,4 @@
+import { NotFoundError } from '../core/errors.js';
 import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
@@ -66,6 +67,12 @@ export function normaliseTableName(name: string): string {
 /** Compares the rows of every table both sides have (or of the chosen ones). */
 export async function compareData(a: Side, b: Side, options: DataDiffOptions = {}): Promise<DataComparison> {
   const wanted = options.tables?.map(normaliseTableName);
+  const unknown = wanted?.filter((id) => !a.catalog.tables.has(id) && !b.catalog.tables.has(id)) ?? [];
+  if (unknown.length > 0) {
+    throw new NotFoundError('table_not_found', `no table ${unknown.join(', ')} on either side`, {
+      hint: 'name tables as schema.table (a bare name means public.name); partitioned tables are compared by partition',
+    });
+  }
   const pick = (id: string) => wanted === undefined || wanted.includes(id);
   const onlyInA = [...a.catalog.tables.keys()].filter((id) => pick(id) && !b.catalog.tables.has(id));
   const onlyInB = [...b.catalog.tables.keys()].filter((id) => pick(id) && !a.catalog.tables.has(id));

@@ -1,7 +1,7 @@
 import { ConflictError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import { tableId } from './catalog.js';
-import { diffTable, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
+import { type DataTable, tableId } from './catalog.js';
+import { diffTable, type KeyTuple, multisetDeltas, multisetFromDeltas, planTable, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
 import { fetchRows, renderDml, type TableDml, tableDml } from './sql.js';
 
@@ -55,10 +55,10 @@ export async function planDataMerge(base: Side, theirs: Side, ours: Side, strate
     const tx = theirs.catalog.tables.get(id);
     const tt = ours.catalog.tables.get(id);
     if (!tx || !tt) continue; // dropped on a side: the schema migration's business
-    const theirsDiff = await diffTable(base, theirs, planTable(tb, tx));
+    const plan = planTable(tt, tx);
+    const theirsDiff = withBackfill(await diffTable(base, theirs, planTable(tb, tx)), await backfilled(tb, tx, ours, theirs, plan));
     if (theirsDiff.added.length + theirsDiff.removed.length + theirsDiff.changed.length === 0) continue;
     const oursDiff = await diffTable(base, ours, planTable(tb, tt));
-    const plan = planTable(tt, tx);
     const sameKey = plan.match === theirsDiff.plan.match && plan.key.join('\u0000') === theirsDiff.plan.key.join('\u0000');
     if (!sameKey) {
       throw new ConflictError('merge_key_mismatch', `cannot merge the rows of ${id}: they are matched by (${theirsDiff.plan.key.join(', ')}) against the base but by (${plan.key.join(', ')}) against the target`, {
@@ -76,6 +76,24 @@ export async function planDataMerge(base: Side, theirs: Side, ours: Side, strate
   }
   const sequences = await sequenceMerge(base, theirs, ours);
   return { tables, conflicts, sql: renderDml('rows changed on the branch since its base', dml, sequences, { transaction: false }) };
+}
+
+/**
+ * Rows whose values in columns the branch added (absent from the base) differ between the target,
+ * where the schema migration just added them with their default, and the branch: the backfill.
+ * The base cannot tell these changes; the target cannot have made them (the columns are new).
+ */
+async function backfilled(tb: DataTable, tx: DataTable, ours: Side, theirs: Side, plan: TablePlan): Promise<KeyTuple[]> {
+  const added = tx.columns.map((c) => c.name).filter((c) => !tb.columns.some((x) => x.name === c) && plan.columns.includes(c));
+  if (added.length === 0 || plan.match === 'rows') return [];
+  const narrow: TablePlan = { ...plan, columns: [...plan.key, ...added.filter((c) => !plan.key.includes(c))], columnsDiffer: false };
+  return (await diffTable(ours, theirs, narrow)).changed;
+}
+
+function withBackfill(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff {
+  if (keys.length === 0) return diff;
+  const known = new Set([...diff.added, ...diff.removed, ...diff.changed].map((k) => JSON.stringify(k)));
+  return { ...diff, changed: [...diff.changed, ...keys.filter((k) => !known.has(JSON.stringify(k)))] };
 }
 
 async function mergeKeyed(theirs: Side, ours: Side, plan: TableDiff['plan'], theirsDiff: TableDiff, oursDiff: TableDiff, strategy: MergeStrategy, conflicts: MergeConflict[]): Promise<TableDiff> {
@@ -103,37 +121,20 @@ async function mergeKeyed(theirs: Side, ours: Side, plan: TableDiff['plan'], the
 
 /** Without a key, a row's number of copies is what changes: the branch's change in count is applied. */
 function mergeMultiset(theirsDiff: TableDiff, oursDiff: TableDiff, strategy: MergeStrategy, conflicts: MergeConflict[]): TableDiff {
-  const deltas = (d: TableDiff) => {
-    const m = new Map<string, number>();
-    d.added.forEach((r, i) => m.set(JSON.stringify(r), d.addedCount![i]!));
-    d.removed.forEach((r, i) => m.set(JSON.stringify(r), -d.removedCount![i]!));
-    return m;
-  };
-  const [dx, dt] = [deltas(theirsDiff), deltas(oursDiff)];
+  const [dx, dt] = [multisetDeltas(theirsDiff), multisetDeltas(oursDiff)];
   const plan = theirsDiff.plan;
-  const added: [KeyTuple, number][] = [];
-  const removed: [KeyTuple, number][] = [];
+  const apply = new Map<string, number>();
   for (const [row, deltaTheirs] of dx) {
     const deltaOurs = dt.get(row);
-    let delta = deltaTheirs;
-    if (deltaOurs !== undefined) {
-      if (deltaOurs === deltaTheirs) continue;
+    if (deltaOurs === undefined) apply.set(row, deltaTheirs);
+    else if (deltaOurs !== deltaTheirs) {
       const kind = (n: number): Change => (n > 0 ? 'added' : 'removed');
       conflicts.push({ table: tableId(plan), key: keyObject(plan.key, JSON.parse(row)), ours: kind(deltaOurs), theirs: kind(deltaTheirs) });
-      if (strategy !== 'theirs') continue;
-      delta = deltaTheirs - deltaOurs;
+      // theirs: leave the branch's number of copies, whatever the target did.
+      if (strategy === 'theirs') apply.set(row, deltaTheirs - deltaOurs);
     }
-    if (delta > 0) added.push([JSON.parse(row), delta]);
-    if (delta < 0) removed.push([JSON.parse(row), -delta]);
   }
-  return {
-    plan,
-    added: added.map(([r]) => r),
-    removed: removed.map(([r]) => r),
-    changed: [],
-    addedCount: added.map(([, n]) => n),
-    removedCount: removed.map(([, n]) => n),
-  };
+  return multisetFromDeltas(plan, apply);
 }
 
 async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promise<string[]> {

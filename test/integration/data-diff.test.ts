@@ -165,5 +165,8 @@ describe('ayb branch diff --data', () => {
     expect(result.json<Change[]>()).toEqual([{ table: 'public.docs', key: ['id'], match: 'primary_key', added: 0, removed: 0, changed: 0, columns_differ: true }]);
     const usage = await ayb('branch', 'diff', 'same', '--table', 'docs');
     expect(usage.exitCode).toBe(2);
+    const missing = await ayb('branch', 'diff', 'same', '--data', '--table', 'public.nope', '--json');
+    expect(missing.exitCode).toBe(3);
+    expect(missing.json().error.code).toBe('table_not_found');
   });
 });

@@ -37,6 +37,7 @@ describe('ayb branch merge', () => {
 
     await runPsql(cluster, 'ayb_branch_feat', { sql: `
       ALTER TABLE items ADD COLUMN color text DEFAULT 'red';
+      UPDATE items SET color = 'blue' WHERE id = 7;
       UPDATE items SET qty = 100 WHERE id = 1;
       UPDATE items SET name = 'Zoë''s' WHERE id = 4;
       DELETE FROM items WHERE id = 2;
@@ -74,6 +75,8 @@ describe('ayb branch merge', () => {
     expect(byId.get(3)!.qty).toBe(33); // the target's own change stays
     expect(byId.get(4)!.name).toBe('Zoë\'s'); // the same change on both sides: no conflict
     expect(byId.has(2)).toBe(false);
+    // The backfill of the column the branch added arrives too, the other rows keep its default.
+    expect([byId.get(7)!.color, byId.get(8)!.color]).toEqual(['blue', 'red']);
     expect(byId.get(21)).toMatchObject({ owner_id: 3, name: 'new', qty: null });
     expect(await rows('app', 'owners')).toEqual(['(1,ann)', '(2,bob)', '(3,cyd)']);
     expect(await rows('app', 'tags')).toEqual(['(a,1)', '(b,2)', '(c,3)']);

@@ -46,9 +46,18 @@ async function scanBoth(a: ConnInfo, b: ConnInfo): Promise<void> {
   await Promise.all([withClient(a, datasetChecksum), withClient(b, datasetChecksum)]);
 }
 
-async function dataDiff(a: ConnInfo, b: ConnInfo): Promise<{ added: number; removed: number; changed: number }> {
+async function dataDiff(a: ConnInfo, b: ConnInfo, log?: (line: string) => void): Promise<{ added: number; removed: number; changed: number }> {
   return withSides(a, b, [], async (sa, sb) => {
-    const { tables } = await compareData(sa, sb);
+    // Per table, how long the previous one took: where the time goes.
+    let last = performance.now();
+    let previous = 'catalogs';
+    const lap = (next: string) => {
+      const now = performance.now();
+      log?.(`  ${previous}: ${formatSeconds(now - last)}`);
+      [last, previous] = [now, next];
+    };
+    const { tables } = await compareData(sa, sb, { log: (line) => lap(line.replace(/^Comparing rows of (.*) …$/, '$1')) });
+    lap('');
     return tables.map(diffCounts).reduce((s, c) => ({ added: s.added + c.added, removed: s.removed + c.removed, changed: s.changed + c.changed }), { added: 0, removed: 0, changed: 0 });
   });
 }
@@ -86,7 +95,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       for (const which of order) {
         if (which === 'scan') scans.push((await timed(() => scanBoth(a, b))).ms);
         else {
-          const { ms, value } = await timed(() => dataDiff(a, b));
+          const { ms, value } = await timed(() => dataDiff(a, b, log));
           diffs.push(ms);
           found = value;
         }

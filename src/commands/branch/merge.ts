@@ -16,7 +16,7 @@ export default class BranchMerge extends AybCommand {
     'lists the conflicts and exits 4; ours keeps the target\'s row, theirs takes the branch\'s. Everything runs in one',
     'transaction on the target: failed, interrupted or in conflict, the target is untouched. --dry-run prints the plan',
     '(the SQL it would run, and the conflicts) and changes nothing. Not merged: renames (seen as drop and add), large',
-    'objects, rows of tables either side dropped, values backfilled into a column the branch added (it arrives with its default).',
+    'objects, rows of tables either side dropped, grants and comments.',
   ].join('\n');
   static override examples = [
     '<%= config.bin %> branch create backfill --keep-base',
