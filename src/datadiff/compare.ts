@@ -131,33 +131,59 @@ async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number,
   await compareRange(a, b, plan, lo, hi, parts, rowsA, rowsB);
 }
 
-/** Checksums `parts` sub-ranges of [lo, hi) on both sides; reads the small differing ones, splits the big ones. */
+interface KeyRange {
+  readonly lo: bigint;
+  readonly hi: bigint;
+  /** Into how many buckets the range is split. */
+  readonly n: bigint;
+}
+
+/**
+ * Bisection, level by level: checksums every range of a level split into buckets, in one query per
+ * side (the first level is the whole table, a sequential scan; deeper levels join the ranges, index
+ * range scans); reads the small differing buckets, all at once; splits the big ones for the next level.
+ */
 async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: bigint, parts: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
-  const span = hi - lo;
-  const n = BigInt(parts) > span ? span : BigInt(parts);
   const k = quoteIdent(plan.key[0]!);
-  // Bucket i holds the keys with floor((key - lo) * n / span) = i: integer arithmetic, the same on both
-  // servers and here; bigint while it cannot overflow (far cheaper per row than numeric).
-  const small = span * n < 2n ** 62n && lo >= -(2n ** 62n) && hi <= 2n ** 62n;
-  const bucket = small
-    ? `((${k}::int8 - $1::int8) * $3::int8 / ($2::int8 - $1::int8))`
-    : `div((${k}::numeric - $1::numeric) * $3::numeric, $2::numeric - $1::numeric)`;
-  const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-    `SELECT ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
-       FROM ${qualified(plan)} WHERE ${k} >= $1::int8 AND ${k} < $2::int8 GROUP BY 1`,
-    [lo.toString(), hi.toString(), n.toString()]);
-  const leaves: [bigint, bigint][] = [];
-  for (const { bucket, rows } of differingBuckets(ba, bb)) {
-    const i = BigInt(bucket);
-    const from = lo + ceilDiv(i * span, n);
-    const to = lo + ceilDiv((i + 1n) * span, n);
-    if (rows > LEAF_ROWS && to - from > 1n) await compareRange(a, b, plan, from, to, SPLIT, rowsA, rowsB);
-    else leaves.push([from, to]);
-  }
-  // All small differing ranges of this level in one query per side: an index range scan each.
-  if (leaves.length > 0) {
-    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"("ayb lo", "ayb hi") ON ${k} >= "ayb lo" AND ${k} < "ayb hi"`;
-    await readRows(a, b, plan, 'true', [leaves.map(([f]) => f.toString()), leaves.map(([, t]) => t.toString())], rowsA, rowsB, ranges);
+  const split = (lo: bigint, hi: bigint, parts: bigint): KeyRange => ({ lo, hi, n: parts > hi - lo ? hi - lo : parts });
+  let level: KeyRange[] = [split(lo, hi, BigInt(parts))];
+  let first = true;
+  while (level.length > 0) {
+    // Bucket i of a range holds the keys with floor((key - lo) * n / (hi - lo)) = i: integer arithmetic, the
+    // same on both servers and here; bigint while it cannot overflow (far cheaper per row than numeric).
+    const small = level.every((r) => (r.hi - r.lo) * r.n < 2n ** 62n && r.lo >= -(2n ** 62n) && r.hi <= 2n ** 62n);
+    const [rlo, rhi, rn] = ['"ayb lo"', '"ayb hi"', '"ayb n"'];
+    const bucket = small
+      ? `((${k}::int8 - ${rlo}) * ${rn} / (${rhi} - ${rlo}))`
+      : `div((${k}::numeric - ${rlo}) * ${rn}, ${rhi}::numeric - ${rlo})`;
+    const from = first
+      ? `${qualified(plan)} CROSS JOIN (SELECT 1 AS "ayb range", $1::int8 AS ${rlo}, $2::int8 AS ${rhi}, $3::int8 AS ${rn}) r WHERE ${k} >= $1::int8 AND ${k} < $2::int8`
+      : `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(${rlo}, ${rhi}, ${rn}, "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+    const params = first
+      ? [level[0]!.lo, level[0]!.hi, level[0]!.n].map(String)
+      : [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
+    const [ba, bb] = await both<Bucket & { b: string }>(a, b,
+      `SELECT "ayb range" || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum FROM ${from} GROUP BY "ayb range", ${bucket}`,
+      params);
+    const next: KeyRange[] = [];
+    const leaves: [bigint, bigint][] = [];
+    for (const { bucket: id, rows } of differingBuckets(ba, bb)) {
+      const [which, index] = id.split(':');
+      const range = level[Number(which) - 1]!;
+      const i = BigInt(index!);
+      const span = range.hi - range.lo;
+      const start = range.lo + ceilDiv(i * span, range.n);
+      const end = range.lo + ceilDiv((i + 1n) * span, range.n);
+      if (rows > LEAF_ROWS && end - start > 1n) next.push(split(start, end, BigInt(SPLIT)));
+      else leaves.push([start, end]);
+    }
+    // All small differing ranges of this level in one query per side: an index range scan each.
+    if (leaves.length > 0) {
+      const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"(${rlo}, ${rhi}) ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+      await readRows(a, b, plan, 'true', [leaves.map(([f]) => f.toString()), leaves.map(([, t]) => t.toString())], rowsA, rowsB, ranges);
+    }
+    level = next;
+    first = false;
   }
 }
 
