@@ -12,6 +12,7 @@ import BranchDelete from './commands/branch/delete.js';
 import BranchDiff from './commands/branch/diff.js';
 import BranchExpire from './commands/branch/expire.js';
 import BranchList from './commands/branch/list.js';
+import BranchMerge from './commands/branch/merge.js';
 import BranchPrune from './commands/branch/prune.js';
 import BranchRename from './commands/branch/rename.js';
 import BranchReset from './commands/branch/reset.js';
@@ -44,6 +45,7 @@ export const COMMANDS = {
   'branch:diff': BranchDiff,
   'branch:expire': BranchExpire,
   'branch:list': BranchList,
+  'branch:merge': BranchMerge,
   'branch:prune': BranchPrune,
   'branch:rename': BranchRename,
   'branch:reset': BranchReset,

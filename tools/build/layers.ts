@@ -11,6 +11,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   clone: 3, // how bytes move: template, pg_dump | psql
   schema: 3, // catalog snapshot, schema diff, migration SQL
   history: 3, // WAL archive and base backups of the managed PostgreSQL, restores to a moment
+  datadiff: 3, // row checksums, data diff, DML that makes one database's rows equal another's
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list
   output: 5, // tables and JSON for the terminal
   server: 6, // HTTP: admin API, dashboard, the `ayb start` lifecycle

@@ -1,4 +1,6 @@
 import { Args, Flags } from '@oclif/core';
+import { createBaseSnapshot } from '../../branching/keep-base.js';
+import { expiryFromFlags } from '../../branching/expiry.js';
 import { AybCommand, copyFlags, outputFlag } from '../base.js';
 
 export default class BranchCreate extends AybCommand {
@@ -13,6 +15,8 @@ A template copy needs the source to itself. "auto" never disconnects anyone: wit
 
 A dump shows its progress on a terminal (stderr); it is quiet when stderr is not a terminal and with --json.
 
+--keep-base first freezes the source as snapshot <name>-base and makes the branch from it: the merge base that "ayb branch merge" compares against (free on copy-on-write servers, a full copy otherwise).
+
 On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed.
 
 --from a snapshot (ayb snapshot create) is always a template copy: nobody is ever connected to a snapshot, so it never has to wait for or dump a busy source.
@@ -24,6 +28,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
     { description: 'Branch a branch, forcing a dump', command: '<%= config.bin %> branch create review-42 --from feature-auth --strategy dump' },
     { description: 'Branch a snapshot (always a fast template copy, even while main is busy)', command: '<%= config.bin %> branch create ci-1 --from seeded' },
     { description: 'Idempotent create for CI, gone after two days, as JSON', command: '<%= config.bin %> branch create pr-123 --ttl 2d --if-not-exists --json' },
+    { description: 'Keep the starting state, to merge the branch back later', command: '<%= config.bin %> branch create backfill --keep-base' },
     { description: 'Expire at a fixed time', command: '<%= config.bin %> branch create demo --expires-at 2030-01-31T18:00:00Z' },
     { description: 'Copy files even though a local app is connected (ends its sessions)', command: '<%= config.bin %> branch create scratch --strategy template --disconnect' },
     { description: 'Branch main as it was two hours ago (managed PostgreSQL with [history] enabled)', command: '<%= config.bin %> branch create before-drop --from main@-2h' },
@@ -38,12 +43,20 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   static override flags = {
     from: Flags.string({ description: 'source: main, a branch, a snapshot, a postgres:// URL, or main@<time> (ISO 8601 or a duration ago: main@-2h; needs [history])', default: 'main' }),
     ...copyFlags,
+    'keep-base': Flags.boolean({ description: 'keep the starting state as snapshot <name>-base, the base of a later "ayb branch merge"' }),
     output: outputFlag(),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BranchCreate);
     this.setOutput(flags);
-    await this.createCopy('branch', args.name, flags.from, flags);
+    let from = flags.from;
+    if (flags['keep-base']) {
+      const ctx = await this.branchContext(flags);
+      const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+      from = await this.interruptible((signal) => createBaseSnapshot(ctx, args.name, flags.from, { expiresAt, signal }));
+      this.writer.log(`Kept the base as snapshot "${from}"`);
+    }
+    await this.createCopy('branch', args.name, from, flags);
   }
 }

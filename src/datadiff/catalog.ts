@@ -1,0 +1,123 @@
+import type { Client } from '../postgres/client.js';
+
+/**
+ * What the data diff needs to know about one side's tables, read from pg_catalog directly (the
+ * schema snapshot is a peer layer and stays independent): columns, the key rows are matched by,
+ * the user triggers to hold off while DML is applied, and the foreign keys that order it.
+ */
+export interface DataColumn {
+  readonly name: string;
+  /** format_type(): the type as SQL spells it, for casts in generated DML. */
+  readonly type: string;
+  /** A generated column is compared but never written. */
+  readonly generated: boolean;
+  /** GENERATED ALWAYS AS IDENTITY: an INSERT needs OVERRIDING SYSTEM VALUE. */
+  readonly identityAlways: boolean;
+}
+
+export type MatchKind = 'primary_key' | 'unique_index' | 'rows';
+
+export interface DataTable {
+  readonly schema: string;
+  readonly name: string;
+  /** Columns in attnum order. */
+  readonly columns: readonly DataColumn[];
+  /** The primary key, else the first unique index on not-null columns without expressions or predicate; else null. */
+  readonly key: { readonly kind: Exclude<MatchKind, 'rows'>; readonly columns: readonly string[] } | null;
+  /** Enabled user triggers, disabled by name around generated DML so they cannot rewrite the rows. */
+  readonly triggers: readonly string[];
+  /** Tables this one references by foreign key (leaf tables, `schema.name`). */
+  readonly references: readonly string[];
+  /** pg_class.reltuples, -1 when never analysed. */
+  readonly estimatedRows: number;
+}
+
+export interface DataSequence {
+  readonly schema: string;
+  readonly name: string;
+}
+
+export interface DataCatalog {
+  readonly tables: ReadonlyMap<string, DataTable>;
+  readonly sequences: readonly DataSequence[];
+}
+
+export function tableId(t: { readonly schema: string; readonly name: string }): string {
+  return `${t.schema}.${t.name}`;
+}
+
+/** Schemas that are the server's, not the user's. */
+const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'`;
+/** Objects an extension owns come back with the extension; their rows are not the user's data. */
+const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+/**
+ * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
+ * holds none of its own, so its rows are compared in its partitions. `exclude` names tables
+ * (`schema.name`) that are never data, like ayb's control table.
+ */
+export async function readCatalog(client: Client, exclude: readonly string[] = []): Promise<DataCatalog> {
+  const { rows: tables } = await client.query<{ oid: number; schema: string; name: string; reltuples: number }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
+      ORDER BY 2, 3`,
+  );
+  const { rows: columns } = await client.query<{ attrelid: number; name: string; type: string; generated: boolean; identity_always: boolean }>(
+    `SELECT a.attrelid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always
+       FROM pg_attribute a
+      WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+    [tables.map((t) => t.oid)],
+  );
+  // Primary key first, then unique indexes on plain not-null columns, oldest first.
+  const { rows: keys } = await client.query<{ indrelid: number; primary: boolean; columns: string[] }>(
+    `SELECT i.indrelid, i.indisprimary AS primary,
+            array_agg(a.attname::text ORDER BY k.ord) AS columns
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = ANY($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+        AND k.ord <= i.indnkeyatts
+      GROUP BY i.indrelid, i.indexrelid, i.indisprimary
+     HAVING bool_and(a.attnotnull)
+      ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid`,
+    [tables.map((t) => t.oid)],
+  );
+  const { rows: triggers } = await client.query<{ tgrelid: number; name: string }>(
+    `SELECT tgrelid, tgname AS name FROM pg_trigger WHERE tgrelid = ANY($1) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
+    [tables.map((t) => t.oid)],
+  );
+  // A foreign key to a partitioned table points at its leaves, where the rows are.
+  const { rows: references } = await client.query<{ conrelid: number; schema: string; name: string }>(
+    `SELECT DISTINCT con.conrelid, n.nspname AS schema, c.relname AS name
+       FROM pg_constraint con
+       CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
+       JOIN pg_class c ON c.oid = p.relid AND c.relkind = 'r'
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE con.contype = 'f' AND con.conrelid = ANY($1)`,
+    [tables.map((t) => t.oid)],
+  );
+  const { rows: sequences } = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
+  );
+
+  const result = new Map<string, DataTable>();
+  for (const t of tables) {
+    const id = tableId(t);
+    if (exclude.includes(id)) continue;
+    const key = keys.find((k) => k.indrelid === t.oid);
+    result.set(id, {
+      schema: t.schema,
+      name: t.name,
+      columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always })),
+      key: key ? { kind: key.primary ? 'primary_key' : 'unique_index', columns: key.columns } : null,
+      triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
+      references: references.filter((r) => r.conrelid === t.oid).map(tableId),
+      estimatedRows: t.reltuples,
+    });
+  }
+  return { tables: result, sequences };
+}

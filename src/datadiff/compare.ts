@@ -1,0 +1,290 @@
+import type { Client } from '../postgres/client.js';
+import { quoteIdent } from '../postgres/quote.js';
+import { type DataCatalog, type DataTable, type MatchKind, tableId } from './catalog.js';
+
+/** One side of a comparison: a session inside a read-only REPEATABLE READ transaction, and its catalog. */
+export interface Side {
+  readonly client: Client;
+  readonly catalog: DataCatalog;
+}
+
+/** How one table is compared: which columns, matched how. */
+export interface TablePlan {
+  readonly schema: string;
+  readonly name: string;
+  readonly match: MatchKind;
+  /** Key columns; for `rows`, every compared column (a row is its own key, counted as a multiset). */
+  readonly key: readonly string[];
+  /** Columns both sides have, in the order of side a. */
+  readonly columns: readonly string[];
+  /** The sides' column lists (names or types) differ: only the shared columns are compared. */
+  readonly columnsDiffer: boolean;
+  /** The key's first column is an integer: compared by ranges of it, which the key's index serves. */
+  readonly integerKey: boolean;
+}
+
+/** A key (or, for `rows`, a whole row) as the text of each column; null for SQL NULL. */
+export type KeyTuple = readonly (string | null)[];
+
+export interface TableDiff {
+  readonly plan: TablePlan;
+  readonly added: KeyTuple[];
+  readonly removed: KeyTuple[];
+  readonly changed: KeyTuple[];
+  /** For `rows`: how many copies of each added or removed row (same order as `added` / `removed`). */
+  readonly addedCount?: number[];
+  readonly removedCount?: number[];
+}
+
+/** Rows per bucket of the first checksum pass. */
+const BUCKET_ROWS = 4096;
+/** A differing key range of at most this many rows is read; a bigger one is split again. */
+const LEAF_ROWS = 256;
+/** How many parts a key range that is still too big is split into. */
+const SPLIT = 16;
+const MAX_BUCKETS = 65536;
+const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+export function planTable(a: DataTable, b: DataTable): TablePlan {
+  const bColumns = new Map(b.columns.map((c) => [c.name, c]));
+  const shared = a.columns.filter((c) => bColumns.has(c.name));
+  const columnsDiffer = shared.length !== a.columns.length || shared.length !== b.columns.length || shared.some((c) => bColumns.get(c.name)!.type !== c.type);
+  const names = shared.map((c) => c.name);
+  const usable = (k: DataTable['key']) => k !== null && k.columns.every((c) => names.includes(c));
+  const key = usable(a.key) ? a.key! : usable(b.key) ? b.key! : null;
+  // The first key column orders the index: an integer there lets ranges of it be read from the index.
+  const integerKey = key !== null
+    && INTEGER_TYPES.has(a.columns.find((c) => c.name === key.columns[0])!.type)
+    && INTEGER_TYPES.has(bColumns.get(key.columns[0]!)!.type);
+  return {
+    schema: a.schema,
+    name: a.name,
+    match: key?.kind ?? 'rows',
+    key: key?.columns ?? names,
+    columns: names,
+    columnsDiffer,
+    integerKey,
+  };
+}
+
+/** int8 and numeric arrive as strings (node-pg's default), compared as such. */
+interface Bucket {
+  readonly count: string;
+  readonly sum: string;
+}
+
+const qualified = (plan: { schema: string; name: string }) => `${quoteIdent(plan.schema)}.${quoteIdent(plan.name)}`;
+const rowText = (columns: readonly string[]) => `ROW(${columns.map(quoteIdent).join(', ')})::text`;
+/** A 64-bit hash of a row's text; sums of these are the checksums both servers compute. */
+const rowHash = (plan: TablePlan) => `hashtextextended(${rowText(plan.columns)}, 0)`;
+const keyHash = (plan: TablePlan) => (plan.match === 'rows' ? rowHash(plan) : `hashtextextended(${rowText(plan.key)}, 0)`);
+const keyTexts = (plan: TablePlan) => plan.key.map((c) => `${quoteIdent(c)}::text`).join(', ');
+
+/** Runs the same query on both sides at once. */
+async function both<T extends object>(a: Side, b: Side, sql: string, params: unknown[] = []): Promise<[T[], T[]]> {
+  const [ra, rb] = await Promise.all([a.client.query<T & object>(sql, params), b.client.query<T & object>(sql, params)]);
+  return [ra.rows as T[], rb.rows as T[]];
+}
+
+/** Buckets whose count or checksum differ (a bucket missing on one side counts as empty there). */
+function differingBuckets(a: readonly (Bucket & { b: string })[], b: readonly (Bucket & { b: string })[]): { bucket: string; rows: number }[] {
+  const key = (x: Bucket) => `${x.count}:${x.sum}`;
+  const ma = new Map(a.map((x) => [x.b, x]));
+  const mb = new Map(b.map((x) => [x.b, x]));
+  const out: { bucket: string; rows: number }[] = [];
+  for (const id of new Set([...ma.keys(), ...mb.keys()])) {
+    const xa = ma.get(id);
+    const xb = mb.get(id);
+    if (xa && xb && key(xa) === key(xb)) continue;
+    out.push({ bucket: id, rows: Math.max(Number(xa?.count ?? 0), Number(xb?.count ?? 0)) });
+  }
+  return out;
+}
+
+/**
+ * Compares one table's rows on both sides. Both servers compute per-bucket row counts and sums of
+ * row hashes in one scan each, at the same time; only buckets whose checksums differ are read
+ * further. A single integer key is bucketed by key range, and a range still too big is split again
+ * (bisection, as Datafold's data-diff does), every step an index range scan; any other key is
+ * bucketed by a hash of the key, and the differing buckets are read in a second scan. Memory grows
+ * with the rows in differing buckets, not with the table.
+ */
+export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<TableDiff> {
+  const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
+  const rowsA = new Map<string, string>();
+  const rowsB = new Map<string, string>();
+  if (plan.integerKey) await diffByRanges(a, b, plan, estimate, rowsA, rowsB);
+  else await diffByHash(a, b, plan, estimate, rowsA, rowsB);
+  return plan.match === 'rows' ? multisetDiff(plan, rowsA, rowsB) : keyedDiff(plan, rowsA, rowsB);
+}
+
+async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+  const k = quoteIdent(plan.key[0]!);
+  const [ea, eb] = await both<{ lo: string | null; hi: string | null }>(a, b, `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${qualified(plan)}`);
+  const bounds = [ea[0]!, eb[0]!].filter((e) => e.lo !== null).map((e) => [BigInt(e.lo!), BigInt(e.hi!)] as const);
+  if (bounds.length === 0) return;
+  const lo = bounds.reduce((m, [l]) => (l < m ? l : m), bounds[0]![0]);
+  const hi = bounds.reduce((m, [, h]) => (h > m ? h : m), bounds[0]![1]) + 1n;
+  // max + 1 does not fit a bigint when max is bigint's largest: compare ranges as numeric then.
+  if (hi > 2n ** 63n - 1n) return diffByHash(a, b, plan, estimate, rowsA, rowsB);
+  const parts = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(estimate / BUCKET_ROWS)));
+  await compareRange(a, b, plan, lo, hi, parts, rowsA, rowsB);
+}
+
+interface KeyRange {
+  readonly lo: bigint;
+  readonly hi: bigint;
+  /** Into how many buckets the range is split. */
+  readonly n: bigint;
+}
+
+/**
+ * Bisection, level by level: checksums every range of a level split into buckets, in one query per
+ * side (the first level is the whole table, a sequential scan; deeper levels join the ranges, index
+ * range scans); reads the small differing buckets, all at once; splits the big ones for the next level.
+ */
+async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: bigint, parts: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+  const k = quoteIdent(plan.key[0]!);
+  const split = (lo: bigint, hi: bigint, parts: bigint): KeyRange => ({ lo, hi, n: parts > hi - lo ? hi - lo : parts });
+  let level: KeyRange[] = [split(lo, hi, BigInt(parts))];
+  let first = true;
+  while (level.length > 0) {
+    // Bucket i of a range holds the keys with floor((key - lo) * n / (hi - lo)) = i: integer arithmetic, the
+    // same on both servers and here; bigint while it cannot overflow (far cheaper per row than numeric).
+    const small = level.every((r) => (r.hi - r.lo) * r.n < 2n ** 62n && r.lo >= -(2n ** 62n) && r.hi <= 2n ** 62n);
+    const [rlo, rhi, rn] = ['"ayb lo"', '"ayb hi"', '"ayb n"'];
+    const bucket = small
+      ? `((${k}::int8 - ${rlo}) * ${rn} / (${rhi} - ${rlo}))`
+      : `div((${k}::numeric - ${rlo}) * ${rn}, ${rhi}::numeric - ${rlo})`;
+    const from = first
+      ? `${qualified(plan)} CROSS JOIN (SELECT 1 AS "ayb range", $1::int8 AS ${rlo}, $2::int8 AS ${rhi}, $3::int8 AS ${rn}) r WHERE ${k} >= $1::int8 AND ${k} < $2::int8`
+      : `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(${rlo}, ${rhi}, ${rn}, "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+    const params = first
+      ? [level[0]!.lo, level[0]!.hi, level[0]!.n].map(String)
+      : [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
+    const [ba, bb] = await both<Bucket & { b: string }>(a, b,
+      `SELECT "ayb range" || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum FROM ${from} GROUP BY "ayb range", ${bucket}`,
+      params);
+    const next: KeyRange[] = [];
+    const leaves: [bigint, bigint][] = [];
+    for (const { bucket: id, rows } of differingBuckets(ba, bb)) {
+      const [which, index] = id.split(':');
+      const range = level[Number(which) - 1]!;
+      const i = BigInt(index!);
+      const span = range.hi - range.lo;
+      const start = range.lo + ceilDiv(i * span, range.n);
+      const end = range.lo + ceilDiv((i + 1n) * span, range.n);
+      if (rows > LEAF_ROWS && end - start > 1n) next.push(split(start, end, BigInt(SPLIT)));
+      else leaves.push([start, end]);
+    }
+    // All small differing ranges of this level in one query per side: an index range scan each.
+    if (leaves.length > 0) {
+      const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"(${rlo}, ${rhi}) ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+      await readRows(a, b, plan, 'true', [leaves.map(([f]) => f.toString()), leaves.map(([, t]) => t.toString())], rowsA, rowsB, ranges);
+    }
+    level = next;
+    first = false;
+  }
+}
+
+function ceilDiv(x: bigint, y: bigint): bigint {
+  return (x + y - 1n) / y;
+}
+
+async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+  let buckets = 1;
+  while (buckets < MAX_BUCKETS && buckets * BUCKET_ROWS < estimate) buckets *= 2;
+  const mask = String(buckets - 1);
+  const [ba, bb] = await both<Bucket & { b: string }>(a, b,
+    `SELECT (${keyHash(plan)} & $1::int8) AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
+       FROM ${qualified(plan)} GROUP BY 1`, [mask]);
+  const differing = differingBuckets(ba, bb).map((d) => d.bucket);
+  if (differing.length === 0) return;
+  await readRows(a, b, plan, `(${keyHash(plan)} & $1::int8) = ANY($2::int8[])`, [mask, differing], rowsA, rowsB);
+}
+
+/**
+ * Reads the rows of one differing bucket on both sides: key text and row hash (keyed tables), or
+ * each distinct row and how many copies there are (`rows`).
+ */
+async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], rowsA: Map<string, string>, rowsB: Map<string, string>, from = qualified(plan)): Promise<void> {
+  const sql = plan.match === 'rows'
+    ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
+    : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
+  const [ra, rb] = await Promise.all([
+    a.client.query({ text: sql, values: params, rowMode: 'array' }),
+    b.client.query({ text: sql, values: params, rowMode: 'array' }),
+  ]);
+  for (const [rows, into] of [[ra.rows, rowsA], [rb.rows, rowsB]] as const) {
+    for (const row of rows as (string | null)[][]) into.set(JSON.stringify(row.slice(0, -1)), row.at(-1)!);
+  }
+}
+
+function keyedDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<string, string>): TableDiff {
+  const added: KeyTuple[] = [];
+  const removed: KeyTuple[] = [];
+  const changed: KeyTuple[] = [];
+  for (const [key, hash] of rowsB) {
+    const before = rowsA.get(key);
+    if (before === undefined) added.push(JSON.parse(key));
+    else if (before !== hash) changed.push(JSON.parse(key));
+  }
+  for (const key of rowsA.keys()) if (!rowsB.has(key)) removed.push(JSON.parse(key));
+  return { plan, added: sortKeys(added), removed: sortKeys(removed), changed: sortKeys(changed) };
+}
+
+function multisetDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<string, string>): TableDiff {
+  const deltas = new Map<string, number>();
+  for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) deltas.set(row, Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0));
+  return multisetFromDeltas(plan, deltas);
+}
+
+/** A whole-row diff from each row's (JSON) change in number of copies: positive added, negative removed. */
+export function multisetFromDeltas(plan: TablePlan, deltas: ReadonlyMap<string, number>): TableDiff {
+  const added: [KeyTuple, number][] = [];
+  const removed: [KeyTuple, number][] = [];
+  for (const [row, delta] of deltas) {
+    if (delta > 0) added.push([JSON.parse(row), delta]);
+    if (delta < 0) removed.push([JSON.parse(row), -delta]);
+  }
+  const byRow = (x: [KeyTuple, number], y: [KeyTuple, number]) => compareTuples(x[0], y[0]);
+  added.sort(byRow);
+  removed.sort(byRow);
+  return {
+    plan,
+    added: added.map(([r]) => r),
+    removed: removed.map(([r]) => r),
+    changed: [],
+    addedCount: added.map(([, n]) => n),
+    removedCount: removed.map(([, n]) => n),
+  };
+}
+
+/** The inverse: each row's change in number of copies. */
+export function multisetDeltas(diff: TableDiff): Map<string, number> {
+  const m = new Map<string, number>();
+  diff.added.forEach((r, i) => m.set(JSON.stringify(r), diff.addedCount![i]!));
+  diff.removed.forEach((r, i) => m.set(JSON.stringify(r), -diff.removedCount![i]!));
+  return m;
+}
+
+/** Keys in a stable order for output: numerically when they look like integers, else by text. */
+function sortKeys(keys: KeyTuple[]): KeyTuple[] {
+  return keys.sort(compareTuples);
+}
+
+function compareTuples(x: KeyTuple, y: KeyTuple): number {
+  for (let i = 0; i < x.length; i++) {
+    const [p, q] = [x[i] ?? '', y[i] ?? ''];
+    if (p === q) continue;
+    if (/^-?\d+$/.test(p) && /^-?\d+$/.test(q)) return BigInt(p) < BigInt(q) ? -1 : 1;
+    return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The number of rows a diff adds or removes (a `rows` table counts copies). */
+export function diffCounts(diff: TableDiff): { added: number; removed: number; changed: number } {
+  const sum = (xs: number[] | undefined, fallback: number) => (xs ? xs.reduce((s, n) => s + n, 0) : fallback);
+  return { added: sum(diff.addedCount, diff.added.length), removed: sum(diff.removedCount, diff.removed.length), changed: diff.changed.length };
+}

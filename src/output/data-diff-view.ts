@@ -1,0 +1,41 @@
+import type { TableDataChange } from '../datadiff/data-diff.js';
+import { renderTable } from './writer.js';
+
+const MATCH_LABEL: Record<TableDataChange['match'], string> = {
+  primary_key: 'primary key',
+  unique_index: 'unique index',
+  rows: 'whole rows',
+};
+
+/**
+ * The text view of a data diff: one line per table whose rows differ, how rows were matched, and
+ * notes for tables compared on shared columns only or present on one side.
+ */
+export function renderDataChangesText(
+  changes: readonly TableDataChange[],
+  sides: { readonly from: string; readonly to: string; readonly onlyInFrom: readonly string[]; readonly onlyInTo: readonly string[] },
+): string {
+  const differing = changes.filter((c) => c.added + c.removed + c.changed > 0);
+  const lines: string[] = [];
+  if (differing.length === 0) lines.push(`No data differences between ${sides.from} and ${sides.to} (${changes.length} table(s) compared).`);
+  else {
+    lines.push(`Rows that differ from ${sides.from} to ${sides.to}:`);
+    lines.push(renderTable(differing, [
+      { header: 'table', get: (c) => c.table },
+      { header: 'added', get: (c) => c.added },
+      { header: 'removed', get: (c) => c.removed },
+      { header: 'changed', get: (c) => (c.match === 'rows' ? '-' : c.changed) },
+      { header: 'matched by', get: (c) => (c.key ? `${MATCH_LABEL[c.match]} (${c.key.join(', ')})` : MATCH_LABEL[c.match]) },
+    ]));
+    const same = changes.length - differing.length;
+    if (same > 0) lines.push(`${same} other table(s) identical.`);
+  }
+  const shared = changes.filter((c) => c.columns_differ).map((c) => c.table);
+  if (shared.length) lines.push(`Compared on shared columns only (their columns differ): ${shared.join(', ')}.`);
+  if (changes.some((c) => c.match === 'rows' && c.added + c.removed > 0)) {
+    lines.push('Tables without a primary key or unique not-null index are compared as whole rows: a changed row shows as one removed and one added.');
+  }
+  if (sides.onlyInFrom.length) lines.push(`Only in ${sides.from} (rows not compared): ${sides.onlyInFrom.join(', ')}.`);
+  if (sides.onlyInTo.length) lines.push(`Only in ${sides.to} (rows not compared): ${sides.onlyInTo.join(', ')}.`);
+  return `${lines.join('\n')}\n`;
+}

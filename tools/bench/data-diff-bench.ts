@@ -1,0 +1,125 @@
+/**
+ * The `ayb branch diff --data` benchmark: a ~1 GB shop database (tools/bench/dataset.ts) and a
+ * template copy of it with 100 rows changed across five tables (updates, deletes, inserts; integer
+ * and composite keys), on a throwaway managed cluster. Times the data diff (checksums on both
+ * servers at once, then only the differing key ranges or hash buckets) against the baseline of one
+ * sequential scan of both sides (every row read and hashed, both databases at once), alternating
+ * the two, and prints the medians, the ratio against the 2× target, and the diff's peak memory.
+ *
+ *     node dist-tools/tools/bench/data-diff-bench.js [--size-mb 1000] [--runs 3]
+ *
+ * A script, not a test: it measures and asserts nothing.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { compareData, withSides } from '../../src/datadiff/data-diff.js';
+import { diffCounts } from '../../src/datadiff/compare.js';
+import { withClient } from '../../src/postgres/client.js';
+import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { freePort } from '../../src/postgres/ports.js';
+import { buildDataset, datasetChecksum } from './dataset.js';
+import { formatMb, formatSeconds, median } from './report.js';
+
+export const DATA_DIFF_TARGET_RATIO = 2;
+
+/** 100 changed rows: 30 updated orders, 20 updated order items (composite key), 20 deleted events, 10 new customers, 20 updated products. */
+export const CHANGES_SQL = `
+  UPDATE orders SET status = 'changed' WHERE id IN (SELECT 1 + g * 40000 FROM generate_series(0, 29) g);
+  UPDATE order_items SET quantity = quantity + 100 WHERE (order_id, line) IN (SELECT 1 + g * 60000, 2 FROM generate_series(0, 19) g);
+  DELETE FROM events WHERE id IN (SELECT 7 + g * 50000 FROM generate_series(0, 19) g);
+  INSERT INTO customers SELECT 10000000 + g, 'new' || g || '@example.com', 'New ' || g, 'DE', now() FROM generate_series(1, 10) g;
+  UPDATE products SET price = price + 1 WHERE id IN (SELECT 3 + g * 2000 FROM generate_series(0, 19) g);
+`;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
+}
+
+/** The baseline: every row of both databases read and hashed once, both at the same time. */
+async function scanBoth(a: ConnInfo, b: ConnInfo): Promise<void> {
+  await Promise.all([withClient(a, datasetChecksum), withClient(b, datasetChecksum)]);
+}
+
+async function dataDiff(a: ConnInfo, b: ConnInfo, log?: (line: string) => void): Promise<{ added: number; removed: number; changed: number }> {
+  return withSides(a, b, [], async (sa, sb) => {
+    // Per table, how long the previous one took: where the time goes.
+    let last = performance.now();
+    let previous = 'catalogs';
+    const lap = (next: string) => {
+      const now = performance.now();
+      log?.(`  ${previous}: ${formatSeconds(now - last)}`);
+      [last, previous] = [now, next];
+    };
+    const { tables } = await compareData(sa, sb, { log: (line) => lap(line.replace(/^Comparing rows of (.*) …$/, '$1')) });
+    lap('');
+    return tables.map(diffCounts).reduce((s, c) => ({ added: s.added + c.added, removed: s.removed + c.removed, changed: s.changed + c.changed }), { added: 0, removed: 0, changed: 0 });
+  });
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' } }, strict: true });
+  const sizeMb = Number(values['size-mb']);
+  const runs = Number(values.runs);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ayb-data-diff-bench-'));
+  await chmod(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  try {
+    const cluster = await ensureManagedCluster({ dataDir, port: await freePort(), log });
+    const a = withDatabase(cluster.conn, 'bench_a');
+    const b = withDatabase(cluster.conn, 'bench_b');
+    const admin = withDatabase(cluster.conn, 'postgres');
+    log(`Building a ${sizeMb} MB dataset …`);
+    await withClient(admin, (c) => c.query('CREATE DATABASE bench_a'));
+    const bytes = await withClient(a, (c) => buildDataset(c, sizeMb, log));
+    await withClient(admin, (c) => c.query('CREATE DATABASE bench_b TEMPLATE bench_a'));
+    await withClient(b, async (c) => {
+      await c.query(CHANGES_SQL);
+      await c.query('VACUUM ANALYZE');
+    });
+    log('Warming the cache (not counted) …');
+    await scanBoth(a, b);
+    const scans: number[] = [];
+    const diffs: number[] = [];
+    let found = { added: 0, removed: 0, changed: 0 };
+    const rssBefore = process.resourceUsage().maxRSS * 1024;
+    for (let run = 1; run <= runs; run++) {
+      // Alternate which goes first, so neither always meets the warmer cache.
+      const order = run % 2 === 1 ? ['scan', 'diff'] : ['diff', 'scan'];
+      for (const which of order) {
+        if (which === 'scan') scans.push((await timed(() => scanBoth(a, b))).ms);
+        else {
+          const { ms, value } = await timed(() => dataDiff(a, b, log));
+          diffs.push(ms);
+          found = value;
+        }
+      }
+      log(`run ${run}: scan ${formatSeconds(scans.at(-1)!)}, diff ${formatSeconds(diffs.at(-1)!)}`);
+    }
+    const rssAfter = process.resourceUsage().maxRSS * 1024;
+    const ratio = median(diffs) / median(scans);
+    process.stdout.write([
+      `ayb branch diff --data: ${formatMb(bytes)} per side, 100 rows changed; found ${found.added} added, ${found.removed} removed, ${found.changed} changed`,
+      `one sequential scan of both sides (every row read and hashed, both at once): median ${formatSeconds(median(scans))} of ${runs}`,
+      `data diff (checksums on both servers at once, then only differing ranges): median ${formatSeconds(median(diffs))} of ${runs}`,
+      `ratio ${ratio.toFixed(2)}× (target at most ${DATA_DIFF_TARGET_RATIO}×) ${ratio <= DATA_DIFF_TARGET_RATIO ? '(within)' : '(OVER)'}`,
+      `peak memory of this process: ${formatMb(rssBefore)} before the runs, ${formatMb(rssAfter)} after`,
+    ].join('\n') + '\n');
+  } finally {
+    await destroyManagedCluster({ dataDir }).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main().catch((error: unknown) => {
+    process.stderr.write(`data diff benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
