@@ -21,6 +21,8 @@ export interface BranchJson {
   /** For a branch: the snapshot it was made from (or last reset to), else null. Absent on snapshots. */
   snapshot?: string | null;
   expires_at: string | null;
+  /** Made with the masking rules applied. */
+  masked: boolean;
   created_at: string;
   updated_at: string;
   error_message?: string;
@@ -41,6 +43,7 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
     parent: branch.parent,
     ...(branch.kind === 'branch' ? { snapshot: branch.snapshot } : {}),
     expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
+    masked: branch.masked === true,
     created_at: branch.created_at.toISOString(),
     updated_at: branch.updated_at.toISOString(),
   };
@@ -73,6 +76,7 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
   return [
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
     { header: 'Status', get: (b) => b.status },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
     { header: 'Parent', get: (b) => b.parent ?? (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
     { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
@@ -92,6 +96,7 @@ export function branchDetailColumns(url?: string, columnsFor: 'branch' | 'snapsh
     ...(columnsFor === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Copy method', get: (b) => b.copy_method },
+    { header: 'Masked', get: (b) => (b.masked ? 'yes' : 'no') },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
     { header: 'Updated', get: (b) => shortTime(b.updated_at) },
@@ -108,6 +113,7 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Name', get: (b) => b.name },
     { header: 'Status', get: (b) => b.status },
     { header: 'Of', get: (b) => (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },

@@ -10,6 +10,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   config: 2, // ayb.toml: schema, reading, resolving the main database's URL
   clone: 3, // how bytes move: template, pg_dump | psql
   schema: 3, // catalog snapshot, schema diff, migration SQL
+  masking: 3, // masking rules: the functions (SQL and TypeScript), in-place masking, the dump-stream rewriter, mask check
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list
   output: 5, // tables and JSON for the terminal
   server: 6, // HTTP: admin API, dashboard, the `ayb start` lifecycle
