@@ -17,6 +17,7 @@ import BranchRename from './commands/branch/rename.js';
 import BranchReset from './commands/branch/reset.js';
 import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
+import MaskCheck from './commands/mask/check.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
 import SnapshotList from './commands/snapshot/list.js';
@@ -44,6 +45,7 @@ export const COMMANDS = {
   'branch:reset': BranchReset,
   'branch:show': BranchShow,
   'branch:url': BranchUrl,
+  'mask:check': MaskCheck,
   'snapshot:create': SnapshotCreate,
   'snapshot:delete': SnapshotDelete,
   'snapshot:list': SnapshotList,

@@ -81,6 +81,8 @@ export interface Catalog {
   readonly foreignKeys: readonly { conrelid: number; conkey: number[]; confrelid: number; confkey: number[] }[];
   /** parent → children (partitions and inheritance). */
   readonly children: ReadonlyMap<number, readonly number[]>;
+  /** relid → names of the columns its rows are partitioned by (its own key and its ancestors'). */
+  readonly partitionKeys: ReadonlyMap<number, ReadonlySet<string>>;
 }
 
 export async function readCatalog(client: Client): Promise<Catalog> {
@@ -88,7 +90,7 @@ export async function readCatalog(client: Client): Promise<Catalog> {
                            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_ayb_mask')
                             AND n.nspname NOT LIKE 'pg\\_%'`;
-  const [relations, columns, unique, fks, inherits] = await Promise.all([
+  const [relations, columns, unique, fks, inherits, keys] = await Promise.all([
     client.query<Relation>(userRelations),
     client.query<CatalogColumn>(
       `SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -102,6 +104,10 @@ export async function readCatalog(client: Client): Promise<Catalog> {
       `SELECT conrelid::int AS conrelid, conkey::int[] AS conkey, confrelid::int AS confrelid, confkey::int[] AS confkey FROM pg_constraint WHERE contype = 'f'`,
     ),
     client.query<{ child: number; parent: number }>(`SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_inherits`),
+    client.query<{ relid: number; name: string }>(
+      `SELECT p.partrelid::int AS relid, a.attname AS name FROM pg_partitioned_table p
+         JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = ANY(p.partattrs::int2[])`,
+    ),
   ]);
   const byOid = new Map(relations.rows.map((r) => [r.oid, r]));
   const columnMap = new Map<number, CatalogColumn[]>();
@@ -114,6 +120,14 @@ export async function readCatalog(client: Client): Promise<Catalog> {
   }
   const children = new Map<number, number[]>();
   for (const i of inherits.rows) children.set(i.parent, [...(children.get(i.parent) ?? []), i.child]);
+  const partitionKeys = new Map<number, Set<string>>();
+  const addKeys = (relid: number, names: Iterable<string>) => {
+    const set = partitionKeys.get(relid) ?? new Set<string>();
+    for (const n of names) set.add(n);
+    partitionKeys.set(relid, set);
+    for (const child of children.get(relid) ?? []) addKeys(child, set);
+  };
+  for (const k of keys.rows) addKeys(k.relid, [k.name]);
   return {
     relations: byOid,
     byName: new Map(relations.rows.map((r) => [qualified(r), r])),
@@ -121,6 +135,7 @@ export async function readCatalog(client: Client): Promise<Catalog> {
     uniqueColumns,
     foreignKeys: fks.rows.filter((fk) => byOid.has(fk.conrelid) && byOid.has(fk.confrelid)),
     children,
+    partitionKeys,
   };
 }
 
@@ -150,7 +165,9 @@ export function planMasking(catalog: Catalog, rules: readonly MaskingRule[]): Ma
       continue;
     }
     const unique = catalog.uniqueColumns.get(relation.oid)?.has(column.attnum) ?? false;
-    const typeProblem = checkType(rule, column, unique);
+    const typeProblem = catalog.partitionKeys.get(relation.oid)?.has(column.name)
+      ? `${rule.column} is a partition key of ${name}; masking it would move rows out of their partitions`
+      : checkType(rule, column, unique);
     if (typeProblem) {
       problem(rule, typeProblem);
       continue;
