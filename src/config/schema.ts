@@ -29,7 +29,7 @@ const MASKING_ARGS: Record<MaskingFunction, z.ZodType> = {
   address: z.object({ unique }).strict(),
   hash: z.object({ length: count(8, 64).optional() }).strict(),
   null: z.object({}).strict(),
-  constant: z.object({ value: z.union([z.string(), z.number(), z.boolean()]) }).strict(),
+  constant: z.object({ value: z.union([z.string(), z.number(), z.boolean()], { message: 'needs value: a string, number or boolean' }) }).strict(),
   redact: z.object({ keep_first: count(0, 1000).optional(), keep_last: count(0, 1000).optional() }).strict(),
   date_shift: z.object({ days: count(1, 36500).optional() }).strict(),
   json_keys: z.object({
