@@ -156,6 +156,13 @@ function renderBranches(branches: readonly BranchJson[]): void {
       tag.textContent = 'served';
       name.append(tag);
     }
+    if (branch.masked) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'masked';
+      tag.title = 'made with the masking rules applied';
+      name.append(tag);
+    }
     const status = row.insertCell();
     const badge = document.createElement('span');
     badge.className = `badge badge-${branch.status}`;
