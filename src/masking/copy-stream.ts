@@ -1,7 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Masker, MaskSpec } from './functions.js';
-import { type MaskPlan, qualified } from './plan.js';
+import type { Masker } from './functions.js';
+import { type MaskPlan, type PlannedColumn, qualified } from './plan.js';
 
 /**
  * Masks rows in pg_dump's plain output on their way to psql: the lines of each `COPY … FROM stdin;`
@@ -12,73 +12,108 @@ import { type MaskPlan, qualified } from './plan.js';
  * pg_dump must write UTF-8 (`--encoding=UTF8`) in UTC, as the in-place path reads values (see
  * MASK_SESSION_SQL), so that both paths hash the same text.
  */
-export function maskingStream(plan: MaskPlan, masker: Masker): Transform {
+export function maskingStream(plan: MaskPlan, masker: Masker, sql?: SqlEvaluator): Transform {
   const byName = new Map(plan.tables.map((t) => [qualified(t), t]));
   const decoder = new StringDecoder('utf8');
   let pending = '';
-  /** In a COPY block of a masked table: field index → mask. Null outside, or in a block left as it is. */
-  let masks: (MaskSpec | undefined)[] | null = null;
+  /** In a COPY block of a masked table: field index → column. Null outside, or in a block left as it is. */
+  let slots: (PlannedColumn | undefined)[] | null = null;
+  let table = '';
   let inCopy = false;
+  /** Fields of `sql` columns, masked per chunk in one query per column (see SqlEvaluator). */
+  let deferred: { fields: string[]; index: number; column: PlannedColumn; table: string }[] = [];
 
-  const rewriteLine = (line: string): string => {
+  /** A line, or the fields of a row that waits for its `sql` columns. */
+  const rewriteLine = (line: string): string | string[] => {
     if (inCopy) {
       if (line === '\\.') {
         inCopy = false;
-        masks = null;
+        slots = null;
         return line;
       }
-      if (!masks) return line;
+      if (!slots) return line;
       const fields = line.split('\t');
-      masks.forEach((spec, i) => {
-        if (!spec || i >= fields.length) return;
+      let waits = false;
+      slots.forEach((column, i) => {
+        if (!column || i >= fields.length) return;
+        if (column.mask.kind === 'sql') {
+          deferred.push({ fields, index: i, column, table });
+          waits = true;
+          return;
+        }
         const raw = fields[i]!;
-        const masked = masker.apply(spec, raw === '\\N' ? null : decodeCopyField(raw));
+        const masked = masker.apply(column.mask, raw === '\\N' ? null : decodeCopyField(raw));
         fields[i] = masked === null ? '\\N' : encodeCopyField(masked);
       });
-      return fields.join('\t');
+      return waits ? fields : fields.join('\t');
     }
     if (line.startsWith('COPY ') && line.endsWith(' FROM stdin;')) {
       inCopy = true;
       const header = parseCopyHeader(line);
-      const table = header ? byName.get(qualified(header)) : undefined;
-      if (table && header) {
-        const byColumn = new Map(table.columns.map((c) => [c.column, c.mask]));
-        masks = header.columns.map((name) => {
-          const mask = byColumn.get(name);
-          if (mask?.kind === 'sql') throw new Error(`rule for ${qualified(table)}.${name}: an sql rule cannot be applied in the dump stream`);
-          return mask;
-        });
-        if (masks.every((m) => m === undefined)) masks = null;
+      const planned = header ? byName.get(qualified(header)) : undefined;
+      if (planned && header) {
+        const byColumn = new Map(planned.columns.map((c) => [c.column, c]));
+        slots = header.columns.map((name) => byColumn.get(name));
+        table = planned.table;
+        if (slots.every((c) => c === undefined)) slots = null;
+        if (!sql && slots?.some((c) => c?.mask.kind === 'sql')) throw new Error(`${qualified(planned)}: an sql rule needs a connection to evaluate it`);
       }
     }
     return line;
   };
 
-  const process = (text: string): string => {
-    const lines = (pending + text).split('\n');
-    pending = lines.pop()!;
-    return lines.length === 0 ? '' : `${lines.map(rewriteLine).join('\n')}\n`;
+  const resolveDeferred = async (): Promise<void> => {
+    const work = deferred;
+    deferred = [];
+    const groups = new Map<PlannedColumn, typeof work>();
+    for (const item of work) groups.set(item.column, [...(groups.get(item.column) ?? []), item]);
+    for (const [column, items] of groups) {
+      const values = items.map((w) => (w.fields[w.index] === '\\N' ? null : decodeCopyField(w.fields[w.index]!)));
+      const results = await sql!.evaluate(items[0]!.table, column, values);
+      items.forEach((w, k) => {
+        const result = results[k];
+        w.fields[w.index] = result === null || result === undefined ? '\\N' : encodeCopyField(result);
+      });
+    }
   };
 
-  return new Transform({
+  const rewrite = async (lines: readonly string[]): Promise<string> => {
+    const out = lines.map(rewriteLine);
+    if (deferred.length > 0) await resolveDeferred();
+    return out.map((l) => (typeof l === 'string' ? l : l.join('\t'))).join('\n');
+  };
+
+  const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      try {
-        const out = process(decoder.write(chunk));
-        callback(null, out.length > 0 ? out : undefined);
-      } catch (error) {
-        callback(error as Error);
+      const lines = (pending + decoder.write(chunk)).split('\n');
+      pending = lines.pop()!;
+      if (lines.length === 0) {
+        callback();
+        return;
       }
+      rewrite(lines).then((text) => callback(null, `${text}\n`), (error: unknown) => callback(error as Error));
     },
     flush(callback: TransformCallback) {
-      try {
-        const rest = pending + decoder.end();
-        pending = '';
-        callback(null, rest.length > 0 ? rewriteLine(rest) : undefined);
-      } catch (error) {
-        callback(error as Error);
+      const rest = pending + decoder.end();
+      pending = '';
+      if (rest.length === 0) {
+        callback();
+        return;
       }
+      rewrite([rest]).then((text) => callback(null, text), (error: unknown) => callback(error as Error));
     },
   });
+  stream.once('close', () => void sql?.close());
+  return stream;
+}
+
+/**
+ * Evaluates `sql` rules for the stream, on the source's server (where the originals already are),
+ * a batch of values at a time: the expression sees the column under its own name, as in place.
+ */
+export interface SqlEvaluator {
+  evaluate(table: string, column: PlannedColumn, values: readonly (string | null)[]): Promise<(string | null)[]>;
+  close(): Promise<void>;
 }
 
 /** `COPY public."Odd name" (id, "Email") FROM stdin;` → schema, table, columns (unquoted). */

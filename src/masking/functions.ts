@@ -8,7 +8,7 @@ import { FIRST_NAMES, LAST_NAMES, STREET_KINDS, STREETS } from './vocabulary.js'
  * template copy masked with UPDATE); test/integration/masking-functions.test.ts pins that both give
  * the same output for the same input.
  *
- * Everything derives from d = HMAC-SHA256(secret, value as UTF-8): the same value and secret give
+ * Everything derives from d = HMAC-SHA256(key, value as UTF-8), the key derived from the secret: the same value and secret give
  * the same output everywhere (joins on a masked value still join), and without the secret nobody
  * can tell which input gave which output. Values are handled as their text form (PostgreSQL's
  * output function, as in COPY), NULL stays NULL.
@@ -25,25 +25,37 @@ export interface MaskSpec {
 }
 
 /**
- * The 128-byte key the SQL functions take: HMAC's inner and outer padded keys (RFC 2104), so SQL
- * can compute HMAC-SHA256 with the built-in sha256() alone (no pgcrypto). It is passed as a query
- * parameter and never stored in the branch.
+ * The key the functions use: derived from the secret (HMAC-SHA256 of a fixed label), so the secret
+ * itself never leaves ayb. The SQL functions receive the key as a query parameter, and a server that
+ * logs statements with their parameters would log it: that reveals the masking key of this secret,
+ * never the secret, which may serve elsewhere too.
+ */
+export function maskingKey(secret: string): Buffer {
+  return createHmac('sha256', secret).update('ayb masking key v1').digest();
+}
+
+/**
+ * The 128-byte argument the SQL functions take: HMAC's inner and outer padded keys (RFC 2104), so
+ * SQL can compute HMAC-SHA256 with the built-in sha256() alone (no pgcrypto). It is passed as a
+ * query parameter and never stored in the branch.
  */
 export function sqlKey(secret: string): Buffer {
-  let key = Buffer.from(secret, 'utf8');
-  if (key.length > 64) key = createHash('sha256').update(key).digest();
   const padded = Buffer.alloc(64);
-  key.copy(padded);
+  maskingKey(secret).copy(padded);
   const inner = Buffer.from(padded.map((b) => b ^ 0x36));
   const outer = Buffer.from(padded.map((b) => b ^ 0x5c));
   return Buffer.concat([inner, outer]);
 }
 
 export class Masker {
-  constructor(private readonly secret: string) {}
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = maskingKey(secret);
+  }
 
   digest(value: string): Buffer {
-    return createHmac('sha256', this.secret).update(value, 'utf8').digest();
+    return createHmac('sha256', this.key).update(value, 'utf8').digest();
   }
 
   /** The masked text of `value` (null for NULL, and for the `null` function). */

@@ -1,12 +1,13 @@
 import type { Transform } from 'node:stream';
 import type { MaskingRule } from '../config/schema.js';
-import { UsageError } from '../core/errors.js';
-import { withClient } from '../postgres/client.js';
+import { type Client, connect, withClient } from '../postgres/client.js';
+import { quoteIdent } from '../postgres/quote.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { maskingStream } from './copy-stream.js';
+import { maskingStream, type SqlEvaluator } from './copy-stream.js';
+import { MASK_SESSION_SQL } from './sql-functions.js';
 import { Masker } from './functions.js';
 import { maskInPlace } from './in-place.js';
-import { planMasking, qualified, readCatalog } from './plan.js';
+import { planMasking, readCatalog } from './plan.js';
 import { rulesError } from './problems.js';
 
 /** How one copy gets masked: in the dump stream (source on another server) or in place afterwards. */
@@ -35,13 +36,39 @@ export async function prepareMasking(request: MaskingRequest): Promise<MaskingJo
   }
   const plan = planMasking(await withClient(request.source.conn, readCatalog), rules);
   if (plan.problems.length > 0) throw rulesError(plan.problems);
-  const sqlRules = plan.tables.flatMap((t) => t.columns.filter((c) => c.mask.kind === 'sql').map((c) => `${qualified(t)}.${c.column}`));
-  if (sqlRules.length > 0) {
-    throw new UsageError(`sql masking rules cannot be applied to a source on another server (${sqlRules.join(', ')})`, {
-      hint: 'the dump stream masks rows in ayb itself, where SQL cannot run; use another function for these columns, or copy the source to this server first',
-    }, 'masking_sql_in_stream');
-  }
   const masker = new Masker(secret);
   log?.(`Masking ${plan.tables.length} table(s) in the dump stream …`);
-  return { rewriteDump: () => maskingStream(plan, masker) };
+  const needsSql = plan.tables.some((t) => t.columns.some((c) => c.mask.kind === 'sql'));
+  return { rewriteDump: () => maskingStream(plan, masker, needsSql ? sourceEvaluator(request.source.conn) : undefined) };
+}
+
+/**
+ * Runs \`sql\` rules on the source's server, in a read-only session with the settings under which
+ * pg_dump wrote the values: one query per column per chunk of the dump. The expression sees the
+ * column under its own name (and its table's), as it does in place.
+ */
+function sourceEvaluator(conn: ConnInfo): SqlEvaluator {
+  let client: Promise<Client> | undefined;
+  const session = () => {
+    client ??= connect(conn).then(async (c) => {
+      await c.query(`SET default_transaction_read_only = on; ${MASK_SESSION_SQL}`);
+      return c;
+    });
+    return client;
+  };
+  return {
+    async evaluate(table, column, values) {
+      if (column.mask.kind !== 'sql') throw new Error(`${column.column} has no sql rule`);
+      const { rows } = await (await session()).query<{ v: string | null }>(
+        `SELECT (${column.mask.expression})::text AS v
+           FROM (SELECT u.v::${column.type} AS ${quoteIdent(column.column)}, u.n FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n)) AS ${quoteIdent(table)}
+          ORDER BY n`,
+        [values],
+      );
+      return rows.map((r) => r.v);
+    },
+    async close() {
+      if (client) await (await client).end().catch(() => undefined);
+    },
+  };
 }

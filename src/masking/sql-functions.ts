@@ -4,7 +4,13 @@ import { FIRST_NAMES, LAST_NAMES, STREET_KINDS, STREETS } from './vocabulary.js'
 /** The schema the functions live in while a branch is masked; dropped before the branch is ready. */
 export const MASK_SCHEMA = '_ayb_mask';
 
-const words = (list: readonly string[]) => `ARRAY[${list.map(quoteLiteral).join(', ')}]::text[]`;
+const words = (list: readonly string[]) => `(ARRAY[${list.map(quoteLiteral).join(', ')}]::text[])`;
+/** HMAC-SHA256 of v under the padded keys in k, written out (a function call per row costs more than the hash). */
+const DIGEST = "sha256(substring(k FROM 65 FOR 64) || sha256(substring(k FROM 1 FOR 64) || convert_to(v, 'UTF8')))";
+/** 24 bits of the digest at byte i, modulo n (pick() in functions.ts), written out for the same reason. */
+const pick = (i: number, n: number) => `((get_byte(d, ${i}) * 65536 + get_byte(d, ${i + 1}) * 256 + get_byte(d, ${i + 2})) % ${n})`;
+/** A word of `list` picked by the digest at byte i (arrays are 1-based in SQL). */
+const word = (list: readonly string[], i: number) => `${words(list)}[${pick(i, list.length)} + 1]`;
 
 /**
  * The masking functions in SQL: the algorithm of functions.ts, statement for statement, so that a
@@ -13,18 +19,11 @@ const words = (list: readonly string[]) => `ARRAY[${list.map(quoteLiteral).join(
  * the inner and outer padded keys (sqlKey in functions.ts), so neither pgcrypto nor any extension
  * is needed, and the key is a parameter of each call: it is never written into the branch.
  *
- * Arrays are 1-based in SQL, hence the `+ 1` where a word is picked.
+ * The digest and the word picks are written out in each function rather than called: PL/pgSQL
+ * evaluates such simple expressions directly, and a call per row cost more than the hashing.
  */
 export const MASK_FUNCTIONS_SQL = `
 CREATE SCHEMA ${MASK_SCHEMA};
-
-CREATE FUNCTION ${MASK_SCHEMA}.digest(v text, k bytea) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT AS $$
-  SELECT sha256(substring(k FROM 65 FOR 64) || sha256(substring(k FROM 1 FOR 64) || convert_to(v, 'UTF8')))
-$$;
-
-CREATE FUNCTION ${MASK_SCHEMA}.pick(d bytea, i int, n int) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS $$
-  SELECT (get_byte(d, i) * 65536 + get_byte(d, i + 1) * 256 + get_byte(d, i + 2)) % n
-$$;
 
 CREATE FUNCTION ${MASK_SCHEMA}.scramble(v text, d bytea, digits_only boolean, keep_first int, keep_last int) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
@@ -53,11 +52,13 @@ END $$;
 
 CREATE FUNCTION ${MASK_SCHEMA}.date_shift(v text, k bytea, days int) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT AS $$
 DECLARE
+  d bytea;
   s int;
   r date;
 BEGIN
   IF v !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' OR v ~ ' BC$' THEN RETURN v; END IF;
-  s := ${MASK_SCHEMA}.pick(${MASK_SCHEMA}.digest(v, k), 0, 2 * days) - days;
+  d := ${DIGEST};
+  s := ((get_byte(d, 0) * 65536 + get_byte(d, 1) * 256 + get_byte(d, 2)) % (2 * days)) - days;
   IF s >= 0 THEN s := s + 1; END IF;
   r := substr(v, 1, 10)::date + s;
   IF extract(year FROM r) NOT BETWEEN 1 AND 9999 OR to_char(r, 'BC') = 'BC' THEN RETURN v; END IF;
@@ -69,29 +70,23 @@ DECLARE
   d bytea;
   hex text;
   sfx text;
-  first_names CONSTANT text[] := ${words(FIRST_NAMES)};
-  last_names CONSTANT text[] := ${words(LAST_NAMES)};
-  streets CONSTANT text[] := ${words(STREETS)};
-  street_kinds CONSTANT text[] := ${words(STREET_KINDS)};
 BEGIN
   IF v IS NULL OR fn = 'null' THEN RETURN NULL; END IF;
   IF fn = 'constant' THEN RETURN args->>'value'; END IF;
   IF fn = 'date_shift' THEN RETURN ${MASK_SCHEMA}.date_shift(v, k, coalesce((args->>'days')::int, 30)); END IF;
   IF fn = 'json_keys' THEN RETURN ${MASK_SCHEMA}.json_walk(v::jsonb, k, args, false)::text; END IF;
-  d := ${MASK_SCHEMA}.digest(v, k);
+  d := ${DIGEST};
   hex := encode(substring(d FROM 9 FOR 8), 'hex');
   sfx := CASE WHEN u THEN ' ' || hex ELSE '' END;
   CASE fn
     WHEN 'email' THEN
-      RETURN lower(first_names[${MASK_SCHEMA}.pick(d, 0, ${FIRST_NAMES.length}) + 1]) || '.' || lower(last_names[${MASK_SCHEMA}.pick(d, 3, ${LAST_NAMES.length}) + 1])
-        || '.' || hex || '@' || coalesce(args->>'domain', 'example.com');
-    WHEN 'first_name' THEN RETURN first_names[${MASK_SCHEMA}.pick(d, 0, ${FIRST_NAMES.length}) + 1] || sfx;
-    WHEN 'last_name' THEN RETURN last_names[${MASK_SCHEMA}.pick(d, 3, ${LAST_NAMES.length}) + 1] || sfx;
-    WHEN 'name' THEN
-      RETURN first_names[${MASK_SCHEMA}.pick(d, 0, ${FIRST_NAMES.length}) + 1] || ' ' || last_names[${MASK_SCHEMA}.pick(d, 3, ${LAST_NAMES.length}) + 1] || sfx;
+      RETURN lower(${word(FIRST_NAMES, 0)}) || '.' || lower(${word(LAST_NAMES, 3)}) || '.' || hex || '@' || coalesce(args->>'domain', 'example.com');
+    WHEN 'first_name' THEN RETURN ${word(FIRST_NAMES, 0)} || sfx;
+    WHEN 'last_name' THEN RETURN ${word(LAST_NAMES, 3)} || sfx;
+    WHEN 'name' THEN RETURN ${word(FIRST_NAMES, 0)} || ' ' || ${word(LAST_NAMES, 3)} || sfx;
     WHEN 'address' THEN
-      RETURN (1 + (get_byte(d, 6) * 256 + get_byte(d, 7)) % 9999)::text || ' ' || streets[${MASK_SCHEMA}.pick(d, 16, ${STREETS.length}) + 1]
-        || ' ' || street_kinds[get_byte(d, 19) % ${STREET_KINDS.length} + 1] || sfx;
+      RETURN (1 + (get_byte(d, 6) * 256 + get_byte(d, 7)) % 9999)::text || ' ' || ${word(STREETS, 16)}
+        || ' ' || ${words(STREET_KINDS)}[get_byte(d, 19) % ${STREET_KINDS.length} + 1] || sfx;
     WHEN 'phone' THEN RETURN ${MASK_SCHEMA}.scramble(v, d, true, 0, 0) || sfx;
     WHEN 'hash' THEN RETURN left(encode(d, 'hex'), coalesce((args->>'length')::int, 32));
     WHEN 'redact' THEN
