@@ -17,11 +17,14 @@ describe('masking required', () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
     await cluster.createDatabase('app');
-    await cluster.query(`CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE, ssn text);
-      INSERT INTO people SELECT g, 'person' || g || '@real.example', '123-45-' || lpad(g::text, 4, '0') FROM generate_series(1, 20) g`, [], 'app');
+    await cluster.query(`CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE, ssn text, nick text, profile jsonb);
+      INSERT INTO people SELECT g, 'person' || g || '@real.example', '123-45-' || lpad(g::text, 4, '0'), 'nick' || g,
+        jsonb_build_object('ip', '10.0.0.' || g, 'theme', 'dark', 'seen', ('2024-01-01'::date + g)::text) FROM generate_series(1, 20) g`, [], 'app');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-mask-required-'));
     config = path.join(dir, 'ayb.toml');
-    await writeFile(config, '[masking]\nrequired = true\n[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n[[masking.rules]]\ntable = "people"\ncolumn = "ssn"\nfunction = "redact"\nargs = { keep_last = 2 }\n');
+    await writeFile(config, '[masking]\nrequired = true\n[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n[[masking.rules]]\ntable = "people"\ncolumn = "ssn"\nfunction = "redact"\nargs = { keep_last = 2 }\n' +
+      '[[masking.rules]]\ntable = "people"\ncolumn = "nick"\nfunction = "sql"\nargs = { expression = "upper(left(nick, 1)) || repeat(\'*\', length(nick) - 1)" }\n' +
+      '[[masking.rules]]\ntable = "people"\ncolumn = "profile"\nfunction = "json_keys"\nargs = { keys = ["ip"], function = "redact" }\n');
     env = { AYB_DATABASE_URL: cluster.url('app'), AYB_MASKING_SECRET: 'required-secret-0123456789' };
   });
   afterAll(async () => {
@@ -56,5 +59,20 @@ describe('masking required', () => {
     expect(after[0]).not.toBe((await emails('ayb_branch_ci'))[0]);
     const shown = await cli('branch', 'show', 'dev', '--json');
     expect(shown.json()).toMatchObject({ masked: true });
+  });
+
+  it('masks a copy from another server in the stream, sql and json_keys rules included, exactly as in place', async () => {
+    await cluster.query("UPDATE people SET email = 'person1@real.example' WHERE id = 1", [], 'app');
+    await cli('branch', 'reset', 'dev');
+    const remote = await cli('branch', 'create', 'remote', '--from', cluster.url('app').replace('127.0.0.1', 'localhost'), '--json');
+    expect(remote.exitCode, remote.stderr).toBe(0);
+    expect(remote.json()).toMatchObject({ masked: true, strategy: 'dump' });
+    const all = 'SELECT id, email, ssn, nick, profile FROM people ORDER BY id';
+    const streamed = (await cluster.query(all, [], 'ayb_branch_remote')).rows;
+    expect(streamed).toEqual((await cluster.query(all, [], 'ayb_branch_dev')).rows);
+    expect(streamed[4]).toMatchObject({ nick: 'N****' });
+    expect(streamed[4].profile.ip).toMatch(/^\d+\.\d\.\d\.\d$/);
+    expect(streamed[4].profile.ip).not.toBe('10.0.0.5');
+    expect(streamed[4].profile.theme).toBe('dark');
   });
 });
