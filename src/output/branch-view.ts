@@ -76,13 +76,13 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
   return [
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
     { header: 'Status', get: (b) => b.status },
-    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
     { header: 'Parent', get: (b) => b.parent ?? (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
     { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
   ];
 }
 
@@ -113,10 +113,10 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Name', get: (b) => b.name },
     { header: 'Status', get: (b) => b.status },
     { header: 'Of', get: (b) => (b.source_database === options.mainDatabase ? 'main' : b.source_database) },
-    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => shortTime(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at) },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
   ];
 }
