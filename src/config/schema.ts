@@ -135,6 +135,8 @@ export const ConfigSchema = z
         /** A file (mode 0600) holding the masking secret; AYB_MASKING_SECRET takes precedence. Never the secret itself. */
         secret_file: z.string().min(1).optional(),
         rules: z.array(MaskingRuleSchema).default([]),
+        /** Columns `ayb mask check` should not report ("actor.first_name", or "schema.table.column"): looked at, and not personal. */
+        ignore: z.array(z.string().regex(/^[^\s"]+\.[^\s."]+$/, 'table.column or schema.table.column')).default([]),
       })
       .strict()
       .prefault({})

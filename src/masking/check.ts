@@ -46,10 +46,12 @@ const CONTENT_SHARE = 0.5;
  * Columns that look personal (by name, type, or sampled content) and that no rule masks, directly
  * or through a foreign key or a parent table; and rules that name nothing or cannot apply.
  */
-export async function checkMasking(client: Client, rules: readonly MaskingRule[]): Promise<MaskCheck> {
+export async function checkMasking(client: Client, rules: readonly MaskingRule[], ignore: readonly string[] = []): Promise<MaskCheck> {
   const catalog = await readCatalog(client);
   const plan = planMasking(catalog, rules);
   const masked = new Set(plan.tables.flatMap((t) => t.columns.map((c) => `${qualified(t)}.${c.column}`)));
+  // `actor.first_name` means public.actor.first_name, as in a rule.
+  for (const entry of ignore) masked.add(entry.split('.').length === 2 ? `public.${entry}` : entry);
   const unmasked: UnmaskedColumn[] = [];
   for (const relation of [...catalog.relations.values()].sort((a, b) => qualified(a).localeCompare(qualified(b)))) {
     if (relation.table === CONTROL_TABLE && relation.schema === 'public') continue;
@@ -57,7 +59,8 @@ export async function checkMasking(client: Client, rules: readonly MaskingRule[]
     const reasons = new Map<string, string[]>();
     const add = (column: string, reason: string) => reasons.set(column, [...(reasons.get(column) ?? []), reason]);
     for (const column of columns) {
-      const byName = PERSONAL_NAMES.find(([pattern]) => pattern.test(column.name));
+      // address_id, customer_ids: keys that point at personal data, not personal data themselves.
+      const byName = /_ids?$/i.test(column.name) ? undefined : PERSONAL_NAMES.find(([pattern]) => pattern.test(column.name));
       if (byName) add(column.name, `name looks like ${byName[1]}`);
       if (PERSONAL_TYPES.has(column.base)) add(column.name, `type ${column.type}`);
     }

@@ -90,25 +90,26 @@ export async function readCatalog(client: Client): Promise<Catalog> {
                            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_ayb_mask')
                             AND n.nspname NOT LIKE 'pg\\_%'`;
-  const [relations, columns, unique, fks, inherits, keys] = await Promise.all([
-    client.query<Relation>(userRelations),
-    client.query<CatalogColumn>(
+  // One after the other: a client runs one query at a time.
+  const relations = await client.query<Relation>(userRelations);
+  const [columns, unique, fks, inherits, keys] = [
+    await client.query<CatalogColumn>(
       `SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
               coalesce(b.typname, t.typname) AS base, t.typcategory::text AS category, a.attnotnull AS notnull, a.attgenerated <> '' AS generated
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON t.typtype = 'd' AND b.oid = t.typbasetype
         WHERE a.attrelid IN (SELECT oid FROM (${userRelations}) r) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum`,
     ),
-    client.query<{ relid: number; keys: number[] }>(`SELECT indrelid::int AS relid, indkey::int2[]::int[] AS keys FROM pg_index WHERE indisunique`),
-    client.query<{ conrelid: number; conkey: number[]; confrelid: number; confkey: number[] }>(
+    await client.query<{ relid: number; keys: number[] }>(`SELECT indrelid::int AS relid, indkey::int2[]::int[] AS keys FROM pg_index WHERE indisunique`),
+    await client.query<{ conrelid: number; conkey: number[]; confrelid: number; confkey: number[] }>(
       `SELECT conrelid::int AS conrelid, conkey::int[] AS conkey, confrelid::int AS confrelid, confkey::int[] AS confkey FROM pg_constraint WHERE contype = 'f'`,
     ),
-    client.query<{ child: number; parent: number }>(`SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_inherits`),
-    client.query<{ relid: number; name: string }>(
+    await client.query<{ child: number; parent: number }>(`SELECT inhrelid::int AS child, inhparent::int AS parent FROM pg_inherits`),
+    await client.query<{ relid: number; name: string }>(
       `SELECT p.partrelid::int AS relid, a.attname AS name FROM pg_partitioned_table p
          JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = ANY(p.partattrs::int2[])`,
     ),
-  ]);
+  ];
   const byOid = new Map(relations.rows.map((r) => [r.oid, r]));
   const columnMap = new Map<number, CatalogColumn[]>();
   for (const c of columns.rows) columnMap.set(c.relid, [...(columnMap.get(c.relid) ?? []), c]);
