@@ -77,30 +77,59 @@ export function maskingStream(plan: MaskPlan, masker: Masker, sql?: SqlEvaluator
     }
   };
 
-  const rewrite = async (lines: readonly string[]): Promise<string> => {
-    const out = lines.map(rewriteLine);
+  /**
+   * Rewrites the complete lines of `text` and returns them with what is left (a partial line). Runs of
+   * lines that cannot matter (outside COPY blocks of masked tables, up to the next header or end of
+   * block) are found with indexOf and passed on whole, so most of a dump is never split into lines.
+   */
+  const rewrite = async (text: string, final: boolean): Promise<{ out: string; rest: string }> => {
+    const pieces: (string | string[])[] = [];
+    let pos = 0;
+    while (pos < text.length) {
+      if (slots === null) {
+        const marker = inCopy ? '\\.' : 'COPY ';
+        const found = text.startsWith(marker, pos) ? pos : text.indexOf(`\n${marker}`, pos);
+        const start = found === pos ? pos : found < 0 ? -1 : found + 1;
+        if (start < 0) {
+          const last = text.lastIndexOf('\n');
+          if (last >= pos) {
+            pieces.push(text.slice(pos, last + 1));
+            pos = last + 1;
+          }
+          break;
+        }
+        if (start > pos) {
+          pieces.push(text.slice(pos, start));
+          pos = start;
+        }
+      }
+      const end = text.indexOf('\n', pos);
+      if (end < 0) break;
+      const line = rewriteLine(text.slice(pos, end));
+      pieces.push(typeof line === 'string' ? `${line}\n` : line);
+      pos = end + 1;
+    }
+    let rest = text.slice(pos);
+    if (final && rest.length > 0) {
+      pieces.push(rewriteLine(rest));
+      rest = '';
+    }
     if (deferred.length > 0) await resolveDeferred();
-    return out.map((l) => (typeof l === 'string' ? l : l.join('\t'))).join('\n');
+    const out = pieces.map((p) => (typeof p === 'string' ? p : `${p.join('\t')}\n`)).join('');
+    return { out, rest };
   };
 
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const lines = (pending + decoder.write(chunk)).split('\n');
-      pending = lines.pop()!;
-      if (lines.length === 0) {
-        callback();
-        return;
-      }
-      rewrite(lines).then((text) => callback(null, `${text}\n`), (error: unknown) => callback(error as Error));
+      rewrite(pending + decoder.write(chunk), false).then(({ out, rest }) => {
+        pending = rest;
+        callback(null, out.length > 0 ? out : undefined);
+      }, (error: unknown) => callback(error as Error));
     },
     flush(callback: TransformCallback) {
-      const rest = pending + decoder.end();
+      const text = pending + decoder.end();
       pending = '';
-      if (rest.length === 0) {
-        callback();
-        return;
-      }
-      rewrite([rest]).then((text) => callback(null, text), (error: unknown) => callback(error as Error));
+      rewrite(text, true).then(({ out }) => callback(null, out.length > 0 ? out : undefined), (error: unknown) => callback(error as Error));
     },
   });
   stream.once('close', () => void sql?.close());

@@ -22,6 +22,7 @@ const DUMP = [
   'SET client_encoding = \'UTF8\';',
   'COPY public.other (id, "Email") FROM stdin;',
   '1\tkeep@me.org',
+  'COPY public."Odd ""name""" (id, "Email", note) FROM stdin;',
   '\\.',
   'COPY public."Odd ""name""" (id, "Email", note) FROM stdin;',
   '1\tann@example.org\tline one\\nline two\\twith tab \\\\ slash',
