@@ -20,6 +20,7 @@ import BranchShow from './commands/branch/show.js';
 import BranchUrl from './commands/branch/url.js';
 import History from './commands/history.js';
 import HistoryPrune from './commands/history/prune.js';
+import MaskCheck from './commands/mask/check.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
 import SnapshotList from './commands/snapshot/list.js';
@@ -53,6 +54,7 @@ export const COMMANDS = {
   'branch:url': BranchUrl,
   history: History,
   'history:prune': HistoryPrune,
+  'mask:check': MaskCheck,
   'snapshot:create': SnapshotCreate,
   'snapshot:delete': SnapshotDelete,
   'snapshot:list': SnapshotList,

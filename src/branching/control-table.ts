@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   copy_method text,
   kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   snapshot text,
+  masked boolean NOT NULL DEFAULT false,
   CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK})
 );
 COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.';
@@ -47,7 +48,8 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS creator_host text,
   ADD COLUMN IF NOT EXISTS copy_method text,
   ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
-  ADD COLUMN IF NOT EXISTS snapshot text;
+  ADD COLUMN IF NOT EXISTS snapshot text,
+  ADD COLUMN IF NOT EXISTS masked boolean NOT NULL DEFAULT false;
 `;
 
 /**
@@ -75,8 +77,8 @@ END $$;
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 4 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot') AND NOT attisdropped) AS complete`,
+            (SELECT count(*) = 5 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked') AND NOT attisdropped) AS complete`,
     [CONTROL_TABLE_SQL],
   );
   if (rows[0]?.exists && rows[0]?.complete) return;
@@ -88,7 +90,7 @@ export async function ensureControlTable(client: Client): Promise<void> {
   });
 }
 
-const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method';
+const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -121,13 +123,14 @@ export interface NewRow {
   readonly strategy: CloneStrategy | null;
   readonly parent: string | null;
   readonly expires_at: Date | null;
+  readonly masked: boolean;
 }
 
 export async function insertCreatingRow(client: Client, row: NewRow, creatorHost: string): Promise<BranchRow> {
   const { rows } = await client.query<BranchRow>(
-    `INSERT INTO ${CONTROL_TABLE_SQL} (name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, creator_pid, creator_host)
-     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
-    [row.name, row.kind, row.source_database, row.branch_database, row.strategy, row.parent, row.snapshot, row.expires_at, process.pid, creatorHost],
+    `INSERT INTO ${CONTROL_TABLE_SQL} (name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, creator_pid, creator_host, masked)
+     VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+    [row.name, row.kind, row.source_database, row.branch_database, row.strategy, row.parent, row.snapshot, row.expires_at, process.pid, creatorHost, row.masked],
   );
   return rows[0]!;
 }
@@ -135,7 +138,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string },
+  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];

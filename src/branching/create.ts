@@ -5,11 +5,12 @@ import { ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
 import { type Client, queryError } from '../postgres/client.js';
-import { scrubSecret } from '../postgres/conninfo.js';
+import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError, staleError } from './errors.js';
+import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch, withSizes } from './list.js';
 import { branchBusyError, parentBusyError } from './locks.js';
 import { databaseNameFor, lockKey, validateBranchName } from './names.js';
@@ -31,6 +32,8 @@ export interface CreateOptions {
   readonly onProgress?: (progress: CloneProgress) => void;
   /** `--disconnect`: end the source's sessions for a template copy (local development); see clone/template.ts. */
   readonly disconnect?: boolean;
+  /** `--masked`: apply the masking rules before the copy is ready (always, with `[masking] required`). */
+  readonly masked?: boolean;
 }
 
 export interface CreateResult {
@@ -50,6 +53,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   validateBranchName(name);
   const branchDatabase = databaseNameFor(kind, name);
   const lock = lockKey(name);
+  const masked = wantsMasking(ctx, options.masked);
+  // No rules or no secret: said before anything is recorded or copied.
+  const secret = masked ? await maskingSecret(ctx) : undefined;
 
   const maint = await connectMaintenance(ctx.main);
   let locked = false;
@@ -107,6 +113,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         parent: kind === 'snapshot' ? null : source.parent,
         snapshot: kind === 'snapshot' ? null : source.snapshot,
         expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
+        masked,
       }, os.hostname());
       return { row, source };
     });
@@ -119,7 +126,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      ctx.log?.(`Creating ${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
+      // Planned before the copy: a rule that cannot apply fails before a byte moves.
+      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
+      ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,
@@ -133,9 +142,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         onProgress: options.onProgress,
         disconnect: options.disconnect,
         fallbackToDump: requested === 'auto' && source.snapshot === null,
+        rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
       strategy = outcome.strategy;
+      // Never ready unless fully masked: a failure here drops the copy like any other.
+      await masking?.afterCopy?.(withDatabase(ctx.main, branchDatabase));
+      signal?.throwIfAborted();
       // Nobody connects to a snapshot, so it stays exactly as it was copied.
       if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
       signal?.throwIfAborted();

@@ -13,6 +13,7 @@ import { branchDatabaseName, lockKey, resetDatabaseNames, validateBranchName } f
 import { wrongKindError } from './errors.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropResetLeftovers, missingBranchError } from './delete.js';
+import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { looksLikeUrl } from './source.js';
 import { type Branch } from '../core/records.js';
@@ -39,6 +40,8 @@ interface ResetSource extends CloneSource {
   readonly snapshot: string | null;
   /** The record whose lock the copy holds shared. */
   readonly lock: string | null;
+  /** A masked branch or snapshot: its copy is masked already. */
+  readonly masked: boolean;
 }
 
 /**
@@ -89,6 +92,9 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       });
     }
     const chosen = await chooseStrategy(maint, source, source.snapshot !== null ? 'template' : requested);
+    // A masked branch stays masked: its fresh contents are masked before they are swapped in.
+    const masked = wantsMasking(ctx, row.masked);
+    const masking = masked ? await maskingJob(ctx, await maskingSecret(ctx), source) : undefined;
     ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
     let outcome: CloneOutcome;
     try {
@@ -104,8 +110,10 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         signal,
         onProgress: options.onProgress,
         fallbackToDump: requested === 'auto' && source.snapshot === null,
+        rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
+      await masking?.afterCopy?.(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
       await swapIn(maint, ctx, database, names);
     } catch (error) {
@@ -126,6 +134,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       updateRow(client, row.id, {
         strategy: outcome.strategy,
         copy_method: outcome.copyMethod,
+        masked,
         ...(options.to !== undefined ? { snapshot: options.to } : {}),
       }),
     );
@@ -155,6 +164,7 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
       label: `${parent.kind} "${parent.name}"`,
       snapshot: parent.kind === 'snapshot' ? parent.name : null,
       lock: parent.name,
+      masked: parent.masked,
     };
   }
   if (looksLikeUrl(row.source_database)) {
@@ -164,10 +174,10 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     const sameServer = recorded.host === ctx.main.host && recorded.port === ctx.main.port;
     const sameRole = sameServer && (recorded.user ?? ctx.main.user) === ctx.main.user;
     const conn = sameRole && !recorded.password && ctx.main.password ? { ...recorded, password: ctx.main.password } : recorded;
-    return { conn, sameServer, label: row.source_database, snapshot: null, lock: null };
+    return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
-  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null };
+  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null, masked: false };
 }
 
 /** `reset --to <snapshot>`: a ready snapshot. */
@@ -183,7 +193,7 @@ async function snapshotSource(ctx: BranchContext, client: Client, name: string):
       hint: `check it with: ayb snapshot show ${name}`,
     });
   }
-  return { conn: withDatabase(ctx.main, snapshot.branch_database), sameServer: true, label: `snapshot "${name}"`, snapshot: name, lock: name };
+  return { conn: withDatabase(ctx.main, snapshot.branch_database), sameServer: true, label: `snapshot "${name}"`, snapshot: name, lock: name, masked: snapshot.masked };
 }
 
 /**

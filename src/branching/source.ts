@@ -15,6 +15,8 @@ export interface ResolvedSource extends CloneSource {
   readonly parent: string | null;
   /** The snapshot copied, when the source is one: nobody ever connects to it, so it is always a template copy. */
   readonly snapshot: string | null;
+  /** The source is a masked branch or snapshot: a copy of it is masked already. */
+  readonly masked: boolean;
 }
 
 export function looksLikeUrl(value: string): boolean {
@@ -23,12 +25,12 @@ export function looksLikeUrl(value: string): boolean {
 
 export async function resolveSource(ctx: BranchContext, client: Client, from: string | undefined): Promise<ResolvedSource> {
   if (from === undefined || from === 'main') {
-    return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null };
+    return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null, masked: false };
   }
   if (looksLikeUrl(from)) {
     const conn = parseConnInfo(from);
     const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
-    return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null, snapshot: null };
+    return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null, snapshot: null, masked: false };
   }
   validateBranchName(from);
   const row = await findRow(client, from);
@@ -48,6 +50,7 @@ export async function resolveSource(ctx: BranchContext, client: Client, from: st
     sameServer: true,
     parent: row.name,
     snapshot: row.kind === 'snapshot' ? row.name : null,
+    masked: row.masked,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import type { CloneStrategy, CopyMethod } from '../core/records.js';
 import type { AybConfig } from '../config/schema.js';
 import { AybError, ConflictError } from '../core/errors.js';
@@ -38,6 +39,8 @@ export interface CloneRequest {
   readonly disconnect?: boolean;
   /** `auto` chose template: if a session connects to the source before the copy starts, dump instead. */
   readonly fallbackToDump?: boolean;
+  /** For a dump: rewrites pg_dump's output before psql reads it (see DumpCloneRequest.rewrite). */
+  readonly rewriteDump?: () => Transform;
   /** Notes and warnings (stderr in the CLI). */
   readonly log?: (line: string) => void;
 }
@@ -177,6 +180,7 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     signal: request.signal,
     onProgress: onProgress ? (p) => onProgress({ ...p, totalBytes: sourceInfo.size }) : undefined,
     restoreSettings: restoreSessionSettings(),
+    rewrite: request.rewriteDump,
   });
   request.signal?.throwIfAborted();
   await applyDatabaseSettings(maint, target, settings, request.log);

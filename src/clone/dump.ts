@@ -1,3 +1,5 @@
+import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { AybError, ExternalError } from '../core/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
@@ -25,6 +27,12 @@ export interface DumpCloneRequest extends DumpOptions {
   readonly onProgress?: (progress: DumpProgress) => void;
   /** Settings for psql's session on the branch (see restoreSessionSettings in clone.ts). */
   readonly restoreSettings?: Readonly<Record<string, string>>;
+  /**
+   * Rewrites pg_dump's output on its way to psql (masking passes one in). The bytes then pass
+   * through this process, with backpressure; pg_dump writes UTF-8 in UTC, so the rewriter knows
+   * what it reads. Without it, psql reads pg_dump's output directly.
+   */
+  readonly rewrite?: () => Transform;
 }
 
 /** pg_dump's argv. The connection string carries no password: that travels in the environment. */
@@ -99,9 +107,11 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const [guard, ...guardArgs] = await dieWithParentPrefix();
   const argv = (tool: Tool, args: string[]): [string, string[]] => (guard ? [guard, [...guardArgs, tool.path, ...args]] : [tool.path, args]);
   const common = { reject: false, buffer: false, cleanup: true, forceKillAfterDelay: 3000 } as const;
-  const dump = execa(...argv(request.pgDump, pgDumpArgs(source, request)), {
+  const rewriter = request.rewrite?.();
+  const dumpArgs = pgDumpArgs(source, request);
+  const dump = execa(...argv(request.pgDump, rewriter ? ['--encoding=UTF8', ...dumpArgs] : dumpArgs), {
     ...common,
-    env: toolEnv(libpqEnv(source)),
+    env: toolEnv(rewriter ? { ...libpqEnv(source), PGTZ: 'UTC' } : libpqEnv(source)),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -109,12 +119,13 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   const restore = execa(...argv(request.psql, psqlArgs(target)), {
     ...common,
     env: toolEnv(restoreEnv(target, request.restoreSettings)),
-    stdin: dump.stdout!,
+    stdin: rewriter ? 'pipe' : dump.stdout!,
     stdout: 'ignore',
     stderr: 'pipe',
   });
+  let rewriteFailure: Error | undefined;
   // psql holds that end now; ours would only keep it open.
-  dump.stdout!.destroy();
+  if (!rewriter) dump.stdout!.destroy();
   const progress = request.onProgress ? watchRestore(target, request.onProgress) : undefined;
   const dumpErr = new StderrTail(dump.stderr);
   const restoreErr = new StderrTail(restore.stderr);
@@ -135,6 +146,15 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   });
   const onAbort = () => stopBoth();
   signal?.addEventListener('abort', onAbort, { once: true });
+  const rewriting = rewriter
+    ? pipeline(dump.stdout!, rewriter, restore.stdin!).catch((error: unknown) => {
+        // A broken pipe is the consequence of a tool that failed (reported below); anything else is the rewriter's own.
+        if (!stopping && !/EPIPE|ERR_STREAM_PREMATURE_CLOSE|ECONNRESET/.test(String((error as NodeJS.ErrnoException).code ?? ''))) {
+          rewriteFailure = error as Error;
+          stopBoth();
+        }
+      })
+    : undefined;
 
   // pg_dump failing to write its output (killed by SIGPIPE, or EPIPE or ECONNRESET on the socket
   // it shares with psql) means psql went away first: that is psql's failure, even when psql's exit
@@ -158,12 +178,18 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
       return result;
     });
 
-  const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql')]);
+  const [dumpResult, restoreResult] = await Promise.all([watch(dump, 'pg_dump'), watch(restore, 'psql'), rewriting]);
   clearTimeout(graceTimer);
   await progress?.stop();
   signal?.removeEventListener('abort', onAbort);
 
   if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
+  if (rewriteFailure) {
+    throw new ExternalError('dump_rewrite_failed', `rewriting the dump failed: ${scrubSecret(rewriteFailure.message, source)}`, {
+      hint: 'the partial branch was removed; check the masking rules (ayb mask check --from <source>)',
+      cause: rewriteFailure,
+    });
+  }
   const failed = dumpFailedItself && !dumpLostItsReader(dumpResult)
     ? 'pg_dump'
     : firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);

@@ -20,6 +20,7 @@ interface CopyFlagValues {
   readonly ttl?: string;
   readonly 'expires-at'?: string;
   readonly 'never-expires'?: boolean;
+  readonly masked?: boolean;
 }
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AybCommand)['baseFlags'] & T['flags']>;
@@ -80,6 +81,7 @@ export abstract class AybCommand extends Command {
         expiresAt,
         signal,
         disconnect: flags.disconnect,
+        masked: flags.masked,
         // Progress only on a terminal and never with --json: stderr stays clean for scripts.
         onProgress: this.writer.interactive
           ? (p) => this.writer.progress(CLEAR_LINE + copyProgressLine(p, process.stderr.columns))
@@ -267,4 +269,5 @@ export const copyFlags = {
   ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
   'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
   'never-expires': Flags.boolean({ description: 'never expire, whatever [branching] default_ttl says', exclusive: ['ttl', 'expires-at'] }),
+  masked: Flags.boolean({ description: 'apply [[masking.rules]] before the copy is ready (always on with [masking] required = true); the secret comes from AYB_MASKING_SECRET or [masking] secret_file' }),
 };

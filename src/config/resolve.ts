@@ -78,14 +78,26 @@ export async function loadConfig(input: ConfigInput = {}): Promise<LoadedConfig>
           return [key, k].filter(Boolean).join('.') + (guess !== undefined ? `: did you mean ${[key, guess].filter(Boolean).join('.')}?` : '');
         }).join(', ')})`
         : '';
-      return `${key || '(top level)'}: ${issue.message}${unknown}`;
+      return `${key || '(top level)'}${ruleLabel(raw, issue.path)}: ${issue.message}${unknown}`;
     });
     throw new UsageError(`invalid config in ${file}: ${problems.join('; ')}`, {
       hint: 'ayb.toml.example documents every key and its type',
       details: { problems },
     }, 'invalid_config');
   }
-  return { config: parsed.data, file: text === undefined ? undefined : file, input };
+  const loaded: LoadedConfig = { config: parsed.data, file: text === undefined ? undefined : file, input };
+  // Relative to the file it is written in, like every path in ayb.toml.
+  const secretFile = parsed.data.masking.secret_file;
+  return secretFile ? { ...loaded, config: { ...parsed.data, masking: { ...parsed.data.masking, secret_file: resolvePath(loaded, secretFile) } } } : loaded;
+}
+
+/** ` (rule customer.email)` for a problem inside [[masking.rules]], so every bad rule is named. */
+function ruleLabel(raw: unknown, issuePath: readonly PropertyKey[]): string {
+  if (issuePath[0] !== 'masking' || issuePath[1] !== 'rules' || typeof issuePath[2] !== 'number') return '';
+  const rules = (raw as { masking?: { rules?: unknown } }).masking?.rules;
+  const rule = Array.isArray(rules) ? (rules[issuePath[2]] as { table?: unknown; column?: unknown } | undefined) : undefined;
+  const name = [rule?.table, rule?.column].filter((part) => typeof part === 'string').join('.');
+  return name ? ` (rule ${name})` : '';
 }
 
 /** The keys the config allows at `path` (top level: the section names). */

@@ -12,6 +12,61 @@ const durationSetting = z
   .string()
   .min(1)
   .refine(isDuration, { message: 'not a duration; use e.g. 12h, 7d, 2w or 1d12h (units s, m, h, d, w)' });
+/** The masking functions (src/masking implements each, in SQL and in TypeScript, identically). */
+export const MASKING_FUNCTIONS = ['email', 'name', 'first_name', 'last_name', 'phone', 'address', 'hash', 'null', 'constant', 'redact', 'date_shift', 'json_keys', 'sql'] as const;
+export type MaskingFunction = (typeof MASKING_FUNCTIONS)[number];
+/** What json_keys may apply to the values under its keys: the functions of one text value. */
+export const JSON_KEY_FUNCTIONS = ['email', 'name', 'first_name', 'last_name', 'phone', 'address', 'hash', 'null', 'constant', 'redact'] as const;
+
+const IDENTIFIER = /^[^\s."]+$/;
+const count = (min: number, max: number) => z.number().int().min(min).max(max);
+/** Forces the hash suffix on (or off) for functions that pick from small vocabularies; default: on when the column is a key or unique. */
+const unique = z.boolean().optional();
+
+/** The arguments each function accepts; any other key is an error. */
+const MASKING_ARGS: Record<MaskingFunction, z.ZodType> = {
+  email: z.object({ domain: z.string().regex(/^[a-z0-9.-]+$/i, 'a domain such as example.com').optional(), unique }).strict(),
+  name: z.object({ unique }).strict(),
+  first_name: z.object({ unique }).strict(),
+  last_name: z.object({ unique }).strict(),
+  phone: z.object({ unique }).strict(),
+  address: z.object({ unique }).strict(),
+  hash: z.object({ length: count(8, 64).optional() }).strict(),
+  null: z.object({}).strict(),
+  constant: z.object({ value: z.union([z.string(), z.number(), z.boolean()], { message: 'needs value: a string, number or boolean' }) }).strict(),
+  redact: z.object({ keep_first: count(0, 1000).optional(), keep_last: count(0, 1000).optional() }).strict(),
+  date_shift: z.object({ days: count(1, 36500).optional() }).strict(),
+  json_keys: z.object({
+    keys: z.array(z.string().min(1)).min(1),
+    function: z.enum(JSON_KEY_FUNCTIONS).optional(),
+    value: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    domain: z.string().regex(/^[a-z0-9.-]+$/i).optional(),
+    length: count(8, 64).optional(),
+    keep_first: count(0, 1000).optional(),
+    keep_last: count(0, 1000).optional(),
+    unique,
+  }).strict().refine((a) => a.function !== 'constant' || a.value !== undefined, { message: 'function "constant" needs value' }),
+  sql: z.object({ expression: z.string().min(1) }).strict(),
+};
+
+export const MaskingRuleSchema = z
+  .object({
+    /** `table` (schema public) or `schema.table`. */
+    table: z.string().regex(/^[^\s."]+(\.[^\s."]+)?$/, 'a table name, or schema.table'),
+    column: z.string().regex(IDENTIFIER, 'a column name'),
+    function: z.enum(MASKING_FUNCTIONS),
+    args: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    const parsed = MASKING_ARGS[rule.function].safeParse(rule.args ?? {});
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      ctx.addIssue({ code: 'custom', path: ['args', ...issue.path.map(String)], message: `${rule.function}: ${issue.message}${keys}` });
+    }
+  });
+export type MaskingRule = z.infer<typeof MaskingRuleSchema>;
 
 export const ConfigSchema = z
   .object({
@@ -90,6 +145,29 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    masking: z
+      .object({
+        /** Mask every branch and snapshot, not only `--masked` ones (for shared servers). */
+        required: z.boolean().default(false),
+        /** A file (mode 0600) holding the masking secret; AYB_MASKING_SECRET takes precedence. Never the secret itself. */
+        secret_file: z.string().min(1).optional(),
+        rules: z.array(MaskingRuleSchema).default([]),
+        /** Columns `ayb mask check` should not report ("actor.first_name", or "schema.table.column"): looked at, and not personal. */
+        ignore: z.array(z.string().regex(/^[^\s"]+\.[^\s."]+$/, 'table.column or schema.table.column')).default([]),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((masking, ctx) => {
+        if (masking.required && masking.rules.length === 0) {
+          ctx.addIssue({ code: 'custom', path: ['required'], message: 'required = true needs at least one [[masking.rules]]' });
+        }
+        const seen = new Set<string>();
+        masking.rules.forEach((rule, index) => {
+          const key = `${rule.table.includes('.') ? rule.table : `public.${rule.table}`}.${rule.column}`;
+          if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['rules', index], message: `a second rule for ${key}` });
+          seen.add(key);
+        });
+      }),
   })
   .strict();
 

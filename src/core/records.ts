@@ -35,6 +35,8 @@ export interface BranchRow {
   readonly updated_at: Date;
   readonly creator_pid: number | null;
   readonly creator_host: string | null;
+  /** Made with the masking rules applied (`--masked`, or `[masking] required`). */
+  readonly masked: boolean;
 }
 
 /** A branch as ayb reports it: its row, plus its size on disk when its database exists. */

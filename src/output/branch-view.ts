@@ -21,6 +21,8 @@ export interface BranchJson {
   /** For a branch: the snapshot it was made from (or last reset to), else null. Absent on snapshots. */
   snapshot?: string | null;
   expires_at: string | null;
+  /** Made with the masking rules applied. */
+  masked: boolean;
   created_at: string;
   updated_at: string;
   error_message?: string;
@@ -41,6 +43,7 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
     parent: branch.parent,
     ...(branch.kind === 'branch' ? { snapshot: branch.snapshot } : {}),
     expires_at: branch.expires_at ? branch.expires_at.toISOString() : null,
+    masked: branch.masked === true,
     created_at: branch.created_at.toISOString(),
     updated_at: branch.updated_at.toISOString(),
   };
@@ -104,6 +107,7 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
   ];
 }
 
@@ -126,6 +130,7 @@ export function branchDetailColumns(options: DetailColumnOptions = {}): Column<B
     ...(kind === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Copy method', get: (b) => b.copy_method },
+    { header: 'Masked', get: (b) => (b.masked ? 'yes' : 'no') },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => timeAndAgo(b.created_at) },
     { header: 'Updated', get: (b) => timeAndAgo(b.updated_at) },
@@ -146,5 +151,6 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
+    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
   ];
 }

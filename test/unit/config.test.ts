@@ -74,3 +74,38 @@ describe('config', () => {
     expect(error.message).toMatch(/invalid TOML/);
   });
 });
+
+describe('config: masking', () => {
+  it('accepts rules with their arguments, and resolves secret_file against the config file', async () => {
+    const file = await configFile(`[masking]\nrequired = true\nsecret_file = "keys/masking.key"\n[[masking.rules]]\ntable = "customer"\ncolumn = "email"\nfunction = "email"\nargs = { domain = "masked.test" }\n[[masking.rules]]\ntable = "app.events"\ncolumn = "payload"\nfunction = "json_keys"\nargs = { keys = ["ip"], function = "redact", keep_last = 2 }\n`);
+    const { config } = await loadConfig({ configPath: file });
+    expect(config.masking.required).toBe(true);
+    expect(config.masking.secret_file).toBe(path.join(path.dirname(file), 'keys/masking.key'));
+    expect(config.masking.rules.map((r) => r.function)).toEqual(['email', 'json_keys']);
+  });
+
+  it('names every bad rule at once', async () => {
+    const file = await configFile([
+      '[[masking.rules]]', 'table = "customer"', 'column = "email"', 'function = "emial"',
+      '[[masking.rules]]', 'table = "customer"', 'column = "born"', 'function = "date_shift"', 'args = { dayz = 3 }',
+      '[[masking.rules]]', 'table = "customer"', 'column = "note"', 'function = "constant"',
+      '[[masking.rules]]', 'table = "a.b.c"', 'column = "x"', 'function = "null"',
+    ].join('\n'));
+    const error = await failure(loadConfig({ configPath: file }));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toMatch(/masking\.rules\.0\.function \(rule customer\.email\)/);
+    expect(error.message).toMatch(/masking\.rules\.1\.args \(rule customer\.born\): date_shift: .*dayz/);
+    expect(error.message).toMatch(/masking\.rules\.2\.args\.value \(rule customer\.note\): constant: needs value/);
+    expect(error.message).toMatch(/masking\.rules\.3\.table \(rule a\.b\.c\.x\)/);
+    const twice = await failure(loadConfig({ configPath: await configFile('[[masking.rules]]\ntable = "customer"\ncolumn = "email"\nfunction = "email"\n[[masking.rules]]\ntable = "public.customer"\ncolumn = "email"\nfunction = "hash"\n') }));
+    expect(twice.message).toMatch(/masking\.rules\.1 \(rule public\.customer\.email\): a second rule for public\.customer\.email/);
+  });
+
+  it('refuses required = true without rules, and a secret in the config itself', async () => {
+    const required = await failure(loadConfig({ configPath: await configFile('[masking]\nrequired = true\n') }));
+    expect(required.message).toMatch(/masking\.required: required = true needs at least one/);
+    const secret = await failure(loadConfig({ configPath: await configFile('[masking]\nsecret = "hunter2-hunter2-hunter2"\n') }));
+    expect(secret.message).toMatch(/masking.*secret/);
+    expect(secret.message).not.toMatch(/hunter2/);
+  });
+});

@@ -12,6 +12,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   schema: 3, // catalog snapshot, schema diff, migration SQL
   history: 3, // WAL archive and base backups of the managed PostgreSQL, restores to a moment
   datadiff: 3, // row checksums, data diff, DML that makes one database's rows equal another's
+  masking: 3, // masking rules: the functions (SQL and TypeScript), in-place masking, the dump-stream rewriter, mask check
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list
   output: 5, // tables and JSON for the terminal
   server: 6, // HTTP: admin API, dashboard, the `ayb start` lifecycle

@@ -268,6 +268,13 @@ function renderBranches(branches: readonly BranchJson[]): void {
       tag.textContent = 'served';
       name.append(tag);
     }
+    if (branch.masked) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'masked';
+      tag.title = 'made with the masking rules applied';
+      name.append(tag);
+    }
     statusCell(row, branch);
     cell(row, parentName(branch), 'Parent');
     cell(row, formatBytes(branch.size_bytes), 'Size', 'num');
