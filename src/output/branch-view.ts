@@ -80,7 +80,14 @@ function expiresColor(value: string) {
   return value.startsWith('expired') ? 'red' as const : undefined;
 }
 
+/** The Masked column, only where some record is masked: noise for everyone who does not mask. */
+function maskedColumn(options: ListColumnOptions): Column<Branch>[] {
+  return options.anyMasked ? [{ header: 'Masked', get: (b) => (b.masked ? 'masked' : '') }] : [];
+}
+
 export interface ListColumnOptions {
+  /** Some record in the list is masked: show the Masked column. */
+  readonly anyMasked?: boolean;
   /** The main database's name, shown as `main` in the Parent, Source and Of columns. */
   readonly mainDatabase?: string;
   /** Drawn before the name (the tree lines of `list --tree`). */
@@ -107,7 +114,7 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
-    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
+    ...maskedColumn(options),
   ];
 }
 
@@ -151,6 +158,6 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
-    { header: 'Masked', get: (b) => (b.masked ? 'masked' : '') },
+    ...maskedColumn(options),
   ];
 }

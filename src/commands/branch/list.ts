@@ -34,8 +34,9 @@ The Parent column names the branch a branch was made from (create --from <branch
     const branches = await listBranches(ctx);
     const empty = 'No branches yet. Create one with: ayb branch create <name>';
     const mainDatabase = ctx.main.database;
+    const anyMasked = branches.some((b) => b.masked);
     if (!flags.tree) {
-      this.writer.records(branches, branchListColumns({ mainDatabase }), (b) => branchJson(b), empty);
+      this.writer.records(branches, branchListColumns({ mainDatabase, anyMasked }), (b) => branchJson(b), empty);
       return;
     }
     const roots = buildTree(branches);
@@ -45,6 +46,6 @@ The Parent column names the branch a branch was made from (create --from <branch
     }
     const rows = flattenTree(roots);
     const prefixes = new Map(rows.map((row) => [row.branch, row.prefix]));
-    this.writer.records(rows.map((row) => row.branch), branchListColumns({ mainDatabase, namePrefix: (b) => prefixes.get(b) ?? '' }), (b) => branchJson(b), empty);
+    this.writer.records(rows.map((row) => row.branch), branchListColumns({ mainDatabase, anyMasked, namePrefix: (b) => prefixes.get(b) ?? '' }), (b) => branchJson(b), empty);
   }
 }

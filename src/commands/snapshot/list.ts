@@ -17,6 +17,6 @@ export default class SnapshotList extends AybCommand {
     const ctx = await this.branchContext(flags);
     const snapshots = await listBranches(ctx, 'snapshot');
     const empty = 'No snapshots yet. Take one with: ayb snapshot create <name>';
-    this.writer.records(snapshots, snapshotListColumns({ mainDatabase: ctx.main.database }), (s) => branchJson(s), empty);
+    this.writer.records(snapshots, snapshotListColumns({ mainDatabase: ctx.main.database, anyMasked: snapshots.some((s) => s.masked) }), (s) => branchJson(s), empty);
   }
 }
