@@ -34,7 +34,8 @@ describe('branch delete', () => {
     expect((await runCli(['branch', 'create', 'ask'], { env })).exitCode).toBe(0);
     const no = await runOnTerminal(['branch', 'delete', 'ask'], env, 'n');
     expect(no.output).toMatch(/Delete branch "ask" and its database ayb_branch_ask\? \[y\/N\]/);
-    expect(no.exitCode).toBe(2);
+    // Declining is not a usage error: exit 1 (`cancelled`), as git and apt do when told no.
+    expect(no.exitCode).toBe(1);
     expect(await exists('ayb_branch_ask')).toBe(true);
     const yes = await runOnTerminal(['branch', 'delete', 'ask'], env, 'y');
     expect(yes.exitCode).toBe(0);
