@@ -1,13 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { serverMajor } from '../clone/clone.js';
-import { templateClone } from '../clone/template.js';
 import { ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog } from '../datadiff/catalog.js';
 import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { connect, queryError } from '../postgres/client.js';
-import { dropDatabase } from '../postgres/maintenance.js';
 import { compareSchemas } from '../schema/compare.js';
 import { needsManualSteps, renderMigration } from '../schema/sql.js';
 import { type BranchContext, branchConn, withControl } from './context.js';
@@ -16,6 +12,7 @@ import { notFound, wrongKindError } from './errors.js';
 import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
 import { lockKey, validateBranchName } from './names.js';
+import { withSnapshotView } from './snapshot-view.js';
 
 export type { MergeConflict, MergeStrategy, TableMerge };
 
@@ -52,9 +49,8 @@ export interface MergeResult {
  * REPEATABLE READ transaction on the target: on a conflict under `fail`, an error, a concurrent
  * write to the same rows, an interrupt or a dry run, it rolls back and the target is untouched.
  *
- * Reading the base: a snapshot refuses connections, and stays so. The merge copies it (a template
- * copy, `ayb_mergebase_…`, copy-on-write where the server can) and reads the copy, which it drops
- * afterwards, rather than letting connections into the snapshot for a while: should ayb die in
+ * Reading the base: a snapshot refuses connections, and stays so. The merge reads a throwaway copy
+ * of it (withSnapshotView: `ayb_view_…`, copy-on-write where the server can), dropped afterwards, rather than letting connections into the snapshot for a while: should ayb die in
  * between, a leftover copy costs disk, whereas a snapshot left open could be changed unseen.
  */
 export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Promise<MergeResult> {
@@ -81,42 +77,36 @@ export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Pr
   const target = await resolveDatabase(ctx, into);
   const source = await resolveDatabase(ctx, branch.name);
 
-  const locks = [branch.name, base.name, ...(into === 'main' ? [] : [into])].map((name) => ({ name, database: lockKey(name) }));
-  return withBranchLocks(ctx, locks, async (maint) => {
-    const baseCopy = `ayb_mergebase_${randomBytes(6).toString('hex')}`;
-    ctx.log?.(`Reading the base "${base.name}" through a temporary copy (${baseCopy}) …`);
-    await templateClone(maint, base.branch_database, baseCopy, (await serverMajor(maint)).major);
-    try {
-      const baseConn = branchConn(ctx, baseCopy);
-      const schema = await compareSchemas(baseConn, branchConn(ctx, source.database));
-      const migration = schema.migration();
-      if (needsManualSteps(migration)) {
-        throw new ConflictError('merge_needs_manual_schema_steps', `the schema changes of branch "${branch.name}" include steps ayb cannot write`, {
-          hint: `see the "-- manual:" comments of: ayb branch diff ${branch.name} --output sql; apply those by hand, then merge again`,
-        });
-      }
-      const schemaSql = migration.length > 0 ? renderMigration(migration, `schema changes of ${branch.name} since ${base.name}`) : '';
-      ctx.log?.(`Merging ${branch.name} into ${into} (base: ${base.name}, strategy: ${strategy}${options.dryRun ? ', dry run' : ''}) …`);
-      const plan = await mergeInTransaction(ctx, target.database, baseConn, source.database, schemaSql, strategy, options.dryRun === true);
-      const applied = !options.dryRun && !(strategy === 'fail' && plan.conflicts.length > 0);
-      const result: MergeResult = {
-        branch: branch.name,
-        into,
-        base: base.name,
-        strategy,
-        dry_run: options.dryRun === true,
-        applied,
-        schema_statements: migration.length,
-        tables: plan.tables,
-        conflicts: plan.conflicts,
-        sql: `${schemaSql}${schemaSql ? '\n' : ''}${plan.sql}`,
-      };
-      if (strategy === 'fail' && plan.conflicts.length > 0 && !options.dryRun) throw conflictError(result);
-      return result;
-    } finally {
-      await dropDatabase(maint, baseCopy).catch((error) => ctx.log?.(`warning: could not drop the temporary copy ${baseCopy}: ${(error as Error).message}`));
+  // The base is held shared by its copy (withSnapshotView); the branch and the target exclusively.
+  const locks = [branch.name, ...(into === 'main' ? [] : [into])].map((name) => ({ name, database: lockKey(name) }));
+  return withSnapshotView(ctx, base, (baseCopy) => withBranchLocks(ctx, locks, async () => {
+    const baseConn = branchConn(ctx, baseCopy);
+    const schema = await compareSchemas(baseConn, branchConn(ctx, source.database));
+    const migration = schema.migration();
+    if (needsManualSteps(migration)) {
+      throw new ConflictError('merge_needs_manual_schema_steps', `the schema changes of branch "${branch.name}" include steps ayb cannot write`, {
+        hint: `see the "-- manual:" comments of: ayb branch diff ${branch.name} --output sql; apply those by hand, then merge again`,
+      });
     }
-  });
+    const schemaSql = migration.length > 0 ? renderMigration(migration, `schema changes of ${branch.name} since ${base.name}`) : '';
+    ctx.log?.(`Merging ${branch.name} into ${into} (base: ${base.name}, strategy: ${strategy}${options.dryRun ? ', dry run' : ''}) …`);
+    const plan = await mergeInTransaction(ctx, target.database, baseConn, source.database, schemaSql, strategy, options.dryRun === true);
+    const applied = !options.dryRun && !(strategy === 'fail' && plan.conflicts.length > 0);
+    const result: MergeResult = {
+      branch: branch.name,
+      into,
+      base: base.name,
+      strategy,
+      dry_run: options.dryRun === true,
+      applied,
+      schema_statements: migration.length,
+      tables: plan.tables,
+      conflicts: plan.conflicts,
+      sql: `${schemaSql}${schemaSql ? '\n' : ''}${plan.sql}`,
+    };
+    if (strategy === 'fail' && plan.conflicts.length > 0 && !options.dryRun) throw conflictError(result);
+    return result;
+  }));
 }
 
 /** Runs the schema migration and plans the rows inside one transaction on the target; commits only a real merge without blocking conflicts. */

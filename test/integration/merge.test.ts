@@ -94,7 +94,7 @@ describe('ayb branch merge', () => {
     const { rows: r } = await cluster.query<{ id: number; qty: number }>('SELECT id, qty FROM items WHERE id IN (5, 6) ORDER BY id', [], 'app');
     expect(r).toEqual([{ id: 5, qty: 55 }, { id: 6, qty: 600 }]);
     // The temporary copies of the base are gone, and the snapshot still refuses connections.
-    const { rows: dbs } = await cluster.query<{ datname: string; datallowconn: boolean }>(`SELECT datname, datallowconn FROM pg_database WHERE datname LIKE 'ayb_merge%' OR datname LIKE 'ayb_snap_%' ORDER BY 1`);
+    const { rows: dbs } = await cluster.query<{ datname: string; datallowconn: boolean }>(`SELECT datname, datallowconn FROM pg_database WHERE datname LIKE 'ayb_view_%' OR datname LIKE 'ayb_snap_%' ORDER BY 1`);
     expect(dbs).toEqual([{ datname: 'ayb_snap_feat2_base', datallowconn: false }, { datname: 'ayb_snap_feat_base', datallowconn: false }]);
   });
 
