@@ -86,9 +86,22 @@ class StderrTail {
       this.text = (this.text + chunk).slice(-this.limit);
     });
   }
+  /**
+   * The lines that say what went wrong: the tool's own `error:`/`detail:` lines and the server's
+   * ERROR/FATAL, without the SQL a `Command was:` detail quotes (that can fill the whole tail and
+   * push the cause out). Falls back to the last lines when nothing looks like a diagnostic.
+   */
   lines(count = 6): string {
-    return this.text.trim().split('\n').slice(-count).join('\n');
+    return diagnosticLines(this.text, count);
   }
+}
+
+export function diagnosticLines(text: string, count = 6): string {
+  const all = text.trim().split('\n');
+  const said = all.filter((line) =>
+    /(^[\w.-]+: (error|fatal|detail|hint|warning):)|\b(ERROR|FATAL|PANIC):|terminating connection|server closed the connection/i.test(line)
+    && !/\bCommand was:/.test(line));
+  return (said.length > 0 ? said : all).slice(-count).join('\n');
 }
 
 /**
