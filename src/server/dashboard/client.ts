@@ -318,7 +318,11 @@ function renderBranches(branches: readonly BranchJson[]): void {
     const connection = cell(row, '', 'Connection', 'connection');
     if (branch.url) {
       const code = document.createElement('code');
-      code.textContent = branch.url;
+      // Right-to-left only so that the cut falls at the start; the URL itself reads left to right.
+      const url = document.createElement('bdi');
+      url.dir = 'ltr';
+      url.textContent = branch.url;
+      code.append(url);
       code.title = branch.url;
       connection.append(code, button('Copy', `Copy connection URL of ${branch.name}`, () => void copyUrl(branch.name).catch(showError)));
     } else {

@@ -182,7 +182,8 @@ th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.actions { text-align: right; }
 td button + button, td code + button { margin-left: .35rem; }
-td.connection code { display: inline-block; vertical-align: middle; max-width: 34rem; overflow: hidden; text-overflow: ellipsis; }
+/* A long URL is cut at its start, so the database name at its end stays in view (the title and Copy have it all). */
+td.connection code { display: inline-block; vertical-align: middle; max-width: 21rem; overflow: hidden; text-overflow: ellipsis; direction: rtl; text-align: left; }
 .tree { color: var(--muted); font-family: ui-monospace, monospace; white-space: pre; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid currentColor; }
 .badge-ready { color: #1a7f37; }
