@@ -1,24 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, launchBrowser, skipWithoutChromium } from '../helpers/browser.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { holdGate } from '../helpers/gate.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
-
-/**
- * The admin dashboard in headless Chromium (Debian's package; `.ci/run` installs it). Without it the
- * test is skipped on a developer machine, and fails in CI, where it must run.
- */
-const CHROMIUM = process.env.AYB_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(`Skipping the dashboard end-to-end test: ${CHROMIUM} not found. Install it with: apt-get install -y chromium`);
-}
 
 const PASSWORD = 'dashboard test password';
 const MASKING = '[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n';
@@ -36,11 +25,12 @@ async function databaseAt(url: string): Promise<string> {
   }
 }
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)', () => {
+/** The admin dashboard in headless Chromium (test/helpers/browser.ts). */
+describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', () => {
   let cluster: TestCluster;
   let server: RunningServer;
-  let userDataDir: string;
-  let browser: BrowserContext;
+  let work: string;
+  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
@@ -48,24 +38,17 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await cluster.createDatabase('app');
     await cluster.query(`CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 42);
       CREATE TABLE people (id int PRIMARY KEY, email text); INSERT INTO people VALUES (1, 'ann@real.example'), (2, 'bob@real.example')`, [], 'app');
-    userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ayb-chromium-'));
-    await writeFile(path.join(userDataDir, 'ayb.toml'), MASKING);
-    server = await startServer(['--config', path.join(userDataDir, 'ayb.toml')], {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-dashboard-'));
+    await writeFile(path.join(work, 'ayb.toml'), MASKING);
+    server = await startServer(['--config', path.join(work, 'ayb.toml')], {
       env: { AYB_DATABASE_URL: cluster.url('app'), AYB_ADMIN_PASSWORD: PASSWORD, AYB_MASKING_SECRET: 'dashboard-masking-secret-0123' },
     });
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.origin });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.setViewportSize({ width: 1440, height: 900 });
-    page.setDefaultTimeout(20_000);
+    browser = await launchBrowser(server.origin);
+    page = browser.page;
   });
   afterAll(async () => {
     await browser?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    if (work) await rm(work, { recursive: true, force: true });
     if (server) expect((await server.stop()).exitCode).toBe(0);
     await cluster?.stop();
   });
