@@ -583,6 +583,8 @@ async function confirmReset(branch: BranchJson): Promise<void> {
     notice(`Resetting branch "${branch.name}" …`);
     const reset = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/reset`, {});
     notice(`Reset branch "${reset.name}" to the current state of ${source} (${reset.strategy ?? 'copy'}).`);
+    // Its data changes were those of the copy just replaced.
+    if (dataOf === reset.name) hideDataChanges();
   } catch (error) {
     notice('');
     showError(error);
