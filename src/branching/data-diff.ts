@@ -54,7 +54,11 @@ export interface ParentDataComparison {
  */
 export async function diffBranchDataWithParent(ctx: BranchContext, name: string): Promise<ParentDataComparison> {
   validateBranchName(name);
-  const branch = await withControl(ctx, async (client) => (await findRow(client, name)) ?? Promise.reject(await notFoundNear(client, name)));
+  const branch = await withControl(ctx, async (client) => {
+    const row = await findRow(client, name);
+    if (!row) throw await notFoundNear(client, name);
+    return row;
+  });
   if (branch.kind === 'snapshot') {
     throw new ConflictError('snapshot_immutable', `"${name}" is a snapshot: it never changes, so it has no data changes of its own`, {
       hint: `compare it with main instead: ayb branch diff main ${name} --data`,

@@ -68,7 +68,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
     <section id="data-view" aria-labelledby="data-title" hidden>
       <h2 id="data-title">Data changes</h2>
-      <p class="muted">Rows added, removed and changed on the branch since it was copied from its parent, table by table, matched by primary key (as <code>ayb branch diff &lt;parent&gt; &lt;branch&gt; --data</code>). Comparing reads every table of both, so it runs only when asked.</p>
+      <p class="muted">The branch's rows against its parent's as they are now (so changes made on the parent since the copy show too), table by table, matched by primary key, as <code>ayb branch diff &lt;parent&gt; &lt;branch&gt; --data</code>. Comparing reads every table of both, so it runs only when asked.</p>
       <div class="toolbar">
         <button id="data-again" type="button" class="secondary">Compare again</button>
         <button id="data-close" type="button" class="secondary">Close</button>
