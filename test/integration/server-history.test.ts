@@ -1,9 +1,11 @@
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processRuns } from '../../src/postgres/lock.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { waitUntil } from '../helpers/gate.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 /**
@@ -91,4 +93,24 @@ describe('ayb start: point-in-time branches and snapshots', () => {
     const names = (await (await server.fetch('/api/admin/branches', { token })).json()).branches.map((b: { name: string }) => b.name);
     expect(names).not.toContain('too-old');
   }, 120_000);
+
+  // Last: it stops the server.
+  it('SIGTERM during a point-in-time create exits 0 and leaves no temporary cluster and no half-made branch', async () => {
+    const pending = post('/api/admin/branches', { name: 'stopped', from: `main@${t2}` }).catch((error: unknown) => error);
+    const pidFile = path.join(work, 'history', `restore-${server.pid}`, 'data', 'postmaster.pid');
+    const postmaster = await waitUntil('the temporary cluster to start', async () => {
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    }, 120_000);
+    const stopped = await server.stop('SIGTERM');
+    expect(stopped.exitCode, server.stderr()).toBe(0);
+    await pending;
+    expect((await readdir(path.join(work, 'history'))).filter((n) => n.startsWith('restore-'))).toEqual([]);
+    await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !processRuns(postmaster), 15_000); // a stopped postmaster lingers until init reaps it
+    // Either it finished while the server drained its requests, or it was stopped: never half-made.
+    const left = (await runCli(['branch', 'list', '--json'], { cwd: work })).json().filter((b: { name: string }) => b.name === 'stopped');
+    expect(left.map((b: { status: string }) => b.status)).toEqual(left.length ? ['ready'] : []);
+    if (left.length) expect(await cluster.query('SELECT count(*)::int AS n FROM t', [], 'ayb_branch_stopped')).toMatchObject({ rows: [{ n: 10 }] });
+    else expect(await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_stopped'", [], 'postgres')).toMatchObject({ rowCount: 0 });
+  }, 180_000);
 });
