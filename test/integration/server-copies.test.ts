@@ -115,7 +115,11 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
     expect(fromSnapshot.from).toBe('frozen');
     expect(fromSnapshot.tables.find((t: { table: string }) => t.table === 'public.untouched')).toMatchObject({ added: 0, removed: 2, changed: 0 });
     expect(fromSnapshot.tables.find((t: { table: string }) => t.table === 'public.people')).toMatchObject({ added: 0, removed: 0, changed: 0 });
-    // The copy it read is gone, and the snapshot still refuses connections.
+    // The CLI reads a snapshot side the same way: frozen was taken of rows, unchanged since.
+    const cli = await runCli(['branch', 'diff', 'rows', 'frozen', '--data', '--exit-code'], { env: env() });
+    expect(cli.exitCode, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('No data differences between rows and frozen');
+    // The copies it read are gone, and the snapshot still refuses connections.
     const left = await cluster.query<{ datname: string; datallowconn: boolean }>("SELECT datname, datallowconn FROM pg_database WHERE datname LIKE 'ayb\\_view\\_%' OR datname = 'ayb_snap_frozen'", [], 'postgres');
     expect(left.rows).toEqual([{ datname: 'ayb_snap_frozen', datallowconn: false }]);
   });
