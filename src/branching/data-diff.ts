@@ -1,7 +1,11 @@
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import { CONTROL_TABLE_SQL } from '../core/records.js';
 import { compareData, type DataComparison, dataMigration, type DataDiffOptions, withSides } from '../datadiff/data-diff.js';
-import { type BranchContext, branchConn } from './context.js';
-import { resolveDatabase } from './list.js';
+import { type BranchContext, branchConn, withControl } from './context.js';
+import { findRow } from './control-table.js';
+import { withReadableSide } from './diff.js';
+import { notFoundNear } from './errors.js';
+import { validateBranchName } from './names.js';
 
 export interface DataDiffRequest extends Pick<DataDiffOptions, 'tables'> {
   /** Also build the DML that makes `from`'s rows equal `to`'s. */
@@ -9,6 +13,7 @@ export interface DataDiffRequest extends Pick<DataDiffOptions, 'tables'> {
 }
 
 export interface BranchDataComparison {
+  /** The databases behind the two sides (for a snapshot, the snapshot's own database). */
   readonly from: string;
   readonly to: string;
   readonly comparison: DataComparison;
@@ -17,18 +22,65 @@ export interface BranchDataComparison {
 }
 
 /**
- * `ayb branch diff --data`: the rows that differ between `from` and `to` (main or ready branches),
- * table by table; ayb's control table is never compared.
+ * `ayb branch diff --data`: the rows that differ between `from` and `to` (main, ready branches, or
+ * ready snapshots, read through a throwaway copy), table by table; ayb's control table is never compared.
  */
 export async function diffBranchData(ctx: BranchContext, from: string, to: string, request: DataDiffRequest = {}): Promise<BranchDataComparison> {
-  const a = await resolveDatabase(ctx, from);
-  const b = await resolveDatabase(ctx, to);
-  ctx.log?.(`Comparing the rows of ${from} (${a.database}) with ${to} (${b.database}) …`);
-  return withSides(branchConn(ctx, a.database), branchConn(ctx, b.database), [CONTROL_TABLE_SQL], async (sa, sb) => {
-    const comparison = await compareData(sa, sb, { tables: request.tables });
-    const migration = request.sql
-      ? await dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, { sequences: request.tables === undefined })
-      : undefined;
-    return { from: a.database, to: b.database, comparison, migration };
+  return withReadableSide(ctx, from, (a) =>
+    withReadableSide(ctx, to, async (b) => {
+      ctx.log?.(`Comparing the rows of ${from} (${a.label}) with ${to} (${b.label}) …`);
+      return withSides(branchConn(ctx, a.readable), branchConn(ctx, b.readable), [CONTROL_TABLE_SQL], async (sa, sb) => {
+        const comparison = await compareData(sa, sb, { tables: request.tables });
+        const migration = request.sql
+          ? await dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, { sequences: request.tables === undefined })
+          : undefined;
+        return { from: a.label, to: b.label, comparison, migration };
+      });
+    }),
+  );
+}
+
+export interface ParentDataComparison {
+  /** `main`, or the name of the branch or snapshot the branch was made from. */
+  readonly parent: string;
+  readonly branch: string;
+  readonly comparison: DataComparison;
+}
+
+/**
+ * The dashboard's data changes of a branch: its rows against those of its parent (main, the branch
+ * or the snapshot it was made from), as `ayb branch diff <parent> <branch> --data`. A branch copied
+ * from a URL or from main at a past moment has no parent here to compare with.
+ */
+export async function diffBranchDataWithParent(ctx: BranchContext, name: string): Promise<ParentDataComparison> {
+  validateBranchName(name);
+  const branch = await withControl(ctx, async (client) => {
+    const row = await findRow(client, name);
+    if (!row) throw await notFoundNear(client, name);
+    return row;
   });
+  if (branch.kind === 'snapshot') {
+    throw new ConflictError('snapshot_immutable', `"${name}" is a snapshot: it never changes, so it has no data changes of its own`, {
+      hint: `compare it with main instead: ayb branch diff main ${name} --data`,
+    });
+  }
+  const parent = await parentOf(ctx, branch);
+  const { comparison } = await diffBranchData(ctx, parent, name);
+  return { parent, branch: name, comparison };
+}
+
+async function parentOf(ctx: BranchContext, branch: { name: string; parent: string | null; source_database: string }): Promise<string> {
+  if (branch.parent === null) {
+    if (branch.source_database === ctx.main.database) return 'main';
+    throw new ConflictError('no_parent', `branch "${branch.name}" was copied from ${branch.source_database}, not from main or a branch or snapshot here, so there is no parent to compare its rows with`, {
+      hint: `compare it with main instead: ayb branch diff main ${branch.name} --data`,
+    });
+  }
+  const parent = await withControl(ctx, (client) => findRow(client, branch.parent!));
+  if (!parent) {
+    throw new NotFoundError('parent_not_found', `branch "${branch.name}" was made from "${branch.parent}", which no longer exists`, {
+      hint: `compare it with main instead: ayb branch diff main ${branch.name} --data`,
+    });
+  }
+  return parent.name;
 }

@@ -19,8 +19,8 @@ export interface BranchComparison {
  * ready snapshot (read through a throwaway copy, since nobody connects to a snapshot).
  */
 export async function diffBranches(ctx: BranchContext, from: string, to: string, options: SnapshotOptions = {}): Promise<BranchComparison> {
-  return withSide(ctx, from, (a) =>
-    withSide(ctx, to, async (b) => {
+  return withReadableSide(ctx, from, (a) =>
+    withReadableSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing ${from} (${a.label}) with ${to} (${b.label}) …`);
       const comparison = await compareSchemas(branchConn(ctx, a.readable), branchConn(ctx, b.readable), options);
       return { from: a.label, to: b.label, comparison };
@@ -28,14 +28,18 @@ export async function diffBranches(ctx: BranchContext, from: string, to: string,
   );
 }
 
-interface Side {
+export interface ReadableSide {
   /** The database to read. */
   readonly readable: string;
   /** The database the name stands for. */
   readonly label: string;
 }
 
-async function withSide<T>(ctx: BranchContext, name: string, fn: (side: Side) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a database that can be read for `name`: main's or a ready branch's own, or for a
+ * ready snapshot a throwaway copy (nobody connects to a snapshot), removed afterwards.
+ */
+export async function withReadableSide<T>(ctx: BranchContext, name: string, fn: (side: ReadableSide) => Promise<T>): Promise<T> {
   const snapshot = name === 'main' ? undefined : await withControl(ctx, async (client) => {
     validateBranchName(name);
     const row = await findRow(client, name);

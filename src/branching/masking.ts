@@ -12,7 +12,7 @@ export function wantsMasking(ctx: BranchContext, asked: boolean | undefined): bo
 /** Checks, before anything is recorded, that masking can run at all: rules and a secret. */
 export async function maskingSecret(ctx: BranchContext): Promise<string> {
   if (ctx.config.masking.rules.length === 0) {
-    throw new UsageError('--masked needs masking rules, and ayb.toml has none', {
+    throw new UsageError('a masked copy (--masked, "masked": true in the admin API) needs masking rules, and ayb.toml has none', {
       hint: 'add [[masking.rules]] (table, column, function) to ayb.toml; ayb mask check suggests the columns; ayb.toml.example shows the format',
     }, 'masking_no_rules');
   }

@@ -11,10 +11,11 @@ export default class Start extends AybCommand {
   static override description = `Runs in the foreground on [server] host:port (default 127.0.0.1:8090) until Ctrl-C or SIGTERM. It serves:
 - GET /health: which database and branch it serves
 - POST /api/admin/auth {"password"}: a token for the admin routes
-- GET and POST /api/admin/branches, DELETE /api/admin/branches/<name>, and /url, /reset, /expire under it: the branches of main
+- GET and POST /api/admin/branches, DELETE /api/admin/branches/<name>, and /url, /reset, /expire under it: the branches of main (POST {"name", "from"?, "masked"?, "ttl"?}: "from" may be main@<time>, as --from main@-2h; "masked": true as --masked)
+- GET /api/admin/branches/<name>/data-diff: the branch's rows against its parent's, per table (as ayb branch diff <parent> <name> --data --json)
 - GET and POST /api/admin/snapshots, DELETE /api/admin/snapshots/<name>: the snapshots
 - GET /api/admin/diff?from=main&to=<branch>: a schema diff
-- /admin: the dashboard (the branch tree with URLs, diff, reset, expiry; snapshots; the tables of the served database)
+- /admin: the dashboard (the branch tree with URLs, diff, data changes on request, reset, expiry; masked and point-in-time creates; snapshots; the tables of the served database)
 
 With --branch, the server serves that ready branch's database instead of main; the admin API still manages the branches of main.
 

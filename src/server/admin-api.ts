@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { type BranchContext, branchUrl } from '../branching/context.js';
-import { createBranch } from '../branching/create.js';
+import { branchUrl, type OpenedContext } from '../branching/context.js';
+import { createBranch, type CreateOptions, type CreateResult } from '../branching/create.js';
+import { diffBranchDataWithParent } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
 import { expiryFromFlags, setBranchExpiry } from '../branching/expiry.js';
@@ -8,10 +9,12 @@ import { getBranch, listBranches } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
 import { looksLikeUrl } from '../branching/source.js';
+import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { StrategySchema } from '../config/schema.js';
 import type { Branch, RecordKind } from '../core/records.js';
 import { branchJson } from '../output/branch-view.js';
 import { ConflictError } from '../core/errors.js';
+import { tableChange } from '../datadiff/data-diff.js';
 import { renderChangesText } from '../schema/render.js';
 import { renderMigration } from '../schema/sql.js';
 import type { AdminAuth } from './auth.js';
@@ -22,7 +25,7 @@ import { type ServedDatabase, servedTables } from '../branching/serving.js';
 
 export interface AdminApiDeps {
   /** The main database's context: the admin API always manages main's branches, whatever is served. */
-  readonly ctx: BranchContext;
+  readonly ctx: OpenedContext;
   readonly auth: AdminAuth;
   readonly served: ServedDatabase;
   /** `[branching] allow_url_sources`: whether `from` may be a connection URL. */
@@ -38,11 +41,14 @@ const expiryFields = {
   expires_at: z.string().min(1).optional(),
   never: z.boolean().optional(),
 };
+/** As the CLI's --masked: apply the masking rules (always on with `[masking] required`). */
+const maskedField = { masked: z.boolean().optional() };
 const CreateBody = z
   .object({
     name: z.string(),
     from: z.string().min(1).optional(),
     strategy: StrategySchema.optional(),
+    ...maskedField,
     ...expiryFields,
   })
   .strict();
@@ -50,6 +56,7 @@ const SnapshotBody = z
   .object({
     name: z.string(),
     of: z.string().min(1).optional(),
+    ...maskedField,
     ...expiryFields,
   })
   .strict();
@@ -90,10 +97,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   router.add('POST', '/api/admin/branches', async ({ req }) => {
-    const body = parseBody(CreateBody, await readJson(req), '{"name": "feature-auth", "from": "main" | "<branch>" | "<snapshot>" (optional), "strategy": "auto" (optional), "ttl": "2d" | "expires_at": "…" | "never": true (optional)}');
-    checkSource(body.from, deps.allowUrlSources);
-    const expiresAt = expiryFromBody(body);
-    const { branch } = await createBranch(ctx, { name: body.name, from: body.from, strategy: body.strategy, expiresAt, signal: deps.signal });
+    const body = parseBody(CreateBody, await readJson(req), '{"name": "feature-auth", "from": "main" | "<branch>" | "<snapshot>" | "main@-2h" (optional), "strategy": "auto" (optional), "masked": true (optional), "ttl": "2d" | "expires_at": "…" | "never": true (optional)}');
+    const { branch } = await copy({ kind: 'branch', name: body.name, from: body.from, strategy: body.strategy, masked: body.masked, expiresAt: expiryFromBody(body) });
     return json(201, record(branch));
   });
 
@@ -137,14 +142,24 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   router.add('POST', '/api/admin/snapshots', async ({ req }) => {
-    const body = parseBody(SnapshotBody, await readJson(req), '{"name": "before-migration", "of": "main" | "<branch>" (optional), "ttl": "1d" (optional)}');
-    checkSource(body.of, deps.allowUrlSources);
-    const expiresAt = expiryFromBody(body);
-    const { branch } = await createBranch(ctx, { name: body.name, kind: 'snapshot', from: body.of, expiresAt, signal: deps.signal });
+    const body = parseBody(SnapshotBody, await readJson(req), '{"name": "before-migration", "of": "main" | "<branch>" | "main@-2h" (optional), "masked": true (optional), "ttl": "1d" (optional)}');
+    const { branch } = await copy({ kind: 'snapshot', name: body.name, from: body.of, masked: body.masked, expiresAt: expiryFromBody(body) });
     return json(201, record(branch));
   });
 
   router.add('DELETE', '/api/admin/snapshots/:name', async ({ params, url }) => deleteRoute('snapshot', params.name!, url));
+
+  /**
+   * A new branch or snapshot, as `ayb branch create` / `ayb snapshot create`: `main@<time>` through a
+   * temporary cluster restored to that moment, one at a time (see pointInTimeTurn).
+   */
+  async function copy(options: Omit<CreateOptions, 'signal'>): Promise<CreateResult> {
+    checkSource(options.from, deps.allowUrlSources);
+    checkMasked(options.masked, ctx.config.masking.required);
+    const request = { ...options, signal: deps.signal };
+    if (!isPointInTime(options.from)) return createBranch(ctx, request);
+    return pointInTimeTurn(() => createAtPointInTime(ctx, { ...request, from: options.from! }), deps.signal, ctx.log);
+  }
 
   async function deleteRoute(kind: RecordKind, name: string, url: URL): Promise<Reply> {
     validateBranchName(name);
@@ -165,6 +180,20 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
     });
   }
 
+  // A branch's rows against its parent's, table by table (`ayb branch diff <parent> <name> --data`).
+  // It reads every table of both, so the dashboard asks for it on demand only.
+  router.add('GET', '/api/admin/branches/:name/data-diff', async ({ params, url }) => {
+    const limit = exampleLimit(url);
+    const result = await diffBranchDataWithParent(ctx, params.name!);
+    return json(200, {
+      from: result.parent,
+      to: result.branch,
+      tables: result.comparison.tables.map((t) => tableChange(t, limit)),
+      only_in_from: result.comparison.onlyInA,
+      only_in_to: result.comparison.onlyInB,
+    });
+  });
+
   router.add('GET', '/api/admin/database', async () => {
     const tables = await servedTables(served);
     return json(200, { database: served.database, branch: served.branch, tables });
@@ -179,6 +208,55 @@ function expiryFromBody(body: { ttl?: string; expires_at?: string; never?: boole
 /** A boolean query parameter, as the CLI's flag of the same name: `?force=true`. */
 function flag(url: URL, name: string): boolean {
   return url.searchParams.get(name) === 'true';
+}
+
+/** `?limit=<n>`: example keys per kind and table, as the CLI's --limit; none unless asked. */
+function exampleLimit(url: URL): number | undefined {
+  const text = url.searchParams.get('limit');
+  if (text === null) return undefined;
+  if (!/^\d{1,4}$/.test(text)) {
+    throw new HttpError(400, 'invalid_query', `"limit" must be a whole number from 0 to 9999, not "${text}"`, { hint: '/api/admin/branches/feature-auth/data-diff?limit=5' });
+  }
+  return Number(text);
+}
+
+/**
+ * `"masked": false` cannot be honoured where `[masking] required` masks every copy: refused, rather
+ * than quietly answered with a masked copy the caller said it did not want.
+ */
+function checkMasked(masked: boolean | undefined, required: boolean): void {
+  if (masked === false && required) {
+    throw new HttpError(400, 'masking_required', 'this server masks every copy ([masking] required = true), so "masked": false cannot be honoured', {
+      hint: 'leave out "masked" (or send true); the copy is masked either way',
+    });
+  }
+}
+
+/**
+ * A restore of `main@<time>` runs in a temporary cluster whose folder is named after the process
+ * (history/restore.ts), so the server runs them one after another; the CLI makes one per process.
+ */
+let pointInTimeQueue: Promise<void> = Promise.resolve();
+let pointInTimeRequests = 0;
+
+async function pointInTimeTurn<T>(fn: () => Promise<T>, signal: AbortSignal, log?: (line: string) => void): Promise<T> {
+  const previous = pointInTimeQueue;
+  let release = (): void => undefined;
+  pointInTimeQueue = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  if (pointInTimeRequests++ > 0) log?.('Waiting for another point-in-time copy to finish …');
+  try {
+    await Promise.race([previous, new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    })]);
+    return await fn();
+  } finally {
+    pointInTimeRequests--;
+    // Never before the previous one is done, even when this one was stopped while it waited.
+    void previous.then(release);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { pruneBranches } from '../branching/expiry.js';
 import { keepHistory } from '../branching/point-in-time.js';
-import type { BranchContext } from '../branching/context.js';
+import type { OpenedContext } from '../branching/context.js';
 import { holdServing, type ServedDatabase, servedDatabase } from '../branching/serving.js';
 import { AdminAuth, type AdminPassword } from './auth.js';
 import { AybServer, type PeriodicTask } from './server.js';
@@ -8,7 +8,7 @@ import { AybServer, type PeriodicTask } from './server.js';
 type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export interface RunServerOptions {
-  readonly ctx: BranchContext;
+  readonly ctx: OpenedContext;
   readonly host: string;
   readonly port: number;
   /** `--branch`: serve this ready branch instead of main. */
@@ -63,10 +63,10 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
  * Work repeated while the server runs: pruning expired branches at start and every
  * `[server] prune_interval_minutes` (0 disables). The served branch is never pruned under the server.
  */
-function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: string) => void): PeriodicTask[] {
+function periodicTasks(ctx: OpenedContext, served: ServedDatabase, log: (line: string) => void): PeriodicTask[] {
   const tasks: PeriodicTask[] = [];
   // [history]: a base backup on schedule (checked hourly), and pruning what falls outside the window.
-  if (keepsHistory(ctx)) tasks.push({ name: 'history', intervalMs: 3600_000, runAtStart: false, run: () => keepHistory(ctx) });
+  if (ctx.history) tasks.push({ name: 'history', intervalMs: 3600_000, runAtStart: false, run: () => keepHistory(ctx) });
   const minutes = ctx.config.server.prune_interval_minutes;
   if (!(minutes > 0)) return tasks;
   const keep = new Map(served.branch ? [[served.branch, 'served by ayb start']] : []);
@@ -82,10 +82,6 @@ function periodicTasks(ctx: BranchContext, served: ServedDatabase, log: (line: s
       }
     },
   }];
-}
-
-function keepsHistory(ctx: BranchContext): boolean {
-  return (ctx as { history?: unknown }).history !== undefined;
 }
 
 /**

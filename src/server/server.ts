@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BranchContext } from '../branching/context.js';
+import type { OpenedContext } from '../branching/context.js';
 import { AybError, ConflictError, InterruptedError, UsageError } from '../core/errors.js';
 import { probeServedDatabase, type ServedDatabase } from '../branching/serving.js';
 import { addAdminRoutes } from './admin-api.js';
@@ -23,7 +23,7 @@ export interface ServerOptions {
   readonly host: string;
   readonly port: number;
   /** The main database's context; the admin API manages main's branches. */
-  readonly ctx: BranchContext;
+  readonly ctx: OpenedContext;
   readonly served: ServedDatabase;
   readonly auth: AdminAuth;
   readonly allowUrlSources: boolean;

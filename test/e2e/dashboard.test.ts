@@ -1,26 +1,16 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, launchBrowser, skipWithoutChromium } from '../helpers/browser.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { holdGate } from '../helpers/gate.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
-/**
- * The admin dashboard in headless Chromium (Debian's package; `.ci/run` installs it). Without it the
- * test is skipped on a developer machine, and fails in CI, where it must run.
- */
-const CHROMIUM = process.env.AYB_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
-if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(`Skipping the dashboard end-to-end test: ${CHROMIUM} not found. Install it with: apt-get install -y chromium`);
-}
-
 const PASSWORD = 'dashboard test password';
+const MASKING = '[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n';
 /** Where the desktop and phone screenshots go, to look at (they are not compared). */
 const SCREENSHOTS = process.env.AYB_SCREENSHOT_DIR ?? path.join(os.tmpdir(), 'ayb-dashboard-screenshots');
 
@@ -35,32 +25,30 @@ async function databaseAt(url: string): Promise<string> {
   }
 }
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)', () => {
+/** The admin dashboard in headless Chromium (test/helpers/browser.ts). */
+describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', () => {
   let cluster: TestCluster;
   let server: RunningServer;
-  let userDataDir: string;
-  let browser: BrowserContext;
+  let work: string;
+  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
     cluster = await startTestCluster();
     await cluster.createDatabase('app');
-    await cluster.query("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 42)", [], 'app');
-    server = await startServer([], { env: { AYB_DATABASE_URL: cluster.url('app'), AYB_ADMIN_PASSWORD: PASSWORD } });
-    userDataDir = await mkdtemp(path.join(os.tmpdir(), 'ayb-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    await cluster.query(`CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 42);
+      CREATE TABLE people (id int PRIMARY KEY, email text); INSERT INTO people VALUES (1, 'ann@real.example'), (2, 'bob@real.example')`, [], 'app');
+    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-dashboard-'));
+    await writeFile(path.join(work, 'ayb.toml'), MASKING);
+    server = await startServer(['--config', path.join(work, 'ayb.toml')], {
+      env: { AYB_DATABASE_URL: cluster.url('app'), AYB_ADMIN_PASSWORD: PASSWORD, AYB_MASKING_SECRET: 'dashboard-masking-secret-0123' },
     });
-    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.origin });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.setViewportSize({ width: 1440, height: 900 });
-    page.setDefaultTimeout(20_000);
+    browser = await launchBrowser(server.origin);
+    page = browser.page;
   });
   afterAll(async () => {
     await browser?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    if (work) await rm(work, { recursive: true, force: true });
     if (server) expect((await server.stop()).exitCode).toBe(0);
     await cluster?.stop();
   });
@@ -68,6 +56,11 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
   it('logs in; creates, copies, diffs, expires, resets and deletes branches; snapshots; desktop and phone', async () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // The data changes read every table of both sides: asked for only when the user says so.
+    const dataDiffRequests: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/data-diff')) dataDiffRequests.push(request.url());
+    });
     await page.goto(`${server.origin}/admin`);
 
     // A wrong password is shown, not swallowed.
@@ -112,7 +105,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await expect.poll(() => cells(row).nth(5).textContent()).toBe('never');
     expect(await cells(row).nth(6).locator('code').textContent()).toMatch(/^postgres:\/\/.*\*{8}@.*\/ayb_branch_e2e_feature$/);
     // The new branch is offered as a source.
-    expect(await page.locator('#branch-from option').allTextContents()).toEqual(['main', 'e2e-feature']);
+    expect(await page.locator('#branch-from option').allTextContents()).toEqual(['main', 'main at a past moment …', 'e2e-feature']);
 
     // Copy: the clipboard holds the full URL, and it leads to the branch's database.
     await page.getByRole('button', { name: 'Copy connection URL of e2e-feature' }).click();
@@ -130,7 +123,18 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await page.getByRole('button', { name: 'Migration SQL' }).click();
     expect(await diffText.textContent()).toContain('CREATE TABLE "public"."orders"');
 
-    // Expiry: set, shown relative, recorded; then never again.
+    // Data changes against the parent, per table, only on request.
+    await cluster.query('DELETE FROM items WHERE id <= 2; UPDATE items SET id = 100 WHERE id = 42; UPDATE people SET email = NULL WHERE id = 1', [], 'ayb_branch_e2e_feature');
+    expect(await page.locator('#data-view').isVisible()).toBe(false);
+    expect(dataDiffRequests).toEqual([]);
+    await page.getByRole('button', { name: 'Data changes of branch e2e-feature' }).click();
+    const itemsChanges = page.locator('#data-tables tr[data-table="public.items"]');
+    await itemsChanges.waitFor();
+    expect(await page.locator('#data-title').textContent()).toBe('Data changes: main → e2e-feature');
+    expect(await itemsChanges.locator('td').allTextContents()).toEqual(['public.items', '1', '3', '0', 'primary key (id)']);
+    expect(await page.locator('#data-tables tr[data-table="public.people"] td').allTextContents()).toEqual(['public.people', '0', '0', '1', 'primary key (id)']);
+    expect(await page.locator('#data-summary').textContent()).toBe('2 table(s) differ.');
+    expect(dataDiffRequests).toHaveLength(1);
     await page.getByRole('button', { name: 'Set expiry of branch e2e-feature' }).click();
     await page.getByLabel('Expire in').fill('2d');
     const expiryDialog = page.locator('#expiry-dialog');
@@ -160,6 +164,30 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await page.getByRole('status').filter({ hasText: 'Reset branch "e2e-feature"' }).waitFor();
     const afterReset = await cluster.query("SELECT to_regclass('public.orders') IS NULL AS gone", [], 'ayb_branch_e2e_feature');
     expect(afterReset.rows[0]?.gone).toBe(true);
+    // The data changes shown were those of the copy the reset replaced: closed.
+    expect(await page.locator('#data-view').isVisible()).toBe(false);
+
+    // Masked: ticked, the branch is made with the masking rules applied and says so.
+    await page.getByLabel('Name', { exact: true }).fill('e2e-masked');
+    await page.locator('#branch-masked').check();
+    await page.getByRole('button', { name: 'Create branch' }).click();
+    const maskedRow = page.locator('tr[data-branch="e2e-masked"]');
+    await maskedRow.locator('.badge-ready').waitFor();
+    expect(await maskedRow.locator('td.name .tag').textContent()).toBe('masked');
+    expect(await page.locator('#branch-masked').isChecked()).toBe(false);
+    const maskedEmails = await cluster.query<{ email: string }>('SELECT email FROM people ORDER BY id', [], 'ayb_branch_e2e_masked');
+    expect(maskedEmails.rows.map((r) => r.email).filter((e) => e.endsWith('@real.example'))).toEqual([]);
+
+    // Main at a past moment: the moment field shows only for that choice, and the server's answer reaches the user
+    // (this server is not the managed PostgreSQL, so it keeps no history; dashboard-history covers a real one).
+    expect(await page.locator('#branch-at').isVisible()).toBe(false);
+    await page.locator('#branch-from').selectOption({ label: 'main at a past moment …' });
+    await page.getByLabel('Moment').fill('-1h');
+    await page.getByLabel('Name', { exact: true }).fill('e2e-past');
+    await page.getByRole('button', { name: 'Create branch' }).click();
+    await page.getByRole('alert').filter({ hasText: 'only the managed PostgreSQL keeps' }).waitFor();
+    await page.locator('#branch-from').selectOption('main');
+    expect(await page.locator('#branch-at').isVisible()).toBe(false);
 
     // Snapshots: freeze main, branch from the snapshot.
     await page.getByLabel('Snapshot name').fill('e2e-snap');
@@ -182,6 +210,9 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-desktop.png'), fullPage: true });
     const rowHeights = await page.locator('#branches tbody tr, #snapshots tbody tr').evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height));
     expect(Math.max(...rowHeights)).toBeLessThan(48);
+    // …and the branch table fits: no sideways scrolling to reach a row's actions.
+    const branchTable = page.locator('#branches').locator('xpath=..');
+    expect(await branchTable.evaluate((wrap) => wrap.scrollWidth - wrap.clientWidth)).toBe(0);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
     // Nothing runs off a phone's screen: no sideways scrolling of the page.
@@ -194,7 +225,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await page.getByRole('alert').filter({ hasText: 'from-snap' }).waitFor();
 
     // Delete asks first; cancelling keeps the branch.
-    for (const name of ['from-snap', 'e2e-child']) {
+    for (const name of ['from-snap', 'e2e-child', 'e2e-masked']) {
       await page.getByRole('button', { name: `Delete branch ${name}` }).click();
       await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete', exact: true }).click();
       await page.locator(`tr[data-branch="${name}"]`).waitFor({ state: 'detached' });
@@ -215,6 +246,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('admin dashboard (headless Chromium)',
     await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
     await row.waitFor({ state: 'detached' });
     await page.getByRole('status').filter({ hasText: 'Deleted branch "e2e-feature"' }).waitFor();
+    // Polling and refreshes never asked for the data changes again.
+    expect(dataDiffRequests).toHaveLength(1);
     const gone = await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_%'", [], 'postgres');
     expect(gone.rows).toEqual([]);
 

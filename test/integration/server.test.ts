@@ -66,6 +66,7 @@ describe('ayb start: HTTP API', () => {
       ['DELETE', '/api/admin/branches/sneaky'],
       ['GET', '/api/admin/database'],
       ['GET', '/api/admin/branches/sneaky/url'],
+      ['GET', '/api/admin/branches/sneaky/data-diff'],
       ['POST', '/api/admin/branches/sneaky/reset', {}],
       ['POST', '/api/admin/branches/sneaky/expire', { never: true }],
       ['GET', '/api/admin/diff?to=sneaky'],

@@ -22,6 +22,25 @@ interface TableInfo {
   size_bytes: number;
 }
 
+/** One table of GET /api/admin/branches/<name>/data-diff, as `ayb branch diff --data --json`. */
+interface TableDataChange {
+  table: string;
+  key: string[] | null;
+  match: 'primary_key' | 'unique_index' | 'rows';
+  added: number;
+  removed: number;
+  changed: number;
+  columns_differ?: true;
+}
+
+interface DataDiff {
+  from: string;
+  to: string;
+  tables: TableDataChange[];
+  only_in_from: string[];
+  only_in_to: string[];
+}
+
 class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -57,6 +76,9 @@ const ui = {
   branchName: byId<HTMLInputElement>('branch-name'),
   branchFrom: byId<HTMLSelectElement>('branch-from'),
   branchTtl: byId<HTMLInputElement>('branch-ttl'),
+  branchAt: byId<HTMLInputElement>('branch-at'),
+  branchAtParts: document.querySelectorAll<HTMLElement>('.at-moment'),
+  branchMasked: byId<HTMLInputElement>('branch-masked'),
   createButton: byId<HTMLButtonElement>('create-button'),
   branchRows: byId<HTMLTableElement>('branches').tBodies[0]!,
   branchesEmpty: byId<HTMLParagraphElement>('branches-empty'),
@@ -66,9 +88,17 @@ const ui = {
   diffChanges: byId<HTMLButtonElement>('diff-changes'),
   diffSql: byId<HTMLButtonElement>('diff-sql'),
   diffClose: byId<HTMLButtonElement>('diff-close'),
+  dataView: byId<HTMLElement>('data-view'),
+  dataTitle: byId<HTMLElement>('data-title'),
+  dataSummary: byId<HTMLParagraphElement>('data-summary'),
+  dataRows: byId<HTMLTableElement>('data-tables').tBodies[0]!,
+  dataNotes: byId<HTMLParagraphElement>('data-notes'),
+  dataAgain: byId<HTMLButtonElement>('data-again'),
+  dataClose: byId<HTMLButtonElement>('data-close'),
   snapshotForm: byId<HTMLFormElement>('snapshot-form'),
   snapshotName: byId<HTMLInputElement>('snapshot-name'),
   snapshotOf: byId<HTMLSelectElement>('snapshot-of'),
+  snapshotMasked: byId<HTMLInputElement>('snapshot-masked'),
   snapshotButton: byId<HTMLButtonElement>('snapshot-button'),
   snapshotRows: byId<HTMLTableElement>('snapshots').tBodies[0]!,
   snapshotsEmpty: byId<HTMLParagraphElement>('snapshots-empty'),
@@ -93,6 +123,11 @@ let mainDatabase: string | null = null;
 let pendingCreates = 0;
 let diff: { to: string; text: string; sql: string; showing: 'text' | 'sql' } | undefined;
 let pollTimer: number | undefined;
+/** The branch whose data changes are shown, and a counter so that only the latest comparison is drawn. */
+let dataOf: string | undefined;
+let dataRequest = 0;
+/** The From option for `main@<time>`: its moment is typed in #branch-at. */
+const AT_MOMENT = 'main@';
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
@@ -283,7 +318,11 @@ function renderBranches(branches: readonly BranchJson[]): void {
     const connection = cell(row, '', 'Connection', 'connection');
     if (branch.url) {
       const code = document.createElement('code');
-      code.textContent = branch.url;
+      // Right-to-left only so that the cut falls at the start; the URL itself reads left to right.
+      const url = document.createElement('bdi');
+      url.dir = 'ltr';
+      url.textContent = branch.url;
+      code.append(url);
       code.title = branch.url;
       connection.append(code, button('Copy', `Copy connection URL of ${branch.name}`, () => void copyUrl(branch.name).catch(showError)));
     } else {
@@ -294,14 +333,18 @@ function renderBranches(branches: readonly BranchJson[]): void {
     const ready = branch.status === 'ready';
     const served = branch.name === servedBranch;
     const diffButton = button('Diff', `Diff branch ${branch.name}`, () => void showDiff(branch.name).catch(showError));
+    const dataButton = button('Data', `Data changes of branch ${branch.name}`, () => void showDataChanges(branch.name).catch(showError));
     const resetButton = button('Reset', `Reset branch ${branch.name}`, () => void confirmReset(branch));
     const expiryButton = button('Expiry', `Set expiry of branch ${branch.name}`, () => void editExpiry(branch));
     const remove = button('Delete', `Delete branch ${branch.name}`, () => void confirmDelete(branch, 'branch'));
     diffButton.disabled = !ready;
+    const comparable = branch.parent !== null || branch.source_database === mainDatabase;
+    dataButton.disabled = !ready || !comparable;
+    if (!comparable) dataButton.title = `Copied from ${branch.source_database}: there is no parent here to compare its rows with`;
     resetButton.disabled = !ready || served;
     remove.disabled = served;
     if (served) resetButton.title = remove.title = 'This server serves this branch';
-    actions.append(diffButton, resetButton, expiryButton, remove);
+    actions.append(diffButton, dataButton, resetButton, expiryButton, remove);
   }
   ui.branchesEmpty.hidden = branches.length > 0;
 }
@@ -319,6 +362,7 @@ function renderSnapshots(snapshots: readonly BranchJson[]): void {
     const actions = cell(row, '', 'Actions', 'actions');
     const branchFrom = button('New branch', `New branch from snapshot ${snapshot.name}`, () => {
       ui.branchFrom.value = snapshot.name;
+      showMomentField();
       ui.branchName.focus();
       notice(`Name the new branch of snapshot "${snapshot.name}" and press Create branch.`);
     });
@@ -335,6 +379,7 @@ function renderSources(branches: readonly BranchJson[], snapshots: readonly Bran
   const fill = (select: HTMLSelectElement, withSnapshots: boolean) => {
     const selected = select.value;
     const options: HTMLElement[] = [new Option('main', 'main')];
+    if (withSnapshots) options.push(new Option('main at a past moment …', AT_MOMENT));
     if (readyBranches.length > 0) {
       const group = document.createElement('optgroup');
       group.label = 'Branches';
@@ -348,11 +393,12 @@ function renderSources(branches: readonly BranchJson[], snapshots: readonly Bran
       options.push(group);
     }
     select.replaceChildren(...options);
-    const all = ['main', ...readyBranches, ...(withSnapshots ? readySnapshots : [])];
+    const all = ['main', ...(withSnapshots ? [AT_MOMENT] : []), ...readyBranches, ...(withSnapshots ? readySnapshots : [])];
     select.value = all.includes(selected) ? selected : 'main';
   };
   fill(ui.branchFrom, true);
   fill(ui.snapshotOf, false);
+  showMomentField();
 }
 
 async function refreshBranches(): Promise<void> {
@@ -387,7 +433,7 @@ async function refreshTables(): Promise<void> {
 }
 
 /** Creates a branch or a snapshot; its row shows `creating` until the copy is done. */
-async function createRecord(kind: 'branch' | 'snapshot', body: Record<string, string>): Promise<BranchJson> {
+async function createRecord(kind: 'branch' | 'snapshot', body: { name: string } & Record<string, string | boolean>): Promise<BranchJson> {
   pendingCreates++;
   const create = api<BranchJson>('POST', kind === 'branch' ? '/api/admin/branches' : '/api/admin/snapshots', body);
   notice(`Creating ${kind} "${body.name}" …`);
@@ -435,6 +481,66 @@ async function showDiff(name: string): Promise<void> {
   ui.diffView.scrollIntoView({ block: 'nearest' });
 }
 
+const MATCH_LABEL: Record<TableDataChange['match'], string> = { primary_key: 'primary key', unique_index: 'unique index', rows: 'whole rows' };
+
+/** The rows of a branch against its parent's, on request only: the server reads every table of both. */
+async function showDataChanges(name: string): Promise<void> {
+  clearMessages();
+  const request = ++dataRequest;
+  dataOf = name;
+  ui.dataTitle.textContent = `Data changes: ${name}`;
+  ui.dataSummary.textContent = `Comparing the rows of "${name}" with its parent …`;
+  ui.dataRows.replaceChildren();
+  ui.dataNotes.textContent = '';
+  ui.dataAgain.disabled = true;
+  ui.dataView.hidden = false;
+  ui.dataView.scrollIntoView({ block: 'nearest' });
+  try {
+    const result = await api<DataDiff>('GET', `/api/admin/branches/${encodeURIComponent(name)}/data-diff`);
+    if (request === dataRequest) renderDataChanges(result);
+  } catch (error) {
+    if (request === dataRequest) {
+      ui.dataView.hidden = true;
+      dataOf = undefined;
+    }
+    throw error;
+  } finally {
+    if (request === dataRequest) ui.dataAgain.disabled = false;
+  }
+}
+
+function renderDataChanges(result: DataDiff): void {
+  ui.dataTitle.textContent = `Data changes: ${result.from} → ${result.to}`;
+  const differing = result.tables.filter((t) => t.added + t.removed + t.changed > 0);
+  const same = result.tables.length - differing.length;
+  ui.dataSummary.textContent = differing.length === 0
+    ? `No data differences between ${result.from} and ${result.to} (${result.tables.length} table(s) compared).`
+    : `${differing.length} table(s) differ${same > 0 ? `; ${same} other table(s) identical` : ''}.`;
+  ui.dataRows.replaceChildren();
+  for (const t of differing) {
+    const row = ui.dataRows.insertRow();
+    row.dataset.table = t.table;
+    cell(row, t.table, 'Table', 'name');
+    cell(row, t.added.toLocaleString('en-US'), 'Added', 'num');
+    cell(row, t.removed.toLocaleString('en-US'), 'Removed', 'num');
+    cell(row, t.match === 'rows' ? '-' : t.changed.toLocaleString('en-US'), 'Changed', 'num');
+    cell(row, t.key ? `${MATCH_LABEL[t.match]} (${t.key.join(', ')})` : MATCH_LABEL[t.match], 'Matched by');
+  }
+  const notes: string[] = [];
+  const shared = result.tables.filter((t) => t.columns_differ).map((t) => t.table);
+  if (shared.length) notes.push(`Compared on shared columns only (their columns differ): ${shared.join(', ')}.`);
+  if (differing.some((t) => t.match === 'rows')) notes.push('Tables without a primary key or unique not-null index are compared as whole rows: a changed row shows as one removed and one added.');
+  if (result.only_in_from.length) notes.push(`Only in ${result.from} (rows not compared): ${result.only_in_from.join(', ')}.`);
+  if (result.only_in_to.length) notes.push(`Only in ${result.to} (rows not compared): ${result.only_in_to.join(', ')}.`);
+  ui.dataNotes.textContent = notes.join(' ');
+}
+
+function hideDataChanges(): void {
+  dataRequest++;
+  dataOf = undefined;
+  ui.dataView.hidden = true;
+}
+
 function renderDiff(): void {
   if (!diff) return;
   ui.diffTitle.textContent = `Schema diff: main → ${diff.to}`;
@@ -463,6 +569,7 @@ async function confirmDelete(record: BranchJson, kind: 'branch' | 'snapshot'): P
     await api('DELETE', `/api/admin/${kind === 'branch' ? 'branches' : 'snapshots'}/${encodeURIComponent(record.name)}${force}`);
     notice(`Deleted ${kind} "${record.name}".`);
     if (diff?.to === record.name) ui.diffView.hidden = true;
+    if (dataOf === record.name) hideDataChanges();
   } catch (error) {
     showError(error);
   }
@@ -476,6 +583,8 @@ async function confirmReset(branch: BranchJson): Promise<void> {
     notice(`Resetting branch "${branch.name}" …`);
     const reset = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/reset`, {});
     notice(`Reset branch "${reset.name}" to the current state of ${source} (${reset.strategy ?? 'copy'}).`);
+    // Its data changes were those of the copy just replaced.
+    if (dataOf === reset.name) hideDataChanges();
   } catch (error) {
     notice('');
     showError(error);
@@ -526,10 +635,14 @@ ui.createForm.addEventListener('submit', (event) => {
   clearMessages();
   ui.createButton.disabled = true;
   const ttl = ui.branchTtl.value.trim();
-  createRecord('branch', { name: ui.branchName.value.trim(), from: ui.branchFrom.value, ...(ttl ? { ttl } : {}) })
+  const from = ui.branchFrom.value === AT_MOMENT ? `${AT_MOMENT}${ui.branchAt.value.trim()}` : ui.branchFrom.value;
+  // "masked" only when ticked: where [masking] required masks every copy, an explicit false is refused.
+  createRecord('branch', { name: ui.branchName.value.trim(), from, ...(ttl ? { ttl } : {}), ...(ui.branchMasked.checked ? { masked: true } : {}) })
     .then(() => {
       ui.branchName.value = '';
       ui.branchTtl.value = '';
+      ui.branchAt.value = '';
+      ui.branchMasked.checked = false;
     })
     .catch(showError)
     .finally(() => {
@@ -541,15 +654,29 @@ ui.snapshotForm.addEventListener('submit', (event) => {
   event.preventDefault();
   clearMessages();
   ui.snapshotButton.disabled = true;
-  createRecord('snapshot', { name: ui.snapshotName.value.trim(), of: ui.snapshotOf.value })
+  createRecord('snapshot', { name: ui.snapshotName.value.trim(), of: ui.snapshotOf.value, ...(ui.snapshotMasked.checked ? { masked: true } : {}) })
     .then(() => {
       ui.snapshotName.value = '';
+      ui.snapshotMasked.checked = false;
     })
     .catch(showError)
     .finally(() => {
       ui.snapshotButton.disabled = false;
     });
 });
+
+/** The moment field shows only for "main at a past moment". */
+function showMomentField(): void {
+  const at = ui.branchFrom.value === AT_MOMENT;
+  for (const part of ui.branchAtParts) part.hidden = !at;
+  ui.branchAt.required = at;
+}
+ui.branchFrom.addEventListener('change', showMomentField);
+
+ui.dataAgain.addEventListener('click', () => {
+  if (dataOf) void showDataChanges(dataOf).catch(showError);
+});
+ui.dataClose.addEventListener('click', hideDataChanges);
 
 ui.diffChanges.addEventListener('click', () => {
   if (diff) diff.showing = 'text';

@@ -40,8 +40,11 @@ export const DASHBOARD_HTML = `<!doctype html>
         <input id="branch-name" name="name" placeholder="feature-auth" autocomplete="off" autocapitalize="none" spellcheck="false" required>
         <label for="branch-from">From</label>
         <select id="branch-from" name="from"><option value="main">main</option></select>
+        <label for="branch-at" class="at-moment" hidden>Moment</label>
+        <input id="branch-at" name="at" class="at-moment" placeholder="-2h or 2026-11-30T14:00Z" autocomplete="off" spellcheck="false" size="22" hidden title="main as it was at this moment: an ISO 8601 time with a zone, or a duration ago (needs [history] on the managed PostgreSQL)">
         <label for="branch-ttl">Expires in</label>
         <input id="branch-ttl" name="ttl" placeholder="never (or 2d, 12h)" autocomplete="off" spellcheck="false" size="12">
+        <label class="check" title="apply the masking rules of ayb.toml before the branch is ready (always on with [masking] required)"><input id="branch-masked" name="masked" type="checkbox"> Masked</label>
         <button type="submit" id="create-button">Create branch</button>
       </form>
       <div class="table-wrap">
@@ -63,6 +66,23 @@ export const DASHBOARD_HTML = `<!doctype html>
       <pre id="diff-text"></pre>
     </section>
 
+    <section id="data-view" aria-labelledby="data-title" hidden>
+      <h2 id="data-title">Data changes</h2>
+      <p class="muted">The branch's rows against its parent's as they are now (so changes made on the parent since the copy show too), table by table, matched by primary key, as <code>ayb branch diff &lt;parent&gt; &lt;branch&gt; --data</code>. Comparing reads every table of both, so it runs only when asked.</p>
+      <div class="toolbar">
+        <button id="data-again" type="button" class="secondary">Compare again</button>
+        <button id="data-close" type="button" class="secondary">Close</button>
+      </div>
+      <p id="data-summary"></p>
+      <div class="table-wrap">
+        <table id="data-tables" class="cards">
+          <thead><tr><th>Table</th><th class="num">Added</th><th class="num">Removed</th><th class="num">Changed</th><th>Matched by</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+      <p id="data-notes" class="muted"></p>
+    </section>
+
     <section aria-labelledby="snapshots-title">
       <h2 id="snapshots-title">Snapshots</h2>
       <p class="muted">Frozen copies nobody connects to: branch from them, or reset a branch to one.</p>
@@ -71,6 +91,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         <input id="snapshot-name" name="name" placeholder="before-migration" autocomplete="off" autocapitalize="none" spellcheck="false" required>
         <label for="snapshot-of">Of</label>
         <select id="snapshot-of" name="of"><option value="main">main</option></select>
+        <label class="check" title="apply the masking rules of ayb.toml before the snapshot is ready (always on with [masking] required)"><input id="snapshot-masked" name="masked" type="checkbox"> Masked</label>
         <button type="submit" id="snapshot-button">Create snapshot</button>
       </form>
       <div class="table-wrap">
@@ -141,6 +162,8 @@ h2 { font-size: 1.1rem; }
 .muted { color: var(--muted); }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85em; }
 pre { background: var(--code-bg); padding: .75rem 1rem; border-radius: 6px; overflow-x: auto; }
+label.check { display: inline-flex; align-items: center; gap: .3rem; }
+label.check input { margin: 0; }
 form.inline { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin-bottom: 1rem; }
 #login-form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
 input, select, button { font: inherit; padding: .35rem .6rem; border: 1px solid var(--line); border-radius: 6px; background: transparent; color: inherit; }
@@ -159,7 +182,8 @@ th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.actions { text-align: right; }
 td button + button, td code + button { margin-left: .35rem; }
-td.connection code { display: inline-block; vertical-align: middle; max-width: 34rem; overflow: hidden; text-overflow: ellipsis; }
+/* A long URL is cut at its start, so the database name at its end stays in view (the title and Copy have it all). */
+td.connection code { display: inline-block; vertical-align: middle; max-width: 21rem; overflow: hidden; text-overflow: ellipsis; direction: rtl; text-align: left; }
 .tree { color: var(--muted); font-family: ui-monospace, monospace; white-space: pre; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid currentColor; }
 .badge-ready { color: #1a7f37; }
