@@ -42,9 +42,12 @@ export function outsideWindowError(at: PointInTime, window: { from: Date; to: Da
   });
 }
 
+/** Restores begun by this process: two at once in one process (ayb start) get a folder each. */
+let restores = 0;
+
 /**
  * Runs `fn` with a temporary cluster restored to `at`: the newest base backup that ended before
- * `at`, in its own folder (restore-<pid>) on its own port, replaying archived WAL up to exactly
+ * `at`, in its own folder (restore-<pid>-<n>) on its own port, replaying archived WAL up to exactly
  * `at`, then promoted. The cluster is stopped and its folder deleted whatever happens, Ctrl-C
  * included; after a SIGKILL the next ayb that touches history removes it (removeLeftovers).
  */
@@ -63,7 +66,7 @@ export async function withClusterAt<T>(
   if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
   await archiveUpToNow(main, signal);
 
-  const folder = path.join(settings.dir, `restore-${process.pid}`);
+  const folder = path.join(settings.dir, `restore-${process.pid}-${++restores}`);
   const dataDir = path.join(folder, 'data');
   const cluster = { ...settings.cluster, dataDir, port: 0, log: undefined };
   try {

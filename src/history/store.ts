@@ -14,7 +14,7 @@ import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/mana
  *   <dir>/base/<finished>/data/          a base backup (pg_basebackup, plain format)
  *   <dir>/base/<finished>/backup.json    when it started and finished, its first WAL segment
  *   <dir>/base/.partial-<pid>/           a backup being taken (renamed when done)
- *   <dir>/restore-<pid>/data/            a temporary cluster restored to a moment
+ *   <dir>/restore-<pid>-<n>/data/        a temporary cluster restored to a moment
  *
  * Folders named by a pid belong to that ayb process; one whose process is gone was left by a kill
  * and is removed by the next ayb that touches history.
@@ -135,7 +135,7 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
   ];
   for (const { parent, name, prefix } of candidates) {
     if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processRuns(pid)) continue;
     const dir = path.join(parent, name);
     const dataDir = path.join(dir, 'data');

@@ -233,8 +233,9 @@ function checkMasked(masked: boolean | undefined, required: boolean): void {
 }
 
 /**
- * A restore of `main@<time>` runs in a temporary cluster whose folder is named after the process
- * (history/restore.ts), so the server runs them one after another; the CLI makes one per process.
+ * A restore of `main@<time>` copies a whole base backup into a temporary cluster and replays WAL into
+ * it, which takes a core and the disk of a second main; the server runs them one after another rather
+ * than let a few clicks start several at once.
  */
 let pointInTimeQueue: Promise<void> = Promise.resolve();
 let pointInTimeRequests = 0;

@@ -135,7 +135,7 @@ describe('point-in-time branches', () => {
 
   it('on Ctrl-C during the replay, stops and removes the temporary cluster and records nothing (exit 130)', async () => {
     const child = spawnCli(['branch', 'create', 'interrupted', '--from', `main@${t2}`], { cwd: work, timeout: 300_000, detached: true });
-    const pidFile = path.join(historyDir, `restore-${child.pid}`, 'data', 'postmaster.pid');
+    const pidFile = path.join(historyDir, `restore-${child.pid}-1`, 'data', 'postmaster.pid');
     const postmaster = await waitUntil('the temporary cluster to start', () => postmasterPid(pidFile), 120_000);
     process.kill(-child.pid!, 'SIGINT');
     const result = await child;
@@ -147,7 +147,7 @@ describe('point-in-time branches', () => {
 
   it('removes a temporary cluster left by a killed ayb on the next history command, and says so', async () => {
     const child = spawnCli(['branch', 'create', 'killed', '--from', `main@${t2}`], { cwd: work, timeout: 300_000 });
-    const folder = path.join(historyDir, `restore-${child.pid}`);
+    const folder = path.join(historyDir, `restore-${child.pid}-1`); // the first restore of that process
     const pidFile = path.join(folder, 'data', 'postmaster.pid');
     const postmaster = await waitUntil('the temporary cluster to start', () => postmasterPid(pidFile), 120_000);
     child.kill('SIGKILL');

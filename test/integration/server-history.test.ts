@@ -97,8 +97,10 @@ describe('ayb start: point-in-time branches and snapshots', () => {
   // Last: it stops the server.
   it('SIGTERM during a point-in-time create exits 0 and leaves no temporary cluster and no half-made branch', async () => {
     const pending = post('/api/admin/branches', { name: 'stopped', from: `main@${t2}` }).catch((error: unknown) => error);
-    const pidFile = path.join(work, 'history', `restore-${server.pid}`, 'data', 'postmaster.pid');
     const postmaster = await waitUntil('the temporary cluster to start', async () => {
+      const folder = (await readdir(path.join(work, 'history'))).find((n) => n.startsWith(`restore-${server.pid}-`));
+      if (!folder) return undefined;
+      const pidFile = path.join(work, 'history', folder, 'data', 'postmaster.pid');
       const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
       return Number.isInteger(pid) && pid > 0 ? pid : undefined;
     }, 120_000);
