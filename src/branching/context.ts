@@ -6,6 +6,7 @@ import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js
 import { ensureHistory } from '../history/archive.js';
 import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
+import { sessionTimeouts } from '../postgres/timeouts.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -51,10 +52,13 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
   return formatConnInfo(branchConn(ctx, database), { showPassword });
 }
 
-/** Runs `fn` on a session on main, with the control table in place. */
+/**
+ * Runs `fn` on a session on main, with the control table in place. The session has ayb's limits
+ * (postgres/timeouts.ts): a lock on the control table held elsewhere ends in an error, not a hang.
+ */
 export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
   return withClient(ctx.main, async (client) => {
     await ensureControlTable(client);
     return fn(client);
-  });
+  }, sessionTimeouts());
 }
