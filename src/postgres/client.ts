@@ -3,6 +3,7 @@ import { restoreResponse } from './pg-load.js';
 import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
+import { quoteIdent } from './quote.js';
 import { describeLimit, type SessionTimeouts } from './timeouts.js';
 
 restoreResponse();
@@ -115,6 +116,9 @@ export function connectionError(error: unknown, info: ConnInfo): AybError {
       cause: error,
     });
   }
+  if (code === SqlState.objectNotInPrerequisiteState && /not currently accepting connections/i.test(message)) {
+    return refusingConnectionsError(info, error);
+  }
   if (code === SqlState.invalidCatalogName) {
     return new NotFoundError('database_not_found', `database "${info.database}" does not exist on ${server}`, {
       hint: `create it first (createdb ${info.database}) or point the database URL at an existing database`,
@@ -130,6 +134,19 @@ export function connectionError(error: unknown, info: ConnInfo): AybError {
   return new ExternalError('connection_failed', `cannot connect to PostgreSQL at ${server}: ${message}`, {
     hint: 'check the database URL and that the server accepts connections',
     cause: error,
+  });
+}
+
+/**
+ * The database exists but refuses connections (`ALTER DATABASE … ALLOW_CONNECTIONS false`, which an
+ * interrupted `--disconnect` copy, rename or reset can leave behind): says exactly how to undo it.
+ */
+export function refusingConnectionsError(info: ConnInfo, cause?: unknown): ExternalError {
+  const alter = `ALTER DATABASE ${quoteIdent(info.database)} WITH ALLOW_CONNECTIONS true`;
+  return new ExternalError('connections_refused', `database "${info.database}" on ${describeServer(info)} refuses connections (ALLOW_CONNECTIONS is false)`, {
+    hint: `if nobody meant it to (an ayb --disconnect copy, rename or reset that was cut off can leave it so), allow them again from another database as its owner or a superuser: psql -d postgres -c '${alter.replace(/'/g, "'\\''")}'`,
+    cause,
+    details: { database: info.database, sql: alter },
   });
 }
 

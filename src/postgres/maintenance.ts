@@ -102,8 +102,13 @@ export async function holdRefusingLock(client: Client, database: string): Promis
   await withoutTimeouts(client, 'all', () => client.query(lockCall('pg_advisory_lock', 'refusing', 'shared'), [database]));
 }
 
-export function releaseRefusingLock(client: Client, database: string): Promise<void> {
-  return unlock(client, 'refusing', database, 'shared');
+export function releaseRefusingLock(client: Client, database: string, mode: LockMode = 'shared'): Promise<void> {
+  return unlock(client, 'refusing', database, mode);
+}
+
+/** The refusing lock, exclusively, without waiting: false while a session that refused connections to `database` is still at it. */
+export function tryTakeRefusingLock(client: Client, database: string): Promise<boolean> {
+  return tryLock(client, 'refusing', database, 'exclusive');
 }
 
 /** The connection guard's wait for every session holding the refusing lock of `$1` to end. */
