@@ -8,6 +8,7 @@ import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
 import { recoverRefusal } from '../postgres/connection-guard.js';
+import { forgetStaleRefusals } from '../postgres/refusal-record.js';
 import { AybError, ConflictError } from '../core/errors.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
@@ -66,7 +67,9 @@ export async function withControl<T>(ctx: BranchContext, fn: (client: Client) =>
     return fn(client);
   }, sessionTimeouts());
   try {
-    return await run();
+    const result = await run();
+    forgetStaleRefusals(ctx.main, ctx.main.database);
+    return result;
   } catch (error) {
     if (!(error instanceof AybError && error.code === 'connections_refused' && error.details?.database === ctx.main.database)) throw error;
     await allowMainAgain(ctx, error);

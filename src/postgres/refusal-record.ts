@@ -74,3 +74,14 @@ export function findRefusalRecords(main: ConnInfo, database: string): { readonly
   }
   return found.sort((a, b) => a.record.since.localeCompare(b.record.since));
 }
+
+/**
+ * Removes the notes about `database` once it is seen allowing connections: whoever allowed them (a
+ * person, after ayb and its guard were both cut off) did the note's work, and a later refusal is
+ * not ayb's. A note younger than `graceMs` is left: its ayb process may be about to refuse them.
+ */
+export function forgetStaleRefusals(main: ConnInfo, database: string, graceMs = 60_000, now = Date.now()): void {
+  for (const { file, record } of findRefusalRecords(main, database)) {
+    if (now - Date.parse(record.since) > graceMs) removeRefusalRecord(file);
+  }
+}

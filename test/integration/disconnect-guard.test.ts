@@ -141,4 +141,20 @@ describe('--disconnect when the server goes away', () => {
     expect(await allowsConnections(cluster, 'app')).toBe(true);
     expect(await notes()).toEqual([]);
   });
+
+  it('a note left after someone allowed connections by hand is forgotten, so a later refusal is not undone by ayb', async () => {
+    await mkdir(path.join(stateDir, 'refusing'), { recursive: true });
+    await writeFile(path.join(stateDir, 'refusing', 'old.json'), JSON.stringify({
+      host: '127.0.0.1', port: cluster.port, lock: 'app', databases: ['app'], pid: 1, since: new Date(Date.now() - 3_600_000).toISOString(),
+    }));
+    expect((await runCli(['branch', 'list'], { env })).exitCode).toBe(0);
+    expect(await notes()).toEqual([]);
+    await cluster.query('ALTER DATABASE app WITH ALLOW_CONNECTIONS false', [], 'postgres');
+    try {
+      jsonError(await runCli(['branch', 'list', '--json'], { env }), 5, 'connections_refused');
+      expect(await allowsConnections(cluster, 'app')).toBe(false);
+    } finally {
+      await cluster.query('ALTER DATABASE app WITH ALLOW_CONNECTIONS true', [], 'postgres');
+    }
+  });
 });
