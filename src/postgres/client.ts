@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
-import { describeLimit, type SessionTimeouts } from './timeouts.js';
+import { describeLimit, type SessionTimeouts, timeoutStatements } from './timeouts.js';
 
 restoreResponse();
 
@@ -50,17 +50,10 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
 
 /**
  * Opens a session. With `timeouts` (ayb's own bookkeeping sessions, see timeouts.ts) the session
- * starts with those limits, so a stuck lock ends in an error rather than a hang.
+ * gets those limits first, so a stuck lock ends in an error rather than a hang.
  */
 export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promise<Client> {
-  const client = new pg.Client({
-    ...clientConfig(info),
-    ...(timeouts && {
-      lock_timeout: timeouts.lock,
-      statement_timeout: timeouts.statement,
-      idle_in_transaction_session_timeout: timeouts.idleInTransaction,
-    }),
-  });
+  const client = new pg.Client(clientConfig(info));
   // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
   client.on('error', () => undefined);
   try {
@@ -68,6 +61,14 @@ export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promi
   } catch (error) {
     await client.end().catch(() => undefined);
     throw connectionError(error, info);
+  }
+  if (timeouts) {
+    try {
+      await client.query(timeoutStatements(timeouts));
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw queryError(error, info);
+    }
   }
   return client;
 }

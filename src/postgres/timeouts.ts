@@ -38,19 +38,38 @@ export function sessionTimeouts(env: NodeJS.ProcessEnv = process.env): SessionTi
 }
 
 
+const SETTINGS: Readonly<Record<keyof SessionTimeouts, string>> = {
+  lock: 'lock_timeout',
+  statement: 'statement_timeout',
+  idleInTransaction: 'idle_in_transaction_session_timeout',
+};
+
 /**
- * Runs `fn` on `client` without the statement limit (`statement`: the copy, a DROP DATABASE, which
- * may rightly take long but still give up on a stuck lock) or without any limit (`all`: a wait for
- * one of ayb's own advisory locks, which lasts as long as the work it waits for), then restores
- * the session's limits.
+ * The SET statements that put `timeouts` (or the listed ones) in force on a session. Sent as
+ * statements after connecting, not as startup parameters, which connection poolers such as
+ * PgBouncer refuse.
+ */
+export function timeoutStatements(timeouts: Partial<SessionTimeouts>): string {
+  return (Object.keys(timeouts) as (keyof SessionTimeouts)[])
+    .map((key) => `SET ${SETTINGS[key]} = ${Math.max(0, Math.trunc(timeouts[key]!))}`)
+    .join('; ');
+}
+
+/**
+ * Runs `fn` on `client` (a session with sessionTimeouts() in force) without the statement limit
+ * (`statement`: the copy, a DROP DATABASE, which may rightly take long but still give up on a stuck
+ * lock) or without any limit (`all`: a wait for one of ayb's own advisory locks, which lasts as long
+ * as the work it waits for), then puts the limits back.
  */
 export async function withoutTimeouts<T>(client: Client, which: 'statement' | 'all', fn: () => Promise<T>): Promise<T> {
-  const names = which === 'all' ? ['statement_timeout', 'lock_timeout'] : ['statement_timeout'];
-  await client.query(names.map((name) => `SET ${name} = 0`).join('; '));
+  const limits = sessionTimeouts();
+  const lifted: Partial<SessionTimeouts> = which === 'all' ? { statement: 0, lock: 0 } : { statement: 0 };
+  const restored: Partial<SessionTimeouts> = which === 'all' ? { statement: limits.statement, lock: limits.lock } : { statement: limits.statement };
+  await client.query(timeoutStatements(lifted));
   try {
     return await fn();
   } finally {
-    await client.query(names.map((name) => `RESET ${name}`).join('; ')).catch(() => undefined);
+    await client.query(timeoutStatements(restored)).catch(() => undefined);
   }
 }
 
