@@ -7,7 +7,7 @@ import { ensureHistory } from '../history/archive.js';
 import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
-import { recoverRefusal } from '../postgres/connection-guard.js';
+import { healAbandonedRefusals, recoverRefusal } from '../postgres/connection-guard.js';
 import { forgetStaleRefusals } from '../postgres/refusal-record.js';
 import { AybError, ConflictError } from '../core/errors.js';
 
@@ -68,12 +68,25 @@ export async function withControl<T>(ctx: BranchContext, fn: (client: Client) =>
   }, sessionTimeouts());
   try {
     const result = await run();
-    forgetStaleRefusals(ctx.main, ctx.main.database);
+    await healAfterCutOffProcesses(ctx);
     return result;
   } catch (error) {
     if (!(error instanceof AybError && error.code === 'connections_refused' && error.details?.database === ctx.main.database)) throw error;
     await allowMainAgain(ctx, error);
     return run();
+  }
+}
+
+/**
+ * Main accepts connections, so a note about it is stale (someone allowed them by hand) and
+ * forgotten; a branch that a cut-off rename or reset left refusing connections, with its guard
+ * gone, is let in again. Never fails the command: this is housekeeping.
+ */
+async function healAfterCutOffProcesses(ctx: BranchContext): Promise<void> {
+  forgetStaleRefusals(ctx.main, ctx.main.database);
+  const healed = await healAbandonedRefusals(ctx.main).catch(() => []);
+  for (const database of healed) {
+    ctx.log?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
   }
 }
 

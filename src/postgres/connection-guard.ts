@@ -4,7 +4,7 @@ import { type Client, clientConfig, sqlState, SqlState } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
 import { connectMaintenance, holdRefusingLock, releaseRefusingLock, setAllowConnections, tryTakeRefusingLock, WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
 import { quoteIdent } from './quote.js';
-import { findRefusalRecords, type RefusalRecord, removeRefusalRecord, writeRefusalRecord } from './refusal-record.js';
+import { findRefusalRecords, type RefusalRecord, refusalRecordPath, removeRefusalRecord, writeRefusalRecord } from './refusal-record.js';
 import { parseDuration } from '../core/duration.js';
 
 /**
@@ -143,10 +143,12 @@ export async function refuseConnections(
   log?: (line: string) => void,
 ): Promise<Refusal> {
   const window = guardWindowMs();
-  const record = writeRefusalRecord(main, database, guarded);
+  const record = refusalRecordPath(main, database);
   const guard = startConnectionGuard(main, database, guarded, record, window);
   try {
     await holdRefusingLock(maint, database);
+    // Noted once the lock is held, so a note whose lock is free was left by a process that is gone.
+    writeRefusalRecord(main, database, guarded);
     await setAllowConnections(maint, database, false);
   } catch (error) {
     // Most likely the database still allows connections; but a connection lost mid-statement may
@@ -200,20 +202,51 @@ export async function recoverRefusal(main: ConnInfo, database: string): Promise<
   if (notes.length === 0) return { outcome: 'not_ayb' };
   const maint = await connectMaintenance(main);
   try {
-    for (const { file, record } of notes) {
-      if (!(await tryTakeRefusingLock(maint, record.lock))) return { outcome: 'in_progress', record };
-      try {
-        for (const name of record.databases) {
-          const { rowCount } = await maint.query('SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn', [name]);
-          if (rowCount) await setAllowConnections(maint, name, true);
-        }
-      } finally {
-        await releaseRefusingLock(maint, record.lock, 'exclusive').catch(() => undefined);
-      }
-      removeRefusalRecord(file);
+    for (const note of notes) {
+      if ((await actOnNote(maint, note)) === undefined) return { outcome: 'in_progress', record: note.record };
     }
     return { outcome: 'allowed', record: notes[0]!.record };
   } finally {
     await maint.end().catch(() => undefined);
   }
+}
+
+/**
+ * Does the work of the guards that gave up (or were killed) on main's server: for each note whose
+ * ayb process is gone (its refusing lock is free), allows connections to the databases it lists that still
+ * refuse them (a branch left so by a rename or a reset's swap) and removes it. Returns the
+ * databases let in again. Opens a session only when such notes exist.
+ */
+export async function healAbandonedRefusals(main: ConnInfo): Promise<string[]> {
+  const notes = findRefusalRecords(main);
+  if (notes.length === 0) return [];
+  const maint = await connectMaintenance(main);
+  try {
+    const allowed: string[] = [];
+    for (const note of notes) allowed.push(...((await actOnNote(maint, note)) ?? []));
+    return allowed;
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/**
+ * One note: undefined while its ayb process still holds the refusing lock; otherwise allows
+ * connections to the listed databases that refuse them, removes the note, and returns those.
+ */
+async function actOnNote(maint: Client, { file, record }: { readonly file: string; readonly record: RefusalRecord }): Promise<string[] | undefined> {
+  if (!(await tryTakeRefusingLock(maint, record.lock))) return undefined;
+  const allowed: string[] = [];
+  try {
+    for (const name of record.databases) {
+      const { rowCount } = await maint.query('SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn', [name]);
+      if (!rowCount) continue;
+      await setAllowConnections(maint, name, true);
+      allowed.push(name);
+    }
+  } finally {
+    await releaseRefusingLock(maint, record.lock, 'exclusive').catch(() => undefined);
+  }
+  removeRefusalRecord(file);
+  return allowed;
 }

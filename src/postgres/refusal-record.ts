@@ -53,8 +53,8 @@ export function removeRefusalRecord(file: string | undefined): void {
   if (file) rmSync(file, { force: true });
 }
 
-/** The notes about `database` on main's server, oldest first. */
-export function findRefusalRecords(main: ConnInfo, database: string): { readonly file: string; readonly record: RefusalRecord }[] {
+/** The notes about `database` (any database, when undefined) on main's server, oldest first. */
+export function findRefusalRecords(main: ConnInfo, database?: string): { readonly file: string; readonly record: RefusalRecord }[] {
   const dir = refusalDir();
   let names: string[];
   try {
@@ -67,7 +67,7 @@ export function findRefusalRecords(main: ConnInfo, database: string): { readonly
     const file = path.join(dir, name);
     try {
       const record = JSON.parse(readFileSync(file, 'utf8')) as RefusalRecord;
-      if (record.host === main.host && record.port === main.port && record.databases.includes(database)) found.push({ file, record });
+      if (record.host === main.host && record.port === main.port && (database === undefined || record.databases.includes(database))) found.push({ file, record });
     } catch {
       // Half-written or not ours: not a note to act on.
     }

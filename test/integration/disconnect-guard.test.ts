@@ -157,4 +157,28 @@ describe('--disconnect when the server goes away', () => {
       await cluster.query('ALTER DATABASE app WITH ALLOW_CONNECTIONS true', [], 'postgres');
     }
   });
+
+  it('a branch a rename left refusing connections when the server went away, with its guard gone, is let in again by the next command', async () => {
+    expect((await runCli(['branch', 'create', 'before'], { env })).exitCode).toBe(0);
+    // ALTER DATABASE … RENAME waits at the gate while the branch refuses connections; then the server stops.
+    const gate = await holdDatabaseGate(cluster, 'ayb_branch_before');
+    const rename = spawnCli(['branch', 'rename', 'before', 'after', '--disconnect'], { env: { ...env, AYB_GUARD_WINDOW: '1s' } });
+    try {
+      await waitUntil('the rename to wait at the gate', async () => (await waitingOnLock(cluster, 'ALTER DATABASE')).length === 1);
+      expect(await allowsConnections(cluster, 'ayb_branch_before')).toBe(false);
+      await stopManagedCluster({ dataDir: cluster.dataDir });
+    } finally {
+      await gate.release();
+    }
+    expect((await rename).exitCode).toBe(5);
+    await waitUntil('the guard to give up', async () => connectionGuards(cluster).length === 0, 20_000);
+    await restartServer();
+    expect(await allowsConnections(cluster, 'ayb_branch_before')).toBe(false);
+    const list = await runCli(['branch', 'list'], { env });
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stderr).toMatch(/Database "ayb_branch_before" was left refusing connections by an ayb process that was cut off; allowed connections again/);
+    expect(await allowsConnections(cluster, 'ayb_branch_before')).toBe(true);
+    expect(await notes()).toEqual([]);
+    expect((await runCli(['branch', 'delete', 'before', '--yes'], { env })).exitCode).toBe(0);
+  });
 });
