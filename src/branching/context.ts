@@ -6,6 +6,10 @@ import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js
 import { ensureHistory } from '../history/archive.js';
 import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
+import { sessionTimeouts } from '../postgres/timeouts.js';
+import { healAbandonedRefusals, recoverRefusal } from '../postgres/connection-guard.js';
+import { forgetStaleRefusals } from '../postgres/refusal-record.js';
+import { AybError, ConflictError } from '../core/errors.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -51,10 +55,55 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
   return formatConnInfo(branchConn(ctx, database), { showPassword });
 }
 
-/** Runs `fn` on a session on main, with the control table in place. */
+/**
+ * Runs `fn` on a session on main, with the control table in place. The session has ayb's limits
+ * (postgres/timeouts.ts): a lock on the control table held elsewhere ends in an error, not a hang.
+ * Main found refusing connections because an ayb process was cut off while it had them refused
+ * (and its guard could not undo it) is let in again first (see allowMainAgain).
+ */
 export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
-  return withClient(ctx.main, async (client) => {
+  const run = () => withClient(ctx.main, async (client) => {
     await ensureControlTable(client);
     return fn(client);
-  });
+  }, sessionTimeouts());
+  try {
+    const result = await run();
+    await healAfterCutOffProcesses(ctx);
+    return result;
+  } catch (error) {
+    if (!(error instanceof AybError && error.code === 'connections_refused' && error.details?.database === ctx.main.database)) throw error;
+    await allowMainAgain(ctx, error);
+    return run();
+  }
+}
+
+/**
+ * Main accepts connections, so a note about it is stale (someone allowed them by hand) and
+ * forgotten; a branch that a cut-off rename or reset left refusing connections, with its guard
+ * gone, is let in again. Never fails the command: this is housekeeping.
+ */
+async function healAfterCutOffProcesses(ctx: BranchContext): Promise<void> {
+  forgetStaleRefusals(ctx.main, ctx.main.database);
+  const healed = await healAbandonedRefusals(ctx.main).catch(() => []);
+  for (const database of healed) {
+    ctx.log?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
+  }
+}
+
+/**
+ * Main refuses connections. When ayb's note says an ayb process made it so and none is still at it,
+ * allows them again and says so; while that process still works, a conflict; otherwise the error
+ * as it is, which names the ALTER DATABASE to run.
+ */
+async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<void> {
+  const found = await recoverRefusal(ctx.main, ctx.main.database);
+  if (found.outcome === 'not_ayb') throw refused;
+  const who = `ayb process ${found.record.pid}, since ${found.record.since}`;
+  if (found.outcome === 'in_progress') {
+    throw new ConflictError('connections_refused', `database "${ctx.main.database}" refuses connections for now: another ayb process is copying or renaming it (${who})`, {
+      hint: 'wait for it to finish (it allows connections again when it is done), then run the command again',
+      details: { database: ctx.main.database },
+    });
+  }
+  ctx.log?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
 }

@@ -15,7 +15,7 @@ import { type BranchContext, withControl } from './context.js';
 import { dropResetLeftovers, missingBranchError } from './delete.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
-import { looksLikeUrl } from './source.js';
+import { checkSourceAccess, looksLikeUrl, withMainPasswordForSameRole } from './source.js';
 import { type Branch } from '../core/records.js';
 
 export interface ResetOptions {
@@ -170,10 +170,9 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
   if (looksLikeUrl(row.source_database)) {
     // The URL was recorded without its password. The same role on the same server has the main
     // database's password; elsewhere PGPASSWORD or ~/.pgpass supplies it.
-    const recorded = parseConnInfo(row.source_database);
-    const sameServer = recorded.host === ctx.main.host && recorded.port === ctx.main.port;
-    const sameRole = sameServer && (recorded.user ?? ctx.main.user) === ctx.main.user;
-    const conn = sameRole && !recorded.password && ctx.main.password ? { ...recorded, password: ctx.main.password } : recorded;
+    const conn = withMainPasswordForSameRole(parseConnInfo(row.source_database), ctx.main);
+    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
+    await checkSourceAccess(client, conn, sameServer);
     return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;

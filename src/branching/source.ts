@@ -1,8 +1,9 @@
 import type { CloneSource } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
-import type { Client } from '../postgres/client.js';
-import { formatConnInfo, looksLikeConnectionString, parseConnInfo, withDatabase } from '../postgres/conninfo.js';
+import { AybError, ConflictError, ExternalError, NotFoundError, UsageError } from '../core/errors.js';
+import { type Client, connect, connectionError, queryError, sqlState, SqlState } from '../postgres/client.js';
+import { sourceNotFound } from '../clone/strategy.js';
+import { type ConnInfo, formatConnInfo, looksLikeConnectionString, parseConnInfo, withDatabase } from '../postgres/conninfo.js';
 import type { BranchContext } from './context.js';
 import { findRow } from './control-table.js';
 import { lockKey, validateBranchName } from './names.js';
@@ -28,8 +29,10 @@ export async function resolveSource(ctx: BranchContext, client: Client, from: st
     return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null, masked: false };
   }
   if (looksLikeUrl(from)) {
-    const conn = parseConnInfo(from);
+    const given = parseConnInfo(from);
+    const conn = withMainPasswordForSameRole(given, ctx.main);
     const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
+    await checkSourceAccess(client, conn, sameServer);
     return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null, snapshot: null, masked: false };
   }
   validateBranchName(from);
@@ -70,4 +73,87 @@ export function strategyFor(source: ResolvedSource, requested: StrategyChoice): 
     });
   }
   return 'template';
+}
+
+/**
+ * A URL without a password for main's own role on main's server gets main's password (it is the
+ * same login); any other role's password comes from the URL, PGPASSWORD or ~/.pgpass.
+ */
+export function withMainPasswordForSameRole(conn: ConnInfo, main: ConnInfo): ConnInfo {
+  const sameRole = conn.host === main.host && conn.port === main.port && (conn.user ?? main.user) === main.user;
+  return sameRole && !conn.password && main.password ? { ...conn, password: main.password } : conn;
+}
+
+/**
+ * A source given as a URL is read with the URL's credentials, whatever the strategy: a dump runs as
+ * that role, but a template copy runs as main's role, which may read far more. So ayb logs in with
+ * them (password, CONNECT), and when that role is not main's, refuses a copy of a database it
+ * cannot read in full (a table or sequence without SELECT, a schema without USAGE, rows hidden by
+ * row-level security): the copy would hand it what it may not see. Errors name --from, not the
+ * main database URL.
+ */
+export async function checkSourceAccess(mainClient: Client, source: ConnInfo, sameServer: boolean): Promise<void> {
+  let client: Client;
+  try {
+    client = await connect(source);
+  } catch (error) {
+    throw sourceConnectionError(error, source);
+  }
+  try {
+    const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
+    const role = rows[0]!.role;
+    if (!sameServer) return; // A dump from another server reads as this role anyway.
+    const { rows: mainRows } = await mainClient.query<{ role: string }>('SELECT current_user AS role');
+    if (mainRows[0]!.role === role) return;
+    const { rows: hidden } = await client.query<{ name: string }>(UNREADABLE_SQL);
+    if (hidden.length > 0) {
+      const names = hidden.slice(0, 5).map((r) => r.name).join(', ');
+      throw new ExternalError('source_not_readable', `role "${role}" of the --from URL cannot read all of database "${source.database}" (${names}${hidden.length > 5 ? ', …' : ''})`, {
+        hint: `a copy carries every table; grant "${role}" SELECT on them (and USAGE on their schemas, BYPASSRLS for tables with row-level security), or give --from a role that can read them`,
+        details: { role, unreadable: hidden.map((r) => r.name) },
+      });
+    }
+  } catch (error) {
+    throw queryError(error, source);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Tables, views' materialisations and sequences the session's role cannot read in full. */
+const UNREADABLE_SQL = `
+  SELECT format('%I.%I', n.nspname, c.relname) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'm', 'S')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+     AND NOT (
+       has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+       AND (NOT c.relrowsecurity
+            OR (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
+            OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity))
+     )
+   ORDER BY 1
+   LIMIT 50`;
+
+/** A failed login or connection to a --from URL says so, and points at --from. */
+function sourceConnectionError(error: unknown, source: ConnInfo): AybError {
+  const failure = connectionError(error, source);
+  if (failure.code === 'database_not_found') return sourceNotFound(source.database);
+  const hint = failure.code === 'authentication_failed'
+    ? 'check the user and password in the --from URL (a password can also come from PGPASSWORD or ~/.pgpass)'
+    : sqlState(failure.cause) === SqlState.insufficientPrivilege
+      ? `the --from role needs CONNECT on database "${source.database}" (GRANT CONNECT ON DATABASE …), or give --from a role that has it`
+      : 'check the host, port and database in the --from URL and that the server accepts connections';
+  return new AybError(failure.code, failure.exitCode, `source (--from): ${failure.message}`, { hint, cause: error, details: failure.details });
+}
+
+/** The warning for a connection string with a password given as `flag` on the command line, if it has one. */
+export function passwordInArgvWarning(flag: string, value: string | undefined, instead: string): string | undefined {
+  if (value === undefined || !looksLikeUrl(value)) return undefined;
+  try {
+    if (!parseConnInfo(value).password) return undefined;
+  } catch {
+    return undefined;
+  }
+  return `warning: the password in ${flag} is visible to other users of this machine (ps) and stays in your shell history; leave it out and use ${instead} or ~/.pgpass`;
 }

@@ -12,6 +12,7 @@ import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } fr
 import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
 import { findTool } from '../postgres/tools.js';
+import { sessionTimeouts } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
 
@@ -177,6 +178,7 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     keepOwnership: source.sameServer && superuser,
     keepPrivileges: source.sameServer,
     excludeTables: request.excludeTables,
+    lockWaitTimeoutMs: sessionTimeouts().lock,
     signal: request.signal,
     onProgress: onProgress ? (p) => onProgress({ ...p, totalBytes: sourceInfo.size }) : undefined,
     restoreSettings: restoreSessionSettings(),

@@ -1,11 +1,12 @@
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import type { ResultPromise } from 'execa';
-import { AybError, ExternalError } from '../core/errors.js';
+import { AybError, ConflictError, ExternalError } from '../core/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { dieWithParentPrefix } from './die-with-parent.js';
 import { type DumpProgress, watchRestore } from './progress.js';
 import { type Tool, toolEnv } from '../postgres/tools.js';
+import { describeLimit } from '../postgres/timeouts.js';
 
 export type { DumpProgress } from './progress.js';
 
@@ -16,6 +17,8 @@ export interface DumpOptions {
   readonly keepPrivileges: boolean;
   /** Tables left out entirely, as schema.table patterns (the control table). */
   readonly excludeTables: readonly string[];
+  /** pg_dump's `--lock-wait-timeout`, in ms: a table lock held elsewhere ends the dump instead of hanging it. 0: wait. */
+  readonly lockWaitTimeoutMs?: number;
 }
 
 export interface DumpCloneRequest extends DumpOptions {
@@ -41,6 +44,7 @@ export function pgDumpArgs(source: ConnInfo, options: DumpOptions): string[] {
   if (!options.keepOwnership) args.push('--no-owner');
   if (!options.keepPrivileges) args.push('--no-privileges');
   for (const table of options.excludeTables) args.push(`--exclude-table=${table}`);
+  if (options.lockWaitTimeoutMs) args.push(`--lock-wait-timeout=${options.lockWaitTimeoutMs}`);
   args.push('--dbname', formatConnInfo(withAppName(source, 'ayb-pg_dump'), { omitPassword: true }));
   return args;
 }
@@ -207,6 +211,9 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
     ? 'pg_dump'
     : firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
   if (failed === 'pg_dump') {
+    if (request.lockWaitTimeoutMs && /statement timeout|lock timeout|could not obtain lock/i.test(dumpErr.lines())) {
+      throw dumpLockTimeout(dumpErr.lines(), source, request.lockWaitTimeoutMs);
+    }
     throw toolFailure('pg_dump', dumpResult.exitCode, dumpResult.signal, dumpErr.lines(), source);
   }
   if (failed === 'psql') {
@@ -216,6 +223,15 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
 
 /** How long psql may take to exit after pg_dump found it gone (see dumpLostItsReader). */
 const READER_GRACE_MS = 5_000;
+
+/** pg_dump could not lock a table within --lock-wait-timeout: someone holds a conflicting lock (exit 4). */
+function dumpLockTimeout(stderr: string, source: ConnInfo, waitedMs: number): ConflictError {
+  const table = /LOCK TABLE (\S+)/.exec(stderr)?.[1];
+  return new ConflictError('lock_timeout', `pg_dump gave up after ${waitedMs / 1000}s waiting for a lock on ${table ? `table ${table}` : 'a table'} of "${source.database}": another session holds a conflicting lock (${scrubSecret(stderr, source).replace(/\s*\n\s*/g, ' | ')})`, {
+    hint: `find that session (SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE state = 'idle in transaction' OR wait_event_type = 'Lock'), end its transaction, then create the branch again; the wait is ${describeLimit('lock')}`,
+    details: { tool: 'pg_dump', ...(table ? { table } : {}) },
+  });
+}
 
 function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, signal: string | undefined, stderr: string, conn: ConnInfo): ExternalError {
   const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;

@@ -2,6 +2,7 @@ import { ConflictError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
+import { withoutTimeouts } from '../postgres/timeouts.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import type { FileCopyMethod } from './file-copy.js';
@@ -63,7 +64,8 @@ export async function templateClone(client: Client, source: string, target: stri
   const strategy = serverMajor >= 15 ? ' STRATEGY FILE_COPY' : '';
   if (method === 'clone') await client.query('SET file_copy_method = clone');
   try {
-    await client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}`);
+    // The copy may rightly take long; a lock it cannot get still ends it (timeouts.ts).
+    await withoutTimeouts(client, 'statement', () => client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}`));
   } catch (error) {
     if (sqlState(error) === SqlState.objectInUse) {
       throw busySourceError(source, await sessionsOn(client, source));

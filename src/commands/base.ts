@@ -12,6 +12,8 @@ import { loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { AybError, ExitCode, InterruptedError, UsageError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
 import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
+import { debugTrace, knownSecrets, scrubError } from '../output/debug.js';
+import { passwordInArgvWarning } from '../branching/source.js';
 
 interface CopyFlagValues {
   readonly strategy?: string;
@@ -56,7 +58,14 @@ export abstract class AybCommand extends Command {
   }
 
   protected async loadConfig(flags: { config?: string; 'database-url'?: string }): Promise<LoadedConfig> {
+    this.warnPasswordInArgv('--database-url', flags['database-url'], 'AYB_DATABASE_URL');
     return loadConfig({ configPath: flags.config, databaseUrl: flags['database-url'] });
+  }
+
+  /** A password typed on the command line is visible to every user of the machine (ps) and stays in the shell's history. */
+  protected warnPasswordInArgv(flag: string, value: string | undefined, instead: string): void {
+    const warning = passwordInArgvWarning(flag, value, instead);
+    if (warning) this.writer.log(warning);
   }
 
   /** The main database (starting the managed PostgreSQL if that is the one) and the config, for the domain. */
@@ -67,6 +76,7 @@ export abstract class AybCommand extends Command {
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
   protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
     const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+    this.warnPasswordInArgv('--from', from, 'PGPASSWORD');
     const ctx = await this.branchContext(flags);
     const started = Date.now();
     // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
@@ -172,10 +182,11 @@ export abstract class AybCommand extends Command {
     // oclif's own exit (this.exit) and help/version requests pass through untouched.
     const exitRequest = error as { code?: unknown };
     if (!(error instanceof AybError) && /^EEXIT/.test(String(exitRequest.code ?? ''))) throw error;
-    const aybError = toAybError(error, this.id ?? '', this.ctor);
+    // A password typed into a mistyped flag or a stray argument would be quoted back: masked here.
+    const aybError = scrubError(toAybError(error, this.id ?? "", this.ctor), knownSecrets([...process.argv.slice(2), ...this.argv]));
     if (!this.writerInstance && argvWantsJson(this.argv)) this.outputFormat = 'json';
     this.writer.error(aybError);
-    if (process.env.AYB_DEBUG && aybError.cause) process.stderr.write(`${(aybError.cause as Error).stack ?? aybError.cause}\n`);
+    if (process.env.AYB_DEBUG && aybError.cause) process.stderr.write(`${debugTrace(aybError.cause, [...process.argv.slice(2), ...this.argv])}\n`);
     process.exitCode = aybError.exitCode;
   }
 }

@@ -1,5 +1,6 @@
 import type { Hook } from '@oclif/core';
 import { notFoundError } from '../output/command-not-found.js';
+import { knownSecrets, scrubError } from '../output/debug.js';
 import { argvWantsJson, Writer } from '../output/writer.js';
 
 /**
@@ -9,7 +10,8 @@ import { argvWantsJson, Writer } from '../output/writer.js';
 const hook: Hook<'command_not_found'> = async function (options) {
   const words = options.id.split(':');
   const ids = options.config.commandIDs;
-  const error = notFoundError(words, ids, options.config.bin);
+  // A password among the stray words (a URL given where no argument is taken) is masked.
+  const error = scrubError(notFoundError(words, ids, options.config.bin), knownSecrets([...process.argv.slice(2), ...(options.argv ?? [])]));
   new Writer(argvWantsJson(options.argv ?? []) ? 'json' : 'table').error(error);
   process.exitCode = error.exitCode;
   return true;

@@ -1,8 +1,10 @@
 // pg-load must be evaluated right before pg: see there.
 import { restoreResponse } from './pg-load.js';
 import pg from 'pg';
-import { AybError, ExternalError, NotFoundError } from '../core/errors.js';
+import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
+import { quoteIdent } from './quote.js';
+import { describeLimit, type SessionTimeouts, timeoutStatements } from './timeouts.js';
 
 restoreResponse();
 
@@ -20,6 +22,9 @@ export const SqlState = {
   insufficientPrivilege: '42501',
   undefinedTable: '42P01',
   queryCanceled: '57014',
+  lockNotAvailable: '55P03',
+  idleInTransactionTimeout: '25P03',
+  objectNotInPrerequisiteState: '55000',
 } as const;
 
 export function sqlState(error: unknown): string | undefined {
@@ -43,7 +48,11 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
   };
 }
 
-export async function connect(info: ConnInfo): Promise<Client> {
+/**
+ * Opens a session. With `timeouts` (ayb's own bookkeeping sessions, see timeouts.ts) the session
+ * gets those limits first, so a stuck lock ends in an error rather than a hang.
+ */
+export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promise<Client> {
   const client = new pg.Client(clientConfig(info));
   // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
   client.on('error', () => undefined);
@@ -53,12 +62,20 @@ export async function connect(info: ConnInfo): Promise<Client> {
     await client.end().catch(() => undefined);
     throw connectionError(error, info);
   }
+  if (timeouts) {
+    try {
+      await client.query(timeoutStatements(timeouts));
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw queryError(error, info);
+    }
+  }
   return client;
 }
 
 /** Runs `fn` with a connection that is always closed afterwards. */
-export async function withClient<T>(info: ConnInfo, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connect(info);
+export async function withClient<T>(info: ConnInfo, fn: (client: Client) => Promise<T>, timeouts?: SessionTimeouts): Promise<T> {
+  const client = await connect(info, timeouts);
   try {
     return await fn(client);
   } catch (error) {
@@ -100,6 +117,9 @@ export function connectionError(error: unknown, info: ConnInfo): AybError {
       cause: error,
     });
   }
+  if (code === SqlState.objectNotInPrerequisiteState && /not currently accepting connections/i.test(message)) {
+    return refusingConnectionsError(info, error);
+  }
   if (code === SqlState.invalidCatalogName) {
     return new NotFoundError('database_not_found', `database "${info.database}" does not exist on ${server}`, {
       hint: `create it first (createdb ${info.database}) or point the database URL at an existing database`,
@@ -115,6 +135,19 @@ export function connectionError(error: unknown, info: ConnInfo): AybError {
   return new ExternalError('connection_failed', `cannot connect to PostgreSQL at ${server}: ${message}`, {
     hint: 'check the database URL and that the server accepts connections',
     cause: error,
+  });
+}
+
+/**
+ * The database exists but refuses connections (`ALTER DATABASE … ALLOW_CONNECTIONS false`, which an
+ * interrupted `--disconnect` copy, rename or reset can leave behind): says exactly how to undo it.
+ */
+export function refusingConnectionsError(info: ConnInfo, cause?: unknown): ExternalError {
+  const alter = `ALTER DATABASE ${quoteIdent(info.database)} WITH ALLOW_CONNECTIONS true`;
+  return new ExternalError('connections_refused', `database "${info.database}" on ${describeServer(info)} refuses connections (ALLOW_CONNECTIONS is false)`, {
+    hint: `if nobody meant it to (an ayb --disconnect copy, rename or reset that was cut off can leave it so), allow them again from another database as its owner or a superuser: psql -d postgres -c '${alter.replace(/'/g, "'\\''")}'`,
+    cause,
+    details: { database: info.database, sql: alter },
   });
 }
 
@@ -134,10 +167,42 @@ export function queryError(error: unknown, info: ConnInfo): AybError {
     return new AybError('unexpected', 1, scrubSecret(error instanceof Error ? error.message : String(error), info), { cause: error });
   }
   const pgError = error as { message: string; detail?: string; hint?: string };
+  const limited = timeoutError(code, pgError.message, info, error);
+  if (limited) return limited;
   const detail = pgError.detail ? ` (${pgError.detail})` : '';
   return new ExternalError('database_error', scrubSecret(`PostgreSQL error ${code}: ${pgError.message}${detail}`, info), {
     hint: pgError.hint ?? 'see the PostgreSQL server log for more',
     cause: error,
     details: { sqlstate: code },
   });
+}
+
+/**
+ * A limit of timeouts.ts reached: a lock someone else holds (a conflict, exit 4), a statement that
+ * ran too long or a transaction left idle (exit 5). Says which limit and how to find the holder.
+ */
+function timeoutError(code: string, message: string, info: ConnInfo, cause: unknown): AybError | undefined {
+  const server = describeServer(info);
+  if (code === SqlState.lockNotAvailable) {
+    return new ConflictError('lock_timeout', `gave up waiting for a lock on ${server}, database "${info.database}": another session holds it (${message})`, {
+      hint: `find the session holding it (SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0 OR state = 'idle in transaction'), end its transaction, then run the command again; the wait is ${describeLimit('lock')}`,
+      cause,
+      details: { sqlstate: code },
+    });
+  }
+  if (code === SqlState.queryCanceled && /statement timeout/i.test(message)) {
+    return new ExternalError('statement_timeout', `a statement on ${server}, database "${info.database}", ran longer than ayb allows (${message})`, {
+      hint: `check the server's load and pg_stat_activity, then run the command again; the limit is ${describeLimit('statement')}`,
+      cause,
+      details: { sqlstate: code },
+    });
+  }
+  if (code === SqlState.idleInTransactionTimeout) {
+    return new ExternalError('idle_in_transaction_timeout', `the server ended ayb's session on ${server}: it stayed idle in a transaction too long (${message})`, {
+      hint: `run the command again; the limit is ${describeLimit('idleInTransaction')}`,
+      cause,
+      details: { sqlstate: code },
+    });
+  }
+  return undefined;
 }

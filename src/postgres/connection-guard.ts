@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { type Client, clientConfig, sqlState, SqlState } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
-import { holdRefusingLock, releaseRefusingLock, setAllowConnections, WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
+import { connectMaintenance, holdRefusingLock, releaseRefusingLock, setAllowConnections, tryTakeRefusingLock, WAIT_FOR_REFUSING_SESSIONS_SQL } from './maintenance.js';
 import { quoteIdent } from './quote.js';
+import { findRefusalRecords, type RefusalRecord, refusalRecordPath, removeRefusalRecord, writeRefusalRecord } from './refusal-record.js';
+import { parseDuration } from '../core/duration.js';
 
 /**
  * A watchdog for the moments in which ayb keeps a database refusing connections (a `--disconnect`
@@ -19,7 +21,10 @@ import { quoteIdent } from './quote.js';
  * flight (the ALTER DATABASE that refuses connections, or the copy itself) runs to its end on the
  * server although its client is gone. ayb's session holds the `refusing` advisory lock shared for
  * the whole time (maintenance.ts); the guard takes it exclusively, which waits for exactly that.
- * Then it allows connections to each of the databases that still refuses them.
+ * Then it allows connections to each of the databases that still refuses them. A server that is
+ * down (restarting, out of disk) is tried again every second for `AYB_GUARD_WINDOW` (default 15
+ * minutes). Should the guard give up, or be killed too, ayb's note (refusal-record.ts) stays, and the
+ * next ayb command that finds the database refusing connections allows them (recoverRefusal).
  */
 interface ConnectionGuard {
   /** ayb allowed connections again itself (`allowed`): the guard just exits. Otherwise it does it. */
@@ -27,11 +32,14 @@ interface ConnectionGuard {
 }
 
 const GUARD_SCRIPT = String.raw`
+const fs = require('fs');
 const pgPath = process.env.AYB_GUARD_PG;
 const configs = JSON.parse(process.env.AYB_GUARD_CONFIGS);
 const databases = JSON.parse(process.env.AYB_GUARD_DATABASES);
 const waitSql = process.env.AYB_GUARD_WAIT_SQL;
 const lockName = process.env.AYB_GUARD_LOCK;
+const record = process.env.AYB_GUARD_RECORD;
+const windowMs = Number(process.env.AYB_GUARD_WINDOW_MS);
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => { input += chunk; });
@@ -39,9 +47,11 @@ process.stdin.on('error', () => undefined);
 process.stdin.on('end', async () => {
   if (input.includes('done')) return;
   const { Client } = require(pgPath);
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const deadline = Date.now() + windowMs;
+  for (let attempt = 1; ; attempt++) {
     for (const config of configs) {
       const client = new Client(config);
+      client.on('error', () => undefined);
       try {
         await client.connect();
         await client.query(waitSql, [lockName]);
@@ -50,22 +60,38 @@ process.stdin.on('end', async () => {
           if (rowCount) await client.query('ALTER DATABASE "' + name.replace(/"/g, '""') + '" WITH ALLOW_CONNECTIONS true');
         }
         await client.end();
+        if (record) fs.rmSync(record, { force: true });
         return;
       } catch {
         await client.end().catch(() => undefined);
       }
     }
+    // The note stays for the next ayb command; it says how long the guard tried.
+    if (record) {
+      try {
+        const note = JSON.parse(fs.readFileSync(record, 'utf8'));
+        fs.writeFileSync(record + '.tmp', JSON.stringify({ ...note, guard: { pid: process.pid, attempts: attempt, last: new Date().toISOString() } }) + '\n', { mode: 0o600 });
+        fs.renameSync(record + '.tmp', record);
+      } catch {}
+    }
+    if (Date.now() >= deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 });
 `;
+
+/** How long a guard keeps trying to reach the server: `AYB_GUARD_WINDOW` (a duration), default 15 minutes. */
+export function guardWindowMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.AYB_GUARD_WINDOW?.trim();
+  return text ? parseDuration(text, 'AYB_GUARD_WINDOW') : 15 * 60_000;
+}
 
 /**
  * Starts a guard for `databases` on the main database's server: once ayb is gone, it waits for the
  * sessions holding the refusing lock of `lockName` to end, then allows connections to each of
  * `databases` that refuses them.
  */
-function startConnectionGuard(main: ConnInfo, lockName: string, databases: readonly string[]): ConnectionGuard {
+function startConnectionGuard(main: ConnInfo, lockName: string, databases: readonly string[], record: string | undefined, windowMs: number): ConnectionGuard {
   // The maintenance databases ayb itself connects to (see connectMaintenance).
   const configs = ['postgres', 'template1'].map((db) => ({ ...clientConfig(withDatabase(main, db)), application_name: 'ayb connection guard' }));
   const child = spawn(process.execPath, ['-e', GUARD_SCRIPT], {
@@ -79,6 +105,8 @@ function startConnectionGuard(main: ConnInfo, lockName: string, databases: reado
       AYB_GUARD_DATABASES: JSON.stringify(databases),
       AYB_GUARD_LOCK: lockName,
       AYB_GUARD_WAIT_SQL: WAIT_FOR_REFUSING_SESSIONS_SQL,
+      AYB_GUARD_RECORD: record ?? '',
+      AYB_GUARD_WINDOW_MS: String(windowMs),
     },
   });
   // Neither the guard nor its pipe keeps ayb running; a guard that failed to start just is not there.
@@ -114,9 +142,13 @@ export async function refuseConnections(
   guarded: readonly string[],
   log?: (line: string) => void,
 ): Promise<Refusal> {
-  const guard = startConnectionGuard(main, database, guarded);
+  const window = guardWindowMs();
+  const record = refusalRecordPath(main, database);
+  const guard = startConnectionGuard(main, database, guarded, record, window);
   try {
     await holdRefusingLock(maint, database);
+    // Noted once the lock is held, so a note whose lock is free was left by a process that is gone.
+    writeRefusalRecord(main, database, guarded);
     await setAllowConnections(maint, database, false);
   } catch (error) {
     // Most likely the database still allows connections; but a connection lost mid-statement may
@@ -129,6 +161,7 @@ export async function refuseConnections(
     async end(allow) {
       const allowed = allow === undefined || (await allowAgain(maint, allow, log));
       await releaseRefusingLock(maint, database).catch(() => undefined);
+      if (allowed) removeRefusalRecord(record);
       guard.release(allowed);
       return allowed;
     },
@@ -150,4 +183,70 @@ async function allowAgain(maint: Client, database: string, log?: (line: string) 
       return false;
     }
   }
+}
+
+/** What recoverRefusal found about a database that refuses connections. */
+export type RefusalRecovery =
+  | { readonly outcome: 'allowed'; readonly record: RefusalRecord }
+  | { readonly outcome: 'in_progress'; readonly record: RefusalRecord }
+  | { readonly outcome: 'not_ayb' };
+
+/**
+ * For a database found refusing connections: when ayb's note says ayb made it so and no ayb session
+ * is still at it (the refusing lock is free: the guard's own test), allows connections again, as
+ * the guard would have, and removes the note. `in_progress` while the ayb process that refused them
+ * still works (a `--disconnect` copy in flight); `not_ayb` when no note says ayb did it.
+ */
+export async function recoverRefusal(main: ConnInfo, database: string): Promise<RefusalRecovery> {
+  const notes = findRefusalRecords(main, database);
+  if (notes.length === 0) return { outcome: 'not_ayb' };
+  const maint = await connectMaintenance(main);
+  try {
+    for (const note of notes) {
+      if ((await actOnNote(maint, note)) === undefined) return { outcome: 'in_progress', record: note.record };
+    }
+    return { outcome: 'allowed', record: notes[0]!.record };
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Does the work of the guards that gave up (or were killed) on main's server: for each note whose
+ * ayb process is gone (its refusing lock is free), allows connections to the databases it lists that still
+ * refuse them (a branch left so by a rename or a reset's swap) and removes it. Returns the
+ * databases let in again. Opens a session only when such notes exist.
+ */
+export async function healAbandonedRefusals(main: ConnInfo): Promise<string[]> {
+  const notes = findRefusalRecords(main);
+  if (notes.length === 0) return [];
+  const maint = await connectMaintenance(main);
+  try {
+    const allowed: string[] = [];
+    for (const note of notes) allowed.push(...((await actOnNote(maint, note)) ?? []));
+    return allowed;
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+}
+
+/**
+ * One note: undefined while its ayb process still holds the refusing lock; otherwise allows
+ * connections to the listed databases that refuse them, removes the note, and returns those.
+ */
+async function actOnNote(maint: Client, { file, record }: { readonly file: string; readonly record: RefusalRecord }): Promise<string[] | undefined> {
+  if (!(await tryTakeRefusingLock(maint, record.lock))) return undefined;
+  const allowed: string[] = [];
+  try {
+    for (const name of record.databases) {
+      const { rowCount } = await maint.query('SELECT 1 FROM pg_database WHERE datname = $1 AND NOT datallowconn', [name]);
+      if (!rowCount) continue;
+      await setAllowConnections(maint, name, true);
+      allowed.push(name);
+    }
+  } finally {
+    await releaseRefusingLock(maint, record.lock, 'exclusive').catch(() => undefined);
+  }
+  removeRefusalRecord(file);
+  return allowed;
 }

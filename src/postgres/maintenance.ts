@@ -3,20 +3,23 @@ import { AybError, ExternalError } from '../core/errors.js';
 import { type Client, connect } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
 import { quoteIdent } from './quote.js';
+import { sessionTimeouts, withoutTimeouts } from './timeouts.js';
 import { sqlState, SqlState } from './client.js';
 
 /**
  * A connection to the server's maintenance database (`postgres`, else `template1`), for the work
  * that must not hold a session on the main database: CREATE DATABASE … TEMPLATE main refuses while
  * anyone, ayb included, is connected to main. Branch locks live here too, so every ayb process on
- * a server agrees on them.
+ * a server agrees on them. The session has ayb's limits (timeouts.ts); the statements that may
+ * rightly take long lift them (withoutTimeouts).
  */
 export async function connectMaintenance(main: ConnInfo): Promise<Client> {
+  const timeouts = sessionTimeouts();
   try {
-    return await connect(withDatabase(main, 'postgres'));
+    return await connect(withDatabase(main, 'postgres'), timeouts);
   } catch (error) {
     if (!(error instanceof AybError && error.code === 'database_not_found')) throw error;
-    return connect(withDatabase(main, 'template1'));
+    return connect(withDatabase(main, 'template1'), timeouts);
   }
 }
 
@@ -61,7 +64,7 @@ export function tryLockBranch(client: Client, branchDatabase: string): Promise<b
 
 /** Waits for the branch lock (for `create --if-not-exists` racing another create of the same name). */
 export async function lockBranch(client: Client, branchDatabase: string): Promise<void> {
-  await client.query(lockCall('pg_advisory_lock', 'branch', 'exclusive'), [branchDatabase]);
+  await withoutTimeouts(client, 'all', () => client.query(lockCall('pg_advisory_lock', 'branch', 'exclusive'), [branchDatabase]));
 }
 
 export function unlockBranch(client: Client, branchDatabase: string): Promise<void> {
@@ -91,16 +94,21 @@ export function branchLockHeld(client: Client, branchDatabase: string): Promise<
 
 /** `ayb start --branch`: holds the serving lock of `database` until this session ends. */
 export async function holdServingLock(client: Client, database: string): Promise<void> {
-  await client.query(lockCall('pg_advisory_lock', 'serving', 'shared'), [database]);
+  await withoutTimeouts(client, 'all', () => client.query(lockCall('pg_advisory_lock', 'serving', 'shared'), [database]));
 }
 
 /** This session is about to make `database` refuse connections (see refuseConnections). */
 export async function holdRefusingLock(client: Client, database: string): Promise<void> {
-  await client.query(lockCall('pg_advisory_lock', 'refusing', 'shared'), [database]);
+  await withoutTimeouts(client, 'all', () => client.query(lockCall('pg_advisory_lock', 'refusing', 'shared'), [database]));
 }
 
-export function releaseRefusingLock(client: Client, database: string): Promise<void> {
-  return unlock(client, 'refusing', database, 'shared');
+export function releaseRefusingLock(client: Client, database: string, mode: LockMode = 'shared'): Promise<void> {
+  return unlock(client, 'refusing', database, mode);
+}
+
+/** The refusing lock, exclusively, without waiting: false while a session that refused connections to `database` is still at it. */
+export function tryTakeRefusingLock(client: Client, database: string): Promise<boolean> {
+  return tryLock(client, 'refusing', database, 'exclusive');
 }
 
 /** The connection guard's wait for every session holding the refusing lock of `$1` to end. */
@@ -134,7 +142,8 @@ export async function dropDatabase(client: Client, name: string): Promise<void> 
     });
     await client.query(TERMINATE_OTHER_SESSIONS_SQL, [name]);
   }
-  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  // Removing a large database's files may take a while; a lock it cannot get still ends it.
+  await withoutTimeouts(client, 'statement', () => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
 /** Lets sessions connect to `database`, or stops new ones (superusers included) from connecting. */

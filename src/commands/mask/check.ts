@@ -22,6 +22,7 @@ Exit 1 when anything is reported, 0 when nothing is: run it in CI so that the co
   async run(): Promise<void> {
     const { flags } = await this.parse(MaskCheck);
     this.setOutput(flags);
+    this.warnPasswordInArgv('--from', flags.from, 'PGPASSWORD');
     const ctx = await this.branchContext(flags);
     const result = await checkMaskingRules(ctx, flags.from);
     const failing = result.unmasked.length > 0 || result.problems.length > 0;
