@@ -6,6 +6,7 @@ import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js
 import { ensureHistory } from '../history/archive.js';
 import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
+import { finishInterruptedWork } from './recovery.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -51,10 +52,23 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
   return formatConnInfo(branchConn(ctx, database), { showPassword });
 }
 
-/** Runs `fn` on a session on main, with the control table in place. */
+/**
+ * Runs `fn` on a session on main, with the control table in place and, the first time in a process,
+ * what interrupted commands left finished (see recovery.ts).
+ */
 export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
   return withClient(ctx.main, async (client) => {
     await ensureControlTable(client);
+    await finishInterruptedWork(ctx, client);
     return fn(client);
   });
+}
+
+/**
+ * Opens the control table once before a command takes any lock, so that what interrupted commands
+ * left is finished first, this command's own record included (recovery.ts leaves alone every record
+ * whose lock is held, and a command holds the lock of the record it works on).
+ */
+export async function finishInterruptedFirst(ctx: BranchContext): Promise<void> {
+  await withControl(ctx, async () => undefined);
 }

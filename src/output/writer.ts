@@ -39,7 +39,9 @@ export function paint(text: string, color: Color | undefined, enabled: boolean):
 
 /** The colour of a record status: ready green, failed red, creating yellow. */
 export function statusColor(status: string): Color | undefined {
-  return status === 'ready' ? 'green' : status === 'failed' ? 'red' : status === 'creating' ? 'yellow' : undefined;
+  if (status === 'ready') return 'green';
+  if (status === 'failed' || status.includes('(')) return 'red'; // `ready (database missing)`
+  return status === 'creating' || status === 'deleting' ? 'yellow' : undefined;
 }
 
 /**

@@ -1,0 +1,86 @@
+import type { BranchRow } from '../core/records.js';
+import type { Client } from '../postgres/client.js';
+import { type ConnInfo } from '../postgres/conninfo.js';
+import { connectMaintenance, dropDatabase, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import type { BranchContext } from './context.js';
+import { deleteRow, findUnfinishedRows, removeTempDatabases, updateRow } from './control-table.js';
+import { lockKey } from './names.js';
+
+/**
+ * Drops what a record owns on the server: its database and the temporary databases written down
+ * for it, and forgets those. Call with the record's lock held.
+ */
+export async function dropRecordDatabases(client: Client, maint: Client, row: Pick<BranchRow, 'id' | 'branch_database' | 'temp_databases'>): Promise<void> {
+  await dropDatabase(maint, row.branch_database);
+  await dropTempDatabases(client, maint, row);
+}
+
+/** Drops the temporary databases written down for a record, then forgets them. Call with its lock held. */
+export async function dropTempDatabases(client: Client, maint: Client, row: Pick<BranchRow, 'id' | 'temp_databases'>, onDrop?: (database: string) => void): Promise<void> {
+  if (row.temp_databases.length === 0) return;
+  for (const database of row.temp_databases) {
+    onDrop?.(database);
+    await dropDatabase(maint, database);
+  }
+  await removeTempDatabases(client, row.id, row.temp_databases);
+}
+
+/** The servers (main databases) this process has already recovered: once per process is enough. */
+const recovered = new Set<string>();
+
+function serverKey(main: ConnInfo): string {
+  return `${main.host}:${main.port}/${main.database}`;
+}
+
+/**
+ * Finishes what interrupted commands left (ayb killed, the server restarted or stopped, the disk
+ * full), so that no command ever has to be told about it: a delete whose process is gone is finished
+ * (database dropped, row removed); a create whose process is gone has its partial database dropped
+ * and is marked failed; temporary databases written down for a record are dropped. A record whose
+ * lock is held belongs to a command still running (or, for a delete killed while its DROP waited,
+ * to the server session still running that DROP) and is left alone. Each step is said on the log.
+ * Runs once per process, from the first command that opens the control table; a failure is
+ * reported and left for the next command, never failing this one.
+ */
+export async function finishInterruptedWork(ctx: BranchContext, client: Client): Promise<void> {
+  const key = serverKey(ctx.main);
+  if (recovered.has(key)) return;
+  recovered.add(key);
+  const rows = await findUnfinishedRows(client);
+  if (rows.length === 0) return;
+  const maint = await connectMaintenance(ctx.main);
+  try {
+    for (const row of rows) {
+      const lock = lockKey(row.name);
+      if (!(await tryLockBranch(maint, lock))) continue;
+      try {
+        await finishOne(ctx, client, maint, row);
+      } catch (error) {
+        ctx.log?.(`warning: could not finish the cleanup of ${row.kind} "${row.name}" (the next command tries again): ${(error as Error).message}`);
+      } finally {
+        await unlockBranch(maint, lock).catch(() => undefined);
+      }
+    }
+  } finally {
+    await maint.end().catch(() => undefined);
+  }
+}
+
+async function finishOne(ctx: BranchContext, client: Client, maint: Client, row: BranchRow): Promise<void> {
+  if (row.status === 'deleting') {
+    await dropRecordDatabases(client, maint, row);
+    await deleteRow(client, row.id);
+    ctx.log?.(`Finished deleting ${row.kind} "${row.name}" (its delete was interrupted).`);
+    return;
+  }
+  if (row.status === 'creating') {
+    await dropRecordDatabases(client, maint, row);
+    const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
+    const message = `its create was interrupted: the ayb process${who} that began it at ${row.updated_at.toISOString()} stopped, or lost the server, before finishing; the partial database was removed`;
+    await updateRow(client, row.id, { status: 'failed', error_message: message });
+    ctx.log?.(`Removed the partial database "${row.branch_database}" of ${row.kind} "${row.name}", whose create was interrupted; it is marked failed (create it again, or remove it with: ayb ${row.kind} delete ${row.name} --yes --force).`);
+    return;
+  }
+  await dropTempDatabases(client, maint, row, (database) =>
+    ctx.log?.(`Removing "${database}", a temporary database left by an interrupted reset of ${row.kind} "${row.name}" …`));
+}
