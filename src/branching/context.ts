@@ -14,6 +14,11 @@ export interface BranchContext {
   readonly config: AybConfig;
   /** Log lines (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  /**
+   * What ayb did on its own that the user did not ask for (finishing an interrupted delete,
+   * removing a partial database): said even with `--json`, on stderr. Falls back to `log`.
+   */
+  readonly notice?: (line: string) => void;
 }
 
 export interface OpenedContext extends BranchContext {
@@ -27,14 +32,14 @@ export interface OpenedContext extends BranchContext {
  * The context every command and the server work in: the configured main database, or else the
  * managed PostgreSQL, initialised and started on first use (it keeps running until `ayb stop`).
  */
-export async function openContext(loaded: LoadedConfig, log?: (line: string) => void): Promise<OpenedContext> {
+export async function openContext(loaded: LoadedConfig, log?: (line: string) => void, notice?: (line: string) => void): Promise<OpenedContext> {
   const configured = configuredDatabase(loaded);
-  if (configured) return { main: configured.conn, config: loaded.config, log, source: configured.source };
+  if (configured) return { main: configured.conn, config: loaded.config, log, notice, source: configured.source };
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
-  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, source: 'managed' };
+  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed' };
   const history = historySettings(loaded);
   await ensureHistory(history, cluster.conn, log);
-  return { main: cluster.conn, config: loaded.config, log, source: 'managed', history };
+  return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', history };
 }
 
 /** `ayb stop`: stops the managed PostgreSQL; false when it was not running. */

@@ -98,7 +98,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
         const interrupted = existing.status === 'creating' || existing.status === 'deleting';
         if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
-        if (interrupted) ctx.log?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
+        if (interrupted) (ctx.notice ?? ctx.log)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
         // A failed row is replaced; its database should be gone, but make sure (it is registered).
         await dropRecordDatabases(client, maint, existing);
         await deleteRow(client, existing.id);

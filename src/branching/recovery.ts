@@ -43,6 +43,7 @@ function serverKey(main: ConnInfo): string {
  * reported and left for the next command, never failing this one.
  */
 export async function finishInterruptedWork(ctx: BranchContext, client: Client): Promise<void> {
+  const say = ctx.notice ?? ctx.log;
   const key = serverKey(ctx.main);
   if (recovered.has(key)) return;
   recovered.add(key);
@@ -54,9 +55,9 @@ export async function finishInterruptedWork(ctx: BranchContext, client: Client):
       const lock = lockKey(row.name);
       if (!(await tryLockBranch(maint, lock))) continue;
       try {
-        await finishOne(ctx, client, maint, row);
+        await finishOne(say, client, maint, row);
       } catch (error) {
-        ctx.log?.(`warning: could not finish the cleanup of ${row.kind} "${row.name}" (the next command tries again): ${(error as Error).message}`);
+        say?.(`warning: could not finish the cleanup of ${row.kind} "${row.name}" (the next command tries again): ${(error as Error).message}`);
       } finally {
         await unlockBranch(maint, lock).catch(() => undefined);
       }
@@ -66,11 +67,11 @@ export async function finishInterruptedWork(ctx: BranchContext, client: Client):
   }
 }
 
-async function finishOne(ctx: BranchContext, client: Client, maint: Client, row: BranchRow): Promise<void> {
+async function finishOne(say: ((line: string) => void) | undefined, client: Client, maint: Client, row: BranchRow): Promise<void> {
   if (row.status === 'deleting') {
     await dropRecordDatabases(client, maint, row);
     await deleteRow(client, row.id);
-    ctx.log?.(`Finished deleting ${row.kind} "${row.name}" (its delete was interrupted).`);
+    say?.(`Finished deleting ${row.kind} "${row.name}" (its delete was interrupted).`);
     return;
   }
   if (row.status === 'creating') {
@@ -78,9 +79,9 @@ async function finishOne(ctx: BranchContext, client: Client, maint: Client, row:
     const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
     const message = `its create was interrupted: the ayb process${who} that began it at ${row.updated_at.toISOString()} stopped, or lost the server, before finishing; the partial database was removed`;
     await updateRow(client, row.id, { status: 'failed', error_message: message });
-    ctx.log?.(`Removed the partial database "${row.branch_database}" of ${row.kind} "${row.name}", whose create was interrupted; it is marked failed (create it again, or remove it with: ayb ${row.kind} delete ${row.name} --yes --force).`);
+    say?.(`Removed the partial database "${row.branch_database}" of ${row.kind} "${row.name}", whose create was interrupted; it is marked failed (create it again, or remove it with: ayb ${row.kind} delete ${row.name} --yes --force).`);
     return;
   }
   await dropTempDatabases(client, maint, row, (database) =>
-    ctx.log?.(`Removing "${database}", a temporary database left by an interrupted reset of ${row.kind} "${row.name}" …`));
+    say?.(`Removing "${database}", a temporary database left by an interrupted reset of ${row.kind} "${row.name}" …`));
 }

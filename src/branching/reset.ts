@@ -85,7 +85,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     }
     // What a reset of this branch that was killed left (written down before it was made).
     await withControl(ctx, (client) => dropTempDatabases(client, maint, row, (leftover) =>
-      ctx.log?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
+      (ctx.notice ?? ctx.log)?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
     const names = newResetDatabaseNames();
 
     const requested = options.strategy ?? ctx.config.branching.default_strategy;

@@ -74,6 +74,11 @@ export class Writer {
     if (!this.json) this.stderr.write(line + '\n');
   }
 
+  /** A line on stderr even in JSON mode: what ayb did on its own, which a script's log should keep. */
+  notice(line: string): void {
+    this.stderr.write(line + '\n');
+  }
+
   /** Raw stderr access for progress drawing. */
   progress(text: string): void {
     if (this.interactive) this.stderr.write(text);
