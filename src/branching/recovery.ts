@@ -3,7 +3,7 @@ import type { Client } from '../postgres/client.js';
 import { type ConnInfo } from '../postgres/conninfo.js';
 import { connectMaintenance, dropDatabase, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
 import type { BranchContext } from './context.js';
-import { deleteRow, findUnfinishedRows, removeTempDatabases, updateRow } from './control-table.js';
+import { deleteRow, findRow, findUnfinishedRows, removeTempDatabases, updateRow } from './control-table.js';
 import { lockKey } from './names.js';
 
 /**
@@ -55,7 +55,9 @@ export async function finishInterruptedWork(ctx: BranchContext, client: Client):
       const lock = lockKey(row.name);
       if (!(await tryLockBranch(maint, lock))) continue;
       try {
-        await finishOne(say, client, maint, row);
+        // Read again under the lock: the command that held it may have finished meanwhile.
+        const current = await findRow(client, row.name);
+        if (current?.id === row.id) await finishOne(say, client, maint, current);
       } catch (error) {
         say?.(`warning: could not finish the cleanup of ${row.kind} "${row.name}" (the next command tries again): ${(error as Error).message}`);
       } finally {
