@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,7 @@ describe('recovery from interrupted commands', () => {
   beforeAll(async () => {
     cluster = await startTestCluster({ private: true });
     dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-recovery-'));
+    await chmod(dir, 0o755); // the tablespace below is made in it by the server's OS user
     await cluster.createDatabase('app');
     // The restore into a branch crawls (1 s a row), so a create is caught in the middle of it.
     await fillSlowSource(cluster, 'app', { rows: 400, msPerRow: 1000 });
@@ -221,4 +223,41 @@ describe('recovery from interrupted commands', () => {
     expect((await row('renamed'))?.temp_databases).toEqual([]);
     await made('branch', 'delete', 'renamed', '--yes');
   });
+
+  // A real full disk: a 24 MB tmpfs as the tablespace that dump creates land in (template0 moved
+  // there, so CREATE DATABASE … TEMPLATE template0 puts the branch on it). Needs root, for mount.
+  it.skipIf(!isRoot)('disk full mid dump create: exit 5 naming psql and the full disk, the partial database removed and the space freed', async () => {
+    const mountPoint = path.join(dir, 'small');
+    await mkdir(mountPoint);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mountPoint]);
+    try {
+      // The cluster runs as the `postgres` OS user when the tests run as root.
+      const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }));
+      await chown(mountPoint, id('-u'), id('-g'));
+      await cluster.createDatabase('big');
+      // About 45 MB of rows: far more than the tablespace holds.
+      await cluster.query("CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 8) AS payload FROM generate_series(1, 150000) g", [], 'big');
+      await cluster.query(`CREATE TABLESPACE small LOCATION '${mountPoint}'`, [], 'postgres');
+      await cluster.query('ALTER DATABASE template0 SET TABLESPACE small', [], 'postgres');
+      const free = () => Number(execFileSync('df', ['--output=avail', '-B1', mountPoint], { encoding: 'utf8' }).trim().split('\n')[1]);
+      const before = free();
+
+      const result = await cli('branch', 'create', 'full', '--from', cluster.url('big'), '--strategy', 'dump', '--json');
+      expect(result.exitCode).toBe(5);
+      const error = result.json().error;
+      expect(error).toMatchObject({ code: 'psql_failed', cleanup: 'done' });
+      expect(error.message).toMatch(/No space left on device/);
+      expect(error.hint).toMatch(/the partial database was removed and the branch marked failed$/);
+      expect(await branchDatabases(cluster)).toEqual([]);
+      expect((await row('full'))?.status).toBe('failed');
+      expect(free()).toBe(before);
+    } finally {
+      await cluster.query('ALTER DATABASE template0 SET TABLESPACE pg_default', [], 'postgres').catch(() => undefined);
+      await cluster.query('DROP TABLESPACE IF EXISTS small', [], 'postgres').catch(() => undefined);
+      execFileSync('umount', [mountPoint]);
+    }
+  });
 });
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
