@@ -9,6 +9,7 @@ import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropBranch } from './delete.js';
+import { finishInterruptedWork } from './recovery.js';
 import { notFoundNear } from './errors.js';
 import { getBranch } from './list.js';
 import { type Branch } from '../core/records.js';
@@ -126,7 +127,11 @@ function depthOf(row: BranchRow, byName: ReadonlyMap<string, BranchRow>): number
 export async function pruneBranches(ctx: BranchContext, options: PruneOptions = {}): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const dryRun = options.dryRun === true;
-  const rows = await withControl(ctx, (client) => listRows(client));
+  // `ayb start` prunes for as long as it runs: what was interrupted meanwhile is finished each time.
+  const rows = await withControl(ctx, async (client) => {
+    await finishInterruptedWork(ctx, client, { again: true });
+    return listRows(client);
+  });
   const byName = new Map(rows.map((row) => [row.name, row]));
   const selected = rows
     .map((row) => ({ row, reasons: pruneReasons(row, options, now) }))

@@ -6,6 +6,8 @@ import type { RecordKind } from '../core/records.js';
 export const RESERVED_NAMES: readonly string[] = ['main', 'master', 'default', 'postgres', 'template0', 'template1'];
 export const BRANCH_DATABASE_PREFIX = 'ayb_branch_';
 export const SNAPSHOT_DATABASE_PREFIX = 'ayb_snap_';
+/** Throwaway readable copies of snapshots (see snapshot-view.ts): `ayb_view_<12 hex>`. */
+export const VIEW_DATABASE_PREFIX = 'ayb_view_';
 /** 63 bytes (PostgreSQL's identifier limit) less the 11-byte prefix. */
 export const MAX_NAME_LENGTH = 52;
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/;

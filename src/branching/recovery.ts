@@ -4,7 +4,7 @@ import { type ConnInfo } from '../postgres/conninfo.js';
 import { connectMaintenance, dropDatabase, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
 import type { BranchContext } from './context.js';
 import { deleteRow, findRow, findUnfinishedRows, removeTempDatabases, updateRow } from './control-table.js';
-import { lockKey } from './names.js';
+import { lockKey, VIEW_DATABASE_PREFIX } from './names.js';
 
 /**
  * Drops what a record owns on the server: its database and the temporary databases written down
@@ -42,15 +42,17 @@ function serverKey(main: ConnInfo): string {
  * Runs once per process, from the first command that opens the control table; a failure is
  * reported and left for the next command, never failing this one.
  */
-export async function finishInterruptedWork(ctx: BranchContext, client: Client): Promise<void> {
+export async function finishInterruptedWork(ctx: BranchContext, client: Client, options: { readonly again?: boolean } = {}): Promise<void> {
   const say = ctx.notice ?? ctx.log;
   const key = serverKey(ctx.main);
-  if (recovered.has(key)) return;
+  if (recovered.has(key) && !options.again) return;
   recovered.add(key);
   const rows = await findUnfinishedRows(client);
-  if (rows.length === 0) return;
+  const views = await viewDatabases(client);
+  if (rows.length === 0 && views.length === 0) return;
   const maint = await connectMaintenance(ctx.main);
   try {
+    if (views.length > 0) await dropAbandonedViews({ ...ctx, log: say }, maint, views);
     for (const row of rows) {
       const lock = lockKey(row.name);
       if (!(await tryLockBranch(maint, lock))) continue;
@@ -86,4 +88,26 @@ async function finishOne(say: ((line: string) => void) | undefined, client: Clie
   }
   await dropTempDatabases(client, maint, row, (database) =>
     say?.(`Removing "${database}", a temporary database left by an interrupted reset of ${row.kind} "${row.name}" …`));
+}
+
+/** The readable copies of snapshots on the server (pg_database is the same from any database). */
+async function viewDatabases(client: Client): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [VIEW_DATABASE_PREFIX]);
+  return rows.map((r) => r.datname);
+}
+
+/**
+ * Drops the readable copies of snapshots (snapshot-view.ts) whose maker is gone: each one's lock is
+ * held by its maker from before the copy exists until it is dropped, so a free lock means a killed ayb.
+ */
+export async function dropAbandonedViews(ctx: BranchContext, maint: Client, views?: readonly string[]): Promise<void> {
+  for (const datname of views ?? (await viewDatabases(maint))) {
+    if (!(await tryLockBranch(maint, datname))) continue;
+    try {
+      ctx.log?.(`Removing "${datname}", a copy of a snapshot left by an ayb process that was killed …`);
+      await dropDatabase(maint, datname);
+    } finally {
+      await unlockBranch(maint, datname).catch(() => undefined);
+    }
+  }
 }

@@ -224,6 +224,13 @@ describe('recovery from interrupted commands', () => {
     await made('branch', 'delete', 'renamed', '--yes');
   });
 
+  it('a readable copy of a snapshot left by a killed ayb is dropped by the next command', async () => {
+    await cluster.createDatabase('ayb_view_0123456789ab');
+    const next = await cli('snapshot', 'list', '--json');
+    expect(next.stderr).toContain('Removing "ayb_view_0123456789ab", a copy of a snapshot left by an ayb process that was killed');
+    expect(await databases('ayb\\_view\\_%')).toEqual([]);
+  });
+
   // A real full disk: a 24 MB tmpfs as the tablespace that dump creates land in (template0 moved
   // there, so CREATE DATABASE … TEMPLATE template0 puts the branch on it). Needs root, for mount.
   it.skipIf(!isRoot)('disk full mid dump create: exit 5 naming psql and the full disk, the partial database removed and the space freed', async () => {
