@@ -46,8 +46,10 @@ export interface CreateResult {
 
 /**
  * Creates a branch. Guarantees: on any failure (bad source, pg_dump/psql error, lost connection,
- * abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a message
- * free of passwords; two concurrent creates of one name: one wins, the other gets a conflict.
+ * full disk, abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a
+ * message free of passwords; when the server itself is gone for longer than `[branching]
+ * reconnect_timeout`, the error says so and the next command does that cleanup (as it does after a
+ * kill -9). Two concurrent creates of one name: one wins, the other gets a conflict.
  */
 export async function createBranch(ctx: BranchContext, options: CreateOptions): Promise<CreateResult> {
   const { name, signal } = options;
