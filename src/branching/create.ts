@@ -238,7 +238,7 @@ async function cleanUpFailedCreate(
       if (Date.now() >= deadline) return { done: false, why: scrubSecret((error as Error).message, ctx.main) };
       if (!announced) {
         announced = true;
-        ctx.log?.(`The server went away; waiting up to ${formatDuration(timeoutMs)} for it to remove the partial ${row.kind} …`);
+        ctx.log?.(`Could not remove the partial ${row.kind} yet (${scrubSecret((error as Error).message, ctx.main)}); trying again for up to ${formatDuration(timeoutMs)} (the server may be restarting) …`);
       }
       await delay(Math.min(500, Math.max(0, deadline - Date.now())));
     }

@@ -110,12 +110,12 @@ describe('recovery from interrupted commands', () => {
     expect(url.json().error).toMatchObject({ code: 'database_missing', hint: expect.stringContaining('ayb branch reset lost') });
     expect(url.stdout).not.toContain('postgres://');
 
-    // A record whose database is fine has no problem; the flagged ones go with a plain delete.
-    await made('branch', 'create', 'fine', '--strategy', 'template');
-    expect((await listed('branch', 'fine')).record).not.toHaveProperty('problem');
-    await made('branch', 'delete', 'lost', '--yes');
+    // A reset makes the branch's database anew; a flagged snapshot goes with a plain delete.
+    await made('branch', 'reset', 'lost');
+    expect((await listed('branch', 'lost')).record).not.toHaveProperty('problem');
+    expect((await cli('branch', 'url', 'lost')).exitCode).toBe(0);
     await made('snapshot', 'delete', 'lost-snap', '--yes');
-    await made('branch', 'delete', 'fine', '--yes');
+    await made('branch', 'delete', 'lost', '--yes');
   });
 
   it('an invalid database (a DROP interrupted halfway) is flagged, and delete --force and prune --failed remove it', async () => {
