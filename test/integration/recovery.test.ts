@@ -93,6 +93,33 @@ describe('recovery from interrupted commands', () => {
     });
   });
 
+  it('a delete cut off by the server stopping: exit 5, the record says deleting, and the next command after the restart finishes it', async () => {
+    await made('branch', 'create', 'cutoff', '--strategy', 'template');
+    const gate = await holdDatabaseGate(cluster, 'ayb_branch_cutoff');
+    let result: Awaited<ReturnType<typeof spawnCli>>;
+    try {
+      const child = spawnCli(['branch', 'delete', 'cutoff', '--yes', '--json'], { env });
+      await waitUntil('the DROP DATABASE to wait at the gate', async () => {
+        const { rowCount } = await cluster.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DROP DATABASE%' AND wait_event_type = 'Lock'", [], 'postgres');
+        return (rowCount ?? 0) > 0;
+      });
+      await stopManagedCluster({ dataDir: cluster.dataDir });
+      result = await child;
+    } finally {
+      await gate.release();
+      await ensureManagedCluster({ dataDir: cluster.dataDir, port: cluster.port });
+    }
+    expect(result.exitCode).toBe(5);
+    // The DROP was rolled back with the shutdown: the database is still there, its record says so.
+    expect(await branchDatabases(cluster)).toEqual(['ayb_branch_cutoff']);
+    expect((await row('cutoff'))?.status).toBe('deleting');
+    const next = await listed('branch', 'cutoff');
+    expect(next.stderr).toContain('Finished deleting branch "cutoff" (its delete was interrupted).');
+    expect(next.record).toBeUndefined();
+    expect(await branchDatabases(cluster)).toEqual([]);
+  });
+
   it('a ready branch or snapshot whose database was dropped outside ayb is flagged, and url refuses it', async () => {
     await made('branch', 'create', 'lost', '--strategy', 'template');
     await made('snapshot', 'create', 'lost-snap', '--strategy', 'template');
