@@ -10,6 +10,7 @@ import { sessionTimeouts } from '../postgres/timeouts.js';
 import { healAbandonedRefusals, recoverRefusal } from '../postgres/connection-guard.js';
 import { forgetStaleRefusals } from '../postgres/refusal-record.js';
 import { AybError, ConflictError } from '../core/errors.js';
+import { finishInterruptedWork } from './recovery.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -17,6 +18,11 @@ export interface BranchContext {
   readonly config: AybConfig;
   /** Log lines (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  /**
+   * What ayb did on its own that the user did not ask for (finishing an interrupted delete,
+   * removing a partial database): said even with `--json`, on stderr. Falls back to `log`.
+   */
+  readonly notice?: (line: string) => void;
 }
 
 export interface OpenedContext extends BranchContext {
@@ -30,14 +36,14 @@ export interface OpenedContext extends BranchContext {
  * The context every command and the server work in: the configured main database, or else the
  * managed PostgreSQL, initialised and started on first use (it keeps running until `ayb stop`).
  */
-export async function openContext(loaded: LoadedConfig, log?: (line: string) => void): Promise<OpenedContext> {
+export async function openContext(loaded: LoadedConfig, log?: (line: string) => void, notice?: (line: string) => void): Promise<OpenedContext> {
   const configured = configuredDatabase(loaded);
-  if (configured) return { main: configured.conn, config: loaded.config, log, source: configured.source };
+  if (configured) return { main: configured.conn, config: loaded.config, log, notice, source: configured.source };
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
-  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, source: 'managed' };
+  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed' };
   const history = historySettings(loaded);
   await ensureHistory(history, cluster.conn, log);
-  return { main: cluster.conn, config: loaded.config, log, source: 'managed', history };
+  return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', history };
 }
 
 /** `ayb stop`: stops the managed PostgreSQL; false when it was not running. */
@@ -56,7 +62,8 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
 }
 
 /**
- * Runs `fn` on a session on main, with the control table in place. The session has ayb's limits
+ * Runs `fn` on a session on main, with the control table in place and, the first time in a process,
+ * what interrupted commands left finished (see recovery.ts). The session has ayb's limits
  * (postgres/timeouts.ts): a lock on the control table held elsewhere ends in an error, not a hang.
  * Main found refusing connections because an ayb process was cut off while it had them refused
  * (and its guard could not undo it) is let in again first (see allowMainAgain).
@@ -64,6 +71,7 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
 export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
   const run = () => withClient(ctx.main, async (client) => {
     await ensureControlTable(client);
+    await finishInterruptedWork(ctx, client);
     return fn(client);
   }, sessionTimeouts());
   try {
@@ -106,4 +114,13 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
     });
   }
   ctx.log?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
+}
+
+/**
+ * Opens the control table once before a command takes any lock, so that what interrupted commands
+ * left is finished first, this command's own record included (recovery.ts leaves alone every record
+ * whose lock is held, and a command holds the lock of the record it works on).
+ */
+export async function finishInterruptedFirst(ctx: BranchContext): Promise<void> {
+  await withControl(ctx, async () => undefined);
 }

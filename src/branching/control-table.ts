@@ -13,6 +13,10 @@ const NAME_CHECK = [
 /** A branch's database is ayb_branch_<name>, a snapshot's ayb_snap_<name> (hyphens as underscores). */
 const DATABASE_CHECK = `branch_database = CASE kind WHEN 'snapshot' THEN ${quoteLiteral(SNAPSHOT_DATABASE_PREFIX)} ELSE ${quoteLiteral(BRANCH_DATABASE_PREFIX)} END || replace(name, '-', '_')`;
 
+/** Every status of records.ts; a new one needs the upgrade below to replace the CHECK of older tables. */
+const STATUSES = ['creating', 'ready', 'failed', 'deleting'] as const satisfies readonly BranchStatus[];
+const STATUS_CHECK = `status IN (${STATUSES.map(quoteLiteral).join(', ')})`;
+
 const CREATE_SQL = `
 CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -20,7 +24,7 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
     CHECK (${NAME_CHECK}),
   source_database text NOT NULL,
   branch_database text NOT NULL UNIQUE,
-  status text NOT NULL CHECK (status IN ('creating', 'ready', 'failed')),
+  status text NOT NULL,
   strategy text CHECK (strategy IN ('template', 'dump')),
   parent text,
   expires_at timestamptz,
@@ -33,7 +37,9 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   snapshot text,
   masked boolean NOT NULL DEFAULT false,
-  CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK})
+  temp_databases text[] NOT NULL DEFAULT '{}',
+  CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK}),
+  CONSTRAINT _ayb_branches_status CHECK (${STATUS_CHECK})
 );
 COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.';
 `;
@@ -49,7 +55,31 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS copy_method text,
   ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   ADD COLUMN IF NOT EXISTS snapshot text,
-  ADD COLUMN IF NOT EXISTS masked boolean NOT NULL DEFAULT false;
+  ADD COLUMN IF NOT EXISTS masked boolean NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS temp_databases text[] NOT NULL DEFAULT '{}';
+`;
+
+/**
+ * Tables made before `deleting` have an unnamed CHECK of the three first statuses (or, made since,
+ * the named one): it is replaced by the named one listing every status, so an ayb that knows fewer
+ * statuses never blocks one that knows more. A no-op when the named one is current.
+ */
+const UPGRADE_STATUS_CHECK_SQL = `
+DO $$
+DECLARE old text;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '${CONTROL_TABLE_SQL}'::regclass AND conname = '_ayb_branches_status'
+               AND pg_get_constraintdef(oid) LIKE '%''deleting''%') THEN
+    RETURN;
+  END IF;
+  FOR old IN SELECT conname FROM pg_constraint
+              WHERE conrelid = '${CONTROL_TABLE_SQL}'::regclass AND contype = 'c'
+                AND pg_get_constraintdef(oid) LIKE '%status%''creating''%'
+  LOOP
+    EXECUTE format('ALTER TABLE ${CONTROL_TABLE_SQL} DROP CONSTRAINT %I', old);
+  END LOOP;
+  ALTER TABLE ${CONTROL_TABLE_SQL} ADD CONSTRAINT _ayb_branches_status CHECK (${STATUS_CHECK});
+END $$;
 `;
 
 /**
@@ -77,8 +107,10 @@ END $$;
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 5 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked') AND NOT attisdropped) AS complete`,
+            (SELECT count(*) = 6 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked', 'temp_databases') AND NOT attisdropped)
+            AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = '_ayb_branches_status'
+                          AND pg_get_constraintdef(oid) LIKE '%''deleting''%') AS complete`,
     [CONTROL_TABLE_SQL],
   );
   if (rows[0]?.exists && rows[0]?.complete) return;
@@ -87,10 +119,11 @@ export async function ensureControlTable(client: Client): Promise<void> {
     await client.query(CREATE_SQL);
     await client.query(UPGRADE_SQL);
     await client.query(UPGRADE_DATABASE_CHECK_SQL);
+    await client.query(UPGRADE_STATUS_CHECK_SQL);
   });
 }
 
-const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked';
+const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, temp_databases';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -181,6 +214,30 @@ export async function renameRow(
     await alsoInTransaction?.();
     return rows[0];
   });
+}
+
+/**
+ * The records an interrupted command left work for: a create or delete whose process is gone, or
+ * temporary databases still written down. The caller tells the gone from the running by the lock.
+ */
+export async function findUnfinishedRows(client: Client): Promise<BranchRow[]> {
+  const { rows } = await client.query<BranchRow>(
+    `SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE status IN ('creating', 'deleting') OR cardinality(temp_databases) > 0 ORDER BY created_at, name`,
+  );
+  return rows;
+}
+
+/** Writes down temporary databases of a record before they are made (see BranchRow.temp_databases). */
+export async function addTempDatabases(client: Client, id: string, databases: readonly string[]): Promise<void> {
+  await client.query(`UPDATE ${CONTROL_TABLE_SQL} SET temp_databases = temp_databases || $2::text[] WHERE id = $1`, [id, databases]);
+}
+
+/** Forgets temporary databases once they are gone (or, for a reset's fresh copy, became the branch). */
+export async function removeTempDatabases(client: Client, id: string, databases: readonly string[]): Promise<void> {
+  await client.query(
+    `UPDATE ${CONTROL_TABLE_SQL} SET temp_databases = ARRAY(SELECT d FROM unnest(temp_databases) d WHERE d <> ALL($2::text[])) WHERE id = $1`,
+    [id, databases],
+  );
 }
 
 export async function deleteRow(client: Client, id: string): Promise<void> {

@@ -1,15 +1,17 @@
 import os from 'node:os';
 import { chooseStrategy, cloneDatabase, type CloneProgress } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { ttlExpiry } from '../core/duration.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { type BranchContext, withControl } from './context.js';
+import { type BranchContext, finishInterruptedFirst, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
-import { existsError, staleError } from './errors.js';
+import { existsError } from './errors.js';
+import { dropRecordDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch, withSizes } from './list.js';
 import { branchBusyError, parentBusyError } from './locks.js';
@@ -44,8 +46,10 @@ export interface CreateResult {
 
 /**
  * Creates a branch. Guarantees: on any failure (bad source, pg_dump/psql error, lost connection,
- * abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a message
- * free of passwords; two concurrent creates of one name: one wins, the other gets a conflict.
+ * full disk, abort by SIGINT/SIGTERM) no partial database is left and the row says `failed` with a
+ * message free of passwords; when the server itself is gone for longer than `[branching]
+ * reconnect_timeout`, the error says so and the next command does that cleanup (as it does after a
+ * kill -9). Two concurrent creates of one name: one wins, the other gets a conflict.
  */
 export async function createBranch(ctx: BranchContext, options: CreateOptions): Promise<CreateResult> {
   const { name, signal } = options;
@@ -57,6 +61,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   // No rules or no secret: said before anything is recorded or copied.
   const secret = masked ? await maskingSecret(ctx) : undefined;
 
+  await finishInterruptedFirst(ctx);
   const maint = await connectMaintenance(ctx.main);
   let locked = false;
   let parentDatabase: string | undefined;
@@ -92,10 +97,12 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
       if (existing) {
         if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
-        if (existing.status === 'creating') throw staleError(existing);
-        if (existing.status !== 'failed' || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
+        // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
+        const interrupted = existing.status === 'creating' || existing.status === 'deleting';
+        if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
+        if (interrupted) (ctx.notice ?? ctx.log)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
         // A failed row is replaced; its database should be gone, but make sure (it is registered).
-        await dropDatabase(maint, existing.branch_database);
+        await dropRecordDatabases(client, maint, existing);
         await deleteRow(client, existing.id);
       }
       if (await databaseExists(maint, branchDatabase)) {
@@ -158,8 +165,8 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       return { branch: branch!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
-      await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
-      throw failure;
+      const cleanup = await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
+      throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }
   } finally {
     if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
@@ -187,6 +194,15 @@ function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource):
   return queryError(error, source.conn.password ? source.conn : ctx.main);
 }
 
+type Cleanup = { readonly done: true } | { readonly done: false; readonly why: string };
+
+/**
+ * Drops what a failed create made and marks the row failed. The maintenance session may be the
+ * thing that failed (the server ended it, restarted, or stopped), so on error this tries again on
+ * fresh sessions until the server answers, for at most `[branching] reconnect_timeout`; should it
+ * not, the row stays `creating` with its lock free, and the next command finishes the job
+ * (recovery.ts). Says which of the two happened, never more.
+ */
 async function cleanUpFailedCreate(
   ctx: BranchContext,
   maint: Client,
@@ -194,33 +210,52 @@ async function cleanUpFailedCreate(
   madeDatabase: boolean,
   strategy: CloneStrategy | null,
   failure: AybError,
-): Promise<void> {
-  if (madeDatabase) await dropPartialDatabase(ctx, maint, row.branch_database);
+): Promise<Cleanup> {
   const message = scrubSecret(failure.message, ctx.main);
-  await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message })).catch(() => undefined);
+  const cleanUp = async (session: Client) => {
+    if (madeDatabase) await dropDatabase(session, row.branch_database);
+    await withControl(ctx, (client) => updateRow(client, row.id, { status: 'failed', strategy, error_message: message }));
+  };
+  try {
+    await cleanUp(maint);
+    return { done: true };
+  } catch {
+    // Retried below on new sessions.
+  }
+  const timeoutMs = parseDuration(ctx.config.branching.reconnect_timeout, '[branching] reconnect_timeout');
+  const deadline = Date.now() + timeoutMs;
+  let announced = false;
+  for (;;) {
+    try {
+      const fresh = await connectMaintenance(ctx.main);
+      try {
+        await cleanUp(fresh);
+        return { done: true };
+      } finally {
+        await fresh.end().catch(() => undefined);
+      }
+    } catch (error) {
+      if (Date.now() >= deadline) return { done: false, why: scrubSecret((error as Error).message, ctx.main) };
+      if (!announced) {
+        announced = true;
+        ctx.log?.(`Could not remove the partial ${row.kind} yet (${scrubSecret((error as Error).message, ctx.main)}); trying again for up to ${formatDuration(timeoutMs)} (the server may be restarting) …`);
+      }
+      await delay(Math.min(500, Math.max(0, deadline - Date.now())));
+    }
+  }
 }
 
-/**
- * Drops what a failed create left. The maintenance session may be the thing that failed (the server
- * ended it, or restarted), so on error this tries once more through a fresh connection.
- */
-async function dropPartialDatabase(ctx: BranchContext, maint: Client, database: string): Promise<void> {
-  try {
-    await dropDatabase(maint, database);
-    return;
-  } catch {
-    // Retried below on a new session.
-  }
-  try {
-    const fresh = await connectMaintenance(ctx.main);
-    try {
-      await dropDatabase(fresh, database);
-    } finally {
-      await fresh.end().catch(() => undefined);
-    }
-  } catch (error) {
-    ctx.log?.(`warning: could not drop the partial database "${database}": ${(error as Error).message}`);
-  }
+/** The failure, its hint saying truly what is left of the branch (in `--json` too: `cleanup`). */
+function withCleanupNote(failure: AybError, row: BranchRow, madeDatabase: boolean, cleanup: Cleanup): AybError {
+  if (cleanup.done && !madeDatabase) return failure;
+  const note = cleanup.done
+    ? `the partial database was removed and the ${row.kind} marked failed`
+    : `ayb could not reach the server to remove the partial ${row.kind} (${cleanup.why}): the next ayb command run against this server removes "${row.branch_database}" and marks it failed`;
+  return new AybError(failure.code, failure.exitCode, failure.message, {
+    hint: failure.hint ? `${failure.hint}; ${note}` : note,
+    cause: failure.cause,
+    details: { ...failure.details, cleanup: cleanup.done ? 'done' : 'pending' },
+  });
 }
 
 function capitalised(kind: RecordKind): string {

@@ -1,12 +1,13 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
-import { connectMaintenance, databaseExists, dropDatabase, servedByAybStart } from '../postgres/maintenance.js';
+import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
-import { deleteRow, findRow, listRows } from './control-table.js';
+import { deleteRow, findRow, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
-import { databaseNameFor, lockKey, resetDatabaseNames, validateBranchName } from './names.js';
+import { databaseNameFor, lockKey, validateBranchName } from './names.js';
+import { dropRecordDatabases } from './recovery.js';
 import { descendantsDeepestFirst } from './tree.js';
 
 export interface DeleteOptions {
@@ -78,7 +79,8 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
       throw await missingBranchError(ctx, name, kind);
     }
     if (row.kind !== kind) throw wrongKindError(row, kind);
-    if (row.status !== 'ready' && !options.force) {
+    // A delete that was interrupted is simply finished.
+    if (row.status !== 'ready' && row.status !== 'deleting' && !options.force) {
       const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
       throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
         hint: `remove it and its leftovers with: ayb ${kind} delete ${name} --yes --force`,
@@ -97,30 +99,19 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
 }
 
 /**
- * The one way a branch goes away (delete, prune): its database, what a killed reset of it left, then
- * its row, so the row is never gone while the database is still there. Call with the branch lock held.
+ * The one way a branch goes away (delete, prune). Its row says `deleting` first, so a delete that
+ * is interrupted (ayb killed while the DROP waits, the server gone) is never taken for a usable
+ * branch, and the next command finishes it (recovery.ts). Then its database and the temporary
+ * databases written down for it are dropped, and only then the row removed, so the row is never
+ * gone while a database of it is still there. Call with the branch lock held.
  */
 export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchRow): Promise<void> {
-  await dropBranchDatabase(maint, row.branch_database);
-  await withControl(ctx, (client) => deleteRow(client, row.id));
-}
-
-/**
- * Drops a branch's database and whatever a killed reset of it left (its temporary `ayb_reset_…`
- * copies), so nothing of the branch outlives its row. Call with the branch lock held.
- */
-export async function dropBranchDatabase(maint: Client, branchDatabase: string): Promise<void> {
-  await dropDatabase(maint, branchDatabase);
-  await dropResetLeftovers(maint, branchDatabase);
-}
-
-/** Drops the temporary databases a killed reset of this branch left, if any; `onDrop` hears of each. */
-export async function dropResetLeftovers(maint: Client, branchDatabase: string, onDrop?: (leftover: string) => void): Promise<void> {
-  for (const leftover of Object.values(resetDatabaseNames(branchDatabase))) {
-    if (!(await databaseExists(maint, leftover))) continue;
-    onDrop?.(leftover);
-    await dropDatabase(maint, leftover);
-  }
+  await withControl(ctx, async (client) => {
+    const marked = await updateRow(client, row.id, { status: 'deleting' });
+    if (!marked) return;
+    await dropRecordDatabases(client, maint, marked);
+    await deleteRow(client, row.id);
+  });
 }
 
 /** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */

@@ -28,15 +28,6 @@ export function existsError(row: BranchRow, requested: string, kind: RecordKind 
   });
 }
 
-export function staleError(row: BranchRow): ConflictError {
-  const who = row.creator_pid ? ` (pid ${row.creator_pid}${row.creator_host ? ` on ${row.creator_host}` : ''})` : '';
-  return new ConflictError(
-    'branch_stale',
-    `branch "${row.name}" was left half-made: the ayb process that began creating it at ${row.updated_at.toISOString()}${who} stopped without cleaning up`,
-    { hint: `remove the leftovers with: ayb ${row.kind} delete ${row.name} --yes --force, then create it again` },
-  );
-}
-
 export function hasChildrenError(name: string, descendants: readonly BranchRow[]): ConflictError {
   const names = descendants.map((d) => d.name).reverse();
   const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');

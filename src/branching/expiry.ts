@@ -9,6 +9,7 @@ import { withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropBranch } from './delete.js';
+import { finishInterruptedWork } from './recovery.js';
 import { notFoundNear } from './errors.js';
 import { getBranch } from './list.js';
 import { type Branch } from '../core/records.js';
@@ -126,7 +127,11 @@ function depthOf(row: BranchRow, byName: ReadonlyMap<string, BranchRow>): number
 export async function pruneBranches(ctx: BranchContext, options: PruneOptions = {}): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const dryRun = options.dryRun === true;
-  const rows = await withControl(ctx, (client) => listRows(client));
+  // `ayb start` prunes for as long as it runs: what was interrupted meanwhile is finished each time.
+  const rows = await withControl(ctx, async (client) => {
+    await finishInterruptedWork(ctx, client, { again: true });
+    return listRows(client);
+  });
   const byName = new Map(rows.map((row) => [row.name, row]));
   const selected = rows
     .map((row) => ({ row, reasons: pruneReasons(row, options, now) }))
@@ -163,7 +168,7 @@ export async function pruneBranches(ctx: BranchContext, options: PruneOptions = 
       }
       let outcome: Outcome;
       try {
-        outcome = dryRun ? await lockOutcome(maint, row) : await pruneOne(ctx, maint, row, options, now);
+        outcome = dryRun ? await dryRunOutcome(maint, row) : await pruneOne(ctx, maint, row, options, now);
       } catch (error) {
         items.push(item('error', scrubSecret(queryError(error, ctx.main).message, ctx.main)));
         continue;
@@ -191,10 +196,17 @@ function busyDetail(row: BranchRow): string {
   return row.status === 'creating' ? 'being created right now' : 'being changed by another ayb process right now';
 }
 
-/** For a dry run: would the lock be free? (A `creating` row with a free lock is a leftover, and deletable.) */
-async function lockOutcome(maint: Client, row: BranchRow): Promise<Outcome> {
-  return (await branchLockHeld(maint, lockKey(row.name))) ? { kind: 'busy' } : { kind: 'deleted' };
+/**
+ * For a dry run, what the real prune would do, checked the same way without taking anything: busy
+ * when its lock is held, skipped when `ayb start` serves it, else deleted. (A `creating` row with a
+ * free lock is a leftover, and deletable.)
+ */
+async function dryRunOutcome(maint: Client, row: BranchRow): Promise<Outcome> {
+  if (await branchLockHeld(maint, lockKey(row.name))) return { kind: 'busy' };
+  return (await servedByAybStart(maint, row.branch_database)) ? servedOutcome : { kind: 'deleted' };
 }
+
+const servedOutcome: Outcome = { kind: 'skipped', detail: 'served by a running ayb start' };
 
 /** Drops one selected branch under its lock, after checking it is still the same row and still selected. */
 async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, options: PruneOptions, now: Date): Promise<Outcome> {
@@ -209,7 +221,7 @@ async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, 
       return undefined;
     });
     if (skip) return { kind: 'skipped', detail: skip };
-    if (await servedByAybStart(maint, selected.branch_database)) return { kind: 'skipped', detail: 'served by a running ayb start' };
+    if (await servedByAybStart(maint, selected.branch_database)) return servedOutcome;
     await dropBranch(ctx, maint, selected);
     return { kind: 'deleted' };
   } finally {

@@ -1,5 +1,5 @@
-import { ConflictError } from '../core/errors.js';
-import type { Branch, BranchRow, RecordKind } from '../core/records.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import type { Branch, BranchProblem, BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { type BranchContext, withControl } from './context.js';
 import { findRow, listRows } from './control-table.js';
@@ -11,15 +11,26 @@ export async function listBranches(ctx: BranchContext, kind: RecordKind = 'branc
   return withControl(ctx, async (client) => withSizes(client, (await listRows(client)).filter((row) => row.kind === kind)));
 }
 
+/**
+ * Adds each record's size on disk, and the problem where the record and the server disagree: a
+ * ready (or deleting) record whose database is gone, or is left invalid by an interrupted DROP.
+ * (A creating or failed record without a database is normal.)
+ */
 export async function withSizes(client: Client, rows: BranchRow[]): Promise<Branch[]> {
   if (rows.length === 0) return [];
-  const { rows: sizes } = await client.query<{ datname: string; size: string }>(
-    // Not for an invalid database (a DROP interrupted halfway): its files are partly gone.
-    'SELECT datname, pg_database_size(oid)::text AS size FROM pg_database WHERE datname = ANY($1) AND datconnlimit <> -2',
+  const { rows: found } = await client.query<{ datname: string; size: string | null }>(
+    // No size for an invalid database (a DROP interrupted halfway): its files are partly gone.
+    'SELECT datname, CASE WHEN datconnlimit <> -2 THEN pg_database_size(oid)::text END AS size FROM pg_database WHERE datname = ANY($1)',
     [rows.map((r) => r.branch_database)],
   );
-  const byName = new Map(sizes.map((s) => [s.datname, Number(s.size)]));
-  return rows.map((row) => (byName.has(row.branch_database) ? { ...row, size_bytes: byName.get(row.branch_database) } : row));
+  const byName = new Map(found.map((d) => [d.datname, d.size === null ? undefined : Number(d.size)]));
+  return rows.map((row) => {
+    const exists = byName.has(row.branch_database);
+    const size = byName.get(row.branch_database);
+    const expected = row.status === 'ready' || row.status === 'deleting';
+    const problem: BranchProblem | undefined = !expected ? undefined : !exists ? 'database_missing' : size === undefined ? 'database_invalid' : undefined;
+    return { ...row, ...(size !== undefined ? { size_bytes: size } : {}), ...(problem ? { problem } : {}) };
+  });
 }
 
 export async function getBranch(ctx: BranchContext, name: string, kind: RecordKind = 'branch'): Promise<Branch> {
@@ -51,8 +62,23 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
     throw new ConflictError('branch_not_ready', `branch "${branch.name}" is not ready (status: ${branch.status})`, {
       hint: branch.status === 'failed'
         ? `delete it with: ayb branch delete ${branch.name} --yes --force, then create it again`
-        : 'wait for the create to finish, or check with: ayb branch show ' + branch.name,
+        : branch.status === 'deleting'
+          ? `it is being deleted; if that delete was interrupted, the next ayb command finishes it (check with: ayb branch show ${branch.name})`
+          : 'wait for the create to finish, or check with: ayb branch show ' + branch.name,
     });
   }
+  if (branch.problem) throw databaseProblemError(branch);
   return { database: branch.branch_database, branch };
+}
+
+/** A ready record whose database is gone or unusable: said instead of a URL that cannot connect. */
+export function databaseProblemError(branch: Branch): NotFoundError {
+  const what = branch.problem === 'database_invalid'
+    ? `is invalid (a DROP DATABASE of it was interrupted)`
+    : 'no longer exists (dropped outside ayb, or by a delete that was interrupted)';
+  return new NotFoundError('database_missing', `the database "${branch.branch_database}" of ${branch.kind} "${branch.name}" ${what}`, {
+    hint: branch.kind === 'branch'
+      ? `make it anew with: ayb branch reset ${branch.name}, or remove the record with: ayb branch delete ${branch.name} --yes`
+      : `remove the record with: ayb snapshot delete ${branch.name} --yes`,
+  });
 }

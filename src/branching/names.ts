@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
 import type { RecordKind } from '../core/records.js';
 
@@ -6,6 +6,8 @@ import type { RecordKind } from '../core/records.js';
 export const RESERVED_NAMES: readonly string[] = ['main', 'master', 'default', 'postgres', 'template0', 'template1'];
 export const BRANCH_DATABASE_PREFIX = 'ayb_branch_';
 export const SNAPSHOT_DATABASE_PREFIX = 'ayb_snap_';
+/** Throwaway readable copies of snapshots (see snapshot-view.ts): `ayb_view_<12 hex>`. */
+export const VIEW_DATABASE_PREFIX = 'ayb_view_';
 /** 63 bytes (PostgreSQL's identifier limit) less the 11-byte prefix. */
 export const MAX_NAME_LENGTH = 52;
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$/;
@@ -75,12 +77,12 @@ export function lockKey(name: string): string {
 }
 
 /**
- * The databases a reset of `branchDatabase` works with: the fresh copy (`…_new`) and, for the
- * moment of the swap, the old contents (`…_old`). Derived from a hash so they fit in 63 bytes
- * whatever the branch name, and fixed per branch, so a later reset finds what a killed one left.
- * Only a reset, delete or prune of this branch, holding its lock, ever touches these names.
+ * Names for the databases a reset works with: the fresh copy (`…_new`) and, for the moment of the
+ * swap, the old contents (`…_old`). Random, so that no database of that name can exist already
+ * (whatever the branch was called before a rename), and written down on the branch's record before
+ * either is made (see BranchRow.temp_databases): cleanup drops exactly what was written down.
  */
-export function resetDatabaseNames(branchDatabase: string): { readonly fresh: string; readonly old: string } {
-  const hash = createHash('sha256').update(branchDatabase).digest('hex').slice(0, 16);
-  return { fresh: `ayb_reset_${hash}_new`, old: `ayb_reset_${hash}_old` };
+export function newResetDatabaseNames(): { readonly fresh: string; readonly old: string } {
+  const id = randomBytes(8).toString('hex');
+  return { fresh: `ayb_reset_${id}_new`, old: `ayb_reset_${id}_old` };
 }

@@ -7,12 +7,13 @@ import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL } from '../core/records.js';
-import { findRow, updateRow } from './control-table.js';
+import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
-import { branchDatabaseName, lockKey, resetDatabaseNames, validateBranchName } from './names.js';
+import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
 import { wrongKindError } from './errors.js';
 import { type BranchContext, withControl } from './context.js';
-import { dropResetLeftovers, missingBranchError } from './delete.js';
+import { missingBranchError } from './delete.js';
+import { dropTempDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { checkSourceAccess, looksLikeUrl, withMainPasswordForSameRole } from './source.js';
@@ -82,8 +83,10 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {
       throw sourceGone(row, `its source database "${source.conn.database}" no longer exists`);
     }
-    await dropResetLeftovers(maint, database, (leftover) => ctx.log?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was killed …`));
-    const names = resetDatabaseNames(database);
+    // What a reset of this branch that was killed left (written down before it was made).
+    await withControl(ctx, (client) => dropTempDatabases(client, maint, row, (leftover) =>
+      (ctx.notice ?? ctx.log)?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
+    const names = newResetDatabaseNames();
 
     const requested = options.strategy ?? ctx.config.branching.default_strategy;
     if (source.snapshot !== null && requested === 'dump') {
@@ -96,6 +99,10 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     const masked = wantsMasking(ctx, row.masked);
     const masking = masked ? await maskingJob(ctx, await maskingSecret(ctx), source) : undefined;
     ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
+    // Written down before they exist: should ayb die from here on, the next command drops them.
+    await withControl(ctx, (client) => addTempDatabases(client, row.id, [names.fresh, names.old]));
+    const forget = (databases: string[]) =>
+      withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
     let outcome: CloneOutcome;
     try {
       signal?.throwIfAborted();
@@ -117,19 +124,22 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       signal?.throwIfAborted();
       await swapIn(maint, ctx, database, names);
     } catch (error) {
-      // 42P04: the fresh name was taken between the check and the copy; it is not ours to drop.
-      if (sqlState(error) !== SqlState.duplicateDatabase) {
-        await dropDatabase(maint, names.fresh).catch((dropError: unknown) => {
-          ctx.log?.(`warning: could not drop the temporary database "${names.fresh}": ${(dropError as Error).message}`);
-        });
-      }
+      // 42P04: someone made a database of the fresh name meanwhile; it is not ours to drop.
+      const ours = sqlState(error) !== SqlState.duplicateDatabase;
+      const dropped = !ours || (await dropDatabase(maint, names.fresh).then(() => true, (dropError: unknown) => {
+        ctx.log?.(`warning: could not drop the temporary database "${names.fresh}" (the next ayb command removes it): ${(dropError as Error).message}`);
+        return false;
+      }));
+      if (dropped) await forget([names.fresh, names.old]);
       if (signal?.aborted && signal.reason instanceof AybError) throw signal.reason;
       throw queryError(error, source.conn.password ? source.conn : ctx.main);
     }
     // The branch has its new contents now; the old ones are garbage, whatever happens next.
-    await dropDatabase(maint, names.old).catch((error: unknown) => {
-      ctx.log?.(`warning: could not drop the old contents "${names.old}" (the next reset of "${name}" retries): ${(error as Error).message}`);
+    const droppedOld = await dropDatabase(maint, names.old).then(() => true, (error: unknown) => {
+      ctx.log?.(`warning: could not drop the old contents "${names.old}" (the next ayb command removes it): ${(error as Error).message}`);
+      return false;
     });
+    await forget(droppedOld ? [names.fresh, names.old] : [names.fresh]);
     await withControl(ctx, (client) =>
       updateRow(client, row.id, {
         strategy: outcome.strategy,

@@ -1,21 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { copyDatabaseFiles } from '../clone/clone.js';
 import type { BranchRow } from '../core/records.js';
-import type { Client } from '../postgres/client.js';
-import { connectMaintenance, dropDatabase, tryLockBranch, tryLockBranchShared, unlockBranch } from '../postgres/maintenance.js';
+import { connectMaintenance, dropDatabase, tryLockBranch, tryLockBranchShared } from '../postgres/maintenance.js';
 import type { BranchContext } from './context.js';
 import { parentBusyError } from './locks.js';
-import { lockKey } from './names.js';
-
-/** Throwaway readable copies of snapshots: `ayb_view_<12 hex>`. */
-export const VIEW_DATABASE_PREFIX = 'ayb_view_';
+import { lockKey, VIEW_DATABASE_PREFIX } from './names.js';
+import { dropAbandonedViews } from './recovery.js';
 
 /**
  * Runs `fn` with the name of a readable copy of a snapshot, for the work that must look inside one
  * (a diff): nobody connects to the snapshot itself, so it is copied (copy-on-write where the server
  * can, otherwise a file copy, about a second a gigabyte) and the copy is dropped afterwards. The
  * copy's lock is taken before it exists and held until it is gone, so a copy whose lock is free was
- * left by a killed ayb: every call first drops such leftovers. The snapshot's lock is held shared,
+ * left by a killed ayb: every call first drops such leftovers (as the first command of any process does). The snapshot's lock is held shared,
  * so it is not deleted under the copy.
  */
 export async function withSnapshotView<T>(ctx: BranchContext, snapshot: BranchRow, fn: (database: string) => Promise<T>): Promise<T> {
@@ -37,19 +34,5 @@ export async function withSnapshotView<T>(ctx: BranchContext, snapshot: BranchRo
   } finally {
     // Ending the session releases both locks.
     await maint.end().catch(() => undefined);
-  }
-}
-
-/** Drops the readable copies whose maker is gone (its lock is free). */
-async function dropAbandonedViews(ctx: BranchContext, maint: Client): Promise<void> {
-  const { rows } = await maint.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [VIEW_DATABASE_PREFIX]);
-  for (const { datname } of rows) {
-    if (!(await tryLockBranch(maint, datname))) continue;
-    try {
-      ctx.log?.(`Removing "${datname}", a copy of a snapshot left by an ayb process that was killed …`);
-      await dropDatabase(maint, datname);
-    } finally {
-      await unlockBranch(maint, datname).catch(() => undefined);
-    }
   }
 }

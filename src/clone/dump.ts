@@ -203,7 +203,7 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
   if (signal?.aborted) throw signal.reason instanceof AybError ? signal.reason : new Error('aborted');
   if (rewriteFailure) {
     throw new ExternalError('dump_rewrite_failed', `rewriting the dump failed: ${scrubSecret(rewriteFailure.message, source)}`, {
-      hint: 'the partial branch was removed; check the masking rules (ayb mask check --from <source>)',
+      hint: 'check the masking rules (ayb mask check --from <source>)',
       cause: rewriteFailure,
     });
   }
@@ -240,7 +240,7 @@ function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, sig
   return new ExternalError(`${tool}_failed`, message, {
     hint: tool === 'pg_dump'
       ? 'check that the source database exists, is reachable and readable by this role'
-      : 'the restore into the branch failed; the partial branch was removed. Check the error above (a missing role or extension on this server is common)',
+      : 'the restore into the branch failed: check the error above (a missing role or extension on this server is common)',
     details: { tool },
   });
 }

@@ -70,7 +70,7 @@ export abstract class AybCommand extends Command {
 
   /** The main database (starting the managed PostgreSQL if that is the one) and the config, for the domain. */
   protected async branchContext(flags: { config?: string; 'database-url'?: string }, loaded?: LoadedConfig): Promise<OpenedContext> {
-    return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line));
+    return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line), (line) => this.writer.notice(line));
   }
 
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */

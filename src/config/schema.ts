@@ -105,6 +105,11 @@ export const ConfigSchema = z
           .min(1)
           .refine(isDuration, { message: 'not a duration; use e.g. 12h, 7d, 2w or 1d12h (units s, m, h, d, w)' })
           .optional(),
+        /**
+         * How long a create whose server went away (restarted, stopped) waits for it to come back,
+         * to remove the partial branch itself; past that, the next command removes it.
+         */
+        reconnect_timeout: durationSetting.default('30s'),
       })
       .strict()
       .prefault({}),

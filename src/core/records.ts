@@ -7,7 +7,12 @@ export const CONTROL_SCHEMA = 'public';
 export const CONTROL_TABLE = '_ayb_branches';
 export const CONTROL_TABLE_SQL = `${CONTROL_SCHEMA}.${CONTROL_TABLE}`;
 
-export type BranchStatus = 'creating' | 'ready' | 'failed';
+/**
+ * `creating` until the copy is complete; `deleting` from the moment a delete (or prune) starts
+ * dropping the database until its row is gone, so an interrupted delete is never mistaken for a
+ * usable branch and the next command finishes it.
+ */
+export type BranchStatus = 'creating' | 'ready' | 'failed' | 'deleting';
 /** A branch is a database to work on; a snapshot a frozen copy nobody connects to, to branch from and reset to. */
 export type RecordKind = 'branch' | 'snapshot';
 export type CloneStrategy = 'template' | 'dump';
@@ -37,9 +42,22 @@ export interface BranchRow {
   readonly creator_host: string | null;
   /** Made with the masking rules applied (`--masked`, or `[masking] required`). */
   readonly masked: boolean;
+  /**
+   * Temporary databases of this record (a reset's fresh copy and old contents), written down before
+   * they are made, so whatever happens to ayb later (kill -9, a rename of the branch) the next
+   * command drops exactly these, and never a database ayb did not make.
+   */
+  readonly temp_databases: readonly string[];
 }
+
+/**
+ * Where the record and the server disagree: its database is gone (dropped by hand, or by a delete
+ * that was interrupted), or left invalid by a DROP DATABASE that was interrupted halfway.
+ */
+export type BranchProblem = 'database_missing' | 'database_invalid';
 
 /** A branch as ayb reports it: its row, plus its size on disk when its database exists. */
 export interface Branch extends BranchRow {
   readonly size_bytes?: number;
+  readonly problem?: BranchProblem;
 }

@@ -27,6 +27,8 @@ export interface BranchJson {
   updated_at: string;
   error_message?: string;
   size_bytes?: number;
+  /** Where the record and the server disagree: `database_missing` or `database_invalid`; absent when they agree. */
+  problem?: string;
   url?: string;
 }
 
@@ -49,8 +51,16 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
   };
   if (branch.error_message) out.error_message = branch.error_message;
   if (branch.size_bytes !== undefined) out.size_bytes = branch.size_bytes;
+  if (branch.problem !== undefined) out.problem = branch.problem;
   if (extra.url !== undefined) out.url = extra.url;
   return out;
+}
+
+/** The status, and what is wrong with the record when something is: `ready (database missing)`. */
+export function statusText(b: Branch): string {
+  if (b.problem === 'database_missing') return `${b.status} (database missing)`;
+  if (b.problem === 'database_invalid') return `${b.status} (database invalid)`;
+  return b.status;
 }
 
 function shortTime(date: Date | null): string | undefined {
@@ -107,7 +117,7 @@ function parentName(b: Branch, mainDatabase: string | undefined): string {
 export function branchListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
-    { header: 'Status', get: (b) => b.status, color: statusColor },
+    { header: 'Status', get: statusText, color: statusColor },
     { header: 'Parent', get: (b) => parentName(b, options.mainDatabase) },
     { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
@@ -131,7 +141,7 @@ export function branchDetailColumns(options: DetailColumnOptions = {}): Column<B
   const { url, kind = 'branch', mainDatabase } = options;
   const columns: Column<Branch>[] = [
     { header: 'Name', get: (b) => b.name },
-    { header: 'Status', get: (b) => b.status, color: statusColor },
+    { header: 'Status', get: statusText, color: statusColor },
     { header: 'Database', get: (b) => b.branch_database },
     { header: kind === 'snapshot' ? 'Of' : 'Parent', get: (b) => parentName(b, mainDatabase) },
     ...(kind === 'branch' ? [{ header: 'Snapshot', get: (b: Branch) => b.snapshot }] : []),
@@ -152,7 +162,7 @@ export function branchDetailColumns(options: DetailColumnOptions = {}): Column<B
 export function snapshotListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => b.name },
-    { header: 'Status', get: (b) => b.status, color: statusColor },
+    { header: 'Status', get: statusText, color: statusColor },
     { header: 'Of', get: (b) => sourceName(b, options.mainDatabase) },
     { header: 'Strategy', get: (b) => b.strategy },
     { header: 'Size', get: (b) => formatBytes(b.size_bytes) },

@@ -39,7 +39,9 @@ export function paint(text: string, color: Color | undefined, enabled: boolean):
 
 /** The colour of a record status: ready green, failed red, creating yellow. */
 export function statusColor(status: string): Color | undefined {
-  return status === 'ready' ? 'green' : status === 'failed' ? 'red' : status === 'creating' ? 'yellow' : undefined;
+  if (status === 'ready') return 'green';
+  if (status === 'failed' || status.includes('(')) return 'red'; // `ready (database missing)`
+  return status === 'creating' || status === 'deleting' ? 'yellow' : undefined;
 }
 
 /**
@@ -70,6 +72,11 @@ export class Writer {
   /** A log line on stderr; silent in JSON mode. */
   log(line: string): void {
     if (!this.json) this.stderr.write(line + '\n');
+  }
+
+  /** A line on stderr even in JSON mode: what ayb did on its own, which a script's log should keep. */
+  notice(line: string): void {
+    this.stderr.write(line + '\n');
   }
 
   /** Raw stderr access for progress drawing. */

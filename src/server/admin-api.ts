@@ -78,7 +78,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   /** A record as the API returns it; a ready branch also has its connection URL, password masked. */
-  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' ? { url: branchUrl(ctx, b.branch_database) } : {});
+  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: branchUrl(ctx, b.branch_database) } : {});
 
   router.add('GET', '/api/admin/branches', async () => {
     const branches = await listBranches(ctx);

@@ -177,7 +177,7 @@ describe('branch expiry and prune', () => {
     for (const name of ['int-a', 'int-b']) {
       expect((await cli('branch', 'create', name, '--expires-at', '2020-01-01')).exitCode).toBe(0);
     }
-    // A row lock on int-a's record: prune drops int-a's database, then its DELETE of the row waits here.
+    // A row lock on int-a's record: prune's marking of it as deleting (before the drop) waits here.
     const { conn } = cluster;
     const holder = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 'app' });
     holder.on('error', () => undefined);
@@ -193,13 +193,12 @@ describe('branch expiry and prune', () => {
       });
       await waitUntil('prune to wait on the row lock', async () => {
         const { rowCount } = await cluster.query(
-          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DELETE FROM%_ayb_branches%' AND wait_event_type = 'Lock'",
+          "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'UPDATE%_ayb_branches%' AND wait_event_type = 'Lock'",
           [],
           'postgres',
         );
         return (rowCount ?? 0) > 0 || undefined;
       });
-      expect(await databaseExists(cluster, 'ayb_branch_int_a')).toBe(false);
       child.kill('SIGINT');
       await waitUntil('ayb to take the interrupt', async () => /Interrupted \(SIGINT\)/.test(stderr) || undefined);
     } finally {
@@ -209,8 +208,9 @@ describe('branch expiry and prune', () => {
     const result = await child!;
     expect(result.exitCode).toBe(130);
     expect(String(result.stderr)).toMatch(/^Error: interrupted by SIGINT\nHint: run the command again/m);
-    // int-a went whole (no row left for a database that is gone); int-b was not started.
+    // int-a went whole (its database and its row); int-b was not started.
     expect(await names()).not.toContain('int-a');
+    expect(await databaseExists(cluster, 'ayb_branch_int_a')).toBe(false);
     expect(await names()).toContain('int-b');
     expect(await databaseExists(cluster, 'ayb_branch_int_b')).toBe(true);
     expect((await cli('branch', 'prune', '--json')).json().branches.map((b: { name: string; action: string }) => [b.name, b.action])).toEqual([

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resetDatabaseNames } from '../../src/branching/names.js';
 import { findTool } from '../../src/postgres/tools.js';
 import { databaseExists, holdBranchLock } from '../helpers/branch-lock.js';
 import { waitUntil } from '../helpers/gate.js';
@@ -62,8 +61,9 @@ describe('branch reset', () => {
     const session = new pg.Client({ host: cluster.conn.host, port: cluster.port, user: cluster.conn.user, password: cluster.conn.password, database: 'ayb_branch_feat' });
     session.on('error', () => undefined);
     await session.connect();
-    // A reset killed earlier left its temporary copy; this one clears it away.
-    await cluster.createDatabase(resetDatabaseNames('ayb_branch_feat').fresh);
+    // A database that looks like a reset's temporary copy, which ayb never made nor wrote down: left alone.
+    const notOurs = 'ayb_reset_0123456789abcdef_new';
+    await cluster.createDatabase(notOurs);
 
     const reset = await cli('branch', 'reset', 'feat', '--json');
     expect(reset.exitCode).toBe(0);
@@ -77,7 +77,10 @@ describe('branch reset', () => {
     expect(scratch.rows[0].t).toBeNull();
     await expect(session.query('SELECT 1')).rejects.toThrow();
     await session.end().catch(() => undefined);
-    expect(await resetLeftovers()).toEqual([]);
+    expect(await resetLeftovers()).toEqual([notOurs]);
+    await cluster.query(`DROP DATABASE ${notOurs}`, [], 'postgres');
+    // The temporaries written down for the reset are forgotten once gone.
+    expect((await cluster.query("SELECT temp_databases FROM _ayb_branches WHERE name = 'feat'", [], 'app')).rows).toEqual([{ temp_databases: [] }]);
     const control = await cluster.query("SELECT to_regclass('public._ayb_branches') AS t", [], 'ayb_branch_feat');
     expect(control.rows[0].t).toBeNull();
   });
@@ -166,26 +169,26 @@ describe('branch reset', () => {
     expect(await databaseExists(cluster, 'ayb_branch_sub')).toBe(true);
   });
 
-  it('delete and prune also remove what a killed reset of the branch left behind', async () => {
+  it('the temporaries written down for a branch are removed by the next command, and only those', async () => {
     for (const name of ['gone', 'pruned']) {
       const made = await cli('branch', 'create', name, '--from', 'main', '--strategy', 'dump');
       if (made.exitCode !== 0) throw new Error(made.stderr);
-      // A reset killed mid-copy leaves `_new`; one killed right after the swap leaves `_old`.
-      const names = resetDatabaseNames(`ayb_branch_${name}`);
-      await cluster.createDatabase(names.fresh);
-      await cluster.createDatabase(names.old);
     }
-    expect((await resetLeftovers()).length).toBe(4);
-
+    // As a reset killed mid-copy (`_new`) or right after the swap (`_old`) leaves them (written
+    // down before they were made); the next command, here a delete, removes them for every branch.
+    const temps = { gone: ['ayb_reset_00000000000000aa_new', 'ayb_reset_00000000000000aa_old'], pruned: ['ayb_reset_00000000000000bb_new'] };
+    for (const [name, databases] of Object.entries(temps)) {
+      for (const database of databases) await cluster.createDatabase(database);
+      await cluster.query('UPDATE _ayb_branches SET temp_databases = $2 WHERE name = $1', [name, databases], 'app');
+    }
+    await cluster.createDatabase('ayb_reset_00000000000000cc_new');
     expect((await cli('branch', 'delete', 'gone', '--yes')).exitCode).toBe(0);
-    expect(await resetLeftovers()).toEqual(expect.arrayContaining(Object.values(resetDatabaseNames('ayb_branch_pruned'))));
-    expect((await resetLeftovers()).length).toBe(2);
-
     expect((await cli('branch', 'expire', 'pruned', '--expires-at', '2000-01-01T00:00:00Z')).exitCode).toBe(0);
     const pruned = await cli('branch', 'prune', '--json');
     expect(pruned.exitCode).toBe(0);
-    expect(await resetLeftovers()).toEqual([]);
+    expect(await resetLeftovers()).toEqual(['ayb_reset_00000000000000cc_new']);
     expect(await databaseExists(cluster, 'ayb_branch_pruned')).toBe(false);
+    await cluster.query('DROP DATABASE ayb_reset_00000000000000cc_new', [], 'postgres');
   });
 
   it('a reset killed while the branch refuses connections: its guard allows them again, and the branch is as it was', async () => {

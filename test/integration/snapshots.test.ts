@@ -161,5 +161,13 @@ describe('snapshots', () => {
     // The new CHECK still holds the database names to the rule.
     await expect(cluster.query("UPDATE public._ayb_branches SET branch_database = 'ayb_branch_legacy_snap' WHERE name = 'legacy-snap'", [], 'legacy'))
       .rejects.toThrow(/_ayb_branches_database_name/);
+    // The status CHECK knows `deleting` now (a delete marks its row so), and only the known statuses.
+    await cluster.query("UPDATE public._ayb_branches SET status = 'deleting' WHERE name = 'old-one'", [], 'legacy');
+    await expect(cluster.query("UPDATE public._ayb_branches SET status = 'bogus' WHERE name = 'old-one'", [], 'legacy'))
+      .rejects.toThrow(/_ayb_branches_status/);
+    // Its delete, interrupted as far as anyone can tell, is finished by the next command.
+    const next = await legacy('snapshot', 'list', '--json');
+    expect(next.stderr).toContain('Finished deleting branch "old-one"');
+    expect((await legacy('branch', 'list', '--json')).json()).toEqual([]);
   });
 });

@@ -37,7 +37,9 @@ describe('ayb start', () => {
   it('refuses a missing branch (3), a branch that is not ready (4) and an invalid name (2)', async () => {
     const missing = await runCli(['start', '--branch', 'ghost', '--port', '0'], { env });
     expect(missing.exitCode).toBe(3);
-    expect(missing.stderr).toMatch(/^Error: branch "ghost" does not exist\nHint: /);
+    expect(missing.stderr).toMatch(/^Error: branch "ghost" does not exist\nHint: /m);
+    // The first command found the half-made one with nobody creating it, and marked it failed.
+    expect(missing.stderr).toMatch(/^Removed the partial database "ayb_branch_halfway" of branch "halfway", whose create was interrupted/);
     for (const name of ['broken', 'halfway']) {
       const notReady = await runCli(['start', '--branch', name, '--port', '0', '--json'], { env });
       expect(notReady.exitCode).toBe(4);
@@ -150,8 +152,11 @@ describe('ayb start', () => {
       const refused = await runCli(['branch', 'delete', 'served-old', '--yes', '--json'], { env });
       expect(refused.exitCode).toBe(4);
       expect(refused.json().error).toMatchObject({ code: 'branch_in_use', message: 'branch "served-old" is served by a running "ayb start"' });
+      // The dry run says exactly what the real prune then does.
+      const dry = await runCli(['branch', 'prune', '--dry-run', '--json'], { env });
+      expect(dry.json().branches).toEqual([expect.objectContaining({ name: 'served-old', action: 'skipped', detail: 'served by a running ayb start' })]);
       const pruned = await runCli(['branch', 'prune', '--json'], { env });
-      expect(pruned.json().branches).toEqual([expect.objectContaining({ name: 'served-old', action: 'skipped', detail: 'served by a running ayb start' })]);
+      expect(pruned.json().branches).toEqual(dry.json().branches);
       expect((await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_served_old'", [], 'postgres')).rowCount).toBe(1);
     } finally {
       expect((await server.stop()).exitCode).toBe(0);

@@ -154,9 +154,12 @@ describe('branch create strategies', () => {
     await killWhileRefusing(cluster, ['branch', 'create', 'killed', '--from', cluster.url('devdb'), '--disconnect'], env, {
       gated: 'devdb', prefix: 'CREATE DATABASE', refused: 'devdb', healed: 'devdb', onRefusingSession: true,
     });
-    // The branch itself was left half-made, as any killed create is: delete --force removes it.
+    // The branch itself was left half-made, as any killed create is: the next command removes the
+    // copy and marks it failed.
     const show = await runCli(['branch', 'show', 'killed', '--json'], { env });
-    expect(show.json().status).toBe('creating');
+    expect(show.stderr).toMatch(/^Removed the partial database "ayb_branch_killed" of branch "killed"/m);
+    expect(show.json().status).toBe('failed');
+    expect((await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_killed'", [], 'postgres')).rowCount).toBe(0);
     await deleteBranch('killed');
   });
 

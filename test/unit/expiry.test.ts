@@ -10,7 +10,7 @@ function row(changes: Partial<BranchRow>): BranchRow {
   return {
     id: '1', name: 'x', kind: 'branch', snapshot: null, source_database: 'app', branch_database: 'ayb_branch_x', status: 'ready', strategy: 'template',
     copy_method: 'file_copy', parent: null, expires_at: null, error_message: null,
-    created_at: new Date(now.getTime() - HOUR), updated_at: now, creator_pid: null, creator_host: null, masked: false,
+    created_at: new Date(now.getTime() - HOUR), updated_at: now, creator_pid: null, creator_host: null, masked: false, temp_databases: [],
     ...changes,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ago } from '../../src/output/branch-view.js';
+import type { Branch } from '../../src/core/records.js';
+import { ago, branchJson, statusText } from '../../src/output/branch-view.js';
 import { colorEnabled, type Column, renderRecord, renderTable, statusColor } from '../../src/output/writer.js';
 
 interface Row { name: string; status: string; size?: string }
@@ -22,6 +23,27 @@ describe('tables', () => {
     expect(text).toContain('\x1b[32mready');
     expect(text).toContain('\x1b[31mfailed');
     expect(renderTable([{ name: 'a', status: 'ready' }], columns, false)).not.toContain('\x1b[');
+  });
+
+  it('a status says what is wrong with the record, in red; deleting is yellow like creating', () => {
+    const branch = { status: 'ready', problem: 'database_missing' } as Branch;
+    expect(statusText(branch)).toBe('ready (database missing)');
+    expect(statusText({ ...branch, problem: 'database_invalid' })).toBe('ready (database invalid)');
+    expect(statusText({ ...branch, problem: undefined })).toBe('ready');
+    expect(statusColor('ready (database missing)')).toBe('red');
+    expect(statusColor('deleting')).toBe(statusColor('creating'));
+  });
+
+  it('the JSON record has problem only when there is one', () => {
+    const branch = {
+      id: '1', name: 'x', kind: 'branch', snapshot: null, source_database: 'app', branch_database: 'ayb_branch_x', status: 'ready',
+      strategy: 'template', copy_method: 'file_copy', parent: null, expires_at: null, error_message: null, created_at: new Date(0),
+      updated_at: new Date(0), creator_pid: null, creator_host: null, masked: false, temp_databases: ['ayb_reset_00_new'],
+    } satisfies Branch;
+    expect(branchJson(branch)).not.toHaveProperty('problem');
+    // Temporaries are ayb's business, never part of the record.
+    expect(branchJson(branch)).not.toHaveProperty('temp_databases');
+    expect(branchJson({ ...branch, problem: 'database_missing' })).toMatchObject({ status: 'ready', problem: 'database_missing' });
   });
 
   it('a record is aligned key/value lines; optional fields only when set', () => {

@@ -17,7 +17,7 @@ A dump shows its progress on a terminal (stderr); it is quiet when stderr is not
 
 --keep-base first freezes the source as snapshot <name>-base and makes the branch from it: the merge base that "ayb branch merge" compares against (free on copy-on-write servers, a full copy otherwise).
 
-On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed.
+On any failure or Ctrl-C, nothing is left behind: the partial database is dropped and the branch is marked failed. If the server goes away meanwhile, ayb waits for it up to [branching] reconnect_timeout to do so; otherwise, and if ayb itself is killed, the next ayb command does it.
 
 --from a snapshot (ayb snapshot create) is always a template copy: nobody is ever connected to a snapshot, so it never has to wait for or dump a busy source.
 

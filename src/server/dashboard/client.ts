@@ -245,8 +245,9 @@ function statusCell(row: HTMLTableRowElement, record: BranchJson): void {
   const status = row.insertCell();
   status.dataset.label = 'Status';
   const badge = document.createElement('span');
-  badge.className = `badge badge-${record.status}`;
-  badge.textContent = record.status;
+  // A record whose database is gone or invalid reads as failed: connecting to it fails.
+  badge.className = `badge badge-${record.problem ? 'failed' : record.status}`;
+  badge.textContent = record.problem ? `${record.status} (${record.problem.replace('database_', 'database ')})` : record.status;
   if (record.error_message) badge.title = record.error_message;
   status.append(badge);
 }

@@ -187,7 +187,7 @@ td.connection code { display: inline-block; vertical-align: middle; max-width: 2
 .tree { color: var(--muted); font-family: ui-monospace, monospace; white-space: pre; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid currentColor; }
 .badge-ready { color: #1a7f37; }
-.badge-creating { color: #9a6700; }
+.badge-creating, .badge-deleting { color: #9a6700; }
 .badge-failed { color: var(--danger); }
 .expired { color: var(--danger); }
 .tag { margin-left: .5rem; font-size: .8rem; color: var(--muted); }
