@@ -45,3 +45,10 @@ export async function createDatasetDatabase(cluster: BenchCluster, name: string,
   const bytes = await withClient(conn, (c) => buildDataset(c, sizeMb, log));
   return { conn, bytes };
 }
+
+/** This process's environment without AYB_* and PG* (so neither a developer's shell nor a CI job steers the ayb under test), `extra` added. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
+  return { ...env, ...extra };
+}

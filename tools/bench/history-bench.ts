@@ -24,7 +24,7 @@ import { execa } from 'execa';
 import { withClient } from '../../src/postgres/client.js';
 import { libpqEnv } from '../../src/postgres/conninfo.js';
 import { diskUsage } from '../../src/history/store.js';
-import { withBenchCluster } from './cluster.js';
+import { cleanEnv, withBenchCluster } from './cluster.js';
 import { formatMb, formatSeconds } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,12 +33,6 @@ const DAY_S = 86_400;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(', ');
-
-function cleanEnv(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
-  return env;
-}
 
 async function pgbench(): Promise<string> {
   const bindir = await execa('pg_config', ['--bindir'], { reject: false });

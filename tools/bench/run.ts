@@ -31,6 +31,7 @@ import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { runBaseline } from './baseline.js';
 import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
+import { cleanEnv } from './cluster.js';
 import { buildDataset, datasetChecksum } from './dataset.js';
 import { type ContenderResult, formatMb, median, resultsTable, roundOrder } from './report.js';
 import { freePort } from '../../src/postgres/ports.js';
@@ -288,12 +289,6 @@ async function warmMemory(bytes: number): Promise<void> {
   const mb = Math.max(1, Math.floor(bytes / 2 ** 20));
   const script = `const chunks = []; for (let left = ${mb}; left > 0; left -= 256) chunks.push(Buffer.allocUnsafeSlow(Math.min(left, 256) * 1048576).fill(1));`;
   await execa('node', ['-e', script], { stdin: 'ignore' });
-}
-
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
-  return { ...env, ...extra };
 }
 
 async function runAyb(target: Target, contender: Contender, branch: string, rssFile: string): Promise<RunOutcome> {
