@@ -9,7 +9,8 @@
  * the ayb process. The mask suite, in the same run and on the same dataset, times masked branches
  * (rules on the people columns customers.email and customers.full_name) against the same branches
  * unmasked: a template copy masked in place, and a dump from a URL (another host name for the same
- * server, so ayb treats it as remote) masked in the stream; `--suite` picks the suites. With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
+ * server, so ayb treats it as remote) masked in the stream; `--suite` picks the suites.
+ * With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
  * copy-on-write filesystem, and also reports the disk space each branch adds.
  *
  * Every run starts from the same state, untimed: after a run the copy is dropped and the server
