@@ -3,7 +3,7 @@ import { configuredDatabase, type DatabaseSource, type LoadedConfig, managedClus
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js';
-import { ensureHistory } from '../history/archive.js';
+import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
 import { historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
@@ -40,7 +40,10 @@ export async function openContext(loaded: LoadedConfig, log?: (line: string) => 
   const configured = configuredDatabase(loaded);
   if (configured) return { main: configured.conn, config: loaded.config, log, notice, source: configured.source };
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
-  if (!loaded.config.history.enabled) return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed' };
+  if (!loaded.config.history.enabled) {
+    await ensureNoArchiving(managedClusterOptions(loaded), cluster.conn, log);
+    return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed' };
+  }
   const history = historySettings(loaded);
   await ensureHistory(history, cluster.conn, log);
   return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', history };

@@ -4,7 +4,7 @@ import { ExternalError } from '../core/errors.js';
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { withFileLock } from '../postgres/lock.js';
-import { prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
+import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
 import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
@@ -28,23 +28,26 @@ export async function ensureHistory(settings: HistorySettings, main: ConnInfo, l
   await prepareServiceDir(walDir(settings), settings.cluster);
   await prepareServiceDir(baseDir(settings), settings.cluster);
   await removeLeftovers(settings, log);
-  await ensureArchiving(settings, main, log);
+  // Archiving turned (back) on: WAL written while it was off is missing, so the newest base backup
+  // cannot reach the moments from now on; a fresh one can.
+  const turnedOn = await ensureArchiving(settings, main, log);
   const newest = (await listBaseBackups(settings)).at(-1);
-  if (!newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs) {
+  if (turnedOn || !newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs) {
     await withFileLock(path.join(settings.dir, '.backup.lock'), async () => {
       const again = (await listBaseBackups(settings)).at(-1);
-      if (again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
+      if (!turnedOn && again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
       await takeBaseBackup(settings, main, log);
       await pruneHistory(settings, log);
     }, BACKUP_LOCK_TIMEOUT_MS);
   }
 }
 
-async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: (line: string) => void): Promise<void> {
+/** Turns WAL archiving into the history on; true when it was off (and the cluster restarted). */
+async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: (line: string) => void): Promise<boolean> {
   const wanted = archiveCommand(settings);
   const current = await withClient(main, (c) => settingsOf(c));
-  if (current.archive_mode === 'on' && current.archive_command === wanted && current.wal_level !== 'minimal') return;
-  await withFileLock(path.join(settings.dir, '.archiving.lock'), async () => {
+  if (current.archive_mode === 'on' && current.archive_command === wanted && current.wal_level !== 'minimal') return false;
+  return withFileLock(path.join(settings.dir, '.archiving.lock'), async () => {
     await shareCredentialsWithServiceUser(settings.cluster);
     const needsRestart = await withClient(main, async (c) => {
       const now = await settingsOf(c);
@@ -58,6 +61,41 @@ async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: 
       log?.(`Restarting the managed PostgreSQL once to turn on WAL archiving into ${walDir(settings)} ([history] enabled) …`);
       await restartManagedCluster(settings.cluster);
     }
+    return needsRestart;
+  });
+}
+
+/** The history folder an archive_command written by ayb (archiveCommand) copies into; undefined for any other command. */
+export function historyDirOfArchiveCommand(command: string): string | undefined {
+  const match = /^test ! -f '(.+)\/wal\/%f' && cp %p '(.+)\/wal\/%f'$/.exec(command);
+  return match && match[1] === match[2] ? match[1] : undefined;
+}
+
+/**
+ * `[history] enabled = false` (or absent) on a managed cluster that ayb once set to archive: turns
+ * archiving off again (restarting the cluster once, and saying so). The history already kept stays
+ * where it is, for the user to delete. An archive_command that ayb did not write is left alone.
+ * Cheap when there is nothing to do: it reads postgresql.auto.conf, where ALTER SYSTEM put ayb's.
+ */
+export async function ensureNoArchiving(cluster: ManagedClusterOptions, main: ConnInfo, log?: (line: string) => void): Promise<void> {
+  const auto = await readFile(path.join(path.resolve(cluster.dataDir), 'postgresql.auto.conf'), 'utf8').catch(() => '');
+  if (!/^archive_command = 'test ! -f /m.test(auto)) return;
+  const current = await withClient(main, (c) => settingsOf(c));
+  const dir = historyDirOfArchiveCommand(current.archive_command);
+  if (current.archive_mode !== 'on' || dir === undefined) return;
+  // Beside the data directory, not in the history folder, which the user may have deleted already.
+  await withFileLock(`${path.resolve(cluster.dataDir)}.archiving.lock`, async () => {
+    const turnedOff = await withClient(main, async (c) => {
+      const now = await settingsOf(c);
+      if (now.archive_mode !== 'on' || historyDirOfArchiveCommand(now.archive_command) === undefined) return false;
+      await c.query('ALTER SYSTEM RESET archive_mode');
+      await c.query('ALTER SYSTEM RESET archive_command');
+      await c.query('SELECT pg_reload_conf()');
+      return true;
+    });
+    if (!turnedOff) return;
+    log?.(`Restarting the managed PostgreSQL once to turn off WAL archiving ([history] is not enabled); the history kept so far stays in ${dir}: delete that folder when you no longer need it`);
+    await restartManagedCluster(cluster);
   });
 }
 

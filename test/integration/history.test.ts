@@ -24,6 +24,7 @@ describe('point-in-time branches', () => {
   const ids = async (database: string) => (await cluster.query<{ id: number }>('SELECT id FROM t ORDER BY id', [], database)).rows.map((r) => r.id);
   const tableExists = async (database: string, table: string) =>
     (await cluster.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table], database)).rows[0]!.found;
+  const baseBackups = async () => (await readdir(path.join(historyDir, 'base'))).filter((n) => !n.startsWith('.'));
   const leftovers = async () => (await readdir(historyDir)).filter((n) => n.startsWith('restore-'));
   /** The pid in a postmaster.pid once the server has written it (the file appears before its content). */
   const postmasterPid = async (file: string) => {
@@ -128,10 +129,34 @@ describe('point-in-time branches', () => {
     expect(JSON.parse(unmanaged.stdout).error.hint).toMatch(/pgBackRest|WAL-G/);
     const off = path.join(work, 'off.toml');
     await writeFile(off, `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n`);
+    // Turning history off turns archiving off (one restart, said) and keeps the history on disk.
+    const turnedOff = await cli('branch', 'list', '--config', off);
+    expect(turnedOff.exitCode, turnedOff.stderr).toBe(0);
+    expect(turnedOff.stderr).toContain(`Restarting the managed PostgreSQL once to turn off WAL archiving ([history] is not enabled); the history kept so far stays in ${historyDir}`);
+    const { rows } = await cluster.query<{ mode: string }>("SELECT current_setting('archive_mode') AS mode");
+    expect(rows[0]!.mode).toBe('off');
+    expect(await baseBackups()).not.toEqual([]);
     const disabled = await cli('snapshot', 'create', 'nohistory', '--of', 'main@-1m', '--config', off, '--json');
     expect(disabled.exitCode, disabled.stderr).toBe(2);
     expect(JSON.parse(disabled.stdout).error).toMatchObject({ code: 'history_disabled' });
+    const again = await cli('branch', 'list', '--config', off);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/Restarting/);
   }, 120_000);
+
+  it('turned back on: archives again (one restart), takes a fresh base backup, and still reaches moments from before', async () => {
+    const before = await baseBackups();
+    const turnedOn = await cli('history');
+    expect(turnedOn.exitCode, turnedOn.stderr).toBe(0);
+    expect(turnedOn.stderr).toMatch(/Restarting the managed PostgreSQL once to turn on WAL archiving/);
+    expect(turnedOn.stderr).toMatch(/Taking a base backup/);
+    expect((await cli('history', '--json')).json().base_backups).toHaveLength(before.length + 1);
+    const { rows } = await cluster.query<{ mode: string }>("SELECT current_setting('archive_mode') AS mode");
+    expect(rows[0]!.mode).toBe('on');
+    const back = await cli('branch', 'create', 'backt4', '--from', `main@${t4}`);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await ids('ayb_branch_backt4')).toEqual(Array.from({ length: 49 }, (_, i) => i + 2));
+  }, 300_000);
 
   it('on Ctrl-C during the replay, stops and removes the temporary cluster and records nothing (exit 130)', async () => {
     const child = spawnCli(['branch', 'create', 'interrupted', '--from', `main@${t2}`], { cwd: work, timeout: 300_000, detached: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { baselineDumpArgs, baselineRestoreArgs } from '../../tools/bench/baseline.js';
 import { datasetShape } from '../../tools/bench/dataset.js';
+import { phasesOf } from '../../tools/bench/history-bench.js';
 import { median, resultsTable, roundOrder, speedup } from '../../tools/bench/report.js';
 import type { ConnInfo } from '../../src/postgres/conninfo.js';
 
@@ -42,6 +43,31 @@ describe('benchmark helpers', () => {
       'baseline (AYB)',
     ).split('\n');
     expect(table[3]).toBe('| ayb --strategy dump | — | 11.0 s | 9.00 s – 13.0 s | 3 | 0.92× | 1.083 | n/a |');
+  });
+
+  it('names what the ratios are against, and leaves a reference row without one (the mask suite)', () => {
+    const table = resultsTable(
+      [
+        { name: 'template', times: [1_000] },
+        { name: 'template + mask in place', times: [4_000], pairedRatios: [4], peakRss: [70 * 2 ** 20] },
+      ],
+      undefined,
+      { versus: 'unmasked' },
+    ).split('\n');
+    expect(table[0]).toContain('| speed vs unmasked | time / unmasked |');
+    expect(table[2]).toBe('| template | — | 1.00 s | 1.00 s – 1.00 s | 1 | — | — | n/a |');
+    expect(table[3]).toBe('| template + mask in place | — | 4.00 s | 4.00 s – 4.00 s | 1 | 0.25× | 4.000 | 70 MB |');
+  });
+
+  it("reads the three phases of a point-in-time branch from the lines ayb prints", () => {
+    const stderr = [
+      'Restoring base backup 2026-12-02T07-00-00.000Z into a temporary cluster …',
+      'Replaying WAL up to 2026-12-02T07:30:00.123456Z …',
+      'Restored 2026-12-02T07-00-00.000Z in 12.3s, replayed WAL to 2026-12-02T07:30:00.123456Z in 456.7s',
+      'Copied main as of 2026-12-02T07:30:00.123456Z in 89.0s',
+    ].join('\n');
+    expect(phasesOf(stderr)).toEqual({ restoreS: 12.3, replayS: 456.7, copyS: 89 });
+    expect(() => phasesOf('Created branch "pit"')).toThrow(/did not print its phase timings/);
   });
 
   it('reproduces the argv AYB gives pg_dump and psql, with no password in them', () => {

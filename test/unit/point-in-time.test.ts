@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isPointInTime, parsePointInTime, recoveryTargetTime } from '../../src/history/point-in-time.js';
 import { backupFor, backupsToPrune, type BaseBackup, historyWindow } from '../../src/history/store.js';
 import { AybError } from '../../src/core/errors.js';
+import { archiveCommand, historyDirOfArchiveCommand } from '../../src/history/archive.js';
 
 const NOW = new Date('2026-12-02T12:00:00.000Z');
 
@@ -81,5 +82,15 @@ describe('base backups and the window', () => {
     expect(backupsToPrune(backups, week, NOW).map((b) => b.name)).toEqual(['2026-11-20T00:00:00Z']);
     expect(backupsToPrune(backups, 30 * 24 * 3600_000, NOW)).toEqual([]);
     expect(backupsToPrune(backups, 3600_000, NOW).map((b) => b.name)).toEqual(['2026-11-20T00:00:00Z', '2026-11-24T00:00:00Z', '2026-11-26T00:00:00Z']);
+  });
+});
+
+describe('historyDirOfArchiveCommand', () => {
+  it("reads the history folder back from ayb's own archive_command, and nothing from any other", () => {
+    const settings = { dir: '/srv/ayb/history', keepMs: 0, everyMs: 0, keep: '7d', everyText: '1d', cluster: { dataDir: '/srv/ayb/data', port: 5432 } };
+    expect(historyDirOfArchiveCommand(archiveCommand(settings))).toBe('/srv/ayb/history');
+    expect(historyDirOfArchiveCommand("test ! -f '/a/wal/%f' && cp %p '/b/wal/%f'")).toBeUndefined();
+    expect(historyDirOfArchiveCommand('pgbackrest --stanza=main archive-push %p')).toBeUndefined();
+    expect(historyDirOfArchiveCommand('')).toBeUndefined();
   });
 });

@@ -10,18 +10,14 @@
  *
  * A script, not a test: it measures and asserts nothing.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareData, withSides } from '../../src/datadiff/data-diff.js';
 import { diffCounts } from '../../src/datadiff/compare.js';
 import { withClient } from '../../src/postgres/client.js';
 import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
-import { freePort } from '../../src/postgres/ports.js';
-import { buildDataset, datasetChecksum } from './dataset.js';
+import { createDatasetDatabase, withBenchCluster } from './cluster.js';
+import { datasetChecksum } from './dataset.js';
 import { formatMb, formatSeconds, median } from './report.js';
 
 export const DATA_DIFF_TARGET_RATIO = 2;
@@ -67,18 +63,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const sizeMb = Number(values['size-mb']);
   const runs = Number(values.runs);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const root = await mkdtemp(path.join(os.tmpdir(), 'ayb-data-diff-bench-'));
-  await chmod(root, 0o755);
-  const dataDir = path.join(root, 'data');
-  try {
-    const cluster = await ensureManagedCluster({ dataDir, port: await freePort(), log });
-    const a = withDatabase(cluster.conn, 'bench_a');
+  await withBenchCluster('ayb-data-diff-bench-', log, async (cluster) => {
+    const { conn: a, bytes } = await createDatasetDatabase(cluster, 'bench_a', sizeMb, log);
     const b = withDatabase(cluster.conn, 'bench_b');
-    const admin = withDatabase(cluster.conn, 'postgres');
-    log(`Building a ${sizeMb} MB dataset …`);
-    await withClient(admin, (c) => c.query('CREATE DATABASE bench_a'));
-    const bytes = await withClient(a, (c) => buildDataset(c, sizeMb, log));
-    await withClient(admin, (c) => c.query('CREATE DATABASE bench_b TEMPLATE bench_a'));
+    await withClient(withDatabase(cluster.conn, 'postgres'), (c) => c.query('CREATE DATABASE bench_b TEMPLATE bench_a'));
     await withClient(b, async (c) => {
       await c.query(CHANGES_SQL);
       await c.query('VACUUM ANALYZE');
@@ -111,10 +99,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       `ratio ${ratio.toFixed(2)}× (target at most ${DATA_DIFF_TARGET_RATIO}×) ${ratio <= DATA_DIFF_TARGET_RATIO ? '(within)' : '(OVER)'}`,
       `peak memory of this process: ${formatMb(rssBefore)} before the runs, ${formatMb(rssAfter)} after`,
     ].join('\n') + '\n');
-  } finally {
-    await destroyManagedCluster({ dataDir }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -62,10 +62,11 @@ export function speedup(baselineMs: number, ms: number): string {
 }
 
 /** A Markdown table (pastes into the README as is): one row per contender. */
-export function resultsTable(results: readonly ContenderResult[], baselineName: string | undefined, options: { disk?: boolean } = {}): string {
+export function resultsTable(results: readonly ContenderResult[], baselineName: string | undefined, options: { disk?: boolean; versus?: string } = {}): string {
   const baseline = results.find((r) => r.name === baselineName && !r.skipped);
   const baselineMs = baseline ? median(baseline.times) : Number.NaN;
-  const header = ['contender', 'recorded as', 'median wall time', 'fastest – slowest', 'runs', 'speed vs baseline', 'time / baseline', 'ayb peak RSS'];
+  const versus = options.versus ?? 'baseline';
+  const header = ['contender', 'recorded as', 'median wall time', 'fastest – slowest', 'runs', `speed vs ${versus}`, `time / ${versus}`, 'ayb peak RSS'];
   // With paired ratios the two ratio columns are medians of per-round ratios, else ratios of medians.
   if (options.disk) header.push('disk added per branch');
   const rows = results.map((r) => {

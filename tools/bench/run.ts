@@ -6,7 +6,11 @@
  *   - baseline: `CREATE DATABASE` + `pg_dump | psql` exactly as AYB runs it (see baseline.ts),
  *   - `ayb branch create --strategy dump`, `--strategy template`, and the default `auto`.
  * It prints a Markdown table of median wall time, speed against the baseline and the peak memory of
- * the ayb process. With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
+ * the ayb process. The mask suite, in the same run and on the same dataset, times masked branches
+ * (rules on the people columns customers.email and customers.full_name) against the same branches
+ * unmasked: a template copy masked in place, and a dump from a URL (another host name for the same
+ * server, so ayb treats it as remote) masked in the stream; `--suite` picks the suites.
+ * With --pg18 it does the same on PostgreSQL 18 whose data directory is on a
  * copy-on-write filesystem, and also reports the disk space each branch adds.
  *
  * Every run starts from the same state, untimed: after a run the copy is dropped and the server
@@ -23,11 +27,12 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { findTool } from '../../src/postgres/tools.js';
 import { connect, type Client } from '../../src/postgres/client.js';
-import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { runBaseline } from './baseline.js';
 import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
+import { cleanEnv } from './cluster.js';
 import { buildDataset, datasetChecksum } from './dataset.js';
 import { type ContenderResult, formatMb, median, resultsTable, roundOrder } from './report.js';
 import { freePort } from '../../src/postgres/ports.js';
@@ -43,8 +48,13 @@ const USAGE = `Usage: npm run bench -- [options]
   --size-mb <n>        size of the dataset in MB (default 1000)
   --runs <n>           runs per contender (default 3); the median is reported. Orders balance
                        exactly over as many runs as contenders (twice as many when that is odd)
-  --only <list>        comma-separated contenders: baseline,dump,template,auto,sql,startup,busy_auto,snapshot
-                       (default: all; busy_auto and snapshot hold a session open on main during the run)
+  --suite <list>       comma-separated suites (default: branch,mask):
+                         branch  ayb's strategies against AYB's pg_dump | psql (baseline,dump,template,auto,
+                                 sql,startup,busy_auto,snapshot)
+                         mask    masked branches against the same unmasked (template,masked,url,url_masked,
+                                 startup); template + mask in place, and a dump from a URL masked in the stream
+  --only <list>        comma-separated contenders of those suites (default: all; busy_auto and snapshot hold
+                       a session open on main during the run)
   --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
   --pg18-only          run only that part
   --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
@@ -57,6 +67,7 @@ interface Options {
   readonly sizeMb: number;
   readonly runs: number;
   readonly only: ReadonlySet<string>;
+  readonly suites: ReadonlySet<Suite>;
   readonly pg15: boolean;
   readonly pg18: boolean;
   readonly cowDir?: string;
@@ -72,6 +83,7 @@ function parseOptions(argv: string[]): Options {
       'size-mb': { type: 'string', default: '1000' },
       runs: { type: 'string', default: '3' },
       only: { type: 'string' },
+      suite: { type: 'string', default: 'branch,mask' },
       pg18: { type: 'boolean', default: false },
       'pg18-only': { type: 'boolean', default: false },
       'cow-dir': { type: 'string' },
@@ -90,13 +102,16 @@ function parseOptions(argv: string[]): Options {
   const runs = Number(values.runs);
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
-  const all = ['baseline', 'dump', 'template', 'auto', 'sql', 'startup', 'busy_auto', 'snapshot'];
+  const suites = new Set(values.suite.split(',').map((s) => s.trim()).filter(Boolean));
+  for (const name of suites) if (!(name in SUITES)) throw new Error(`unknown suite "${name}" (choose from ${Object.keys(SUITES).join(', ')})`);
+  const all = [...new Set(Object.values(SUITES).flat())];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
-  for (const name of only) if (!all.includes(name)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
+  for (const name of only) if (!all.includes(name as ContenderKey)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
   return {
     sizeMb,
     runs,
     only,
+    suites: suites as Set<Suite>,
     pg15: !values['pg18-only'],
     pg18: values.pg18 || values['pg18-only'],
     cowDir: values['cow-dir'],
@@ -124,10 +139,40 @@ function cleanUp(): Promise<void> {
 /** The snapshot of the dataset that the `snapshot` contender branches from. */
 const BENCH_SNAPSHOT = 'bench-seed';
 
+type ContenderKey = 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup' | 'busy_auto' | 'snapshot' | 'masked' | 'url' | 'url_masked';
+type Suite = 'branch' | 'mask';
+
+/** The contenders of each suite on PostgreSQL 15; one contender in two suites runs once and shows in both tables. */
+const SUITES: Record<Suite, readonly ContenderKey[]> = {
+  branch: ['baseline', 'dump', 'template', 'auto', 'sql', 'startup', 'busy_auto', 'snapshot'],
+  mask: ['template', 'masked', 'url', 'url_masked', 'startup'],
+};
+
+/** The mask suite's rules: the people columns of the shop dataset (500,000 customers at 1 GB). */
+const MASKING_RULES = [
+  '[[masking.rules]]',
+  'table = "customers"',
+  'column = "email"',
+  'function = "email"',
+  '',
+  '[[masking.rules]]',
+  'table = "customers"',
+  'column = "full_name"',
+  'function = "name"',
+  '',
+].join('\n');
+const MASKING_SECRET = 'bench-masking-secret-0123456789';
+
 interface Contender {
   readonly name: string;
   /** sql and startup are references, not contenders: the bare SQL copy, and starting the CLI. */
-  readonly key: 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup' | 'busy_auto' | 'snapshot';
+  readonly key: ContenderKey;
+  /** Copy from main's URL under another host name (localhost), which ayb treats as another server: the dump path. */
+  readonly fromUrl?: boolean;
+  /** Masks the copy (`--masked`): its rows differ from the source by design, so no checksum. */
+  readonly masked?: boolean;
+  /** The contender its per-round ratio is taken against (default: the baseline). */
+  readonly versus?: ContenderKey;
   /** Hold a session open on main during the run (an app connected to it), so a template copy of main is not possible. */
   readonly busyMain?: boolean;
   /** `ayb branch create` flags. */
@@ -144,6 +189,8 @@ interface Target {
   readonly cow?: CowFilesystem;
   /** The dataset's size in bytes. */
   readonly sizeBytes: number;
+  /** Main's URL under another host name, for the contenders that copy from a URL. */
+  readonly remoteUrl: string;
 }
 
 interface RunOutcome {
@@ -245,18 +292,13 @@ async function warmMemory(bytes: number): Promise<void> {
   await execa('node', ['-e', script], { stdin: 'ignore' });
 }
 
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('AYB_') || key.startsWith('PG')) delete env[key];
-  return { ...env, ...extra };
-}
-
 async function runAyb(target: Target, contender: Contender, branch: string, rssFile: string): Promise<RunOutcome> {
   const configFile = contender.fileCopyMethod ? `${target.configFile}.${contender.fileCopyMethod}.toml` : target.configFile;
-  const args = [`--import=${RSS_PROBE}`, AYB_BIN, 'branch', 'create', branch, ...(contender.flags ?? []), '--json', '--config', configFile];
+  const from = contender.fromUrl ? ['--from', target.remoteUrl] : [];
+  const args = [`--import=${RSS_PROBE}`, AYB_BIN, 'branch', 'create', branch, ...from, ...(contender.flags ?? []), '--json', '--config', configFile];
   await rm(rssFile, { force: true });
   const started = performance.now();
-  const result = await execa('node', args, { reject: false, env: cleanEnv({ AYB_BENCH_RSS_FILE: rssFile }), stdin: 'ignore' });
+  const result = await execa('node', args, { reject: false, env: cleanEnv({ AYB_BENCH_RSS_FILE: rssFile, AYB_MASKING_SECRET: MASKING_SECRET }), stdin: 'ignore' });
   const ms = performance.now() - started;
   if (result.exitCode !== 0) {
     throw new Error(`ayb ${contender.name} failed (exit ${result.exitCode}): ${String(result.stdout).slice(0, 500)} ${String(result.stderr).slice(0, 500)}`);
@@ -339,18 +381,18 @@ async function measure(target: Target, contenders: readonly Contender[], options
       const disk = before !== undefined && after !== undefined ? `, disk +${formatMb(Math.max(0, after - before))}` : '';
       log(`  ${target.label} round ${round}/${options.runs}: ${contender.name.padEnd(22)} ${(outcome.ms / 1000).toFixed(2)} s${extra}${disk}`);
       if (contender.key === 'startup') continue;
-      if (round === 1 && options.verify && sourceChecksum !== undefined) {
+      if (round === 1 && options.verify && sourceChecksum !== undefined && !contender.masked) {
         const copy = await checksumOf(target.conn, database);
         if (copy !== sourceChecksum) throw new Error(`${contender.name}: the copy's rows differ from the source (${copy} ≠ ${sourceChecksum})`);
       }
       await resetServer(target.conn, database, target.configFile, contender.key === 'baseline' || contender.key === 'sql' ? undefined : branch);
     }
   }
-  const baseline = contenders.find((c) => c.key === 'baseline' && !c.skip);
-  const baselineByRound = baseline ? results.get(baseline.name)!.byRound : undefined;
   return contenders.map((c) => {
     if (c.skip) return { name: c.name, times: [], skipped: c.skip };
     const r = results.get(c.name)!;
+    const versus = contenders.find((v) => v.key === (c.versus ?? 'baseline') && !v.skip);
+    const baselineByRound = versus ? results.get(versus.name)!.byRound : undefined;
     const pairedRatios = baselineByRound
       ? [...r.byRound].filter(([round]) => baselineByRound.has(round)).map(([round, ms]) => ms / baselineByRound.get(round)!)
       : undefined;
@@ -368,6 +410,7 @@ async function writeConfigs(file: string, managed: { dataDir: string; port: numb
     '[branching]',
     `file_copy_method = ${JSON.stringify(method)}`,
     '',
+    MASKING_RULES,
   ].join('\n');
   await writeFile(file, base('auto'));
   for (const method of ['auto', 'copy', 'clone']) await writeFile(`${file}.${method}.toml`, base(method));
@@ -409,7 +452,9 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   await withAdmin(cluster.conn, (admin) => admin.query('CHECKPOINT'));
   log(`[${run.label}] dataset: ${formatMb(sizeBytes)} built in ${buildSeconds.toFixed(0)} s; measuring ${options.runs} run(s) per contender …`);
-  const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow, sizeBytes };
+  const remoteUrl = formatConnInfo(cluster.conn, { showPassword: true }).replace('@127.0.0.1:', '@localhost:');
+  if (!remoteUrl.includes('@localhost:')) throw new Error(`cannot name main under another host name: ${formatConnInfo(cluster.conn)}`);
+  const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow, sizeBytes, remoteUrl };
   if (run.contenders.some((c) => c.key === 'snapshot' && !c.skip)) {
     // Untimed: the snapshot that the `snapshot` contender branches from.
     const made = await execa('node', [AYB_BIN, 'snapshot', 'create', BENCH_SNAPSHOT, '--config', configFile], { reject: false, env: cleanEnv(), stdin: 'ignore' });
@@ -442,6 +487,15 @@ async function machineFacts(warmed: boolean): Promise<string[]> {
   ];
 }
 
+/** Rows of the mask suite's table, in this order; each masked one against the same copy unmasked. */
+const MASK_TABLE: readonly { key: ContenderKey; name: string }[] = [
+  { key: 'template', name: 'template (same server)' },
+  { key: 'masked', name: 'template + mask in place (--masked)' },
+  { key: 'url', name: 'dump from a URL' },
+  { key: 'url_masked', name: 'dump from a URL + mask in the stream (--masked)' },
+  { key: 'startup', name: 'reference: ayb --version (CLI startup)' },
+];
+
 const PG15_CONTENDERS: readonly Contender[] = [
   { name: 'baseline (AYB)', key: 'baseline' },
   { name: 'ayb --strategy dump', key: 'dump', flags: ['--strategy', 'dump'] },
@@ -451,6 +505,9 @@ const PG15_CONTENDERS: readonly Contender[] = [
   { name: 'reference: ayb --version (CLI startup)', key: 'startup' },
   { name: 'main busy: ayb (auto) from main', key: 'busy_auto', busyMain: true },
   { name: 'main busy: ayb --from <snapshot>', key: 'snapshot', busyMain: true, flags: ['--from', BENCH_SNAPSHOT] },
+  { name: 'ayb --strategy template --masked', key: 'masked', flags: ['--strategy', 'template', '--masked'], masked: true, versus: 'template' },
+  { name: 'ayb --from <URL>', key: 'url', fromUrl: true },
+  { name: 'ayb --from <URL> --masked', key: 'url_masked', fromUrl: true, flags: ['--masked'], masked: true, versus: 'url' },
 ];
 
 async function main(): Promise<void> {
@@ -462,15 +519,32 @@ async function main(): Promise<void> {
     });
   }
   const pick = (list: readonly Contender[]) => list.filter((c) => options.only.has(c.key));
+  const inSuites = (suites: Iterable<Suite>) => new Set([...suites].flatMap((suite) => SUITES[suite]));
   const sections: string[] = [];
   let baselineMs: number | undefined;
   if (options.pg15) {
-    const { results, version, sizeBytes, buildSeconds } = await benchOnCluster({ label: 'managed', contenders: pick(PG15_CONTENDERS) }, options);
+    const wanted = inSuites(options.suites);
+    const { results, version, sizeBytes, buildSeconds } = await benchOnCluster({ label: 'managed', contenders: pick(PG15_CONTENDERS.filter((c) => wanted.has(c.key))) }, options);
     baselineMs = median(results.find((r) => r.name === 'baseline (AYB)')?.times ?? []);
-    sections.push(
-      `### PostgreSQL ${version} (managed cluster, data on ${os.tmpdir()}), dataset ${formatMb(sizeBytes)} (built in ${buildSeconds.toFixed(0)} s), ${options.runs} run(s) each\n\n` +
-        resultsTable(results, 'baseline (AYB)'),
-    );
+    const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+    const heading = `PostgreSQL ${version} (managed cluster, data on ${os.tmpdir()}), dataset ${formatMb(sizeBytes)} (built in ${buildSeconds.toFixed(0)} s), ${options.runs} run(s) each; load average at the end ${load}`;
+    if (options.suites.has('branch')) {
+      const branch = inSuites(['branch']);
+      const rows = results.filter((r) => branch.has(PG15_CONTENDERS.find((c) => c.name === r.name)!.key));
+      sections.push(`### ${heading}\n\n${resultsTable(rows, 'baseline (AYB)')}`);
+    }
+    if (options.suites.has('mask')) {
+      const rows = MASK_TABLE.flatMap(({ key, name }) => {
+        const found = results.find((r) => r.name === PG15_CONTENDERS.find((c) => c.key === key)!.name);
+        // Unmasked rows are the reference of the masked ones: no ratio of their own here.
+        const masked = PG15_CONTENDERS.find((c) => c.key === key)!.masked;
+        return found ? [{ ...found, name, pairedRatios: masked ? found.pairedRatios : undefined }] : [];
+      });
+      sections.push(
+        `### Masked branches: rules on customers.email and customers.full_name; ${heading}\n\n` +
+          `Ratios: each masked branch against the same branch unmasked, in the same round.\n\n${resultsTable(rows, undefined, { versus: 'unmasked' })}`,
+      );
+    }
     await cleanUp();
     cleaning = undefined;
   }
