@@ -298,7 +298,10 @@ async function runAyb(target: Target, contender: Contender, branch: string, rssF
   const args = [`--import=${RSS_PROBE}`, AYB_BIN, 'branch', 'create', branch, ...from, ...(contender.flags ?? []), '--json', '--config', configFile];
   await rm(rssFile, { force: true });
   const started = performance.now();
-  const result = await execa('node', args, { reject: false, env: cleanEnv({ AYB_BENCH_RSS_FILE: rssFile, AYB_MASKING_SECRET: MASKING_SECRET }), stdin: 'ignore' });
+  // The URL's password travels in PGPASSWORD, never in argv (ps would show it, and ayb warns).
+  const password: Record<string, string> = contender.fromUrl && target.conn.password ? { PGPASSWORD: target.conn.password } : {};
+  const env = cleanEnv({ AYB_BENCH_RSS_FILE: rssFile, AYB_MASKING_SECRET: MASKING_SECRET, ...password });
+  const result = await execa('node', args, { reject: false, env, stdin: 'ignore' });
   const ms = performance.now() - started;
   if (result.exitCode !== 0) {
     throw new Error(`ayb ${contender.name} failed (exit ${result.exitCode}): ${String(result.stdout).slice(0, 500)} ${String(result.stderr).slice(0, 500)}`);
@@ -452,7 +455,7 @@ async function benchOnCluster(run: ClusterRun, options: Options): Promise<{ resu
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   await withAdmin(cluster.conn, (admin) => admin.query('CHECKPOINT'));
   log(`[${run.label}] dataset: ${formatMb(sizeBytes)} built in ${buildSeconds.toFixed(0)} s; measuring ${options.runs} run(s) per contender …`);
-  const remoteUrl = formatConnInfo(cluster.conn, { showPassword: true }).replace('@127.0.0.1:', '@localhost:');
+  const remoteUrl = formatConnInfo({ ...cluster.conn, password: undefined }).replace('@127.0.0.1:', '@localhost:');
   if (!remoteUrl.includes('@localhost:')) throw new Error(`cannot name main under another host name: ${formatConnInfo(cluster.conn)}`);
   const target: Target = { label: run.label, conn: cluster.conn, configFile, cow: run.cow, sizeBytes, remoteUrl };
   if (run.contenders.some((c) => c.key === 'snapshot' && !c.skip)) {
