@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import type { AybConfig } from '../config/schema.js';
 import { configuredDatabase, type DatabaseSource, type LoadedConfig, managedClusterOptions } from '../config/resolve.js';
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js';
 import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
-import { historySettings, type HistorySettings } from '../history/store.js';
+import { baseDir, historySettings, type HistorySettings } from '../history/store.js';
 import { ensureControlTable } from './control-table.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
 import { healAbandonedRefusals, recoverRefusal } from '../postgres/connection-guard.js';
@@ -30,6 +31,8 @@ export interface OpenedContext extends BranchContext {
   readonly source: DatabaseSource;
   /** `[history]` of the managed PostgreSQL, when it is the main database and history is enabled. */
   readonly history?: HistorySettings;
+  /** With history off: the folder of history kept from when it was on, if there is one. */
+  readonly keptHistoryDir?: string;
 }
 
 /**
@@ -42,11 +45,21 @@ export async function openContext(loaded: LoadedConfig, log?: (line: string) => 
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
   if (!loaded.config.history.enabled) {
     await ensureNoArchiving(managedClusterOptions(loaded), cluster.conn, log);
-    return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed' };
+    return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', keptHistoryDir: keptHistory(loaded) };
   }
   const history = historySettings(loaded);
   await ensureHistory(history, cluster.conn, log);
   return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', history };
+}
+
+/** The history folder that `[history]` names (or would), when history left one behind. */
+function keptHistory(loaded: LoadedConfig): string | undefined {
+  try {
+    const settings = historySettings(loaded);
+    return existsSync(baseDir(settings)) ? settings.dir : undefined;
+  } catch {
+    return undefined; // a [history] dir that could never have been used
+  }
 }
 
 /** `ayb stop`: stops the managed PostgreSQL; false when it was not running. */

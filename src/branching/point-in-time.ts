@@ -17,8 +17,11 @@ function historyOf(ctx: OpenedContext): HistorySettings {
     }, 'history_unavailable');
   }
   if (!ctx.history) {
+    const kept = ctx.keptHistoryDir
+      ? `; the history kept from when it was on is still in ${ctx.keptHistoryDir} (delete that folder if you no longer need it)`
+      : '';
     throw new UsageError('history is off for the managed PostgreSQL', {
-      hint: 'set [history] enabled = true in ayb.toml; from then on ayb keeps WAL and base backups, and moments after the first base backup can be branched',
+      hint: `set [history] enabled = true in ayb.toml; from then on ayb keeps WAL and base backups, and moments after the first base backup can be branched${kept}`,
     }, 'history_disabled');
   }
   return ctx.history;

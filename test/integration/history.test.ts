@@ -139,6 +139,12 @@ describe('point-in-time branches', () => {
     const disabled = await cli('snapshot', 'create', 'nohistory', '--of', 'main@-1m', '--config', off, '--json');
     expect(disabled.exitCode, disabled.stderr).toBe(2);
     expect(JSON.parse(disabled.stdout).error).toMatchObject({ code: 'history_disabled' });
+    // With [history] still naming its folder, the refusal points at the history kept there.
+    const offWithDir = path.join(work, 'off-dir.toml');
+    await writeFile(offWithDir, `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = false\ndir = "history"\n`);
+    const kept = await cli('history', '--config', offWithDir, '--json');
+    expect(kept.exitCode, kept.stderr).toBe(2);
+    expect(JSON.parse(kept.stdout).error.hint).toContain(`the history kept from when it was on is still in ${historyDir}`);
     const again = await cli('branch', 'list', '--config', off);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).not.toMatch(/Restarting/);
