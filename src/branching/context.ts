@@ -44,7 +44,9 @@ export async function openContext(loaded: LoadedConfig, log?: (line: string) => 
   if (configured) return { main: configured.conn, config: loaded.config, log, notice, source: configured.source };
   const cluster = await ensureManagedCluster({ ...managedClusterOptions(loaded), log });
   if (!loaded.config.history.enabled) {
-    await ensureNoArchiving(managedClusterOptions(loaded), cluster.conn, log);
+    // Only an ayb.toml turns history off: a command run where there is none (a subfolder of the
+    // project, the home folder) reaches the same managed cluster by default, and says nothing about it.
+    if (loaded.file !== undefined) await ensureNoArchiving(managedClusterOptions(loaded), cluster.conn, log);
     return { main: cluster.conn, config: loaded.config, log, notice, source: 'managed', keptHistoryDir: keptHistory(loaded) };
   }
   const history = historySettings(loaded);

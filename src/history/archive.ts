@@ -89,8 +89,9 @@ export async function ensureNoArchiving(cluster: ManagedClusterOptions, main: Co
       const now = await settingsOf(c);
       if (now.archive_mode !== 'on' || historyDirOfArchiveCommand(now.archive_command) === undefined) return false;
       await c.query('ALTER SYSTEM RESET archive_mode');
+      // No reload: archive_mode needs the restart anyway, and an emptied archive_command with archiving
+      // still on (ayb killed before the restart) would pile WAL up in pg_wal; until then it archives as before.
       await c.query('ALTER SYSTEM RESET archive_command');
-      await c.query('SELECT pg_reload_conf()');
       return true;
     });
     if (!turnedOff) return;

@@ -247,13 +247,17 @@ async function pointInTimeTurn<T>(fn: () => Promise<T>, signal: AbortSignal, log
     release = resolve;
   });
   if (pointInTimeRequests++ > 0) log?.('Waiting for another point-in-time copy to finish …');
+  // Removed once the wait is over: the signal lives as long as the server.
+  let onAbort = (): void => undefined;
   try {
     await Promise.race([previous, new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
     })]);
     return await fn();
   } finally {
+    signal.removeEventListener('abort', onAbort);
     pointInTimeRequests--;
     // Never before the previous one is done, even when this one was stopped while it waited.
     void previous.then(release);

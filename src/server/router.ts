@@ -47,7 +47,7 @@ export class Router {
       });
     }
     throw new HttpError(404, 'not_found', `no route ${method} ${pathname}`, {
-      hint: 'the API has /health, /api/admin/auth, /api/admin/branches[/<name>[/url|/reset|/expire]], /api/admin/snapshots[/<name>], /api/admin/diff and /api/admin/database; the dashboard is at /admin',
+      hint: 'the API has /health, /api/admin/auth, /api/admin/branches[/<name>[/url|/reset|/expire|/data-diff]], /api/admin/snapshots[/<name>], /api/admin/diff and /api/admin/database; the dashboard is at /admin',
     });
   }
 }

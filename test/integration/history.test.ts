@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,5 +190,27 @@ describe('point-in-time branches', () => {
     expect(existsSync(folder)).toBe(false);
     await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !processRuns(postmaster), 15_000); // a stopped postmaster lingers until init reaps it
     expect(await leftovers()).toEqual([]);
+  }, 300_000);
+
+  it('a command run where there is no ayb.toml (a subfolder of the project, the home folder) leaves the history alone', async () => {
+    // No ayb.toml here: the defaults name ~/.ayb/data, which is this managed cluster (as it is for a
+    // project whose ayb.toml leaves data_dir out). That says nothing about [history]: archiving stays on.
+    const home = await mkdtemp(path.join(os.tmpdir(), 'ayb-history-home-'));
+    try {
+      await chmod(home, 0o755);
+      await mkdir(path.join(home, '.ayb'));
+      await symlink(cluster.dataDir, path.join(home, '.ayb', 'data'));
+      const elsewhere = await runCli(['branch', 'list'], { cwd: home, env: { HOME: home }, timeout: 120_000 });
+      expect(elsewhere.exitCode, elsewhere.stderr).toBe(0);
+      expect(elsewhere.stderr).not.toMatch(/Restarting|turn off WAL archiving/);
+      const { rows } = await cluster.query<{ mode: string }>("SELECT current_setting('archive_mode') AS mode");
+      expect(rows[0]!.mode).toBe('on');
+      // So the project's next command finds its history as it left it: no restart, no new base backup.
+      const back = await cli('history');
+      expect(back.exitCode, back.stderr).toBe(0);
+      expect(back.stderr).not.toMatch(/Restarting|Taking a base backup/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   }, 300_000);
 });

@@ -189,4 +189,13 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
     await expectError(await post(plain, plainToken, '/api/admin/branches', { name: 'past', from: 'rows@-1h' }), 400, 'invalid_point_in_time');
     expect(await names(plain, plainToken)).not.toContain('past');
   });
+
+  it('point-in-time requests leave nothing attached to the server\'s stop signal (no listener leak)', async () => {
+    // Each request waits for its turn on the server-wide signal; a listener left behind per request
+    // piles up for the server's life, and Node warns once there are more than 10.
+    for (let i = 0; i < 12; i++) {
+      await expectError(await post(plain, plainToken, '/api/admin/branches', { name: `past-${i}`, from: 'main@-1h' }), 400, 'history_unavailable');
+    }
+    expect(plain.stderr()).not.toMatch(/MaxListenersExceededWarning|memory leak/);
+  });
 });

@@ -110,9 +110,15 @@ describe('ayb start: point-in-time branches and snapshots', () => {
     expect((await readdir(path.join(work, 'history'))).filter((n) => n.startsWith('restore-'))).toEqual([]);
     await waitUntil(`the temporary postmaster ${postmaster} to be gone`, async () => !processRuns(postmaster), 15_000); // a stopped postmaster lingers until init reaps it
     // Either it finished while the server drained its requests, or it was stopped: never half-made.
+    // Stopped before its copy began, nothing is recorded; during the copy (a loaded machine, where the
+    // restore outlasts the drain), the record says failed, as for any interrupted create, and its database is gone.
     const left = (await runCli(['branch', 'list', '--json'], { cwd: work })).json().filter((b: { name: string }) => b.name === 'stopped');
-    expect(left.map((b: { status: string }) => b.status)).toEqual(left.length ? ['ready'] : []);
-    if (left.length) expect(await cluster.query('SELECT count(*)::int AS n FROM t', [], 'ayb_branch_stopped')).toMatchObject({ rows: [{ n: 10 }] });
-    else expect(await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_stopped'", [], 'postgres')).toMatchObject({ rowCount: 0 });
+    expect(left.length).toBeLessThanOrEqual(1);
+    if (left[0]?.status === 'ready') {
+      expect(await cluster.query('SELECT count(*)::int AS n FROM t', [], 'ayb_branch_stopped')).toMatchObject({ rows: [{ n: 10 }] });
+    } else {
+      if (left.length) expect(left[0]).toMatchObject({ status: 'failed', error_message: 'interrupted by SIGTERM' });
+      expect(await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_stopped'", [], 'postgres')).toMatchObject({ rowCount: 0 });
+    }
   }, 180_000);
 });

@@ -66,6 +66,8 @@ describe('Router', () => {
       }
     })();
     expect(missing?.status).toBe(404);
+    // The hint lists the admin routes, the branch's data changes included.
+    expect(missing?.hint).toContain('/api/admin/branches[/<name>[/url|/reset|/expire|/data-diff]]');
     try {
       router.match('PUT', '/api/admin/branches/x');
       expect.unreachable();
