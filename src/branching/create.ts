@@ -194,7 +194,7 @@ function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource):
   return queryError(error, source.conn.password ? source.conn : ctx.main);
 }
 
-type Cleanup = { readonly done: true } | { readonly done: false; readonly why: string };
+type Cleanup = { readonly done: true; readonly elsewhere?: true } | { readonly done: false; readonly why: string };
 
 /**
  * Drops what a failed create made and marks the row failed. The maintenance session may be the
@@ -222,15 +222,42 @@ async function cleanUpFailedCreate(
   } catch {
     // Retried below on new sessions.
   }
+  // The branch lock lives in `maint`. Once that session is gone, the next command (of any ayb
+  // process) takes this create for an interrupted one, finishes it, and the name may be created
+  // anew: so a fresh session takes the lock again and touches the record only while it is still
+  // this create's, never a database another process has made of the name since.
+  const lock = lockKey(row.name);
+  const stillOurs = () => withControl(ctx, async (client) => {
+    const current = await findRow(client, row.name);
+    return current?.id === row.id && current.status === 'creating';
+  });
+  const cleanUpOnFresh = async (fresh: Client): Promise<Cleanup> => {
+    if (!(await tryLockBranch(fresh, lock))) {
+      if (!(await stillOurs())) return { done: true, elsewhere: true };
+      throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
+    }
+    try {
+      if (!(await stillOurs())) return { done: true, elsewhere: true };
+      await cleanUp(fresh);
+      return { done: true };
+    } finally {
+      await unlockBranch(fresh, lock).catch(() => undefined);
+    }
+  };
+  const maintAlive = () => maint.query('SELECT 1').then(() => true, () => false);
   const timeoutMs = parseDuration(ctx.config.branching.reconnect_timeout, '[branching] reconnect_timeout');
   const deadline = Date.now() + timeoutMs;
   let announced = false;
   for (;;) {
     try {
+      // Still alive, `maint` still holds the lock: the failure was elsewhere (the control table).
+      if (await maintAlive()) {
+        await cleanUp(maint);
+        return { done: true };
+      }
       const fresh = await connectMaintenance(ctx.main);
       try {
-        await cleanUp(fresh);
-        return { done: true };
+        return await cleanUpOnFresh(fresh);
       } finally {
         await fresh.end().catch(() => undefined);
       }
@@ -249,7 +276,9 @@ async function cleanUpFailedCreate(
 function withCleanupNote(failure: AybError, row: BranchRow, madeDatabase: boolean, cleanup: Cleanup): AybError {
   if (cleanup.done && !madeDatabase) return failure;
   const note = cleanup.done
-    ? `the partial database was removed and the ${row.kind} marked failed`
+    ? cleanup.elsewhere
+      ? `another ayb process found this create interrupted (its session on the server was ended) and removed the partial database`
+      : `the partial database was removed and the ${row.kind} marked failed`
     : `ayb could not reach the server to remove the partial ${row.kind} (${cleanup.why}): the next ayb command run against this server removes "${row.branch_database}" and marks it failed`;
   return new AybError(failure.code, failure.exitCode, failure.message, {
     hint: failure.hint ? `${failure.hint}; ${note}` : note,

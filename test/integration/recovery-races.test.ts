@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { dumpWaitingAtGate, holdGate, waitUntil } from '../helpers/gate.js';
+
+/**
+ * Recovery and a create that is still alive: a create whose maintenance session (and with it the
+ * branch lock) is gone — the server's idle_session_timeout, an administrator's pg_terminate_backend,
+ * a restart — looks interrupted to the next command, which finishes it; the name may then be created
+ * again by another process. The first create's own cleanup must not then drop the new branch.
+ * A private cluster: the test ends sessions of ayb's.
+ */
+describe('recovery races with a create that is still running', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ private: true });
+    await cluster.createDatabase('app');
+    await cluster.createDatabase('src');
+    await cluster.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1)', [], 'src');
+    // pg_dump waits at the gate for as long as the test holds it.
+    env = { AYB_DATABASE_URL: cluster.url('app'), AYB_LOCK_TIMEOUT: '0' };
+    expect((await runCli(['branch', 'list'], { env })).exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('a create that lost its lock, then failed, leaves alone the branch another process made of the name meanwhile', async () => {
+    const gate = await holdGate(cluster, 'src', 'items');
+    const first = spawnCli(['branch', 'create', 'raced', '--from', cluster.url('src'), '--strategy', 'dump'], { env });
+    try {
+      await dumpWaitingAtGate(cluster);
+      // The first create's maintenance session, which holds the branch lock, is ended (as the
+      // server's idle_session_timeout would end it during a long copy).
+      await cluster.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted", [], 'postgres');
+      await waitUntil('the branch lock to be free', async () =>
+        (await cluster.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'", [], 'postgres')).rowCount === 0);
+      // Another process finds the create interrupted, finishes it, and makes the name anew.
+      const second = await runCli(['branch', 'create', 'raced', '--strategy', 'dump'], { env });
+      expect(second.exitCode, second.stderr).toBe(0);
+      await cluster.query('CREATE TABLE precious (id int); INSERT INTO precious VALUES (42)', [], 'ayb_branch_raced');
+    } finally {
+      await gate.release();
+    }
+    const failed = await first;
+    expect(failed.exitCode).not.toBe(0);
+    expect(String(failed.stderr)).toMatch(/another ayb process found this create interrupted/);
+    // The second create's branch, with what was written into it, is still there and ready.
+    const { rows } = await cluster.query<{ id: number }>('SELECT id FROM precious', [], 'ayb_branch_raced');
+    expect(rows).toEqual([{ id: 42 }]);
+    const shown = await runCli(['branch', 'show', 'raced', '--json'], { env });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.json()).toMatchObject({ status: 'ready' });
+    expect(shown.json().problem).toBeUndefined();
+  });
+});
