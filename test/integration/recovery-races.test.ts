@@ -55,4 +55,17 @@ describe('recovery races with a create that is still running', () => {
     expect(shown.json()).toMatchObject({ status: 'ready' });
     expect(shown.json().problem).toBeUndefined();
   });
+
+  it("another role's leftover snapshot copy (ayb_view_…) on the server neither fails this role's commands nor is touched", async () => {
+    // Two people, two roles, one server: each ayb sees the other's databases in pg_database.
+    await cluster.query("CREATE ROLE dev LOGIN CREATEDB PASSWORD 'devpw'; CREATE ROLE other LOGIN CREATEDB", [], 'postgres');
+    await cluster.query('CREATE DATABASE devmain OWNER dev', [], 'postgres');
+    await cluster.query('CREATE DATABASE ayb_view_0123456789ab OWNER other', [], 'postgres');
+    const dev = { AYB_DATABASE_URL: `postgres://dev:devpw@127.0.0.1:${cluster.port}/devmain` };
+    const listed = await runCli(['branch', 'list', '--json'], { env: dev });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect(listed.json()).toEqual([]);
+    const { rowCount } = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_view_0123456789ab'", [], 'postgres');
+    expect(rowCount).toBe(1);
+  });
 });
