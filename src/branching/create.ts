@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
-import { type Client, queryError } from '../postgres/client.js';
+import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, finishInterruptedFirst, withControl } from './context.js';
@@ -105,11 +105,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         await dropRecordDatabases(client, maint, existing);
         await deleteRow(client, existing.id);
       }
-      if (await databaseExists(maint, branchDatabase)) {
-        throw new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
-          hint: `ayb never drops a database it did not create; choose another ${kind} name, or drop that database yourself`,
-        });
-      }
+      if (await databaseExists(maint, branchDatabase)) throw foreignDatabaseError(branchDatabase, kind);
       const row = await insertCreatingRow(client, {
         name,
         kind,
@@ -165,6 +161,12 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       return { branch: branch!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      if (madeDatabase && sqlState(error) === SqlState.duplicateDatabase) {
+        // Someone made a database of this name between the check and the copy: not ours, so it is
+        // neither dropped nor left on a record (a later create, delete or recovery would drop it).
+        await withControl(ctx, (client) => deleteRow(client, row.id)).catch(() => undefined);
+        throw foreignDatabaseError(branchDatabase, kind);
+      }
       const cleanup = await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
       throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }
@@ -192,6 +194,12 @@ async function waitForBranchLock(ctx: BranchContext, maint: Client, branchDataba
 function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource): AybError {
   if (error instanceof AybError) return error;
   return queryError(error, source.conn.password ? source.conn : ctx.main);
+}
+
+function foreignDatabaseError(branchDatabase: string, kind: RecordKind): ConflictError {
+  return new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
+    hint: `ayb never drops a database it did not create; choose another ${kind} name, or drop that database yourself`,
+  });
 }
 
 type Cleanup = { readonly done: true; readonly elsewhere?: true } | { readonly done: false; readonly why: string };

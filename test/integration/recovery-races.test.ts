@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { dumpWaitingAtGate, holdGate, waitUntil } from '../helpers/gate.js';
+import { dumpWaitingAtGate, holdDatabaseGate, holdGate, waitUntil } from '../helpers/gate.js';
+import { waitingOnLock } from '../helpers/refusal.js';
 
 /**
  * Recovery and a create that is still alive: a create whose maintenance session (and with it the
@@ -67,5 +68,28 @@ describe('recovery races with a create that is still running', () => {
     expect(listed.json()).toEqual([]);
     const { rowCount } = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_view_0123456789ab'", [], 'postgres');
     expect(rowCount).toBe(1);
+  });
+
+  it('a database of the branch name that someone else made while the copy waited is not dropped when the create fails on it', async () => {
+    const gate = await holdDatabaseGate(cluster, 'app');
+    const create = spawnCli(['branch', 'create', 'taken', '--strategy', 'template', '--json'], { env });
+    try {
+      await waitUntil('the copy to wait at the gate', async () => (await waitingOnLock(cluster, 'CREATE DATABASE')).length === 1);
+      // Not ayb's: made by hand (or by a tool) between ayb's check of the name and its copy.
+      await cluster.query('CREATE DATABASE ayb_branch_taken', [], 'postgres');
+      await cluster.query('CREATE TABLE theirs (id int)', [], 'ayb_branch_taken');
+    } finally {
+      await gate.release();
+    }
+    const result = await create;
+    expect(result.exitCode).toBe(4);
+    expect(JSON.parse(String(result.stdout)).error.code).toBe('database_exists');
+    // Nor is it left on a record that a later create (or delete, or recovery) would drop it by.
+    const again = await runCli(['branch', 'create', 'taken', '--strategy', 'template', '--json'], { env });
+    expect(again.exitCode).toBe(4);
+    expect((await runCli(['branch', 'show', 'taken', '--json'], { env })).exitCode).toBe(3);
+    const { rowCount } = await cluster.query("SELECT 1 FROM pg_tables WHERE tablename = 'theirs'", [], 'ayb_branch_taken');
+    expect(rowCount).toBe(1);
+    await cluster.query('DROP DATABASE ayb_branch_taken', [], 'postgres');
   });
 });
