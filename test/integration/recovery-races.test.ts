@@ -5,13 +5,14 @@ import { dumpWaitingAtGate, holdDatabaseGate, holdGate, waitUntil } from '../hel
 import { waitingOnLock } from '../helpers/refusal.js';
 
 /**
- * Recovery and a create that is still alive: a create whose maintenance session (and with it the
- * branch lock) is gone — the server's idle_session_timeout, an administrator's pg_terminate_backend,
- * a restart — looks interrupted to the next command, which finishes it; the name may then be created
- * again by another process. The first create's own cleanup must not then drop the new branch.
- * A private cluster: the test ends sessions of ayb's.
+ * Recovery (the next command finishing what an interrupted one left) and the work of other
+ * processes and people on the same server: it never drops what is not its own, and ayb's locks stay
+ * held for as long as the work they guard runs. A create whose maintenance session (and with it the
+ * branch lock) is gone looks interrupted to the next command, which finishes it; the name may then
+ * be created again by another process, and the first create's own cleanup must not drop that.
+ * A private cluster: the tests end ayb's sessions and change server settings.
  */
-describe('recovery races with a create that is still running', () => {
+describe('recovery and the work of others', () => {
   let cluster: TestCluster;
   let env: Record<string, string>;
 
@@ -91,5 +92,26 @@ describe('recovery races with a create that is still running', () => {
     const { rowCount } = await cluster.query("SELECT 1 FROM pg_tables WHERE tablename = 'theirs'", [], 'ayb_branch_taken');
     expect(rowCount).toBe(1);
     await cluster.query('DROP DATABASE ayb_branch_taken', [], 'postgres');
+  });
+
+  it("a server's idle_session_timeout does not end the session that holds a long dump create's branch lock", async () => {
+    // A server (or its maintenance database) set to end idle sessions, as some hosted PostgreSQL are.
+    await cluster.query("ALTER DATABASE postgres SET idle_session_timeout = '1s'", [], 'postgres');
+    const gate = await holdGate(cluster, 'src', 'items');
+    const create = spawnCli(['branch', 'create', 'idle', '--from', cluster.url('src'), '--strategy', 'dump'], { env });
+    try {
+      await dumpWaitingAtGate(cluster);
+      // Held at the gate for longer than idle_session_timeout: ayb's maintenance session sits idle meanwhile.
+      await waitUntil('the gate to be held for 3 s', async () =>
+        (await cluster.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'ayb-pg_dump' AND now() - state_change > interval '3 s'", [], 'src')).rowCount === 1);
+      const { rowCount } = await cluster.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted", [], 'src');
+      expect(rowCount, 'the branch lock is still held').toBeGreaterThan(0);
+    } finally {
+      await gate.release();
+      await cluster.query('ALTER DATABASE postgres RESET idle_session_timeout', [], 'src');
+    }
+    const result = await create;
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect((await runCli(['branch', 'delete', 'idle', '--yes'], { env })).exitCode).toBe(0);
   });
 });
