@@ -15,30 +15,13 @@ import { sqlState, SqlState } from './client.js';
  */
 export async function connectMaintenance(main: ConnInfo): Promise<Client> {
   const timeouts = sessionTimeouts();
-  let client: Client;
   try {
-    client = await connect(withDatabase(main, 'postgres'), timeouts);
+    return await connect(withDatabase(main, 'postgres'), timeouts);
   } catch (error) {
     if (!(error instanceof AybError && error.code === 'database_not_found')) throw error;
-    client = await connect(withDatabase(main, 'template1'), timeouts);
+    return connect(withDatabase(main, 'template1'), timeouts);
   }
-  try {
-    await client.query(NO_IDLE_SESSION_TIMEOUT_SQL);
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
-  }
-  return client;
 }
-
-/**
- * This session holds ayb's locks (a branch's, `serving`, `refusing`) and sits idle while the work
- * they guard runs elsewhere (a dump, a masking pass, `ayb start` serving for hours): a server's
- * `idle_session_timeout` (PostgreSQL 14+) must not end it, or the lock is gone and the next
- * command takes that work for interrupted.
- */
-const NO_IDLE_SESSION_TIMEOUT_SQL = `SELECT set_config('idle_session_timeout', '0', false)
-  FROM (SELECT current_setting('server_version_num')::int AS version) AS server WHERE version >= 140000`;
 
 /**
  * ayb's advisory locks, session-level, keyed by a namespace and a database name:

@@ -114,4 +114,22 @@ describe('recovery and the work of others', () => {
     expect(result.exitCode, String(result.stderr)).toBe(0);
     expect((await runCli(['branch', 'delete', 'idle', '--yes'], { env })).exitCode).toBe(0);
   });
+
+  it("a server's idle_session_timeout on main does not cut off a delete whose DROP waits", async () => {
+    expect((await runCli(['branch', 'create', 'slow-drop', '--strategy', 'template'], { env })).exitCode).toBe(0);
+    await cluster.query("ALTER DATABASE app SET idle_session_timeout = '1s'", [], 'postgres');
+    // The DROP waits at the gate while ayb's session on main (the control table) sits idle.
+    const gate = await holdDatabaseGate(cluster, 'ayb_branch_slow_drop');
+    const deleted = spawnCli(['branch', 'delete', 'slow-drop', '--yes'], { env });
+    try {
+      await waitUntil('the DROP to wait at the gate for 3 s', async () =>
+        (await cluster.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DROP DATABASE%' AND now() - query_start > interval '3 s'", [], 'postgres')).rowCount === 1);
+    } finally {
+      await gate.release();
+      await cluster.query('ALTER DATABASE app RESET idle_session_timeout', [], 'postgres');
+    }
+    const result = await deleted;
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect((await runCli(['branch', 'show', 'slow-drop', '--json'], { env })).exitCode).toBe(3);
+  });
 });
