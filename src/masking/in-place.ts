@@ -2,6 +2,7 @@ import type { MaskingRule } from '../config/schema.js';
 import { ExternalError } from '../core/errors.js';
 import { type Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { timeoutStatements } from '../postgres/timeouts.js';
 import { sqlKey } from './functions.js';
 import { type MaskPlan, type PlannedColumn, type PlannedTable, planMasking, readCatalog } from './plan.js';
 import { rulesError } from './problems.js';
@@ -39,6 +40,10 @@ export function updateStatement(table: PlannedTable): string {
  * statistics catalogs rewritten too. The functions are dropped; the key was only ever a parameter.
  */
 export async function maskInPlace(client: Client, rules: readonly MaskingRule[], secret: string, log?: (line: string) => void): Promise<MaskSummary> {
+  // The copy carries its source database's settings (and the role may have its own): a
+  // statement_timeout meant for the application must not cut short an UPDATE or VACUUM FULL of a
+  // large table, which makes the create fail.
+  await client.query(timeoutStatements({ statement: 0, lock: 0, idleInTransaction: 0 }));
   await client.query(MASK_SESSION_SQL);
   const plan = await planInPlace(client, rules);
   const rows = plan.tables.filter((t) => t.relkind !== 'p');

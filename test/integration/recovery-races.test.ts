@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -131,5 +134,26 @@ describe('recovery and the work of others', () => {
     const result = await deleted;
     expect(result.exitCode, String(result.stderr)).toBe(0);
     expect((await runCli(['branch', 'show', 'slow-drop', '--json'], { env })).exitCode).toBe(3);
+  });
+
+  it("masking in place is not cut short by a statement_timeout main's database has, which its copy carries", async () => {
+    // An application database with a limit of its own, as many have; a template copy carries its settings.
+    await cluster.createDatabase('limited');
+    await cluster.query("CREATE TABLE people (id int PRIMARY KEY, email text, nick text); INSERT INTO people VALUES (1, 'a@real.example', 'ay'), (2, 'b@real.example', 'bee')", [], 'limited');
+    await cluster.query("ALTER DATABASE limited SET statement_timeout = '100ms'", [], 'postgres');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-mask-limit-'));
+    const config = path.join(dir, 'ayb.toml');
+    // A rule that takes a while per row: the masking UPDATE runs longer than the application's limit.
+    await writeFile(config, '[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "sql"\nargs = { expression = "left(email, 1) || pg_sleep(0.2)::text || \'***\'" }\n' +
+      '[[masking.rules]]\ntable = "people"\ncolumn = "nick"\nfunction = "hash"\n');
+    try {
+      const limited = { AYB_DATABASE_URL: cluster.url('limited'), AYB_MASKING_SECRET: 'limit-secret-0123456789' };
+      const made = await runCli(['branch', 'create', 'masked-slow', '--masked', '--strategy', 'template', '--config', config], { env: limited });
+      expect(made.exitCode, made.stderr).toBe(0);
+      const { rows } = await cluster.query<{ email: string }>('SELECT email FROM people ORDER BY id', [], 'ayb_branch_masked_slow');
+      expect(rows).toEqual([{ email: 'a***' }, { email: 'b***' }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
