@@ -59,7 +59,9 @@ export async function maskInPlace(client: Client, rules: readonly MaskingRule[],
     const key = sqlKey(secret);
     for (const table of rows) {
       log?.(`Masking ${table.schema}.${table.table} (${table.columns.map((c) => c.column).join(', ')}) …`);
-      await client.query(updateStatement(table), [key]);
+      const update = updateStatement(table);
+      // A table whose rules need no key (only `sql` expressions) has no $1 to bind it to.
+      await client.query(update, table.columns.some((c) => c.mask.kind !== 'sql') ? [key] : []);
     }
     await client.query(`DROP SCHEMA ${MASK_SCHEMA} CASCADE`);
     await client.query('COMMIT');
