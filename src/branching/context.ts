@@ -112,7 +112,7 @@ async function healAfterCutOffProcesses(ctx: BranchContext): Promise<void> {
   forgetStaleRefusals(ctx.main, ctx.main.database);
   const healed = await healAbandonedRefusals(ctx.main).catch(() => []);
   for (const database of healed) {
-    ctx.log?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
+    (ctx.notice ?? ctx.log)?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
   }
 }
 
@@ -131,7 +131,7 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
       details: { database: ctx.main.database },
     });
   }
-  ctx.log?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
+  (ctx.notice ?? ctx.log)?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
 }
 
 /**

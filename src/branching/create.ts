@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
-import { type Client, queryError } from '../postgres/client.js';
+import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, finishInterruptedFirst, withControl } from './context.js';
@@ -105,11 +105,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         await dropRecordDatabases(client, maint, existing);
         await deleteRow(client, existing.id);
       }
-      if (await databaseExists(maint, branchDatabase)) {
-        throw new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
-          hint: `ayb never drops a database it did not create; choose another ${kind} name, or drop that database yourself`,
-        });
-      }
+      if (await databaseExists(maint, branchDatabase)) throw foreignDatabaseError(branchDatabase, kind);
       const row = await insertCreatingRow(client, {
         name,
         kind,
@@ -165,6 +161,12 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       return { branch: branch!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      if (madeDatabase && sqlState(error) === SqlState.duplicateDatabase) {
+        // Someone made a database of this name between the check and the copy: not ours, so it is
+        // neither dropped nor left on a record (a later create, delete or recovery would drop it).
+        await withControl(ctx, (client) => deleteRow(client, row.id)).catch(() => undefined);
+        throw foreignDatabaseError(branchDatabase, kind);
+      }
       const cleanup = await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
       throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }
@@ -194,7 +196,13 @@ function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource):
   return queryError(error, source.conn.password ? source.conn : ctx.main);
 }
 
-type Cleanup = { readonly done: true } | { readonly done: false; readonly why: string };
+function foreignDatabaseError(branchDatabase: string, kind: RecordKind): ConflictError {
+  return new ConflictError('database_exists', `database "${branchDatabase}" already exists but was not created by ayb`, {
+    hint: `ayb never drops a database it did not create; choose another ${kind} name, or drop that database yourself`,
+  });
+}
+
+type Cleanup = { readonly done: true; readonly elsewhere?: true } | { readonly done: false; readonly why: string };
 
 /**
  * Drops what a failed create made and marks the row failed. The maintenance session may be the
@@ -222,15 +230,42 @@ async function cleanUpFailedCreate(
   } catch {
     // Retried below on new sessions.
   }
+  // The branch lock lives in `maint`. Once that session is gone, the next command (of any ayb
+  // process) takes this create for an interrupted one, finishes it, and the name may be created
+  // anew: so a fresh session takes the lock again and touches the record only while it is still
+  // this create's, never a database another process has made of the name since.
+  const lock = lockKey(row.name);
+  const stillOurs = () => withControl(ctx, async (client) => {
+    const current = await findRow(client, row.name);
+    return current?.id === row.id && current.status === 'creating';
+  });
+  const cleanUpOnFresh = async (fresh: Client): Promise<Cleanup> => {
+    if (!(await tryLockBranch(fresh, lock))) {
+      if (!(await stillOurs())) return { done: true, elsewhere: true };
+      throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
+    }
+    try {
+      if (!(await stillOurs())) return { done: true, elsewhere: true };
+      await cleanUp(fresh);
+      return { done: true };
+    } finally {
+      await unlockBranch(fresh, lock).catch(() => undefined);
+    }
+  };
+  const maintAlive = () => maint.query('SELECT 1').then(() => true, () => false);
   const timeoutMs = parseDuration(ctx.config.branching.reconnect_timeout, '[branching] reconnect_timeout');
   const deadline = Date.now() + timeoutMs;
   let announced = false;
   for (;;) {
     try {
+      // Still alive, `maint` still holds the lock: the failure was elsewhere (the control table).
+      if (await maintAlive()) {
+        await cleanUp(maint);
+        return { done: true };
+      }
       const fresh = await connectMaintenance(ctx.main);
       try {
-        await cleanUp(fresh);
-        return { done: true };
+        return await cleanUpOnFresh(fresh);
       } finally {
         await fresh.end().catch(() => undefined);
       }
@@ -249,7 +284,9 @@ async function cleanUpFailedCreate(
 function withCleanupNote(failure: AybError, row: BranchRow, madeDatabase: boolean, cleanup: Cleanup): AybError {
   if (cleanup.done && !madeDatabase) return failure;
   const note = cleanup.done
-    ? `the partial database was removed and the ${row.kind} marked failed`
+    ? cleanup.elsewhere
+      ? `another ayb process found this create interrupted (its session on the server was ended) and removed the partial database`
+      : `the partial database was removed and the ${row.kind} marked failed`
     : `ayb could not reach the server to remove the partial ${row.kind} (${cleanup.why}): the next ayb command run against this server removes "${row.branch_database}" and marks it failed`;
   return new AybError(failure.code, failure.exitCode, failure.message, {
     hint: failure.hint ? `${failure.hint}; ${note}` : note,

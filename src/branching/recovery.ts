@@ -90,9 +90,15 @@ async function finishOne(say: ((line: string) => void) | undefined, client: Clie
     say?.(`Removing "${database}", a temporary database left by an interrupted reset of ${row.kind} "${row.name}" …`));
 }
 
-/** The readable copies of snapshots on the server (pg_database is the same from any database). */
+/**
+ * The readable copies of snapshots on the server that this role may drop (pg_database is the same
+ * from any database, and shows the copies of every ayb user of the server, whatever their role).
+ */
 async function viewDatabases(client: Client): Promise<string[]> {
-  const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [VIEW_DATABASE_PREFIX]);
+  const { rows } = await client.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND pg_has_role(datdba, 'USAGE')",
+    [VIEW_DATABASE_PREFIX],
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -106,6 +112,9 @@ export async function dropAbandonedViews(ctx: BranchContext, maint: Client, view
     try {
       ctx.log?.(`Removing "${datname}", a copy of a snapshot left by an ayb process that was killed …`);
       await dropDatabase(maint, datname);
+    } catch (error) {
+      // Housekeeping: it never fails the command it runs for; the next one tries again.
+      ctx.log?.(`warning: could not remove "${datname}" (the next command tries again): ${(error as Error).message}`);
     } finally {
       await unlockBranch(maint, datname).catch(() => undefined);
     }

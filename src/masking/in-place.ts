@@ -2,6 +2,7 @@ import type { MaskingRule } from '../config/schema.js';
 import { ExternalError } from '../core/errors.js';
 import { type Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { timeoutStatements } from '../postgres/timeouts.js';
 import { sqlKey } from './functions.js';
 import { type MaskPlan, type PlannedColumn, type PlannedTable, planMasking, readCatalog } from './plan.js';
 import { rulesError } from './problems.js';
@@ -39,6 +40,10 @@ export function updateStatement(table: PlannedTable): string {
  * statistics catalogs rewritten too. The functions are dropped; the key was only ever a parameter.
  */
 export async function maskInPlace(client: Client, rules: readonly MaskingRule[], secret: string, log?: (line: string) => void): Promise<MaskSummary> {
+  // The copy carries its source database's settings (and the role may have its own): a
+  // statement_timeout meant for the application must not cut short an UPDATE or VACUUM FULL of a
+  // large table, which makes the create fail.
+  await client.query(timeoutStatements({ statement: 0, lock: 0, idleInTransaction: 0 }));
   await client.query(MASK_SESSION_SQL);
   const plan = await planInPlace(client, rules);
   const rows = plan.tables.filter((t) => t.relkind !== 'p');
@@ -54,7 +59,9 @@ export async function maskInPlace(client: Client, rules: readonly MaskingRule[],
     const key = sqlKey(secret);
     for (const table of rows) {
       log?.(`Masking ${table.schema}.${table.table} (${table.columns.map((c) => c.column).join(', ')}) …`);
-      await client.query(updateStatement(table), [key]);
+      const update = updateStatement(table);
+      // A table whose rules need no key (only `sql` expressions) has no $1 to bind it to.
+      await client.query(update, table.columns.some((c) => c.mask.kind !== 'sql') ? [key] : []);
     }
     await client.query(`DROP SCHEMA ${MASK_SCHEMA} CASCADE`);
     await client.query('COMMIT');

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
-import { describeLimit, type SessionTimeouts, timeoutStatements } from './timeouts.js';
+import { describeLimit, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
 
 restoreResponse();
 
@@ -65,6 +65,7 @@ export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promi
   if (timeouts) {
     try {
       await client.query(timeoutStatements(timeouts));
+      await client.query(NO_IDLE_SESSION_TIMEOUT_SQL);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw queryError(error, info);

@@ -56,6 +56,15 @@ export function timeoutStatements(timeouts: Partial<SessionTimeouts>): string {
 }
 
 /**
+ * ayb's own sessions hold its locks (a branch's, `serving`, `refusing`) or its place in a delete,
+ * and sit idle while the work runs elsewhere (a dump, a DROP on the other session, `ayb start`
+ * serving for hours): a server's `idle_session_timeout` (PostgreSQL 14+) must not end them, or a
+ * lock is gone and the next command takes live work for interrupted. A no-op on older servers.
+ */
+export const NO_IDLE_SESSION_TIMEOUT_SQL = `SELECT set_config('idle_session_timeout', '0', false)
+  FROM (SELECT current_setting('server_version_num')::int AS version) AS server WHERE version >= 140000`;
+
+/**
  * Runs `fn` on `client` (a session with sessionTimeouts() in force) without the statement limit
  * (`statement`: the copy, a DROP DATABASE, which may rightly take long but still give up on a stuck
  * lock) or without any limit (`all`: a wait for one of ayb's own advisory locks, which lasts as long

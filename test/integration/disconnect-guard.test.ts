@@ -95,7 +95,8 @@ describe('--disconnect when the server goes away', () => {
     await waitUntil('the guard to give up', async () => connectionGuards(cluster).length === 0, 20_000);
     await restartServer();
     expect(await allowsConnections(cluster, 'app')).toBe(false);
-    const list = await runCli(['branch', 'list'], { env });
+    // Said on stderr even with --json: ayb did it on its own.
+    const list = await runCli(['branch', 'list', '--json'], { env });
     expect(list.exitCode, list.stderr).toBe(0);
     expect(list.stderr).toMatch(/Database "app" was left refusing connections by an ayb process that was cut off \(ayb process \d+, since .*\); allowed connections again/);
     expect(await allowsConnections(cluster, 'app')).toBe(true);
@@ -174,7 +175,7 @@ describe('--disconnect when the server goes away', () => {
     await waitUntil('the guard to give up', async () => connectionGuards(cluster).length === 0, 20_000);
     await restartServer();
     expect(await allowsConnections(cluster, 'ayb_branch_before')).toBe(false);
-    const list = await runCli(['branch', 'list'], { env });
+    const list = await runCli(['branch', 'list', '--json'], { env });
     expect(list.exitCode, list.stderr).toBe(0);
     expect(list.stderr).toMatch(/Database "ayb_branch_before" was left refusing connections by an ayb process that was cut off; allowed connections again/);
     expect(await allowsConnections(cluster, 'ayb_branch_before')).toBe(true);
