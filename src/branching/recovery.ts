@@ -50,7 +50,14 @@ export async function finishInterruptedWork(ctx: BranchContext, client: Client, 
   const rows = await findUnfinishedRows(client);
   const views = await viewDatabases(client);
   if (rows.length === 0 && views.length === 0) return;
-  const maint = await connectMaintenance(ctx.main);
+  let maint: Client;
+  try {
+    maint = await connectMaintenance(ctx.main);
+  } catch (error) {
+    recovered.delete(key);
+    say?.(`warning: could not finish what interrupted commands left (the next command tries again): ${(error as Error).message}`);
+    return;
+  }
   try {
     if (views.length > 0) await dropAbandonedViews({ ...ctx, log: say }, maint, views);
     for (const row of rows) {
