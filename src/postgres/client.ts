@@ -192,8 +192,8 @@ function timeoutError(code: string, message: string, info: ConnInfo, cause: unkn
     });
   }
   if (code === SqlState.queryCanceled && /statement timeout/i.test(message)) {
-    return new ExternalError('statement_timeout', `a statement on ${server}, database "${info.database}", ran longer than ayb allows (${message})`, {
-      hint: `check the server's load and pg_stat_activity, then run the command again; the limit is ${describeLimit('statement')}`,
+    return new ExternalError('statement_timeout', `a statement on ${server}, database "${info.database}", ran longer than its statement_timeout (${message})`, {
+      hint: `check the server's load and pg_stat_activity, then run the command again; ayb's own bookkeeping limit is ${describeLimit('statement')}, and a statement_timeout set on the database or role (SHOW statement_timeout) applies to the rest`,
       cause,
       details: { sqlstate: code },
     });
