@@ -2,7 +2,7 @@ import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, t
 import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError, UsageError } from '../core/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
-import { parseConnInfo, withDatabase } from '../postgres/conninfo.js';
+import { withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
@@ -16,7 +16,7 @@ import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
-import { checkSourceAccess, looksLikeUrl, withMainPasswordForSameRole } from './source.js';
+import { looksLikeUrl, urlSource } from './source.js';
 import { type Branch } from '../core/records.js';
 
 export interface ResetOptions {
@@ -178,11 +178,8 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     };
   }
   if (looksLikeUrl(row.source_database)) {
-    // The URL was recorded without its password. The same role on the same server has the main
-    // database's password; elsewhere PGPASSWORD or ~/.pgpass supplies it.
-    const conn = withMainPasswordForSameRole(parseConnInfo(row.source_database), ctx.main);
-    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
-    await checkSourceAccess(client, conn, sameServer);
+    // The URL was recorded without its password (urlSource says where it comes from).
+    const { conn, sameServer } = await urlSource(ctx, client, row.source_database);
     return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;

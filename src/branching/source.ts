@@ -29,10 +29,7 @@ export async function resolveSource(ctx: BranchContext, client: Client, from: st
     return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null, masked: false };
   }
   if (looksLikeUrl(from)) {
-    const given = parseConnInfo(from);
-    const conn = withMainPasswordForSameRole(given, ctx.main);
-    const sameServer = conn.host === ctx.main.host && conn.port === ctx.main.port;
-    await checkSourceAccess(client, conn, sameServer);
+    const { conn, sameServer } = await urlSource(ctx, client, from);
     return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null, snapshot: null, masked: false };
   }
   validateBranchName(from);
@@ -76,12 +73,18 @@ export function strategyFor(source: ResolvedSource, requested: StrategyChoice): 
 }
 
 /**
- * A URL without a password for main's own role on main's server gets main's password (it is the
- * same login); any other role's password comes from the URL, PGPASSWORD or ~/.pgpass.
+ * A source given as a URL (`--from`, or the one a branch records for its reset), checked with its
+ * own credentials (checkSourceAccess). A URL without a password for main's own role on main's
+ * server gets main's password (it is the same login); any other role's password comes from the
+ * URL, PGPASSWORD or ~/.pgpass.
  */
-export function withMainPasswordForSameRole(conn: ConnInfo, main: ConnInfo): ConnInfo {
-  const sameRole = conn.host === main.host && conn.port === main.port && (conn.user ?? main.user) === main.user;
-  return sameRole && !conn.password && main.password ? { ...conn, password: main.password } : conn;
+export async function urlSource(ctx: BranchContext, client: Client, url: string): Promise<{ readonly conn: ConnInfo; readonly sameServer: boolean }> {
+  const given = parseConnInfo(url);
+  const sameServer = given.host === ctx.main.host && given.port === ctx.main.port;
+  const sameRole = sameServer && (given.user ?? ctx.main.user) === ctx.main.user;
+  const conn = sameRole && !given.password && ctx.main.password ? { ...given, password: ctx.main.password } : given;
+  await checkSourceAccess(client, conn, sameServer);
+  return { conn, sameServer };
 }
 
 /**
@@ -92,7 +95,7 @@ export function withMainPasswordForSameRole(conn: ConnInfo, main: ConnInfo): Con
  * row-level security): the copy would hand it what it may not see. Errors name --from, not the
  * main database URL.
  */
-export async function checkSourceAccess(mainClient: Client, source: ConnInfo, sameServer: boolean): Promise<void> {
+async function checkSourceAccess(mainClient: Client, source: ConnInfo, sameServer: boolean): Promise<void> {
   let client: Client;
   try {
     client = await connect(source);
