@@ -103,9 +103,9 @@ async function checkSourceAccess(mainClient: Client, source: ConnInfo, sameServe
     throw sourceConnectionError(error, source);
   }
   try {
+    if (!sameServer) return; // Logged in; a dump from another server reads as this role anyway.
     const { rows } = await client.query<{ role: string }>('SELECT current_user AS role');
     const role = rows[0]!.role;
-    if (!sameServer) return; // A dump from another server reads as this role anyway.
     const { rows: mainRows } = await mainClient.query<{ role: string }>('SELECT current_user AS role');
     if (mainRows[0]!.role === role) return;
     const { rows: hidden } = await client.query<{ name: string }>(UNREADABLE_SQL);
