@@ -6,7 +6,7 @@ import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgre
 import { dieWithParentPrefix } from './die-with-parent.js';
 import { type DumpProgress, watchRestore } from './progress.js';
 import { type Tool, toolEnv } from '../postgres/tools.js';
-import { describeLimit } from '../postgres/timeouts.js';
+import { describeLimit, FIND_LOCK_HOLDERS_SQL } from '../postgres/timeouts.js';
 
 export type { DumpProgress } from './progress.js';
 
@@ -211,10 +211,11 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
     ? 'pg_dump'
     : firstFailure ?? (dumpResult.exitCode !== 0 ? 'pg_dump' : restoreResult.exitCode !== 0 ? 'psql' : undefined);
   if (failed === 'pg_dump') {
-    if (request.lockWaitTimeoutMs && /statement timeout|lock timeout|could not obtain lock/i.test(dumpErr.lines())) {
-      throw dumpLockTimeout(dumpErr.lines(), source, request.lockWaitTimeoutMs);
+    const said = dumpErr.lines();
+    if (request.lockWaitTimeoutMs && /statement timeout|lock timeout|could not obtain lock/i.test(said)) {
+      throw dumpLockTimeout(said, source, request.lockWaitTimeoutMs);
     }
-    throw toolFailure('pg_dump', dumpResult.exitCode, dumpResult.signal, dumpErr.lines(), source);
+    throw toolFailure('pg_dump', dumpResult.exitCode, dumpResult.signal, said, source);
   }
   if (failed === 'psql') {
     throw toolFailure('psql', restoreResult.exitCode, restoreResult.signal, restoreErr.lines(), target);
@@ -227,15 +228,20 @@ const READER_GRACE_MS = 5_000;
 /** pg_dump could not lock a table within --lock-wait-timeout: someone holds a conflicting lock (exit 4). */
 function dumpLockTimeout(stderr: string, source: ConnInfo, waitedMs: number): ConflictError {
   const table = /LOCK TABLE (\S+)/.exec(stderr)?.[1];
-  return new ConflictError('lock_timeout', `pg_dump gave up after ${waitedMs / 1000}s waiting for a lock on ${table ? `table ${table}` : 'a table'} of "${source.database}": another session holds a conflicting lock (${scrubSecret(stderr, source).replace(/\s*\n\s*/g, ' | ')})`, {
-    hint: `find that session (SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE state = 'idle in transaction' OR wait_event_type = 'Lock'), end its transaction, then create the branch again; the wait is ${describeLimit('lock')}`,
+  return new ConflictError('lock_timeout', `pg_dump gave up after ${waitedMs / 1000}s waiting for a lock on ${table ? `table ${table}` : 'a table'} of "${source.database}": another session holds a conflicting lock (${quoted(stderr, source)})`, {
+    hint: `find that session (${FIND_LOCK_HOLDERS_SQL}), end its transaction, then create the branch again; the wait is ${describeLimit('lock')}`,
     details: { tool: 'pg_dump', ...(table ? { table } : {}) },
   });
 }
 
+/** A tool's stderr lines on one line of an error message, passwords masked. */
+function quoted(stderr: string, conn: ConnInfo): string {
+  return scrubSecret(stderr, conn).replace(/\s*\n\s*/g, ' | ');
+}
+
 function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, signal: string | undefined, stderr: string, conn: ConnInfo): ExternalError {
   const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode ?? 'unknown'}`;
-  const detail = scrubSecret(stderr, conn).replace(/\s*\n\s*/g, ' | ');
+  const detail = quoted(stderr, conn);
   const message = `${tool} ${how}${detail ? `: ${detail}` : ''}`;
   return new ExternalError(`${tool}_failed`, message, {
     hint: tool === 'pg_dump'

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
-import { describeLimit, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
+import { describeLimit, FIND_LOCK_HOLDERS_SQL, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
 
 restoreResponse();
 
@@ -186,7 +186,7 @@ function timeoutError(code: string, message: string, info: ConnInfo, cause: unkn
   const server = describeServer(info);
   if (code === SqlState.lockNotAvailable) {
     return new ConflictError('lock_timeout', `gave up waiting for a lock on ${server}, database "${info.database}": another session holds it (${message})`, {
-      hint: `find the session holding it (SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0 OR state = 'idle in transaction'), end its transaction, then run the command again; the wait is ${describeLimit('lock')}`,
+      hint: `find the session holding it (${FIND_LOCK_HOLDERS_SQL}), end its transaction, then run the command again; the wait is ${describeLimit('lock')}`,
       cause,
       details: { sqlstate: code },
     });

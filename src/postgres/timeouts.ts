@@ -37,7 +37,6 @@ export function sessionTimeouts(env: NodeJS.ProcessEnv = process.env): SessionTi
   return { lock: read('lock'), statement: read('statement'), idleInTransaction: read('idleInTransaction') };
 }
 
-
 const SETTINGS: Readonly<Record<keyof SessionTimeouts, string>> = {
   lock: 'lock_timeout',
   statement: 'statement_timeout',
@@ -81,6 +80,12 @@ export async function withoutTimeouts<T>(client: Client, which: 'statement' | 'a
     await client.query(timeoutStatements(restored)).catch(() => undefined);
   }
 }
+
+/**
+ * For a lock_timeout's hint: the sessions that hold table locks, oldest transaction first. The one
+ * in the way is among them; the waiter (ayb's statement, or pg_dump) is gone by the time it is read.
+ */
+export const FIND_LOCK_HOLDERS_SQL = "SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE pid IN (SELECT pid FROM pg_locks WHERE granted AND locktype = 'relation') AND pid <> pg_backend_pid() ORDER BY xact_start";
 
 /** "AYB_LOCK_TIMEOUT (default 30s)", for hints. */
 export function describeLimit(key: keyof SessionTimeouts): string {
