@@ -26,6 +26,11 @@ export interface BranchContext {
   readonly notice?: (line: string) => void;
 }
 
+/** Where to say what ayb did on its own: `notice`, else `log`. */
+export function noticeOf(ctx: BranchContext): ((line: string) => void) | undefined {
+  return ctx.notice ?? ctx.log;
+}
+
 export interface OpenedContext extends BranchContext {
   /** Where the main database came from: a flag, the environment, the config file, or the managed PostgreSQL. */
   readonly source: DatabaseSource;
@@ -112,7 +117,7 @@ async function healAfterCutOffProcesses(ctx: BranchContext): Promise<void> {
   forgetStaleRefusals(ctx.main, ctx.main.database);
   const healed = await healAbandonedRefusals(ctx.main).catch(() => []);
   for (const database of healed) {
-    (ctx.notice ?? ctx.log)?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
+    noticeOf(ctx)?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
   }
 }
 
@@ -131,7 +136,7 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
       details: { database: ctx.main.database },
     });
   }
-  (ctx.notice ?? ctx.log)?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
+  noticeOf(ctx)?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
 }
 
 /**

@@ -8,7 +8,7 @@ import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, typ
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { type BranchContext, finishInterruptedFirst, withControl } from './context.js';
+import { type BranchContext, finishInterruptedFirst, noticeOf, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
 import { dropRecordDatabases } from './recovery.js';
@@ -100,7 +100,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
         const interrupted = existing.status === 'creating' || existing.status === 'deleting';
         if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
-        if (interrupted) (ctx.notice ?? ctx.log)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
+        if (interrupted) noticeOf(ctx)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
         // A failed row is replaced; its database should be gone, but make sure (it is registered).
         await dropRecordDatabases(client, maint, existing);
         await deleteRow(client, existing.id);

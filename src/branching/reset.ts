@@ -11,7 +11,7 @@ import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './con
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
 import { wrongKindError } from './errors.js';
-import { type BranchContext, withControl } from './context.js';
+import { type BranchContext, noticeOf, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
@@ -85,7 +85,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     }
     // What a reset of this branch that was killed left (written down before it was made).
     await withControl(ctx, (client) => dropTempDatabases(client, maint, row, (leftover) =>
-      (ctx.notice ?? ctx.log)?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
+      noticeOf(ctx)?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
     const names = newResetDatabaseNames();
 
     const requested = options.strategy ?? ctx.config.branching.default_strategy;
