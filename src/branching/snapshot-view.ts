@@ -12,8 +12,8 @@ import { dropAbandonedViews } from './recovery.js';
  * (a diff): nobody connects to the snapshot itself, so it is copied (copy-on-write where the server
  * can, otherwise a file copy, about a second a gigabyte) and the copy is dropped afterwards. The
  * copy's lock is taken before it exists and held until it is gone, so a copy whose lock is free was
- * left by a killed ayb: every call first drops such leftovers (as the first command of any process does). The snapshot's lock is held shared,
- * so it is not deleted under the copy.
+ * left by a killed ayb: every call first drops such leftovers (as the first command of any process
+ * does, recovery.ts). The snapshot's lock is held shared, so it is not deleted under the copy.
  */
 export async function withSnapshotView<T>(ctx: BranchContext, snapshot: BranchRow, fn: (database: string) => Promise<T>): Promise<T> {
   const maint = await connectMaintenance(ctx.main);
