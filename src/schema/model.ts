@@ -167,6 +167,13 @@ export interface TableDefinition {
   readonly rls_enabled: boolean;
   readonly rls_forced: boolean;
   readonly options: readonly string[];
+  /** `default`, `full`, `nothing`, or `using index "name"` (ALTER TABLE … REPLICA IDENTITY). */
+  readonly replica_identity: string;
+  /**
+   * What a partition or inheritance child sets on its inherited columns itself, where it differs
+   * from its parents: `"id" not null`, `"id" null`, `"v" default 3`, `"v" no default`; sorted.
+   */
+  readonly inherited_columns: readonly string[];
 }
 
 export interface IdentityDefinition extends SequenceOptions {

@@ -71,7 +71,9 @@ const QUERIES = {
              WHERE i.inhrelid = c.oid) AS parents,
            (SELECT coalesce(array_agg(p.oid::int8::text ORDER BY i.inhseqno), '{}')
               FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) AS parent_oids,
-           c.relispartition,
+           c.relispartition, c.relreplident,
+           (SELECT quote_ident(ri.relname) FROM pg_index i JOIN pg_class ri ON ri.oid = i.indexrelid
+             WHERE i.indrelid = c.oid AND i.indisreplident) AS replident_index,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
            (SELECT r.oid::int8::text FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') AS rule_oid,
            s.seqtypid, format_type(s.seqtypid, NULL) AS seq_type, s.seqstart::text, s.seqincrement::text,
@@ -500,6 +502,8 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
           rls_enabled: row.relrowsecurity === true,
           rls_forced: row.relforcerowsecurity === true,
           options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
+          replica_identity: replicaIdentity(row),
+          inherited_columns: [],
         },
         dependsOn,
       });
@@ -578,6 +582,34 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     };
     if (inherited) inheritedColumns.set(id, column);
     else objects.set(id, column);
+  }
+
+  // What children set on inherited columns themselves (NOT NULL, defaults): compared on the table.
+  const parentOids = new Map(rows.relations.map((row) => [str(row.oid), row.parent_oids as string[]]));
+  const columnOf = (tableId: string | undefined, name: string): ObjectOf<'column'> | undefined => {
+    const table = tableId ? objects.get(tableId) : undefined;
+    if (!table) return undefined;
+    const id = objectId('column', table.schema, table.name, name);
+    return (objects.get(id) as ObjectOf<'column'> | undefined) ?? inheritedColumns.get(id);
+  };
+  const ownSettings = new Map<string, string[]>();
+  for (const row of rows.columns) {
+    const table = onTable(row.relid);
+    if (!table || !(Number(row.attinhcount) > 0 && row.attislocal !== true)) continue;
+    const column = inheritedColumns.get(objectId('column', table.schema, table.name, str(row.attname)));
+    if (!column) continue;
+    const parents = (parentOids.get(str(row.relid)) ?? []).map((oid) => columnOf(relationIdByOid.get(oid), column.name)).filter((x): x is ObjectOf<'column'> => x !== undefined);
+    if (parents.length === 0) continue;
+    const settings: string[] = [];
+    const parentNotNull = parents.some((p) => p.definition.not_null);
+    if (column.definition.not_null !== parentNotNull) settings.push(`${quoteIdent(column.name)} ${column.definition.not_null ? 'not null' : 'null'}`);
+    const parentDefault = parents[0]!.definition.default;
+    if (column.definition.default !== parentDefault) settings.push(`${quoteIdent(column.name)} ${column.definition.default === null ? 'no default' : `default ${column.definition.default}`}`);
+    if (settings.length > 0) ownSettings.set(table.parent, [...(ownSettings.get(table.parent) ?? []), ...settings]);
+  }
+  for (const [id, settings] of ownSettings) {
+    const table = objects.get(id) as ObjectOf<'table'>;
+    objects.set(id, { ...table, definition: { ...table.definition, inherited_columns: settings.sort() } });
   }
 
   for (const row of sequences) {
@@ -886,6 +918,14 @@ function relationKind(relkind: string): 'table' | 'view' | 'materialized_view' |
     default:
       return 'table';
   }
+}
+
+/** relreplident as ALTER TABLE … REPLICA IDENTITY says it; an index identity whose index is gone is the default (as pg_dump restores it). */
+function replicaIdentity(row: Row): string {
+  if (row.relreplident === 'f') return 'full';
+  if (row.relreplident === 'n') return 'nothing';
+  if (row.relreplident === 'i' && row.replident_index) return `using index ${str(row.replident_index)}`;
+  return 'default';
 }
 
 function sequenceOptions(row: Row): SequenceOptions {

@@ -15,6 +15,7 @@ import {
   type IdentityDefinition,
   objectPath,
   lookup,
+  objectId,
   type ObjectKind,
   type ObjectOf,
   type SchemaObject,
@@ -147,6 +148,12 @@ class MigrationPlanner {
   private readonly late: MigrationStatement[] = [];
   /** Changes the migration cannot make, with what to do instead. */
   private readonly manual = new Map<string, string>();
+  /**
+   * Drops (by drop target) that wait until every create and alter has run: an object that stays
+   * still depends on them in `a` (a column retyped off a type, a default that stops calling a
+   * function), and everything they depend on that goes too.
+   */
+  private readonly deferred = new Set<string>();
 
   constructor(
     private readonly a: SchemaSnapshot,
@@ -158,7 +165,14 @@ class MigrationPlanner {
     this.cascade();
     for (const id of this.dropped) if (this.b.objects.has(id)) this.created.add(id);
     for (const id of this.b.objects.keys()) if (!lookup(this.a, id)) this.created.add(id);
-    const statements = [...this.releaseStatements(), ...this.dropStatements(), ...this.createStatements(), ...this.finalStatements()];
+    this.deferDrops();
+    const statements = [
+      ...this.releaseStatements(),
+      ...this.dropStatements((target) => !this.deferred.has(target)),
+      ...this.createStatements(),
+      ...this.finalStatements(),
+      ...this.dropStatements((target) => this.deferred.has(target)),
+    ];
     return statements;
   }
 
@@ -274,6 +288,51 @@ class MigrationPlanner {
     }
   }
 
+  /**
+   * Finds the drops that must wait: pg_depend (as `a`'s dependsOn) says an object that is not
+   * dropped depends on them, so they can only go once that object has changed. Whatever such a
+   * drop depends on and is dropped waits with it (dependents first, still). A drop whose wait would
+   * hold back the drop of an object that is recreated (its name needed by the create) stays early.
+   */
+  private deferDrops(): void {
+    const dependents = new Map<string, string[]>();
+    for (const object of this.a.objects.values()) {
+      for (const dep of object.dependsOn) {
+        const list = dependents.get(dep);
+        if (list) list.push(object.id);
+        else dependents.set(dep, [object.id]);
+      }
+    }
+    const depTargets = (target: string): string[] => {
+      const out = new Set<string>();
+      for (const id of this.dropped) {
+        if (this.dropTarget(id) !== target) continue;
+        for (const dep of this.a.objects.get(id)!.dependsOn) if (this.dropped.has(dep) && this.dropTarget(dep) !== target) out.add(this.dropTarget(dep));
+      }
+      return [...out];
+    };
+    for (const id of this.dropped) {
+      if (this.b.objects.has(id)) continue;
+      const target = this.dropTarget(id);
+      if (this.deferred.has(target)) continue;
+      const held = (dependents.get(id) ?? []).some((dependent) => !this.dropped.has(dependent) && this.a.objects.has(dependent));
+      if (!held) continue;
+      const closure = new Set<string>([target]);
+      const queue = [target];
+      let blocked = false;
+      while (queue.length > 0 && !blocked) {
+        const next = queue.pop()!;
+        if (this.b.objects.has(next)) blocked = true;
+        for (const dep of depTargets(next)) {
+          if (closure.has(dep) || this.deferred.has(dep)) continue;
+          closure.add(dep);
+          queue.push(dep);
+        }
+      }
+      if (!blocked) for (const member of closure) this.deferred.add(member);
+    }
+  }
+
   /** Where a dropped object's drop happens: inside its table's (or owning column's) drop when that goes too. */
   private dropTarget(id: string): string {
     const object = this.a.objects.get(id)!;
@@ -327,15 +386,36 @@ class MigrationPlanner {
     return out;
   }
 
+  /**
+   * REPLICA IDENTITY, set once every index exists: on a new table, on a changed one, and again
+   * when the index it names is recreated (dropping an index leaves the table without one).
+   */
+  private replicaIdentityStatements(): MigrationStatement[] {
+    const out: MigrationStatement[] = [];
+    for (const to of this.b.objects.values()) {
+      if (to.kind !== 'table') continue;
+      const from = this.a.objects.get(to.id) as ObjectOf<'table'> | undefined;
+      const identity = to.definition.replica_identity;
+      const index = /^using index (.*)$/.exec(identity)?.[1];
+      const indexName = index?.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+      const indexRecreated =
+        indexName !== undefined && (this.created.has(objectId('index', to.schema, indexName)) || this.created.has(objectId('constraint', to.schema, to.name, indexName)));
+      const needed = this.created.has(to.id) || !from ? identity !== 'default' : from.definition.replica_identity !== identity || indexRecreated;
+      if (needed) out.push({ sql: `ALTER TABLE ${qname(to.schema, to.name)} REPLICA IDENTITY ${identity.toUpperCase().replace(/^USING INDEX .*$/, `USING INDEX ${index}`)}` });
+    }
+    return out;
+  }
+
   private ownerDropped(columnId: string): boolean {
     const column = this.a.objects.get(columnId);
     return this.dropped.has(columnId) || (column?.parent !== undefined && this.dropped.has(column.parent));
   }
 
-  private dropStatements(): MigrationStatement[] {
+  private dropStatements(included: (target: string) => boolean): MigrationStatement[] {
     const members = new Map<string, string[]>();
     for (const id of this.dropped) {
       const target = this.dropTarget(id);
+      if (!included(target)) continue;
       const list = members.get(target);
       if (list) list.push(id);
       else members.set(target, [id]);
@@ -344,7 +424,7 @@ class MigrationPlanner {
       const deps = new Set<string>();
       for (const member of members.get(node) ?? []) {
         for (const dep of this.a.objects.get(member)!.dependsOn) {
-          if (this.dropped.has(dep)) deps.add(this.dropTarget(dep));
+          if (this.dropped.has(dep) && members.has(this.dropTarget(dep))) deps.add(this.dropTarget(dep));
         }
       }
       return deps;
@@ -472,6 +552,8 @@ class MigrationPlanner {
         : undefined;
     const out: MigrationStatement[] = createSql(object, this.b).map((sql) => ({ sql }));
     if (note && out[0]) out[0] = { ...out[0], note };
+    // What a new partition or child sets on its inherited columns: once its parents are attached.
+    if (object.kind === 'table') this.late.push(...inheritedColumnSettings(object, this.b, []).map((sql) => ({ sql })));
     return out;
   }
 
@@ -496,7 +578,7 @@ class MigrationPlanner {
         return all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : [];
       }
       case 'table':
-        return alterTable(from as ObjectOf<'table'>, to, this.late).map(sql);
+        return alterTable(from as ObjectOf<'table'>, to, this.late, this.b).map(sql);
       case 'column':
         return this.alterColumn(from as ObjectOf<'column'>, to);
       case 'function':
@@ -576,7 +658,7 @@ class MigrationPlanner {
   }
 
   private finalStatements(): MigrationStatement[] {
-    const out: MigrationStatement[] = [...this.late];
+    const out: MigrationStatement[] = [...this.late, ...this.replicaIdentityStatements()];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
       const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
@@ -814,7 +896,7 @@ function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string
  * there first (PostgreSQL checks that they match): those statements go to `late`, run after every
  * create.
  */
-function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: MigrationStatement[]): string[] {
+function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: MigrationStatement[], snapshot: SchemaSnapshot): string[] {
   const x = from.definition;
   const y = to.definition;
   const name = qname(to.schema, to.name);
@@ -823,6 +905,7 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: Migrat
     late.push({ sql: `ALTER TABLE ${y.partition_of} ATTACH PARTITION ${name} ${y.partition_bound ?? 'DEFAULT'}` });
   }
   for (const parent of y.inherits) if (!x.inherits.includes(parent)) late.push({ sql: `ALTER TABLE ${name} INHERIT ${parent}` });
+  late.push(...inheritedColumnSettings(to, snapshot, x.inherited_columns).map((sql) => ({ sql })));
   if (x.unlogged !== y.unlogged) out.push(`ALTER TABLE ${name} SET ${y.unlogged ? 'UNLOGGED' : 'LOGGED'}`);
   if (x.rls_enabled !== y.rls_enabled) out.push(`ALTER TABLE ${name} ${y.rls_enabled ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
   if (x.rls_forced !== y.rls_forced) out.push(`ALTER TABLE ${name} ${y.rls_forced ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
@@ -831,6 +914,27 @@ function alterTable(from: ObjectOf<'table'>, to: ObjectOf<'table'>, late: Migrat
   if (removed.length > 0) out.push(`ALTER TABLE ${name} RESET (${removed.join(', ')})`);
   const set = y.options.filter((option) => !x.options.includes(option));
   if (set.length > 0) out.push(`ALTER TABLE ${name} SET (${set.join(', ')})`);
+  return out;
+}
+
+/**
+ * SET / DROP NOT NULL and SET / DROP DEFAULT on the inherited columns of `table` whose own settings
+ * (`inherited_columns`) are not `before`'s: as `snapshot` has them.
+ */
+function inheritedColumnSettings(table: ObjectOf<'table'>, snapshot: SchemaSnapshot, before: readonly string[]): string[] {
+  const after = table.definition.inherited_columns;
+  const out: string[] = [];
+  const relation = `ALTER TABLE ${table.definition.partitioned ? '' : 'ONLY '}${qname(table.schema, table.name)}`;
+  for (const column of snapshot.inheritedColumns?.values() ?? []) {
+    if (column.parent !== table.id) continue;
+    const prefix = `${quoteIdent(column.name)} `;
+    const mine = (list: readonly string[]) => list.filter((entry) => entry.startsWith(prefix)).join('\n');
+    if (mine(before) === mine(after)) continue;
+    const d = column.definition;
+    const alter = `${relation} ALTER COLUMN ${quoteIdent(column.name)}`;
+    out.push(`${alter} ${d.not_null ? 'SET' : 'DROP'} NOT NULL`);
+    out.push(d.default === null ? `${alter} DROP DEFAULT` : `${alter} SET DEFAULT ${rx(d.default)}`);
+  }
   return out;
 }
 

@@ -34,6 +34,8 @@ export function table(name: string, definition: Partial<TableDefinition> = {}, s
       rls_enabled: false,
       rls_forced: false,
       options: [],
+      replica_identity: 'default',
+      inherited_columns: [],
       ...definition,
     },
     dependsOn: [objectId('schema', schemaName)],
