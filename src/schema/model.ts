@@ -207,6 +207,8 @@ export interface ConstraintDefinition {
 
 export interface IndexDefinition {
   readonly definition: string;
+  /** For a partition's index attached to its parent's partitioned index: that index, qualified. */
+  readonly attached_to?: string;
 }
 
 export interface ViewDefinition {
@@ -316,7 +318,10 @@ interface ExtraByKind {
     readonly typeStorage?: string;
   };
   constraint: object;
-  index: object;
+  index: {
+    /** Id of the partitioned index this one is attached to (ALTER INDEX … ATTACH PARTITION). */
+    readonly attachedTo?: string;
+  };
   view: object;
   materialized_view: object;
   function: { readonly identityArguments: string };

@@ -113,11 +113,12 @@ const QUERIES = {
      WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND (co.coninhcount = 0 OR co.conislocal) AND ${SCHEMA_FILTER}`,
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
-           pg_get_indexdef(i.indexrelid) AS definition
+           pg_get_indexdef(i.indexrelid) AS definition,
+           (SELECT ih.inhparent::int8::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_namespace n ON n.oid = ic.relnamespace
-     WHERE NOT ic.relispartition AND ${SCHEMA_FILTER}
+     WHERE ${SCHEMA_FILTER}
        AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x'))`,
   functions: `
     SELECT p.oid::int8::text AS oid, n.nspname, p.proname, p.prokind,
@@ -645,6 +646,11 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     });
   }
 
+  const indexByOid = new Map<string, { id: string; qualified: string }>();
+  for (const row of rows.indexes) {
+    if (!onTable(row.relid) || isMember('pg_class', row.oid)) continue;
+    indexByOid.set(str(row.oid), { id: objectId('index', str(row.nspname), str(row.relname)), qualified: q(str(row.nspname), str(row.relname)) });
+  }
   for (const row of rows.indexes) {
     const table = onTable(row.relid);
     if (!table || isMember('pg_class', row.oid)) continue;
@@ -652,6 +658,9 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     const schema = str(row.nspname);
     const id = objectId('index', schema, str(row.relname));
     owner.set(address('pg_class', row.oid), id);
+    // A partition's index attached to its parent's index: attached after both exist.
+    const attached = row.parent_index ? indexByOid.get(str(row.parent_index)) : undefined;
+    const attachedTo = attached?.id;
     objects.set(id, {
       kind: 'index',
       id,
@@ -659,8 +668,9 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       table: table.name,
       parent,
       name: str(row.relname),
-      definition: { definition: str(row.definition) },
-      dependsOn: [parent, ...schemaDeps(schema)],
+      definition: { definition: str(row.definition), ...(attached ? { attached_to: attached.qualified } : {}) },
+      ...(attachedTo ? { attachedTo } : {}),
+      dependsOn: [parent, ...schemaDeps(schema), ...(attachedTo ? [attachedTo] : [])],
     });
   }
 

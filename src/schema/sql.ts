@@ -146,6 +146,8 @@ class MigrationPlanner {
   private readonly created = new Set<string>();
   /** Statements that must run after every create (attaching partitions, adding parents). */
   private readonly late: MigrationStatement[] = [];
+  /** ALTER INDEX … ATTACH PARTITION: after the partitions themselves are attached. */
+  private readonly attachIndexes: MigrationStatement[] = [];
   /** Changes the migration cannot make, with what to do instead. */
   private readonly manual = new Map<string, string>();
   /**
@@ -185,7 +187,7 @@ class MigrationPlanner {
       }
       // A column that becomes inherited (an attach) is the parent's from then on.
       if (!this.b.objects.has(id) || sameDefinition(from.definition, to.definition)) continue;
-      const mode = changeMode(from, to);
+      const mode = from.kind === 'index' ? this.indexChangeMode(from, to as ObjectOf<'index'>) : changeMode(from, to);
       const blocked = this.blockedByColumns(from, to);
       if (blocked) this.manual.set(id, blocked);
       else if (mode === 'rebuild') this.dropped.add(id);
@@ -195,11 +197,42 @@ class MigrationPlanner {
         if (from.kind === 'column' && columnRetyped(from.definition, (to as ObjectOf<'column'>).definition)) this.retyped.add(id);
       }
     }
+    // A partition's index cannot be dropped (nor detached) while it is attached to its parent's
+    // index, and its partition stays: the parent index is dropped (and recreated) with it.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const id of this.dropped) {
+        const index = this.a.objects.get(id);
+        if (index?.kind !== 'index' || !index.attachedTo || this.dropped.has(index.attachedTo) || this.attachmentReleased(index)) continue;
+        this.dropped.add(index.attachedTo);
+        changed = true;
+      }
+    }
     // Columns a detach (or NO INHERIT) makes the table's own keep their inherited definition.
     for (const [id, to] of this.b.objects) {
       const from = this.a.inheritedColumns?.get(id);
       if (from && !this.a.objects.has(id) && !sameDefinition(from.definition, to.definition)) this.altered.add(id);
     }
+  }
+
+  /**
+   * An index whose definition is the same but whose attachment differs is attached in place
+   * (ALTER INDEX … ATTACH PARTITION); PostgreSQL cannot detach one, so an attached index that must
+   * not be any more is rebuilt, unless its partition is detached or dropped (which releases it).
+   */
+  private indexChangeMode(from: ObjectOf<'index'>, to: ObjectOf<'index'>): ChangeMode {
+    if (!sameDefinition(from.definition.definition, to.definition.definition)) return 'rebuild';
+    if (from.definition.attached_to === undefined || this.attachmentReleased(from)) return 'alter';
+    return 'rebuild';
+  }
+
+  /** True when the plan detaches or drops the partition a partition's index is on (which detaches the index). */
+  private attachmentReleased(index: ObjectOf<'index'>): boolean {
+    if (!index.parent) return false;
+    if (this.dropped.has(index.parent)) return true;
+    const from = this.a.objects.get(index.parent);
+    const to = this.b.objects.get(index.parent);
+    return from?.kind === 'table' && (to?.kind !== 'table' || from.definition.partition_of !== to.definition.partition_of || from.definition.partition_bound !== to.definition.partition_bound);
   }
 
   /**
@@ -315,7 +348,7 @@ class MigrationPlanner {
       if (this.b.objects.has(id)) continue;
       const target = this.dropTarget(id);
       if (this.deferred.has(target)) continue;
-      const held = (dependents.get(id) ?? []).some((dependent) => !this.dropped.has(dependent) && this.a.objects.has(dependent));
+      const held = (dependents.get(id) ?? []).some((dependent) => !this.dropped.has(dependent) && !this.releasedBefore(dependent, id));
       if (!held) continue;
       const closure = new Set<string>([target]);
       const queue = [target];
@@ -333,10 +366,22 @@ class MigrationPlanner {
     }
   }
 
+  /**
+   * True when the release statements, before the drops, already end `dependent`'s hold on `id`: a
+   * column default reset (not the column's type), a partition detached or a parent no longer inherited.
+   */
+  private releasedBefore(dependent: string, id: string): boolean {
+    const object = this.a.objects.get(dependent);
+    if (!object) return true;
+    if (object.kind === 'column') return this.resetDefault.has(dependent) && !object.typeDependsOn.includes(id);
+    return object.kind === 'table' && this.a.objects.get(id)?.kind === 'table';
+  }
+
   /** Where a dropped object's drop happens: inside its table's (or owning column's) drop when that goes too. */
   private dropTarget(id: string): string {
     const object = this.a.objects.get(id)!;
     if (object.parent && this.dropped.has(object.parent)) return object.parent;
+    if (object.kind === 'index' && object.attachedTo && this.dropped.has(object.attachedTo)) return this.dropTarget(object.attachedTo);
     if (object.kind === 'sequence' && object.ownedBy && this.dropped.has(object.ownedBy)) return this.dropTarget(object.ownedBy);
     return id;
   }
@@ -550,6 +595,11 @@ class MigrationPlanner {
       : mustFill
         ? 'NOT NULL without a default: fails if the table has rows (add a default, or add the column nullable and backfill first)'
         : undefined;
+    if (object.kind === 'index' && object.attachedTo && object.definition.attached_to) {
+      const attach = `ALTER INDEX ${object.definition.attached_to} ATTACH PARTITION ${qname(object.schema, object.name)}`;
+      if (this.autoCreated(object)) return [{ sql: renameAutoIndex(object, this.b), note: 'PostgreSQL made this index with the partition: give it its name' }];
+      this.attachIndexes.push({ sql: attach });
+    }
     const out: MigrationStatement[] = createSql(object, this.b).map((sql) => ({ sql }));
     if (note && out[0]) out[0] = { ...out[0], note };
     // What a new partition or child sets on its inherited columns: once its parents are attached.
@@ -557,9 +607,26 @@ class MigrationPlanner {
     return out;
   }
 
+  /**
+   * True when PostgreSQL makes `index` by itself: its partition is created in the plan (CREATE
+   * TABLE … PARTITION OF) while the parent index it is attached to already exists then (it is not
+   * created by the plan, which creates indexes after tables, or is made that way itself).
+   */
+  private autoCreated(index: ObjectOf<'index'>): boolean {
+    if (!index.attachedTo || !index.parent || !this.created.has(index.id) || !this.created.has(index.parent)) return false;
+    const table = this.b.objects.get(index.parent);
+    if (table?.kind !== 'table' || table.definition.partition_of === null) return false;
+    if (!this.created.has(index.attachedTo)) return true;
+    const parent = this.b.objects.get(index.attachedTo);
+    return parent?.kind === 'index' && this.autoCreated(parent);
+  }
+
   private alterStatements(from: SchemaObject, to: SchemaObject): MigrationStatement[] {
     const sql = (text: string): MigrationStatement => ({ sql: text });
     switch (to.kind) {
+      case 'index':
+        if (to.definition.attached_to) this.attachIndexes.push(sql(`ALTER INDEX ${to.definition.attached_to} ATTACH PARTITION ${qname(to.schema, to.name)}`));
+        return [];
       case 'extension': {
         const x = (from as ObjectOf<'extension'>).definition;
         const out: MigrationStatement[] = [];
@@ -658,7 +725,7 @@ class MigrationPlanner {
   }
 
   private finalStatements(): MigrationStatement[] {
-    const out: MigrationStatement[] = [...this.late, ...this.replicaIdentityStatements()];
+    const out: MigrationStatement[] = [...this.late, ...this.attachIndexes, ...this.replicaIdentityStatements()];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
       const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
@@ -844,9 +911,9 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'constraint':
       return [`ALTER TABLE ${relationOf(object)} ADD CONSTRAINT ${quoteIdent(object.name)} ${rx(object.definition.definition)}`];
     case 'index':
-      // For a partitioned table pg_get_indexdef says ON ONLY (pg_dump then attaches each partition's index);
-      // a plain ON builds the partitions' indexes too.
-      return [rx(object.definition.definition).replace(/ ON ONLY /, ' ON ')];
+      // For a partitioned table pg_get_indexdef says ON ONLY: each partition's index is created and
+      // attached as an object of its own (as pg_dump does), under its own name.
+      return [rx(object.definition.definition)];
     case 'view':
       return [`CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
     case 'materialized_view':
@@ -936,6 +1003,34 @@ function inheritedColumnSettings(table: ObjectOf<'table'>, snapshot: SchemaSnaps
     out.push(d.default === null ? `${alter} DROP DEFAULT` : `${alter} SET DEFAULT ${rx(d.default)}`);
   }
   return out;
+}
+
+/**
+ * A partition created under an existing partitioned index gets its own index from PostgreSQL,
+ * under a name PostgreSQL chooses: this block finds it and gives it `index`'s name (and makes it,
+ * attached, should PostgreSQL not have).
+ */
+function renameAutoIndex(index: ObjectOf<'index'>, snapshot: SchemaSnapshot): string {
+  const parent = index.definition.attached_to!;
+  const table = relationOf(index);
+  const create = createSql(index, snapshot).join('; ');
+  const attach = `ALTER INDEX ${parent} ATTACH PARTITION ${qname(index.schema, index.name)}`;
+  return [
+    'DO $ayb$',
+    'DECLARE found name;',
+    'BEGIN',
+    '  SELECT c.relname INTO found FROM pg_catalog.pg_inherits i',
+    '    JOIN pg_catalog.pg_index x ON x.indexrelid = i.inhrelid JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid',
+    `   WHERE i.inhparent = ${quoteLiteral(parent)}::pg_catalog.regclass AND x.indrelid = ${quoteLiteral(table)}::pg_catalog.regclass;`,
+    '  IF found IS NULL THEN',
+    `    EXECUTE ${quoteLiteral(create)};`,
+    `    EXECUTE ${quoteLiteral(attach)};`,
+    `  ELSIF found <> ${quoteLiteral(index.name)} THEN`,
+    `    EXECUTE pg_catalog.format('ALTER INDEX %I.%I RENAME TO %I', ${quoteLiteral(index.schema)}, found, ${quoteLiteral(index.name)});`,
+    '  END IF;',
+    'END',
+    '$ayb$',
+  ].join('\n');
 }
 
 const PRIVILEGE_NAMES: Record<string, string> = {
