@@ -111,6 +111,12 @@ const QUERIES = {
       JOIN pg_class c ON c.oid = co.conrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE co.contype IN ('p', 'u', 'c', 'f', 'x') AND co.conparentid = 0 AND (co.coninhcount = 0 OR co.conislocal) AND ${SCHEMA_FILTER}`,
+  /** Constraints a partition gets from its parent's (and their indexes): their dependencies are the parent constraint's. */
+  constraint_clones: `
+    SELECT co.oid::int8::text AS oid, co.conparentid::int8::text AS parent, co.conindid::int8::text AS conindid,
+           co.conrelid::int8::text AS relid
+      FROM pg_constraint co
+     WHERE co.conparentid <> 0`,
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
            pg_get_indexdef(i.indexrelid) AS definition,
@@ -866,9 +872,29 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
   addComments(rows.descriptions, objects, owner, domainConstraints, compositeByRelid, isMember);
   if (rows.acl) addAccess(rows.acl, objects, owner, options);
 
+  // A partition's copy of a constraint (a foreign key's copy on each partition, or its copy towards
+  // each partition of a referenced table) stands for the constraint it was copied from.
+  const cloneOf = new Map<string, string>();
+  /** The table each copy is on: its dependency on that table (a partition) is its own, not lifted. */
+  const cloneTable = new Map<string, string>();
+  const cloneParent = new Map(rows.constraint_clones.map((row) => [str(row.oid), str(row.parent)]));
+  for (const row of rows.constraint_clones) {
+    let root = str(row.oid);
+    for (let depth = 0; cloneParent.has(root) && depth < 100; depth++) root = cloneParent.get(root)!;
+    const rootId = owner.get(address('pg_constraint', root));
+    if (!rootId) continue;
+    cloneOf.set(address('pg_constraint', row.oid), rootId);
+    cloneTable.set(address('pg_constraint', row.oid), str(row.relid));
+    if (row.conindid !== '0' && !owner.has(address('pg_class', row.conindid))) {
+      cloneOf.set(address('pg_class', row.conindid), rootId);
+      cloneTable.set(address('pg_class', row.conindid), str(row.relid));
+    }
+  }
+
   // Dependencies between tracked objects, from pg_depend.
   const resolve = (catalog: string, oid: unknown, sub: unknown): string | undefined =>
     owner.get(address(catalog, oid, sub)) ??
+    cloneOf.get(address(catalog, oid)) ??
     (Number(sub) !== 0 ? (owner.get(address(catalog, oid)) ?? undefined) : undefined) ??
     extensionOf.get(address(catalog, oid));
   const ownedBy = new Map<string, string>();
@@ -894,6 +920,8 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     }
     const from = resolve(catalog, row.objid, row.objsubid);
     if (!from || from === to) continue;
+    if (refCatalog === 'pg_class' && cloneTable.get(address(catalog, row.objid)) === str(row.refobjid)) continue;
+    if (catalog === 'pg_class' && cloneTable.get(address(refCatalog, row.refobjid)) === str(row.objid)) continue;
     const fromObject = objects.get(from);
     addDep(deps, from, to);
     if (fromObject?.kind === 'column' && Number(row.objsubid) > 0) addDep(typeDeps, from, to);

@@ -380,7 +380,8 @@ class MigrationPlanner {
   /** Where a dropped object's drop happens: inside its table's (or owning column's) drop when that goes too. */
   private dropTarget(id: string): string {
     const object = this.a.objects.get(id)!;
-    if (object.parent && this.dropped.has(object.parent)) return object.parent;
+    // A comment on a column goes with the column, which goes with its table.
+    if (object.parent && this.dropped.has(object.parent)) return this.dropTarget(object.parent);
     if (object.kind === 'index' && object.attachedTo && this.dropped.has(object.attachedTo)) return this.dropTarget(object.attachedTo);
     if (object.kind === 'sequence' && object.ownedBy && this.dropped.has(object.ownedBy)) return this.dropTarget(object.ownedBy);
     return id;

@@ -34,7 +34,7 @@ const fixture = (file: string, minObjects: number): Source => ({
 });
 
 const SOURCES: Source[] = [
-  { name: 'pagila', minObjects: 250, load: (cluster, database) => loadPagila(cluster, database, { data: false }) },
+  { name: 'pagila', minObjects: 240, load: (cluster, database) => loadPagila(cluster, database, { data: false }) },
   fixture('saas.sql', 400),
   fixture('commerce.sql', 300),
 ];
