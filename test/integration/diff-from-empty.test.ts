@@ -49,6 +49,16 @@ describe('branch diff from an empty database: real-size schemas apply and conver
     await cluster?.stop();
   });
 
+  it('saas.sql → its next release (saas-v2.sql on top) and back', async () => {
+    await fixture('saas.sql', 400).load(cluster, 'saas_v1');
+    await cluster.query('DROP DATABASE IF EXISTS saas_v2 WITH (FORCE)', [], 'postgres');
+    await cluster.query('CREATE DATABASE saas_v2 TEMPLATE saas_v1', [], 'postgres');
+    await runPsql(cluster, 'saas_v2', { file: fileURLToPath(new URL('saas-v2.sql', SCHEMAS)) });
+    const directions: Direction[] = [await judge(cluster, 'saas_v1', 'saas_v2'), await judge(cluster, 'saas_v2', 'saas_v1')];
+    expect(directions[0]!.changes.length).toBeGreaterThan(0);
+    expect(directions.map(failure).filter((x) => x !== undefined)).toEqual([]);
+  }, 300_000);
+
   for (const source of SOURCES) {
     it(`${source.name}: empty → schema and back`, async () => {
       const database = `full_${source.name.replace(/\W.*$/, '')}`;
