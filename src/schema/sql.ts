@@ -294,6 +294,12 @@ class MigrationPlanner {
           if (object.definition.generated !== null) {
             drop(id, cause);
           } else if (mode === 'type' && object.typeDependsOn.includes(cause)) {
+            // PostgreSQL cannot retype a partition key column: its table is rebuilt (with its partitions).
+            const table = object.parent ? this.a.objects.get(object.parent) : undefined;
+            if (table?.kind === 'table' && this.b.objects.has(table.id) && partitionKeyUses(table.definition.partition_key, object.name)) {
+              if (!this.dropped.has(table.id)) drop(table.id, cause);
+              continue;
+            }
             if (!this.retyped.has(id)) {
               this.retyped.add(id);
               this.retypedViaType.add(id);
@@ -742,6 +748,16 @@ class MigrationPlanner {
     }
     return out;
   }
+}
+
+/** True when a partition key (`LIST (region)`, `RANGE (lower(name), at)`) names the column. */
+export function partitionKeyUses(key: string | null, column: string): boolean {
+  if (key === null) return false;
+  const body = key.slice(key.indexOf('('));
+  const quoted = `"${column.replace(/"/g, '""')}"`;
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const word = '[A-Za-z0-9_$"]';
+  return new RegExp(`(^|[^A-Za-z0-9_$"])(${escape(column)}|${escape(quoted)})(?!${word})`).test(body);
 }
 
 /** The name a recreated type's old version has until it is dropped at the end of the migration. */

@@ -49,15 +49,18 @@ describe('branch diff from an empty database: real-size schemas apply and conver
     await cluster?.stop();
   });
 
-  it('saas.sql → its next release (saas-v2.sql on top) and back', async () => {
-    await fixture('saas.sql', 400).load(cluster, 'saas_v1');
-    await cluster.query('DROP DATABASE IF EXISTS saas_v2 WITH (FORCE)', [], 'postgres');
-    await cluster.query('CREATE DATABASE saas_v2 TEMPLATE saas_v1', [], 'postgres');
-    await runPsql(cluster, 'saas_v2', { file: fileURLToPath(new URL('saas-v2.sql', SCHEMAS)) });
-    const directions: Direction[] = [await judge(cluster, 'saas_v1', 'saas_v2'), await judge(cluster, 'saas_v2', 'saas_v1')];
-    expect(directions[0]!.changes.length).toBeGreaterThan(0);
-    expect(directions.map(failure).filter((x) => x !== undefined)).toEqual([]);
-  }, 300_000);
+  // Each application schema, then its next release (`*-v2.sql` applied on top): v1 → v2 and back.
+  for (const name of ['saas', 'commerce']) {
+    it(`${name}.sql → its next release (${name}-v2.sql on top) and back`, async () => {
+      await fixture(`${name}.sql`, 300).load(cluster, `${name}_v1`);
+      await cluster.query(`DROP DATABASE IF EXISTS ${name}_v2 WITH (FORCE)`, [], 'postgres');
+      await cluster.query(`CREATE DATABASE ${name}_v2 TEMPLATE ${name}_v1`, [], 'postgres');
+      await runPsql(cluster, `${name}_v2`, { file: fileURLToPath(new URL(`${name}-v2.sql`, SCHEMAS)) });
+      const directions: Direction[] = [await judge(cluster, `${name}_v1`, `${name}_v2`), await judge(cluster, `${name}_v2`, `${name}_v1`)];
+      expect(directions[0]!.changes.length).toBeGreaterThan(0);
+      expect(directions.map(failure).filter((x) => x !== undefined)).toEqual([]);
+    }, 300_000);
+  }
 
   for (const source of SOURCES) {
     it(`${source.name}: empty → schema and back`, async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { objectId } from '../../src/schema/model.js';
-import { planMigration, renderMigration } from '../../src/schema/sql.js';
+import { partitionKeyUses, planMigration, renderMigration } from '../../src/schema/sql.js';
 import { column, constraint, enumType, fn, index, schema, sequence, snapshot, table, view } from '../helpers/schema-builders.js';
 
 const pub = schema('public');
@@ -136,5 +136,37 @@ describe('planMigration notes', () => {
         note: 'NOT NULL without a default: fails if the table has rows (add a default, or add the column nullable and backfill first)',
       },
     ]);
+  });
+});
+
+describe('issue 29: drop order and partition keys', () => {
+  it('drops an enum only after the column that used it has been retyped (the column stays)', () => {
+    const mood = enumType('mood', ['a']);
+    const a = snapshot(pub, mood, table('t'), column('t', 'm', 'public.mood', {}, { dependsOn: [mood.id], typeDependsOn: [mood.id] }));
+    const b = snapshot(pub, table('t'), column('t', 'm', 'text'));
+    const sql = sqlOf(a, b);
+    const retype = sql.findIndex((s) => s.includes('ALTER COLUMN "m" TYPE text'));
+    const drop = sql.indexOf('DROP TYPE "public"."mood"');
+    expect(retype).toBeGreaterThanOrEqual(0);
+    expect(drop).toBeGreaterThan(retype);
+  });
+
+  it('drops an enum before anything is created when nothing that stays uses it', () => {
+    const mood = enumType('mood', ['a']);
+    const a = snapshot(pub, mood, table('t'), column('t', 'm', 'public.mood', {}, { dependsOn: [mood.id], typeDependsOn: [mood.id] }));
+    const b = snapshot(pub, table('u'), column('u', 'id', 'integer'));
+    const sql = sqlOf(a, b);
+    expect(sql.indexOf('DROP TABLE "public"."t"')).toBeLessThan(sql.indexOf('DROP TYPE "public"."mood"'));
+    expect(sql.indexOf('DROP TYPE "public"."mood"')).toBeLessThan(sql.findIndex((s) => s.startsWith('CREATE TABLE "public"."u"')));
+  });
+
+  it('finds the columns a partition key names', () => {
+    expect(partitionKeyUses('LIST (region)', 'region')).toBe(true);
+    expect(partitionKeyUses('RANGE (placed_on, region)', 'region')).toBe(true);
+    expect(partitionKeyUses('RANGE (lower(name))', 'name')).toBe(true);
+    expect(partitionKeyUses('RANGE ("Odd col")', 'Odd col')).toBe(true);
+    expect(partitionKeyUses('LIST (region_id)', 'region')).toBe(false);
+    expect(partitionKeyUses('HASH (id)', 'i')).toBe(false);
+    expect(partitionKeyUses(null, 'id')).toBe(false);
   });
 });
