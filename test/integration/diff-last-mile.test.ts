@@ -83,6 +83,8 @@ const GROUPS: Record<string, CorpusCase[]> = {
       'DROP TABLE a_ref; DROP TABLE m'),
     c('partitioned table re-created under a foreign key of a table named first', "CREATE TABLE m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at); CREATE TABLE m_1 PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01'); CREATE TABLE a_ref (id int, at date, CONSTRAINT a_ref_m_fk FOREIGN KEY (id, at) REFERENCES m);",
       "ALTER TABLE a_ref DROP CONSTRAINT a_ref_m_fk; DROP TABLE m; CREATE TABLE m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY LIST (at); CREATE TABLE m_1 PARTITION OF m FOR VALUES IN ('2020-01-01'); ALTER TABLE a_ref ADD CONSTRAINT a_ref_m_fk FOREIGN KEY (id, at) REFERENCES m"),
+    c('enum value removed under a partition key', "CREATE TYPE r AS ENUM ('a', 'b', 'c'); CREATE TABLE o (id int, r r) PARTITION BY LIST (r); CREATE TABLE o_a PARTITION OF o FOR VALUES IN ('a'); CREATE TABLE o_rest PARTITION OF o DEFAULT;",
+      "DROP TABLE o; DROP TYPE r; CREATE TYPE r AS ENUM ('a', 'b'); CREATE TABLE o (id int, r r) PARTITION BY LIST (r); CREATE TABLE o_a PARTITION OF o FOR VALUES IN ('a'); CREATE TABLE o_rest PARTITION OF o DEFAULT"),
     c('plain table turned into a partition of a new parent', 'CREATE TABLE m_1 (id int, at date);', "CREATE TABLE m (id int, at date) PARTITION BY RANGE (at); ALTER TABLE m ATTACH PARTITION m_1 FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')"),
   ],
   // 4. Inheritance.
