@@ -1,6 +1,7 @@
 import { NotFoundError } from '../core/errors.js';
 import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
+import { pinValueSettings } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
 import { diffCounts, diffTable, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
 import { renderDml, sequenceDml, tableDml } from './sql.js';
@@ -43,6 +44,8 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
     for (const conn of [connA, connB]) {
       const client = await connect(conn);
       clients.push(client);
+      // A database's own DateStyle, TimeZone, … would change the text of its rows: both sides speak one dialect.
+      await pinValueSettings(client);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       // The planner cannot know that a checksum query has few groups (at most 65536): it would sort
       // every row, text and all, to group them, spilling to disk. A hash table of the groups is tiny.

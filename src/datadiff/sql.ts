@@ -1,4 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type DataTable, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 
@@ -136,6 +137,8 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   const ordered = foreignKeyOrder(touched.map((t) => t.table)).map((table) => touched.find((t) => t.table === table)!);
   const transaction = options.transaction !== false;
   const lines = [`-- ${header}`, ...(transaction ? ['BEGIN;'] : [])];
+  // The values below are written in these settings: pinned here, whatever the session applying them has set.
+  lines.push('-- the settings the values below are written in (until the end of the transaction)', valueSettingsSql({ local: true }));
   const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.table.triggers.map((g) => `ALTER TABLE ${qualified(t.table)} ${verb} TRIGGER ${quoteIdent(g)};`));
   lines.push(...triggers('DISABLE'));
   for (const t of ordered) if (t.inserts.length) lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`, ...t.inserts);
