@@ -1,11 +1,13 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataCatalog, type DataTable, type MatchKind, tableId } from './catalog.js';
+import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 
 /** One side of a comparison: a session inside a read-only REPEATABLE READ transaction, and its catalog. */
 export interface Side {
   readonly client: Client;
   readonly catalog: DataCatalog;
+  /** Each table is compared in a transaction of its own (withSides' `table` scope), not in one for all. */
+  readonly perTable?: boolean;
 }
 
 /** How one table is compared: which columns, matched how. */
@@ -21,6 +23,12 @@ export interface TablePlan {
   readonly columnsDiffer: boolean;
   /** The key's first column is an integer: compared by ranges of it, which the key's index serves. */
   readonly integerKey: boolean;
+  /**
+   * Set when a side has a key that the other side does not hold unique and not null (a dropped primary
+   * key, duplicate ids): its columns. Rows are then matched as whole rows, since matching by a column
+   * that is not a key on both sides would pair rows that are not the same row.
+   */
+  readonly notAKeyOnBoth?: readonly string[];
 }
 
 /** A key (or, for `rows`, a whole row) as the text of each column; null for SQL NULL. */
@@ -50,8 +58,10 @@ export function planTable(a: DataTable, b: DataTable): TablePlan {
   const shared = a.columns.filter((c) => bColumns.has(c.name));
   const columnsDiffer = shared.length !== a.columns.length || shared.length !== b.columns.length || shared.some((c) => bColumns.get(c.name)!.type !== c.type);
   const names = shared.map((c) => c.name);
-  const usable = (k: DataTable['key']) => k !== null && k.columns.every((c) => names.includes(c));
-  const key = usable(a.key) ? a.key! : usable(b.key) ? b.key! : null;
+  // A key of a's that b also holds unique and not null (the same columns, in any order of the index).
+  const sameColumns = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((c) => y.includes(c));
+  const key = keysOf(a).find((k) => k.columns.every((c) => names.includes(c)) && keysOf(b).some((kb) => sameColumns(kb.columns, k.columns))) ?? null;
+  const lost = key === null ? (a.key ?? b.key) : null;
   // The first key column orders the index: an integer there lets ranges of it be read from the index.
   const integerKey = key !== null
     && INTEGER_TYPES.has(a.columns.find((c) => c.name === key.columns[0])!.type)
@@ -64,6 +74,7 @@ export function planTable(a: DataTable, b: DataTable): TablePlan {
     columns: names,
     columnsDiffer,
     integerKey,
+    ...(lost ? { notAKeyOnBoth: lost.columns } : {}),
   };
 }
 
