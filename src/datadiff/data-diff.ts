@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { pinValueSettings } from '../postgres/value-settings.js';
+import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
 import { diffCounts, diffTable, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
@@ -55,17 +55,24 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
   const scope = options.snapshot ?? 'whole';
   const clients: Client[] = [];
   try {
-    for (const conn of [connA, connB]) {
+    // Both sides at once: connecting and setting up is a round trip or three each.
+    const opened = await Promise.allSettled([connA, connB].map(async (conn) => {
       const client = await connect(conn);
       clients.push(client);
-      // A database's own DateStyle, TimeZone, … would change the text of its rows: both sides speak one dialect.
-      await pinValueSettings(client);
-      // The planner cannot know that a checksum query has few groups (at most 65536): it would sort
-      // every row, text and all, to group them, spilling to disk. A hash table of the groups is tiny.
-      await client.query("SET work_mem = '64MB'; SET enable_sort = off");
-      if (scope === 'whole') await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    }
-    const [ca, cb] = clients as [Client, Client];
+      // One round trip: a database's own DateStyle, TimeZone, … would change the text of its rows (both
+      // sides speak one dialect); the planner cannot know that a checksum query has few groups (at most
+      // 65536): it would sort every row, text and all, to group them, spilling to disk, where a hash
+      // table of the groups is tiny.
+      await client.query([
+        valueSettingsSql(),
+        "SET work_mem = '64MB'; SET enable_sort = off;",
+        ...(scope === 'whole' ? ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;'] : []),
+      ].join('\n'));
+      return client;
+    }));
+    const failed = opened.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const [ca, cb] = opened.map((r) => (r as PromiseFulfilledResult<Client>).value) as [Client, Client];
     const [catA, catB] = await Promise.all([readCatalog(ca, exclude), readCatalog(cb, exclude)]);
     const perTable = scope === 'table' ? { perTable: true as const } : {};
     return await fn({ client: ca, catalog: catA, ...perTable }, { client: cb, catalog: catB, ...perTable });
