@@ -1,6 +1,11 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { CONTROL_TABLE_SQL } from '../core/records.js';
-import { compareData, type DataComparison, dataMigration, type DataDiffOptions, withSides } from '../datadiff/data-diff.js';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { compareData, type DataComparison, dataMigration, type DataDiffOptions, schemaObstacleError, schemaObstacles, withSides } from '../datadiff/data-diff.js';
 import { type BranchContext, branchConn, withControl } from './context.js';
 import { findRow } from './control-table.js';
 import { withReadableSide } from './diff.js';
@@ -17,8 +22,38 @@ export interface BranchDataComparison {
   readonly from: string;
   readonly to: string;
   readonly comparison: DataComparison;
-  /** Set when `sql` was asked for. */
-  readonly migration?: string;
+  /**
+   * Set when `sql` was asked for: the script, written to a private temporary file while the sides
+   * were read (so that the snapshots end with the reading, not with the printing), to be streamed
+   * out by the caller and then removed.
+   */
+  readonly migration?: SpooledScript;
+}
+
+export interface SpooledScript {
+  readonly path: string;
+  remove(): Promise<void>;
+}
+
+/** Writes a script to a file in a fresh private folder, with backpressure. */
+async function spool(write: (sink: { write(text: string): Promise<void> }) => Promise<void>): Promise<SpooledScript> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-data-sql-'));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  const file = path.join(dir, 'rows.sql');
+  try {
+    const out = createWriteStream(file, { mode: 0o600 });
+    await write({
+      async write(text) {
+        if (!out.write(text)) await once(out, 'drain');
+      },
+    });
+    out.end();
+    await once(out, 'close');
+    return { path: file, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
 }
 
 /**
@@ -29,13 +64,19 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
   return withReadableSide(ctx, from, (a) =>
     withReadableSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing the rows of ${from} (${a.label}) with ${to} (${b.label}) …`);
+      // Counting needs each table at one moment; a script needs all of them at one moment (the rows it
+      // inserts must satisfy each other's foreign keys), so it holds one snapshot until its rows are read.
       return withSides(branchConn(ctx, a.readable), branchConn(ctx, b.readable), [CONTROL_TABLE_SQL], async (sa, sb) => {
+        if (request.sql) {
+          const obstacles = schemaObstacles(sa, sb, { tables: request.tables });
+          if (obstacles.length > 0) throw schemaObstacleError(obstacles, from, to);
+        }
         const comparison = await compareData(sa, sb, { tables: request.tables });
         const migration = request.sql
-          ? await dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, { sequences: request.tables === undefined })
+          ? await spool((sink) => dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, sink, { sequences: request.tables === undefined }))
           : undefined;
         return { from: a.label, to: b.label, comparison, migration };
-      });
+      }, { snapshot: request.sql ? 'whole' : 'table' });
     }),
   );
 }

@@ -3,6 +3,7 @@ import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog } from '../datadiff/catalog.js';
 import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
+import { pinValueSettings } from '../postgres/value-settings.js';
 import { connect, queryError } from '../postgres/client.js';
 import { compareSchemas } from '../schema/compare.js';
 import { needsManualSteps, renderMigration } from '../schema/sql.js';
@@ -117,6 +118,8 @@ async function mergeInTransaction(ctx: BranchContext, targetDb: string, baseConn
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       if (schemaSql) await client.query(schemaSql);
+      // Read the target's rows in the same settings as the base's and the branch's (withSides pins them).
+      await pinValueSettings(client, { local: true });
       const ours = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
       const plan = await planDataMerge(base, theirs, ours, strategy);
       if (dryRun || (strategy === 'fail' && plan.conflicts.length > 0)) {

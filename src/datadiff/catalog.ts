@@ -23,13 +23,23 @@ export interface DataTable {
   /** Columns in attnum order. */
   readonly columns: readonly DataColumn[];
   /** The primary key, else the first unique index on not-null columns without expressions or predicate; else null. */
-  readonly key: { readonly kind: Exclude<MatchKind, 'rows'>; readonly columns: readonly string[] } | null;
+  readonly key: DataKey | null;
+  /**
+   * Every key rows could be matched by: the primary key, then the unique indexes on not-null columns,
+   * oldest first (`[key]` when absent).
+   */
+  readonly keys?: readonly DataKey[];
   /** Enabled user triggers, disabled by name around generated DML so they cannot rewrite the rows. */
   readonly triggers: readonly string[];
   /** Tables this one references by foreign key (leaf tables, `schema.name`). */
   readonly references: readonly string[];
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
+}
+
+export interface DataKey {
+  readonly kind: Exclude<MatchKind, 'rows'>;
+  readonly columns: readonly string[];
 }
 
 export interface DataSequence {
@@ -40,6 +50,10 @@ export interface DataSequence {
 export interface DataCatalog {
   readonly tables: ReadonlyMap<string, DataTable>;
   readonly sequences: readonly DataSequence[];
+}
+
+export function keysOf(t: DataTable): readonly DataKey[] {
+  return t.keys ?? (t.key ? [t.key] : []);
 }
 
 export function tableId(t: { readonly schema: string; readonly name: string }): string {
@@ -108,12 +122,13 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   for (const t of tables) {
     const id = tableId(t);
     if (exclude.includes(id)) continue;
-    const key = keys.find((k) => k.indrelid === t.oid);
+    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns }));
     result.set(id, {
       schema: t.schema,
       name: t.name,
       columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always })),
-      key: key ? { kind: key.primary ? 'primary_key' : 'unique_index', columns: key.columns } : null,
+      key: candidates[0] ?? null,
+      keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       estimatedRows: t.reltuples,

@@ -1,11 +1,13 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataCatalog, type DataTable, type MatchKind, tableId } from './catalog.js';
+import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 
 /** One side of a comparison: a session inside a read-only REPEATABLE READ transaction, and its catalog. */
 export interface Side {
   readonly client: Client;
   readonly catalog: DataCatalog;
+  /** Each table is compared in a transaction of its own (withSides' `table` scope), not in one for all. */
+  readonly perTable?: boolean;
 }
 
 /** How one table is compared: which columns, matched how. */
@@ -21,6 +23,12 @@ export interface TablePlan {
   readonly columnsDiffer: boolean;
   /** The key's first column is an integer: compared by ranges of it, which the key's index serves. */
   readonly integerKey: boolean;
+  /**
+   * Set when a side has a key that the other side does not hold unique and not null (a dropped primary
+   * key, duplicate ids): its columns. Rows are then matched as whole rows, since matching by a column
+   * that is not a key on both sides would pair rows that are not the same row.
+   */
+  readonly notAKeyOnBoth?: readonly string[];
 }
 
 /** A key (or, for `rows`, a whole row) as the text of each column; null for SQL NULL. */
@@ -50,8 +58,10 @@ export function planTable(a: DataTable, b: DataTable): TablePlan {
   const shared = a.columns.filter((c) => bColumns.has(c.name));
   const columnsDiffer = shared.length !== a.columns.length || shared.length !== b.columns.length || shared.some((c) => bColumns.get(c.name)!.type !== c.type);
   const names = shared.map((c) => c.name);
-  const usable = (k: DataTable['key']) => k !== null && k.columns.every((c) => names.includes(c));
-  const key = usable(a.key) ? a.key! : usable(b.key) ? b.key! : null;
+  // A key of a's that b also holds unique and not null (the same columns, in any order of the index).
+  const sameColumns = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((c) => y.includes(c));
+  const key = keysOf(a).find((k) => k.columns.every((c) => names.includes(c)) && keysOf(b).some((kb) => sameColumns(kb.columns, k.columns))) ?? null;
+  const lost = key === null ? (a.key ?? b.key) : null;
   // The first key column orders the index: an integer there lets ranges of it be read from the index.
   const integerKey = key !== null
     && INTEGER_TYPES.has(a.columns.find((c) => c.name === key.columns[0])!.type)
@@ -64,6 +74,7 @@ export function planTable(a: DataTable, b: DataTable): TablePlan {
     columns: names,
     columnsDiffer,
     integerKey,
+    ...(lost ? { notAKeyOnBoth: lost.columns } : {}),
   };
 }
 
@@ -111,14 +122,30 @@ function differingBuckets(a: readonly (Bucket & { b: string })[], b: readonly (B
  */
 export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<TableDiff> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
-  const rowsA = new Map<string, string>();
-  const rowsB = new Map<string, string>();
-  if (plan.integerKey) await diffByRanges(a, b, plan, estimate, rowsA, rowsB);
-  else await diffByHash(a, b, plan, estimate, rowsA, rowsB);
-  return plan.match === 'rows' ? multisetDiff(plan, rowsA, rowsB) : keyedDiff(plan, rowsA, rowsB);
+  const found: Found = { added: [], removed: [], changed: [], deltas: new Map() };
+  if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
+  else await diffByHash(a, b, plan, estimate, found);
+  return plan.match === 'rows'
+    ? multisetFromDeltas(plan, found.deltas)
+    : { plan, added: sortKeys(found.added), removed: sortKeys(found.removed), changed: sortKeys(found.changed) };
 }
 
-async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+/**
+ * What a table's differing buckets held, settled a batch of buckets at a time (every batch holds the
+ * same keys on both sides, complete): only the rows that differ stay in memory, not their neighbours.
+ */
+interface Found {
+  readonly added: KeyTuple[];
+  readonly removed: KeyTuple[];
+  readonly changed: KeyTuple[];
+  /** For `rows`: each differing row's (JSON) change in number of copies. */
+  readonly deltas: Map<string, number>;
+}
+
+/** Differing ranges or buckets read per query: bounds the rows one reply holds. */
+const READ_BATCH = 64;
+
+async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
   const k = quoteIdent(plan.key[0]!);
   const [ea, eb] = await both<{ lo: string | null; hi: string | null }>(a, b, `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${qualified(plan)}`);
   const bounds = [ea[0]!, eb[0]!].filter((e) => e.lo !== null).map((e) => [BigInt(e.lo!), BigInt(e.hi!)] as const);
@@ -126,9 +153,9 @@ async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number,
   const lo = bounds.reduce((m, [l]) => (l < m ? l : m), bounds[0]![0]);
   const hi = bounds.reduce((m, [, h]) => (h > m ? h : m), bounds[0]![1]) + 1n;
   // max + 1 does not fit a bigint when max is bigint's largest: compare ranges as numeric then.
-  if (hi > 2n ** 63n - 1n) return diffByHash(a, b, plan, estimate, rowsA, rowsB);
+  if (hi > 2n ** 63n - 1n) return diffByHash(a, b, plan, estimate, found);
   const parts = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil(estimate / BUCKET_ROWS)));
-  await compareRange(a, b, plan, lo, hi, parts, rowsA, rowsB);
+  await compareRange(a, b, plan, lo, hi, parts, found);
 }
 
 interface KeyRange {
@@ -143,7 +170,7 @@ interface KeyRange {
  * side (the first level is the whole table, a sequential scan; deeper levels join the ranges, index
  * range scans); reads the small differing buckets, all at once; splits the big ones for the next level.
  */
-async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: bigint, parts: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: bigint, parts: number, found: Found): Promise<void> {
   const k = quoteIdent(plan.key[0]!);
   const split = (lo: bigint, hi: bigint, parts: bigint): KeyRange => ({ lo, hi, n: parts > hi - lo ? hi - lo : parts });
   let level: KeyRange[] = [split(lo, hi, BigInt(parts))];
@@ -178,9 +205,10 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
       else leaves.push([start, end]);
     }
     // All small differing ranges of this level in one query per side: an index range scan each.
-    if (leaves.length > 0) {
-      const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"(${rlo}, ${rhi}) ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
-      await readRows(a, b, plan, 'true', [leaves.map(([f]) => f.toString()), leaves.map(([, t]) => t.toString())], rowsA, rowsB, ranges);
+    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"(${rlo}, ${rhi}) ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+    for (let i = 0; i < leaves.length; i += READ_BATCH) {
+      const batch = leaves.slice(i, i + READ_BATCH);
+      await readRows(a, b, plan, 'true', [batch.map(([f]) => f.toString()), batch.map(([, t]) => t.toString())], found, ranges);
     }
     level = next;
     first = false;
@@ -191,7 +219,7 @@ function ceilDiv(x: bigint, y: bigint): bigint {
   return (x + y - 1n) / y;
 }
 
-async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, rowsA: Map<string, string>, rowsB: Map<string, string>): Promise<void> {
+async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
   let buckets = 1;
   while (buckets < MAX_BUCKETS && buckets * BUCKET_ROWS < estimate) buckets *= 2;
   const mask = String(buckets - 1);
@@ -200,14 +228,16 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, r
        FROM ${qualified(plan)} GROUP BY 1`, [mask]);
   const differing = differingBuckets(ba, bb).map((d) => d.bucket);
   if (differing.length === 0) return;
-  await readRows(a, b, plan, `(${keyHash(plan)} & $1::int8) = ANY($2::int8[])`, [mask, differing], rowsA, rowsB);
+  for (let i = 0; i < differing.length; i += READ_BATCH) {
+    await readRows(a, b, plan, `(${keyHash(plan)} & $1::int8) = ANY($2::int8[])`, [mask, differing.slice(i, i + READ_BATCH)], found);
+  }
 }
 
 /**
  * Reads the rows of one differing bucket on both sides: key text and row hash (keyed tables), or
  * each distinct row and how many copies there are (`rows`).
  */
-async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], rowsA: Map<string, string>, rowsB: Map<string, string>, from = qualified(plan)): Promise<void> {
+async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], found: Found, from = qualified(plan)): Promise<void> {
   const sql = plan.match === 'rows'
     ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
     : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
@@ -215,28 +245,24 @@ async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params
     a.client.query({ text: sql, values: params, rowMode: 'array' }),
     b.client.query({ text: sql, values: params, rowMode: 'array' }),
   ]);
+  const rowsA = new Map<string, string>();
+  const rowsB = new Map<string, string>();
   for (const [rows, into] of [[ra.rows, rowsA], [rb.rows, rowsB]] as const) {
     for (const row of rows as (string | null)[][]) into.set(JSON.stringify(row.slice(0, -1)), row.at(-1)!);
   }
-}
-
-function keyedDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<string, string>): TableDiff {
-  const added: KeyTuple[] = [];
-  const removed: KeyTuple[] = [];
-  const changed: KeyTuple[] = [];
+  if (plan.match === 'rows') {
+    for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) {
+      const delta = Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0);
+      if (delta !== 0) found.deltas.set(row, (found.deltas.get(row) ?? 0) + delta);
+    }
+    return;
+  }
   for (const [key, hash] of rowsB) {
     const before = rowsA.get(key);
-    if (before === undefined) added.push(JSON.parse(key));
-    else if (before !== hash) changed.push(JSON.parse(key));
+    if (before === undefined) found.added.push(JSON.parse(key));
+    else if (before !== hash) found.changed.push(JSON.parse(key));
   }
-  for (const key of rowsA.keys()) if (!rowsB.has(key)) removed.push(JSON.parse(key));
-  return { plan, added: sortKeys(added), removed: sortKeys(removed), changed: sortKeys(changed) };
-}
-
-function multisetDiff(plan: TablePlan, rowsA: Map<string, string>, rowsB: Map<string, string>): TableDiff {
-  const deltas = new Map<string, number>();
-  for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) deltas.set(row, Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0));
-  return multisetFromDeltas(plan, deltas);
+  for (const key of rowsA.keys()) if (!rowsB.has(key)) found.removed.push(JSON.parse(key));
 }
 
 /** A whole-row diff from each row's (JSON) change in number of copies: positive added, negative removed. */

@@ -1,9 +1,10 @@
-import { NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError } from '../core/errors.js';
 import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
+import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
 import { diffCounts, diffTable, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
-import { renderDml, sequenceDml, tableDml } from './sql.js';
+import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
 export interface DataDiffOptions {
   /** Only these tables (`schema.table`, or a bare name for `public.name`). */
@@ -24,6 +25,10 @@ export interface TableDataChange {
   readonly changed: number;
   /** Only the shared columns were compared: the sides' columns differ. */
   readonly columns_differ?: true;
+  /** A key one side has that the other does not hold unique and not null: rows were matched as whole rows. */
+  readonly not_a_key_on_both?: readonly string[];
+  /** The table is on one side only (`from` or `to`): a difference, its rows not compared. */
+  readonly only_in?: 'from' | 'to';
 }
 
 export interface DataComparison {
@@ -34,24 +39,43 @@ export interface DataComparison {
 }
 
 /**
- * Opens one session per side, each in a read-only REPEATABLE READ transaction so that every query
- * of the comparison sees one state of its database, and closes both afterwards.
+ * How long a side's snapshot is held: `whole` — one read-only REPEATABLE READ transaction per side
+ * for everything (the tables seen at one moment, as a script of rows needs, so that the rows it
+ * inserts satisfy each other's foreign keys); `table` — one per table compared, so that a busy main
+ * holds back vacuum only for the time one table's scan takes (each table is seen at its own moment).
  */
-export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>): Promise<T> {
+export type SnapshotScope = 'whole' | 'table';
+
+/**
+ * Opens one session per side, with the settings that change a value's text pinned, reads both
+ * catalogs, and closes both sessions afterwards. With scope `whole` every query of `fn` runs in
+ * one read-only REPEATABLE READ transaction per side; with `table`, compareData opens one per table.
+ */
+export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope } = {}): Promise<T> {
+  const scope = options.snapshot ?? 'whole';
   const clients: Client[] = [];
   try {
-    for (const conn of [connA, connB]) {
+    // Both sides at once: connecting and setting up is a round trip or three each.
+    const opened = await Promise.allSettled([connA, connB].map(async (conn) => {
       const client = await connect(conn);
       clients.push(client);
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      // The planner cannot know that a checksum query has few groups (at most 65536): it would sort
-      // every row, text and all, to group them, spilling to disk. A hash table of the groups is tiny.
-      await client.query("SET LOCAL work_mem = '64MB'");
-      await client.query('SET LOCAL enable_sort = off');
-    }
-    const [ca, cb] = clients as [Client, Client];
+      // One round trip: a database's own DateStyle, TimeZone, … would change the text of its rows (both
+      // sides speak one dialect); the planner cannot know that a checksum query has few groups (at most
+      // 65536): it would sort every row, text and all, to group them, spilling to disk, where a hash
+      // table of the groups is tiny.
+      await client.query([
+        valueSettingsSql(),
+        "SET work_mem = '64MB'; SET enable_sort = off;",
+        ...(scope === 'whole' ? ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;'] : []),
+      ].join('\n'));
+      return client;
+    }));
+    const failed = opened.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const [ca, cb] = opened.map((r) => (r as PromiseFulfilledResult<Client>).value) as [Client, Client];
     const [catA, catB] = await Promise.all([readCatalog(ca, exclude), readCatalog(cb, exclude)]);
-    return await fn({ client: ca, catalog: catA }, { client: cb, catalog: catB });
+    const perTable = scope === 'table' ? { perTable: true as const } : {};
+    return await fn({ client: ca, catalog: catA, ...perTable }, { client: cb, catalog: catB, ...perTable });
   } catch (error) {
     throw queryError(error, connA);
   } finally {
@@ -81,9 +105,43 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     const tb = b.catalog.tables.get(id);
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
-    tables.push(await diffTable(a, b, planTable(ta, tb)));
+    tables.push(a.perTable ? await inOwnSnapshot(a, b, () => diffTable(a, b, planTable(ta, tb))) : await diffTable(a, b, planTable(ta, tb)));
   }
   return { tables, onlyInA, onlyInB };
+}
+
+/** Runs `fn` in a read-only REPEATABLE READ transaction of its own on each side, ended right after. */
+async function inOwnSnapshot<T>(a: Side, b: Side, fn: () => Promise<T>): Promise<T> {
+  await Promise.all([a.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'), b.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')]);
+  try {
+    return await fn();
+  } finally {
+    await Promise.all([a.client.query('COMMIT').catch(() => undefined), b.client.query('COMMIT').catch(() => undefined)]);
+  }
+}
+
+/**
+ * Why a script of rows cannot make a's rows equal b's: tables on one side only, or whose columns
+ * differ (the script would leave out the columns it cannot write). Checked before anything is read.
+ */
+export function schemaObstacles(a: Side, b: Side, options: Pick<DataDiffOptions, 'tables'> = {}): string[] {
+  const wanted = options.tables?.map(normaliseTableName);
+  const pick = (id: string) => wanted === undefined || wanted.includes(id);
+  const out: string[] = [];
+  for (const [id, ta] of a.catalog.tables) {
+    if (!pick(id)) continue;
+    const tb = b.catalog.tables.get(id);
+    if (!tb) out.push(`${id} is only in the first database`);
+    else if (planTable(ta, tb).columnsDiffer) out.push(`${id} has other columns (or column types) on each side`);
+  }
+  for (const id of b.catalog.tables.keys()) if (pick(id) && !a.catalog.tables.has(id)) out.push(`${id} is only in the second database`);
+  return out;
+}
+
+export function schemaObstacleError(obstacles: readonly string[], from: string, to: string): ConflictError {
+  return new ConflictError('data_schema_differs', `--output sql cannot make the rows of ${from} equal those of ${to}: ${obstacles.join('; ')}`, {
+    hint: `make the schemas equal first (ayb branch diff ${from} ${to} --output sql, applied to ${from}), then diff the rows again`,
+  });
 }
 
 /** A key (or row) tuple as an object of column → text, for examples in JSON. */
@@ -101,6 +159,7 @@ export function tableChange(diff: TableDiff, limit?: number): TableDataChange & 
     match: plan.match,
     ...counts,
     ...(plan.columnsDiffer ? { columns_differ: true as const } : {}),
+    ...(plan.notAKeyOnBoth ? { not_a_key_on_both: plan.notAKeyOnBoth } : {}),
   };
   if (limit === undefined || limit <= 0 || counts.added + counts.removed + counts.changed === 0) return record;
   const examples: Record<string, Record<string, string | null>[]> = {};
@@ -110,16 +169,19 @@ export function tableChange(diff: TableDiff, limit?: number): TableDataChange & 
   return { ...record, examples };
 }
 
-export function hasDifferences(comparison: DataComparison): boolean {
-  return comparison.tables.some((t) => t.added.length + t.removed.length + t.changed.length > 0);
+/** The JSON records of tables on one side only (after those compared). */
+export function onlyOnOneSide(comparison: DataComparison): TableDataChange[] {
+  const entry = (table: string, side: 'from' | 'to'): TableDataChange => ({ table, key: null, match: 'rows', added: 0, removed: 0, changed: 0, only_in: side });
+  return [...comparison.onlyInA.map((t) => entry(t, 'from')), ...comparison.onlyInB.map((t) => entry(t, 'to'))].sort((x, y) => (x.table < y.table ? -1 : 1));
 }
 
-/** The DML that makes a's rows equal b's, as one script. */
-export async function dataMigration(a: Side, b: Side, comparison: DataComparison, header: string, options: { sequences?: boolean } = {}): Promise<string> {
-  const dml = [];
-  for (const diff of comparison.tables) {
-    if (diff.added.length + diff.removed.length + diff.changed.length === 0) continue;
-    dml.push(await tableDml(a, b, diff));
-  }
-  return renderDml(header, dml, options.sequences === false ? [] : await sequenceDml(a, b));
+/** Rows differ, or a table is on one side only. */
+export function hasDifferences(comparison: DataComparison): boolean {
+  return comparison.onlyInA.length + comparison.onlyInB.length > 0 || comparison.tables.some((t) => t.added.length + t.removed.length + t.changed.length > 0);
+}
+
+/** Writes the DML that makes a's rows equal b's, as one script, to `sink` (see writeDataMigration). */
+export async function dataMigration(a: Side, b: Side, comparison: DataComparison, header: string, sink: DmlSink, options: { sequences?: boolean } = {}): Promise<void> {
+  const sequences = options.sequences === false ? [] : await sequenceDml(a, b);
+  await writeDataMigration(a, b, comparison.tables, sequences, header, sink);
 }

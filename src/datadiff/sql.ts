@@ -1,4 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type DataTable, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 
@@ -126,9 +127,10 @@ export async function sequenceDml(a: Side, b: Side): Promise<string[]> {
 }
 
 /**
- * The whole script: user triggers held off (by name, so triggers already disabled stay so), then
- * inserts parents first, updates parents first, deletes children first, so foreign keys hold at
- * every statement; sequences last. One transaction.
+ * The whole script from statements already written (merge's form): user triggers held off (by name,
+ * so triggers already disabled stay so), then inserts parents first, updates parents first, deletes
+ * children first; sequences last. One transaction. `writeDataMigration` writes the data diff's own
+ * script in a form that also survives unique values moving between rows (see there).
  */
 export function renderDml(header: string, tables: readonly TableDml[], sequences: readonly string[], options: { transaction?: boolean } = {}): string {
   const touched = tables.filter((t) => t.inserts.length + t.updates.length + t.deletes.length > 0);
@@ -136,13 +138,195 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   const ordered = foreignKeyOrder(touched.map((t) => t.table)).map((table) => touched.find((t) => t.table === table)!);
   const transaction = options.transaction !== false;
   const lines = [`-- ${header}`, ...(transaction ? ['BEGIN;'] : [])];
+  lines.push(scriptSettings());
+  const add = (xs: readonly string[]) => {
+    // One push per line: a spread of 150,000 statements overflows the call stack.
+    for (const x of xs) lines.push(x);
+  };
   const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.table.triggers.map((g) => `ALTER TABLE ${qualified(t.table)} ${verb} TRIGGER ${quoteIdent(g)};`));
-  lines.push(...triggers('DISABLE'));
-  for (const t of ordered) if (t.inserts.length) lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`, ...t.inserts);
-  for (const t of ordered) if (t.updates.length) lines.push(`-- ${tableId(t.table)}: ${t.updates.length} row(s) updated`, ...t.updates);
-  for (const t of [...ordered].reverse()) if (t.deletes.length) lines.push(`-- ${tableId(t.table)}: ${t.deletes.length} row(s) deleted`, ...t.deletes);
-  lines.push(...triggers('ENABLE'));
-  if (sequences.length) lines.push('-- sequences', ...sequences);
+  add(triggers('DISABLE'));
+  for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
+  for (const t of ordered) if (t.updates.length) { lines.push(`-- ${tableId(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
+  for (const t of [...ordered].reverse()) if (t.deletes.length) { lines.push(`-- ${tableId(t.table)}: ${t.deletes.length} row(s) deleted`); add(t.deletes); }
+  add(triggers('ENABLE'));
+  if (sequences.length) { lines.push('-- sequences'); add(sequences); }
   if (transaction) lines.push('COMMIT;');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What every script of rows sets at its top, inside its transaction: the settings its values are
+ * written in (whatever the applying session has set), and deferrable constraints deferred to COMMIT.
+ */
+export function scriptSettings(): string {
+  return [
+    '-- the settings the values below are written in, until the end of the transaction',
+    valueSettingsSql({ local: true }),
+    '-- constraints declared DEFERRABLE are checked at COMMIT',
+    'SET CONSTRAINTS ALL DEFERRED;',
+  ].join('\n');
+}
+
+/** Where a script is written, a piece at a time (a file, stdout): `write` resolves once it may be called again. */
+export interface DmlSink {
+  write(text: string): Promise<void>;
+}
+
+/** Rows per INSERT, UPDATE or DELETE statement of the streamed script. */
+const STATEMENT_ROWS = 500;
+
+/** A value typed even when NULL (in a VALUES list, an untyped NULL column would be text). */
+const typedValue = (text: string | null, type: string) => (text === null ? `NULL::${type}` : sqlValue(text, type));
+
+/** Tables of the catalog some foreign key points at (a self-reference included). */
+function referencedTables(catalog: Side['catalog']): Set<string> {
+  const out = new Set<string>();
+  for (const t of catalog.tables.values()) for (const r of t.references) out.add(r);
+  return out;
+}
+
+function* chunks<T>(xs: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += size) yield xs.slice(i, i + size);
+}
+
+/**
+ * Writes the script that makes `a`'s rows equal `b`'s, streamed to `sink`: the rows are read from `b`
+ * a batch at a time, so memory does not grow with the number of rows that differ. Its form is chosen
+ * so that it applies whatever moves between rows:
+ *
+ * 1. Children first, the rows that go: removed rows, and the changed rows of tables no foreign key
+ *    points at (those are deleted and inserted again, so a unique value two rows swap, or a key that
+ *    changes beside another UNIQUE column, is free before it is taken again).
+ * 2. Parents first, the rows that come: changed rows of tables a foreign key points at are updated in
+ *    place (deleting them would fire ON DELETE actions on their children), then added rows and the
+ *    re-inserted changed rows are inserted. A table that references itself gets one statement for its
+ *    updates and inserts together, so that foreign keys are checked when all its rows are in, in
+ *    whatever order they come.
+ *
+ * Deferrable constraints are deferred to COMMIT; user triggers are held off around it all.
+ */
+export async function writeDataMigration(a: Side, b: Side, diffs: readonly TableDiff[], sequences: readonly string[], header: string, sink: DmlSink, options: { transaction?: boolean } = {}): Promise<void> {
+  const touched = diffs.filter((d) => d.added.length + d.removed.length + d.changed.length > 0);
+  const transaction = options.transaction !== false;
+  await sink.write(`-- ${header}\n`);
+  if (touched.length === 0 && sequences.length === 0) {
+    await sink.write('-- No data differences.\n');
+    return;
+  }
+  const byTable = new Map(touched.map((d) => [tableId(d.plan), d]));
+  const ordered = foreignKeyOrder(touched.map((d) => a.catalog.tables.get(tableId(d.plan))!));
+  const referenced = referencedTables(a.catalog);
+  if (transaction) await sink.write('BEGIN;\n');
+  await sink.write(`${scriptSettings()}\n`);
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
+  await sink.write(triggers('DISABLE'));
+  for (const table of [...ordered].reverse()) await writeDeletes(table, byTable.get(tableId(table))!, referenced.has(tableId(table)), sink);
+  for (const table of ordered) await writeUpserts(b, table, byTable.get(tableId(table))!, referenced.has(tableId(table)), sink);
+  await sink.write(triggers('ENABLE'));
+  if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
+  if (transaction) await sink.write('COMMIT;\n');
+}
+
+interface TableShape {
+  readonly target: string;
+  readonly typeOf: (c: string) => string;
+  readonly writable: readonly string[];
+  readonly overriding: string;
+}
+
+function shapeOf(table: DataTable, plan: TablePlan): TableShape {
+  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
+  const writable = plan.columns.filter((c) => !table.columns.find((x) => x.name === c)!.generated);
+  const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
+  return { target: qualified(table), typeOf, writable, overriding };
+}
+
+async function writeDeletes(table: DataTable, diff: TableDiff, referenced: boolean, sink: DmlSink): Promise<void> {
+  const plan = diff.plan;
+  const { target, typeOf } = shapeOf(table, plan);
+  if (plan.match === 'rows') {
+    if (diff.removed.length === 0) return;
+    await sink.write(`-- ${tableId(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
+    // A row is its own key: compared as text, column by column, so types without equality (json) work too.
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    for (let i = 0; i < diff.removed.length; i++) {
+      const row = diff.removed[i]!;
+      await sink.write(`DELETE FROM ${target} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${target} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));\n`);
+    }
+    return;
+  }
+  const keys = referenced ? diff.removed : [...diff.removed, ...diff.changed];
+  if (keys.length === 0) return;
+  const what = referenced || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
+  await sink.write(`-- ${tableId(table)}: ${what}\n`);
+  const columns = plan.key.map(quoteIdent).join(', ');
+  // A table that references itself: one statement, so its foreign keys are checked once all of its rows are gone.
+  const size = table.references.includes(tableId(table)) ? Number.MAX_SAFE_INTEGER : STATEMENT_ROWS;
+  for (const batch of chunks(keys, size)) {
+    const values = batch.map((k) => `(${plan.key.map((c, i) => typedValue(k[i]!, typeOf(c))).join(', ')})`).join(',\n  ');
+    await sink.write(`DELETE FROM ${target} WHERE (${columns}) IN (VALUES\n  ${values});\n`);
+  }
+}
+
+async function writeUpserts(b: Side, table: DataTable, diff: TableDiff, referenced: boolean, sink: DmlSink): Promise<void> {
+  const plan = diff.plan;
+  const shape = shapeOf(table, plan);
+  const { target, typeOf, writable, overriding } = shape;
+  const columnList = writable.map(quoteIdent).join(', ');
+  const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+  if (plan.match === 'rows') {
+    if (diff.added.length === 0) return;
+    await sink.write(`-- ${tableId(table)}: ${diff.added.length} distinct row(s) inserted\n`);
+    const rows = diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => row));
+    for (const batch of chunks(rows, STATEMENT_ROWS)) {
+      await sink.write(`INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${batch.map(rowValues).join(',\n  ')};\n`);
+    }
+    return;
+  }
+  const selfReferencing = table.references.includes(tableId(table));
+  const updated = referenced ? diff.changed : [];
+  const inserted = referenced ? diff.added : [...diff.added, ...diff.changed];
+  const sets = writable.filter((c) => !plan.key.includes(c));
+  const updateOf = (rows: readonly (readonly (string | null)[])[]) => {
+    const columns = [...plan.key, ...sets];
+    const values = rows.map((row) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`).join(',\n  ');
+    const alias = columns.map((_, i) => `c${i}`);
+    return `UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES\n  ${values}) AS v(${alias.join(', ')}) WHERE ${plan.key.map((c, i) => `t.${quoteIdent(c)} = v.c${i}`).join(' AND ')}`;
+  };
+  const insertOf = (rows: readonly (readonly (string | null)[])[]) => `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')}`;
+
+  if (selfReferencing) {
+    // One statement: the updates first (a data-modifying WITH the INSERT waits on), then the inserts;
+    // foreign keys are checked at its end, when every row of the table is in.
+    const [toUpdate, toInsert] = [await allRows(b, plan, updated), await allRows(b, plan, inserted)];
+    if (toUpdate.length + toInsert.length === 0) return;
+    await sink.write(`-- ${tableId(table)}: ${toUpdate.length} row(s) updated, ${toInsert.length} inserted, in one statement (the table references itself)\n`);
+    if (toUpdate.length > 0 && sets.length > 0 && toInsert.length > 0) {
+      await sink.write(`WITH updated AS (${updateOf(toUpdate)} RETURNING 1)\nINSERT INTO ${target} (${columnList})${overriding} SELECT * FROM (VALUES\n  ${toInsert.map(rowValues).join(',\n  ')}) AS v WHERE (SELECT count(*) FROM updated) >= 0;\n`);
+    } else if (toUpdate.length > 0 && sets.length > 0) await sink.write(`${updateOf(toUpdate)};\n`);
+    else if (toInsert.length > 0) await sink.write(`${insertOf(toInsert)};\n`);
+    return;
+  }
+  if (updated.length > 0 && sets.length > 0) {
+    await sink.write(`-- ${tableId(table)}: ${updated.length} row(s) updated\n`);
+    for await (const rows of rowBatches(b, plan, updated)) if (rows.length > 0) await sink.write(`${updateOf(rows)};\n`);
+  }
+  if (inserted.length > 0) {
+    await sink.write(`-- ${tableId(table)}: ${inserted.length} row(s) inserted\n`);
+    for await (const rows of rowBatches(b, plan, inserted)) if (rows.length > 0) await sink.write(`${insertOf(rows)};\n`);
+  }
+}
+
+/** b's rows for these keys, a batch of STATEMENT_ROWS at a time, in the keys' order (keys gone since are skipped). */
+async function* rowBatches(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): AsyncGenerator<(string | null)[][]> {
+  for (const batch of chunks(keys, STATEMENT_ROWS)) {
+    const rows = await fetchRows(side, plan, batch);
+    yield batch.map((k) => rows.get(JSON.stringify(k))).filter((r) => r !== undefined);
+  }
+}
+
+async function allRows(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): Promise<(string | null)[][]> {
+  const out: (string | null)[][] = [];
+  for await (const rows of rowBatches(side, plan, keys)) for (const r of rows) out.push(r);
+  return out;
 }

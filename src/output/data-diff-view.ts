@@ -17,7 +17,9 @@ export function renderDataChangesText(
 ): string {
   const differing = changes.filter((c) => c.added + c.removed + c.changed > 0);
   const lines: string[] = [];
-  if (differing.length === 0) lines.push(`No data differences between ${sides.from} and ${sides.to} (${changes.length} table(s) compared).`);
+  const oneSided = sides.onlyInFrom.length + sides.onlyInTo.length > 0;
+  if (differing.length === 0 && oneSided) lines.push(`No rows differ in the ${changes.length} table(s) both ${sides.from} and ${sides.to} have.`);
+  else if (differing.length === 0) lines.push(`No data differences between ${sides.from} and ${sides.to} (${changes.length} table(s) compared).`);
   else {
     lines.push(`Rows that differ from ${sides.from} to ${sides.to}:`);
     lines.push(renderTable(differing, [
@@ -35,7 +37,10 @@ export function renderDataChangesText(
   if (changes.some((c) => c.match === 'rows' && c.added + c.removed > 0)) {
     lines.push('Tables without a primary key or unique not-null index are compared as whole rows: a changed row shows as one removed and one added.');
   }
-  if (sides.onlyInFrom.length) lines.push(`Only in ${sides.from} (rows not compared): ${sides.onlyInFrom.join(', ')}.`);
-  if (sides.onlyInTo.length) lines.push(`Only in ${sides.to} (rows not compared): ${sides.onlyInTo.join(', ')}.`);
+  for (const c of changes.filter((x) => x.not_a_key_on_both)) {
+    lines.push(`${c.table}: matched as whole rows, since (${c.not_a_key_on_both!.join(', ')}) is not unique and not null on both sides.`);
+  }
+  if (sides.onlyInFrom.length) lines.push(`Only in ${sides.from} (a difference; its rows are not compared): ${sides.onlyInFrom.join(', ')}.`);
+  if (sides.onlyInTo.length) lines.push(`Only in ${sides.to} (a difference; its rows are not compared): ${sides.onlyInTo.join(', ')}.`);
   return `${lines.join('\n')}\n`;
 }

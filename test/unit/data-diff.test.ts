@@ -49,6 +49,17 @@ describe('data diff pieces', () => {
     expect(planTable(table('t'), wider)).toMatchObject({ columns: ['id', 'v'], columnsDiffer: true });
   });
 
+  it('matches by a key only where both sides hold it unique and not null; else whole rows, naming the key', () => {
+    const unkeyed = table('t', { key: null, keys: [] });
+    expect(planTable(table('t'), unkeyed)).toMatchObject({ match: 'rows', key: ['id', 'v'], notAKeyOnBoth: ['id'] });
+    expect(planTable(unkeyed, table('t'))).toMatchObject({ match: 'rows', notAKeyOnBoth: ['id'] });
+    // a's primary key is only a plain column on b, but a's unique index is on both: matched by that.
+    const both = table('t', { keys: [{ kind: 'primary_key', columns: ['id'] }, { kind: 'unique_index', columns: ['v'] }] });
+    const onlyV = table('t', { key: { kind: 'unique_index', columns: ['v'] }, keys: [{ kind: 'unique_index', columns: ['v'] }] });
+    expect(planTable(both, onlyV)).toMatchObject({ match: 'unique_index', key: ['v'] });
+    expect(planTable(both, onlyV).notAKeyOnBoth).toBeUndefined();
+  });
+
   it('puts up to --limit example keys per kind in the JSON record', () => {
     const plan = planTable(table('t'), table('t'));
     const change = tableChange({ plan, added: [['1'], ['2'], ['3']], removed: [], changed: [['9']] }, 2);
@@ -61,7 +72,12 @@ describe('data diff pieces', () => {
   it('inserts parents first and deletes children first, with triggers held off around it', () => {
     const parent = { table: table('parent', { triggers: ['touch'] }), inserts: ['INSERT parent;'], updates: [], deletes: ['DELETE parent;'] };
     const child = { table: table('child', { references: ['public.parent'] }), inserts: ['INSERT child;'], updates: ['UPDATE child;'], deletes: ['DELETE child;'] };
-    const sql = renderDml('h', [child, parent], ['SELECT setval;']).split('\n').filter((l) => !l.startsWith('--') && l !== '');
+    const all = renderDml('h', [child, parent], ['SELECT setval;']).split('\n');
+    // The settings its values are written in, pinned for the transaction only, and deferrable constraints deferred.
+    expect(all).toContain("SET LOCAL DateStyle = 'ISO, MDY';");
+    expect(all).toContain("SET LOCAL search_path = '';");
+    expect(all).toContain('SET CONSTRAINTS ALL DEFERRED;');
+    const sql = all.filter((l) => !l.startsWith('--') && !l.startsWith('SET ') && l !== '');
     expect(sql).toEqual([
       'BEGIN;',
       'ALTER TABLE "public"."parent" DISABLE TRIGGER "touch";',

@@ -6,21 +6,33 @@
  * sequential scan of both sides (every row read and hashed, both databases at once), alternating
  * the two, and prints the medians, the ratio against the 2× target, and the diff's peak memory.
  *
- *     node dist-tools/tools/bench/data-diff-bench.js [--size-mb 1000] [--runs 3]
+ * It also measures the fixed cost of a diff: the same in-process diff of two databases of one tiny
+ * table (connect both, pin the value settings, read both catalogs, compare), and the CLI's start-up
+ * (`ayb version`), which every command pays before that.
+ *
+ * With `--changed-rows N` it also changes N orders on a copy and measures `--output sql`'s time and
+ * peak memory (the diff and the whole script, in a child process).
+ *
+ *     node dist-tools/tools/bench/data-diff-bench.js [--size-mb 1000] [--runs 3] [--changed-rows 1000000]
  *
  * A script, not a test: it measures and asserts nothing.
  */
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { compareData, withSides } from '../../src/datadiff/data-diff.js';
+import { compareData, dataMigration, withSides } from '../../src/datadiff/data-diff.js';
 import { diffCounts } from '../../src/datadiff/compare.js';
 import { withClient } from '../../src/postgres/client.js';
-import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { type ConnInfo, formatConnInfo, parseConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { createDatasetDatabase, withBenchCluster } from './cluster.js';
 import { datasetChecksum } from './dataset.js';
 import { formatMb, formatSeconds, median } from './report.js';
 
-export const DATA_DIFF_TARGET_RATIO = 2;
+export const DATA_DIFF_TARGET_RATIO = 1.5;
+/** The target for what a diff costs beyond CLI start-up, whatever the size (connect, pin settings, catalogs, compare). */
+export const FIXED_COST_TARGET_MS = 300;
 
 /** 100 changed rows: 30 updated orders, 20 updated order items (composite key), 20 deleted events, 10 new customers, 20 updated products. */
 export const CHANGES_SQL = `
@@ -58,8 +70,69 @@ async function dataDiff(a: ConnInfo, b: ConnInfo, log?: (line: string) => void):
   });
 }
 
+/**
+ * The child of `--changed-rows`: the diff and its whole --output sql script (thrown away as it is
+ * written), in a process of its own so that its peak RSS is its own; prints `<ms> <bytes> <changed>`.
+ * The two databases come in AYB_BENCH_A / AYB_BENCH_B (never in argv: they hold a password).
+ */
+async function rssChild(): Promise<void> {
+  const [a, b] = [parseConnInfo(process.env.AYB_BENCH_A!), parseConnInfo(process.env.AYB_BENCH_B!)];
+  const started = performance.now();
+  let bytes = 0;
+  const changed = await withSides(a, b, [], async (sa, sb) => {
+    const comparison = await compareData(sa, sb);
+    await dataMigration(sa, sb, comparison, 'bench', { write: async (text) => { bytes += text.length; } });
+    return comparison.tables.reduce((n, t) => n + diffCounts(t).changed, 0);
+  });
+  process.stdout.write(`${performance.now() - started} ${process.resourceUsage().maxRSS * 1024} ${changed} ${bytes}\n`);
+}
+
+/** Changes `rows` orders on a fresh copy of bench_a and measures the --output sql path's time and peak memory in a child process. */
+async function manyChanges(cluster: { conn: ConnInfo }, a: ConnInfo, rows: number): Promise<string> {
+  const c = withDatabase(cluster.conn, 'bench_many');
+  await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE bench_many TEMPLATE bench_a'));
+  await withClient(c, async (x) => {
+    await x.query(`UPDATE orders SET status = 'many' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT ${Number(rows)})`);
+    await x.query('VACUUM ANALYZE orders');
+  });
+  const self = fileURLToPath(import.meta.url);
+  const { stdout } = await promisify(execFile)(process.execPath, [self, '--rss-child'], {
+    env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(c, { showPassword: true }) },
+    maxBuffer: 1 << 20,
+  });
+  const [ms, rss, changed, bytes] = stdout.trim().split(' ').map(Number);
+  return `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}, peak memory of the diff's process ${formatMb(rss!)} (target at most 150 MB)`;
+}
+
+/** The CLI's start-up: `ayb version`, wall time. */
+async function cliStartup(): Promise<number> {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/run.js');
+  const started = performance.now();
+  await promisify(execFile)(process.execPath, [bin, 'version']);
+  return performance.now() - started;
+}
+
+/** Two databases of one 10-row table (one row differs): what a diff costs whatever the size. */
+async function fixedCost(cluster: { conn: ConnInfo }, runs: number): Promise<{ diffMs: number; startupMs: number }> {
+  const [a, b] = [withDatabase(cluster.conn, 'tiny_a'), withDatabase(cluster.conn, 'tiny_b')];
+  await withClient(withDatabase(cluster.conn, 'postgres'), (c) => c.query('CREATE DATABASE tiny_a'));
+  await withClient(a, (c) => c.query("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 10) i; ANALYZE t"));
+  await withClient(withDatabase(cluster.conn, 'postgres'), (c) => c.query('CREATE DATABASE tiny_b TEMPLATE tiny_a'));
+  await withClient(b, (c) => c.query("UPDATE t SET v = 'changed' WHERE id = 5"));
+  await dataDiff(a, b);
+  await cliStartup();
+  const diffs: number[] = [];
+  const startups: number[] = [];
+  for (let i = 0; i < Math.max(3, runs); i++) {
+    diffs.push((await timed(() => dataDiff(a, b))).ms);
+    startups.push(await cliStartup());
+  }
+  return { diffMs: median(diffs), startupMs: median(startups) };
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string' }, 'rss-child': { type: 'boolean' } }, strict: true });
+  if (values['rss-child']) return rssChild();
   const sizeMb = Number(values['size-mb']);
   const runs = Number(values.runs);
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -92,12 +165,19 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     const rssAfter = process.resourceUsage().maxRSS * 1024;
     const ratio = median(diffs) / median(scans);
+    log('Measuring the fixed cost (two one-table databases) …');
+    const fixed = await fixedCost(cluster, runs);
+    const many = values['changed-rows'] ? await manyChanges(cluster, a, Number(values['changed-rows'])) : undefined;
+    const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
     process.stdout.write([
       `ayb branch diff --data: ${formatMb(bytes)} per side, 100 rows changed; found ${found.added} added, ${found.removed} removed, ${found.changed} changed`,
       `one sequential scan of both sides (every row read and hashed, both at once): median ${formatSeconds(median(scans))} of ${runs}`,
       `data diff (checksums on both servers at once, then only differing ranges): median ${formatSeconds(median(diffs))} of ${runs}`,
       `ratio ${ratio.toFixed(2)}× (target at most ${DATA_DIFF_TARGET_RATIO}×) ${ratio <= DATA_DIFF_TARGET_RATIO ? '(within)' : '(OVER)'}`,
+      `fixed cost: a diff of two one-table databases takes ${formatSeconds(fixed.diffMs)} in-process (target at most ${formatSeconds(FIXED_COST_TARGET_MS)}) ${fixed.diffMs <= FIXED_COST_TARGET_MS ? '(within)' : '(OVER)'}; the CLI's start-up (ayb version) ${formatSeconds(fixed.startupMs)} on top`,
       `peak memory of this process: ${formatMb(rssBefore)} before the runs, ${formatMb(rssAfter)} after`,
+      ...(many ? [many] : []),
+      `machine load (1, 5, 15 min) at the end: ${load}`,
     ].join('\n') + '\n');
   });
 }

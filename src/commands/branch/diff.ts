@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { diffBranchData } from '../../branching/data-diff.js';
 import { diffBranches } from '../../branching/diff.js';
-import { tableChange } from '../../datadiff/data-diff.js';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { hasDifferences, onlyOnOneSide, tableChange } from '../../datadiff/data-diff.js';
 import { renderDataChangesText } from '../../output/data-diff-view.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { renderChangesText } from '../../schema/render.js';
@@ -14,7 +16,7 @@ export default class BranchDiff extends AybCommand {
 
 --output table groups the changes by table (a new table with its columns) and marks destructive ones; --output json prints an array of changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes its schema equal to <b>, with a comment above every statement that can lose data, and exits 1 when some change needs a manual step (see its "-- manual:" comments). --exit-code exits 1 when there are differences and 0 when there are none, for CI.
 
---data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML (inserts, updates, deletes in foreign-key order, sequences set) that makes the rows of <a> equal those of <b>.`;
+--data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML that makes the rows of <a> equal those of <b> (see the README for its order), with the settings its values are written in set at its top; it refuses tables on one side only or whose columns differ (apply the schema migration first). A table on one side only counts as a difference for --exit-code.`;
   static override examples = [
     '<%= config.bin %> branch diff feature-auth',
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
@@ -75,11 +77,18 @@ export default class BranchDiff extends AybCommand {
     const schema = flags.schema ? (await diffBranches(ctx, from, to)).comparison : undefined;
     const data = await diffBranchData(ctx, from, to, { tables: flags.table, sql: flags.output === 'sql' });
     const changes = data.comparison.tables.map((t) => tableChange(t, this.writer.json ? flags.limit : undefined));
-    const differs = changes.some((c) => c.added + c.removed + c.changed > 0) || (schema?.changes.length ?? 0) > 0;
-    if (this.writer.json) this.writer.jsonDocument(schema ? { schema: schema.changes, data: changes } : changes);
+    // A table on one side only is a difference too (a CI gate must not pass it).
+    const differs = hasDifferences(data.comparison) || (schema?.changes.length ?? 0) > 0;
+    const records = [...changes, ...onlyOnOneSide(data.comparison)];
+    if (this.writer.json) this.writer.jsonDocument(schema ? { schema: schema.changes, data: records } : records);
     else if (flags.output === 'sql') {
       if (schema) this.writer.data(renderMigration(schema.migration(), `ayb branch diff ${from} ${to}: schema migration from ${from} to ${to}`));
-      this.writer.data(data.migration!);
+      // Written to a file while the databases were read; streamed out now that their snapshots are released.
+      try {
+        await pipeline(createReadStream(data.migration!.path), process.stdout, { end: false });
+      } finally {
+        await data.migration!.remove();
+      }
     } else {
       if (schema) this.writer.data(renderChangesText(schema.changes, { from, to }));
       this.writer.data(renderDataChangesText(changes, { from, to, onlyInFrom: data.comparison.onlyInA, onlyInTo: data.comparison.onlyInB }));

@@ -1,0 +1,50 @@
+import type { Client } from './client.js';
+import { quoteLiteral } from './quote.js';
+
+/**
+ * The session settings that change how a value is written as text or read back from it. A database
+ * or role can set any of them (`ALTER DATABASE b SET DateStyle = 'SQL, DMY'`), and then the same row
+ * reads differently there, and a literal written in one session means another value in the next
+ * (`'03/02/2024'` is 3 February or 2 March). Every session ayb opens to read or write rows pins them,
+ * and every script of rows ayb prints sets them at its top: both sides and the script speak one dialect.
+ *
+ * - DateStyle ISO: dates and timestamps as `2024-02-03 10:00:00`, read back the same under any order.
+ * - TimeZone UTC: timestamptz text with a fixed offset, the same on both sides.
+ * - IntervalStyle postgres: the style whose signs every other style reads back unchanged.
+ * - extra_float_digits 3: floats as their shortest exact text (PostgreSQL 12+), so 0.1 + 0.2 stays itself.
+ * - bytea_output hex, standard_conforming_strings on: bytea and backslashes mean one thing.
+ * - lc_monetary C: money's currency symbol and separators do not follow a locale.
+ * - xmloption content, array_nulls on: xml and array literals are read as they were written.
+ * - search_path empty: format_type() names every type with its schema, and no object of the user's
+ *   shadows one of pg_catalog's in the SQL ayb writes (pg_dump does the same).
+ */
+export const VALUE_SETTINGS: readonly (readonly [name: string, value: string])[] = [
+  ['DateStyle', 'ISO, MDY'],
+  ['TimeZone', 'UTC'],
+  ['IntervalStyle', 'postgres'],
+  ['extra_float_digits', '3'],
+  ['bytea_output', 'hex'],
+  ['standard_conforming_strings', 'on'],
+  ['lc_monetary', 'C'],
+  ['xmloption', 'content'],
+  ['array_nulls', 'on'],
+  ['search_path', ''],
+];
+
+/**
+ * The statements that pin the settings: `SET` for the rest of the session, or with `local` `SET LOCAL`
+ * (inside a transaction, undone at its end: what a script applied in someone else's session uses).
+ */
+export function valueSettingsSql(options: { local?: boolean } = {}): string {
+  const set = options.local ? 'SET LOCAL' : 'SET';
+  return VALUE_SETTINGS.map(([name, value]) => `${set} ${name} = ${value === '' ? "''" : quoteLiteral(value)};`).join('\n');
+}
+
+/**
+ * Pins the settings that change a value's text on a session (see VALUE_SETTINGS). Call it right after
+ * connecting, in every session that reads or writes rows: data diff, merge, masking, dump and restore,
+ * view copies. With `local`, only until the end of the current transaction.
+ */
+export async function pinValueSettings(client: Client, options: { local?: boolean } = {}): Promise<void> {
+  await client.query(valueSettingsSql(options));
+}
