@@ -8,7 +8,7 @@ import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, typ
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { type BranchContext, finishInterruptedFirst, noticeOf, withControl } from './context.js';
+import { type BranchContext, finishInterruptedFirst, noticeOf, releaseControl, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
 import { dropRecordDatabases } from './recovery.js';
@@ -128,10 +128,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     try {
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
+      // A copy of main needs main to itself: this command's own session on it goes first.
+      const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
+      if (copiesMain) await releaseControl(ctx);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
       // Planned before the copy: a rule that cannot apply fails before a byte moves.
       const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
+      if (copiesMain) await releaseControl(ctx);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,

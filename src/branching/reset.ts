@@ -11,7 +11,7 @@ import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './con
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
 import { wrongKindError } from './errors.js';
-import { type BranchContext, noticeOf, withControl } from './context.js';
+import { type BranchContext, noticeOf, releaseControl, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
@@ -94,6 +94,9 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         hint: 'drop --strategy dump',
       });
     }
+    // A copy of main needs main to itself: this command's own session on it goes first.
+    const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
+    if (copiesMain) await releaseControl(ctx);
     const chosen = await chooseStrategy(maint, source, source.snapshot !== null ? 'template' : requested);
     // A masked branch stays masked: its fresh contents are masked before they are swapped in.
     const masked = wantsMasking(ctx, row.masked);
@@ -106,6 +109,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     let outcome: CloneOutcome;
     try {
       signal?.throwIfAborted();
+      if (copiesMain) await releaseControl(ctx);
       outcome = await cloneDatabase({
         main: ctx.main,
         config: ctx.config,
