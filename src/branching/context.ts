@@ -8,6 +8,7 @@ import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js
 import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
 import { baseDir, historySettings, type HistorySettings } from '../history/store.js';
 import { recoverRefusal } from '../postgres/connection-guard.js';
+import { connectMaintenance } from '../postgres/maintenance.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { ControlSession } from './session.js';
 
@@ -156,6 +157,21 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
     });
   }
   noticeOf(ctx)?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
+}
+
+/**
+ * The maintenance session a command takes its locks on, once what interrupted commands left is
+ * finished (finishInterruptedFirst): both sessions are opened at once, as the two connections
+ * cost most of a small command's time.
+ */
+export async function maintenanceAfterRecovery(ctx: BranchContext): Promise<Client> {
+  const [maint, recovered] = await Promise.allSettled([connectMaintenance(ctx.main), finishInterruptedFirst(ctx)]);
+  if (recovered.status === 'rejected') {
+    if (maint.status === 'fulfilled') await maint.value.end().catch(() => undefined);
+    throw recovered.reason;
+  }
+  if (maint.status === 'rejected') throw maint.reason;
+  return maint.value;
 }
 
 /**

@@ -201,6 +201,15 @@ export async function findRowByDatabase(client: Client, database: string): Promi
   return rows[0];
 }
 
+/** The record of `name`, else the one whose database is `database` (one query: a create's check that both are free). */
+export async function findRowByNameOrDatabase(client: Client, name: string, database: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(
+    `SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE name = $1 OR branch_database = $2 ORDER BY name = $1 DESC LIMIT 1`,
+    [name, database],
+  );
+  return rows[0];
+}
+
 /** The branches made directly from `parent` (`create … --from <parent>`). */
 export async function findChildren(client: Client, parent: string): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE parent = $1 ORDER BY created_at, name`, [parent]);

@@ -6,11 +6,12 @@ import { withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL } from '../core/records.js';
+import type { BranchRow, CloneStrategy } from '../core/records.js';
 import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
 import { wrongKindError } from './errors.js';
+import { controlTableIn } from './create.js';
 import { type BranchContext, noticeOf, releaseControl, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
@@ -117,7 +118,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         source,
         target: names.fresh,
         strategy: chosen,
-        excludeTables: [CONTROL_TABLE_SQL],
+        excludeTables: controlTableIn(source.lock !== null),
         signal,
         onProgress: options.onProgress,
         fallbackToDump: requested === 'auto' && source.snapshot === null,
