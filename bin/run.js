@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // dist/ayb.js is the whole CLI in one file, built by `npm run build` (src/cli.ts, src/build/bundle.ts).
+import module from 'node:module';
+
+// Node 22.1+: keep the compiled code of dist/ayb.js on disk between runs (in the OS temp folder), so a
+// command does not compile the bundle again each time it starts. Absent (a no-op) on older Node.
+module.enableCompileCache?.();
+
 let cli;
 try {
   cli = await import('../dist/ayb.js');

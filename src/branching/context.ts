@@ -1,17 +1,16 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
 import type { AybConfig } from '../config/schema.js';
 import { configuredDatabase, type DatabaseSource, type LoadedConfig, managedClusterOptions } from '../config/resolve.js';
-import { type Client, withClient } from '../postgres/client.js';
+import type { Client } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js';
 import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
 import { baseDir, historySettings, type HistorySettings } from '../history/store.js';
-import { ensureControlTable } from './control-table.js';
-import { sessionTimeouts } from '../postgres/timeouts.js';
-import { healAbandonedRefusals, recoverRefusal } from '../postgres/connection-guard.js';
-import { forgetStaleRefusals } from '../postgres/refusal-record.js';
+import { recoverRefusal } from '../postgres/connection-guard.js';
+import { connectMaintenance } from '../postgres/maintenance.js';
 import { AybError, ConflictError } from '../core/errors.js';
-import { finishInterruptedWork } from './recovery.js';
+import { ControlSession } from './session.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
 export interface BranchContext {
@@ -24,6 +23,8 @@ export interface BranchContext {
    * removing a partial database): said even with `--json`, on stderr. Falls back to `log`.
    */
   readonly notice?: (line: string) => void;
+  /** The command's session on main (inSession); without one, each withControl opens its own. */
+  readonly session?: ControlSession;
 }
 
 /** Where to say what ayb did on its own: `notice`, else `log`. */
@@ -85,40 +86,59 @@ export function branchUrl(ctx: BranchContext, database: string, showPassword = f
 }
 
 /**
- * Runs `fn` on a session on main, with the control table in place and, the first time in a process,
- * what interrupted commands left finished (see recovery.ts). The session has ayb's limits
- * (postgres/timeouts.ts): a lock on the control table held elsewhere ends in an error, not a hang.
- * Main found refusing connections because an ayb process was cut off while it had them refused
- * (and its guard could not undo it) is let in again first (see allowMainAgain).
+ * Runs `fn` on the command's session on main (session.ts): the control table in place at its
+ * current schema version and, the first time in a process, what interrupted commands left finished
+ * (recovery.ts). The session has ayb's limits (postgres/timeouts.ts): a lock on the control table
+ * held elsewhere ends in an error, not a hang. Main found refusing connections because an ayb
+ * process was cut off while it had them refused (and its guard could not undo it) is let in again
+ * first (see allowMainAgain). Outside a command (`inSession`), a session just for this call.
  */
 export async function withControl<T>(ctx: BranchContext, fn: (client: Client) => Promise<T>): Promise<T> {
-  const run = () => withClient(ctx.main, async (client) => {
-    await ensureControlTable(client);
-    await finishInterruptedWork(ctx, client);
-    return fn(client);
-  }, sessionTimeouts());
+  const session = sessionOf(ctx);
+  if (session) return session.run(fn);
+  const once = newSession(ctx);
   try {
-    const result = await run();
-    await healAfterCutOffProcesses(ctx);
-    return result;
-  } catch (error) {
-    if (!(error instanceof AybError && error.code === 'connections_refused' && error.details?.database === ctx.main.database)) throw error;
-    await allowMainAgain(ctx, error);
-    return run();
+    return await once.run(fn);
+  } finally {
+    await once.close();
   }
 }
 
+/** The command running now, for the code that holds the context but not the command (the admin API's routes). */
+const running = new AsyncLocalStorage<ControlSession>();
+
+/** The command's session on ctx's main: the context's own, else the one of the command running. */
+function sessionOf(ctx: BranchContext): ControlSession | undefined {
+  const session = ctx.session ?? running.getStore();
+  return session && !session.closed && session.serves(ctx.main) ? session : undefined;
+}
+
 /**
- * Main accepts connections, so a note about it is stale (someone allowed them by hand) and
- * forgotten; a branch that a cut-off rename or reset left refusing connections, with its guard
- * gone, is let in again. Never fails the command: this is housekeeping.
+ * Runs one command (a CLI command, a library call, an admin API request) in one session on main,
+ * closed when it ends; inside a command already, in that one.
  */
-async function healAfterCutOffProcesses(ctx: BranchContext): Promise<void> {
-  forgetStaleRefusals(ctx.main, ctx.main.database);
-  const healed = await healAbandonedRefusals(ctx.main).catch(() => []);
-  for (const database of healed) {
-    noticeOf(ctx)?.(`Database "${database}" was left refusing connections by an ayb process that was cut off; allowed connections again.`);
+export async function inSession<C extends BranchContext, T>(ctx: C, fn: (ctx: C) => Promise<T>): Promise<T> {
+  const existing = sessionOf(ctx);
+  if (existing) return fn(ctx.session ? ctx : { ...ctx, session: existing });
+  const session = newSession(ctx);
+  try {
+    return await running.run(session, () => fn({ ...ctx, session }));
+  } finally {
+    await session.close();
   }
+}
+
+/** The command's session, opened on first use; `close()` it at the end of the command. */
+export function newSession(ctx: BranchContext): ControlSession {
+  return new ControlSession(ctx, (refused) => allowMainAgain(ctx, refused));
+}
+
+/**
+ * Before a copy of main: main must have no session, the command's own included (a template copy
+ * refuses, and "auto" would count it as a user and dump instead). The next withControl reconnects.
+ */
+export async function releaseControl(ctx: BranchContext): Promise<void> {
+  await ctx.session?.release();
 }
 
 /**
@@ -137,6 +157,21 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
     });
   }
   noticeOf(ctx)?.(`Database "${ctx.main.database}" was left refusing connections by an ayb process that was cut off (${who}); allowed connections again.`);
+}
+
+/**
+ * The maintenance session a command takes its locks on, once what interrupted commands left is
+ * finished (finishInterruptedFirst): both sessions are opened at once, as the two connections
+ * cost most of a small command's time.
+ */
+export async function maintenanceAfterRecovery(ctx: BranchContext): Promise<Client> {
+  const [maint, recovered] = await Promise.allSettled([connectMaintenance(ctx.main), finishInterruptedFirst(ctx)]);
+  if (recovered.status === 'rejected') {
+    if (maint.status === 'fulfilled') await maint.value.end().catch(() => undefined);
+    throw recovered.reason;
+  }
+  if (maint.status === 'rejected') throw maint.reason;
+  return maint.value;
 }
 
 /**

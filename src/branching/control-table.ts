@@ -1,5 +1,6 @@
 import { type BranchRow, type BranchStatus, type RecordKind, type CloneStrategy, CONTROL_TABLE_SQL, type CopyMethod } from '../core/records.js';
 import { type Client, withTransaction } from '../postgres/client.js';
+import type { ConnInfo } from '../postgres/conninfo.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { BRANCH_DATABASE_PREFIX, MAX_NAME_LENGTH, NAME_PATTERN, RESERVED_NAMES, SNAPSHOT_DATABASE_PREFIX } from './names.js';
 
@@ -41,7 +42,6 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK}),
   CONSTRAINT _ayb_branches_status CHECK (${STATUS_CHECK})
 );
-COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS 'Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.';
 `;
 
 /** Columns added after the first release, for control tables made by an older ayb. */
@@ -103,24 +103,85 @@ BEGIN
 END $$;
 `;
 
-/** Makes sure the control table exists. Concurrent callers serialise on an advisory lock. */
-export async function ensureControlTable(client: Client): Promise<void> {
-  const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 6 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked', 'temp_databases') AND NOT attisdropped)
-            AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = '_ayb_branches_status'
-                          AND pg_get_constraintdef(oid) LIKE '%''deleting''%') AS complete`,
+/**
+ * The control table's schema version, kept in its comment (`ayb control table, schema version N`):
+ * read with the table's existence in one query, and stored on the table itself, so that no other
+ * object of ayb's sits in main (and in every copy of it). A table without a version predates
+ * versioning: the first migration brings any such table to version 1.
+ *
+ * A new version appends a migration below (never edits one): `up` runs in one transaction with
+ * the others still due, in order, under an advisory lock, then the comment is set. A table of a
+ * newer ayb (a higher version) is used as it is: migrations only add, so an older ayb keeps working.
+ */
+export const CONTROL_TABLE_VERSION = 1;
+
+interface Migration {
+  readonly version: number;
+  readonly what: string;
+  readonly up: readonly string[];
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    what: 'the table as of versioning: made, or a table of an older ayb given the columns and named CHECKs it lacks',
+    up: [CREATE_SQL, UPGRADE_SQL, UPGRADE_DATABASE_CHECK_SQL, UPGRADE_STATUS_CHECK_SQL],
+  },
+];
+
+const VERSION_PREFIX = 'ayb control table, schema version ';
+
+function versionComment(version: number): string {
+  return `${VERSION_PREFIX}${version}. Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.`;
+}
+
+/** The version a table comment states; 0 for a table made before versioning (or a comment edited by hand). */
+export function versionOf(comment: string | null): number {
+  if (comment === null || !comment.startsWith(VERSION_PREFIX)) return 0;
+  const version = Number.parseInt(comment.slice(VERSION_PREFIX.length), 10);
+  return Number.isInteger(version) && version > 0 ? version : 0;
+}
+
+/** The servers (main databases) whose control table this process found current: not asked again. */
+const current = new Set<string>();
+
+function tableKey(main: ConnInfo): string {
+  return `${main.host}:${main.port}/${main.database}`;
+}
+
+/** The table went away under this process (dropped by hand): the next command makes it again. */
+export function forgetControlTable(main: ConnInfo): void {
+  current.delete(tableKey(main));
+}
+
+/**
+ * Makes sure the control table exists at CONTROL_TABLE_VERSION or later: one query when it does
+ * (none when this process found it so before), else the migrations due, in order, in one transaction.
+ * Concurrent callers serialise on an advisory lock, and the version is read again under it.
+ */
+export async function ensureControlTable(client: Client, main?: ConnInfo): Promise<void> {
+  const key = main ? tableKey(main) : undefined;
+  if (key && current.has(key)) return;
+  if ((await installedVersion(client)) < CONTROL_TABLE_VERSION) {
+    await withTransaction(client, async () => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('ayb:control-table'))");
+      const installed = await installedVersion(client);
+      const due = MIGRATIONS.filter((m) => m.version > installed);
+      if (due.length === 0) return;
+      for (const migration of due) for (const sql of migration.up) await client.query(sql);
+      await client.query(`COMMENT ON TABLE ${CONTROL_TABLE_SQL} IS ${quoteLiteral(versionComment(due.at(-1)!.version))}`);
+    });
+  }
+  if (key) current.add(key);
+}
+
+/** The table's schema version: -1 when there is no table, 0 when it predates versioning. */
+async function installedVersion(client: Client): Promise<number> {
+  const { rows } = await client.query<{ exists: boolean; comment: string | null }>(
+    "SELECT to_regclass($1) IS NOT NULL AS exists, obj_description(to_regclass($1), 'pg_class') AS comment",
     [CONTROL_TABLE_SQL],
   );
-  if (rows[0]?.exists && rows[0]?.complete) return;
-  await withTransaction(client, async () => {
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('ayb:control-table'))");
-    await client.query(CREATE_SQL);
-    await client.query(UPGRADE_SQL);
-    await client.query(UPGRADE_DATABASE_CHECK_SQL);
-    await client.query(UPGRADE_STATUS_CHECK_SQL);
-  });
+  return rows[0]?.exists ? versionOf(rows[0].comment) : -1;
 }
 
 const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, temp_databases';
@@ -137,6 +198,15 @@ export async function findRow(client: Client, name: string): Promise<BranchRow |
 
 export async function findRowByDatabase(client: Client, database: string): Promise<BranchRow | undefined> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE branch_database = $1`, [database]);
+  return rows[0];
+}
+
+/** The record of `name`, else the one whose database is `database` (one query: a create's check that both are free). */
+export async function findRowByNameOrDatabase(client: Client, name: string, database: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(
+    `SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE name = $1 OR branch_database = $2 ORDER BY name = $1 DESC LIMIT 1`,
+    [name, database],
+  );
   return rows[0];
 }
 

@@ -8,8 +8,8 @@ import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, typ
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { type BranchContext, finishInterruptedFirst, noticeOf, withControl } from './context.js';
-import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
+import { type BranchContext, maintenanceAfterRecovery, noticeOf, releaseControl, withControl } from './context.js';
+import { deleteRow, findRow, findRowByNameOrDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
 import { dropRecordDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
@@ -61,8 +61,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   // No rules or no secret: said before anything is recorded or copied.
   const secret = masked ? await maskingSecret(ctx) : undefined;
 
-  await finishInterruptedFirst(ctx);
-  const maint = await connectMaintenance(ctx.main);
+  const maint = await maintenanceAfterRecovery(ctx);
   let locked = false;
   let parentDatabase: string | undefined;
   try {
@@ -94,7 +93,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const source = await resolveSource(ctx, client, options.from);
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
-      const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
+      const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
       if (existing) {
         if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
         // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
@@ -128,10 +127,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     try {
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
+      // A copy of main needs main to itself: this command's own session on it goes first.
+      const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
+      if (copiesMain) await releaseControl(ctx);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
       // Planned before the copy: a rule that cannot apply fails before a byte moves.
       const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
+      if (copiesMain) await releaseControl(ctx);
       madeDatabase = true;
       const outcome = await cloneDatabase({
         main: ctx.main,
@@ -140,7 +143,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         source,
         target: branchDatabase,
         strategy,
-        excludeTables: [CONTROL_TABLE_SQL],
+        excludeTables: controlTableIn(source.parent !== null),
         signal,
         onProgress: options.onProgress,
         disconnect: options.disconnect,
@@ -175,6 +178,15 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     if (locked) await unlockBranch(maint, lock).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
+}
+
+/**
+ * What a copy of `source` must leave out: the control table, which main has (and a URL's database
+ * may have, being another ayb's main). A branch or snapshot never has it (it was left out when that
+ * was made), so a copy of one needs no session on the copy to drop it.
+ */
+export function controlTableIn(fromRecord: boolean): string[] {
+  return fromRecord ? [] : [CONTROL_TABLE_SQL];
 }
 
 /** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */

@@ -1,7 +1,7 @@
 import { AybError, ConflictError } from '../core/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
-import { connectMaintenance, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
-import { type BranchContext, finishInterruptedFirst } from './context.js';
+import { tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { type BranchContext, maintenanceAfterRecovery } from './context.js';
 
 export function branchBusyError(name: string): ConflictError {
   return new ConflictError('branch_busy', `branch "${name}" is being created (or copied from, deleted, reset or renamed) by another ayb process right now`, {
@@ -26,8 +26,7 @@ export async function withBranchLocks<T>(
   locks: readonly { readonly name: string; readonly database: string }[],
   fn: (maint: Client) => Promise<T>,
 ): Promise<T> {
-  await finishInterruptedFirst(ctx);
-  const maint = await connectMaintenance(ctx.main);
+  const maint = await maintenanceAfterRecovery(ctx);
   const held: string[] = [];
   try {
     for (const { name, database } of [...locks].sort((a, b) => a.database.localeCompare(b.database))) {

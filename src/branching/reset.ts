@@ -6,12 +6,13 @@ import { withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL } from '../core/records.js';
+import type { BranchRow, CloneStrategy } from '../core/records.js';
 import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
 import { parentBusyError, withBranchLocks } from './locks.js';
 import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
 import { wrongKindError } from './errors.js';
-import { type BranchContext, noticeOf, withControl } from './context.js';
+import { controlTableIn } from './create.js';
+import { type BranchContext, noticeOf, releaseControl, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
@@ -94,6 +95,9 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         hint: 'drop --strategy dump',
       });
     }
+    // A copy of main needs main to itself: this command's own session on it goes first.
+    const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
+    if (copiesMain) await releaseControl(ctx);
     const chosen = await chooseStrategy(maint, source, source.snapshot !== null ? 'template' : requested);
     // A masked branch stays masked: its fresh contents are masked before they are swapped in.
     const masked = wantsMasking(ctx, row.masked);
@@ -106,6 +110,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     let outcome: CloneOutcome;
     try {
       signal?.throwIfAborted();
+      if (copiesMain) await releaseControl(ctx);
       outcome = await cloneDatabase({
         main: ctx.main,
         config: ctx.config,
@@ -113,7 +118,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         source,
         target: names.fresh,
         strategy: chosen,
-        excludeTables: [CONTROL_TABLE_SQL],
+        excludeTables: controlTableIn(source.lock !== null),
         signal,
         onProgress: options.onProgress,
         fallbackToDump: requested === 'auto' && source.snapshot === null,

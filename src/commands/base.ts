@@ -1,5 +1,6 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
-import { openContext, type OpenedContext } from '../branching/context.js';
+import { newSession, openContext, type OpenedContext } from '../branching/context.js';
+import type { ControlSession } from '../branching/session.js';
 import { createBranch } from '../branching/create.js';
 import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { checkDeletable, deleteBranch } from '../branching/delete.js';
@@ -70,7 +71,17 @@ export abstract class AybCommand extends Command {
 
   /** The main database (starting the managed PostgreSQL if that is the one) and the config, for the domain. */
   protected async branchContext(flags: { config?: string; 'database-url'?: string }, loaded?: LoadedConfig): Promise<OpenedContext> {
-    return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line), (line) => this.writer.notice(line));
+    const ctx = await openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line), (line) => this.writer.notice(line));
+    // One session on main for the whole command (branching/session.ts), closed in finally().
+    this.session ??= newSession(ctx);
+    return { ...ctx, session: this.session };
+  }
+
+  private session?: ControlSession;
+
+  override async finally(error: Error | undefined): Promise<unknown> {
+    await this.session?.close();
+    return super.finally(error);
   }
 
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */

@@ -64,8 +64,8 @@ export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promi
   }
   if (timeouts) {
     try {
-      await client.query(timeoutStatements(timeouts));
-      await client.query(NO_IDLE_SESSION_TIMEOUT_SQL);
+      // One round trip: the limits and the idle_session_timeout exemption in one simple query.
+      await client.query(`${timeoutStatements(timeouts)}; ${NO_IDLE_SESSION_TIMEOUT_SQL}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw queryError(error, info);

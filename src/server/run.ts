@@ -31,7 +31,10 @@ export interface RunningServer {
  * expired branches at start and every `[server] prune_interval_minutes`.
  */
 export async function runServer(options: RunServerOptions): Promise<RunningServer> {
-  const { ctx, log } = options;
+  // A server is no one command: it must not hold the command's session on main for hours (a
+  // template copy of main would find it there). Each request gets a session of its own (server.ts).
+  const { log } = options;
+  const ctx: OpenedContext = { ...options.ctx, session: undefined };
   const served = await servedDatabase(ctx, options.branch);
   const server = new AybServer({
     host: options.host,

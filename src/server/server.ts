@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { OpenedContext } from '../branching/context.js';
+import { inSession, type OpenedContext } from '../branching/context.js';
 import { AybError, ConflictError, InterruptedError, UsageError } from '../core/errors.js';
 import { probeServedDatabase, type ServedDatabase } from '../branching/serving.js';
 import { addAdminRoutes } from './admin-api.js';
@@ -187,7 +187,8 @@ export class AybServer {
       }
       if (isAdminPath(url.pathname) && url.pathname !== '/api/admin/auth') this.options.auth.verify(req.headers.authorization);
       const { handler, params } = this.router.match(method, url.pathname);
-      reply = await handler({ req, url, params });
+      // One request, one command: one session on main (branching/session.ts).
+      reply = await inSession(this.options.ctx, async () => handler({ req, url, params }));
     } catch (error) {
       const response = errorResponse(error);
       if (response.status === 500) this.options.log?.(`error: ${method} ${url.pathname}: ${describe(error)}`);

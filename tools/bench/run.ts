@@ -30,6 +30,7 @@ import { connect, type Client } from '../../src/postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
+import { type AgentBenchOptions, agentSuite } from './agent-bench.js';
 import { runBaseline } from './baseline.js';
 import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
 import { cleanEnv } from './cluster.js';
@@ -53,6 +54,12 @@ const USAGE = `Usage: npm run bench -- [options]
                                  sql,startup,busy_auto,snapshot)
                          mask    masked branches against the same unmasked (template,masked,url,url_masked,
                                  startup); template + mask in place, and a dump from a URL masked in the stream
+                         agent   create / url / delete through the library and the CLI against the bare
+                                 CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY / DROP DATABASE, start-up, and a
+                                 list of many branches (agent-bench.ts; its own small dataset, --size-mb ignored)
+  --agent-ops <n>      agent suite: operations per figure (default 30)
+  --agent-many <n>     agent suite: branches made, listed and deleted (default 500)
+  --agent-size-mb <n>  agent suite: size of its dataset (default 20)
   --only <list>        comma-separated contenders of those suites (default: all; busy_auto and snapshot hold
                        a session open on main during the run)
   --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
@@ -74,6 +81,8 @@ interface Options {
   readonly pg18Version: string;
   readonly verify: boolean;
   readonly warmMemory: boolean;
+  /** `--suite agent`: see agent-bench.ts. */
+  readonly agent?: AgentBenchOptions;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -90,6 +99,9 @@ function parseOptions(argv: string[]): Options {
       'pg18-version': { type: 'string', default: PG18_PACKAGE_VERSION },
       'no-verify': { type: 'boolean', default: false },
       'no-warm-memory': { type: 'boolean', default: false },
+      'agent-ops': { type: 'string', default: '30' },
+      'agent-many': { type: 'string', default: '500' },
+      'agent-size-mb': { type: 'string', default: '20' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -103,6 +115,12 @@ function parseOptions(argv: string[]): Options {
   if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
   const suites = new Set(values.suite.split(',').map((s) => s.trim()).filter(Boolean));
+  const agent = suites.delete('agent')
+    ? { ops: Number(values['agent-ops']), many: Number(values['agent-many']), sizeMb: Number(values['agent-size-mb']) }
+    : undefined;
+  if (agent && (!Number.isInteger(agent.ops) || agent.ops < 1 || !Number.isInteger(agent.many) || agent.many < 0 || !(agent.sizeMb > 0))) {
+    throw new Error('--agent-ops must be ≥ 1, --agent-many ≥ 0, --agent-size-mb > 0');
+  }
   for (const name of suites) if (!(name in SUITES)) throw new Error(`unknown suite "${name}" (choose from ${Object.keys(SUITES).join(', ')})`);
   const all = [...new Set(Object.values(SUITES).flat())];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
@@ -112,7 +130,8 @@ function parseOptions(argv: string[]): Options {
     runs,
     only,
     suites: suites as Set<Suite>,
-    pg15: !values['pg18-only'],
+    agent,
+    pg15: !values['pg18-only'] && suites.size > 0,
     pg18: values.pg18 || values['pg18-only'],
     cowDir: values['cow-dir'],
     pg18Version: values['pg18-version'],
@@ -551,6 +570,7 @@ async function main(): Promise<void> {
     await cleanUp();
     cleaning = undefined;
   }
+  if (options.agent) sections.push(await agentSuite(options.agent, log));
   if (options.pg18) {
     const binDir = await pg18Binaries(path.join(REPO_ROOT, '.bench'), options.pg18Version, log);
     const cow = options.cowDir

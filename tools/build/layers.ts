@@ -15,7 +15,9 @@ export const LAYERS: Readonly<Record<string, number>> = {
   masking: 3, // masking rules: the functions (SQL and TypeScript), in-place masking, the dump-stream rewriter, mask check
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list
   output: 5, // tables and JSON for the terminal
+  lib: 5.5, // the library entry (`import { openAyb } from 'ayb'`): the domain, in-process, with the CLI's JSON
   server: 6, // HTTP: admin API, dashboard, the `ayb start` lifecycle
+  mcp: 6, // `ayb mcp`: the library's calls as MCP tools over stdio
   commands: 7, // oclif commands: parse, call the domain, render
   hooks: 7,
   'cli.ts': 8,
@@ -26,7 +28,7 @@ const CLI_ONLY_PACKAGES: readonly string[] = ['@oclif/core'];
 const CLI_RANK = LAYERS.commands!;
 
 /** Adapters (HTTP, commands) call the domain; they never reach past it to connections or copies. */
-const ADAPTERS: readonly string[] = ['server', 'commands', 'hooks'];
+const ADAPTERS: readonly string[] = ['server', 'commands', 'hooks', 'lib', 'mcp'];
 const BEHIND_THE_DOMAIN: readonly string[] = ['postgres', 'clone'];
 
 export interface ImportEdge {

@@ -1,0 +1,149 @@
+/**
+ * `npm run bench -- --suite agent`: branches at agent speed. On a throwaway managed cluster with a
+ * small dataset, times, interleaved round by round on the same cluster:
+ *
+ *   - bare:    `CREATE DATABASE b TEMPLATE app STRATEGY FILE_COPY` / `DROP DATABASE b` on an open
+ *              session (what the server itself costs; nothing ayb does can be faster);
+ *   - library: `ayb.create(b)` / `ayb.url(b)` / `ayb.delete(b)` in this process (lib/index.ts: the
+ *              records, locks and recovery of every command, no process);
+ *   - CLI:     `ayb branch create b --json` / `ayb branch url b` / `ayb branch delete b --yes --json`,
+ *              a process each (start-up included);
+ *   - start-up: `node -e 0` and `ayb --version`;
+ *   - many:    N branches (default 500) made from a snapshot, listed through the library and the CLI,
+ *              then deleted.
+ *
+ * Each figure: median and p95 over `--agent-ops` operations (default 30), and the median over the
+ * bare statement's median. A script, not a test: it asserts nothing.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { type Client, connect } from '../../src/postgres/client.js';
+import { formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
+import { cleanEnv, createDatasetDatabase, withBenchCluster } from './cluster.js';
+import { median } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Compiled to dist-tools/tools/bench/agent-bench.js.
+const REPO_ROOT = path.resolve(here, '../../..');
+const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
+/** The library as a program imports it: the package's built entry (package.json `exports`). */
+const LIBRARY = path.join(REPO_ROOT, 'dist', 'lib', 'index.js');
+
+export interface AgentBenchOptions {
+  readonly ops: number;
+  readonly many: number;
+  readonly sizeMb: number;
+}
+
+interface Series {
+  readonly operation: string;
+  readonly contender: string;
+  readonly times: number[];
+}
+
+export function p95(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+/** Runs the suite and returns its Markdown section. */
+export async function agentSuite(options: AgentBenchOptions, log: (line: string) => void): Promise<string> {
+  return withBenchCluster('ayb-bench-agent-', log, async (cluster) => {
+    const { conn: main, bytes } = await createDatasetDatabase(cluster, 'app', options.sizeMb, log);
+    const url = formatConnInfo(main, { showPassword: true });
+    const env = cleanEnv({ AYB_DATABASE_URL: url, NO_COLOR: '1' });
+    const cli = async (...args: string[]) => {
+      const result = await execa('node', [AYB_BIN, ...args], { env, reject: false, stdin: 'ignore' });
+      if (result.exitCode !== 0) throw new Error(`ayb ${args.join(' ')} failed (exit ${result.exitCode}): ${String(result.stderr).slice(0, 400)}`);
+      return String(result.stdout);
+    };
+    const { openAyb } = (await import(LIBRARY)) as typeof import('../../src/lib/index.js');
+    const ayb = await openAyb({ databaseUrl: url });
+    const admin: Client = await connect(withDatabase(main, 'postgres'));
+    const series = new Map<string, Series>();
+    const record = (operation: string, contender: string, ms: number) => {
+      const key = `${operation}\u0000${contender}`;
+      if (!series.has(key)) series.set(key, { operation, contender, times: [] });
+      series.get(key)!.times.push(ms);
+    };
+    try {
+      // Warm-up: the control table made, recovery done, caches warm, for every contender alike.
+      await ayb.create('warm-up');
+      await cli('branch', 'delete', 'warm-up', '--yes', '--json');
+      log(`Timing create / url / delete, ${options.ops} of each per contender, interleaved …`);
+      const contenders = ['bare', 'library', 'CLI'] as const;
+      for (let round = 0; round < options.ops; round++) {
+        const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+        for (const who of order) {
+          const name = `${who === 'CLI' ? 'c' : who === 'library' ? 'l' : 'b'}-${round}`;
+          const database = who === 'bare' ? `bare_${round}` : `ayb_branch_${name.replace(/-/g, '_')}`;
+          if (who === 'bare') {
+            record('create', who, await timed(() => admin.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(main.database)} STRATEGY FILE_COPY`)));
+            record('delete', who, await timed(() => admin.query(`DROP DATABASE ${quoteIdent(database)}`)));
+          } else if (who === 'library') {
+            record('create', who, await timed(async () => {
+              const made = await ayb.create(name);
+              if (made.strategy !== 'template') throw new Error(`library create: ${made.strategy}, not template`);
+            }));
+            record('url', who, await timed(() => ayb.url(name)));
+            record('delete', who, await timed(() => ayb.delete(name)));
+          } else {
+            record('create', who, await timed(async () => {
+              const made = JSON.parse(await cli('branch', 'create', name, '--json')) as { strategy: string };
+              if (made.strategy !== 'template') throw new Error(`CLI create: ${made.strategy}, not template`);
+            }));
+            record('url', who, await timed(() => cli('branch', 'url', name)));
+            record('delete', who, await timed(() => cli('branch', 'delete', name, '--yes', '--json')));
+          }
+        }
+        if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
+      }
+      for (let i = 0; i < options.ops; i++) {
+        record('start-up', 'node -e 0', await timed(() => execa('node', ['-e', '0'], { stdin: 'ignore' })));
+        record('start-up', 'ayb --version', await timed(() => cli('--version')));
+      }
+
+      log(`Making ${options.many} branches from a snapshot …`);
+      await ayb.snapshot('many-seed');
+      const manyStarted = performance.now();
+      for (let i = 0; i < options.many; i++) await ayb.create(`m-${i}`, { from: 'many-seed' });
+      const manyCreateMs = performance.now() - manyStarted;
+      for (let i = 0; i < options.ops; i++) {
+        record(`list of ${options.many}`, 'library', await timed(() => ayb.list()));
+        record(`list of ${options.many}`, 'CLI --json', await timed(() => cli('branch', 'list', '--json')));
+      }
+      const deleteStarted = performance.now();
+      for (let i = 0; i < options.many; i++) await ayb.delete(`m-${i}`);
+      const manyDeleteMs = performance.now() - deleteStarted;
+      await ayb.deleteSnapshot('many-seed');
+
+      const bare = (operation: string) => median(series.get(`${operation}\u0000bare`)?.times ?? []);
+      const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—');
+      const rows = [...series.values()].map((s) => {
+        const base = bare(s.operation);
+        const over = s.contender === 'bare' || !Number.isFinite(base) ? '—' : `+${(median(s.times) - base).toFixed(0)} ms`;
+        return `| ${s.operation} | ${s.contender} | ${ms(median(s.times))} | ${ms(p95(s.times))} | ${s.times.length} | ${over} |`;
+      });
+      return [
+        `### Branches at agent speed: dataset ${(bytes / 1024 / 1024).toFixed(0)} MB, ${options.ops} operations per figure, interleaved`,
+        '',
+        '| operation | contender | median | p95 | n | median over bare |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+        `${options.many} branches from a snapshot through the library: made in ${(manyCreateMs / 1000).toFixed(1)} s (${(manyCreateMs / options.many).toFixed(0)} ms each), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (${(manyDeleteMs / options.many).toFixed(0)} ms each).`,
+      ].join('\n');
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+  });
+}
