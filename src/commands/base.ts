@@ -8,7 +8,7 @@ import type { StrategyChoice } from '../config/schema.js';
 import type { RecordKind } from '../core/records.js';
 import { branchDetailColumns, branchJson } from '../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
-import { loadConfig, type LoadedConfig } from '../config/resolve.js';
+import { configuredDatabase, loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { AybError, ExitCode, InterruptedError, UsageError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
 import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
@@ -22,6 +22,7 @@ interface CopyFlagValues {
   readonly ttl?: string;
   readonly 'expires-at'?: string;
   readonly 'never-expires'?: boolean;
+  readonly 'allow-past'?: boolean;
   readonly masked?: boolean;
 }
 
@@ -73,11 +74,27 @@ export abstract class AybCommand extends Command {
     return openContext(loaded ?? (await this.loadConfig(flags)), (line) => this.writer.log(line), (line) => this.writer.notice(line));
   }
 
+  /**
+   * The context of a command that needs `[history]` (`ayb history`, `ayb history prune`, a copy of
+   * `main@<time>`). `[history]` is read from the project's ayb.toml only: run where there is none (a
+   * subfolder, the home folder), ayb would reach the same managed cluster with history taken as off,
+   * and say so while that cluster still archives. Refused instead, before anything starts.
+   */
+  protected async historyContext(flags: { config?: string; 'database-url'?: string }): Promise<OpenedContext> {
+    const loaded = await this.loadConfig(flags);
+    if (loaded.file === undefined && configuredDatabase(loaded) === undefined) {
+      throw new UsageError(`there is no ayb.toml in ${loaded.input.cwd ?? process.cwd()}, and [history] is read from the project's ayb.toml`, {
+        hint: 'run this in the project folder (where ayb.toml is), or pass --config <project>/ayb.toml',
+      }, 'config_needed');
+    }
+    return this.branchContext(flags, loaded);
+  }
+
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
   protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
-    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
     this.warnPasswordInArgv('--from', from, 'PGPASSWORD');
-    const ctx = await this.branchContext(flags);
+    const ctx = isPointInTime(from) ? await this.historyContext(flags) : await this.branchContext(flags);
     const started = Date.now();
     // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
     const copy = isPointInTime(from) ? createAtPointInTime : createBranch;
@@ -280,5 +297,6 @@ export const copyFlags = {
   ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
   'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
   'never-expires': Flags.boolean({ description: 'never expire, whatever [branching] default_ttl says', exclusive: ['ttl', 'expires-at'] }),
+  'allow-past': Flags.boolean({ description: 'accept an --expires-at in the past (refused otherwise, exit 2): the copy is expired at once and the next prune deletes it', dependsOn: ['expires-at'] }),
   masked: Flags.boolean({ description: 'apply [[masking.rules]] before the copy is ready (always on with [masking] required = true); the secret comes from AYB_MASKING_SECRET or [masking] secret_file' }),
 };
