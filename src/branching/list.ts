@@ -11,6 +11,11 @@ export async function listBranches(ctx: BranchContext, kind: RecordKind = 'branc
   return withControl(ctx, async (client) => withSizes(client, (await listRows(client)).filter((row) => row.kind === kind)));
 }
 
+/** Every record's name and kind, oldest first, and nothing else: what shell completion offers, read cheaply. */
+export async function listNames(ctx: BranchContext): Promise<{ readonly name: string; readonly kind: RecordKind }[]> {
+  return withControl(ctx, async (client) => (await listRows(client)).map((row) => ({ name: row.name, kind: row.kind })));
+}
+
 /**
  * Adds each record's size on disk, and the problem where the record and the server disagree: a
  * ready (or deleting) record whose database is gone, or is left invalid by an interrupted DROP.

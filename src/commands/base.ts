@@ -1,3 +1,5 @@
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { openContext, type OpenedContext } from '../branching/context.js';
 import { createBranch } from '../branching/create.js';
@@ -125,7 +127,7 @@ export abstract class AybCommand extends Command {
     this.writer.record(branch, branchDetailColumns({ kind, mainDatabase: ctx.main.database }), (b) => branchJson(b));
     // What a developer types next. On a terminal only (stderr), so scripts and --json see nothing new.
     if (kind === 'branch' && branch.status === 'ready' && this.writer.interactive) {
-      this.writer.log(`Connect with: psql "$(${this.config.bin} branch url ${branch.name})"`);
+      this.writer.log(`Connect with: psql "$(${invocation(this.config.bin)} branch url ${branch.name})"`);
     }
   }
 
@@ -146,10 +148,10 @@ export abstract class AybCommand extends Command {
       const plan = await checkDeletable(ctx, options);
       const also = plan?.descendants.length ? `, and the ${plan.descendants.length} branch(es) made from it (${plan.descendants.map((d) => d.name).reverse().join(', ')})` : '';
       if (plan && !(await confirm(`Delete ${kind} "${plan.row.name}" and its database ${plan.row.branch_database}${also}?`))) {
-        // Not a usage error: the command was right and the user said no. Exit 1, as git and apt do.
-        throw new AybError('cancelled', ExitCode.failure, `deletion of ${kind} "${plan.row.name}" cancelled; nothing was changed`, {
-          hint: `to delete without a prompt: ayb ${kind} delete ${plan.row.name} --yes`,
-        });
+        // Not an error: the command was right and the user said no. Said plainly; exit 1, as git and apt do.
+        this.writer.log('Cancelled, nothing was changed.');
+        process.exitCode = ExitCode.failure;
+        return;
       }
     }
     // Dropping takes a moment; a Ctrl-C now would split "database dropped" from "row removed",
@@ -268,6 +270,27 @@ function firstLine(text: string): string {
 
 export const outputFlag = (options: readonly string[] = ['table', 'json']) =>
   Flags.string({ char: 'o', description: 'output format', options: [...options], default: 'table' });
+
+/**
+ * How to run ayb again from here, for a line the user copies: the command's name when that is on
+ * PATH, else the path of the script that is running (`./bin/run.js` in a clone that was not linked,
+ * as `npm link` needs root for a system-wide Node).
+ */
+export function invocation(bin: string, env: NodeJS.ProcessEnv = process.env, script = process.argv[1], cwd = process.cwd()): string {
+  const onPath = (env.PATH ?? '').split(path.delimiter).some((dir) => {
+    if (dir === '') return false;
+    try {
+      accessSync(path.join(dir, bin), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (onPath || !script) return bin;
+  const relative = path.relative(cwd, script);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? script : `./${relative}`;
+  return /^[\w./@+-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+}
 
 /** Reads a yes/no answer from the terminal; Ctrl-C at the prompt is an interrupt (exit 130), not a "no". */
 export async function confirm(question: string): Promise<boolean> {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { BIN, runCli } from '../helpers/cli.js';
 import { jsonError } from '../helpers/cli-errors.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { type RunningServer, startServer } from '../helpers/server.js';
@@ -155,5 +156,36 @@ describe('first hour, round 2', () => {
     await cluster.query("INSERT INTO _ayb_branches (name, kind, source_database, branch_database, status, error_message) VALUES ('broken-snap', 'snapshot', 'app', 'ayb_snap_broken_snap', 'failed', 'x')", [], 'app');
     const failed = jsonError(await cli('snapshot', 'delete', 'broken-snap', '--yes', '--json'), 4, 'branch_not_ready');
     expect(failed.message).toBe('snapshot "broken-snap" is failed');
+  });
+
+  it('completion: one ayb run per TAB, offering only the names the command takes there', async () => {
+    // A wrapper named ayb that logs each run, first on PATH; the script from `ayb completion bash`.
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    const runs = path.join(dir, 'runs.log');
+    await writeFile(path.join(bin, 'ayb'), `#!/bin/sh\necho run >> '${runs}'\nexec '${process.execPath}' '${BIN}' "$@"\n`);
+    await chmod(path.join(bin, 'ayb'), 0o755);
+    const script = (await cli('completion', 'bash')).stdout;
+    const tab = async (...words: string[]): Promise<{ offered: string[]; runs: number }> => {
+      await writeFile(runs, '');
+      const line = ['ayb', ...words].map((w) => `'${w}'`).join(' ');
+      const result = await execa('bash', ['-c', `${script}\nCOMP_WORDS=(${line}); COMP_CWORD=${words.length}; _ayb_complete; printf '%s\\n' "\${COMPREPLY[@]}"`], {
+        env: { ...env, PATH: `${bin}:${process.env.PATH}` },
+        reject: false,
+      });
+      return { offered: result.stdout.split('\n').filter(Boolean).sort(), runs: (await readFile(runs, 'utf8')).split('\n').filter(Boolean).length };
+    };
+    // What is there, from the control table itself.
+    const rows = (await cluster.query<{ name: string; kind: string }>('SELECT name, kind FROM _ayb_branches ORDER BY name', [], 'app')).rows;
+    const branches = rows.filter((r) => r.kind === 'branch').map((r) => r.name);
+    const snapshots = rows.filter((r) => r.kind === 'snapshot').map((r) => r.name);
+    expect(branches.length).toBeGreaterThan(0);
+    expect(snapshots.length).toBeGreaterThan(0);
+    expect(await tab('branch', 'delete', '')).toEqual({ offered: [...branches].sort(), runs: 1 });
+    expect(await tab('branch', 'url', '')).toEqual({ offered: ['main', ...branches].sort(), runs: 1 });
+    expect(await tab('snapshot', 'delete', '')).toEqual({ offered: [...snapshots].sort(), runs: 1 });
+    expect(await tab('branch', 'reset', 'feature-auth', '--to', '')).toEqual({ offered: [...snapshots].sort(), runs: 1 });
+    // A new name: nothing to offer, and ayb is not run at all.
+    expect(await tab('branch', 'create', '')).toEqual({ offered: [], runs: 0 });
   });
 });

@@ -227,8 +227,15 @@ function formatTime(iso: string): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** As formatDuration in src/core/duration.ts: the two largest units, `1d 23h`, `5m 3s`. */
+/** As formatDuration in src/core/duration.ts: the two largest units, `1d 23h`, `5m 3s`; months and years from 60 days on. */
 function formatDuration(ms: number): string {
+  const days = Math.floor(Math.abs(ms) / 86_400_000);
+  if (days >= 60) {
+    const years = Math.floor(days / 365);
+    const months = Math.floor((days - years * 365) / 30);
+    const rest = days - years * 365 - months * 30;
+    return (years > 0 ? [`${years}y`, months > 0 ? `${months}mo` : ''] : [`${months}mo`, rest > 0 ? `${rest}d` : '']).filter(Boolean).join(' ');
+  }
   let rest = Math.floor(Math.abs(ms) / 1000);
   const parts: string[] = [];
   for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
