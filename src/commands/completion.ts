@@ -73,6 +73,7 @@ zsh (~/.zshrc): eval "$(ayb completion zsh)"`;
     // Used by the completion script, once per TAB: the names the command takes after the previous word.
     names: Flags.string({ hidden: true, description: 'print the names that command takes (e.g. "branch delete"), one a line' }),
     after: Flags.string({ hidden: true, description: 'with --names: the word before the one being completed', default: '' }),
+    json: Flags.boolean({ description: 'print {"shell": …, "script": …} as one JSON document' }),
   };
 
   async run(): Promise<void> {
@@ -87,10 +88,13 @@ zsh (~/.zshrc): eval "$(ayb completion zsh)"`;
       .filter((c) => !c.hidden)
       .map((c) => ({
         id: c.id.split(':').join(' '),
-        flags: Object.entries(c.flags).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]),
+        flags: Object.entries(c.flags).filter(([, f]) => !f.hidden).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]),
         options: Object.fromEntries(Object.entries(c.flags).filter(([, f]) => f.type === 'option' && f.options).map(([name, f]) => [name, (f as unknown as { options: string[] }).options])),
       }));
-    this.writer.data(completionScript(this.config.bin, commands, args.shell));
+    const script = completionScript(this.config.bin, commands, args.shell);
+    this.setOutput(flags);
+    if (this.writer.json) this.writer.jsonDocument({ shell: args.shell, script });
+    else this.writer.data(script);
   }
 
   /** The names for one TAB, in this one run: only what the command takes there; nothing on any failure. */

@@ -188,4 +188,17 @@ describe('first hour, round 2', () => {
     // A new name: nothing to offer, and ayb is not run at all.
     expect(await tab('branch', 'create', '')).toEqual({ offered: [], runs: 0 });
   });
+
+  it('help and completion take --json too: one document each', async () => {
+    const help = await runCli(['help', '--json']);
+    expect(help.exitCode).toBe(0);
+    const commands = help.json().commands as { command: string; summary: string }[];
+    expect(commands.map((c) => c.command)).toContain('branch create');
+    expect(commands.every((c) => c.summary.length > 0)).toBe(true);
+    const one = await runCli(['help', 'branch', 'create', '--json']);
+    expect(one.json().commands).toEqual([expect.objectContaining({ command: 'branch create', flags: expect.arrayContaining([expect.objectContaining({ name: '--allow-past' })]) })]);
+    const completion = await runCli(['completion', 'bash', '--json']);
+    expect(completion.exitCode).toBe(0);
+    expect(completion.json()).toEqual({ shell: 'bash', script: (await runCli(['completion', 'bash'])).stdout });
+  });
 });
