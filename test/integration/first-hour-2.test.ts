@@ -199,6 +199,7 @@ describe('first hour, round 2', () => {
     expect(one.json().commands).toEqual([expect.objectContaining({ command: 'branch create', flags: expect.arrayContaining([expect.objectContaining({ name: '--allow-past' })]) })]);
     const completion = await runCli(['completion', 'bash', '--json']);
     expect(completion.exitCode).toBe(0);
-    expect(completion.json()).toEqual({ shell: 'bash', script: (await runCli(['completion', 'bash'])).stdout });
+    const { shell, script } = completion.json() as { shell: string; script: string };
+    expect([shell, script.trimEnd()]).toEqual(['bash', (await runCli(['completion', 'bash'])).stdout]);
   });
 });
