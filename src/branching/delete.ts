@@ -46,24 +46,46 @@ export async function checkDeletable(ctx: BranchContext, options: DeleteOptions)
     }
     if (row.kind !== (options.kind ?? 'branch')) throw wrongKindError(row, options.kind ?? 'branch');
     const descendants = descendantsDeepestFirst(await listRows(client), row.name);
-    if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row.name, descendants);
+    if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row, descendants);
     return { row, descendants };
   });
 }
 
+/**
+ * Why a name has no record. A database of the name's database name may still exist: when a record
+ * owns it (`feature_auth` typed for `feature-auth`: "-" and "_" give one database name; a renamed
+ * branch keeps its database), the error names that record and says nothing about dropping it; only a
+ * database that no record owns gets the hint to drop it by hand.
+ */
 export async function missingBranchError(ctx: BranchContext, name: string, kind: RecordKind = 'branch'): Promise<NotFoundError> {
   const database = databaseNameFor(kind, name);
   const maint = await connectMaintenance(ctx.main);
+  let exists: boolean;
   try {
-    if (await databaseExists(maint, database)) {
-      return new NotFoundError('branch_not_found', `branch "${name}" is not registered, though a database "${database}" exists`, {
-        hint: 'ayb never drops a database it did not create; drop it yourself if you are sure (DROP DATABASE)',
-      });
-    }
+    exists = await databaseExists(maint, database);
   } finally {
     await maint.end().catch(() => undefined);
   }
-  return withControl(ctx, (client) => notFoundNear(client, name, kind));
+  return withControl(ctx, async (client) => {
+    if (!exists) return notFoundNear(client, name, kind);
+    const rows = await listRows(client);
+    const owner = rows.find((row) => row.branch_database === database || row.temp_databases.includes(database));
+    if (owner) return ownedDatabaseError(name, kind, database, owner);
+    return new NotFoundError(`${kind}_not_found`, `${kind} "${name}" is not registered, though a database "${database}" exists`, {
+      hint: 'no ayb record owns that database and ayb never drops a database it did not create; drop it yourself if you are sure (DROP DATABASE)',
+    });
+  });
+}
+
+function ownedDatabaseError(name: string, kind: RecordKind, database: string, owner: BranchRow): NotFoundError {
+  const why = owner.branch_database === database
+    ? `"${database}" is the database of ${owner.kind} "${owner.name}"`
+    : `"${database}" is a temporary database of ${owner.kind} "${owner.name}"`;
+  const sameName = owner.name.replace(/-/g, '_') === name.replace(/-/g, '_');
+  const hint = owner.kind === kind
+    ? `did you mean ${owner.name}? (${sameName ? '"-" and "_" give the same database name; ' : ''}${why})`
+    : `${why}; see it with: ayb ${owner.kind} show ${owner.name}`;
+  return new NotFoundError(`${kind}_not_found`, `${kind} "${name}" does not exist`, { hint });
 }
 
 /** Terminates the branch's sessions, drops its database and removes its row. */
@@ -82,7 +104,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
     // A delete that was interrupted is simply finished.
     if (row.status !== 'ready' && row.status !== 'deleting' && !options.force) {
       const what = row.status === 'creating' ? 'orphaned (its creator stopped without cleaning up)' : 'failed';
-      throw new ConflictError('branch_not_ready', `branch "${name}" is ${what}`, {
+      throw new ConflictError('branch_not_ready', `${kind} "${name}" is ${what}`, {
         hint: `remove it and its leftovers with: ayb ${kind} delete ${name} --yes --force`,
       });
     }
@@ -118,7 +140,7 @@ export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchR
 async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchRow, options: DeleteOptions): Promise<string[]> {
   const descendants = await withControl(ctx, async (client) => descendantsDeepestFirst(await listRows(client), row.name));
   if (descendants.length === 0) return [];
-  if (!options.withChildren) throw hasChildrenError(row.name, descendants);
+  if (!options.withChildren) throw hasChildrenError(row, descendants);
   // Refuse before deleting any of them, rather than halfway down the tree.
   for (const child of descendants) if (await servedByAybStart(maint, child.branch_database)) throw servedError(child.name);
   for (const child of descendants) {

@@ -28,11 +28,12 @@ export function existsError(row: BranchRow, requested: string, kind: RecordKind 
   });
 }
 
-export function hasChildrenError(name: string, descendants: readonly BranchRow[]): ConflictError {
+/** A branch or snapshot that branches were made from; the hint names the command for its kind. */
+export function hasChildrenError(row: Pick<BranchRow, 'name' | 'kind'>, descendants: readonly BranchRow[]): ConflictError {
   const names = descendants.map((d) => d.name).reverse();
   const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-  return new ConflictError('branch_has_children', `branch "${name}" has ${names.length} branch(es) made from it: ${shown}`, {
-    hint: `delete those first, or all of them with: ayb branch delete ${name} --with-children --yes`,
+  return new ConflictError('branch_has_children', `${row.kind} "${row.name}" has ${names.length} branch(es) made from it: ${shown}`, {
+    hint: `delete those first, or all of them with: ayb ${row.kind} delete ${row.name} --with-children --yes`,
     details: { children: names },
   });
 }

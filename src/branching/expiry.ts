@@ -21,6 +21,11 @@ export interface ExpiryFlags {
   readonly expiresAt?: string;
   /** Never expires. */
   readonly never?: boolean;
+  /**
+   * Take an `expiresAt` in the past as it is (the copy is then expired at once and the next prune
+   * deletes it). Without it a past time is refused: it is far more often a typo (2020 for 2030).
+   */
+  readonly allowPast?: boolean;
 }
 
 /**
@@ -33,7 +38,15 @@ export function expiryFromFlags(flags: ExpiryFlags, now: Date = new Date()): Dat
     throw new UsageError(`${given.join(' and ')} cannot be combined`, { hint: 'give one of --ttl <duration>, --expires-at <time> or --never' });
   }
   if (flags.ttl !== undefined) return ttlExpiry(flags.ttl, '--ttl', now);
-  if (flags.expiresAt !== undefined) return parseTimestamp(flags.expiresAt, '--expires-at');
+  if (flags.expiresAt !== undefined) {
+    const when = parseTimestamp(flags.expiresAt, '--expires-at');
+    if (!flags.allowPast && when.getTime() <= now.getTime()) {
+      throw new UsageError(`--expires-at "${flags.expiresAt}" is in the past (${when.toISOString()}): the copy would be expired at once and deleted by the next prune`, {
+        hint: 'give a future time (e.g. 2030-01-31T18:00Z) or a --ttl, or add --allow-past if an expired copy is what you want',
+      }, 'expiry_in_past');
+    }
+    return when;
+  }
   if (flags.never) return null;
   return undefined;
 }
@@ -77,6 +90,8 @@ export interface PruneOptions {
 
 export interface PruneItem {
   readonly name: string;
+  /** A branch or a snapshot: prune takes both, and says which it counted. */
+  readonly kind: BranchRow['kind'];
   readonly branch_database: string;
   readonly status: BranchRow['status'];
   readonly parent: string | null;
@@ -147,6 +162,7 @@ export async function pruneBranches(ctx: BranchContext, options: PruneOptions = 
       options.signal?.throwIfAborted();
       const item = (action: PruneAction, detail?: string): PruneItem => ({
         name: row.name,
+        kind: row.kind,
         branch_database: row.branch_database,
         status: row.status,
         parent: row.parent,

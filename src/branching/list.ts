@@ -11,6 +11,11 @@ export async function listBranches(ctx: BranchContext, kind: RecordKind = 'branc
   return withControl(ctx, async (client) => withSizes(client, (await listRows(client)).filter((row) => row.kind === kind)));
 }
 
+/** Every record's name and kind, oldest first, and nothing else: what shell completion offers, read cheaply. */
+export async function listNames(ctx: BranchContext): Promise<{ readonly name: string; readonly kind: RecordKind }[]> {
+  return withControl(ctx, async (client) => (await listRows(client)).map((row) => ({ name: row.name, kind: row.kind })));
+}
+
 /**
  * Adds each record's size on disk, and the problem where the record and the server disagree: a
  * ready (or deleting) record whose database is gone, or is left invalid by an interrupted DROP.
@@ -24,12 +29,17 @@ export async function withSizes(client: Client, rows: BranchRow[]): Promise<Bran
     [rows.map((r) => r.branch_database)],
   );
   const byName = new Map(found.map((d) => [d.datname, d.size === null ? undefined : Number(d.size)]));
+  // A snapshot of a branch records the branch's database as its source: named as the user knows it.
+  const owners = rows.some((row) => row.source_database.startsWith('ayb_'))
+    ? new Map((await listRows(client)).map((r) => [r.branch_database, r.name]))
+    : new Map<string, string>();
   return rows.map((row) => {
+    const sourceName = owners.get(row.source_database);
     const exists = byName.has(row.branch_database);
     const size = byName.get(row.branch_database);
     const expected = row.status === 'ready' || row.status === 'deleting';
     const problem: BranchProblem | undefined = !expected ? undefined : !exists ? 'database_missing' : size === undefined ? 'database_invalid' : undefined;
-    return { ...row, ...(size !== undefined ? { size_bytes: size } : {}), ...(problem ? { problem } : {}) };
+    return { ...row, ...(size !== undefined ? { size_bytes: size } : {}), ...(problem ? { problem } : {}), ...(sourceName !== undefined ? { source_name: sourceName } : {}) };
   });
 }
 

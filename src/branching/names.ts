@@ -29,12 +29,15 @@ export function validateBranchName(name: string): void {
     }, 'invalid_name');
   }
   if (NAME_PATTERN.test(name)) return;
-  const bad = [...name].find((ch) => !/[a-z0-9_-]/.test(ch));
-  const why = bad === undefined
+  // Every rule it breaks, in one line: "Bad Name" has uppercase letters and contains a space.
+  const bad = [...new Set([...name].filter((ch) => !/[a-z0-9_-]/.test(ch)))];
+  const reasons = [
+    ...(bad.some((ch) => /[A-Z]/.test(ch)) ? ['has uppercase letters'] : []),
+    ...bad.filter((ch) => !/[A-Z]/.test(ch)).map((ch) => (ch === ' ' ? 'contains " " (a space)' : `contains "${ch}"`)),
+  ];
+  const why = reasons.length === 0
     ? 'it must start and end with a lowercase letter or digit'
-    : /[A-Z]/.test(bad)
-      ? 'it has uppercase letters'
-      : `it contains "${bad}"`;
+    : `it ${reasons.length === 1 ? reasons[0] : `${reasons.slice(0, -1).join(', ')} and ${reasons[reasons.length - 1]}`}`;
   throw new UsageError(`invalid branch name "${name}": ${why}`, { hint }, 'invalid_name');
 }
 

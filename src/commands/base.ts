@@ -1,3 +1,5 @@
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { newSession, openContext, type OpenedContext } from '../branching/context.js';
 import type { ControlSession } from '../branching/session.js';
@@ -9,7 +11,7 @@ import type { StrategyChoice } from '../config/schema.js';
 import type { RecordKind } from '../core/records.js';
 import { branchDetailColumns, branchJson } from '../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
-import { loadConfig, type LoadedConfig } from '../config/resolve.js';
+import { configuredDatabase, loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { AybError, ExitCode, InterruptedError, UsageError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
 import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
@@ -23,6 +25,7 @@ interface CopyFlagValues {
   readonly ttl?: string;
   readonly 'expires-at'?: string;
   readonly 'never-expires'?: boolean;
+  readonly 'allow-past'?: boolean;
   readonly masked?: boolean;
 }
 
@@ -84,11 +87,27 @@ export abstract class AybCommand extends Command {
     return super.finally(error);
   }
 
+  /**
+   * The context of a command that needs `[history]` (`ayb history`, `ayb history prune`, a copy of
+   * `main@<time>`). `[history]` is read from the project's ayb.toml only: run where there is none (a
+   * subfolder, the home folder), ayb would reach the same managed cluster with history taken as off,
+   * and say so while that cluster still archives. Refused instead, before anything starts.
+   */
+  protected async historyContext(flags: { config?: string; 'database-url'?: string }): Promise<OpenedContext> {
+    const loaded = await this.loadConfig(flags);
+    if (loaded.file === undefined && configuredDatabase(loaded) === undefined) {
+      throw new UsageError(`there is no ayb.toml in ${loaded.input.cwd ?? process.cwd()}, and [history] is read from the project's ayb.toml`, {
+        hint: 'run this in the project folder (where ayb.toml is), or pass --config <project>/ayb.toml',
+      }, 'config_needed');
+    }
+    return this.branchContext(flags, loaded);
+  }
+
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
   protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
-    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
     this.warnPasswordInArgv('--from', from, 'PGPASSWORD');
-    const ctx = await this.branchContext(flags);
+    const ctx = isPointInTime(from) ? await this.historyContext(flags) : await this.branchContext(flags);
     const started = Date.now();
     // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
     const copy = isPointInTime(from) ? createAtPointInTime : createBranch;
@@ -119,7 +138,7 @@ export abstract class AybCommand extends Command {
     this.writer.record(branch, branchDetailColumns({ kind, mainDatabase: ctx.main.database }), (b) => branchJson(b));
     // What a developer types next. On a terminal only (stderr), so scripts and --json see nothing new.
     if (kind === 'branch' && branch.status === 'ready' && this.writer.interactive) {
-      this.writer.log(`Connect with: psql "$(${this.config.bin} branch url ${branch.name})"`);
+      this.writer.log(`Connect with: psql "$(${invocation(this.config.bin)} branch url ${branch.name})"`);
     }
   }
 
@@ -140,10 +159,10 @@ export abstract class AybCommand extends Command {
       const plan = await checkDeletable(ctx, options);
       const also = plan?.descendants.length ? `, and the ${plan.descendants.length} branch(es) made from it (${plan.descendants.map((d) => d.name).reverse().join(', ')})` : '';
       if (plan && !(await confirm(`Delete ${kind} "${plan.row.name}" and its database ${plan.row.branch_database}${also}?`))) {
-        // Not a usage error: the command was right and the user said no. Exit 1, as git and apt do.
-        throw new AybError('cancelled', ExitCode.failure, `deletion of ${kind} "${plan.row.name}" cancelled; nothing was changed`, {
-          hint: `to delete without a prompt: ayb ${kind} delete ${plan.row.name} --yes`,
-        });
+        // Not an error: the command was right and the user said no. Said plainly; exit 1, as git and apt do.
+        this.writer.log('Cancelled, nothing was changed.');
+        process.exitCode = ExitCode.failure;
+        return;
       }
     }
     // Dropping takes a moment; a Ctrl-C now would split "database dropped" from "row removed",
@@ -263,6 +282,27 @@ function firstLine(text: string): string {
 export const outputFlag = (options: readonly string[] = ['table', 'json']) =>
   Flags.string({ char: 'o', description: 'output format', options: [...options], default: 'table' });
 
+/**
+ * How to run ayb again from here, for a line the user copies: the command's name when that is on
+ * PATH, else the path of the script that is running (`./bin/run.js` in a clone that was not linked,
+ * as `npm link` needs root for a system-wide Node).
+ */
+export function invocation(bin: string, env: NodeJS.ProcessEnv = process.env, script = process.argv[1], cwd = process.cwd()): string {
+  const onPath = (env.PATH ?? '').split(path.delimiter).some((dir) => {
+    if (dir === '') return false;
+    try {
+      accessSync(path.join(dir, bin), fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (onPath || !script) return bin;
+  const relative = path.relative(cwd, script);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? script : `./${relative}`;
+  return /^[\w./@+-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Reads a yes/no answer from the terminal; Ctrl-C at the prompt is an interrupt (exit 130), not a "no". */
 export async function confirm(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
@@ -291,5 +331,6 @@ export const copyFlags = {
   ttl: Flags.string({ description: 'expire this long from now: 30m, 12h, 7d, 2w, 1d12h', exclusive: ['expires-at', 'never-expires'] }),
   'expires-at': Flags.string({ description: 'expire at this ISO 8601 time (e.g. 2030-01-31T18:00Z)', exclusive: ['ttl', 'never-expires'] }),
   'never-expires': Flags.boolean({ description: 'never expire, whatever [branching] default_ttl says', exclusive: ['ttl', 'expires-at'] }),
+  'allow-past': Flags.boolean({ description: 'accept an --expires-at in the past (refused otherwise, exit 2): the copy is expired at once and the next prune deletes it', dependsOn: ['expires-at'] }),
   masked: Flags.boolean({ description: 'apply [[masking.rules]] before the copy is ready (always on with [masking] required = true); the secret comes from AYB_MASKING_SECRET or [masking] secret_file' }),
 };

@@ -15,7 +15,7 @@ export default class History extends AybCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(History);
     this.setOutput(flags);
-    const status = await historyStatus(await this.branchContext(flags));
+    const status = await historyStatus(await this.historyContext(flags));
     if (this.writer.json) {
       this.writer.jsonDocument(status);
       return;

@@ -23,32 +23,34 @@ const EXAMPLES = 'use a number and a unit (s, m, h, d, w), e.g. 30m, 12h, 7d, 2w
 /** Parses a duration into milliseconds. Throws a UsageError (exit 2) naming `what` (e.g. "--ttl"). */
 export function parseDuration(text: string, what = 'duration'): number {
   const input = text.trim().toLowerCase();
+  // `what` may quote the value already (`the time "-2x"`): then it is not quoted twice.
+  const subject = /"$/.test(what) ? what : `${what} "${text}"`;
   if (input === '') throw new UsageError(`${what} is empty`, { hint: EXAMPLES }, 'invalid_duration');
   if (/^\d+$/.test(input)) {
-    throw new UsageError(`${what} "${text}" has no unit`, { hint: `${EXAMPLES}; for ${input} hours write ${input}h` }, 'invalid_duration');
+    throw new UsageError(`${subject} has no unit`, { hint: `${EXAMPLES}; for ${input} hours write ${input}h` }, 'invalid_duration');
   }
   const parts = [...input.matchAll(/(\d+)([a-z]+)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== input) {
-    throw new UsageError(`${what} "${text}" is not a duration`, { hint: EXAMPLES }, 'invalid_duration');
+    throw new UsageError(`${subject} is not a duration`, { hint: EXAMPLES }, 'invalid_duration');
   }
   let total = 0;
   let lastRank = -1;
   for (const [, amount, unit] of parts) {
     const rank = UNITS.findIndex(([u]) => u === unit);
     if (rank < 0) {
-      throw new UsageError(`${what} "${text}" has an unknown unit "${unit}"`, { hint: EXAMPLES }, 'invalid_duration');
+      throw new UsageError(`${subject} has an unknown unit "${unit}"`, { hint: EXAMPLES }, 'invalid_duration');
     }
     if (rank <= lastRank) {
-      throw new UsageError(`${what} "${text}" repeats a unit or lists them out of order`, {
+      throw new UsageError(`${subject} repeats a unit or lists them out of order`, {
         hint: 'write the largest unit first, each unit once, e.g. 1d12h or 1h30m',
       }, 'invalid_duration');
     }
     lastRank = rank;
     total += Number(amount) * UNIT_MS[unit!]!;
   }
-  if (total === 0) throw new UsageError(`${what} "${text}" is zero`, { hint: EXAMPLES }, 'invalid_duration');
+  if (total === 0) throw new UsageError(`${subject} is zero`, { hint: EXAMPLES }, 'invalid_duration');
   if (total > MAX_DURATION_MS) {
-    throw new UsageError(`${what} "${text}" is longer than 100 years`, { hint: 'use --never for a branch that should not expire' }, 'invalid_duration');
+    throw new UsageError(`${subject} is longer than 100 years`, { hint: 'use --never for a branch that should not expire' }, 'invalid_duration');
   }
   return total;
 }
@@ -70,7 +72,17 @@ export function isDuration(text: string): boolean {
 
 /** A compact rendering, largest units first, at most two of them: `2d 3h`, `45m`, `30s`. */
 export function formatDuration(ms: number): string {
-  let rest = Math.floor(Math.abs(ms) / 1000) * 1000;
+  const abs = Math.abs(ms);
+  // Past ~60 days, days stop being readable (`2532d 7h`): months and years, as people say them.
+  if (abs >= LONG_MS) {
+    const days = Math.floor(abs / DAY_MS);
+    const years = Math.floor(days / 365);
+    const months = Math.floor((days - years * 365) / 30);
+    const rest = days - years * 365 - months * 30;
+    const text = years > 0 ? [`${years}y`, months > 0 ? `${months}mo` : ''] : [`${months}mo`, rest > 0 ? `${rest}d` : ''];
+    return `${ms < 0 ? '-' : ''}${text.filter(Boolean).join(' ')}`;
+  }
+  let rest = Math.floor(abs / 1000) * 1000;
   const parts: string[] = [];
   for (const [unit, size] of UNITS) {
     if (unit === 'w') continue;
@@ -83,6 +95,10 @@ export function formatDuration(ms: number): string {
   const text = parts.filter(Boolean).join(' ') || '0s';
   return ms < 0 ? `-${text}` : text;
 }
+
+const DAY_MS = 24 * 3600_000;
+/** From 60 days on, formatDuration says months (30 days) and years (365 days). */
+const LONG_MS = 60 * DAY_MS;
 
 /**
  * Parses an absolute time for `--expires-at`: ISO 8601, a date (`2025-03-01`, midnight UTC) or a date

@@ -60,4 +60,6 @@ export type BranchProblem = 'database_missing' | 'database_invalid';
 export interface Branch extends BranchRow {
   readonly size_bytes?: number;
   readonly problem?: BranchProblem;
+  /** The record whose database `source_database` is (a snapshot of a branch), by its name; absent otherwise. */
+  readonly source_name?: string;
 }

@@ -104,9 +104,10 @@ export interface ListColumnOptions {
   readonly namePrefix?: (branch: Branch) => string;
 }
 
-/** The source as a user names it: `main` for the main database, else the database or URL recorded. */
+/** The source as a user names it: `main`, the branch it was taken of, else the database or URL recorded. */
 function sourceName(b: Branch, mainDatabase: string | undefined): string {
-  return b.source_database === mainDatabase ? 'main' : b.source_database;
+  if (b.source_database === mainDatabase) return 'main';
+  return b.source_name ?? b.source_database;
 }
 
 /** Parent: the branch or snapshot it was made from, `main`, or the source database or URL. */
@@ -158,7 +159,7 @@ export function branchDetailColumns(options: DetailColumnOptions = {}): Column<B
   return columns;
 }
 
-/** `ayb snapshot list`: Of is what the snapshot was taken of (main, or the database of a branch). */
+/** `ayb snapshot list`: Of is what the snapshot was taken of (main, or a branch by its name). */
 export function snapshotListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => b.name },

@@ -1,8 +1,20 @@
 import { AybError } from '../core/errors.js';
+import { MIN_ADMIN_PASSWORD_LENGTH } from '../core/secrets.js';
+import { MIN_SECRET_LENGTH } from '../masking/secret.js';
 import { looksLikeConnectionString, parseConnInfo, scrubSecret } from '../postgres/conninfo.js';
 
 /** Environment variables whose value is, or may carry, a secret. */
 const SECRET_VARIABLES = ['AYB_DATABASE_URL', 'PGPASSWORD', 'AYB_ADMIN_PASSWORD', 'AYB_MASKING_SECRET', 'DATABASE_URL'];
+
+/**
+ * Secrets that ayb refuses when they are shorter than this: such a value is never used, and the
+ * refusal (`the masking secret … is too short`) must not have its words masked because one of them
+ * happens to equal the refused value.
+ */
+const REFUSED_BELOW: Readonly<Record<string, number>> = {
+  AYB_MASKING_SECRET: MIN_SECRET_LENGTH,
+  AYB_ADMIN_PASSWORD: MIN_ADMIN_PASSWORD_LENGTH,
+};
 
 /**
  * The passwords this process was given: in connection strings among its arguments (`--from`,
@@ -27,6 +39,7 @@ export function knownSecrets(argv: readonly string[], env: NodeJS.ProcessEnv = p
   for (const name of SECRET_VARIABLES) {
     const value = env[name];
     if (!value) continue;
+    if (value.length < (REFUSED_BELOW[name] ?? 0)) continue;
     if (looksLikeConnectionString(value)) fromConnString(value);
     else secrets.add(value);
   }
@@ -34,8 +47,9 @@ export function knownSecrets(argv: readonly string[], env: NodeJS.ProcessEnv = p
 }
 
 /**
- * Masks every password a piece of text may hold: the known ones (in clear and URL-encoded), and any
- * `user:password@` of a URL or `password=` of a key=value string, known or not.
+ * Masks every password a piece of text may hold: the known ones (in clear and URL-encoded, where
+ * they stand as tokens of their own, not inside longer words), and any `user:password@` of a URL or
+ * `password=` of a key=value string, known or not.
  */
 export function scrubText(text: string, secrets: readonly string[]): string {
   let out = text;

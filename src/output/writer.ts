@@ -69,19 +69,31 @@ export class Writer {
     return !this.json && Boolean(this.stderr.isTTY);
   }
 
+  /** A progress line is drawn and not ended: the next line on stderr clears it first. */
+  private progressShown = false;
+
   /** A log line on stderr; silent in JSON mode. */
   log(line: string): void {
-    if (!this.json) this.stderr.write(line + '\n');
+    if (!this.json) this.stderr.write(this.endProgress() + line + '\n');
   }
 
   /** A line on stderr even in JSON mode: what ayb did on its own, which a script's log should keep. */
   notice(line: string): void {
-    this.stderr.write(line + '\n');
+    this.stderr.write(this.endProgress() + line + '\n');
   }
 
   /** Raw stderr access for progress drawing. */
   progress(text: string): void {
-    if (this.interactive) this.stderr.write(text);
+    if (!this.interactive) return;
+    this.stderr.write(text);
+    this.progressShown = text !== '' && !text.endsWith('\n') && text !== PROGRESS_CLEAR;
+  }
+
+  /** What clears a progress line still shown (so `Error:` never follows `Copying 80 MB …` on its line), else nothing. */
+  private endProgress(): string {
+    if (!this.progressShown) return '';
+    this.progressShown = false;
+    return PROGRESS_CLEAR;
   }
 
   data(text: string): void {
@@ -123,7 +135,7 @@ export class Writer {
       return;
     }
     const color = colorEnabled(this.stderr);
-    this.stderr.write(`${paint('Error:', 'red', color)} ${error.message}\n`);
+    this.stderr.write(`${this.endProgress()}${paint('Error:', 'red', color)} ${error.message}\n`);
     if (error.hint) this.stderr.write(`${paint('Hint:', 'yellow', color)} ${error.hint}\n`);
   }
 }
@@ -183,3 +195,6 @@ export function formatBytes(bytes: number | undefined): string | undefined {
 export function argvWantsJson(argv: readonly string[]): boolean {
   return argv.some((arg, i) => arg === '--json' || arg === '--output=json' || ((arg === '--output' || arg === '-o') && argv[i + 1] === 'json'));
 }
+
+/** Carriage return and erase to the end of the line (as CLEAR_LINE in progress.ts, which imports this module). */
+const PROGRESS_CLEAR = '\r\x1b[K';

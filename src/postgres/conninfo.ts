@@ -162,12 +162,36 @@ export function libpqEnv(info: ConnInfo): Record<string, string> {
   return env;
 }
 
-/** Replaces every occurrence of the password in a piece of text, e.g. a child's stderr. */
+/**
+ * Replaces every occurrence of the password in a piece of text, e.g. a child's stderr: in clear and
+ * URL-encoded, wherever it stands as a token of its own. An occurrence inside a longer word is not
+ * the password (`short` in `shortest`), so a password that happens to be a word masks that word
+ * only where it stands alone, not every word that contains it.
+ */
 export function scrubSecret(text: string, info: ConnInfo | undefined): string {
   let out = text;
   const secret = info?.password;
   if (secret) {
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(MASK);
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = replaceToken(out, form, MASK);
   }
   return out;
+}
+
+const WORD = /[\p{L}\p{N}_]/u;
+
+/** `text` with each occurrence of `token` that is not glued to a letter or digit replaced by `by`. */
+function replaceToken(text: string, token: string, by: string): string {
+  const gluedBefore = WORD.test(token[0]!);
+  const gluedAfter = WORD.test(token[token.length - 1]!);
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(token); at !== -1; at = text.indexOf(token, at + 1)) {
+    if (at < from) continue;
+    const before = at > 0 ? text[at - 1]! : '';
+    const after = text[at + token.length] ?? '';
+    if ((gluedBefore && before !== '' && WORD.test(before)) || (gluedAfter && after !== '' && WORD.test(after))) continue;
+    out += text.slice(from, at) + by;
+    from = at + token.length;
+  }
+  return out + text.slice(from);
 }

@@ -13,7 +13,7 @@ import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.j
 import { StrategySchema } from '../config/schema.js';
 import type { Branch, RecordKind } from '../core/records.js';
 import { branchJson } from '../output/branch-view.js';
-import { ConflictError } from '../core/errors.js';
+import { AybError, ConflictError } from '../core/errors.js';
 import { tableChange } from '../datadiff/data-diff.js';
 import { renderChangesText } from '../schema/render.js';
 import { renderMigration } from '../schema/sql.js';
@@ -40,6 +40,8 @@ const expiryFields = {
   ttl: z.string().min(1).optional(),
   expires_at: z.string().min(1).optional(),
   never: z.boolean().optional(),
+  /** As the CLI's --allow-past: a past `expires_at` is refused (400) without it. */
+  allow_past: z.boolean().optional(),
 };
 /** As the CLI's --masked: apply the masking rules (always on with `[masking] required`). */
 const maskedField = { masked: z.boolean().optional() };
@@ -114,7 +116,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
 
   router.add('POST', '/api/admin/branches/:name/expire', async ({ req, params }) => {
     const body = parseBody(ExpireBody, await readJson(req), '{"ttl": "7d"} or {"expires_at": "2030-01-31T18:00Z"} or {"never": true}');
-    const expiresAt = expiryFromBody(body);
+    const expiresAt = expiryFromBody(body, true);
     if (expiresAt === undefined) {
       throw new HttpError(400, 'invalid_body', 'say when the branch should expire', { hint: 'send one of {"ttl": "7d"}, {"expires_at": "…"} or {"never": true}' });
     }
@@ -169,6 +171,15 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
       kind,
       force: flag(url, 'force'),
       withChildren: flag(url, 'with_children'),
+    }).catch((error: unknown) => {
+      // The domain's hint names the CLI command; a client of the API asks with ?with_children=true.
+      if (error instanceof ConflictError && error.code === 'branch_has_children') {
+        throw new ConflictError(error.code, error.message, {
+          hint: `delete those first, or all of them with: DELETE /api/admin/${kind}s/${name}?with_children=true (ayb ${kind} delete ${name} --with-children --yes)`,
+          details: error.details,
+        });
+      }
+      throw error;
     });
     return json(200, { status: 'deleted', name, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
   }
@@ -201,8 +212,17 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
 }
 
 /** The expiry a body asks for (`ttl`, `expires_at` or `never`), as the CLI's flags; undefined when none. */
-function expiryFromBody(body: { ttl?: string; expires_at?: string; never?: boolean }): Date | null | undefined {
-  return expiryFromFlags({ ttl: body.ttl, expiresAt: body.expires_at, never: body.never });
+function expiryFromBody(body: { ttl?: string; expires_at?: string; never?: boolean; allow_past?: boolean }, allowPast = body.allow_past): Date | null | undefined {
+  try {
+    return expiryFromFlags({ ttl: body.ttl, expiresAt: body.expires_at, never: body.never, allowPast });
+  } catch (error) {
+    if (error instanceof AybError && error.code === 'expiry_in_past') {
+      throw new HttpError(400, 'expiry_in_past', `"expires_at" ${JSON.stringify(body.expires_at)} is in the past: the copy would be expired at once`, {
+        hint: 'send a future time or a "ttl", or add "allow_past": true if an expired copy is what you want',
+      });
+    }
+    throw error;
+  }
 }
 
 /** A boolean query parameter, as the CLI's flag of the same name: `?force=true`. */

@@ -1,4 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { UsageError } from '../core/errors.js';
+import { MIN_ADMIN_PASSWORD_LENGTH } from '../core/secrets.js';
 import { HttpError } from './http-error.js';
 import { FailureLimiter } from './rate-limit.js';
 
@@ -20,9 +22,16 @@ export const ADMIN_PASSWORD_ENV = 'AYB_ADMIN_PASSWORD';
 /** `AYB_ADMIN_PASSWORD` > `[admin] password` > a new random one. */
 export function resolveAdminPassword(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): AdminPassword {
   const fromEnv = env[ADMIN_PASSWORD_ENV];
-  if (fromEnv) return { value: fromEnv, source: 'env' };
-  if (configured) return { value: configured, source: 'config' };
+  if (fromEnv) return { value: checkLength(fromEnv, ADMIN_PASSWORD_ENV), source: 'env' };
+  if (configured) return { value: checkLength(configured, '[admin] password'), source: 'config' };
   return { value: randomBytes(18).toString('base64url'), source: 'generated' };
+}
+
+function checkLength(password: string, where: string): string {
+  if (password.length >= MIN_ADMIN_PASSWORD_LENGTH) return password;
+  throw new UsageError(`the admin password in ${where} is too short (${password.length} characters; at least ${MIN_ADMIN_PASSWORD_LENGTH})`, {
+    hint: `choose a longer one (e.g. openssl rand -base64 18), or unset ${ADMIN_PASSWORD_ENV} and [admin] password to have ayb start generate one`,
+  }, 'admin_password_weak');
 }
 
 /** Constant-time equality of two strings of any lengths (compares their SHA-256 digests). */

@@ -87,7 +87,12 @@ export class AybServer {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         this.http.off('listening', onListening);
-        reject(listenError(error, host, port));
+        if (error.code !== 'EADDRINUSE') {
+          reject(listenError(error, host, port));
+          return;
+        }
+        // Busy: most often by an ayb start already running there, which says so on /health.
+        void aybAt(host, port).then((other) => reject(other ? busyWithAyb(host, port, other) : listenError(error, host, port)));
       };
       const onListening = () => {
         this.http.off('error', onError);
@@ -158,7 +163,7 @@ export class AybServer {
     });
     try {
       await this.healthProbe;
-      return { status: 200, json: { status: 'ok', database, branch } };
+      return { status: 200, json: { status: 'ok', database, branch, pid: process.pid } };
     } catch (error) {
       const { body } = errorResponse(error);
       return { status: 503, json: { status: 'unavailable', database, branch, ...body } };
@@ -217,6 +222,33 @@ export class AybServer {
 
 function isAdminPath(pathname: string): boolean {
   return pathname === '/api/admin' || pathname.startsWith('/api/admin/');
+}
+
+interface OtherAyb {
+  readonly pid?: number;
+  readonly database?: string;
+  readonly branch?: string | null;
+}
+
+/** The ayb start answering on host:port, from its /health; undefined when what is there is not ayb. */
+async function aybAt(host: string, port: number): Promise<OtherAyb | undefined> {
+  const address = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host;
+  try {
+    const response = await fetch(`http://${address}:${port}/health`, { signal: AbortSignal.timeout(2000) });
+    const body = (await response.json()) as Record<string, unknown>;
+    if (typeof body.status !== 'string' || typeof body.database !== 'string' || !('branch' in body)) return undefined;
+    return { pid: typeof body.pid === 'number' ? body.pid : undefined, database: body.database, branch: body.branch as string | null };
+  } catch {
+    return undefined;
+  }
+}
+
+function busyWithAyb(host: string, port: number, other: OtherAyb): ConflictError {
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/admin`;
+  const what = `${other.database}${other.branch ? ` (branch ${other.branch})` : ' (main)'}`;
+  return new ConflictError('port_in_use', `cannot listen on ${host}:${port}: ayb start already runs there${other.pid ? ` (pid ${other.pid})` : ''}, serving ${what} at ${url}`, {
+    hint: `use that one, stop it (Ctrl-C where it runs${other.pid ? `, or kill ${other.pid}` : ''}), or choose another port with --port or [server] port`,
+  });
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): AybError {

@@ -25,6 +25,31 @@ async function databaseAt(url: string): Promise<string> {
   }
 }
 
+/**
+ * Every row of the branch tree, at the page's current width: its name and each of its action
+ * buttons are on the screen, nothing cut off at either edge (no sideways scrolling to reach them).
+ * Returns what is not, as text; the buttons are counted too, so an empty table passes nothing.
+ */
+async function rowsOffScreen(page: Page): Promise<{ problems: string[]; buttons: number }> {
+  return page.locator('#branches tbody tr').evaluateAll((rows) => {
+    const width = document.documentElement.clientWidth;
+    const problems: string[] = [];
+    let buttons = 0;
+    const off = (box: DOMRect) => box.width === 0 || box.height === 0 || box.left < 0 || box.right > width;
+    for (const row of rows as HTMLElement[]) {
+      const what = row.dataset.branch ?? row.dataset.snapshot ?? '?';
+      const name = row.querySelector('td.name')!.getBoundingClientRect();
+      if (off(name)) problems.push(`${what}: name at ${Math.round(name.left)}..${Math.round(name.right)} of ${width}`);
+      for (const button of row.querySelectorAll<HTMLButtonElement>('td.actions button')) {
+        buttons++;
+        const box = button.getBoundingClientRect();
+        if (off(box) || getComputedStyle(button).visibility === 'hidden') problems.push(`${what}: ${button.textContent} at ${Math.round(box.left)}..${Math.round(box.right)} of ${width}`);
+      }
+    }
+    return { problems, buttons };
+  });
+}
+
 /** The admin dashboard in headless Chromium (test/helpers/browser.ts). */
 describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', () => {
   let cluster: TestCluster;
@@ -98,12 +123,13 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     await row.locator('.badge-ready').waitFor();
     await page.getByRole('status').filter({ hasText: 'Created branch "e2e-feature"' }).waitFor();
     const cells = (r: typeof row) => r.locator('td');
-    expect(await cells(row).nth(2).textContent()).toBe('main');
-    expect(await cells(row).nth(3).textContent()).toMatch(/^\d+(\.\d)? (kB|MB)$/);
+    // Made from main: at the top of the tree, with nothing said beside its name.
+    expect(await cells(row).nth(0).textContent()).toBe('e2e-feature');
+    expect(await cells(row).nth(2).textContent()).toMatch(/^\d+(\.\d)? (kB|MB)$/);
     // ISO order and a 24-hour clock, never "12/2/2026, 1:55:31 AM".
-    expect(await cells(row).nth(4).textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
-    await expect.poll(() => cells(row).nth(5).textContent()).toBe('never');
-    expect(await cells(row).nth(6).locator('code').textContent()).toMatch(/^postgres:\/\/.*\*{8}@.*\/ayb_branch_e2e_feature$/);
+    expect(await cells(row).nth(3).textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    await expect.poll(() => cells(row).nth(4).textContent()).toBe('never');
+    expect(await cells(row).nth(5).locator('code').textContent()).toMatch(/^postgres:\/\/.*\*{8}@.*\/ayb_branch_e2e_feature$/);
     // The new branch is offered as a source.
     expect(await page.locator('#branch-from option').allTextContents()).toEqual(['main', 'main at a past moment …', 'e2e-feature']);
 
@@ -140,13 +166,13 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     const expiryDialog = page.locator('#expiry-dialog');
     await expiryDialog.getByRole('button', { name: 'Set expiry', exact: true }).click();
     await page.getByRole('status').filter({ hasText: 'Branch "e2e-feature" expires' }).waitFor();
-    await expect.poll(() => cells(row).nth(5).textContent()).toMatch(/^in (1d 23h|2d)$/);
+    await expect.poll(() => cells(row).nth(4).textContent()).toMatch(/^in (1d 23h|2d)$/);
     const recorded = await cluster.query("SELECT expires_at > now() + interval '47 hours' AS ok FROM _ayb_branches WHERE name = 'e2e-feature'", [], 'app');
     expect(recorded.rows[0]?.ok).toBe(true);
     await page.getByRole('button', { name: 'Set expiry of branch e2e-feature' }).click();
     await expiryDialog.getByRole('button', { name: 'Never expire' }).click();
     await page.getByRole('status').filter({ hasText: 'Branch "e2e-feature" never expires' }).waitFor();
-    await expect.poll(() => cells(row).nth(5).textContent()).toBe('never');
+    await expect.poll(() => cells(row).nth(4).textContent()).toBe('never');
 
     // A branch of the branch sits under it in the tree.
     await page.getByLabel('Name', { exact: true }).fill('e2e-child');
@@ -155,12 +181,14 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     const child = page.locator('tr[data-branch="e2e-child"]');
     await child.locator('.badge-ready').waitFor();
     expect(await child.locator('td.name').textContent()).toBe('└─ e2e-child');
-    expect(await cells(child).nth(2).textContent()).toBe('e2e-feature');
     expect(await page.locator('#branches tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.branch))).toEqual(['e2e-feature', 'e2e-child']);
 
     // Reset: the table made on the branch is gone, checked in the database itself.
     await page.getByRole('button', { name: 'Reset branch e2e-feature' }).click();
-    await page.locator('#confirm-dialog').getByRole('button', { name: 'Reset' }).click();
+    // Reset to its source as it is now, unless a snapshot is picked.
+    expect(await page.locator('#reset-to').inputValue()).toBe('');
+    expect(await page.locator('#reset-to option').first().textContent()).toBe('main, as it is now');
+    await page.locator('#reset-dialog').getByRole('button', { name: 'Reset' }).click();
     await page.getByRole('status').filter({ hasText: 'Reset branch "e2e-feature"' }).waitFor();
     const afterReset = await cluster.query("SELECT to_regclass('public.orders') IS NULL AS gone", [], 'ayb_branch_e2e_feature');
     expect(afterReset.rows[0]?.gone).toBe(true);
@@ -174,7 +202,7 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     const maskedRow = page.locator('tr[data-branch="e2e-masked"]');
     await maskedRow.locator('.badge-ready').waitFor();
     expect(await maskedRow.locator('td.name .tag').textContent()).toBe('masked');
-    expect(await page.locator('#branch-masked').isChecked()).toBe(false);
+    await expect.poll(() => page.locator('#branch-masked').isChecked()).toBe(false);
     const maskedEmails = await cluster.query<{ email: string }>('SELECT email FROM people ORDER BY id', [], 'ayb_branch_e2e_masked');
     expect(maskedEmails.rows.map((r) => r.email).filter((e) => e.endsWith('@real.example'))).toEqual([]);
 
@@ -182,41 +210,96 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     // (this server is not the managed PostgreSQL, so it keeps no history; dashboard-history covers a real one).
     expect(await page.locator('#branch-at').isVisible()).toBe(false);
     await page.locator('#branch-from').selectOption({ label: 'main at a past moment …' });
-    await page.getByLabel('Moment').fill('-1h');
+    await page.getByLabel('Moment', { exact: true }).fill('-1h');
     await page.getByLabel('Name', { exact: true }).fill('e2e-past');
     await page.getByRole('button', { name: 'Create branch' }).click();
     await page.getByRole('alert').filter({ hasText: 'only the managed PostgreSQL keeps' }).waitFor();
     await page.locator('#branch-from').selectOption('main');
     expect(await page.locator('#branch-at').isVisible()).toBe(false);
+    // The snapshot form offers main at a past moment too, with its own moment field.
+    expect(await page.locator('#snapshot-at').isVisible()).toBe(false);
+    await page.locator('#snapshot-of').selectOption({ label: 'main at a past moment …' });
+    await page.getByLabel('As of').fill('-1h');
+    await page.getByLabel('Snapshot name').fill('e2e-past-snap');
+    await page.getByRole('button', { name: 'Create snapshot' }).click();
+    await page.getByRole('alert').filter({ hasText: 'only the managed PostgreSQL keeps' }).waitFor();
+    await page.locator('#snapshot-of').selectOption('main');
+    expect(await page.locator('#snapshot-at').isVisible()).toBe(false);
 
     // Snapshots: freeze main, branch from the snapshot.
     await page.getByLabel('Snapshot name').fill('e2e-snap');
     await page.getByRole('button', { name: 'Create snapshot' }).click();
     const snapRow = page.locator('tr[data-snapshot="e2e-snap"]');
     await snapRow.locator('.badge-ready').waitFor();
-    expect(await cells(snapRow).nth(2).textContent()).toBe('main');
+    expect(await snapRow.locator('td.name').textContent()).toBe('e2e-snapsnapshot');
     await page.getByRole('button', { name: 'New branch from snapshot e2e-snap' }).click();
     expect(await page.locator('#branch-from').inputValue()).toBe('e2e-snap');
     await page.getByLabel('Name', { exact: true }).fill('from-snap');
     await page.getByRole('button', { name: 'Create branch' }).click();
     const fromSnap = page.locator('tr[data-branch="from-snap"]');
     await fromSnap.locator('.badge-ready').waitFor();
-    expect(await cells(fromSnap).nth(2).textContent()).toBe('e2e-snap');
+    expect(await fromSnap.locator('td.name').textContent()).toBe('└─ from-snap');
+    // A snapshot of a branch sits under that branch: one tree of branches and snapshots (e2e-masked was
+    // made from e2e-feature too: the form kept its From).
+    await page.getByLabel('Snapshot name').fill('feat-snap');
+    await page.locator('#snapshot-of').selectOption('e2e-feature');
+    await page.getByRole('button', { name: 'Create snapshot' }).click();
+    await page.locator('tr[data-snapshot="feat-snap"] .badge-ready').waitFor();
+    const order = await page.locator('#branches tbody tr').evaluateAll((rows) => rows.map((r) => {
+      const el = r as HTMLElement;
+      return `${el.querySelector('.tree')?.textContent ?? ''}${el.dataset.branch ?? el.dataset.snapshot}`;
+    }));
+    expect(order).toEqual(['e2e-feature', '├─ e2e-child', '├─ e2e-masked', '└─ feat-snap', 'e2e-snap', '└─ from-snap']);
+    const recordedSnap = await cluster.query("SELECT source_database FROM _ayb_branches WHERE name = 'feat-snap'", [], 'app');
+    expect(recordedSnap.rows).toEqual([{ source_database: 'ayb_branch_e2e_feature' }]);
+
+    // Reset to a snapshot picked in the dialog: the record says which, and the rows are the snapshot's.
+    await cluster.query('INSERT INTO items VALUES (1000)', [], 'ayb_branch_e2e_child');
+    await page.getByRole('button', { name: 'Reset branch e2e-child' }).click();
+    await page.locator('#reset-to').selectOption('e2e-snap');
+    await page.locator('#reset-dialog').getByRole('button', { name: 'Reset' }).click();
+    await page.getByRole('status').filter({ hasText: 'Reset branch "e2e-child" to snapshot "e2e-snap"' }).waitFor();
+    const resetTo = await cluster.query("SELECT snapshot FROM _ayb_branches WHERE name = 'e2e-child'", [], 'app');
+    expect(resetTo.rows).toEqual([{ snapshot: 'e2e-snap' }]);
+    const childItems = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'ayb_branch_e2e_child');
+    const snapItems = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'app');
+    expect(childItems.rows[0]!.n).toBe(snapItems.rows[0]!.n);
+
+    // No differences: said in words, with no empty table header under them.
+    // (e2e-feature was reset to main as it is now.)
+    await page.getByRole('button', { name: 'Data changes of branch e2e-feature' }).click();
+    await page.locator('#data-summary').filter({ hasText: 'No data differences' }).waitFor();
+    expect(await page.locator('#data-tables').isVisible()).toBe(false);
+    await page.locator('#data-close').click();
+
+    // A favicon, served by ayb itself (the page's link, and /favicon.ico that browsers ask for on their own).
+    expect(await page.locator('link[rel="icon"]').getAttribute('href')).toBe('/admin/favicon.svg');
+    const icon = await fetch(`${server.origin}/favicon.ico`);
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
+    expect(await icon.text()).toMatch(/^<svg /);
     const databases = await cluster.query("SELECT datname, datallowconn FROM pg_database WHERE datname IN ('ayb_snap_e2e_snap', 'ayb_branch_from_snap') ORDER BY 1", [], 'postgres');
     expect(databases.rows).toEqual([{ datname: 'ayb_branch_from_snap', datallowconn: true }, { datname: 'ayb_snap_e2e_snap', datallowconn: false }]);
 
-    // Screenshots at desktop and phone widths. On a wide screen nothing wraps: every row is one line.
+    // Screenshots at desktop and phone widths (look at them: AYB_SCREENSHOT_DIR). At 1280 px and
+    // wider nothing wraps, every row is one line, and the tree fits: every action of every row is on
+    // the screen beside its name, no sideways scrolling. On a phone each row is a card, all on screen.
     await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-desktop.png'), fullPage: true });
-    const rowHeights = await page.locator('#branches tbody tr, #snapshots tbody tr').evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height));
-    expect(Math.max(...rowHeights)).toBeLessThan(48);
-    // …and the branch table fits: no sideways scrolling to reach a row's actions.
     const branchTable = page.locator('#branches').locator('xpath=..');
-    expect(await branchTable.evaluate((wrap) => wrap.scrollWidth - wrap.clientWidth)).toBe(0);
+    for (const width of [1280, 1440, 1920]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `dashboard-${width}.png`), fullPage: true });
+      const rowHeights = await page.locator('#branches tbody tr').evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height));
+      expect(Math.max(...rowHeights), `${width} px`).toBeLessThan(48);
+      expect(await branchTable.evaluate((wrap) => wrap.scrollWidth - wrap.clientWidth), `${width} px`).toBe(0);
+      const { problems, buttons } = await rowsOffScreen(page);
+      expect(problems, `${width} px`).toEqual([]);
+      expect(buttons).toBeGreaterThanOrEqual(4 * 5 + 2 * 2); // 4 branches × 5 actions, 2 snapshots × 2
+    }
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
-    // Nothing runs off a phone's screen: no sideways scrolling of the page.
+    // Nothing runs off a phone's screen: no sideways scrolling of the page, every action on screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect((await rowsOffScreen(page)).problems).toEqual([]);
     await page.setViewportSize({ width: 1440, height: 900 });
 
     // A snapshot with a branch made from it is refused, and the reason is shown.
@@ -233,6 +316,9 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     await page.getByRole('button', { name: 'Delete snapshot e2e-snap' }).click();
     await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete', exact: true }).click();
     await snapRow.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Delete snapshot feat-snap' }).click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.locator('tr[data-snapshot="feat-snap"]').waitFor({ state: 'detached' });
 
     await page.getByRole('button', { name: 'Delete branch e2e-feature' }).click();
     const dialog = page.locator('#confirm-dialog');
@@ -247,7 +333,7 @@ describe.skipIf(skipWithoutChromium())('admin dashboard (headless Chromium)', ()
     await row.waitFor({ state: 'detached' });
     await page.getByRole('status').filter({ hasText: 'Deleted branch "e2e-feature"' }).waitFor();
     // Polling and refreshes never asked for the data changes again.
-    expect(dataDiffRequests).toHaveLength(1);
+    expect(dataDiffRequests).toHaveLength(2); // the two asked for above
     const gone = await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_%'", [], 'postgres');
     expect(gone.rows).toEqual([]);
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,11 +124,15 @@ describe('first hour', () => {
   it('on a terminal: create ends with how to connect; declining a delete exits 1, and nothing is deleted', async () => {
     const create = inTerminal(['branch', 'create', 'tty-made'], env);
     expect(create.exitCode).toBe(0);
-    expect(create.output).toContain('Connect with: psql "$(ayb branch url tty-made)"');
+    // ayb itself when it is on PATH, else the script that ran (a clone not linked: npm link needs root).
+    const self = process.env.PATH!.split(':').some((dir) => existsSync(path.join(dir, 'ayb'))) ? 'ayb' : './bin/run.js';
+    expect(create.output).toContain(`Connect with: psql "$(${self} branch url tty-made)"`);
 
     const declined = inTerminal(['branch', 'delete', 'tty-made'], env, 'n\n');
     expect(declined.output).toContain('Delete branch "tty-made"');
-    expect(declined.output).toContain('Error: deletion of branch "tty-made" cancelled; nothing was changed');
+    // Declining is not an error: said plainly, no red Error line (issue 27).
+    expect(declined.output).toContain('Cancelled, nothing was changed.');
+    expect(declined.output).not.toContain('Error:');
     expect(declined.exitCode).toBe(1);
     const still = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_tty_made'", [], 'postgres');
     expect(still.rowCount).toBe(1);

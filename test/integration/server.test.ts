@@ -55,7 +55,7 @@ describe('ayb start: HTTP API', () => {
   it('GET /health says which database and branch it serves', async () => {
     const response = await server.fetch('/health');
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', database: 'app', branch: null });
+    expect(await response.json()).toEqual({ status: 'ok', database: 'app', branch: null, pid: server.pid });
   });
 
   it('answers 401 on every admin route without a valid token', async () => {

@@ -132,7 +132,7 @@ describe('snapshots', () => {
   });
 
   it('prunes expired snapshots', async () => {
-    expect((await cli('snapshot', 'create', 'old', '--expires-at', '2020-01-01T00:00Z')).exitCode).toBe(0);
+    expect((await cli('snapshot', 'create', 'old', '--expires-at', '2020-01-01T00:00Z', '--allow-past')).exitCode).toBe(0);
     const pruned = await cli('branch', 'prune', '--json');
     expect(pruned.json().branches).toEqual([expect.objectContaining({ name: 'old', action: 'deleted' })]);
     expect(await allowsConnections('ayb_snap_old')).toBeUndefined();

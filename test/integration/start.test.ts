@@ -71,7 +71,7 @@ describe('ayb start', () => {
     try {
       expect(server.stdout()).toMatch(/serving database ayb_branch_feature \(branch feature\)/);
       expect(server.stdout()).toMatch(/\/ayb_branch_feature$/m);
-      expect(await (await server.fetch('/health')).json()).toEqual({ status: 'ok', database: 'ayb_branch_feature', branch: 'feature' });
+      expect(await (await server.fetch('/health')).json()).toEqual({ status: 'ok', database: 'ayb_branch_feature', branch: 'feature', pid: server.pid });
       const token = await server.login(PASSWORD);
       const { branches } = await (await server.fetch('/api/admin/branches', { token })).json();
       expect(branches.map((b: { name: string }) => b.name).sort()).toEqual(['broken', 'feature', 'halfway']);
@@ -124,6 +124,19 @@ describe('ayb start', () => {
       expect(result.stderr).toMatch(/another program uses that port\nHint: .*--port/);
     } finally {
       blocker.close();
+    }
+  });
+
+  it('says so when the port is taken by another ayb start, with its pid and URL (exit 4, issue 27)', async () => {
+    const first = await startServer([], { env });
+    try {
+      const port = new URL(first.origin).port;
+      const result = await runCli(['start', '--port', port], { env });
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}: ayb start already runs there (pid ${first.pid}), serving app (main) at http://127.0.0.1:${port}/admin`);
+      expect(result.stderr).toMatch(new RegExp(`^Hint: .*kill ${first.pid}.*--port`, 'm'));
+    } finally {
+      expect((await first.stop()).exitCode).toBe(0);
     }
   });
 

@@ -22,4 +22,18 @@ describe('scrubbing passwords from what ayb prints', () => {
     expect([error.message, error.hint, error.details]).toEqual(['uses ********', '******** again', { url: '********' }]);
     expect(error.cause).toBe(cause);
   });
+
+  it('masks a secret where it stands alone, not inside longer words that contain it (issue 27)', () => {
+    expect(scrubText('role "app" failed for app_user at app:app@h', ['app'])).toBe('role "********" failed for app_user at ********:********@h');
+    expect(scrubText('the shortest path; short it is', ['short'])).toBe('the shortest path; ******** it is');
+    expect(scrubText('x-pw-1 and pw-1', ['pw-1'])).toBe('x-******** and ********');
+  });
+
+  it('leaves out secrets that ayb refuses as too short, so the refusal keeps its words (issue 27)', () => {
+    const env = { AYB_MASKING_SECRET: 'short', AYB_ADMIN_PASSWORD: 'admin', PGPASSWORD: 'pw' };
+    expect(knownSecrets([], env)).toEqual(['pw']);
+    const refusal = new AybError('masking_secret_weak', 2, 'the masking secret in AYB_MASKING_SECRET is too short (5 characters; at least 16)', { hint: 'the admin password' });
+    expect(scrubError(refusal, knownSecrets([], env))).toBe(refusal);
+    expect(knownSecrets([], { AYB_MASKING_SECRET: 'a-long-enough-masking-secret', AYB_ADMIN_PASSWORD: 'long enough' }).sort()).toEqual(['a-long-enough-masking-secret', 'long enough']);
+  });
 });

@@ -70,9 +70,23 @@ describe('formatDuration', () => {
     [2 * DAY + 3 * HOUR + 5 * MIN, '2d 3h'],
     [2 * DAY + 5 * MIN, '2d'],
     [14 * DAY, '14d'],
+    [59 * DAY + 23 * HOUR, '59d 23h'],
     [-(3 * HOUR), '-3h'],
+    // Past 60 days: months (30 days) and years (365 days), not 2532d 7h (issue 27).
+    [60 * DAY, '2mo'],
+    [75 * DAY + 5 * HOUR, '2mo 15d'],
+    [2532 * DAY + 7 * HOUR, '6y 11mo'],
+    [365 * DAY, '1y'],
+    [-(400 * DAY), '-1y 1mo'],
   ])('renders %d ms as %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('parseDuration messages', () => {
+  it('quote the value once, also when the subject already quotes it (issue 27)', () => {
+    expect(() => parseDuration('2x', 'the time "-2x"')).toThrow(/^the time "-2x" has an unknown unit "x"$/);
+    expect(() => parseDuration('2x', '--ttl')).toThrow(/^--ttl "2x" has an unknown unit "x"$/);
   });
 });
 

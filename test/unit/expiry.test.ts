@@ -19,8 +19,20 @@ describe('expiryFromFlags', () => {
   it('counts --ttl from now', () => {
     expect(expiryFromFlags({ ttl: '2h' }, now)?.toISOString()).toBe('2030-06-01T14:00:00.000Z');
   });
-  it('takes --expires-at as given, even in the past', () => {
-    expect(expiryFromFlags({ expiresAt: '2020-01-01T00:00Z' }, now)?.toISOString()).toBe('2020-01-01T00:00:00.000Z');
+  it('takes a future --expires-at as given', () => {
+    expect(expiryFromFlags({ expiresAt: '2031-01-01T00:00Z' }, now)?.toISOString()).toBe('2031-01-01T00:00:00.000Z');
+  });
+  it('refuses a past --expires-at (exit 2, naming --allow-past) unless allowPast is given', () => {
+    for (const expiresAt of ['2020-01-01T00:00Z', '2030-06-01T12:00Z']) {
+      let error: unknown;
+      try {
+        expiryFromFlags({ expiresAt }, now);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 'expiry_in_past', exitCode: 2, hint: expect.stringContaining('--allow-past') });
+    }
+    expect(expiryFromFlags({ expiresAt: '2020-01-01T00:00Z', allowPast: true }, now)?.toISOString()).toBe('2020-01-01T00:00:00.000Z');
   });
   it('is null for --never and undefined when nothing was said', () => {
     expect(expiryFromFlags({ never: true }, now)).toBeNull();

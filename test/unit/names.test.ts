@@ -30,6 +30,9 @@ describe('branch names', () => {
     ['dot.name', /contains "."/],
     ['ümlaut', /contains "ü"/],
     ['quote"d', /contains """/],
+    // Every rule broken, not only the first (issue 27).
+    ['Bad Name', /^invalid branch name "Bad Name": it has uppercase letters and contains " " \(a space\)$/],
+    ['A.b;c', /it has uppercase letters, contains "\." and contains ";"$/],
   ])('rejects %j', (name, why) => {
     expect(reason(name)).toMatch(why);
   });

@@ -147,3 +147,18 @@ describe('resolveAdminPassword', () => {
     expect(a.value).not.toBe(b.value);
   });
 });
+
+describe('a chosen admin password that is too short (issue 27)', () => {
+  it('is refused with exit 2, from the environment and from ayb.toml alike', () => {
+    for (const [configured, env] of [[undefined, { AYB_ADMIN_PASSWORD: 'admin' }], ['admin', {}]] as const) {
+      let error: unknown;
+      try {
+        resolveAdminPassword(configured, env);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 'admin_password_weak', exitCode: 2 });
+    }
+    expect(resolveAdminPassword(undefined, { AYB_ADMIN_PASSWORD: '12345678' }).value).toBe('12345678');
+  });
+});

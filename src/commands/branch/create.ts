@@ -21,7 +21,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
 
 --from a snapshot (ayb snapshot create) is always a template copy: nobody is ever connected to a snapshot, so it never has to wait for or dump a busy source.
 
---ttl or --expires-at sets when the branch expires ([branching] default_ttl applies when neither is given; --never-expires opts out); "ayb branch prune" and "ayb start" delete expired branches. With --if-not-exists an existing ready branch is printed unchanged (exit 0), so a CI job can be re-run; if another ayb process is creating it right now, this waits for that and prints its result.`;
+--ttl or --expires-at sets when the branch expires ([branching] default_ttl applies when neither is given; --never-expires opts out); an --expires-at in the past is refused (exit 2, most often a typo) unless --allow-past is given; "ayb branch prune" and "ayb start" delete expired branches. With --if-not-exists an existing ready branch is printed unchanged (exit 0), so a CI job can be re-run; if another ayb process is creating it right now, this waits for that and prints its result.`;
 
   static override examples = [
     { description: 'Branch the main database', command: '<%= config.bin %> branch create feature-auth' },
@@ -53,7 +53,7 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
     let from = flags.from;
     if (flags['keep-base']) {
       const ctx = await this.branchContext(flags);
-      const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'] });
+      const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
       from = await this.interruptible((signal) => createBaseSnapshot(ctx, args.name, flags.from, { expiresAt, signal }));
       this.writer.log(`Kept the base as snapshot "${from}"`);
     }

@@ -24,7 +24,8 @@ export default class BranchExpire extends AybCommand {
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BranchExpire);
     this.setOutput(flags);
-    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags.never });
+    // Unlike create, a past time is taken as asked: expiring an existing branch now is what this command is for.
+    const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags.never, allowPast: true });
     if (expiresAt === undefined) {
       throw new UsageError('say when the branch should expire', {
         hint: `give one of --ttl <duration>, --expires-at <time> or --never, e.g. ayb branch expire ${args.name} --ttl 7d`,

@@ -39,7 +39,7 @@ Never deleted, only reported: a branch being created, reset or renamed right now
     const failures = result.branches.filter((b) => b.action === 'error');
     if (failures.length > 0) {
       if (!this.writer.json) this.render(result.branches);
-      throw new ExternalError('prune_incomplete', `could not delete ${failures.length} branch(es): ${failures.map((f) => `${f.name} (${f.detail})`).join('; ')}`, {
+      throw new ExternalError('prune_incomplete', `could not delete ${countKinds(failures)}: ${failures.map((f) => `${f.name} (${f.detail})`).join('; ')}`, {
         hint: 'the others were handled as listed; fix the cause and run ayb branch prune again',
         details: { dry_run: result.dry_run, branches: result.branches },
       });
@@ -53,15 +53,16 @@ Never deleted, only reported: a branch being created, reset or renamed right now
       return;
     }
     this.render(result.branches);
-    const done = result.branches.filter((b) => b.action === 'deleted' || b.action === 'would_delete').length;
+    const done = result.branches.filter((b) => b.action === 'deleted' || b.action === 'would_delete');
     const skipped = result.branches.filter((b) => b.action === 'skipped').length;
-    this.writer.log(`${flags['dry-run'] ? 'Would delete' : 'Deleted'} ${done} branch(es)${skipped ? `, skipped ${skipped}` : ''}.${flags['dry-run'] && done ? ' Run without --dry-run to delete.' : ''}`);
+    this.writer.log(`${flags['dry-run'] ? 'Would delete' : 'Deleted'} ${countKinds(done)}${skipped ? `, skipped ${skipped}` : ''}.${flags['dry-run'] && done.length ? ' Run without --dry-run to delete.' : ''}`);
   }
 
   private render(items: readonly PruneItem[]): void {
     const now = Date.now();
     const columns: Column<PruneItem>[] = [
       { header: 'Name', get: (b) => b.name },
+      { header: 'Kind', get: (b) => b.kind },
       { header: 'Status', get: (b) => b.status },
       { header: 'Why', get: (b) => b.reasons.map((r) => reasonText(r, b, now)).join(', ') },
       { header: 'Action', get: (b) => ACTION_TEXT[b.action] + (b.detail ? `: ${b.detail}` : '') },
@@ -74,4 +75,14 @@ function reasonText(reason: PruneItem['reasons'][number], item: PruneItem, now: 
   if (reason === 'expired' && item.expires_at) return `expired ${formatDuration(now - Date.parse(item.expires_at))} ago`;
   if (reason === 'older_than') return `created ${formatDuration(now - Date.parse(item.created_at))} ago`;
   return reason;
+}
+
+/** "3 branches and 1 snapshot", "1 branch", "0 branches": what was counted, by its name. */
+export function countKinds(items: readonly Pick<PruneItem, 'kind'>[]): string {
+  const branches = items.filter((i) => i.kind !== 'snapshot').length;
+  const snapshots = items.length - branches;
+  const part = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  if (snapshots === 0) return part(branches, 'branch', 'branches');
+  if (branches === 0) return part(snapshots, 'snapshot', 'snapshots');
+  return `${part(branches, 'branch', 'branches')} and ${part(snapshots, 'snapshot', 'snapshots')}`;
 }

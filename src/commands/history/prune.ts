@@ -9,7 +9,7 @@ export default class HistoryPrune extends AybCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(HistoryPrune);
     this.setOutput(flags);
-    const result = await pruneHistoryNow(await this.branchContext(flags));
+    const result = await pruneHistoryNow(await this.historyContext(flags));
     if (this.writer.json) this.writer.jsonDocument({ deleted_base_backups: result.deletedBackups, deleted_wal_files: result.deletedWalFiles });
     else if (result.deletedBackups.length === 0 && result.deletedWalFiles === 0) this.writer.log('Nothing to prune: everything kept is inside the window');
   }

@@ -92,16 +92,17 @@ const ui = {
   dataTitle: byId<HTMLElement>('data-title'),
   dataSummary: byId<HTMLParagraphElement>('data-summary'),
   dataRows: byId<HTMLTableElement>('data-tables').tBodies[0]!,
+  dataTablesWrap: byId<HTMLDivElement>('data-tables-wrap'),
   dataNotes: byId<HTMLParagraphElement>('data-notes'),
   dataAgain: byId<HTMLButtonElement>('data-again'),
   dataClose: byId<HTMLButtonElement>('data-close'),
   snapshotForm: byId<HTMLFormElement>('snapshot-form'),
   snapshotName: byId<HTMLInputElement>('snapshot-name'),
   snapshotOf: byId<HTMLSelectElement>('snapshot-of'),
+  snapshotAt: byId<HTMLInputElement>('snapshot-at'),
+  snapshotAtParts: document.querySelectorAll<HTMLElement>('.snapshot-at-moment'),
   snapshotMasked: byId<HTMLInputElement>('snapshot-masked'),
   snapshotButton: byId<HTMLButtonElement>('snapshot-button'),
-  snapshotRows: byId<HTMLTableElement>('snapshots').tBodies[0]!,
-  snapshotsEmpty: byId<HTMLParagraphElement>('snapshots-empty'),
   databaseName: byId<HTMLElement>('database-name'),
   tableRows: byId<HTMLTableElement>('tables').tBodies[0]!,
   tablesEmpty: byId<HTMLParagraphElement>('tables-empty'),
@@ -110,6 +111,10 @@ const ui = {
   confirmTitle: byId<HTMLElement>('confirm-title'),
   confirmText: byId<HTMLParagraphElement>('confirm-text'),
   confirmOk: byId<HTMLButtonElement>('confirm-ok'),
+  reset: byId<HTMLDialogElement>('reset-dialog'),
+  resetTitle: byId<HTMLElement>('reset-title'),
+  resetText: byId<HTMLParagraphElement>('reset-text'),
+  resetTo: byId<HTMLSelectElement>('reset-to'),
   expiry: byId<HTMLDialogElement>('expiry-dialog'),
   expiryTitle: byId<HTMLElement>('expiry-title'),
   expiryText: byId<HTMLParagraphElement>('expiry-text'),
@@ -126,6 +131,8 @@ let pollTimer: number | undefined;
 /** The branch whose data changes are shown, and a counter so that only the latest comparison is drawn. */
 let dataOf: string | undefined;
 let dataRequest = 0;
+/** The ready snapshots, for the Reset dialog's "Reset to". */
+let readySnapshots: string[] = [];
 /** The From option for `main@<time>`: its moment is typed in #branch-at. */
 const AT_MOMENT = 'main@';
 
@@ -220,8 +227,15 @@ function formatTime(iso: string): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** As formatDuration in src/core/duration.ts: the two largest units, `1d 23h`, `5m 3s`. */
+/** As formatDuration in src/core/duration.ts: the two largest units, `1d 23h`, `5m 3s`; months and years from 60 days on. */
 function formatDuration(ms: number): string {
+  const days = Math.floor(Math.abs(ms) / 86_400_000);
+  if (days >= 60) {
+    const years = Math.floor(days / 365);
+    const months = Math.floor((days - years * 365) / 30);
+    const rest = days - years * 365 - months * 30;
+    return (years > 0 ? [`${years}y`, months > 0 ? `${months}mo` : ''] : [`${months}mo`, rest > 0 ? `${rest}d` : '']).filter(Boolean).join(' ');
+  }
   let rest = Math.floor(Math.abs(ms) / 1000);
   const parts: string[] = [];
   for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
@@ -261,126 +275,152 @@ function timeCells(row: HTMLTableRowElement, record: BranchJson): void {
   }
 }
 
-/** Branches in tree order (children under their parent, as `ayb branch list --tree`), with their depth. */
-function treeOrder(branches: readonly BranchJson[]): { branch: BranchJson; depth: number; last: boolean }[] {
-  const names = new Set(branches.map((b) => b.name));
+type Row = { record: BranchJson; depth: number; last: boolean };
+
+/**
+ * Branches and snapshots in one tree, as `ayb branch list --tree`: a branch under the branch or
+ * snapshot it was made from, a snapshot under the branch it froze, the rest (made from main or
+ * elsewhere) at the top; oldest first among siblings.
+ */
+function treeOrder(records: readonly BranchJson[]): Row[] {
+  const names = new Set(records.map((r) => r.name));
+  const byDatabase = new Map(records.map((r) => [r.branch_database, r.name]));
+  const parentOf = (r: BranchJson): string | null => {
+    if (r.parent !== null && names.has(r.parent)) return r.parent;
+    if (r.kind === 'snapshot') return byDatabase.get(r.source_database) ?? null;
+    return null;
+  };
+  const sorted = [...records].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.name.localeCompare(b.name));
   const children = new Map<string | null, BranchJson[]>();
-  for (const b of branches) {
-    const parent = b.parent !== null && names.has(b.parent) ? b.parent : null;
-    children.set(parent, [...(children.get(parent) ?? []), b]);
+  for (const r of sorted) {
+    const parent = parentOf(r);
+    children.set(parent, [...(children.get(parent) ?? []), r]);
   }
-  const out: { branch: BranchJson; depth: number; last: boolean }[] = [];
+  const out: Row[] = [];
+  const seen = new Set<string>();
   const visit = (parent: string | null, depth: number) => {
     const list = children.get(parent) ?? [];
-    list.forEach((b, i) => {
-      out.push({ branch: b, depth, last: i === list.length - 1 });
-      visit(b.name, depth + 1);
+    list.forEach((r, i) => {
+      if (seen.has(r.name)) return;
+      seen.add(r.name);
+      out.push({ record: r, depth, last: i === list.length - 1 });
+      visit(r.name, depth + 1);
     });
   };
   visit(null, 0);
   return out;
 }
 
+/** What a record was made from, as the user names it: its parent, main, or the database or URL recorded. */
 function parentName(record: BranchJson): string {
   return record.parent ?? (record.source_database === mainDatabase ? 'main' : record.source_database);
 }
 
-function renderBranches(branches: readonly BranchJson[]): void {
+function tag(text: string, title?: string): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.className = 'tag';
+  span.textContent = text;
+  if (title) span.title = title;
+  return span;
+}
+
+function nameCell(row: HTMLTableRowElement, { record, depth, last }: Row): void {
+  const name = cell(row, '', 'Name', 'name');
+  if (depth > 0) {
+    const tree = document.createElement('span');
+    tree.className = 'tree';
+    tree.textContent = `${'   '.repeat(depth - 1)}${last ? '└─ ' : '├─ '}`;
+    name.append(tree);
+  }
+  name.append(record.name);
+  if (record.kind === 'snapshot') name.append(tag('snapshot', 'a frozen copy: branch from it, or reset a branch to it'));
+  // At the top of the tree, a record not made from main says what it was made from.
+  if (depth === 0 && record.parent === null && record.source_database !== mainDatabase) {
+    name.append(tag(`from ${record.source_database}`, `made from ${record.source_database}`));
+  }
+  if (record.name === servedBranch) name.append(tag('served'));
+  if (record.masked) name.append(tag('masked', 'made with the masking rules applied'));
+}
+
+function renderRecords(records: readonly BranchJson[]): void {
   ui.branchRows.replaceChildren();
-  for (const { branch, depth, last } of treeOrder(branches)) {
+  for (const item of treeOrder(records)) {
     const row = ui.branchRows.insertRow();
-    row.dataset.branch = branch.name;
-    const name = cell(row, '', 'Name', 'name');
-    if (depth > 0) {
-      const tree = document.createElement('span');
-      tree.className = 'tree';
-      tree.textContent = `${'   '.repeat(depth - 1)}${last ? '└─ ' : '├─ '}`;
-      name.append(tree);
-    }
-    name.append(branch.name);
-    if (branch.name === servedBranch) {
-      const tag = document.createElement('span');
-      tag.className = 'tag';
-      tag.textContent = 'served';
-      name.append(tag);
-    }
-    if (branch.masked) {
-      const tag = document.createElement('span');
-      tag.className = 'tag';
-      tag.textContent = 'masked';
-      tag.title = 'made with the masking rules applied';
-      name.append(tag);
-    }
-    statusCell(row, branch);
-    cell(row, parentName(branch), 'Parent');
-    cell(row, formatBytes(branch.size_bytes), 'Size', 'num');
-    timeCells(row, branch);
-
-    const connection = cell(row, '', 'Connection', 'connection');
-    if (branch.url) {
-      const code = document.createElement('code');
-      // Right-to-left only so that the cut falls at the start; the URL itself reads left to right.
-      const url = document.createElement('bdi');
-      url.dir = 'ltr';
-      url.textContent = branch.url;
-      code.append(url);
-      code.title = branch.url;
-      connection.append(code, button('Copy', `Copy connection URL of ${branch.name}`, () => void copyUrl(branch.name).catch(showError)));
+    if (item.record.kind === 'snapshot') {
+      row.dataset.snapshot = item.record.name;
+      row.className = 'snapshot';
+      nameCell(row, item);
+      snapshotCells(row, item.record);
     } else {
-      connection.textContent = '-';
+      row.dataset.branch = item.record.name;
+      nameCell(row, item);
+      branchCells(row, item.record);
     }
-
-    const actions = cell(row, '', 'Actions', 'actions');
-    const ready = branch.status === 'ready';
-    const served = branch.name === servedBranch;
-    const diffButton = button('Diff', `Diff branch ${branch.name}`, () => void showDiff(branch.name).catch(showError));
-    const dataButton = button('Data', `Data changes of branch ${branch.name}`, () => void showDataChanges(branch.name).catch(showError));
-    const resetButton = button('Reset', `Reset branch ${branch.name}`, () => void confirmReset(branch));
-    const expiryButton = button('Expiry', `Set expiry of branch ${branch.name}`, () => void editExpiry(branch));
-    const remove = button('Delete', `Delete branch ${branch.name}`, () => void confirmDelete(branch, 'branch'));
-    diffButton.disabled = !ready;
-    const comparable = branch.parent !== null || branch.source_database === mainDatabase;
-    dataButton.disabled = !ready || !comparable;
-    if (!comparable) dataButton.title = `Copied from ${branch.source_database}: there is no parent here to compare its rows with`;
-    resetButton.disabled = !ready || served;
-    remove.disabled = served;
-    if (served) resetButton.title = remove.title = 'This server serves this branch';
-    actions.append(diffButton, dataButton, resetButton, expiryButton, remove);
   }
-  ui.branchesEmpty.hidden = branches.length > 0;
+  ui.branchesEmpty.hidden = records.length > 0;
 }
 
-function renderSnapshots(snapshots: readonly BranchJson[]): void {
-  ui.snapshotRows.replaceChildren();
-  for (const snapshot of snapshots) {
-    const row = ui.snapshotRows.insertRow();
-    row.dataset.snapshot = snapshot.name;
-    cell(row, snapshot.name, 'Name', 'name');
-    statusCell(row, snapshot);
-    cell(row, parentName(snapshot), 'Of');
-    cell(row, formatBytes(snapshot.size_bytes), 'Size', 'num');
-    timeCells(row, snapshot);
-    const actions = cell(row, '', 'Actions', 'actions');
-    const branchFrom = button('New branch', `New branch from snapshot ${snapshot.name}`, () => {
-      ui.branchFrom.value = snapshot.name;
-      showMomentField();
-      ui.branchName.focus();
-      notice(`Name the new branch of snapshot "${snapshot.name}" and press Create branch.`);
-    });
-    branchFrom.disabled = snapshot.status !== 'ready';
-    actions.append(branchFrom, button('Delete', `Delete snapshot ${snapshot.name}`, () => void confirmDelete(snapshot, 'snapshot')));
+function branchCells(row: HTMLTableRowElement, branch: BranchJson): void {
+  statusCell(row, branch);
+  cell(row, formatBytes(branch.size_bytes), 'Size', 'num');
+  timeCells(row, branch);
+
+  const connection = cell(row, '', 'Connection', 'connection');
+  if (branch.url) {
+    const code = document.createElement('code');
+    // Right-to-left only so that the cut falls at the start; the URL itself reads left to right.
+    const url = document.createElement('bdi');
+    url.dir = 'ltr';
+    url.textContent = branch.url;
+    code.append(url);
+    code.title = branch.url;
+    connection.append(code, button('Copy', `Copy connection URL of ${branch.name}`, () => void copyUrl(branch.name).catch(showError)));
+  } else {
+    connection.textContent = '-';
   }
-  ui.snapshotsEmpty.hidden = snapshots.length > 0;
+
+  const actions = cell(row, '', 'Actions', 'actions');
+  const ready = branch.status === 'ready';
+  const served = branch.name === servedBranch;
+  const diffButton = button('Diff', `Diff branch ${branch.name}`, () => void showDiff(branch.name).catch(showError));
+  const dataButton = button('Data', `Data changes of branch ${branch.name}`, () => void showDataChanges(branch.name).catch(showError));
+  const resetButton = button('Reset', `Reset branch ${branch.name}`, () => void confirmReset(branch));
+  const expiryButton = button('Expiry', `Set expiry of branch ${branch.name}`, () => void editExpiry(branch));
+  const remove = button('Delete', `Delete branch ${branch.name}`, () => void confirmDelete(branch, 'branch'));
+  diffButton.disabled = !ready;
+  const comparable = branch.parent !== null || branch.source_database === mainDatabase;
+  dataButton.disabled = !ready || !comparable;
+  if (!comparable) dataButton.title = `Copied from ${branch.source_database}: there is no parent here to compare its rows with`;
+  resetButton.disabled = !ready || served;
+  remove.disabled = served;
+  if (served) resetButton.title = remove.title = 'This server serves this branch';
+  actions.append(diffButton, dataButton, resetButton, expiryButton, remove);
 }
 
-/** The sources a branch can be made from (main, ready branches, ready snapshots) and what a snapshot can be of. */
+function snapshotCells(row: HTMLTableRowElement, snapshot: BranchJson): void {
+  statusCell(row, snapshot);
+  cell(row, formatBytes(snapshot.size_bytes), 'Size', 'num');
+  timeCells(row, snapshot);
+  const connection = cell(row, '-', 'Connection', 'connection');
+  connection.title = 'nobody connects to a snapshot: make a branch of it';
+  const actions = cell(row, '', 'Actions', 'actions');
+  const branchFrom = button('New branch', `New branch from snapshot ${snapshot.name}`, () => {
+    ui.branchFrom.value = snapshot.name;
+    showMomentField();
+    ui.branchName.focus();
+    notice(`Name the new branch of snapshot "${snapshot.name}" and press Create branch.`);
+  });
+  branchFrom.disabled = snapshot.status !== 'ready';
+  actions.append(branchFrom, button('Delete', `Delete snapshot ${snapshot.name}`, () => void confirmDelete(snapshot, 'snapshot')));
+}
+
+/** The sources a branch can be made from (main, main at a moment, ready branches, ready snapshots) and what a snapshot can be of. */
 function renderSources(branches: readonly BranchJson[], snapshots: readonly BranchJson[]): void {
   const readyBranches = branches.filter((b) => b.status === 'ready').map((b) => b.name);
-  const readySnapshots = snapshots.filter((s) => s.status === 'ready').map((s) => s.name);
+  readySnapshots = snapshots.filter((s) => s.status === 'ready').map((s) => s.name);
   const fill = (select: HTMLSelectElement, withSnapshots: boolean) => {
     const selected = select.value;
-    const options: HTMLElement[] = [new Option('main', 'main')];
-    if (withSnapshots) options.push(new Option('main at a past moment …', AT_MOMENT));
+    const options: HTMLElement[] = [new Option('main', 'main'), new Option('main at a past moment …', AT_MOMENT)];
     if (readyBranches.length > 0) {
       const group = document.createElement('optgroup');
       group.label = 'Branches';
@@ -394,7 +434,7 @@ function renderSources(branches: readonly BranchJson[], snapshots: readonly Bran
       options.push(group);
     }
     select.replaceChildren(...options);
-    const all = ['main', ...(withSnapshots ? [AT_MOMENT] : []), ...readyBranches, ...(withSnapshots ? readySnapshots : [])];
+    const all = ['main', AT_MOMENT, ...readyBranches, ...(withSnapshots ? readySnapshots : [])];
     select.value = all.includes(selected) ? selected : 'main';
   };
   fill(ui.branchFrom, true);
@@ -408,8 +448,7 @@ async function refreshBranches(): Promise<void> {
     api<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots'),
   ]);
   mainDatabase = main_database;
-  renderBranches(branches);
-  renderSnapshots(snapshots);
+  renderRecords([...branches, ...snapshots]);
   renderSources(branches, snapshots);
   // While a create runs (here or elsewhere), keep the view current so its status changes show.
   window.clearTimeout(pollTimer);
@@ -492,6 +531,7 @@ async function showDataChanges(name: string): Promise<void> {
   ui.dataTitle.textContent = `Data changes: ${name}`;
   ui.dataSummary.textContent = `Comparing the rows of "${name}" with its parent …`;
   ui.dataRows.replaceChildren();
+  ui.dataTablesWrap.hidden = true;
   ui.dataNotes.textContent = '';
   ui.dataAgain.disabled = true;
   ui.dataView.hidden = false;
@@ -518,6 +558,8 @@ function renderDataChanges(result: DataDiff): void {
     ? `No data differences between ${result.from} and ${result.to} (${result.tables.length} table(s) compared).`
     : `${differing.length} table(s) differ${same > 0 ? `; ${same} other table(s) identical` : ''}.`;
   ui.dataRows.replaceChildren();
+  // No header row over nothing: the table shows only when some table differs.
+  ui.dataTablesWrap.hidden = differing.length === 0;
   for (const t of differing) {
     const row = ui.dataRows.insertRow();
     row.dataset.table = t.table;
@@ -577,13 +619,32 @@ async function confirmDelete(record: BranchJson, kind: 'branch' | 'snapshot'): P
   await refreshBranches().catch(showError);
 }
 
+/** Reset to the branch's source as it is now, or to a snapshot picked in the dialog. */
 async function confirmReset(branch: BranchJson): Promise<void> {
+  clearMessages();
   const source = parentName(branch);
-  if (!(await ask('Reset branch?', `Branch "${branch.name}" gets a fresh copy of ${source}: every change made on it is lost, and its sessions are ended. Its name and URL stay the same.`, 'Reset'))) return;
+  const sourceIsSnapshot = readySnapshots.includes(source);
+  ui.resetTitle.textContent = `Reset branch "${branch.name}"?`;
+  ui.resetText.textContent = `It gets a fresh copy: every change made on it is lost, and its sessions are ended. Its name and URL stay the same.`;
+  const options: HTMLElement[] = [new Option(sourceIsSnapshot ? `${source} (snapshot it was made from)` : `${source}, as it is now`, '')];
+  const others = readySnapshots.filter((n) => n !== source);
+  if (others.length > 0) {
+    const group = document.createElement('optgroup');
+    group.label = 'Snapshots';
+    group.append(...others.map((n) => new Option(`${n} (snapshot)`, n)));
+    options.push(group);
+  }
+  ui.resetTo.replaceChildren(...options);
+  ui.resetTo.value = '';
+  ui.reset.returnValue = '';
+  ui.reset.showModal();
+  await new Promise<void>((resolve) => ui.reset.addEventListener('close', () => resolve(), { once: true }));
+  if (ui.reset.returnValue !== 'ok') return;
+  const to = ui.resetTo.value;
   try {
     notice(`Resetting branch "${branch.name}" …`);
-    const reset = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/reset`, {});
-    notice(`Reset branch "${reset.name}" to the current state of ${source} (${reset.strategy ?? 'copy'}).`);
+    const reset = await api<BranchJson>('POST', `/api/admin/branches/${encodeURIComponent(branch.name)}/reset`, to ? { to } : {});
+    notice(to ? `Reset branch "${reset.name}" to snapshot "${to}" (${reset.strategy ?? 'copy'}).` : `Reset branch "${reset.name}" to the current state of ${source} (${reset.strategy ?? 'copy'}).`);
     // Its data changes were those of the copy just replaced.
     if (dataOf === reset.name) hideDataChanges();
   } catch (error) {
@@ -655,9 +716,11 @@ ui.snapshotForm.addEventListener('submit', (event) => {
   event.preventDefault();
   clearMessages();
   ui.snapshotButton.disabled = true;
-  createRecord('snapshot', { name: ui.snapshotName.value.trim(), of: ui.snapshotOf.value, ...(ui.snapshotMasked.checked ? { masked: true } : {}) })
+  const of = ui.snapshotOf.value === AT_MOMENT ? `${AT_MOMENT}${ui.snapshotAt.value.trim()}` : ui.snapshotOf.value;
+  createRecord('snapshot', { name: ui.snapshotName.value.trim(), of, ...(ui.snapshotMasked.checked ? { masked: true } : {}) })
     .then(() => {
       ui.snapshotName.value = '';
+      ui.snapshotAt.value = '';
       ui.snapshotMasked.checked = false;
     })
     .catch(showError)
@@ -666,13 +729,17 @@ ui.snapshotForm.addEventListener('submit', (event) => {
     });
 });
 
-/** The moment field shows only for "main at a past moment". */
+/** The moment fields show only for "main at a past moment", in the branch form and the snapshot form alike. */
 function showMomentField(): void {
   const at = ui.branchFrom.value === AT_MOMENT;
   for (const part of ui.branchAtParts) part.hidden = !at;
   ui.branchAt.required = at;
+  const snapshotAt = ui.snapshotOf.value === AT_MOMENT;
+  for (const part of ui.snapshotAtParts) part.hidden = !snapshotAt;
+  ui.snapshotAt.required = snapshotAt;
 }
 ui.branchFrom.addEventListener('change', showMomentField);
+ui.snapshotOf.addEventListener('change', showMomentField);
 
 ui.dataAgain.addEventListener('click', () => {
   if (dataOf) void showDataChanges(dataOf).catch(showError);

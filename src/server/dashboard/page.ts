@@ -9,6 +9,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ayb admin</title>
+<link rel="icon" href="/admin/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/admin/app.css">
 <script type="module" src="/admin/app.js"></script>
 </head>
@@ -47,9 +48,10 @@ export const DASHBOARD_HTML = `<!doctype html>
         <label class="check" title="apply the masking rules of ayb.toml before the branch is ready (always on with [masking] required)"><input id="branch-masked" name="masked" type="checkbox"> Masked</label>
         <button type="submit" id="create-button">Create branch</button>
       </form>
+      <p class="muted">Each branch sits under what it was made from (main, a branch, or a snapshot), and each snapshot under the branch it froze.</p>
       <div class="table-wrap">
         <table id="branches" class="cards">
-          <thead><tr><th>Name</th><th>Status</th><th>Parent</th><th class="num">Size</th><th>Created</th><th>Expires</th><th>Connection</th><th><span class="sr-only">Actions</span></th></tr></thead>
+          <thead><tr><th>Name</th><th>Status</th><th class="num">Size</th><th>Created</th><th>Expires</th><th>Connection</th><th><span class="sr-only">Actions</span></th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -74,7 +76,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         <button id="data-close" type="button" class="secondary">Close</button>
       </div>
       <p id="data-summary"></p>
-      <div class="table-wrap">
+      <div id="data-tables-wrap" class="table-wrap">
         <table id="data-tables" class="cards">
           <thead><tr><th>Table</th><th class="num">Added</th><th class="num">Removed</th><th class="num">Changed</th><th>Matched by</th></tr></thead>
           <tbody></tbody>
@@ -85,22 +87,17 @@ export const DASHBOARD_HTML = `<!doctype html>
 
     <section aria-labelledby="snapshots-title">
       <h2 id="snapshots-title">Snapshots</h2>
-      <p class="muted">Frozen copies nobody connects to: branch from them, or reset a branch to one.</p>
+      <p class="muted">Frozen copies nobody connects to: branch from them, or reset a branch to one. They show in the tree above, marked <span class="tag">snapshot</span>.</p>
       <form id="snapshot-form" class="inline">
         <label for="snapshot-name">Snapshot name</label>
         <input id="snapshot-name" name="name" placeholder="before-migration" autocomplete="off" autocapitalize="none" spellcheck="false" required>
         <label for="snapshot-of">Of</label>
         <select id="snapshot-of" name="of"><option value="main">main</option></select>
+        <label for="snapshot-at" class="snapshot-at-moment" hidden>As of</label>
+        <input id="snapshot-at" name="at" class="snapshot-at-moment" placeholder="-2h or 2026-11-30T14:00Z" autocomplete="off" spellcheck="false" size="22" hidden title="main as it was at this moment: an ISO 8601 time with a zone, or a duration ago (needs [history] on the managed PostgreSQL)">
         <label class="check" title="apply the masking rules of ayb.toml before the snapshot is ready (always on with [masking] required)"><input id="snapshot-masked" name="masked" type="checkbox"> Masked</label>
         <button type="submit" id="snapshot-button">Create snapshot</button>
       </form>
-      <div class="table-wrap">
-        <table id="snapshots" class="cards">
-          <thead><tr><th>Name</th><th>Status</th><th>Of</th><th class="num">Size</th><th>Created</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
-          <tbody></tbody>
-        </table>
-      </div>
-      <p id="snapshots-empty" class="muted" hidden>No snapshots yet.</p>
     </section>
 
     <section aria-labelledby="database-title">
@@ -129,6 +126,19 @@ export const DASHBOARD_HTML = `<!doctype html>
   </form>
 </dialog>
 
+<dialog id="reset-dialog" aria-labelledby="reset-title">
+  <form method="dialog">
+    <h2 id="reset-title">Reset branch?</h2>
+    <p id="reset-text"></p>
+    <label for="reset-to">Reset to</label>
+    <select id="reset-to"></select>
+    <div class="actions">
+      <button value="cancel" class="secondary">Cancel</button>
+      <button value="ok" id="reset-ok" class="danger">Reset</button>
+    </div>
+  </form>
+</dialog>
+
 <dialog id="expiry-dialog" aria-labelledby="expiry-title">
   <form method="dialog">
     <h2 id="expiry-title">Expiry</h2>
@@ -152,11 +162,11 @@ export const DASHBOARD_CSS = `
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e8ec; --muted: #98a2b3; --line: #344054; --bg: #101828; --accent: #6f9cff; --code-bg: #1d2939; } }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--fg); background: var(--bg); }
-header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem 1.5rem; padding: .75rem 2rem; border-bottom: 1px solid var(--line); }
+header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem 1.5rem; padding: .75rem 1.5rem; border-bottom: 1px solid var(--line); }
 header h1 { font-size: 1.25rem; margin: 0; }
 header p { margin: 0; }
 header #logout { margin-left: auto; }
-main { max-width: 110rem; padding: 1rem 2rem 3rem; }
+main { max-width: 110rem; padding: 1rem 1.5rem 3rem; }
 section { margin-bottom: 2.5rem; }
 h2 { font-size: 1.1rem; }
 .muted { color: var(--muted); }
@@ -177,13 +187,16 @@ button[aria-pressed="true"] { border-color: var(--accent); color: var(--accent);
 .toolbar { display: flex; flex-wrap: wrap; gap: .5rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; margin-top: .5rem; }
-th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: middle; white-space: nowrap; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; white-space: nowrap; }
 th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.actions { text-align: right; }
 td button + button, td code + button { margin-left: .35rem; }
 /* A long URL is cut at its start, so the database name at its end stays in view (the title and Copy have it all). */
-td.connection code { display: inline-block; vertical-align: middle; max-width: 21rem; overflow: hidden; text-overflow: ellipsis; direction: rtl; text-align: left; }
+td.connection code { display: inline-block; vertical-align: middle; max-width: 14rem; overflow: hidden; text-overflow: ellipsis; direction: rtl; text-align: left; }
+/* Should a table ever be wider than the screen, the name stays in view while it scrolls sideways. */
+table.cards td.name, table.cards th:first-child { position: sticky; left: 0; background: var(--bg); z-index: 1; }
+tr.snapshot td.name { font-style: italic; }
 .tree { color: var(--muted); font-family: ui-monospace, monospace; white-space: pre; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; font-weight: 600; border: 1px solid currentColor; }
 .badge-ready { color: #1a7f37; }
@@ -197,9 +210,9 @@ td.connection code { display: inline-block; vertical-align: middle; max-width: 2
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 dialog { border: 1px solid var(--line); border-radius: 8px; color: var(--fg); background: var(--bg); max-width: min(32rem, 92vw); }
 dialog .actions { display: flex; flex-wrap: wrap; justify-content: flex-end; gap: .5rem; margin-top: 1rem; }
-dialog input { width: 100%; margin-top: .25rem; }
-/* A phone: each row becomes a card of label/value lines, nothing runs off the screen. */
-@media (max-width: 760px) {
+dialog input, dialog select { width: 100%; margin-top: .25rem; }
+/* A phone or a narrow window: each row becomes a card of label/value lines, nothing runs off the screen. */
+@media (max-width: 1000px) {
   header, main { padding-left: 1rem; padding-right: 1rem; }
   table.cards thead { display: none; }
   table.cards, table.cards tbody, table.cards tr { display: block; width: 100%; }
@@ -209,9 +222,15 @@ dialog input { width: 100%; margin-top: .25rem; }
   table.cards td.actions { justify-content: flex-end; flex-wrap: wrap; gap: .35rem; }
   table.cards td button + button { margin-left: 0; }
   table.cards td.actions::before, table.cards td.name::before { content: none; }
-  table.cards td.name { font-weight: 600; justify-content: flex-start; }
+  table.cards td.name { font-weight: 600; justify-content: flex-start; position: static; }
   table.cards td.connection code { max-width: 55vw; }
+}
+@media (max-width: 760px) {
   form.inline > * { flex: 1 1 40%; }
   form.inline label { flex-basis: 100%; }
 }
+`;
+
+/** The tab's icon: a branch mark in the accent colour (served as /admin/favicon.svg). */
+export const DASHBOARD_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2859c5"/><g fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round"><path d="M11 7v18"/><path d="M11 19c0-5 10-4 10-9"/></g><circle cx="11" cy="25" r="2.5" fill="#fff"/><circle cx="11" cy="7" r="2.5" fill="#fff"/><circle cx="21" cy="9" r="2.5" fill="#fff"/></svg>
 `;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Reply, Router } from '../router.js';
-import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_ICON } from './page.js';
 
 /** Same-origin only: the page loads its own script and style and talks to its own API. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -34,5 +34,8 @@ export function addDashboardRoutes(router: Router): void {
   router.add('GET', '/', () => ({ status: 302, text: 'See /admin\n', contentType: 'text/plain; charset=utf-8', headers: { Location: '/admin' } }));
   router.add('GET', '/admin', () => asset(DASHBOARD_HTML, 'text/html; charset=utf-8'));
   router.add('GET', '/admin/app.css', () => asset(DASHBOARD_CSS, 'text/css; charset=utf-8'));
+  router.add('GET', '/admin/favicon.svg', () => asset(DASHBOARD_ICON, 'image/svg+xml'));
+  // Browsers ask for /favicon.ico on their own: sent to the same icon rather than answered with a 404.
+  router.add('GET', '/favicon.ico', () => ({ status: 302, text: 'See /admin/favicon.svg\n', contentType: 'text/plain; charset=utf-8', headers: { Location: '/admin/favicon.svg' } }));
   router.add('GET', '/admin/app.js', async () => asset(await loadClientScript(), 'text/javascript; charset=utf-8'));
 }
