@@ -94,6 +94,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const source = await resolveSource(ctx, client, options.from);
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
+      // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
+      // can hold text and is neither masked nor kept, refuses the copy here.
+      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
       if (existing) {
         if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
@@ -118,19 +121,17 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
         masked,
       }, os.hostname());
-      return { row, source };
+      return { row, source, masking };
     });
     if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
 
-    const { row, source } = claim;
+    const { row, source, masking } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
     try {
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      // Planned before the copy: a rule that cannot apply fails before a byte moves.
-      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
       madeDatabase = true;
       const outcome = await cloneDatabase({
