@@ -21,6 +21,7 @@ import BranchUrl from './commands/branch/url.js';
 import History from './commands/history.js';
 import HistoryPrune from './commands/history/prune.js';
 import MaskCheck from './commands/mask/check.js';
+import MaskInit from './commands/mask/init.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
 import SnapshotList from './commands/snapshot/list.js';
@@ -55,6 +56,7 @@ export const COMMANDS = {
   history: History,
   'history:prune': HistoryPrune,
   'mask:check': MaskCheck,
+  'mask:init': MaskInit,
   'snapshot:create': SnapshotCreate,
   'snapshot:delete': SnapshotDelete,
   'snapshot:list': SnapshotList,
