@@ -7,6 +7,7 @@ import { maskingStream, type SqlEvaluator } from './copy-stream.js';
 import { MASK_SESSION_SQL } from './sql-functions.js';
 import { Masker } from './functions.js';
 import { CONTROL_TABLE } from '../core/records.js';
+import { timeoutStatements } from '../postgres/timeouts.js';
 import { maskInPlace, recomputeDerived } from './in-place.js';
 import { type Catalog, type MaskPlan, planMasking, qualified, readCatalog, uncoveredColumns } from './plan.js';
 import { coverageError, rulesError } from './problems.js';
@@ -85,8 +86,8 @@ async function verifyCopy(args: {
 }): Promise<Verification> {
   const { plan, log } = args;
   return withClient(args.source, (source) => withClient(args.target, async (target) => {
-    await source.query(MASK_SESSION_SQL);
-    await target.query(MASK_SESSION_SQL);
+    // The copy carries its source's settings (a statement_timeout for the application, say): not for these statements.
+    for (const client of [source, target]) await client.query(`${timeoutStatements({ statement: 0, lock: 0, idleInTransaction: 0 })}; ${MASK_SESSION_SQL}`);
     const report = await closeSideChannels(target, args.target.database, { keep: args.keepCatalog, masker: args.masker, originals: originalsOn(source, plan), log });
     const needles = await sampleOriginals(source, plan);
     log?.(`Verifying: searching the copy for ${needles.sampled} sampled original values …`);

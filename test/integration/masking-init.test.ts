@@ -49,7 +49,7 @@ describe('mask init on Pagila', () => {
     expect(toml).toMatch(/"public\.film\.title", +# text$/m);
     expect(toml).not.toMatch(/TODO/);
     const again = await runCli(['mask', 'init', '--file', path.join(dir, 'ayb.toml')], { env, cwd: dir });
-    expect(again.exitCode).toBe(3);
+    expect(again.exitCode).toBe(4);
     const check = await cli('mask', 'check', '--json');
     expect(check.json()).toMatchObject({ ok: true, unmasked: [], uncovered: [], problems: [] });
   });
