@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   snapshot text,
   masked boolean NOT NULL DEFAULT false,
+  masking jsonb,
   temp_databases text[] NOT NULL DEFAULT '{}',
   CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK}),
   CONSTRAINT _ayb_branches_status CHECK (${STATUS_CHECK})
@@ -56,6 +57,7 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   ADD COLUMN IF NOT EXISTS snapshot text,
   ADD COLUMN IF NOT EXISTS masked boolean NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS masking jsonb,
   ADD COLUMN IF NOT EXISTS temp_databases text[] NOT NULL DEFAULT '{}';
 `;
 
@@ -107,8 +109,8 @@ END $$;
 export async function ensureControlTable(client: Client): Promise<void> {
   const { rows } = await client.query<{ exists: boolean; complete: boolean }>(
     `SELECT to_regclass($1) IS NOT NULL AS exists,
-            (SELECT count(*) = 6 FROM pg_attribute
-              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked', 'temp_databases') AND NOT attisdropped)
+            (SELECT count(*) = 7 FROM pg_attribute
+              WHERE attrelid = to_regclass($1) AND attname IN ('parent', 'creator_host', 'copy_method', 'snapshot', 'masked', 'masking', 'temp_databases') AND NOT attisdropped)
             AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = '_ayb_branches_status'
                           AND pg_get_constraintdef(oid) LIKE '%''deleting''%') AS complete`,
     [CONTROL_TABLE_SQL],
@@ -123,7 +125,7 @@ export async function ensureControlTable(client: Client): Promise<void> {
   });
 }
 
-const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, temp_databases';
+const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, masking, temp_databases';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -171,7 +173,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean },
+  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean; masking?: Readonly<Record<string, unknown>> | null },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];

@@ -151,13 +151,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       });
       strategy = outcome.strategy;
       // Never ready unless fully masked: a failure here drops the copy like any other.
-      await masking?.afterCopy?.(withDatabase(ctx.main, branchDatabase));
+      const verified = await masking?.afterCopy(withDatabase(ctx.main, branchDatabase));
       signal?.throwIfAborted();
       // Nobody connects to a snapshot, so it stays exactly as it was copied.
       if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
       signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
-        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
+        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!]),
       );
       return { branch: branch!, created: true };
     } catch (error) {

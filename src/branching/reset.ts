@@ -14,6 +14,7 @@ import { wrongKindError } from './errors.js';
 import { type BranchContext, noticeOf, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
+import type { Verification } from '../masking/verify.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { looksLikeUrl, urlSource } from './source.js';
@@ -104,6 +105,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     const forget = (databases: string[]) =>
       withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
     let outcome: CloneOutcome;
+    let verified: Verification | undefined;
     try {
       signal?.throwIfAborted();
       outcome = await cloneDatabase({
@@ -120,7 +122,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
-      await masking?.afterCopy?.(withDatabase(ctx.main, names.fresh));
+      verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
       await swapIn(maint, ctx, database, names);
     } catch (error) {
@@ -145,6 +147,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         strategy: outcome.strategy,
         copy_method: outcome.copyMethod,
         masked,
+        masking: verified ? { ...verified } : null,
         ...(options.to !== undefined ? { snapshot: options.to } : {}),
       }),
     );

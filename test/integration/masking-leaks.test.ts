@@ -168,6 +168,13 @@ describe('masking leaks (issue 26)', () => {
       // The view still works, on the masked row of the same customer.
       const vip = await q<{ id: number }>('SELECT id FROM vip', database);
       expect(vip.map((r) => r.id)).toEqual([6]);
+      // The record says what was verified.
+      const shown = await cli('ayb.toml', 'branch', 'show', name, '--json');
+      const masking = shown.json().masking;
+      expect(masking).toMatchObject({ hits: 0, kept_columns: 1, derived_columns: ['public.customers.search (trigger customers_search)'] });
+      expect(masking.values_sampled).toBeGreaterThanOrEqual(300 * 6);
+      expect(masking.dropped).toEqual(expect.arrayContaining(['2 comments', 'the database comment', '1 large object', 'database setting app.admin_email']));
+      expect(masking.masked_literals).toEqual(['literal in view public.vip', 'literal in the default of public.customers.referred_by']);
     });
   }
 
