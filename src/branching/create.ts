@@ -119,7 +119,8 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         parent: kind === 'snapshot' ? null : source.parent,
         snapshot: kind === 'snapshot' ? null : source.snapshot,
         expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
-        masked,
+        // A copy of a masked branch or snapshot is masked already, asked for or not.
+        masked: masked || source.masked,
       }, os.hostname());
       return { row, source, masking };
     });

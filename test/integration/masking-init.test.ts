@@ -66,4 +66,17 @@ describe('mask init on Pagila', () => {
     const sql = 'SELECT customer_id, email, first_name FROM customer ORDER BY customer_id';
     expect((await cluster.query(sql, [], 'ayb_branch_ci')).rows).toEqual((await cluster.query(sql, [], 'ayb_branch_dev')).rows);
   });
+
+  it('mask once, branch many: a masked snapshot of a URL, masked in the stream, and template branches of it', async () => {
+    const url = cluster.url('pagila').replace('127.0.0.1', 'localhost');
+    const snap = await cli('snapshot', 'create', 'prod', '--of', url, '--masked', '--json');
+    expect(snap.exitCode, snap.stderr).toBe(0);
+    expect(snap.json()).toMatchObject({ kind: 'snapshot', masked: true, strategy: 'dump', masking: { hits: 0 } });
+    const dev = await cli('branch', 'create', 'from-prod', '--from', 'prod', '--json');
+    expect(dev.exitCode, dev.stderr).toBe(0);
+    expect(dev.json()).toMatchObject({ masked: true, strategy: 'template', snapshot: 'prod' });
+    expect(await inDump('ayb_branch_from_prod')).toEqual([]);
+    const sql = 'SELECT customer_id, email, first_name FROM customer ORDER BY customer_id';
+    expect((await cluster.query(sql, [], 'ayb_branch_from_prod')).rows).toEqual((await cluster.query(sql, [], 'ayb_branch_dev')).rows);
+  });
 });
