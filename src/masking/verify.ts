@@ -12,6 +12,8 @@ const MIN_LENGTH = 6;
 /** What splits a value into words, in SQL and here alike. */
 const WORD_SPLIT_SQL = '[^[:alnum:]@._+-]+';
 const WORD_SPLIT = /[^\p{L}\p{N}@._+-]+/u;
+/** Catalog texts are split at underscores too, so that a word is not found inside customer_id. */
+const CATALOG_SPLIT = /[^\p{L}\p{N}@.+-]+/u;
 /** Words the masking functions themselves write: an original equal to one proves nothing. */
 const VOCABULARY = new Set([...FIRST_NAMES, ...LAST_NAMES, ...STREETS, ...STREET_KINDS, 'example.com'].map((w) => w.toLowerCase()));
 
@@ -119,7 +121,8 @@ export async function sampleOriginals(source: Client, plan: MaskPlan): Promise<N
  * Searches the copy for the sampled originals: the masked columns (whole values), the other columns
  * of their tables that are not plain strings (tsvector, json, xml, arrays: their words), and the
  * catalog texts a value can hide in (comments, view, default and check definitions, function
- * bodies, database and role settings, large objects). Kept plain string columns are not searched:
+ * bodies, database and role settings, large objects: whole values as substrings, words as words).
+ * Kept plain string columns are not searched:
  * they are the source's, as declared.
  */
 export async function searchCopy(target: Client, database: string, plan: MaskPlan, catalog: Catalog, needles: Needles): Promise<{ hits: Hit[]; columns: number; texts: number }> {
@@ -167,8 +170,10 @@ export async function searchCopy(target: Client, database: string, plan: MaskPla
   const found = new Map<string, number>();
   for (const { place, text } of texts) {
     if (!text) continue;
+    // Whole values anywhere in the text; words only as words of it.
     const lower = text.toLowerCase();
-    const n = everything.filter((needle) => lower.includes(needle)).length;
+    const tokens = new Set(lower.split(CATALOG_SPLIT));
+    const n = whole.filter((needle) => lower.includes(needle)).length + words.filter((w) => tokens.has(w) && !needles.whole.has(w)).length;
     if (n > 0) found.set(place, (found.get(place) ?? 0) + n);
   }
   for (const [place, values] of found) hits.push({ place, values });
