@@ -1,4 +1,5 @@
-import type { Client } from '../postgres/client.js';
+import { ExternalError } from '../core/errors.js';
+import { type Client, sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import type { Masker } from './functions.js';
 import type { MaskPlan, PlannedColumn } from './plan.js';
@@ -100,7 +101,13 @@ export async function closeSideChannels(
 
   if (!keep.includes('comments')) {
     // Comments on the objects of this database (not on the built-in ones, oids below 16384).
-    const { rowCount } = await client.query('DELETE FROM pg_catalog.pg_description WHERE objoid >= 16384');
+    const { rowCount } = await client.query('DELETE FROM pg_catalog.pg_description WHERE objoid >= 16384').catch((error: unknown) => {
+      if (sqlState(error) !== SqlState.insufficientPrivilege) throw error;
+      throw new ExternalError('masking_not_permitted', `closing the side channels of a masked copy needs a superuser: ${(error as Error).message}`, {
+        hint: 'run ayb as a superuser on the server that holds the branches, or keep comments ([masking] keep_catalog = ["comments"])',
+        cause: error,
+      });
+    });
     if (rowCount) dropped.push(`${rowCount} comment${rowCount === 1 ? '' : 's'}`);
     const { rows } = await client.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`, [database]);
     if (rows[0]?.comment) {

@@ -89,6 +89,20 @@ function searchable(column: PlannedColumn): boolean {
   return column.mask.kind === 'sql' || (column.mask.kind === 'function' && column.mask.function !== 'date_shift');
 }
 
+const STREET_FORMAT = new RegExp(`^\\d{1,4} (${STREETS.join('|')}) (${STREET_KINDS.join('|')})$`, 'i');
+
+/**
+ * An original the column's own mask could write for another row: a short value under a
+ * format-keeping scramble (phone, redact: a 7-digit number comes out as another 7-digit number), an
+ * address in the very format `address` writes. Finding one proves nothing, so it is not searched for.
+ */
+export function couldBeOutput(mask: PlannedColumn['mask'], value: string): boolean {
+  if (mask.kind !== 'function') return false;
+  if (mask.function === 'phone' || mask.function === 'redact') return (value.match(/[\p{L}\p{N}]/gu) ?? []).length < 10;
+  if (mask.function === 'address') return STREET_FORMAT.test(value.trim());
+  return false;
+}
+
 /** Samples up to SAMPLE_PER_COLUMN original values of every masked column of `plan`, on the source. */
 export async function sampleOriginals(source: Client, plan: MaskPlan): Promise<Needles> {
   const values: string[] = [];
@@ -108,7 +122,7 @@ export async function sampleOriginals(source: Client, plan: MaskPlan): Promise<N
           } catch {
             values.push(v);
           }
-        } else if (!(mask.kind === 'function' && mask.function === 'constant' && String(mask.args.value) === v)) {
+        } else if (!(mask.kind === 'function' && mask.function === 'constant' && String(mask.args.value) === v) && !couldBeOutput(mask, v)) {
           values.push(v);
         }
       }

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/resolve.js';
 import { proposeRule } from '../../src/masking/init.js';
 import { type Catalog, keeps, planMasking, triggerColumns, uncoveredColumns } from '../../src/masking/plan.js';
 import { replaceLiteral, stringLiterals } from '../../src/masking/side-channels.js';
-import { needlesOf } from '../../src/masking/verify.js';
+import { couldBeOutput, needlesOf } from '../../src/masking/verify.js';
 
 const col = (relid: number, attnum: number, name: string, type = 'text', extra: Partial<{ notnull: boolean; generated: boolean }> = {}) => ({
   relid, attnum, name, type, base: type, category: type === 'text' ? 'S' : type === 'tsvector' || type === 'jsonb' ? 'U' : 'N',
@@ -73,6 +73,17 @@ describe('side channels and verification', () => {
     const needles = needlesOf(['Zorabel Quillfeather', 'SMITH', 'Ada Smith', '12345', 'a.b@leaky.example']);
     expect([...needles.whole].sort()).toEqual(['a.b@leaky.example', 'zorabel quillfeather']);
     expect([...needles.words].sort()).toEqual(['a.b@leaky.example', 'quillfeather', 'zorabel']);
+  });
+});
+
+describe('originals a mask could write itself are not searched for', () => {
+  const fn = (f: 'phone' | 'redact' | 'address' | 'email') => ({ kind: 'function' as const, function: f, args: {}, unique: false });
+  it('short scrambled values and addresses in the mask\'s own format', () => {
+    expect(couldBeOutput(fn('phone'), '555-0100')).toBe(true);
+    expect(couldBeOutput(fn('phone'), '+44 20 7946 0958')).toBe(false);
+    expect(couldBeOutput(fn('address'), '12 Park Lane')).toBe(true);
+    expect(couldBeOutput(fn('address'), '47 MySakila Drive')).toBe(false);
+    expect(couldBeOutput(fn('email'), 'a@b.example')).toBe(false);
   });
 });
 
