@@ -101,7 +101,9 @@ export async function closeSideChannels(
 
   if (!keep.includes('comments')) {
     // Comments on the objects of this database (not on the built-in ones, oids below 16384).
-    const { rowCount } = await client.query('DELETE FROM pg_catalog.pg_description WHERE objoid >= 16384').catch((error: unknown) => {
+    // Only a superuser may delete them: a copy without comments asks nothing of a role that is not one.
+    const { rows: counted } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_catalog.pg_description WHERE objoid >= 16384');
+    const { rowCount } = (counted[0]?.n ?? 0) === 0 ? { rowCount: 0 } : await client.query('DELETE FROM pg_catalog.pg_description WHERE objoid >= 16384').catch((error: unknown) => {
       if (sqlState(error) !== SqlState.insufficientPrivilege) throw error;
       throw new ExternalError('masking_not_permitted', `closing the side channels of a masked copy needs a superuser: ${(error as Error).message}`, {
         hint: 'run ayb as a superuser on the server that holds the branches, or keep comments ([masking] keep_catalog = ["comments"])',
@@ -133,9 +135,11 @@ export async function closeSideChannels(
       for (const entry of config) dropped.push(`${role === null ? 'database' : `role ${role}`} setting ${entry.slice(0, Math.max(0, entry.indexOf('=')))}`);
     }
   }
-  // Old row versions of the catalogs would keep what was removed: rewrite them.
-  for (const catalog of ['pg_description', 'pg_shdescription', 'pg_largeobject', 'pg_largeobject_metadata', 'pg_db_role_setting', 'pg_rewrite', 'pg_attrdef']) {
-    await client.query(`VACUUM FULL pg_catalog.${catalog}`);
+  // Old row versions of the catalogs would keep what was removed: rewrite them (only if anything was).
+  if (dropped.length > 0 || masked.length > 0) {
+    for (const catalog of ['pg_description', 'pg_shdescription', 'pg_largeobject', 'pg_largeobject_metadata', 'pg_db_role_setting', 'pg_rewrite', 'pg_attrdef']) {
+      await client.query(`VACUUM FULL pg_catalog.${catalog}`);
+    }
   }
   if (dropped.length > 0) options.log?.(`Dropped from the masked copy: ${dropped.join(', ')}`);
   if (masked.length > 0) options.log?.(`Masked: ${masked.join(', ')}`);

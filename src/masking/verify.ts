@@ -177,10 +177,14 @@ export async function searchCopy(target: Client, database: string, plan: MaskPla
                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid >= 16384
      UNION ALL SELECT 'constraint ' || conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' AND oid >= 16384
      UNION ALL SELECT 'function ' || p.oid::regprocedure::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE p.oid >= 16384 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     UNION ALL SELECT 'large object ' || loid::text, encode(data, 'escape') FROM pg_largeobject`,
+                WHERE p.oid >= 16384 AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     [database],
   );
+  // Large objects kept ([masking] keep_catalog): their data is searched too (pg_largeobject is a superuser's to read).
+  const { rows: objects } = await target.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata');
+  if ((objects[0]?.n ?? 0) > 0) {
+    texts.push(...(await target.query<{ place: string; text: string | null }>(`SELECT 'large object ' || loid::text AS place, encode(data, 'escape') AS text FROM pg_largeobject`)).rows);
+  }
   const found = new Map<string, number>();
   for (const { place, text } of texts) {
     if (!text) continue;
