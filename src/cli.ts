@@ -21,6 +21,7 @@ import BranchUrl from './commands/branch/url.js';
 import History from './commands/history.js';
 import HistoryPrune from './commands/history/prune.js';
 import MaskCheck from './commands/mask/check.js';
+import MaskInit from './commands/mask/init.js';
 import Mcp from './commands/mcp.js';
 import SnapshotCreate from './commands/snapshot/create.js';
 import SnapshotDelete from './commands/snapshot/delete.js';
@@ -56,6 +57,7 @@ export const COMMANDS = {
   history: History,
   'history:prune': HistoryPrune,
   'mask:check': MaskCheck,
+  'mask:init': MaskInit,
   mcp: Mcp,
   'snapshot:create': SnapshotCreate,
   'snapshot:delete': SnapshotDelete,

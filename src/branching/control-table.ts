@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE_SQL} (
   kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   snapshot text,
   masked boolean NOT NULL DEFAULT false,
+  masking jsonb,
   temp_databases text[] NOT NULL DEFAULT '{}',
   CONSTRAINT _ayb_branches_database_name CHECK (${DATABASE_CHECK}),
   CONSTRAINT _ayb_branches_status CHECK (${STATUS_CHECK})
@@ -56,6 +57,7 @@ ALTER TABLE ${CONTROL_TABLE_SQL}
   ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'branch' CHECK (kind IN ('branch', 'snapshot')),
   ADD COLUMN IF NOT EXISTS snapshot text,
   ADD COLUMN IF NOT EXISTS masked boolean NOT NULL DEFAULT false,
+  ADD COLUMN IF NOT EXISTS masking jsonb,
   ADD COLUMN IF NOT EXISTS temp_databases text[] NOT NULL DEFAULT '{}';
 `;
 
@@ -113,7 +115,7 @@ END $$;
  * the others still due, in order, under an advisory lock, then the comment is set. A table of a
  * newer ayb (a higher version) is used as it is: migrations only add, so an older ayb keeps working.
  */
-export const CONTROL_TABLE_VERSION = 1;
+export const CONTROL_TABLE_VERSION = 2;
 
 interface Migration {
   readonly version: number;
@@ -126,6 +128,11 @@ const MIGRATIONS: readonly Migration[] = [
     version: 1,
     what: 'the table as of versioning: made, or a table of an older ayb given the columns and named CHECKs it lacks',
     up: [CREATE_SQL, UPGRADE_SQL, UPGRADE_DATABASE_CHECK_SQL, UPGRADE_STATUS_CHECK_SQL],
+  },
+  {
+    version: 2,
+    what: 'what a masked copy verified (masking jsonb)',
+    up: [`ALTER TABLE ${CONTROL_TABLE_SQL} ADD COLUMN IF NOT EXISTS masking jsonb`],
   },
 ];
 
@@ -184,7 +191,7 @@ async function installedVersion(client: Client): Promise<number> {
   return rows[0]?.exists ? versionOf(rows[0].comment) : -1;
 }
 
-const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, temp_databases';
+const COLUMNS = 'id, name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, error_message, created_at, updated_at, creator_pid, creator_host, copy_method, masked, masking, temp_databases';
 
 export async function listRows(client: Client): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} ORDER BY created_at, name`);
@@ -241,7 +248,7 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
 export async function updateRow(
   client: Client,
   id: string,
-  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean },
+  changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean; masking?: Readonly<Record<string, unknown>> | null },
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];

@@ -93,6 +93,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const source = await resolveSource(ctx, client, options.from);
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
+      // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
+      // can hold text and is neither masked nor kept, refuses the copy here.
+      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
       if (existing) {
         if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
@@ -115,13 +118,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         parent: kind === 'snapshot' ? null : source.parent,
         snapshot: kind === 'snapshot' ? null : source.snapshot,
         expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
-        masked,
+        // A copy of a masked branch or snapshot is masked already, asked for or not.
+        masked: masked || source.masked,
       }, os.hostname());
-      return { row, source };
+      return { row, source, masking };
     });
     if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
 
-    const { row, source } = claim;
+    const { row, source, masking } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
     try {
@@ -131,8 +135,6 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
       if (copiesMain) await releaseControl(ctx);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      // Planned before the copy: a rule that cannot apply fails before a byte moves.
-      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
       ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
       if (copiesMain) await releaseControl(ctx);
       madeDatabase = true;
@@ -153,13 +155,13 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       });
       strategy = outcome.strategy;
       // Never ready unless fully masked: a failure here drops the copy like any other.
-      await masking?.afterCopy?.(withDatabase(ctx.main, branchDatabase));
+      const verified = await masking?.afterCopy(withDatabase(ctx.main, branchDatabase));
       signal?.throwIfAborted();
       // Nobody connects to a snapshot, so it stays exactly as it was copied.
       if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
       signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
-        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
+        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!]),
       );
       return { branch: branch!, created: true };
     } catch (error) {

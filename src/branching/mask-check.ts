@@ -15,6 +15,6 @@ export async function checkMaskingRules(ctx: BranchContext, from?: string): Prom
       hint: 'check the database it was taken of, or a branch made from it',
     });
   }
-  const result = await withClient(source.conn, (client) => checkMasking(client, ctx.config.masking.rules, ctx.config.masking.ignore));
+  const result = await withClient(source.conn, (client) => checkMasking(client, ctx.config.masking.rules, [...ctx.config.masking.keep, ...ctx.config.masking.ignore]));
   return { ...result, source: source.parent ?? (source.label === ctx.main.database ? 'main' : source.label) };
 }

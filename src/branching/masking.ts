@@ -27,7 +27,8 @@ export async function maskingJob(
   ctx: BranchContext,
   secret: string,
   source: { readonly conn: ConnInfo; readonly sameServer: boolean; readonly masked: boolean },
-): Promise<MaskingJob> {
-  if (source.masked) return {};
-  return prepareMasking({ rules: ctx.config.masking.rules, secret, source, log: ctx.log });
+): Promise<MaskingJob | undefined> {
+  if (source.masked) return undefined;
+  const { masking } = ctx.config;
+  return prepareMasking({ rules: masking.rules, secret, source, keep: [...masking.keep, ...masking.ignore], keepCatalog: masking.keep_catalog, log: ctx.log });
 }

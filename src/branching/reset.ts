@@ -15,6 +15,7 @@ import { controlTableIn } from './create.js';
 import { type BranchContext, noticeOf, releaseControl, withControl } from './context.js';
 import { missingBranchError } from './delete.js';
 import { dropTempDatabases } from './recovery.js';
+import type { Verification } from '../masking/verify.js';
 import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { looksLikeUrl, urlSource } from './source.js';
@@ -108,6 +109,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     const forget = (databases: string[]) =>
       withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
     let outcome: CloneOutcome;
+    let verified: Verification | undefined;
     try {
       signal?.throwIfAborted();
       if (copiesMain) await releaseControl(ctx);
@@ -125,7 +127,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
-      await masking?.afterCopy?.(withDatabase(ctx.main, names.fresh));
+      verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
       await swapIn(maint, ctx, database, names);
     } catch (error) {
@@ -150,6 +152,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         strategy: outcome.strategy,
         copy_method: outcome.copyMethod,
         masked,
+        masking: verified ? { ...verified } : null,
         ...(options.to !== undefined ? { snapshot: options.to } : {}),
       }),
     );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isDuration } from '../core/duration.js';
+import { closest } from '../core/suggest.js';
 
 /**
  * The shape of ayb.toml. Untrusted input is parsed into this trusted type once; every key is
@@ -54,7 +55,12 @@ export const MaskingRuleSchema = z
     /** `table` (schema public) or `schema.table`. */
     table: z.string().regex(/^[^\s."]+(\.[^\s."]+)?$/, 'a table name, or schema.table'),
     column: z.string().regex(IDENTIFIER, 'a column name'),
-    function: z.enum(MASKING_FUNCTIONS),
+    function: z.enum(MASKING_FUNCTIONS, {
+      error: (issue) => {
+        const guess = typeof issue.input === 'string' ? closest(issue.input, MASKING_FUNCTIONS) : undefined;
+        return `${guess !== undefined ? `unknown masking function ${JSON.stringify(issue.input)}: did you mean "${guess}"? ` : ''}one of ${MASKING_FUNCTIONS.map((f) => `"${f}"`).join(', ')}`;
+      },
+    }),
     args: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
@@ -159,6 +165,14 @@ export const ConfigSchema = z
         rules: z.array(MaskingRuleSchema).default([]),
         /** Columns `ayb mask check` should not report ("actor.first_name", or "schema.table.column"): looked at, and not personal. */
         ignore: z.array(z.string().regex(/^[^\s"]+\.[^\s."]+$/, 'table.column or schema.table.column')).default([]),
+        /**
+         * Text-capable columns a masked copy carries as they are: "table.column", "schema.table.column",
+         * or "table.*" for the rest of a table (its rules still apply). A masked copy refuses to start
+         * while a column that can hold text is neither masked nor kept. `ignore` entries count as kept.
+         */
+        keep: z.array(z.string().regex(/^[^\s"]+\.[^\s."]+$/, 'table.column, schema.table.column, table.* or schema.table.*')).default([]),
+        /** Side channels a masked copy keeps from the source (else dropped): comments, large objects, database and role settings. */
+        keep_catalog: z.array(z.enum(['comments', 'large_objects', 'settings'])).default([]),
       })
       .strict()
       .prefault({})

@@ -42,6 +42,8 @@ export interface BranchRow {
   readonly creator_host: string | null;
   /** Made with the masking rules applied (`--masked`, or `[masking] required`). */
   readonly masked: boolean;
+  /** What the masking of this copy verified (rules, columns kept, values sampled, hits 0); null when not masked by this copy. */
+  readonly masking?: Readonly<Record<string, unknown>> | null;
   /**
    * Temporary databases of this record (a reset's fresh copy and old contents), written down before
    * they are made, so whatever happens to ayb later (kill -9, a rename of the branch) the next

@@ -41,6 +41,11 @@ export function maskingStream(plan: MaskPlan, masker: Masker, sql?: SqlEvaluator
           waits = true;
           return;
         }
+        if (column.mask.kind === 'derived') {
+          // Filled by its trigger from the masked values once the rows are in (recomputeDerived).
+          fields[i] = column.mask.empty === null ? '\\N' : encodeCopyField(column.mask.empty);
+          return;
+        }
         const raw = fields[i]!;
         const masked = masker.apply(column.mask, raw === '\\N' ? null : decodeCopyField(raw));
         fields[i] = masked === null ? '\\N' : encodeCopyField(masked);

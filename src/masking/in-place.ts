@@ -20,6 +20,7 @@ const relationSql = (t: { schema: string; table: string }) => `${quoteIdent(t.sc
 export function maskExpression(column: PlannedColumn): string {
   const col = quoteIdent(column.column);
   if (column.mask.kind === 'sql') return `(${column.mask.expression})`;
+  if (column.mask.kind === 'derived') return col;
   const { function: fn, args, unique } = column.mask;
   const call = `${MASK_SCHEMA}.apply(${quoteLiteral(fn)}, ${col}::text, $1, ${quoteLiteral(JSON.stringify(args))}::jsonb, ${unique})`;
   // A string column takes the text as an assignment, so a value too long fails rather than being cut (as COPY does).
@@ -27,8 +28,64 @@ export function maskExpression(column: PlannedColumn): string {
 }
 
 export function updateStatement(table: PlannedTable): string {
-  const sets = table.columns.map((c) => `${quoteIdent(c.column)} = ${maskExpression(c)}`);
+  // A derived column is left to its trigger, which fires on the UPDATE (see derivedTriggers).
+  const sets = table.columns.filter((c) => c.mask.kind !== 'derived').map((c) => `${quoteIdent(c.column)} = ${maskExpression(c)}`);
   return `UPDATE ONLY ${relationSql(table)} SET ${sets.join(', ')}`;
+}
+
+/**
+ * The triggers that fill derived columns of `table`, with the statements that let them fire under
+ * session_replication_role = replica (ENABLE ALWAYS) and put them back as they were.
+ */
+export function derivedTriggers(table: PlannedTable): { enable: string[]; restore: string[] } {
+  const triggers = new Map<string, string>();
+  for (const c of table.columns) if (c.mask.kind === 'derived') triggers.set(c.mask.trigger, c.mask.enabled);
+  const enable: string[] = [];
+  const restore: string[] = [];
+  for (const [name, enabled] of triggers) {
+    if (enabled === 'A') continue;
+    enable.push(`ALTER TABLE ONLY ${relationSql(table)} ENABLE ALWAYS TRIGGER ${quoteIdent(name)}`);
+    restore.push(`ALTER TABLE ONLY ${relationSql(table)} ENABLE TRIGGER ${quoteIdent(name)}`);
+  }
+  return { enable, restore };
+}
+
+/**
+ * After a copy masked in the stream: fills the derived columns (which arrived empty) by firing their
+ * triggers on the masked rows, the other triggers off. Needs a superuser, as masking in place does.
+ */
+export async function recomputeDerived(client: Client, plan: MaskPlan, log?: (line: string) => void): Promise<void> {
+  const tables = plan.tables.filter((t) => t.relkind !== 'p' && t.columns.some((c) => c.mask.kind === 'derived'));
+  if (tables.length === 0) return;
+  await client.query(timeoutStatements({ statement: 0, lock: 0, idleInTransaction: 0 }));
+  await client.query('BEGIN');
+  try {
+    await replicaRole(client);
+    for (const table of tables) {
+      const derived = table.columns.filter((c) => c.mask.kind === 'derived');
+      log?.(`Recomputing ${table.schema}.${table.table} (${derived.map((c) => c.column).join(', ')}) from the masked values …`);
+      const { enable, restore } = derivedTriggers(table);
+      for (const statement of enable) await client.query(statement);
+      // Setting a masked column to itself fires the triggers (UPDATE OF included) on the masked row.
+      const sets = table.columns.filter((c) => c.mask.kind !== 'derived').map((c) => `${quoteIdent(c.column)} = ${quoteIdent(c.column)}`);
+      await client.query(`UPDATE ONLY ${relationSql(table)} SET ${sets.join(', ')}`);
+      for (const statement of restore) await client.query(statement);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  await client.query(`VACUUM (FULL, ANALYZE) ${tables.map(relationSql).join(', ')}`);
+}
+
+async function replicaRole(client: Client): Promise<void> {
+  await client.query('SET LOCAL session_replication_role = replica').catch((error: unknown) => {
+    throw new ExternalError('masking_not_permitted', `masking needs a superuser (to turn triggers off): ${(error as Error).message}`, {
+      hint: 'run ayb as a superuser on the server that holds the branches',
+      cause: error,
+    });
+  });
 }
 
 /**
@@ -49,19 +106,17 @@ export async function maskInPlace(client: Client, rules: readonly MaskingRule[],
   const rows = plan.tables.filter((t) => t.relkind !== 'p');
   await client.query('BEGIN');
   try {
-    await client.query('SET LOCAL session_replication_role = replica').catch((error: unknown) => {
-      throw new ExternalError('masking_not_permitted', `masking in place needs a superuser (to turn triggers off): ${(error as Error).message}`, {
-        hint: 'run ayb as a superuser on this server, or clone from a URL so that rows are masked in the dump stream',
-        cause: error,
-      });
-    });
+    await replicaRole(client);
     await client.query(MASK_FUNCTIONS_SQL);
     const key = sqlKey(secret);
     for (const table of rows) {
       log?.(`Masking ${table.schema}.${table.table} (${table.columns.map((c) => c.column).join(', ')}) …`);
       const update = updateStatement(table);
+      const { enable, restore } = derivedTriggers(table);
+      for (const statement of enable) await client.query(statement);
       // A table whose rules need no key (only `sql` expressions) has no $1 to bind it to.
-      await client.query(update, table.columns.some((c) => c.mask.kind !== 'sql') ? [key] : []);
+      await client.query(update, table.columns.some((c) => c.mask.kind === 'function') ? [key] : []);
+      for (const statement of restore) await client.query(statement);
     }
     await client.query(`DROP SCHEMA ${MASK_SCHEMA} CASCADE`);
     await client.query('COMMIT');

@@ -5,7 +5,13 @@ import type { MaskSpec } from './functions.js';
 /** A column to mask and how: a function of its own value, or (`sql`) an SQL expression over the column. */
 export type ColumnMask =
   | (MaskSpec & { readonly kind: 'function' })
-  | { readonly kind: 'sql'; readonly expression: string };
+  | { readonly kind: 'sql'; readonly expression: string }
+  /**
+   * Filled by a trigger from masked columns (a tsvector of names, say): recomputed by firing that
+   * trigger on the masked row. In the stream the column travels as `empty` (NULL, or an empty value
+   * where it is NOT NULL) and the trigger fills it once the rows are in.
+   */
+  | { readonly kind: 'derived'; readonly trigger: string; readonly enabled: string; readonly empty: string | null };
 
 export interface PlannedColumn {
   readonly column: string;
@@ -24,6 +30,13 @@ export interface PlannedTable {
   /** `r` table, `p` partitioned table (no rows of its own). */
   readonly relkind: string;
   readonly columns: readonly PlannedColumn[];
+}
+
+/** A column that can carry text (text, varchar, json, tsvector, bytea …) that no rule masks and nothing keeps. */
+export interface UncoveredColumn {
+  readonly table: string;
+  readonly column: string;
+  readonly type: string;
 }
 
 export interface RuleProblem {
@@ -62,6 +75,20 @@ interface CatalogColumn {
   readonly category: string;
   readonly notnull: boolean;
   readonly generated: boolean;
+  /** Can hold text: a string type, json, jsonb, xml, tsvector, tsquery, bytea, or an array, domain or composite of one. */
+  readonly textCapable: boolean;
+}
+
+/** A user trigger, with what masking needs to tell whether it derives a column from masked ones. */
+interface CatalogTrigger {
+  readonly relid: number;
+  readonly name: string;
+  /** pg_trigger.tgenabled: O (on), A (always), R (replica only), D (off). */
+  readonly enabled: string;
+  readonly type: number;
+  readonly func: string;
+  readonly src: string;
+  readonly args: readonly string[];
 }
 
 interface Relation {
@@ -83,6 +110,8 @@ export interface Catalog {
   readonly children: ReadonlyMap<number, readonly number[]>;
   /** relid → names of the columns its rows are partitioned by (its own key and its ancestors'). */
   readonly partitionKeys: ReadonlyMap<number, ReadonlySet<string>>;
+  /** relid → its user triggers. */
+  readonly triggers: ReadonlyMap<number, readonly CatalogTrigger[]>;
 }
 
 export async function readCatalog(client: Client): Promise<Catalog> {
@@ -92,9 +121,9 @@ export async function readCatalog(client: Client): Promise<Catalog> {
                             AND n.nspname NOT LIKE 'pg\\_%'`;
   // One after the other: a client runs one query at a time.
   const relations = await client.query<Relation>(userRelations);
-  const [columns, unique, fks, inherits, keys] = [
-    await client.query<CatalogColumn>(
-      `SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+  const [columns, unique, fks, inherits, keys, types, triggers] = [
+    await client.query<Omit<CatalogColumn, 'textCapable'> & { typid: number }>(
+      `SELECT a.attrelid::int AS relid, a.attnum::int AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS typid,
               coalesce(b.typname, t.typname) AS base, t.typcategory::text AS category, a.attnotnull AS notnull, a.attgenerated <> '' AS generated
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON t.typtype = 'd' AND b.oid = t.typbasetype
         WHERE a.attrelid IN (SELECT oid FROM (${userRelations}) r) AND a.attnum > 0 AND NOT a.attisdropped
@@ -109,10 +138,22 @@ export async function readCatalog(client: Client): Promise<Catalog> {
       `SELECT p.partrelid::int AS relid, a.attname AS name FROM pg_partitioned_table p
          JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = ANY(p.partattrs::int2[])`,
     ),
+    await client.query<PgType>(`SELECT oid::int AS oid, typname AS name, typtype::text AS typtype, typcategory::text AS category, typbasetype::int AS base, typelem::int AS elem FROM pg_type`),
+    await client.query<{ relid: number; name: string; enabled: string; type: number; func: string; src: string; args: string | null }>(
+      `SELECT t.tgrelid::int AS relid, t.tgname AS name, t.tgenabled::text AS enabled, t.tgtype::int AS type, p.proname AS func, p.prosrc AS src,
+              encode(t.tgargs, 'escape') AS args
+         FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal`,
+    ),
   ];
+  const typeMap = new Map(types.rows.map((t) => [t.oid, t]));
+  const triggerMap = new Map<number, CatalogTrigger[]>();
+  for (const t of triggers.rows) {
+    const args = t.args === null || t.args === '' ? [] : t.args.split('\\000').filter((a, i, all) => i < all.length - 1 || a !== '');
+    triggerMap.set(t.relid, [...(triggerMap.get(t.relid) ?? []), { ...t, args }]);
+  }
   const byOid = new Map(relations.rows.map((r) => [r.oid, r]));
   const columnMap = new Map<number, CatalogColumn[]>();
-  for (const c of columns.rows) columnMap.set(c.relid, [...(columnMap.get(c.relid) ?? []), c]);
+  for (const { typid, ...c } of columns.rows) columnMap.set(c.relid, [...(columnMap.get(c.relid) ?? []), { ...c, textCapable: textCapable(typeMap, typid) }]);
   const uniqueColumns = new Map<number, Set<number>>();
   for (const u of unique.rows) {
     const set = uniqueColumns.get(u.relid) ?? new Set<number>();
@@ -137,7 +178,55 @@ export async function readCatalog(client: Client): Promise<Catalog> {
     foreignKeys: fks.rows.filter((fk) => byOid.has(fk.conrelid) && byOid.has(fk.confrelid)),
     children,
     partitionKeys,
+    triggers: triggerMap,
   };
+}
+
+interface PgType {
+  readonly oid: number;
+  readonly name: string;
+  readonly typtype: string;
+  readonly category: string;
+  readonly base: number;
+  readonly elem: number;
+}
+
+const TEXT_TYPES = new Set(['json', 'jsonb', 'xml', 'tsvector', 'tsquery', 'bytea']);
+
+/** Whether a value of this type can carry text: through domains and arrays; any composite, to be safe. */
+function textCapable(types: ReadonlyMap<number, PgType>, oid: number, depth = 0): boolean {
+  const t = types.get(oid);
+  if (!t || depth > 10) return false;
+  if (t.typtype === 'd') return textCapable(types, t.base, depth + 1);
+  if (t.typtype === 'c') return true;
+  if (t.category === 'A' && t.elem !== 0) return textCapable(types, t.elem, depth + 1);
+  return t.category === 'S' || TEXT_TYPES.has(t.name);
+}
+
+/** Row-level BEFORE UPDATE trigger bits of pg_trigger.tgtype. */
+const TRIGGER_ROW = 1;
+const TRIGGER_BEFORE = 2;
+const TRIGGER_UPDATE = 16;
+
+/**
+ * The columns a trigger writes and the columns it reads: tsvector_update_trigger(target, config,
+ * sources…) by its arguments; a PL/pgSQL function by its NEW.column := assignments and every
+ * NEW.column it mentions. Anything else is not recognised (its columns need rules or keep).
+ */
+export function triggerColumns(trigger: Pick<CatalogTrigger, 'func' | 'src' | 'args'>): { writes: Set<string>; reads: Set<string> } {
+  if (trigger.func === 'tsvector_update_trigger' || trigger.func === 'tsvector_update_trigger_column') {
+    const [target, , ...sources] = trigger.args;
+    return { writes: new Set(target ? [target] : []), reads: new Set(sources) };
+  }
+  const writes = new Set<string>();
+  const reads = new Set<string>();
+  const ident = String.raw`(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))`;
+  for (const m of trigger.src.matchAll(new RegExp(String.raw`\bnew\s*\.\s*${ident}(\s*:?=(?!=))?`, 'gi'))) {
+    const name = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!.toLowerCase();
+    reads.add(name);
+    if (m[3] !== undefined) writes.add(name);
+  }
+  return { writes, reads };
 }
 
 /**
@@ -193,7 +282,7 @@ export function planMasking(catalog: Catalog, rules: readonly MaskingRule[]): Ma
     if (existing) {
       if (via !== 'rule' && JSON.stringify(existing.mask) !== JSON.stringify(mask) && explicit.has(`${relid}:${column.name}`)) {
         const rel = catalog.relations.get(relid)!;
-        problems.push({ table: qualified(rel), column: column.name, function: existing.mask.kind === 'sql' ? 'sql' : existing.mask.function, problem: `its rule differs from the one it gets ${via}; foreign keys need the same rule on both sides` });
+        problems.push({ table: qualified(rel), column: column.name, function: existing.mask.kind === 'function' ? existing.mask.function : existing.mask.kind, problem: `its rule differs from the one it gets ${via}; foreign keys need the same rule on both sides` });
       }
       continue;
     }
@@ -214,12 +303,66 @@ export function planMasking(catalog: Catalog, rules: readonly MaskingRule[]): Ma
     }
   }
 
+  // Columns a trigger fills from masked ones: recomputed from the masked values by that trigger.
+  for (const [relid, columns] of planned) {
+    const masked = new Set(columns.keys());
+    for (const trigger of catalog.triggers.get(relid) ?? []) {
+      const fires = (trigger.type & TRIGGER_ROW) !== 0 && (trigger.type & TRIGGER_BEFORE) !== 0 && (trigger.type & TRIGGER_UPDATE) !== 0;
+      if (!fires || !['O', 'A'].includes(trigger.enabled)) continue;
+      const { writes, reads } = triggerColumns(trigger);
+      if (![...reads].some((r) => masked.has(r))) continue;
+      for (const name of writes) {
+        const column = catalog.columns.get(relid)?.find((c) => c.name === name);
+        if (!column || columns.has(name) || column.generated) continue;
+        const empty = column.notnull ? emptyValue(column.base) : null;
+        if (column.notnull && empty === null) continue;
+        columns.set(name, { column: name, type: column.type, stringType: column.category === 'S', mask: { kind: 'derived', trigger: trigger.name, enabled: trigger.enabled, empty }, via: `trigger ${trigger.name}` });
+      }
+    }
+  }
+
   const tables = [...planned].map(([relid, columns]) => {
     const rel = catalog.relations.get(relid)!;
     return { schema: rel.schema, table: rel.table, relkind: rel.relkind, columns: [...columns.values()] };
   });
   tables.sort((a, b) => qualified(a).localeCompare(qualified(b)));
   return { tables, problems };
+}
+
+/** A value a NOT NULL derived column can travel as in the stream before its trigger fills it. */
+function emptyValue(base: string): string | null {
+  if (base === 'tsvector' || base === 'text' || base === 'varchar' || base === 'bpchar' || base === 'citext') return '';
+  if (base === 'json' || base === 'jsonb') return '{}';
+  return null;
+}
+
+/** Whether a `[masking] keep` (or `ignore`) entry keeps schema.table.column. */
+export function keeps(entries: readonly string[], schema: string, table: string, column: string): boolean {
+  return entries.some((entry) => {
+    const parts = entry.split('.');
+    const [s, t, c] = parts.length === 2 ? ['public', parts[0]!, parts[1]!] : [parts[0]!, parts[1]!, parts.slice(2).join('.')];
+    return s === schema && t === table && (c === '*' || c === column);
+  });
+}
+
+/**
+ * Text-capable columns of the user tables that no rule masks (nor a foreign key, a parent table or a
+ * trigger from masked columns), that are not generated (recomputed from the masked row), and that
+ * `keep` does not list. A partition or inheritance child is judged through its root table.
+ */
+export function uncoveredColumns(catalog: Catalog, plan: MaskPlan, keep: readonly string[], skip: (schema: string, table: string) => boolean = () => false): UncoveredColumn[] {
+  const masked = new Set(plan.tables.flatMap((t) => t.columns.map((c) => `${qualified(t)}.${c.column}`)));
+  const childOids = new Set([...catalog.children.values()].flat());
+  const out: UncoveredColumn[] = [];
+  for (const relation of [...catalog.relations.values()].sort((a, b) => qualified(a).localeCompare(qualified(b)))) {
+    if (childOids.has(relation.oid) || skip(relation.schema, relation.table)) continue;
+    for (const column of catalog.columns.get(relation.oid) ?? []) {
+      if (!column.textCapable || column.generated || masked.has(`${qualified(relation)}.${column.name}`)) continue;
+      if (keeps(keep, relation.schema, relation.table, column.name)) continue;
+      out.push({ table: qualified(relation), column: column.name, type: column.type });
+    }
+  }
+  return out;
 }
 
 function checkType(rule: MaskingRule, column: CatalogColumn, unique: boolean): string | undefined {

@@ -23,6 +23,8 @@ export interface BranchJson {
   expires_at: string | null;
   /** Made with the masking rules applied. */
   masked: boolean;
+  /** What the masking verified (a masked copy made by masking, not copied from a masked one). */
+  masking?: Readonly<Record<string, unknown>>;
   created_at: string;
   updated_at: string;
   error_message?: string;
@@ -49,6 +51,7 @@ export function branchJson(branch: Branch, extra: { url?: string } = {}): Branch
     created_at: branch.created_at.toISOString(),
     updated_at: branch.updated_at.toISOString(),
   };
+  if (branch.masking) out.masking = branch.masking;
   if (branch.error_message) out.error_message = branch.error_message;
   if (branch.size_bytes !== undefined) out.size_bytes = branch.size_bytes;
   if (branch.problem !== undefined) out.problem = branch.problem;

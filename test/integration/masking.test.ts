@@ -15,6 +15,11 @@ import { loadPagila } from '../helpers/pagila.js';
  */
 const SECRET = 'pagila-masking-secret-0123456789';
 
+/** The rest of every table is kept: these tests are about the rules (mask init writes a full set; masking-init.test.ts). */
+const KEEP = `[masking]
+keep = [${['actor', 'address', 'category', 'city', 'country', 'customer', 'film', 'language', 'staff', 'payment', 'rental', 'store', 'inventory', 'newsletter'].map((t) => `"${t}.*"`).join(', ')}]
+`;
+
 const RULES = `
 [[masking.rules]]
 table = "customer"
@@ -84,7 +89,7 @@ describe('masked branches (Pagila)', () => {
       INSERT INTO newsletter SELECT email, create_date FROM customer WHERE customer_id % 3 = 0;`, [], 'pagila');
     emails = (await q<{ email: string }>('SELECT email FROM customer ORDER BY customer_id', 'pagila')).map((r) => r.email);
     dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-masking-'));
-    await writeFile(path.join(dir, 'ayb.toml'), RULES);
+    await writeFile(path.join(dir, 'ayb.toml'), KEEP + RULES);
     env = { AYB_DATABASE_URL: cluster.url('pagila'), AYB_MASKING_SECRET: SECRET };
   });
   afterAll(async () => {
@@ -141,13 +146,51 @@ describe('masked branches (Pagila)', () => {
     const bad = path.join(dir, 'bad.toml');
     // A masked email is longer than 32 characters: the UPDATE fails halfway through the rules.
     await cluster.query('ALTER TABLE staff ALTER COLUMN username TYPE varchar(32)', [], 'pagila');
-    await writeFile(bad, `${RULES}\n[[masking.rules]]\ntable = "staff"\ncolumn = "username"\nfunction = "email"\n`);
+    await writeFile(bad, `${KEEP}${RULES}\n[[masking.rules]]\ntable = "staff"\ncolumn = "username"\nfunction = "email"\n`);
     const made = await runCli(['branch', 'create', 'half', '--masked', '--json', '--config', bad], { env });
     expect(made.exitCode).not.toBe(0);
     expect(made.json().error.message).toMatch(/too long/);
     const [row] = await q<{ status: string }>("SELECT status FROM _ayb_branches WHERE name = 'half'", 'pagila');
     expect(row?.status).toBe('failed');
     expect(await q("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_half'", 'postgres')).toEqual([]);
+    // A failed record has no database: show prints no URL for it (issue 27, item 5).
+    const shown = await runCli(['branch', 'show', 'half', '--config', bad], { env });
+    expect(shown.stdout).not.toMatch(/postgres(ql)?:\/\//);
+    const shownJson = await runCli(['branch', 'show', 'half', '--json', '--config', bad], { env });
+    expect(shownJson.json()).toMatchObject({ status: 'failed' });
+    expect(shownJson.json().url).toBeUndefined();
+  });
+
+  it('refuses a text function on a non-text column before anything is recorded or copied (issue 27, item 5)', async () => {
+    const wrong = path.join(dir, 'wrong.toml');
+    await writeFile(wrong, `${KEEP}${RULES}\n[[masking.rules]]\ntable = "customer"\ncolumn = "create_date"\nfunction = "email"\n`);
+    const made = await runCli(['branch', 'create', 'wrongtype', '--masked', '--json', '--config', wrong], { env });
+    expect(made.exitCode).toBe(2);
+    expect(made.json().error.code).toBe('invalid_masking_rules');
+    expect(made.json().error.message).toMatch(/email masks text columns, and create_date is date/);
+    expect(await q("SELECT 1 FROM _ayb_branches WHERE name = 'wrongtype'", 'pagila')).toEqual([]);
+    expect(await q("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_wrongtype'", 'postgres')).toEqual([]);
+  });
+
+  it('refuses a masked copy while a column that can hold text is neither masked nor kept, with the list', async () => {
+    const partial = path.join(dir, 'partial.toml');
+    await writeFile(partial, RULES);
+    const made = await runCli(['branch', 'create', 'uncovered', '--masked', '--json', '--config', partial], { env });
+    expect(made.exitCode).toBe(2);
+    const { error } = made.json();
+    expect(error.code).toBe('masking_uncovered');
+    const listed = error.uncovered.map((u: { table: string; column: string }) => `${u.table}.${u.column}`);
+    // Judged against the catalog: every text-capable column of a user table without a rule.
+    const { rows } = await cluster.query<{ c: string }>(
+      `SELECT n.nspname || '.' || c.relname || '.' || a.attname AS c FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = 'public' AND c.relname <> '_ayb_branches' AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+          AND (t.typcategory = 'S' OR t.typname IN ('tsvector', 'bytea', 'json', 'jsonb', '_text'))
+          AND (c.relname, a.attname) NOT IN (('customer', 'first_name'), ('customer', 'last_name'), ('customer', 'email'), ('address', 'address'), ('address', 'phone'),
+                                             ('address', 'postal_code'), ('staff', 'password'), ('newsletter', 'email'))
+        ORDER BY 1`, [], 'pagila');
+    expect([...listed].sort()).toEqual(rows.map((r) => r.c).sort());
+    expect(await q("SELECT 1 FROM _ayb_branches WHERE name = 'uncovered'", 'pagila')).toEqual([]);
   });
 
   it('refuses --masked without a secret, and a secret file others can read', async () => {
@@ -183,7 +226,8 @@ describe('masked branches (Pagila)', () => {
 
     // Everything covered or looked at and ignored: exit 0.
     const ignore = report.unmasked.map((u: { table: string; column: string }) => `"${u.table}.${u.column}"`).join(', ');
-    await writeFile(path.join(dir, 'clean.toml'), `[masking]\nignore = [${ignore}]\n${RULES}`);
+    const rest = report.uncovered.map((u: { table: string; column: string }) => `"${u.table}.${u.column}"`).join(', ');
+    await writeFile(path.join(dir, 'clean.toml'), `[masking]\nignore = [${ignore}]\nkeep = [${rest}]\n${RULES}`);
     const clean = await runCli(['mask', 'check', '--json', '--config', path.join(dir, 'clean.toml')], { env });
     expect(clean.exitCode, clean.stdout).toBe(0);
     expect(clean.json()).toMatchObject({ ok: true, unmasked: [], problems: [] });

@@ -13,7 +13,7 @@ import { startServer, type RunningServer } from '../helpers/server.js';
  */
 const PASSWORD = 'server copies test password';
 const SECRET = 'server-copies-masking-secret-0123';
-const RULES = '[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n';
+const RULES = '[masking]\nkeep = ["tags.label"]\n[[masking.rules]]\ntable = "people"\ncolumn = "email"\nfunction = "email"\n';
 
 interface ErrorBody { code: string; message: string; hint?: string }
 
@@ -170,7 +170,7 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
   });
 
   it('[masking] required masks every copy made through the API, and refuses "masked": false', async () => {
-    const { server, token } = await serverWith(`[masking]\nrequired = true\n${RULES}`, { AYB_MASKING_SECRET: SECRET });
+    const { server, token } = await serverWith(RULES.replace('[masking]\n', '[masking]\nrequired = true\n'), { AYB_MASKING_SECRET: SECRET });
     const created = await post(server, token, '/api/admin/branches', { name: 'required-dev' });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ masked: true });

@@ -3,7 +3,7 @@ import type { MaskingRule } from '../../src/config/schema.js';
 import { type Catalog, planMasking } from '../../src/masking/plan.js';
 
 const col = (relid: number, attnum: number, name: string, type = 'text', extra: Partial<{ notnull: boolean; category: string; base: string }> = {}) =>
-  ({ relid, attnum, name, type, base: extra.base ?? type, category: extra.category ?? (type === 'text' ? 'S' : 'N'), notnull: extra.notnull ?? false, generated: false });
+  ({ relid, attnum, name, type, base: extra.base ?? type, category: extra.category ?? (type === 'text' ? 'S' : 'N'), notnull: extra.notnull ?? false, generated: false, textCapable: type === 'text' });
 
 /** customers(id, email unique) ← newsletter(email FK); payments (partitioned) with one partition; a NOT NULL column. */
 const relations = [
@@ -25,6 +25,7 @@ const catalog: Catalog = {
   foreignKeys: [{ conrelid: 2, conkey: [1], confrelid: 1, confkey: [2] }],
   children: new Map([[3, [4]]]),
   partitionKeys: new Map([[3, new Set(['paid_on'])], [4, new Set(['paid_on'])]]),
+  triggers: new Map(),
 };
 
 const rule = (table: string, column: string, fn: MaskingRule['function'], args?: Record<string, unknown>): MaskingRule => ({ table, column, function: fn, ...(args ? { args } : {}) });

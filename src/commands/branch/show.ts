@@ -22,7 +22,8 @@ export default class BranchShow extends AybCommand {
     this.setOutput(flags);
     const ctx = await this.branchContext(flags);
     const branch = await getBranch(ctx, args.name);
-    const url = branchUrl(ctx, branch.branch_database, flags['show-password']);
+    // Only a ready record has a database to connect to: a failed or unfinished one prints no URL.
+    const url = branch.status === 'ready' ? branchUrl(ctx, branch.branch_database, flags['show-password']) : undefined;
     this.writer.record(branch, branchDetailColumns({ url, mainDatabase: ctx.main.database }), (b) => branchJson(b, { url }));
   }
 }
