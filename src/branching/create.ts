@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { chooseStrategy, cloneDatabase, type CloneProgress } from '../clone/clone.js';
+import { chooseStrategy, cloneDatabase, type CloneProgress, finishCopy } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
@@ -7,7 +7,7 @@ import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
-import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
+import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, finishInterruptedFirst, noticeOf, withControl } from './context.js';
 import { deleteRow, findRow, findRowByDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
@@ -26,6 +26,11 @@ export interface CreateOptions {
   readonly from?: string;
   /** Recorded as the source instead of `from` (a point-in-time copy comes from a temporary cluster). */
   readonly sourceLabel?: string;
+  /**
+   * A source given as a value rather than a name: main restored to a moment (point-in-time.ts), on
+   * a temporary cluster whose roles are main's. Never a URL parsed back, so it keeps its grants.
+   */
+  readonly restoredSource?: ResolvedSource;
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
   /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
@@ -84,14 +89,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     // A branch made from a branch holds the parent's lock shared until it is done, so the parent
     // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
-    parentDatabase = parentLockFor(options.from);
+    parentDatabase = options.restoredSource ? undefined : parentLockFor(options.from);
     if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
       parentDatabase = undefined;
       throw parentBusyError(options.from!);
     }
 
     const claim = await withControl(ctx, async (client) => {
-      const source = await resolveSource(ctx, client, options.from);
+      const source = options.restoredSource ?? (await resolveSource(ctx, client, options.from));
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
@@ -152,8 +157,9 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       // Never ready unless fully masked: a failure here drops the copy like any other.
       await masking?.afterCopy?.(withDatabase(ctx.main, branchDatabase));
       signal?.throwIfAborted();
-      // Nobody connects to a snapshot, so it stays exactly as it was copied.
-      if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
+      // Closed since it was made; a branch now opens with its source's grants. Nobody connects to
+      // a snapshot (no session is left on it), so it stays exactly as it was copied.
+      await finishCopy(maint, branchDatabase, outcome.access, { seal: kind === 'snapshot', log: ctx.log });
       signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
         withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),

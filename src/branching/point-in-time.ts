@@ -1,5 +1,4 @@
 import { UsageError } from '../core/errors.js';
-import { formatConnInfo } from '../postgres/conninfo.js';
 import { ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
 import { parsePointInTime } from '../history/point-in-time.js';
 import { withClusterAt } from '../history/restore.js';
@@ -38,7 +37,14 @@ export async function createAtPointInTime(ctx: OpenedContext, options: CreateOpt
   const history = historyOf(ctx);
   return withClusterAt(history, ctx.main, at, async ({ conn }) => {
     const started = Date.now();
-    const result = await createBranch(ctx, { ...options, from: formatConnInfo(conn, { showPassword: true }), sourceLabel: at.label });
+    // The restored cluster as a typed value: its roles are main's, so grants and owners are carried
+    // (a URL parsed back would be "another server", copied without them).
+    const result = await createBranch(ctx, {
+      ...options,
+      from: undefined,
+      sourceLabel: at.label,
+      restoredSource: { conn, label: at.label, sameServer: false, sameRoles: true, parent: null, snapshot: null, masked: false },
+    });
     ctx.log?.(`Copied main as of ${at.time} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     return result;
   }, { signal: options.signal, log: ctx.log });
