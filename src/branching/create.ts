@@ -27,10 +27,15 @@ export interface CreateOptions {
   /** Recorded as the source instead of `from` (a point-in-time copy comes from a temporary cluster). */
   readonly sourceLabel?: string;
   /**
-   * A source given as a value rather than a name: main restored to a moment (point-in-time.ts), on
-   * a temporary cluster whose roles are main's. Never a URL parsed back, so it keeps its grants.
+   * A source made only once the name is checked and reserved: main restored to a moment
+   * (point-in-time.ts). `claimed` describes it for the record; `provide` makes the source (a
+   * temporary cluster whose roles are main's, given as a typed value, never a URL parsed back, so
+   * its grants are kept), runs the copy with it and removes it.
    */
-  readonly restoredSource?: ResolvedSource;
+  readonly deferredSource?: {
+    readonly claimed: ResolvedSource;
+    provide<T>(copy: (source: ResolvedSource) => Promise<T>): Promise<T>;
+  };
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
   /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
@@ -89,14 +94,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     // A branch made from a branch holds the parent's lock shared until it is done, so the parent
     // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
-    parentDatabase = options.restoredSource ? undefined : parentLockFor(options.from);
+    parentDatabase = options.deferredSource ? undefined : parentLockFor(options.from);
     if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
       parentDatabase = undefined;
       throw parentBusyError(options.from!);
     }
 
     const claim = await withControl(ctx, async (client) => {
-      const source = options.restoredSource ?? (await resolveSource(ctx, client, options.from));
+      const source = options.deferredSource?.claimed ?? (await resolveSource(ctx, client, options.from));
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       const existing = (await findRow(client, name)) ?? (await findRowByDatabase(client, branchDatabase));
@@ -127,10 +132,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     });
     if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
 
-    const { row, source } = claim;
+    const { row } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
-    try {
+    const copy = async (source: ResolvedSource): Promise<CreateResult> => {
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
@@ -165,8 +170,11 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null }))!]),
       );
       return { branch: branch!, created: true };
+    };
+    try {
+      return options.deferredSource ? await options.deferredSource.provide(copy) : await copy(claim.source);
     } catch (error) {
-      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, claim.source);
       if (madeDatabase && sqlState(error) === SqlState.duplicateDatabase) {
         // Someone made a database of this name between the check and the copy: not ours, so it is
         // neither dropped nor left on a record (a later create, delete or recovery would drop it).

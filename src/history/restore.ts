@@ -42,6 +42,15 @@ export function outsideWindowError(at: PointInTime, window: { from: Date; to: Da
   });
 }
 
+/** The base backup a restore to `at` starts from; exit 3 when `at` is outside the window. */
+export async function checkInWindow(settings: HistorySettings, at: PointInTime): Promise<BaseBackup> {
+  const backups = await listBaseBackups(settings);
+  const window = historyWindow(backups);
+  const backup = backupFor(backups, at.at);
+  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
+  return backup;
+}
+
 /** Restores begun by this process: two at once in one process (ayb start) get a folder each. */
 let restores = 0;
 
@@ -60,10 +69,7 @@ export async function withClusterAt<T>(
 ): Promise<T> {
   const { signal, log } = options;
   await removeLeftovers(settings, log);
-  const backups = await listBaseBackups(settings);
-  const window = historyWindow(backups);
-  const backup = backupFor(backups, at.at);
-  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
+  const backup = await checkInWindow(settings, at);
   await archiveUpToNow(main, signal);
 
   const folder = path.join(settings.dir, `restore-${process.pid}-${++restores}`);
