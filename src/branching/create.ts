@@ -181,6 +181,12 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         await withControl(ctx, (client) => deleteRow(client, row.id)).catch(() => undefined);
         throw foreignDatabaseError(branchDatabase, kind);
       }
+      if (options.deferredSource && !madeDatabase) {
+        // The source could not be made (restore, replay, Ctrl-C): nothing was copied, so nothing is
+        // recorded, as when a named source does not resolve.
+        const forgotten = await withControl(ctx, (client) => deleteRow(client, row.id)).then(() => true, () => false);
+        if (forgotten) throw failure;
+      }
       const cleanup = await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
       throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }

@@ -1,5 +1,6 @@
 import { UsageError } from '../core/errors.js';
-import { ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
+import { type ArchiverStatus, archiverStatus, archivingFailure, archivingFix, ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
+import { withClient } from '../postgres/client.js';
 import { parsePointInTime } from '../history/point-in-time.js';
 import { checkInWindow, withClusterAt } from '../history/restore.js';
 import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
@@ -70,6 +71,10 @@ export interface HistoryStatus {
   readonly base_backups: readonly { readonly name: string; readonly started_at: string; readonly finished_at: string; readonly bytes: number }[];
   readonly wal_bytes: number;
   readonly total_bytes: number;
+  /** pg_stat_archiver: whether WAL still reaches the history. */
+  readonly archiving: ArchiverStatus;
+  /** What is wrong and how to fix it (archiving failing), else empty. */
+  readonly warnings: readonly string[];
 }
 
 /** `ayb history`: the window, the base backups and the disk they use. */
@@ -84,14 +89,21 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
     bytes: await diskUsage(b.path),
   })));
   const walBytes = await diskUsage(walDir(history));
+  const archiving = await withClient(ctx.main, (c) => archiverStatus(c));
+  // While archiving fails, moments after the last archived segment cannot be restored.
+  const to = window && archiving.failing && archiving.last_archived_at && Date.parse(archiving.last_archived_at) < window.to.getTime()
+    ? new Date(Math.max(window.from.getTime(), Date.parse(archiving.last_archived_at)))
+    : window?.to;
   return {
     dir: history.dir,
     keep: history.keep,
     base_backup_every: history.everyText,
-    window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
+    window: window ? { from: window.from.toISOString(), to: to!.toISOString() } : null,
     base_backups: sized,
     wal_bytes: walBytes,
     total_bytes: walBytes + (await diskUsage(baseDir(history))),
+    archiving,
+    warnings: archiving.failing ? [`${archivingFailure(history, archiving)}; ${archivingFix(history)}`] : [],
   };
 }
 

@@ -1,3 +1,4 @@
+import { ConflictError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import { setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
@@ -109,4 +110,49 @@ export async function applyDatabaseAccess(client: Client, target: string, access
     warn?.(`warning: database "${target}" does not carry these grants of its source (no such role on this server): ${notCarried.join(', ')}`);
   }
   return notCarried;
+}
+
+/**
+ * The roles a database's objects are granted to (and owned by, with `owners`), by name: what a dump
+ * that keeps privileges will name in GRANT (and ALTER … OWNER TO) statements.
+ */
+export async function rolesNamedBy(client: Client, owners: boolean): Promise<string[]> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `WITH o(owner, acl) AS (
+       SELECT relowner, relacl FROM pg_class
+       UNION ALL SELECT nspowner, nspacl FROM pg_namespace
+       UNION ALL SELECT proowner, proacl FROM pg_proc
+       UNION ALL SELECT typowner, typacl FROM pg_type
+       UNION ALL SELECT defaclrole, defaclacl FROM pg_default_acl
+       UNION ALL SELECT lomowner, lomacl FROM pg_largeobject_metadata
+       UNION ALL SELECT srvowner, srvacl FROM pg_foreign_server
+       UNION ALL SELECT fdwowner, fdwacl FROM pg_foreign_data_wrapper
+       UNION ALL SELECT lanowner, lanacl FROM pg_language
+       UNION ALL SELECT NULL::oid, attacl FROM pg_attribute WHERE attacl IS NOT NULL
+     ), ids AS (
+       SELECT owner AS id FROM o WHERE $1 AND owner IS NOT NULL
+       UNION SELECT (aclexplode(acl)).grantee FROM o WHERE acl IS NOT NULL
+       UNION SELECT (aclexplode(acl)).grantor FROM o WHERE acl IS NOT NULL
+       UNION SELECT unnest(polroles) FROM pg_policy
+     )
+     SELECT DISTINCT r.rolname FROM ids JOIN pg_roles r ON r.oid = ids.id ORDER BY 1`,
+    [owners],
+  );
+  return rows.map((r) => r.rolname);
+}
+
+/**
+ * A copy of main restored to a moment names main's roles of that moment; one dropped since cannot
+ * be granted to here. Rather than copy without grants (wider than the source) or fail halfway in
+ * psql, say which roles are missing before anything is copied.
+ */
+export async function refuseMissingRoles(source: Client, target: Client, owners: boolean, sourceLabel: string): Promise<void> {
+  const named = await rolesNamedBy(source, owners);
+  const here = new Set((await target.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+  const missing = named.filter((role) => !here.has(role));
+  if (missing.length === 0) return;
+  throw new ConflictError('roles_missing', `${sourceLabel} grants privileges to role(s) that no longer exist on this server: ${missing.map((r) => `"${r}"`).join(', ')}`, {
+    hint: `a copy never grants more than its source, and these grants cannot be carried; create the role(s) again (CREATE ROLE ${missing.map((r) => `"${r}"`).join(', ')}) and run the command again, then drop them with DROP OWNED BY … ; DROP ROLE …`,
+    details: { roles: missing },
+  });
 }

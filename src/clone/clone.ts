@@ -12,7 +12,7 @@ import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } fr
 import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
 import { findTool } from '../postgres/tools.js';
-import { applyDatabaseAccess, closedClause, closeNewDatabase, DEFAULT_ACCESS, type DatabaseAccess, readDatabaseAccess, sealCopy } from './access.js';
+import { applyDatabaseAccess, closedClause, closeNewDatabase, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
@@ -170,6 +170,9 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     const version = await serverMajor(sourceClient);
     sourceInfo = { ...rows[0]!, size: Number(rows[0]!.size), ...version };
     settings = await readDatabaseSettings(sourceClient, source.conn.database);
+    if (source.sameRoles && !source.sameServer) {
+      await refuseMissingRoles(sourceClient, maint, await isSuperuser(maint), source.conn.database === request.main.database ? 'main at that moment' : `"${source.conn.database}"`);
+    }
     // Grants name roles: they mean the same only where the roles are these (same server, or main restored to a moment).
     access = source.sameServer || source.sameRoles ? await readDatabaseAccess(sourceClient, source.conn.database) : DEFAULT_ACCESS;
   } finally {

@@ -92,4 +92,17 @@ describe('point-in-time copies: privileges and names', () => {
     expect(await canConnect('ayb_branch_then')).toBe(false);
     expect(await privilegeLines('ayb_branch_then')).toEqual(await privilegeLines('ayb'));
   }, 300_000);
+
+  it('a role dropped since the moment: refused before anything is copied, naming the role (exit 4), nothing left', async () => {
+    await cluster.query('CREATE ROLE pit_gone; GRANT SELECT ON secret TO pit_gone', [], 'ayb');
+    const then = await now();
+    await cluster.query('REVOKE ALL ON secret FROM pit_gone; DROP ROLE pit_gone', [], 'ayb');
+    const made = await cli('branch', 'create', 'gone-role', '--from', `main@${then}`, '--json');
+    expect(made.exitCode, made.stderr).toBe(4);
+    const error = JSON.parse(made.stdout).error;
+    expect(error).toMatchObject({ code: 'roles_missing', roles: ['pit_gone'] });
+    expect(error.hint).toMatch(/CREATE ROLE "pit_gone"/);
+    const left = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_gone_role'", [], 'postgres');
+    expect(left.rowCount).toBe(0);
+  }, 300_000);
 });

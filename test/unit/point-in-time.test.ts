@@ -89,6 +89,9 @@ describe('historyDirOfArchiveCommand', () => {
   it("reads the history folder back from ayb's own archive_command, and nothing from any other", () => {
     const settings = { dir: '/srv/ayb/history', keepMs: 0, everyMs: 0, keep: '7d', everyText: '1d', cluster: { dataDir: '/srv/ayb/data', port: 5432 } };
     expect(historyDirOfArchiveCommand(archiveCommand(settings))).toBe('/srv/ayb/history');
+    // An earlier version's (non-atomic) command is still recognised, to be replaced or turned off.
+    expect(historyDirOfArchiveCommand("test ! -f '/srv/ayb/history/wal/%f' && cp %p '/srv/ayb/history/wal/%f'")).toBe('/srv/ayb/history');
+    expect(archiveCommand(settings)).toContain('.partial');
     expect(historyDirOfArchiveCommand("test ! -f '/a/wal/%f' && cp %p '/b/wal/%f'")).toBeUndefined();
     expect(historyDirOfArchiveCommand('pgbackrest --stanza=main archive-push %p')).toBeUndefined();
     expect(historyDirOfArchiveCommand('')).toBeUndefined();
