@@ -216,7 +216,11 @@ export async function pruneHistory(settings: HistorySettings, log?: (line: strin
   const backups = await listBaseBackups(settings);
   const doomed = backupsToPrune(backups, settings.keepMs);
   for (const backup of doomed) {
-    await rm(backup.path, { recursive: true, force: true });
+    // Renamed first (atomic): a prune killed halfway leaves .pruning-<name>, which the next ayb
+    // that touches history removes (removeLeftovers), never a listed backup with files missing.
+    const pruning = path.join(baseDir(settings), `.pruning-${backup.name}`);
+    await rename(backup.path, pruning);
+    await rm(pruning, { recursive: true, force: true });
     log?.(`Deleted base backup ${backup.name} (older than the window, [history] keep = ${settings.keep})`);
   }
   const oldestKept = backups[doomed.length];

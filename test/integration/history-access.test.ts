@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -104,5 +104,18 @@ describe('point-in-time copies: privileges and names', () => {
     expect(error.hint).toMatch(/CREATE ROLE "pit_gone"/);
     const left = await cluster.query("SELECT 1 FROM pg_database WHERE datname = 'ayb_branch_gone_role'", [], 'postgres');
     expect(left.rowCount).toBe(0);
+  }, 300_000);
+
+  it('finds what a killed prune left (a base backup folder without backup.json, a .pruning- folder) and removes it, saying so', async () => {
+    const base = path.join(work, 'history', 'base');
+    const orphan = path.join(base, '2026-01-01T00-00-00.000Z');
+    await mkdir(path.join(orphan, 'data'), { recursive: true });
+    await writeFile(path.join(orphan, 'data', 'PG_VERSION'), 'x'.repeat(1024 * 1024));
+    await mkdir(path.join(base, '.pruning-2026-01-02T00-00-00.000Z', 'data'), { recursive: true });
+    const shown = await cli('history');
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.stderr).toMatch(/Removed a base backup folder without its backup.json.*2026-01-01T00-00-00.000Z/);
+    expect(shown.stderr).toMatch(/Removed a base backup whose prune was interrupted/);
+    expect((await readdir(base)).filter((n) => n.startsWith('2026-01-0') || n.startsWith('.pruning-'))).toEqual([]);
   }, 300_000);
 });
