@@ -2,6 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { copyDatabaseFiles } from '../../src/clone/clone.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { connect } from '../../src/postgres/client.js';
 import { dumpWaitingAtGate, holdGate, waitUntil } from '../helpers/gate.js';
 
 /**
@@ -117,5 +120,24 @@ describe('access to copies', () => {
     // And the roles see it so: mallory, refused on main, is refused on the branch.
     const mallory = new pg.Client({ connectionString: roleUrl('acc_mallory', 'ayb_branch_acl_template') });
     await expect(mallory.connect()).rejects.toThrow(/permission denied/);
+  });
+
+  it("ayb's own throwaway copy of a snapshot (ayb_view_…) lets no other role in while it exists", async () => {
+    expect((await cli('snapshot', 'create', 'viewed')).exitCode).toBe(0);
+    const maint = await connect({ ...cluster.conn, database: 'postgres' });
+    try {
+      await copyDatabaseFiles(maint, cluster.conn, ConfigSchema.parse({}), 'ayb_snap_viewed', 'ayb_view_feedfacecafe');
+      const intruder = new pg.Client({ connectionString: roleUrl('acc_mallory', 'ayb_view_feedfacecafe') });
+      intruder.on('error', () => undefined);
+      const got = await intruder.connect().then(() => true, () => false);
+      if (got) await intruder.end().catch(() => undefined);
+      expect(got).toBe(false);
+      // ayb itself (the owner) still reads it, as a diff does.
+      const own = await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'ayb_view_feedfacecafe');
+      expect(own.rows[0]!.n).toBe(3);
+    } finally {
+      await maint.query('DROP DATABASE IF EXISTS ayb_view_feedfacecafe WITH (FORCE)');
+      await maint.end();
+    }
   });
 });

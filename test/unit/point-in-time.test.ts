@@ -24,6 +24,10 @@ describe('parsePointInTime', () => {
     expect(parsePointInTime('main@-1d12h', NOW).at.toISOString()).toBe('2026-12-01T00:00:00.000Z');
   });
 
+  it('says what is wrong with a duration ago once, naming what was typed', () => {
+    expect(usage('main@-0s').message).toBe('main@-0s: the duration before now "0s" is zero');
+  });
+
   it('reads ISO 8601 with a zone, keeping microseconds for PostgreSQL', () => {
     expect(parsePointInTime('main@2026-11-30T14:00Z', NOW)).toMatchObject({ time: '2026-11-30T14:00Z', label: 'main@2026-11-30T14:00Z' });
     expect(parsePointInTime('main@2026-11-30T14:00Z', NOW).at.toISOString()).toBe('2026-11-30T14:00:00.000Z');
