@@ -7,7 +7,7 @@ import { withFileLock } from '../postgres/lock.js';
 import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
-import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
+import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
 
 /** A base backup of a large database takes a while; others wait for it rather than take a second one. */
 const BACKUP_LOCK_TIMEOUT_MS = 6 * 3600_000;
@@ -114,13 +114,20 @@ async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: 
       if (now.archive_mode !== 'on') await c.query("ALTER SYSTEM SET archive_mode = 'on'");
       if (now.archive_command !== wanted) await c.query(`ALTER SYSTEM SET archive_command = ${quoteLiteral(wanted)}`);
       await c.query('SELECT pg_reload_conf()');
-      return now.archive_mode !== 'on' || now.wal_level === 'minimal';
+      const before = now.archive_mode === 'on' ? historyDirOfArchiveCommand(now.archive_command) : undefined;
+      return { restart: now.archive_mode !== 'on' || now.wal_level === 'minimal', movedFrom: before !== undefined && before !== settings.dir ? before : undefined };
     });
-    if (needsRestart) {
+    if (needsRestart.movedFrom !== undefined) {
+      // The WAL from now on goes to the new folder: the old one's history ends here, and a base
+      // backup already in the new folder (changed back) cannot reach the moments since it.
+      const bytes = await diskUsage(needsRestart.movedFrom);
+      log?.(`[history] dir changed from ${needsRestart.movedFrom} to ${settings.dir}: WAL is archived into the new folder from now on, and a fresh base backup is taken there; the history kept in ${needsRestart.movedFrom} (${Math.round(bytes / 1024 / 1024)} MB) is no longer used or pruned by ayb: delete that folder when you no longer need it`);
+    }
+    if (needsRestart.restart) {
       log?.(`Restarting the managed PostgreSQL once to turn on WAL archiving into ${walDir(settings)} ([history] enabled) …`);
       await restartManagedCluster(settings.cluster);
     }
-    return needsRestart;
+    return needsRestart.restart || needsRestart.movedFrom !== undefined;
   });
 }
 

@@ -118,4 +118,25 @@ describe('point-in-time copies: privileges and names', () => {
     expect(shown.stderr).toMatch(/Removed a base backup whose prune was interrupted/);
     expect((await readdir(base)).filter((n) => n.startsWith('2026-01-0') || n.startsWith('.pruning-'))).toEqual([]);
   }, 300_000);
+
+  it('a changed [history] dir is announced, and a fresh base backup is taken, also when it is changed back', async () => {
+    const backups = async (dir: string) => (await readdir(path.join(work, dir, 'base')).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    const toml = (dir: string) => writeFile(
+      path.join(work, 'ayb.toml'),
+      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "${dir}"\n`,
+    );
+    const before = (await backups('history')).length;
+    await toml('history2');
+    const moved = await cli('history');
+    expect(moved.exitCode, moved.stderr).toBe(0);
+    expect(moved.stderr).toMatch(/\[history\] dir changed from .*\/history to .*\/history2: .*delete that folder/);
+    expect(await backups('history2')).toHaveLength(1);
+    await toml('history');
+    const back = await cli('history');
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(back.stderr).toMatch(/\[history\] dir changed from .*\/history2 to .*\/history:/);
+    // The backups already there cannot reach the moments since the move: a fresh one is taken.
+    expect(back.stderr).toMatch(/Taking a base backup/);
+    expect(await backups('history')).toHaveLength(before + 1);
+  }, 300_000);
 });
