@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { chooseStrategy, cloneDatabase, type CloneProgress } from '../clone/clone.js';
+import { chooseStrategy, cloneDatabase, type CloneProgress, finishCopy } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
@@ -7,7 +7,7 @@ import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
-import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, setAllowConnections, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
+import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
 import { type BranchContext, maintenanceAfterRecovery, noticeOf, releaseControl, withControl } from './context.js';
 import { deleteRow, findRow, findRowByNameOrDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
@@ -26,6 +26,16 @@ export interface CreateOptions {
   readonly from?: string;
   /** Recorded as the source instead of `from` (a point-in-time copy comes from a temporary cluster). */
   readonly sourceLabel?: string;
+  /**
+   * A source made only once the name is checked and reserved: main restored to a moment
+   * (point-in-time.ts). `claimed` describes it for the record; `provide` makes the source (a
+   * temporary cluster whose roles are main's, given as a typed value, never a URL parsed back, so
+   * its grants are kept), runs the copy with it and removes it.
+   */
+  readonly deferredSource?: {
+    readonly claimed: ResolvedSource;
+    provide<T>(copy: (source: ResolvedSource) => Promise<T>): Promise<T>;
+  };
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
   /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
@@ -83,14 +93,14 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     // A branch made from a branch holds the parent's lock shared until it is done, so the parent
     // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
-    parentDatabase = parentLockFor(options.from);
+    parentDatabase = options.deferredSource ? undefined : parentLockFor(options.from);
     if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
       parentDatabase = undefined;
       throw parentBusyError(options.from!);
     }
 
     const claim = await withControl(ctx, async (client) => {
-      const source = await resolveSource(ctx, client, options.from);
+      const source = options.deferredSource?.claimed ?? (await resolveSource(ctx, client, options.from));
       // A usage error about the source is said before anything is recorded.
       strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
@@ -125,10 +135,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     });
     if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
 
-    const { row, source, masking } = claim;
+    const { row, masking } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
-    try {
+    const copy = async (source: ResolvedSource): Promise<CreateResult> => {
       signal?.throwIfAborted();
       const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
       // A copy of main needs main to itself: this command's own session on it goes first.
@@ -157,20 +167,30 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       // Never ready unless fully masked: a failure here drops the copy like any other.
       const verified = await masking?.afterCopy(withDatabase(ctx.main, branchDatabase));
       signal?.throwIfAborted();
-      // Nobody connects to a snapshot, so it stays exactly as it was copied.
-      if (kind === 'snapshot') await setAllowConnections(maint, branchDatabase, false);
+      // Closed since it was made; a branch now opens with its source's grants. Nobody connects to
+      // a snapshot (no session is left on it), so it stays exactly as it was copied.
+      await finishCopy(maint, branchDatabase, outcome.access, { seal: kind === 'snapshot', log: ctx.log });
       signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
         withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!]),
       );
       return { branch: branch!, created: true };
+    };
+    try {
+      return options.deferredSource ? await options.deferredSource.provide(copy) : await copy(claim.source);
     } catch (error) {
-      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
+      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, claim.source);
       if (madeDatabase && sqlState(error) === SqlState.duplicateDatabase) {
         // Someone made a database of this name between the check and the copy: not ours, so it is
         // neither dropped nor left on a record (a later create, delete or recovery would drop it).
         await withControl(ctx, (client) => deleteRow(client, row.id)).catch(() => undefined);
         throw foreignDatabaseError(branchDatabase, kind);
+      }
+      if (options.deferredSource && !madeDatabase) {
+        // The source could not be made (restore, replay, Ctrl-C): nothing was copied, so nothing is
+        // recorded, as when a named source does not resolve.
+        const forgotten = await withControl(ctx, (client) => deleteRow(client, row.id)).then(() => true, () => false);
+        if (forgotten) throw failure;
       }
       const cleanup = await cleanUpFailedCreate(ctx, maint, row, madeDatabase, strategy, failure);
       throw withCleanupNote(failure, row, madeDatabase, cleanup);

@@ -1,11 +1,13 @@
 import { UsageError } from '../core/errors.js';
-import { formatConnInfo } from '../postgres/conninfo.js';
-import { ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
+import { type ArchiverStatus, archiverStatus, archivingFailure, archivingFix, ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
+import { withClient } from '../postgres/client.js';
 import { parsePointInTime } from '../history/point-in-time.js';
-import { withClusterAt } from '../history/restore.js';
+import { checkInWindow, withClusterAt } from '../history/restore.js';
 import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
 import type { BranchContext, OpenedContext } from './context.js';
 import { createBranch, type CreateOptions, type CreateResult } from './create.js';
+import { validateBranchName } from './names.js';
+import type { ResolvedSource } from './source.js';
 
 export { isPointInTime } from '../history/point-in-time.js';
 
@@ -36,12 +38,28 @@ function historyOf(ctx: OpenedContext): HistorySettings {
 export async function createAtPointInTime(ctx: OpenedContext, options: CreateOptions & { readonly from: string }): Promise<CreateResult> {
   const at = parsePointInTime(options.from);
   const history = historyOf(ctx);
-  return withClusterAt(history, ctx.main, at, async ({ conn }) => {
-    const started = Date.now();
-    const result = await createBranch(ctx, { ...options, from: formatConnInfo(conn, { showPassword: true }), sourceLabel: at.label });
-    ctx.log?.(`Copied main as of ${at.time} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return result;
-  }, { signal: options.signal, log: ctx.log });
+  // Said before anything is restored: a bad name, a moment outside the window. A taken name is
+  // refused, and a free one reserved (the create's lock and its `creating` record), by
+  // createBranch before it calls `provide`, so the ~20 s of restore and replay come after.
+  validateBranchName(options.name);
+  await checkInWindow(history, at);
+  const claimed: ResolvedSource = { conn: ctx.main, label: at.label, sameServer: false, sameRoles: true, parent: null, snapshot: null, masked: false };
+  return createBranch(ctx, {
+    ...options,
+    from: undefined,
+    sourceLabel: at.label,
+    deferredSource: {
+      claimed,
+      provide: (copy) => withClusterAt(history, ctx.main, at, async ({ conn }) => {
+        const started = Date.now();
+        // The restored cluster as a typed value: its roles are main's, so grants and owners are
+        // carried (a URL parsed back would be "another server", copied without them).
+        const result = await copy({ ...claimed, conn });
+        ctx.log?.(`Copied main as of ${at.time} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+        return result;
+      }, { signal: options.signal, log: ctx.log }),
+    },
+  });
 }
 
 export interface HistoryStatus {
@@ -53,6 +71,10 @@ export interface HistoryStatus {
   readonly base_backups: readonly { readonly name: string; readonly started_at: string; readonly finished_at: string; readonly bytes: number }[];
   readonly wal_bytes: number;
   readonly total_bytes: number;
+  /** pg_stat_archiver: whether WAL still reaches the history. */
+  readonly archiving: ArchiverStatus;
+  /** What is wrong and how to fix it (archiving failing), else empty. */
+  readonly warnings: readonly string[];
 }
 
 /** `ayb history`: the window, the base backups and the disk they use. */
@@ -67,14 +89,21 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
     bytes: await diskUsage(b.path),
   })));
   const walBytes = await diskUsage(walDir(history));
+  const archiving = await withClient(ctx.main, (c) => archiverStatus(c));
+  // While archiving fails, moments after the last archived segment cannot be restored.
+  const to = window && archiving.failing && archiving.last_archived_at && Date.parse(archiving.last_archived_at) < window.to.getTime()
+    ? new Date(Math.max(window.from.getTime(), Date.parse(archiving.last_archived_at)))
+    : window?.to;
   return {
     dir: history.dir,
     keep: history.keep,
     base_backup_every: history.everyText,
-    window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
+    window: window ? { from: window.from.toISOString(), to: to!.toISOString() } : null,
     base_backups: sized,
     wal_bytes: walBytes,
     total_bytes: walBytes + (await diskUsage(baseDir(history))),
+    archiving,
+    warnings: archiving.failing ? [`${archivingFailure(history, archiving)}; ${archivingFix(history)}`] : [],
   };
 }
 

@@ -1,4 +1,4 @@
-import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource } from '../clone/clone.js';
+import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource, finishCopy } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError, UsageError } from '../core/errors.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
@@ -129,6 +129,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       });
       verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
+      await finishCopy(maint, names.fresh, outcome.access, { log: ctx.log });
       await swapIn(maint, ctx, database, names);
     } catch (error) {
       // 42P04: someone made a database of the fresh name meanwhile; it is not ours to drop.

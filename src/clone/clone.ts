@@ -12,6 +12,7 @@ import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } fr
 import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
 import { findTool } from '../postgres/tools.js';
+import { applyDatabaseAccess, closedClause, closeNewDatabase, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
@@ -50,6 +51,22 @@ export interface CloneRequest {
 export interface CloneOutcome {
   readonly strategy: CloneStrategy;
   readonly copyMethod: CopyMethod;
+  /**
+   * The source's database-level grants and connection limit, for finishCopy: the target stays
+   * closed to everyone but ayb until then (access.ts).
+   */
+  readonly access: DatabaseAccess;
+}
+
+/**
+ * The last step of every copy, after anything ayb still does in it (masking): a branch gets its
+ * source's database grants and connection limit and opens; a snapshot (`seal`) gets them too, for
+ * the branches made of it, but refuses connections, with no session left on it. Returns the
+ * grants that could not be carried (a role missing here), also said through `log`.
+ */
+export async function finishCopy(maint: Client, target: string, access: DatabaseAccess, options: { readonly seal?: boolean; readonly log?: (line: string) => void } = {}): Promise<string[]> {
+  if (options.seal) await sealCopy(maint, target);
+  return applyDatabaseAccess(maint, target, access, options.log);
 }
 
 export async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
@@ -93,6 +110,7 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   const { major } = await serverMajor(maint);
   const fileCopy = await decideFileCopyMethod(maint, request.main, request.config, major);
   const settings = await readDatabaseSettings(maint, database);
+  const access = await readDatabaseAccess(maint, database);
   const copy = async () => {
     const stopCancel = cancelOnAbort(request.main, maint, signal);
     try {
@@ -116,7 +134,7 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
     );
   }
   await applyDatabaseSettings(maint, target, settings, request.log);
-  return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy' };
+  return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access };
 }
 
 /**
@@ -143,6 +161,7 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
   });
   let sourceInfo: { encoding: string; collate: string; ctype: string; size: number; major: number; version: string };
   let settings: DatabaseSettings;
+  let access: DatabaseAccess;
   try {
     const { rows } = await sourceClient.query<{ encoding: string; collate: string; ctype: string; size: string }>(
       `SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype, pg_database_size(oid)::text AS size
@@ -151,11 +170,17 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     const version = await serverMajor(sourceClient);
     sourceInfo = { ...rows[0]!, size: Number(rows[0]!.size), ...version };
     settings = await readDatabaseSettings(sourceClient, source.conn.database);
+    if (source.sameRoles && !source.sameServer) {
+      await refuseMissingRoles(sourceClient, maint, await isSuperuser(maint), source.conn.database === request.main.database ? 'main at that moment' : `"${source.conn.database}"`);
+    }
+    // Grants name roles: they mean the same only where the roles are these (same server, or main restored to a moment).
+    access = source.sameServer || source.sameRoles ? await readDatabaseAccess(sourceClient, source.conn.database) : DEFAULT_ACCESS;
   } finally {
     await sourceClient.end().catch(() => undefined);
   }
   const { rows: roleRows } = await maint.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
   const superuser = roleRows[0]?.superuser === true;
+  const sameRoles = source.sameServer || source.sameRoles === true;
   const binDir = request.config.tools.pg_bin_dir;
   const pgDump = await findTool('pg_dump', sourceInfo.major, { binDir, serverVersion: sourceInfo.version });
   // psql speaks to servers of any version; any psql will do.
@@ -165,8 +190,9 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     ? ` LC_COLLATE ${quoteLiteral(sourceInfo.collate)} LC_CTYPE ${quoteLiteral(sourceInfo.ctype)}`
     : '';
   await maint.query(
-    `CREATE DATABASE ${quoteIdent(target)} TEMPLATE template0 ENCODING ${quoteLiteral(sourceInfo.encoding)}${locale}`,
+    `CREATE DATABASE ${quoteIdent(target)} TEMPLATE template0 ENCODING ${quoteLiteral(sourceInfo.encoding)}${locale}${closedClause(superuser)}`,
   );
+  await closeNewDatabase(maint, target);
   request.signal?.throwIfAborted();
   const onProgress = request.onProgress;
   await dumpAndRestore({
@@ -174,9 +200,10 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
     target: withDatabase(request.main, target),
     pgDump,
     psql,
-    // Same server: the roles exist, so keep grants; owners only when this role may set any owner.
-    keepOwnership: source.sameServer && superuser,
-    keepPrivileges: source.sameServer,
+    // The same roles (same server, or main restored to a moment): keep grants; owners only when
+    // this role may set any owner. A copy from another server gets no grants of that server's roles.
+    keepOwnership: sameRoles && superuser,
+    keepPrivileges: sameRoles,
     excludeTables: request.excludeTables,
     lockWaitTimeoutMs: sessionTimeouts().lock,
     signal: request.signal,
@@ -186,5 +213,5 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
   });
   request.signal?.throwIfAborted();
   await applyDatabaseSettings(maint, target, settings, request.log);
-  return { strategy: 'dump', copyMethod: 'pg_dump' };
+  return { strategy: 'dump', copyMethod: 'pg_dump', access };
 }

@@ -225,6 +225,20 @@ export async function dumpAndRestore(request: DumpCloneRequest): Promise<void> {
 /** How long psql may take to exit after pg_dump found it gone (see dumpLostItsReader). */
 const READER_GRACE_MS = 5_000;
 
+/**
+ * The hint for a failed restore, from what psql said: a server that went away (restart, crash,
+ * outage) is not a missing role or extension, and the fix differs.
+ */
+export function restoreFailureHint(stderr: string): string {
+  if (/server closed the connection|terminating connection|connection to server .* failed|could not connect|Connection refused|the database system is (shutting down|starting up|in recovery mode)|no connection to the server/i.test(stderr)) {
+    return 'the server went away during the restore (a restart, a crash or an outage), not the dump: create the branch again once the server is back';
+  }
+  if (/No space left on device|could not extend file/i.test(stderr)) {
+    return 'the branch\'s server ran out of disk during the restore: free space, then create the branch again';
+  }
+  return 'the restore into the branch failed: check the error above (a missing role or extension on this server is common)';
+}
+
 /** pg_dump could not lock a table within --lock-wait-timeout: someone holds a conflicting lock (exit 4). */
 function dumpLockTimeout(stderr: string, source: ConnInfo, waitedMs: number): ConflictError {
   const table = /LOCK TABLE (\S+)/.exec(stderr)?.[1];
@@ -246,7 +260,7 @@ function toolFailure(tool: 'pg_dump' | 'psql', exitCode: number | undefined, sig
   return new ExternalError(`${tool}_failed`, message, {
     hint: tool === 'pg_dump'
       ? 'check that the source database exists, is reachable and readable by this role'
-      : 'the restore into the branch failed: check the error above (a missing role or extension on this server is common)',
+      : restoreFailureHint(stderr),
     details: { tool },
   });
 }

@@ -11,6 +11,11 @@ export interface CloneSource {
   readonly conn: ConnInfo;
   /** On the target's server, so the template strategy is possible. */
   readonly sameServer: boolean;
+  /**
+   * Another server whose roles are this server's: main restored to a past moment (history). Its
+   * grants and owners are carried as on the same server; a role dropped since is named.
+   */
+  readonly sameRoles?: boolean;
 }
 
 export interface StrategyOptions {

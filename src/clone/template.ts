@@ -6,6 +6,7 @@ import { withoutTimeouts } from '../postgres/timeouts.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import type { FileCopyMethod } from './file-copy.js';
+import { closedClause, closeNewDatabase, isSuperuser } from './access.js';
 
 export interface SourceSession {
   readonly pid: number;
@@ -62,10 +63,13 @@ export function busySourceError(source: string, sessions: readonly SourceSession
  */
 export async function templateClone(client: Client, source: string, target: string, serverMajor: number, method: FileCopyMethod = 'copy'): Promise<void> {
   const strategy = serverMajor >= 15 ? ' STRATEGY FILE_COPY' : '';
+  // Closed from its first moment: nobody but ayb reaches a copy until it is finished (access.ts).
+  const closed = closedClause(await isSuperuser(client));
   if (method === 'clone') await client.query('SET file_copy_method = clone');
   try {
     // The copy may rightly take long; a lock it cannot get still ends it (timeouts.ts).
-    await withoutTimeouts(client, 'statement', () => client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}`));
+    await withoutTimeouts(client, 'statement', () => client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}${closed}`));
+    await closeNewDatabase(client, target);
   } catch (error) {
     if (sqlState(error) === SqlState.objectInUse) {
       throw busySourceError(source, await sessionsOn(client, source));

@@ -7,15 +7,26 @@ import { withFileLock } from '../postgres/lock.js';
 import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
-import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
+import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
 
 /** A base backup of a large database takes a while; others wait for it rather than take a second one. */
 const BACKUP_LOCK_TIMEOUT_MS = 6 * 3600_000;
 
+/**
+ * The archive_command ayb writes (run by the server's archiver, through /bin/sh). Atomic: the
+ * segment is copied under a temporary name, flushed to disk, renamed, and the folder flushed, so a
+ * full disk or a crash never leaves a partial segment under the final name. A segment already
+ * archived is never overwritten (a second cluster, a restore, must not clobber main's): when its
+ * content is identical that is success (the archiver retrying after a crash), otherwise failure.
+ */
 export function archiveCommand(settings: HistorySettings): string {
-  const target = `${walDir(settings)}/%f`;
-  // Never overwrite a segment already archived: a second cluster (a restore) must not clobber main's.
-  return `test ! -f '${target}' && cp %p '${target}'`;
+  const dir = walDir(settings);
+  return `f='${dir}/%f'; if test -f "$f"; then cmp -s %p "$f"; else cp %p "$f.partial" && sync "$f.partial" && mv -f "$f.partial" "$f" && sync '${dir}' || { rm -f "$f.partial"; false; }; fi`;
+}
+
+/** Earlier ayb versions archived with this command (not atomic); it is replaced on the next command. */
+function legacyArchiveCommand(dir: string): string {
+  return `test ! -f '${dir}/wal/%f' && cp %p '${dir}/wal/%f'`;
 }
 
 /**
@@ -31,15 +42,63 @@ export async function ensureHistory(settings: HistorySettings, main: ConnInfo, l
   // Archiving turned (back) on: WAL written while it was off is missing, so the newest base backup
   // cannot reach the moments from now on; a fresh one can.
   const turnedOn = await ensureArchiving(settings, main, log);
+  const archiving = await withClient(main, (c) => archiverStatus(c));
+  if (archiving.failing) log?.(`warning: ${archivingFailure(settings, archiving)}; ${archivingFix(settings)}`);
   const newest = (await listBaseBackups(settings)).at(-1);
   if (turnedOn || !newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs) {
-    await withFileLock(path.join(settings.dir, '.backup.lock'), async () => {
-      const again = (await listBaseBackups(settings)).at(-1);
-      if (!turnedOn && again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
-      await takeBaseBackup(settings, main, log);
-      await pruneHistory(settings, log);
-    }, BACKUP_LOCK_TIMEOUT_MS);
+    // Due, but never at the cost of the command it runs before (a branch list, a create, a prune
+    // that would free the space): a failure is a warning, and the next command tries again.
+    try {
+      await withFileLock(path.join(settings.dir, '.backup.lock'), async () => {
+        const again = (await listBaseBackups(settings)).at(-1);
+        if (!turnedOn && again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
+        await takeBaseBackup(settings, main, log);
+        await pruneHistory(settings, log);
+      }, BACKUP_LOCK_TIMEOUT_MS);
+    } catch (error) {
+      const hint = error instanceof ExternalError && error.hint ? ` (${error.hint.replace(/\s*\n\s*/g, ' | ')})` : '';
+      log?.(`warning: the base backup [history] is due could not be taken: ${(error as Error).message}${hint}; ${archivingFix(settings)}; the next ayb command tries again`);
+    }
   }
+}
+
+/** What pg_stat_archiver says of the managed cluster's archiving into the history. */
+export interface ArchiverStatus {
+  /** The last attempt failed: segments from last_failed_wal on are not in the history. */
+  readonly failing: boolean;
+  readonly last_archived_wal: string | null;
+  readonly last_archived_at: string | null;
+  readonly last_failed_wal: string | null;
+  readonly last_failed_at: string | null;
+  readonly failed_count: number;
+}
+
+export async function archiverStatus(client: Client): Promise<ArchiverStatus> {
+  const { rows } = await client.query<{ last_archived_wal: string | null; last_archived_at: Date | null; last_failed_wal: string | null; last_failed_at: Date | null; failed_count: string; failing: boolean }>(
+    `SELECT last_archived_wal, last_archived_time AS last_archived_at, last_failed_wal, last_failed_time AS last_failed_at, failed_count::text,
+            last_failed_time IS NOT NULL AND (last_archived_time IS NULL OR last_failed_time > last_archived_time) AS failing
+       FROM pg_stat_archiver`,
+  );
+  const row = rows[0]!;
+  return {
+    failing: row.failing,
+    last_archived_wal: row.last_archived_wal,
+    last_archived_at: row.last_archived_at?.toISOString() ?? null,
+    last_failed_wal: row.last_failed_wal,
+    last_failed_at: row.last_failed_at?.toISOString() ?? null,
+    failed_count: Number(row.failed_count),
+  };
+}
+
+/** One line: archiving fails, since when, and what that means. */
+export function archivingFailure(settings: HistorySettings, status: ArchiverStatus): string {
+  const since = status.last_archived_at ? `; the history reaches no later than ${status.last_archived_at}` : '';
+  return `WAL archiving into ${walDir(settings)} fails (segment ${status.last_failed_wal ?? '?'} at ${status.last_failed_at ?? '?'}, ${status.failed_count} failure(s) so far)${since}, and main's pg_wal grows until it works again`;
+}
+
+/** The fix, for a hint. */
+export function archivingFix(settings: HistorySettings): string {
+  return `free space on the disk of ${settings.dir} (ayb history prune deletes what the window no longer needs) and check that the folder is writable by the server's OS user; the server retries by itself, and postgres.log of the managed PostgreSQL says why it failed`;
 }
 
 /** Turns WAL archiving into the history on; true when it was off (and the cluster restarted). */
@@ -55,20 +114,29 @@ async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: 
       if (now.archive_mode !== 'on') await c.query("ALTER SYSTEM SET archive_mode = 'on'");
       if (now.archive_command !== wanted) await c.query(`ALTER SYSTEM SET archive_command = ${quoteLiteral(wanted)}`);
       await c.query('SELECT pg_reload_conf()');
-      return now.archive_mode !== 'on' || now.wal_level === 'minimal';
+      const before = now.archive_mode === 'on' ? historyDirOfArchiveCommand(now.archive_command) : undefined;
+      return { restart: now.archive_mode !== 'on' || now.wal_level === 'minimal', movedFrom: before !== undefined && before !== settings.dir ? before : undefined };
     });
-    if (needsRestart) {
+    if (needsRestart.movedFrom !== undefined) {
+      // The WAL from now on goes to the new folder: the old one's history ends here, and a base
+      // backup already in the new folder (changed back) cannot reach the moments since it.
+      const bytes = await diskUsage(needsRestart.movedFrom);
+      log?.(`[history] dir changed from ${needsRestart.movedFrom} to ${settings.dir}: WAL is archived into the new folder from now on, and a fresh base backup is taken there; the history kept in ${needsRestart.movedFrom} (${Math.round(bytes / 1024 / 1024)} MB) is no longer used or pruned by ayb: delete that folder when you no longer need it`);
+    }
+    if (needsRestart.restart) {
       log?.(`Restarting the managed PostgreSQL once to turn on WAL archiving into ${walDir(settings)} ([history] enabled) …`);
       await restartManagedCluster(settings.cluster);
     }
-    return needsRestart;
+    return needsRestart.restart || needsRestart.movedFrom !== undefined;
   });
 }
 
-/** The history folder an archive_command written by ayb (archiveCommand) copies into; undefined for any other command. */
+/** The history folder an archive_command written by ayb (archiveCommand, or an earlier version's) copies into; undefined for any other command. */
 export function historyDirOfArchiveCommand(command: string): string | undefined {
-  const match = /^test ! -f '(.+)\/wal\/%f' && cp %p '(.+)\/wal\/%f'$/.exec(command);
-  return match && match[1] === match[2] ? match[1] : undefined;
+  const atomic = /^f='(.+)\/wal\/%f'; if test -f "\$f"; then cmp -s %p "\$f"; else cp %p "\$f\.partial" && sync "\$f\.partial" && mv -f "\$f\.partial" "\$f" && sync '(.+)\/wal' \|\| \{ rm -f "\$f\.partial"; false; \}; fi$/.exec(command);
+  if (atomic) return atomic[1] === atomic[2] ? atomic[1] : undefined;
+  const legacy = /^test ! -f '(.+)\/wal\/%f' && cp %p '(.+)\/wal\/%f'$/.exec(command);
+  return legacy && legacy[1] === legacy[2] && command === legacyArchiveCommand(legacy[1]!) ? legacy[1] : undefined;
 }
 
 /**
@@ -79,7 +147,7 @@ export function historyDirOfArchiveCommand(command: string): string | undefined 
  */
 export async function ensureNoArchiving(cluster: ManagedClusterOptions, main: ConnInfo, log?: (line: string) => void): Promise<void> {
   const auto = await readFile(path.join(path.resolve(cluster.dataDir), 'postgresql.auto.conf'), 'utf8').catch(() => '');
-  if (!/^archive_command = 'test ! -f /m.test(auto)) return;
+  if (!/^archive_command = '(test ! -f |f=)/m.test(auto)) return;
   const current = await withClient(main, (c) => settingsOf(c));
   const dir = historyDirOfArchiveCommand(current.archive_command);
   if (current.archive_mode !== 'on' || dir === undefined) return;
@@ -155,7 +223,11 @@ export async function pruneHistory(settings: HistorySettings, log?: (line: strin
   const backups = await listBaseBackups(settings);
   const doomed = backupsToPrune(backups, settings.keepMs);
   for (const backup of doomed) {
-    await rm(backup.path, { recursive: true, force: true });
+    // Renamed first (atomic): a prune killed halfway leaves .pruning-<name>, which the next ayb
+    // that touches history removes (removeLeftovers), never a listed backup with files missing.
+    const pruning = path.join(baseDir(settings), `.pruning-${backup.name}`);
+    await rename(backup.path, pruning);
+    await rm(pruning, { recursive: true, force: true });
     log?.(`Deleted base backup ${backup.name} (older than the window, [history] keep = ${settings.keep})`);
   }
   const oldestKept = backups[doomed.length];

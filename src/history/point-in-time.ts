@@ -39,7 +39,7 @@ export function parsePointInTime(text: string, now: Date = new Date()): PointInT
     }, 'invalid_point_in_time');
   }
   if (when.startsWith('-')) {
-    const ago = parseDuration(when.slice(1), `the time "${when}"`);
+    const ago = parseDuration(when.slice(1), `${text.trim()}: the duration before now`);
     const moment = new Date(now.getTime() - ago);
     const time = moment.toISOString();
     return { source, at: moment, time, label: `main@${time}` };

@@ -7,6 +7,7 @@ import type { ConnInfo } from '../postgres/conninfo.js';
 import { prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed.js';
 import { freePort } from '../postgres/ports.js';
 import { quoteLiteral } from '../postgres/quote.js';
+import { archiverStatus, archivingFailure, archivingFix } from './archive.js';
 import { type PointInTime, recoveryTargetTime } from './point-in-time.js';
 import { type BaseBackup, backupFor, type HistorySettings, historyWindow, listBaseBackups, removeLeftovers, walDir } from './store.js';
 
@@ -42,6 +43,15 @@ export function outsideWindowError(at: PointInTime, window: { from: Date; to: Da
   });
 }
 
+/** The base backup a restore to `at` starts from; exit 3 when `at` is outside the window. */
+export async function checkInWindow(settings: HistorySettings, at: PointInTime): Promise<BaseBackup> {
+  const backups = await listBaseBackups(settings);
+  const window = historyWindow(backups);
+  const backup = backupFor(backups, at.at);
+  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
+  return backup;
+}
+
 /** Restores begun by this process: two at once in one process (ayb start) get a folder each. */
 let restores = 0;
 
@@ -60,11 +70,8 @@ export async function withClusterAt<T>(
 ): Promise<T> {
   const { signal, log } = options;
   await removeLeftovers(settings, log);
-  const backups = await listBaseBackups(settings);
-  const window = historyWindow(backups);
-  const backup = backupFor(backups, at.at);
-  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
-  await archiveUpToNow(main, signal);
+  const backup = await checkInWindow(settings, at);
+  await archiveUpToNow(settings, main, signal);
 
   const folder = path.join(settings.dir, `restore-${process.pid}-${++restores}`);
   const dataDir = path.join(folder, 'data');
@@ -119,24 +126,24 @@ async function discard(folder: string, cluster: { dataDir: string; binDir?: stri
  * meets a commit after the moment and stops there, rather than running out of WAL before it), a
  * switch to a new WAL segment, and a wait until the archiver has copied the finished one.
  */
-async function archiveUpToNow(main: ConnInfo, signal?: AbortSignal): Promise<void> {
+async function archiveUpToNow(settings: HistorySettings, main: ConnInfo, signal?: AbortSignal): Promise<void> {
   await withClient(main, async (client) => {
     await client.query('SELECT txid_current()');
-    const { rows } = await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment');
+    const { rows } = await client.query<{ segment: string; at: Date }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment, clock_timestamp() AS at');
     const segment = rows[0]!.segment;
+    const switchedAt = rows[0]!.at.getTime();
     const deadline = Date.now() + ARCHIVE_WAIT_MS;
     for (;;) {
       signal?.throwIfAborted();
-      const { rows: stat } = await client.query<{ last_archived_wal: string | null; last_failed_wal: string | null }>(
-        'SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver',
-      );
-      const archived = stat[0]!.last_archived_wal;
+      const status = await archiverStatus(client);
+      const archived = status.last_archived_wal;
       if (archived !== null && archived >= segment) return;
-      if (Date.now() > deadline) {
-        throw new ExternalError('archive_lagging', `WAL segment ${segment} was not archived within ${ARCHIVE_WAIT_MS / 1000}s`, {
-          hint: stat[0]!.last_failed_wal
-            ? `archiving fails (last failed: ${stat[0]!.last_failed_wal}); see the managed PostgreSQL's postgres.log`
-            : 'the archiver is behind; try again in a moment',
+      // A failure since the switch: waiting would not help, the fix is the user's.
+      const failedSince = status.failing && status.last_failed_at !== null && Date.parse(status.last_failed_at) >= switchedAt;
+      if (failedSince || Date.now() > deadline) {
+        throw new ExternalError('archive_lagging', `WAL segment ${segment} is not in the history: ${status.failing ? archivingFailure(settings, status) : `not archived within ${ARCHIVE_WAIT_MS / 1000}s`}`, {
+          hint: status.failing ? archivingFix(settings) : 'the archiver is behind; try again in a moment',
+          details: { archiving: status },
         });
       }
       await delay(100);

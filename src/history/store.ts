@@ -133,6 +133,20 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
     ...(await readdir(settings.dir).catch(() => [] as string[])).map((n) => ({ parent: settings.dir, name: n, prefix: 'restore-' })),
     ...(await readdir(baseDir(settings)).catch(() => [] as string[])).map((n) => ({ parent: baseDir(settings), name: n, prefix: '.partial-' })),
   ];
+  // A base backup being pruned is renamed .pruning-<name> first (pruneHistory), so a prune killed
+  // halfway leaves that, never a listed backup with files missing. A folder under base/ without its
+  // backup.json (what a prune killed in an earlier version left, or a backup.json deleted by hand)
+  // restores nothing either: both are removed, and said.
+  for (const name of await readdir(baseDir(settings)).catch(() => [] as string[])) {
+    const dir = path.join(baseDir(settings), name);
+    const pruning = name.startsWith('.pruning-');
+    if (!pruning && (name.startsWith('.') || existsSync(path.join(dir, 'backup.json')))) continue;
+    if (!pruning && !(await lstat(dir).then((i) => i.isDirectory(), () => false))) continue;
+    const bytes = await diskUsage(dir);
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+    log?.(`Removed ${pruning ? 'a base backup whose prune was interrupted' : 'a base backup folder without its backup.json (a prune or copy was interrupted), which restores nothing'}: ${dir} (${Math.round(bytes / 1024 / 1024)} MB)`);
+  }
   for (const { parent, name, prefix } of candidates) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);

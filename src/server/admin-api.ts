@@ -9,7 +9,7 @@ import { getBranch, listBranches } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
 import { looksLikeUrl } from '../branching/source.js';
-import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
+import { createAtPointInTime, historyStatus, isPointInTime } from '../branching/point-in-time.js';
 import { StrategySchema } from '../config/schema.js';
 import type { Branch, RecordKind } from '../core/records.js';
 import { branchJson } from '../output/branch-view.js';
@@ -204,6 +204,9 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
       only_in_to: result.comparison.onlyInB,
     });
   });
+
+  // `ayb history --json`: the window, base backups, disk, and whether archiving works (with the fix when not).
+  router.add('GET', '/api/admin/history', async () => json(200, await historyStatus(ctx)));
 
   router.add('GET', '/api/admin/database', async () => {
     const tables = await servedTables(served);

@@ -51,6 +51,14 @@ describe('ayb start: point-in-time branches and snapshots', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
+  it('GET /api/admin/history answers as ayb history --json, archiving state included', async () => {
+    const response = await server.fetch('/api/admin/history', { token });
+    expect(response.status).toBe(200);
+    const status = await response.json();
+    expect(status).toMatchObject({ archiving: { failing: false }, warnings: [] });
+    expect(status.window).not.toBeNull();
+  });
+
   it('POST "from": "main@<time>" branches main as it was then, and the record says so', async () => {
     const created = await post('/api/admin/branches', { name: 'at2', from: `main@${t2}` });
     expect(created.status, await created.clone().text()).toBe(201);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnosticLines } from '../../src/clone/dump.js';
+import { diagnosticLines, restoreFailureHint } from '../../src/clone/dump.js';
 
 describe('diagnosticLines', () => {
   it('keeps the error and the server message, not the SQL pg_dump quotes after them', () => {
@@ -28,5 +28,15 @@ describe('diagnosticLines', () => {
   it('falls back to the last lines when nothing looks like a diagnostic', () => {
     const stderr = ['one', 'two', 'three', 'four', 'five', 'six', 'seven'].join('\n');
     expect(diagnosticLines(stderr)).toBe('two\nthree\nfour\nfive\nsix\nseven');
+  });
+});
+
+describe('restoreFailureHint', () => {
+  it('blames an outage for a server that went away, not a missing role or extension', () => {
+    const outage = 'psql:<stdin>:120: FATAL:  terminating connection due to administrator command\nserver closed the connection unexpectedly';
+    expect(restoreFailureHint(outage)).toMatch(/the server went away during the restore/);
+    expect(restoreFailureHint(outage)).not.toMatch(/missing role/);
+    expect(restoreFailureHint('psql:<stdin>:7: ERROR:  could not extend file "base/1/2": No space left on device')).toMatch(/ran out of disk/);
+    expect(restoreFailureHint('psql:<stdin>:9: ERROR:  role "alice" does not exist')).toMatch(/missing role or extension/);
   });
 });

@@ -24,6 +24,10 @@ describe('parsePointInTime', () => {
     expect(parsePointInTime('main@-1d12h', NOW).at.toISOString()).toBe('2026-12-01T00:00:00.000Z');
   });
 
+  it('says what is wrong with a duration ago once, naming what was typed', () => {
+    expect(usage('main@-0s').message).toBe('main@-0s: the duration before now "0s" is zero');
+  });
+
   it('reads ISO 8601 with a zone, keeping microseconds for PostgreSQL', () => {
     expect(parsePointInTime('main@2026-11-30T14:00Z', NOW)).toMatchObject({ time: '2026-11-30T14:00Z', label: 'main@2026-11-30T14:00Z' });
     expect(parsePointInTime('main@2026-11-30T14:00Z', NOW).at.toISOString()).toBe('2026-11-30T14:00:00.000Z');
@@ -89,6 +93,9 @@ describe('historyDirOfArchiveCommand', () => {
   it("reads the history folder back from ayb's own archive_command, and nothing from any other", () => {
     const settings = { dir: '/srv/ayb/history', keepMs: 0, everyMs: 0, keep: '7d', everyText: '1d', cluster: { dataDir: '/srv/ayb/data', port: 5432 } };
     expect(historyDirOfArchiveCommand(archiveCommand(settings))).toBe('/srv/ayb/history');
+    // An earlier version's (non-atomic) command is still recognised, to be replaced or turned off.
+    expect(historyDirOfArchiveCommand("test ! -f '/srv/ayb/history/wal/%f' && cp %p '/srv/ayb/history/wal/%f'")).toBe('/srv/ayb/history');
+    expect(archiveCommand(settings)).toContain('.partial');
     expect(historyDirOfArchiveCommand("test ! -f '/a/wal/%f' && cp %p '/b/wal/%f'")).toBeUndefined();
     expect(historyDirOfArchiveCommand('pgbackrest --stanza=main archive-push %p')).toBeUndefined();
     expect(historyDirOfArchiveCommand('')).toBeUndefined();

@@ -1,0 +1,158 @@
+import { ConflictError } from '../core/errors.js';
+import type { Client } from '../postgres/client.js';
+import { setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
+import { quoteIdent } from '../postgres/quote.js';
+
+/**
+ * Who may reach a copy, at the database level. A new database gets PostgreSQL's default ACL
+ * (CONNECT and TEMPORARY for PUBLIC), neither `CREATE DATABASE … TEMPLATE` nor pg_dump without
+ * --create carries the source's, so a copy would be more open than its source. So every copy is
+ *   - closed from the moment it exists: `CONNECTION LIMIT 0` in its CREATE DATABASE (when ayb is a
+ *     superuser, whom the limit does not bind) and PUBLIC's privileges revoked straight after, with
+ *     any session that got in before ended (closeNewDatabase);
+ *   - opened once complete with exactly the source's grants and connection limit (openCopy); a
+ *     snapshot (and ayb's own short-lived copies) never opens: ALLOW_CONNECTIONS false, every
+ *     session ended and none left before it is called ready.
+ */
+export interface DatabaseAccess {
+  /** One row per privilege granted on the source database; `grantee` null is PUBLIC. */
+  readonly grants: readonly DatabaseGrant[];
+  /** The source's CONNECTION LIMIT (-1: none). */
+  readonly connectionLimit: number;
+}
+
+export interface DatabaseGrant {
+  readonly grantee: string | null;
+  readonly privilege: string;
+  readonly grantable: boolean;
+}
+
+/** PostgreSQL's default for a new database: what a copy from another server gets (its roles are not these). */
+export const DEFAULT_ACCESS: DatabaseAccess = {
+  grants: [
+    { grantee: null, privilege: 'CONNECT', grantable: false },
+    { grantee: null, privilege: 'TEMPORARY', grantable: false },
+  ],
+  connectionLimit: -1,
+};
+
+/** Reads the grants and connection limit of `database` (on the server `client` is connected to). */
+export async function readDatabaseAccess(client: Client, database: string): Promise<DatabaseAccess> {
+  const { rows } = await client.query<{ grantee: string | null; public: boolean; privilege: string; grantable: boolean; connlimit: number }>(
+    `SELECT r.rolname AS grantee, a.grantee = 0 AS public, a.privilege_type AS privilege, a.is_grantable AS grantable, d.datconnlimit AS connlimit
+       FROM pg_database d
+       CROSS JOIN LATERAL aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+       LEFT JOIN pg_roles r ON r.oid = a.grantee
+      WHERE d.datname = $1
+      ORDER BY a.grantee, a.privilege_type`,
+    [database],
+  );
+  if (rows.length === 0) {
+    const { rows: limit } = await client.query<{ connlimit: number }>('SELECT datconnlimit AS connlimit FROM pg_database WHERE datname = $1', [database]);
+    return { grants: [], connectionLimit: limit[0]?.connlimit ?? -1 };
+  }
+  return {
+    // A grantee whose role was dropped meanwhile (no name, not PUBLIC) grants nothing.
+    grants: rows.filter((r) => r.public || r.grantee !== null).map((r) => ({ grantee: r.public ? null : r.grantee, privilege: r.privilege, grantable: r.grantable })),
+    connectionLimit: Math.max(-1, rows[0]!.connlimit),
+  };
+}
+
+export async function isSuperuser(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+  return rows[0]?.superuser === true;
+}
+
+/** The clause of CREATE DATABASE that keeps every non-superuser out from the first moment (superusers are not bound by it). */
+export function closedClause(superuser: boolean): string {
+  return superuser ? ' CONNECTION LIMIT 0' : '';
+}
+
+/**
+ * Straight after CREATE DATABASE: PUBLIC loses CONNECT/TEMPORARY (so only the owner, ayb, and
+ * superusers get in) and any session that got in before that is ended; returns once none is left.
+ */
+export async function closeNewDatabase(client: Client, database: string): Promise<void> {
+  await client.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+  await terminateSessions(client, database);
+}
+
+/** A copy nobody but ayb ever reaches again (a snapshot): refuses connections, and no session is left on it. */
+export async function sealCopy(client: Client, database: string): Promise<void> {
+  await setAllowConnections(client, database, false);
+  await terminateSessions(client, database);
+}
+
+/**
+ * Gives a finished copy its source's grants and connection limit (a snapshot keeps them, for the
+ * branches made of it, but stays sealed). A grant to a role that does not exist here cannot be
+ * carried: it is left out and named in a warning, never replaced by anything wider.
+ */
+export async function applyDatabaseAccess(client: Client, target: string, access: DatabaseAccess, warn?: (line: string) => void): Promise<string[]> {
+  const { rows } = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [target]);
+  const owner = rows[0]?.owner;
+  const roles = new Set((await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+  const database = quoteIdent(target);
+  const notCarried: string[] = [];
+  await client.query(`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`);
+  for (const grant of access.grants) {
+    // The owner (ayb, which made the copy) holds every privilege anyway.
+    if (grant.grantee !== null && grant.grantee === owner) continue;
+    if (grant.grantee !== null && !roles.has(grant.grantee)) {
+      notCarried.push(`${grant.privilege} for role "${grant.grantee}"`);
+      continue;
+    }
+    const to = grant.grantee === null ? 'PUBLIC' : quoteIdent(grant.grantee);
+    await client.query(`GRANT ${grant.privilege} ON DATABASE ${database} TO ${to}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
+  }
+  await client.query(`ALTER DATABASE ${database} CONNECTION LIMIT ${access.connectionLimit}`);
+  if (notCarried.length > 0) {
+    warn?.(`warning: database "${target}" does not carry these grants of its source (no such role on this server): ${notCarried.join(', ')}`);
+  }
+  return notCarried;
+}
+
+/**
+ * The roles a database's objects are granted to (and owned by, with `owners`), by name: what a dump
+ * that keeps privileges will name in GRANT (and ALTER … OWNER TO) statements.
+ */
+export async function rolesNamedBy(client: Client, owners: boolean): Promise<string[]> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `WITH o(owner, acl) AS (
+       SELECT relowner, relacl FROM pg_class
+       UNION ALL SELECT nspowner, nspacl FROM pg_namespace
+       UNION ALL SELECT proowner, proacl FROM pg_proc
+       UNION ALL SELECT typowner, typacl FROM pg_type
+       UNION ALL SELECT defaclrole, defaclacl FROM pg_default_acl
+       UNION ALL SELECT lomowner, lomacl FROM pg_largeobject_metadata
+       UNION ALL SELECT srvowner, srvacl FROM pg_foreign_server
+       UNION ALL SELECT fdwowner, fdwacl FROM pg_foreign_data_wrapper
+       UNION ALL SELECT lanowner, lanacl FROM pg_language
+       UNION ALL SELECT NULL::oid, attacl FROM pg_attribute WHERE attacl IS NOT NULL
+     ), ids AS (
+       SELECT owner AS id FROM o WHERE $1 AND owner IS NOT NULL
+       UNION SELECT (aclexplode(acl)).grantee FROM o WHERE acl IS NOT NULL
+       UNION SELECT (aclexplode(acl)).grantor FROM o WHERE acl IS NOT NULL
+       UNION SELECT unnest(polroles) FROM pg_policy
+     )
+     SELECT DISTINCT r.rolname FROM ids JOIN pg_roles r ON r.oid = ids.id ORDER BY 1`,
+    [owners],
+  );
+  return rows.map((r) => r.rolname);
+}
+
+/**
+ * A copy of main restored to a moment names main's roles of that moment; one dropped since cannot
+ * be granted to here. Rather than copy without grants (wider than the source) or fail halfway in
+ * psql, say which roles are missing before anything is copied.
+ */
+export async function refuseMissingRoles(source: Client, target: Client, owners: boolean, sourceLabel: string): Promise<void> {
+  const named = await rolesNamedBy(source, owners);
+  const here = new Set((await target.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+  const missing = named.filter((role) => !here.has(role));
+  if (missing.length === 0) return;
+  throw new ConflictError('roles_missing', `${sourceLabel} grants privileges to role(s) that no longer exist on this server: ${missing.map((r) => `"${r}"`).join(', ')}`, {
+    hint: `a copy never grants more than its source, and these grants cannot be carried; create the role(s) again (CREATE ROLE ${missing.map((r) => `"${r}"`).join(', ')}) and run the command again, then drop them with DROP OWNED BY … ; DROP ROLE …`,
+    details: { roles: missing },
+  });
+}
