@@ -110,10 +110,6 @@ export function tableChange(diff: TableDiff, limit?: number): TableDataChange & 
   return { ...record, examples };
 }
 
-export function hasDifferences(comparison: DataComparison): boolean {
-  return comparison.tables.some((t) => t.added.length + t.removed.length + t.changed.length > 0);
-}
-
 /** The DML that makes a's rows equal b's, as one script. */
 export async function dataMigration(a: Side, b: Side, comparison: DataComparison, header: string, options: { sequences?: boolean } = {}): Promise<string> {
   const dml = [];
