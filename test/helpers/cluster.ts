@@ -85,7 +85,7 @@ async function claimSlot(slotDir: string): Promise<() => Promise<void>> {
   const holder = Number((await readFile(claim, 'utf8').catch(() => '')).trim());
   if (Number.isInteger(holder) && holder > 0 && holder !== process.pid) {
     // A worker whose file ended without stop() may still be on its way out.
-    await waitUntil(`process ${holder}, which claimed shared cluster ${slotDir}, to end`, async () => !isAlive(holder), 60_000);
+    await waitUntil(`process ${holder}, which claimed shared cluster ${slotDir}, to end`, async () => !isAlive(holder));
   }
   await writeFile(claim, String(process.pid));
   return async () => {
