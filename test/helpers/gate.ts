@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { getCurrentTest } from 'vitest/suite';
+import { TestRunner } from 'vitest';
 import type { TestCluster } from './cluster.js';
 
 export interface WaitOptions {
@@ -37,7 +37,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<T>, limit:
 
 /** When the running test would time out, less a margin for the wait to fail first and name itself; none in a hook, whose own timeout ends it. */
 export function testDeadline(): number {
-  const test = getCurrentTest();
+  const test = TestRunner.getCurrentTest();
   const started = test?.result?.startTime;
   if (!test || started === undefined || !(test.timeout > 0)) return Number.POSITIVE_INFINITY;
   return started + test.timeout - Math.min(2_000, test.timeout / 10);
