@@ -84,7 +84,7 @@ export async function canCloneFiles(dir: string): Promise<boolean> {
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const source = path.join(dir, `ayb-clone-probe-${suffix}`);
   const clone = `${source}.clone`;
-  let ok = false;
+  let ok: boolean;
   try {
     await writeFile(source, randomBytes(64 * 1024), { mode: 0o600 });
     await copyFile(source, clone, constants.COPYFILE_FICLONE_FORCE);

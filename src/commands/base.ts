@@ -29,8 +29,6 @@ interface CopyFlagValues {
   readonly masked?: boolean;
 }
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AybCommand)['baseFlags'] & T['flags']>;
-
 /**
  * The shared shape of every command: the global flags, config and database resolution, one writer
  * for stdout/stderr, and one place where errors become a message, a JSON document and an exit code.

@@ -16,6 +16,104 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Every stable error code: the `code` of an error in `--json` output and in the admin API. Scripts
+ * match on these, so a code is never renamed; a new failure gets a new code here.
+ */
+export const ERROR_CODES = [
+  'archive_lagging',
+  'authentication_failed',
+  'base_backup_failed',
+  'branch_busy',
+  'branch_exists',
+  'branch_has_children',
+  'branch_in_use',
+  'branch_not_found',
+  'branch_not_ready',
+  'cancelled',
+  'command_not_found',
+  'config_needed',
+  'config_not_found',
+  'confirmation_required',
+  'connection_failed',
+  'connection_lost',
+  'connections_refused',
+  'data_schema_differs',
+  'database_error',
+  'database_exists',
+  'database_missing',
+  'database_not_found',
+  'database_unavailable',
+  'dump_rewrite_failed',
+  'expiry_in_past',
+  'file_exists',
+  'history_disabled',
+  'history_unavailable',
+  'idle_in_transaction_timeout',
+  'insecure_host',
+  'interrupted',
+  'invalid_config',
+  'invalid_duration',
+  'invalid_masking_rules',
+  'invalid_name',
+  'invalid_point_in_time',
+  'invalid_time',
+  'listen_failed',
+  'lock_timeout',
+  'managed_binaries_missing',
+  'managed_credentials_missing',
+  'managed_init_failed',
+  'managed_restart_failed',
+  'managed_start_failed',
+  'managed_stop_failed',
+  'masking_no_rules',
+  'masking_not_permitted',
+  'masking_secret_insecure',
+  'masking_secret_missing',
+  'masking_secret_weak',
+  'masking_uncovered',
+  'masking_verification_failed',
+  'merge_conflict',
+  'merge_key_mismatch',
+  'merge_needs_manual_schema_steps',
+  'name_collision',
+  'no_merge_base',
+  'no_parent',
+  'outside_history_window',
+  'parent_not_found',
+  'pg_dump_failed',
+  'port_in_use',
+  'prune_failed',
+  'prune_incomplete',
+  'psql_failed',
+  'replay_failed',
+  'restore_failed',
+  'roles_missing',
+  'same_name',
+  'sessions_remain',
+  'snapshot_exists',
+  'snapshot_immutable',
+  'snapshot_not_found',
+  'snapshot_not_ready',
+  'snapshot_refuses_connections',
+  'source_busy',
+  'source_not_found',
+  'source_not_readable',
+  'source_not_ready',
+  'statement_timeout',
+  'table_not_found',
+  'template_not_permitted',
+  'tool_broken',
+  'tool_missing',
+  'tool_version_mismatch',
+  'unexpected',
+  'unexpected_argument',
+  'unknown_flag',
+  'usage',
+'admin_password_weak',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export interface AybErrorOptions {
   hint?: string;
   cause?: unknown;
@@ -28,7 +126,7 @@ export class AybError extends Error {
   readonly details?: Record<string, unknown>;
 
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly exitCode: ExitCode,
     message: string,
     options: AybErrorOptions = {},
@@ -41,26 +139,26 @@ export class AybError extends Error {
 }
 
 export class UsageError extends AybError {
-  constructor(message: string, options?: AybErrorOptions, code = 'usage') {
+  constructor(message: string, options?: AybErrorOptions, code: ErrorCode = 'usage') {
     super(code, ExitCode.usage, message, options);
   }
 }
 
 export class NotFoundError extends AybError {
-  constructor(code: string, message: string, options?: AybErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: AybErrorOptions) {
     super(code, ExitCode.notFound, message, options);
   }
 }
 
 export class ConflictError extends AybError {
-  constructor(code: string, message: string, options?: AybErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: AybErrorOptions) {
     super(code, ExitCode.conflict, message, options);
   }
 }
 
 /** A database, connection or external tool (pg_dump, psql, initdb) failed. */
 export class ExternalError extends AybError {
-  constructor(code: string, message: string, options?: AybErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: AybErrorOptions) {
     super(code, ExitCode.external, message, options);
   }
 }
@@ -74,8 +172,4 @@ export class InterruptedError extends AybError {
       { hint },
     );
   }
-}
-
-export function isAybError(error: unknown): error is AybError {
-  return error instanceof AybError;
 }

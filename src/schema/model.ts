@@ -37,9 +37,6 @@ export const OBJECT_KINDS = [
 ] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
-/** Kinds that live on a table (or view) and are named within it. */
-export const TABLE_SCOPED_KINDS: ReadonlySet<ObjectKind> = new Set(['column', 'constraint', 'index', 'trigger', 'policy']);
-
 export type SchemaDefinition = Record<string, never>;
 
 export interface ExtensionDefinition {

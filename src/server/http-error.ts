@@ -1,4 +1,24 @@
-import { AybError, ExitCode, InterruptedError } from '../core/errors.js';
+import { AybError, type ErrorCode, ExitCode, InterruptedError } from '../core/errors.js';
+
+/** The codes of errors that belong to HTTP itself; the rest of a response's codes are the CLI's (ErrorCode). */
+export const HTTP_ERROR_CODES = [
+  'host_not_allowed',
+  'invalid_body',
+  'invalid_json',
+  'invalid_password',
+  'invalid_path',
+  'invalid_query',
+  'invalid_token',
+  'masking_required',
+  'method_not_allowed',
+  'not_found',
+  'payload_too_large',
+  'token_expired',
+  'too_many_attempts',
+  'unauthorized',
+  'url_source_not_allowed',
+] as const;
+export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** An error that belongs to HTTP itself (auth, body size, routing), with its status. */
 export class HttpError extends Error {
@@ -8,7 +28,8 @@ export class HttpError extends Error {
 
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** HTTP's own codes, or a domain code the API answers with a status of its own. */
+    readonly code: HttpErrorCode | ErrorCode,
     message: string,
     options: { hint?: string; headers?: Record<string, string> } = {},
   ) {
@@ -21,7 +42,7 @@ export class HttpError extends Error {
 
 /** The JSON body of every error response: a stable code, one line of message, and a hint when there is one. */
 export interface ErrorBody {
-  code: string;
+  code: ErrorCode | HttpErrorCode;
   message: string;
   hint?: string;
 }

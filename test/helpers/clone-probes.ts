@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { TestCluster } from './cluster.js';
-import { holdGate, waitUntil } from './gate.js';
+import { holdGate, waitUntil, type WaitOptions, whileRunning } from './gate.js';
 
 // The lock gate lives in gate.ts; re-exported so a failure test finds every probe in one place.
-export { holdGate, waitUntil };
+export { holdGate, waitUntil, whileRunning };
 
 /**
  * Ways to catch a dump clone in the act, without sleeping and hoping: a source whose restore is
@@ -86,15 +86,15 @@ export async function advisoryLocksHeld(cluster: TestCluster): Promise<number> {
 }
 
 /** Waits until psql is restoring the rows of `table` (the clone is really under way). */
-export function waitForRestoreOf(cluster: TestCluster, table: string): Promise<ToolSession> {
+export function waitForRestoreOf(cluster: TestCluster, table: string, options: WaitOptions = {}): Promise<ToolSession> {
   return waitUntil(`psql to restore ${table}`, async () =>
-    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-psql' && s.query.startsWith(`COPY public.${table} `)), 30_000);
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-psql' && s.query.startsWith(`COPY public.${table} `)), options);
 }
 
 /** Waits until pg_dump is blocked on a lock (held by `holdGate`). */
-export function waitForDumpAtGate(cluster: TestCluster): Promise<ToolSession> {
+export function waitForDumpAtGate(cluster: TestCluster, options: WaitOptions = {}): Promise<ToolSession> {
   return waitUntil('pg_dump to wait at the gate', async () =>
-    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-pg_dump' && s.wait_event_type === 'Lock'), 30_000);
+    (await toolSessions(cluster)).find((s) => s.application_name === 'ayb-pg_dump' && s.wait_event_type === 'Lock'), options);
 }
 
 export async function branchDatabases(cluster: TestCluster): Promise<string[]> {

@@ -41,6 +41,11 @@ export interface TestCluster {
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult<T>>;
   /** Creates an empty database, dropping any previous one of that name. */
   createDatabase(name: string): Promise<void>;
+  /**
+   * The usual set-up of a CLI test: database `app` made anew, `sql` run in it, and the environment
+   * that makes it ayb's main database (`{ AYB_DATABASE_URL }`), to pass to runCli.
+   */
+  createApp(sql?: string): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -85,7 +90,7 @@ async function claimSlot(slotDir: string): Promise<() => Promise<void>> {
   const holder = Number((await readFile(claim, 'utf8').catch(() => '')).trim());
   if (Number.isInteger(holder) && holder > 0 && holder !== process.pid) {
     // A worker whose file ended without stop() may still be on its way out.
-    await waitUntil(`process ${holder}, which claimed shared cluster ${slotDir}, to end`, async () => !isAlive(holder), 60_000);
+    await waitUntil(`process ${holder}, which claimed shared cluster ${slotDir}, to end`, async () => !isAlive(holder));
   }
   await writeFile(claim, String(process.pid));
   return async () => {
@@ -172,15 +177,22 @@ function clusterHandle(dataDir: string, port: number, conn: ConnInfo, stop: () =
       await client.end();
     }
   };
+  const url = (database = conn.database) => formatConnInfo(withDatabase(conn, database), { showPassword: true });
+  const createDatabase = async (name: string) => {
+    await query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`, [], 'postgres');
+    await query(`CREATE DATABASE ${quoteIdent(name)}`, [], 'postgres');
+  };
   return {
     dataDir,
     port,
     conn,
-    url: (database = conn.database) => formatConnInfo(withDatabase(conn, database), { showPassword: true }),
+    url,
     query,
-    async createDatabase(name) {
-      await query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`, [], 'postgres');
-      await query(`CREATE DATABASE ${quoteIdent(name)}`, [], 'postgres');
+    createDatabase,
+    async createApp(sql) {
+      await createDatabase('app');
+      if (sql) await query(sql, [], 'app');
+      return { AYB_DATABASE_URL: url('app') };
     },
     stop,
   };

@@ -4,8 +4,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { TestCluster } from './cluster.js';
 
-/** The Pagila fixture (schema and data) shared by the team, beside the repository. */
-export const PAGILA_DIR = process.env.AYB_PAGILA_DIR ?? fileURLToPath(new URL('../../../shared/fixtures/pagila', import.meta.url));
+/**
+ * The Pagila fixture (schema and data), carried in the repository (test/fixtures/pagila, under the
+ * PostgreSQL licence of its LICENSE.txt) so that a clone alone runs the tests.
+ */
+export const PAGILA_DIR = process.env.AYB_PAGILA_DIR ?? fileURLToPath(new URL('../fixtures/pagila', import.meta.url));
 
 /**
  * libpq environment for psql/pg_dump against a test cluster database: the password travels in the

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnCli } from './cli.js';
 import type { TestCluster } from './cluster.js';
-import { holdDatabaseGate, waitUntil } from './gate.js';
+import { holdDatabaseGate, waitUntil, whileRunning } from './gate.js';
 
 /** Whether `database` accepts connections (pg_database.datallowconn). */
 export async function allowsConnections(cluster: TestCluster, database: string): Promise<boolean> {
@@ -55,7 +55,9 @@ export async function killWhileRefusing(
   const blocker = await holdDatabaseGate(cluster, gate.gated);
   try {
     const killed = spawnCli(args, { env });
-    await waitUntil(`"${gate.prefix}" to wait at the gate`, async () => (await waitingOnLock(cluster, gate.prefix)).length === 1, 20_000);
+    await waitUntil(`"${gate.prefix}" to wait at the gate`, async () => (await waitingOnLock(cluster, gate.prefix)).length === 1, {
+      unless: whileRunning(killed, 'ayb'),
+    });
     if (await allowsConnections(cluster, gate.refused)) throw new Error(`${gate.refused} should refuse connections while ayb waits`);
     killed.kill('SIGKILL');
     const result = await killed;
@@ -67,6 +69,6 @@ export async function killWhileRefusing(
   } finally {
     await blocker.release();
   }
-  await waitUntil(`the guard to allow connections to ${gate.healed} again`, () => allowsConnections(cluster, gate.healed), 20_000);
-  await waitUntil('the connection guard to exit', async () => connectionGuards(cluster).length === 0, 20_000);
+  await waitUntil(`the guard to allow connections to ${gate.healed} again`, () => allowsConnections(cluster, gate.healed));
+  await waitUntil('the connection guard to exit', async () => connectionGuards(cluster).length === 0);
 }

@@ -53,7 +53,7 @@ async function runCases(cluster: TestCluster, database: string, cases: readonly 
       try {
         await client.query(sql);
       } catch (error) {
-        throw new Error(`case "${c.name}" (${schema}): its ${part} SQL failed: ${(error as Error).message}`);
+        throw new Error(`case "${c.name}" (${schema}): its ${part} SQL failed: ${(error as Error).message}`, { cause: error });
       } finally {
         await client.query('RESET search_path').catch(() => undefined);
       }

@@ -56,7 +56,7 @@ export async function roundTrip(cluster: TestCluster, a: string, b: string): Pro
   try {
     await runPsql(cluster, copy, { sql });
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- migration ---\n${sql}`);
+    throw new Error(`${(error as Error).message}\n--- migration ---\n${sql}`, { cause: error });
   }
   const residue = diffSnapshots(await snapshotDatabase(cluster, copy), after);
   await cluster.query(`DROP DATABASE ${quoteIdent(copy)} WITH (FORCE)`, [], 'postgres');

@@ -13,9 +13,7 @@ describe('concurrent creates', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster();
-    await cluster.createDatabase('app');
-    await cluster.query("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL); INSERT INTO items (label) VALUES ('one'), ('two')", [], 'app');
-    env = { AYB_DATABASE_URL: cluster.url('app') };
+    env = await cluster.createApp("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL); INSERT INTO items (label) VALUES ('one'), ('two')");
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -18,9 +18,7 @@ describe('branch rename', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster();
-    await cluster.createDatabase('app');
-    await cluster.query("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)", [], 'app');
-    env = { AYB_DATABASE_URL: cluster.url('app') };
+    env = await cluster.createApp('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)');
     for (const [name, from] of [['alpha', 'main'], ['kid', 'alpha'], ['taken', 'main'], ['x-y', 'main']]) {
       const made = await cli('branch', 'create', name!, '--from', from!);
       if (made.exitCode !== 0) throw new Error(made.stderr);

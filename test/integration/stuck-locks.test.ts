@@ -18,9 +18,7 @@ describe('stuck locks become errors', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster();
-    await cluster.createDatabase('app');
-    await cluster.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1)', [], 'app');
-    env = { AYB_DATABASE_URL: cluster.url('app'), AYB_LOCK_TIMEOUT: '1s' };
+    env = { ...(await cluster.createApp('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1)')), AYB_LOCK_TIMEOUT: '1s' };
     // The control table exists before a test locks it.
     expect((await runCli(['branch', 'list'], { env })).exitCode).toBe(0);
   });

@@ -27,6 +27,29 @@ describe('layers under src/', () => {
     ]);
   });
 
+  it('reads side-effect imports, re-exports, import lists holding comments, and not imports in comments or strings', () => {
+    const text = [
+      "import '../server/side-effect.js';",
+      'import {',
+      "  a, // main's copy, with an apostrophe",
+      '  b,',
+      "} from '../output/table.js';",
+      "export * from '../commands/base.js';",
+      "export { c } from '../hooks/x.js';",
+      "// import { old } from '../server/old.js';",
+      "/* import { older } from '../server/older.js'; */",
+      "const text = `\nimport { fake } from '../server/fake.js';`;",
+      "type T = typeof import('../server/types.js');",
+    ].join('\n');
+    expect(importsOf('branching/create.ts', text).map((edge) => edge.to)).toEqual([
+      'server/side-effect.js',
+      'output/table.js',
+      'commands/base.js',
+      'hooks/x.js',
+      'server/types.js',
+    ]);
+  });
+
   it('catches an upward import, a peer import, oclif in the domain, an adapter past the domain, and an unknown folder', () => {
     expect(importProblem({ from: 'postgres/client.ts', to: 'branching/names.js' })).toMatch(/must not depend on branching/);
     expect(importProblem({ from: 'clone/dump.ts', to: 'schema/model.js' })).toMatch(/peers/);

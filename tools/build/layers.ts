@@ -1,3 +1,5 @@
+import ts from 'typescript';
+
 /**
  * The layers of src/, lowest first. A module may import from its own folder and from folders of a
  * lower rank, never from a higher rank or from another folder of the same rank: peers (clone and
@@ -65,14 +67,36 @@ export function importProblem(edge: ImportEdge): string | undefined {
   return undefined;
 }
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+/**
+ * The module specifiers one source file names, read by the TypeScript parser (not a pattern): every
+ * `import … from`, side-effect `import '…'`, `export … from`, `import x = require('…')`, dynamic
+ * `import('…')` and type `import('…')`; nothing in comments or strings.
+ */
+export function moduleSpecifiers(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const specs: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      specs.push(node.moduleSpecifier.text);
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+      specs.push(node.moduleReference.expression.text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [argument] = node.arguments;
+      if (argument && ts.isStringLiteralLike(argument)) specs.push(argument.text);
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      specs.push(node.argument.literal.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return specs;
+}
 
 /** The imports of one source file: relative ones resolved against src/, packages as named. */
 export function importsOf(file: string, text: string): ImportEdge[] {
   const edges: ImportEdge[] = [];
   const dir = file.split('/').slice(0, -1);
-  for (const match of text.matchAll(IMPORT)) {
-    const spec = (match[1] ?? match[2])!;
+  for (const spec of moduleSpecifiers(file, text)) {
     if (spec.startsWith('node:')) continue;
     if (!spec.startsWith('.')) {
       edges.push({ from: file, to: spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/') });
