@@ -28,7 +28,6 @@ describe('a progress line still shown (issue 27)', () => {
     const writer = new Writer('table', terminal(), stderr);
     writer.progress('\r\x1b[KCopying 80 MB of ~381 MB');
     writer.error(new AybError('interrupted', 130, 'interrupted by SIGINT'));
-    // eslint-disable-next-line no-control-regex
     const lines = stderr.text().replace(/\x1b\[\d+m/g, '').split('\r\x1b[K');
     expect(lines.at(-1)).toBe('Error: interrupted by SIGINT\n');
   });
