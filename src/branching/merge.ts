@@ -135,15 +135,15 @@ async function freezeBranch(ctx: BranchContext, branch: string): Promise<BranchR
 
 /**
  * After a real merge: an applied merge makes the frozen snapshot the branch's base and drops the
- * old base when ayb made it for this branch (`<branch>-base`, or an earlier merge's); otherwise the
- * frozen snapshot goes.
+ * previous merge record of the branch; otherwise the frozen snapshot goes.
  */
 async function settleRecord(ctx: BranchContext, branch: BranchRow, base: BranchRow, record: BranchRow, outcome: MergeResult | undefined): Promise<void> {
   const applied = outcome?.applied === true;
   if (applied) {
     await withControl(ctx, (client) => updateRow(client, branch.id, { snapshot: record.name }));
-    const ours = base.name === `${branch.name}-base` || base.name.startsWith(`${branch.name.slice(0, MAX_NAME_LENGTH - 22)}-merged-`);
-    if (ours && base.name === branch.snapshot) {
+    // An earlier merge record goes; `<branch>-base` stays (the branch was made from it).
+    const earlierRecord = base.name.startsWith(`${branch.name.slice(0, MAX_NAME_LENGTH - 22)}-merged-`) && base.source_database === branch.branch_database;
+    if (earlierRecord && base.name === branch.snapshot) {
       await deleteBranch(ctx, { name: base.name, kind: 'snapshot' }).catch((error: unknown) => ctx.log?.(`warning: could not delete the old base "${base.name}": ${(error as Error).message}`));
     }
     return;
@@ -287,8 +287,18 @@ async function blockedError(conn: ConnInfo, error: unknown, lock: number, statem
   });
 }
 
-/** What the base snapshot was taken of (main or a branch), else the branch's parent, else main. */
+/**
+ * What the base snapshot was taken of (main or a branch), else the branch's parent, else main. A
+ * base taken of the branch itself (a merge record) points back to what the branch came from.
+ */
 async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findRow>[0], branch: BranchRow, base: BranchRow): Promise<string> {
+  if (base.source_database === branch.branch_database) {
+    const parent = branch.parent ? await findRow(client, branch.parent) : undefined;
+    if (!parent || parent.source_database === ctx.main.database) return 'main';
+    if (parent.kind === 'branch') return parent.name;
+    const of = await findRowByDatabase(client, parent.source_database);
+    return of?.kind === 'branch' && of.name !== branch.name ? of.name : 'main';
+  }
   if (base.source_database === ctx.main.database) return 'main';
   const of = await findRowByDatabase(client, base.source_database);
   if (of?.kind === 'branch') return of.name;

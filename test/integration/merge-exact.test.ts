@@ -52,17 +52,21 @@ describe('ayb branch merge: exact', () => {
     const refused = await ayb('branch', 'merge', 'casc', '--json');
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
     const conflicts = refused.json().error.conflicts as { table: string; key: unknown; cascade?: unknown }[];
-    // Hand-computed: order 76 cascades onto item 3 (added on main), order 77 onto tag 5 (added on main; tag 1 gone).
+    // Hand-computed: tag 1 was removed on main (renamed 5) and changed on the branch (SET NULL);
+    // order 76 cascades onto item 3 (added on main), order 77 onto tag 5 (added on main).
     expect(conflicts.map((c) => [c.table, c.key, c.cascade])).toEqual([
+      ['public.tags', { id: '1' }, undefined],
       ['public.orders', { id: '76' }, [{ table: 'public.order_items', key: { id: '3' } }]],
       ['public.orders', { id: '77' }, [{ table: 'public.tags', key: { id: '5' } }]],
     ]);
     expect(await fingerprint(cluster, 'm_cascade')).toEqual(before);
-    // ours keeps the orders whose delete would cascade; the unconflicted delete (75) goes through.
+    // ours keeps the orders whose delete would cascade; the unconflicted delete (75) goes through,
+    // and so do the branch's own deletes of items 1 and 2 (main did not change them).
     const merged = await ayb('branch', 'merge', 'casc', '--strategy', 'ours');
     expect(merged.exitCode, merged.stderr).toBe(0);
     expect(await rows('m_cascade', 'orders')).toEqual(['(76,b)', '(77,c)']);
-    expect(await rows('m_cascade', 'order_items')).toEqual(['(1,76,x)', '(2,77,y)', '(3,76,"new on main")']);
+    expect(await rows('m_cascade', 'order_items')).toEqual(['(3,76,"new on main")']);
+    expect(await rows('m_cascade', 'tags')).toEqual(['(5,77)']);
   });
 
   it('2, 3: rows of a table the branch created arrive; a second merge is "Already up to date"; a later one brings only newer changes', async () => {
@@ -164,7 +168,7 @@ describe('ayb branch merge: exact', () => {
     await psql('ayb_branch_enu', `UPDATE people SET m = 'happy' WHERE id = 1; INSERT INTO people VALUES (3, 'happy');`);
     const merged = await ayb('branch', 'merge', 'enu', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(merged.json().committed_first).toEqual([`ALTER TYPE public.mood ADD VALUE 'happy' AFTER 'ok'`]);
+    expect(merged.json().committed_first).toEqual([`ALTER TYPE "public"."mood" ADD VALUE 'happy' AFTER 'ok'`]);
     expect(await rows('m_enum', 'people')).toEqual(['(1,happy)', '(2,ok)', '(3,happy)']);
   });
 
