@@ -20,6 +20,7 @@ import { renderMigration } from '../schema/sql.js';
 import type { AdminAuth } from './auth.js';
 import { parseBody, readJson } from './body.js';
 import { HttpError } from './http-error.js';
+import { addMergeRoute } from './merge-route.js';
 import type { Reply, Router } from './router.js';
 import { type ServedDatabase, servedTables } from '../branching/serving.js';
 
@@ -193,6 +194,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
       only_in_to: result.comparison.onlyInB,
     });
   });
+
+  addMergeRoute(router, ctx);
 
   router.add('GET', '/api/admin/database', async () => {
     const tables = await servedTables(served);
