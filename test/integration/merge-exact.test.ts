@@ -7,6 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
 import { runPsql } from '../helpers/pagila.js';
+import { startServer } from '../helpers/server.js';
 
 /**
  * Issue 25: merges judged against hand-computed results, each in its own database playing main.
@@ -211,5 +212,31 @@ describe('ayb branch merge: exact', () => {
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
     // Hand-computed: row 1 takes both sides' columns, row 2 theirs' qty and price, row 3 the edited value.
     expect(await rows('m_cells', 'items')).toEqual(['(1,main,100,10)', '(2,n2,200,21)', '(3,n3,42,30)', '(4,same,4,40)', '(5,n5,5,50)']);
+  });
+
+  it('10: the admin API merges: a dry run lists conflicts with their values and changes nothing; resolutions sent back are applied', async () => {
+    const ayb = await scenario('m_api', `CREATE TABLE items (id int PRIMARY KEY, qty int); INSERT INTO items SELECT i, i FROM generate_series(1, 4) i;`);
+    expect((await ayb('branch', 'create', 'api', '--keep-base')).exitCode).toBe(0);
+    await psql('ayb_branch_api', 'UPDATE items SET qty = 10 WHERE id = 1; UPDATE items SET qty = 20 WHERE id = 2; DELETE FROM items WHERE id = 4;');
+    await psql('m_api', 'UPDATE items SET qty = 11 WHERE id = 1;');
+    const before = await fingerprint(cluster, 'm_api');
+    const server = await startServer([], { env: { AYB_DATABASE_URL: cluster.url('m_api'), AYB_ADMIN_PASSWORD: 'merge-secret-pw' } });
+    try {
+      const token = await server.login('merge-secret-pw');
+      const dry = await server.fetch('/api/admin/branches/api/merge', { method: 'POST', token, json: { dry_run: true } });
+      expect(dry.status).toBe(200);
+      const plan = await dry.json() as { applied: boolean; unresolved: number; conflicts: { columns: string[]; base: unknown; our: unknown; their: unknown; resolution: unknown }[] };
+      expect(plan).toMatchObject({ applied: false, unresolved: 1, conflicts: [{ columns: ['qty'], base: { qty: '1' }, our: { qty: '11' }, their: { qty: '10' }, resolution: null }] });
+      expect(await fingerprint(cluster, 'm_api')).toEqual(before);
+      const refused = await server.fetch('/api/admin/branches/api/merge', { method: 'POST', token, json: {} });
+      expect(refused.status).toBe(409);
+      plan.conflicts[0]!.resolution = 'theirs';
+      const merged = await server.fetch('/api/admin/branches/api/merge', { method: 'POST', token, json: { conflicts: plan.conflicts } });
+      expect(merged.status, await merged.clone().text()).toBe(200);
+      expect(await merged.json()).toMatchObject({ applied: true, unresolved: 0 });
+    } finally {
+      await server.stop('SIGTERM');
+    }
+    expect(await rows('m_api', 'items')).toEqual(['(1,10)', '(2,20)', '(3,3)']);
   });
 });
