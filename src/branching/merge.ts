@@ -3,7 +3,7 @@ import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog, tableId } from '../datadiff/catalog.js';
 import type { Side } from '../datadiff/compare.js';
-import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, type TableMerge } from '../datadiff/merge.js';
+import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
@@ -252,7 +252,10 @@ async function applyMerge(ctx: BranchContext, conn: ConnInfo, migration: readonl
       const ours: Side = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
       for (const read of plan.readRows) {
         const now = await fetchRows(ours, read.plan, read.keys);
-        const moved = read.keys.find((k) => JSON.stringify(now.get(JSON.stringify(k)) ?? null) !== JSON.stringify(read.rows.get(JSON.stringify(k)) ?? null));
+        const moved = read.keys.find((k) => {
+          const row = now.get(JSON.stringify(k));
+          return (row === undefined ? undefined : rowDigest(row)) !== read.digests.get(JSON.stringify(k));
+        });
         if (moved) {
           throw new ConflictError('merge_target_moved', `${tableId(read.plan)} changed on the target while the merge was planned (key ${JSON.stringify(moved)}); nothing was applied`, { hint: 'run the merge again' });
         }

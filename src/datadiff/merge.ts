@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { type DataTable, tableId } from './catalog.js';
 import { diffTable, type KeyTuple, multisetDeltas, multisetFromDeltas, planTable, type Side, type TableDiff, type TablePlan } from './compare.js';
@@ -58,7 +59,16 @@ export interface DataMergePlan {
 export interface PlannedRead {
   readonly plan: TablePlan;
   readonly keys: readonly KeyTuple[];
-  readonly rows: ReadonlyMap<string, readonly (string | null)[]>;
+  /** rowDigest of each row the target had, by key JSON; absent: no row. */
+  readonly digests: ReadonlyMap<string, string>;
+}
+
+/** Keys whose rows are read and merged at a time. */
+const MERGE_CHUNK = 5000;
+
+/** A short fingerprint of a row's texts (column order of the target's table). */
+export function rowDigest(row: readonly (string | null)[]): string {
+  return createHash('sha1').update(JSON.stringify(row)).digest('base64');
 }
 
 /** What identifies a conflict in a resolution file: its place and the values each side holds (a stale entry matches nothing). */
@@ -270,14 +280,6 @@ async function mergeKeyed(input: MergeInput, tb: DataTable, tx: DataTable, tt: D
   const theirsKind = new Map<string, Change>();
   for (const kind of ['added', 'removed', 'changed'] as const) for (const k of theirsDiff[kind]) theirsKind.set(JSON.stringify(k), kind);
   const oursPlan = sidePlan(tt, key, planBT.match);
-  const [inBase, inTheirs, inOurs] = await Promise.all([
-    rowsByKey(base, sidePlan(tb, key, planBT.match), [...theirsDiff.removed, ...theirsDiff.changed]),
-    rowsByKey(theirs, sidePlan(tx, key, planBT.match), [...theirsDiff.added, ...theirsDiff.changed]),
-    rowsByKey(ours, oursPlan, keys),
-  ]);
-  const oursRaw = new Map([...inOurs].map(([id, row]) => [id, Object.values(row)]));
-  await normalise(theirs, inBase, tb, tx);
-  await normalise(theirs, inOurs, tt, tx);
   const writable = tx.columns.filter((c) => !c.generated).map((c) => c.name);
   const inBaseColumns = new Set(tb.columns.map((c) => c.name));
   const inOursColumns = new Set(tt.columns.map((c) => c.name));
@@ -287,74 +289,94 @@ async function mergeKeyed(input: MergeInput, tb: DataTable, tx: DataTable, tt: D
   const same = (a: Values | undefined, b: Values | undefined, columns: readonly string[]) =>
     a === undefined ? b === undefined : b !== undefined && columns.every((c) => (a[c] ?? null) === (b[c] ?? null));
   const shared = writable.filter((c) => inOursColumns.has(c));
+  const digests = new Map<string, string>();
 
-  for (const k of keys) {
-    const id = JSON.stringify(k);
-    const [b, t, o] = [inBase.get(id), inTheirs.get(id), inOurs.get(id)];
-    const their = theirsKind.get(id)!;
-    if (t === undefined) {
-      // The branch removed the row.
-      if (o === undefined) continue;
-      const baseColumns = [...inBaseColumns].filter((c) => inOursColumns.has(c));
-      if (b !== undefined && same(b, o, baseColumns)) {
-        dml.deletes.push(k);
+  // A chunk of keys at a time: the three sides' rows of one chunk are in memory, not all of them.
+  for (let start = 0; start < keys.length; start += MERGE_CHUNK) {
+    const chunk = keys.slice(start, start + MERGE_CHUNK);
+    const kindOf = (k: KeyTuple) => theirsKind.get(JSON.stringify(k));
+    const [inBase, inTheirs, inOurs] = await Promise.all([
+      rowsByKey(base, sidePlan(tb, key, planBT.match), chunk.filter((k) => kindOf(k) !== 'added')),
+      rowsByKey(theirs, sidePlan(tx, key, planBT.match), chunk.filter((k) => kindOf(k) !== 'removed')),
+      rowsByKey(ours, oursPlan, chunk),
+    ]);
+    for (const [id, row] of inOurs) digests.set(id, rowDigest(Object.values(row)));
+    await normalise(theirs, inBase, tb, tx);
+    await normalise(theirs, inOurs, tt, tx);
+
+    for (const k of chunk) {
+      const id = JSON.stringify(k);
+      const [b, t, o] = [inBase.get(id), inTheirs.get(id), inOurs.get(id)];
+      const their = theirsKind.get(id)!;
+      if (t === undefined) {
+        // The branch removed the row.
+        if (o === undefined) continue;
+        const baseColumns = [...inBaseColumns].filter((c) => inOursColumns.has(c));
+        if (b !== undefined && same(b, o, baseColumns)) {
+          dml.deletes.push(k);
+          continue;
+        }
+        const c = settle(input, { table, key: keyValues(k), ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
+        conflicts.push(c);
+        if (takesTheirs(c.resolution)) dml.deletes.push(k);
         continue;
       }
-      const c = settle(input, { table, key: keyValues(k), ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
-      conflicts.push(c);
-      if (takesTheirs(c.resolution)) dml.deletes.push(k);
-      continue;
-    }
-    if (b === undefined) {
-      // The branch added the row (or a row of that key).
+      if (b === undefined) {
+        // The branch added the row (or a row of that key).
+        if (o === undefined) {
+          dml.inserts.push(pick(t, writable));
+          continue;
+        }
+        // Columns only the branch has (it added them): its values, whatever else happens.
+        const onlyTheirs = pick(t, writable.filter((c) => !inOursColumns.has(c)));
+        const differing = shared.filter((c) => (o[c] ?? null) !== (t[c] ?? null));
+        let set: Values | undefined;
+        if (differing.length > 0) {
+          const c = settle(input, { table, key: keyValues(k), ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
+          conflicts.push(c);
+          set = resolvedValues(c, t, differing);
+        }
+        const values = { ...onlyTheirs, ...set };
+        if (Object.keys(values).length > 0) dml.updates.push({ key: k, values });
+        continue;
+      }
+      // The branch changed the row.
       if (o === undefined) {
-        dml.inserts.push(pick(t, writable));
+        const c = settle(input, { table, key: keyValues(k), ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
+        conflicts.push(c);
+        if (takesTheirs(c.resolution)) dml.inserts.push(pick(t, writable));
         continue;
       }
-      if (same(o, t, shared)) continue;
-      const differing = shared.filter((c) => (o[c] ?? null) !== (t[c] ?? null));
-      const c = settle(input, { table, key: keyValues(k), ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
-      conflicts.push(c);
-      const set = resolvedValues(c, t, differing);
-      if (set) dml.updates.push({ key: k, values: set });
-      continue;
-    }
-    // The branch changed the row.
-    if (o === undefined) {
-      const c = settle(input, { table, key: keyValues(k), ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
-      conflicts.push(c);
-      if (takesTheirs(c.resolution)) dml.inserts.push(pick(t, writable));
-      continue;
-    }
-    const set: Values = {};
-    const clashing: string[] = [];
-    for (const column of writable) {
-      const tv = t[column] ?? null;
-      if (!inBaseColumns.has(column)) {
-        // A column the branch added: the target's value is the migration's default; the branch's wins.
-        set[column] = tv;
-        continue;
+      const set: Values = {};
+      const clashing: string[] = [];
+      for (const column of writable) {
+        const tv = t[column] ?? null;
+        if (!inBaseColumns.has(column)) {
+          // A column the branch added: the target's value is the migration's default; the branch's wins.
+          set[column] = tv;
+          continue;
+        }
+        const bv = b[column] ?? null;
+        if (tv === bv) continue;
+        const ov = inOursColumns.has(column) ? (o[column] ?? null) : bv;
+        if (ov === bv) set[column] = tv;
+        else if (ov !== tv) clashing.push(column);
       }
-      const bv = b[column] ?? null;
-      if (tv === bv) continue;
-      const ov = inOursColumns.has(column) ? (o[column] ?? null) : bv;
-      if (ov === bv) set[column] = tv;
-      else if (ov !== tv) clashing.push(column);
+      if (clashing.length > 0) {
+        const c = settle(input, { table, key: keyValues(k), ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
+        conflicts.push(c);
+        Object.assign(set, resolvedValues(c, t, clashing) ?? {});
+      }
+      // A retyped column's values: set when the text the target holds is not the branch's.
+      for (const column of writable) {
+        if (column in set || !inOursColumns.has(column) || !inBaseColumns.has(column) || clashing.includes(column)) continue;
+        const retyped = tx.columns.find((c) => c.name === column)!.type !== tt.columns.find((c) => c.name === column)!.type;
+        if (retyped && (o[column] ?? null) === (b[column] ?? null) && (t[column] ?? null) !== (o[column] ?? null)) set[column] = t[column] ?? null;
+      }
+      if (Object.keys(set).length > 0) dml.updates.push({ key: k, values: set });
     }
-    if (clashing.length > 0) {
-      const c = settle(input, { table, key: keyValues(k), ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
-      conflicts.push(c);
-      Object.assign(set, resolvedValues(c, t, clashing) ?? {});
-    }
-    // A retyped column's values: set when the text the target holds is not the branch's.
-    for (const column of writable) {
-      if (column in set || !inOursColumns.has(column) || !inBaseColumns.has(column) || clashing.includes(column)) continue;
-      const retyped = tx.columns.find((c) => c.name === column)!.type !== tt.columns.find((c) => c.name === column)!.type;
-      if (retyped && (o[column] ?? null) === (b[column] ?? null) && (t[column] ?? null) !== (o[column] ?? null)) set[column] = t[column] ?? null;
-    }
-    if (Object.keys(set).length > 0) dml.updates.push({ key: k, values: set });
   }
-  const read: PlannedRead = { plan: oursPlan, keys, rows: oursRaw };
+  const read: PlannedRead = { plan: oursPlan, keys, digests };
   return { dml, read };
 }
 

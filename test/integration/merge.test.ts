@@ -95,7 +95,9 @@ describe('ayb branch merge', () => {
     expect(r).toEqual([{ id: 5, qty: 55 }, { id: 6, qty: 600 }]);
     // The temporary copies of the base are gone, and the snapshot still refuses connections.
     const { rows: dbs } = await cluster.query<{ datname: string; datallowconn: boolean }>(`SELECT datname, datallowconn FROM pg_database WHERE datname LIKE 'ayb_view_%' OR datname LIKE 'ayb_snap_%' ORDER BY 1`);
-    expect(dbs).toEqual([{ datname: 'ayb_snap_feat2_base', datallowconn: false }, { datname: 'ayb_snap_feat_base', datallowconn: false }]);
+    // Left: the bases the branches were made from, and each merge's record (the branch as merged).
+    expect(dbs.map((d) => d.datname.replace(/_merged_\d+$/, '_merged')).sort()).toEqual(['ayb_snap_feat2_base', 'ayb_snap_feat2_merged', 'ayb_snap_feat_base', 'ayb_snap_feat_merged']);
+    expect(dbs.every((d) => !d.datallowconn)).toBe(true);
   });
 
   it('says how to get a base when a branch has none', async () => {
