@@ -1,5 +1,5 @@
 import { sameDefinition } from '../schema/diff.js';
-import { describeObject, lookup, type SchemaObject, type SchemaSnapshot } from '../schema/model.js';
+import { describeObject, type SchemaObject, type SchemaSnapshot } from '../schema/model.js';
 import { type MigrationStatement, planMigration } from '../schema/sql.js';
 
 type Change = 'added' | 'removed' | 'changed';
@@ -60,6 +60,3 @@ export function mergeSchemas(base: SchemaSnapshot, theirs: SchemaSnapshot, ours:
   const migration = conflicts.length > 0 || unchanged ? [] : planMigration(ours, target);
   return { migration, conflicts, unchanged };
 }
-
-/** Objects of `snapshot` found by id, or inherited: exported for tests. */
-export const objectOf = lookup;
