@@ -1,31 +1,44 @@
-import { ConflictError, UsageError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
-import { readCatalog } from '../datadiff/catalog.js';
-import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type TableMerge } from '../datadiff/merge.js';
+import { readCatalog, tableId } from '../datadiff/catalog.js';
+import type { Side } from '../datadiff/compare.js';
+import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
-import { pinValueSettings } from '../postgres/value-settings.js';
-import { connect, queryError } from '../postgres/client.js';
-import { compareSchemas } from '../schema/compare.js';
-import { needsManualSteps, renderMigration } from '../schema/sql.js';
-import { type BranchContext, branchConn, withControl } from './context.js';
-import { findRow, findRowByDatabase } from './control-table.js';
+import { fetchRows } from '../datadiff/sql.js';
+import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
+import type { ConnInfo } from '../postgres/conninfo.js';
+import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
+import { snapshotSchema } from '../schema/snapshot.js';
+import { type MigrationStatement, needsManualSteps, renderMigration } from '../schema/sql.js';
+import { type BranchContext, branchConn, noticeOf, withControl } from './context.js';
+import { findRow, findRowByDatabase, updateRow } from './control-table.js';
+import { createBranch } from './create.js';
+import { deleteBranch } from './delete.js';
+import { mergeSchemas, type SchemaConflict } from './merge-schema.js';
 import { notFound, wrongKindError } from './errors.js';
 import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
-import { lockKey, validateBranchName } from './names.js';
+import { lockKey, MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
 
-export type { MergeConflict, MergeStrategy, TableMerge };
+export type { MergeConflict, MergeStrategy, Resolution, SchemaConflict, TableMerge };
+export { conflictId } from '../datadiff/merge.js';
 
 export interface MergeOptions {
   /** The branch whose changes are brought home. */
   readonly branch: string;
   /** Where they go: main or a branch; default: what the base snapshot was taken of, else the branch's parent, else main. */
   readonly into?: string;
-  /** The snapshot the branch started from; default: the snapshot the branch was made from (`branch create --keep-base`). */
+  /** The snapshot the branch started from; default: the snapshot the branch was made from (`branch create --keep-base`), or last merged. */
   readonly base?: string;
   readonly strategy?: MergeStrategy;
   readonly dryRun?: boolean;
+  /** Resolutions from a conflicts file (see conflictId), applied before --strategy. */
+  readonly resolutions?: ReadonlyMap<string, Resolution>;
+  /** How long the apply transaction waits for a lock on the target, and how long one of its statements may run (ms; 0: no limit). */
+  readonly lockTimeout?: number;
+  readonly statementTimeout?: number;
 }
 
 export interface MergeResult {
@@ -34,28 +47,42 @@ export interface MergeResult {
   readonly base: string;
   readonly strategy: MergeStrategy;
   readonly dry_run: boolean;
-  /** True when the target was changed (not a dry run, and no conflict under `fail`). */
+  /** True when the target was changed (not a dry run, and nothing left unresolved). */
   readonly applied: boolean;
+  /** The branch changed nothing since its base: nothing to merge. */
+  readonly up_to_date: boolean;
   readonly schema_statements: number;
+  /** ALTER TYPE … ADD VALUE statements committed on the target before the rest (a new enum value cannot be used in the transaction that adds it). */
+  readonly committed_first: readonly string[];
   readonly tables: readonly TableMerge[];
   readonly conflicts: readonly MergeConflict[];
+  readonly schema_conflicts: readonly SchemaConflict[];
+  /** Conflicts neither a resolution nor --strategy settled: the merge applies nothing while there are any. */
+  readonly unresolved: number;
+  /** The snapshot that is the branch's base from now on (what was merged); null for a dry run or when nothing was applied. */
+  readonly new_base: string | null;
   /** The schema migration and the DML, as run on the target. */
   readonly sql: string;
 }
 
 /**
  * `ayb branch merge`: a three-way merge of what `branch` changed since its base into the target.
- * First the schema (the schema diff's migration base → branch), then the rows the branch changed
- * since the base; a row the target changed differently too is a conflict. Everything runs in one
- * REPEATABLE READ transaction on the target: on a conflict under `fail`, an error, a concurrent
- * write to the same rows, an interrupt or a dry run, it rolls back and the target is untouched.
+ * The plan is made without writing to the target: the schemas are merged object by object, and the
+ * rows cell by cell, reading the base, the branch and the target each in a read-only transaction
+ * (the target is only read, taking ACCESS SHARE locks, as any SELECT). A dry run stops there. A real
+ * merge then applies the plan in one short transaction on the target, with lock_timeout and
+ * statement_timeout, after checking that the target's rows it planned from did not move; on a
+ * conflict left unresolved, an error, a timeout or an interrupt nothing is applied.
  *
- * Reading the base: a snapshot refuses connections, and stays so. The merge reads a throwaway copy
- * of it (withSnapshotView: `ayb_view_…`, copy-on-write where the server can), dropped afterwards, rather than letting connections into the snapshot for a while: should ayb die in
- * between, a leftover copy costs disk, whereas a snapshot left open could be changed unseen.
+ * A real merge first freezes the branch as a snapshot and merges that: afterwards it is the branch's
+ * base (the merge record), so the next merge brings only what changed since.
+ *
+ * Reading a snapshot: a snapshot refuses connections, and stays so. The merge reads a throwaway copy
+ * of it (withSnapshotView: `ayb_view_…`, copy-on-write where the server can), dropped afterwards.
  */
 export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Promise<MergeResult> {
   const strategy = options.strategy ?? 'fail';
+  const dryRun = options.dryRun === true;
   validateBranchName(options.branch);
   const { branch, base, into } = await withControl(ctx, async (client) => {
     const row = await findRow(client, options.branch);
@@ -77,69 +104,204 @@ export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Pr
   if (into === branch.name) throw new UsageError(`cannot merge branch "${branch.name}" into itself`, { hint: 'name another target with --into' });
   const target = await resolveDatabase(ctx, into);
   const source = await resolveDatabase(ctx, branch.name);
+  ctx.log?.(`Merging ${branch.name} into ${into} (base: ${base.name}, strategy: ${strategy}${dryRun ? ', dry run' : ''}) …`);
 
-  // The base is held shared by its copy (withSnapshotView); the branch and the target exclusively.
-  const locks = [branch.name, ...(into === 'main' ? [] : [into])].map((name) => ({ name, database: lockKey(name) }));
-  return withSnapshotView(ctx, base, (baseCopy) => withBranchLocks(ctx, locks, async () => {
-    const baseConn = branchConn(ctx, baseCopy);
-    const schema = await compareSchemas(baseConn, branchConn(ctx, source.database));
-    const migration = schema.migration();
-    if (needsManualSteps(migration)) {
-      throw new ConflictError('merge_needs_manual_schema_steps', `the schema changes of branch "${branch.name}" include steps ayb cannot write`, {
-        hint: `see the "-- manual:" comments of: ayb branch diff ${branch.name} --output sql; apply those by hand, then merge again`,
-      });
-    }
-    const schemaSql = migration.length > 0 ? renderMigration(migration, `schema changes of ${branch.name} since ${base.name}`) : '';
-    ctx.log?.(`Merging ${branch.name} into ${into} (base: ${base.name}, strategy: ${strategy}${options.dryRun ? ', dry run' : ''}) …`);
-    const plan = await mergeInTransaction(ctx, target.database, baseConn, source.database, schemaSql, strategy, options.dryRun === true);
-    const applied = !options.dryRun && !(strategy === 'fail' && plan.conflicts.length > 0);
-    const result: MergeResult = {
-      branch: branch.name,
-      into,
-      base: base.name,
-      strategy,
-      dry_run: options.dryRun === true,
-      applied,
-      schema_statements: migration.length,
-      tables: plan.tables,
-      conflicts: plan.conflicts,
-      sql: `${schemaSql}${schemaSql ? '\n' : ''}${plan.sql}`,
-    };
-    if (strategy === 'fail' && plan.conflicts.length > 0 && !options.dryRun) throw conflictError(result);
-    return result;
-  }));
+  // A real merge merges a snapshot of the branch, which becomes its base: exactly what was merged.
+  const record = dryRun ? undefined : await freezeBranch(ctx, branch.name);
+  let outcome: MergeResult | undefined;
+  try {
+    const merge = async (theirsDb: string) => withSnapshotView(ctx, base, (baseCopy) => withBranchLocks(ctx, lockList(branch.name, into), () =>
+      mergeSides(ctx, { options, strategy, dryRun, branch: branch.name, into, base: base.name, baseDb: baseCopy, theirsDb, targetDb: target.database, newBase: record?.name ?? null })));
+    outcome = record ? await withSnapshotView(ctx, record, merge) : await merge(source.database);
+  } finally {
+    if (record) await settleRecord(ctx, branch, base, record, outcome);
+  }
+  if (outcome.schema_conflicts.length > 0 && !dryRun) throw schemaConflictError(outcome);
+  if (outcome.unresolved > 0 && !dryRun) throw conflictError(outcome);
+  return outcome;
 }
 
-/** Runs the schema migration and plans the rows inside one transaction on the target; commits only a real merge without blocking conflicts. */
-async function mergeInTransaction(ctx: BranchContext, targetDb: string, baseConn: ReturnType<typeof branchConn>, sourceDb: string, schemaSql: string, strategy: MergeStrategy, dryRun: boolean): Promise<DataMergePlan> {
-  const targetConn = branchConn(ctx, targetDb);
-  return withSides(baseConn, branchConn(ctx, sourceDb), [CONTROL_TABLE_SQL], async (base, theirs) => {
-    const client = await connect(targetConn);
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      if (schemaSql) await client.query(schemaSql);
-      // Read the target's rows in the same settings as the base's and the branch's (withSides pins them).
-      await pinValueSettings(client, { local: true });
+function lockList(branch: string, into: string) {
+  return [branch, ...(into === 'main' ? [] : [into])].map((name) => ({ name, database: lockKey(name) }));
+}
+
+/** Snapshot `<branch>-merged-<n>`: the branch as it is merged. */
+async function freezeBranch(ctx: BranchContext, branch: string): Promise<BranchRow> {
+  const stamp = new Date().toISOString().replace(/[-:TZ.]/g, '').slice(0, 14);
+  const name = `${branch.slice(0, MAX_NAME_LENGTH - 22)}-merged-${stamp}`;
+  const { branch: row } = await createBranch(ctx, { name, kind: 'snapshot', from: branch, expiresAt: null });
+  return row;
+}
+
+/**
+ * After a real merge: an applied merge makes the frozen snapshot the branch's base and drops the
+ * previous merge record of the branch; otherwise the frozen snapshot goes.
+ */
+async function settleRecord(ctx: BranchContext, branch: BranchRow, base: BranchRow, record: BranchRow, outcome: MergeResult | undefined): Promise<void> {
+  const applied = outcome?.applied === true;
+  if (applied) {
+    await withControl(ctx, (client) => updateRow(client, branch.id, { snapshot: record.name }));
+    // An earlier merge record goes; `<branch>-base` stays (the branch was made from it).
+    const earlierRecord = base.name.startsWith(`${branch.name.slice(0, MAX_NAME_LENGTH - 22)}-merged-`) && base.source_database === branch.branch_database;
+    if (earlierRecord && base.name === branch.snapshot) {
+      await deleteBranch(ctx, { name: base.name, kind: 'snapshot' }).catch((error: unknown) => ctx.log?.(`warning: could not delete the old base "${base.name}": ${(error as Error).message}`));
+    }
+    return;
+  }
+  await deleteBranch(ctx, { name: record.name, kind: 'snapshot' }).catch((error: unknown) => ctx.log?.(`warning: could not delete snapshot "${record.name}": ${(error as Error).message}`));
+}
+
+interface SidesJob {
+  readonly options: MergeOptions;
+  readonly strategy: MergeStrategy;
+  readonly dryRun: boolean;
+  readonly branch: string;
+  readonly into: string;
+  readonly base: string;
+  readonly baseDb: string;
+  readonly theirsDb: string;
+  readonly targetDb: string;
+  readonly newBase: string | null;
+}
+
+/** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */
+async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResult> {
+  const [baseConn, theirsConn, targetConn] = [branchConn(ctx, job.baseDb), branchConn(ctx, job.theirsDb), branchConn(ctx, job.targetDb)];
+  const [baseSchema, theirsSchema, oursSchema] = await Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c))));
+  const schema = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
+  const result = (plan: DataMergePlan | undefined, extra: Partial<MergeResult> = {}): MergeResult => {
+    const conflicts = plan?.conflicts ?? [];
+    const unresolved = conflicts.filter((c) => c.resolution === null).length + schema.conflicts.length;
+    return {
+      branch: job.branch,
+      into: job.into,
+      base: job.base,
+      strategy: job.strategy,
+      dry_run: job.dryRun,
+      applied: false,
+      up_to_date: false,
+      schema_statements: schema.migration.length,
+      committed_first: [],
+      tables: plan?.tables ?? [],
+      conflicts,
+      schema_conflicts: schema.conflicts,
+      unresolved,
+      new_base: null,
+      sql: `${schemaSql}${schemaSql ? '\n' : ''}${plan?.sql ?? ''}`,
+      ...extra,
+    };
+  };
+  if (needsManualSteps(schema.migration)) {
+    throw new ConflictError('merge_needs_manual_schema_steps', `the schema changes of branch "${job.branch}" include steps ayb cannot write`, {
+      hint: `see the "-- manual:" comments of: ayb branch diff ${job.branch} --output sql; apply those by hand, then merge again`,
+    });
+  }
+  const schemaSql = schema.migration.length > 0 ? renderMigration(schema.migration, `schema changes of ${job.branch} since ${job.base}`) : '';
+  if (schema.conflicts.length > 0) return result(undefined);
+
+  return withSides(baseConn, theirsConn, [CONTROL_TABLE_SQL], async (base, theirs) => {
+    const plan = await withReadOnly(targetConn, async (client) => {
       const ours = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
-      const plan = await planDataMerge(base, theirs, ours, strategy);
-      if (dryRun || (strategy === 'fail' && plan.conflicts.length > 0)) {
-        await client.query('ROLLBACK');
-        return plan;
-      }
-      await client.query(plan.sql);
-      await client.query('COMMIT');
-      return plan;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw queryError(error, targetConn);
+      return planDataMerge({ base, theirs, ours, strategy: job.strategy, resolutions: job.options.resolutions });
+    });
+    if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
+    const blocked = plan.conflicts.some((c) => c.resolution === null);
+    if (job.dryRun || blocked) return result(plan);
+    const committedFirst = await applyMerge(ctx, targetConn, schema.migration, plan, job.options);
+    return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
+  });
+}
+
+/** Runs `fn` in a read-only REPEATABLE READ transaction on `conn`: reads take ACCESS SHARE locks only. */
+async function withReadOnly<T>(conn: ConnInfo, fn: (client: Client) => Promise<T>): Promise<T> {
+  return withClient(conn, async (client) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      return await fn(client);
     } finally {
-      await client.end().catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
     }
   });
 }
 
-/** What the base snapshot was taken of (main or a branch), else the branch's parent, else main. */
+const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
+
+/**
+ * Applies the plan: first, in their own transaction, enum values the branch added (PostgreSQL
+ * cannot use a new enum value in the transaction that adds it; an enum value added and unused is
+ * harmless); then, in one REPEATABLE READ transaction with lock_timeout and statement_timeout, a
+ * check that the target's planned rows did not move, the schema migration and the DML.
+ */
+async function applyMerge(ctx: BranchContext, conn: ConnInfo, migration: readonly MigrationStatement[], plan: DataMergePlan, options: MergeOptions): Promise<string[]> {
+  const limits = sessionTimeouts();
+  const lock = options.lockTimeout ?? limits.lock;
+  const statement = options.statementTimeout ?? limits.statement;
+  const first = migration.filter((m) => ADD_VALUE.test(m.sql));
+  const rest = migration.filter((m) => !ADD_VALUE.test(m.sql));
+  const client = await connect(conn);
+  try {
+    await client.query(timeoutStatements({ lock, statement }));
+    try {
+      if (first.length > 0) {
+        await client.query('BEGIN');
+        for (const m of first) await client.query(m.sql);
+        await client.query('COMMIT');
+        noticeOf(ctx)?.(`Added enum value(s) on the target first (committed): ${first.map((m) => m.sql).join('; ')}`);
+      }
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const ours: Side = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
+      for (const read of plan.readRows) {
+        const now = await fetchRows(ours, read.plan, read.keys);
+        const moved = read.keys.find((k) => {
+          const row = now.get(JSON.stringify(k));
+          return (row === undefined ? undefined : rowDigest(row)) !== read.digests.get(JSON.stringify(k));
+        });
+        if (moved) {
+          throw new ConflictError('merge_target_moved', `${tableId(read.plan)} changed on the target while the merge was planned (key ${JSON.stringify(moved)}); nothing was applied`, { hint: 'run the merge again' });
+        }
+      }
+      if (rest.length > 0) await client.query(renderMigration(rest));
+      await client.query(plan.sql);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
+      throw error instanceof AybError ? error : queryError(error, conn);
+    }
+    return first.map((m) => m.sql);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A timeout of the apply transaction: exit 4, naming the sessions that hold locks on the target's tables. */
+async function blockedError(conn: ConnInfo, error: unknown, lock: number, statement: number): Promise<ConflictError> {
+  const holders = await withClient(conn, (c) => c.query<{ pid: number; usename: string | null; application_name: string; state: string | null; query: string }>(
+    `SELECT a.pid, a.usename, a.application_name, a.state, left(a.query, 200) AS query FROM pg_stat_activity a
+      WHERE a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.granted AND l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+        AND a.pid <> pg_backend_pid() ORDER BY a.xact_start`,
+  )).then((r) => r.rows).catch(() => []);
+  const lockWait = sqlState(error) === SqlState.lockNotAvailable;
+  const what = lockWait ? `waited longer than ${formatDuration(lock)} for a lock on the target` : `a statement ran longer than ${formatDuration(statement)}`;
+  const sessions = holders.map((h) => `pid ${h.pid} (${h.usename ?? '?'}${h.application_name ? `, ${h.application_name}` : ''}, ${h.state ?? '?'}: ${h.query.replace(/\s+/g, ' ').trim()})`).join('; ');
+  return new ConflictError('merge_blocked', `the merge ${what}; nothing was applied${sessions ? `; sessions holding locks there: ${sessions}` : ''}`, {
+    hint: lockWait ? 'end or wait for those sessions, then merge again; or allow a longer wait with --lock-timeout' : 'allow longer statements with --statement-timeout',
+    details: { sessions: holders.map((h) => ({ pid: h.pid, user: h.usename, application_name: h.application_name, state: h.state, query: h.query })) },
+  });
+}
+
+/**
+ * What the base snapshot was taken of (main or a branch), else the branch's parent, else main. A
+ * base taken of the branch itself (a merge record) points back to what the branch came from.
+ */
 async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findRow>[0], branch: BranchRow, base: BranchRow): Promise<string> {
+  if (base.source_database === branch.branch_database) {
+    const parent = branch.parent ? await findRow(client, branch.parent) : undefined;
+    if (!parent || parent.source_database === ctx.main.database) return 'main';
+    if (parent.kind === 'branch') return parent.name;
+    const of = await findRowByDatabase(client, parent.source_database);
+    return of?.kind === 'branch' && of.name !== branch.name ? of.name : 'main';
+  }
   if (base.source_database === ctx.main.database) return 'main';
   const of = await findRowByDatabase(client, base.source_database);
   if (of?.kind === 'branch') return of.name;
@@ -147,12 +309,33 @@ async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findR
   return 'main';
 }
 
+/** A conflict as one line: the table, the key, and what each side holds. */
+export function describeConflict(c: MergeConflict): string {
+  const key = Object.entries(c.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ');
+  if (c.cascade) return `${c.table} (${key}): the branch deletes it, which would cascade onto rows the target added or changed: ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
+  if (c.columns.length > 0) {
+    const cells = c.columns.map((col) => `${col}: base ${show(c.base?.[col])}, ours ${show(c.our?.[col])}, theirs ${show(c.their?.[col])}`).join('; ');
+    return `${c.table} (${key}): ${cells}`;
+  }
+  return `${c.table} (${key}): ours ${c.ours}, theirs ${c.theirs}`;
+}
+
+const show = (v: string | null | undefined) => (v === undefined ? '(absent)' : v === null ? 'NULL' : JSON.stringify(v));
+
 function conflictError(result: MergeResult): ConflictError {
-  const shown = result.conflicts.slice(0, 5).map((c) => `${c.table} ${JSON.stringify(c.key)}`).join('; ');
-  const more = result.conflicts.length > 5 ? ` and ${result.conflicts.length - 5} more` : '';
-  return new ConflictError('merge_conflict', `${result.conflicts.length} row(s) changed differently on ${result.branch} and ${result.into} since ${result.base}: ${shown}${more}; nothing was applied`, {
-    hint: `keep the target's rows with --strategy ours, take the branch's with --strategy theirs, or see them all with --dry-run`,
+  const open = result.conflicts.filter((c) => c.resolution === null);
+  const shown = open.slice(0, 5).map(describeConflict).join('; ');
+  const more = open.length > 5 ? ` and ${open.length - 5} more` : '';
+  return new ConflictError('merge_conflict', `${open.length} conflict(s) between ${result.branch} and ${result.into} since ${result.base}: ${shown}${more}; nothing was applied`, {
+    hint: 'write them to a file with --conflicts <file>, set each "resolution" (ours, theirs, or the values), and run the same command again; or settle all with --strategy ours|theirs; --dry-run shows them all',
     details: { conflicts: result.conflicts },
   });
 }
 
+function schemaConflictError(result: MergeResult): ConflictError {
+  const shown = result.schema_conflicts.map((c) => `${c.object} (ours: ${c.ours}, theirs: ${c.theirs})`).join('; ');
+  return new ConflictError('merge_schema_conflict', `${result.schema_conflicts.length} schema object(s) changed differently on ${result.branch} and ${result.into} since ${result.base}: ${shown}; nothing was applied`, {
+    hint: `make the two alike by hand (on ${result.into}, or on ${result.branch}), then merge again; ayb branch diff ${result.branch} ${result.into} shows how they differ`,
+    details: { schema_conflicts: result.schema_conflicts },
+  });
+}

@@ -21,8 +21,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
  * match on these, so a code is never renamed; a new failure gets a new code here.
  */
 export const ERROR_CODES = [
-  'archive_lagging',
   'authentication_failed',
+  'bad_conflicts_file',
   'base_backup_failed',
   'branch_busy',
   'branch_exists',
@@ -73,9 +73,12 @@ export const ERROR_CODES = [
   'masking_secret_weak',
   'masking_uncovered',
   'masking_verification_failed',
+  'merge_blocked',
   'merge_conflict',
   'merge_key_mismatch',
   'merge_needs_manual_schema_steps',
+  'merge_schema_conflict',
+  'merge_target_moved',
   'name_collision',
   'no_merge_base',
   'no_parent',
@@ -111,6 +114,7 @@ export const ERROR_CODES = [
   'unknown_flag',
   'usage',
 'admin_password_weak',
+'archive_lagging',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

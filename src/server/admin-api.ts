@@ -20,6 +20,7 @@ import { renderMigration } from '../schema/sql.js';
 import type { AdminAuth } from './auth.js';
 import { parseBody, readJson } from './body.js';
 import { HttpError } from './http-error.js';
+import { addMergeRoute } from './merge-route.js';
 import type { Reply, Router } from './router.js';
 import { type ServedDatabase, servedTables } from '../branching/serving.js';
 
@@ -207,6 +208,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
 
   // `ayb history --json`: the window, base backups, disk, and whether archiving works (with the fix when not).
   router.add('GET', '/api/admin/history', async () => json(200, await historyStatus(ctx)));
+
+  addMergeRoute(router, ctx);
 
   router.add('GET', '/api/admin/database', async () => {
     const tables = await servedTables(served);

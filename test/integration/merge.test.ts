@@ -90,12 +90,14 @@ describe('ayb branch merge', () => {
     await runPsql(cluster, 'app', { sql: `UPDATE items SET qty = 55 WHERE id = 5;` });
     const merged = await ayb('branch', 'merge', 'feat2', '--strategy', 'ours', '--json');
     expect(merged.exitCode, merged.stderr).toBe(0);
-    expect(merged.json().conflicts).toEqual([{ table: 'public.items', key: { id: '5' }, ours: 'changed', theirs: 'changed' }]);
+    expect(merged.json().conflicts).toEqual([{ table: 'public.items', key: { id: '5' }, ours: 'changed', theirs: 'changed', columns: ['qty'], base: { qty: '5' }, our: { qty: '55' }, their: { qty: '500' }, resolution: 'ours' }]);
     const { rows: r } = await cluster.query<{ id: number; qty: number }>('SELECT id, qty FROM items WHERE id IN (5, 6) ORDER BY id', [], 'app');
     expect(r).toEqual([{ id: 5, qty: 55 }, { id: 6, qty: 600 }]);
     // The temporary copies of the base are gone, and the snapshot still refuses connections.
     const { rows: dbs } = await cluster.query<{ datname: string; datallowconn: boolean }>(`SELECT datname, datallowconn FROM pg_database WHERE datname LIKE 'ayb_view_%' OR datname LIKE 'ayb_snap_%' ORDER BY 1`);
-    expect(dbs).toEqual([{ datname: 'ayb_snap_feat2_base', datallowconn: false }, { datname: 'ayb_snap_feat_base', datallowconn: false }]);
+    // Left: the bases the branches were made from, and each merge's record (the branch as merged).
+    expect(dbs.map((d) => d.datname.replace(/_merged_\d+$/, '_merged')).sort()).toEqual(['ayb_snap_feat2_base', 'ayb_snap_feat2_merged', 'ayb_snap_feat_base', 'ayb_snap_feat_merged']);
+    expect(dbs.every((d) => !d.datallowconn)).toBe(true);
   });
 
   it('says how to get a base when a branch has none', async () => {

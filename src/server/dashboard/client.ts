@@ -385,6 +385,8 @@ function branchCells(row: HTMLTableRowElement, branch: BranchJson): void {
   const diffButton = button('Diff', `Diff branch ${branch.name}`, () => void showDiff(branch.name).catch(showError));
   const dataButton = button('Data', `Data changes of branch ${branch.name}`, () => void showDataChanges(branch.name).catch(showError));
   const resetButton = button('Reset', `Reset branch ${branch.name}`, () => void confirmReset(branch));
+  const mergeButton = button('Merge', `Merge branch ${branch.name} into its parent`, () => void confirmMerge(branch));
+  mergeButton.disabled = !ready;
   const expiryButton = button('Expiry', `Set expiry of branch ${branch.name}`, () => void editExpiry(branch));
   const remove = button('Delete', `Delete branch ${branch.name}`, () => void confirmDelete(branch, 'branch'));
   diffButton.disabled = !ready;
@@ -394,7 +396,7 @@ function branchCells(row: HTMLTableRowElement, branch: BranchJson): void {
   resetButton.disabled = !ready || served;
   remove.disabled = served;
   if (served) resetButton.title = remove.title = 'This server serves this branch';
-  actions.append(diffButton, dataButton, resetButton, expiryButton, remove);
+  actions.append(diffButton, dataButton, mergeButton, resetButton, expiryButton, remove);
 }
 
 function snapshotCells(row: HTMLTableRowElement, snapshot: BranchJson): void {
@@ -785,3 +787,58 @@ async function start(): Promise<void> {
 }
 
 void start();
+
+/** The answer of POST /api/admin/branches/<name>/merge, as `ayb branch merge --json`. */
+interface MergeAnswer {
+  into: string;
+  base: string;
+  applied: boolean;
+  up_to_date: boolean;
+  schema_statements: number;
+  tables: { table: string; inserted: number; updated: number; deleted: number; conflicts: number }[];
+  conflicts: { table: string; key: Record<string, string | null>; ours: string; theirs: string; columns: string[]; base: Record<string, string | null> | null; our: Record<string, string | null> | null; their: Record<string, string | null> | null; resolution: unknown }[];
+  schema_conflicts: { object: string; ours: string; theirs: string }[];
+  unresolved: number;
+}
+
+/** Merge: a dry run first, its conflicts side by side (base | ours | theirs), then the merge on confirmation. */
+async function confirmMerge(branch: BranchJson): Promise<void> {
+  const path = `/api/admin/branches/${encodeURIComponent(branch.name)}/merge`;
+  try {
+    notice(`Planning the merge of "${branch.name}" (dry run) …`);
+    const plan = await api<MergeAnswer>('POST', path, { dry_run: true });
+    notice('');
+    if (plan.up_to_date) {
+      notice(`Already up to date: "${branch.name}" changed nothing since ${plan.base}.`);
+      return;
+    }
+    const rows = plan.tables.reduce((n, t) => n + t.inserted + t.updated + t.deleted, 0);
+    const value = (v: Record<string, string | null> | null, column?: string) => (v === null ? '(no row)' : column ? String(v[column] ?? 'NULL') : JSON.stringify(v));
+    const lines = [`Merge "${branch.name}" into ${plan.into} (base: ${plan.base}): ${plan.schema_statements} schema statement(s), ${rows} row change(s).`];
+    for (const c of plan.schema_conflicts) lines.push(`Schema conflict: ${c.object} (ours: ${c.ours}, theirs: ${c.theirs}). Make the schemas alike first.`);
+    for (const c of plan.conflicts.slice(0, 30)) {
+      const key = Object.entries(c.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ');
+      const cells = c.columns.length > 0 ? c.columns.map((col) => `${col}: base ${value(c.base, col)} | ours ${value(c.our, col)} | theirs ${value(c.their, col)}`) : [`base ${value(c.base)} | ours ${value(c.our)} | theirs ${value(c.their)}`];
+      lines.push(`${c.table} (${key}) ${cells.join('; ')}`);
+    }
+    if (plan.conflicts.length > 30) lines.push(`… and ${plan.conflicts.length - 30} more (ayb branch merge --conflicts <file> lists them all).`);
+    if (plan.schema_conflicts.length > 0) {
+      await ask('Merge blocked', lines.join('\n'), 'Close');
+      return;
+    }
+    const conflicted = plan.conflicts.length > 0;
+    if (conflicted) lines.push(`${plan.conflicts.length} conflict(s): merging keeps ${plan.into}'s values there. To take the branch's, or decide row by row, use ayb branch merge ${branch.name} --conflicts <file>.`);
+    ui.confirmText.style.whiteSpace = 'pre-line';
+    const go = await ask(conflicted ? 'Merge with conflicts?' : 'Merge branch?', lines.join('\n'), conflicted ? `Merge, keeping ${plan.into}'s` : 'Merge').finally(() => {
+      ui.confirmText.style.whiteSpace = '';
+    });
+    if (!go) return;
+    notice(`Merging "${branch.name}" into ${plan.into} …`);
+    const done = await api<MergeAnswer>('POST', path, conflicted ? { strategy: 'ours' } : {});
+    notice(`Merged "${branch.name}" into ${done.into}: ${done.tables.reduce((n, t) => n + t.inserted + t.updated + t.deleted, 0)} row change(s).`);
+  } catch (error) {
+    notice('');
+    showError(error);
+  }
+  await refreshBranches().catch(showError);
+}
