@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
+import { holdGate, waitUntil } from '../helpers/gate.js';
 import { libpqEnv, runPsql } from '../helpers/pagila.js';
 
 /**
@@ -79,6 +80,17 @@ const MAIN_SQL = `
   INSERT INTO fk.gc VALUES (1), (2);
   INSERT INTO fk.pc VALUES (10, 1), (20, 2);
   INSERT INTO fk.cc VALUES (100, 10), (200, 20);
+  CREATE TABLE fk.pu (id int PRIMARY KEY, code text UNIQUE NOT NULL);
+  CREATE TABLE fk.cu (id int PRIMARY KEY, p int NOT NULL REFERENCES fk.pu ON DELETE CASCADE ON UPDATE CASCADE);
+  INSERT INTO fk.pu VALUES (1, 'A'), (2, 'B');
+  INSERT INTO fk.cu VALUES (10, 1), (20, 2);
+
+  -- Gates for the snapshot test.
+  CREATE SCHEMA gate;
+  CREATE TABLE gate.t1 (id int PRIMARY KEY);
+  CREATE TABLE gate.t2 (id int PRIMARY KEY);
+  INSERT INTO gate.t1 VALUES (1);
+  INSERT INTO gate.t2 VALUES (1);
 
   -- A unique value swapped between two rows of a referenced table; a cycle of foreign keys.
   CREATE SCHEMA swap;
@@ -233,6 +245,15 @@ describe('ayb branch diff --data --output sql, attacked with the schemas users h
     `);
   });
 
+  it('changes a primary key and reuses a deleted row\'s unique value in a table whose foreign keys cascade deletes and updates', async () => {
+    await roundTrip('cascades', `
+      UPDATE fk.pu SET id = 100 WHERE id = 1;
+      DELETE FROM fk.pu WHERE id = 2;
+      INSERT INTO fk.pu VALUES (3, 'B');
+      INSERT INTO fk.cu VALUES (30, 3);
+    `);
+  });
+
   it('applies a deferrable unique value swapped between rows of a referenced table', async () => {
     await roundTrip('swap-deferrable', `
       BEGIN; SET CONSTRAINTS ALL DEFERRED;
@@ -256,5 +277,26 @@ describe('ayb branch diff --data --output sql, attacked with the schemas users h
       ALTER TABLE swap.emp ADD CONSTRAINT emp_dept_fkey FOREIGN KEY (dept) REFERENCES swap.dept;
       COMMIT;
     `);
+  });
+
+  it('--output sql holds main\'s snapshot one table at a time: a row committed on main after the first table was read is deleted by the script', async () => {
+    await branch('gate-sql');
+    // The branch side waits at gate.t1 until released; main reads gate.t1 meanwhile.
+    const gate = await holdGate(cluster, dbOf('gate-sql'), 'gate.t1');
+    const diff = ayb('branch', 'diff', 'main', 'gate-sql', '--data', '--table', 'gate.t1', '--table', 'gate.t2', '--output', 'sql');
+    try {
+      await waitUntil('the diff to wait at the gate', async () => {
+        const { rowCount } = await cluster.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name <> 'test-gate'", [dbOf('gate-sql')], 'postgres');
+        return (rowCount ?? 0) > 0 || undefined;
+      });
+      await cluster.query('INSERT INTO gate.t2 VALUES (2)', [], 'app');
+    } finally {
+      await gate.release();
+    }
+    const result = await diff;
+    expect(result.exitCode, result.stderr).toBe(0);
+    // Read in a snapshot of its own, taken after the insert, gate.t2 has a row the branch lacks.
+    expect(result.stdout).toMatch(/DELETE FROM "gate"\."t2"[^;]*'2'::integer/);
+    await cluster.query('DELETE FROM gate.t2 WHERE id = 2', [], 'app');
   });
 });
