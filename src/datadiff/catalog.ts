@@ -46,8 +46,9 @@ export interface DataKey {
   readonly kind: Exclude<MatchKind, 'rows'>;
   readonly columns: readonly string[];
   /**
-   * Per column, the index's own equality operator, schema-qualified (`OPERATOR(public.=)` for ltree or
-   * citext): with search_path pinned empty, a bare `=` finds only pg_catalog's operators.
+   * Per column, the index's own equality operator: `=` when it is pg_catalog's, else schema-qualified
+   * (`OPERATOR(public.=)` for ltree or citext): with search_path pinned empty, a bare `=` finds only
+   * pg_catalog's operators.
    */
   readonly equality?: readonly string[];
 }
@@ -99,7 +100,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const { rows: keys } = await client.query<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
     `SELECT i.indrelid, i.indisprimary AS primary,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
-            array_agg(CASE WHEN op.oid IS NULL THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
+            array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum

@@ -244,7 +244,10 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
  */
 async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], found: Found, from = qualified(plan)): Promise<void> {
   const sql = plan.match === 'rows'
-    ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
+    ? (plan.key.length === 0
+      // A table without columns: its rows are all the same row, counted.
+      ? `SELECT count(*)::text FROM ${from} WHERE ${where}`
+      : `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`)
     : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
   const [ra, rb] = await Promise.all([
     a.client.query({ text: sql, values: params, rowMode: 'array' }),

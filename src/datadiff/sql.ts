@@ -278,7 +278,7 @@ async function writeDeletes(table: DataTable, diff: TableDiff, sink: DmlSink): P
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
     for (let i = 0; i < diff.removed.length; i++) {
       const row = diff.removed[i]!;
       await sink.write(`DELETE FROM ${target} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${target} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));\n`);
@@ -299,7 +299,10 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff, sink: Dm
   const { target, typeOf, writable, overriding } = shapeOf(table, plan);
   const columnList = writable.map(quoteIdent).join(', ');
   const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
-  const insertOf = (rows: readonly (readonly (string | null)[])[]) => `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')};\n`;
+  const insertOf = (rows: readonly (readonly (string | null)[])[]) => (writable.length === 0
+    // Nothing to write (no columns, or only generated ones): as many rows of defaults.
+    ? `INSERT INTO ${target} SELECT FROM pg_catalog.generate_series(1, ${rows.length});\n`
+    : `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')};\n`);
   if (plan.match === 'rows') {
     if (diff.added.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.added.length} distinct row(s) inserted\n`);

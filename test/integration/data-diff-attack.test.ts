@@ -63,6 +63,8 @@ const MAIN_SQL = `
   INSERT INTO vals.v VALUES ('00000000-0000-0000-0000-000000000001', 1, 1, now(), now(), current_date, '{}', '{}', '\\x00', 'small', ARRAY[ROW(1, 'a')::vals.pair]);
   CREATE TABLE vals.bag (n numeric, f float8, label text, j json);
   INSERT INTO vals.bag VALUES (1, 1, 'dup', '{}'), (1, 1, 'dup', '{}'), (NULL, NULL, NULL, NULL);
+  CREATE TABLE vals.nothing ();
+  INSERT INTO vals.nothing DEFAULT VALUES;
   CREATE TABLE vals.nullable_unique (code text UNIQUE, v int);
   INSERT INTO vals.nullable_unique VALUES (NULL, 1), (NULL, 1), ('a', 2);
 
@@ -84,6 +86,16 @@ const MAIN_SQL = `
   CREATE TABLE fk.cu (id int PRIMARY KEY, p int NOT NULL REFERENCES fk.pu ON DELETE CASCADE ON UPDATE CASCADE);
   INSERT INTO fk.pu VALUES (1, 'A'), (2, 'B');
   INSERT INTO fk.cu VALUES (10, 1), (20, 2);
+
+  -- A table its owner (not a superuser) sees only part of: row-level security forced on the owner.
+  CREATE ROLE app_owner LOGIN PASSWORD 'owner-pw';
+  CREATE SCHEMA rls AUTHORIZATION app_owner;
+  CREATE TABLE rls.t (id int PRIMARY KEY, v text);
+  ALTER TABLE rls.t OWNER TO app_owner;
+  INSERT INTO rls.t VALUES (1, 'a'), (20, 'hidden from its owner');
+  ALTER TABLE rls.t ENABLE ROW LEVEL SECURITY;
+  ALTER TABLE rls.t FORCE ROW LEVEL SECURITY;
+  CREATE POLICY small ON rls.t USING (id < 10);
 
   -- Gates for the snapshot test.
   CREATE SCHEMA gate;
@@ -225,6 +237,11 @@ describe('ayb branch diff --data --output sql, attacked with the schemas users h
     `);
   });
 
+  it('compares and writes a table without columns', async () => {
+    await roundTrip('no-columns', 'INSERT INTO vals.nothing DEFAULT VALUES; INSERT INTO vals.nothing DEFAULT VALUES;');
+    await roundTrip('no-columns-less', 'DELETE FROM vals.nothing;');
+  });
+
   it('applies in a session whose client encoding is not UTF8', async () => {
     await roundTrip('encoding', `
       UPDATE vals.v SET big = 'é ü' WHERE id = '00000000-0000-0000-0000-000000000001';
@@ -298,5 +315,16 @@ describe('ayb branch diff --data --output sql, attacked with the schemas users h
     // Read in a snapshot of its own, taken after the insert, gate.t2 has a row the branch lacks.
     expect(result.stdout).toMatch(/DELETE FROM "gate"\."t2"[^;]*'2'::integer/);
     await cluster.query('DELETE FROM gate.t2 WHERE id = 2', [], 'app');
+  });
+
+  it('fails loudly, rather than skipping rows, when the applying role is subject to row-level security', async () => {
+    await branch('rls', "DELETE FROM rls.t WHERE id = 20; UPDATE rls.t SET v = 'b' WHERE id = 1;");
+    const replay = await branch('rls-r');
+    const sql = await ayb('branch', 'diff', 'main', 'rls', '--data', '--output', 'sql');
+    expect(sql.exitCode, sql.stderr).toBe(0);
+    // Applied by the table's owner, whose policy hides row 20: a DELETE would silently miss it.
+    await expect(apply(replay, sql.stdout, { PGUSER: 'app_owner', PGPASSWORD: 'owner-pw' })).rejects.toThrow(/row-level security/);
+    const [got, main] = await Promise.all([fingerprint(cluster, replay), fingerprint(cluster, 'app')]);
+    expect(got.tables['rls.t']).toEqual(main.tables['rls.t']);
   });
 });
