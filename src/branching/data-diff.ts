@@ -64,8 +64,10 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
   return withReadableSide(ctx, from, (a) =>
     withReadableSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing the rows of ${from} (${a.label}) with ${to} (${b.label}) …`);
-      // Counting needs each table at one moment; a script needs all of them at one moment (the rows it
-      // inserts must satisfy each other's foreign keys), so it holds one snapshot until its rows are read.
+      // Counting needs each table at one moment. A script needs all of b's tables at one moment (the rows
+      // it inserts must satisfy each other's foreign keys), so it holds b's snapshot until its rows are
+      // read; a's rows only decide which keys go, come or change, each table at its own moment, so a
+      // (main, as a rule: the side the script is for) holds a snapshot one table's scan at a time.
       return withSides(branchConn(ctx, a.readable), branchConn(ctx, b.readable), [CONTROL_TABLE_SQL], async (sa, sb) => {
         if (request.sql) {
           const obstacles = schemaObstacles(sa, sb, { tables: request.tables });
@@ -76,7 +78,7 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
           ? await spool((sink) => dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, sink, { sequences: request.tables === undefined }))
           : undefined;
         return { from: a.label, to: b.label, comparison, migration };
-      }, { snapshot: request.sql ? 'whole' : 'table' });
+      }, { snapshot: request.sql ? { a: 'table', b: 'whole' } : 'table' });
     }),
   );
 }

@@ -33,6 +33,11 @@ export interface DataTable {
   readonly triggers: readonly string[];
   /** Tables this one references by foreign key (leaf tables, `schema.name`). */
   readonly references: readonly string[];
+  /**
+   * Some foreign key pointing at this table acts when a row is deleted (CASCADE, SET NULL, SET DEFAULT,
+   * RESTRICT): a changed row cannot be deleted and inserted again, only updated in place.
+   */
+  readonly deleteActions?: boolean;
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
 }
@@ -40,6 +45,12 @@ export interface DataTable {
 export interface DataKey {
   readonly kind: Exclude<MatchKind, 'rows'>;
   readonly columns: readonly string[];
+  /**
+   * Per column, the index's own equality operator: `=` when it is pg_catalog's, else schema-qualified
+   * (`OPERATOR(public.=)` for ltree or citext): with search_path pinned empty, a bare `=` finds only
+   * pg_catalog's operators.
+   */
+  readonly equality?: readonly string[];
 }
 
 export interface DataSequence {
@@ -86,12 +97,18 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     [tables.map((t) => t.oid)],
   );
   // Primary key first, then unique indexes on plain not-null columns, oldest first.
-  const { rows: keys } = await client.query<{ indrelid: number; primary: boolean; columns: string[] }>(
+  const { rows: keys } = await client.query<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
     `SELECT i.indrelid, i.indisprimary AS primary,
-            array_agg(a.attname::text ORDER BY k.ord) AS columns
+            array_agg(a.attname::text ORDER BY k.ord) AS columns,
+            array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+       LEFT JOIN pg_opclass oc ON oc.oid = i.indclass[(k.ord - 1)::int]
+       LEFT JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopmethod = oc.opcmethod AND ao.amopstrategy = 3
+            AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
+       LEFT JOIN pg_operator op ON op.oid = ao.amopopr
+       LEFT JOIN pg_namespace opn ON opn.oid = op.oprnamespace
       WHERE i.indrelid = ANY($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
         AND k.ord <= i.indnkeyatts
       GROUP BY i.indrelid, i.indexrelid, i.indisprimary
@@ -113,6 +130,13 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE con.contype = 'f' AND con.conrelid = ANY($1)`,
     [tables.map((t) => t.oid)],
   );
+  // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
+  const { rows: acted } = await client.query<{ relid: number }>(
+    `SELECT DISTINCT p.relid
+       FROM pg_constraint con
+       CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
+      WHERE con.contype = 'f' AND con.confdeltype <> 'a'`,
+  );
   const { rows: sequences } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
@@ -122,7 +146,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   for (const t of tables) {
     const id = tableId(t);
     if (exclude.includes(id)) continue;
-    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns }));
+    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality }));
     result.set(id, {
       schema: t.schema,
       name: t.name,
@@ -131,6 +155,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
+      deleteActions: acted.some((r) => r.relid === t.oid),
       estimatedRows: t.reltuples,
     });
   }

@@ -84,12 +84,17 @@ interface Bucket {
   readonly sum: string;
 }
 
-const qualified = (plan: { schema: string; name: string }) => `${quoteIdent(plan.schema)}.${quoteIdent(plan.name)}`;
-const rowText = (columns: readonly string[]) => `ROW(${columns.map(quoteIdent).join(', ')})::text`;
+/**
+ * The table, aliased `t`: every column of the user's is written `t.column`, so that no column name (a
+ * user may well have a column called "ayb lo") can be mistaken for one of the diff's own.
+ */
+const qualified = (plan: { schema: string; name: string }) => `${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t`;
+const col = (c: string) => `t.${quoteIdent(c)}`;
+const rowText = (columns: readonly string[]) => `ROW(${columns.map(col).join(', ')})::text`;
 /** A 64-bit hash of a row's text; sums of these are the checksums both servers compute. */
 const rowHash = (plan: TablePlan) => `hashtextextended(${rowText(plan.columns)}, 0)`;
 const keyHash = (plan: TablePlan) => (plan.match === 'rows' ? rowHash(plan) : `hashtextextended(${rowText(plan.key)}, 0)`);
-const keyTexts = (plan: TablePlan) => plan.key.map((c) => `${quoteIdent(c)}::text`).join(', ');
+const keyTexts = (plan: TablePlan) => plan.key.map((c) => `${col(c)}::text`).join(', ');
 
 /** Runs the same query on both sides at once. */
 async function both<T extends object>(a: Side, b: Side, sql: string, params: unknown[] = []): Promise<[T[], T[]]> {
@@ -146,7 +151,7 @@ interface Found {
 const READ_BATCH = 64;
 
 async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
-  const k = quoteIdent(plan.key[0]!);
+  const k = col(plan.key[0]!);
   const [ea, eb] = await both<{ lo: string | null; hi: string | null }>(a, b, `SELECT min(${k})::text AS lo, max(${k})::text AS hi FROM ${qualified(plan)}`);
   const bounds = [ea[0]!, eb[0]!].filter((e) => e.lo !== null).map((e) => [BigInt(e.lo!), BigInt(e.hi!)] as const);
   if (bounds.length === 0) return;
@@ -171,7 +176,7 @@ interface KeyRange {
  * range scans); reads the small differing buckets, all at once; splits the big ones for the next level.
  */
 async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: bigint, parts: number, found: Found): Promise<void> {
-  const k = quoteIdent(plan.key[0]!);
+  const k = col(plan.key[0]!);
   const split = (lo: bigint, hi: bigint, parts: bigint): KeyRange => ({ lo, hi, n: parts > hi - lo ? hi - lo : parts });
   let level: KeyRange[] = [split(lo, hi, BigInt(parts))];
   let first = true;
@@ -179,18 +184,18 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
     // Bucket i of a range holds the keys with floor((key - lo) * n / (hi - lo)) = i: integer arithmetic, the
     // same on both servers and here; bigint while it cannot overflow (far cheaper per row than numeric).
     const small = level.every((r) => (r.hi - r.lo) * r.n < 2n ** 62n && r.lo >= -(2n ** 62n) && r.hi <= 2n ** 62n);
-    const [rlo, rhi, rn] = ['"ayb lo"', '"ayb hi"', '"ayb n"'];
+    const [rlo, rhi, rn, rid] = ['r."ayb lo"', 'r."ayb hi"', 'r."ayb n"', 'r."ayb range"'];
     const bucket = small
       ? `((${k}::int8 - ${rlo}) * ${rn} / (${rhi} - ${rlo}))`
       : `div((${k}::numeric - ${rlo}) * ${rn}, ${rhi}::numeric - ${rlo})`;
     const from = first
-      ? `${qualified(plan)} CROSS JOIN (SELECT 1 AS "ayb range", $1::int8 AS ${rlo}, $2::int8 AS ${rhi}, $3::int8 AS ${rn}) r WHERE ${k} >= $1::int8 AND ${k} < $2::int8`
-      : `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(${rlo}, ${rhi}, ${rn}, "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+      ? `${qualified(plan)} CROSS JOIN (SELECT 1 AS "ayb range", $1::int8 AS "ayb lo", $2::int8 AS "ayb hi", $3::int8 AS "ayb n") r WHERE ${k} >= $1::int8 AND ${k} < $2::int8`
+      : `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r("ayb lo", "ayb hi", "ayb n", "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
     const params = first
       ? [level[0]!.lo, level[0]!.hi, level[0]!.n].map(String)
       : [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
     const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-      `SELECT "ayb range" || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum FROM ${from} GROUP BY "ayb range", ${bucket}`,
+      `SELECT ${rid} || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum FROM ${from} GROUP BY ${rid}, ${bucket}`,
       params);
     const next: KeyRange[] = [];
     const leaves: [bigint, bigint][] = [];
@@ -205,7 +210,7 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
       else leaves.push([start, end]);
     }
     // All small differing ranges of this level in one query per side: an index range scan each.
-    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS "ayb range"(${rlo}, ${rhi}) ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS r("ayb lo", "ayb hi") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
     for (let i = 0; i < leaves.length; i += READ_BATCH) {
       const batch = leaves.slice(i, i + READ_BATCH);
       await readRows(a, b, plan, 'true', [batch.map(([f]) => f.toString()), batch.map(([, t]) => t.toString())], found, ranges);
@@ -239,7 +244,10 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
  */
 async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], found: Found, from = qualified(plan)): Promise<void> {
   const sql = plan.match === 'rows'
-    ? `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`
+    ? (plan.key.length === 0
+      // A table without columns: its rows are all the same row, counted.
+      ? `SELECT count(*)::text FROM ${from} WHERE ${where}`
+      : `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`)
     : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
   const [ra, rb] = await Promise.all([
     a.client.query({ text: sql, values: params, rowMode: 'array' }),

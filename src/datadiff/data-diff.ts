@@ -51,12 +51,14 @@ export type SnapshotScope = 'whole' | 'table';
  * catalogs, and closes both sessions afterwards. With scope `whole` every query of `fn` runs in
  * one read-only REPEATABLE READ transaction per side; with `table`, compareData opens one per table.
  */
-export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope } = {}): Promise<T> {
-  const scope = options.snapshot ?? 'whole';
+export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope | { readonly a: SnapshotScope; readonly b: SnapshotScope } } = {}): Promise<T> {
+  const requested = options.snapshot ?? 'whole';
+  const scopes: [SnapshotScope, SnapshotScope] = typeof requested === 'string' ? [requested, requested] : [requested.a, requested.b];
   const clients: Client[] = [];
   try {
     // Both sides at once: connecting and setting up is a round trip or three each.
-    const opened = await Promise.allSettled([connA, connB].map(async (conn) => {
+    const opened = await Promise.allSettled([connA, connB].map(async (conn, side) => {
+      const scope = scopes[side]!;
       const client = await connect(conn);
       clients.push(client);
       // One round trip: a database's own DateStyle, TimeZone, … would change the text of its rows (both
@@ -74,8 +76,8 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const [ca, cb] = opened.map((r) => (r as PromiseFulfilledResult<Client>).value) as [Client, Client];
     const [catA, catB] = await Promise.all([readCatalog(ca, exclude), readCatalog(cb, exclude)]);
-    const perTable = scope === 'table' ? { perTable: true as const } : {};
-    return await fn({ client: ca, catalog: catA, ...perTable }, { client: cb, catalog: catB, ...perTable });
+    const perTable = (side: number) => (scopes[side] === 'table' ? { perTable: true as const } : {});
+    return await fn({ client: ca, catalog: catA, ...perTable(0) }, { client: cb, catalog: catB, ...perTable(1) });
   } catch (error) {
     throw queryError(error, connA);
   } finally {
@@ -105,18 +107,22 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     const tb = b.catalog.tables.get(id);
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
-    tables.push(a.perTable ? await inOwnSnapshot(a, b, () => diffTable(a, b, planTable(ta, tb))) : await diffTable(a, b, planTable(ta, tb)));
+    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTable(a, b, planTable(ta, tb))) : await diffTable(a, b, planTable(ta, tb)));
   }
   return { tables, onlyInA, onlyInB };
 }
 
-/** Runs `fn` in a read-only REPEATABLE READ transaction of its own on each side, ended right after. */
+/**
+ * Runs `fn` in a read-only REPEATABLE READ transaction of its own on each side whose snapshot is held
+ * per table (a side held whole stays in its one transaction), ended right after.
+ */
 async function inOwnSnapshot<T>(a: Side, b: Side, fn: () => Promise<T>): Promise<T> {
-  await Promise.all([a.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'), b.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')]);
+  const sides = [a, b].filter((s) => s.perTable);
+  await Promise.all(sides.map((s) => s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')));
   try {
     return await fn();
   } finally {
-    await Promise.all([a.client.query('COMMIT').catch(() => undefined), b.client.query('COMMIT').catch(() => undefined)]);
+    await Promise.all(sides.map((s) => s.client.query('COMMIT').catch(() => undefined)));
   }
 }
 

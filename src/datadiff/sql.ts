@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 
 /** Keys per query when rows are fetched by key. */
@@ -14,6 +14,18 @@ export function sqlValue(text: string | null, type: string): string {
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
 /**
+ * Per key column, the equality operator of the key's index, schema-qualified (`=` when unknown): the
+ * script and ayb's sessions run with search_path empty, where a bare `=` finds only pg_catalog's.
+ */
+export function keyEquality(table: DataTable, plan: TablePlan): string[] {
+  const key = keysOf(table).find((k) => k.columns.length === plan.key.length && k.columns.every((c) => plan.key.includes(c)));
+  return plan.key.map((c) => {
+    const i = key ? key.columns.indexOf(c) : -1;
+    return (i >= 0 ? key?.equality?.[i] : undefined) ?? '=';
+  });
+}
+
+/**
  * Fetches full rows (the text of every compared column) by key, in batches; an index on the key
  * serves each batch. Returns a map from the key's JSON to the row.
  */
@@ -22,7 +34,8 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const out = new Map<string, (string | null)[]>();
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
-  const join = plan.key.map((k, i) => `t.${quoteIdent(k)} = k.c${i}::${typeOf(k)}`).join(' AND ');
+  const equality = keyEquality(table, plan);
+  const join = plan.key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
   const sql = `SELECT ${plan.columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
                  FROM ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
@@ -77,7 +90,8 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
   const target = qualified(plan);
   const insert = (row: readonly (string | null)[]) =>
     `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} VALUES (${writable.map((c) => sqlValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')});`;
-  const keyWhere = (key: KeyTuple) => plan.key.map((k, i) => `${quoteIdent(k)} = ${sqlValue(key[i]!, typeOf(k))}`).join(' AND ');
+  const equality = keyEquality(table, plan);
+  const keyWhere = (key: KeyTuple) => plan.key.map((k, i) => `${quoteIdent(k)} ${equality[i]} ${sqlValue(key[i]!, typeOf(k))}`).join(' AND ');
 
   if (plan.match === 'rows') {
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
@@ -160,7 +174,8 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
  */
 export function scriptSettings(): string {
   return [
-    '-- the settings the values below are written in, until the end of the transaction',
+    '-- the settings the values below are written in, until the end of the transaction (the script is UTF-8)',
+    "SET LOCAL client_encoding = 'UTF8';",
     valueSettingsSql({ local: true }),
     '-- constraints declared DEFERRABLE are checked at COMMIT',
     'SET CONSTRAINTS ALL DEFERRED;',
@@ -194,14 +209,18 @@ function* chunks<T>(xs: readonly T[], size: number): Generator<T[]> {
  * a batch at a time, so memory does not grow with the number of rows that differ. Its form is chosen
  * so that it applies whatever moves between rows:
  *
- * 1. Children first, the rows that go: removed rows, and the changed rows of tables no foreign key
- *    points at (those are deleted and inserted again, so a unique value two rows swap, or a key that
+ * 1. Children first, the rows that go from tables no foreign key points at: removed rows and changed
+ *    rows (those are deleted and inserted again, so a unique value two rows swap, or a key that
  *    changes beside another UNIQUE column, is free before it is taken again).
- * 2. Parents first, the rows that come: changed rows of tables a foreign key points at are updated in
- *    place (deleting them would fire ON DELETE actions on their children), then added rows and the
- *    re-inserted changed rows are inserted. A table that references itself gets one statement for its
- *    updates and inserts together, so that foreign keys are checked when all its rows are in, in
- *    whatever order they come.
+ * 2. The tables foreign keys point at, all in ONE statement (data-modifying WITH steps, each waiting on
+ *    the one before): their removed and changed rows deleted children first, then their changed rows
+ *    inserted again and their added rows inserted, parents first. Foreign keys are checked, and their
+ *    actions run, at the end of a statement, when every one of these tables holds b's rows: a row may
+ *    move to another parent before that parent goes, tables may reference each other in a cycle, and
+ *    a unique value may move between rows. A table whose rows a foreign key acts on when deleted
+ *    (CASCADE, SET NULL, SET DEFAULT, RESTRICT) has its changed rows updated in place instead, in the
+ *    same statement (so there, a unique value swapped between two rows still fails, unless DEFERRABLE).
+ * 3. Parents first, the rows that come to tables no foreign key points at.
  *
  * Deferrable constraints are deferred to COMMIT; user triggers are held off around it all.
  */
@@ -216,12 +235,15 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const byTable = new Map(touched.map((d) => [tableId(d.plan), d]));
   const ordered = foreignKeyOrder(touched.map((d) => a.catalog.tables.get(tableId(d.plan))!));
   const referenced = referencedTables(a.catalog);
+  // A table a foreign key points at has a key (a foreign key needs one): its changes go into one statement.
+  const together = (t: DataTable) => referenced.has(tableId(t)) && byTable.get(tableId(t))!.plan.match !== 'rows';
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
   const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
   await sink.write(triggers('DISABLE'));
-  for (const table of [...ordered].reverse()) await writeDeletes(table, byTable.get(tableId(table))!, referenced.has(tableId(table)), sink);
-  for (const table of ordered) await writeUpserts(b, table, byTable.get(tableId(table))!, referenced.has(tableId(table)), sink);
+  for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
+  await writeReferenced(b, ordered.filter(together), byTable, sink);
+  for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
   await sink.write(triggers('ENABLE'));
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
@@ -232,89 +254,139 @@ interface TableShape {
   readonly typeOf: (c: string) => string;
   readonly writable: readonly string[];
   readonly overriding: string;
+  /** `t.key1 OP v.c0 AND …`, with each key column's own equality operator. */
+  readonly keyJoin: string;
 }
 
 function shapeOf(table: DataTable, plan: TablePlan): TableShape {
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const writable = plan.columns.filter((c) => !table.columns.find((x) => x.name === c)!.generated);
   const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
-  return { target: qualified(table), typeOf, writable, overriding };
+  const equality = keyEquality(table, plan);
+  const keyJoin = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} v.c${i}`).join(' AND ');
+  return { target: qualified(table), typeOf, writable, overriding, keyJoin };
 }
 
-async function writeDeletes(table: DataTable, diff: TableDiff, referenced: boolean, sink: DmlSink): Promise<void> {
+const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c))).join(', ')})`;
+const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(', ');
+
+async function writeDeletes(table: DataTable, diff: TableDiff, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const { target, typeOf } = shapeOf(table, plan);
+  const shape = shapeOf(table, plan);
+  const { target } = shape;
   if (plan.match === 'rows') {
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
     for (let i = 0; i < diff.removed.length; i++) {
       const row = diff.removed[i]!;
       await sink.write(`DELETE FROM ${target} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${target} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));\n`);
     }
     return;
   }
-  const keys = referenced ? diff.removed : [...diff.removed, ...diff.changed];
+  const keys = [...diff.removed, ...diff.changed];
   if (keys.length === 0) return;
-  const what = referenced || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
+  const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
   await sink.write(`-- ${tableId(table)}: ${what}\n`);
-  const columns = plan.key.map(quoteIdent).join(', ');
-  // A table that references itself: one statement, so its foreign keys are checked once all of its rows are gone.
-  const size = table.references.includes(tableId(table)) ? Number.MAX_SAFE_INTEGER : STATEMENT_ROWS;
-  for (const batch of chunks(keys, size)) {
-    const values = batch.map((k) => `(${plan.key.map((c, i) => typedValue(k[i]!, typeOf(c))).join(', ')})`).join(',\n  ');
-    await sink.write(`DELETE FROM ${target} WHERE (${columns}) IN (VALUES\n  ${values});\n`);
+  for (const batch of chunks(keys, STATEMENT_ROWS)) {
+    await sink.write(`DELETE FROM ${target} AS t USING (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
 }
 
-async function writeUpserts(b: Side, table: DataTable, diff: TableDiff, referenced: boolean, sink: DmlSink): Promise<void> {
+async function writeInserts(b: Side, table: DataTable, diff: TableDiff, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const shape = shapeOf(table, plan);
-  const { target, typeOf, writable, overriding } = shape;
+  const { target, typeOf, writable, overriding } = shapeOf(table, plan);
   const columnList = writable.map(quoteIdent).join(', ');
   const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+  const insertOf = (rows: readonly (readonly (string | null)[])[]) => (writable.length === 0
+    // Nothing to write (no columns, or only generated ones): as many rows of defaults.
+    ? `INSERT INTO ${target} SELECT FROM pg_catalog.generate_series(1, ${rows.length});\n`
+    : `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')};\n`);
   if (plan.match === 'rows') {
     if (diff.added.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.added.length} distinct row(s) inserted\n`);
     const rows = diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => row));
-    for (const batch of chunks(rows, STATEMENT_ROWS)) {
-      await sink.write(`INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${batch.map(rowValues).join(',\n  ')};\n`);
-    }
+    for (const batch of chunks(rows, STATEMENT_ROWS)) await sink.write(insertOf(batch));
     return;
   }
-  const selfReferencing = table.references.includes(tableId(table));
-  const updated = referenced ? diff.changed : [];
-  const inserted = referenced ? diff.added : [...diff.added, ...diff.changed];
-  const sets = writable.filter((c) => !plan.key.includes(c));
-  const updateOf = (rows: readonly (readonly (string | null)[])[]) => {
-    const columns = [...plan.key, ...sets];
-    const values = rows.map((row) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`).join(',\n  ');
-    const alias = columns.map((_, i) => `c${i}`);
-    return `UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES\n  ${values}) AS v(${alias.join(', ')}) WHERE ${plan.key.map((c, i) => `t.${quoteIdent(c)} = v.c${i}`).join(' AND ')}`;
-  };
-  const insertOf = (rows: readonly (readonly (string | null)[])[]) => `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')}`;
+  const inserted = [...diff.added, ...diff.changed];
+  if (inserted.length === 0) return;
+  await sink.write(`-- ${tableId(table)}: ${inserted.length} row(s) inserted\n`);
+  for await (const rows of rowBatches(b, plan, inserted)) if (rows.length > 0) await sink.write(insertOf(rows));
+}
 
-  if (selfReferencing) {
-    // One statement: the updates first (a data-modifying WITH the INSERT waits on), then the inserts;
-    // foreign keys are checked at its end, when every row of the table is in.
-    const [toUpdate, toInsert] = [await allRows(b, plan, updated), await allRows(b, plan, inserted)];
-    if (toUpdate.length + toInsert.length === 0) return;
-    await sink.write(`-- ${tableId(table)}: ${toUpdate.length} row(s) updated, ${toInsert.length} inserted, in one statement (the table references itself)\n`);
-    if (toUpdate.length > 0 && sets.length > 0 && toInsert.length > 0) {
-      await sink.write(`WITH updated AS (${updateOf(toUpdate)} RETURNING 1)\nINSERT INTO ${target} (${columnList})${overriding} SELECT * FROM (VALUES\n  ${toInsert.map(rowValues).join(',\n  ')}) AS v WHERE (SELECT count(*) FROM updated) >= 0;\n`);
-    } else if (toUpdate.length > 0 && sets.length > 0) await sink.write(`${updateOf(toUpdate)};\n`);
-    else if (toInsert.length > 0) await sink.write(`${insertOf(toInsert)};\n`);
-    return;
+/**
+ * One statement of data-modifying WITH steps, written a piece at a time: step n+1 waits on step n
+ * (`(SELECT count(*) FROM sn) >= 0`, a one-time filter evaluated before its first row), so the steps
+ * run in the order written.
+ */
+class ChainedStatement {
+  private steps = 0;
+  constructor(private readonly sink: DmlSink) {}
+
+  /** A step whose VALUES rows come in batches: `head` VALUES rows `tail(gate)`; skipped when no row comes. */
+  async step(comment: string, head: string, batches: AsyncIterable<string[]> | Iterable<string[]>, tail: (gate: string) => string): Promise<void> {
+    const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
+    let started = false;
+    for await (const rows of batches) {
+      if (rows.length === 0) continue;
+      const opening = `${this.steps === 0 ? 'WITH' : ','}\n-- ${comment}\ns${this.steps + 1} AS (${head}\n  `;
+      await this.sink.write(`${started ? ',\n  ' : opening}${rows.join(',\n  ')}`);
+      started = true;
+    }
+    if (!started) return;
+    await this.sink.write(`${tail(gate)} RETURNING 1)`);
+    this.steps++;
   }
-  if (updated.length > 0 && sets.length > 0) {
-    await sink.write(`-- ${tableId(table)}: ${updated.length} row(s) updated\n`);
-    for await (const rows of rowBatches(b, plan, updated)) if (rows.length > 0) await sink.write(`${updateOf(rows)};\n`);
+
+  /** The statement the steps hang on: it waits for the last one and changes nothing itself. */
+  async end(target: string): Promise<void> {
+    if (this.steps > 0) await this.sink.write(`\nDELETE FROM ${target} WHERE (SELECT count(*) FROM s${this.steps}) < 0;\n`);
   }
-  if (inserted.length > 0) {
-    await sink.write(`-- ${tableId(table)}: ${inserted.length} row(s) inserted\n`);
-    for await (const rows of rowBatches(b, plan, inserted)) if (rows.length > 0) await sink.write(`${insertOf(rows)};\n`);
+}
+
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+  if (tables.length === 0) return;
+  await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
+  const statement = new ChainedStatement(sink);
+  const inPlace = (t: DataTable) => t.deleteActions === true;
+  for (const table of [...tables].reverse()) {
+    const diff = byTable.get(tableId(table))!;
+    const plan = diff.plan;
+    const shape = shapeOf(table, plan);
+    const keys = inPlace(table) ? diff.removed : [...diff.removed, ...diff.changed];
+    const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
+    await statement.step(`${tableId(table)}: ${what}`, `DELETE FROM ${shape.target} AS t USING (VALUES`,
+      (function* () { for (const batch of chunks(keys, STATEMENT_ROWS)) yield batch.map(keyValues(plan, shape)); })(),
+      (gate) => `) AS v(${aliases(plan.key.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
   }
+  for (const table of tables) {
+    const diff = byTable.get(tableId(table))!;
+    const plan = diff.plan;
+    const shape = shapeOf(table, plan);
+    const { target, typeOf, writable, overriding } = shape;
+    const sets = writable.filter((c) => !plan.key.includes(c));
+    if (inPlace(table) && sets.length > 0) {
+      const columns = [...plan.key, ...sets];
+      const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+      await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
+        `UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
+        mapBatches(rowBatches(b, plan, diff.changed), values),
+        (gate) => `) AS v(${aliases(columns.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
+    }
+    const inserted = inPlace(table) ? diff.added : [...diff.added, ...diff.changed];
+    const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+    await statement.step(`${tableId(table)}: ${inserted.length} row(s) inserted`,
+      `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
+      mapBatches(rowBatches(b, plan, inserted), rowValues),
+      (gate) => `) AS v WHERE ${gate}`);
+  }
+  await statement.end(qualified(tables[0]!));
+}
+
+async function* mapBatches<T>(batches: AsyncIterable<T[]>, f: (x: T) => string): AsyncGenerator<string[]> {
+  for await (const batch of batches) yield batch.map(f);
 }
 
 /** b's rows for these keys, a batch of STATEMENT_ROWS at a time, in the keys' order (keys gone since are skipped). */
@@ -323,10 +395,4 @@ async function* rowBatches(side: Side, plan: TablePlan, keys: readonly KeyTuple[
     const rows = await fetchRows(side, plan, batch);
     yield batch.map((k) => rows.get(JSON.stringify(k))).filter((r) => r !== undefined);
   }
-}
-
-async function allRows(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): Promise<(string | null)[][]> {
-  const out: (string | null)[][] = [];
-  for await (const rows of rowBatches(side, plan, keys)) for (const r of rows) out.push(r);
-  return out;
 }

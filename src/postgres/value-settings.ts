@@ -17,6 +17,10 @@ import { quoteLiteral } from './quote.js';
  * - xmloption content, array_nulls on: xml and array literals are read as they were written.
  * - search_path empty: format_type() names every type with its schema, and no object of the user's
  *   shadows one of pg_catalog's in the SQL ayb writes (pg_dump does the same).
+ * - row_security off: not a value's text but which rows there are. A role subject to a row-level
+ *   security policy (a table's owner under FORCE ROW LEVEL SECURITY) would read, update or delete only
+ *   the rows the policy shows it, silently; with row_security off the statement fails instead (a
+ *   superuser or BYPASSRLS role is not affected). pg_dump does the same.
  */
 export const VALUE_SETTINGS: readonly (readonly [name: string, value: string])[] = [
   ['DateStyle', 'ISO, MDY'],
@@ -29,6 +33,7 @@ export const VALUE_SETTINGS: readonly (readonly [name: string, value: string])[]
   ['xmloption', 'content'],
   ['array_nulls', 'on'],
   ['search_path', ''],
+  ['row_security', 'off'],
 ];
 
 /**
