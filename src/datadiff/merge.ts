@@ -390,8 +390,9 @@ function resolvedValues(conflict: MergeConflict, theirsRow: Values, columns: rea
 
 /**
  * Deletes the merge would run that cascade (ON DELETE CASCADE, SET NULL, SET DEFAULT) onto rows of
- * the target that the base does not have as they are: rows the target added or changed since the
- * base. Each such delete is a conflict; kept (the row stays) unless settled toward the branch.
+ * the target that the base does not have as they are, or that such rows still reference (NO ACTION,
+ * RESTRICT: the delete would fail): rows the target added or changed since the base. Each such
+ * delete is a conflict; kept (the row stays) unless settled toward the branch.
  */
 async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: TablePlan; keys: KeyTuple[] }>): Promise<{ conflict: MergeConflict; key: KeyTuple }[]> {
   if (deletes.size === 0) return [];
@@ -403,7 +404,7 @@ async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: 
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd')`,
+      WHERE con.contype = 'f'`,
   );
   const found = new Map<string, { conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; key: Values }[] }>();
   for (const fk of fks) {
@@ -525,8 +526,11 @@ function renderMergeDml(keyed: readonly KeyedDml[], keyless: readonly KeylessDml
     if (!k || k.inserts.length === 0) continue;
     const columns = Object.keys(k.inserts[0]!);
     const overriding = table.columns.some((c) => c.identityAlways && columns.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
+    // One statement per table: rows that reference each other (a self-referencing key) are checked
+    // at its end, whatever their order.
     lines.push(`-- ${tableId(table)}: ${k.inserts.length} row(s) inserted`);
-    for (const row of k.inserts) lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')})${overriding} VALUES (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')});`);
+    const values = k.inserts.map((row) => `  (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')})`);
+    lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')})${overriding} VALUES\n${values.join(',\n')};`);
   }
   for (const table of order) {
     const k = keyedOf(table);
@@ -542,7 +546,9 @@ function renderMergeDml(keyed: readonly KeyedDml[], keyless: readonly KeylessDml
     if (l && l.deletes.length > 0) lines.push(`-- ${tableId(table)}: ${l.deletes.length} row(s) deleted`, ...l.deletes);
     if (!k || k.deletes.length === 0) continue;
     lines.push(`-- ${tableId(table)}: ${k.deletes.length} row(s) deleted`);
-    for (const key of k.deletes) lines.push(`DELETE FROM ${qualified(table)} WHERE ${where(k, key)};`);
+    // One statement per table, as for inserts.
+    const keys = k.deletes.map((key) => `  (${k.key.map((c, i) => sqlValue(key[i] ?? null, typeOf(table, c))).join(', ')})`);
+    lines.push(`DELETE FROM ${qualified(table)} WHERE (${k.key.map(quoteIdent).join(', ')}) IN (VALUES\n${keys.join(',\n')});`);
   }
   lines.push(...triggers('ENABLE'));
   if (sequences.length) lines.push('-- sequences', ...sequences);
