@@ -3,7 +3,7 @@ import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog, tableId } from '../datadiff/catalog.js';
 import type { Side } from '../datadiff/compare.js';
-import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, type TableMerge } from '../datadiff/merge.js';
+import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, rowsDigest, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
@@ -269,6 +269,12 @@ async function applyMerge(ctx: BranchContext, conn: ConnInfo, migration: readonl
         });
         if (moved) {
           throw new ConflictError('merge_target_moved', `${tableId(read.plan)} changed on the target while the merge was planned (key ${JSON.stringify(moved)}); nothing was applied`, { hint: 'run the merge again' });
+        }
+      }
+      for (const read of plan.readReferences) {
+        const { rows } = await client.query({ text: read.sql, values: read.values as unknown[], rowMode: 'array' });
+        if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
+          throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
         }
       }
       if (rest.length > 0) await client.query(renderMigration(rest));

@@ -1,7 +1,9 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
+import { waitUntil } from '../helpers/gate.js';
 import { runPsql } from '../helpers/pagila.js';
 
 /**
@@ -158,5 +160,74 @@ describe('ayb branch merge: attacked', () => {
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
     expect(refused.json().error.code).toBe('merge_conflict');
     expect(await fingerprint(cluster, 'a_updcascade')).toEqual(before);
+  });
+  it('a partitioned table (rows moving between partitions), generated and identity columns merge exactly', async () => {
+    const ayb = await scenario('a_parts', `
+      CREATE TABLE m (id int GENERATED ALWAYS AS IDENTITY, region text, qty int, double int GENERATED ALWAYS AS (qty * 2) STORED, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+      CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu');
+      CREATE TABLE m_us PARTITION OF m FOR VALUES IN ('us');
+      INSERT INTO m (region, qty) VALUES ('eu', 1), ('eu', 2), ('us', 3);
+    `);
+    expect((await ayb('branch', 'create', 'pa', '--keep-base')).exitCode).toBe(0);
+    await psql('ayb_branch_pa', `UPDATE m SET region = 'us' WHERE id = 1; UPDATE m SET qty = 20 WHERE id = 2; INSERT INTO m (region, qty) VALUES ('eu', 4);`);
+    await psql('a_parts', `UPDATE m SET qty = 30 WHERE id = 3;`);
+    const merged = await ayb('branch', 'merge', 'pa', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('a_parts', 'm')).toEqual(['(1,us,1,2)', '(2,eu,20,40)', '(3,us,30,60)', '(4,eu,4,8)']);
+    expect(await rows('a_parts', 'm_eu')).toEqual(['(2,eu,20,40)', '(4,eu,4,8)']);
+    // The identity moved forward with the branch's insert: the next row does not collide.
+    await psql('a_parts', `INSERT INTO m (region, qty) VALUES ('eu', 5);`);
+    expect(await rows('a_parts', 'm_eu')).toContain('(5,eu,5,10)');
+  });
+
+  it('a delete that cascades two levels down, where the merge itself sets the reference NULL as the branch did, is no conflict', async () => {
+    const ayb = await scenario('a_chain', `
+      CREATE TABLE orders (id int PRIMARY KEY);
+      CREATE TABLE items (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE CASCADE);
+      CREATE TABLE notes (id int PRIMARY KEY, item_id int REFERENCES items ON DELETE SET NULL, body text);
+      INSERT INTO orders VALUES (1), (2); INSERT INTO items VALUES (10, 1), (20, 2); INSERT INTO notes VALUES (100, 10, 'n'), (200, 20, 'm');
+    `);
+    expect((await ayb('branch', 'create', 'ch', '--keep-base')).exitCode).toBe(0);
+    await psql('ayb_branch_ch', `DELETE FROM orders WHERE id = 1;`);
+    // main edits the note's body: the branch set its item_id NULL (by the cascade), a different column.
+    await psql('a_chain', `UPDATE notes SET body = 'edited on main' WHERE id = 100;`);
+    const merged = await ayb('branch', 'merge', 'ch', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('a_chain', 'orders')).toEqual(['(2)']);
+    expect(await rows('a_chain', 'items')).toEqual(['(20,2)']);
+    expect(await rows('a_chain', 'notes')).toEqual(['(100,,"edited on main")', '(200,20,m)']);
+  });
+  it('a child row the target commits between the plan and the apply is not lost to the cascade of a planned delete', async () => {
+    const ayb = await scenario('a_race', `
+      CREATE TYPE mood AS ENUM ('ok');
+      CREATE TABLE orders (id int PRIMARY KEY, m mood);
+      CREATE TABLE items (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE CASCADE);
+      INSERT INTO orders VALUES (1, 'ok'), (2, 'ok'); INSERT INTO items VALUES (10, 2);
+    `);
+    expect((await ayb('branch', 'create', 'ra', '--keep-base')).exitCode).toBe(0);
+    // The branch's new enum value is added on the target first, in a transaction of its own: the
+    // holder's lock on the type keeps the merge waiting there, after its plan and before its apply.
+    await psql('ayb_branch_ra', `ALTER TYPE mood ADD VALUE 'new';`);
+    await psql('ayb_branch_ra', `DELETE FROM orders WHERE id = 1; UPDATE orders SET m = 'new' WHERE id = 2;`);
+    const holder = new pg.Client({ connectionString: cluster.url('a_race') });
+    await holder.connect();
+    let merging: ReturnType<typeof ayb> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`COMMENT ON TYPE mood IS 'held'`);
+      merging = ayb('branch', 'merge', 'ra', '--lock-timeout', '60s', '--json');
+      await waitUntil('the merge waits for the type lock', async () =>
+        (await cluster.query(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'a_race' AND NOT l.granted`)).rowCount || undefined, 60_000);
+      // main adds an item to order 1, committed before the merge's apply transaction starts.
+      await cluster.query(`INSERT INTO items VALUES (11, 1)`, [], 'a_race');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    const merged = await merging!;
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.json().error.code).toBe('merge_target_moved');
+    expect(await rows('a_race', 'orders')).toEqual(['(1,ok)', '(2,ok)']);
+    expect(await rows('a_race', 'items')).toEqual(['(10,2)', '(11,1)']);
   });
 });
