@@ -3,7 +3,7 @@ import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog, tableId } from '../datadiff/catalog.js';
 import type { Side } from '../datadiff/compare.js';
-import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, type TableMerge } from '../datadiff/merge.js';
+import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, rowsDigest, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
@@ -164,9 +164,20 @@ interface SidesJob {
   readonly newBase: string | null;
 }
 
+/**
+ * Settings that decide how values read as text (and defaults print), pinned alike in every session
+ * of a merge: a database's own DateStyle, TimeZone, IntervalStyle or bytea_output (ALTER DATABASE …
+ * SET) would otherwise make one value read differently on two sides, a false change or conflict.
+ */
+const VALUE_SETTINGS = '-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres -c bytea_output=hex -c extra_float_digits=1';
+
+function pinned(conn: ConnInfo): ConnInfo {
+  return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${VALUE_SETTINGS}`.trim() } };
+}
+
 /** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */
 async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResult> {
-  const [baseConn, theirsConn, targetConn] = [branchConn(ctx, job.baseDb), branchConn(ctx, job.theirsDb), branchConn(ctx, job.targetDb)];
+  const [baseConn, theirsConn, targetConn] = [job.baseDb, job.theirsDb, job.targetDb].map((db) => pinned(branchConn(ctx, db))) as [ConnInfo, ConnInfo, ConnInfo];
   const [baseSchema, theirsSchema, oursSchema] = await Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c))));
   const schema = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
   const result = (plan: DataMergePlan | undefined, extra: Partial<MergeResult> = {}): MergeResult => {
@@ -260,18 +271,39 @@ async function applyMerge(ctx: BranchContext, conn: ConnInfo, migration: readonl
           throw new ConflictError('merge_target_moved', `${tableId(read.plan)} changed on the target while the merge was planned (key ${JSON.stringify(moved)}); nothing was applied`, { hint: 'run the merge again' });
         }
       }
+      for (const read of plan.readReferences) {
+        const { rows } = await client.query({ text: read.sql, values: read.values as unknown[], rowMode: 'array' });
+        if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
+          throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
+        }
+      }
       if (rest.length > 0) await client.query(renderMigration(rest));
       await client.query(plan.sql);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
+      if (sqlState(error)?.startsWith('23')) throw constraintError(error);
       throw error instanceof AybError ? error : queryError(error, conn);
     }
     return first.map((m) => m.sql);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A constraint of the target the merged rows break (a unique value the target added too, a row it
+ * added that references one the branch deleted, a check): a conflict between the two sides that
+ * the row-by-row plan did not see; exit 4, nothing applied.
+ */
+function constraintError(error: unknown): ConflictError {
+  const e = error as { message?: string; detail?: string; constraint?: string; table?: string };
+  const where = e.table ? ` on table "${e.table}"` : '';
+  return new ConflictError('merge_constraint_conflict', `the merged rows break constraint "${e.constraint ?? '?'}"${where} of the target: ${e.message ?? String(error)}${e.detail ? ` (${e.detail})` : ''}; nothing was applied`, {
+    hint: 'the target changed rows that the branch\'s changes collide with: change one side so that they agree (see ayb branch diff <branch> <target> --data), then merge again',
+    details: { sqlstate: sqlState(error), constraint: e.constraint ?? null, table: e.table ?? null },
+  });
 }
 
 /** A timeout of the apply transaction: exit 4, naming the sessions that hold locks on the target's tables. */
@@ -312,7 +344,7 @@ async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findR
 /** A conflict as one line: the table, the key, and what each side holds. */
 export function describeConflict(c: MergeConflict): string {
   const key = Object.entries(c.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ');
-  if (c.cascade) return `${c.table} (${key}): the branch deletes it, which would cascade onto rows the target added or changed: ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
+  if (c.cascade) return `${c.table} (${key}): the branch deletes it, and rows the target added or changed reference it (the delete would cascade onto them or fail): ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
   if (c.columns.length > 0) {
     const cells = c.columns.map((col) => `${col}: base ${show(c.base?.[col])}, ours ${show(c.our?.[col])}, theirs ${show(c.their?.[col])}`).join('; ');
     return `${c.table} (${key}): ${cells}`;

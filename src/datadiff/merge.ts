@@ -51,6 +51,8 @@ export interface DataMergePlan {
   readonly sql: string;
   /** The target's rows the plan was made from, per table, to check nothing moved before applying them. */
   readonly readRows: readonly PlannedRead[];
+  /** Rows of the target that reference rows the plan deletes, as read while planning: checked again before applying. */
+  readonly readReferences: readonly PlannedQuery[];
   /** True when the branch changed no row since the base. */
   readonly unchanged: boolean;
 }
@@ -61,6 +63,19 @@ export interface PlannedRead {
   readonly keys: readonly KeyTuple[];
   /** rowDigest of each row the target had, by key JSON; absent: no row. */
   readonly digests: ReadonlyMap<string, string>;
+}
+
+/** A query of the target run while planning, and a digest of its rows: the apply runs it again and refuses if they moved. */
+export interface PlannedQuery {
+  readonly table: string;
+  readonly sql: string;
+  readonly values: readonly (readonly (string | null)[])[];
+  readonly digest: string;
+}
+
+/** A digest of a query's rows, whatever their order. */
+export function rowsDigest(rows: readonly (readonly (string | null)[])[]): string {
+  return createHash('sha1').update(JSON.stringify(rows.map((r) => JSON.stringify(r)).sort())).digest('base64');
 }
 
 /** Keys whose rows are read and merged at a time. */
@@ -165,7 +180,8 @@ export async function planDataMerge(input: MergeInput): Promise<DataMergePlan> {
     tables.push({ table: id, inserted: result.dml.inserts.length, updated: result.dml.updates.length, deleted: result.dml.deletes.length, conflicts: found.length });
   }
   // Deletes that would cascade onto rows the target added or changed since the base.
-  for (const cascade of await cascadeConflicts(input, deletesByTable)) {
+  const references: PlannedQuery[] = [];
+  for (const cascade of await cascadeConflicts(input, deletesByTable, references, keyed)) {
     conflicts.push(cascade.conflict);
     const table = tables.findIndex((t) => t.table === cascade.conflict.table);
     if (table >= 0) tables[table] = { ...tables[table]!, conflicts: tables[table]!.conflicts + 1 };
@@ -179,7 +195,7 @@ export async function planDataMerge(input: MergeInput): Promise<DataMergePlan> {
     }
   }
   const sequences = await sequenceMerge(base, theirs, ours);
-  return { tables, conflicts, readRows: reads, unchanged: unchanged && sequences.length === 0, sql: renderMergeDml(keyed, keyless, sequences) };
+  return { tables, conflicts, readRows: reads, readReferences: references, unchanged: unchanged && sequences.length === 0, sql: renderMergeDml(keyed, keyless, sequences) };
 }
 
 /** A conflict counts as settled toward the branch when resolved so (a file, or --strategy theirs). */
@@ -390,10 +406,11 @@ function resolvedValues(conflict: MergeConflict, theirsRow: Values, columns: rea
 
 /**
  * Deletes the merge would run that cascade (ON DELETE CASCADE, SET NULL, SET DEFAULT) onto rows of
- * the target that the base does not have as they are: rows the target added or changed since the
- * base. Each such delete is a conflict; kept (the row stays) unless settled toward the branch.
+ * the target that the base does not have as they are, or that such rows still reference (NO ACTION,
+ * RESTRICT: the delete would fail): rows the target added or changed since the base. Each such
+ * delete is a conflict; kept (the row stays) unless settled toward the branch.
  */
-async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: TablePlan; keys: KeyTuple[] }>): Promise<{ conflict: MergeConflict; key: KeyTuple }[]> {
+async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: TablePlan; keys: KeyTuple[] }>, references: PlannedQuery[], keyed: readonly KeyedDml[]): Promise<{ conflict: MergeConflict; key: KeyTuple }[]> {
   if (deletes.size === 0) return [];
   const { ours, base } = input;
   const { rows: fks } = await ours.client.query<{ child_schema: string; child: string; parent_schema: string; parent: string; child_columns: string[]; parent_columns: string[] }>(
@@ -403,7 +420,7 @@ async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: 
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE con.contype = 'f' AND con.confdeltype IN ('c', 'n', 'd')`,
+      WHERE con.contype = 'f'`,
   );
   const found = new Map<string, { conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; key: Values }[] }>();
   for (const fk of fks) {
@@ -420,7 +437,10 @@ async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: 
     const sql = `SELECT ${del.plan.key.map((k) => `p.${quoteIdent(k)}::text`).join(', ')}, json_build_array(${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text
                    FROM ${qualified(parent)} p JOIN unnest(${del.plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS d(${del.plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}
                    JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}`;
-    const { rows } = await ours.client.query({ text: sql, values: del.plan.key.map((_, i) => del.keys.map((k) => k[i])), rowMode: 'array' });
+    const values = del.plan.key.map((_, i) => del.keys.map((k) => k[i] ?? null));
+    const { rows } = await ours.client.query({ text: sql, values, rowMode: 'array' });
+    // A row the target adds later (before the apply) would be lost to the cascade: the apply reads these again.
+    references.push({ table: tableId(child), sql, values, digest: rowsDigest(rows as (string | null)[][]) });
     if (rows.length === 0) continue;
     // The same rows in the base, by the child's key: absent or different means the target added or changed them.
     const children = (rows as (string | null)[][]).map((r) => ({ parentKey: r.slice(0, del.plan.key.length) as KeyTuple, childKey: JSON.parse(r.at(-2)!) as KeyTuple, text: r.at(-1)! }));
@@ -435,8 +455,16 @@ async function cascadeConflicts(input: MergeInput, deletes: Map<string, { plan: 
       });
       for (const r of baseRows as string[][]) inBase.set(JSON.stringify(JSON.parse(r[0]!)), r[1]!);
     }
+    // Rows the merge itself deletes, or points elsewhere (it sets the referencing columns, as the
+    // branch's own cascade did): the delete does not reach them.
+    const handled = new Set<string>();
+    const dml = keyed.find((k) => tableId(k.table) === tableId(child));
+    if (dml && JSON.stringify(dml.key) === JSON.stringify(childKey)) {
+      for (const d of dml.deletes) handled.add(JSON.stringify(d));
+      for (const u of dml.updates) if (fk.child_columns.every((c) => c in u.values)) handled.add(JSON.stringify(u.key));
+    }
     for (const c of children) {
-      if (inBase.get(JSON.stringify(c.childKey)) === c.text) continue;
+      if (inBase.get(JSON.stringify(c.childKey)) === c.text || handled.has(JSON.stringify(c.childKey))) continue;
       const id = JSON.stringify([parentId, c.parentKey]);
       const entry = found.get(id) ?? {
         key: c.parentKey,
@@ -525,8 +553,11 @@ function renderMergeDml(keyed: readonly KeyedDml[], keyless: readonly KeylessDml
     if (!k || k.inserts.length === 0) continue;
     const columns = Object.keys(k.inserts[0]!);
     const overriding = table.columns.some((c) => c.identityAlways && columns.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
+    // One statement per table: rows that reference each other (a self-referencing key) are checked
+    // at its end, whatever their order.
     lines.push(`-- ${tableId(table)}: ${k.inserts.length} row(s) inserted`);
-    for (const row of k.inserts) lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')})${overriding} VALUES (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')});`);
+    const values = k.inserts.map((row) => `  (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')})`);
+    lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')})${overriding} VALUES${values.length === 1 ? ` ${values[0]!.trim()}` : `\n${values.join(',\n')}`};`);
   }
   for (const table of order) {
     const k = keyedOf(table);
@@ -542,7 +573,10 @@ function renderMergeDml(keyed: readonly KeyedDml[], keyless: readonly KeylessDml
     if (l && l.deletes.length > 0) lines.push(`-- ${tableId(table)}: ${l.deletes.length} row(s) deleted`, ...l.deletes);
     if (!k || k.deletes.length === 0) continue;
     lines.push(`-- ${tableId(table)}: ${k.deletes.length} row(s) deleted`);
-    for (const key of k.deletes) lines.push(`DELETE FROM ${qualified(table)} WHERE ${where(k, key)};`);
+    // One statement per table, as for inserts.
+    const keys = k.deletes.map((key) => `  (${k.key.map((c, i) => sqlValue(key[i] ?? null, typeOf(table, c))).join(', ')})`);
+    if (k.deletes.length === 1) lines.push(`DELETE FROM ${qualified(table)} WHERE ${where(k, k.deletes[0]!)};`);
+    else lines.push(`DELETE FROM ${qualified(table)} WHERE (${k.key.map(quoteIdent).join(', ')}) IN (VALUES\n${keys.join(',\n')});`);
   }
   lines.push(...triggers('ENABLE'));
   if (sequences.length) lines.push('-- sequences', ...sequences);

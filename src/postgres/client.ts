@@ -41,6 +41,8 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
     password: info.password,
     database: info.database,
     application_name: info.params.application_name ?? 'ayb',
+    // Server settings for the session (`-c name=value …`), as libpq's `options`.
+    options: info.params.options,
     connectionTimeoutMillis: Number(info.params.connect_timeout ?? 10) * 1000,
     ssl: ssl && ssl !== 'disable' && ssl !== 'allow' && ssl !== 'prefer'
       ? { rejectUnauthorized: ssl === 'verify-full' || ssl === 'verify-ca' }
