@@ -8,6 +8,7 @@ import { withSides } from '../datadiff/data-diff.js';
 import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
+import { valueSettingsOptions } from '../postgres/value-settings.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { snapshotSchema } from '../schema/snapshot.js';
 import { type MigrationStatement, needsManualSteps, renderMigration } from '../schema/sql.js';
@@ -169,10 +170,10 @@ interface SidesJob {
  * of a merge: a database's own DateStyle, TimeZone, IntervalStyle or bytea_output (ALTER DATABASE …
  * SET) would otherwise make one value read differently on two sides, a false change or conflict.
  */
-const VALUE_SETTINGS = '-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres -c bytea_output=hex -c extra_float_digits=1';
+const MERGE_SETTINGS = valueSettingsOptions(['DateStyle', 'TimeZone', 'IntervalStyle', 'bytea_output', 'extra_float_digits']);
 
 function pinned(conn: ConnInfo): ConnInfo {
-  return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${VALUE_SETTINGS}`.trim() } };
+  return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${MERGE_SETTINGS}`.trim() } };
 }
 
 /** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */

@@ -21,7 +21,6 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
  * match on these, so a code is never renamed; a new failure gets a new code here.
  */
 export const ERROR_CODES = [
-  'authentication_failed',
   'bad_conflicts_file',
   'base_backup_failed',
   'branch_busy',
@@ -75,6 +74,7 @@ export const ERROR_CODES = [
   'masking_verification_failed',
   'merge_blocked',
   'merge_conflict',
+  'merge_constraint_conflict',
   'merge_key_mismatch',
   'merge_needs_manual_schema_steps',
   'merge_schema_conflict',
@@ -115,6 +115,7 @@ export const ERROR_CODES = [
   'usage',
 'admin_password_weak',
 'archive_lagging',
+'authentication_failed',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -53,3 +53,14 @@ export function valueSettingsSql(options: { local?: boolean } = {}): string {
 export async function pinValueSettings(client: Client, options: { local?: boolean } = {}): Promise<void> {
   await client.query(valueSettingsSql(options));
 }
+
+/**
+ * The settings named in `names`, with VALUE_SETTINGS' values, as libpq's startup `options`
+ * (`-c name=value …`, spaces escaped): for a connection whose every session must speak the dialect
+ * from its first statement, such as merge's, whose sessions are opened by code that knows nothing of it.
+ */
+export function valueSettingsOptions(names: readonly string[]): string {
+  return VALUE_SETTINGS.filter(([name]) => names.includes(name))
+    .map(([name, value]) => `-c ${name}=${value.replace(/([\\ ])/g, '\\$1')}`)
+    .join(' ');
+}
