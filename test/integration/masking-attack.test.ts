@@ -184,6 +184,19 @@ describe('masking attack', () => {
     }
   }
 
+  it('an extension type that holds text (hstore) must be masked or kept (exit 2, masking_uncovered)', async () => {
+    await fresh(`CREATE EXTENSION hstore; CREATE TABLE prefs (id int PRIMARY KEY, h hstore, token uuid);
+      INSERT INTO prefs SELECT id, hstore('contact', email), gen_random_uuid() FROM customers;`);
+    const made = await cli('branch', 'create', 'ext', '--masked', '--json');
+    const error = jsonError(made, 2, 'masking_uncovered');
+    expect(JSON.stringify(error)).toContain('prefs');
+    expect(error.message).toMatch(/\bh\b/);
+    expect(error.message).not.toMatch(/token/);
+    expect(await databaseExists('ayb_branch_ext')).toBe(false);
+    // The judge: the source's hstore does hold the originals.
+    expect((await q<{ n: number }>("SELECT count(*)::int AS n FROM prefs WHERE h->'contact' LIKE '%@leaky.example'", 'app'))[0]!.n).toBe(50);
+  });
+
   it('a column added after mask init is refused (exit 2, masking_uncovered)', async () => {
     await fresh('');
     const file = path.join(dir, 'ayb.toml');
