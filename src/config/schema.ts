@@ -19,7 +19,6 @@ export type MaskingFunction = (typeof MASKING_FUNCTIONS)[number];
 /** What json_keys may apply to the values under its keys: the functions of one text value. */
 export const JSON_KEY_FUNCTIONS = ['email', 'name', 'first_name', 'last_name', 'phone', 'address', 'hash', 'null', 'constant', 'redact'] as const;
 
-const IDENTIFIER = /^[^\s."]+$/;
 const count = (min: number, max: number) => z.number().int().min(min).max(max);
 /** Forces the hash suffix on (or off) for functions that pick from small vocabularies; default: on when the column is a key or unique. */
 const unique = z.boolean().optional();
@@ -54,7 +53,8 @@ export const MaskingRuleSchema = z
   .object({
     /** `table` (schema public) or `schema.table`. */
     table: z.string().regex(/^[^\s."]+(\.[^\s."]+)?$/, 'a table name, or schema.table'),
-    column: z.string().regex(IDENTIFIER, 'a column name'),
+    /** The column's name as PostgreSQL spells it (case, spaces and dots included: "Home Email"). */
+    column: z.string().min(1, 'a column name').max(63, 'a column name (at most 63 bytes)'),
     function: z.enum(MASKING_FUNCTIONS, {
       error: (issue) => {
         const guess = typeof issue.input === 'string' ? closest(issue.input, MASKING_FUNCTIONS) : undefined;

@@ -193,15 +193,20 @@ interface PgType {
 
 const TEXT_TYPES = new Set(['json', 'jsonb', 'xml', 'tsvector', 'tsquery', 'bytea']);
 
-/** Whether a value of this type can carry text: through domains and arrays; any composite, to be safe. */
+/** Whether a value of this type can carry text: through domains and arrays; any composite and any extension's base type, to be safe. */
 function textCapable(types: ReadonlyMap<number, PgType>, oid: number, depth = 0): boolean {
   const t = types.get(oid);
   if (!t || depth > 10) return false;
   if (t.typtype === 'd') return textCapable(types, t.base, depth + 1);
   if (t.typtype === 'c') return true;
   if (t.category === 'A' && t.elem !== 0) return textCapable(types, t.elem, depth + 1);
+  // A base type an extension defines (hstore, ltree …: category U, oid past the built-in ones) may hold any text: fail closed.
+  if (t.typtype === 'b' && t.category === 'U' && t.oid >= FIRST_USER_OID) return true;
   return t.category === 'S' || TEXT_TYPES.has(t.name);
 }
+
+/** The first oid PostgreSQL gives to objects that are not built in (FirstNormalObjectId). */
+const FIRST_USER_OID = 16384;
 
 /** Row-level BEFORE UPDATE trigger bits of pg_trigger.tgtype. */
 const TRIGGER_ROW = 1;

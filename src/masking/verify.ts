@@ -44,6 +44,15 @@ export interface Verification {
   readonly hits: 0;
 }
 
+/**
+ * An original that would hardly be in a kept column by chance: an email (has @), a value of several
+ * words, or one that mixes letters and digits. A single word ("jennifer") is not: kept columns
+ * (actors' names, say) may hold it for reasons of their own.
+ */
+export function distinctive(needle: string): boolean {
+  return needle.includes('@') || /\s/.test(needle) || (/\p{L}/u.test(needle) && /\p{N}/u.test(needle));
+}
+
 /** Where an original was found. */
 export interface Hit {
   readonly place: string;
@@ -136,8 +145,10 @@ export async function sampleOriginals(source: Client, plan: MaskPlan): Promise<N
  * of their tables that are not plain strings (tsvector, json, xml, arrays: their words), and the
  * catalog texts a value can hide in (comments, view, default and check definitions, function
  * bodies, database and role settings, large objects: whole values as substrings, words as words).
- * Kept plain string columns are not searched:
- * they are the source's, as declared.
+ * Every other column that can hold text (kept ones, and those of tables without a masked column) is
+ * searched for the distinctive originals only (see `distinctive`): whole values for strings, words
+ * for the rest, so that a kept column a trigger or a rule filled with originals (an audit table)
+ * fails the copy, while a kept first name that happens to equal a customer's does not.
  */
 export async function searchCopy(target: Client, database: string, plan: MaskPlan, catalog: Catalog, needles: Needles): Promise<{ hits: Hit[]; columns: number; texts: number }> {
   const hits: Hit[] = [];
@@ -145,25 +156,28 @@ export async function searchCopy(target: Client, database: string, plan: MaskPla
   const whole = [...needles.whole];
   const words = [...needles.words];
   const everything = [...whole, ...words];
-  for (const table of plan.tables) {
-    if (table.relkind === 'p') continue;
-    const relation = catalog.byName.get(qualified(table));
-    const planned = new Map(table.columns.map((c) => [c.column, c]));
-    const rel = `ONLY ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
-    for (const column of relation ? catalog.columns.get(relation.oid) ?? [] : []) {
+  const rareWhole = whole.filter(distinctive);
+  const rareEverything = everything.filter(distinctive);
+  const plannedTables = new Map(plan.tables.map((t) => [qualified(t), new Map(t.columns.map((c) => [c.column, c]))]));
+  for (const relation of [...catalog.relations.values()].sort((a, b) => qualified(a).localeCompare(qualified(b)))) {
+    if (relation.relkind === 'p') continue;
+    const planned = plannedTables.get(qualified(relation));
+    const rel = `ONLY ${quoteIdent(relation.schema)}.${quoteIdent(relation.table)}`;
+    for (const column of catalog.columns.get(relation.oid) ?? []) {
       if (!column.textCapable) continue;
-      const mask = planned.get(column.name)?.mask;
+      const mask = planned?.get(column.name)?.mask;
       const col = quoteIdent(column.name);
-      let sql: string | undefined;
-      if (mask && mask.kind !== 'derived' && column.category === 'S' && whole.length > 0) {
-        sql = `SELECT count(DISTINCT lower(${col}::text))::int AS n FROM ${rel} WHERE lower(${col}::text) = ANY($1::text[])`;
-      } else if ((mask || column.category !== 'S') && everything.length > 0) {
-        sql = `SELECT count(DISTINCT w)::int AS n FROM ${rel} CROSS JOIN LATERAL regexp_split_to_table(lower(${col}::text), '${WORD_SPLIT_SQL}') AS w WHERE w = ANY($1::text[])`;
-      }
-      if (sql === undefined) continue;
+      const wholeSql = `SELECT count(DISTINCT lower(${col}::text))::int AS n FROM ${rel} WHERE lower(${col}::text) = ANY($1::text[])`;
+      const wordSql = `SELECT count(DISTINCT w)::int AS n FROM ${rel} CROSS JOIN LATERAL regexp_split_to_table(lower(${col}::text), '${WORD_SPLIT_SQL}') AS w WHERE w = ANY($1::text[])`;
+      let query: { sql: string; needles: string[] } | undefined;
+      if (mask && mask.kind !== 'derived' && column.category === 'S') query = { sql: wholeSql, needles: whole };
+      else if (planned && (mask || column.category !== 'S')) query = { sql: wordSql, needles: everything };
+      else if (column.category === 'S') query = { sql: wholeSql, needles: rareWhole };
+      else query = { sql: wordSql, needles: rareEverything };
+      if (query.needles.length === 0) continue;
       columns++;
-      const { rows } = await target.query<{ n: number }>(sql, [sql.includes('count(DISTINCT w)') ? everything : whole]);
-      if ((rows[0]?.n ?? 0) > 0) hits.push({ place: `${qualified(table)}.${column.name}`, values: rows[0]!.n });
+      const { rows } = await target.query<{ n: number }>(query.sql, [query.needles]);
+      if ((rows[0]?.n ?? 0) > 0) hits.push({ place: `${qualified(relation)}.${column.name}`, values: rows[0]!.n });
     }
   }
 
@@ -177,7 +191,15 @@ export async function searchCopy(target: Client, database: string, plan: MaskPla
                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid >= 16384
      UNION ALL SELECT 'constraint ' || conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' AND oid >= 16384
      UNION ALL SELECT 'function ' || p.oid::regprocedure::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE p.oid >= 16384 AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+                WHERE p.oid >= 16384 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+     UNION ALL SELECT 'rule ' || r.rulename || ' on ' || r.ev_class::regclass::text, pg_get_ruledef(r.oid) FROM pg_rewrite r
+                WHERE r.oid >= 16384 AND r.rulename <> '_RETURN'
+     UNION ALL SELECT 'index ' || i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indexrelid >= 16384
+     UNION ALL SELECT 'policy ' || p.polname || ' on ' || p.polrelid::regclass::text,
+                      concat_ws(' ', pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)) FROM pg_policy p
+     UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text, pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT t.tgisinternal
+     UNION ALL SELECT 'enum label of ' || e.enumtypid::regtype::text, e.enumlabel FROM pg_enum e WHERE e.enumtypid >= 16384
+     UNION ALL SELECT 'statistics object ' || s.stxname, pg_get_statisticsobjdef(s.oid) FROM pg_statistic_ext s WHERE s.oid >= 16384`,
     [database],
   );
   // Large objects kept ([masking] keep_catalog): their data is searched too (pg_largeobject is a superuser's to read).
