@@ -152,6 +152,8 @@ export interface SequenceDefinition extends SequenceOptions {
   readonly data_type: string;
   /** `table.column` that owns the sequence (serial columns), or null. */
   readonly owned_by: string | null;
+  /** CREATE UNLOGGED SEQUENCE (PostgreSQL 15); absent when logged. */
+  readonly unlogged?: true;
 }
 
 export interface TableDefinition {
@@ -174,6 +176,8 @@ export interface TableDefinition {
    * from its parents: `"id" not null`, `"id" null`, `"v" default 3`, `"v" no default`; sorted.
    */
   readonly inherited_columns: readonly string[];
+  /** The index ALTER TABLE … CLUSTER ON marked (quoted name); absent when none is. */
+  readonly cluster_on?: string;
 }
 
 export interface IdentityDefinition extends SequenceOptions {
@@ -209,11 +213,17 @@ export interface IndexDefinition {
   readonly definition: string;
   /** For a partition's index attached to its parent's partitioned index: that index, qualified. */
   readonly attached_to?: string;
+  /** Statistics targets set on expression columns (ALTER INDEX … ALTER COLUMN n SET STATISTICS): `n target`; absent when none is. */
+  readonly statistics?: readonly string[];
 }
 
 export interface ViewDefinition {
   readonly definition: string;
   readonly options: readonly string[];
+  /** A materialized view's index marked by CLUSTER ON (quoted name); absent when none is. */
+  readonly cluster_on?: string;
+  /** Defaults set on a view's columns (ALTER VIEW … ALTER COLUMN … SET DEFAULT), in column order; absent when none is. */
+  readonly column_defaults?: readonly { readonly column: string; readonly default: string }[];
 }
 
 export interface FunctionDefinition {

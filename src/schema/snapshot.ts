@@ -75,6 +75,12 @@ const QUERIES = {
            (SELECT quote_ident(ri.relname) FROM pg_index i JOIN pg_class ri ON ri.oid = i.indexrelid
              WHERE i.indrelid = c.oid AND i.indisreplident) AS replident_index,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
+           (SELECT quote_ident(ci.relname) FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid
+             WHERE i.indrelid = c.oid AND i.indisclustered) AS cluster_index,
+           CASE WHEN c.relkind = 'v' THEN
+             (SELECT json_agg(json_build_object('column', a.attname, 'default', pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum)
+                FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = c.oid)
+           END AS view_defaults,
            (SELECT r.oid::int8::text FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') AS rule_oid,
            s.seqtypid, format_type(s.seqtypid, NULL) AS seq_type, s.seqstart::text, s.seqincrement::text,
            s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle
@@ -120,7 +126,9 @@ const QUERIES = {
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
            pg_get_indexdef(i.indexrelid) AS definition,
-           (SELECT ih.inhparent::int8::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index
+           (SELECT ih.inhparent::int8::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index,
+           (SELECT array_agg(a.attnum || ' ' || a.attstattarget ORDER BY a.attnum) FROM pg_attribute a
+             WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS index_statistics
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -511,6 +519,7 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
           options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
           replica_identity: replicaIdentity(row),
           inherited_columns: [],
+          ...(row.cluster_index ? { cluster_on: str(row.cluster_index) } : {}),
         },
         dependsOn,
       });
@@ -520,7 +529,12 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
         id,
         schema,
         name,
-        definition: { definition: str(row.view_definition).trim(), options: ((row.reloptions as string[] | null) ?? []).slice().sort() },
+        definition: {
+          definition: str(row.view_definition).trim(),
+          options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
+          ...(row.cluster_index ? { cluster_on: str(row.cluster_index) } : {}),
+          ...(row.view_defaults ? { column_defaults: row.view_defaults as { column: string; default: string }[] } : {}),
+        },
         dependsOn,
       });
     }
@@ -628,7 +642,7 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       id,
       schema,
       name,
-      definition: { data_type: str(row.seq_type), ...sequenceOptions(row), owned_by: null },
+      definition: { data_type: str(row.seq_type), ...sequenceOptions(row), owned_by: null, ...(row.relpersistence === 'u' ? { unlogged: true as const } : {}) },
       dependsOn: schemaDeps(schema),
     });
   }
@@ -674,7 +688,11 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       table: table.name,
       parent,
       name: str(row.relname),
-      definition: { definition: str(row.definition), ...(attached ? { attached_to: attached.qualified } : {}) },
+      definition: {
+        definition: str(row.definition),
+        ...(attached ? { attached_to: attached.qualified } : {}),
+        ...(row.index_statistics ? { statistics: row.index_statistics as string[] } : {}),
+      },
       ...(attachedTo ? { attachedTo } : {}),
       dependsOn: [parent, ...schemaDeps(schema), ...(attachedTo ? [attachedTo] : [])],
     });
