@@ -20,6 +20,7 @@ export const OBJECT_KINDS = [
   'column',
   'constraint',
   'index',
+  'statistics',
   'view',
   'materialized_view',
   'function',
@@ -28,6 +29,7 @@ export const OBJECT_KINDS = [
   'operator',
   'cast',
   'trigger',
+  'rule',
   'policy',
   'event_trigger',
   'publication',
@@ -38,7 +40,7 @@ export const OBJECT_KINDS = [
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 /** Kinds that live on a table (or view) and are named within it. */
-export const TABLE_SCOPED_KINDS: ReadonlySet<ObjectKind> = new Set(['column', 'constraint', 'index', 'trigger', 'policy']);
+export const TABLE_SCOPED_KINDS: ReadonlySet<ObjectKind> = new Set(['column', 'constraint', 'index', 'statistics', 'trigger', 'rule', 'policy']);
 
 export type SchemaDefinition = Record<string, never>;
 
@@ -238,6 +240,22 @@ export interface AggregateDefinition {
   readonly definition: string;
 }
 
+/** An extended statistics object (CREATE STATISTICS), on the table it is defined on. */
+export interface StatisticsDefinition {
+  /** pg_get_statisticsobjdef: `CREATE STATISTICS schema.name (kinds) ON a, b FROM schema.table`. */
+  readonly definition: string;
+  /** ALTER STATISTICS … SET STATISTICS; null = the default. */
+  readonly target: number | null;
+}
+
+/** A rewrite rule on a table (CREATE RULE; a view's own _RETURN rule is the view). */
+export interface RuleDefinition {
+  /** pg_get_ruledef, without its final semicolon. */
+  readonly definition: string;
+  /** `origin` (enabled), `disabled`, `replica` or `always`. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+}
+
 export interface TriggerDefinition {
   readonly definition: string;
   /** `origin` (enabled), `disabled`, `replica` or `always`. */
@@ -270,7 +288,9 @@ export interface DefinitionByKind {
   function: FunctionDefinition;
   procedure: FunctionDefinition;
   aggregate: AggregateDefinition;
+  statistics: StatisticsDefinition;
   trigger: TriggerDefinition;
+  rule: RuleDefinition;
   policy: PolicyDefinition;
   comment: CommentDefinition;
   owner: OwnerDefinition;
@@ -337,7 +357,9 @@ interface ExtraByKind {
   function: { readonly identityArguments: string };
   procedure: { readonly identityArguments: string };
   aggregate: { readonly identityArguments: string };
+  statistics: object;
   trigger: object;
+  rule: object;
   policy: object;
   comment: {
     /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */

@@ -77,6 +77,10 @@ const QUERIES = {
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
            (SELECT quote_ident(ci.relname) FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid
              WHERE i.indrelid = c.oid AND i.indisclustered) AS cluster_index,
+           CASE WHEN c.relkind IN ('v', 'm') THEN
+             (SELECT json_agg(json_build_object('num', a.attnum, 'name', a.attname) ORDER BY a.attnum)
+                FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+           END AS view_columns,
            CASE WHEN c.relkind = 'v' THEN
              (SELECT json_agg(json_build_object('column', a.attname, 'default', pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum)
                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = c.oid)
@@ -230,6 +234,16 @@ const QUERIES = {
     SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
       FROM pg_description d
      WHERE d.objoid >= 16384 OR d.classoid = 'pg_namespace'::regclass`,
+  statistics: `
+    SELECT s.oid::int8::text AS oid, s.stxrelid::int8::text AS relid, n.nspname, s.stxname,
+           pg_get_statisticsobjdef(s.oid) AS definition, NULLIF(s.stxstattarget, -1) AS target
+      FROM pg_statistic_ext s
+      JOIN pg_namespace n ON n.oid = s.stxnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  rules: `
+    SELECT r.oid::int8::text AS oid, r.ev_class::int8::text AS relid, r.rulename, pg_get_ruledef(r.oid) AS definition, r.ev_enabled
+      FROM pg_rewrite r
+     WHERE r.rulename <> '_RETURN'`,
   triggers: `
     SELECT t.oid::int8::text AS oid, t.tgrelid::int8::text AS relid, t.tgname, pg_get_triggerdef(t.oid) AS definition, t.tgenabled
       FROM pg_trigger t
@@ -537,6 +551,9 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
         },
         dependsOn,
       });
+      // Its columns, for the comments on them (kept as a composite type's attributes are).
+      const columns = (row.view_columns as { num: number; name: string }[] | null) ?? [];
+      compositeByRelid.set(oid, { id, attributes: new Map(columns.map((column) => [Number(column.num), column.name])) });
     }
   }
   // Partition parents and inheritance parents come before their children.
@@ -746,6 +763,43 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       parent,
       name: str(row.tgname),
       definition: { definition: str(row.definition), enabled: triggerState(str(row.tgenabled)) },
+      dependsOn: [parent],
+    });
+  }
+
+  for (const row of rows.statistics) {
+    const table = onTable(row.relid);
+    if (!table || isMember('pg_statistic_ext', row.oid)) continue;
+    const { parent } = table;
+    const schema = str(row.nspname);
+    const id = objectId('statistics', schema, table.name, str(row.stxname));
+    owner.set(address('pg_statistic_ext', row.oid), id);
+    objects.set(id, {
+      kind: 'statistics',
+      id,
+      schema,
+      table: table.name,
+      parent,
+      name: str(row.stxname),
+      definition: { definition: str(row.definition), target: row.target === null || row.target === undefined ? null : Number(row.target) },
+      dependsOn: [parent, ...schemaDeps(schema)],
+    });
+  }
+
+  for (const row of rows.rules) {
+    const table = onTable(row.relid);
+    if (!table || isMember('pg_rewrite', row.oid)) continue;
+    const { parent } = table;
+    const id = objectId('rule', table.schema, table.name, str(row.rulename));
+    owner.set(address('pg_rewrite', row.oid), id);
+    objects.set(id, {
+      kind: 'rule',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.rulename),
+      definition: { definition: str(row.definition).trim().replace(/;$/, ''), enabled: triggerState(str(row.ev_enabled)) },
       dependsOn: [parent],
     });
   }
@@ -1082,6 +1136,10 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `CONSTRAINT ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
     case 'trigger':
       return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'rule':
+      return `RULE ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'statistics':
+      return `STATISTICS ${q(object.schema, object.name)}`;
     case 'policy':
       return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
     case 'operator':
@@ -1149,7 +1207,8 @@ function addComments(
       const target = objects.get(composite.id);
       const attribute = composite.attributes.get(sub);
       if (!target || attribute === undefined) continue;
-      add(target, 'attribute', `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
+      const on = target.kind === 'composite_type' ? 'attribute' : `${target.kind.replace(/_/g, ' ')} column`;
+      add(target, on, `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
       continue;
     }
     const id = owner.get(address(catalog, row.objoid, sub));
@@ -1184,6 +1243,8 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     procedure: 'pg_proc',
     aggregate: 'pg_proc',
     trigger: 'pg_trigger',
+    rule: 'pg_rewrite',
+    statistics: 'pg_statistic_ext',
     policy: 'pg_policy',
     operator: 'pg_operator',
     cast: 'pg_cast',

@@ -67,9 +67,11 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'column',
   'constraint',
   'index',
+  'statistics',
   'view',
   'materialized_view',
   'trigger',
+  'rule',
   'policy',
   'event_trigger',
   'publication',
@@ -104,6 +106,8 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
       return tableNeedsRebuild(a.definition, (b as ObjectOf<'table'>).definition) ? 'rebuild' : 'alter';
     case 'column':
       return columnNeedsRebuild(a.definition, (b as ObjectOf<'column'>).definition) ? 'rebuild' : 'alter';
+    case 'statistics':
+      return sameDefinition(a.definition.definition, (b as ObjectOf<'statistics'>).definition.definition) ? 'alter' : 'rebuild';
     case 'materialized_view': {
       // Only the index it is clustered on differs: set where the other CLUSTER ON statements are.
       const { cluster_on: _x, ...x } = a.definition;
@@ -567,6 +571,10 @@ class MigrationPlanner {
         return statement(`DROP TRIGGER ${quoteIdent(object.name)} ON ${relationOf(object)}`);
       case 'policy':
         return statement(`DROP POLICY ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'rule':
+        return statement(`DROP RULE ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'statistics':
+        return statement(`DROP STATISTICS ${qname(object.schema, object.name)}`);
       case 'collation':
         return statement(`DROP COLLATION ${qname(object.schema, object.name)}`);
       case 'composite_type':
@@ -706,6 +714,8 @@ class MigrationPlanner {
         return [sql(to.definition.definition)];
       case 'composite_type':
         return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
+      case 'statistics':
+        return [sql(`ALTER STATISTICS ${qname(to.schema, to.name)} SET STATISTICS ${to.definition.target ?? -1}`)];
       case 'comment':
       case 'owner':
         return createSql(to, this.b).map(sql);
@@ -1003,6 +1013,15 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       const state = { origin: '', disabled: 'DISABLE TRIGGER', replica: 'ENABLE REPLICA TRIGGER', always: 'ENABLE ALWAYS TRIGGER' }[object.definition.enabled];
       if (state) out.push(`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`);
       return out;
+    }
+    case 'statistics':
+      return [
+        object.definition.definition,
+        ...(object.definition.target !== null ? [`ALTER STATISTICS ${qname(object.schema, object.name)} SET STATISTICS ${object.definition.target}`] : []),
+      ];
+    case 'rule': {
+      const state = { origin: '', disabled: 'DISABLE RULE', replica: 'ENABLE REPLICA RULE', always: 'ENABLE ALWAYS RULE' }[object.definition.enabled];
+      return [object.definition.definition, ...(state ? [`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`] : [])];
     }
     case 'policy': {
       const p = object.definition;

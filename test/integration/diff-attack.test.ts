@@ -285,7 +285,7 @@ const GROUPS: Record<string, CorpusCase[]> = {
       'ALTER TABLE t ENABLE ALWAYS TRIGGER tr1; ALTER TABLE t ENABLE REPLICA TRIGGER tr2'),
     c('text search configuration', 'SELECT 1;', 'CREATE TEXT SEARCH CONFIGURATION my_en (COPY = english); ALTER TEXT SEARCH CONFIGURATION my_en DROP MAPPING FOR email'),
     c('generated tsvector column with a GIN index', `${T}`, "ALTER TABLE t ADD COLUMN doc tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(body, ''))) STORED; CREATE INDEX t_doc ON t USING gin (doc)"),
-    c('column with a generated column reading it retyped', 'CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a * 2) STORED);', 'ALTER TABLE t ALTER a TYPE bigint'),
+    c('column with a generated column reading it retyped', 'CREATE TABLE t (a int, b int GENERATED ALWAYS AS (a * 2) STORED);', 'ALTER TABLE t DROP COLUMN b; ALTER TABLE t ALTER a TYPE bigint; ALTER TABLE t ADD COLUMN b bigint GENERATED ALWAYS AS (a * 2) STORED'),
     c('unlogged table with an index turned logged', 'CREATE UNLOGGED TABLE t (id int PRIMARY KEY, s text); CREATE INDEX t_s ON t (s);', 'ALTER TABLE t SET LOGGED'),
   ],
 };
