@@ -256,11 +256,12 @@ class MigrationPlanner {
     if (from.kind === 'collation' || from.kind === 'range_type') what = `${describeObject(from)} is defined differently`;
     else if (from.kind === 'composite_type' && to.kind === 'composite_type') {
       const after = new Map(to.definition.attributes.map((attribute) => [attribute.name, attribute]));
+      // Attributes are added and dropped in place (ALTER TYPE … ADD / DROP ATTRIBUTE) while columns use the type; only a retype is refused.
       const changed = from.definition.attributes.some((attribute) => {
         const other = after.get(attribute.name);
-        return !other || other.type !== attribute.type || other.collation !== attribute.collation;
+        return other !== undefined && (other.type !== attribute.type || other.collation !== attribute.collation);
       });
-      if (changed) what = `attributes of ${describeObject(from)} are retyped or dropped`;
+      if (changed) what = `attributes of ${describeObject(from)} are retyped`;
     }
     if (!what) return undefined;
     const users = [...this.a.objects.values()].filter((object) => object.kind === 'column' && object.dependsOn.includes(from.id));
