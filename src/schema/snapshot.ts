@@ -435,7 +435,8 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     objects.set(id, { kind: 'collation', id, schema, name, definition: collationDefinition(row.raw as Row), dependsOn: schemaDeps(schema) });
   }
 
-  const compositeByRelid = new Map<string, { id: string; attributes: ReadonlyMap<number, string> }>();
+  /** Attributes that are not objects of their own, for the comments on them: a composite type's, a view's columns, a table's inherited columns. */
+  const compositeByRelid = new Map<string, { id: string; attributes: Map<number, string> }>();
   for (const row of rows.composites) {
     if (isMember('pg_type', row.oid)) continue;
     const schema = str(row.nspname);
@@ -618,8 +619,12 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       typeDependsOn: [],
       typeStorage: storageMode(str(row.typstorage)) ?? 'extended',
     };
-    if (inherited) inheritedColumns.set(id, column);
-    else objects.set(id, column);
+    if (inherited) {
+      inheritedColumns.set(id, column);
+      const entry = compositeByRelid.get(str(row.relid)) ?? { id: parent, attributes: new Map<number, string>() };
+      entry.attributes.set(Number(row.attnum), str(row.attname));
+      compositeByRelid.set(str(row.relid), entry);
+    } else objects.set(id, column);
   }
 
   // What children set on inherited columns themselves (NOT NULL, defaults): compared on the table.
@@ -1202,12 +1207,12 @@ function addComments(
       if (target) add(target, 'domain constraint', `CONSTRAINT ${quoteIdent(name)} ON DOMAIN ${q(target.schema, target.name)}`, [name], text, { name: `${target.name}.${name}` });
       continue;
     }
-    if (catalog === 'pg_class' && sub > 0 && compositeByRelid.has(str(row.objoid))) {
-      const composite = compositeByRelid.get(str(row.objoid))!;
+    const composite = catalog === 'pg_class' && sub > 0 ? compositeByRelid.get(str(row.objoid)) : undefined;
+    const attribute = composite?.attributes.get(sub);
+    if (composite && attribute !== undefined) {
       const target = objects.get(composite.id);
-      const attribute = composite.attributes.get(sub);
-      if (!target || attribute === undefined) continue;
-      const on = target.kind === 'composite_type' ? 'attribute' : `${target.kind.replace(/_/g, ' ')} column`;
+      if (!target) continue;
+      const on = target.kind === 'composite_type' ? 'attribute' : target.kind === 'table' ? 'inherited column' : `${target.kind.replace(/_/g, ' ')} column`;
       add(target, on, `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
       continue;
     }
