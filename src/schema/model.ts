@@ -20,6 +20,7 @@ export const OBJECT_KINDS = [
   'column',
   'constraint',
   'index',
+  'statistics',
   'view',
   'materialized_view',
   'function',
@@ -28,6 +29,7 @@ export const OBJECT_KINDS = [
   'operator',
   'cast',
   'trigger',
+  'rule',
   'policy',
   'event_trigger',
   'publication',
@@ -149,6 +151,8 @@ export interface SequenceDefinition extends SequenceOptions {
   readonly data_type: string;
   /** `table.column` that owns the sequence (serial columns), or null. */
   readonly owned_by: string | null;
+  /** CREATE UNLOGGED SEQUENCE (PostgreSQL 15); absent when logged. */
+  readonly unlogged?: true;
 }
 
 export interface TableDefinition {
@@ -171,6 +175,8 @@ export interface TableDefinition {
    * from its parents: `"id" not null`, `"id" null`, `"v" default 3`, `"v" no default`; sorted.
    */
   readonly inherited_columns: readonly string[];
+  /** The index ALTER TABLE … CLUSTER ON marked (quoted name); absent when none is. */
+  readonly cluster_on?: string;
 }
 
 export interface IdentityDefinition extends SequenceOptions {
@@ -206,11 +212,17 @@ export interface IndexDefinition {
   readonly definition: string;
   /** For a partition's index attached to its parent's partitioned index: that index, qualified. */
   readonly attached_to?: string;
+  /** Statistics targets set on expression columns (ALTER INDEX … ALTER COLUMN n SET STATISTICS): `n target`; absent when none is. */
+  readonly statistics?: readonly string[];
 }
 
 export interface ViewDefinition {
   readonly definition: string;
   readonly options: readonly string[];
+  /** A materialized view's index marked by CLUSTER ON (quoted name); absent when none is. */
+  readonly cluster_on?: string;
+  /** Defaults set on a view's columns (ALTER VIEW … ALTER COLUMN … SET DEFAULT), in column order; absent when none is. */
+  readonly column_defaults?: readonly { readonly column: string; readonly default: string }[];
 }
 
 export interface FunctionDefinition {
@@ -223,6 +235,22 @@ export interface FunctionDefinition {
 
 export interface AggregateDefinition {
   readonly definition: string;
+}
+
+/** An extended statistics object (CREATE STATISTICS), on the table it is defined on. */
+export interface StatisticsDefinition {
+  /** pg_get_statisticsobjdef: `CREATE STATISTICS schema.name (kinds) ON a, b FROM schema.table`. */
+  readonly definition: string;
+  /** ALTER STATISTICS … SET STATISTICS; null = the default. */
+  readonly target: number | null;
+}
+
+/** A rewrite rule on a table (CREATE RULE; a view's own _RETURN rule is the view). */
+export interface RuleDefinition {
+  /** pg_get_ruledef, without its final semicolon. */
+  readonly definition: string;
+  /** `origin` (enabled), `disabled`, `replica` or `always`. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
 }
 
 export interface TriggerDefinition {
@@ -257,7 +285,9 @@ export interface DefinitionByKind {
   function: FunctionDefinition;
   procedure: FunctionDefinition;
   aggregate: AggregateDefinition;
+  statistics: StatisticsDefinition;
   trigger: TriggerDefinition;
+  rule: RuleDefinition;
   policy: PolicyDefinition;
   comment: CommentDefinition;
   owner: OwnerDefinition;
@@ -324,7 +354,9 @@ interface ExtraByKind {
   function: { readonly identityArguments: string };
   procedure: { readonly identityArguments: string };
   aggregate: { readonly identityArguments: string };
+  statistics: object;
   trigger: object;
+  rule: object;
   policy: object;
   comment: {
     /** The object the comment is on, as COMMENT ON names it: `COLUMN "public"."t"."c"`. */

@@ -75,6 +75,16 @@ const QUERIES = {
            (SELECT quote_ident(ri.relname) FROM pg_index i JOIN pg_class ri ON ri.oid = i.indexrelid
              WHERE i.indrelid = c.oid AND i.indisreplident) AS replident_index,
            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
+           (SELECT quote_ident(ci.relname) FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid
+             WHERE i.indrelid = c.oid AND i.indisclustered) AS cluster_index,
+           CASE WHEN c.relkind IN ('v', 'm') THEN
+             (SELECT json_agg(json_build_object('num', a.attnum, 'name', a.attname) ORDER BY a.attnum)
+                FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+           END AS view_columns,
+           CASE WHEN c.relkind = 'v' THEN
+             (SELECT json_agg(json_build_object('column', a.attname, 'default', pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum)
+                FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = c.oid)
+           END AS view_defaults,
            (SELECT r.oid::int8::text FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') AS rule_oid,
            s.seqtypid, format_type(s.seqtypid, NULL) AS seq_type, s.seqstart::text, s.seqincrement::text,
            s.seqmin::text, s.seqmax::text, s.seqcache::text, s.seqcycle
@@ -120,7 +130,9 @@ const QUERIES = {
   indexes: `
     SELECT i.indexrelid::int8::text AS oid, i.indrelid::int8::text AS relid, ic.relname, n.nspname,
            pg_get_indexdef(i.indexrelid) AS definition,
-           (SELECT ih.inhparent::int8::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index
+           (SELECT ih.inhparent::int8::text FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) AS parent_index,
+           (SELECT array_agg(a.attnum || ' ' || a.attstattarget ORDER BY a.attnum) FROM pg_attribute a
+             WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) AS index_statistics
       FROM pg_index i
       JOIN pg_class ic ON ic.oid = i.indexrelid
       JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -222,6 +234,16 @@ const QUERIES = {
     SELECT d.classoid::regclass::text AS class, d.objoid::int8::text AS objoid, d.objsubid, d.description
       FROM pg_description d
      WHERE d.objoid >= 16384 OR d.classoid = 'pg_namespace'::regclass`,
+  statistics: `
+    SELECT s.oid::int8::text AS oid, s.stxrelid::int8::text AS relid, n.nspname, s.stxname,
+           pg_get_statisticsobjdef(s.oid) AS definition, NULLIF(s.stxstattarget, -1) AS target
+      FROM pg_statistic_ext s
+      JOIN pg_namespace n ON n.oid = s.stxnamespace
+     WHERE ${SCHEMA_FILTER}`,
+  rules: `
+    SELECT r.oid::int8::text AS oid, r.ev_class::int8::text AS relid, r.rulename, pg_get_ruledef(r.oid) AS definition, r.ev_enabled
+      FROM pg_rewrite r
+     WHERE r.rulename <> '_RETURN'`,
   triggers: `
     SELECT t.oid::int8::text AS oid, t.tgrelid::int8::text AS relid, t.tgname, pg_get_triggerdef(t.oid) AS definition, t.tgenabled
       FROM pg_trigger t
@@ -413,7 +435,8 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
     objects.set(id, { kind: 'collation', id, schema, name, definition: collationDefinition(row.raw as Row), dependsOn: schemaDeps(schema) });
   }
 
-  const compositeByRelid = new Map<string, { id: string; attributes: ReadonlyMap<number, string> }>();
+  /** Attributes that are not objects of their own, for the comments on them: a composite type's, a view's columns, a table's inherited columns. */
+  const compositeByRelid = new Map<string, { id: string; attributes: Map<number, string> }>();
   for (const row of rows.composites) {
     if (isMember('pg_type', row.oid)) continue;
     const schema = str(row.nspname);
@@ -511,6 +534,7 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
           options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
           replica_identity: replicaIdentity(row),
           inherited_columns: [],
+          ...(row.cluster_index ? { cluster_on: str(row.cluster_index) } : {}),
         },
         dependsOn,
       });
@@ -520,9 +544,17 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
         id,
         schema,
         name,
-        definition: { definition: str(row.view_definition).trim(), options: ((row.reloptions as string[] | null) ?? []).slice().sort() },
+        definition: {
+          definition: str(row.view_definition).trim(),
+          options: ((row.reloptions as string[] | null) ?? []).slice().sort(),
+          ...(row.cluster_index ? { cluster_on: str(row.cluster_index) } : {}),
+          ...(row.view_defaults ? { column_defaults: row.view_defaults as { column: string; default: string }[] } : {}),
+        },
         dependsOn,
       });
+      // Its columns, for the comments on them (kept as a composite type's attributes are).
+      const columns = (row.view_columns as { num: number; name: string }[] | null) ?? [];
+      compositeByRelid.set(oid, { id, attributes: new Map(columns.map((column) => [Number(column.num), column.name])) });
     }
   }
   // Partition parents and inheritance parents come before their children.
@@ -587,8 +619,12 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       typeDependsOn: [],
       typeStorage: storageMode(str(row.typstorage)) ?? 'extended',
     };
-    if (inherited) inheritedColumns.set(id, column);
-    else objects.set(id, column);
+    if (inherited) {
+      inheritedColumns.set(id, column);
+      const entry = compositeByRelid.get(str(row.relid)) ?? { id: parent, attributes: new Map<number, string>() };
+      entry.attributes.set(Number(row.attnum), str(row.attname));
+      compositeByRelid.set(str(row.relid), entry);
+    } else objects.set(id, column);
   }
 
   // What children set on inherited columns themselves (NOT NULL, defaults): compared on the table.
@@ -628,7 +664,7 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       id,
       schema,
       name,
-      definition: { data_type: str(row.seq_type), ...sequenceOptions(row), owned_by: null },
+      definition: { data_type: str(row.seq_type), ...sequenceOptions(row), owned_by: null, ...(row.relpersistence === 'u' ? { unlogged: true as const } : {}) },
       dependsOn: schemaDeps(schema),
     });
   }
@@ -674,7 +710,11 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       table: table.name,
       parent,
       name: str(row.relname),
-      definition: { definition: str(row.definition), ...(attached ? { attached_to: attached.qualified } : {}) },
+      definition: {
+        definition: str(row.definition),
+        ...(attached ? { attached_to: attached.qualified } : {}),
+        ...(row.index_statistics ? { statistics: row.index_statistics as string[] } : {}),
+      },
       ...(attachedTo ? { attachedTo } : {}),
       dependsOn: [parent, ...schemaDeps(schema), ...(attachedTo ? [attachedTo] : [])],
     });
@@ -728,6 +768,43 @@ function buildSnapshot(rows: Rows, options: SnapshotOptions = {}): SchemaSnapsho
       parent,
       name: str(row.tgname),
       definition: { definition: str(row.definition), enabled: triggerState(str(row.tgenabled)) },
+      dependsOn: [parent],
+    });
+  }
+
+  for (const row of rows.statistics) {
+    const table = onTable(row.relid);
+    if (!table || isMember('pg_statistic_ext', row.oid)) continue;
+    const { parent } = table;
+    const schema = str(row.nspname);
+    const id = objectId('statistics', schema, table.name, str(row.stxname));
+    owner.set(address('pg_statistic_ext', row.oid), id);
+    objects.set(id, {
+      kind: 'statistics',
+      id,
+      schema,
+      table: table.name,
+      parent,
+      name: str(row.stxname),
+      definition: { definition: str(row.definition), target: row.target === null || row.target === undefined ? null : Number(row.target) },
+      dependsOn: [parent, ...schemaDeps(schema)],
+    });
+  }
+
+  for (const row of rows.rules) {
+    const table = onTable(row.relid);
+    if (!table || isMember('pg_rewrite', row.oid)) continue;
+    const { parent } = table;
+    const id = objectId('rule', table.schema, table.name, str(row.rulename));
+    owner.set(address('pg_rewrite', row.oid), id);
+    objects.set(id, {
+      kind: 'rule',
+      id,
+      schema: table.schema,
+      table: table.name,
+      parent,
+      name: str(row.rulename),
+      definition: { definition: str(row.definition).trim().replace(/;$/, ''), enabled: triggerState(str(row.ev_enabled)) },
       dependsOn: [parent],
     });
   }
@@ -1064,6 +1141,10 @@ export function commentTarget(object: SchemaObject): string | undefined {
       return `CONSTRAINT ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
     case 'trigger':
       return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'rule':
+      return `RULE ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
+    case 'statistics':
+      return `STATISTICS ${q(object.schema, object.name)}`;
     case 'policy':
       return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
     case 'operator':
@@ -1126,12 +1207,13 @@ function addComments(
       if (target) add(target, 'domain constraint', `CONSTRAINT ${quoteIdent(name)} ON DOMAIN ${q(target.schema, target.name)}`, [name], text, { name: `${target.name}.${name}` });
       continue;
     }
-    if (catalog === 'pg_class' && sub > 0 && compositeByRelid.has(str(row.objoid))) {
-      const composite = compositeByRelid.get(str(row.objoid))!;
+    const composite = catalog === 'pg_class' && sub > 0 ? compositeByRelid.get(str(row.objoid)) : undefined;
+    const attribute = composite?.attributes.get(sub);
+    if (composite && attribute !== undefined) {
       const target = objects.get(composite.id);
-      const attribute = composite.attributes.get(sub);
-      if (!target || attribute === undefined) continue;
-      add(target, 'attribute', `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
+      if (!target) continue;
+      const on = target.kind === 'composite_type' ? 'attribute' : target.kind === 'table' ? 'inherited column' : `${target.kind.replace(/_/g, ' ')} column`;
+      add(target, on, `COLUMN ${q(target.schema, target.name)}.${quoteIdent(attribute)}`, [attribute], text, { table: target.name, name: attribute });
       continue;
     }
     const id = owner.get(address(catalog, row.objoid, sub));
@@ -1166,6 +1248,8 @@ function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean
     procedure: 'pg_proc',
     aggregate: 'pg_proc',
     trigger: 'pg_trigger',
+    rule: 'pg_rewrite',
+    statistics: 'pg_statistic_ext',
     policy: 'pg_policy',
     operator: 'pg_operator',
     cast: 'pg_cast',

@@ -67,9 +67,11 @@ const CREATE_ORDER: readonly ObjectKind[] = [
   'column',
   'constraint',
   'index',
+  'statistics',
   'view',
   'materialized_view',
   'trigger',
+  'rule',
   'policy',
   'event_trigger',
   'publication',
@@ -104,6 +106,14 @@ function changeMode(a: SchemaObject, b: SchemaObject): ChangeMode {
       return tableNeedsRebuild(a.definition, (b as ObjectOf<'table'>).definition) ? 'rebuild' : 'alter';
     case 'column':
       return columnNeedsRebuild(a.definition, (b as ObjectOf<'column'>).definition) ? 'rebuild' : 'alter';
+    case 'statistics':
+      return sameDefinition(a.definition.definition, (b as ObjectOf<'statistics'>).definition.definition) ? 'alter' : 'rebuild';
+    case 'materialized_view': {
+      // Only the index it is clustered on differs: set where the other CLUSTER ON statements are.
+      const { cluster_on: _x, ...x } = a.definition;
+      const { cluster_on: _y, ...y } = (b as ObjectOf<'materialized_view'>).definition;
+      return sameDefinition(x, y) ? 'alter' : 'rebuild';
+    }
     case 'function':
     case 'procedure': {
       const to = (b as ObjectOf<'function'>).definition;
@@ -189,7 +199,9 @@ class MigrationPlanner {
       if (!this.b.objects.has(id) || sameDefinition(from.definition, to.definition)) continue;
       const mode = from.kind === 'index' ? this.indexChangeMode(from, to as ObjectOf<'index'>) : changeMode(from, to);
       const blocked = this.blockedByColumns(from, to);
-      if (blocked) this.manual.set(id, blocked);
+      // A collation columns use is recreated as a type is: renamed away, made anew, the columns recollated.
+      if (blocked && from.kind === 'collation') this.recreatedTypes.add(id);
+      else if (blocked) this.manual.set(id, blocked);
       else if (mode === 'rebuild') this.dropped.add(id);
       else if (mode === 'recreate_type') this.recreatedTypes.add(id);
       else {
@@ -222,7 +234,7 @@ class MigrationPlanner {
    */
   private indexChangeMode(from: ObjectOf<'index'>, to: ObjectOf<'index'>): ChangeMode {
     if (!sameDefinition(from.definition.definition, to.definition.definition)) return 'rebuild';
-    if (from.definition.attached_to === undefined || this.attachmentReleased(from)) return 'alter';
+    if (from.definition.attached_to === undefined || from.definition.attached_to === to.definition.attached_to || this.attachmentReleased(from)) return 'alter';
     return 'rebuild';
   }
 
@@ -244,11 +256,12 @@ class MigrationPlanner {
     if (from.kind === 'collation' || from.kind === 'range_type') what = `${describeObject(from)} is defined differently`;
     else if (from.kind === 'composite_type' && to.kind === 'composite_type') {
       const after = new Map(to.definition.attributes.map((attribute) => [attribute.name, attribute]));
+      // Attributes are added and dropped in place (ALTER TYPE … ADD / DROP ATTRIBUTE) while columns use the type; only a retype is refused.
       const changed = from.definition.attributes.some((attribute) => {
         const other = after.get(attribute.name);
-        return !other || other.type !== attribute.type || other.collation !== attribute.collation;
+        return other !== undefined && (other.type !== attribute.type || other.collation !== attribute.collation);
       });
-      if (changed) what = `attributes of ${describeObject(from)} are retyped or dropped`;
+      if (changed) what = `attributes of ${describeObject(from)} are retyped`;
     }
     if (!what) return undefined;
     const users = [...this.a.objects.values()].filter((object) => object.kind === 'column' && object.dependsOn.includes(from.id));
@@ -316,6 +329,17 @@ class MigrationPlanner {
           const to = this.b.objects.get(id);
           if (mode === 'drop' && this.b.objects.has(cause) && to?.kind === 'table' && sameDefinition(to.definition.partition_of, object.definition.partition_of) && object.definition.partition_of !== null) {
             drop(id, cause);
+          }
+          continue;
+        }
+        if (mode === 'type' && (object.kind === 'domain' || object.kind === 'composite_type') && this.b.objects.has(id)) {
+          // A domain or composite type over a recreated type keeps pointing at the renamed old one:
+          // it is recreated too (after it, being made from `b`), and its columns converted in turn.
+          if (!this.recreatedTypes.has(id)) {
+            this.recreatedTypes.add(id);
+            this.altered.delete(id);
+            this.cascadeCause.set(id, describeObject(this.a.objects.get(cause)!));
+            queue.push([id, 'type']);
           }
           continue;
         }
@@ -458,6 +482,28 @@ class MigrationPlanner {
     return out;
   }
 
+  /**
+   * CLUSTER ON, once every index exists: on a new table or materialized view, on one whose index
+   * changes, and again when that index is recreated; SET WITHOUT CLUSTER when the mark goes.
+   */
+  private clusterStatements(): MigrationStatement[] {
+    const out: MigrationStatement[] = [];
+    for (const to of this.b.objects.values()) {
+      if (to.kind !== 'table' && to.kind !== 'materialized_view') continue;
+      const from = this.a.objects.get(to.id) as ObjectOf<'table' | 'materialized_view'> | undefined;
+      const index = to.definition.cluster_on;
+      const name = qname(to.schema, to.name);
+      if (index === undefined) {
+        if (from?.definition.cluster_on !== undefined && !this.created.has(to.id)) out.push({ sql: `ALTER TABLE ${name} SET WITHOUT CLUSTER` });
+        continue;
+      }
+      const indexName = index.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+      const indexRecreated = this.created.has(objectId('index', to.schema, indexName)) || this.created.has(objectId('constraint', to.schema, to.name, indexName));
+      if (this.created.has(to.id) || !from || from.definition.cluster_on !== index || indexRecreated) out.push({ sql: `ALTER TABLE ${name} CLUSTER ON ${index}` });
+    }
+    return out;
+  }
+
   private ownerDropped(columnId: string): boolean {
     const column = this.a.objects.get(columnId);
     return this.dropped.has(columnId) || (column?.parent !== undefined && this.dropped.has(column.parent));
@@ -526,6 +572,10 @@ class MigrationPlanner {
         return statement(`DROP TRIGGER ${quoteIdent(object.name)} ON ${relationOf(object)}`);
       case 'policy':
         return statement(`DROP POLICY ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'rule':
+        return statement(`DROP RULE ${quoteIdent(object.name)} ON ${relationOf(object)}`);
+      case 'statistics':
+        return statement(`DROP STATISTICS ${qname(object.schema, object.name)}`);
       case 'collation':
         return statement(`DROP COLLATION ${qname(object.schema, object.name)}`);
       case 'composite_type':
@@ -631,9 +681,13 @@ class MigrationPlanner {
   private alterStatements(from: SchemaObject, to: SchemaObject): MigrationStatement[] {
     const sql = (text: string): MigrationStatement => ({ sql: text });
     switch (to.kind) {
-      case 'index':
-        if (to.definition.attached_to) this.attachIndexes.push(sql(`ALTER INDEX ${to.definition.attached_to} ATTACH PARTITION ${qname(to.schema, to.name)}`));
-        return [];
+      case 'index': {
+        const x = (from as ObjectOf<'index'>).definition;
+        if (to.definition.attached_to && to.definition.attached_to !== x.attached_to) {
+          this.attachIndexes.push(sql(`ALTER INDEX ${to.definition.attached_to} ATTACH PARTITION ${qname(to.schema, to.name)}`));
+        }
+        return indexStatistics(to, x.statistics).map(sql);
+      }
       case 'extension': {
         const x = (from as ObjectOf<'extension'>).definition;
         const out: MigrationStatement[] = [];
@@ -649,7 +703,8 @@ class MigrationPlanner {
         const options = sequenceOptionChanges((from as ObjectOf<'sequence'>).definition, to.definition, 'alter');
         const type = (from as ObjectOf<'sequence'>).definition.data_type !== to.definition.data_type ? [`AS ${to.definition.data_type}`] : [];
         const all = [...type, ...options];
-        return all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : [];
+        const persistence = (from as ObjectOf<'sequence'>).definition.unlogged !== to.definition.unlogged ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} SET ${to.definition.unlogged ? 'UNLOGGED' : 'LOGGED'}`)] : [];
+        return [...(all.length > 0 ? [sql(`ALTER SEQUENCE ${qname(to.schema, to.name)} ${all.join(' ')}`)] : []), ...persistence];
       }
       case 'table':
         return alterTable(from as ObjectOf<'table'>, to, this.late, this.b).map(sql);
@@ -660,6 +715,8 @@ class MigrationPlanner {
         return [sql(to.definition.definition)];
       case 'composite_type':
         return alterComposite(from as ObjectOf<'composite_type'>, to).map(sql);
+      case 'statistics':
+        return [sql(`ALTER STATISTICS ${qname(to.schema, to.name)} SET STATISTICS ${to.definition.target ?? -1}`)];
       case 'comment':
       case 'owner':
         return createSql(to, this.b).map(sql);
@@ -717,22 +774,26 @@ class MigrationPlanner {
   }
 
   private recreateType(from: SchemaObject, to: SchemaObject): MigrationStatement[] {
-    const keyword = to.kind === 'enum' ? 'TYPE' : 'DOMAIN';
+    const keyword = recreatedKeyword(to);
     const what = describeObject(to);
+    const cause = this.cascadeCause.get(to.id);
     return [
       {
         sql: `ALTER ${keyword} ${qname(from.schema, from.name)} RENAME TO ${quoteIdent(replacedTypeName(from.name))}`,
-        destructive:
-          to.kind === 'enum'
+        destructive: cause
+          ? `${what} is recreated over the new ${cause}; its columns are converted`
+          : to.kind === 'enum'
             ? `${what} is recreated without some of its values (or in another order); rows that hold a removed value make the conversion fail`
-            : `${what} is recreated with another base type; its columns are converted`,
+            : to.kind === 'collation'
+              ? `${what} is recreated with another definition; its columns are recollated (and their indexes rebuilt)`
+              : `${what} is recreated with another base type; its columns are converted`,
       },
       ...createSql(to, this.b).map((sql) => ({ sql })),
     ];
   }
 
   private finalStatements(): MigrationStatement[] {
-    const out: MigrationStatement[] = [...this.late, ...this.attachIndexes, ...this.replicaIdentityStatements()];
+    const out: MigrationStatement[] = [...this.late, ...this.attachIndexes, ...this.replicaIdentityStatements(), ...this.clusterStatements()];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
       const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
@@ -742,9 +803,10 @@ class MigrationPlanner {
         out.push({ sql: `ALTER SEQUENCE ${qname(to.schema, to.name)} OWNED BY ${relationOf(column)}.${quoteIdent(column.name)}` });
       }
     }
-    for (const id of this.recreatedTypes) {
+    // Types recreated because of another come later in the set: their old versions go first.
+    for (const id of [...this.recreatedTypes].reverse()) {
       const from = this.a.objects.get(id)!;
-      out.push({ sql: `DROP ${from.kind === 'enum' ? 'TYPE' : 'DOMAIN'} ${qname(from.schema, replacedTypeName(from.name))}` });
+      out.push({ sql: `DROP ${recreatedKeyword(from)} ${qname(from.schema, replacedTypeName(from.name))}` });
     }
     return out;
   }
@@ -799,6 +861,11 @@ export function directCast(from: string, to: string, fromDeps: readonly string[]
 }
 
 /** `"col"::text::public.mood` (or `::text[]::public.mood[]` for arrays): converts through text. */
+/** The keyword that renames and drops a recreated type (or collation). */
+function recreatedKeyword(object: SchemaObject): string {
+  return object.kind === 'domain' ? 'DOMAIN' : object.kind === 'collation' ? 'COLLATION' : 'TYPE';
+}
+
 function textCast(column: string, type: string): string {
   return type.endsWith('[]') ? `${quoteIdent(column)}::text[]::${type}` : `${quoteIdent(column)}::text::${type}`;
 }
@@ -870,7 +937,7 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       return [sql];
     }
     case 'sequence':
-      return [`CREATE SEQUENCE ${qname(object.schema, object.name)} AS ${object.definition.data_type} ${sequenceOptionChanges(undefined, object.definition, 'create').join(' ')}`];
+      return [`CREATE ${object.definition.unlogged ? 'UNLOGGED ' : ''}SEQUENCE ${qname(object.schema, object.name)} AS ${object.definition.data_type} ${sequenceOptionChanges(undefined, object.definition, 'create').join(' ')}`];
     case 'table':
       return createTable(object, snapshot);
     case 'column':
@@ -930,9 +997,12 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
     case 'index':
       // For a partitioned table pg_get_indexdef says ON ONLY: each partition's index is created and
       // attached as an object of its own (as pg_dump does), under its own name.
-      return [rx(object.definition.definition)];
+      return [rx(object.definition.definition), ...indexStatistics(object)];
     case 'view':
-      return [`CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
+      return [
+        `CREATE VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`,
+        ...(object.definition.column_defaults ?? []).map((d) => `ALTER VIEW ${qname(object.schema, object.name)} ALTER COLUMN ${quoteIdent(d.column)} SET DEFAULT ${rx(d.default)}`),
+      ];
     case 'materialized_view':
       return [`CREATE MATERIALIZED VIEW ${qname(object.schema, object.name)}${withOptions(object.definition.options)} AS\n${viewBody(object.definition.definition)}`];
     case 'function':
@@ -945,6 +1015,15 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       if (state) out.push(`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`);
       return out;
     }
+    case 'statistics':
+      return [
+        object.definition.definition,
+        ...(object.definition.target !== null ? [`ALTER STATISTICS ${qname(object.schema, object.name)} SET STATISTICS ${object.definition.target}`] : []),
+      ];
+    case 'rule': {
+      const state = { origin: '', disabled: 'DISABLE RULE', replica: 'ENABLE REPLICA RULE', always: 'ENABLE ALWAYS RULE' }[object.definition.enabled];
+      return [object.definition.definition, ...(state ? [`ALTER TABLE ${relationOf(object)} ${state} ${quoteIdent(object.name)}`] : [])];
+    }
     case 'policy': {
       const p = object.definition;
       let sql = `CREATE POLICY ${quoteIdent(object.name)} ON ${relationOf(object)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()} TO ${policyRoles(p.roles)}`;
@@ -953,6 +1032,17 @@ export function createSql(object: SchemaObject, snapshot: SchemaSnapshot): strin
       return [sql];
     }
   }
+}
+
+/** ALTER INDEX … ALTER COLUMN n SET STATISTICS for the targets `index` has that `before` has not (-1 for those it drops). */
+function indexStatistics(index: ObjectOf<'index'>, before: readonly string[] = []): string[] {
+  const after = index.definition.statistics ?? [];
+  const column = (entry: string) => entry.slice(0, entry.indexOf(' '));
+  const name = qname(index.schema, index.name);
+  return [
+    ...before.filter((entry) => !after.some((x) => column(x) === column(entry))).map((entry) => `ALTER INDEX ${name} ALTER COLUMN ${column(entry)} SET STATISTICS -1`),
+    ...after.filter((entry) => !before.includes(entry)).map((entry) => `ALTER INDEX ${name} ALTER COLUMN ${column(entry)} SET STATISTICS ${entry.slice(entry.indexOf(' ') + 1)}`),
+  ];
 }
 
 function createTable(table: ObjectOf<'table'>, snapshot: SchemaSnapshot): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { objectId } from '../../src/schema/model.js';
+import { objectId, type SchemaObject } from '../../src/schema/model.js';
 import { partitionKeyUses, planMigration, renderMigration } from '../../src/schema/sql.js';
 import { column, constraint, enumType, fn, index, schema, sequence, snapshot, table, view } from '../helpers/schema-builders.js';
 
@@ -158,6 +158,27 @@ describe('issue 29: drop order and partition keys', () => {
     const sql = sqlOf(a, b);
     expect(sql.indexOf('DROP TABLE "public"."t"')).toBeLessThan(sql.indexOf('DROP TYPE "public"."mood"'));
     expect(sql.indexOf('DROP TYPE "public"."mood"')).toBeLessThan(sql.findIndex((s) => s.startsWith('CREATE TABLE "public"."u"')));
+  });
+
+  it('recreates a domain built on a recreated enum after it, and drops the old domain before the old enum', () => {
+    const moodId = objectId('enum', 'public', 'mood');
+    const domain = (): SchemaObject => ({
+      kind: 'domain',
+      id: objectId('domain', 'public', 'dm'),
+      schema: 'public',
+      name: 'dm',
+      definition: { type: 'public.mood', collation: null, default: null, not_null: false, constraints: [] },
+      dependsOn: [objectId('schema', 'public'), moodId],
+    });
+    const plan = sqlOf(snapshot(pub, enumType('mood', ['sad', 'ok']), domain()), snapshot(pub, enumType('mood', ['ok']), domain()));
+    expect(plan).toEqual([
+      'ALTER TYPE "public"."mood" RENAME TO "mood__ayb_old"',
+      `CREATE TYPE "public"."mood" AS ENUM ('ok')`,
+      'ALTER DOMAIN "public"."dm" RENAME TO "dm__ayb_old"',
+      'CREATE DOMAIN "public"."dm" AS public.mood',
+      'DROP DOMAIN "public"."dm__ayb_old"',
+      'DROP TYPE "public"."mood__ayb_old"',
+    ]);
   });
 
   it('finds the columns a partition key names', () => {
