@@ -4,6 +4,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { findTool } from '../../src/postgres/tools.js';
 import { waitUntil } from '../helpers/gate.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -97,4 +99,112 @@ describe('copies attacked while they are made', () => {
     // The server was up and said no (not merely a port nobody listened on).
     expect([...refusals].join('\n')).toMatch(/no pg_hba\.conf entry/);
   }, 300_000);
+
+  it('every kind of copy grants exactly what main grants: owners, object, column and default privileges, SECURITY DEFINER, RLS, schemas, database', async () => {
+    await writeFile(
+      path.join(work, 'ayb.toml'),
+      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "history"\n\n` +
+        '[[masking.rules]]\ntable = "items"\ncolumn = "note"\nfunction = "sql"\nargs = { expression = "upper(note)" }\n',
+    );
+    for (const role of ['att_owner', 'att_reader']) await cluster.query(`CREATE ROLE ${role} LOGIN`, [], 'postgres');
+    await cluster.query(
+      `REVOKE ALL ON SCHEMA public FROM PUBLIC;
+       GRANT USAGE ON SCHEMA public TO att_reader, att_mallory;
+       CREATE SCHEMA app AUTHORIZATION att_owner;
+       SET ROLE att_owner;
+       ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+       ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO att_reader;
+       CREATE TABLE app.t (id int PRIMARY KEY, secret text, public_note text);
+       INSERT INTO app.t VALUES (1, 's1', 'p1'), (2, 's2', 'p2');
+       REVOKE SELECT ON app.t FROM att_reader;
+       GRANT SELECT (id, public_note) ON app.t TO att_reader;
+       GRANT UPDATE (public_note) ON app.t TO att_mallory;
+       ALTER TABLE app.t ENABLE ROW LEVEL SECURITY;
+       ALTER TABLE app.t FORCE ROW LEVEL SECURITY;
+       CREATE POLICY only_one ON app.t TO att_reader USING (id = 1);
+       CREATE SEQUENCE app.s;
+       GRANT USAGE ON SEQUENCE app.s TO att_reader;
+       CREATE TYPE app.mood AS ENUM ('ok');
+       REVOKE USAGE ON TYPE app.mood FROM PUBLIC;
+       CREATE FUNCTION app.peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM app.t';
+       GRANT EXECUTE ON FUNCTION app.peek() TO att_reader;
+       CREATE FUNCTION app.open_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+       RESET ROLE;
+       GRANT USAGE ON SCHEMA app TO att_reader;
+       REVOKE ALL ON DATABASE ayb FROM PUBLIC;
+       GRANT CONNECT ON DATABASE ayb TO att_reader, att_owner;
+       ALTER DATABASE ayb CONNECTION LIMIT 50`,
+    );
+    const moment = await now();
+    /** The server's own answer, per role, for every object of the fixture. */
+    const matrix = async (database: string) =>
+      (await cluster.query(
+        `SELECT r.rolname AS role,
+                has_database_privilege(r.rolname, $1, 'CONNECT') AS db_connect, has_database_privilege(r.rolname, $1, 'CREATE') AS db_create,
+                has_database_privilege(r.rolname, $1, 'TEMPORARY') AS db_temp,
+                has_schema_privilege(r.rolname, 'public', 'USAGE') AS public_usage, has_schema_privilege(r.rolname, 'public', 'CREATE') AS public_create,
+                has_schema_privilege(r.rolname, 'app', 'USAGE') AS app_usage, has_schema_privilege(r.rolname, 'app', 'CREATE') AS app_create,
+                has_table_privilege(r.rolname, 'app.t', 'SELECT') AS t_select, has_table_privilege(r.rolname, 'app.t', 'UPDATE') AS t_update,
+                has_column_privilege(r.rolname, 'app.t', 'secret', 'SELECT') AS secret_select,
+                has_column_privilege(r.rolname, 'app.t', 'public_note', 'SELECT') AS note_select,
+                has_column_privilege(r.rolname, 'app.t', 'public_note', 'UPDATE') AS note_update,
+                has_sequence_privilege(r.rolname, 'app.s', 'USAGE') AS s_usage, has_type_privilege(r.rolname, 'app.mood', 'USAGE') AS mood_usage,
+                has_function_privilege(r.rolname, 'app.peek()', 'EXECUTE') AS peek_exec,
+                has_function_privilege(r.rolname, 'app.open_fn()', 'EXECUTE') AS open_exec,
+                has_table_privilege(r.rolname, 'items', 'INSERT') AS items_insert,
+                pg_has_role(r.rolname, (SELECT relowner FROM pg_class WHERE oid = 'app.t'::regclass), 'USAGE') AS owns_t,
+                (SELECT prosecdef AND pg_get_userbyid(proowner) = 'att_owner' FROM pg_proc WHERE oid = 'app.peek()'::regprocedure) AS peek_definer_owner,
+                (SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'app.t'::regclass) AS rls_forced,
+                (SELECT count(*)::int FROM pg_policy WHERE polrelid = 'app.t'::regclass) AS policies,
+                (SELECT datconnlimit FROM pg_database WHERE datname = $1) AS connlimit
+           FROM pg_roles r WHERE r.rolname IN ('att_owner', 'att_reader', 'att_mallory') ORDER BY 1`,
+        [database],
+        database,
+      )).rows;
+    /** pg_dump's own privilege, owner, policy and security lines (the control table's aside). */
+    const privilegeLines = async (database: string) => {
+      const tool = await findTool('pg_dump', 0);
+      const { conn } = cluster;
+      const { stdout } = await execa(tool.path, ['--schema-only', '-h', conn.host, '-p', String(conn.port), '-U', conn.user ?? 'ayb', database], {
+        env: { PGPASSWORD: conn.password ?? '' },
+      });
+      return stdout.split('\n')
+        .filter((line) => /^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES|CREATE POLICY|SET SESSION AUTHORIZATION)|OWNER TO|ROW LEVEL SECURITY|SECURITY DEFINER/.test(line))
+        .filter((line) => !/_ayb_branches/.test(line))
+        .sort();
+    };
+    const expectedMatrix = await matrix('ayb');
+    const expectedLines = await privilegeLines('ayb');
+    expect(expectedLines.length).toBeGreaterThan(10);
+    const env = { AYB_MASKING_SECRET: 'attack-secret-0123456789abcdef' };
+    const run = async (...args: string[]) => {
+      const result = await runCli(args, { cwd: work, timeout: 300_000, env });
+      expect(result.exitCode, `ayb ${args.join(' ')}: ${result.stderr}`).toBe(0);
+    };
+    await run('branch', 'create', 'k-template', '--strategy', 'template');
+    await run('branch', 'create', 'k-dump', '--strategy', 'dump');
+    await run('branch', 'create', 'k-masked-dump', '--strategy', 'dump', '--masked');
+    await run('branch', 'create', 'k-masked-template', '--strategy', 'template', '--masked');
+    await run('snapshot', 'create', 'k-snap', '--strategy', 'template');
+    await run('snapshot', 'create', 'k-snapd', '--strategy', 'dump');
+    await run('branch', 'create', 'k-of-snap', '--from', 'k-snap');
+    await run('branch', 'create', 'k-of-snapd', '--from', 'k-snapd');
+    await run('branch', 'create', 'k-of-branch', '--from', 'k-dump', '--strategy', 'dump');
+    await run('branch', 'create', 'k-reset-dump', '--strategy', 'template');
+    await run('branch', 'reset', 'k-reset-dump', '--strategy', 'dump');
+    await run('branch', 'create', 'k-reset-snap', '--strategy', 'dump');
+    await run('branch', 'reset', 'k-reset-snap', '--to', 'k-snapd');
+    await run('branch', 'create', 'k-past', '--from', `main@${moment}`);
+    await run('snapshot', 'create', 'k-past-snap', '--of', `main@${moment}`);
+    await run('branch', 'create', 'k-of-past-snap', '--from', 'k-past-snap');
+    const copies = ['k_template', 'k_dump', 'k_masked_dump', 'k_masked_template', 'k_of_snap', 'k_of_snapd', 'k_of_branch', 'k_reset_dump', 'k_reset_snap', 'k_past', 'k_of_past_snap'];
+    const got: Record<string, unknown> = {};
+    const want: Record<string, unknown> = {};
+    for (const copy of copies) {
+      const database = `ayb_branch_${copy}`;
+      got[copy] = { matrix: (await matrix(database)).map((row) => ({ ...row })), lines: await privilegeLines(database) };
+      want[copy] = { matrix: expectedMatrix.map((row) => ({ ...row })), lines: expectedLines };
+    }
+    expect(got).toEqual(want);
+  }, 600_000);
 });
