@@ -82,14 +82,17 @@ export async function withClusterAt<T>(
     await rm(folder, { recursive: true, force: true });
     await prepareServiceDir(folder, cluster);
     log?.(`Restoring base backup ${backup.name} into a temporary cluster …`);
-    const copied = await runAsServiceUser('cp', ['-a', path.join(backup.path, 'data'), dataDir], cluster);
+    const copied = await runAsServiceUser('cp', ['-a', path.join(backup.path, 'data'), dataDir], cluster, {}, signal);
+    signal?.throwIfAborted();
     if (copied.exitCode !== 0) throw new ExternalError('restore_failed', `could not copy base backup ${backup.name}`, { hint: copied.output.trim() });
     await configureRecovery(settings, dataDir, at, main);
     signal?.throwIfAborted();
     const t1 = Date.now();
     const port = await freePort();
     log?.(`Replaying WAL up to ${at.time} …`);
-    await startClusterIn({ ...cluster, port }, REPLAY_TIMEOUT_S).catch(async (error: unknown) => {
+    // A Ctrl-C or an `ayb start` shutdown ends the wait for the replay at once; discard stops the cluster.
+    await startClusterIn({ ...cluster, port }, REPLAY_TIMEOUT_S, signal).catch(async (error: unknown) => {
+      if (signal?.aborted) throw signal.reason;
       throw new ExternalError('replay_failed', `the temporary cluster could not replay WAL up to ${at.time}`, {
         hint: (await logTail(dataDir)) || (error as Error).message,
         cause: error,
