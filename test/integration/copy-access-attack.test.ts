@@ -1,4 +1,5 @@
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -207,4 +208,68 @@ describe('copies attacked while they are made', () => {
     }
     expect(got).toEqual(want);
   }, 600_000);
+
+  /** Alive and not a zombie waiting for init to reap it. */
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  /**
+   * A folder first on ayb's PATH whose `tool` stands in for the real one when its argv contains
+   * `when`: it writes its pid and waits (exec sleep: the pid stays the tool's), standing for a long
+   * copy; anything else (--version) runs the real tool.
+   */
+  const stallingTool = async (tool: string, real: string, when: string) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-stall-'));
+    await chmod(dir, 0o777);
+    const script = `#!/bin/sh\ncase "$*" in *${when}*) echo $$ > ${dir}/pid; exec sleep 600;; esac\nexec ${real} "$@"\n`;
+    await writeFile(path.join(dir, tool), script, { mode: 0o755 });
+    return { dir, pid: async () => Number((await readFile(path.join(dir, 'pid'), 'utf8').catch(() => '')).trim()) || undefined };
+  };
+
+  it('kill -9 of ayb during the cp -a of a point-in-time restore: cp dies with it', async () => {
+    const moment = await now();
+    const stall = await stallingTool('cp', '/bin/cp', '/restore-');
+    let pid: number | undefined;
+    try {
+      const create = spawnCli(['branch', 'create', 'killed-cp', '--from', `main@${moment}`], {
+        cwd: work, timeout: 300_000, env: { PATH: `${stall.dir}:${process.env.PATH}` },
+      });
+      pid = await waitUntil('cp -a to start', stall.pid, 120_000);
+      expect(alive(pid)).toBe(true);
+      process.kill(create.pid!, 'SIGKILL');
+      await create;
+      await waitUntil(`cp (pid ${pid}) to end with ayb`, async () => !alive(pid!), 15_000);
+    } finally {
+      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      await rm(stall.dir, { recursive: true, force: true });
+    }
+    // The next history command removes what the killed one left.
+    expect((await cli('history')).exitCode).toBe(0);
+  }, 300_000);
+
+  it('kill -9 of ayb during pg_basebackup: pg_basebackup dies with it', async () => {
+    const real = await findTool('pg_basebackup', 0);
+    const stall = await stallingTool('pg_basebackup', real.path, '.partial-');
+    // A new history folder: the next command takes a base backup there.
+    await writeFile(
+      path.join(work, 'ayb.toml'),
+      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "history-moved"\n`,
+    );
+    let pid: number | undefined;
+    try {
+      const history = spawnCli(['history'], { cwd: work, timeout: 300_000, env: { PATH: `${stall.dir}:${process.env.PATH}` } });
+      pid = await waitUntil('pg_basebackup to start', stall.pid, 120_000);
+      expect(alive(pid)).toBe(true);
+      process.kill(history.pid!, 'SIGKILL');
+      await history;
+      await waitUntil(`pg_basebackup (pid ${pid}) to end with ayb`, async () => !alive(pid!), 15_000);
+    } finally {
+      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      await rm(stall.dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
