@@ -18,6 +18,10 @@ import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { looksLikeUrl, urlSource } from './source.js';
 import { type Branch } from '../core/records.js';
+import { isPointInTime, parsePointInTime, type PointInTime } from '../history/point-in-time.js';
+import { withClusterAt } from '../history/restore.js';
+import type { OpenedContext } from './context.js';
+import { historyOf } from './point-in-time.js';
 
 export interface ResetOptions {
   readonly name: string;
@@ -43,6 +47,8 @@ interface ResetSource extends CloneSource {
   readonly lock: string | null;
   /** A masked branch or snapshot: its copy is masked already. */
   readonly masked: boolean;
+  /** A branch made of main at a moment (`main@<time>`): reset to that moment again, restored from history. */
+  readonly pointInTime?: PointInTime;
 }
 
 /**
@@ -98,19 +104,17 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     // A masked branch stays masked: its fresh contents are masked before they are swapped in.
     const masked = wantsMasking(ctx, row.masked);
     const masking = masked ? await maskingJob(ctx, await maskingSecret(ctx), source) : undefined;
-    ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
+    ctx.log?.(`Resetting branch "${name}" to ${source.pointInTime ? '' : 'the current state of '}${source.label} (strategy: ${chosen}) …`);
     // Written down before they exist: should ayb die from here on, the next command drops them.
     await withControl(ctx, (client) => addTempDatabases(client, row.id, [names.fresh, names.old]));
     const forget = (databases: string[]) =>
       withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
     let outcome: CloneOutcome;
-    try {
-      signal?.throwIfAborted();
-      outcome = await cloneDatabase({
+    const copyFrom = (from: ResetSource) => cloneDatabase({
         main: ctx.main,
         config: ctx.config,
         maint,
-        source,
+        source: from,
         target: names.fresh,
         strategy: chosen,
         excludeTables: [CONTROL_TABLE_SQL],
@@ -120,6 +124,13 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
+    try {
+      signal?.throwIfAborted();
+      const at = source.pointInTime;
+      // main@<time>: main restored to that moment in a temporary cluster, copied as a create does.
+      outcome = at
+        ? await withClusterAt(historyOf(ctx as OpenedContext), ctx.main, at, ({ conn }) => copyFrom({ ...source, conn }), { signal, log: ctx.log })
+        : await copyFrom(source);
       await masking?.afterCopy?.(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
       await finishCopy(maint, names.fresh, outcome.access, { log: ctx.log });
@@ -182,6 +193,11 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     // The URL was recorded without its password (urlSource says where it comes from).
     const { conn, sameServer } = await urlSource(ctx, client, row.source_database);
     return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
+  }
+  if (isPointInTime(row.source_database)) {
+    // The moment, not "now": a branch of main@<time> resets to main as it was then (still in the window, or exit 3).
+    const at = parsePointInTime(row.source_database);
+    return { conn: ctx.main, sameServer: false, sameRoles: true, label: at.label, snapshot: null, lock: null, masked: false, pointInTime: at };
   }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
   return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null, masked: false };

@@ -272,4 +272,17 @@ describe('copies attacked while they are made', () => {
       await rm(stall.dir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('branch reset of a point-in-time branch brings it back to that moment (its source main@<time> is in the window)', async () => {
+    const expected = (await cluster.query<{ id: number; note: string }>('SELECT id, note FROM items ORDER BY id')).rows;
+    const moment = await now();
+    await cluster.query("INSERT INTO items VALUES (5, 'after the moment')");
+    const made = await cli('branch', 'create', 'pit-reset', '--from', `main@${moment}`);
+    expect(made.exitCode, made.stderr).toBe(0);
+    await cluster.query("INSERT INTO items VALUES (777, 'written on the branch')", [], 'ayb_branch_pit_reset');
+    const reset = await cli('branch', 'reset', 'pit-reset');
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    const rows = (await cluster.query<{ id: number; note: string }>('SELECT id, note FROM items ORDER BY id', [], 'ayb_branch_pit_reset')).rows;
+    expect(rows).toEqual(expected);
+  }, 300_000);
 });
