@@ -225,7 +225,11 @@ async function snapshotSource(ctx: BranchContext, client: Client, name: string):
  * branch database is the fresh copy, or nothing changed and connections are allowed again.
  */
 async function swapIn(maint: Client, ctx: BranchContext, database: string, names: { fresh: string; old: string }): Promise<void> {
-  // A branch whose database someone dropped by hand simply gets the fresh copy.
+  // A branch whose database someone dropped by hand simply gets the fresh copy; so does one whose
+  // database an interrupted DROP left invalid (PostgreSQL refuses to alter or rename it, and nobody
+  // can connect to it: its contents are lost already), once that is dropped.
+  const { rows: invalid } = await maint.query<{ invalid: boolean }>('SELECT datconnlimit = -2 AS invalid FROM pg_database WHERE datname = $1', [database]);
+  if (invalid[0]?.invalid) await dropDatabase(maint, database);
   const exists = await databaseExists(maint, database);
   // Should ayb die before the swap, its guard allows connections to the branch again; after it, the
   // branch's name is the fresh copy, which never refused any.

@@ -285,4 +285,18 @@ describe('copies attacked while they are made', () => {
     const rows = (await cluster.query<{ id: number; note: string }>('SELECT id, note FROM items ORDER BY id', [], 'ayb_branch_pit_reset')).rows;
     expect(rows).toEqual(expected);
   }, 300_000);
+
+  it('branch reset, as branch url suggests for a branch whose database is invalid (an interrupted DROP), makes it anew', async () => {
+    expect((await cli('branch', 'create', 'inv', '--strategy', 'template')).exitCode).toBe(0);
+    // What an interrupted DROP DATABASE leaves (PostgreSQL 15.4+ marks it so).
+    await cluster.query("UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'ayb_branch_inv'", [], 'postgres');
+    const url = await cli('branch', 'url', 'inv');
+    expect(url.exitCode).not.toBe(0);
+    expect(url.stderr).toMatch(/ayb branch reset inv/);
+    const reset = await cli('branch', 'reset', 'inv');
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    const expected = (await cluster.query<{ id: number }>('SELECT id FROM items ORDER BY id')).rows;
+    expect((await cluster.query<{ id: number }>('SELECT id FROM items ORDER BY id', [], 'ayb_branch_inv')).rows).toEqual(expected);
+    expect((await cli('branch', 'url', 'inv')).exitCode).toBe(0);
+  }, 300_000);
 });
