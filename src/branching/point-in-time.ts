@@ -12,7 +12,7 @@ import type { ResolvedSource } from './source.js';
 export { isPointInTime } from '../history/point-in-time.js';
 
 /** The history of the managed PostgreSQL, or exit 2 saying why there is none. */
-function historyOf(ctx: OpenedContext): HistorySettings {
+export function historyOf(ctx: OpenedContext): HistorySettings {
   if (ctx.source !== 'managed') {
     throw new UsageError('a branch of main at a past moment needs the history that only the managed PostgreSQL keeps; ayb does not manage this server', {
       hint: 'use the managed PostgreSQL with [history] enabled = true, or keep a WAL archive of your server (pgBackRest, WAL-G) or use a hosted service with branching; see README "Point-in-time branches"',

@@ -20,6 +20,10 @@ import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
 import { getBranch } from './list.js';
 import { looksLikeUrl, urlSource } from './source.js';
 import { type Branch } from '../core/records.js';
+import { isPointInTime, parsePointInTime, type PointInTime } from '../history/point-in-time.js';
+import { withClusterAt } from '../history/restore.js';
+import type { OpenedContext } from './context.js';
+import { historyOf } from './point-in-time.js';
 
 export interface ResetOptions {
   readonly name: string;
@@ -45,6 +49,8 @@ interface ResetSource extends CloneSource {
   readonly lock: string | null;
   /** A masked branch or snapshot: its copy is masked already. */
   readonly masked: boolean;
+  /** A branch made of main at a moment (`main@<time>`): reset to that moment again, restored from history. */
+  readonly pointInTime?: PointInTime;
 }
 
 /**
@@ -103,21 +109,18 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     // A masked branch stays masked: its fresh contents are masked before they are swapped in.
     const masked = wantsMasking(ctx, row.masked);
     const masking = masked ? await maskingJob(ctx, await maskingSecret(ctx), source) : undefined;
-    ctx.log?.(`Resetting branch "${name}" to the current state of ${source.label} (strategy: ${chosen}) …`);
+    ctx.log?.(`Resetting branch "${name}" to ${source.pointInTime ? '' : 'the current state of '}${source.label} (strategy: ${chosen}) …`);
     // Written down before they exist: should ayb die from here on, the next command drops them.
     await withControl(ctx, (client) => addTempDatabases(client, row.id, [names.fresh, names.old]));
     const forget = (databases: string[]) =>
       withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
     let outcome: CloneOutcome;
     let verified: Verification | undefined;
-    try {
-      signal?.throwIfAborted();
-      if (copiesMain) await releaseControl(ctx);
-      outcome = await cloneDatabase({
+    const copyFrom = (from: ResetSource) => cloneDatabase({
         main: ctx.main,
         config: ctx.config,
         maint,
-        source,
+        source: from,
         target: names.fresh,
         strategy: chosen,
         excludeTables: controlTableIn(source.lock !== null),
@@ -127,6 +130,14 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         rewriteDump: masking?.rewriteDump,
         log: ctx.log,
       });
+    try {
+      signal?.throwIfAborted();
+      if (copiesMain) await releaseControl(ctx);
+      const at = source.pointInTime;
+      // main@<time>: main restored to that moment in a temporary cluster, copied as a create does.
+      outcome = at
+        ? await withClusterAt(historyOf(ctx as OpenedContext), ctx.main, at, ({ conn }) => copyFrom({ ...source, conn }), { signal, log: ctx.log })
+        : await copyFrom(source);
       verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
       await finishCopy(maint, names.fresh, outcome.access, { log: ctx.log });
@@ -191,6 +202,11 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
     const { conn, sameServer } = await urlSource(ctx, client, row.source_database);
     return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
   }
+  if (isPointInTime(row.source_database)) {
+    // The moment, not "now": a branch of main@<time> resets to main as it was then (still in the window, or exit 3).
+    const at = parsePointInTime(row.source_database);
+    return { conn: ctx.main, sameServer: false, sameRoles: true, label: at.label, snapshot: null, lock: null, masked: false, pointInTime: at };
+  }
   const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
   return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null, masked: false };
 }
@@ -217,7 +233,11 @@ async function snapshotSource(ctx: BranchContext, client: Client, name: string):
  * branch database is the fresh copy, or nothing changed and connections are allowed again.
  */
 async function swapIn(maint: Client, ctx: BranchContext, database: string, names: { fresh: string; old: string }): Promise<void> {
-  // A branch whose database someone dropped by hand simply gets the fresh copy.
+  // A branch whose database someone dropped by hand simply gets the fresh copy; so does one whose
+  // database an interrupted DROP left invalid (PostgreSQL refuses to alter or rename it, and nobody
+  // can connect to it: its contents are lost already), once that is dropped.
+  const { rows: invalid } = await maint.query<{ invalid: boolean }>('SELECT datconnlimit = -2 AS invalid FROM pg_database WHERE datname = $1', [database]);
+  if (invalid[0]?.invalid) await dropDatabase(maint, database);
   const exists = await databaseExists(maint, database);
   // Should ayb die before the swap, its guard allows connections to the branch again; after it, the
   // branch's name is the fresh copy, which never refused any.

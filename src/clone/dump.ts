@@ -3,7 +3,7 @@ import type { Transform } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { AybError, ConflictError, ExternalError } from '../core/errors.js';
 import { type ConnInfo, formatConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
-import { dieWithParentPrefix } from './die-with-parent.js';
+import { dieWithParentPrefix } from '../postgres/die-with-parent.js';
 import { type DumpProgress, watchRestore } from './progress.js';
 import { type Tool, toolEnv } from '../postgres/tools.js';
 import { describeLimit, FIND_LOCK_HOLDERS_SQL } from '../postgres/timeouts.js';

@@ -1,10 +1,10 @@
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ExternalError, NotFoundError } from '../core/errors.js';
 import { connect, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed.js';
+import { MANAGED_SUPERUSER, prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed.js';
 import { freePort } from '../postgres/ports.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { archiverStatus, archivingFailure, archivingFix } from './archive.js';
@@ -82,14 +82,17 @@ export async function withClusterAt<T>(
     await rm(folder, { recursive: true, force: true });
     await prepareServiceDir(folder, cluster);
     log?.(`Restoring base backup ${backup.name} into a temporary cluster …`);
-    const copied = await runAsServiceUser('cp', ['-a', path.join(backup.path, 'data'), dataDir], cluster);
+    const copied = await runAsServiceUser('cp', ['-a', path.join(backup.path, 'data'), dataDir], cluster, {}, signal);
+    signal?.throwIfAborted();
     if (copied.exitCode !== 0) throw new ExternalError('restore_failed', `could not copy base backup ${backup.name}`, { hint: copied.output.trim() });
-    await configureRecovery(settings, dataDir, at);
+    await configureRecovery(settings, dataDir, at, main);
     signal?.throwIfAborted();
     const t1 = Date.now();
     const port = await freePort();
     log?.(`Replaying WAL up to ${at.time} …`);
-    await startClusterIn({ ...cluster, port }, REPLAY_TIMEOUT_S).catch(async (error: unknown) => {
+    // A Ctrl-C or an `ayb start` shutdown ends the wait for the replay at once; discard stops the cluster.
+    await startClusterIn({ ...cluster, port }, REPLAY_TIMEOUT_S, signal).catch(async (error: unknown) => {
+      if (signal?.aborted) throw signal.reason;
       throw new ExternalError('replay_failed', `the temporary cluster could not replay WAL up to ${at.time}`, {
         hint: (await logTail(dataDir)) || (error as Error).message,
         cause: error,
@@ -151,10 +154,32 @@ async function archiveUpToNow(settings: HistorySettings, main: ConnInfo, signal?
   });
 }
 
-async function configureRecovery(settings: HistorySettings, dataDir: string, at: PointInTime): Promise<void> {
+/**
+ * The temporary cluster's only door: ayb's own role, over loopback. The base backup carries main's
+ * pg_hba.conf and main's roles with their passwords of that moment, so without this any of them
+ * (one dropped, locked out or demoted since included) could log in while it replays and is copied,
+ * read main as it was, and write rows that the branch then carried (copy-access-attack.test.ts).
+ */
+export function restoreHba(user: string): string {
+  if (/["\s]/.test(user) || user === '') {
+    throw new ExternalError('restore_failed', `the role name ${JSON.stringify(user)} cannot be written in a pg_hba.conf line`, {
+      hint: 'connect to main with a role whose name has no quote or space to create point-in-time copies',
+    });
+  }
+  return ['# ayb: a temporary copy restored to a moment; only ayb\'s own role may connect', `host all "${user}" 127.0.0.1/32 scram-sha-256`, ''].join('\n');
+}
+
+async function configureRecovery(settings: HistorySettings, dataDir: string, at: PointInTime, main: ConnInfo): Promise<void> {
+  // pg_hba.conf exists (initdb made it, the base backup copied it) and belongs to the service
+  // user; overwriting it keeps its owner. hba_file below makes sure it is the one read.
+  const hba = path.join(dataDir, 'pg_hba.conf');
+  await writeFile(hba, restoreHba(main.user ?? MANAGED_SUPERUSER));
   const lines = [
     '',
     '# ayb: a temporary copy restored to a moment; it archives nothing of its own',
+    `hba_file = ${quoteLiteral(hba)}`,
+    "listen_addresses = '127.0.0.1'",
+    "unix_socket_directories = ''",
     "archive_mode = 'off'",
     `restore_command = ${quoteLiteral(`cp '${walDir(settings)}/%f' '%p'`)}`,
     `recovery_target_time = ${quoteLiteral(recoveryTargetTime(at))}`,

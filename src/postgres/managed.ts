@@ -9,6 +9,7 @@ import { connect, sqlState, SqlState } from './client.js';
 import type { ConnInfo } from './conninfo.js';
 import { quoteIdent } from './quote.js';
 import { withFileLock } from './lock.js';
+import { dieWithParentPrefix } from './die-with-parent.js';
 
 /**
  * The managed PostgreSQL: a local cluster that ayb initialises, starts and stops itself, so that a
@@ -132,12 +133,13 @@ async function ensureTraversable(dir: string, runAs: RunAs, log?: (line: string)
 }
 
 // execa is loaded on first use: most commands find the cluster running and never start a tool.
-async function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean; env?: Record<string, string> } = {}) {
+async function exec(file: string, args: string[], runAs: RunAs | undefined, extra: { detached?: boolean; env?: Record<string, string>; signal?: AbortSignal } = {}) {
   const { execa } = await import('execa');
   return execa(file, args, {
     uid: runAs?.uid,
     gid: runAs?.gid,
     detached: extra.detached,
+    cancelSignal: extra.signal,
     reject: false,
     all: true,
     // The server outlives this command: it must not keep ayb's secrets (AYB_DATABASE_URL,
@@ -219,7 +221,7 @@ export function runningPort(dataDir: string): number | undefined {
   return Number.isInteger(port) ? port : undefined;
 }
 
-async function startCluster(options: ManagedClusterOptions, binDir: string, runAs: RunAs | undefined, timeoutSeconds = 60): Promise<void> {
+async function startCluster(options: ManagedClusterOptions, binDir: string, runAs: RunAs | undefined, timeoutSeconds = 60, signal?: AbortSignal): Promise<void> {
   options.log?.(`Starting the managed PostgreSQL on 127.0.0.1:${options.port} …`);
   const logFile = path.join(options.dataDir, LOG_FILE);
   // Detached: the server must outlive this command and must not receive the terminal's Ctrl-C.
@@ -227,8 +229,10 @@ async function startCluster(options: ManagedClusterOptions, binDir: string, runA
     path.join(binDir, 'pg_ctl'),
     ['start', '-D', options.dataDir, '-l', logFile, '-w', '-t', String(timeoutSeconds), '-o', `-p ${Number(options.port)}`],
     runAs,
-    { detached: true },
+    // `signal` ends pg_ctl's wait (not the server it started: the caller stops that).
+    { detached: true, signal },
   );
+  signal?.throwIfAborted();
   if (result.exitCode !== 0) {
     const logTail = tail(await readFile(logFile, 'utf8').catch(() => ''));
     const portBusy = /could not bind|Address already in use/i.test(logTail);
@@ -320,15 +324,23 @@ export async function destroyManagedCluster(options: Pick<ManagedClusterOptions,
 
 // ---- For [history] (src/history/): the same OS-user rules for the archive, base backups and restores.
 
-/** Runs a tool as the managed cluster's OS user (as ayb itself when ayb is not root), `env` added. */
+/**
+ * Runs a tool as the managed cluster's OS user (as ayb itself when ayb is not root), `env` added.
+ * The tool dies with ayb (die-with-parent.ts): a `cp -a` of a base backup or a pg_basebackup must
+ * not run on for minutes after ayb was killed (kill -9, the OOM killer), filling the history disk
+ * with a copy nobody will use. `signal` stops it (SIGTERM) on Ctrl-C or an `ayb start` shutdown.
+ */
 export async function runAsServiceUser(
   file: string,
   args: string[],
   options: Pick<ManagedClusterOptions, 'osUser'>,
   env: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<{ readonly exitCode: number; readonly output: string }> {
   const runAs = runAsFor({ ...options, dataDir: '', port: 0 });
-  const result = await exec(file, args, runAs, { env });
+  const [guard, ...guardArgs] = await dieWithParentPrefix();
+  const [command, argv] = guard ? [guard, [...guardArgs, file, ...args]] : [file, args];
+  const result = await exec(command, argv, runAs, { env, signal });
   return { exitCode: result.exitCode ?? 1, output: String(result.all ?? '') };
 }
 
@@ -351,11 +363,14 @@ export async function shareCredentialsWithServiceUser(options: Pick<ManagedClust
   if (runAs) await chown(path.join(path.resolve(options.dataDir), CREDENTIALS_FILE), runAs.uid, runAs.gid);
 }
 
-/** Starts an existing data directory (a restored base backup) on a port, waiting up to `timeoutSeconds`. */
-export async function startClusterIn(options: ManagedClusterOptions, timeoutSeconds: number): Promise<void> {
+/**
+ * Starts an existing data directory (a restored base backup) on a port, waiting up to
+ * `timeoutSeconds`; `signal` ends the wait at once (the server may be up: the caller stops it).
+ */
+export async function startClusterIn(options: ManagedClusterOptions, timeoutSeconds: number, signal?: AbortSignal): Promise<void> {
   const dataDir = path.resolve(options.dataDir);
   const opts = { ...options, dataDir };
-  await startCluster(opts, opts.binDir ?? (await embeddedBinDir()), runAsFor(opts), timeoutSeconds);
+  await startCluster(opts, opts.binDir ?? (await embeddedBinDir()), runAsFor(opts), timeoutSeconds, signal);
 }
 
 /** Restarts the running managed cluster on its port (a setting such as archive_mode needs it). */

@@ -32,7 +32,7 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** How long in-flight requests may take to finish at shutdown before long work is aborted. */
   readonly drainMs?: number;
-  /** How long aborted work may take to clean up before connections are cut. */
+  /** How long aborted work may take to clean up before connections are cut; default: until it has (a second signal exits at once). */
   readonly abortGraceMs?: number;
 }
 
@@ -121,7 +121,10 @@ export class AybServer {
     if (!drained) this.options.log?.(`Waiting for ${this.inflight} request(s) to stop and clean up …`);
     // Whatever still runs (a long create, a prune) is told to stop; it cleans up before answering.
     this.controller.abort(new InterruptedError(reason));
-    await withinMs(Promise.all([this.idle(), ...this.runningTasks]).then(() => undefined), this.options.abortGraceMs ?? 1500);
+    // Unbounded unless asked: a point-in-time create stops its temporary cluster and drops its
+    // partial database here, and exiting first left both behind (a second signal exits at once).
+    const cleaned = Promise.all([this.idle(), ...this.runningTasks]).then(() => undefined);
+    await (this.options.abortGraceMs === undefined ? cleaned : withinMs(cleaned, this.options.abortGraceMs));
     this.http.closeAllConnections();
     await closed;
   }

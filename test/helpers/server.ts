@@ -87,7 +87,9 @@ export async function startServer(args: readonly string[], options: CliOptions &
         const result = await finished;
         return { exitCode: result.exitCode, signal: result.signal };
       }
-      child.kill(signal);
+      // Not child.kill(): execa follows it with SIGKILL after 5 s (forceKillAfterDelay), so a clean
+      // shutdown that takes longer on a loaded machine was reported as killed (a timed test).
+      process.kill(child.pid!, signal);
       const result = await finished;
       return { exitCode: result.exitCode, signal: result.signal };
     },
