@@ -19,7 +19,8 @@ interface TableInfo {
   name: string;
   rows: number | null;
   exact: boolean;
-  size_bytes: number;
+  /** Absent from a list without ?sizes=true. */
+  size_bytes?: number;
 }
 
 /** One table of GET /api/admin/branches/<name>/data-diff, as `ayb branch diff --data --json`. */
@@ -313,7 +314,7 @@ function renderBranches(branches: readonly BranchJson[]): void {
     }
     statusCell(row, branch);
     cell(row, parentName(branch), 'Parent');
-    cell(row, formatBytes(branch.size_bytes), 'Size', 'num');
+    cell(row, formatBytes(branch.size_bytes), 'Size', 'num').dataset.size = '';
     timeCells(row, branch);
 
     const connection = cell(row, '', 'Connection', 'connection');
@@ -358,7 +359,7 @@ function renderSnapshots(snapshots: readonly BranchJson[]): void {
     cell(row, snapshot.name, 'Name', 'name');
     statusCell(row, snapshot);
     cell(row, parentName(snapshot), 'Of');
-    cell(row, formatBytes(snapshot.size_bytes), 'Size', 'num');
+    cell(row, formatBytes(snapshot.size_bytes), 'Size', 'num').dataset.size = '';
     timeCells(row, snapshot);
     const actions = cell(row, '', 'Actions', 'actions');
     const branchFrom = button('New branch', `New branch from snapshot ${snapshot.name}`, () => {
@@ -411,11 +412,45 @@ async function refreshBranches(): Promise<void> {
   renderBranches(branches);
   renderSnapshots(snapshots);
   renderSources(branches, snapshots);
+  void fillSizes();
   // While a create runs (here or elsewhere), keep the view current so its status changes show.
   window.clearTimeout(pollTimer);
   if (pendingCreates > 0 || [...branches, ...snapshots].some((b) => b.status === 'creating')) {
     pollTimer = window.setTimeout(() => void refreshBranches().catch(showError), POLL_MS);
   }
+}
+
+/** Refreshes since the page opened: sizes that arrive after a newer refresh are not written. */
+let refreshes = 0;
+
+/**
+ * The Size cells, filled in after the list is shown: the list comes without sizes (fast with
+ * hundreds of branches), then the same lists with ?sizes=true (a scan of every database's files).
+ * A failure here leaves "-" in the cells; the list itself is already shown.
+ */
+async function fillSizes(): Promise<void> {
+  const refresh = ++refreshes;
+  let branches: readonly BranchJson[];
+  let snapshots: readonly BranchJson[];
+  try {
+    [{ branches }, { snapshots }] = await Promise.all([
+      api<{ branches: BranchJson[] }>('GET', '/api/admin/branches?sizes=true'),
+      api<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots?sizes=true'),
+    ]);
+  } catch {
+    return;
+  }
+  if (refresh !== refreshes) return;
+  const fill = (rows: HTMLTableSectionElement, key: 'branch' | 'snapshot', records: readonly BranchJson[]) => {
+    const sizes = new Map(records.map((r) => [r.name, r.size_bytes]));
+    for (const row of Array.from(rows.rows)) {
+      const cellOfSize = row.querySelector<HTMLElement>('[data-size]');
+      const name = row.dataset[key];
+      if (cellOfSize && name !== undefined && sizes.has(name)) cellOfSize.textContent = formatBytes(sizes.get(name));
+    }
+  };
+  fill(ui.branchRows, 'branch', branches);
+  fill(ui.snapshotRows, 'snapshot', snapshots);
 }
 
 async function refreshTables(): Promise<void> {
