@@ -138,7 +138,9 @@ export function newSession(ctx: BranchContext): ControlSession {
  * refuses, and "auto" would count it as a user and dump instead). The next withControl reconnects.
  */
 export async function releaseControl(ctx: BranchContext): Promise<void> {
-  await ctx.session?.release();
+  // The command's session, also when ctx does not carry it (an admin API route runs in one found by
+  // sessionOf): missing it here left ayb's own session on main, and the copy fell back to a dump.
+  await sessionOf(ctx)?.release();
 }
 
 /**

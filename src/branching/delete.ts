@@ -3,7 +3,7 @@ import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, withControl } from './context.js';
-import { deleteRow, findRow, listRows, updateRow } from './control-table.js';
+import { deleteRow, findDescendants, findRow, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
 import { databaseNameFor, lockKey, validateBranchName } from './names.js';
@@ -45,7 +45,7 @@ export async function checkDeletable(ctx: BranchContext, options: DeleteOptions)
       throw await missingBranchError(ctx, options.name, options.kind);
     }
     if (row.kind !== (options.kind ?? 'branch')) throw wrongKindError(row, options.kind ?? 'branch');
-    const descendants = descendantsDeepestFirst(await listRows(client), row.name);
+    const descendants = descendantsDeepestFirst(await findDescendants(client, row.name), row.name);
     if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row, descendants);
     return { row, descendants };
   });
@@ -95,7 +95,15 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
   const kind = options.kind ?? 'branch';
   // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
   return withBranchLocks(ctx, [{ name, database: lockKey(name) }], async (maint) => {
-    const row = await withControl(ctx, (client) => findRow(client, name));
+    // The record and its descendants (control session) while the serving lock is asked (maintenance
+    // session) at the same time: the database a record of this name and kind has is fixed by its name.
+    const [{ row, descendants }, served] = await Promise.all([
+      withControl(ctx, async (client) => {
+        const found = await findRow(client, name);
+        return { row: found, descendants: found ? descendantsDeepestFirst(await findDescendants(client, found.name), found.name) : [] };
+      }),
+      servedByAybStart(maint, databaseNameFor(kind, name)),
+    ]);
     if (!row) {
       if (options.ifExists) return { name, deleted: false, branch_database: databaseNameFor(kind, name) };
       throw await missingBranchError(ctx, name, kind);
@@ -108,8 +116,8 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
         hint: `remove it and its leftovers with: ayb ${kind} delete ${name} --yes --force`,
       });
     }
-    if (await servedByAybStart(maint, row.branch_database)) throw servedError(row.name);
-    const deletedChildren = await deleteDescendants(ctx, maint, row, options);
+    if (served || (row.branch_database !== databaseNameFor(kind, name) && (await servedByAybStart(maint, row.branch_database)))) throw servedError(row.name);
+    const deletedChildren = await deleteDescendants(ctx, maint, row, descendants, options);
     await dropBranch(ctx, maint, row);
     return {
       name,
@@ -137,8 +145,7 @@ export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchR
 }
 
 /** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */
-async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchRow, options: DeleteOptions): Promise<string[]> {
-  const descendants = await withControl(ctx, async (client) => descendantsDeepestFirst(await listRows(client), row.name));
+async function deleteDescendants(ctx: BranchContext, maint: Client, row: BranchRow, descendants: readonly BranchRow[], options: DeleteOptions): Promise<string[]> {
   if (descendants.length === 0) return [];
   if (!options.withChildren) throw hasChildrenError(row, descendants);
   // Refuse before deleting any of them, rather than halfway down the tree.

@@ -157,9 +157,12 @@ export class Ayb {
     return this.ctx.main.database;
   }
 
-  /** `ayb branch list --json` (or `ayb snapshot list --json`). */
-  list(options: { readonly kind?: RecordKind } = {}): Promise<BranchJson[]> {
-    return this.command(async (ctx) => (await listBranches(ctx, options.kind ?? 'branch')).map((b) => branchJson(b)));
+  /**
+   * `ayb branch list --json` (or `ayb snapshot list --json`); `sizes: true` adds `size_bytes`, as
+   * `--sizes` does (a scan of every database's files: slow with many branches; `get` sizes one).
+   */
+  list(options: { readonly kind?: RecordKind; readonly sizes?: boolean } = {}): Promise<BranchJson[]> {
+    return this.command(async (ctx) => (await listBranches(ctx, options.kind ?? 'branch', { sizes: options.sizes })).map((b) => branchJson(b)));
   }
 
   /** `ayb branch show <name> --json`. */

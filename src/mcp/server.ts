@@ -48,16 +48,16 @@ export function createMcpServer({ ayb, version }: McpOptions): McpServer {
   });
 
   server.registerTool('branch_list', {
-    description: 'List branches, oldest first (ayb branch list --json).',
-    inputSchema: {},
+    description: 'List branches, oldest first (ayb branch list --json). No sizes unless sizes is true (slow with many branches).',
+    inputSchema: { sizes: z.boolean().optional().describe("add each branch's size_bytes (ayb branch list --sizes): a scan of every database's files") },
     annotations: { readOnlyHint: true },
-  }, () => answer(() => ayb.list()));
+  }, ({ sizes }) => answer(() => ayb.list({ sizes })));
 
   server.registerTool('snapshot_list', {
-    description: 'List snapshots, oldest first (ayb snapshot list --json).',
-    inputSchema: {},
+    description: 'List snapshots, oldest first (ayb snapshot list --json). No sizes unless sizes is true.',
+    inputSchema: { sizes: z.boolean().optional().describe("add each snapshot's size_bytes (ayb snapshot list --sizes)") },
     annotations: { readOnlyHint: true },
-  }, () => answer(() => ayb.list({ kind: 'snapshot' })));
+  }, ({ sizes }) => answer(() => ayb.list({ kind: 'snapshot', sizes })));
 
   server.registerTool('branch_create', {
     description: 'Create a branch: a full, isolated copy of main, a branch, a snapshot, or main at a past moment (ayb branch create --json).',

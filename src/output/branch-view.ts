@@ -105,6 +105,8 @@ export interface ListColumnOptions {
   readonly mainDatabase?: string;
   /** Drawn before the name (the tree lines of `list --tree`). */
   readonly namePrefix?: (branch: Branch) => string;
+  /** The Size column: only when sizes were asked for (`list --sizes`), as they cost a scan of each database's files. */
+  readonly sizes?: boolean;
 }
 
 /** The source as a user names it: `main`, the branch it was taken of, else the database or URL recorded. */
@@ -118,6 +120,10 @@ function parentName(b: Branch, mainDatabase: string | undefined): string {
   return b.parent ?? sourceName(b, mainDatabase);
 }
 
+function sizeColumn(options: ListColumnOptions): Column<Branch>[] {
+  return options.sizes ? [{ header: 'Size', get: (b) => formatBytes(b.size_bytes) }] : [];
+}
+
 export function branchListColumns(options: ListColumnOptions = {}): Column<Branch>[] {
   return [
     { header: 'Name', get: (b) => (options.namePrefix?.(b) ?? '') + b.name },
@@ -125,7 +131,7 @@ export function branchListColumns(options: ListColumnOptions = {}): Column<Branc
     { header: 'Parent', get: (b) => parentName(b, options.mainDatabase) },
     { header: 'Snapshot', get: (b) => b.snapshot ?? '' },
     { header: 'Strategy', get: (b) => b.strategy },
-    { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+    ...sizeColumn(options),
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
     ...maskedColumn(options),
@@ -169,7 +175,7 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Status', get: statusText, color: statusColor },
     { header: 'Of', get: (b) => sourceName(b, options.mainDatabase) },
     { header: 'Strategy', get: (b) => b.strategy },
-    { header: 'Size', get: (b) => formatBytes(b.size_bytes) },
+    ...sizeColumn(options),
     { header: 'Created', get: (b) => ago(b.created_at) },
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
     ...maskedColumn(options),

@@ -4,7 +4,6 @@ import { type Client, connect } from './client.js';
 import { type ConnInfo, withDatabase } from './conninfo.js';
 import { quoteIdent } from './quote.js';
 import { sessionTimeouts, withoutTimeouts } from './timeouts.js';
-import { sqlState, SqlState } from './client.js';
 
 /**
  * A connection to the server's maintenance database (`postgres`, else `template1`), for the work
@@ -52,9 +51,10 @@ async function unlock(client: Client, space: LockSpace, name: string, mode: Lock
 
 /** Whether another session holds the lock in any mode: taking it exclusively fails (and is undone if not). */
 async function heldElsewhere(client: Client, space: LockSpace, name: string): Promise<boolean> {
-  if (!(await tryLock(client, space, name, 'exclusive'))) return true;
-  await unlock(client, space, name, 'exclusive');
-  return false;
+  // One statement: CASE evaluates the unlock only when the try succeeded (AND does not promise an order).
+  const key = `hashtextextended('ayb:${space}:' || $1, 0)`;
+  const { rows } = await client.query<{ free: boolean }>(`SELECT CASE WHEN pg_try_advisory_lock(${key}) THEN pg_advisory_unlock(${key}) ELSE false END AS free`, [name]);
+  return rows[0]?.free !== true;
 }
 
 /** The branch lock, exclusive: a create, delete, reset, rename, expire or prune of this branch. */
@@ -127,21 +127,14 @@ export async function databaseExists(client: Client, name: string): Promise<bool
 const TERMINATE_OTHER_SESSIONS_SQL = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
 
 /**
- * Drops a database, ending its sessions first. Only ever called for databases ayb registered. A
- * database that a DROP interrupted halfway (a full disk, a crash) is left invalid
- * (`datconnlimit = -2`): nobody can connect to it and PostgreSQL refuses to ALTER it, so it is
- * dropped straight away.
+ * Drops a database, ending its sessions. Only ever called for databases ayb registered. One
+ * statement: DROP … WITH (FORCE) takes the database's lock, which every new connection to it waits
+ * for (and then finds the database gone), before it ends the sessions there, so nobody slips in
+ * between; the ALTER … ALLOW_CONNECTIONS false and pg_terminate_backend that came first added
+ * nothing but round trips. A database that a DROP interrupted halfway (`datconnlimit = -2`) is
+ * dropped the same way, and one already gone is not an error (IF EXISTS).
  */
 export async function dropDatabase(client: Client, name: string): Promise<void> {
-  const { rows } = await client.query<{ invalid: boolean }>('SELECT datconnlimit = -2 AS invalid FROM pg_database WHERE datname = $1', [name]);
-  if (rows.length === 0) return;
-  if (!rows[0]!.invalid) {
-    // Refuse new connections first, so nobody slips in between terminate and drop.
-    await client.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS false`).catch((error: unknown) => {
-      if (sqlState(error) !== SqlState.invalidCatalogName) throw error;
-    });
-    await client.query(TERMINATE_OTHER_SESSIONS_SQL, [name]);
-  }
   // Removing a large database's files may take a while; a lock it cannot get still ends it.
   await withoutTimeouts(client, 'statement', () => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }

@@ -83,8 +83,9 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   /** A record as the API returns it; a ready branch also has its connection URL, password masked. */
   const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: branchUrl(ctx, b.branch_database) } : {});
 
-  router.add('GET', '/api/admin/branches', async () => {
-    const branches = await listBranches(ctx);
+  // Sizes only with ?sizes=true (as `branch list --sizes`): sizing every database scans its files.
+  router.add('GET', '/api/admin/branches', async ({ url }) => {
+    const branches = await listBranches(ctx, 'branch', { sizes: flag(url, 'sizes') });
     return json(200, { branches: branches.map(record), main_database: ctx.main.database });
   });
 
@@ -139,8 +140,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
     });
   });
 
-  router.add('GET', '/api/admin/snapshots', async () => {
-    const snapshots = await listBranches(ctx, 'snapshot');
+  router.add('GET', '/api/admin/snapshots', async ({ url }) => {
+    const snapshots = await listBranches(ctx, 'snapshot', { sizes: flag(url, 'sizes') });
     return json(200, { snapshots: snapshots.map(record) });
   });
 

@@ -8,13 +8,18 @@
  *              records, locks and recovery of every command, no process);
  *   - CLI:     `ayb branch create b --json` / `ayb branch url b` / `ayb branch delete b --yes --json`,
  *              a process each (start-up included);
+ *   - API:     `POST /api/admin/branches` / `DELETE /api/admin/branches/b` of a running `ayb start`
+ *              (a process started once, as a dashboard or an agent's harness would), over HTTP;
  *   - start-up: `node -e 0` and `ayb --version`;
- *   - many:    N branches (default 500) made from a snapshot, listed through the library and the CLI,
- *              then deleted.
+ *   - many:    N branches (default 500) made from a snapshot, listed through the library, the CLI
+ *              and the admin API (without sizes, the default, and with them), then deleted.
+ *
+ * The machine's load average is printed with the figures: on a shared machine it moves them a lot.
  *
  * Each figure: median and p95 over `--agent-ops` operations (default 30), and the median over the
  * bare statement's median. A script, not a test: it asserts nothing.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -69,6 +74,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
     const { openAyb } = (await import(LIBRARY)) as typeof import('../../src/lib/index.js');
     const ayb = await openAyb({ databaseUrl: url });
     const admin: Client = await connect(withDatabase(main, 'postgres'));
+    const api = await startAdminApi(env);
     const series = new Map<string, Series>();
     const record = (operation: string, contender: string, ms: number) => {
       const key = `${operation}\u0000${contender}`;
@@ -80,11 +86,12 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       await ayb.create('warm-up');
       await cli('branch', 'delete', 'warm-up', '--yes', '--json');
       log(`Timing create / url / delete, ${options.ops} of each per contender, interleaved …`);
-      const contenders = ['bare', 'library', 'CLI'] as const;
+      const loadBefore = os.loadavg();
+      const contenders = ['bare', 'library', 'API', 'CLI'] as const;
       for (let round = 0; round < options.ops; round++) {
         const order = round % 2 === 0 ? contenders : [...contenders].reverse();
         for (const who of order) {
-          const name = `${who === 'CLI' ? 'c' : who === 'library' ? 'l' : 'b'}-${round}`;
+          const name = `${who === 'CLI' ? 'c' : who === 'library' ? 'l' : who === 'API' ? 'a' : 'b'}-${round}`;
           const database = who === 'bare' ? `bare_${round}` : `ayb_branch_${name.replace(/-/g, '_')}`;
           if (who === 'bare') {
             record('create', who, await timed(() => admin.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(main.database)} STRATEGY FILE_COPY`)));
@@ -96,6 +103,12 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
             }));
             record('url', who, await timed(() => ayb.url(name)));
             record('delete', who, await timed(() => ayb.delete(name)));
+          } else if (who === 'API') {
+            record('create', who, await timed(async () => {
+              const made = (await api.call('POST', '/api/admin/branches', { name })) as { strategy: string };
+              if (made.strategy !== 'template') throw new Error(`API create: ${made.strategy}, not template`);
+            }));
+            record('delete', who, await timed(() => api.call('DELETE', `/api/admin/branches/${name}`)));
           } else {
             record('create', who, await timed(async () => {
               const made = JSON.parse(await cli('branch', 'create', name, '--json')) as { strategy: string };
@@ -120,7 +133,14 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       for (let i = 0; i < options.ops; i++) {
         record(`list of ${options.many}`, 'library', await timed(() => ayb.list()));
         record(`list of ${options.many}`, 'CLI --json', await timed(() => cli('branch', 'list', '--json')));
+        record(`list of ${options.many}`, 'API', await timed(() => api.call('GET', '/api/admin/branches')));
       }
+      // With sizes (opt-in: a scan of every database's files), a few times only: it is slow by nature.
+      for (let i = 0; i < Math.min(5, options.ops); i++) {
+        record(`list of ${options.many}, sizes`, 'library', await timed(() => ayb.list({ sizes: true })));
+        record(`list of ${options.many}, sizes`, 'API', await timed(() => api.call('GET', '/api/admin/branches?sizes=true')));
+      }
+      const loadAfter = os.loadavg();
       const deleteStarted = performance.now();
       for (let i = 0; i < options.many; i++) await ayb.delete(`m-${i}`);
       const manyDeleteMs = performance.now() - deleteStarted;
@@ -136,6 +156,8 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       return [
         `### Branches at agent speed: dataset ${(bytes / 1024 / 1024).toFixed(0)} MB, ${options.ops} operations per figure, interleaved`,
         '',
+        `Load average (1, 5, 15 min) on ${os.cpus().length} cores: ${loadText(loadBefore)} at the start of the timed rounds, ${loadText(loadAfter)} after the lists.`,
+        '',
         '| operation | contender | median | p95 | n | median over bare |',
         '| --- | --- | --- | --- | --- | --- |',
         ...rows,
@@ -144,6 +166,48 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       ].join('\n');
     } finally {
       await admin.end().catch(() => undefined);
+      await api.stop();
     }
   });
+}
+
+function loadText(load: readonly number[]): string {
+  return load.map((l) => l.toFixed(2)).join(', ');
+}
+
+/** A running `ayb start` (port chosen by the system), logged in to its admin API. */
+async function startAdminApi(env: Record<string, string | undefined>): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
+  const password = `bench-${process.pid}-${Date.now()}`;
+  const child = execa('node', [AYB_BIN, 'start', '--port', '0'], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
+  let out = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ayb start did not say where it listens: ${out}`)), 120_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /ayb listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!.replace('0.0.0.0', '127.0.0.1'));
+      }
+    });
+    void child.then((result) => reject(new Error(`ayb start exited (${result.exitCode}): ${String(result.stderr).slice(0, 400)}`)));
+  });
+  const request = async (method: string, path: string, body: unknown, token?: string) => {
+    const response = await fetch(origin + path, {
+      method,
+      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 400)}`);
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  };
+  const { token } = (await request('POST', '/api/admin/auth', { password })) as { token: string };
+  return {
+    call: (method, path, body) => request(method, path, body, token),
+    async stop() {
+      child.kill('SIGTERM');
+      await child;
+    },
+  };
 }

@@ -54,7 +54,7 @@ const USAGE = `Usage: npm run bench -- [options]
                                  sql,startup,busy_auto,snapshot)
                          mask    masked branches against the same unmasked (template,masked,url,url_masked,
                                  startup); template + mask in place, and a dump from a URL masked in the stream
-                         agent   create / url / delete through the library and the CLI against the bare
+                         agent   create / url / delete through the library, the admin API and the CLI against the bare
                                  CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY / DROP DATABASE, start-up, and a
                                  list of many branches (agent-bench.ts; its own small dataset, --size-mb ignored)
   --agent-ops <n>      agent suite: operations per figure (default 30)
