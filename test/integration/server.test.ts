@@ -126,8 +126,9 @@ describe('ayb start: HTTP API', () => {
     expect(branches[0].url).toMatch(/^postgres:\/\/ayb:\*{8}@127\.0\.0\.1:\d+\/ayb_branch_feature_auth$/);
     expect(branches.map((b: { name: string }) => b.name)).toEqual(['feature-auth']);
 
+    // One record, as `branch show`: the list's record, plus its size (a list sizes only on request).
     const shown = await server.fetch('/api/admin/branches/feature-auth', { token });
-    expect(await shown.json()).toEqual(branches[0]);
+    expect(await shown.json()).toEqual({ ...branches[0], size_bytes: expect.any(Number) });
 
     // A branch of a branch.
     const child = await server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'child', from: 'feature-auth', strategy: 'dump' } });
