@@ -92,6 +92,10 @@ describe('ayb mcp', () => {
       const deleted = await call(tool, { name, yes: true });
       expect(deleted.json, tool).toMatchObject({ name, deleted: true });
     }
+    // The merge froze agent-1 as its merge record, a snapshot of its own that outlives the branch.
+    const records = (await call('snapshot_list')).json as { name: string }[];
+    expect(records.map((r) => r.name)).toEqual([expect.stringMatching(/^agent-1-merged-\d+$/)]);
+    expect((await call('snapshot_delete', { name: records[0]!.name, yes: true })).json).toMatchObject({ deleted: true });
     const { rows } = await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_%'", [], 'postgres');
     expect(rows).toEqual([]);
     expect((await call('snapshot_list')).json).toEqual([]);
