@@ -30,7 +30,7 @@ describe('control table schema version', () => {
 
   it('a new control table states its schema version', async () => {
     expect((await cli('fresh', 'branch', 'list', '--json')).exitCode).toBe(0);
-    expect(await comment('fresh')).toMatch(/^ayb control table, schema version 1\. /);
+    expect(await comment('fresh')).toMatch(/^ayb control table, schema version 2\. /);
   });
 
   it('a table of an ayb from before versioning is migrated once to the same shape as a new one', async () => {
@@ -39,7 +39,7 @@ describe('control table schema version', () => {
     await cluster.query("COMMENT ON TABLE public._ayb_branches IS 'Branches and snapshots made by ayb (one row per database). Managed by ayb; do not edit by hand.'", [], 'older');
     await cluster.query('ALTER TABLE public._ayb_branches DROP COLUMN temp_databases, DROP COLUMN masked', [], 'older');
     expect((await cli('older', 'branch', 'create', 'one', '--json')).exitCode).toBe(0);
-    expect(await comment('older')).toMatch(/^ayb control table, schema version 1\. /);
+    expect(await comment('older')).toMatch(/^ayb control table, schema version 2\. /);
     expect(await shape('older')).toEqual(await shape('fresh'));
   });
 

@@ -6,7 +6,7 @@ import { HTTP_ERROR_CODES } from '../../src/server/http-error.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /** Codes made by a template (`${kind}_exists`, `${tool}_failed`) rather than written out. */
-const BUILT_CODES = ['branch_exists', 'snapshot_exists', 'pg_dump_failed', 'psql_failed'];
+const BUILT_CODES = ['branch_exists', 'snapshot_exists', 'branch_not_found', 'snapshot_not_found', 'pg_dump_failed', 'psql_failed'];
 
 describe('error codes', () => {
   it('are snake_case, listed once, and the HTTP ones are distinct from the CLI ones', () => {
