@@ -1,8 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { openContext } from '../branching/context.js';
+import { loadConfig } from '../config/resolve.js';
 import { listNames } from '../branching/list.js';
 import { UsageError } from '../core/errors.js';
-import { AybCommand } from './base.js';
+import { BaseCommand } from './command.js';
 
 /** What a name in a command line can be: which of main, branches and snapshots the command takes there. */
 export interface NameSources {
@@ -55,7 +56,7 @@ export function nameSourcesFor(command: string, previous: string, valueFlags: re
   return ARGUMENT_NAMES[command];
 }
 
-export default class Completion extends AybCommand {
+export default class Completion extends BaseCommand {
   static override summary = 'Print a shell completion script (bash or zsh)';
   static override description = `Completes commands, flags, flag values and branch and snapshot names. Load it in your shell's startup file:
 
@@ -66,8 +67,6 @@ zsh (~/.zshrc): eval "$(ayb completion zsh)"`;
     { description: 'Completion in the current bash session', command: 'eval "$(<%= config.bin %> completion bash)"' },
     { description: 'For every zsh session', command: "echo 'eval \"$(<%= config.bin %> completion zsh)\"' >> ~/.zshrc" },
   ];
-  // No global flags: completion needs no database. (Typed as the base's: TypeScript requires a subclass to keep its shape.)
-  static override baseFlags = {} as unknown as typeof AybCommand.baseFlags;
   static override args = { shell: Args.string({ description: 'the shell', options: ['bash', 'zsh'] }) };
   static override flags = {
     // Used by the completion script, once per TAB: the names the command takes after the previous word.
@@ -89,7 +88,7 @@ zsh (~/.zshrc): eval "$(ayb completion zsh)"`;
       .map((c) => ({
         id: c.id.split(':').join(' '),
         flags: Object.entries(c.flags).filter(([, f]) => !f.hidden).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]),
-        options: Object.fromEntries(Object.entries(c.flags).filter(([, f]) => f.type === 'option' && f.options).map(([name, f]) => [name, (f as unknown as { options: string[] }).options])),
+        options: Object.fromEntries(Object.entries(c.flags).flatMap(([name, f]) => (f.type === 'option' && f.options ? [[name, f.options]] : []))),
       }));
     const script = completionScript(this.config.bin, commands, args.shell);
     this.setOutput(flags);
@@ -104,7 +103,7 @@ zsh (~/.zshrc): eval "$(ayb completion zsh)"`;
     const sources = nameSourcesFor(command, previous, valueFlags);
     if (!sources) return;
     try {
-      const ctx = await openContext(await this.loadConfig({}));
+      const ctx = await openContext(await loadConfig({}));
       const names = await listNames(ctx);
       const out = [
         ...(sources.main ? ['main'] : []),

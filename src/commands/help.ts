@@ -1,15 +1,13 @@
 import { Args, Flags, loadHelpClass } from '@oclif/core';
 import { notFoundError } from '../output/command-not-found.js';
 import { argvWantsJson } from '../output/writer.js';
-import { AybCommand } from './base.js';
+import { BaseCommand } from './command.js';
 
-export default class Help extends AybCommand {
+export default class Help extends BaseCommand {
   static override summary = 'Show help for ayb or for one command';
   static override description = 'The same as --help (or -h) after a command.';
   static override examples = ['<%= config.bin %> help', '<%= config.bin %> help branch create', { description: 'Every command and its summary, as JSON', command: '<%= config.bin %> help --json' }];
   static override strict = false;
-  // No global flags: help needs no database. (Typed as the base's: TypeScript requires a subclass to keep its shape.)
-  static override baseFlags = {} as unknown as typeof AybCommand.baseFlags;
   static override args = { command: Args.string({ description: 'a command or topic, e.g. branch create' }) };
   static override flags = { json: Flags.boolean({ description: 'the commands (or the one asked for) with their summaries, flags and arguments, as one JSON document' }) };
 

@@ -1,8 +1,9 @@
 import { historyStatus } from '../branching/point-in-time.js';
 import { formatBytes } from '../output/writer.js';
-import { AybCommand, outputFlag } from './base.js';
+import { DatabaseCommand } from './base.js';
+import { outputFlag } from './command.js';
 
-export default class History extends AybCommand {
+export default class History extends DatabaseCommand {
   static override summary = 'Show the history window of the managed PostgreSQL: how far back a branch of main can reach';
   static override description = `With [history] enabled = true, ayb archives the managed PostgreSQL's WAL and takes a base backup every [history] base_backup_every, so that "ayb branch create <name> --from main@<time>" can make a branch of main as it was at any moment of the window: from the end of the oldest base backup until now. This shows the window, the base backups, the disk they and the WAL use, and whether archiving works (pg_stat_archiver): while it fails (a full history disk, say) the window ends at the last archived segment, every ayb command warns, and the warning says how to fix it. "ayb history prune" deletes what falls outside [history] keep (ayb also does after each base backup).`;
   static override examples = [

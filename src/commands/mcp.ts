@@ -1,7 +1,7 @@
 import { openAyb } from '../lib/index.js';
-import { AybCommand } from './base.js';
+import { DatabaseCommand } from './base.js';
 
-export default class Mcp extends AybCommand {
+export default class Mcp extends DatabaseCommand {
   static override summary = 'Serve branch tools to coding agents over MCP (stdio)';
   static override description = `Runs a Model Context Protocol server on stdin/stdout for an agent (Claude Code, Cursor, VS Code, any MCP client) to branch the main database by itself. Tools, named after the CLI commands, with their arguments and flags in snake_case, answering with the JSON those commands print with --json:
 

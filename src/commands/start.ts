@@ -4,9 +4,9 @@ import { UsageError } from '../core/errors.js';
 import { resolveAdminPassword } from '../server/auth.js';
 import { isLoopbackHost } from '../server/hosts.js';
 import { runServer } from '../server/run.js';
-import { AybCommand } from './base.js';
+import { DatabaseCommand } from './base.js';
 
-export default class Start extends AybCommand {
+export default class Start extends DatabaseCommand {
   static override summary = 'Run the local server (health, admin API, dashboard) on main or a branch';
   static override description = `Runs in the foreground on [server] host:port (default 127.0.0.1:8090) until Ctrl-C or SIGTERM. It serves:
 - GET /health: which database and branch it serves

@@ -1,7 +1,7 @@
 import { stopManagedDatabase } from '../branching/context.js';
-import { AybCommand } from './base.js';
+import { DatabaseCommand } from './base.js';
 
-export default class Stop extends AybCommand {
+export default class Stop extends DatabaseCommand {
   static override summary = 'Stop the managed PostgreSQL';
   static override description = 'Stops the local PostgreSQL cluster that ayb runs when no database URL is configured. Its data stays in [managed_pg] data_dir; the next command starts it again.';
   static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop --json'];

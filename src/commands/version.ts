@@ -1,14 +1,11 @@
-import { Flags } from '@oclif/core';
-import { AybCommand } from './base.js';
+import { BaseCommand, jsonFlag } from './command.js';
 
-export default class Version extends AybCommand {
+export default class Version extends BaseCommand {
   static override summary = 'Show the version of ayb (also --version and -v)';
   static override description = 'Prints ayb/<version> <platform>-<arch> node-<version>, as --version does; --json prints {"version", "node", "platform", "arch"}.';
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --json'];
-  // Only --json: the version needs no database. (Typed as the base's: TypeScript requires a subclass to keep its shape.)
-  static override baseFlags = {
-    json: Flags.boolean({ description: 'print exactly one JSON document on stdout', helpGroup: 'GLOBAL' }),
-  } as unknown as typeof AybCommand.baseFlags;
+  // Only --json: the version needs no database.
+  static override baseFlags = { json: jsonFlag('print exactly one JSON document on stdout') };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Version);

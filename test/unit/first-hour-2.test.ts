@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { invocation } from '../../src/commands/base.js';
+import { invocation } from '../../src/commands/command.js';
 import { nameSourcesFor } from '../../src/commands/completion.js';
 import { AybError } from '../../src/core/errors.js';
 import { Writer } from '../../src/output/writer.js';

@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { createBaseSnapshot } from '../../branching/keep-base.js';
 import { expiryFromFlags } from '../../branching/expiry.js';
-import { AybCommand, copyFlags, outputFlag } from '../base.js';
+import { DatabaseCommand, copyFlags } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchCreate extends AybCommand {
+export default class BranchCreate extends DatabaseCommand {
   static override summary = 'Create a branch: a full, isolated copy of a database';
   static override description = `Clones the source (main by default) into a new database ayb_branch_<name> on the main database's server and records it in the control table.
 

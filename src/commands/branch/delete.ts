@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchDelete extends AybCommand {
+export default class BranchDelete extends DatabaseCommand {
   static override summary = 'Delete a branch: end its sessions, drop its database, remove its record';
   static override description = `Asks for confirmation on a terminal (answering no exits 1, nothing changed); elsewhere (scripts, CI) --yes is required (exit 2 without it). Only databases that ayb created and registered are ever dropped. A branch that other branches were made from (--from <branch>) is refused unless --with-children is given; then those are deleted first, deepest first.`;
   static override examples = [

@@ -8,9 +8,10 @@ import { renderDataChangesText } from '../../output/data-diff-view.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { renderChangesText } from '../../schema/render.js';
 import { needsManualSteps, renderMigration } from '../../schema/sql.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchDiff extends AybCommand {
+export default class BranchDiff extends DatabaseCommand {
   static override summary = 'Show the schema (and with --data, the row) changes that turn one database into another';
   static override description = `<a> and <b> are branch or snapshot names, or main; with one name, compares main with that branch. Schemas, extensions, types (enums, domains, composite and range types), collations, sequences, tables, columns, constraints, indexes, views, functions, triggers, row-level security, operators, casts, event triggers, publications, foreign servers and tables, and comments are compared by definition, not just by name (owners and privileges only with --owners/--privileges); ayb's control table is ignored.
 

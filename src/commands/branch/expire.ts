@@ -3,9 +3,10 @@ import { formatDuration } from '../../core/duration.js';
 import { expiryFromFlags, setBranchExpiry } from '../../branching/expiry.js';
 import { UsageError } from '../../core/errors.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchExpire extends AybCommand {
+export default class BranchExpire extends DatabaseCommand {
   static override summary = 'Set or clear when a branch expires';
   static override description = `An expired branch is deleted by "ayb branch prune" (and by "ayb start", which prunes periodically); until then it works as before. --ttl counts from now, not from when the branch was made. An expiry in the past marks the branch for the next prune.`;
   static override examples = [

@@ -3,7 +3,8 @@ import { listBranches } from '../../branching/list.js';
 import { type Branch } from '../../core/records.js';
 import { buildTree, flattenTree, type TreeNode } from '../../branching/tree.js';
 import { branchJson, type BranchJson, branchListColumns } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
 type NestedBranchJson = BranchJson & { children: NestedBranchJson[] };
 
@@ -11,7 +12,7 @@ function nested(node: TreeNode<Branch>): NestedBranchJson {
   return { ...branchJson(node.branch), children: node.children.map(nested) };
 }
 
-export default class BranchList extends AybCommand {
+export default class BranchList extends DatabaseCommand {
   static override summary = 'List branches, oldest first';
   static override description = `Lists every branch recorded in the control table with its status, parent, strategy and expiry. Prints [] with --json when there are none.
 

@@ -5,9 +5,10 @@ import { conflictId, describeConflict, type MergeConflict, mergeBranch, type Mer
 import { parseDuration } from '../../core/duration.js';
 import { AybError, ExitCode, UsageError } from '../../core/errors.js';
 import { renderTable } from '../../output/writer.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchMerge extends AybCommand {
+export default class BranchMerge extends DatabaseCommand {
   static override summary = 'Bring a branch\'s schema and row changes into its parent (a three-way, cell-wise merge)';
   static override description = [
     'Compares the branch with its base (the snapshot it was made from: "ayb branch create <name> --keep-base" keeps one;',

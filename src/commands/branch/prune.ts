@@ -3,7 +3,8 @@ import { formatDuration, parseDuration } from '../../core/duration.js';
 import { type PruneItem, pruneBranches } from '../../branching/expiry.js';
 import { ExternalError } from '../../core/errors.js';
 import { type Column, renderTable } from '../../output/writer.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
 const ACTION_TEXT: Readonly<Record<PruneItem['action'], string>> = {
   deleted: 'deleted',
@@ -12,7 +13,7 @@ const ACTION_TEXT: Readonly<Record<PruneItem['action'], string>> = {
   error: 'FAILED',
 };
 
-export default class BranchPrune extends AybCommand {
+export default class BranchPrune extends DatabaseCommand {
   static override summary = 'Delete expired branches (and, when asked, old or failed ones)';
   static override description = `Deletes every branch whose expiry time has passed (set with create --ttl/--expires-at, "ayb branch expire" or [branching] default_ttl). --older-than and --failed add branches by age or by status; nothing else is touched.
 

@@ -1,9 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { renameBranch } from '../../branching/rename.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchRename extends AybCommand {
+export default class BranchRename extends DatabaseCommand {
   static override summary = 'Rename a branch and its database';
   static override description = `Renames the branch and its database (ayb_branch_<old> becomes ayb_branch_<new>), so its connection URL changes; branches made from it follow the new name. The new name follows the rules of create: "a-b" and "a_b" share a database, so renaming to a name another branch maps to is a conflict, and a database ayb did not create is never touched.
 

@@ -2,9 +2,10 @@ import { Args, Flags } from '@oclif/core';
 import { resetBranch } from '../../branching/reset.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../../output/progress.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchReset extends AybCommand {
+export default class BranchReset extends DatabaseCommand {
   static override summary = "Bring a branch back to its source's current state";
   static override description = `Copies the branch's source again (its parent branch, or main) and puts the copy in the branch's place: same name, same database name and URL, new contents. Everything written to the branch since it was made is discarded; the expiry time is kept.
 

@@ -2,9 +2,10 @@ import { Args, Flags } from '@oclif/core';
 import { branchUrl } from '../../branching/context.js';
 import { getBranch } from '../../branching/list.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class BranchShow extends AybCommand {
+export default class BranchShow extends DatabaseCommand {
   static override summary = 'Show one branch: status, source, size and connection URL';
   static override description = 'The connection URL has its password masked unless --show-password is given.';
   static override examples = [

@@ -1,9 +1,9 @@
 import { Args } from '@oclif/core';
 import { branchUrl } from '../../branching/context.js';
 import { resolveDatabase } from '../../branching/list.js';
-import { AybCommand } from '../base.js';
+import { DatabaseCommand } from '../base.js';
 
-export default class BranchUrl extends AybCommand {
+export default class BranchUrl extends DatabaseCommand {
   static override summary = 'Print the connection URL of a branch (or of main)';
   static override description = 'Prints only the URL, password included, so it can be handed straight to psql or an app. The branch must be ready.';
   static override examples = [

@@ -1,7 +1,7 @@
 import { pruneHistoryNow } from '../../branching/point-in-time.js';
-import { AybCommand } from '../base.js';
+import { DatabaseCommand } from '../base.js';
 
-export default class HistoryPrune extends AybCommand {
+export default class HistoryPrune extends DatabaseCommand {
   static override summary = 'Delete base backups and WAL older than the history window needs';
   static override description = `Deletes every base backup that ended before now - [history] keep, except the newest of those (the window's oldest moments are restored from it), and the archived WAL that only the deleted ones needed (pg_archivecleanup). ayb also prunes after each base backup it takes.`;
   static override examples = ['<%= config.bin %> history prune', '<%= config.bin %> history prune --json'];

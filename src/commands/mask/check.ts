@@ -2,9 +2,10 @@ import { Flags } from '@oclif/core';
 import { checkMaskingRules } from '../../branching/mask-check.js';
 import { ExitCode } from '../../core/errors.js';
 import { renderTable } from '../../output/writer.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class MaskCheck extends AybCommand {
+export default class MaskCheck extends DatabaseCommand {
   static override summary = 'List personal-looking columns that no masking rule covers, and rules that name nothing';
   static override description = `Reads the source's catalog and samples up to 200 rows of each table. A column is reported when its name looks personal (email, phone, first_name, address, birth_date, ssn, ip, password …), its type is inet, cidr or macaddr, or at least half of the sampled values look like emails, phone numbers or IP addresses, and no rule masks it: not directly, nor through a foreign key to a masked column, nor as a partition of a masked table, nor by a trigger that fills it from masked columns. Identity numbers are found by name even where it ends in _id (national_id, tax_id, tax_number, passport, iban …); json and jsonb columns by the keys whose values look like emails or phone numbers; a tsvector beside personal columns because it holds their words. Rules whose table or column does not exist, or whose function cannot apply to the column, are reported too.
 

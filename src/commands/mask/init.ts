@@ -2,9 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { maskInitText } from '../../branching/mask-init.js';
 import { ConflictError } from '../../core/errors.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class MaskInit extends AybCommand {
+export default class MaskInit extends DatabaseCommand {
   static override summary = 'Write a starting [masking] section: rules for what looks personal, keep for the rest';
   static override description = `Reads the source's catalog and samples its rows as ayb mask check does, then writes TOML: a [[masking.rules]] entry for every column that looks personal (a function chosen to fit the column: email, phone, first_name, last_name, name, address, hash, redact, date_shift, json_keys, null), each commented with why, and a [masking] keep list of every other column that can hold text, each commented with its type. Columns a trigger fills from masked ones (a tsvector of names) need no line: they are recomputed. A personal-looking column no function fits is written as a TODO comment, and a masked copy is refused until it has a rule or is kept.
 

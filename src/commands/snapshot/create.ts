@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { AybCommand, copyFlags, outputFlag } from '../base.js';
+import { DatabaseCommand, copyFlags } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class SnapshotCreate extends AybCommand {
+export default class SnapshotCreate extends DatabaseCommand {
   static override summary = 'Freeze a copy of main or a branch, to branch from and reset to';
   static override description = `Copies the source (main by default) into a database ayb_snap_<name> that nobody can connect to (ALLOW_CONNECTIONS false), and records it. A snapshot never changes: branch from it with "ayb branch create <name> --from <snapshot>", and bring a branch back to it with "ayb branch reset <branch> --to <snapshot>". Both are always fast template copies, even while main is busy, because nobody is ever connected to a snapshot.
 

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class SnapshotDelete extends AybCommand {
+export default class SnapshotDelete extends DatabaseCommand {
   static override summary = 'Delete a snapshot: drop its database and remove its record';
   static override description = `Asks for confirmation on a terminal (answering no exits 1, nothing changed); elsewhere (scripts, CI) --yes is required (exit 2 without it). A snapshot that branches were made from (or are being made from right now) is refused unless --with-children is given; then those branches are deleted first, deepest first. Deleting a snapshot never touches main or the branch it was taken of.`;
   static override examples = [

@@ -1,9 +1,10 @@
 import { Flags } from '@oclif/core';
 import { listBranches } from '../../branching/list.js';
 import { branchJson, snapshotListColumns } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class SnapshotList extends AybCommand {
+export default class SnapshotList extends DatabaseCommand {
   static override summary = 'List snapshots, oldest first';
   static override description = 'Lists every snapshot with its status, what it was taken of and expiry. Prints [] with --json when there are none. Sizes on disk only with --sizes (a scan of each snapshot\'s files); `ayb snapshot show <name>` always gives one.';
   static override examples = [

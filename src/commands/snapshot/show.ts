@@ -1,9 +1,10 @@
 import { Args } from '@oclif/core';
 import { getBranch } from '../../branching/list.js';
 import { branchDetailColumns, branchJson } from '../../output/branch-view.js';
-import { AybCommand, outputFlag } from '../base.js';
+import { DatabaseCommand } from '../base.js';
+import { outputFlag } from '../command.js';
 
-export default class SnapshotShow extends AybCommand {
+export default class SnapshotShow extends DatabaseCommand {
   static override summary = 'Show one snapshot: status, source, size and expiry';
   static override description = 'A snapshot has no connection URL: nobody connects to it. Branch from it with: ayb branch create <name> --from <snapshot>. A note on stderr says what PostgreSQL does not keep: unlogged rows after a server crash, and for a snapshot of main@<time> unlogged rows and exact sequence positions.';
   static override examples = ['<%= config.bin %> snapshot show before-migration', '<%= config.bin %> snapshot show before-migration --json'];
