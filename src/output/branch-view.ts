@@ -1,6 +1,7 @@
 import { formatDuration } from '../core/duration.js';
 import type { Branch } from '../core/records.js';
-import { type Column, formatBytes, statusColor } from './writer.js';
+import { expiresIn, formatBytes } from './format.js';
+import { type Column, statusColor } from './writer.js';
 
 /**
  * The branch record as scripts see it (SPEC: snake_case keys, ISO 8601 times, error_message omitted
@@ -80,13 +81,6 @@ export function ago(date: Date, now: number = Date.now()): string {
 /** An absolute UTC time followed by how long ago it was: `2026-12-02 01:55:31Z (3m ago)`. */
 function timeAndAgo(date: Date): string {
   return `${shortTime(date)} (${ago(date)})`;
-}
-
-/** `never`, `in 2d 3h` or `expired 5m ago`, relative to `now`. */
-export function expiresIn(expiresAt: Date | null, now: number = Date.now()): string {
-  if (!expiresAt) return 'never';
-  const left = expiresAt.getTime() - now;
-  return left > 0 ? `in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`;
 }
 
 function expiresColor(value: string) {

@@ -179,17 +179,8 @@ export function renderRecord<T>(row: T, columns: readonly Column<T>[], color = f
     .join('\n');
 }
 
-export function formatBytes(bytes: number | undefined): string | undefined {
-  if (bytes === undefined) return undefined;
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
+// Shared with the dashboard's browser bundle, so it lives in a module without Node: format.ts.
+export { formatBytes } from './format.js';
 
 /** Whether argv asks for JSON output, for errors raised before (or instead of) flag parsing. */
 export function argvWantsJson(argv: readonly string[]): boolean {

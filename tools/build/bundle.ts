@@ -14,6 +14,13 @@
  * and what oclif or pg only ask for in situations ayb never creates (TypeScript loaders for
  * development, pg-native, Cloudflare sockets). Dynamic imports (execa) become chunks in
  * dist/chunks, loaded on first use as before.
+ *
+ * Second, the dashboard's browser script: dist/server/dashboard/client.js (tsc's output of
+ * src/server/dashboard/client.ts) with the modules it imports (its api, state, views and dom
+ * modules, and output/format.ts, the formatters the terminal uses too) becomes one file,
+ * dist/server/dashboard/app.js, served as /admin/app.js. Type imports (the admin API's answer types,
+ * from the server's own modules) are erased by tsc, so the browser gets no server code; a module
+ * the bundle pulls in must use neither Node nor anything the browser lacks.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,3 +44,12 @@ await build({
   logLevel: 'warn',
 });
 process.stdout.write(`wrote ${path.relative(process.cwd(), output) || output}\n`);
+
+const dashboard = path.join(dist, 'server', 'dashboard', 'app.js');
+await build({
+  input: path.join(dist, 'server', 'dashboard', 'client.js'),
+  platform: 'browser',
+  output: { file: dashboard, format: 'esm', sourcemap: false },
+  logLevel: 'warn',
+});
+process.stdout.write(`wrote ${path.relative(process.cwd(), dashboard) || dashboard}\n`);

@@ -8,11 +8,11 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 let clientScript: Promise<string> | undefined;
 
 /**
- * The browser script: `client.ts`, compiled by `npm run build` to dist/server/dashboard/client.js.
- * This module runs only from the CLI's bundle, dist/ayb.js (src/build/bundle.ts), so the path is
- * taken from there.
+ * The browser script: `client.ts` and the modules it imports, compiled by `npm run build` and
+ * bundled into one file, dist/server/dashboard/app.js (tools/build/bundle.ts). This module runs only
+ * from the CLI's bundle, dist/ayb.js, so the path is taken from there.
  */
-const CLIENT_SCRIPT = new URL('./server/dashboard/client.js', import.meta.url);
+const CLIENT_SCRIPT = new URL('./server/dashboard/app.js', import.meta.url);
 
 function loadClientScript(): Promise<string> {
   clientScript ??= readFile(CLIENT_SCRIPT, 'utf8').then(
