@@ -25,6 +25,29 @@ export default tseslint.config(
     },
   },
   {
+    // Size limits for src/ and tools/, counted without blank lines and comments (the code base explains
+    // itself in comments, which should not push a file over). Tests are exempt: a test file is a list
+    // of cases, and a describe() callback holding them grows with the cases, not with its logic.
+    files: ['src/**/*.ts', 'tools/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 100, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    // Temporary exceptions, each with its reason. Remove a line when its file is under the limits.
+    // Being split by other engineers in this same session (issue 22 item 4, issue 28): not edited here.
+    files: ['src/schema/sql.ts', 'src/schema/snapshot.ts', 'tools/bench/run.ts'],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
+  },
+  {
+    // Functions over 100 lines in files other engineers own and are reworking in this session: createBranch
+    // becomes the copy() pipeline (issue 22 items 1-2); addAdminRoutes' source parsing moves to SourceRef
+    // (issue 22 item 1); createMcpServer and agentSuite are the agent's (issue 28).
+    files: ['src/branching/create.ts', 'src/server/admin-api.ts', 'src/mcp/server.ts', 'tools/bench/agent-bench.ts'],
+    rules: { 'max-lines-per-function': 'off' },
+  },
+  {
     files: ['test/**'],
     // Tests match what a terminal was sent, escape sequences (ESC [ K) included, on purpose.
     rules: { 'no-control-regex': 'off' },

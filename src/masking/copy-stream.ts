@@ -4,6 +4,32 @@ import type { Masker } from './functions.js';
 import { type MaskPlan, type PlannedColumn, qualified } from './plan.js';
 
 /**
+ * Masks the fields of one COPY row in place, by the column planned for each field (none: left as
+ * it is). An `sql` column cannot be masked here: `defer` is given it and true is returned, so the
+ * row waits for the chunk's query (see SqlEvaluator).
+ */
+function maskFields(fields: string[], slots: readonly (PlannedColumn | undefined)[], masker: Masker, defer: (index: number, column: PlannedColumn) => void): boolean {
+  let waits = false;
+  slots.forEach((column, i) => {
+    if (!column || i >= fields.length) return;
+    if (column.mask.kind === 'sql') {
+      defer(i, column);
+      waits = true;
+      return;
+    }
+    if (column.mask.kind === 'derived') {
+      // Filled by its trigger from the masked values once the rows are in (recomputeDerived).
+      fields[i] = column.mask.empty === null ? '\\N' : encodeCopyField(column.mask.empty);
+      return;
+    }
+    const raw = fields[i]!;
+    const masked = masker.apply(column.mask, raw === '\\N' ? null : decodeCopyField(raw));
+    fields[i] = masked === null ? '\\N' : encodeCopyField(masked);
+  });
+  return waits;
+}
+
+/**
  * Masks rows in pg_dump's plain output on their way to psql: the lines of each `COPY … FROM stdin;`
  * block of a planned table are rewritten, field by field, before they leave this process, so the
  * original values never reach the target server. Everything else passes through unchanged. The
@@ -33,23 +59,7 @@ export function maskingStream(plan: MaskPlan, masker: Masker, sql?: SqlEvaluator
       }
       if (!slots) return line;
       const fields = line.split('\t');
-      let waits = false;
-      slots.forEach((column, i) => {
-        if (!column || i >= fields.length) return;
-        if (column.mask.kind === 'sql') {
-          deferred.push({ fields, index: i, column, table });
-          waits = true;
-          return;
-        }
-        if (column.mask.kind === 'derived') {
-          // Filled by its trigger from the masked values once the rows are in (recomputeDerived).
-          fields[i] = column.mask.empty === null ? '\\N' : encodeCopyField(column.mask.empty);
-          return;
-        }
-        const raw = fields[i]!;
-        const masked = masker.apply(column.mask, raw === '\\N' ? null : decodeCopyField(raw));
-        fields[i] = masked === null ? '\\N' : encodeCopyField(masked);
-      });
+      const waits = maskFields(fields, slots, masker, (index, column) => deferred.push({ fields, index, column, table }));
       return waits ? fields : fields.join('\t');
     }
     if (line.startsWith('COPY ') && line.endsWith(' FROM stdin;')) {
