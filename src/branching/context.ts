@@ -4,7 +4,7 @@ import type { AybConfig } from '../config/schema.js';
 import { configuredDatabase, type DatabaseSource, type LoadedConfig, managedClusterOptions } from '../config/resolve.js';
 import type { Client } from '../postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../postgres/conninfo.js';
-import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed.js';
+import { ensureManagedCluster, stopManagedCluster } from '../postgres/managed/index.js';
 import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
 import { baseDir, historySettings, type HistorySettings } from '../history/store.js';
 import { recoverRefusal } from '../postgres/connection-guard.js';

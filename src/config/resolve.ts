@@ -5,7 +5,7 @@ import { parse as parseToml } from 'smol-toml';
 import { NotFoundError, UsageError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
 import { type ConnInfo, parseConnInfo } from '../postgres/conninfo.js';
-import type { ManagedClusterOptions } from '../postgres/managed.js';
+import type { ManagedClusterOptions } from '../postgres/managed/index.js';
 import { type AybConfig, ConfigSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'ayb.toml';

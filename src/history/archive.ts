@@ -4,7 +4,7 @@ import { ExternalError } from '../core/errors.js';
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
 import { withFileLock } from '../postgres/lock.js';
-import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed.js';
+import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed/index.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
 import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ExternalError, NotFoundError } from '../core/errors.js';
 import { connect, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { MANAGED_SUPERUSER, prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed.js';
+import { MANAGED_SUPERUSER, prepareServiceDir, runAsServiceUser, startClusterIn, stopManagedCluster } from '../postgres/managed/index.js';
 import { freePort } from '../postgres/ports.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { archiverStatus, archivingFailure, archivingFix } from './archive.js';

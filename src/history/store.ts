@@ -5,7 +5,7 @@ import { type LoadedConfig, managedClusterOptions, resolvePath } from '../config
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { processRuns } from '../postgres/lock.js';
-import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/managed.js';
+import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/managed/index.js';
 
 /**
  * The on-disk layout of `[history]`, beside the managed data directory by default:

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { destroyManagedCluster, ensureManagedCluster, MANAGED_DATABASE } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, ensureManagedCluster, MANAGED_DATABASE } from '../../src/postgres/managed/index.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { waitUntil } from './gate.js';

@@ -2,7 +2,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { destroyManagedCluster } from '../../src/postgres/managed.js';
+import { destroyManagedCluster } from '../../src/postgres/managed/index.js';
 import { cleanAbandonedRuns, makeRunFolder, removeRunFolder } from './test-runs.js';
 
 /**

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CowFilesystem, makeXfsImage, PG18_PACKAGE_VERSION, pg18Binaries } from '../../tools/bench/cow.js';
 import { connect } from '../../src/postgres/client.js';
-import { destroyManagedCluster, ensureManagedCluster, type ManagedCluster } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, ensureManagedCluster, type ManagedCluster } from '../../src/postgres/managed/index.js';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/cluster.js';
 

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../src/postgres/client.js';
 import { withDatabase } from '../../src/postgres/conninfo.js';
-import { ensureManagedCluster, stopManagedCluster } from '../../src/postgres/managed.js';
+import { ensureManagedCluster, stopManagedCluster } from '../../src/postgres/managed/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { jsonError } from '../helpers/cli-errors.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';

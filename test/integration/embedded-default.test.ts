@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyManagedCluster, runningPort } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, runningPort } from '../../src/postgres/managed/index.js';
 import { freePort } from '../helpers/cluster.js';
 import { runCli } from '../helpers/cli.js';
 

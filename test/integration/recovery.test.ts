@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureManagedCluster, restartManagedCluster, stopManagedCluster } from '../../src/postgres/managed.js';
+import { ensureManagedCluster, restartManagedCluster, stopManagedCluster } from '../../src/postgres/managed/index.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { advisoryLocksHeld, branchDatabases, fillSlowSource, holdGate, toolSessions, waitForDumpAtGate, waitForRestoreOf, waitUntil } from '../helpers/clone-probes.js';

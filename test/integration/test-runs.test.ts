@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureManagedCluster } from '../../src/postgres/managed.js';
+import { ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { freePort } from '../helpers/cluster.js';
 import { cleanAbandonedRuns, makeRunFolder } from '../helpers/test-runs.js';
 

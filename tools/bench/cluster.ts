@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { withClient } from '../../src/postgres/client.js';
 import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { freePort } from '../../src/postgres/ports.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { buildDataset } from './dataset.js';

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { hydrateLibrarySymlinks } from '../../src/postgres/managed.js';
+import { hydrateLibrarySymlinks } from '../../src/postgres/managed/index.js';
 
 /**
  * What the PostgreSQL 18 part of the benchmark needs from outside Node: PostgreSQL 18 server

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { withClient } from '../../src/postgres/client.js';
 import { type ConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { diffSnapshots } from '../../src/schema/diff.js';
 import { snapshotSchema } from '../../src/schema/snapshot.js';

@@ -28,7 +28,7 @@ import { execa } from 'execa';
 import { findTool } from '../../src/postgres/tools.js';
 import { connect, type Client } from '../../src/postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
-import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed.js';
+import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { type AgentBenchOptions, agentSuite } from './agent-bench.js';
 import { runBaseline } from './baseline.js';
