@@ -130,7 +130,7 @@ function lockList(branch: string, into: string) {
 async function freezeBranch(ctx: BranchContext, branch: string): Promise<BranchRow> {
   const stamp = new Date().toISOString().replace(/[-:TZ.]/g, '').slice(0, 14);
   const name = `${branch.slice(0, MAX_NAME_LENGTH - 22)}-merged-${stamp}`;
-  const { branch: row } = await createBranch(ctx, { name, kind: 'snapshot', from: branch, expiresAt: null });
+  const { branch: row } = await createBranch(ctx, { name, kind: 'snapshot', source: { kind: 'record', name: branch }, expiresAt: null });
   return row;
 }
 

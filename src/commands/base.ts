@@ -4,7 +4,6 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { newSession, openContext, type OpenedContext } from '../branching/context.js';
 import type { ControlSession } from '../branching/session.js';
 import { createBranch } from '../branching/create.js';
-import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { checkDeletable, deleteBranch } from '../branching/delete.js';
 import { expiryFromFlags } from '../branching/expiry.js';
 import type { StrategyChoice } from '../config/schema.js';
@@ -16,7 +15,7 @@ import { AybError, ExitCode, InterruptedError, UsageError } from '../core/errors
 import { closest } from '../core/suggest.js';
 import { argvWantsJson, type OutputFormat, Writer } from '../output/writer.js';
 import { debugTrace, knownSecrets, scrubError } from '../output/debug.js';
-import { passwordInArgvWarning } from '../branching/source.js';
+import { passwordInArgvWarning, type SourceRef } from '../copy/source-ref.js';
 
 interface CopyFlagValues {
   readonly strategy?: string;
@@ -102,18 +101,16 @@ export abstract class AybCommand extends Command {
   }
 
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
-  protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
+  protected async createCopy(kind: RecordKind, name: string, source: SourceRef, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
     const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
-    this.warnPasswordInArgv('--from', from, 'PGPASSWORD');
-    const ctx = isPointInTime(from) ? await this.historyContext(flags) : await this.branchContext(flags);
+    // `main@<time>` is read from the project's history (branching/copy.ts restores it).
+    const ctx = source.kind === 'point-in-time' ? await this.historyContext(flags) : await this.branchContext(flags);
     const started = Date.now();
-    // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
-    const copy = isPointInTime(from) ? createAtPointInTime : createBranch;
     const { branch, created } = await this.interruptible((signal) =>
-      copy(ctx, {
+      createBranch(ctx, {
         name,
         kind,
-        from,
+        source,
         strategy: flags.strategy as StrategyChoice | undefined,
         ifNotExists: flags['if-not-exists'],
         expiresAt,
