@@ -7,8 +7,8 @@ import { AybError, ConflictError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy, type RecordKind } from '../core/records.js';
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
-import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { MAIN_SOURCE, type SourceRef, sourceRefText } from '../copy/source-ref.js';
+import { connectMaintenance, databaseExists, dropDatabase } from '../postgres/maintenance.js';
+import { MAIN_SOURCE, type SourceRef } from '../copy/source-ref.js';
 import { checkInWindow } from '../history/restore.js';
 import { type BranchContext, maintenanceAfterRecovery, noticeOf, type OpenedContext, withControl } from './context.js';
 import { copyDatabase } from './copy.js';
@@ -19,9 +19,9 @@ import { type MaskingDecision, maskingFor } from './masking.js';
 import type { MaskingJob } from '../masking/prepare.js';
 import { historyOf } from './point-in-time.js';
 import { getBranch, withSizes } from './list.js';
-import { branchBusyError, parentBusyError } from './locks.js';
-import { databaseNameFor, lockKey, validateBranchName } from './names.js';
-import { parentLockFor, type ResolvedSource, resolveSource, strategyFor } from './source.js';
+import { branchBusyError, ifLockFree, lockSource, tryLock, unlock, unlockSource, waitForLock } from './locks.js';
+import { databaseNameFor, validateBranchName } from './names.js';
+import { type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
 export interface CreateOptions {
   readonly name: string;
@@ -62,7 +62,6 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   const kind = options.kind ?? 'branch';
   validateBranchName(name);
   const branchDatabase = databaseNameFor(kind, name);
-  const lock = lockKey(name);
   const ref = options.source ?? MAIN_SOURCE;
   // Said before anything is restored or recorded: a moment outside the history's window.
   if (ref.kind === 'point-in-time') await checkInWindow(historyOf(ctx as OpenedContext), ref.at);
@@ -73,10 +72,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
 
   const maint = await maintenanceAfterRecovery(ctx);
   let locked = false;
-  let parentDatabase: string | undefined;
+  let parent: string | undefined;
   try {
     // The lock says "someone is working on this database name" to every other ayb process.
-    locked = await tryLockBranch(maint, lock);
+    locked = await tryLock(maint, { record: name });
     if (!locked) {
       const existing = await withControl(ctx, (c) => findRow(c, name));
       if (existing?.status === 'ready' && existing.kind === kind && options.ifNotExists) {
@@ -85,7 +84,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       if (options.ifNotExists) {
         // A re-run CI job racing the first one: wait for that create, then take its result.
         ctx.log?.(`${capitalised(kind)} "${name}" is being created by another ayb process; waiting for it …`);
-        locked = await waitForBranchLock(ctx, maint, lock, signal);
+        locked = await waitForLock(ctx, maint, { record: name }, signal);
       }
     }
     if (!locked) {
@@ -93,10 +92,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     // A branch made from a branch holds the parent's lock shared until it is done, so the parent
     // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
-    parentDatabase = parentLockFor(ref);
-    if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
-      parentDatabase = undefined;
-      throw parentBusyError(sourceRefText(ref));
+    if (ref.kind === 'record') {
+      validateBranchName(ref.name);
+      await lockSource(maint, ref.name);
+      parent = ref.name;
     }
 
     const claim = await withControl(ctx, (client) => reserve(ctx, client, maint, { ...options, kind, ref, masking, branchDatabase }));
@@ -144,8 +143,8 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }
   } finally {
-    if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
-    if (locked) await unlockBranch(maint, lock).catch(() => undefined);
+    if (parent) await unlockSource(maint, parent).catch(() => undefined);
+    if (locked) await unlock(maint, { record: name }).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
 }
@@ -197,20 +196,6 @@ async function reserve(
   return { row, source, job };
 }
 
-/** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */
-async function waitForBranchLock(ctx: BranchContext, maint: Client, branchDatabase: string, signal?: AbortSignal): Promise<boolean> {
-  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
-  try {
-    await lockBranch(maint, branchDatabase);
-    return true;
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
-  } finally {
-    stopCancel();
-  }
-}
-
 function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource): AybError {
   if (error instanceof AybError) return error;
   return queryError(error, source.conn.password ? source.conn : ctx.main);
@@ -254,23 +239,19 @@ async function cleanUpFailedCreate(
   // process) takes this create for an interrupted one, finishes it, and the name may be created
   // anew: so a fresh session takes the lock again and touches the record only while it is still
   // this create's, never a database another process has made of the name since.
-  const lock = lockKey(row.name);
   const stillOurs = () => withControl(ctx, async (client) => {
     const current = await findRow(client, row.name);
     return current?.id === row.id && current.status === 'creating';
   });
   const cleanUpOnFresh = async (fresh: Client): Promise<Cleanup> => {
-    if (!(await tryLockBranch(fresh, lock))) {
-      if (!(await stillOurs())) return { done: true, elsewhere: true };
-      throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
-    }
-    try {
+    const done = await ifLockFree(fresh, { record: row.name }, async (): Promise<Cleanup> => {
       if (!(await stillOurs())) return { done: true, elsewhere: true };
       await cleanUp(fresh);
       return { done: true };
-    } finally {
-      await unlockBranch(fresh, lock).catch(() => undefined);
-    }
+    });
+    if (done) return done;
+    if (!(await stillOurs())) return { done: true, elsewhere: true };
+    throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
   };
   const maintAlive = () => maint.query('SELECT 1').then(() => true, () => false);
   const timeoutMs = parseDuration(ctx.config.branching.reconnect_timeout, '[branching] reconnect_timeout');

@@ -6,7 +6,7 @@ import { parseRecordedSource } from '../copy/source-ref.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
-import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
+import { databaseExists, dropDatabase, terminateSessions } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
 import { type BranchContext, noticeOf, withControl } from './context.js';
@@ -14,9 +14,9 @@ import { copyDatabase, type CopyOutcome } from './copy.js';
 import { missingBranchError } from './delete.js';
 import { wrongKindError } from './errors.js';
 import { getBranch } from './list.js';
-import { parentBusyError, withBranchLocks } from './locks.js';
+import { lockSource, withBranchLocks } from './locks.js';
 import { maskingFor } from './masking.js';
-import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
+import { branchDatabaseName, newResetDatabaseNames, validateBranchName } from './names.js';
 import { dropTempDatabases } from './recovery.js';
 import { type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
@@ -55,7 +55,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
   const { name, signal } = options;
   validateBranchName(name);
   const database = branchDatabaseName(name);
-  return withBranchLocks(ctx, [{ name, database }], async (maint) => {
+  return withBranchLocks(ctx, [name], async (maint) => {
     const { row, source, label } = await withControl(ctx, async (client) => {
       const found = await findRow(client, name);
       if (!found) throw await missingBranchError(ctx, name);
@@ -73,7 +73,7 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       // or renamed during the copy. Released with the maintenance session at the end.
       const resolved = options.to !== undefined ? await snapshotSource(ctx, client, options.to) : await resetSource(ctx, client, found);
       const parent = resolved.source.parent;
-      if (parent !== null && !(await tryLockBranchShared(maint, lockKey(parent)))) throw parentBusyError(parent);
+      if (parent !== null) await lockSource(maint, parent);
       return { row: found, source: resolved.source, label: resolved.label };
     });
     if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {

@@ -8,7 +8,7 @@ import type { SourceRef } from '../copy/source-ref.js';
 import type { PointInTime } from '../history/point-in-time.js';
 import type { BranchContext } from './context.js';
 import { findRow } from './control-table.js';
-import { lockKey, validateBranchName } from './names.js';
+import { validateBranchName } from './names.js';
 
 /** Where a branch is cloned from, resolved. */
 export interface ResolvedSource extends CloneSource {
@@ -67,13 +67,6 @@ async function recordSource(ctx: BranchContext, client: Client, from: string): P
     snapshot: row.kind === 'snapshot' ? row.name : null,
     masked: row.masked,
   };
-}
-
-/** The lock a copy from `ref` holds shared: set when it names a branch or a snapshot. */
-export function parentLockFor(ref: SourceRef): string | undefined {
-  if (ref.kind !== 'record') return undefined;
-  validateBranchName(ref.name);
-  return lockKey(ref.name);
 }
 
 /** A snapshot is only ever copied by template: a dump would have to connect to it. */
