@@ -1,41 +1,37 @@
 import os from 'node:os';
-import { chooseStrategy, cloneDatabase, type CloneProgress, finishCopy } from '../clone/clone.js';
+import type { CloneProgress } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatDuration, parseDuration, ttlExpiry } from '../core/duration.js';
 import { AybError, ConflictError } from '../core/errors.js';
-import { type Branch, type BranchRow, type CloneStrategy, CONTROL_TABLE_SQL, type RecordKind } from '../core/records.js';
+import { type Branch, type BranchRow, type CloneStrategy, type RecordKind } from '../core/records.js';
 import { type Client, queryError, sqlState, SqlState } from '../postgres/client.js';
-import { scrubSecret, withDatabase } from '../postgres/conninfo.js';
-import { cancelOnAbort, connectMaintenance, databaseExists, dropDatabase, lockBranch, tryLockBranch, tryLockBranchShared, unlockBranch, unlockBranchShared } from '../postgres/maintenance.js';
-import { type BranchContext, maintenanceAfterRecovery, noticeOf, releaseControl, withControl } from './context.js';
+import { scrubSecret } from '../postgres/conninfo.js';
+import { connectMaintenance, databaseExists, dropDatabase } from '../postgres/maintenance.js';
+import { MAIN_SOURCE, type SourceRef } from '../copy/source-ref.js';
+import { checkInWindow } from '../history/restore.js';
+import { type BranchContext, maintenanceAfterRecovery, noticeOf, type OpenedContext, withControl } from './context.js';
+import { copyDatabase } from './copy.js';
 import { deleteRow, findRow, findRowByNameOrDatabase, insertCreatingRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
 import { dropRecordDatabases } from './recovery.js';
-import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
+import { type MaskingDecision, maskingFor } from './masking.js';
+import type { MaskingJob } from '../masking/prepare.js';
+import { historyOf } from './point-in-time.js';
 import { getBranch, withSizes } from './list.js';
-import { branchBusyError, parentBusyError } from './locks.js';
-import { databaseNameFor, lockKey, validateBranchName } from './names.js';
-import { parentLockFor, type ResolvedSource, resolveSource, strategyFor } from './source.js';
+import { branchBusyError, ifLockFree, lockSource, tryLock, unlock, unlockSource, waitForLock } from './locks.js';
+import { databaseNameFor, validateBranchName } from './names.js';
+import { type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
 export interface CreateOptions {
   readonly name: string;
   /** A branch (default) or a snapshot: `ayb_snap_<name>`, refusing connections once made. */
   readonly kind?: RecordKind;
-  /** `main` (default), a branch or snapshot name, or a connection URL. */
-  readonly from?: string;
-  /** Recorded as the source instead of `from` (a point-in-time copy comes from a temporary cluster). */
-  readonly sourceLabel?: string;
   /**
-   * A source made only once the name is checked and reserved: main restored to a moment
-   * (point-in-time.ts). `claimed` describes it for the record; `provide` makes the source (a
-   * temporary cluster whose roles are main's, given as a typed value, never a URL parsed back, so
-   * its grants are kept), runs the copy with it and removes it.
+   * What it copies (default main), parsed at the edge (copy/source-ref.ts). `main@<time>` is
+   * restored into a temporary cluster only once the name is checked and reserved (copyDatabase).
    */
-  readonly deferredSource?: {
-    readonly claimed: ResolvedSource;
-    provide<T>(copy: (source: ResolvedSource) => Promise<T>): Promise<T>;
-  };
+  readonly source?: SourceRef;
   readonly strategy?: StrategyChoice;
   readonly ifNotExists?: boolean;
   /** When the branch expires; `null` never; undefined applies `[branching] default_ttl`. */
@@ -66,17 +62,20 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
   const kind = options.kind ?? 'branch';
   validateBranchName(name);
   const branchDatabase = databaseNameFor(kind, name);
-  const lock = lockKey(name);
-  const masked = wantsMasking(ctx, options.masked);
+  const ref = options.source ?? MAIN_SOURCE;
+  // Said before anything is restored or recorded: a moment outside the history's window.
+  if (ref.kind === 'point-in-time') await checkInWindow(historyOf(ctx as OpenedContext), ref.at);
   // No rules or no secret: said before anything is recorded or copied.
-  const secret = masked ? await maskingSecret(ctx) : undefined;
+  const masking = await maskingFor(ctx, options.masked);
+  const masked = masking.masked;
+  const requested = options.strategy ?? ctx.config.branching.default_strategy;
 
   const maint = await maintenanceAfterRecovery(ctx);
   let locked = false;
-  let parentDatabase: string | undefined;
+  let parent: string | undefined;
   try {
     // The lock says "someone is working on this database name" to every other ayb process.
-    locked = await tryLockBranch(maint, lock);
+    locked = await tryLock(maint, { record: name });
     if (!locked) {
       const existing = await withControl(ctx, (c) => findRow(c, name));
       if (existing?.status === 'ready' && existing.kind === kind && options.ifNotExists) {
@@ -85,7 +84,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       if (options.ifNotExists) {
         // A re-run CI job racing the first one: wait for that create, then take its result.
         ctx.log?.(`${capitalised(kind)} "${name}" is being created by another ayb process; waiting for it …`);
-        locked = await waitForBranchLock(ctx, maint, lock, signal);
+        locked = await waitForLock(ctx, maint, { record: name }, signal);
       }
     }
     if (!locked) {
@@ -93,100 +92,48 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
     // A branch made from a branch holds the parent's lock shared until it is done, so the parent
     // cannot be deleted, reset or renamed under the copy (nor leave this branch an orphan).
-    parentDatabase = options.deferredSource ? undefined : parentLockFor(options.from);
-    if (parentDatabase && !(await tryLockBranchShared(maint, parentDatabase))) {
-      parentDatabase = undefined;
-      throw parentBusyError(options.from!);
+    if (ref.kind === 'record') {
+      validateBranchName(ref.name);
+      await lockSource(maint, ref.name);
+      parent = ref.name;
     }
 
-    const claim = await withControl(ctx, async (client) => {
-      const source = options.deferredSource?.claimed ?? (await resolveSource(ctx, client, options.from));
-      // A usage error about the source is said before anything is recorded.
-      strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
-      // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
-      // can hold text and is neither masked nor kept, refuses the copy here.
-      const masking = secret !== undefined ? await maskingJob(ctx, secret, source) : undefined;
-      const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
-      if (existing) {
-        if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing };
-        // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
-        const interrupted = existing.status === 'creating' || existing.status === 'deleting';
-        if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
-        if (interrupted) noticeOf(ctx)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
-        // A failed row is replaced; its database should be gone, but make sure (it is registered).
-        await dropRecordDatabases(client, maint, existing);
-        await deleteRow(client, existing.id);
-      }
-      if (await databaseExists(maint, branchDatabase)) throw foreignDatabaseError(branchDatabase, kind);
-      const row = await insertCreatingRow(client, {
-        name,
-        kind,
-        source_database: options.sourceLabel ?? source.label,
-        branch_database: branchDatabase,
-        strategy: null,
-        // A snapshot stands on its own: deleting the branch it was taken of leaves it alone.
-        parent: kind === 'snapshot' ? null : source.parent,
-        snapshot: kind === 'snapshot' ? null : source.snapshot,
-        expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
-        // A copy of a masked branch or snapshot is masked already, asked for or not.
-        masked: masked || source.masked,
-      }, os.hostname());
-      return { row, source, masking };
-    });
-    if ('existing' in claim) return { branch: await getBranch(ctx, name, kind), created: false };
+    const claim = await withControl(ctx, (client) => reserve(ctx, client, maint, { ...options, kind, ref, masking, branchDatabase }));
+    if (!('row' in claim)) return { branch: await getBranch(ctx, name, kind), created: false };
 
-    const { row, masking } = claim;
+    const { row, source, job } = claim;
     let strategy: CloneStrategy | null = null;
     let madeDatabase = false;
-    const copy = async (source: ResolvedSource): Promise<CreateResult> => {
-      signal?.throwIfAborted();
-      const requested = strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
-      // A copy of main needs main to itself: this command's own session on it goes first.
-      const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
-      if (copiesMain) await releaseControl(ctx);
-      strategy = await chooseStrategy(maint, source, requested, { disconnect: options.disconnect });
-      ctx.log?.(`Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${options.sourceLabel ?? source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${strategy}) …`);
-      if (copiesMain) await releaseControl(ctx);
-      madeDatabase = true;
-      const outcome = await cloneDatabase({
-        main: ctx.main,
-        config: ctx.config,
-        maint,
+    try {
+      const { outcome, verified } = await copyDatabase(ctx, maint, {
         source,
         target: branchDatabase,
-        strategy,
-        excludeTables: controlTableIn(source.parent !== null),
+        requested,
+        masking: job,
+        seal: kind === 'snapshot',
+        disconnect: options.disconnect,
         signal,
         onProgress: options.onProgress,
-        disconnect: options.disconnect,
-        fallbackToDump: requested === 'auto' && source.snapshot === null,
-        rewriteDump: masking?.rewriteDump,
-        log: ctx.log,
+        announce: (chosen) => `Creating ${masked ? 'masked ' : ''}${kind} "${name}" from ${source.parent ?? (source.label === ctx.main.database ? 'main' : source.label)} (strategy: ${chosen}) …`,
+        onStart: (chosen) => {
+          strategy = chosen;
+          madeDatabase = true;
+        },
       });
       strategy = outcome.strategy;
-      // Never ready unless fully masked: a failure here drops the copy like any other.
-      const verified = await masking?.afterCopy(withDatabase(ctx.main, branchDatabase));
-      signal?.throwIfAborted();
-      // Closed since it was made; a branch now opens with its source's grants. Nobody connects to
-      // a snapshot (no session is left on it), so it stays exactly as it was copied.
-      await finishCopy(maint, branchDatabase, outcome.access, { seal: kind === 'snapshot', log: ctx.log });
-      signal?.throwIfAborted();
       const [branch] = await withControl(ctx, async (client) =>
         withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!]),
       );
       return { branch: branch!, created: true };
-    };
-    try {
-      return options.deferredSource ? await options.deferredSource.provide(copy) : await copy(claim.source);
     } catch (error) {
-      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, claim.source);
+      const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
       if (madeDatabase && sqlState(error) === SqlState.duplicateDatabase) {
         // Someone made a database of this name between the check and the copy: not ours, so it is
         // neither dropped nor left on a record (a later create, delete or recovery would drop it).
         await withControl(ctx, (client) => deleteRow(client, row.id)).catch(() => undefined);
         throw foreignDatabaseError(branchDatabase, kind);
       }
-      if (options.deferredSource && !madeDatabase) {
+      if (source.pointInTime && !madeDatabase) {
         // The source could not be made (restore, replay, Ctrl-C): nothing was copied, so nothing is
         // recorded, as when a named source does not resolve.
         const forgotten = await withControl(ctx, (client) => deleteRow(client, row.id)).then(() => true, () => false);
@@ -196,33 +143,57 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       throw withCleanupNote(failure, row, madeDatabase, cleanup);
     }
   } finally {
-    if (parentDatabase) await unlockBranchShared(maint, parentDatabase).catch(() => undefined);
-    if (locked) await unlockBranch(maint, lock).catch(() => undefined);
+    if (parent) await unlockSource(maint, parent).catch(() => undefined);
+    if (locked) await unlock(maint, { record: name }).catch(() => undefined);
     await maint.end().catch(() => undefined);
   }
 }
 
-/**
- * What a copy of `source` must leave out: the control table, which main has (and a URL's database
- * may have, being another ayb's main). A branch or snapshot never has it (it was left out when that
- * was made), so a copy of one needs no session on the copy to drop it.
- */
-export function controlTableIn(fromRecord: boolean): string[] {
-  return fromRecord ? [] : [CONTROL_TABLE_SQL];
-}
+type Claim = { readonly existing: true } | { readonly row: BranchRow; readonly source: ResolvedSource; readonly job: MaskingJob | undefined };
 
-/** Blocks until the branch lock is free; a Ctrl-C cancels the wait. */
-async function waitForBranchLock(ctx: BranchContext, maint: Client, branchDatabase: string, signal?: AbortSignal): Promise<boolean> {
-  const stopCancel = cancelOnAbort(ctx.main, maint, signal);
-  try {
-    await lockBranch(maint, branchDatabase);
-    return true;
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
-  } finally {
-    stopCancel();
+/**
+ * Resolves the source, plans the masking and records the new copy as `creating`, all before
+ * anything is copied; replaces a failed (or interrupted) record of the name. Holds the name's lock.
+ */
+async function reserve(
+  ctx: BranchContext,
+  client: Client,
+  maint: Client,
+  options: CreateOptions & { readonly kind: RecordKind; readonly ref: SourceRef; readonly masking: MaskingDecision; readonly branchDatabase: string },
+): Promise<Claim> {
+  const { name, kind, branchDatabase, masking } = options;
+  const source = await resolveSource(ctx, client, options.ref);
+  // A usage error about the source is said before anything is recorded.
+  strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
+  // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
+  // can hold text and is neither masked nor kept, refuses the copy here.
+  const job = await masking.plan(source);
+  const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
+  if (existing) {
+    if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing: true };
+    // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
+    const interrupted = existing.status === 'creating' || existing.status === 'deleting';
+    if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
+    if (interrupted) noticeOf(ctx)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
+    // A failed row is replaced; its database should be gone, but make sure (it is registered).
+    await dropRecordDatabases(client, maint, existing);
+    await deleteRow(client, existing.id);
   }
+  if (await databaseExists(maint, branchDatabase)) throw foreignDatabaseError(branchDatabase, kind);
+  const row = await insertCreatingRow(client, {
+    name,
+    kind,
+    source_database: source.label,
+    branch_database: branchDatabase,
+    strategy: null,
+    // A snapshot stands on its own: deleting the branch it was taken of leaves it alone.
+    parent: kind === 'snapshot' ? null : source.parent,
+    snapshot: kind === 'snapshot' ? null : source.snapshot,
+    expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
+    // A copy of a masked branch or snapshot is masked already, asked for or not.
+    masked: masking.masked || source.masked,
+  }, os.hostname());
+  return { row, source, job };
 }
 
 function asAybError(error: unknown, ctx: BranchContext, source: ResolvedSource): AybError {
@@ -268,23 +239,19 @@ async function cleanUpFailedCreate(
   // process) takes this create for an interrupted one, finishes it, and the name may be created
   // anew: so a fresh session takes the lock again and touches the record only while it is still
   // this create's, never a database another process has made of the name since.
-  const lock = lockKey(row.name);
   const stillOurs = () => withControl(ctx, async (client) => {
     const current = await findRow(client, row.name);
     return current?.id === row.id && current.status === 'creating';
   });
   const cleanUpOnFresh = async (fresh: Client): Promise<Cleanup> => {
-    if (!(await tryLockBranch(fresh, lock))) {
-      if (!(await stillOurs())) return { done: true, elsewhere: true };
-      throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
-    }
-    try {
+    const done = await ifLockFree(fresh, { record: row.name }, async (): Promise<Cleanup> => {
       if (!(await stillOurs())) return { done: true, elsewhere: true };
       await cleanUp(fresh);
       return { done: true };
-    } finally {
-      await unlockBranch(fresh, lock).catch(() => undefined);
-    }
+    });
+    if (done) return done;
+    if (!(await stillOurs())) return { done: true, elsewhere: true };
+    throw new Error(`the lock of ${row.kind} "${row.name}" is held by another session`);
   };
   const maintAlive = () => maint.query('SELECT 1').then(() => true, () => false);
   const timeoutMs = parseDuration(ctx.config.branching.reconnect_timeout, '[branching] reconnect_timeout');

@@ -6,7 +6,7 @@ import { type BranchContext, withControl } from './context.js';
 import { deleteRow, findDescendants, findRow, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
-import { databaseNameFor, lockKey, validateBranchName } from './names.js';
+import { databaseNameFor, validateBranchName } from './names.js';
 import { dropRecordDatabases } from './recovery.js';
 import { descendantsDeepestFirst } from './tree.js';
 
@@ -94,7 +94,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
   validateBranchName(name);
   const kind = options.kind ?? 'branch';
   // Lock first, then read: a reset or rename of this name finishes before the row is looked at.
-  return withBranchLocks(ctx, [{ name, database: lockKey(name) }], async (maint) => {
+  return withBranchLocks(ctx, [name], async (maint) => {
     // The record and its descendants (control session) while the serving lock is asked (maintenance
     // session) at the same time: the database a record of this name and kind has is fixed by its name.
     const [{ row, descendants }, served] = await Promise.all([

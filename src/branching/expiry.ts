@@ -1,12 +1,12 @@
 import { UsageError } from '../core/errors.js';
 import { type Client, queryError } from '../postgres/client.js';
 import { scrubSecret } from '../postgres/conninfo.js';
-import { branchLockHeld, connectMaintenance, servedByAybStart, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { connectMaintenance, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchRow } from '../core/records.js';
 import { findChildren, findRow, listRows, updateRow } from './control-table.js';
 import { parseTimestamp, ttlExpiry } from '../core/duration.js';
-import { withBranchLocks } from './locks.js';
-import { branchDatabaseName, lockKey, validateBranchName } from './names.js';
+import { ifLockFree, lockHeld, withBranchLocks } from './locks.js';
+import { validateBranchName } from './names.js';
 import { type BranchContext, withControl } from './context.js';
 import { dropBranch } from './delete.js';
 import { finishInterruptedWork } from './recovery.js';
@@ -57,7 +57,7 @@ export function expiryFromFlags(flags: ExpiryFlags, now: Date = new Date()): Dat
  */
 export async function setBranchExpiry(ctx: BranchContext, name: string, expiresAt: Date | null): Promise<Branch> {
   validateBranchName(name);
-  await withBranchLocks(ctx, [{ name, database: branchDatabaseName(name) }], () =>
+  await withBranchLocks(ctx, [name], () =>
     withControl(ctx, async (client) => {
       const row = await findRow(client, name);
       if (!row) throw await notFoundNear(client, name);
@@ -218,7 +218,7 @@ function busyDetail(row: BranchRow): string {
  * free lock is a leftover, and deletable.)
  */
 async function dryRunOutcome(maint: Client, row: BranchRow): Promise<Outcome> {
-  if (await branchLockHeld(maint, lockKey(row.name))) return { kind: 'busy' };
+  if (await lockHeld(maint, { record: row.name })) return { kind: 'busy' };
   return (await servedByAybStart(maint, row.branch_database)) ? servedOutcome : { kind: 'deleted' };
 }
 
@@ -226,21 +226,22 @@ const servedOutcome: Outcome = { kind: 'skipped', detail: 'served by a running a
 
 /** Drops one selected branch under its lock, after checking it is still the same row and still selected. */
 async function pruneOne(ctx: BranchContext, maint: Client, selected: BranchRow, options: PruneOptions, now: Date): Promise<Outcome> {
-  if (!(await tryLockBranch(maint, lockKey(selected.name)))) return { kind: 'busy' };
-  try {
-    const skip = await withControl(ctx, async (client) => {
-      const row = await findRow(client, selected.name);
-      if (!row || row.id !== selected.id) return 'deleted or replaced meanwhile';
-      if (pruneReasons(row, options, now).length === 0) return 'no longer selected (its expiry changed meanwhile)';
-      const children = await findChildren(client, row.name);
-      if (children.length > 0) return `branches were made from it: ${children.map((c) => c.name).join(', ')}`;
-      return undefined;
-    });
-    if (skip) return { kind: 'skipped', detail: skip };
-    if (await servedByAybStart(maint, selected.branch_database)) return servedOutcome;
-    await dropBranch(ctx, maint, selected);
-    return { kind: 'deleted' };
-  } finally {
-    await unlockBranch(maint, lockKey(selected.name)).catch(() => undefined);
-  }
+  const outcome = await ifLockFree(maint, { record: selected.name }, () => pruneLocked(ctx, maint, selected, options, now));
+  return outcome ?? { kind: 'busy' };
+}
+
+/** pruneOne, holding the lock of `selected`. */
+async function pruneLocked(ctx: BranchContext, maint: Client, selected: BranchRow, options: PruneOptions, now: Date): Promise<Outcome> {
+  const skip = await withControl(ctx, async (client) => {
+    const row = await findRow(client, selected.name);
+    if (!row || row.id !== selected.id) return 'deleted or replaced meanwhile';
+    if (pruneReasons(row, options, now).length === 0) return 'no longer selected (its expiry changed meanwhile)';
+    const children = await findChildren(client, row.name);
+    if (children.length > 0) return `branches were made from it: ${children.map((c) => c.name).join(', ')}`;
+    return undefined;
+  });
+  if (skip) return { kind: 'skipped', detail: skip };
+  if (await servedByAybStart(maint, selected.branch_database)) return servedOutcome;
+  await dropBranch(ctx, maint, selected);
+  return { kind: 'deleted' };
 }

@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import type { SourceRef } from '../copy/source-ref.js';
 import type { BranchContext } from './context.js';
 import { createBranch } from './create.js';
 import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
@@ -20,8 +21,8 @@ export function baseSnapshotName(branch: string): string {
  * that snapshot, so its record names its base (`snapshot`) and `ayb branch merge` finds it. On a
  * copy-on-write server the snapshot costs no disk until the source changes.
  */
-export async function createBaseSnapshot(ctx: BranchContext, branch: string, from: string, options: { readonly expiresAt?: Date | null; readonly signal?: AbortSignal } = {}): Promise<string> {
+export async function createBaseSnapshot(ctx: BranchContext, branch: string, source: SourceRef, options: { readonly expiresAt?: Date | null; readonly signal?: AbortSignal } = {}): Promise<string> {
   const name = baseSnapshotName(branch);
-  await createBranch(ctx, { name, kind: 'snapshot', from, expiresAt: options.expiresAt, signal: options.signal });
+  await createBranch(ctx, { name, kind: 'snapshot', source, expiresAt: options.expiresAt, signal: options.signal });
   return name;
 }

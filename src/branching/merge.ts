@@ -20,7 +20,7 @@ import { mergeSchemas, type SchemaConflict } from './merge-schema.js';
 import { notFound, wrongKindError } from './errors.js';
 import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
-import { lockKey, MAX_NAME_LENGTH, validateBranchName } from './names.js';
+import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
 
 export type { MergeConflict, MergeStrategy, Resolution, SchemaConflict, TableMerge };
@@ -123,14 +123,14 @@ export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Pr
 }
 
 function lockList(branch: string, into: string) {
-  return [branch, ...(into === 'main' ? [] : [into])].map((name) => ({ name, database: lockKey(name) }));
+  return [branch, ...(into === 'main' ? [] : [into])];
 }
 
 /** Snapshot `<branch>-merged-<n>`: the branch as it is merged. */
 async function freezeBranch(ctx: BranchContext, branch: string): Promise<BranchRow> {
   const stamp = new Date().toISOString().replace(/[-:TZ.]/g, '').slice(0, 14);
   const name = `${branch.slice(0, MAX_NAME_LENGTH - 22)}-merged-${stamp}`;
-  const { branch: row } = await createBranch(ctx, { name, kind: 'snapshot', from: branch, expiresAt: null });
+  const { branch: row } = await createBranch(ctx, { name, kind: 'snapshot', source: { kind: 'record', name: branch }, expiresAt: null });
   return row;
 }
 

@@ -1,15 +1,8 @@
 import { UsageError } from '../core/errors.js';
 import { type ArchiverStatus, archiverStatus, archivingFailure, archivingFix, ensureHistory, pruneHistory, type PruneResult } from '../history/archive.js';
 import { withClient } from '../postgres/client.js';
-import { parsePointInTime } from '../history/point-in-time.js';
-import { checkInWindow, withClusterAt } from '../history/restore.js';
 import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
 import type { BranchContext, OpenedContext } from './context.js';
-import { createBranch, type CreateOptions, type CreateResult } from './create.js';
-import { validateBranchName } from './names.js';
-import type { ResolvedSource } from './source.js';
-
-export { isPointInTime } from '../history/point-in-time.js';
 
 /** The history of the managed PostgreSQL, or exit 2 saying why there is none. */
 export function historyOf(ctx: OpenedContext): HistorySettings {
@@ -27,39 +20,6 @@ export function historyOf(ctx: OpenedContext): HistorySettings {
     }, 'history_disabled');
   }
   return ctx.history;
-}
-
-/**
- * `branch create --from main@<time>` and `snapshot create --of main@<time>`: restores main as it
- * was at that moment into a temporary cluster, copies its main database into a new branch (the
- * dump path of a copy from another server) and removes the temporary cluster. The branch records
- * its source as `main@<time>`.
- */
-export async function createAtPointInTime(ctx: OpenedContext, options: CreateOptions & { readonly from: string }): Promise<CreateResult> {
-  const at = parsePointInTime(options.from);
-  const history = historyOf(ctx);
-  // Said before anything is restored: a bad name, a moment outside the window. A taken name is
-  // refused, and a free one reserved (the create's lock and its `creating` record), by
-  // createBranch before it calls `provide`, so the ~20 s of restore and replay come after.
-  validateBranchName(options.name);
-  await checkInWindow(history, at);
-  const claimed: ResolvedSource = { conn: ctx.main, label: at.label, sameServer: false, sameRoles: true, parent: null, snapshot: null, masked: false };
-  return createBranch(ctx, {
-    ...options,
-    from: undefined,
-    sourceLabel: at.label,
-    deferredSource: {
-      claimed,
-      provide: (copy) => withClusterAt(history, ctx.main, at, async ({ conn }) => {
-        const started = Date.now();
-        // The restored cluster as a typed value: its roles are main's, so grants and owners are
-        // carried (a URL parsed back would be "another server", copied without them).
-        const result = await copy({ ...claimed, conn });
-        ctx.log?.(`Copied main as of ${at.time} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-        return result;
-      }, { signal: options.signal, log: ctx.log }),
-    },
-  });
 }
 
 export interface HistoryStatus {

@@ -1,10 +1,11 @@
 import type { BranchRow } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { type ConnInfo } from '../postgres/conninfo.js';
-import { connectMaintenance, dropDatabase, tryLockBranch, unlockBranch } from '../postgres/maintenance.js';
+import { connectMaintenance, dropDatabase } from '../postgres/maintenance.js';
+import { ifLockFree } from './locks.js';
 import type { BranchContext } from './context.js';
 import { deleteRow, findRow, findUnfinishedRows, removeTempDatabases, updateRow } from './control-table.js';
-import { lockKey, VIEW_DATABASE_PREFIX } from './names.js';
+import { VIEW_DATABASE_PREFIX } from './names.js';
 
 /**
  * Drops what a record owns on the server: its database and the temporary databases written down
@@ -61,17 +62,13 @@ export async function finishInterruptedWork(ctx: BranchContext, client: Client, 
   try {
     if (views.length > 0) await dropAbandonedViews({ ...ctx, log: say }, maint, views);
     for (const row of rows) {
-      const lock = lockKey(row.name);
-      if (!(await tryLockBranch(maint, lock))) continue;
-      try {
+      await ifLockFree(maint, { record: row.name }, async () => {
         // Read again under the lock: the command that held it may have finished meanwhile.
         const current = await findRow(client, row.name);
         if (current?.id === row.id) await finishOne(say, client, maint, current);
-      } catch (error) {
+      }).catch((error: unknown) => {
         say?.(`warning: could not finish the cleanup of ${row.kind} "${row.name}" (the next command tries again): ${(error as Error).message}`);
-      } finally {
-        await unlockBranch(maint, lock).catch(() => undefined);
-      }
+      });
     }
   } finally {
     await maint.end().catch(() => undefined);
@@ -115,15 +112,12 @@ async function viewDatabases(client: Client): Promise<string[]> {
  */
 export async function dropAbandonedViews(ctx: BranchContext, maint: Client, views?: readonly string[]): Promise<void> {
   for (const datname of views ?? (await viewDatabases(maint))) {
-    if (!(await tryLockBranch(maint, datname))) continue;
-    try {
+    await ifLockFree(maint, { view: datname }, async () => {
       ctx.log?.(`Removing "${datname}", a copy of a snapshot left by an ayb process that was killed …`);
       await dropDatabase(maint, datname);
-    } catch (error) {
+    }).catch((error: unknown) => {
       // Housekeeping: it never fails the command it runs for; the next one tries again.
       ctx.log?.(`warning: could not remove "${datname}" (the next command tries again): ${(error as Error).message}`);
-    } finally {
-      await unlockBranch(maint, datname).catch(() => undefined);
-    }
+    });
   }
 }

@@ -39,8 +39,7 @@ export async function renameBranch(ctx: BranchContext, options: RenameOptions): 
   const fromDatabase = branchDatabaseName(from);
   const toDatabase = branchDatabaseName(to);
   const sameDatabase = fromDatabase === toDatabase;
-  const locks = [{ name: from, database: fromDatabase }, { name: to, database: toDatabase }];
-  return withBranchLocks(ctx, locks, async (maint) => {
+  return withBranchLocks(ctx, [from, to], async (maint) => {
     const row = await withControl(ctx, async (client) => {
       const found = await findRow(client, from);
       if (!found) throw await missingBranchError(ctx, from);

@@ -1,29 +1,24 @@
-import { chooseStrategy, cloneDatabase, type CloneOutcome, type CloneProgress, type CloneSource, finishCopy } from '../clone/clone.js';
+import type { CloneProgress } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
-import { AybError, ConflictError, NotFoundError, UsageError } from '../core/errors.js';
+import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
+import { type Branch, type BranchRow, type CloneStrategy } from '../core/records.js';
+import { parseRecordedSource } from '../copy/source-ref.js';
 import { type Client, queryError, sqlState, SqlState, withTransaction } from '../postgres/client.js';
 import { withDatabase } from '../postgres/conninfo.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
-import { databaseExists, dropDatabase, terminateSessions, tryLockBranchShared } from '../postgres/maintenance.js';
+import { databaseExists, dropDatabase, terminateSessions } from '../postgres/maintenance.js';
 import { quoteIdent } from '../postgres/quote.js';
-import type { BranchRow, CloneStrategy } from '../core/records.js';
 import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
-import { parentBusyError, withBranchLocks } from './locks.js';
-import { branchDatabaseName, lockKey, newResetDatabaseNames, validateBranchName } from './names.js';
-import { wrongKindError } from './errors.js';
-import { controlTableIn } from './create.js';
-import { type BranchContext, noticeOf, releaseControl, withControl } from './context.js';
+import { type BranchContext, noticeOf, withControl } from './context.js';
+import { copyDatabase, type CopyOutcome } from './copy.js';
 import { missingBranchError } from './delete.js';
-import { dropTempDatabases } from './recovery.js';
-import type { Verification } from '../masking/verify.js';
-import { maskingJob, maskingSecret, wantsMasking } from './masking.js';
+import { wrongKindError } from './errors.js';
 import { getBranch } from './list.js';
-import { looksLikeUrl, urlSource } from './source.js';
-import { type Branch } from '../core/records.js';
-import { isPointInTime, parsePointInTime, type PointInTime } from '../history/point-in-time.js';
-import { withClusterAt } from '../history/restore.js';
-import type { OpenedContext } from './context.js';
-import { historyOf } from './point-in-time.js';
+import { lockSource, withBranchLocks } from './locks.js';
+import { maskingFor } from './masking.js';
+import { branchDatabaseName, newResetDatabaseNames, validateBranchName } from './names.js';
+import { dropTempDatabases } from './recovery.js';
+import { type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
 export interface ResetOptions {
   readonly name: string;
@@ -41,16 +36,10 @@ export interface ResetResult {
   readonly source: string;
 }
 
-interface ResetSource extends CloneSource {
+/** What a reset copies, resolved, and how it is named to the user (`main`, `branch "<name>"`, a URL, `main@<time>`). */
+interface ResetSource {
+  readonly source: ResolvedSource;
   readonly label: string;
-  /** The snapshot copied, if it is one (always by template: nobody connects to a snapshot). */
-  readonly snapshot: string | null;
-  /** The record whose lock the copy holds shared. */
-  readonly lock: string | null;
-  /** A masked branch or snapshot: its copy is masked already. */
-  readonly masked: boolean;
-  /** A branch made of main at a moment (`main@<time>`): reset to that moment again, restored from history. */
-  readonly pointInTime?: PointInTime;
 }
 
 /**
@@ -66,8 +55,8 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
   const { name, signal } = options;
   validateBranchName(name);
   const database = branchDatabaseName(name);
-  return withBranchLocks(ctx, [{ name, database }], async (maint) => {
-    const { row, source } = await withControl(ctx, async (client) => {
+  return withBranchLocks(ctx, [name], async (maint) => {
+    const { row, source, label } = await withControl(ctx, async (client) => {
       const found = await findRow(client, name);
       if (!found) throw await missingBranchError(ctx, name);
       if (found.kind !== 'branch') {
@@ -83,64 +72,39 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       // Like a create from a branch: the parent's lock, shared, keeps it from being deleted, reset
       // or renamed during the copy. Released with the maintenance session at the end.
       const resolved = options.to !== undefined ? await snapshotSource(ctx, client, options.to) : await resetSource(ctx, client, found);
-      if (resolved.lock !== null && !(await tryLockBranchShared(maint, lockKey(resolved.lock)))) {
-        throw parentBusyError(resolved.lock);
-      }
-      return { row: found, source: resolved };
+      const parent = resolved.source.parent;
+      if (parent !== null) await lockSource(maint, parent);
+      return { row: found, source: resolved.source, label: resolved.label };
     });
     if (source.sameServer && !(await databaseExists(maint, source.conn.database))) {
       throw sourceGone(row, `its source database "${source.conn.database}" no longer exists`);
     }
+    const requested = options.strategy ?? ctx.config.branching.default_strategy;
+    // A usage error (a snapshot by dump) is said before anything is written down.
+    strategyFor(source, requested);
+    // A masked branch stays masked: its fresh contents are masked before they are swapped in.
+    const masking = await maskingFor(ctx, row.masked ? true : undefined);
+    const job = await masking.plan(source);
     // What a reset of this branch that was killed left (written down before it was made).
     await withControl(ctx, (client) => dropTempDatabases(client, maint, row, (leftover) =>
       noticeOf(ctx)?.(`Removing "${leftover}", left by an earlier reset of "${name}" that was interrupted …`)));
     const names = newResetDatabaseNames();
 
-    const requested = options.strategy ?? ctx.config.branching.default_strategy;
-    if (source.snapshot !== null && requested === 'dump') {
-      throw new UsageError(`snapshot "${source.snapshot}" is copied with the template strategy only (nobody connects to a snapshot)`, {
-        hint: 'drop --strategy dump',
-      });
-    }
-    // A copy of main needs main to itself: this command's own session on it goes first.
-    const copiesMain = source.sameServer && source.conn.database === ctx.main.database;
-    if (copiesMain) await releaseControl(ctx);
-    const chosen = await chooseStrategy(maint, source, source.snapshot !== null ? 'template' : requested);
-    // A masked branch stays masked: its fresh contents are masked before they are swapped in.
-    const masked = wantsMasking(ctx, row.masked);
-    const masking = masked ? await maskingJob(ctx, await maskingSecret(ctx), source) : undefined;
-    ctx.log?.(`Resetting branch "${name}" to ${source.pointInTime ? '' : 'the current state of '}${source.label} (strategy: ${chosen}) …`);
     // Written down before they exist: should ayb die from here on, the next command drops them.
     await withControl(ctx, (client) => addTempDatabases(client, row.id, [names.fresh, names.old]));
     const forget = (databases: string[]) =>
       withControl(ctx, (client) => removeTempDatabases(client, row.id, databases)).catch(() => undefined);
-    let outcome: CloneOutcome;
-    let verified: Verification | undefined;
-    const copyFrom = (from: ResetSource) => cloneDatabase({
-        main: ctx.main,
-        config: ctx.config,
-        maint,
-        source: from,
+    let copied: CopyOutcome;
+    try {
+      copied = await copyDatabase(ctx, maint, {
+        source,
         target: names.fresh,
-        strategy: chosen,
-        excludeTables: controlTableIn(source.lock !== null),
+        requested,
+        masking: job,
         signal,
         onProgress: options.onProgress,
-        fallbackToDump: requested === 'auto' && source.snapshot === null,
-        rewriteDump: masking?.rewriteDump,
-        log: ctx.log,
+        announce: (chosen) => `Resetting branch "${name}" to ${source.pointInTime ? '' : 'the current state of '}${label} (strategy: ${chosen}) …`,
       });
-    try {
-      signal?.throwIfAborted();
-      if (copiesMain) await releaseControl(ctx);
-      const at = source.pointInTime;
-      // main@<time>: main restored to that moment in a temporary cluster, copied as a create does.
-      outcome = at
-        ? await withClusterAt(historyOf(ctx as OpenedContext), ctx.main, at, ({ conn }) => copyFrom({ ...source, conn }), { signal, log: ctx.log })
-        : await copyFrom(source);
-      verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
-      signal?.throwIfAborted();
-      await finishCopy(maint, names.fresh, outcome.access, { log: ctx.log });
       await swapIn(maint, ctx, database, names);
     } catch (error) {
       // 42P04: someone made a database of the fresh name meanwhile; it is not ours to drop.
@@ -161,14 +125,14 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     await forget(droppedOld ? [names.fresh, names.old] : [names.fresh]);
     await withControl(ctx, (client) =>
       updateRow(client, row.id, {
-        strategy: outcome.strategy,
-        copy_method: outcome.copyMethod,
-        masked,
-        masking: verified ? { ...verified } : null,
+        strategy: copied.outcome.strategy,
+        copy_method: copied.outcome.copyMethod,
+        masked: masking.masked,
+        masking: copied.verified ? { ...copied.verified } : null,
         ...(options.to !== undefined ? { snapshot: options.to } : {}),
       }),
     );
-    return { branch: await getBranch(ctx, name), strategy: outcome.strategy, source: source.label };
+    return { branch: await getBranch(ctx, name), strategy: copied.outcome.strategy, source: label };
   });
 }
 
@@ -178,7 +142,7 @@ function sourceGone(row: BranchRow, why: string): NotFoundError {
   });
 }
 
-/** What a branch was made from, now: its parent branch, the main database, another database, or a URL. */
+/** What a branch was made from, now: its parent branch or snapshot, main (now or at its moment), another database, or a URL. */
 async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): Promise<ResetSource> {
   if (row.parent !== null) {
     const parent = await findRow(client, row.parent);
@@ -188,27 +152,29 @@ async function resetSource(ctx: BranchContext, client: Client, row: BranchRow): 
         hint: `check the parent with: ayb ${parent.kind} show ${parent.name}`,
       });
     }
-    return {
-      conn: withDatabase(ctx.main, parent.branch_database),
-      sameServer: true,
-      label: `${parent.kind} "${parent.name}"`,
-      snapshot: parent.kind === 'snapshot' ? parent.name : null,
-      lock: parent.name,
-      masked: parent.masked,
-    };
+    return { source: recordAsSource(ctx, parent), label: `${parent.kind} "${parent.name}"` };
   }
-  if (looksLikeUrl(row.source_database)) {
-    // The URL was recorded without its password (urlSource says where it comes from).
-    const { conn, sameServer } = await urlSource(ctx, client, row.source_database);
-    return { conn, sameServer, label: row.source_database, snapshot: null, lock: null, masked: false };
+  const recorded = parseRecordedSource(row.source_database, ctx.main.database);
+  if (recorded.kind === 'database') {
+    const source = { conn: withDatabase(ctx.main, recorded.database), sameServer: true, label: recorded.database, parent: null, snapshot: null, masked: false };
+    return { source, label: recorded.database };
   }
-  if (isPointInTime(row.source_database)) {
-    // The moment, not "now": a branch of main@<time> resets to main as it was then (still in the window, or exit 3).
-    const at = parsePointInTime(row.source_database);
-    return { conn: ctx.main, sameServer: false, sameRoles: true, label: at.label, snapshot: null, lock: null, masked: false, pointInTime: at };
-  }
-  const label = row.source_database === ctx.main.database ? 'main' : row.source_database;
-  return { conn: withDatabase(ctx.main, row.source_database), sameServer: true, label, snapshot: null, lock: null, masked: false };
+  // A URL is logged in with its own credentials (recorded without its password: urlSource says
+  // where it comes from); main@<time> resets to that moment (still in the window, or exit 3).
+  const label = recorded.kind === 'main' ? 'main' : recorded.kind === 'url' ? row.source_database : recorded.at.label;
+  return { source: await resolveSource(ctx, client, recorded), label };
+}
+
+/** A ready branch or snapshot of the control table, as the source of a copy. */
+function recordAsSource(ctx: BranchContext, record: BranchRow): ResolvedSource {
+  return {
+    conn: withDatabase(ctx.main, record.branch_database),
+    sameServer: true,
+    label: record.branch_database,
+    parent: record.name,
+    snapshot: record.kind === 'snapshot' ? record.name : null,
+    masked: record.masked,
+  };
 }
 
 /** `reset --to <snapshot>`: a ready snapshot. */
@@ -224,7 +190,7 @@ async function snapshotSource(ctx: BranchContext, client: Client, name: string):
       hint: `check it with: ayb snapshot show ${name}`,
     });
   }
-  return { conn: withDatabase(ctx.main, snapshot.branch_database), sameServer: true, label: `snapshot "${name}"`, snapshot: name, lock: name, masked: snapshot.masked };
+  return { source: recordAsSource(ctx, snapshot), label: `snapshot "${name}"` };
 }
 
 /**

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { copyDatabaseFiles } from '../clone/clone.js';
 import type { BranchRow } from '../core/records.js';
-import { connectMaintenance, dropDatabase, tryLockBranch, tryLockBranchShared } from '../postgres/maintenance.js';
+import { connectMaintenance, dropDatabase } from '../postgres/maintenance.js';
 import type { BranchContext } from './context.js';
-import { parentBusyError } from './locks.js';
-import { lockKey, VIEW_DATABASE_PREFIX } from './names.js';
+import { lockSource, tryLock } from './locks.js';
+import { VIEW_DATABASE_PREFIX } from './names.js';
 import { dropAbandonedViews } from './recovery.js';
 
 /**
@@ -20,8 +20,8 @@ export async function withSnapshotView<T>(ctx: BranchContext, snapshot: BranchRo
   try {
     await dropAbandonedViews(ctx, maint);
     const view = VIEW_DATABASE_PREFIX + randomBytes(6).toString('hex');
-    if (!(await tryLockBranch(maint, view))) throw new Error(`the lock of ${view} is taken`);
-    if (!(await tryLockBranchShared(maint, lockKey(snapshot.name)))) throw parentBusyError(snapshot.name);
+    if (!(await tryLock(maint, { view }))) throw new Error(`the lock of ${view} is taken`);
+    await lockSource(maint, snapshot.name);
     ctx.log?.(`Making a readable copy of snapshot "${snapshot.name}" (nobody connects to a snapshot) …`);
     await copyDatabaseFiles(maint, ctx.main, ctx.config, snapshot.branch_database, view);
     try {

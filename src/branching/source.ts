@@ -3,10 +3,12 @@ import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, ExternalError, NotFoundError, UsageError } from '../core/errors.js';
 import { type Client, connect, connectionError, queryError, sqlState, SqlState } from '../postgres/client.js';
 import { sourceNotFound } from '../clone/strategy.js';
-import { type ConnInfo, formatConnInfo, looksLikeConnectionString, parseConnInfo, withDatabase } from '../postgres/conninfo.js';
+import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
+import type { SourceRef } from '../copy/source-ref.js';
+import type { PointInTime } from '../history/point-in-time.js';
 import type { BranchContext } from './context.js';
 import { findRow } from './control-table.js';
-import { lockKey, validateBranchName } from './names.js';
+import { validateBranchName } from './names.js';
 
 /** Where a branch is cloned from, resolved. */
 export interface ResolvedSource extends CloneSource {
@@ -18,20 +20,33 @@ export interface ResolvedSource extends CloneSource {
   readonly snapshot: string | null;
   /** The source is a masked branch or snapshot: a copy of it is masked already. */
   readonly masked: boolean;
+  /** `main@<time>`: `conn` is main's, and the copy reads a temporary cluster restored to that moment instead. */
+  readonly pointInTime?: PointInTime;
 }
 
-export function looksLikeUrl(value: string): boolean {
-  return looksLikeConnectionString(value);
+/**
+ * The source a copy reads, looked up: main, a ready branch or snapshot, a URL logged in with its own
+ * credentials. `main@<time>` is described only (`pointInTime`): its cluster is made by the copy, once
+ * the name is reserved (see copyDatabase).
+ */
+export async function resolveSource(ctx: BranchContext, client: Client, ref: SourceRef): Promise<ResolvedSource> {
+  switch (ref.kind) {
+    case 'main':
+      return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null, masked: false };
+    case 'url': {
+      const { conn, sameServer } = await urlSource(ctx, client, ref.conn);
+      return { conn, label: ref.label, sameServer, parent: null, snapshot: null, masked: false };
+    }
+    case 'point-in-time':
+      // Main's roles, so grants and owners are carried (it is not "another server").
+      return { conn: ctx.main, label: ref.at.label, sameServer: false, sameRoles: true, parent: null, snapshot: null, masked: false, pointInTime: ref.at };
+    case 'record':
+      return recordSource(ctx, client, ref.name);
+  }
 }
 
-export async function resolveSource(ctx: BranchContext, client: Client, from: string | undefined): Promise<ResolvedSource> {
-  if (from === undefined || from === 'main') {
-    return { conn: ctx.main, label: ctx.main.database, sameServer: true, parent: null, snapshot: null, masked: false };
-  }
-  if (looksLikeUrl(from)) {
-    const { conn, sameServer } = await urlSource(ctx, client, from);
-    return { conn, label: formatConnInfo(conn, { omitPassword: true }), sameServer, parent: null, snapshot: null, masked: false };
-  }
+/** A ready branch or snapshot, by name. */
+async function recordSource(ctx: BranchContext, client: Client, from: string): Promise<ResolvedSource> {
   validateBranchName(from);
   const row = await findRow(client, from);
   if (!row) {
@@ -54,13 +69,6 @@ export async function resolveSource(ctx: BranchContext, client: Client, from: st
   };
 }
 
-/** The lock a copy from `from` holds shared: set when `from` names a branch or a snapshot. */
-export function parentLockFor(from: string | undefined): string | undefined {
-  if (from === undefined || from === 'main' || looksLikeUrl(from)) return undefined;
-  validateBranchName(from);
-  return lockKey(from);
-}
-
 /** A snapshot is only ever copied by template: a dump would have to connect to it. */
 export function strategyFor(source: ResolvedSource, requested: StrategyChoice): StrategyChoice {
   if (source.snapshot === null) return requested;
@@ -78,8 +86,7 @@ export function strategyFor(source: ResolvedSource, requested: StrategyChoice): 
  * server gets main's password (it is the same login); any other role's password comes from the
  * URL, PGPASSWORD or ~/.pgpass.
  */
-export async function urlSource(ctx: BranchContext, client: Client, url: string): Promise<{ readonly conn: ConnInfo; readonly sameServer: boolean }> {
-  const given = parseConnInfo(url);
+export async function urlSource(ctx: BranchContext, client: Client, given: ConnInfo): Promise<{ readonly conn: ConnInfo; readonly sameServer: boolean }> {
   const sameServer = given.host === ctx.main.host && given.port === ctx.main.port;
   const sameRole = sameServer && (given.user ?? ctx.main.user) === ctx.main.user;
   const conn = sameRole && !given.password && ctx.main.password ? { ...given, password: ctx.main.password } : given;
@@ -150,13 +157,21 @@ function sourceConnectionError(error: unknown, source: ConnInfo): AybError {
   return new AybError(failure.code, failure.exitCode, `source (--from): ${failure.message}`, { hint, cause: error, details: failure.details });
 }
 
-/** The warning for a connection string with a password given as `flag` on the command line, if it has one. */
-export function passwordInArgvWarning(flag: string, value: string | undefined, instead: string): string | undefined {
-  if (value === undefined || !looksLikeUrl(value)) return undefined;
-  try {
-    if (!parseConnInfo(value).password) return undefined;
-  } catch {
-    return undefined;
+/**
+ * A source read in place (`ayb mask check`, `ayb mask init`): never a snapshot (nobody connects to
+ * one) nor a past moment (there is no database to read until one is restored).
+ */
+export async function resolveReadableSource(ctx: BranchContext, client: Client, ref: SourceRef, instead: string): Promise<ResolvedSource> {
+  if (ref.kind === 'point-in-time') {
+    throw new UsageError(`"${ref.at.label}" is a past moment of main, which is read only through a copy`, {
+      hint: `make a branch of it first (ayb branch create <name> --from ${ref.at.label}) and ${instead}`,
+    }, 'invalid_point_in_time');
   }
-  return `warning: the password in ${flag} is visible to other users of this machine (ps) and stays in your shell history; leave it out and use ${instead} or ~/.pgpass`;
+  const source = await resolveSource(ctx, client, ref);
+  if (source.snapshot !== null) {
+    throw new ConflictError('snapshot_refuses_connections', `"${source.snapshot}" is a snapshot, and nobody connects to a snapshot`, {
+      hint: `${instead}: the database it was taken of, or a branch made from it`,
+    });
+  }
+  return source;
 }

@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import { newSession, openContext, type OpenedContext } from '../branching/context.js';
 import type { ControlSession } from '../branching/session.js';
 import { createBranch } from '../branching/create.js';
-import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { checkDeletable, deleteBranch } from '../branching/delete.js';
 import { expiryFromFlags } from '../branching/expiry.js';
 import type { StrategyChoice } from '../config/schema.js';
@@ -11,7 +10,7 @@ import { branchDetailColumns, branchJson } from '../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
 import { configuredDatabase, loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { passwordInArgvWarning } from '../branching/source.js';
+import { passwordInArgvWarning, type SourceRef } from '../copy/source-ref.js';
 import { BaseCommand, confirm, invocation, jsonFlag } from './command.js';
 
 interface CopyFlagValues {
@@ -83,18 +82,16 @@ export abstract class DatabaseCommand extends BaseCommand {
   }
 
   /** `branch create` and `snapshot create`: copy, with progress on a terminal, and print the record. */
-  protected async createCopy(kind: RecordKind, name: string, from: string, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
+  protected async createCopy(kind: RecordKind, name: string, source: SourceRef, flags: CopyFlagValues & { config?: string; 'database-url'?: string }): Promise<void> {
     const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
-    this.warnPasswordInArgv('--from', from, 'PGPASSWORD');
-    const ctx = isPointInTime(from) ? await this.historyContext(flags) : await this.branchContext(flags);
+    // `main@<time>` is read from the project's history (branching/copy.ts restores it).
+    const ctx = source.kind === 'point-in-time' ? await this.historyContext(flags) : await this.branchContext(flags);
     const started = Date.now();
-    // `main@<time>` goes through a temporary cluster restored to that moment (branching/point-in-time.ts).
-    const copy = isPointInTime(from) ? createAtPointInTime : createBranch;
     const { branch, created } = await this.interruptible((signal) =>
-      copy(ctx, {
+      createBranch(ctx, {
         name,
         kind,
-        from,
+        source,
         strategy: flags.strategy as StrategyChoice | undefined,
         ifNotExists: flags['if-not-exists'],
         expiresAt,

@@ -66,6 +66,7 @@ export const ERROR_CODES = [
   'managed_stop_failed',
   'masking_no_rules',
   'masking_not_permitted',
+  'masking_required',
   'masking_secret_insecure',
   'masking_secret_missing',
   'masking_secret_weak',

@@ -11,6 +11,7 @@
  */
 import { branchUrl, inSession, openContext, type OpenedContext } from '../branching/context.js';
 import { createBranch, type CreateOptions } from '../branching/create.js';
+import { parseSourceRef } from '../copy/source-ref.js';
 import { diffBranchData } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
@@ -18,7 +19,6 @@ import { expiryFromFlags } from '../branching/expiry.js';
 import { createBaseSnapshot } from '../branching/keep-base.js';
 import { getBranch, listBranches, resolveDatabase } from '../branching/list.js';
 import { mergeBranch, type MergeResult, type MergeStrategy } from '../branching/merge.js';
-import { createAtPointInTime, isPointInTime } from '../branching/point-in-time.js';
 import { resetBranch } from '../branching/reset.js';
 import { loadConfig } from '../config/resolve.js';
 import type { StrategyChoice } from '../config/schema.js';
@@ -174,16 +174,16 @@ export class Ayb {
   create(name: string, options: CreateBranchOptions = {}): Promise<BranchJson> {
     return this.command(async (ctx) => {
       const expiresAt = expiry(options);
-      let from = options.from ?? 'main';
-      if (options.keepBase) from = await createBaseSnapshot(ctx, name, from, { expiresAt, signal: options.signal });
-      return copy(ctx, { name, kind: 'branch', from, strategy: options.strategy, masked: options.masked, ifNotExists: options.ifNotExists, disconnect: options.disconnect, expiresAt, signal: options.signal });
+      let source = parseSourceRef(options.from);
+      if (options.keepBase) source = { kind: 'record', name: await createBaseSnapshot(ctx, name, source, { expiresAt, signal: options.signal }) };
+      return copy(ctx, { name, kind: 'branch', source, strategy: options.strategy, masked: options.masked, ifNotExists: options.ifNotExists, disconnect: options.disconnect, expiresAt, signal: options.signal });
     });
   }
 
   /** `ayb snapshot create <name> --json`. */
   snapshot(name: string, options: SnapshotOptions = {}): Promise<BranchJson> {
     return this.command((ctx) =>
-      copy(ctx, { name, kind: 'snapshot', from: options.of ?? 'main', masked: options.masked, ifNotExists: options.ifNotExists, expiresAt: expiry(options), signal: options.signal }),
+      copy(ctx, { name, kind: 'snapshot', source: parseSourceRef(options.of), masked: options.masked, ifNotExists: options.ifNotExists, expiresAt: expiry(options), signal: options.signal }),
     );
   }
 
@@ -246,8 +246,8 @@ export class Ayb {
   }
 }
 
-async function copy(ctx: OpenedContext, options: CreateOptions & { readonly from: string }): Promise<BranchJson> {
-  const { branch } = isPointInTime(options.from) ? await createAtPointInTime(ctx, options) : await createBranch(ctx, options);
+async function copy(ctx: OpenedContext, options: CreateOptions): Promise<BranchJson> {
+  const { branch } = await createBranch(ctx, options);
   return branchJson(branch);
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { branchUrl, type OpenedContext } from '../branching/context.js';
 import { createBranch, type CreateOptions, type CreateResult } from '../branching/create.js';
+import { parseSourceRef, type SourceRef } from '../copy/source-ref.js';
 import { diffBranchDataWithParent } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
@@ -8,8 +9,7 @@ import { expiryFromFlags, setBranchExpiry } from '../branching/expiry.js';
 import { getBranch, listBranches } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
-import { looksLikeUrl } from '../branching/source.js';
-import { createAtPointInTime, historyStatus, isPointInTime } from '../branching/point-in-time.js';
+import { historyStatus } from '../branching/point-in-time.js';
 import { StrategySchema } from '../config/schema.js';
 import type { Branch, RecordKind } from '../core/records.js';
 import { branchJson } from '../output/branch-view.js';
@@ -102,7 +102,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
 
   router.add('POST', '/api/admin/branches', async ({ req }) => {
     const body = parseBody(CreateBody, await readJson(req), '{"name": "feature-auth", "from": "main" | "<branch>" | "<snapshot>" | "main@-2h" (optional), "strategy": "auto" (optional), "masked": true (optional), "ttl": "2d" | "expires_at": "…" | "never": true (optional)}');
-    const { branch } = await copy({ kind: 'branch', name: body.name, from: body.from, strategy: body.strategy, masked: body.masked, expiresAt: expiryFromBody(body) });
+    const { branch } = await copy({ kind: 'branch', name: body.name, source: sourceOf(body.from), strategy: body.strategy, masked: body.masked, expiresAt: expiryFromBody(body) });
     return json(201, record(branch));
   });
 
@@ -147,7 +147,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
 
   router.add('POST', '/api/admin/snapshots', async ({ req }) => {
     const body = parseBody(SnapshotBody, await readJson(req), '{"name": "before-migration", "of": "main" | "<branch>" | "main@-2h" (optional), "masked": true (optional), "ttl": "1d" (optional)}');
-    const { branch } = await copy({ kind: 'snapshot', name: body.name, from: body.of, masked: body.masked, expiresAt: expiryFromBody(body) });
+    const { branch } = await copy({ kind: 'snapshot', name: body.name, source: sourceOf(body.of), masked: body.masked, expiresAt: expiryFromBody(body) });
     return json(201, record(branch));
   });
 
@@ -157,12 +157,23 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
    * A new branch or snapshot, as `ayb branch create` / `ayb snapshot create`: `main@<time>` through a
    * temporary cluster restored to that moment, one at a time (see pointInTimeTurn).
    */
-  async function copy(options: Omit<CreateOptions, 'signal'>): Promise<CreateResult> {
-    checkSource(options.from, deps.allowUrlSources);
-    checkMasked(options.masked, ctx.config.masking.required);
+  async function copy(options: Omit<CreateOptions, 'signal'> & { readonly source: SourceRef }): Promise<CreateResult> {
     const request = { ...options, signal: deps.signal };
-    if (!isPointInTime(options.from)) return createBranch(ctx, request);
-    return pointInTimeTurn(() => createAtPointInTime(ctx, { ...request, from: options.from! }), deps.signal, ctx.log);
+    if (options.source.kind !== 'point-in-time') return createBranch(ctx, request);
+    return pointInTimeTurn(() => createBranch(ctx, request), deps.signal, ctx.log);
+  }
+
+  /**
+   * `from` / `of`, parsed: `main`, a branch or a snapshot; a connection URL only where the config
+   * allows it, since a URL makes the server connect wherever the caller says.
+   */
+  function sourceOf(text: string | undefined): SourceRef {
+    return parseSourceRef(text, { onUrl: () => {
+      if (deps.allowUrlSources) return;
+      throw new HttpError(403, 'url_source_not_allowed', '"from" may be "main", a branch or a snapshot; cloning from a URL is turned off on this server', {
+        hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
+      });
+    } });
   }
 
   async function deleteRoute(kind: RecordKind, name: string, url: URL): Promise<Reply> {
@@ -248,18 +259,6 @@ function exampleLimit(url: URL): number | undefined {
 }
 
 /**
- * `"masked": false` cannot be honoured where `[masking] required` masks every copy: refused, rather
- * than quietly answered with a masked copy the caller said it did not want.
- */
-function checkMasked(masked: boolean | undefined, required: boolean): void {
-  if (masked === false && required) {
-    throw new HttpError(400, 'masking_required', 'this server masks every copy ([masking] required = true), so "masked": false cannot be honoured', {
-      hint: 'leave out "masked" (or send true); the copy is masked either way',
-    });
-  }
-}
-
-/**
  * A restore of `main@<time>` copies a whole base backup into a temporary cluster and replays WAL into
  * it, which takes a core and the disk of a second main; the server runs them one after another rather
  * than let a few clicks start several at once.
@@ -288,18 +287,5 @@ async function pointInTimeTurn<T>(fn: () => Promise<T>, signal: AbortSignal, log
     pointInTimeRequests--;
     // Never before the previous one is done, even when this one was stopped while it waited.
     void previous.then(release);
-  }
-}
-
-/**
- * `from` is `main` or a branch name; a connection URL only where the config allows it, since a URL
- * makes the server connect wherever the caller says.
- */
-function checkSource(from: string | undefined, allowUrlSources: boolean): void {
-  if (from === undefined || from === 'main' || allowUrlSources) return;
-  if (looksLikeUrl(from)) {
-    throw new HttpError(403, 'url_source_not_allowed', '"from" may be "main", a branch or a snapshot; cloning from a URL is turned off on this server', {
-      hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
-    });
   }
 }

@@ -9,7 +9,6 @@ export const HTTP_ERROR_CODES = [
   'invalid_path',
   'invalid_query',
   'invalid_token',
-  'masking_required',
   'method_not_allowed',
   'not_found',
   'payload_too_large',

@@ -15,6 +15,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   history: 3, // WAL archive and base backups of the managed PostgreSQL, restores to a moment
   datadiff: 3, // row checksums, data diff, DML that makes one database's rows equal another's
   masking: 3, // masking rules: the functions (SQL and TypeScript), in-place masking, the dump-stream rewriter, mask check
+  copy: 3.5, // the source of a copy (SourceRef), parsed once where it comes in; below the domain, which takes it as a value
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list
   output: 5, // tables and JSON for the terminal
   lib: 5.5, // the library entry (`import { openAyb } from 'ayb'`): the domain, in-process, with the CLI's JSON

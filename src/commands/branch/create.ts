@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { createBaseSnapshot } from '../../branching/keep-base.js';
 import { expiryFromFlags } from '../../branching/expiry.js';
+import { parseSourceRef } from '../../copy/source-ref.js';
 import { DatabaseCommand, copyFlags } from '../base.js';
 import { outputFlag } from '../command.js';
 
@@ -51,13 +52,15 @@ On any failure or Ctrl-C, nothing is left behind: the partial database is droppe
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BranchCreate);
     this.setOutput(flags);
-    let from = flags.from;
+    this.warnPasswordInArgv('--from', flags.from, 'PGPASSWORD');
+    let source = parseSourceRef(flags.from);
     if (flags['keep-base']) {
       const ctx = await this.branchContext(flags);
       const expiresAt = expiryFromFlags({ ttl: flags.ttl, expiresAt: flags['expires-at'], never: flags['never-expires'], allowPast: flags['allow-past'] });
-      from = await this.interruptible((signal) => createBaseSnapshot(ctx, args.name, flags.from, { expiresAt, signal }));
-      this.writer.log(`Kept the base as snapshot "${from}"`);
+      const base = await this.interruptible((signal) => createBaseSnapshot(ctx, args.name, source, { expiresAt, signal }));
+      this.writer.log(`Kept the base as snapshot "${base}"`);
+      source = { kind: 'record', name: base };
     }
-    await this.createCopy('branch', args.name, from, flags);
+    await this.createCopy('branch', args.name, source, flags);
   }
 }

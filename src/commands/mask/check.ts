@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { checkMaskingRules } from '../../branching/mask-check.js';
 import { ExitCode } from '../../core/errors.js';
 import { renderTable } from '../../output/writer.js';
+import { parseSourceRef } from '../../copy/source-ref.js';
 import { DatabaseCommand } from '../base.js';
 import { outputFlag } from '../command.js';
 
@@ -27,7 +28,7 @@ Exit 1 when anything is reported, 0 when nothing is: run it in CI so that the co
     this.setOutput(flags);
     this.warnPasswordInArgv('--from', flags.from, 'PGPASSWORD');
     const ctx = await this.branchContext(flags);
-    const result = await checkMaskingRules(ctx, flags.from);
+    const result = await checkMaskingRules(ctx, parseSourceRef(flags.from));
     const failing = result.unmasked.length > 0 || result.problems.length > 0 || result.uncovered.length > 0;
     if (this.writer.json) {
       this.writer.jsonDocument({ source: result.source, ok: !failing, unmasked: result.unmasked, problems: result.problems, uncovered: result.uncovered });

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { maskInitText } from '../../branching/mask-init.js';
 import { ConflictError } from '../../core/errors.js';
+import { parseSourceRef } from '../../copy/source-ref.js';
 import { DatabaseCommand } from '../base.js';
 import { outputFlag } from '../command.js';
 
@@ -26,7 +27,7 @@ It is a starting point, to read line by line: a column whose name and values loo
     this.setOutput(flags);
     this.warnPasswordInArgv('--from', flags.from, 'PGPASSWORD');
     const ctx = await this.branchContext(flags);
-    const result = await maskInitText(ctx, flags.from);
+    const result = await maskInitText(ctx, parseSourceRef(flags.from));
     if (flags.file !== undefined) {
       await writeFile(flags.file, result.text, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'EEXIST') throw new ConflictError('file_exists', `${flags.file} exists already; mask init never overwrites a file`, { hint: 'pick another --file, or move the old one away' });

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { parseSourceRef } from '../../copy/source-ref.js';
 import { DatabaseCommand, copyFlags } from '../base.js';
 import { outputFlag } from '../command.js';
 
@@ -25,6 +26,7 @@ Branches and snapshots share one namespace of names. Strategies, --disconnect, e
   async run(): Promise<void> {
     const { args, flags } = await this.parse(SnapshotCreate);
     this.setOutput(flags);
-    await this.createCopy('snapshot', args.name, flags.of, flags);
+    this.warnPasswordInArgv('--of', flags.of, 'PGPASSWORD');
+    await this.createCopy('snapshot', args.name, parseSourceRef(flags.of), flags);
   }
 }
