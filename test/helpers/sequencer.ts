@@ -3,42 +3,44 @@ import path from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Seconds a file took alone (`vitest run <file> --maxWorkers=1`, 2 cores shared with other work, so
- * only their order matters), for the files that take longest. Refresh with the JSON reporter when
- * a file grows or shrinks a lot; a file missing here is estimated (see estimate below).
+ * Seconds the longest files took in one run of the whole suite (vitest's cached durations, on 2
+ * cores shared with other work, so only their order matters), scaled by what was measured alone
+ * (`vitest run <file> --maxWorkers=1`) before and after a file was made faster. Refresh from the
+ * JSON reporter (`--reporter=json`) when a file grows or shrinks a lot; a file missing here is
+ * estimated (see estimate below).
  */
 export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   'test/integration/diff-attack.test.ts': 300,
   'test/integration/diff-roundtrip.test.ts': 250,
-  'test/integration/masking-attack.test.ts': 250,
-  'test/integration/snapshots.test.ts': 210,
   'test/integration/reset.test.ts': 210,
+  'test/integration/snapshots.test.ts': 210,
   'test/integration/masking-init.test.ts': 150,
   'test/integration/diff-from-empty.test.ts': 130,
-  'test/integration/diff-last-mile.test.ts': 115,
-  'test/integration/data-diff-attack.test.ts': 111,
+  'test/integration/masking-attack.test.ts': 116,
   'test/e2e/dashboard.test.ts': 98,
-  'test/integration/merge-exact.test.ts': 95,
-  'test/integration/data-diff-exact.test.ts': 95,
   'test/integration/first-hour-2.test.ts': 91,
   'test/integration/data-diff.test.ts': 89,
   'test/integration/merge.test.ts': 88,
   'test/integration/diff-pagila.test.ts': 86,
-  'test/integration/merge-attack.test.ts': 80,
   'test/integration/diff-corpus.test.ts': 75,
   'test/integration/masking.test.ts': 71,
   'test/integration/server-history.test.ts': 69,
-  'test/integration/recovery.test.ts': 68,
-  'test/integration/history.test.ts': 68,
   'test/integration/history-access.test.ts': 68,
+  'test/integration/history.test.ts': 68,
+  'test/integration/recovery.test.ts': 68,
   'test/integration/masking-leaks.test.ts': 65,
   'test/integration/recovery-races.test.ts': 63,
-  'test/integration/strategy.test.ts': 59,
+  'test/integration/merge-exact.test.ts': 62,
   'test/integration/history-full-disk.test.ts': 59,
+  'test/integration/strategy.test.ts': 59,
+  'test/integration/merge-attack.test.ts': 55,
+  'test/integration/data-diff-exact.test.ts': 51,
+  'test/integration/diff-last-mile.test.ts': 50,
   'test/integration/masking-required.test.ts': 46,
   'test/e2e/dashboard-history.test.ts': 43,
   'test/integration/copy-access.test.ts': 41,
   'test/integration/copy-access-attack.test.ts': 40,
+  'test/integration/data-diff-attack.test.ts': 40,
   'test/integration/diff-cli.test.ts': 36,
   'test/integration/masking-sql-only.test.ts': 31,
 };
