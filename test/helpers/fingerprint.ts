@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { TestCluster } from './cluster.js';
 
 /**
@@ -19,8 +20,25 @@ export interface Fingerprint {
 
 const ident = (schema: string, name: string) => `"${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`;
 
+/**
+ * Read in one session (with the database's default settings, as a new one has), not a connection per
+ * query: a database of 30 tables took some 40 connections, each a server process and a SCRAM
+ * exchange, for a few milliseconds of queries.
+ */
 export async function fingerprint(cluster: TestCluster, database: string): Promise<Fingerprint> {
-  const q = async <T extends Record<string, unknown>>(sql: string) => (await cluster.query<T>(sql, [], database)).rows;
+  const { conn } = cluster;
+  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
+  await client.connect();
+  try {
+    return await read(async <T extends Record<string, unknown>>(sql: string) => (await client.query<T>(sql)).rows);
+  } finally {
+    await client.end();
+  }
+}
+
+type Query = <T extends Record<string, unknown>>(sql: string) => Promise<T[]>;
+
+async function read(q: Query): Promise<Fingerprint> {
   const userSchemas = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'";
 
   const tables: Fingerprint['tables'] = {};

@@ -160,3 +160,41 @@ export function failure(direction: Direction): string | undefined {
   if (direction.dumpDifference.length > 0) parts.push(`pg_dump differs:\n${direction.dumpDifference.join('\n')}`);
   return parts.length > 0 ? `${direction.from} → ${direction.to}: ${parts.join('\n')}\n--- migration ---\n${direction.sql}` : undefined;
 }
+
+/**
+ * The two judges over a batch of round-trip cases (diff-corpus, diff-last-mile, diff-attack): the
+ * pair built from `template`, the migration judged from a to b and, when that applied, back from b
+ * to a, every case required to show a change of its own (but global ones). The way back leaves out
+ * what one-way cases leave (each says why); a global one-way case (an extension with no downgrade
+ * script) cannot even be applied back, so the way back then starts from a pair built without it.
+ * Returns what went wrong, one text per problem (see failure).
+ */
+export async function caseProblems(cluster: TestCluster, template: string, prefix: string, cases: readonly (readonly [number, CorpusCase])[], options: SnapshotOptions = {}): Promise<string[]> {
+  const { a, b } = await buildPair(cluster, template, prefix, cases);
+  const forward = await judge(cluster, a, b, options);
+  const problems: string[] = [];
+  for (const [index, x] of cases) {
+    if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
+  }
+  const directions: Direction[] = [forward];
+  if (!forward.error) {
+    const back = cases.some(([, x]) => x.oneWay && x.global) ? await buildPair(cluster, template, `${prefix}_back`, cases.filter(([, x]) => !(x.oneWay && x.global))) : { a, b };
+    const backward = await judge(cluster, back.b, back.a, options);
+    const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
+    directions.push({
+      ...backward,
+      residue: backward.residue.filter((ch) => !oneWay.includes(ch.schema)),
+      dumpDifference: backward.dumpDifference.filter((line) => !oneWay.some((schema) => line.includes(` ${schema}.`))),
+    });
+  }
+  for (const direction of directions) {
+    const text = failure(direction);
+    if (text) problems.push(text);
+  }
+  return problems;
+}
+
+/** The names of the cases `problems` (from caseProblems) are about, for the message of a failed check. */
+export function culprits(problems: readonly string[], cases: readonly (readonly [number, CorpusCase])[]): string[] {
+  return casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), cases);
+}

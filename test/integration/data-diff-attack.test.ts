@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
-import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { type DataDiffHarness, dataDiffHarness, dbOf } from '../helpers/data-diff-round-trip.js';
 import { fingerprint } from '../helpers/fingerprint.js';
 import { holdGate, waitUntil } from '../helpers/gate.js';
-import { libpqEnv, runPsql } from '../helpers/pagila.js';
+import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Issue 24, from the outside: schemas a user really has (triggers, generated and identity columns,
@@ -138,55 +137,25 @@ const OTHER_FOREIGN_SETTINGS = [
   "search_path = 'trg, fk'",
 ];
 
-const dbOf = (branch: string) => `ayb_branch_${branch.replace(/-/g, '_')}`;
-
 describe('ayb branch diff --data --output sql, attacked with the schemas users have', () => {
   let cluster: TestCluster;
-  let env: Record<string, string>;
-  const ayb = (...args: string[]) => runCli(args, { env });
-
-  async function setDatabase(db: string, settings: readonly string[]): Promise<void> {
-    for (const s of settings) await cluster.query(`ALTER DATABASE ${db} SET ${s}`, [], 'postgres');
-  }
-
-  async function branch(name: string, changes?: string): Promise<string> {
-    const created = await ayb('branch', 'create', name, '--strategy', 'template', '--json');
-    expect(created.exitCode, created.stdout + created.stderr).toBe(0);
-    if (changes) await runPsql(cluster, dbOf(name), { sql: changes });
-    return dbOf(name);
-  }
-
+  let h: DataDiffHarness;
+  const ayb = (...args: string[]) => h.ayb(...args);
+  const branch = (name: string, changes?: string) => h.branch(name, changes);
   /** Applies a script with psql, in an applying session of its own (extra libpq environment allowed). */
-  async function apply(db: string, sql: string, extraEnv: Record<string, string> = {}): Promise<void> {
-    const result = await execa('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1'], { env: { ...libpqEnv(cluster, db), ...extraEnv }, input: sql, reject: false, all: true });
-    if (result.exitCode !== 0) throw new Error(`applying the script failed: ${String(result.all)}`);
-  }
+  const apply = (db: string, sql: string, extraEnv?: Record<string, string>) => h.apply(db, sql, extraEnv);
 
-  /** The round trip: main's copy + ayb's DML equals the branch, by fingerprints; the counts agree with an independent count. */
+  /** The round trip (test/helpers/data-diff-round-trip.ts) from a branch of main with `changes`: main's copy + ayb's DML equals the branch, by fingerprints. */
   async function roundTrip(name: string, changes: string, options: { applyEnv?: Record<string, string> } = {}): Promise<string> {
-    const b = await branch(name, changes);
-    await setDatabase(b, FOREIGN_SETTINGS);
-    const replay = await branch(`${name}-r`);
-    await setDatabase(replay, OTHER_FOREIGN_SETTINGS);
-    const sql = await ayb('branch', 'diff', 'main', name, '--data', '--output', 'sql');
-    expect(sql.exitCode, sql.stderr).toBe(0);
-    await apply(replay, sql.stdout, options.applyEnv);
-    for (const db of [b, replay]) await cluster.query(`ALTER DATABASE ${db} RESET ALL`, [], 'postgres');
-    const [got, want, main] = await Promise.all([fingerprint(cluster, replay), fingerprint(cluster, b), fingerprint(cluster, 'app')]);
-    expect(got.tables).toEqual(want.tables);
-    expect(got.sequences).toEqual(want.sequences);
-    expect(want.tables).not.toEqual(main.tables);
-    const { rows } = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'`, [], replay);
-    expect(rows[0]!.n).toBe('0');
-    // After the script, a diff of the copy with the branch finds nothing.
-    return sql.stdout;
+    await branch(name, changes);
+    return h.roundTrip(name, { applyEnv: options.applyEnv });
   }
 
   beforeAll(async () => {
     cluster = await startTestCluster();
     await cluster.createDatabase('app');
     await runPsql(cluster, 'app', { sql: MAIN_SQL });
-    env = { AYB_DATABASE_URL: cluster.url('app') };
+    h = await dataDiffHarness(cluster, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS });
   });
   afterAll(async () => {
     await cluster?.stop();

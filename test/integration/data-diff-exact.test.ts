@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { type DataDiffHarness, dataDiffHarness, dbOf } from '../helpers/data-diff-round-trip.js';
 import { holdGate, waitUntil } from '../helpers/gate.js';
 import { runPsql } from '../helpers/pagila.js';
 
@@ -76,53 +75,20 @@ const OTHER_FOREIGN_SETTINGS = [
 
 interface Change { table: string; key: string[] | null; match: string; added: number; removed: number; changed: number; only_in?: string; not_a_key_on_both?: string[] }
 
-const dbOf = (branch: string) => `ayb_branch_${branch.replace(/-/g, '_')}`;
-
 describe('ayb branch diff --data: exact under any settings and key shapes', () => {
   let cluster: TestCluster;
-  let env: Record<string, string>;
-  const ayb = (...args: string[]) => runCli(args, { env });
-
-  async function setDatabase(db: string, settings: readonly string[]): Promise<void> {
-    for (const s of settings) await cluster.query(`ALTER DATABASE ${db} SET ${s}`, [], 'postgres');
-  }
-
-  async function branch(name: string, changes?: string): Promise<string> {
-    const created = await ayb('branch', 'create', name, '--strategy', 'template', '--json');
-    expect(created.exitCode, created.stdout + created.stderr).toBe(0);
-    if (changes) await runPsql(cluster, dbOf(name), { sql: changes });
-    return dbOf(name);
-  }
-
-  /**
-   * The round trip: ayb's DML from main to `name` applied to a fresh copy of main (with foreign
-   * settings on both the branch and the copy) makes the copy's rows those of the branch.
-   */
-  async function roundTrip(name: string, schemaStep?: string): Promise<string> {
-    const b = dbOf(name);
-    await setDatabase(b, FOREIGN_SETTINGS);
-    // The schema migration, when the schemas differ, comes first (the data script needs a's schema to be b's).
-    const replay = await branch(`${name}-r`, schemaStep);
-    await setDatabase(replay, OTHER_FOREIGN_SETTINGS);
-    const sql = await ayb('branch', 'diff', 'main', name, '--data', '--output', 'sql');
-    expect(sql.exitCode, sql.stderr).toBe(0);
-    await runPsql(cluster, replay, { sql: sql.stdout });
-    for (const db of [b, replay]) await cluster.query(`ALTER DATABASE ${db} RESET ALL`, [], 'postgres');
-    const [got, want, main] = await Promise.all([fingerprint(cluster, replay), fingerprint(cluster, b), fingerprint(cluster, 'app')]);
-    expect(got.tables).toEqual(want.tables);
-    expect(got.sequences).toEqual(want.sequences);
-    expect(want.tables).not.toEqual(main.tables);
-    // Triggers held off by the script are back on.
-    const { rows } = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'`, [], replay);
-    expect(rows[0]!.n).toBe('0');
-    return sql.stdout;
-  }
+  let h: DataDiffHarness;
+  const ayb = (...args: string[]) => h.ayb(...args);
+  const setDatabase = (db: string, settings: readonly string[]) => h.setDatabase(db, settings);
+  const branch = (name: string, changes?: string) => h.branch(name, changes);
+  /** The round trip (test/helpers/data-diff-round-trip.ts); the schema migration, when the schemas differ, comes first in the copy. */
+  const roundTrip = (name: string, schemaStep?: string) => h.roundTrip(name, { replayChanges: schemaStep });
 
   beforeAll(async () => {
     cluster = await startTestCluster();
     await cluster.createDatabase('app');
     await runPsql(cluster, 'app', { sql: MAIN_SQL });
-    env = { AYB_DATABASE_URL: cluster.url('app') };
+    h = await dataDiffHarness(cluster, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS });
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { buildPair, caseSchema, casesNamed, type CorpusCase, type Direction, failure, judge } from '../helpers/schema-corpus.js';
+import { caseProblems, type CorpusCase, culprits } from '../helpers/schema-corpus.js';
 import { execSql } from '../helpers/schema-diff.js';
 
 /**
@@ -307,32 +307,8 @@ describe('branch diff, outside attack cases: migration applies, diff empty, pg_d
     await cluster?.stop();
   });
 
-  const run = async (prefix: string, cases: readonly (readonly [number, CorpusCase])[]): Promise<string[]> => {
-    const options = cases.some(([, x]) => optionsOf(x).owners) ? { owners: true, privileges: true } : {};
-    const { a, b } = await buildPair(cluster, 'attack_template', prefix, cases);
-    const forward = await judge(cluster, a, b, options);
-    const problems: string[] = [];
-    for (const [index, x] of cases) {
-      if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
-    }
-    const directions: Direction[] = [forward];
-    if (!forward.error) {
-      // A global one-way case (an extension with no downgrade script) cannot even be applied back: its pair is built without it.
-      const back = cases.some(([, x]) => x.oneWay && x.global) ? await buildPair(cluster, 'attack_template', `${prefix}_back`, cases.filter(([, x]) => !(x.oneWay && x.global))) : { a, b };
-      const backward = await judge(cluster, back.b, back.a, options);
-      const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
-      directions.push({
-        ...backward,
-        residue: backward.residue.filter((ch) => !oneWay.includes(ch.schema)),
-        dumpDifference: backward.dumpDifference.filter((line) => !oneWay.some((schema) => line.includes(` ${schema}.`))),
-      });
-    }
-    for (const direction of directions) {
-      const text = failure(direction);
-      if (text) problems.push(text);
-    }
-    return problems;
-  };
+  const run = (prefix: string, cases: readonly (readonly [number, CorpusCase])[]): Promise<string[]> =>
+    caseProblems(cluster, 'attack_template', prefix, cases, cases.some(([, x]) => optionsOf(x).owners) ? { owners: true, privileges: true } : {});
 
   let offset = 0;
   const all: (readonly [number, AttackCase, string])[] = [];
@@ -363,8 +339,7 @@ describe('branch diff, outside attack cases: migration applies, diff empty, pg_d
     const cases = all.filter(([, x, g]) => g === group && !x.known).map(([index, x]) => [index, x] as const);
     it(`${group}: ${cases.length} cases`, async () => {
       const problems = await run(`at_${group}`, cases);
-      const culprits = casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), cases);
-      expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
+      expect(problems, `cases concerned: ${culprits(problems, cases).join('; ')}`).toEqual([]);
     }, 300_000);
   }
   for (const [, x, group] of all) if (x.known) it.todo(`${group}: ${x.name} (${x.known})`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotOptions } from '../../src/schema/snapshot.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { execSql } from '../helpers/schema-diff.js';
-import { buildPair, caseSchema, casesNamed, type CorpusCase, type Direction, failure, judge } from '../helpers/schema-corpus.js';
+import { buildPair, caseProblems, type CorpusCase, culprits, judge } from '../helpers/schema-corpus.js';
 
 /**
  * The round-trip corpus (issue 13): each case is a schema `a` (its setup) and a schema `b` (setup
@@ -339,44 +339,20 @@ describe('branch diff corpus: migration applies, diff empty, pg_dump equal', () 
   const batches: (readonly (readonly [number, CorpusCase])[])[] = [];
   for (let i = 0; i < indexed.length; i += BATCH_SIZE) batches.push(indexed.slice(i, i + BATCH_SIZE));
 
-  const run = async (prefix: string, cases: readonly (readonly [number, CorpusCase])[], options: SnapshotOptions = {}): Promise<string[]> => {
-    const { a, b } = await buildPair(cluster, 'corpus_template', prefix, cases);
-    const forward = await judge(cluster, a, b, options);
-    const problems: string[] = [];
-    for (const [index, x] of cases) {
-      if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
-    }
-    const directions: Direction[] = [forward];
-    if (!forward.error) {
-      const backward = await judge(cluster, b, a, options);
-      // Cases that only go one way (each says why) are left out of the way back.
-      const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
-      directions.push({
-        ...backward,
-        residue: backward.residue.filter((ch) => !oneWay.includes(ch.schema)),
-        dumpDifference: backward.dumpDifference.filter((line) => !oneWay.some((schema) => line.includes(` ${schema}.`))),
-      });
-    }
-    for (const direction of directions) {
-      const text = failure(direction);
-      if (text) problems.push(text);
-    }
-    return problems;
-  };
+  const run = (prefix: string, cases: readonly (readonly [number, CorpusCase])[], options: SnapshotOptions = {}): Promise<string[]> =>
+    caseProblems(cluster, 'corpus_template', prefix, cases, options);
 
   batches.forEach((batch, n) => {
     it.concurrent(`batch ${n + 1}: cases ${batch[0]![0]}–${batch[batch.length - 1]![0]}`, async () => {
       const problems = await run(`b${n}`, batch);
-      const culprits = casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), batch);
-      expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
+      expect(problems, `cases concerned: ${culprits(problems, batch).join('; ')}`).toEqual([]);
     }, 300_000);
   });
 
   it.concurrent(`with --owners and --privileges: ${ACCESS_CASES.length} cases`, async () => {
     const cases = ACCESS_CASES.map((x, i) => [CASES.length + i, x] as const);
     const problems = await run('access', cases, { owners: true, privileges: true });
-    const culprits = casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), cases);
-    expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
+    expect(problems, `cases concerned: ${culprits(problems, cases).join('; ')}`).toEqual([]);
   }, 300_000);
 
   it.concurrent('without those flags, owners and privileges are not compared', async () => {

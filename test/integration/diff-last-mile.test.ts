@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { buildPair, caseSchema, casesNamed, type CorpusCase, type Direction, failure, judge } from '../helpers/schema-corpus.js';
+import { caseProblems, type CorpusCase, culprits } from '../helpers/schema-corpus.js';
 
 /**
  * Issue 29, the last mile of the schema diff: one group of round-trip cases per class of failure
@@ -118,28 +118,8 @@ describe('branch diff, issue 29 classes: migration applies, diff empty, pg_dump 
     const cases = list.map((x, i) => [offset + i, x] as const);
     offset += list.length;
     it.concurrent(`${group}: ${list.length} cases`, async () => {
-      const { a, b } = await buildPair(cluster, 'lastmile_template', `lm_${group}`, cases);
-      const forward = await judge(cluster, a, b);
-      const problems: string[] = [];
-      for (const [index, x] of cases) {
-        if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
-      }
-      const directions: Direction[] = [forward];
-      if (!forward.error) {
-        const backward = await judge(cluster, b, a);
-        const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
-        directions.push({
-          ...backward,
-          residue: backward.residue.filter((ch) => !oneWay.includes(ch.schema)),
-          dumpDifference: backward.dumpDifference.filter((line) => !oneWay.some((schema) => line.includes(` ${schema}.`))),
-        });
-      }
-      for (const direction of directions) {
-        const text = failure(direction);
-        if (text) problems.push(text);
-      }
-      const culprits = casesNamed(problems.map((p) => p.split('\n--- migration ---\n')[0]).join('\n'), cases);
-      expect(problems, `cases concerned: ${culprits.join('; ')}`).toEqual([]);
+      const problems = await caseProblems(cluster, 'lastmile_template', `lm_${group}`, cases);
+      expect(problems, `cases concerned: ${culprits(problems, cases).join('; ')}`).toEqual([]);
     }, 300_000);
   }
 });

@@ -59,6 +59,16 @@ describe.skipIf(!isRoot)('history on a full disk', () => {
   });
 
   it('a full history disk: archiving failure shown in ayb history and warned on every command, with the fix', async () => {
+    // First the archiver catches up with a segment switched now. pg_basebackup (-X stream) does not
+    // wait for archiving, so the base backup's last segment may still be on its way into the history
+    // folder: filling the disk under it would fail that segment (or fallocate) instead of the one
+    // switched below; and archived before the backup's recorded end, it would leave no segment
+    // archived inside the window, whose end the check below compares with the last archived one.
+    const settled = await switchWal();
+    await waitUntil('archiving to reach the segment switched before filling the disk', async () => {
+      const now = await archiver();
+      return !now.failing && now.archived !== null && now.archived >= settled;
+    }, 120_000);
     // Leave 4 MB: less than one 16 MB WAL segment.
     const avail = Number(execFileSync('df', ['--output=avail', '-B1', historyDir], { encoding: 'utf8' }).trim().split('\n')[1]);
     execFileSync('fallocate', ['-l', String(avail - 4 * 1024 * 1024), filler()]);

@@ -1,10 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
+import { mergeHarness } from '../helpers/merge-scenario.js';
 import { waitUntil } from '../helpers/gate.js';
-import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Merges attacked from outside: schemas with triggers, constraint chains, odd types and settings,
@@ -21,22 +20,15 @@ describe('ayb branch merge: attacked', () => {
     await cluster?.stop();
   });
 
-  const scenario = async (database: string, sql: string) => {
-    await cluster.createDatabase(database);
-    await runPsql(cluster, database, { sql });
-    const env = { AYB_DATABASE_URL: cluster.url(database), AYB_LOCK_TIMEOUT: '5s' };
-    return (...args: string[]) => runCli(args, { env });
-  };
-  const rows = async (database: string, table: string) =>
-    (await cluster.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text`, [], database)).rows.map((r) => r.t);
-  const psql = (database: string, sql: string) => runPsql(cluster, database, { sql });
+  /** A database playing main, with `sql` in it, and a CLI bound to it (test/helpers/merge-scenario.ts). */
+  const { scenario, rows, psql } = mergeHarness(() => cluster);
 
   it('a self-referencing table: rows the branch added that point at each other, and rows it deleted that pointed at each other, merge', async () => {
     const ayb = await scenario('a_selfref', `
       CREATE TABLE staff (id int PRIMARY KEY, boss int REFERENCES staff, name text);
       INSERT INTO staff VALUES (1, NULL, 'ceo'), (5, 1, 'old boss'), (2, 5, 'old worker');
     `);
-    expect((await ayb('branch', 'create', 'sr', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('sr');
     // A new boss 30 with worker 10 (the lower key points at the higher), and the old pair removed.
     await psql('ayb_branch_sr', `INSERT INTO staff VALUES (30, 1, 'new boss'), (10, 30, 'new worker'); DELETE FROM staff WHERE id IN (2, 5);`);
     const merged = await ayb('branch', 'merge', 'sr', '--json');
@@ -51,7 +43,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE pins (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE RESTRICT);
       INSERT INTO orders VALUES (1, 'a'), (2, 'b'), (3, 'c');
     `);
-    expect((await ayb('branch', 'create', 'rs', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('rs');
     await psql('ayb_branch_rs', `DELETE FROM orders WHERE id IN (1, 2, 3);`);
     await psql('a_restrict', `INSERT INTO items VALUES (7, 1, 'new on main'); INSERT INTO pins VALUES (8, 2);`);
     const before = await fingerprint(cluster, 'a_restrict');
@@ -72,7 +64,7 @@ describe('ayb branch merge: attacked', () => {
 
   it('a value the target added under a unique constraint other than the key is a conflict, not a raw error; nothing is applied', async () => {
     const ayb = await scenario('a_unique', `CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE); INSERT INTO users VALUES (1, 'a@x');`);
-    expect((await ayb('branch', 'create', 'un', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('un');
     await psql('ayb_branch_un', `INSERT INTO users VALUES (10, 'b@x');`);
     await psql('a_unique', `INSERT INTO users VALUES (11, 'b@x');`);
     const before = await fingerprint(cluster, 'a_unique');
@@ -93,7 +85,7 @@ describe('ayb branch merge: attacked', () => {
       INSERT INTO items VALUES (1, 1, 0), (2, 2, 0);
       TRUNCATE audit;
     `);
-    expect((await ayb('branch', 'create', 'tr', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('tr');
     await psql('ayb_branch_tr', `UPDATE items SET qty = 10 WHERE id = 1; INSERT INTO items VALUES (3, 3, 0);`);
     await psql('a_trig', `UPDATE items SET qty = 20 WHERE id = 2;`);
     const merged = await ayb('branch', 'merge', 'tr');
@@ -114,7 +106,7 @@ describe('ayb branch merge: attacked', () => {
       INSERT INTO odd VALUES ('a', 'x y', 1, 1, '2020-01-01', '{1,2}', '{"a":1}', '\\x00', 1, 'red'),
                              (E'q\\'"', '', 2, 2, '2020-01-02', '{}', '[]', '\\x', 2, 'green');
     `);
-    expect((await ayb('branch', 'create', 'od', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('od');
     await psql('ayb_branch_od', `
       UPDATE odd SET n = 'NaN', f = '-0', ts = 'infinity', a = '{NULL,3}', j = '{"b": [null, "\\u00e9"]}', b = '\\xdeadbeef', c = 'green' WHERE k1 = 'a';
       INSERT INTO odd VALUES ('z', 'NULL', '-Infinity', 'NaN', '-infinity', '{{1,2},{3,4}}', 'null', NULL, 9, NULL);
@@ -134,7 +126,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE ev (id int PRIMARY KEY, d date, at timestamptz, span interval, b bytea, qty int);
       INSERT INTO ev VALUES (1, '2024-01-02', '2024-01-02 03:04:05+00', '1 day 2 hours', '\\x01', 1), (2, '2024-03-04', '2024-03-04 00:00:00+00', '3 mons', '\\x02', 2);
     `);
-    expect((await ayb('branch', 'create', 'st', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('st');
     await cluster.query(`ALTER DATABASE a_settings SET DateStyle = 'SQL, DMY'; ALTER DATABASE a_settings SET TimeZone = 'Asia/Kolkata'; ALTER DATABASE a_settings SET IntervalStyle = 'sql_standard'; ALTER DATABASE a_settings SET bytea_output = 'escape'`);
     await psql('ayb_branch_st', `UPDATE ev SET qty = 10, d = '2025-05-06' WHERE id = 1; UPDATE ev SET span = '5 days', at = '2030-01-01 00:00:00+00' WHERE id = 2;`);
     await psql('a_settings', `UPDATE ev SET qty = 20 WHERE id = 2;`);
@@ -152,7 +144,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE members (id int PRIMARY KEY, team text REFERENCES teams ON UPDATE CASCADE);
       INSERT INTO teams VALUES ('A', 'alpha'), ('B', 'beta'); INSERT INTO members VALUES (1, 'A');
     `);
-    expect((await ayb('branch', 'create', 'uc', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('uc');
     await psql('ayb_branch_uc', `UPDATE teams SET code = 'AA' WHERE code = 'A'; UPDATE teams SET name = 'b2' WHERE code = 'B';`);
     await psql('a_updcascade', `INSERT INTO members VALUES (2, 'A');`);
     const before = await fingerprint(cluster, 'a_updcascade');
@@ -168,7 +160,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE m_us PARTITION OF m FOR VALUES IN ('us');
       INSERT INTO m (region, qty) VALUES ('eu', 1), ('eu', 2), ('us', 3);
     `);
-    expect((await ayb('branch', 'create', 'pa', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('pa');
     await psql('ayb_branch_pa', `UPDATE m SET region = 'us' WHERE id = 1; UPDATE m SET qty = 20 WHERE id = 2; INSERT INTO m (region, qty) VALUES ('eu', 4);`);
     await psql('a_parts', `UPDATE m SET qty = 30 WHERE id = 3;`);
     const merged = await ayb('branch', 'merge', 'pa', '--json');
@@ -187,7 +179,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE notes (id int PRIMARY KEY, item_id int REFERENCES items ON DELETE SET NULL, body text);
       INSERT INTO orders VALUES (1), (2); INSERT INTO items VALUES (10, 1), (20, 2); INSERT INTO notes VALUES (100, 10, 'n'), (200, 20, 'm');
     `);
-    expect((await ayb('branch', 'create', 'ch', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('ch');
     await psql('ayb_branch_ch', `DELETE FROM orders WHERE id = 1;`);
     // main edits the note's body: the branch set its item_id NULL (by the cascade), a different column.
     await psql('a_chain', `UPDATE notes SET body = 'edited on main' WHERE id = 100;`);
@@ -204,7 +196,7 @@ describe('ayb branch merge: attacked', () => {
       CREATE TABLE items (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE CASCADE);
       INSERT INTO orders VALUES (1, 'ok'), (2, 'ok'); INSERT INTO items VALUES (10, 2);
     `);
-    expect((await ayb('branch', 'create', 'ra', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('ra');
     // The branch's new enum value is added on the target first, in a transaction of its own: the
     // holder's lock on the type keeps the merge waiting there, after its plan and before its apply.
     await psql('ayb_branch_ra', `ALTER TYPE mood ADD VALUE 'new';`);

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
-import { runPsql } from '../helpers/pagila.js';
+import { mergeHarness } from '../helpers/merge-scenario.js';
 import { startServer } from '../helpers/server.js';
 
 /**
@@ -25,16 +24,8 @@ describe('ayb branch merge: exact', () => {
     await cluster?.stop();
   });
 
-  /** A database playing main, with `sql` in it, and a CLI bound to it. */
-  const scenario = async (database: string, sql: string) => {
-    await cluster.createDatabase(database);
-    await runPsql(cluster, database, { sql });
-    const env = { AYB_DATABASE_URL: cluster.url(database), AYB_LOCK_TIMEOUT: '5s' };
-    return (...args: string[]) => runCli(args, { env });
-  };
-  const rows = async (database: string, table: string) =>
-    (await cluster.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text`, [], database)).rows.map((r) => r.t);
-  const psql = (database: string, sql: string) => runPsql(cluster, database, { sql });
+  /** A database playing main, with `sql` in it, and a CLI bound to it (test/helpers/merge-scenario.ts). */
+  const { scenario, rows, psql } = mergeHarness(() => cluster);
 
   it('1: a delete that cascades onto a row the target added since the base is a conflict; nothing is applied', async () => {
     const ayb = await scenario('m_cascade', `
@@ -45,7 +36,7 @@ describe('ayb branch merge: exact', () => {
       INSERT INTO order_items VALUES (1, 76, 'x'), (2, 77, 'y');
       INSERT INTO tags VALUES (1, 77);
     `);
-    expect((await ayb('branch', 'create', 'casc', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('casc');
     await psql('ayb_branch_casc', 'DELETE FROM orders WHERE id IN (76, 77); DELETE FROM orders WHERE id = 75;');
     // main: a new item of order 76, and a changed tag of order 77 (SET NULL would overwrite it).
     await psql('m_cascade', `INSERT INTO order_items VALUES (3, 76, 'new on main'); UPDATE tags SET order_id = 77 WHERE id = 1; UPDATE tags SET id = 5 WHERE id = 1;`);
@@ -72,7 +63,7 @@ describe('ayb branch merge: exact', () => {
 
   it('2, 3: rows of a table the branch created arrive; a second merge is "Already up to date"; a later one brings only newer changes', async () => {
     const ayb = await scenario('m_created', `CREATE TABLE items (id int PRIMARY KEY, qty int); INSERT INTO items SELECT i, i FROM generate_series(1, 5) i;`);
-    expect((await ayb('branch', 'create', 'cre', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('cre');
     await psql('ayb_branch_cre', `
       CREATE TABLE notes (id serial PRIMARY KEY, body text, at date);
       INSERT INTO notes (body, at) VALUES ('one', '2024-01-02'), ('two', NULL), (NULL, '1999-12-31');
@@ -102,7 +93,7 @@ describe('ayb branch merge: exact', () => {
 
   it('3: schema conflicts are listed like row conflicts (exit 4, nothing applied), also under theirs and --dry-run; the same change on both sides merges', async () => {
     const ayb = await scenario('m_schema', `CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes VALUES (1, 'a');`);
-    expect((await ayb('branch', 'create', 'sch', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('sch');
     await psql('ayb_branch_sch', `ALTER TABLE notes ADD COLUMN tag text; ALTER TABLE notes ADD COLUMN seen bool; UPDATE notes SET tag = 't', seen = true;`);
     await psql('m_schema', `ALTER TABLE notes ADD COLUMN tag int; ALTER TABLE notes ADD COLUMN seen bool;`);
     const before = await fingerprint(cluster, 'm_schema');
@@ -127,7 +118,7 @@ describe('ayb branch merge: exact', () => {
       CREATE TABLE items (id int PRIMARY KEY, qty int);
       INSERT INTO items SELECT i, i FROM generate_series(1, 10) i;
     `);
-    expect((await ayb('branch', 'create', 'dry', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('dry');
     await psql('ayb_branch_dry', `ALTER TABLE items ADD COLUMN ticket bigint DEFAULT nextval('tickets'); UPDATE items SET qty = 100 WHERE id = 1;`);
     await psql('m_dry', `UPDATE items SET qty = -1 WHERE id = 1;`);
     const sequence = async () => (await cluster.query<{ v: string }>('SELECT last_value::text AS v FROM tickets', [], 'm_dry')).rows[0]!.v;
@@ -164,7 +155,7 @@ describe('ayb branch merge: exact', () => {
 
   it('5: an enum value the branch added and used merges (the ADD VALUE committed first)', async () => {
     const ayb = await scenario('m_enum', `CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE people (id int PRIMARY KEY, m mood); INSERT INTO people VALUES (1, 'sad'), (2, 'ok');`);
-    expect((await ayb('branch', 'create', 'enu', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('enu');
     await psql('ayb_branch_enu', `ALTER TYPE mood ADD VALUE 'happy'; `);
     await psql('ayb_branch_enu', `UPDATE people SET m = 'happy' WHERE id = 1; INSERT INTO people VALUES (3, 'happy');`);
     const merged = await ayb('branch', 'merge', 'enu', '--json');
@@ -175,7 +166,7 @@ describe('ayb branch merge: exact', () => {
 
   it('6: a retype the target never saw is no conflict: values compared as the target will hold them', async () => {
     const ayb = await scenario('m_retype', `CREATE TABLE prices (id int PRIMARY KEY, amount numeric(12,2)); INSERT INTO prices VALUES (1, 1.5), (2, 2.25), (3, 3);`);
-    expect((await ayb('branch', 'create', 'ret', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('ret');
     await psql('ayb_branch_ret', `ALTER TABLE prices ALTER COLUMN amount TYPE numeric(14,4); UPDATE prices SET amount = 2.1234 WHERE id = 2;`);
     const merged = await ayb('branch', 'merge', 'ret', '--strategy', 'ours', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
@@ -185,7 +176,7 @@ describe('ayb branch merge: exact', () => {
 
   it('8, 9: cell-wise: different columns of one row merge; the same column is a conflict shown with base/ours/theirs, resolved through a --conflicts file', async () => {
     const ayb = await scenario('m_cells', `CREATE TABLE items (id int PRIMARY KEY, name text, qty int, price int); INSERT INTO items SELECT i, 'n' || i, i, i * 10 FROM generate_series(1, 5) i;`);
-    expect((await ayb('branch', 'create', 'cel', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('cel');
     await psql('ayb_branch_cel', `UPDATE items SET qty = 100 WHERE id = 1; UPDATE items SET qty = 200, price = 21 WHERE id = 2; UPDATE items SET qty = 300 WHERE id = 3; UPDATE items SET name = 'same' WHERE id = 4;`);
     await psql('m_cells', `UPDATE items SET name = 'main' WHERE id = 1; UPDATE items SET qty = 222 WHERE id = 2; UPDATE items SET qty = 333 WHERE id = 3; UPDATE items SET name = 'same' WHERE id = 4;`);
     const before = await fingerprint(cluster, 'm_cells');
@@ -216,7 +207,7 @@ describe('ayb branch merge: exact', () => {
 
   it('10: the admin API merges: a dry run lists conflicts with their values and changes nothing; resolutions sent back are applied', async () => {
     const ayb = await scenario('m_api', `CREATE TABLE items (id int PRIMARY KEY, qty int); INSERT INTO items SELECT i, i FROM generate_series(1, 4) i;`);
-    expect((await ayb('branch', 'create', 'api', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('api');
     await psql('ayb_branch_api', 'UPDATE items SET qty = 10 WHERE id = 1; UPDATE items SET qty = 20 WHERE id = 2; DELETE FROM items WHERE id = 4;');
     await psql('m_api', 'UPDATE items SET qty = 11 WHERE id = 1;');
     const before = await fingerprint(cluster, 'm_api');
