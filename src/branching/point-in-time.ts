@@ -3,7 +3,7 @@ import { type ArchiverStatus, archiverStatus, archivingFailure, archivingFix, en
 import { withClient } from '../postgres/client.js';
 import { parsePointInTime } from '../history/point-in-time.js';
 import { checkInWindow, withClusterAt } from '../history/restore.js';
-import { type BaseBackup, baseDir, diskUsage, type HistorySettings, historyWindow, listBaseBackups, walDir } from '../history/store.js';
+import { type BaseBackup, baseDir, diskUsage, historyRanges, type HistorySettings, listBaseBackups, readBreaks, walDir } from '../history/store.js';
 import type { BranchContext, OpenedContext } from './context.js';
 import { createBranch, type CreateOptions, type CreateResult } from './create.js';
 import { validateBranchName } from './names.js';
@@ -66,8 +66,16 @@ export interface HistoryStatus {
   readonly dir: string;
   readonly keep: string;
   readonly base_backup_every: string;
-  /** null until the first base backup is taken. */
+  /**
+   * From the first restorable moment to the last; null until the first base backup is taken. When
+   * the history has gaps (`[history] dir` changed, history off for a while), not every moment in it
+   * can be restored: `ranges` are the ones that can.
+   */
   readonly window: { readonly from: string; readonly to: string } | null;
+  /** The moments that can be restored, oldest first: every moment inside one of them (edges included). */
+  readonly ranges: readonly { readonly from: string; readonly to: string }[];
+  /** The moments between two ranges that cannot be restored, and why. */
+  readonly gaps: readonly { readonly from: string; readonly to: string; readonly why: string }[];
   readonly base_backups: readonly { readonly name: string; readonly started_at: string; readonly finished_at: string; readonly bytes: number }[];
   readonly wal_bytes: number;
   readonly total_bytes: number;
@@ -81,7 +89,7 @@ export interface HistoryStatus {
 export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> {
   const history = historyOf(ctx);
   const backups = await listBaseBackups(history);
-  const window = historyWindow(backups);
+  const found = historyRanges(backups, await readBreaks(history.dir));
   const sized = await Promise.all(backups.map(async (b: BaseBackup) => ({
     name: b.name,
     started_at: b.startedAt.toISOString(),
@@ -91,14 +99,20 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
   const walBytes = await diskUsage(walDir(history));
   const archiving = await withClient(ctx.main, (c) => archiverStatus(c));
   // While archiving fails, moments after the last archived segment cannot be restored.
-  const to = window && archiving.failing && archiving.last_archived_at && Date.parse(archiving.last_archived_at) < window.to.getTime()
-    ? new Date(Math.max(window.from.getTime(), Date.parse(archiving.last_archived_at)))
-    : window?.to;
+  const ranges = found.ranges.map((r, i) => {
+    const last = i === found.ranges.length - 1;
+    const to = last && archiving.failing && archiving.last_archived_at && Date.parse(archiving.last_archived_at) < r.to.getTime()
+      ? new Date(Math.max(r.from.getTime(), Date.parse(archiving.last_archived_at)))
+      : r.to;
+    return { from: r.from.toISOString(), to: to.toISOString() };
+  });
   return {
     dir: history.dir,
     keep: history.keep,
     base_backup_every: history.everyText,
-    window: window ? { from: window.from.toISOString(), to: to!.toISOString() } : null,
+    window: ranges.length > 0 ? { from: ranges[0]!.from, to: ranges.at(-1)!.to } : null,
+    ranges,
+    gaps: found.gaps.map((g) => ({ from: g.from.toISOString(), to: g.to.toISOString(), why: g.why })),
     base_backups: sized,
     wal_bytes: walBytes,
     total_bytes: walBytes + (await diskUsage(baseDir(history))),

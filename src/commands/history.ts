@@ -4,7 +4,7 @@ import { AybCommand, outputFlag } from './base.js';
 
 export default class History extends AybCommand {
   static override summary = 'Show the history window of the managed PostgreSQL: how far back a branch of main can reach';
-  static override description = `With [history] enabled = true, ayb archives the managed PostgreSQL's WAL and takes a base backup every [history] base_backup_every, so that "ayb branch create <name> --from main@<time>" can make a branch of main as it was at any moment of the window: from the end of the oldest base backup until now. This shows the window, the base backups, the disk they and the WAL use, and whether archiving works (pg_stat_archiver): while it fails (a full history disk, say) the window ends at the last archived segment, every ayb command warns, and the warning says how to fix it. "ayb history prune" deletes what falls outside [history] keep (ayb also does after each base backup).`;
+  static override description = `With [history] enabled = true, ayb archives the managed PostgreSQL's WAL and takes a base backup every [history] base_backup_every, so that "ayb branch create <name> --from main@<time>" can make a branch of main as it was at any moment of the window: from the end of the oldest base backup until now. Only moments that can be restored are shown: when the WAL went elsewhere for a while ([history] dir changed and changed back, history turned off and on), the window has gaps, listed with why ("ranges" and "gaps" in --json), and a moment in a gap is refused at once (exit 3). This shows the window, the base backups, the disk they and the WAL use, and whether archiving works (pg_stat_archiver): while it fails (a full history disk, say) the window ends at the last archived segment, every ayb command warns, and the warning says how to fix it. "ayb history prune" deletes what falls outside [history] keep (ayb also does after each base backup).`;
   static override examples = [
     '<%= config.bin %> history',
     '<%= config.bin %> history --json',
@@ -22,6 +22,14 @@ export default class History extends AybCommand {
     }
     const lines = [
       `Window:      ${status.window ? `${status.window.from} .. ${status.window.to}` : 'empty (no base backup yet)'}`,
+      ...(status.gaps.length > 0
+        ? [
+          `Restorable:  only these moments (the history has ${status.gaps.length} gap(s)):`,
+          ...status.ranges.map((r) => `  ${r.from} .. ${r.to}`),
+          `Gaps:`,
+          ...status.gaps.map((g) => `  ${g.from} .. ${g.to}  ${g.why}`),
+        ]
+        : []),
       `Keep:        ${status.keep} (a base backup every ${status.base_backup_every})`,
       `Folder:      ${status.dir}`,
       `Disk used:   ${formatBytes(status.total_bytes)} (WAL ${formatBytes(status.wal_bytes)})`,
