@@ -3,10 +3,10 @@ import { type ArchiverStatus, archiverStatus, archivingFailure, archivingFix, en
 import { withClient } from '../postgres/client.js';
 import { parsePointInTime } from '../history/point-in-time.js';
 import { checkInWindow, withClusterAt } from '../history/restore.js';
-import { type BaseBackup, baseDir, diskUsage, historyRanges, type HistorySettings, listBaseBackups, readBreaks, walDir } from '../history/store.js';
+import { backupBytesByDatabase, type BaseBackup, baseDir, diskUsage, historyRanges, type HistorySettings, listBaseBackups, readBreaks, walDir } from '../history/store.js';
 import type { BranchContext, OpenedContext } from './context.js';
 import { createBranch, type CreateOptions, type CreateResult } from './create.js';
-import { validateBranchName } from './names.js';
+import { BRANCH_DATABASE_PREFIX, SNAPSHOT_DATABASE_PREFIX, validateBranchName } from './names.js';
 import type { ResolvedSource } from './source.js';
 
 export { isPointInTime } from '../history/point-in-time.js';
@@ -62,6 +62,19 @@ export async function createAtPointInTime(ctx: OpenedContext, options: CreateOpt
   });
 }
 
+export interface HistoryShare {
+  /** Summed over all base backups. */
+  readonly main_bytes: number;
+  readonly branches_bytes: number;
+  readonly snapshots_bytes: number;
+  /** Other databases (postgres, template0/1, ayb's temporary copies, databases dropped since the backup). */
+  readonly other_bytes: number;
+  /** The rest of the base backups: shared catalogs, the WAL the backup needs, configuration. */
+  readonly cluster_bytes: number;
+  /** The newest base backup, database by database, largest first. */
+  readonly newest: { readonly backup: string; readonly databases: readonly { readonly database: string; readonly kind: 'main' | 'branch' | 'snapshot' | 'other'; readonly bytes: number }[] };
+}
+
 export interface HistoryStatus {
   readonly dir: string;
   readonly keep: string;
@@ -79,6 +92,13 @@ export interface HistoryStatus {
   readonly base_backups: readonly { readonly name: string; readonly started_at: string; readonly finished_at: string; readonly bytes: number }[];
   readonly wal_bytes: number;
   readonly total_bytes: number;
+  /**
+   * How much of the base backups is whose: every base backup holds every database of main's cluster,
+   * branches and snapshots included (they live there). Per database, from the newest backup's
+   * `base/<oid>` folders; `branches_bytes` and the others sum over all base backups. The WAL is one
+   * stream for the whole cluster and is not split by database.
+   */
+  readonly share: HistoryShare | null;
   /** pg_stat_archiver: whether WAL still reaches the history. */
   readonly archiving: ArchiverStatus;
   /** What is wrong and how to fix it (archiving failing), else empty. */
@@ -97,6 +117,7 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
     bytes: await diskUsage(b.path),
   })));
   const walBytes = await diskUsage(walDir(history));
+  const share = await historyShare(ctx, backups, sized.map((b) => b.bytes));
   const archiving = await withClient(ctx.main, (c) => archiverStatus(c));
   // While archiving fails, moments after the last archived segment cannot be restored.
   const ranges = found.ranges.map((r, i) => {
@@ -116,8 +137,41 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
     base_backups: sized,
     wal_bytes: walBytes,
     total_bytes: walBytes + (await diskUsage(baseDir(history))),
+    share,
     archiving,
     warnings: archiving.failing ? [`${archivingFailure(history, archiving)}; ${archivingFix(history)}`] : [],
+  };
+}
+
+/** Whose the base backups' bytes are: main's, the branches', the snapshots', the rest. */
+async function historyShare(ctx: OpenedContext, backups: readonly BaseBackup[], totals: readonly number[]): Promise<HistoryShare | null> {
+  if (backups.length === 0) return null;
+  const names = await withClient(ctx.main, async (c) =>
+    new Map((await c.query<{ oid: string; datname: string }>('SELECT oid::text, datname FROM pg_database')).rows.map((r) => [Number(r.oid), r.datname])));
+  const kindOf = (database: string | undefined): 'main' | 'branch' | 'snapshot' | 'other' =>
+    database === ctx.main.database ? 'main' : database?.startsWith(BRANCH_DATABASE_PREFIX) ? 'branch' : database?.startsWith(SNAPSHOT_DATABASE_PREFIX) ? 'snapshot' : 'other';
+  const sums = { main: 0, branch: 0, snapshot: 0, other: 0 };
+  let inDatabases = 0;
+  let newest: HistoryShare['newest']['databases'] = [];
+  for (const [i, backup] of backups.entries()) {
+    const databases = [...(await backupBytesByDatabase(backup)).entries()].map(([oid, bytes]) => {
+      const database = names.get(oid);
+      return { database: database ?? `(oid ${oid}, dropped since)`, kind: kindOf(database), bytes };
+    });
+    for (const d of databases) {
+      sums[d.kind] += d.bytes;
+      inDatabases += d.bytes;
+    }
+    if (i === backups.length - 1) newest = databases.sort((a, b) => b.bytes - a.bytes);
+  }
+  const total = totals.reduce((a, b) => a + b, 0);
+  return {
+    main_bytes: sums.main,
+    branches_bytes: sums.branch,
+    snapshots_bytes: sums.snapshot,
+    other_bytes: sums.other,
+    cluster_bytes: Math.max(0, total - inDatabases),
+    newest: { backup: backups.at(-1)!.name, databases: newest },
   };
 }
 

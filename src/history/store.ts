@@ -246,3 +246,17 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
   }
   return removed;
 }
+
+/**
+ * The bytes each database takes in a base backup: its folder `data/base/<oid>` (pg_basebackup, plain
+ * format, copies every database of the cluster; shared catalogs, pg_wal and the rest are not in any).
+ */
+export async function backupBytesByDatabase(backup: BaseBackup): Promise<Map<number, number>> {
+  const dir = path.join(backup.path, 'data', 'base');
+  const sizes = new Map<number, number>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (/^\d+$/.test(name)) sizes.set(Number(name), await diskUsage(path.join(dir, name)));
+  }
+  return sizes;
+}
+
