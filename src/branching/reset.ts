@@ -140,7 +140,8 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         : await copyFrom(source);
       verified = await masking?.afterCopy(withDatabase(ctx.main, names.fresh));
       signal?.throwIfAborted();
-      await finishCopy(maint, names.fresh, outcome.access, { log: ctx.log });
+      // Closed to everyone but ayb until after the swap: a role granted on the branch holding a
+      // session on the fresh copy would block its rename (test: non-superuser-copies).
       await swapIn(maint, ctx, database, names);
     } catch (error) {
       // 42P04: someone made a database of the fresh name meanwhile; it is not ours to drop.
@@ -159,6 +160,8 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       return false;
     });
     await forget(droppedOld ? [names.fresh, names.old] : [names.fresh]);
+    // The branch's grants, now that the fresh copy has its name (until now only ayb could reach it).
+    await finishCopy(maint, database, outcome.access, { log: ctx.log });
     await withControl(ctx, (client) =>
       updateRow(client, row.id, {
         strategy: outcome.strategy,
