@@ -147,7 +147,7 @@ async function main(argv: string[]): Promise<void> {
     // Everything written is archived before the disk is counted (the branch below waits for it as well).
     const status = await ayb(['history', '--json']);
     const walBytes = await diskUsage(path.join(historyDir, 'wal'));
-    note(`- history after the writes: base backup ${formatMb(baseBytes)} + WAL ${formatMb(walBytes)} = ${formatMb(baseBytes + walBytes)} (${(walBytes / done).toFixed(0)} bytes of WAL per transaction)${status.exitCode === 0 ? '' : ' (ayb history failed)'}`);
+    note(`- history after the writes: base backup ${formatMb(baseBytes)} + WAL ${formatMb(walBytes)} = ${formatMb(baseBytes + walBytes)} (${(walBytes / (done + (branches > 0 ? branches * Math.ceil(branchTransactions / clients) * clients : 0))).toFixed(0)} bytes of WAL per transaction, main's and the branches' together)${status.exitCode === 0 ? '' : ' (ayb history failed)'}`);
 
     if (branches > 0) {
       // A second base backup, now that the branches exist: how much of it is theirs.
