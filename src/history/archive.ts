@@ -196,7 +196,11 @@ async function endHistoryIn(dir: string, client: Client, why: string, log?: (lin
   const archived = status.last_archived_wal !== null && status.last_archived_wal >= segment;
   const end = archived ? at : new Date(Math.min(at.getTime(), status.last_archived_at ? Date.parse(status.last_archived_at) : 0));
   if (!archived) log?.(`warning: the last WAL of ${dir} could not be archived (${status.failing ? `archiving fails since ${status.last_failed_at ?? '?'}` : `not within ${END_ARCHIVE_WAIT_MS / 1000} s`}); its history ends at ${end.toISOString()}`);
-  await recordBreak(dir, { at: end, why });
+  // The folder may be gone (deleted by the user before the change): nothing left to mark, and no
+  // reason to fail the command.
+  await recordBreak(dir, { at: end, why }).catch((error: unknown) => {
+    log?.(`warning: could not write down in ${dir} where its history ends (${(error as Error).message}); moments after ${end.toISOString()} cannot be restored from it`);
+  });
 }
 
 async function settingsOf(client: Client): Promise<{ archive_mode: string; archive_command: string; wal_level: string }> {
