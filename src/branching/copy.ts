@@ -22,6 +22,11 @@ export interface CopyJob {
   readonly masking?: MaskingJob;
   /** A snapshot: sealed once made (nobody connects to it). */
   readonly seal?: boolean;
+  /**
+   * Leave the target closed to everyone but ayb: the caller opens it with `finishCopy(…, outcome.access)`
+   * later (a reset, once the copy has the branch's name: a session held on the fresh copy would block the swap).
+   */
+  readonly deferAccess?: boolean;
   readonly disconnect?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: CloneProgress) => void;
@@ -76,7 +81,7 @@ export async function copyDatabase(ctx: BranchContext, maint: Client, job: CopyJ
     signal?.throwIfAborted();
     // Closed since it was made; a branch now opens with its source's grants. Nobody connects to a
     // snapshot (no session is left on it), so it stays exactly as it was copied.
-    await finishCopy(maint, job.target, outcome.access, { seal: job.seal, log: ctx.log });
+    if (!job.deferAccess) await finishCopy(maint, job.target, outcome.access, { seal: job.seal, log: ctx.log });
     signal?.throwIfAborted();
     return { outcome, verified };
   };

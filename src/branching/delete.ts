@@ -2,7 +2,7 @@ import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
-import { type BranchContext, withControl } from './context.js';
+import { type BranchContext, noticeOf, withControl } from './context.js';
 import { deleteRow, findDescendants, findRow, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
@@ -141,7 +141,20 @@ export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchR
     if (!marked) return;
     await dropRecordDatabases(client, maint, marked);
     await deleteRow(client, row.id);
+    if (row.kind === 'snapshot') await forgetSnapshot(ctx, client, row.name);
   });
+}
+
+/**
+ * A branch reset to a snapshot (`reset --to`) names it without having it as its parent, so the
+ * snapshot may be deleted, as a git tag may: the branch's data never depended on it. Its record then
+ * names it no longer (a later snapshot of the same name would be taken for it), and the delete says so.
+ */
+async function forgetSnapshot(ctx: BranchContext, client: Client, snapshot: string): Promise<void> {
+  for (const named of (await listRows(client)).filter((r) => r.snapshot === snapshot)) {
+    await updateRow(client, named.id, { snapshot: null });
+    noticeOf(ctx)?.(`${named.kind} "${named.name}" was last reset to snapshot "${snapshot}"; its record no longer names it`);
+  }
 }
 
 /** Deletes the branches made from `row` (deepest first, so none outlives its parent), or refuses. */

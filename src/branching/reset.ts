@@ -1,4 +1,4 @@
-import type { CloneProgress } from '../clone/clone.js';
+import { type CloneProgress, finishCopy } from '../clone/clone.js';
 import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ConflictError, NotFoundError } from '../core/errors.js';
 import { type Branch, type BranchRow, type CloneStrategy } from '../core/records.js';
@@ -101,10 +101,13 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
         target: names.fresh,
         requested,
         masking: job,
+        deferAccess: true,
         signal,
         onProgress: options.onProgress,
         announce: (chosen) => `Resetting branch "${name}" to ${source.pointInTime ? '' : 'the current state of '}${label} (strategy: ${chosen}) …`,
       });
+      // Closed to everyone but ayb until after the swap: a role granted on the branch holding a
+      // session on the fresh copy would block its rename (test: non-superuser-copies).
       await swapIn(maint, ctx, database, names);
     } catch (error) {
       // 42P04: someone made a database of the fresh name meanwhile; it is not ours to drop.
@@ -123,6 +126,8 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
       return false;
     });
     await forget(droppedOld ? [names.fresh, names.old] : [names.fresh]);
+    // The branch's grants, now that the fresh copy has its name (until now only ayb could reach it).
+    await finishCopy(maint, database, copied.outcome.access, { log: ctx.log });
     await withControl(ctx, (client) =>
       updateRow(client, row.id, {
         strategy: copied.outcome.strategy,

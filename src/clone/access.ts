@@ -63,17 +63,25 @@ export async function isSuperuser(client: Client): Promise<boolean> {
   return rows[0]?.superuser === true;
 }
 
-/** The clause of CREATE DATABASE that keeps every non-superuser out from the first moment (superusers are not bound by it). */
+/**
+ * The clause of CREATE DATABASE that keeps every other role out from the first moment. A superuser
+ * ayb uses CONNECTION LIMIT 0 (superusers, ayb included, are not bound by it). A limit would bind a
+ * non-superuser ayb too, so it creates the database refusing every connection (ALLOW_CONNECTIONS
+ * false, which its owner may change), and closeNewDatabase allows them once PUBLIC has lost CONNECT.
+ */
 export function closedClause(superuser: boolean): string {
-  return superuser ? ' CONNECTION LIMIT 0' : '';
+  return superuser ? ' CONNECTION LIMIT 0' : ' ALLOW_CONNECTIONS false';
 }
 
 /**
  * Straight after CREATE DATABASE: PUBLIC loses CONNECT/TEMPORARY (so only the owner, ayb, and
  * superusers get in) and any session that got in before that is ended; returns once none is left.
+ * A database created refusing connections (closedClause, non-superuser ayb) allows them only then.
  */
 export async function closeNewDatabase(client: Client, database: string): Promise<void> {
   await client.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+  const { rows } = await client.query<{ refused: boolean }>('SELECT NOT datallowconn AS refused FROM pg_database WHERE datname = $1', [database]);
+  if (rows[0]?.refused) await setAllowConnections(client, database, true);
   await terminateSessions(client, database);
 }
 

@@ -1,5 +1,6 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ExternalError } from '../core/errors.js';
 import { type Client, withClient } from '../postgres/client.js';
 import { type ConnInfo, libpqEnv, scrubSecret } from '../postgres/conninfo.js';
@@ -7,7 +8,7 @@ import { withFileLock } from '../postgres/lock.js';
 import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed/index.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
-import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, removeLeftovers, walDir } from './store.js';
+import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, recordBreak, removeLeftovers, walDir } from './store.js';
 
 /** A base backup of a large database takes a while; others wait for it rather than take a second one. */
 const BACKUP_LOCK_TIMEOUT_MS = 6 * 3600_000;
@@ -110,11 +111,13 @@ async function ensureArchiving(settings: HistorySettings, main: ConnInfo, log?: 
     await shareCredentialsWithServiceUser(settings.cluster);
     const needsRestart = await withClient(main, async (c) => {
       const now = await settingsOf(c);
+      const before = now.archive_mode === 'on' ? historyDirOfArchiveCommand(now.archive_command) : undefined;
+      // The old folder's history ends here: everything up to now archived into it first, and the moment written down.
+      if (before !== undefined && before !== settings.dir) await endHistoryIn(before, c, `[history] dir changed to ${settings.dir}`, log);
       if (now.wal_level === 'minimal') await c.query("ALTER SYSTEM SET wal_level = 'replica'");
       if (now.archive_mode !== 'on') await c.query("ALTER SYSTEM SET archive_mode = 'on'");
       if (now.archive_command !== wanted) await c.query(`ALTER SYSTEM SET archive_command = ${quoteLiteral(wanted)}`);
       await c.query('SELECT pg_reload_conf()');
-      const before = now.archive_mode === 'on' ? historyDirOfArchiveCommand(now.archive_command) : undefined;
       return { restart: now.archive_mode !== 'on' || now.wal_level === 'minimal', movedFrom: before !== undefined && before !== settings.dir ? before : undefined };
     });
     if (needsRestart.movedFrom !== undefined) {
@@ -155,7 +158,9 @@ export async function ensureNoArchiving(cluster: ManagedClusterOptions, main: Co
   await withFileLock(`${path.resolve(cluster.dataDir)}.archiving.lock`, async () => {
     const turnedOff = await withClient(main, async (c) => {
       const now = await settingsOf(c);
-      if (now.archive_mode !== 'on' || historyDirOfArchiveCommand(now.archive_command) === undefined) return false;
+      const from = historyDirOfArchiveCommand(now.archive_command);
+      if (now.archive_mode !== 'on' || from === undefined) return false;
+      await endHistoryIn(from, c, 'history turned off ([history] enabled is not true)', log);
       await c.query('ALTER SYSTEM RESET archive_mode');
       // No reload: archive_mode needs the restart anyway, and an emptied archive_command with archiving
       // still on (ayb killed before the restart) would pile WAL up in pg_wal; until then it archives as before.
@@ -165,6 +170,36 @@ export async function ensureNoArchiving(cluster: ManagedClusterOptions, main: Co
     if (!turnedOff) return;
     log?.(`Restarting the managed PostgreSQL once to turn off WAL archiving ([history] is not enabled); the history kept so far stays in ${dir}: delete that folder when you no longer need it`);
     await restartManagedCluster(cluster);
+  });
+}
+
+/** How long a switch of folder waits for the last segment to reach the old one. */
+const END_ARCHIVE_WAIT_MS = 60_000;
+
+/**
+ * Before the WAL stops going into `dir`: commits a marker transaction after the moment `at` (so a
+ * replay to `at` meets a commit after it and stops there), switches to a new segment, waits until
+ * the archiver has copied it into `dir`, and writes `at` down as a break of that folder's history
+ * (store.ts, recordBreak). When the segment cannot be archived (archiving fails), the break is put
+ * at the last segment that was, so no moment is shown that cannot be restored.
+ */
+async function endHistoryIn(dir: string, client: Client, why: string, log?: (line: string) => void): Promise<void> {
+  const at = (await client.query<{ at: Date }>('SELECT clock_timestamp() AS at')).rows[0]!.at;
+  await client.query('SELECT txid_current()');
+  const segment = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment')).rows[0]!.segment;
+  const deadline = Date.now() + END_ARCHIVE_WAIT_MS;
+  let status = await archiverStatus(client);
+  while ((status.last_archived_wal === null || status.last_archived_wal < segment) && !status.failing && Date.now() < deadline) {
+    await delay(100);
+    status = await archiverStatus(client);
+  }
+  const archived = status.last_archived_wal !== null && status.last_archived_wal >= segment;
+  const end = archived ? at : new Date(Math.min(at.getTime(), status.last_archived_at ? Date.parse(status.last_archived_at) : 0));
+  if (!archived) log?.(`warning: the last WAL of ${dir} could not be archived (${status.failing ? `archiving fails since ${status.last_failed_at ?? '?'}` : `not within ${END_ARCHIVE_WAIT_MS / 1000} s`}); its history ends at ${end.toISOString()}`);
+  // The folder may be gone (deleted by the user before the change): nothing left to mark, and no
+  // reason to fail the command.
+  await recordBreak(dir, { at: end, why }).catch((error: unknown) => {
+    log?.(`warning: could not write down in ${dir} where its history ends (${(error as Error).message}); moments after ${end.toISOString()} cannot be restored from it`);
   });
 }
 

@@ -9,7 +9,7 @@ import { freePort } from '../postgres/ports.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { archiverStatus, archivingFailure, archivingFix } from './archive.js';
 import { type PointInTime, recoveryTargetTime } from './point-in-time.js';
-import { type BaseBackup, backupFor, type HistorySettings, historyWindow, listBaseBackups, removeLeftovers, walDir } from './store.js';
+import { type BaseBackup, backupFor, type HistoryGap, type HistoryRange, historyRanges, type HistorySettings, historyWindow, listBaseBackups, readBreaks, removeLeftovers, walDir } from './store.js';
 
 const ARCHIVE_WAIT_MS = 120_000;
 /** Replaying a day of WAL can take a while; pg_ctl waits this long for the restored cluster. */
@@ -43,12 +43,27 @@ export function outsideWindowError(at: PointInTime, window: { from: Date; to: Da
   });
 }
 
-/** The base backup a restore to `at` starts from; exit 3 when `at` is outside the window. */
+/** The moment falls between two restorable ranges: the WAL of it is not in this history. */
+export function inGapError(at: PointInTime, gap: HistoryGap, ranges: readonly HistoryRange[]): NotFoundError {
+  const shown = ranges.map((r) => `${r.from.toISOString()} .. ${r.to.toISOString()}`).join(', ');
+  return new NotFoundError('outside_history_window', `${at.label} falls in a gap of the history (${gap.from.toISOString()} .. ${gap.to.toISOString()}: ${gap.why}), which no base backup can reach`, {
+    hint: `the moments that can be restored: ${shown}; pick one of them (ayb history shows them)`,
+    details: { ranges: ranges.map((r) => ({ from: r.from.toISOString(), to: r.to.toISOString() })), gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), why: gap.why } },
+  });
+}
+
+/** The base backup a restore to `at` starts from; exit 3 when `at` is outside the window or in a gap of it. */
 export async function checkInWindow(settings: HistorySettings, at: PointInTime): Promise<BaseBackup> {
   const backups = await listBaseBackups(settings);
+  const breaks = await readBreaks(settings.dir);
   const window = historyWindow(backups);
-  const backup = backupFor(backups, at.at);
-  if (!backup || !window || at.at.getTime() > Date.now()) throw outsideWindowError(at, window);
+  const backup = backupFor(backups, at.at, breaks);
+  if (!backup || !window || at.at.getTime() > Date.now()) {
+    const { ranges, gaps } = historyRanges(backups, breaks);
+    const gap = gaps.find((g) => at.at.getTime() > g.from.getTime() && at.at.getTime() < g.to.getTime());
+    if (gap) throw inGapError(at, gap, ranges);
+    throw outsideWindowError(at, ranges.length > 0 ? { from: ranges[0]!.from, to: ranges.at(-1)!.to } : window);
+  }
   return backup;
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type LoadedConfig, managedClusterOptions, resolvePath } from '../config/resolve.js';
 import { parseDuration } from '../core/duration.js';
@@ -15,6 +15,7 @@ import { type ManagedClusterOptions, stopManagedCluster } from '../postgres/mana
  *   <dir>/base/<finished>/backup.json    when it started and finished, its first WAL segment
  *   <dir>/base/.partial-<pid>/           a backup being taken (renamed when done)
  *   <dir>/restore-<pid>-<n>/data/        a temporary cluster restored to a moment
+ *   <dir>/breaks.json                    moments after which the WAL went elsewhere (dir changed, history off)
  *
  * Folders named by a pid belong to that ayb process; one whose process is gone was left by a kill
  * and is removed by the next ayb that touches history.
@@ -94,9 +95,87 @@ export function historyWindow(backups: readonly BaseBackup[], now: Date = new Da
   return backups.length === 0 ? undefined : { from: backups[0]!.finishedAt, to: now };
 }
 
-/** The newest base backup a restore to `at` can start from (it ended before `at`). */
-export function backupFor(backups: readonly BaseBackup[], at: Date): BaseBackup | undefined {
-  return backups.filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
+/**
+ * A moment after which this folder's WAL stops (`[history] dir` changed to another folder, history
+ * turned off): ayb archived every change up to `at` before it switched, so moments up to `at` are
+ * restorable from the base backups before it, and nothing after it until a base backup taken later.
+ * Written in `<dir>/breaks.json`, oldest first.
+ */
+export interface HistoryBreak {
+  readonly at: Date;
+  /** What stopped the WAL, for `ayb history` and the refusal of a moment in the gap. */
+  readonly why: string;
+}
+
+const breaksFile = (dir: string) => path.join(dir, 'breaks.json');
+
+export async function readBreaks(dir: string): Promise<HistoryBreak[]> {
+  try {
+    const raw = JSON.parse(await readFile(breaksFile(dir), 'utf8')) as { at: string; why: string }[];
+    return raw.map((b) => ({ at: new Date(b.at), why: b.why })).sort((a, b) => a.at.getTime() - b.at.getTime());
+  } catch {
+    return [];
+  }
+}
+
+/** Appends a break (written under a temporary name and renamed, so a crash leaves the old list or the new one). */
+export async function recordBreak(dir: string, brk: HistoryBreak): Promise<void> {
+  const breaks = [...(await readBreaks(dir)), brk].map((b) => ({ at: b.at.toISOString(), why: b.why }));
+  const temporary = `${breaksFile(dir)}.${process.pid}`;
+  await writeFile(temporary, JSON.stringify(breaks, null, 2) + '\n');
+  await rename(temporary, breaksFile(dir));
+}
+
+/** A run of moments that can be restored. */
+export interface HistoryRange {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** A run of moments between two ranges that cannot be restored, and why. */
+export interface HistoryGap extends HistoryRange {
+  readonly why: string;
+}
+
+/**
+ * The restorable moments, oldest first: each base backup reaches from its end until the first break
+ * after it (or `now`); overlapping reaches are one range. Pure.
+ */
+export function historyRanges(backups: readonly BaseBackup[], breaks: readonly HistoryBreak[], now: Date = new Date()): { ranges: HistoryRange[]; gaps: HistoryGap[] } {
+  const reaches = backups
+    .map((b) => ({ from: b.finishedAt, to: breakAfter(breaks, b.finishedAt)?.at ?? now }))
+    .filter((r) => r.to.getTime() >= r.from.getTime())
+    .sort((a, b) => a.from.getTime() - b.from.getTime());
+  const ranges: HistoryRange[] = [];
+  for (const reach of reaches) {
+    const last = ranges.at(-1);
+    if (last && reach.from.getTime() <= last.to.getTime()) {
+      if (reach.to.getTime() > last.to.getTime()) ranges[ranges.length - 1] = { from: last.from, to: reach.to };
+    } else {
+      ranges.push(reach);
+    }
+  }
+  const gaps = ranges.slice(1).map((range, i) => {
+    const before = ranges[i]!;
+    return { from: before.to, to: range.from, why: breakAfter(breaks, before.to)?.why ?? 'no base backup reaches these moments' };
+  });
+  return { ranges, gaps };
+}
+
+/** The first break at or after `from`. */
+function breakAfter(breaks: readonly HistoryBreak[], from: Date): HistoryBreak | undefined {
+  return breaks.find((b) => b.at.getTime() >= from.getTime());
+}
+
+/**
+ * The newest base backup a restore to `at` can start from: it ended before `at`, and no break of
+ * the WAL lies between its end and `at`.
+ */
+export function backupFor(backups: readonly BaseBackup[], at: Date, breaks: readonly HistoryBreak[] = []): BaseBackup | undefined {
+  const backup = backups.filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
+  if (!backup) return undefined;
+  const brk = breakAfter(breaks, backup.finishedAt);
+  return brk && brk.at.getTime() < at.getTime() ? undefined : backup;
 }
 
 /**
@@ -167,3 +246,17 @@ export async function removeLeftovers(settings: HistorySettings, log?: (line: st
   }
   return removed;
 }
+
+/**
+ * The bytes each database takes in a base backup: its folder `data/base/<oid>` (pg_basebackup, plain
+ * format, copies every database of the cluster; shared catalogs, pg_wal and the rest are not in any).
+ */
+export async function backupBytesByDatabase(backup: BaseBackup): Promise<Map<number, number>> {
+  const dir = path.join(backup.path, 'data', 'base');
+  const sizes = new Map<number, number>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (/^\d+$/.test(name)) sizes.set(Number(name), await diskUsage(path.join(dir, name)));
+  }
+  return sizes;
+}
+

@@ -57,6 +57,10 @@ describe('ayb start: point-in-time branches and snapshots', () => {
     const status = await response.json();
     expect(status).toMatchObject({ archiving: { failing: false }, warnings: [] });
     expect(status.window).not.toBeNull();
+    // The restorable ranges (one, no gap here) and whose the base backups are.
+    expect(status.ranges).toEqual([status.window]);
+    expect(status.gaps).toEqual([]);
+    expect(status.share.newest.databases).toEqual(expect.arrayContaining([expect.objectContaining({ database: 'ayb', kind: 'main' })]));
   });
 
   it('POST "from": "main@<time>" branches main as it was then, and the record says so', async () => {

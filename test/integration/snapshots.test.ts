@@ -42,7 +42,7 @@ describe('snapshots', () => {
     expect(shown.stdout).toMatch(/ayb_snap_seeded/);
     expect(shown.stdout).not.toMatch(/URL/);
     // What PostgreSQL does not keep, said where the snapshot is shown.
-    expect(shown.stderr).toMatch(/unlogged tables of a snapshot lose their rows if the server crashes/);
+    expect(shown.stderr).toMatch(/Unlogged tables of a snapshot lose their rows if the server crashes/);
   });
 
   it('branches from a snapshot by template even while main is busy, with the rows of the moment it was taken', async () => {

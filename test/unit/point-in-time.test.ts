@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPointInTime, parsePointInTime, recoveryTargetTime } from '../../src/history/point-in-time.js';
-import { backupFor, backupsToPrune, type BaseBackup, historyWindow } from '../../src/history/store.js';
+import { backupFor, backupsToPrune, type BaseBackup, historyRanges, historyWindow } from '../../src/history/store.js';
 import { AybError } from '../../src/core/errors.js';
 import { archiveCommand, historyDirOfArchiveCommand } from '../../src/history/archive.js';
 
@@ -79,6 +79,22 @@ describe('base backups and the window', () => {
   it('spans from the end of the oldest backup until now', () => {
     expect(historyWindow(backups, NOW)).toEqual({ from: new Date('2026-11-20T00:00:00Z'), to: NOW });
     expect(historyWindow([], NOW)).toBeUndefined();
+  });
+
+  it('with a break of the WAL (dir changed, history off): ranges end at it, a moment after it needs a later backup', () => {
+    const breaks = [{ at: new Date('2026-11-25T00:00:00Z'), why: '[history] dir changed to /x' }];
+    const { ranges, gaps } = historyRanges(backups, breaks, NOW);
+    expect(ranges).toEqual([
+      { from: new Date('2026-11-20T00:00:00Z'), to: new Date('2026-11-25T00:00:00Z') },
+      { from: new Date('2026-11-26T00:00:00Z'), to: NOW },
+    ]);
+    expect(gaps).toEqual([{ from: new Date('2026-11-25T00:00:00Z'), to: new Date('2026-11-26T00:00:00Z'), why: '[history] dir changed to /x' }]);
+    // Up to the break (edge included) from the backup before it; in the gap from none.
+    expect(backupFor(backups, new Date('2026-11-25T00:00:00Z'), breaks)?.name).toBe('2026-11-24T00:00:00Z');
+    expect(backupFor(backups, new Date('2026-11-25T12:00:00Z'), breaks)).toBeUndefined();
+    expect(backupFor(backups, new Date('2026-11-26T00:00:00Z'), breaks)?.name).toBe('2026-11-26T00:00:00Z');
+    // No breaks: one range from the oldest backup until now.
+    expect(historyRanges(backups, [], NOW)).toEqual({ ranges: [{ from: new Date('2026-11-20T00:00:00Z'), to: NOW }], gaps: [] });
   });
 
   it('prunes backups before the window except the one the window starts from', () => {

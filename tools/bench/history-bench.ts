@@ -11,7 +11,13 @@
  * on stderr give the three phases: restoring the base backup, replaying the WAL up to the moment,
  * copying the database into the branch. Prints a Markdown summary with the load average.
  *
- *     npm run bench:history -- [--scale 70] [--rate 10] [--transactions <n>] [--clients 2]
+ * With --branches N (default 10), N branches of main are made after the first base backup and each
+ * gets --branch-transactions writes (default a tenth of main's): the WAL each phase writes (branch
+ * creation, main's writes, the branches' writes) is measured with pg_current_wal_lsn, and a second
+ * base backup, taken after them, is split by database (`ayb history --json`, share): branches live in
+ * main's cluster, so their WAL is archived and every base backup holds them.
+ *
+ *     npm run bench:history -- [--scale 70] [--rate 10] [--transactions <n>] [--clients 2] [--branches 10] [--branch-transactions <n>]
  *
  * A script, not a test: it measures and asserts nothing.
  */
@@ -58,6 +64,8 @@ async function main(argv: string[]): Promise<void> {
       rate: { type: 'string', default: '10' },
       transactions: { type: 'string' },
       clients: { type: 'string', default: '2' },
+      branches: { type: 'string', default: '10' },
+      'branch-transactions': { type: 'string' },
     },
     strict: true,
   });
@@ -68,6 +76,9 @@ async function main(argv: string[]): Promise<void> {
   const transactions = values.transactions ? Number(values.transactions) : day;
   if (![scale, rate, clients, transactions].every((n) => Number.isFinite(n) && n > 0)) throw new Error('--scale, --rate, --clients and --transactions must be positive numbers');
   const perClient = Math.ceil(transactions / clients);
+  const branches = Number(values.branches);
+  const branchTransactions = values['branch-transactions'] ? Number(values['branch-transactions']) : Math.ceil(transactions / 10);
+  if (!Number.isInteger(branches) || branches < 0 || !(branchTransactions > 0)) throw new Error('--branches must be a whole number, --branch-transactions positive');
   const tool = await pgbench();
   const lines: string[] = [];
   const note = (line: string) => {
@@ -98,6 +109,19 @@ async function main(argv: string[]): Promise<void> {
     const baseBytes = await diskUsage(path.join(historyDir, 'base'));
     note(`- \`[history] enabled = true\`: archiving on (one restart) and the base backup (${formatMb(baseBytes)}) in ${formatSeconds(performance.now() - started)} (load average ${load()})`);
 
+    const lsn = () => withClient(cluster.conn, async (c) => (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+    const walSince = (from: string) => withClient(cluster.conn, async (c) => Number((await c.query<{ b: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS b', [from])).rows[0]!.b));
+    if (branches > 0) {
+      log(`${branches} branches of main …`);
+      started = performance.now();
+      const from = await lsn();
+      for (let i = 1; i <= branches; i++) {
+        const made = await ayb(['branch', 'create', `b${i}`, '--strategy', 'template']);
+        if (made.exitCode !== 0) throw new Error(`ayb branch create b${i} failed: ${String(made.stderr).slice(-1000)}`);
+      }
+      note(`- ${branches} branches of main (template copies): ${formatSeconds(performance.now() - started)}, ${formatMb(await walSince(from))} of WAL written (and archived) by making them (load average ${load()})`);
+    }
+    const mainFrom = await lsn();
     log(`pgbench: ${transactions} transactions on ${clients} client(s) …`);
     started = performance.now();
     const writes = await execa(tool, ['-n', '-c', String(clients), '-j', String(clients), '-t', String(perClient), '-P', '60'], { reject: false, env, all: true });
@@ -108,13 +132,35 @@ async function main(argv: string[]): Promise<void> {
     const moment = await withClient(cluster.conn, async (c) =>
       (await c.query<{ t: string }>(`SELECT to_char((clock_timestamp() - interval '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t);
     const stand = transactions === day ? 'a day' : `${((done / rate / DAY_S) * 24).toFixed(1)} hours`;
-    note(`- writes: ${done.toLocaleString('en')} pgbench (TPC-B) transactions, ${stand} at ${rate} tps, run in ${formatSeconds(writeMs)} (${tps.toFixed(0)} tps; load average ${load()})`);
+    note(`- writes: ${done.toLocaleString('en')} pgbench (TPC-B) transactions, ${stand} at ${rate} tps, run in ${formatSeconds(writeMs)} (${tps.toFixed(0)} tps; load average ${load()}), ${formatMb(await walSince(mainFrom))} of WAL`);
+    if (branches > 0) {
+      const branchFrom = await lsn();
+      started = performance.now();
+      const per = Math.ceil(branchTransactions / clients);
+      for (let i = 1; i <= branches; i++) {
+        const w = await execa(tool, ['-n', '-c', String(clients), '-j', String(clients), '-t', String(per)], { reject: false, env: { ...env, PGDATABASE: `ayb_branch_b${i}` }, all: true });
+        if (w.exitCode !== 0) throw new Error(`pgbench on branch b${i} failed: ${String(w.all).slice(-1000)}`);
+      }
+      note(`- writes on the branches: ${(per * clients).toLocaleString('en')} transactions on each of the ${branches}, run in ${formatSeconds(performance.now() - started)} (load average ${load()}), ${formatMb(await walSince(branchFrom))} of WAL, archived with main's`);
+    }
 
     // Everything written is archived before the disk is counted (the branch below waits for it as well).
     const status = await ayb(['history', '--json']);
     const walBytes = await diskUsage(path.join(historyDir, 'wal'));
-    note(`- history after the writes: base backup ${formatMb(baseBytes)} + WAL ${formatMb(walBytes)} = ${formatMb(baseBytes + walBytes)} (${(walBytes / done).toFixed(0)} bytes of WAL per transaction)${status.exitCode === 0 ? '' : ' (ayb history failed)'}`);
+    note(`- history after the writes: base backup ${formatMb(baseBytes)} + WAL ${formatMb(walBytes)} = ${formatMb(baseBytes + walBytes)} (${(walBytes / (done + (branches > 0 ? branches * Math.ceil(branchTransactions / clients) * clients : 0))).toFixed(0)} bytes of WAL per transaction, main's and the branches' together)${status.exitCode === 0 ? '' : ' (ayb history failed)'}`);
 
+    if (branches > 0) {
+      // A second base backup, now that the branches exist: how much of it is theirs.
+      await writeFile(config, `${managed}\n[history]\nenabled = true\ndir = "history"\nkeep = "30d"\nbase_backup_every = "1s"\n`);
+      started = performance.now();
+      const second = await ayb(['history', '--json']);
+      await writeFile(config, `${managed}\n[history]\nenabled = true\ndir = "history"\nkeep = "30d"\nbase_backup_every = "30d"\n`);
+      if (second.exitCode !== 0) throw new Error(`ayb history failed: ${String(second.stderr).slice(-1000)}`);
+      const status = JSON.parse(String(second.stdout)) as { base_backups: { bytes: number }[]; share: { main_bytes: number; branches_bytes: number; newest: { databases: { kind: string; bytes: number }[] } } };
+      const newest = status.share.newest.databases;
+      const sum = (kind: string) => newest.filter((d) => d.kind === kind).reduce((a, d) => a + d.bytes, 0);
+      note(`- a base backup after them: ${formatMb(status.base_backups.at(-1)!.bytes)} (was ${formatMb(status.base_backups[0]!.bytes)} before the branches), of which main ${formatMb(sum('main'))} and the ${branches} branches ${formatMb(sum('branch'))}, taken in ${formatSeconds(performance.now() - started)} (load average ${load()})`);
+    }
     log(`ayb branch create pit --from main@${moment} …`);
     started = performance.now();
     const branch = await ayb(['branch', 'create', 'pit', '--from', `main@${moment}`]);
