@@ -3,7 +3,6 @@ import {
   type DomainDefinition,
   type EnumDefinition,
   lookup,
-  OBJECT_KINDS,
   type ObjectKind,
   type ObjectOf,
   type SchemaObject,
@@ -11,6 +10,7 @@ import {
   type TableDefinition,
 } from './model.js';
 import { canonicalExpression } from './expressions.js';
+import { kindModule, reportRank } from './kinds/index.js';
 
 export type ChangeAction = 'added' | 'removed' | 'changed';
 
@@ -33,14 +33,10 @@ export interface SchemaChange {
   readonly to: object | null;
 }
 
-const KIND_ORDER = new Map<ObjectKind, number>(OBJECT_KINDS.map((kind, index) => [kind, index]));
-
+/** Where a kind's changes come in a report: the registry's order. */
 export function kindOrder(kind: ObjectKind): number {
-  return KIND_ORDER.get(kind) ?? OBJECT_KINDS.length;
+  return reportRank(kind);
 }
-
-/** Kinds whose removal loses data. */
-const DATA_KINDS: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'column']);
 
 /**
  * Deep equality of two JSON-like definitions (key order insensitive). Texts are compared in their
@@ -113,7 +109,7 @@ export function diffSnapshots(a: SchemaSnapshot, b: SchemaSnapshot): SchemaChang
     const to = lookup(b, id);
     if (!to) {
       if (from.parent && !b.objects.has(from.parent) && a.objects.has(from.parent)) continue;
-      changes.push(change(from, 'removed', DATA_KINDS.has(from.kind), describe(from), withColumns(a, from), null));
+      changes.push(change(from, 'removed', kindModule(from.kind).holdsData === true, describe(from), withColumns(a, from), null));
     } else if (b.objects.has(id) && !sameDefinition(from.definition, to.definition)) {
       changes.push(change(to, 'changed', isDestructiveChange(from, to), changedFields(from.definition, to.definition), from.definition, to.definition));
     }

@@ -1,6 +1,7 @@
 import { CONTROL_SCHEMA, CONTROL_TABLE } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { commentTarget, grantTarget, kindModule } from './kinds/index.js';
 import {
   type ConstraintType,
   type IdentityDefinition,
@@ -1110,66 +1111,6 @@ function collationDefinition(raw: Row): ObjectOf<'collation'>['definition'] {
 
 const q = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
 
-/** How COMMENT ON names an object, or undefined for kinds that take no comment here. */
-export function commentTarget(object: SchemaObject): string | undefined {
-  switch (object.kind) {
-    case 'schema':
-      return `SCHEMA ${quoteIdent(object.name)}`;
-    case 'extension':
-      return `EXTENSION ${quoteIdent(object.name)}`;
-    case 'collation':
-      return `COLLATION ${q(object.schema, object.name)}`;
-    case 'enum':
-    case 'composite_type':
-    case 'range_type':
-      return `TYPE ${q(object.schema, object.name)}`;
-    case 'domain':
-      return `DOMAIN ${q(object.schema, object.name)}`;
-    case 'sequence':
-      return `SEQUENCE ${q(object.schema, object.name)}`;
-    case 'table':
-      return `TABLE ${q(object.schema, object.name)}`;
-    case 'view':
-      return `VIEW ${q(object.schema, object.name)}`;
-    case 'materialized_view':
-      return `MATERIALIZED VIEW ${q(object.schema, object.name)}`;
-    case 'index':
-      return `INDEX ${q(object.schema, object.name)}`;
-    case 'column':
-      return `COLUMN ${q(object.schema, object.table ?? '')}.${quoteIdent(object.name)}`;
-    case 'constraint':
-      return `CONSTRAINT ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
-    case 'trigger':
-      return `TRIGGER ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
-    case 'rule':
-      return `RULE ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
-    case 'statistics':
-      return `STATISTICS ${q(object.schema, object.name)}`;
-    case 'policy':
-      return `POLICY ${quoteIdent(object.name)} ON ${q(object.schema, object.table ?? '')}`;
-    case 'operator':
-      return `OPERATOR ${object.signature}`;
-    case 'cast':
-      return `CAST ${object.signature}`;
-    case 'event_trigger':
-      return `EVENT TRIGGER ${quoteIdent(object.name)}`;
-    case 'publication':
-      return `PUBLICATION ${quoteIdent(object.name)}`;
-    case 'foreign_server':
-      return `SERVER ${quoteIdent(object.name)}`;
-    case 'foreign_table':
-      return `FOREIGN TABLE ${q(object.schema, object.name)}`;
-    case 'function':
-    case 'procedure':
-    case 'aggregate': {
-      const base = object.name.slice(0, object.name.length - object.identityArguments.length - 2);
-      return `${object.kind.toUpperCase()} ${q(object.schema, base)}(${object.identityArguments || (object.kind === 'aggregate' ? '*' : '')})`;
-    }
-    default:
-      return undefined;
-  }
-}
-
 /**
  * Comments (pg_description) on tracked objects, each an object of its own that hangs on the object
  * it describes (its `parent`): dropped with it, recreated with it.
@@ -1229,36 +1170,7 @@ function addComments(
 
 /** True when a catalog address (class, sub-id) is the one the object itself has. */
 function ownAddress(object: SchemaObject, catalog: string, sub: number): boolean {
-  const catalogs: Partial<Record<SchemaObject['kind'], string>> = {
-    schema: 'pg_namespace',
-    extension: 'pg_extension',
-    collation: 'pg_collation',
-    enum: 'pg_type',
-    domain: 'pg_type',
-    composite_type: 'pg_type',
-    range_type: 'pg_type',
-    sequence: 'pg_class',
-    table: 'pg_class',
-    view: 'pg_class',
-    materialized_view: 'pg_class',
-    index: 'pg_class',
-    column: 'pg_class',
-    constraint: 'pg_constraint',
-    function: 'pg_proc',
-    procedure: 'pg_proc',
-    aggregate: 'pg_proc',
-    trigger: 'pg_trigger',
-    rule: 'pg_rewrite',
-    statistics: 'pg_statistic_ext',
-    policy: 'pg_policy',
-    operator: 'pg_operator',
-    cast: 'pg_cast',
-    event_trigger: 'pg_event_trigger',
-    publication: 'pg_publication',
-    foreign_server: 'pg_foreign_server',
-    foreign_table: 'pg_class',
-  };
-  return catalogs[object.kind] === catalog && (object.kind === 'column') === sub > 0;
+  return kindModule(object.kind).catalog === catalog && (object.kind === 'column') === sub > 0;
 }
 
 /**
@@ -1273,23 +1185,6 @@ function withIndexOptions(definition: string, options: readonly string[] | null)
   return definition.slice(0, index) + clause + definition.slice(index);
 }
 
-/** ALTER … OWNER TO and GRANT name objects as COMMENT ON does, for the kinds that have an owner. */
-const OWNED_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
-  'schema', 'collation', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view',
-  'function', 'procedure', 'aggregate', 'operator', 'event_trigger', 'publication', 'foreign_server', 'foreign_table',
-]);
-const GRANTABLE_KINDS: ReadonlySet<SchemaObject['kind']> = new Set([
-  'schema', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'view', 'materialized_view', 'function', 'procedure', 'aggregate', 'column',
-]);
-
-/** The object as GRANT names it: like COMMENT ON, but functions and procedures are routines, aggregates functions. */
-function grantTarget(object: SchemaObject): string | undefined {
-  if (object.kind === 'aggregate' || object.kind === 'procedure') return commentTarget(object)?.replace(/^(AGGREGATE|PROCEDURE) /, object.kind === 'procedure' ? 'PROCEDURE ' : 'FUNCTION ').replace(/\(\*\)$/, '(*)');
-  if (object.kind === 'view' || object.kind === 'materialized_view') return `TABLE ${q(object.schema, object.name)}`;
-  if (object.kind === 'enum' || object.kind === 'composite_type' || object.kind === 'range_type') return `TYPE ${q(object.schema, object.name)}`;
-  return commentTarget(object);
-}
-
 /** Owners and privileges, as objects that hang on the object they belong to (like comments). */
 function addAccess(rows: Row[], objects: Map<string, SchemaObject>, owner: ReadonlyMap<string, string>, options: SnapshotOptions): void {
   for (const row of rows) {
@@ -1298,7 +1193,7 @@ function addAccess(rows: Row[], objects: Map<string, SchemaObject>, owner: Reado
     const id = owner.get(address(catalog, row.oid, sub));
     const target = id ? objects.get(id) : undefined;
     if (!target || !ownAddress(target, catalog, sub)) continue;
-    if (options.owners && row.owner !== null && OWNED_KINDS.has(target.kind)) {
+    if (options.owners && row.owner !== null && kindModule(target.kind).owned) {
       const sql = commentTarget(target);
       if (sql) {
         const ownerId = objectId('owner', target.id);
@@ -1308,10 +1203,10 @@ function addAccess(rows: Row[], objects: Map<string, SchemaObject>, owner: Reado
         });
       }
     }
-    if (options.privileges && row.acl !== null && GRANTABLE_KINDS.has(target.kind)) {
+    if (options.privileges && row.acl !== null && kindModule(target.kind).grantable) {
       const acl = (row.acl as string[]).map((item) => item.replace(/\/.*$/, '')).sort();
       if (target.kind === 'column' && acl.length === 0) continue;
-      const sql = target.kind === 'column' ? `TABLE ${q(target.schema, target.table ?? '')}` : grantTarget(target);
+      const sql = grantTarget(target);
       if (!sql) continue;
       const privilegesId = objectId('privileges', target.id);
       objects.set(privilegesId, {
