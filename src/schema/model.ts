@@ -392,3 +392,13 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
 export function describeObject(object: Pick<SchemaObject, 'kind' | 'schema' | 'table' | 'name'>): string {
   return `${object.kind.replace(/_/g, ' ')} ${objectPath(object)}`;
 }
+
+function isKind<K extends ObjectKind>(object: SchemaObject | ObjectOf<K>, kind: K): object is ObjectOf<K> {
+  return object.kind === kind;
+}
+
+/** The object of that id in `snapshot` when it is of kind `kind`. */
+export function objectOfKind<K extends ObjectKind>(snapshot: SchemaSnapshot, id: string, kind: K): ObjectOf<K> | undefined {
+  const object = snapshot.objects.get(id);
+  return object !== undefined && isKind(object, kind) ? object : undefined;
+}

@@ -4,14 +4,14 @@ import { type AlterContext, alterSql, type ChangeMode, changeMode, createSql, dr
 import { qname, relationOf } from './kinds/kind.js';
 import { renameAutoIndex } from './kinds/index-kind.js';
 import { inheritedColumnSettings } from './kinds/table.js';
-import { describeObject, lookup, objectId, type ObjectOf, objectPath, type SchemaObject, type SchemaSnapshot } from './model.js';
+import { describeObject, lookup, objectId, type ObjectOf, objectOfKind, objectPath, type SchemaObject, type SchemaSnapshot } from './model.js';
+import { topologicalOrder } from './plan-order.js';
 import type { MigrationStatement } from './statement.js';
 
 export { type MigrationStatement, needsManualSteps } from './statement.js';
 export { createSql } from './kinds/index.js';
 export { directCast } from './kinds/column.js';
-
-const CONSTRAINT_RANK = { primary_key: 0, unique: 1, exclusion: 2, check: 3, foreign_key: 4 } as const;
+export { renderMigration } from './migration-script.js';
 
 /**
  * The statements that turn schema `a` into schema `b`, in an order PostgreSQL accepts:
@@ -97,7 +97,7 @@ class MigrationPlanner {
       else if (mode === 'recreate_type') this.recreatedTypes.add(id);
       else {
         this.altered.add(id);
-        if (from.kind === 'column' && columnRetyped(from.definition, (to as ObjectOf<'column'>).definition)) this.retyped.add(id);
+        if (from.kind === 'column' && to.kind === 'column' && columnRetyped(from.definition, to.definition)) this.retyped.add(id);
       }
     }
     // A partition's index cannot be dropped (nor detached) while it is attached to its parent's
@@ -331,7 +331,7 @@ class MigrationPlanner {
     }
     for (const from of this.a.objects.values()) {
       if (from.kind !== 'sequence' || !from.ownedBy || this.dropped.has(from.id)) continue;
-      const to = this.b.objects.get(from.id) as ObjectOf<'sequence'> | undefined;
+      const to = objectOfKind(this.b, from.id, 'sequence');
       if (to && (to.ownedBy !== from.ownedBy || this.ownerDropped(from.ownedBy))) {
         out.push({ sql: `ALTER SEQUENCE ${qname(from.schema, from.name)} OWNED BY NONE` });
       }
@@ -346,8 +346,8 @@ class MigrationPlanner {
       }
     }
     for (const id of this.resetDefault) {
-      const column = this.a.objects.get(id) as ObjectOf<'column'>;
-      if (this.dropped.has(id) || (column.parent && this.dropped.has(column.parent))) continue;
+      const column = objectOfKind(this.a, id, 'column');
+      if (!column || this.dropped.has(id) || (column.parent && this.dropped.has(column.parent))) continue;
       out.push({ sql: `ALTER TABLE ${relationOf(column)} ALTER COLUMN ${quoteIdent(column.name)} DROP DEFAULT` });
     }
     return out;
@@ -361,7 +361,7 @@ class MigrationPlanner {
     const out: MigrationStatement[] = [];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'table') continue;
-      const from = this.a.objects.get(to.id) as ObjectOf<'table'> | undefined;
+      const from = objectOfKind(this.a, to.id, 'table');
       const identity = to.definition.replica_identity;
       const index = /^using index (.*)$/.exec(identity)?.[1];
       const indexName = index?.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
@@ -381,7 +381,7 @@ class MigrationPlanner {
     const out: MigrationStatement[] = [];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'table' && to.kind !== 'materialized_view') continue;
-      const from = this.a.objects.get(to.id) as ObjectOf<'table' | 'materialized_view'> | undefined;
+      const from = to.kind === 'table' ? objectOfKind(this.a, to.id, 'table') : objectOfKind(this.a, to.id, 'materialized_view');
       const index = to.definition.cluster_on;
       const name = qname(to.schema, to.name);
       if (index === undefined) {
@@ -523,7 +523,7 @@ class MigrationPlanner {
     const out: MigrationStatement[] = [...this.late, ...this.attachIndexes, ...this.replicaIdentityStatements(), ...this.clusterStatements()];
     for (const to of this.b.objects.values()) {
       if (to.kind !== 'sequence' || !to.ownedBy) continue;
-      const from = this.a.objects.get(to.id) as ObjectOf<'sequence'> | undefined;
+      const from = objectOfKind(this.a, to.id, 'sequence');
       const released = from?.ownedBy !== undefined && (from.ownedBy !== to.ownedBy || this.ownerDropped(from.ownedBy));
       if (this.created.has(to.id) || !from || from.ownedBy !== to.ownedBy || released) {
         const column = this.b.objects.get(to.ownedBy)!;
@@ -559,54 +559,3 @@ function recreatedKeyword(object: SchemaObject): string {
   return object.kind === 'domain' ? 'DOMAIN' : object.kind === 'collation' ? 'COLLATION' : 'TYPE';
 }
 
-/**
- * A dependency-first order of `nodes` (depth-first; ties by kind, then name, so the output is
- * stable). A cycle, which pg_depend should never produce, is broken where it is found.
- */
-function topologicalOrder(nodes: readonly string[], depsOf: (id: string) => Iterable<string>, objectOf: (id: string) => SchemaObject): string[] {
-  const rank = (id: string): [number, number, string] => {
-    const object = objectOf(id);
-    const sub = object.kind === 'constraint' ? CONSTRAINT_RANK[object.definition.constraint_type] : 0;
-    return [kindModule(object.kind).createRank, sub, id];
-  };
-  const ranks = new Map(nodes.map((id) => [id, rank(id)]));
-  const compare = (x: string, y: string) => {
-    const [a1, a2, a3] = ranks.get(x)!;
-    const [b1, b2, b3] = ranks.get(y)!;
-    return a1 - b1 || a2 - b2 || (a3 < b3 ? -1 : a3 > b3 ? 1 : 0);
-  };
-  const state = new Map<string, 'visiting' | 'done'>();
-  const out: string[] = [];
-  const visit = (id: string) => {
-    if (state.has(id)) return;
-    state.set(id, 'visiting');
-    for (const dep of [...depsOf(id)].filter((dep) => ranks.has(dep) && dep !== id).sort(compare)) visit(dep);
-    state.set(id, 'done');
-    out.push(id);
-  };
-  for (const id of [...nodes].sort(compare)) visit(id);
-  return out;
-}
-
-/** The migration as a psql-ready script: one statement per paragraph, comments above the ones that need them. */
-export function renderMigration(statements: readonly MigrationStatement[], header?: string): string {
-  if (statements.length === 0) return `${header ? `-- ${header}\n` : ''}-- No schema differences.\n`;
-  const lines: string[] = [];
-  if (header) lines.push(`-- ${header}`);
-  const destructive = statements.filter((s) => s.destructive).length;
-  const manual = statements.filter((s) => s.manual !== undefined).length;
-  const count = statements.length - manual;
-  lines.push(`-- ${count} statement${count === 1 ? '' : 's'}${destructive > 0 ? `, ${destructive} destructive (marked below): review before applying` : ''}.`);
-  if (manual > 0) lines.push(`-- ${manual} change${manual === 1 ? '' : 's'} cannot be migrated by this script: see the "-- manual:" comments below.`);
-  // Function bodies are checked when they run, not when they are created (as pg_dump does), so
-  // a function may mention a table created further down.
-  if (statements.some((s) => /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE)/.test(s.sql))) lines.push('', 'SET check_function_bodies = false;');
-  for (const statement of statements) {
-    lines.push('');
-    if (statement.destructive) lines.push(`-- destructive: ${statement.destructive}`);
-    if (statement.note) lines.push(`-- ${statement.note}`);
-    if (statement.manual !== undefined) lines.push(`-- manual: ${statement.manual}`);
-    else lines.push(`${statement.sql.trimEnd()};`);
-  }
-  return `${lines.join('\n')}\n`;
-}

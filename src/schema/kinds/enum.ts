@@ -2,9 +2,13 @@ import { quoteLiteral } from '../../postgres/quote.js';
 import { enumGrowsInPlace } from '../diff.js';
 import { describeObject, type ObjectOf } from '../model.js';
 import { drops, type KindModule, plain, qname } from './kind.js';
+import { typesReader } from './types-reader.js';
+
+
 
 export const enumKind: KindModule<'enum'> = {
   kind: 'enum',
+  read: typesReader,
   createRank: 3,
   catalog: 'pg_type',
   owned: true,

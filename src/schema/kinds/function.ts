@@ -1,8 +1,11 @@
 import { type KindModule, plain } from './kind.js';
-import { dropRoutine, routineTarget } from './routine.js';
+import { dropRoutine, routinesReader, routineTarget } from './routine.js';
+
+
 
 export const functionKind: KindModule<'function'> = {
   kind: 'function',
+  read: routinesReader,
   createRank: 8,
   catalog: 'pg_proc',
   owned: true,

@@ -1,6 +1,7 @@
 import { quoteIdent } from '../../postgres/quote.js';
 import type { ObjectKind, ObjectOf, SchemaObject, SchemaSnapshot } from '../model.js';
 import type { MigrationStatement } from '../statement.js';
+import type { CatalogReader } from './context.js';
 
 /**
  * How a change to an object is applied: in place (`alter`), by dropping and creating it again
@@ -35,6 +36,8 @@ export interface DropStatement {
  */
 export interface KindModule<K extends ObjectKind> {
   readonly kind: K;
+  /** How objects of this kind are read from the catalog (absent when another kind's reader makes them). */
+  readonly read?: CatalogReader;
   /** The order objects are created in when nothing else decides (drops run in reverse). */
   readonly createRank: number;
   /** The catalog (pg_depend class) of the object's own address; comments and grants are found by it. */

@@ -1,3 +1,5 @@
+import type { SnapshotContext } from './context.js';
+import type { RelationRow } from './table.js';
 import { quoteIdent } from '../../postgres/quote.js';
 import { reparseable as rx } from '../expressions.js';
 import { viewBody, withOptions } from './clauses.js';
@@ -17,3 +19,17 @@ export const viewKind: KindModule<'view'> = {
   ],
   drop: (object) => drops(`DROP VIEW ${qname(object.schema, object.name)}`),
 };
+
+/** A view or materialized view from its pg_class row (read with the tables: see table.ts). */
+export function decodeView(row: RelationRow, kind: 'view' | 'materialized_view', id: string, context: SnapshotContext): void {
+  const definition = {
+    definition: (row.view_definition ?? '').trim(),
+    options: (row.reloptions ?? []).slice().sort(),
+    ...(row.cluster_index ? { cluster_on: row.cluster_index } : {}),
+    ...(row.view_defaults ? { column_defaults: row.view_defaults } : {}),
+  };
+  const object = { id, schema: row.nspname, name: row.relname, definition, dependsOn: context.schemaDeps(row.nspname) };
+  context.add(kind === 'view' ? { kind, ...object } : { kind, ...object });
+  // Its columns, for the comments on them (kept as a composite type's attributes are).
+  context.attributesByRelid.set(row.oid, { id, attributes: new Map((row.view_columns ?? []).map((column) => [column.num, column.name])) });
+}
