@@ -81,20 +81,11 @@ export function columnNeedsRebuild(a: ColumnDefinition, b: ColumnDefinition): bo
 }
 
 function isDestructiveChange(a: SchemaObject, b: SchemaObject): boolean {
-  switch (a.kind) {
-    case 'column': {
-      const to = (b as ObjectOf<'column'>).definition;
-      return columnRetyped(a.definition, to) || (a.definition.generated === null && to.generated !== null);
-    }
-    case 'enum':
-      return !enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition);
-    case 'domain':
-      return domainNeedsRecreate(a.definition, (b as ObjectOf<'domain'>).definition);
-    case 'table':
-      return tableNeedsRebuild(a.definition, (b as ObjectOf<'table'>).definition);
-    default:
-      return false;
-  }
+  if (a.kind === 'column' && b.kind === 'column') return columnRetyped(a.definition, b.definition) || (a.definition.generated === null && b.definition.generated !== null);
+  if (a.kind === 'enum' && b.kind === 'enum') return !enumGrowsInPlace(a.definition, b.definition);
+  if (a.kind === 'domain' && b.kind === 'domain') return domainNeedsRecreate(a.definition, b.definition);
+  if (a.kind === 'table' && b.kind === 'table') return tableNeedsRebuild(a.definition, b.definition);
+  return false;
 }
 
 /**
