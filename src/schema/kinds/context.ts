@@ -163,7 +163,7 @@ export function reader<T extends z.ZodType>(sql: string, row: T, decode: (rows: 
 export const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
-/** `quote_ident(schema).quote_ident(name)` of a collation oid, when it is not the type's default. */
+/** Row field shapes the readers share: text, nullable text, text arrays (pg's text[]), nullable ones. */
 export const text = z.string();
 export const maybeText = z.string().nullable();
 export const texts = z.array(z.string());
