@@ -3,7 +3,6 @@ import {
   type DomainDefinition,
   type EnumDefinition,
   lookup,
-  OBJECT_KINDS,
   type ObjectKind,
   type ObjectOf,
   type SchemaObject,
@@ -11,6 +10,7 @@ import {
   type TableDefinition,
 } from './model.js';
 import { canonicalExpression } from './expressions.js';
+import { kindModule, reportRank } from './kinds/index.js';
 
 export type ChangeAction = 'added' | 'removed' | 'changed';
 
@@ -33,14 +33,10 @@ export interface SchemaChange {
   readonly to: object | null;
 }
 
-const KIND_ORDER = new Map<ObjectKind, number>(OBJECT_KINDS.map((kind, index) => [kind, index]));
-
+/** Where a kind's changes come in a report: the registry's order. */
 export function kindOrder(kind: ObjectKind): number {
-  return KIND_ORDER.get(kind) ?? OBJECT_KINDS.length;
+  return reportRank(kind);
 }
-
-/** Kinds whose removal loses data. */
-const DATA_KINDS: ReadonlySet<ObjectKind> = new Set(['schema', 'extension', 'enum', 'domain', 'composite_type', 'range_type', 'sequence', 'table', 'column']);
 
 /**
  * Deep equality of two JSON-like definitions (key order insensitive). Texts are compared in their
@@ -85,20 +81,11 @@ export function columnNeedsRebuild(a: ColumnDefinition, b: ColumnDefinition): bo
 }
 
 function isDestructiveChange(a: SchemaObject, b: SchemaObject): boolean {
-  switch (a.kind) {
-    case 'column': {
-      const to = (b as ObjectOf<'column'>).definition;
-      return columnRetyped(a.definition, to) || (a.definition.generated === null && to.generated !== null);
-    }
-    case 'enum':
-      return !enumGrowsInPlace(a.definition, (b as ObjectOf<'enum'>).definition);
-    case 'domain':
-      return domainNeedsRecreate(a.definition, (b as ObjectOf<'domain'>).definition);
-    case 'table':
-      return tableNeedsRebuild(a.definition, (b as ObjectOf<'table'>).definition);
-    default:
-      return false;
-  }
+  if (a.kind === 'column' && b.kind === 'column') return columnRetyped(a.definition, b.definition) || (a.definition.generated === null && b.definition.generated !== null);
+  if (a.kind === 'enum' && b.kind === 'enum') return !enumGrowsInPlace(a.definition, b.definition);
+  if (a.kind === 'domain' && b.kind === 'domain') return domainNeedsRecreate(a.definition, b.definition);
+  if (a.kind === 'table' && b.kind === 'table') return tableNeedsRebuild(a.definition, b.definition);
+  return false;
 }
 
 /**
@@ -113,7 +100,7 @@ export function diffSnapshots(a: SchemaSnapshot, b: SchemaSnapshot): SchemaChang
     const to = lookup(b, id);
     if (!to) {
       if (from.parent && !b.objects.has(from.parent) && a.objects.has(from.parent)) continue;
-      changes.push(change(from, 'removed', DATA_KINDS.has(from.kind), describe(from), withColumns(a, from), null));
+      changes.push(change(from, 'removed', kindModule(from.kind).holdsData === true, describe(from), withColumns(a, from), null));
     } else if (b.objects.has(id) && !sameDefinition(from.definition, to.definition)) {
       changes.push(change(to, 'changed', isDestructiveChange(from, to), changedFields(from.definition, to.definition), from.definition, to.definition));
     }

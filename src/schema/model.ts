@@ -5,39 +5,6 @@
  * clone: no OIDs, no column positions, no generated names of internal objects.
  */
 
-export const OBJECT_KINDS = [
-  'schema',
-  'extension',
-  'collation',
-  'enum',
-  'domain',
-  'composite_type',
-  'range_type',
-  'sequence',
-  'foreign_server',
-  'table',
-  'foreign_table',
-  'column',
-  'constraint',
-  'index',
-  'statistics',
-  'view',
-  'materialized_view',
-  'function',
-  'procedure',
-  'aggregate',
-  'operator',
-  'cast',
-  'trigger',
-  'rule',
-  'policy',
-  'event_trigger',
-  'publication',
-  'comment',
-  'owner',
-  'privileges',
-] as const;
-export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 export type SchemaDefinition = Record<string, never>;
 
@@ -313,11 +280,13 @@ interface BaseObject {
   readonly dependsOn: readonly string[];
 }
 
-export type SchemaObject = {
-  [K in ObjectKind]: BaseObject & { readonly kind: K; readonly definition: DefinitionByKind[K] } & ExtraByKind[K];
-}[ObjectKind];
+/** Every kind of object a snapshot holds; their order and behaviour are in the registry (kinds/index.ts). */
+export type ObjectKind = keyof DefinitionByKind;
 
-export type ObjectOf<K extends ObjectKind> = Extract<SchemaObject, { kind: K }>;
+/** An object of kind `K` (written so that `ObjectOf<K>['kind']` is `K` inside generic code). */
+export type ObjectOf<K extends ObjectKind> = BaseObject & { readonly kind: K; readonly definition: DefinitionByKind[K] } & ExtraByKind[K];
+
+export type SchemaObject = { [K in ObjectKind]: ObjectOf<K> }[ObjectKind];
 
 /** Facts the migration needs that are not compared. */
 interface ExtraByKind {
@@ -422,4 +391,14 @@ export function objectPath(object: Pick<SchemaObject, 'kind' | 'schema' | 'table
 /** `column public.film.rating`, for notes and messages. */
 export function describeObject(object: Pick<SchemaObject, 'kind' | 'schema' | 'table' | 'name'>): string {
   return `${object.kind.replace(/_/g, ' ')} ${objectPath(object)}`;
+}
+
+function isKind<K extends ObjectKind>(object: SchemaObject | ObjectOf<K>, kind: K): object is ObjectOf<K> {
+  return object.kind === kind;
+}
+
+/** The object of that id in `snapshot` when it is of kind `kind`. */
+export function objectOfKind<K extends ObjectKind>(snapshot: SchemaSnapshot, id: string, kind: K): ObjectOf<K> | undefined {
+  const object = snapshot.objects.get(id);
+  return object !== undefined && isKind(object, kind) ? object : undefined;
 }
