@@ -56,7 +56,7 @@ export async function copyDatabase(ctx: BranchContext, maint: Client, job: CopyJ
   const run = async (from: ResolvedSource): Promise<CopyOutcome> => {
     signal?.throwIfAborted();
     if (copiesMain) await releaseControl(ctx);
-    let strategy = await chooseStrategy(maint, from, requested, { disconnect: job.disconnect });
+    const strategy = await chooseStrategy(maint, from, requested, { disconnect: job.disconnect });
     ctx.log?.(job.announce(strategy));
     if (copiesMain) await releaseControl(ctx);
     job.onStart?.(strategy);
@@ -75,7 +75,6 @@ export async function copyDatabase(ctx: BranchContext, maint: Client, job: CopyJ
       rewriteDump: job.masking?.rewriteDump,
       log: ctx.log,
     });
-    strategy = outcome.strategy;
     // Never ready unless fully masked: a failure here drops the copy like any other.
     const verified = await job.masking?.afterCopy(withDatabase(ctx.main, job.target));
     signal?.throwIfAborted();

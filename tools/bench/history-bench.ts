@@ -56,7 +56,8 @@ export function phasesOf(stderr: string): { restoreS: number; replayS: number; c
   return { restoreS: Number(restored[1]), replayS: Number(restored[2]), copyS: Number(copied[1]) };
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The bench's options, checked. */
+function parseOptions(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -79,6 +80,11 @@ async function main(argv: string[]): Promise<void> {
   const branches = Number(values.branches);
   const branchTransactions = values['branch-transactions'] ? Number(values['branch-transactions']) : Math.ceil(transactions / 10);
   if (!Number.isInteger(branches) || branches < 0 || !(branchTransactions > 0)) throw new Error('--branches must be a whole number, --branch-transactions positive');
+  return { scale, rate, clients, day, transactions, perClient, branches, branchTransactions };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { scale, rate, clients, day, transactions, perClient, branches, branchTransactions } = parseOptions(argv);
   const tool = await pgbench();
   const lines: string[] = [];
   const note = (line: string) => {
