@@ -446,7 +446,7 @@ function renderSources(branches: readonly BranchJson[], snapshots: readonly Bran
 
 async function refreshBranches(): Promise<void> {
   const [{ branches, main_database }, { snapshots }] = await Promise.all([
-    api<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches?sizes=true'),
+    api<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches'),
     api<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots?sizes=true'),
   ]);
   mainDatabase = main_database;
