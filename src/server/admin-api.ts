@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { branchUrl, type OpenedContext } from '../branching/context.js';
+import { branchConn, branchUrl, type OpenedContext } from '../branching/context.js';
+import type { Pooler } from '../pooler/pgbouncer.js';
 import { createBranch, type CreateOptions, type CreateResult } from '../branching/create.js';
 import { diffBranchDataWithParent } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
 import { expiryFromFlags, setBranchExpiry } from '../branching/expiry.js';
-import { getBranch, listBranches } from '../branching/list.js';
+import { getBranch, listBranches, resolveDatabase } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
 import { looksLikeUrl } from '../branching/source.js';
@@ -33,6 +34,8 @@ export interface AdminApiDeps {
   readonly allowUrlSources: boolean;
   /** Aborted when the server shuts down, so a long create stops and cleans up. */
   readonly signal: AbortSignal;
+  /** `ayb start --pooler`: branch URLs go through it; a create pauses its source there for the copy. */
+  readonly pooler?: Pooler;
 }
 
 const LoginBody = z.object({ password: z.string() }).strict();
@@ -72,7 +75,10 @@ function json(status: number, body: unknown): Reply {
 
 /** Routes of the admin API. Authentication of `/api/admin/*` happens in the server, before routing. */
 export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
-  const { ctx, auth, served } = deps;
+  const { ctx, auth, served, pooler } = deps;
+  /** A branch's URL, through the pooler when there is one. */
+  const urlOf = (database: string, showPassword = false) =>
+    pooler ? pooler.url(branchConn(ctx, database), showPassword) : branchUrl(ctx, database, showPassword);
 
   router.add('POST', '/api/admin/auth', async ({ req }) => {
     const body = parseBody(LoginBody, await readJson(req), '{"password": "…"}');
@@ -81,7 +87,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   /** A record as the API returns it; a ready branch also has its connection URL, password masked. */
-  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: branchUrl(ctx, b.branch_database) } : {});
+  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: urlOf(b.branch_database) } : {});
 
   // Sizes only with ?sizes=true (as `branch list --sizes`): sizing every database scans its files.
   router.add('GET', '/api/admin/branches', async ({ url }) => {
@@ -97,7 +103,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
     if (branch.status !== 'ready') {
       throw new ConflictError('branch_not_ready', `branch "${branch.name}" is not ready (status: ${branch.status})`);
     }
-    return json(200, { name: branch.name, url: branchUrl(ctx, branch.branch_database, true) });
+    return json(200, { name: branch.name, url: urlOf(branch.branch_database, true) });
   });
 
   router.add('POST', '/api/admin/branches', async ({ req }) => {
@@ -161,8 +167,22 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
     checkSource(options.from, deps.allowUrlSources);
     checkMasked(options.masked, ctx.config.masking.required);
     const request = { ...options, signal: deps.signal };
-    if (!isPointInTime(options.from)) return createBranch(ctx, request);
+    if (!isPointInTime(options.from)) {
+      const source = pooler ? await pausableSource(options.from) : undefined;
+      return source ? pooler!.paused(source, () => createBranch(ctx, request)) : createBranch(ctx, request);
+    }
     return pointInTimeTurn(() => createAtPointInTime(ctx, { ...request, from: options.from! }), deps.signal, ctx.log);
+  }
+
+  /**
+   * The database of `from` when clients may be connected to it through the pooler (main or a ready
+   * branch): the copy pauses it there, so their idle connections do not turn a template copy into a
+   * dump. Anything else (a snapshot, a URL, a name that does not resolve) is left to the create.
+   */
+  async function pausableSource(from: string | undefined): Promise<string | undefined> {
+    if (from === undefined || from === 'main') return ctx.main.database;
+    if (looksLikeUrl(from)) return undefined;
+    return resolveDatabase(ctx, from).then(({ database }) => database, () => undefined);
   }
 
   async function deleteRoute(kind: RecordKind, name: string, url: URL): Promise<Reply> {
