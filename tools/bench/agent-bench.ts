@@ -11,6 +11,10 @@
  *   - API:     `POST /api/admin/branches` / `DELETE /api/admin/branches/b` of a running `ayb start`
  *              (a process started once, as a dashboard or an agent's harness would), over HTTP;
  *   - start-up: `node -e 0` and `ayb --version`;
+ *   - busy parent (item 4): through a second `ayb start --pooler`, a branch made from a branch a
+ *              client is connected to through the pooler (idle between transactions), against the
+ *              same from an idle branch, and (a few times) from a branch the client is connected to
+ *              straight, without the pooler (a dump);
  *   - many:    N branches (default 500) made from a snapshot, listed through the library, the CLI
  *              and the admin API (without sizes, the default, and with them), then deleted.
  *
@@ -75,6 +79,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
     const ayb = await openAyb({ databaseUrl: url });
     const admin: Client = await connect(withDatabase(main, 'postgres'));
     const api = await startAdminApi(env);
+    const pooled = await startAdminApi(env, ['--pooler']);
     const series = new Map<string, Series>();
     const record = (operation: string, contender: string, ms: number) => {
       const key = `${operation}\u0000${contender}`;
@@ -125,6 +130,33 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         record('start-up', 'ayb --version', await timed(() => cli('--version')));
       }
 
+      log('Busy parent: creates through ayb start --pooler from a branch a client holds a connection to …');
+      await pooled.call('POST', '/api/admin/branches', { name: 'busy-parent' });
+      await pooled.call('POST', '/api/admin/branches', { name: 'idle-parent' });
+      const { url: busyUrl } = (await pooled.call('GET', '/api/admin/branches/busy-parent/url')) as { url: string };
+      const agent = await connect({ ...withDatabase(main, 'ayb_branch_busy_parent'), host: new URL(busyUrl).hostname, port: Number(new URL(busyUrl).port), params: { sslmode: 'disable' } });
+      await agent.query('SELECT 1');
+      for (let i = 0; i < options.ops; i++) {
+        for (const [who, parent] of i % 2 === 0 ? [['busy, pooler', 'busy-parent'], ['idle', 'idle-parent']] : [['idle', 'idle-parent'], ['busy, pooler', 'busy-parent']]) {
+          const name = `${who === 'idle' ? 'i' : 'p'}-${i}`;
+          record('create from a branch', `API ${who}`, await timed(async () => {
+            const made = (await pooled.call('POST', '/api/admin/branches', { name, from: parent })) as { strategy: string };
+            if (made.strategy !== 'template') throw new Error(`create from ${parent}: ${made.strategy}, not template`);
+          }));
+          await pooled.call('DELETE', `/api/admin/branches/${name}`);
+        }
+      }
+      await agent.query('SELECT 1'); // the client's connection survived every pause
+      await agent.end();
+      const direct = await connect(withDatabase(main, 'ayb_branch_busy_parent'));
+      for (let i = 0; i < Math.min(5, options.ops); i++) {
+        record('create from a branch', 'API busy, no pooler (dump)', await timed(() => api.call('POST', '/api/admin/branches', { name: `d-${i}`, from: 'busy-parent' })));
+        await api.call('DELETE', `/api/admin/branches/d-${i}`);
+      }
+      await direct.end();
+      await pooled.call('DELETE', '/api/admin/branches/busy-parent');
+      await pooled.call('DELETE', '/api/admin/branches/idle-parent');
+
       log(`Making ${options.many} branches from a snapshot …`);
       await ayb.snapshot('many-seed');
       const manyStarted = performance.now();
@@ -167,6 +199,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
     } finally {
       await admin.end().catch(() => undefined);
       await api.stop();
+      await pooled.stop();
     }
   });
 }
@@ -176,9 +209,9 @@ function loadText(load: readonly number[]): string {
 }
 
 /** A running `ayb start` (port chosen by the system), logged in to its admin API. */
-async function startAdminApi(env: Record<string, string | undefined>): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
+async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
   const password = `bench-${process.pid}-${Date.now()}`;
-  const child = execa('node', [AYB_BIN, 'start', '--port', '0'], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
+  const child = execa('node', [AYB_BIN, 'start', '--port', '0', ...extra], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
   let out = '';
   const origin = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ayb start did not say where it listens: ${out}`)), 120_000);
