@@ -125,6 +125,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         }
         if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
       }
+      log(partial(series, 'after the timed rounds'));
       for (let i = 0; i < options.ops; i++) {
         record('start-up', 'node -e 0', await timed(() => execa('node', ['-e', '0'], { stdin: 'ignore' })));
         record('start-up', 'ayb --version', await timed(() => cli('--version')));
@@ -157,10 +158,11 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       await pooled.call('DELETE', '/api/admin/branches/busy-parent');
       await pooled.call('DELETE', '/api/admin/branches/idle-parent');
 
-      log(`Making ${options.many} branches from a snapshot …`);
+      log(partial(series, 'after the timed rounds, start-up and the busy parent'));
+      log(`Making ${options.many} branches from a snapshot, ${WORKERS} workers at once …`);
       await ayb.snapshot('many-seed');
       const manyStarted = performance.now();
-      for (let i = 0; i < options.many; i++) await ayb.create(`m-${i}`, { from: 'many-seed' });
+      await inWorkers(options.many, (i) => ayb.create(`m-${i}`, { from: 'many-seed' }));
       const manyCreateMs = performance.now() - manyStarted;
       for (let i = 0; i < options.ops; i++) {
         record(`list of ${options.many}`, 'library', await timed(() => ayb.list()));
@@ -173,8 +175,9 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         record(`list of ${options.many}, sizes`, 'API', await timed(() => api.call('GET', '/api/admin/branches?sizes=true')));
       }
       const loadAfter = os.loadavg();
+      log(partial(series, 'after the lists'));
       const deleteStarted = performance.now();
-      for (let i = 0; i < options.many; i++) await ayb.delete(`m-${i}`);
+      await inWorkers(options.many, (i) => ayb.delete(`m-${i}`));
       const manyDeleteMs = performance.now() - deleteStarted;
       await ayb.deleteSnapshot('many-seed');
 
@@ -194,7 +197,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         '| --- | --- | --- | --- | --- | --- |',
         ...rows,
         '',
-        `${options.many} branches from a snapshot through the library: made in ${(manyCreateMs / 1000).toFixed(1)} s (${(manyCreateMs / options.many).toFixed(0)} ms each), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (${(manyDeleteMs / options.many).toFixed(0)} ms each).`,
+        `${options.many} branches from a snapshot through the library, ${WORKERS} workers at once: made in ${(manyCreateMs / 1000).toFixed(1)} s (${(manyCreateMs / options.many).toFixed(0)} ms each), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (${(manyDeleteMs / options.many).toFixed(0)} ms each).`,
       ].join('\n');
     } finally {
       await admin.end().catch(() => undefined);
@@ -202,6 +205,22 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       await pooled.stop();
     }
   });
+}
+
+/** Workers at once for the many branches: the control table and the locks under concurrent creates and deletes. */
+const WORKERS = 8;
+
+async function inWorkers(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: WORKERS }, async () => {
+    while (next < count) await fn(next++);
+  }));
+}
+
+/** The figures so far, on the log: a long run stopped early still says what it measured. */
+function partial(series: ReadonlyMap<string, Series>, when: string): string {
+  const lines = [...series.values()].map((s) => `  ${s.operation} | ${s.contender}: median ${median(s.times).toFixed(0)} ms, p95 ${p95(s.times).toFixed(0)} ms, n ${s.times.length}`);
+  return [`Figures ${when} (load ${loadText(os.loadavg())}):`, ...lines].join('\n');
 }
 
 function loadText(load: readonly number[]): string {
