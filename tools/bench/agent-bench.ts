@@ -93,6 +93,8 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       log(`Timing create / url / delete, ${options.ops} of each per contender, interleaved …`);
       const loadBefore = os.loadavg();
       const contenders = ['bare', 'library', 'API', 'CLI'] as const;
+      // A create that found main busy (a dump) is said at the end, not a failure of the whole run.
+      const fallbacks: string[] = [];
       for (let round = 0; round < options.ops; round++) {
         const order = round % 2 === 0 ? contenders : [...contenders].reverse();
         for (const who of order) {
@@ -104,20 +106,20 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
           } else if (who === 'library') {
             record('create', who, await timed(async () => {
               const made = await ayb.create(name);
-              if (made.strategy !== 'template') throw new Error(`library create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`library ${name}: ${made.strategy}`);
             }));
             record('url', who, await timed(() => ayb.url(name)));
             record('delete', who, await timed(() => ayb.delete(name)));
           } else if (who === 'API') {
             record('create', who, await timed(async () => {
               const made = (await api.call('POST', '/api/admin/branches', { name })) as { strategy: string };
-              if (made.strategy !== 'template') throw new Error(`API create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`API ${name}: ${made.strategy}`);
             }));
             record('delete', who, await timed(() => api.call('DELETE', `/api/admin/branches/${name}`)));
           } else {
             record('create', who, await timed(async () => {
               const made = JSON.parse(await cli('branch', 'create', name, '--json')) as { strategy: string };
-              if (made.strategy !== 'template') throw new Error(`CLI create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`CLI ${name}: ${made.strategy}`);
             }));
             record('url', who, await timed(() => cli('branch', 'url', name)));
             record('delete', who, await timed(() => cli('branch', 'delete', name, '--yes', '--json')));
@@ -126,6 +128,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
       }
       log(partial(series, 'after the timed rounds'));
+      if (fallbacks.length > 0) log(`Creates that were not template copies: ${fallbacks.join(', ')}`);
       for (let i = 0; i < options.ops; i++) {
         record('start-up', 'node -e 0', await timed(() => execa('node', ['-e', '0'], { stdin: 'ignore' })));
         record('start-up', 'ayb --version', await timed(() => cli('--version')));
