@@ -18,7 +18,10 @@ export interface ListOptions {
 
 /** The branches (or the snapshots), oldest first; their sizes only when asked (ListOptions.sizes). */
 export async function listBranches(ctx: BranchContext, kind: RecordKind = 'branch', options: ListOptions = {}): Promise<Branch[]> {
-  return withControl(ctx, async (client) => withSizes(client, (await listRows(client)).filter((row) => row.kind === kind), options));
+  return withControl(ctx, async (client) => {
+    const rows = await listRows(client);
+    return withSizes(client, rows.filter((row) => row.kind === kind), { ...options, every: rows });
+  });
 }
 
 /** Every record's name and kind, oldest first, and nothing else: what shell completion offers, read cheaply. */
@@ -27,11 +30,13 @@ export async function listNames(ctx: BranchContext): Promise<{ readonly name: st
 }
 
 /**
- * Adds each record's size on disk (unless `sizes: false`), and the problem where the record and
- * the server disagree: a ready (or deleting) record whose database is gone, or is left invalid by an
- * interrupted DROP. (A creating or failed record without a database is normal.) One catalog query.
+ * Adds the problem where the record and the server disagree: a ready (or deleting) record whose
+ * database is gone, or is left invalid by an interrupted DROP (a creating or failed record without a
+ * database is normal), and each record's size on disk only when asked (`sizes: true`: a create does
+ * not size the branch it made, `show` does). One catalog query; `every` (all the records, when the
+ * caller read them already) spares reading them again to name a snapshot's source.
  */
-export async function withSizes(client: Client, rows: BranchRow[], options: ListOptions = { sizes: true }): Promise<Branch[]> {
+export async function withSizes(client: Client, rows: BranchRow[], options: ListOptions & { readonly every?: readonly BranchRow[] } = {}): Promise<Branch[]> {
   if (rows.length === 0) return [];
   const { rows: found } = await client.query<{ datname: string; valid: boolean; size: string | null }>(
     // An invalid database (a DROP interrupted halfway) has datconnlimit -2, and no size: its files are partly gone.
@@ -43,7 +48,7 @@ export async function withSizes(client: Client, rows: BranchRow[], options: List
   const byName = new Map(found.map((d) => [d.datname, d]));
   // A snapshot of a branch records the branch's database as its source: named as the user knows it.
   const owners = rows.some((row) => row.source_database.startsWith('ayb_'))
-    ? new Map((await listRows(client)).map((r) => [r.branch_database, r.name]))
+    ? new Map((options.every ?? (await listRows(client))).map((r) => [r.branch_database, r.name]))
     : new Map<string, string>();
   return rows.map((row) => {
     const sourceName = owners.get(row.source_database);
@@ -61,7 +66,7 @@ export async function getBranch(ctx: BranchContext, name: string, kind: RecordKi
     const row = await findRow(client, name);
     if (!row) throw await notFoundNear(client, name, kind);
     if (row.kind !== kind) throw wrongKindError(row, kind);
-    const [branch] = await withSizes(client, [row]);
+    const [branch] = await withSizes(client, [row], { sizes: true });
     return branch!;
   });
 }
@@ -73,7 +78,7 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
     validateBranchName(nameOrMain);
     const row = await findRow(client, nameOrMain);
     if (!row) throw await notFoundNear(client, nameOrMain);
-    return (await withSizes(client, [row], { sizes: false }))[0]!;
+    return (await withSizes(client, [row]))[0]!;
   });
   if (branch.kind === 'snapshot') {
     throw new ConflictError('snapshot_refuses_connections', `"${branch.name}" is a snapshot, and nobody connects to a snapshot`, {

@@ -17,6 +17,8 @@ export default class Start extends DatabaseCommand {
 - GET /api/admin/diff?from=main&to=<branch>: a schema diff
 - /admin: the dashboard (the branch tree with URLs, diff, data changes on request, reset, expiry; masked and point-in-time creates; snapshots; the tables of the served database)
 
+With --pooler, it also runs a PgBouncer (transaction pooling; Debian package pgbouncer) on a free local port: the branch URLs of the admin API go through it, and an API create from main or a branch pauses that database in the pooler for the copy (PAUSE, template copy, RESUME), so clients connected through it keep their connections and the copy needs no dump. Under transaction pooling a client keeps its connection but no session state between transactions (SET, session advisory locks, LISTEN, temporary tables, prepared statements).
+
 With --branch, the server serves that ready branch's database instead of main; the admin API still manages the branches of main.
 
 Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [admin] password; when neither is set, one is generated and printed once. The server listens on 127.0.0.1 unless told otherwise, and refuses any other address unless you chose the password. Expired branches are pruned at start and every [server] prune_interval_minutes.`;
@@ -25,6 +27,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     { description: 'Serve main on 127.0.0.1:8090', command: '<%= config.bin %> start' },
     { description: 'Work against an isolated copy', command: '<%= config.bin %> start --branch feature-auth' },
     { description: 'Another port, your own admin password', command: 'AYB_ADMIN_PASSWORD=… <%= config.bin %> start --port 9000' },
+    { description: 'Branch databases agents are connected to without a dump: URLs through a PgBouncer ayb runs', command: '<%= config.bin %> start --pooler' },
     { description: 'Reachable from the network (needs a password you chose)', command: 'AYB_ADMIN_PASSWORD=… <%= config.bin %> start --host 0.0.0.0' },
   ];
 
@@ -32,6 +35,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     branch: Flags.string({ char: 'b', description: 'serve this ready branch instead of main' }),
     host: Flags.string({ description: 'address to listen on [default: [server] host, 127.0.0.1]' }),
     port: Flags.integer({ char: 'p', min: 0, max: 65535, description: 'port to listen on; 0 picks a free one [default: [server] port, 8090]' }),
+    pooler: Flags.boolean({ description: 'run a PgBouncer (transaction pooling) for the branches: the API gives URLs through it, and a create pauses its source there instead of dumping a busy one' }),
   };
 
   async run(): Promise<void> {
@@ -50,7 +54,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
 
     const log = (line: string) => this.writer.log(line);
     const ctx = await this.branchContext(flags, loaded);
-    const running = await runServer({ ctx, host, port, branch: flags.branch, password, log });
+    const running = await runServer({ ctx, host, port, branch: flags.branch, password, log, pooler: flags.pooler });
     const { served } = running;
 
     const databaseUrl = branchUrl(ctx, served.database);

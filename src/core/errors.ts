@@ -84,6 +84,8 @@ export const ERROR_CODES = [
   'outside_history_window',
   'parent_not_found',
   'pg_dump_failed',
+  'pooler_failed',
+  'pooler_not_installed',
   'port_in_use',
   'prune_failed',
   'prune_incomplete',

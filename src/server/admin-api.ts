@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { branchUrl, type OpenedContext } from '../branching/context.js';
+import { branchConn, branchUrl, type OpenedContext } from '../branching/context.js';
+import type { Pooler } from '../pooler/pgbouncer.js';
 import { createBranch, type CreateOptions, type CreateResult } from '../branching/create.js';
 import { parseSourceRef, type SourceRef } from '../copy/source-ref.js';
 import { diffBranchDataWithParent } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
 import { expiryFromFlags, setBranchExpiry } from '../branching/expiry.js';
-import { getBranch, listBranches } from '../branching/list.js';
+import { getBranch, listBranches, resolveDatabase } from '../branching/list.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
 import { historyStatus } from '../branching/point-in-time.js';
@@ -33,6 +34,8 @@ export interface AdminApiDeps {
   readonly allowUrlSources: boolean;
   /** Aborted when the server shuts down, so a long create stops and cleans up. */
   readonly signal: AbortSignal;
+  /** `ayb start --pooler`: branch URLs go through it; a create pauses its source there for the copy. */
+  readonly pooler?: Pooler;
 }
 
 const LoginBody = z.object({ password: z.string() }).strict();
@@ -72,7 +75,10 @@ function json(status: number, body: unknown): Reply {
 
 /** Routes of the admin API. Authentication of `/api/admin/*` happens in the server, before routing. */
 export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
-  const { ctx, auth, served } = deps;
+  const { ctx, auth, served, pooler } = deps;
+  /** A branch's URL, through the pooler when there is one. */
+  const urlOf = (database: string, showPassword = false) =>
+    pooler ? pooler.url(branchConn(ctx, database), showPassword) : branchUrl(ctx, database, showPassword);
 
   router.add('POST', '/api/admin/auth', async ({ req }) => {
     const body = parseBody(LoginBody, await readJson(req), '{"password": "…"}');
@@ -81,7 +87,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
   });
 
   /** A record as the API returns it; a ready branch also has its connection URL, password masked. */
-  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: branchUrl(ctx, b.branch_database) } : {});
+  const record = (b: Branch) => branchJson(b, b.kind === 'branch' && b.status === 'ready' && !b.problem ? { url: urlOf(b.branch_database) } : {});
 
   // Sizes only with ?sizes=true (as `branch list --sizes`): sizing every database scans its files.
   router.add('GET', '/api/admin/branches', async ({ url }) => {
@@ -97,7 +103,7 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
     if (branch.status !== 'ready') {
       throw new ConflictError('branch_not_ready', `branch "${branch.name}" is not ready (status: ${branch.status})`);
     }
-    return json(200, { name: branch.name, url: branchUrl(ctx, branch.branch_database, true) });
+    return json(200, { name: branch.name, url: urlOf(branch.branch_database, true) });
   });
 
   router.add('POST', '/api/admin/branches', async ({ req }) => {
@@ -159,7 +165,10 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
    */
   async function copy(options: Omit<CreateOptions, 'signal'> & { readonly source: SourceRef }): Promise<CreateResult> {
     const request = { ...options, signal: deps.signal };
-    if (options.source.kind !== 'point-in-time') return createBranch(ctx, request);
+    if (options.source.kind !== 'point-in-time') {
+      const paused = pooler ? await pausableSource(options.source) : undefined;
+      return paused ? pooler!.paused(paused, () => createBranch(ctx, request)) : createBranch(ctx, request);
+    }
     return pointInTimeTurn(() => createBranch(ctx, request), deps.signal, ctx.log);
   }
 
@@ -174,6 +183,17 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
         hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
       });
     } });
+  }
+
+  /**
+   * The database of `from` when clients may be connected to it through the pooler (main or a ready
+   * branch): the copy pauses it there, so their idle connections do not turn a template copy into a
+   * dump. Anything else (a snapshot, a URL, a name that does not resolve) is left to the create.
+   */
+  async function pausableSource(source: SourceRef): Promise<string | undefined> {
+    if (source.kind === 'main') return ctx.main.database;
+    if (source.kind !== 'record') return undefined;
+    return resolveDatabase(ctx, source.name).then(({ database }) => database, () => undefined);
   }
 
   async function deleteRoute(kind: RecordKind, name: string, url: URL): Promise<Reply> {

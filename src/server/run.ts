@@ -2,6 +2,7 @@ import { pruneBranches } from '../branching/expiry.js';
 import { keepHistory } from '../branching/point-in-time.js';
 import type { OpenedContext } from '../branching/context.js';
 import { holdServing, type ServedDatabase, servedDatabase } from '../branching/serving.js';
+import { type Pooler, startPooler } from '../pooler/pgbouncer.js';
 import { AdminAuth, type AdminPassword } from './auth.js';
 import { AybServer, type PeriodicTask } from './server.js';
 
@@ -15,12 +16,16 @@ export interface RunServerOptions {
   readonly branch?: string;
   readonly password: AdminPassword;
   readonly log: (line: string) => void;
+  /** `--pooler`: run a PgBouncer for the branches it manages (pooler/pgbouncer.ts). */
+  readonly pooler?: boolean;
 }
 
 export interface RunningServer {
   /** `http://host:port` */
   readonly origin: string;
   readonly served: ServedDatabase;
+  /** The pooler its branch URLs go through, with --pooler. */
+  readonly pooler?: Pooler;
   /** Settles once a SIGINT or SIGTERM has stopped the server cleanly. */
   readonly stopped: Promise<void>;
 }
@@ -36,6 +41,8 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const { log } = options;
   const ctx: OpenedContext = { ...options.ctx, session: undefined };
   const served = await servedDatabase(ctx, options.branch);
+  const pooler = options.pooler ? await startPooler({ main: ctx.main, log }) : undefined;
+  const stopPooler = () => pooler?.stop().catch(() => undefined);
   const server = new AybServer({
     host: options.host,
     port: options.port,
@@ -43,6 +50,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     served,
     auth: new AdminAuth({ password: options.password.value, tokenTtlMs: ctx.config.admin.token_ttl_minutes * 60_000 }),
     allowUrlSources: ctx.config.branching.allow_url_sources,
+    pooler,
     periodic: periodicTasks(ctx, served, log),
     log,
   });
@@ -52,14 +60,16 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const listening = await server.listen().catch(async (error: unknown) => {
     stopSignal.dispose();
     await releaseServingLock();
+    await stopPooler();
     throw error;
   });
   const stopped = stopSignal.received.then(async (signal) => {
     await server.shutdown(signal);
     await releaseServingLock();
+    await stopPooler();
     stopSignal.dispose();
   });
-  return { origin: listening.origin, served, stopped };
+  return { origin: listening.origin, served, pooler, stopped };
 }
 
 /**

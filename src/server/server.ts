@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { inSession, type OpenedContext } from '../branching/context.js';
 import { AybError, ConflictError, InterruptedError, UsageError } from '../core/errors.js';
 import { probeServedDatabase, type ServedDatabase } from '../branching/serving.js';
+import type { Pooler } from '../pooler/pgbouncer.js';
 import { addAdminRoutes } from './admin-api.js';
 import type { AdminAuth } from './auth.js';
 import { addDashboardRoutes } from './dashboard/routes.js';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   readonly served: ServedDatabase;
   readonly auth: AdminAuth;
   readonly allowUrlSources: boolean;
+  /** `--pooler`: branch URLs go through it, and a create pauses its source there (admin-api.ts). */
+  readonly pooler?: Pooler;
   readonly periodic?: readonly PeriodicTask[];
   /** Request and lifecycle log lines (stderr in the CLI). */
   readonly log?: (line: string) => void;
@@ -75,6 +78,7 @@ export class AybServer {
       auth: options.auth,
       served: options.served,
       allowUrlSources: options.allowUrlSources,
+      pooler: options.pooler,
       signal: this.controller.signal,
     });
     addDashboardRoutes(this.router);

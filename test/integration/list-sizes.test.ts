@@ -47,6 +47,15 @@ describe('list sizes on request', () => {
     expect((snapshots.json() as Record<string, unknown>[])[0]).not.toHaveProperty('size_bytes');
   });
 
+  it('create does not size the branch it made (nobody asked); show of it does', async () => {
+    const made = await cli('branch', 'create', 'unsized', '--json');
+    expect(made.exitCode, made.stderr).toBe(0);
+    expect(made.json()).toMatchObject({ name: 'unsized', status: 'ready' });
+    expect(made.json()).not.toHaveProperty('size_bytes');
+    expect((await cli('branch', 'show', 'unsized', '--json')).json().size_bytes).toBe(await serverSize('ayb_branch_unsized'));
+    expect((await cli('branch', 'delete', 'unsized', '--yes', '--json')).exitCode).toBe(0);
+  });
+
   it('with --sizes: each size is the server\'s pg_database_size of that database', async () => {
     const listed = await cli('branch', 'list', '--sizes', '--json');
     expect(listed.exitCode, listed.stderr).toBe(0);

@@ -11,6 +11,10 @@
  *   - API:     `POST /api/admin/branches` / `DELETE /api/admin/branches/b` of a running `ayb start`
  *              (a process started once, as a dashboard or an agent's harness would), over HTTP;
  *   - start-up: `node -e 0` and `ayb --version`;
+ *   - busy parent (item 4): through a second `ayb start --pooler`, a branch made from a branch a
+ *              client is connected to through the pooler (idle between transactions), against the
+ *              same from an idle branch, and (a few times) from a branch the client is connected to
+ *              straight, without the pooler (a dump);
  *   - many:    N branches (default 500) made from a snapshot, listed through the library, the CLI
  *              and the admin API (without sizes, the default, and with them), then deleted.
  *
@@ -75,6 +79,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
     const ayb = await openAyb({ databaseUrl: url });
     const admin: Client = await connect(withDatabase(main, 'postgres'));
     const api = await startAdminApi(env);
+    const pooled = await startAdminApi(env, ['--pooler']);
     const series = new Map<string, Series>();
     const record = (operation: string, contender: string, ms: number) => {
       const key = `${operation}\u0000${contender}`;
@@ -88,6 +93,8 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       log(`Timing create / url / delete, ${options.ops} of each per contender, interleaved …`);
       const loadBefore = os.loadavg();
       const contenders = ['bare', 'library', 'API', 'CLI'] as const;
+      // A create that found main busy (a dump) is said at the end, not a failure of the whole run.
+      const fallbacks: string[] = [];
       for (let round = 0; round < options.ops; round++) {
         const order = round % 2 === 0 ? contenders : [...contenders].reverse();
         for (const who of order) {
@@ -99,20 +106,20 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
           } else if (who === 'library') {
             record('create', who, await timed(async () => {
               const made = await ayb.create(name);
-              if (made.strategy !== 'template') throw new Error(`library create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`library ${name}: ${made.strategy}`);
             }));
             record('url', who, await timed(() => ayb.url(name)));
             record('delete', who, await timed(() => ayb.delete(name)));
           } else if (who === 'API') {
             record('create', who, await timed(async () => {
               const made = (await api.call('POST', '/api/admin/branches', { name })) as { strategy: string };
-              if (made.strategy !== 'template') throw new Error(`API create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`API ${name}: ${made.strategy}`);
             }));
             record('delete', who, await timed(() => api.call('DELETE', `/api/admin/branches/${name}`)));
           } else {
             record('create', who, await timed(async () => {
               const made = JSON.parse(await cli('branch', 'create', name, '--json')) as { strategy: string };
-              if (made.strategy !== 'template') throw new Error(`CLI create: ${made.strategy}, not template`);
+              if (made.strategy !== 'template') fallbacks.push(`CLI ${name}: ${made.strategy}`);
             }));
             record('url', who, await timed(() => cli('branch', 'url', name)));
             record('delete', who, await timed(() => cli('branch', 'delete', name, '--yes', '--json')));
@@ -120,15 +127,45 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         }
         if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
       }
+      log(partial(series, 'after the timed rounds'));
+      if (fallbacks.length > 0) log(`Creates that were not template copies: ${fallbacks.join(', ')}`);
       for (let i = 0; i < options.ops; i++) {
         record('start-up', 'node -e 0', await timed(() => execa('node', ['-e', '0'], { stdin: 'ignore' })));
         record('start-up', 'ayb --version', await timed(() => cli('--version')));
       }
 
-      log(`Making ${options.many} branches from a snapshot …`);
+      log('Busy parent: creates through ayb start --pooler from a branch a client holds a connection to …');
+      await pooled.call('POST', '/api/admin/branches', { name: 'busy-parent' });
+      await pooled.call('POST', '/api/admin/branches', { name: 'idle-parent' });
+      const { url: busyUrl } = (await pooled.call('GET', '/api/admin/branches/busy-parent/url')) as { url: string };
+      const agent = await connect({ ...withDatabase(main, 'ayb_branch_busy_parent'), host: new URL(busyUrl).hostname, port: Number(new URL(busyUrl).port), params: { sslmode: 'disable' } });
+      await agent.query('SELECT 1');
+      for (let i = 0; i < options.ops; i++) {
+        for (const [who, parent] of i % 2 === 0 ? [['busy, pooler', 'busy-parent'], ['idle', 'idle-parent']] : [['idle', 'idle-parent'], ['busy, pooler', 'busy-parent']]) {
+          const name = `${who === 'idle' ? 'i' : 'p'}-${i}`;
+          record('create from a branch', `API ${who}`, await timed(async () => {
+            const made = (await pooled.call('POST', '/api/admin/branches', { name, from: parent })) as { strategy: string };
+            if (made.strategy !== 'template') throw new Error(`create from ${parent}: ${made.strategy}, not template`);
+          }));
+          await pooled.call('DELETE', `/api/admin/branches/${name}`);
+        }
+      }
+      await agent.query('SELECT 1'); // the client's connection survived every pause
+      await agent.end();
+      const direct = await connect(withDatabase(main, 'ayb_branch_busy_parent'));
+      for (let i = 0; i < Math.min(5, options.ops); i++) {
+        record('create from a branch', 'API busy, no pooler (dump)', await timed(() => api.call('POST', '/api/admin/branches', { name: `d-${i}`, from: 'busy-parent' })));
+        await api.call('DELETE', `/api/admin/branches/d-${i}`);
+      }
+      await direct.end();
+      await pooled.call('DELETE', '/api/admin/branches/busy-parent');
+      await pooled.call('DELETE', '/api/admin/branches/idle-parent');
+
+      log(partial(series, 'after the timed rounds, start-up and the busy parent'));
+      log(`Making ${options.many} branches from a snapshot, ${WORKERS} workers at once …`);
       await ayb.snapshot('many-seed');
       const manyStarted = performance.now();
-      for (let i = 0; i < options.many; i++) await ayb.create(`m-${i}`, { from: 'many-seed' });
+      await inWorkers(options.many, (i) => ayb.create(`m-${i}`, { from: 'many-seed' }));
       const manyCreateMs = performance.now() - manyStarted;
       for (let i = 0; i < options.ops; i++) {
         record(`list of ${options.many}`, 'library', await timed(() => ayb.list()));
@@ -141,8 +178,9 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         record(`list of ${options.many}, sizes`, 'API', await timed(() => api.call('GET', '/api/admin/branches?sizes=true')));
       }
       const loadAfter = os.loadavg();
+      log(partial(series, 'after the lists'));
       const deleteStarted = performance.now();
-      for (let i = 0; i < options.many; i++) await ayb.delete(`m-${i}`);
+      await inWorkers(options.many, (i) => ayb.delete(`m-${i}`));
       const manyDeleteMs = performance.now() - deleteStarted;
       await ayb.deleteSnapshot('many-seed');
 
@@ -162,13 +200,30 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
         '| --- | --- | --- | --- | --- | --- |',
         ...rows,
         '',
-        `${options.many} branches from a snapshot through the library: made in ${(manyCreateMs / 1000).toFixed(1)} s (${(manyCreateMs / options.many).toFixed(0)} ms each), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (${(manyDeleteMs / options.many).toFixed(0)} ms each).`,
+        `${options.many} branches from a snapshot through the library, ${WORKERS} workers at once: made in ${(manyCreateMs / 1000).toFixed(1)} s (${(manyCreateMs / options.many).toFixed(0)} ms each), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (${(manyDeleteMs / options.many).toFixed(0)} ms each).`,
       ].join('\n');
     } finally {
       await admin.end().catch(() => undefined);
       await api.stop();
+      await pooled.stop();
     }
   });
+}
+
+/** Workers at once for the many branches: the control table and the locks under concurrent creates and deletes. */
+const WORKERS = 8;
+
+async function inWorkers(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: WORKERS }, async () => {
+    while (next < count) await fn(next++);
+  }));
+}
+
+/** The figures so far, on the log: a long run stopped early still says what it measured. */
+function partial(series: ReadonlyMap<string, Series>, when: string): string {
+  const lines = [...series.values()].map((s) => `  ${s.operation} | ${s.contender}: median ${median(s.times).toFixed(0)} ms, p95 ${p95(s.times).toFixed(0)} ms, n ${s.times.length}`);
+  return [`Figures ${when} (load ${loadText(os.loadavg())}):`, ...lines].join('\n');
 }
 
 function loadText(load: readonly number[]): string {
@@ -176,9 +231,9 @@ function loadText(load: readonly number[]): string {
 }
 
 /** A running `ayb start` (port chosen by the system), logged in to its admin API. */
-async function startAdminApi(env: Record<string, string | undefined>): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
+async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
   const password = `bench-${process.pid}-${Date.now()}`;
-  const child = execa('node', [AYB_BIN, 'start', '--port', '0'], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
+  const child = execa('node', [AYB_BIN, 'start', '--port', '0', ...extra], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
   let out = '';
   const origin = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ayb start did not say where it listens: ${out}`)), 120_000);

