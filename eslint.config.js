@@ -36,15 +36,16 @@ export default tseslint.config(
   },
   {
     // Temporary exceptions, each with its reason. Remove a line when its file is under the limits.
-    // Being split by other engineers in this same session (issue 22 item 4, issue 28): not edited here.
-    files: ['src/schema/sql.ts', 'src/schema/snapshot.ts', 'tools/bench/run.ts'],
-    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
+    // The migration planner (a class whose methods share its state) is 561 lines after the split into
+    // src/schema/kinds/ (issue 22 item 4); its release/final statements are the next to move out.
+    files: ['src/schema/sql.ts'],
+    rules: { 'max-lines': 'off' },
   },
   {
-    // Functions over 100 lines in files other engineers own and are reworking in this session: createBranch
-    // becomes the copy() pipeline (issue 22 items 1-2); addAdminRoutes' source parsing moves to SourceRef
-    // (issue 22 item 1); createMcpServer and agentSuite are the agent's (issue 28).
-    files: ['src/branching/create.ts', 'src/server/admin-api.ts', 'src/mcp/server.ts', 'tools/bench/agent-bench.ts'],
+    // Functions over 100 lines that are one list of routes or tools, each a few lines (addAdminRoutes,
+    // createMcpServer), and the agent bench's one sequence of measured steps (agentSuite). To be split
+    // by resource (issue 22 item 5).
+    files: ['src/server/admin-api.ts', 'src/mcp/server.ts', 'tools/bench/agent-bench.ts'],
     rules: { 'max-lines-per-function': 'off' },
   },
   {
