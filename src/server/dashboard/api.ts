@@ -93,11 +93,15 @@ export function adminApi(onSessionEnded: (message: string) => void) {
     logOut: forget,
     health: () => fetch('/health').then((r) => r.json() as Promise<Health>),
 
-    /** Branches (without sizes, as `ayb branch list` without --sizes), snapshots with their sizes, and the main database's name. */
-    async records(): Promise<{ branches: BranchJson[]; snapshots: BranchJson[]; mainDatabase: string }> {
+    /**
+     * Branches and snapshots, and the main database's name; with their sizes only when asked (sizing
+     * walks every database's files, so the list is drawn first and the sizes filled in after).
+     */
+    async records(sizes: boolean): Promise<{ branches: BranchJson[]; snapshots: BranchJson[]; mainDatabase: string }> {
+      const query = sizes ? '?sizes=true' : '';
       const [{ branches, main_database }, { snapshots }] = await Promise.all([
-        call<{ branches: BranchJson[]; main_database: string }>('GET', '/api/admin/branches'),
-        call<{ snapshots: BranchJson[] }>('GET', '/api/admin/snapshots?sizes=true'),
+        call<{ branches: BranchJson[]; main_database: string }>('GET', `/api/admin/branches${query}`),
+        call<{ snapshots: BranchJson[] }>('GET', `/api/admin/snapshots${query}`),
       ]);
       return { branches, snapshots, mainDatabase: main_database };
     },

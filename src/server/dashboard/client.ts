@@ -49,7 +49,8 @@ const rowActions: views.RowActions = {
 };
 
 async function refreshBranches(): Promise<void> {
-  const { branches, snapshots, mainDatabase } = await api.records();
+  const refresh = ++state.refreshes;
+  const { branches, snapshots, mainDatabase } = await api.records(false);
   state.mainDatabase = mainDatabase;
   views.renderRecords([...branches, ...snapshots], rowActions);
   views.renderSources(branches, snapshots);
@@ -57,7 +58,11 @@ async function refreshBranches(): Promise<void> {
   window.clearTimeout(state.pollTimer);
   if (state.pendingCreates > 0 || [...branches, ...snapshots].some((b) => b.status === 'creating')) {
     state.pollTimer = window.setTimeout(() => void refreshBranches().catch(showError), POLL_MS);
+    return;
   }
+  // The list is drawn; now the sizes, unless a newer refresh has begun meanwhile.
+  const sized = await api.records(true);
+  if (refresh === state.refreshes) views.renderRecords([...sized.branches, ...sized.snapshots], rowActions);
 }
 
 async function refreshTables(): Promise<void> {

@@ -19,6 +19,8 @@ export interface DashboardState {
   /** The schema diff shown, and which of its two forms. */
   diff: { to: string; text: string; sql: string; showing: 'text' | 'sql' } | undefined;
   pollTimer: number | undefined;
+  /** Which refresh of the list is the newest: the sizes of an older one, arriving late, are not drawn. */
+  refreshes: number;
   /** The branch whose data changes are shown, and a counter so that only the latest comparison is drawn. */
   dataOf: string | undefined;
   dataRequest: number;
@@ -32,6 +34,7 @@ export const state: DashboardState = {
   pendingCreates: 0,
   diff: undefined,
   pollTimer: undefined,
+  refreshes: 0,
   dataOf: undefined,
   dataRequest: 0,
   readySnapshots: [],
