@@ -8,7 +8,7 @@ import { withSides } from '../datadiff/data-diff.js';
 import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { valueSettingsOptions } from '../postgres/value-settings.js';
+import { VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { snapshotSchema } from '../schema/snapshot.js';
 import { type MigrationStatement, needsManualSteps, renderMigration } from '../schema/sql.js';
@@ -166,11 +166,12 @@ interface SidesJob {
 }
 
 /**
- * Settings that decide how values read as text (and defaults print), pinned alike in every session
- * of a merge: a database's own DateStyle, TimeZone, IntervalStyle or bytea_output (ALTER DATABASE …
- * SET) would otherwise make one value read differently on two sides, a false change or conflict.
+ * Every value setting (src/postgres/value-settings.ts), pinned alike in every session of a merge from
+ * its first statement (libpq startup options): a database's own DateStyle, TimeZone, search_path,
+ * array_nulls, … (ALTER DATABASE … SET) would otherwise make one value read differently on two
+ * sides (a false change or conflict), or a literal of the apply mean another value on the target.
  */
-const MERGE_SETTINGS = valueSettingsOptions(['DateStyle', 'TimeZone', 'IntervalStyle', 'bytea_output', 'extra_float_digits']);
+const MERGE_SETTINGS = valueSettingsOptions(VALUE_SETTINGS.map(([name]) => name));
 
 function pinned(conn: ConnInfo): ConnInfo {
   return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${MERGE_SETTINGS}`.trim() } };
