@@ -98,8 +98,8 @@ describe('ayb branch merge: set-based apply', () => {
       INSERT INTO parent SELECT i, 'c' || i, -i, NULL FROM generate_series(20001, 25000) i;
       INSERT INTO child SELECT i, i, 'new' FROM generate_series(20001, 25000, 5) i;
     `;
-    // Main changes other columns of rows the branch changed, and rows the branch did not touch.
-    const MAIN = `UPDATE parent SET w = 'main' WHERE id % 5 = 0 AND id % 7 <> 0; UPDATE child SET note = 'main' WHERE id % 4 = 1 AND parent_id % 7 <> 0;`;
+    // Main changes other columns of rows the branch changed, and rows the branch did not touch (of the rows it has).
+    const MAIN = `UPDATE parent SET w = 'main' WHERE id % 5 = 0 AND id % 7 <> 0 AND id <= 20000; UPDATE child SET note = 'main' WHERE id % 4 = 1 AND parent_id % 7 <> 0 AND id <= 20000;`;
     const ayb = await scenario('m_bulk', SCHEMA);
     expect((await ayb('branch', 'create', 'bulk', '--keep-base')).exitCode).toBe(0);
     await psql('ayb_branch_bulk', BRANCH);
@@ -126,14 +126,15 @@ describe('ayb branch merge: set-based apply', () => {
     expect((await ayb('branch', 'create', 'rec', '--keep-base')).exitCode).toBe(0);
     await psql('ayb_branch_rec', 'UPDATE t SET v = 2');
     expect((await ayb('branch', 'merge', 'rec')).exitCode).toBe(0);
-    const databases = async () => (await cluster.query<{ d: string }>("SELECT datname AS d FROM pg_database WHERE datname LIKE 'ayb\\_%' ORDER BY 1", [], 'postgres')).rows.map((r) => r.d);
-    const record = (await databases()).find((d) => d.startsWith('ayb_snapshot_rec_merged_'));
+    // This test's databases (those of rec and rec2; other tests of the file left theirs).
+    const databases = async () => (await cluster.query<{ d: string }>("SELECT datname AS d FROM pg_database WHERE datname ~ '^ayb_.*_rec2?(_|$)' ORDER BY 1", [], 'postgres')).rows.map((r) => r.d);
+    const record = (await databases()).find((d) => d.startsWith('ayb_snap_rec_merged_'));
     expect(record).toBeDefined();
     const deleted = await ayb('branch', 'delete', 'rec', '--yes', '--json');
     expect(deleted.exitCode, deleted.stderr).toBe(0);
     expect(deleted.json()).toMatchObject({ name: 'rec', deleted: true, deleted_merge_record: expect.stringMatching(/^rec-merged-\d+$/) });
     // Judged by the server: only the keep-base snapshot's database is left.
-    expect(await databases()).toEqual(['ayb_snapshot_rec_base']);
+    expect(await databases()).toEqual(['ayb_snap_rec_base']);
 
     // A record that a branch was made from stays, and the delete says so.
     expect((await ayb('branch', 'create', 'rec2', '--keep-base')).exitCode).toBe(0);
@@ -144,6 +145,6 @@ describe('ayb branch merge: set-based apply', () => {
     const kept = await ayb('branch', 'delete', 'rec2', '--yes', '--json');
     expect(kept.exitCode, kept.stderr).toBe(0);
     expect(kept.json()).toMatchObject({ name: 'rec2', deleted: true, kept_merge_record: name });
-    expect((await databases()).some((d) => d.startsWith('ayb_snapshot_rec2_merged_'))).toBe(true);
+    expect((await databases()).some((d) => d.startsWith('ayb_snap_rec2_merged_'))).toBe(true);
   });
 });

@@ -47,10 +47,12 @@ async function watchLocks<T>(main: ConnInfo, fn: () => Promise<T>): Promise<{ va
   let done = false;
   const watcher = withClient(main, async (c) => {
     while (!done) {
+      // Client sessions only (autovacuum's ShareUpdateExclusiveLock is not the merge's), ayb's control table aside.
       const { rows } = await c.query<{ mode: string }>(
-        `SELECT DISTINCT l.mode FROM pg_locks l JOIN pg_class r ON r.oid = l.relation
+        `SELECT DISTINCT l.mode || ' on ' || r.relname AS mode FROM pg_locks l JOIN pg_class r ON r.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE l.locktype = 'relation' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND l.pid <> pg_backend_pid() AND r.relpersistence <> 't' AND l.granted`,
+            AND l.pid <> pg_backend_pid() AND r.relpersistence <> 't' AND l.granted AND a.backend_type = 'client backend'
+            AND r.relname NOT LIKE '\\_ayb\\_branches%' AND r.relnamespace <> 'pg_catalog'::regnamespace`,
       );
       for (const r of rows) modes.add(r.mode);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -104,7 +106,7 @@ async function oneSize(cluster: { conn: ConnInfo; root: string }, main: ConnInfo
   if (merged.exitCode !== 0) throw new Error(merged.stderr);
   const counts = (JSON.parse(merged.stdout) as { tables: { table: string; inserted: number; updated: number; deleted: number }[] }).tables
     .filter((t) => t.inserted + t.updated + t.deleted > 0).map((t) => `${t.table} +${t.inserted} ~${t.updated} -${t.deleted}`).join(', ');
-  const stronger = [...modes].filter((m) => m !== 'AccessShareLock');
+  const stronger = [...modes].filter((m) => !m.startsWith('AccessShareLock '));
   return [
     `${n} changed rows (${counts}):`,
     `  merge ${formatSeconds(merged.ms)}, peak RSS ${merged.rss === null ? '?' : formatMb(merged.rss)} (target ≤ 200 MB); load average before: ${loadBefore}`,
