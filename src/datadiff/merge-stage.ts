@@ -122,9 +122,9 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
 }
 
 /**
- * The set-based statements that apply the staged rows to the target, once migrated (`after`: its
- * catalog then): inserts parents first, updates parents first, deletes children first, one statement
- * per table and kind (rows of one statement that reference each other are checked at its end).
+ * The set-based steps (for chained()) that apply the staged rows to the target, once migrated
+ * (`after`: its catalog then), per table: its inserts, its updates, its deletes (mergeStatements
+ * orders them into one statement).
  * Updates set only the columns a row's mask marks. A table where an update moves a value of a unique
  * index (two rows swapping one) and whose deletes no foreign key acts on has its updated rows deleted
  * and inserted again, merged, in one statement (the unique index is then checked once both rows
@@ -144,8 +144,8 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     if (t.inserted > 0) {
       const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
       entry.inserts.push(writable.length === 0
-        ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND `
-        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${writable.map((c) => v(c)).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND `);
+        ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`
+        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${writable.map((c) => v(c)).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);
     }
     const sets = writable.filter((c) => t.updated.has(c));
     if (t.updatedRows > 0 && sets.length > 0) {
@@ -155,30 +155,37 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
       if (swaps) {
         const all = table.columns.filter((c) => !c.generated).map((c) => c.name);
         const overriding = table.columns.some((c) => c.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
-        // The DELETE runs to its end before the first row is inserted (the count is computed first).
+        // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
         const merged = (c: string) => `CASE WHEN d."ayb m"[${t.writable.indexOf(c) + 1}] THEN d."ayb v"[${t.writable.indexOf(c) + 1}]::${typeOf(c)} ELSE d.${quoteIdent(c)} END`;
-        entry.updates.push(`WITH d AS (DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} RETURNING t.*, s.v AS "ayb v", s.m AS "ayb m")
-  INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
-  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : `d.${quoteIdent(c)}`)).join(', ')} FROM d WHERE (SELECT count(*) FROM d) >= 0`);
+        entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t.*, s.v AS "ayb v", s.m AS "ayb m"`);
+        entry.updates.push(`INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
+  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : `d.${quoteIdent(c)}`)).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
       } else {
-        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = ${cell(c, 't')}`).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)}`);
+        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = ${cell(c, 't')}`).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
       }
     }
-    if (t.deleted > 0) entry.deletes.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'd' AND ${keyMatch(table, t.key)} AND `);
+    if (t.deleted > 0) entry.deletes.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'd' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
   }
   return out;
 }
 
+/** In a step of chained(): the condition that it waits on the step before (true for the first). */
+export const GATE = '/*ayb gate*/';
+/** In a step of chained(): the name of the step before (its returned rows). */
+export const PREVIOUS = '/*ayb previous*/';
+
 /**
- * Statements (each ending `WHERE … AND `, for a gate) as ONE statement of data-modifying WITH steps,
- * each waiting on the one before (`(SELECT count(*) FROM sn) >= 0`, computed before its first row):
- * they run in the order given, and foreign keys are checked at the end of the whole statement, when
- * every table holds its rows (tables that reference each other in a cycle, a row that references one
- * inserted after it).
+ * Steps (data-modifying statements with a RETURNING clause, holding GATE in their WHERE) as ONE
+ * statement of data-modifying WITH steps, each waiting on the one before (`(SELECT count(*) FROM sn)
+ * >= 0`, computed before its first row): they run in the order given, and foreign keys are checked
+ * (and their actions run) at the end of the whole statement, when every table holds its rows (tables
+ * that reference each other in a cycle, a row that references one inserted after it, a child moved
+ * away from a parent the merge deletes).
  */
 export function chained(steps: readonly string[]): string | undefined {
   if (steps.length === 0) return undefined;
-  const parts = steps.map((step, i) => `s${i + 1} AS (${step}${i === 0 ? 'true' : `(SELECT count(*) FROM s${i}) >= 0`} RETURNING 1)`);
+  const parts = steps.map((step, i) =>
+    `s${i + 1} AS (${step.split(GATE).join(i === 0 ? 'true' : `(SELECT count(*) FROM s${i}) >= 0`).split(PREVIOUS).join(`s${i}`)})`);
   return `WITH ${parts.join(',\n')}\nSELECT count(*) FROM s${steps.length}`;
 }
 

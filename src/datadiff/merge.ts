@@ -147,9 +147,11 @@ const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schem
 
 /**
  * The statements that apply a plan to the target once migrated (`after`: its catalog then), in the
- * session holding the staging table: user triggers held off by name, inserts parents first, updates
- * parents first, deletes children first (set-based from the staging table; keyless tables' own
- * statements), triggers back on, sequences last.
+ * session holding the staging table: user triggers held off by name; rows of tables without a key
+ * deleted (children first); then ONE statement for the keyed tables: deletes children first, then
+ * updates parents first, then inserts parents first (a unique value a deleted or updated row gave up
+ * is free before a row takes it; foreign keys are checked at the end of the statement); rows of
+ * tables without a key inserted; triggers back on, sequences last.
  */
 export async function mergeStatements(client: Client, plan: DataMergePlan, after: DataCatalog): Promise<string[]> {
   const touched = plan.staged.filter((t) => t.inserted + t.updatedRows + t.deleted > 0);
@@ -160,14 +162,15 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
   const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)}`));
   const out = [...triggers('DISABLE')];
-  // Keyed tables' inserts in one statement, parents first; then rows of tables without a key.
-  const inserts = chained(order.flatMap((t) => statements.get(tableId(t))?.inserts ?? []));
-  if (inserts) out.push(inserts);
-  for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
-  for (const t of order) out.push(...(statements.get(tableId(t))?.updates ?? []));
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
-  const deletes = chained([...order].reverse().flatMap((t) => statements.get(tableId(t))?.deletes ?? []));
-  if (deletes) out.push(deletes);
+  const of = (t: DataTable) => statements.get(tableId(t));
+  const keyed = chained([
+    ...[...order].reverse().flatMap((t) => of(t)?.deletes ?? []),
+    ...order.flatMap((t) => of(t)?.updates ?? []),
+    ...order.flatMap((t) => of(t)?.inserts ?? []),
+  ]);
+  if (keyed) out.push(keyed);
+  for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
   out.push(...triggers('ENABLE'), ...plan.sequences);
   return out;
 }
