@@ -156,10 +156,12 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
         const all = table.columns.filter((c) => !c.generated).map((c) => c.name);
         const overriding = table.columns.some((c) => c.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
         // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
-        const merged = (c: string) => `CASE WHEN d."ayb m"[${t.writable.indexOf(c) + 1}] THEN d."ayb v"[${t.writable.indexOf(c) + 1}]::${typeOf(c)} ELSE d.${quoteIdent(c)} END`;
-        entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t.*, s.v AS "ayb v", s.m AS "ayb m"`);
+        // The old row returns as ONE composite column (r), so that no column of the table can collide with v and m.
+        const old = (c: string) => `(d.r).${quoteIdent(c)}`;
+        const merged = (c: string) => `CASE WHEN d.m[${t.writable.indexOf(c) + 1}] THEN d.v[${t.writable.indexOf(c) + 1}]::${typeOf(c)} ELSE ${old(c)} END`;
+        entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t AS r, s.v AS v, s.m AS m`);
         entry.updates.push(`INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
-  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : `d.${quoteIdent(c)}`)).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
+  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
       } else {
         entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = ${cell(c, 't')}`).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
       }

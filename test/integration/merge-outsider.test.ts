@@ -242,4 +242,48 @@ describe('ayb branch merge: an outsider attack', () => {
       main: `UPDATE t SET v = 20 WHERE k = 'BERRY';`,
     });
   });
+
+  it('a unique swap on a table with a column named like the swap step\'s own columns ("ayb v", "ayb m")', async () => {
+    await mergeAndJudge('o_swapname', {
+      schema: `
+        CREATE TABLE u (id int PRIMARY KEY, slot int UNIQUE, "ayb v" text, "ayb m" text, d int);
+        INSERT INTO u VALUES (1, 1, 'v1', 'm1', 1), (2, 2, 'v2', 'm2', 2);
+      `,
+      branch: `UPDATE u SET slot = 3 WHERE id = 1; UPDATE u SET slot = 1, "ayb v" = 'V2' WHERE id = 2; UPDATE u SET slot = 2 WHERE id = 1;`,
+      main: `UPDATE u SET "ayb m" = 'main' WHERE id = 1;`,
+    });
+  });
+
+  it('a swap under a DEFERRABLE unique constraint merges (checked at commit)', async () => {
+    await mergeAndJudge('o_defer', {
+      schema: `
+        CREATE TABLE u (id int PRIMARY KEY, slot int, UNIQUE (slot) DEFERRABLE INITIALLY IMMEDIATE);
+        CREATE TABLE c (id int PRIMARY KEY, u_id int REFERENCES u ON DELETE CASCADE);
+        INSERT INTO u VALUES (1, 1), (2, 2); INSERT INTO c VALUES (10, 1), (20, 2);
+      `,
+      branch: `BEGIN; SET CONSTRAINTS ALL DEFERRED; UPDATE u SET slot = 3 - slot; COMMIT;`,
+    });
+  });
+
+  it('a dry run (also one that stops on a conflict) changes nothing on the target, sequences included', async () => {
+    await cluster.createDatabase('o_dry');
+    await psql('o_dry', `
+      CREATE SEQUENCE counter START 1000;
+      CREATE TABLE t (id int PRIMARY KEY, v int);
+      INSERT INTO t SELECT i, i FROM generate_series(1, 50) i;
+    `);
+    const env = { AYB_DATABASE_URL: cluster.url('o_dry'), AYB_LOCK_TIMEOUT: '5s' };
+    const ayb = (...args: string[]) => runCli(args, { env });
+    expect((await ayb('branch', 'create', 'dry', '--keep-base')).exitCode).toBe(0);
+    await psql('ayb_branch_dry', `ALTER TABLE t ADD COLUMN n bigint NOT NULL DEFAULT nextval('counter'); UPDATE t SET v = -v WHERE id <= 10; INSERT INTO t (id, v) VALUES (100, 100);`);
+    const before = await fingerprint(cluster, 'o_dry');
+    const dry = await ayb('branch', 'merge', 'dry', '--dry-run', '--json');
+    expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+    expect(await fingerprint(cluster, 'o_dry')).toEqual(before);
+    await psql('o_dry', 'UPDATE t SET v = 7 WHERE id = 1');
+    const changed = await fingerprint(cluster, 'o_dry');
+    const refused = await ayb('branch', 'merge', 'dry', '--json');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o_dry')).toEqual(changed);
+  });
 });
