@@ -286,4 +286,53 @@ describe('ayb branch merge: an outsider attack', () => {
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
     expect(await fingerprint(cluster, 'o_dry')).toEqual(changed);
   });
+
+  // DEFECT (left; data diff's reads, src/datadiff/compare.ts, not the merge's files): a table's rows are read
+  // `FROM schema.table`, not `FROM ONLY`, so the rows of a table that INHERITS from it count as the parent's
+  // own: the branch's new row of sub (12) is merged into sub AND inserted into base (base then holds 5 rows
+  // with its children, expected 4); the apply's UPDATE/DELETE on the parent would also reach the children.
+  // A fix reads and writes `ONLY` for plain tables with inheritance children (not for partitioned ones).
+  it.fails('inheritance: rows of a child table are not merged again into its parent', async () => {
+    await mergeAndJudge('o_inherit', {
+      schema: `
+        CREATE TABLE base (id int PRIMARY KEY, v int);
+        CREATE TABLE sub (extra text, PRIMARY KEY (id)) INHERITS (base);
+        INSERT INTO base VALUES (1, 1), (2, 2); INSERT INTO sub VALUES (10, 10, 'x'), (11, 11, 'y');
+      `,
+      branch: `INSERT INTO sub VALUES (12, 12, 'z'); UPDATE sub SET v = 100 WHERE id = 10; DELETE FROM sub WHERE id = 11; UPDATE ONLY base SET v = 20 WHERE id = 2;`,
+      main: `UPDATE ONLY base SET v = 9 WHERE id = 1;`,
+    });
+    // Hand-computed, each table on its own (ONLY).
+    expect(await rows('o_inherit', 'ONLY base')).toEqual(['(1,9)', '(2,20)']);
+    expect(await rows('o_inherit', 'sub')).toEqual(['(10,100,x)', '(12,12,z)']);
+  });
+
+  it('keys of float8, timestamptz, numeric and char(n) match their rows exactly', async () => {
+    await mergeAndJudge('o_keys', {
+      schema: `
+        CREATE TABLE f (k float8 PRIMARY KEY, v int);
+        CREATE TABLE ts (k timestamptz PRIMARY KEY, v int);
+        CREATE TABLE n (k numeric PRIMARY KEY, v int);
+        CREATE TABLE c (k char(6) PRIMARY KEY, v int);
+        INSERT INTO f VALUES (0.1 + 0.2, 1), (1e-310, 2), (1.7976931348623157e308, 3), ('-0', 4);
+        INSERT INTO ts VALUES ('2024-01-01 00:00:00.000001+00', 1), ('2024-06-30 12:34:56.789012+14', 2), ('infinity', 3);
+        INSERT INTO n VALUES (1.50, 1), (123456789012345678901234567890.000000000001, 2), ('NaN', 3);
+        INSERT INTO c VALUES ('a', 1), ('b  ', 2);
+      `,
+      branch: `UPDATE f SET v = v * 10; UPDATE ts SET v = v * 10; UPDATE n SET v = v * 10; UPDATE c SET v = v * 10;
+               DELETE FROM f WHERE k = 1e-310; DELETE FROM n WHERE k = 'NaN';`,
+    });
+  });
+
+  it('a key update that cascades (ON UPDATE/DELETE CASCADE) onto a child the target added for the old key is a conflict', async () => {
+    await mergeAndJudge('o_rekeyfk', {
+      schema: `
+        CREATE TABLE p (id int PRIMARY KEY, name text);
+        CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON UPDATE CASCADE ON DELETE CASCADE);
+        INSERT INTO p VALUES (1, 'one'), (2, 'two'); INSERT INTO c VALUES (10, 1);
+      `,
+      branch: `UPDATE p SET id = 100 WHERE id = 1;`,
+      main: `INSERT INTO c VALUES (11, 1);`,
+    }, 4);
+  });
 });
