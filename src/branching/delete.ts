@@ -6,7 +6,7 @@ import { type BranchContext, noticeOf, withControl } from './context.js';
 import { deleteRow, findDescendants, findRow, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
-import { databaseNameFor, validateBranchName } from './names.js';
+import { databaseNameFor, MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { dropRecordDatabases } from './recovery.js';
 import { descendantsDeepestFirst } from './tree.js';
 
@@ -27,6 +27,10 @@ export interface DeleteResult {
   readonly branch_database: string;
   /** Branches deleted first because of `withChildren`, deepest first; absent when there were none. */
   readonly deleted_children?: readonly string[];
+  /** The branch's merge record (snapshot `<branch>-merged-<time>`, its base since its last merge), deleted with it. */
+  readonly deleted_merge_record?: string;
+  /** A merge record kept because other branches were made from it (delete it with: ayb snapshot delete <name>). */
+  readonly kept_merge_record?: string;
 }
 
 export interface DeletePlan {
@@ -88,8 +92,33 @@ function ownedDatabaseError(name: string, kind: RecordKind, database: string, ow
   return new NotFoundError(`${kind}_not_found`, `${kind} "${name}" does not exist`, { hint });
 }
 
-/** Terminates the branch's sessions, drops its database and removes its row. */
+/**
+ * Terminates the branch's sessions, drops its database and removes its row. A branch's merge record
+ * (the snapshot a merge froze it as, its base since) goes with it, unless branches were made from it.
+ */
 export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): Promise<DeleteResult> {
+  const result = await deleteRecord(ctx, options);
+  if (!result.deleted || (options.kind ?? 'branch') !== 'branch' || !result.merge_record) return strip(result);
+  const record = result.merge_record;
+  try {
+    await deleteBranch(ctx, { name: record, kind: 'snapshot', ifExists: true });
+    return { ...strip(result), deleted_merge_record: record };
+  } catch (error) {
+    ctx.log?.(`Kept the merge record "${record}": ${(error as Error).message}`);
+    return { ...strip(result), kept_merge_record: record };
+  }
+}
+
+const strip = ({ merge_record: _, ...rest }: DeleteResult & { merge_record?: string }): DeleteResult => rest;
+
+/** The snapshot `row` has as its base when a merge of it froze it so (name `<branch>-merged-…`, taken of its database). */
+async function mergeRecordOf(client: Client, row: BranchRow): Promise<string | undefined> {
+  if (!row.snapshot || !row.snapshot.startsWith(`${row.name.slice(0, MAX_NAME_LENGTH - 22)}-merged-`)) return undefined;
+  const base = await findRow(client, row.snapshot);
+  return base?.kind === 'snapshot' && base.source_database === row.branch_database ? base.name : undefined;
+}
+
+async function deleteRecord(ctx: BranchContext, options: DeleteOptions): Promise<DeleteResult & { merge_record?: string }> {
   const { name } = options;
   validateBranchName(name);
   const kind = options.kind ?? 'branch';
@@ -97,10 +126,14 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
   return withBranchLocks(ctx, [name], async (maint) => {
     // The record and its descendants (control session) while the serving lock is asked (maintenance
     // session) at the same time: the database a record of this name and kind has is fixed by its name.
-    const [{ row, descendants }, served] = await Promise.all([
+    const [{ row, descendants, record }, served] = await Promise.all([
       withControl(ctx, async (client) => {
         const found = await findRow(client, name);
-        return { row: found, descendants: found ? descendantsDeepestFirst(await findDescendants(client, found.name), found.name) : [] };
+        return {
+          row: found,
+          descendants: found ? descendantsDeepestFirst(await findDescendants(client, found.name), found.name) : [],
+          record: found ? await mergeRecordOf(client, found) : undefined,
+        };
       }),
       servedByAybStart(maint, databaseNameFor(kind, name)),
     ]);
@@ -124,6 +157,7 @@ export async function deleteBranch(ctx: BranchContext, options: DeleteOptions): 
       deleted: true,
       branch_database: row.branch_database,
       ...(deletedChildren.length > 0 ? { deleted_children: deletedChildren } : {}),
+      ...(record ? { merge_record: record } : {}),
     };
   });
 }

@@ -1,14 +1,12 @@
 import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
-import { readCatalog, tableId } from '../datadiff/catalog.js';
-import type { Side } from '../datadiff/compare.js';
-import { type DataMergePlan, type MergeConflict, type MergeStrategy, planDataMerge, type Resolution, rowDigest, rowsDigest, type TableMerge } from '../datadiff/merge.js';
+import { readCatalog } from '../datadiff/catalog.js';
+import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
-import { fetchRows } from '../datadiff/sql.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { valueSettingsOptions } from '../postgres/value-settings.js';
+import { VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { snapshotSchema } from '../schema/snapshot.js';
 import { type MigrationStatement, needsManualSteps, renderMigration } from '../schema/sql.js';
@@ -166,11 +164,12 @@ interface SidesJob {
 }
 
 /**
- * Settings that decide how values read as text (and defaults print), pinned alike in every session
- * of a merge: a database's own DateStyle, TimeZone, IntervalStyle or bytea_output (ALTER DATABASE …
- * SET) would otherwise make one value read differently on two sides, a false change or conflict.
+ * Every value setting (src/postgres/value-settings.ts), pinned alike in every session of a merge from
+ * its first statement (libpq startup options): a database's own DateStyle, TimeZone, search_path,
+ * array_nulls, … (ALTER DATABASE … SET) would otherwise make one value read differently on two
+ * sides (a false change or conflict), or a literal of the apply mean another value on the target.
  */
-const MERGE_SETTINGS = valueSettingsOptions(['DateStyle', 'TimeZone', 'IntervalStyle', 'bytea_output', 'extra_float_digits']);
+const MERGE_SETTINGS = valueSettingsOptions(VALUE_SETTINGS.map(([name]) => name));
 
 function pinned(conn: ConnInfo): ConnInfo {
   return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${MERGE_SETTINGS}`.trim() } };
@@ -212,26 +211,29 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
   if (schema.conflicts.length > 0) return result(undefined);
 
   return withSides(baseConn, theirsConn, [CONTROL_TABLE_SQL], async (base, theirs) => {
-    const plan = await withReadOnly(targetConn, async (client) => {
-      const ours = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
-      return planDataMerge({ base, theirs, ours, strategy: job.strategy, resolutions: job.options.resolutions });
-    });
-    if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
-    const blocked = plan.conflicts.some((c) => c.resolution === null);
-    if (job.dryRun || blocked) return result(plan);
-    const committedFirst = await applyMerge(ctx, targetConn, schema.migration, plan, job.options);
-    return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
-  });
-}
-
-/** Runs `fn` in a read-only REPEATABLE READ transaction on `conn`: reads take ACCESS SHARE locks only. */
-async function withReadOnly<T>(conn: ConnInfo, fn: (client: Client) => Promise<T>): Promise<T> {
-  return withClient(conn, async (client) => {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // One session on the target for the plan and the apply: the plan's merged rows wait in its
+    // staging table (TEMP), written from the plan's read-only transaction and applied from it.
+    const client = await connect(targetConn);
     try {
-      return await fn(client);
+      const stage = await Stage.create(client);
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      let plan: DataMergePlan;
+      try {
+        const ours = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
+        plan = await planDataMerge({ base, theirs, ours, strategy: job.strategy, resolutions: job.options.resolutions }, stage);
+        // COMMIT, not ROLLBACK: the staged rows stay (the transaction changed only temporary tables).
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
+      const blocked = plan.conflicts.some((c) => c.resolution === null);
+      if (job.dryRun || blocked) return result(plan);
+      const committedFirst = await applyMerge(ctx, client, targetConn, schema.migration, plan, job.options);
+      return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
     } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
     }
   });
 }
@@ -244,53 +246,46 @@ const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
  * harmless); then, in one REPEATABLE READ transaction with lock_timeout and statement_timeout, a
  * check that the target's planned rows did not move, the schema migration and the DML.
  */
-async function applyMerge(ctx: BranchContext, conn: ConnInfo, migration: readonly MigrationStatement[], plan: DataMergePlan, options: MergeOptions): Promise<string[]> {
+async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, migration: readonly MigrationStatement[], plan: DataMergePlan, options: MergeOptions): Promise<string[]> {
   const limits = sessionTimeouts();
   const lock = options.lockTimeout ?? limits.lock;
   const statement = options.statementTimeout ?? limits.statement;
   const first = migration.filter((m) => ADD_VALUE.test(m.sql));
   const rest = migration.filter((m) => !ADD_VALUE.test(m.sql));
-  const client = await connect(conn);
+  await client.query(timeoutStatements({ lock, statement }));
   try {
-    await client.query(timeoutStatements({ lock, statement }));
-    try {
-      if (first.length > 0) {
-        await client.query('BEGIN');
-        for (const m of first) await client.query(m.sql);
-        await client.query('COMMIT');
-        noticeOf(ctx)?.(`Added enum value(s) on the target first (committed): ${first.map((m) => m.sql).join('; ')}`);
-      }
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      const ours: Side = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
-      for (const read of plan.readRows) {
-        const now = await fetchRows(ours, read.plan, read.keys);
-        const moved = read.keys.find((k) => {
-          const row = now.get(JSON.stringify(k));
-          return (row === undefined ? undefined : rowDigest(row)) !== read.digests.get(JSON.stringify(k));
-        });
-        if (moved) {
-          throw new ConflictError('merge_target_moved', `${tableId(read.plan)} changed on the target while the merge was planned (key ${JSON.stringify(moved)}); nothing was applied`, { hint: 'run the merge again' });
-        }
-      }
-      for (const read of plan.readReferences) {
-        const { rows } = await client.query({ text: read.sql, values: read.values as unknown[], rowMode: 'array' });
-        if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
-          throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
-        }
-      }
-      if (rest.length > 0) await client.query(renderMigration(rest));
-      await client.query(plan.sql);
+    if (first.length > 0) {
+      await client.query('BEGIN');
+      for (const m of first) await client.query(m.sql);
       await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
-      if (sqlState(error)?.startsWith('23')) throw constraintError(error);
-      throw error instanceof AybError ? error : queryError(error, conn);
+      noticeOf(ctx)?.(`Added enum value(s) on the target first (committed): ${first.map((m) => m.sql).join('; ')}`);
     }
-    return first.map((m) => m.sql);
-  } finally {
-    await client.end().catch(() => undefined);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    for (const check of plan.checks) {
+      const { rows } = await client.query<{ k: string }>(check.sql);
+      if (rows.length > 0) {
+        throw new ConflictError('merge_target_moved', `${check.table} changed on the target while the merge was planned (key ${rows[0]!.k}); nothing was applied`, { hint: 'run the merge again' });
+      }
+    }
+    for (const read of plan.readReferences) {
+      const { rows } = await client.query({ text: read.sql, rowMode: 'array' });
+      if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
+        throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
+      }
+    }
+    if (rest.length > 0) await client.query(renderMigration(rest));
+    // Deferrable constraints are checked at COMMIT, when every table holds its merged rows.
+    await client.query('SET CONSTRAINTS ALL DEFERRED');
+    const after = await readCatalog(client, [CONTROL_TABLE_SQL]);
+    for (const sql of await mergeStatements(client, plan, after)) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
+    if (sqlState(error)?.startsWith('23')) throw constraintError(error);
+    throw error instanceof AybError ? error : queryError(error, conn);
   }
+  return first.map((m) => m.sql);
 }
 
 /**

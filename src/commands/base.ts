@@ -145,11 +145,14 @@ export abstract class DatabaseCommand extends BaseCommand {
     // so the delete runs to its end and the interrupt is reported afterwards.
     const result = await this.interruptible(() => deleteBranch(ctx, options));
     if (this.writer.json) {
-      this.writer.jsonDocument({ name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
+      const record = { ...(result.deleted_merge_record ? { deleted_merge_record: result.deleted_merge_record } : {}), ...(result.kept_merge_record ? { kept_merge_record: result.kept_merge_record } : {}) };
+      this.writer.jsonDocument({ name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}), ...record });
     } else {
       const What = kind === 'snapshot' ? 'Snapshot' : 'Branch';
       if (result.deleted_children) this.writer.log(`Deleted ${result.deleted_children.length} branch(es) made from "${result.name}": ${result.deleted_children.join(', ')}`);
       this.writer.log(result.deleted ? `Deleted ${kind} "${result.name}" (${result.branch_database})` : `${What} "${result.name}" does not exist; nothing to delete`);
+      if (result.deleted_merge_record) this.writer.log(`Deleted its merge record, snapshot "${result.deleted_merge_record}"`);
+      if (result.kept_merge_record) this.writer.log(`Kept its merge record, snapshot "${result.kept_merge_record}": branches were made from it (delete it with: ayb snapshot delete ${result.kept_merge_record})`);
     }
   }
 }

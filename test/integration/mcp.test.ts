@@ -88,14 +88,16 @@ describe('ayb mcp', () => {
     const listed = await call('branch_list');
     expect(listed.json).toEqual((await runCli(['branch', 'list', '--json'], { env })).json());
 
+    // The merge froze agent-1 as its merge record (its base from then on): a snapshot the branch owns.
+    const records = (await call('snapshot_list')).json as { name: string }[];
+    const record = records.map((r) => r.name).find((n) => /^agent-1-merged-\d+$/.test(n));
+    expect(record).toBeDefined();
     for (const [tool, name] of [['branch_delete', 'agent-2'], ['snapshot_delete', 'agent-snap'], ['branch_delete', 'agent-1'], ['snapshot_delete', 'agent-1-base']] as const) {
       const deleted = await call(tool, { name, yes: true });
       expect(deleted.json, tool).toMatchObject({ name, deleted: true });
+      // Deleting the branch deletes its merge record too, and says so.
+      if (name === 'agent-1') expect(deleted.json).toMatchObject({ deleted_merge_record: record });
     }
-    // The merge froze agent-1 as its merge record, a snapshot of its own that outlives the branch.
-    const records = (await call('snapshot_list')).json as { name: string }[];
-    expect(records.map((r) => r.name)).toEqual([expect.stringMatching(/^agent-1-merged-\d+$/)]);
-    expect((await call('snapshot_delete', { name: records[0]!.name, yes: true })).json).toMatchObject({ deleted: true });
     const { rows } = await cluster.query("SELECT datname FROM pg_database WHERE datname LIKE 'ayb\\_%'", [], 'postgres');
     expect(rows).toEqual([]);
     expect((await call('snapshot_list')).json).toEqual([]);

@@ -1,0 +1,116 @@
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { type DataTable, tableId } from './catalog.js';
+import { type KeyTuple, multisetDeltas, multisetFromDeltas, type Side, type TableDiff } from './compare.js';
+import { keyObject } from './data-diff.js';
+import type { KeyedPreview } from './merge-rows.js';
+import type { StagedTable } from './merge-stage.js';
+import { type Change, type MergeConflict, type MergeInput, settle, takesTheirs } from './merge-types.js';
+import { foreignKeyOrder, sqlValue } from './sql.js';
+
+/** A table without a key: whole-row inserts and deletes, as statements (sql.ts writes them). */
+export interface KeylessDml {
+  readonly table: DataTable;
+  readonly inserts: string[];
+  readonly deletes: string[];
+}
+
+const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+/** Without a key, a row's number of copies is what changes: the branch's change in count is applied. */
+export function mergeMultiset(theirsDiff: TableDiff, oursDiff: TableDiff, input: MergeInput, conflicts: MergeConflict[]): TableDiff {
+  const [dx, dt] = [multisetDeltas(theirsDiff), multisetDeltas(oursDiff)];
+  const plan = theirsDiff.plan;
+  const apply = new Map<string, number>();
+  for (const [row, deltaTheirs] of dx) {
+    const deltaOurs = dt.get(row);
+    if (deltaOurs === undefined) apply.set(row, deltaTheirs);
+    else if (deltaOurs !== deltaTheirs) {
+      const kind = (n: number): Change => (n > 0 ? 'added' : 'removed');
+      const values = keyObject(plan.key, JSON.parse(row) as KeyTuple);
+      const c = settle(input, { table: tableId(plan), key: values, ours: kind(deltaOurs), theirs: kind(deltaTheirs), columns: [], base: null, our: { copies: String(deltaOurs) }, their: { copies: String(deltaTheirs) } });
+      conflicts.push(c);
+      // theirs: leave the branch's number of copies, whatever the target did.
+      if (takesTheirs(c.resolution)) apply.set(row, deltaTheirs - deltaOurs);
+    }
+  }
+  return multisetFromDeltas(plan, apply);
+}
+
+/**
+ * Sequences move forward to the branch's value when the branch advanced them further, never back;
+ * a sequence the branch created (the migration creates it fresh) takes the branch's state.
+ */
+export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promise<string[]> {
+  const present = (side: Side) => new Set(side.catalog.sequences.map(tableId));
+  const [inBase, inOurs] = [present(base), present(ours)];
+  const out: string[] = [];
+  type State = { last_value: string; is_called: boolean };
+  const state = (side: Side, name: string) => side.client.query<State>(`SELECT last_value::text AS last_value, is_called FROM ${name}`).then((r) => r.rows[0]!);
+  for (const seq of theirs.catalog.sequences) {
+    const id = tableId(seq);
+    const name = qualified(seq);
+    const t = await state(theirs, name);
+    if (!inBase.has(id)) {
+      if (!inOurs.has(id) && t.is_called) out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, true);`);
+      continue;
+    }
+    if (!inOurs.has(id)) continue;
+    const [b, o] = await Promise.all([state(base, name), state(ours, name)]);
+    if (b.last_value === t.last_value && b.is_called === t.is_called) continue;
+    if (BigInt(t.last_value) > BigInt(o.last_value) || (t.last_value === o.last_value && t.is_called && !o.is_called)) {
+      out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, ${t.is_called});`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The DML as a script a person reads (the dry run prints it), for a target already migrated:
+ * inserts parents first, updates parents first, deletes children first, sequences last. Of a big
+ * merge only the first rows of each table are written out, the rest counted (the merge itself
+ * applies them set-based from its staging table).
+ */
+export function renderMergePreview(staged: readonly StagedTable[], previews: ReadonlyMap<number, KeyedPreview>, keyless: readonly KeylessDml[], sequences: readonly string[]): string {
+  const header = '-- rows changed on the branch since its base';
+  const touched = staged.filter((t) => t.inserted + t.updatedRows + t.deleted > 0);
+  const touchedKeyless = keyless.filter((t) => t.inserts.length + t.deletes.length > 0);
+  if (touched.length + touchedKeyless.length === 0 && sequences.length === 0) return `${header}\n-- No data differences.\n`;
+  const order = foreignKeyOrder([...touched.map((t) => t.table), ...touchedKeyless.map((t) => t.table)]);
+  const lines = [header];
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)!.type;
+  const stagedOf = (table: DataTable) => touched.find((t) => t.table === table);
+  const keylessOf = (table: DataTable) => touchedKeyless.find((t) => t.table === table);
+  const more = (shown: number, all: number, what: string) => (all > shown ? [`-- … and ${all - shown} more row(s) ${what}, not shown`] : []);
+  for (const table of order) {
+    const l = keylessOf(table);
+    if (l && l.inserts.length > 0) lines.push(`-- ${tableId(table)}: ${l.inserts.length} row(s) inserted`, ...l.inserts);
+    const s = stagedOf(table);
+    const p = s && previews.get(s.tab);
+    if (!s || !p || p.inserts.length === 0) continue;
+    const columns = s.writable;
+    lines.push(`-- ${tableId(table)}: ${s.inserted} row(s) inserted`);
+    const values = p.inserts.map((row) => `  (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')})`);
+    lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')}) VALUES\n${values.join(',\n')};`, ...more(p.inserts.length, s.inserted, 'inserted'));
+  }
+  const where = (s: StagedTable, key: KeyTuple) => s.key.map((k, i) => `${quoteIdent(k)} = ${sqlValue(key[i] ?? null, typeOf(s.table, k))}`).join(' AND ');
+  for (const table of order) {
+    const s = stagedOf(table);
+    const p = s && previews.get(s.tab);
+    if (!s || !p || p.updates.length === 0) continue;
+    lines.push(`-- ${tableId(table)}: ${s.updatedRows} row(s) updated`);
+    for (const u of p.updates) lines.push(`UPDATE ${qualified(table)} SET ${Object.entries(u.values).map(([c, v]) => `${quoteIdent(c)} = ${sqlValue(v, typeOf(table, c))}`).join(', ')} WHERE ${where(s, u.key)};`);
+    lines.push(...more(p.updates.length, s.updatedRows, 'updated'));
+  }
+  for (const table of [...order].reverse()) {
+    const l = keylessOf(table);
+    if (l && l.deletes.length > 0) lines.push(`-- ${tableId(table)}: ${l.deletes.length} row(s) deleted`, ...l.deletes);
+    const s = stagedOf(table);
+    const p = s && previews.get(s.tab);
+    if (!s || !p || p.deletes.length === 0) continue;
+    lines.push(`-- ${tableId(table)}: ${s.deleted} row(s) deleted`);
+    for (const d of p.deletes) lines.push(`DELETE FROM ${qualified(table)} WHERE ${where(s, d)};`);
+    lines.push(...more(p.deletes.length, s.deleted, 'deleted'));
+  }
+  if (sequences.length) lines.push('-- sequences', ...sequences);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,250 @@
+import { quoteIdent } from '../postgres/quote.js';
+import { type DataTable, tableId } from './catalog.js';
+import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
+import { keyObject } from './data-diff.js';
+import type { Stage, StagedTable } from './merge-stage.js';
+import { fetchRows } from './sql.js';
+import { type Change, type MergeConflict, type MergeInput, type Resolution, settle, takesTheirs, type Values } from './merge-types.js';
+
+/** Keys whose rows are read and merged at a time. */
+const MERGE_CHUNK = 5000;
+
+const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+/** Rows kept per table for the dry run's printed SQL; the rest is counted, not shown. */
+export const PREVIEW_ROWS = 100;
+
+/** A few of a table's merged rows, for the printed SQL (the apply works from the staging table). */
+export interface KeyedPreview {
+  readonly table: DataTable;
+  readonly key: readonly string[];
+  readonly inserts: Values[];
+  readonly updates: { key: KeyTuple; values: Values }[];
+  readonly deletes: KeyTuple[];
+}
+
+export function previewOf(table: DataTable, key: readonly string[]): KeyedPreview {
+  return { table, key, inserts: [], updates: [], deletes: [] };
+}
+
+/** Stages a row (and keeps it for the preview while there is room). */
+export async function stageInsert(stage: Stage, t: StagedTable, preview: KeyedPreview, row: Values): Promise<void> {
+  await stage.add(t, 'i', { v: t.writable.map((c) => row[c] ?? null) });
+  if (preview.inserts.length < PREVIEW_ROWS) preview.inserts.push(row);
+}
+
+async function stageUpdate(stage: Stage, t: StagedTable, preview: KeyedPreview, key: KeyTuple, values: Values): Promise<void> {
+  await stage.add(t, 'u', { k: key, v: t.writable.map((c) => values[c] ?? null), m: t.writable.map((c) => c in values) });
+  if (preview.updates.length < PREVIEW_ROWS) preview.updates.push({ key, values });
+}
+
+async function stageDelete(stage: Stage, t: StagedTable, preview: KeyedPreview, key: KeyTuple): Promise<void> {
+  await stage.add(t, 'd', { k: key });
+  if (preview.deletes.length < PREVIEW_ROWS) preview.deletes.push(key);
+}
+
+/** Every row of a table the branch created, a cursor batch at a time, staged as inserts. */
+export async function stageAllRows(side: Side, table: DataTable, stage: Stage, t: StagedTable, preview: KeyedPreview): Promise<void> {
+  const columns = t.writable;
+  if (columns.length === 0) return;
+  await side.client.query(`DECLARE ayb_rows NO SCROLL CURSOR FOR SELECT ${columns.map((c) => `${quoteIdent(c)}::text`).join(', ')} FROM ${qualified(table)}`);
+  try {
+    for (;;) {
+      const { rows } = await side.client.query({ text: `FETCH ${MERGE_CHUNK} FROM ayb_rows`, rowMode: 'array' });
+      for (const r of rows as (string | null)[][]) await stageInsert(stage, t, preview, Object.fromEntries(columns.map((c, i) => [c, r[i] ?? null])));
+      if (rows.length < MERGE_CHUNK) break;
+    }
+  } finally {
+    await side.client.query('CLOSE ayb_rows');
+  }
+}
+
+/**
+ * Keys of rows whose values in the columns the branch added (absent from the base) are not what
+ * the column's default gives: the branch's backfill. With a default that differs per row (a
+ * sequence, a volatile function), every row of the branch is one.
+ */
+export async function backfilled(theirs: Side, tb: DataTable, tx: DataTable, plan: TablePlan): Promise<KeyTuple[]> {
+  const added = tx.columns.filter((c) => !c.generated && !tb.columns.some((x) => x.name === c.name));
+  if (added.length === 0) return [];
+  const { rows: defaults } = await theirs.client.query<{ name: string; expr: string | null; volatile: boolean; identity: boolean }>(
+    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS expr, a.attidentity <> '' AS identity,
+            coalesce(pg_get_expr(d.adbin, d.adrelid) ~* '(nextval|random|now|clock_timestamp|gen_random_uuid|uuid)', false) AS volatile
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)`,
+    [qualified(tx), added.map((c) => c.name)],
+  );
+  const perRow = defaults.some((d) => d.volatile || d.identity);
+  const condition = perRow ? 'true' : defaults.map((d) => `${quoteIdent(d.name)} IS DISTINCT FROM ${d.expr ?? 'NULL'}`).join(' OR ');
+  const { rows } = await theirs.client.query({ text: `SELECT ${plan.key.map((k) => `${quoteIdent(k)}::text`).join(', ')} FROM ${qualified(tx)} WHERE ${condition}`, rowMode: 'array' });
+  return rows as KeyTuple[];
+}
+
+export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff {
+  if (keys.length === 0) return diff;
+  const known = new Set([...diff.added, ...diff.removed, ...diff.changed].map((k) => JSON.stringify(k)));
+  return { ...diff, changed: [...diff.changed, ...keys.filter((k) => !known.has(JSON.stringify(k)))] };
+}
+
+/** A plan reading every column of one side's table by the given key. */
+function sidePlan(table: DataTable, key: readonly string[], match: TablePlan['match']): TablePlan {
+  return { schema: table.schema, name: table.name, match, key, columns: table.columns.map((c) => c.name), columnsDiffer: false, integerKey: false };
+}
+
+/** Rows by key JSON, as column → text. */
+async function rowsByKey(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): Promise<Map<string, Values>> {
+  const out = new Map<string, Values>();
+  if (keys.length === 0) return out;
+  for (const [id, row] of await fetchRows(side, plan, keys)) out.set(id, Object.fromEntries(plan.columns.map((c, i) => [c, row[i] ?? null])));
+  return out;
+}
+
+/**
+ * Casts texts to `type` and back on the branch's session: the text the target will hold once the
+ * column has the branch's type. A value that does not cast stays as it is (the migration will say).
+ */
+async function asTheirType(theirs: Side, values: readonly (string | null)[], type: string): Promise<(string | null)[]> {
+  if (values.length === 0) return [];
+  await theirs.client.query('SAVEPOINT ayb_cast');
+  try {
+    const { rows } = await theirs.client.query({ text: `SELECT x::${type}::text FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i`, values: [values], rowMode: 'array' });
+    await theirs.client.query('RELEASE SAVEPOINT ayb_cast');
+    return (rows as (string | null)[][]).map((r) => r[0] ?? null);
+  } catch {
+    await theirs.client.query('ROLLBACK TO SAVEPOINT ayb_cast');
+    return [...values];
+  }
+}
+
+/** Rewrites, in place, the values of columns whose type differs from the branch's, as the branch's type would hold them. */
+async function normalise(theirs: Side, rows: Map<string, Values>, from: DataTable, to: DataTable): Promise<void> {
+  for (const column of from.columns) {
+    const target = to.columns.find((c) => c.name === column.name);
+    if (!target || target.type === column.type) continue;
+    const ids = [...rows.keys()];
+    const cast = await asTheirType(theirs, ids.map((id) => rows.get(id)![column.name] ?? null), target.type);
+    ids.forEach((id, i) => {
+      rows.get(id)![column.name] = cast[i] ?? null;
+    });
+  }
+}
+
+const pick = (row: Values, columns: readonly string[]): Values => Object.fromEntries(columns.map((c) => [c, row[c] ?? null]));
+
+/** The values a resolution sets in the conflicting columns; undefined to keep the target's. */
+function resolvedValues(conflict: MergeConflict, theirsRow: Values, columns: readonly string[]): Values | undefined {
+  const r: Resolution | null = conflict.resolution;
+  if (r === null || r === 'ours') return undefined;
+  if (r === 'theirs') return pick(theirsRow, columns);
+  return { ...r };
+}
+
+/** One keyed table's three-way merge: its sides' tables, and where its result goes. */
+export interface KeyedJob {
+  readonly input: MergeInput;
+  readonly tb: DataTable;
+  readonly tx: DataTable;
+  readonly tt: DataTable;
+  readonly plan: TablePlan;
+  readonly stage: Stage;
+  readonly staged: StagedTable;
+  readonly preview: KeyedPreview;
+  readonly conflicts: MergeConflict[];
+}
+
+/**
+ * Merges a keyed table cell by cell, a chunk of the branch's changed keys at a time: the three
+ * sides' rows of one chunk are in memory, the result goes to the staging table (with the target's
+ * rows as read, for the apply's check).
+ */
+export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<void> {
+  const { input, tb, tx, tt, plan } = job;
+  const oursPlan = sidePlan(tt, plan.key, plan.match);
+  for (const kind of ['added', 'removed', 'changed'] as const) {
+    const keys = theirsDiff[kind];
+    for (let start = 0; start < keys.length; start += MERGE_CHUNK) {
+      const chunk = keys.slice(start, start + MERGE_CHUNK);
+      const [inBase, inTheirs, inOurs] = await Promise.all([
+        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, sidePlan(tb, plan.key, plan.match), chunk),
+        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, sidePlan(tx, plan.key, plan.match), chunk),
+        rowsByKey(input.ours, oursPlan, chunk),
+      ]);
+      await job.stage.recordRead(job.staged, oursPlan, tt, chunk);
+      await normalise(input.theirs, inBase, tb, tx);
+      await normalise(input.theirs, inOurs, tt, tx);
+      for (const k of chunk) {
+        const id = JSON.stringify(k);
+        await mergeRow(job, k, kind, inBase.get(id), inTheirs.get(id), inOurs.get(id));
+      }
+    }
+  }
+}
+
+async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Values | undefined, t: Values | undefined, o: Values | undefined): Promise<void> {
+  const { input, tb, tx, tt, stage, staged, preview, conflicts } = job;
+  const writable = staged.writable;
+  const inBaseColumns = new Set(tb.columns.map((c) => c.name));
+  const inOursColumns = new Set(tt.columns.map((c) => c.name));
+  const table = tableId(tx);
+  const key = keyObject(job.plan.key, k);
+  const same = (x: Values, y: Values, columns: readonly string[]) => columns.every((c) => (x[c] ?? null) === (y[c] ?? null));
+  if (t === undefined) {
+    // The branch removed the row.
+    if (o === undefined) return;
+    if (b !== undefined && same(b, o, [...inBaseColumns].filter((c) => inOursColumns.has(c)))) return stageDelete(stage, staged, preview, k);
+    const c = settle(input, { table, key, ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
+    conflicts.push(c);
+    if (takesTheirs(c.resolution)) await stageDelete(stage, staged, preview, k);
+    return;
+  }
+  if (b === undefined) {
+    // The branch added the row (or a row of that key).
+    if (o === undefined) return stageInsert(stage, staged, preview, pick(t, writable));
+    // Columns only the branch has (it added them): its values, whatever else happens.
+    const onlyTheirs = pick(t, writable.filter((c) => !inOursColumns.has(c)));
+    const differing = writable.filter((c) => inOursColumns.has(c) && (o[c] ?? null) !== (t[c] ?? null));
+    let set: Values | undefined;
+    if (differing.length > 0) {
+      const c = settle(input, { table, key, ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
+      conflicts.push(c);
+      set = resolvedValues(c, t, differing);
+    }
+    const values = { ...onlyTheirs, ...set };
+    if (Object.keys(values).length > 0) await stageUpdate(stage, staged, preview, k, values);
+    return;
+  }
+  // The branch changed the row.
+  if (o === undefined) {
+    const c = settle(input, { table, key, ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
+    conflicts.push(c);
+    if (takesTheirs(c.resolution)) await stageInsert(stage, staged, preview, pick(t, writable));
+    return;
+  }
+  const set: Values = {};
+  const clashing: string[] = [];
+  for (const column of writable) {
+    const tv = t[column] ?? null;
+    if (!inBaseColumns.has(column)) {
+      // A column the branch added: the target's value is the migration's default; the branch's wins.
+      set[column] = tv;
+      continue;
+    }
+    const bv = b[column] ?? null;
+    if (tv === bv) continue;
+    const ov = inOursColumns.has(column) ? (o[column] ?? null) : bv;
+    if (ov === bv) set[column] = tv;
+    else if (ov !== tv) clashing.push(column);
+  }
+  if (clashing.length > 0) {
+    const c = settle(input, { table, key, ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
+    conflicts.push(c);
+    Object.assign(set, resolvedValues(c, t, clashing) ?? {});
+  }
+  // A retyped column's values: set when the text the target holds is not the branch's.
+  for (const column of writable) {
+    if (column in set || !inOursColumns.has(column) || !inBaseColumns.has(column) || clashing.includes(column)) continue;
+    const retyped = tx.columns.find((c) => c.name === column)!.type !== tt.columns.find((c) => c.name === column)!.type;
+    if (retyped && (o[column] ?? null) === (b[column] ?? null) && (t[column] ?? null) !== (o[column] ?? null)) set[column] = t[column] ?? null;
+  }
+  if (Object.keys(set).length > 0) await stageUpdate(stage, staged, preview, k, set);
+}
