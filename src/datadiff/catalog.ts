@@ -38,8 +38,24 @@ export interface DataTable {
    * RESTRICT): a changed row cannot be deleted and inserted again, only updated in place.
    */
   readonly deleteActions?: boolean;
+  /**
+   * The foreign keys with a delete action that point at this table, when each is a plain one (no
+   * partitioned table on either end): the child table, its columns, and the columns here they point at.
+   * Absent when some such key is not plain.
+   */
+  readonly actedOnBy?: readonly ActingKey[];
+  /** How many unique indexes and exclusion constraints the table has (a value two rows swap conflicts in each). */
+  readonly uniqueIndexes?: number;
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
+}
+
+/** A foreign key that acts when a row it points at is deleted. */
+export interface ActingKey {
+  /** The child table, `schema.name`. */
+  readonly child: string;
+  readonly columns: readonly string[];
+  readonly refColumns: readonly string[];
 }
 
 export interface DataKey {
@@ -82,8 +98,9 @@ const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '
  * (`schema.name`) that are never data, like ayb's control table.
  */
 export async function readCatalog(client: Client, exclude: readonly string[] = []): Promise<DataCatalog> {
-  const { rows: tables } = await client.query<{ oid: number; schema: string; name: string; reltuples: number }>(
-    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples
+  const { rows: tables } = await client.query<{ oid: number; schema: string; name: string; reltuples: number; uniques: number }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples,
+            (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) AS uniques
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
       ORDER BY 2, 3`,
@@ -131,9 +148,16 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     [tables.map((t) => t.oid)],
   );
   // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
-  const { rows: acted } = await client.query<{ relid: number }>(
-    `SELECT DISTINCT p.relid
+  // With each, whether it is a plain one (its own constraint, between two plain tables), and its columns.
+  const { rows: acted } = await client.query<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[] }>(
+    `SELECT p.relid, con.conparentid = 0 AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
+            cn.nspname AS schema, cc.relname AS name,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
        FROM pg_constraint con
+       JOIN pg_class cc ON cc.oid = con.conrelid
+       JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class rc ON rc.oid = con.confrelid
        CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
       WHERE con.contype = 'f' AND con.confdeltype <> 'a'`,
   );
@@ -156,6 +180,10 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
+      ...(acted.every((r) => r.relid !== t.oid || r.plain)
+        ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns })) }
+        : {}),
+      uniqueIndexes: t.uniques,
       estimatedRows: t.reltuples,
     });
   }

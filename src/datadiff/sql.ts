@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type DataTable, keysOf, tableId } from './catalog.js';
+import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 
 /** Keys per query when rows are fetched by key. */
@@ -237,12 +237,16 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const referenced = referencedTables(a.catalog);
   // A table a foreign key points at has a key (a foreign key needs one): its changes go into one statement.
   const together = (t: DataTable) => referenced.has(tableId(t)) && byTable.get(tableId(t))!.plan.match !== 'rows';
+  const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
+  const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
-  await writeReferenced(b, ordered.filter(together), byTable, sink);
+  await writeStashes(a, stashes, byTable, sink);
+  await writeReferenced(b, ordered.filter(together), byTable, sink, new Set(stashes.map((st) => st.table)));
+  await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
   await sink.write(triggers('ENABLE'));
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
@@ -346,11 +350,72 @@ class ChainedStatement {
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+/**
+ * A table whose deletes a foreign key acts on, with a unique value besides its key that changed rows
+ * may swap (an update in place would collide), and whose acting foreign keys come from plain tables
+ * that no foreign key points at: its changed rows are deleted and inserted again like any other's,
+ * and the child rows pointing at them are set aside first (moved to a temporary table, so that the
+ * delete finds no child to act on) and put back after.
+ */
+interface Stash {
+  readonly table: DataTable;
+  readonly keys: readonly ActingKey[];
+}
+
+function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, referenced: ReadonlySet<string>): Stash[] {
+  const out: Stash[] = [];
+  for (const table of together) {
+    const diff = byTable.get(tableId(table))!;
+    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || (table.uniqueIndexes ?? 0) < 2) continue;
+    const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
+    if (plain) out.push({ table, keys: table.actedOnBy });
+  }
+  return out;
+}
+
+const stashName = (i: number) => `pg_temp.${quoteIdent(`ayb_stash_${i}`)}`;
+
+async function writeStashes(a: Side, stashes: readonly Stash[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+  let n = 0;
+  for (const { table, keys } of stashes) {
+    const diff = byTable.get(tableId(table))!;
+    const plan = diff.plan;
+    const shape = shapeOf(table, plan);
+    for (const key of keys) {
+      const child = a.catalog.tables.get(key.child)!;
+      const name = stashName(++n);
+      await sink.write(`-- ${key.child}: the rows pointing at ${tableId(table)}'s changed rows set aside (its deletes would act on them), put back after\n`);
+      await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${qualified(child)} WITH NO DATA;\n`);
+      const link = key.columns.map((c, i) => `c.${quoteIdent(c)} = t.${quoteIdent(key.refColumns[i]!)}`).join(' AND ');
+      for (const batch of chunks(diff.changed, STATEMENT_ROWS)) {
+        await sink.write(`WITH d AS (DELETE FROM ${qualified(child)} AS c USING ${shape.target} AS t, (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)})
+  WHERE ${shape.keyJoin} AND ${link} RETURNING c.*) INSERT INTO ${name} SELECT * FROM d;\n`);
+      }
+    }
+  }
+}
+
+async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink): Promise<void> {
+  let n = 0;
+  for (const { keys } of stashes) {
+    for (const key of keys) {
+      const child = a.catalog.tables.get(key.child)!;
+      const name = stashName(++n);
+      const writable = child.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
+      const overriding = child.columns.some((c) => c.identityAlways && !c.generated) ? ' OVERRIDING SYSTEM VALUE' : '';
+      await sink.write(`-- ${key.child}: the rows set aside put back\n`);
+      await sink.write(writable.length === 0
+        ? `INSERT INTO ${qualified(child)} SELECT FROM ${name};\n`
+        : `INSERT INTO ${qualified(child)} (${writable.join(', ')})${overriding} SELECT ${writable.join(', ')} FROM ${name};\n`);
+    }
+  }
+}
+
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set()): Promise<void> {
   if (tables.length === 0) return;
   await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
-  const inPlace = (t: DataTable) => t.deleteActions === true;
+  const inPlace = (t: DataTable) => t.deleteActions === true && !stashed.has(t);
   for (const table of [...tables].reverse()) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
