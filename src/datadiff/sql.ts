@@ -239,6 +239,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const together = (t: DataTable) => referenced.has(tableId(t)) && byTable.get(tableId(t))!.plan.match !== 'rows';
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
+  await sink.write(privilegeNote([...ordered, ...children].filter((t) => t.triggers.length > 0), stashes.length > 0));
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
   const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
@@ -251,6 +252,21 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   await sink.write(triggers('ENABLE'));
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
+}
+
+/**
+ * What applying the script takes beyond writing the rows, said in its header: ALTER TABLE … DISABLE
+ * TRIGGER is for a table's owner (or a superuser), and setting rows aside takes a temporary table.
+ */
+export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean): string {
+  const lines: string[] = [];
+  if (withTriggers.length > 0) {
+    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(tableId).join(', ')} (or a superuser): it disables their user`,
+      '-- triggers by name (ALTER TABLE … DISABLE TRIGGER) and enables them again, which only an owner may; a role that',
+      '-- may only write the rows gets "must be owner of table" and nothing is applied.');
+  }
+  if (temporary) lines.push('-- It sets child rows aside in temporary tables (dropped at COMMIT): the TEMPORARY privilege on the database.');
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 interface TableShape {

@@ -19,6 +19,15 @@ const MAIN_SQL = `
   INSERT INTO sw.o VALUES (1, 1, 'o1'), (2, 2, 'o2'), (3, 3, 'o3'), (4, 1, 'o4'), (5, 4, 'o5');
   INSERT INTO sw.n (u) VALUES (1), (2), (3);
   INSERT INTO sw.r VALUES (1, 'r1'), (2, 'r2'), (2, 'r2');
+
+  CREATE SCHEMA trg;
+  CREATE TABLE trg.t (id int PRIMARY KEY, v text);
+  CREATE FUNCTION trg.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+  CREATE TRIGGER t BEFORE INSERT OR UPDATE ON trg.t FOR EACH ROW EXECUTE FUNCTION trg.f();
+  INSERT INTO trg.t VALUES (1, 'a');
+  CREATE ROLE ayb_writer;
+  GRANT USAGE ON SCHEMA trg TO ayb_writer;
+  GRANT SELECT, INSERT, UPDATE, DELETE ON trg.t TO ayb_writer;
 `;
 
 const dbOf = (branch: string) => `ayb_branch_${branch.replace(/-/g, '_')}`;
@@ -71,5 +80,20 @@ describe('ayb branch diff --data --output sql: more shapes', () => {
     const { rows } = await cluster.query<{ id: number; u: number | null }>('SELECT id, u FROM sw.n ORDER BY id', [], dbOf('swap-r'));
     expect(rows).toEqual([{ id: 1, u: 1 }, { id: 2, u: 2 }, { id: 3, u: 3 }]);
     expect(sql).not.toMatch(/session_replication_role/);
+    expect(sql).toMatch(/^-- It sets child rows aside in temporary tables/m);
+  });
+
+  it('says in the script\'s header that applying it takes the ownership of tables with triggers: a role that may only write the rows is refused, nothing applied', async () => {
+    await branch('trig', "UPDATE trg.t SET v = 'b'; INSERT INTO trg.t VALUES (2, 'c');");
+    const replay = await branch('trig-r');
+    const sql = await ayb('branch', 'diff', 'main', 'trig', '--data', '--table', 'trg.t', '--output', 'sql');
+    expect(sql.exitCode, sql.stderr).toBe(0);
+    expect(sql.stdout.split('BEGIN;')[0]).toMatch(/Applying it takes the ownership of trg\.t/);
+    await expect(runPsql(cluster, replay, { sql: `SET ROLE ayb_writer;\n${sql.stdout}` })).rejects.toThrow(/must be owner of table t/);
+    const { rows } = await cluster.query<{ v: string }>('SELECT string_agg(v, \',\' ORDER BY id) AS v FROM trg.t', [], replay);
+    expect(rows[0]!.v).toBe('a');
+    await runPsql(cluster, replay, { sql: sql.stdout });
+    const [got, want] = await Promise.all([fingerprint(cluster, replay), fingerprint(cluster, dbOf('trig'))]);
+    expect(got.tables).toEqual(want.tables);
   });
 });
