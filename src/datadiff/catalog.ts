@@ -32,6 +32,12 @@ export interface DataTable {
   readonly keys?: readonly DataKey[];
   /** Enabled user triggers, disabled by name around generated DML so they cannot rewrite the rows. */
   readonly triggers: readonly string[];
+  /**
+   * How each of `triggers` is enabled (pg_trigger.tgenabled: O origin, A always, R replica): a script
+   * that disables a trigger enables it again in the same mode (a bare ENABLE would make an ALWAYS or
+   * REPLICA trigger an ordinary one).
+   */
+  readonly triggerModes?: Readonly<Record<string, string>>;
   /** Tables this one references by foreign key (leaf tables, `schema.name`). */
   readonly references: readonly string[];
   /**
@@ -140,8 +146,8 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
      HAVING bool_and(a.attnotnull)
       ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid`,
   );
-  const triggersRows = q<{ tgrelid: number; name: string }>(
-    `SELECT tgrelid, tgname AS name FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
+  const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
+    `SELECT tgrelid, tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
   );
   // A foreign key to a partitioned table points at its leaves, where the rows are.
   const referencesRows = q<{ conrelid: number; schema: string; name: string }>(
@@ -193,6 +199,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       key: candidates[0] ?? null,
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
+      triggerModes: Object.fromEntries(triggers.filter((g) => g.tgrelid === t.oid).map((g) => [g.name, g.enabled])),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
       ...(acted.every((r) => r.relid !== t.oid || r.plain)

@@ -46,6 +46,15 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   return out;
 }
 
+/**
+ * `ALTER TABLE … DISABLE TRIGGER` for each user trigger of the table, or the ENABLE that puts it back in
+ * the mode it had (ENABLE ALWAYS / ENABLE REPLICA: a bare ENABLE would change which sessions it fires in).
+ */
+export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'): string[] {
+  const mode = (g: string) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[table.triggerModes?.[g] ?? 'O'] ?? '');
+  return table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(g)}TRIGGER ${quoteIdent(g)};`);
+}
+
 /** Tables in foreign-key order: a table after every table it references (cycles keep their catalog order). */
 export function foreignKeyOrder(tables: readonly DataTable[]): DataTable[] {
   const byId = new Map(tables.map((t) => [tableId(t), t]));
@@ -157,7 +166,7 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
     // One push per line: a spread of 150,000 statements overflows the call stack.
     for (const x of xs) lines.push(x);
   };
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.table.triggers.map((g) => `ALTER TABLE ${qualified(t.table)} ${verb} TRIGGER ${quoteIdent(g)};`));
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => triggerStatements(t.table, verb));
   add(triggers('DISABLE'));
   for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
   for (const t of ordered) if (t.updates.length) { lines.push(`-- ${tableId(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
@@ -242,7 +251,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   await sink.write(privilegeNote([...ordered, ...children].filter((t) => t.triggers.length > 0), stashes.length > 0));
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
