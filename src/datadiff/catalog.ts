@@ -159,9 +159,12 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE con.contype = 'f' AND con.conrelid IN (${TABLE_OIDS})`,
   );
   // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
-  // With each, whether it is a plain one (its own constraint, between two plain tables), and its columns.
+  // With each, whether it is a plain one (between two plain tables: its own constraint, or a leaf's copy of
+  // its partitioned table's, whose rows can be set aside and put back in that leaf), and its columns.
   const actedRows = q<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[] }>(
-    `SELECT p.relid, con.conparentid = 0 AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
+    `SELECT p.relid,
+            (con.conparentid = 0 OR (cc.relispartition AND parent.conrelid <> con.conrelid AND parent.confrelid = con.confrelid))
+              AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
             cn.nspname AS schema, cc.relname AS name,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
@@ -169,8 +172,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
        JOIN pg_class cc ON cc.oid = con.conrelid
        JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class rc ON rc.oid = con.confrelid
+       LEFT JOIN pg_constraint parent ON parent.oid = con.conparentid
        CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
-      WHERE con.contype = 'f' AND con.confdeltype <> 'a'`,
+      WHERE con.contype = 'f' AND con.confdeltype <> 'a'
+        -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
+        AND cc.relkind <> 'p'`,
   );
   const sequencesRows = q<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
