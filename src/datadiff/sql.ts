@@ -255,7 +255,15 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
-  await writeReferenced(b, ordered.filter(together), byTable, sink, new Set(stashes.map((st) => st.table)));
+  // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
+  // point at the other); the others' after it.
+  const selfRestores = new Map<DataTable, string>();
+  let n = 0;
+  for (const st of stashes) {
+    if (st.self) selfRestores.set(st.table, restoreSql(st.table, stashName(++n)));
+    else n += st.keys.length;
+  }
+  await writeReferenced(b, ordered.filter(together), byTable, sink, new Set(stashes.map((st) => st.table)), selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
   await sink.write(triggers('ENABLE'));
@@ -370,6 +378,13 @@ class ChainedStatement {
   }
 
   /** The statement the steps hang on: it waits for the last one and changes nothing itself. */
+  /** A step of its own SQL (`body(gate)`, a data-modifying statement without RETURNING). */
+  async raw(comment: string, body: (gate: string) => string): Promise<void> {
+    const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
+    await this.sink.write(`${this.steps === 0 ? 'WITH' : ','}\n-- ${comment}\ns${this.steps + 1} AS (${body(gate)} RETURNING 1)`);
+    this.steps++;
+  }
+
   async end(target: string): Promise<void> {
     if (this.steps > 0) await this.sink.write(`\nDELETE FROM ${target} WHERE (SELECT count(*) FROM s${this.steps}) < 0;\n`);
   }
@@ -385,6 +400,12 @@ class ChainedStatement {
 interface Stash {
   readonly table: DataTable;
   readonly keys: readonly ActingKey[];
+  /**
+   * The acting keys are the table's own (a self-reference) and no other table points at it: the rows
+   * under the changed and removed ones (down every level) are set aside, and those rows themselves
+   * deleted, in one statement whose cascades find nothing left to act on; they come back after.
+   */
+  readonly self?: boolean;
 }
 
 function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, referenced: ReadonlySet<string>): Stash[] {
@@ -393,7 +414,10 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
     const diff = byTable.get(tableId(table))!;
     if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || (table.uniqueIndexes ?? 0) < 2) continue;
     const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
+    const self = table.actedOnBy.every((k) => k.child === tableId(table))
+      && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
     if (plain) out.push({ table, keys: table.actedOnBy });
+    else if (self) out.push({ table, keys: table.actedOnBy, self: true });
   }
   return out;
 }
@@ -402,10 +426,14 @@ const stashName = (i: number) => `pg_temp.${quoteIdent(`ayb_stash_${i}`)}`;
 
 async function writeStashes(a: Side, stashes: readonly Stash[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
   let n = 0;
-  for (const { table, keys } of stashes) {
+  for (const { table, keys, self } of stashes) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
+    if (self) {
+      await writeSelfStash(table, plan, shape, diff, keys, stashName(++n), sink);
+      continue;
+    }
     for (const key of keys) {
       const child = a.catalog.tables.get(key.child)!;
       const name = stashName(++n);
@@ -420,23 +448,57 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
   }
 }
 
+/**
+ * A self-referencing table's set-aside: its changed and removed keys into a temporary table; then one
+ * statement deletes those rows and every row under them (recursively, through each acting key), and
+ * keeps the rows under them that are neither changed nor removed, to be put back.
+ */
+async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableShape, diff: TableDiff, keys: readonly ActingKey[], name: string, sink: DmlSink): Promise<void> {
+  const target = shape.target;
+  const gone = `pg_temp.${quoteIdent(`${name.slice('pg_temp.'.length).replace(/"/g, '')}_keys`)}`;
+  const equality = keyEquality(table, plan);
+  const isKey = (alias: string) => plan.key.map((c, i) => `${alias}.${quoteIdent(c)} ${equality[i]} x.c${i}`).join(' AND ');
+  const refs = [...new Set(keys.flatMap((k) => k.refColumns))];
+  await sink.write(`-- ${tableId(table)}: the rows under its changed rows (it references itself) set aside, put back after\n`);
+  await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${target} WITH NO DATA;\n`);
+  await sink.write(`CREATE TEMPORARY TABLE ${gone} ON COMMIT DROP AS SELECT ${plan.key.map((c, i) => `t.${quoteIdent(c)} AS c${i}`).join(', ')} FROM ${target} AS t WITH NO DATA;\n`);
+  for (const batch of chunks([...diff.changed, ...diff.removed], STATEMENT_ROWS)) {
+    await sink.write(`INSERT INTO ${gone} VALUES
+  ${batch.map(keyValues(plan, shape)).join(',\n  ')};\n`);
+  }
+  const link = (from: string) => keys.map((k) => `(${k.columns.map((c, i) => `c.${quoteIdent(c)} = ${from}.${quoteIdent(k.refColumns[i]!)}`).join(' AND ')})`).join(' OR ');
+  const cols = refs.map((c) => `c.${quoteIdent(c)}`).join(', ');
+  await sink.write(`WITH RECURSIVE under("ayb id", ${refs.map(quoteIdent).join(', ')}) AS (
+  SELECT c.ctid, ${cols} FROM ${target} AS c JOIN ${target} AS t ON ${link('t')} JOIN ${gone} AS x ON ${isKey('t')}
+   WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')})
+  UNION
+  SELECT c.ctid, ${cols} FROM ${target} AS c JOIN under AS u ON ${link('u')}
+   WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')})),
+d AS (DELETE FROM ${target} AS c WHERE c.ctid IN (SELECT "ayb id" FROM under) OR EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')}) RETURNING c.*)
+INSERT INTO ${name} SELECT * FROM d AS c WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')});\n`);
+}
+
+/** The INSERT that puts a table's rows set aside back (without a WHERE, which the caller may add). */
+function restoreSql(child: DataTable, name: string): string {
+  const writable = child.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
+  const overriding = child.columns.some((c) => c.identityAlways && !c.generated) ? ' OVERRIDING SYSTEM VALUE' : '';
+  return writable.length === 0
+    ? `INSERT INTO ${qualified(child)} SELECT FROM ${name}`
+    : `INSERT INTO ${qualified(child)} (${writable.join(', ')})${overriding} SELECT ${writable.join(', ')} FROM ${name}`;
+}
+
 async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink): Promise<void> {
   let n = 0;
-  for (const { keys } of stashes) {
+  for (const { keys, self } of stashes) {
+    if (self) { n++; continue; } // put back inside the statement of the table's own rows (writeReferenced)
     for (const key of keys) {
       const child = a.catalog.tables.get(key.child)!;
-      const name = stashName(++n);
-      const writable = child.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
-      const overriding = child.columns.some((c) => c.identityAlways && !c.generated) ? ' OVERRIDING SYSTEM VALUE' : '';
-      await sink.write(`-- ${key.child}: the rows set aside put back\n`);
-      await sink.write(writable.length === 0
-        ? `INSERT INTO ${qualified(child)} SELECT FROM ${name};\n`
-        : `INSERT INTO ${qualified(child)} (${writable.join(', ')})${overriding} SELECT ${writable.join(', ')} FROM ${name};\n`);
+      await sink.write(`-- ${key.child}: the rows set aside put back\n${restoreSql(child, stashName(++n))};\n`);
     }
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set()): Promise<void> {
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
   if (tables.length === 0) return;
   await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
@@ -471,6 +533,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
       `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
       mapBatches(rowBatches(b, plan, inserted), rowValues),
       (gate) => `) AS v WHERE ${gate}`);
+    const restore = selfRestores.get(table);
+    if (restore) await statement.raw(`${tableId(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
 }
