@@ -77,6 +77,8 @@ const MAIN_SQL = `
   CREATE SCHEMA sr;
   CREATE TABLE sr.n (id int PRIMARY KEY, code text UNIQUE NOT NULL, up int REFERENCES sr.n ON DELETE CASCADE);
   INSERT INTO sr.n VALUES (1, 'a', NULL), (2, 'b', 1), (3, 'c', 2), (4, 'd', 1), (5, 'e', 3), (6, 'f', 5), (8, 'h', 3), (9, 'i', 8);
+  CREATE TABLE sr.m (id int PRIMARY KEY, code text UNIQUE NOT NULL, up text REFERENCES sr.m (code) ON DELETE SET NULL ON UPDATE CASCADE);
+  INSERT INTO sr.m VALUES (1, 'a', NULL), (2, 'b', 'a'), (3, 'c', 'b'), (4, 'd', 'c');
 `;
 
 interface Change { table: string; added: number; removed: number; changed: number }
@@ -263,5 +265,14 @@ describe('ayb branch diff --data, attacked from outside', () => {
       UPDATE sr.n SET code = 'E' WHERE id = 5; DELETE FROM sr.n WHERE id = 6; INSERT INTO sr.n VALUES (7, 'g', 3), (10, 'j', 7);`);
     expect(await counts('self', ['sr.n'])).toEqual({ 'sr.n': [2, 1, 3] });
     await roundTrip('self', ['sr.n']);
+  });
+
+  it('swaps a unique value that rows of the same table reference (ON DELETE SET NULL, ON UPDATE CASCADE), a row left under a changed one and over another', async () => {
+    // By hand: 1 takes 'd', 4 takes 'a'; 2 follows 1's code by the cascade; 3 stays, under 2 and over 4.
+    await branch('self-code', "UPDATE sr.m SET code = 'tmp' WHERE id = 1; UPDATE sr.m SET code = 'a' WHERE id = 4; UPDATE sr.m SET code = 'd' WHERE id = 1;");
+    const { rows } = await cluster.query<{ r: string }>("SELECT string_agg(id || ':' || code || ':' || coalesce(up, '-'), ' ' ORDER BY id) AS r FROM sr.m", [], dbOf('self-code'));
+    expect(rows[0]!.r).toBe('1:d:- 2:b:d 3:c:b 4:a:c');
+    expect(await counts('self-code', ['sr.m'])).toEqual({ 'sr.m': [0, 0, 3] });
+    await roundTrip('self-code', ['sr.m']);
   });
 });
