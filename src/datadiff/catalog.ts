@@ -1,4 +1,5 @@
 import type { Client } from '../postgres/client.js';
+import type { QueryResult } from 'pg';
 
 /**
  * What the data diff needs to know about one side's tables, read from pg_catalog directly (the
@@ -31,6 +32,12 @@ export interface DataTable {
   readonly keys?: readonly DataKey[];
   /** Enabled user triggers, disabled by name around generated DML so they cannot rewrite the rows. */
   readonly triggers: readonly string[];
+  /**
+   * How each of `triggers` is enabled (pg_trigger.tgenabled: O origin, A always, R replica): a script
+   * that disables a trigger enables it again in the same mode (a bare ENABLE would make an ALWAYS or
+   * REPLICA trigger an ordinary one).
+   */
+  readonly triggerModes?: Readonly<Record<string, string>>;
   /** Tables this one references by foreign key (leaf tables, `schema.name`). */
   readonly references: readonly string[];
   /**
@@ -38,8 +45,24 @@ export interface DataTable {
    * RESTRICT): a changed row cannot be deleted and inserted again, only updated in place.
    */
   readonly deleteActions?: boolean;
+  /**
+   * The foreign keys with a delete action that point at this table, when each is a plain one (no
+   * partitioned table on either end): the child table, its columns, and the columns here they point at.
+   * Absent when some such key is not plain.
+   */
+  readonly actedOnBy?: readonly ActingKey[];
+  /** How many unique indexes and exclusion constraints the table has (a value two rows swap conflicts in each). */
+  readonly uniqueIndexes?: number;
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
+}
+
+/** A foreign key that acts when a row it points at is deleted. */
+export interface ActingKey {
+  /** The child table, `schema.name`. */
+  readonly child: string;
+  readonly columns: readonly string[];
+  readonly refColumns: readonly string[];
 }
 
 export interface DataKey {
@@ -75,6 +98,8 @@ export function tableId(t: { readonly schema: string; readonly name: string }): 
 const SYSTEM_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'`;
 /** Objects an extension owns come back with the extension; their rows are not the user's data. */
 const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+/** The oids of the tables that hold rows (as the first query reads them), for the other queries. */
+const TABLE_OIDS = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}`;
 
 /**
  * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
@@ -82,22 +107,28 @@ const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '
  * (`schema.name`) that are never data, like ayb's control table.
  */
 export async function readCatalog(client: Client, exclude: readonly string[] = []): Promise<DataCatalog> {
-  const { rows: tables } = await client.query<{ oid: number; schema: string; name: string; reltuples: number }>(
-    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples
+  const batch: string[] = [];
+  const q = <T>(sql: string) => {
+    batch.push(sql);
+    const i = batch.length - 1;
+    return (results: readonly QueryResult[]) => results[i]!.rows as T[];
+  };
+  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples,
+            (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) AS uniques
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
       ORDER BY 2, 3`,
   );
-  const { rows: columns } = await client.query<{ attrelid: number; name: string; type: string; generated: boolean; identity_always: boolean }>(
+  const columnsRows = q<{ attrelid: number; name: string; type: string; generated: boolean; identity_always: boolean }>(
     `SELECT a.attrelid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always
        FROM pg_attribute a
-      WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attrelid, a.attnum`,
-    [tables.map((t) => t.oid)],
   );
   // Primary key first, then unique indexes on plain not-null columns, oldest first.
-  const { rows: keys } = await client.query<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
+  const keysRows = q<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
     `SELECT i.indrelid, i.indisprimary AS primary,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
             array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
@@ -109,38 +140,58 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
             AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
        LEFT JOIN pg_operator op ON op.oid = ao.amopopr
        LEFT JOIN pg_namespace opn ON opn.oid = op.oprnamespace
-      WHERE i.indrelid = ANY($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+      WHERE i.indrelid IN (${TABLE_OIDS}) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
         AND k.ord <= i.indnkeyatts
       GROUP BY i.indrelid, i.indexrelid, i.indisprimary
      HAVING bool_and(a.attnotnull)
       ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid`,
-    [tables.map((t) => t.oid)],
   );
-  const { rows: triggers } = await client.query<{ tgrelid: number; name: string }>(
-    `SELECT tgrelid, tgname AS name FROM pg_trigger WHERE tgrelid = ANY($1) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
-    [tables.map((t) => t.oid)],
+  const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
+    `SELECT tgrelid, tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
   );
   // A foreign key to a partitioned table points at its leaves, where the rows are.
-  const { rows: references } = await client.query<{ conrelid: number; schema: string; name: string }>(
+  const referencesRows = q<{ conrelid: number; schema: string; name: string }>(
     `SELECT DISTINCT con.conrelid, n.nspname AS schema, c.relname AS name
        FROM pg_constraint con
        CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
        JOIN pg_class c ON c.oid = p.relid AND c.relkind = 'r'
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE con.contype = 'f' AND con.conrelid = ANY($1)`,
-    [tables.map((t) => t.oid)],
+      WHERE con.contype = 'f' AND con.conrelid IN (${TABLE_OIDS})`,
   );
   // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
-  const { rows: acted } = await client.query<{ relid: number }>(
-    `SELECT DISTINCT p.relid
+  // With each, whether it is a plain one (between two plain tables: its own constraint, or a leaf's copy of
+  // its partitioned table's, whose rows can be set aside and put back in that leaf), and its columns.
+  const actedRows = q<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[] }>(
+    `SELECT p.relid,
+            (con.conparentid = 0 OR (cc.relispartition AND parent.conrelid <> con.conrelid AND parent.confrelid = con.confrelid))
+              AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
+            cn.nspname AS schema, cc.relname AS name,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
        FROM pg_constraint con
+       JOIN pg_class cc ON cc.oid = con.conrelid
+       JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class rc ON rc.oid = con.confrelid
+       LEFT JOIN pg_constraint parent ON parent.oid = con.conparentid
        CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
-      WHERE con.contype = 'f' AND con.confdeltype <> 'a'`,
+      WHERE con.contype = 'f' AND con.confdeltype <> 'a'
+        -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
+        AND cc.relkind <> 'p'`,
   );
-  const { rows: sequences } = await client.query<{ schema: string; name: string }>(
+  const sequencesRows = q<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
+
+  // One round trip for all of it (a simple query of several statements, one result each).
+  const all = (await client.query(batch.join(';\n'))) as unknown as QueryResult[];
+  const tables = tablesRows(all);
+  const columns = columnsRows(all);
+  const keys = keysRows(all);
+  const triggers = triggersRows(all);
+  const references = referencesRows(all);
+  const acted = actedRows(all);
+  const sequences = sequencesRows(all);
 
   const result = new Map<string, DataTable>();
   for (const t of tables) {
@@ -154,8 +205,13 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       key: candidates[0] ?? null,
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
+      triggerModes: Object.fromEntries(triggers.filter((g) => g.tgrelid === t.oid).map((g) => [g.name, g.enabled])),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
+      ...(acted.every((r) => r.relid !== t.oid || r.plain)
+        ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns })) }
+        : {}),
+      uniqueIndexes: t.uniques,
       estimatedRows: t.reltuples,
     });
   }

@@ -45,9 +45,9 @@ export interface TableDiff {
 }
 
 /** Rows per bucket of the first checksum pass. */
-const BUCKET_ROWS = 4096;
+const BUCKET_ROWS = 512;
 /** A differing key range of at most this many rows is read; a bigger one is split again. */
-const LEAF_ROWS = 256;
+const LEAF_ROWS = 1024;
 /** How many parts a key range that is still too big is split into. */
 const SPLIT = 16;
 const MAX_BUCKETS = 65536;
@@ -188,15 +188,28 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
     const bucket = small
       ? `((${k}::int8 - ${rlo}) * ${rn} / (${rhi} - ${rlo}))`
       : `div((${k}::numeric - ${rlo}) * ${rn}, ${rhi}::numeric - ${rlo})`;
-    const from = first
-      ? `${qualified(plan)} CROSS JOIN (SELECT 1 AS "ayb range", $1::int8 AS "ayb lo", $2::int8 AS "ayb hi", $3::int8 AS "ayb n") r WHERE ${k} >= $1::int8 AND ${k} < $2::int8`
-      : `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r("ayb lo", "ayb hi", "ayb n", "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
-    const params = first
-      ? [level[0]!.lo, level[0]!.hi, level[0]!.n].map(String)
-      : [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
-    const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-      `SELECT ${rid} || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum FROM ${from} GROUP BY ${rid}, ${bucket}`,
-      params);
+    let sql: string;
+    let params: unknown[];
+    if (first) {
+      // The whole table, one sequential scan. Grouped by a column of generate_series joined on the bucket,
+      // not by the bucket itself: the planner cannot tell how many values an expression of the key takes
+      // (it assumes one per row), and for that many groups it would aggregate in one process; for the
+      // series' few values it aggregates in parallel workers, as it does for a scan without groups.
+      const only = level[0]!;
+      const one = small
+        ? `((${k}::int8 - $1::int8) * $3::int8 / ($2::int8 - $1::int8))`
+        : `div((${k}::numeric - $1::int8) * $3::int8, $2::numeric - $1::int8)::int8`;
+      sql = `SELECT '1:' || g."ayb b" AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
+               FROM ${qualified(plan)} JOIN pg_catalog.generate_series(0::int8, $3::int8 - 1) AS g("ayb b") ON g."ayb b" = ${one}
+              WHERE ${k} >= $1::int8 AND ${k} < $2::int8 GROUP BY g."ayb b"`;
+      params = [only.lo, only.hi, only.n].map(String);
+    } else {
+      sql = `SELECT ${rid} || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
+               FROM ${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r("ayb lo", "ayb hi", "ayb n", "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}
+              GROUP BY ${rid}, ${bucket}`;
+      params = [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
+    }
+    const [ba, bb] = await both<Bucket & { b: string }>(a, b, sql, params);
     const next: KeyRange[] = [];
     const leaves: [bigint, bigint][] = [];
     for (const { bucket: id, rows } of differingBuckets(ba, bb)) {
@@ -228,9 +241,11 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
   let buckets = 1;
   while (buckets < MAX_BUCKETS && buckets * BUCKET_ROWS < estimate) buckets *= 2;
   const mask = String(buckets - 1);
+  // Grouped by a column of generate_series, so that the planner aggregates in parallel (see compareRange).
   const [ba, bb] = await both<Bucket & { b: string }>(a, b,
-    `SELECT (${keyHash(plan)} & $1::int8) AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
-       FROM ${qualified(plan)} GROUP BY 1`, [mask]);
+    `SELECT g."ayb b" AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
+       FROM ${qualified(plan)} JOIN pg_catalog.generate_series(0::int8, $1::int8) AS g("ayb b") ON g."ayb b" = (${keyHash(plan)} & $1::int8)
+      GROUP BY g."ayb b"`, [mask]);
   const differing = differingBuckets(ba, bb).map((d) => d.bucket);
   if (differing.length === 0) return;
   for (let i = 0; i < differing.length; i += READ_BATCH) {

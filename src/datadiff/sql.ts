@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type DataTable, keysOf, tableId } from './catalog.js';
+import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 
 /** Keys per query when rows are fetched by key. */
@@ -44,6 +44,15 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
     for (const row of rows as (string | null)[][]) out.set(JSON.stringify(keyAt.map((i) => row[i]!)), row);
   }
   return out;
+}
+
+/**
+ * `ALTER TABLE … DISABLE TRIGGER` for each user trigger of the table, or the ENABLE that puts it back in
+ * the mode it had (ENABLE ALWAYS / ENABLE REPLICA: a bare ENABLE would change which sessions it fires in).
+ */
+export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'): string[] {
+  const mode = (g: string) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[table.triggerModes?.[g] ?? 'O'] ?? '');
+  return table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(g)}TRIGGER ${quoteIdent(g)};`);
 }
 
 /** Tables in foreign-key order: a table after every table it references (cycles keep their catalog order). */
@@ -157,7 +166,7 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
     // One push per line: a spread of 150,000 statements overflows the call stack.
     for (const x of xs) lines.push(x);
   };
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.table.triggers.map((g) => `ALTER TABLE ${qualified(t.table)} ${verb} TRIGGER ${quoteIdent(g)};`));
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => triggerStatements(t.table, verb));
   add(triggers('DISABLE'));
   for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
   for (const t of ordered) if (t.updates.length) { lines.push(`-- ${tableId(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
@@ -237,16 +246,44 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const referenced = referencedTables(a.catalog);
   // A table a foreign key points at has a key (a foreign key needs one): its changes go into one statement.
   const together = (t: DataTable) => referenced.has(tableId(t)) && byTable.get(tableId(t))!.plan.match !== 'rows';
+  const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
+  const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
+  await sink.write(privilegeNote([...ordered, ...children].filter((t) => t.triggers.length > 0), stashes.length > 0));
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)};\n`)).join('');
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
-  await writeReferenced(b, ordered.filter(together), byTable, sink);
+  await writeStashes(a, stashes, byTable, sink);
+  // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
+  // point at the other); the others' after it.
+  const selfRestores = new Map<DataTable, string>();
+  let n = 0;
+  for (const st of stashes) {
+    if (st.self) selfRestores.set(st.table, restoreSql(st.table, stashName(++n)));
+    else n += st.keys.length;
+  }
+  await writeReferenced(b, ordered.filter(together), byTable, sink, new Set(stashes.map((st) => st.table)), selfRestores);
+  await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
   await sink.write(triggers('ENABLE'));
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
+}
+
+/**
+ * What applying the script takes beyond writing the rows, said in its header: ALTER TABLE … DISABLE
+ * TRIGGER is for a table's owner (or a superuser), and setting rows aside takes a temporary table.
+ */
+export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean): string {
+  const lines: string[] = [];
+  if (withTriggers.length > 0) {
+    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(tableId).join(', ')} (or a superuser): it disables their user`,
+      '-- triggers by name (ALTER TABLE … DISABLE TRIGGER) and enables them again, which only an owner may; a role that',
+      '-- may only write the rows gets "must be owner of table" and nothing is applied.');
+  }
+  if (temporary) lines.push('-- It sets child rows aside in temporary tables (dropped at COMMIT): the TEMPORARY privilege on the database.');
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 interface TableShape {
@@ -341,16 +378,131 @@ class ChainedStatement {
   }
 
   /** The statement the steps hang on: it waits for the last one and changes nothing itself. */
+  /** A step of its own SQL (`body(gate)`, a data-modifying statement without RETURNING). */
+  async raw(comment: string, body: (gate: string) => string): Promise<void> {
+    const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
+    await this.sink.write(`${this.steps === 0 ? 'WITH' : ','}\n-- ${comment}\ns${this.steps + 1} AS (${body(gate)} RETURNING 1)`);
+    this.steps++;
+  }
+
   async end(target: string): Promise<void> {
     if (this.steps > 0) await this.sink.write(`\nDELETE FROM ${target} WHERE (SELECT count(*) FROM s${this.steps}) < 0;\n`);
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+/**
+ * A table whose deletes a foreign key acts on, with a unique value besides its key that changed rows
+ * may swap (an update in place would collide), and whose acting foreign keys come from plain tables
+ * that no foreign key points at: its changed rows are deleted and inserted again like any other's,
+ * and the child rows pointing at them are set aside first (moved to a temporary table, so that the
+ * delete finds no child to act on) and put back after.
+ */
+interface Stash {
+  readonly table: DataTable;
+  readonly keys: readonly ActingKey[];
+  /**
+   * The acting keys are the table's own (a self-reference) and no other table points at it: the rows
+   * under the changed and removed ones (down every level) are set aside, and those rows themselves
+   * deleted, in one statement whose cascades find nothing left to act on; they come back after.
+   */
+  readonly self?: boolean;
+}
+
+function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, referenced: ReadonlySet<string>): Stash[] {
+  const out: Stash[] = [];
+  for (const table of together) {
+    const diff = byTable.get(tableId(table))!;
+    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || (table.uniqueIndexes ?? 0) < 2) continue;
+    const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
+    const self = table.actedOnBy.every((k) => k.child === tableId(table))
+      && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
+    if (plain) out.push({ table, keys: table.actedOnBy });
+    else if (self) out.push({ table, keys: table.actedOnBy, self: true });
+  }
+  return out;
+}
+
+const stashName = (i: number) => `pg_temp.${quoteIdent(`ayb_stash_${i}`)}`;
+
+async function writeStashes(a: Side, stashes: readonly Stash[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+  let n = 0;
+  for (const { table, keys, self } of stashes) {
+    const diff = byTable.get(tableId(table))!;
+    const plan = diff.plan;
+    const shape = shapeOf(table, plan);
+    if (self) {
+      await writeSelfStash(table, plan, shape, diff, keys, stashName(++n), sink);
+      continue;
+    }
+    for (const key of keys) {
+      const child = a.catalog.tables.get(key.child)!;
+      const name = stashName(++n);
+      await sink.write(`-- ${key.child}: the rows pointing at ${tableId(table)}'s changed rows set aside (its deletes would act on them), put back after\n`);
+      await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${qualified(child)} WITH NO DATA;\n`);
+      const link = key.columns.map((c, i) => `c.${quoteIdent(c)} = t.${quoteIdent(key.refColumns[i]!)}`).join(' AND ');
+      for (const batch of chunks(diff.changed, STATEMENT_ROWS)) {
+        await sink.write(`WITH d AS (DELETE FROM ${qualified(child)} AS c USING ${shape.target} AS t, (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)})
+  WHERE ${shape.keyJoin} AND ${link} RETURNING c.*) INSERT INTO ${name} SELECT * FROM d;\n`);
+      }
+    }
+  }
+}
+
+/**
+ * A self-referencing table's set-aside: its changed and removed keys into a temporary table; then one
+ * statement deletes those rows and every row under them (recursively, through each acting key), and
+ * keeps the rows under them that are neither changed nor removed, to be put back.
+ */
+async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableShape, diff: TableDiff, keys: readonly ActingKey[], name: string, sink: DmlSink): Promise<void> {
+  const target = shape.target;
+  const gone = `pg_temp.${quoteIdent(`${name.slice('pg_temp.'.length).replace(/"/g, '')}_keys`)}`;
+  const equality = keyEquality(table, plan);
+  const isKey = (alias: string) => plan.key.map((c, i) => `${alias}.${quoteIdent(c)} ${equality[i]} x.c${i}`).join(' AND ');
+  const refs = [...new Set(keys.flatMap((k) => k.refColumns))];
+  await sink.write(`-- ${tableId(table)}: the rows under its changed rows (it references itself) set aside, put back after\n`);
+  await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${target} WITH NO DATA;\n`);
+  await sink.write(`CREATE TEMPORARY TABLE ${gone} ON COMMIT DROP AS SELECT ${plan.key.map((c, i) => `t.${quoteIdent(c)} AS c${i}`).join(', ')} FROM ${target} AS t WITH NO DATA;\n`);
+  for (const batch of chunks([...diff.changed, ...diff.removed], STATEMENT_ROWS)) {
+    await sink.write(`INSERT INTO ${gone} VALUES
+  ${batch.map(keyValues(plan, shape)).join(',\n  ')};\n`);
+  }
+  const link = (from: string) => keys.map((k) => `(${k.columns.map((c, i) => `c.${quoteIdent(c)} = ${from}.${quoteIdent(k.refColumns[i]!)}`).join(' AND ')})`).join(' OR ');
+  const cols = refs.map((c) => `c.${quoteIdent(c)}`).join(', ');
+  await sink.write(`WITH RECURSIVE under("ayb id", ${refs.map(quoteIdent).join(', ')}) AS (
+  SELECT c.ctid, ${cols} FROM ${target} AS c JOIN ${target} AS t ON ${link('t')} JOIN ${gone} AS x ON ${isKey('t')}
+   WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')})
+  UNION
+  SELECT c.ctid, ${cols} FROM ${target} AS c JOIN under AS u ON ${link('u')}
+   WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')})),
+d AS (DELETE FROM ${target} AS c WHERE c.ctid IN (SELECT "ayb id" FROM under) OR EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')}) RETURNING c.*)
+INSERT INTO ${name} SELECT * FROM d AS c WHERE NOT EXISTS (SELECT FROM ${gone} AS x WHERE ${isKey('c')});\n`);
+}
+
+/** The INSERT that puts a table's rows set aside back (without a WHERE, which the caller may add). */
+function restoreSql(child: DataTable, name: string): string {
+  const writable = child.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
+  const overriding = child.columns.some((c) => c.identityAlways && !c.generated) ? ' OVERRIDING SYSTEM VALUE' : '';
+  return writable.length === 0
+    ? `INSERT INTO ${qualified(child)} SELECT FROM ${name}`
+    : `INSERT INTO ${qualified(child)} (${writable.join(', ')})${overriding} SELECT ${writable.join(', ')} FROM ${name}`;
+}
+
+async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink): Promise<void> {
+  let n = 0;
+  for (const { keys, self } of stashes) {
+    if (self) { n++; continue; } // put back inside the statement of the table's own rows (writeReferenced)
+    for (const key of keys) {
+      const child = a.catalog.tables.get(key.child)!;
+      await sink.write(`-- ${key.child}: the rows set aside put back\n${restoreSql(child, stashName(++n))};\n`);
+    }
+  }
+}
+
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
   if (tables.length === 0) return;
   await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
-  const inPlace = (t: DataTable) => t.deleteActions === true;
+  const inPlace = (t: DataTable) => t.deleteActions === true && !stashed.has(t);
   for (const table of [...tables].reverse()) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
@@ -381,6 +533,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
       `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
       mapBatches(rowBatches(b, plan, inserted), rowValues),
       (gate) => `) AS v WHERE ${gate}`);
+    const restore = selfRestores.get(table);
+    if (restore) await statement.raw(`${tableId(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
 }
