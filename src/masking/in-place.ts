@@ -45,7 +45,9 @@ export function derivedTriggers(table: PlannedTable): { enable: string[]; restor
   for (const [name, enabled] of triggers) {
     if (enabled === 'A') continue;
     enable.push(`ALTER TABLE ONLY ${relationSql(table)} ENABLE ALWAYS TRIGGER ${quoteIdent(name)}`);
-    restore.push(`ALTER TABLE ONLY ${relationSql(table)} ENABLE TRIGGER ${quoteIdent(name)}`);
+    // Back to the mode it had (pg_trigger.tgenabled): origin, replica or disabled.
+    const mode = enabled === 'R' ? 'ENABLE REPLICA' : enabled === 'D' ? 'DISABLE' : 'ENABLE';
+    restore.push(`ALTER TABLE ONLY ${relationSql(table)} ${mode} TRIGGER ${quoteIdent(name)}`);
   }
   return { enable, restore };
 }
