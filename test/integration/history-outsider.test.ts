@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,4 +97,65 @@ describe('history outsider: a damaged breaks.json', () => {
     await toml('history');
     expect((await cli('history')).exitCode).toBe(0);
   }, 300_000);
+});
+
+/**
+ * A dir changed back (A → B → A) must start a fresh base backup in A, or nothing after the switch is
+ * restorable. When that backup fails at the switch (here: replication connections refused by
+ * pg_hba.conf), the next command must try again, not wait for base_backup_every (1 day by default).
+ * The judge: the folders of A/base listed directly, and the rows of a branch at a moment after the
+ * switch counted on main by the server's clock.
+ */
+describe('history outsider: the fresh base backup of a dir changed back fails once', () => {
+  let cluster: TestCluster;
+  let work: string;
+  const cli = (...args: string[]) => runCli(args, { cwd: work, timeout: 300_000 });
+  const toml = (dir: string) => writeFile(
+    path.join(work, 'ayb.toml'),
+    `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "${dir}"\n`,
+  );
+  const hba = () => path.join(cluster.dataDir, 'pg_hba.conf');
+  let hbaBefore: string;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ private: true });
+    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-history-outsider-'));
+    await chmod(work, 0o755);
+    await cluster.query('CREATE TABLE marks (id int PRIMARY KEY, written_at timestamptz NOT NULL)');
+    await toml('history');
+    const first = await cli('history');
+    expect(first.exitCode, first.stderr).toBe(0);
+    await toml('elsewhere');
+    expect((await cli('history')).exitCode).toBe(0);
+    hbaBefore = await readFile(hba(), 'utf8');
+  }, 600_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('the next command takes the base backup that failed at the switch back', async () => {
+    await writeFile(hba(), `local replication all reject\nhost replication all all reject\n${hbaBefore}`);
+    await cluster.query('SELECT pg_reload_conf()');
+    const switchedAt = Date.now();
+    await toml('history');
+    const back = await cli('history');
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(back.stderr).toMatch(/could not be taken/);
+    await writeFile(hba(), hbaBefore);
+    await cluster.query('SELECT pg_reload_conf()');
+    const after = await cli('history');
+    expect(after.exitCode, after.stderr).toBe(0);
+    const folders = (await readdir(path.join(work, 'history', 'base'))).filter((f) => !f.startsWith('.'));
+    const finished = folders.map((f) => Date.parse(f.replace(/T(\d\d)-(\d\d)-(\d\d)/, 'T$1:$2:$3')));
+    expect(finished.some((t) => t > switchedAt)).toBe(true);
+    // And a moment after it is restorable, holding exactly main's rows of that moment.
+    await cluster.query('INSERT INTO marks VALUES (1, clock_timestamp())');
+    const moment = (await cluster.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
+    await cluster.query('INSERT INTO marks VALUES (2, clock_timestamp())');
+    const made = await cli('branch', 'create', 'after-switch', '--from', `main@${moment}`);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const ids = (await cluster.query<{ id: number }>('SELECT id FROM marks ORDER BY id', [], 'ayb_branch_after_switch')).rows.map((r) => r.id);
+    expect(ids).toEqual([1]);
+  }, 600_000);
 });
