@@ -202,13 +202,14 @@ function breakAfter(breaks: readonly HistoryBreak[], from: Date): HistoryBreak |
 
 /**
  * The newest base backup a restore to `at` can start from: it ended before `at`, and no break of
- * the WAL lies between its end and `at`.
+ * the WAL lies between its end and `at` (`atMicros`: the moment to the microsecond, when known).
  */
-export function backupFor(backups: readonly BaseBackup[], at: Date, breaks: readonly HistoryBreak[] = []): BaseBackup | undefined {
+export function backupFor(backups: readonly BaseBackup[], at: Date, breaks: readonly HistoryBreak[] = [], atMicros: number = at.getTime() * 1000): BaseBackup | undefined {
   const backup = trusted(backups, breaks).filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
   if (!backup) return undefined;
   const brk = breakAfter(breaks.filter((b) => !b.unknown), backup.finishedAt);
-  return brk && brk.at.getTime() < at.getTime() ? undefined : backup;
+  // In microseconds: a break is written to the millisecond, and a moment later in that millisecond is after it.
+  return brk && brk.at.getTime() * 1000 < atMicros ? undefined : backup;
 }
 
 /**

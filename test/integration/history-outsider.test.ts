@@ -61,6 +61,17 @@ describe('history outsider: a damaged breaks.json', () => {
     expect(shownRestorable(json.json(), await writtenAt(3))).toBe(true);
   }, 300_000);
 
+  it('a moment 999 µs after a range ends (the same millisecond) is in the gap: refused at once (exit 3)', async () => {
+    const json = await cli('history', '--json');
+    expect(json.exitCode, json.stderr).toBe(0);
+    const gap = (json.json() as Shown).gaps[0]!;
+    expect(gap.from).toMatch(/\.\d{3}Z$/);
+    const moment = gap.from.replace(/(\.\d{3})Z$/, '$1999Z');
+    const refused = await cli('branch', 'create', 'edge-us', '--from', `main@${moment}`, '--json');
+    expect(refused.exitCode, refused.stderr).toBe(3);
+    expect(JSON.parse(refused.stdout).error.code).toBe('outside_history_window');
+  }, 300_000);
+
   for (const [label, damage] of [
     ['truncated', (s: string) => s.slice(0, Math.floor(s.length / 2))],
     ['not a list', () => '{"at": "2026-01-01T00:00:00Z"}\n'],
