@@ -72,6 +72,23 @@ describe('history outsider: a damaged breaks.json', () => {
     expect(JSON.parse(refused.stdout).error.code).toBe('outside_history_window');
   }, 300_000);
 
+  it('the same moment written in +05:30 and -0330 restores exactly the rows committed before it (row 3 itself commits after its written_at)', async () => {
+    let n = 0;
+    for (const zone of ['+05:30', '-03:30']) {
+      const { t, expected } = (await cluster.query<{ t: string; expected: number[] }>(
+        `SELECT to_char(written_at AT TIME ZONE $1::interval, 'YYYY-MM-DD"T"HH24:MI:SS.US') || $2 AS t,
+                (SELECT array_agg(id ORDER BY id) FROM marks m WHERE m.written_at < w.written_at) AS expected
+           FROM marks w WHERE id = 3`, [zone, zone === '-03:30' ? '-0330' : zone],
+      )).rows[0]!;
+      expect(expected).toEqual([1, 2]);
+      const name = `zone-${++n}`;
+      const made = await cli('branch', 'create', name, '--from', `main@${t}`);
+      expect(made.exitCode, `${t}: ${made.stderr}`).toBe(0);
+      const ids = (await cluster.query<{ id: number }>('SELECT id FROM marks ORDER BY id', [], `ayb_branch_zone_${n}`)).rows.map((r) => r.id);
+      expect(ids).toEqual(expected);
+    }
+  }, 300_000);
+
   for (const [label, damage] of [
     ['truncated', (s: string) => s.slice(0, Math.floor(s.length / 2))],
     ['not a list', () => '{"at": "2026-01-01T00:00:00Z"}\n'],
