@@ -70,7 +70,8 @@ export interface HistoryStatus {
 export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> {
   const history = historyOf(ctx);
   const backups = await listBaseBackups(history);
-  const found = historyRanges(backups, await readBreaks(history.dir));
+  const breaks = await readBreaks(history.dir);
+  const found = historyRanges(backups, breaks);
   const sized = await Promise.all(backups.map(async (b: BaseBackup) => ({
     name: b.name,
     started_at: b.startedAt.toISOString(),
@@ -100,7 +101,10 @@ export async function historyStatus(ctx: OpenedContext): Promise<HistoryStatus> 
     total_bytes: walBytes + (await diskUsage(baseDir(history))),
     share,
     archiving,
-    warnings: archiving.failing ? [`${archivingFailure(history, archiving)}; ${archivingFix(history)}`] : [],
+    warnings: [
+      ...(archiving.failing ? [`${archivingFailure(history, archiving)}; ${archivingFix(history)}`] : []),
+      ...breaks.filter((b) => b.unknown).map((b) => b.why),
+    ],
   };
 }
 

@@ -8,7 +8,7 @@ import { withFileLock } from '../postgres/lock.js';
 import { type ManagedClusterOptions, prepareServiceDir, restartManagedCluster, runAsServiceUser, shareCredentialsWithServiceUser } from '../postgres/managed/index.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { findTool } from '../postgres/tools.js';
-import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, recordBreak, removeLeftovers, walDir } from './store.js';
+import { type BackupMeta, baseDir, type BaseBackup, backupsToPrune, diskUsage, type HistorySettings, listBaseBackups, readBreaks, recordBreak, removeLeftovers, walDir } from './store.js';
 
 /** A base backup of a large database takes a while; others wait for it rather than take a second one. */
 const BACKUP_LOCK_TIMEOUT_MS = 6 * 3600_000;
@@ -45,14 +45,19 @@ export async function ensureHistory(settings: HistorySettings, main: ConnInfo, l
   const turnedOn = await ensureArchiving(settings, main, log);
   const archiving = await withClient(main, (c) => archiverStatus(c));
   if (archiving.failing) log?.(`warning: ${archivingFailure(settings, archiving)}; ${archivingFix(settings)}`);
-  const newest = (await listBaseBackups(settings)).at(-1);
-  if (turnedOn || !newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs) {
+  // Also due when the newest base backup is older than a break of this folder (a fresh one failed
+  // when the dir was changed back or archiving turned on): it cannot reach any moment since.
+  const due = async () => {
+    const newest = (await listBaseBackups(settings)).at(-1);
+    const lastBreak = (await readBreaks(settings.dir)).filter((b) => !b.unknown).at(-1);
+    return !newest || Date.now() - newest.finishedAt.getTime() >= settings.everyMs || (lastBreak !== undefined && newest.finishedAt.getTime() <= lastBreak.at.getTime());
+  };
+  if (turnedOn || (await due())) {
     // Due, but never at the cost of the command it runs before (a branch list, a create, a prune
     // that would free the space): a failure is a warning, and the next command tries again.
     try {
       await withFileLock(path.join(settings.dir, '.backup.lock'), async () => {
-        const again = (await listBaseBackups(settings)).at(-1);
-        if (!turnedOn && again && Date.now() - again.finishedAt.getTime() < settings.everyMs) return;
+        if (!turnedOn && !(await due())) return;
         await takeBaseBackup(settings, main, log);
         await pruneHistory(settings, log);
       }, BACKUP_LOCK_TIMEOUT_MS);

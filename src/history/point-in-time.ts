@@ -59,6 +59,12 @@ export function parsePointInTime(text: string, now: Date = new Date()): PointInT
   return { source, at: new Date(parsed), time, label: `main@${time}` };
 }
 
+/** The moment in microseconds since the epoch: `at` keeps milliseconds, `time` may carry three digits more. */
+export function momentMicros(at: PointInTime): number {
+  const digits = /\.(\d{1,6})/.exec(at.time)?.[1] ?? '';
+  return at.at.getTime() * 1000 + Number(digits.padEnd(6, '0').slice(3, 6));
+}
+
 /** Date.parse rolls 2026-02-30 over to March; a calendar date that does not exist is an error. */
 function sameCalendarDay(date: string, clock: string, offset: string, parsed: number): boolean {
   const minutes = offset === 'Z' ? 0 : (offset.startsWith('-') ? -1 : 1) * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6)));

@@ -8,7 +8,7 @@ import { MANAGED_SUPERUSER, prepareServiceDir, runAsServiceUser, startClusterIn,
 import { freePort } from '../postgres/ports.js';
 import { quoteLiteral } from '../postgres/quote.js';
 import { archiverStatus, archivingFailure, archivingFix } from './archive.js';
-import { type PointInTime, recoveryTargetTime } from './point-in-time.js';
+import { momentMicros, type PointInTime, recoveryTargetTime } from './point-in-time.js';
 import { type BaseBackup, backupFor, type HistoryGap, type HistoryRange, historyRanges, type HistorySettings, historyWindow, listBaseBackups, readBreaks, removeLeftovers, walDir } from './store.js';
 
 const ARCHIVE_WAIT_MS = 120_000;
@@ -57,10 +57,11 @@ export async function checkInWindow(settings: HistorySettings, at: PointInTime):
   const backups = await listBaseBackups(settings);
   const breaks = await readBreaks(settings.dir);
   const window = historyWindow(backups);
-  const backup = backupFor(backups, at.at, breaks);
+  const micros = momentMicros(at);
+  const backup = backupFor(backups, at.at, breaks, micros);
   if (!backup || !window || at.at.getTime() > Date.now()) {
     const { ranges, gaps } = historyRanges(backups, breaks);
-    const gap = gaps.find((g) => at.at.getTime() > g.from.getTime() && at.at.getTime() < g.to.getTime());
+    const gap = gaps.find((g) => micros > g.from.getTime() * 1000 && micros < g.to.getTime() * 1000);
     if (gap) throw inGapError(at, gap, ranges);
     throw outsideWindowError(at, ranges.length > 0 ? { from: ranges[0]!.from, to: ranges.at(-1)!.to } : window);
   }

@@ -105,25 +105,57 @@ export interface HistoryBreak {
   readonly at: Date;
   /** What stopped the WAL, for `ayb history` and the refusal of a moment in the gap. */
   readonly why: string;
+  /**
+   * The moment could not be read (breaks.json damaged or hand-edited): somewhere before the
+   * newest base backup the WAL may have gone elsewhere, so only that backup is trusted.
+   * `raw` is what was there, written back as it was so that the doubt survives the next break.
+   */
+  readonly unknown?: { readonly raw: unknown };
 }
 
 const breaksFile = (dir: string) => path.join(dir, 'breaks.json');
 
+/** breaks.json of `dir`: none when missing; what cannot be read becomes a break of unknown moment, never nothing. */
 export async function readBreaks(dir: string): Promise<HistoryBreak[]> {
+  let text: string;
   try {
-    const raw = JSON.parse(await readFile(breaksFile(dir), 'utf8')) as { at: string; why: string }[];
-    return raw.map((b) => ({ at: new Date(b.at), why: b.why })).sort((a, b) => a.at.getTime() - b.at.getTime());
-  } catch {
-    return [];
+    text = await readFile(breaksFile(dir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    return [unknownBreak(`${breaksFile(dir)} cannot be read (${(error as Error).message})`, { unreadable: true })];
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  if (!Array.isArray(raw)) return [unknownBreak(`${breaksFile(dir)} is not a list of breaks (damaged or hand-edited)`, { unreadable: text.slice(0, 200) })];
+  return raw
+    .map((entry: unknown): HistoryBreak => {
+      const e = (entry ?? {}) as { at?: unknown; why?: unknown };
+      const at = typeof e.at === 'string' ? new Date(e.at) : new Date(Number.NaN);
+      if (Number.isNaN(at.getTime())) return unknownBreak(`an entry of ${breaksFile(dir)} has no readable moment (${JSON.stringify(entry).slice(0, 120)})`, entry);
+      return { at, why: typeof e.why === 'string' ? e.why : 'the WAL went elsewhere' };
+    })
+    .sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+function unknownBreak(why: string, raw: unknown): HistoryBreak {
+  return { at: new Date(0), why: `${why}: only moments after the newest base backup are trusted`, unknown: { raw } };
 }
 
 /** Appends a break (written under a temporary name and renamed, so a crash leaves the old list or the new one). */
 export async function recordBreak(dir: string, brk: HistoryBreak): Promise<void> {
-  const breaks = [...(await readBreaks(dir)), brk].map((b) => ({ at: b.at.toISOString(), why: b.why }));
+  const breaks = [...(await readBreaks(dir)), brk].map((b) => (b.unknown ? b.unknown.raw : { at: b.at.toISOString(), why: b.why }));
   const temporary = `${breaksFile(dir)}.${process.pid}`;
   await writeFile(temporary, JSON.stringify(breaks, null, 2) + '\n');
   await rename(temporary, breaksFile(dir));
+}
+
+/** Base backups a restore may start from: with a break of unknown moment, only the newest. */
+function trusted(backups: readonly BaseBackup[], breaks: readonly HistoryBreak[]): readonly BaseBackup[] {
+  return breaks.some((b) => b.unknown) ? backups.slice(-1) : backups;
 }
 
 /** A run of moments that can be restored. */
@@ -142,8 +174,9 @@ export interface HistoryGap extends HistoryRange {
  * after it (or `now`); overlapping reaches are one range. Pure.
  */
 export function historyRanges(backups: readonly BaseBackup[], breaks: readonly HistoryBreak[], now: Date = new Date()): { ranges: HistoryRange[]; gaps: HistoryGap[] } {
-  const reaches = backups
-    .map((b) => ({ from: b.finishedAt, to: breakAfter(breaks, b.finishedAt)?.at ?? now }))
+  const known = breaks.filter((b) => !b.unknown);
+  const reaches = trusted(backups, breaks)
+    .map((b) => ({ from: b.finishedAt, to: breakAfter(known, b.finishedAt)?.at ?? now }))
     .filter((r) => r.to.getTime() >= r.from.getTime())
     .sort((a, b) => a.from.getTime() - b.from.getTime());
   const ranges: HistoryRange[] = [];
@@ -157,7 +190,7 @@ export function historyRanges(backups: readonly BaseBackup[], breaks: readonly H
   }
   const gaps = ranges.slice(1).map((range, i) => {
     const before = ranges[i]!;
-    return { from: before.to, to: range.from, why: breakAfter(breaks, before.to)?.why ?? 'no base backup reaches these moments' };
+    return { from: before.to, to: range.from, why: breakAfter(known, before.to)?.why ?? 'no base backup reaches these moments' };
   });
   return { ranges, gaps };
 }
@@ -169,13 +202,14 @@ function breakAfter(breaks: readonly HistoryBreak[], from: Date): HistoryBreak |
 
 /**
  * The newest base backup a restore to `at` can start from: it ended before `at`, and no break of
- * the WAL lies between its end and `at`.
+ * the WAL lies between its end and `at` (`atMicros`: the moment to the microsecond, when known).
  */
-export function backupFor(backups: readonly BaseBackup[], at: Date, breaks: readonly HistoryBreak[] = []): BaseBackup | undefined {
-  const backup = backups.filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
+export function backupFor(backups: readonly BaseBackup[], at: Date, breaks: readonly HistoryBreak[] = [], atMicros: number = at.getTime() * 1000): BaseBackup | undefined {
+  const backup = trusted(backups, breaks).filter((b) => b.finishedAt.getTime() <= at.getTime()).at(-1);
   if (!backup) return undefined;
-  const brk = breakAfter(breaks, backup.finishedAt);
-  return brk && brk.at.getTime() < at.getTime() ? undefined : backup;
+  const brk = breakAfter(breaks.filter((b) => !b.unknown), backup.finishedAt);
+  // In microseconds: a break is written to the millisecond, and a moment later in that millisecond is after it.
+  return brk && brk.at.getTime() * 1000 < atMicros ? undefined : backup;
 }
 
 /**
