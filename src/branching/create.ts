@@ -79,7 +79,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     if (!locked) {
       const existing = await withControl(ctx, (c) => findRow(c, name));
       if (existing?.status === 'ready' && existing.kind === kind && options.ifNotExists) {
-        return { branch: await getBranch(ctx, name, kind), created: false };
+        return { branch: await getBranch(ctx, name, kind, { sizes: false }), created: false };
       }
       if (options.ifNotExists) {
         // A re-run CI job racing the first one: wait for that create, then take its result.
@@ -99,7 +99,7 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
     }
 
     const claim = await withControl(ctx, (client) => reserve(ctx, client, maint, { ...options, kind, ref, masking, branchDatabase }));
-    if (!('row' in claim)) return { branch: await getBranch(ctx, name, kind), created: false };
+    if (!('row' in claim)) return { branch: await getBranch(ctx, name, kind, { sizes: false }), created: false };
 
     const { row, source, job } = claim;
     let strategy: CloneStrategy | null = null;

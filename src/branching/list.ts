@@ -60,13 +60,14 @@ export async function withSizes(client: Client, rows: BranchRow[], options: List
   });
 }
 
-export async function getBranch(ctx: BranchContext, name: string, kind: RecordKind = 'branch'): Promise<Branch> {
+/** One record; with its size unless `sizes: false` (what a create answers: the branch it made, or found, unsized). */
+export async function getBranch(ctx: BranchContext, name: string, kind: RecordKind = 'branch', options: { readonly sizes?: boolean } = {}): Promise<Branch> {
   validateBranchName(name);
   return withControl(ctx, async (client) => {
     const row = await findRow(client, name);
     if (!row) throw await notFoundNear(client, name, kind);
     if (row.kind !== kind) throw wrongKindError(row, kind);
-    const [branch] = await withSizes(client, [row], { sizes: true });
+    const [branch] = await withSizes(client, [row], { sizes: options.sizes ?? true });
     return branch!;
   });
 }
