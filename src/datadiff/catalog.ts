@@ -101,6 +101,41 @@ const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '
 /** The oids of the tables that hold rows (as the first query reads them), for the other queries. */
 const TABLE_OIDS = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}`;
 
+/** Candidate keys of each table: primary key first, then unique indexes on plain not-null columns, oldest first; with each column's equality operator. */
+const KEYS_SQL = `SELECT i.indrelid, i.indisprimary AS primary,
+            array_agg(a.attname::text ORDER BY k.ord) AS columns,
+            array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
+       FROM pg_index i
+       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+       LEFT JOIN pg_opclass oc ON oc.oid = i.indclass[(k.ord - 1)::int]
+       LEFT JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopmethod = oc.opcmethod AND ao.amopstrategy = 3
+            AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
+       LEFT JOIN pg_operator op ON op.oid = ao.amopopr
+       LEFT JOIN pg_namespace opn ON opn.oid = op.oprnamespace
+      WHERE i.indrelid IN (${TABLE_OIDS}) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+        AND k.ord <= i.indnkeyatts
+      GROUP BY i.indrelid, i.indexrelid, i.indisprimary
+     HAVING bool_and(a.attnotnull)
+      ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid`;
+
+/** Tables (leaves) that a foreign key with a delete action other than NO ACTION points at: whether the child is plain, and the columns. */
+const ACTED_ON_SQL = `SELECT p.relid,
+            (con.conparentid = 0 OR (cc.relispartition AND parent.conrelid <> con.conrelid AND parent.confrelid = con.confrelid))
+              AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
+            cn.nspname AS schema, cc.relname AS name,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
+       FROM pg_constraint con
+       JOIN pg_class cc ON cc.oid = con.conrelid
+       JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class rc ON rc.oid = con.confrelid
+       LEFT JOIN pg_constraint parent ON parent.oid = con.conparentid
+       CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
+      WHERE con.contype = 'f' AND con.confdeltype <> 'a'
+        -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
+        AND cc.relkind <> 'p'`;
+
 /**
  * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
  * holds none of its own, so its rows are compared in its partitions. `exclude` names tables
@@ -129,22 +164,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   );
   // Primary key first, then unique indexes on plain not-null columns, oldest first.
   const keysRows = q<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
-    `SELECT i.indrelid, i.indisprimary AS primary,
-            array_agg(a.attname::text ORDER BY k.ord) AS columns,
-            array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
-       FROM pg_index i
-       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-       LEFT JOIN pg_opclass oc ON oc.oid = i.indclass[(k.ord - 1)::int]
-       LEFT JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopmethod = oc.opcmethod AND ao.amopstrategy = 3
-            AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
-       LEFT JOIN pg_operator op ON op.oid = ao.amopopr
-       LEFT JOIN pg_namespace opn ON opn.oid = op.oprnamespace
-      WHERE i.indrelid IN (${TABLE_OIDS}) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
-        AND k.ord <= i.indnkeyatts
-      GROUP BY i.indrelid, i.indexrelid, i.indisprimary
-     HAVING bool_and(a.attnotnull)
-      ORDER BY i.indrelid, i.indisprimary DESC, i.indexrelid`,
+    KEYS_SQL,
   );
   const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
     `SELECT tgrelid, tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
@@ -162,21 +182,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   // With each, whether it is a plain one (between two plain tables: its own constraint, or a leaf's copy of
   // its partitioned table's, whose rows can be set aside and put back in that leaf), and its columns.
   const actedRows = q<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[] }>(
-    `SELECT p.relid,
-            (con.conparentid = 0 OR (cc.relispartition AND parent.conrelid <> con.conrelid AND parent.confrelid = con.confrelid))
-              AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
-            cn.nspname AS schema, cc.relname AS name,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
-       FROM pg_constraint con
-       JOIN pg_class cc ON cc.oid = con.conrelid
-       JOIN pg_namespace cn ON cn.oid = cc.relnamespace
-       JOIN pg_class rc ON rc.oid = con.confrelid
-       LEFT JOIN pg_constraint parent ON parent.oid = con.conparentid
-       CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
-      WHERE con.contype = 'f' AND con.confdeltype <> 'a'
-        -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
-        AND cc.relkind <> 'p'`,
+    ACTED_ON_SQL,
   );
   const sequencesRows = q<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
