@@ -6,7 +6,7 @@ import { checkDeletable, deleteBranch } from '../branching/delete.js';
 import { expiryFromFlags } from '../branching/expiry.js';
 import type { StrategyChoice } from '../config/schema.js';
 import type { RecordKind } from '../core/records.js';
-import { branchDetailColumns, branchJson } from '../output/branch-view.js';
+import { branchDetailColumns, branchJson, deleteJson } from '../output/branch-view.js';
 import { CLEAR_LINE, copyProgressLine } from '../output/progress.js';
 import { configuredDatabase, loadConfig, type LoadedConfig } from '../config/resolve.js';
 import { ExitCode, UsageError } from '../core/errors.js';
@@ -145,8 +145,7 @@ export abstract class DatabaseCommand extends BaseCommand {
     // so the delete runs to its end and the interrupt is reported afterwards.
     const result = await this.interruptible(() => deleteBranch(ctx, options));
     if (this.writer.json) {
-      const record = { ...(result.deleted_merge_record ? { deleted_merge_record: result.deleted_merge_record } : {}), ...(result.kept_merge_record ? { kept_merge_record: result.kept_merge_record } : {}) };
-      this.writer.jsonDocument({ name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}), ...record });
+      this.writer.jsonDocument(deleteJson(result));
     } else {
       const What = kind === 'snapshot' ? 'Snapshot' : 'Branch';
       if (result.deleted_children) this.writer.log(`Deleted ${result.deleted_children.length} branch(es) made from "${result.name}": ${result.deleted_children.join(', ')}`);

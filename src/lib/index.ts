@@ -25,7 +25,7 @@ import type { StrategyChoice } from '../config/schema.js';
 import { AybError, ExitCode } from '../core/errors.js';
 import type { RecordKind } from '../core/records.js';
 import { tableChange, type TableDataChange } from '../datadiff/data-diff.js';
-import { branchJson, type BranchJson } from '../output/branch-view.js';
+import { branchJson, type BranchJson, deleteJson } from '../output/branch-view.js';
 
 export { AybError, ExitCode };
 export type { BranchJson, MergeResult, MergeStrategy, RecordKind, StrategyChoice, TableDataChange };
@@ -114,6 +114,10 @@ export interface DeleteJson {
   readonly branch_database: string;
   readonly deleted: boolean;
   readonly deleted_children?: readonly string[];
+  /** The branch's merge record (snapshot `<branch>-merged-<time>`), deleted with it. */
+  readonly deleted_merge_record?: string;
+  /** Its merge record, kept because branches were made from it. */
+  readonly kept_merge_record?: string;
 }
 
 /** The document `--json` prints for an error: `{"error": {code, message, exit_code, hint?, …details}}`. */
@@ -232,7 +236,7 @@ export class Ayb {
   private deleteRecord(kind: RecordKind, name: string, options: DeleteOptions): Promise<DeleteJson> {
     return this.command(async (ctx) => {
       const result = await deleteBranch(ctx, { name, kind, force: options.force, ifExists: options.ifExists, withChildren: options.withChildren });
-      return { name: result.name, branch_database: result.branch_database, deleted: result.deleted, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) };
+      return deleteJson(result);
     });
   }
 

@@ -1,5 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import type { Branch } from '../core/records.js';
+import type { DeleteResult } from '../branching/delete.js';
 import { expiresIn, formatBytes } from './format.js';
 import { type Column, statusColor } from './writer.js';
 
@@ -174,4 +175,16 @@ export function snapshotListColumns(options: ListColumnOptions = {}): Column<Bra
     { header: 'Expires', get: (b) => expiresIn(b.expires_at), color: expiresColor },
     ...maskedColumn(options),
   ];
+}
+
+/** What a delete says in JSON (`ayb branch delete --json`, the library, MCP, the admin API): optional fields only when they apply. */
+export function deleteJson(result: DeleteResult): DeleteResult {
+  return {
+    name: result.name,
+    branch_database: result.branch_database,
+    deleted: result.deleted,
+    ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}),
+    ...(result.deleted_merge_record ? { deleted_merge_record: result.deleted_merge_record } : {}),
+    ...(result.kept_merge_record ? { kept_merge_record: result.kept_merge_record } : {}),
+  };
 }

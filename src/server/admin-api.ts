@@ -13,7 +13,7 @@ import { resetBranch } from '../branching/reset.js';
 import { historyStatus } from '../branching/point-in-time.js';
 import { StrategySchema } from '../config/schema.js';
 import type { Branch, RecordKind } from '../core/records.js';
-import { branchJson } from '../output/branch-view.js';
+import { branchJson, deleteJson } from '../output/branch-view.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { tableChange } from '../datadiff/data-diff.js';
 import { renderChangesText } from '../schema/render.js';
@@ -214,7 +214,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
       }
       throw error;
     });
-    return json(200, { status: 'deleted', name, ...(result.deleted_children ? { deleted_children: result.deleted_children } : {}) });
+    const { deleted_children, deleted_merge_record, kept_merge_record } = deleteJson(result);
+    return json(200, { status: 'deleted', name, ...(deleted_children ? { deleted_children } : {}), ...(deleted_merge_record ? { deleted_merge_record } : {}), ...(kept_merge_record ? { kept_merge_record } : {}) });
   }
 
   function refuseServed(name: string, what: 'delete' | 'reset'): void {
