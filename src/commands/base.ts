@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { newSession, openContext, type OpenedContext } from '../branching/context.js';
 import type { ControlSession } from '../branching/session.js';
-import { createBranch } from '../branching/create.js';
+import { createFromPausedSource } from '../branching/paused-copy.js';
 import { checkDeletable, deleteBranch } from '../branching/delete.js';
 import { expiryFromFlags } from '../branching/expiry.js';
 import type { StrategyChoice } from '../config/schema.js';
@@ -88,7 +88,7 @@ export abstract class DatabaseCommand extends BaseCommand {
     const ctx = source.kind === 'point-in-time' ? await this.historyContext(flags) : await this.branchContext(flags);
     const started = Date.now();
     const { branch, created } = await this.interruptible((signal) =>
-      createBranch(ctx, {
+      createFromPausedSource(ctx, {
         name,
         kind,
         source,

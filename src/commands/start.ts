@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { branchUrl } from '../branching/context.js';
+import { branchConn, branchUrl } from '../branching/context.js';
 import { UsageError } from '../core/errors.js';
 import { resolveAdminPassword } from '../server/auth.js';
 import { isLoopbackHost } from '../server/hosts.js';
@@ -17,7 +17,7 @@ export default class Start extends DatabaseCommand {
 - GET /api/admin/diff?from=main&to=<branch>: a schema diff
 - /admin: the dashboard (the branch tree with URLs, diff, data changes on request, reset, expiry; masked and point-in-time creates; snapshots; the tables of the served database)
 
-With --pooler, it also runs a PgBouncer (transaction pooling; Debian package pgbouncer) on a free local port: the branch URLs of the admin API go through it, and an API create from main or a branch pauses that database in the pooler for the copy (PAUSE, template copy, RESUME), so clients connected through it keep their connections and the copy needs no dump. Under transaction pooling a client keeps its connection but no session state between transactions (SET, session advisory locks, LISTEN, temporary tables, prepared statements).
+With --pooler, it also runs a PgBouncer (transaction pooling; Debian package pgbouncer) on a free local port: the branch URLs of the admin API go through it (--json: pooler_url for the served database), and a create from main or a branch pauses that database in the pooler for the copy (PAUSE, template copy, RESUME), so clients connected through it keep their connections and the copy needs no dump. That holds for creates made through the admin API and for "ayb branch create" and the library on the same machine while the server runs (they ask it through a socket in ~/.ayb/poolers/, or AYB_STATE_DIR). Under transaction pooling a client keeps its connection but no session state between transactions (SET, session advisory locks, LISTEN, temporary tables, prepared statements); a transaction still open when a copy starts is waited for up to 10 s, then the copy goes on without the pause (a dump if the source is busy).
 
 With --branch, the server serves that ready branch's database instead of main; the admin API still manages the branches of main.
 
@@ -58,6 +58,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     const { served } = running;
 
     const databaseUrl = branchUrl(ctx, served.database);
+    const poolerUrl = running.pooler?.url(branchConn(ctx, served.database));
     const where = `database ${served.database}${served.branch ? ` (branch ${served.branch})` : ' (main)'}`;
     if (this.writer.json) {
       this.writer.jsonDocument({
@@ -66,6 +67,8 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
         database: served.database,
         branch: served.branch,
         database_url: databaseUrl,
+        // With --pooler: the served database through the pooler (password masked), what clients should use.
+        ...(poolerUrl ? { pooler_url: poolerUrl } : {}),
         admin_password_source: password.source,
       });
     } else {
@@ -74,6 +77,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
           `ayb listening on ${running.origin} — serving ${where}`,
           `  Dashboard     ${running.origin}/admin`,
           `  Database URL  ${databaseUrl}`,
+          ...(poolerUrl ? [`  Pooler URL    ${poolerUrl}  (transaction pooling: connect agents here)`] : []),
           ...(ctx.main.password ? [`                with the password: ayb branch url ${served.branch ?? 'main'}`] : []),
         ].join('\n'),
       );

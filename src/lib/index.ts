@@ -10,7 +10,8 @@
  * and locks (branching/session.ts), closed when the call returns.
  */
 import { branchUrl, inSession, openContext, type OpenedContext } from '../branching/context.js';
-import { createBranch, type CreateOptions } from '../branching/create.js';
+import type { CreateOptions } from '../branching/create.js';
+import { createFromPausedSource } from '../branching/paused-copy.js';
 import { parseSourceRef } from '../copy/source-ref.js';
 import { diffBranchData } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
@@ -251,7 +252,7 @@ export class Ayb {
 }
 
 async function copy(ctx: OpenedContext, options: CreateOptions): Promise<BranchJson> {
-  const { branch } = await createBranch(ctx, options);
+  const { branch } = await createFromPausedSource(ctx, options);
   return branchJson(branch);
 }
 

@@ -33,7 +33,16 @@ export interface Pooler {
    * open), it is undone and `fn` runs anyway, as without a pooler.
    */
   paused<T>(database: string, fn: () => Promise<T>, waitMs?: number): Promise<T>;
+  /** `paused` in two steps (for a copy made by another process, pause-socket.ts): pause now, release later. */
+  hold(database: string, waitMs?: number): Promise<PauseHold>;
   stop(): Promise<void>;
+}
+
+export interface PauseHold {
+  /** Whether the pooler paused the database (false: not served yet, or a transaction held it past the wait). */
+  readonly paused: boolean;
+  /** Lets go; the last hold of a database resumes it. Safe to call twice. */
+  release(): Promise<void>;
 }
 
 export interface PoolerOptions {
@@ -102,6 +111,62 @@ export async function startPooler(options: PoolerOptions): Promise<Pooler> {
     await stop().catch(() => undefined);
     throw error;
   }
+  /**
+   * One pause per database however many copies of it run at once (the admin API's requests and the
+   * CLI's, through pause-socket.ts): the first asks PAUSE, the last one out RESUME. A new pause
+   * after a RESUME waits for that RESUME to be done, so the two never cross on the pooler.
+   */
+  const holds = new Map<string, { count: number; paused: Promise<boolean> }>();
+  const resuming = new Map<string, Promise<void>>();
+  const hold = async (database: string, waitMs = 10_000): Promise<PauseHold> => {
+    if (!PLAIN_NAME.test(database)) return { paused: false, release: async () => undefined };
+    let entry = holds.get(database);
+    if (!entry) {
+      const previous = resuming.get(database) ?? Promise.resolve();
+      const paused = previous.then(async () => {
+        const client = await admin();
+        try {
+          return await pause(client, database, waitMs, admin);
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      }).catch((error: unknown) => {
+        log?.(`note: could not pause ${database} in the pooler (${(error as Error).message}); copying without`);
+        return false;
+      });
+      entry = { count: 0, paused };
+      holds.set(database, entry);
+    }
+    entry.count++;
+    const mine = entry;
+    const paused = await mine.paused;
+    let released = false;
+    return {
+      paused,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (--mine.count > 0) return;
+        holds.delete(database);
+        if (!paused) return;
+        const done = resume(database).finally(() => { if (resuming.get(database) === done) resuming.delete(database); });
+        resuming.set(database, done);
+        await done;
+      },
+    };
+  };
+  const resume = async (database: string): Promise<void> => {
+    try {
+      const client = await admin();
+      try {
+        await client.query(`RESUME ${database}`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    } catch (error) {
+      log?.(`warning: RESUME ${database} failed: ${(error as Error).message}`);
+    }
+  };
   log?.(`PgBouncer (transaction pooling) listening on 127.0.0.1:${port} for the branches of ${main.database}`);
   return {
     host: '127.0.0.1',
@@ -109,21 +174,14 @@ export async function startPooler(options: PoolerOptions): Promise<Pooler> {
     through,
     url: (conn, showPassword = false) => formatConnInfo(through(conn), { showPassword }),
     async paused(database, fn, waitMs = 10_000) {
-      if (!PLAIN_NAME.test(database)) return fn();
-      const pausing = await admin();
-      let paused = false;
-      try {
-        paused = await pause(pausing, database, waitMs, admin);
-      } catch (error) {
-        log?.(`note: could not pause ${database} in the pooler (${(error as Error).message}); copying without`);
-      }
+      const held = await hold(database, waitMs);
       try {
         return await fn();
       } finally {
-        if (paused) await pausing.query(`RESUME ${database}`).catch((error: unknown) => log?.(`warning: RESUME ${database} failed: ${(error as Error).message}`));
-        await pausing.end().catch(() => undefined);
+        await held.release();
       }
     },
+    hold,
     stop,
   };
 }

@@ -7,7 +7,8 @@ import { diffBranchDataWithParent } from '../branching/data-diff.js';
 import { deleteBranch } from '../branching/delete.js';
 import { diffBranches } from '../branching/diff.js';
 import { expiryFromFlags, setBranchExpiry } from '../branching/expiry.js';
-import { getBranch, listBranches, resolveDatabase } from '../branching/list.js';
+import { getBranch, listBranches } from '../branching/list.js';
+import { createFromPausedSource } from '../branching/paused-copy.js';
 import { validateBranchName } from '../branching/names.js';
 import { resetBranch } from '../branching/reset.js';
 import { historyStatus } from '../branching/point-in-time.js';
@@ -165,10 +166,8 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
    */
   async function copy(options: Omit<CreateOptions, 'signal'> & { readonly source: SourceRef }): Promise<CreateResult> {
     const request = { ...options, signal: deps.signal };
-    if (options.source.kind !== 'point-in-time') {
-      const paused = pooler ? await pausableSource(options.source) : undefined;
-      return paused ? pooler!.paused(paused, () => createBranch(ctx, request)) : createBranch(ctx, request);
-    }
+    // From main or a branch: paused in the pooler for the copy, when there is one (branching/paused-copy.ts).
+    if (options.source.kind !== 'point-in-time') return createFromPausedSource(ctx, request, pooler ? (database, fn) => pooler.paused(database, fn) : undefined);
     return pointInTimeTurn(() => createBranch(ctx, request), deps.signal, ctx.log);
   }
 
@@ -183,17 +182,6 @@ export function addAdminRoutes(router: Router, deps: AdminApiDeps): void {
         hint: 'set [branching] allow_url_sources = true in ayb.toml to allow it, or use ayb branch create --from <url> on the command line',
       });
     } });
-  }
-
-  /**
-   * The database of `from` when clients may be connected to it through the pooler (main or a ready
-   * branch): the copy pauses it there, so their idle connections do not turn a template copy into a
-   * dump. Anything else (a snapshot, a URL, a name that does not resolve) is left to the create.
-   */
-  async function pausableSource(source: SourceRef): Promise<string | undefined> {
-    if (source.kind === 'main') return ctx.main.database;
-    if (source.kind !== 'record') return undefined;
-    return resolveDatabase(ctx, source.name).then(({ database }) => database, () => undefined);
   }
 
   async function deleteRoute(kind: RecordKind, name: string, url: URL): Promise<Reply> {

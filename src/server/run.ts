@@ -2,6 +2,7 @@ import { pruneBranches } from '../branching/expiry.js';
 import { keepHistory } from '../branching/point-in-time.js';
 import type { OpenedContext } from '../branching/context.js';
 import { holdServing, type ServedDatabase, servedDatabase } from '../branching/serving.js';
+import { servePauses } from '../pooler/pause-socket.js';
 import { type Pooler, startPooler } from '../pooler/pgbouncer.js';
 import { AdminAuth, type AdminPassword } from './auth.js';
 import { AybServer, type PeriodicTask } from './server.js';
@@ -42,7 +43,15 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const ctx: OpenedContext = { ...options.ctx, session: undefined };
   const served = await servedDatabase(ctx, options.branch);
   const pooler = options.pooler ? await startPooler({ main: ctx.main, log }) : undefined;
-  const stopPooler = () => pooler?.stop().catch(() => undefined);
+  // The CLI and the library pause through this server's pooler too (pooler/pause-socket.ts).
+  const pauses = pooler ? await servePauses(pooler, ctx.main, log).catch(async (error: unknown) => {
+    log(`note: CLI creates will not pause through this pooler (${(error as Error).message})`);
+    return undefined;
+  }) : undefined;
+  const stopPooler = async () => {
+    await pauses?.close().catch(() => undefined);
+    await pooler?.stop().catch(() => undefined);
+  };
   const server = new AybServer({
     host: options.host,
     port: options.port,
