@@ -1,6 +1,7 @@
 /** The options of `npm run bench` (run.ts): usage, parsing, the suites and their contenders. */
 import { parseArgs } from 'node:util';
 import type { AgentBenchOptions } from './agent-bench.js';
+import type { ScaleBenchOptions } from './scale-bench.js';
 import { PG18_PACKAGE_VERSION } from './cow.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -16,6 +17,13 @@ export const USAGE = `Usage: npm run bench -- [options]
                          agent   create / url / delete through the library, the admin API and the CLI against the bare
                                  CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY / DROP DATABASE, start-up, and a
                                  list of many branches (agent-bench.ts; its own small dataset, --size-mb ignored)
+                         scale   a branch of a busy parent (clients connected through ayb start --pooler) against an
+                                 idle one, through the API and the CLI, against the bare CREATE DATABASE … TEMPLATE;
+                                 many branches made, listed (API, dashboard, CLI) and deleted by 8 clients at once
+                                 (scale-bench.ts; its own small dataset)
+  --scale-ops <n>      scale suite: operations per figure (default 30)
+  --scale-many <n>     scale suite: branches made, listed and deleted (default 500)
+  --scale-size-mb <n>  scale suite: size of its dataset (default 20)
   --agent-ops <n>      agent suite: operations per figure (default 30)
   --agent-many <n>     agent suite: branches made, listed and deleted (default 500)
   --agent-size-mb <n>  agent suite: size of its dataset (default 20)
@@ -42,6 +50,8 @@ export interface Options {
   readonly warmMemory: boolean;
   /** `--suite agent`: see agent-bench.ts. */
   readonly agent?: AgentBenchOptions;
+  /** `--suite scale`: see scale-bench.ts. */
+  readonly scale?: ScaleBenchOptions;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -61,6 +71,9 @@ export function parseOptions(argv: string[]): Options {
       'agent-ops': { type: 'string', default: '30' },
       'agent-many': { type: 'string', default: '500' },
       'agent-size-mb': { type: 'string', default: '20' },
+      'scale-ops': { type: 'string', default: '30' },
+      'scale-many': { type: 'string', default: '500' },
+      'scale-size-mb': { type: 'string', default: '20' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -80,6 +93,12 @@ export function parseOptions(argv: string[]): Options {
   if (agent && (!Number.isInteger(agent.ops) || agent.ops < 1 || !Number.isInteger(agent.many) || agent.many < 0 || !(agent.sizeMb > 0))) {
     throw new Error('--agent-ops must be ≥ 1, --agent-many ≥ 0, --agent-size-mb > 0');
   }
+  const scale = suites.delete('scale')
+    ? { ops: Number(values['scale-ops']), many: Number(values['scale-many']), sizeMb: Number(values['scale-size-mb']) }
+    : undefined;
+  if (scale && (!Number.isInteger(scale.ops) || scale.ops < 1 || !Number.isInteger(scale.many) || scale.many < 0 || !(scale.sizeMb > 0))) {
+    throw new Error('--scale-ops must be ≥ 1, --scale-many ≥ 0, --scale-size-mb > 0');
+  }
   for (const name of suites) if (!(name in SUITES)) throw new Error(`unknown suite "${name}" (choose from ${Object.keys(SUITES).join(', ')})`);
   const all = [...new Set(Object.values(SUITES).flat())];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
@@ -90,6 +109,7 @@ export function parseOptions(argv: string[]): Options {
     only,
     suites: suites as Set<Suite>,
     agent,
+    scale,
     pg15: !values['pg18-only'] && suites.size > 0,
     pg18: values.pg18 || values['pg18-only'],
     cowDir: values['cow-dir'],

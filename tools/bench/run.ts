@@ -30,6 +30,7 @@ import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/
 import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/managed/index.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { agentSuite } from './agent-bench.js';
+import { scaleSuite } from './scale-bench.js';
 import { blockDeviceOf, freePageReporting, waitForIdleDisk, warmMemory } from './machine.js';
 import { type ContenderKey, type Options, parseOptions, type Suite, SUITES } from './options.js';
 import { runBaseline } from './baseline.js';
@@ -404,6 +405,7 @@ async function main(): Promise<void> {
     cleaning = undefined;
   }
   if (options.agent) sections.push(await agentSuite(options.agent, log));
+  if (options.scale) sections.push(await scaleSuite(options.scale, log));
   if (options.pg18) {
     const binDir = await pg18Binaries(path.join(REPO_ROOT, '.bench'), options.pg18Version, log);
     const cow = options.cowDir
