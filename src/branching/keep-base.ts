@@ -1,7 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import type { SourceRef } from '../copy/source-ref.js';
 import type { BranchContext } from './context.js';
-import { createBranch } from './create.js';
+import { createFromPausedSource } from './paused-copy.js';
 import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
 
 /** The snapshot `branch create <name> --keep-base` keeps: the state the branch starts from, its merge base. */
@@ -23,6 +23,7 @@ export function baseSnapshotName(branch: string): string {
  */
 export async function createBaseSnapshot(ctx: BranchContext, branch: string, source: SourceRef, options: { readonly expiresAt?: Date | null; readonly signal?: AbortSignal } = {}): Promise<string> {
   const name = baseSnapshotName(branch);
-  await createBranch(ctx, { name, kind: 'snapshot', source, expiresAt: options.expiresAt, signal: options.signal });
+  // Its source may have clients behind ayb start --pooler: paused there, as any create (paused-copy.ts).
+  await createFromPausedSource(ctx, { name, kind: 'snapshot', source, expiresAt: options.expiresAt, signal: options.signal });
   return name;
 }
