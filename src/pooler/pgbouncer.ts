@@ -111,11 +111,61 @@ export async function startPooler(options: PoolerOptions): Promise<Pooler> {
     await stop().catch(() => undefined);
     throw error;
   }
-  /**
-   * One pause per database however many copies of it run at once (the admin API's requests and the
-   * CLI's, through pause-socket.ts): the first asks PAUSE, the last one out RESUME. A new pause
-   * after a RESUME waits for that RESUME to be done, so the two never cross on the pooler.
-   */
+  const hold = pauseHolds(admin, log);
+  log?.(`PgBouncer (transaction pooling) listening on 127.0.0.1:${port} for the branches of ${main.database}`);
+  return {
+    host: '127.0.0.1',
+    port,
+    through,
+    url: (conn, showPassword = false) => formatConnInfo(through(conn), { showPassword }),
+    async paused(database, fn, waitMs = 10_000) {
+      const held = await hold(database, waitMs);
+      try {
+        return await fn();
+      } finally {
+        await held.release();
+      }
+    },
+    hold,
+    stop,
+  };
+}
+
+/**
+ * PAUSE waits for the transactions through the pooler to end. One held open longer than `waitMs`:
+ * the pause is called off (RESUME on another admin session) and the copy goes on without it.
+ * A database the pooler has not served yet has no pool to pause: nothing to wait for.
+ */
+async function pause(client: pg.Client, database: string, waitMs: number, admin: () => Promise<pg.Client>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), waitMs); });
+  const asked = client.query(`PAUSE ${database}`).then(() => 'paused' as const, (error: unknown) => error as Error);
+  try {
+    const outcome = await Promise.race([asked, timedOut]);
+    if (outcome === 'paused') return true;
+    if (outcome === 'timeout') {
+      const other = await admin();
+      try {
+        await other.query(`RESUME ${database}`);
+      } finally {
+        await other.end().catch(() => undefined);
+      }
+      await asked;
+      return false;
+    }
+    if (/no such database/i.test(outcome.message)) return false;
+    throw outcome;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One pause per database however many copies of it run at once (the admin API's requests and the
+ * CLI's, through pause-socket.ts): the first asks PAUSE, the last one out RESUME. A new pause
+ * after a RESUME waits for that RESUME to be done, so the two never cross on the pooler.
+ */
+function pauseHolds(admin: () => Promise<pg.Client>, log?: (line: string) => void): (database: string, waitMs?: number) => Promise<PauseHold> {
   const holds = new Map<string, { count: number; paused: Promise<boolean> }>();
   const resuming = new Map<string, Promise<void>>();
   const hold = async (database: string, waitMs = 10_000): Promise<PauseHold> => {
@@ -167,52 +217,7 @@ export async function startPooler(options: PoolerOptions): Promise<Pooler> {
       log?.(`warning: RESUME ${database} failed: ${(error as Error).message}`);
     }
   };
-  log?.(`PgBouncer (transaction pooling) listening on 127.0.0.1:${port} for the branches of ${main.database}`);
-  return {
-    host: '127.0.0.1',
-    port,
-    through,
-    url: (conn, showPassword = false) => formatConnInfo(through(conn), { showPassword }),
-    async paused(database, fn, waitMs = 10_000) {
-      const held = await hold(database, waitMs);
-      try {
-        return await fn();
-      } finally {
-        await held.release();
-      }
-    },
-    hold,
-    stop,
-  };
-}
-
-/**
- * PAUSE waits for the transactions through the pooler to end. One held open longer than `waitMs`:
- * the pause is called off (RESUME on another admin session) and the copy goes on without it.
- * A database the pooler has not served yet has no pool to pause: nothing to wait for.
- */
-async function pause(client: pg.Client, database: string, waitMs: number, admin: () => Promise<pg.Client>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), waitMs); });
-  const asked = client.query(`PAUSE ${database}`).then(() => 'paused' as const, (error: unknown) => error as Error);
-  try {
-    const outcome = await Promise.race([asked, timedOut]);
-    if (outcome === 'paused') return true;
-    if (outcome === 'timeout') {
-      const other = await admin();
-      try {
-        await other.query(`RESUME ${database}`);
-      } finally {
-        await other.end().catch(() => undefined);
-      }
-      await asked;
-      return false;
-    }
-    if (/no such database/i.test(outcome.message)) return false;
-    throw outcome;
-  } finally {
-    clearTimeout(timer);
-  }
+  return hold;
 }
 
 function adminClient(port: number, main: ConnInfo): Promise<pg.Client> {

@@ -43,6 +43,24 @@ export interface ScaleBenchOptions {
 /** Concurrent clients making and deleting the many branches. */
 const WORKERS = 8;
 
+interface Bench {
+  readonly options: ScaleBenchOptions;
+  readonly log: (line: string) => void;
+  readonly api: Api;
+  readonly cli: (...args: string[]) => Promise<string>;
+  /** On the `postgres` database: the bare statements. */
+  readonly admin: Client;
+  /** On main: the bare read of the control table. */
+  readonly control: Client;
+  readonly record: (operation: string, contender: string, ms: number) => void;
+  readonly notes: string[];
+}
+
+interface Api {
+  call(method: string, path: string, body?: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
 interface Series {
   readonly operation: string;
   readonly contender: string;
@@ -82,86 +100,14 @@ export async function scaleSuite(options: ScaleBenchOptions, log: (line: string)
       series.get(key)!.times.push(ms);
     };
     const notes: string[] = [];
+    const bench: Bench = { options, log, api, cli, admin, control, record, notes };
     try {
       const loadBefore = os.loadavg();
-      // ---- busy parent ----
-      await api.call('POST', '/api/admin/branches', { name: 'busy-parent' });
-      await api.call('POST', '/api/admin/branches', { name: 'idle-parent' });
-      const { url: busyUrl } = (await api.call('GET', '/api/admin/branches/busy-parent/url')) as { url: string };
-      const idleClient = new pg.Client({ connectionString: busyUrl, application_name: 'bench-idle-client' });
-      const loopClient = new pg.Client({ connectionString: busyUrl, application_name: 'bench-loop-client' });
-      const clientErrors: string[] = [];
-      for (const c of [idleClient, loopClient]) c.on('error', (error) => clientErrors.push(error.message));
-      await idleClient.connect();
-      await loopClient.connect();
-      await loopClient.query('CREATE TABLE IF NOT EXISTS bench_ticks (at timestamptz DEFAULT now())');
-      // The busy client: short transactions back to back for as long as the busy rounds last.
-      let looping = true;
-      const loopWaits: number[] = [];
-      const loop = (async () => {
-        while (looping) loopWaits.push(await timed(() => loopClient.query('INSERT INTO bench_ticks DEFAULT VALUES')));
-      })();
-      const strategyOf = (made: unknown) => (made as { strategy: string }).strategy;
-      const mustBeTemplate = (who: string, strategy: string) => {
-        if (strategy !== 'template') throw new Error(`${who}: a ${strategy} copy, not a template copy`);
-      };
-      log(`Busy parent: ${options.ops} creates per contender, interleaved …`);
-      const contenders = ['bare, idle', 'API, idle', 'API, busy through the pooler', 'CLI, idle', 'CLI, busy through the pooler'] as const;
-      for (let round = 0; round < options.ops; round++) {
-        const order = round % 2 === 0 ? contenders : [...contenders].reverse();
-        for (const who of order) {
-          const parent = who.includes('busy') ? 'busy-parent' : 'idle-parent';
-          const name = `r${round}-${contenders.indexOf(who)}`;
-          if (who === 'bare, idle') {
-            record('create from a branch', who, await timed(() => admin.query(`CREATE DATABASE ${quoteIdent(`bare_${round}`)} TEMPLATE ayb_branch_idle_parent STRATEGY FILE_COPY`)));
-            await admin.query(`DROP DATABASE ${quoteIdent(`bare_${round}`)}`);
-          } else if (who.startsWith('API')) {
-            record('create from a branch', who, await timed(async () => mustBeTemplate(`API ${name}`, strategyOf(await api.call('POST', '/api/admin/branches', { name, from: parent })))));
-            await api.call('DELETE', `/api/admin/branches/${name}`);
-          } else {
-            record('create from a branch', who, await timed(async () => mustBeTemplate(`CLI ${name}`, strategyOf(JSON.parse(await cli('branch', 'create', name, '--from', parent, '--json'))))));
-            await api.call('DELETE', `/api/admin/branches/${name}`);
-          }
-        }
-        if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
-      }
-      looping = false;
-      await loop;
-      await idleClient.query('SELECT 1'); // both clients' connections lived through every pause
-      await idleClient.end();
-      await loopClient.end();
-      notes.push(`The client running short transactions on the busy parent all along: ${loopWaits.length} statements, median ${median(loopWaits).toFixed(0)} ms, p95 ${p95(loopWaits).toFixed(0)} ms, longest ${Math.max(...loopWaits).toFixed(0)} ms (its wait while the parent was paused); connection errors: ${clientErrors.length === 0 ? 'none' : clientErrors.join('; ')}.`);
+      await busyParent(bench);
       log(partial(series, 'after the busy parent'));
 
-      // ---- many branches ----
-      log(`Making ${options.many} branches from a snapshot through the API, ${WORKERS} clients at once …`);
-      await api.call('POST', '/api/admin/snapshots', { name: 'many-seed' });
-      const createTimes: number[] = [];
-      const manyStarted = performance.now();
-      await inWorkers(options.many, async (i) => createTimes.push(await timed(() => api.call('POST', '/api/admin/branches', { name: `m-${i}`, from: 'many-seed' }))));
-      const manyCreateMs = performance.now() - manyStarted;
-      const listed = (await api.call('GET', '/api/admin/branches')) as { branches: unknown[] };
-      if (listed.branches.length < options.many) throw new Error(`the API lists ${listed.branches.length} branches, not ${options.many}`);
-      log(`Listing ${listed.branches.length} branches …`);
-      const many = `list of ${listed.branches.length} branches`;
-      for (let i = 0; i < options.ops; i++) {
-        record(many, 'bare: SELECT * FROM _ayb_branches', await timed(() => control.query('SELECT * FROM _ayb_branches ORDER BY created_at')));
-        record(many, 'API (the dashboard\'s first draw: branches + snapshots, no sizes)', await timed(() => Promise.all([api.call('GET', '/api/admin/branches'), api.call('GET', '/api/admin/snapshots')])));
-        record(many, 'API GET /api/admin/branches', await timed(() => api.call('GET', '/api/admin/branches')));
-        record(many, 'CLI branch list --json', await timed(() => cli('branch', 'list', '--json')));
-        record(many, 'CLI branch list (table)', await timed(() => cli('branch', 'list')));
-      }
-      // With sizes (a scan of every database's files): the dashboard's second request, a few times.
-      for (let i = 0; i < Math.min(5, options.ops); i++) {
-        record(`${many}, with sizes`, 'API (the dashboard\'s second request)', await timed(() => Promise.all([api.call('GET', '/api/admin/branches?sizes=true'), api.call('GET', '/api/admin/snapshots?sizes=true')])));
-      }
+      const summary = await manyBranches(bench);
       log(partial(series, 'after the lists'));
-      const deleteTimes: number[] = [];
-      const deleteStarted = performance.now();
-      await inWorkers(options.many, async (i) => deleteTimes.push(await timed(() => api.call('DELETE', `/api/admin/branches/m-${i}`))));
-      const manyDeleteMs = performance.now() - deleteStarted;
-      await api.call('DELETE', '/api/admin/snapshots/many-seed');
-      const leftover = (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'ayb\\_branch\\_m\\_%'")).rows[0]!.n;
       const loadAfter = os.loadavg();
 
       const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—');
@@ -184,7 +130,7 @@ export async function scaleSuite(options: ScaleBenchOptions, log: (line: string)
         '',
         ...notes,
         '',
-        `${options.many} branches from a snapshot through the admin API, ${WORKERS} clients at once: made in ${(manyCreateMs / 1000).toFixed(1)} s (each request: median ${ms(median(createTimes))}, p95 ${ms(p95(createTimes))}), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (median ${ms(median(deleteTimes))}, p95 ${ms(p95(deleteTimes))}); databases left behind: ${leftover}.`,
+        summary,
       ].join('\n');
     } finally {
       await admin.end().catch(() => undefined);
@@ -193,6 +139,92 @@ export async function scaleSuite(options: ScaleBenchOptions, log: (line: string)
       await rm(stateDir, { recursive: true, force: true });
     }
   });
+}
+
+/** Item 4: creates from a branch a client is connected to through the pooler, against an idle one and the bare statement. */
+async function busyParent({ options, log, api, cli, admin, record, notes }: Bench): Promise<void> {
+  // ---- busy parent ----
+  await api.call('POST', '/api/admin/branches', { name: 'busy-parent' });
+  await api.call('POST', '/api/admin/branches', { name: 'idle-parent' });
+  const { url: busyUrl } = (await api.call('GET', '/api/admin/branches/busy-parent/url')) as { url: string };
+  const idleClient = new pg.Client({ connectionString: busyUrl, application_name: 'bench-idle-client' });
+  const loopClient = new pg.Client({ connectionString: busyUrl, application_name: 'bench-loop-client' });
+  const clientErrors: string[] = [];
+  for (const c of [idleClient, loopClient]) c.on('error', (error) => clientErrors.push(error.message));
+  await idleClient.connect();
+  await loopClient.connect();
+  await loopClient.query('CREATE TABLE IF NOT EXISTS bench_ticks (at timestamptz DEFAULT now())');
+  // The busy client: short transactions back to back for as long as the busy rounds last.
+  let looping = true;
+  const loopWaits: number[] = [];
+  const loop = (async () => {
+    while (looping) loopWaits.push(await timed(() => loopClient.query('INSERT INTO bench_ticks DEFAULT VALUES')));
+  })();
+  const strategyOf = (made: unknown) => (made as { strategy: string }).strategy;
+  const mustBeTemplate = (who: string, strategy: string) => {
+    if (strategy !== 'template') throw new Error(`${who}: a ${strategy} copy, not a template copy`);
+  };
+  log(`Busy parent: ${options.ops} creates per contender, interleaved …`);
+  const contenders = ['bare, idle', 'API, idle', 'API, busy through the pooler', 'CLI, idle', 'CLI, busy through the pooler'] as const;
+  for (let round = 0; round < options.ops; round++) {
+    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const who of order) {
+      const parent = who.includes('busy') ? 'busy-parent' : 'idle-parent';
+      const name = `r${round}-${contenders.indexOf(who)}`;
+      if (who === 'bare, idle') {
+        record('create from a branch', who, await timed(() => admin.query(`CREATE DATABASE ${quoteIdent(`bare_${round}`)} TEMPLATE ayb_branch_idle_parent STRATEGY FILE_COPY`)));
+        await admin.query(`DROP DATABASE ${quoteIdent(`bare_${round}`)}`);
+      } else if (who.startsWith('API')) {
+        record('create from a branch', who, await timed(async () => mustBeTemplate(`API ${name}`, strategyOf(await api.call('POST', '/api/admin/branches', { name, from: parent })))));
+        await api.call('DELETE', `/api/admin/branches/${name}`);
+      } else {
+        record('create from a branch', who, await timed(async () => mustBeTemplate(`CLI ${name}`, strategyOf(JSON.parse(await cli('branch', 'create', name, '--from', parent, '--json'))))));
+        await api.call('DELETE', `/api/admin/branches/${name}`);
+      }
+    }
+    if ((round + 1) % 10 === 0) log(`  ${round + 1}/${options.ops} rounds`);
+  }
+  looping = false;
+  await loop;
+  await idleClient.query('SELECT 1'); // both clients' connections lived through every pause
+  await idleClient.end();
+  await loopClient.end();
+  notes.push(`The client running short transactions on the busy parent all along: ${loopWaits.length} statements, median ${median(loopWaits).toFixed(0)} ms, p95 ${p95(loopWaits).toFixed(0)} ms, longest ${Math.max(...loopWaits).toFixed(0)} ms (its wait while the parent was paused); connection errors: ${clientErrors.length === 0 ? 'none' : clientErrors.join('; ')}.`);
+}
+
+/** Item 5: many branches made, listed and deleted; returns the sentence that says the totals. */
+async function manyBranches({ options, log, api, cli, admin, control, record }: Bench): Promise<string> {
+  // ---- many branches ----
+  log(`Making ${options.many} branches from a snapshot through the API, ${WORKERS} clients at once …`);
+  await api.call('POST', '/api/admin/snapshots', { name: 'many-seed' });
+  const createTimes: number[] = [];
+  const manyStarted = performance.now();
+  await inWorkers(options.many, async (i) => createTimes.push(await timed(() => api.call('POST', '/api/admin/branches', { name: `m-${i}`, from: 'many-seed' }))));
+  const manyCreateMs = performance.now() - manyStarted;
+  const listed = (await api.call('GET', '/api/admin/branches')) as { branches: unknown[] };
+  if (listed.branches.length < options.many) throw new Error(`the API lists ${listed.branches.length} branches, not ${options.many}`);
+  log(`Listing ${listed.branches.length} branches …`);
+  const many = `list of ${listed.branches.length} branches`;
+  for (let i = 0; i < options.ops; i++) {
+    record(many, 'bare: SELECT * FROM _ayb_branches', await timed(() => control.query('SELECT * FROM _ayb_branches ORDER BY created_at')));
+    record(many, 'API (the dashboard\'s first draw: branches + snapshots, no sizes)', await timed(() => Promise.all([api.call('GET', '/api/admin/branches'), api.call('GET', '/api/admin/snapshots')])));
+    record(many, 'API GET /api/admin/branches', await timed(() => api.call('GET', '/api/admin/branches')));
+    record(many, 'CLI branch list --json', await timed(() => cli('branch', 'list', '--json')));
+    record(many, 'CLI branch list (table)', await timed(() => cli('branch', 'list')));
+  }
+  // With sizes (a scan of every database's files): the dashboard's second request, a few times.
+  for (let i = 0; i < Math.min(5, options.ops); i++) {
+    record(`${many}, with sizes`, 'API (the dashboard\'s second request)', await timed(() => Promise.all([api.call('GET', '/api/admin/branches?sizes=true'), api.call('GET', '/api/admin/snapshots?sizes=true')])));
+  }
+  log('Deleting them …');
+  const deleteTimes: number[] = [];
+  const deleteStarted = performance.now();
+  await inWorkers(options.many, async (i) => deleteTimes.push(await timed(() => api.call('DELETE', `/api/admin/branches/m-${i}`))));
+  const manyDeleteMs = performance.now() - deleteStarted;
+  await api.call('DELETE', '/api/admin/snapshots/many-seed');
+  const leftover = (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'ayb\\_branch\\_m\\_%'")).rows[0]!.n;
+  const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—');
+  return `${options.many} branches from a snapshot through the admin API, ${WORKERS} clients at once: made in ${(manyCreateMs / 1000).toFixed(1)} s (each request: median ${ms(median(createTimes))}, p95 ${ms(p95(createTimes))}), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (median ${ms(median(deleteTimes))}, p95 ${ms(p95(deleteTimes))}); databases left behind: ${leftover}.`;
 }
 
 async function inWorkers(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -213,7 +245,7 @@ function loadText(load: readonly number[]): string {
 }
 
 /** A running `ayb start` (port chosen by the system), logged in to its admin API. */
-async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
+async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<Api> {
   const password = `bench-${process.pid}-${Date.now()}`;
   const child = execa('node', [AYB_BIN, 'start', '--port', '0', ...extra], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
   let out = '';
