@@ -136,6 +136,25 @@ describe('a busy parent branched by the CLI and the library while ayb start --po
     await agent.end();
   });
 
+  it('a CLI create and an API create of the same busy branch at once share one pause: both template copies, resumed after', async () => {
+    const { agent, errors, ended } = await agentOn('work');
+    await agent.query('SELECT 1');
+    const [byCli, byApi] = await Promise.all([
+      runCli(['branch', 'create', 'both-cli', '--from', 'work', '--json'], { env }),
+      server.fetch('/api/admin/branches', { method: 'POST', token, json: { name: 'both-api', from: 'work' } }),
+    ]);
+    expect(byCli.exitCode, byCli.stderr).toBe(0);
+    expect(byCli.json()).toMatchObject({ strategy: 'template' });
+    expect(byApi.status).toBe(201);
+    expect(await byApi.json()).toMatchObject({ strategy: 'template' });
+    for (const child of ['ayb_branch_both_cli', 'ayb_branch_both_api']) expect(await itemsOid(child)).toBe(await itemsOid('ayb_branch_work'));
+    expect(await pausedInPooler('ayb_branch_work')).toBe(false);
+    expect((await agent.query<{ n: number }>('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 52 }]);
+    expect(errors).toEqual([]);
+    expect(ended()).toBe(false);
+    await agent.end();
+  });
+
   it('with the server gone (its socket left behind or not), the CLI creates as without a pooler', async () => {
     const direct = new pg.Client({ connectionString: cluster.url('ayb_branch_work') });
     await direct.connect();
