@@ -15,6 +15,8 @@ On PostgreSQL 18+ a template copy clones the files copy-on-write (file_copy_meth
 
 A template copy needs the source to itself. "auto" never disconnects anyone: with other sessions on the source it dumps instead, and "--strategy template" fails (exit 4) listing them. --disconnect is the opt-in for local development: ayb refuses new connections to the source, ends its sessions, copies, and always allows connections again (also on failure or Ctrl-C).
 
+While "ayb start --pooler" serves main on this machine, a create from main or a branch asks it to pause the source in its PgBouncer for the copy: clients connected through the pooler keep their connections (they wait), and the copy is a template copy instead of a dump. Clients connected straight to the server still make "auto" dump.
+
 A dump shows its progress on a terminal (stderr); it is quiet when stderr is not a terminal and with --json.
 
 --keep-base first freezes the source as snapshot <name>-base and makes the branch from it: the merge base that "ayb branch merge" compares against (free on copy-on-write servers, a full copy otherwise).
