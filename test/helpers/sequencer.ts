@@ -9,15 +9,16 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * estimate below).
  */
 export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
-  // history-gaps holds history-outsider's cases too (one private cluster, 55 + 39 s before); it and
-  // merge-outsider (96 s before) estimated from runs of the file alone before and after its set-up changed.
+  // history-gaps holds history-outsider's cases too (one private cluster; 55 + 39 s before). It,
+  // merge-outsider (96 s before) and diff-attack (77 s before): estimated from runs of each file
+  // alone before and after its set-up changed (the ratio applied to the measured seconds).
   'test/integration/history-gaps.test.ts': 82,
   'test/integration/masking-attack.test.ts': 79,
-  'test/integration/diff-attack.test.ts': 77,
   'test/integration/disconnect-guard.test.ts': 75,
   'test/integration/copy-access-attack.test.ts': 65,
   'test/integration/diff-roundtrip.test.ts': 57,
   'test/integration/merge-exact.test.ts': 53,
+  'test/integration/diff-attack.test.ts': 51,
   'test/integration/merge-outsider.test.ts': 50,
   'test/integration/recovery.test.ts': 48,
   'test/integration/history.test.ts': 44,
