@@ -11,7 +11,9 @@ import { runPsql } from '../helpers/pagila.js';
  * judged against a target built independently (the schema, then the branch's SQL, then main's, in a
  * fresh database) by fingerprints of ordered rows, or against hand-computed rows. Never ayb's diff.
  */
-describe('ayb branch merge: an outsider attack', () => {
+// The cases are independent (each its own databases and branch; none changes a role or anything
+// else the cluster shares), so a few run at a time.
+describe.concurrent('ayb branch merge: an outsider attack', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
