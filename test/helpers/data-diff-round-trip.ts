@@ -4,9 +4,9 @@ import { expect } from 'vitest';
 import { type Ayb, openAyb } from '../../src/lib/index.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { type CliResult, runCli } from './cli.js';
-import type { TestCluster } from './cluster.js';
+import { startTestCluster, type TestCluster } from './cluster.js';
 import { fingerprint } from './fingerprint.js';
-import { libpqEnv } from './pagila.js';
+import { libpqEnv, runPsql } from './pagila.js';
 
 /** The database of ayb branch `name`. */
 export const dbOf = (branch: string): string => `ayb_branch_${branch.replace(/-/g, '_')}`;
@@ -83,4 +83,24 @@ export async function dataDiffHarness(cluster: TestCluster, settings: { readonly
   };
 
   return { ayb, branch, setDatabase, apply, roundTrip };
+}
+
+/**
+ * The set-up of data-diff-exact and data-diff-attack: the worker's shared cluster, main `app` made
+ * from `mainSql` (through psql), and the harness on it, with the settings its round trip puts on
+ * the branch (`foreign`) and on main's copy (`otherForeign`). The caller stops the cluster.
+ */
+export async function startDataDiff(
+  mainSql: string,
+  settings: { readonly foreign: readonly string[]; readonly otherForeign: readonly string[] },
+): Promise<{ cluster: TestCluster; h: DataDiffHarness }> {
+  const cluster = await startTestCluster();
+  try {
+    await cluster.createDatabase('app');
+    await runPsql(cluster, 'app', { sql: mainSql });
+    return { cluster, h: await dataDiffHarness(cluster, settings) };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 }

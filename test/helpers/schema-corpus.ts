@@ -6,7 +6,7 @@ import { planMigration, renderMigration } from '../../src/schema/sql.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import type { TestCluster } from './cluster.js';
 import { libpqEnv, runPsql } from './pagila.js';
-import { cloneDatabase, snapshotDatabase } from './schema-diff.js';
+import { cloneDatabase, type SnapshotCache, snapshotDatabase, snapshotOnce } from './schema-diff.js';
 
 /**
  * The round-trip corpus runner. A case is two schemas: `setup` (run on both sides) and `change`
@@ -74,9 +74,12 @@ export async function buildPair(cluster: TestCluster, template: string, prefix: 
   return { a, b };
 }
 
-/** Applies the migration from → to on a copy of `from`, then diffs and dumps the copy against `to`. */
-export async function judge(cluster: TestCluster, from: string, to: string, options: SnapshotOptions = {}): Promise<Direction> {
-  const [before, after] = await Promise.all([snapshotDatabase(cluster, from, options), snapshotDatabase(cluster, to, options)]);
+/**
+ * Applies the migration from → to on a copy of `from`, then diffs and dumps the copy against `to`.
+ * With a cache, the snapshots of `from` and `to` are taken from it (see SnapshotCache).
+ */
+export async function judge(cluster: TestCluster, from: string, to: string, options: SnapshotOptions = {}, cache?: SnapshotCache): Promise<Direction> {
+  const [before, after] = await Promise.all([snapshotOnce(cluster, from, options, cache), snapshotOnce(cluster, to, options, cache)]);
   const changes = diffSnapshots(before, after);
   const sql = renderMigration(planMigration(before, after));
   const copy = `${from}_x`;
@@ -171,7 +174,9 @@ export function failure(direction: Direction): string | undefined {
  */
 export async function caseProblems(cluster: TestCluster, template: string, prefix: string, cases: readonly (readonly [number, CorpusCase])[], options: SnapshotOptions = {}): Promise<string[]> {
   const { a, b } = await buildPair(cluster, template, prefix, cases);
-  const forward = await judge(cluster, a, b, options);
+  // The pair is not changed by a judge (the migrations run in copies): each is read once.
+  const cache: SnapshotCache = new Map();
+  const forward = await judge(cluster, a, b, options, cache);
   const problems: string[] = [];
   for (const [index, x] of cases) {
     if (!x.global && !forward.changes.some((ch) => ch.schema === caseSchema(index))) problems.push(`case "${x.name}" (${caseSchema(index)}): no change found`);
@@ -179,7 +184,7 @@ export async function caseProblems(cluster: TestCluster, template: string, prefi
   const directions: Direction[] = [forward];
   if (!forward.error) {
     const back = cases.some(([, x]) => x.oneWay && x.global) ? await buildPair(cluster, template, `${prefix}_back`, cases.filter(([, x]) => !(x.oneWay && x.global))) : { a, b };
-    const backward = await judge(cluster, back.b, back.a, options);
+    const backward = await judge(cluster, back.b, back.a, options, cache);
     const oneWay = cases.filter(([, x]) => x.oneWay).map(([index]) => caseSchema(index));
     directions.push({
       ...backward,

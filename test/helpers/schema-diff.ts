@@ -28,6 +28,25 @@ export async function snapshotDatabase(cluster: TestCluster, database: string, o
   }
 }
 
+/**
+ * Snapshots already read, by database (and options): the way back of a round trip reads the same two
+ * databases as the way forth, unchanged meanwhile (the migration runs in a copy). A caller passes
+ * one cache to both directions, and only while neither database changes.
+ */
+export type SnapshotCache = Map<string, Promise<SchemaSnapshot>>;
+
+export async function snapshotOnce(cluster: TestCluster, database: string, options: SnapshotOptions = {}, cache?: SnapshotCache): Promise<SchemaSnapshot> {
+  if (!cache) return snapshotDatabase(cluster, database, options);
+  const key = `${database}\n${JSON.stringify(options)}`;
+  let snapshot = cache.get(key);
+  if (!snapshot) {
+    snapshot = snapshotDatabase(cluster, database, options);
+    cache.set(key, snapshot);
+  }
+  // A copy each time: what reads a snapshot may not change the one the other direction reads.
+  return structuredClone(await snapshot);
+}
+
 /** CREATE DATABASE target TEMPLATE source (no session may be connected to source). */
 export async function cloneDatabase(cluster: TestCluster, source: string, target: string): Promise<void> {
   await cluster.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)} WITH (FORCE)`, [], 'postgres');
@@ -45,10 +64,11 @@ export interface RoundTrip {
 
 /**
  * Diffs database `a` against `b`, applies the migration with psql (stopping at the first error)
- * to a fresh template copy of `a`, and diffs that copy against `b` again.
+ * to a fresh template copy of `a`, and diffs that copy against `b` again. With a cache, the
+ * snapshots of `a` and `b` are taken from it (see SnapshotCache).
  */
-export async function roundTrip(cluster: TestCluster, a: string, b: string): Promise<RoundTrip> {
-  const [before, after] = await Promise.all([snapshotDatabase(cluster, a), snapshotDatabase(cluster, b)]);
+export async function roundTrip(cluster: TestCluster, a: string, b: string, cache?: SnapshotCache): Promise<RoundTrip> {
+  const [before, after] = await Promise.all([snapshotOnce(cluster, a, {}, cache), snapshotOnce(cluster, b, {}, cache)]);
   const changes = diffSnapshots(before, after);
   const sql = renderMigration(planMigration(before, after));
   const copy = `${a}_applied`;

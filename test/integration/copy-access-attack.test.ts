@@ -8,7 +8,8 @@ import { runCli, spawnCli } from '../helpers/cli.js';
 import { execa } from 'execa';
 import { findTool } from '../../src/postgres/tools.js';
 import { waitUntil } from '../helpers/gate.js';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type HistoryScenario, startHistoryScenario } from '../helpers/history-scenario.js';
 
 /**
  * An outsider's attacks on copies in the making: a role other than ayb must reach neither a copy
@@ -18,6 +19,7 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 const PASSWORD = 'Mall0ry-pw';
 
 describe('copies attacked while they are made', () => {
+  let scenario: HistoryScenario;
   let cluster: TestCluster;
   let work: string;
   const cli = (...args: string[]) => runCli(args, { cwd: work, timeout: 300_000 });
@@ -25,15 +27,8 @@ describe('copies attacked while they are made', () => {
     (await cluster.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ private: true });
-    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-copy-attack-'));
-    await chmod(work, 0o755);
-    await writeFile(
-      path.join(work, 'ayb.toml'),
-      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "history"\n`,
-    );
-    const first = await cli('history');
-    expect(first.exitCode, first.stderr).toBe(0);
+    scenario = await startHistoryScenario({ name: 'copy-attack' });
+    ({ cluster, work } = scenario);
     await cluster.query(`CREATE ROLE att_mallory LOGIN PASSWORD '${PASSWORD}'`, [], 'postgres');
     await cluster.query(
       `CREATE TABLE items (id int PRIMARY KEY, note text);
@@ -42,8 +37,7 @@ describe('copies attacked while they are made', () => {
     );
   }, 300_000);
   afterAll(async () => {
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await scenario?.stop();
   });
 
   it('the temporary cluster of a point-in-time create lets no role but ayb in, so the branch is main at that moment and nothing else', async () => {

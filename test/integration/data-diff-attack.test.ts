@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { type DataDiffHarness, dataDiffHarness, dbOf } from '../helpers/data-diff-round-trip.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type DataDiffHarness, dbOf, startDataDiff } from '../helpers/data-diff-round-trip.js';
 import { fingerprint } from '../helpers/fingerprint.js';
 import { holdGate, waitUntil } from '../helpers/gate.js';
-import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Issue 24, from the outside: schemas a user really has (triggers, generated and identity columns,
@@ -152,10 +151,7 @@ describe('ayb branch diff --data --output sql, attacked with the schemas users h
   }
 
   beforeAll(async () => {
-    cluster = await startTestCluster();
-    await cluster.createDatabase('app');
-    await runPsql(cluster, 'app', { sql: MAIN_SQL });
-    h = await dataDiffHarness(cluster, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS });
+    ({ cluster, h } = await startDataDiff(MAIN_SQL, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS }));
   });
   afterAll(async () => {
     await cluster?.stop();

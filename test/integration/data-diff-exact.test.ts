@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { type DataDiffHarness, dataDiffHarness, dbOf } from '../helpers/data-diff-round-trip.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type DataDiffHarness, dbOf, startDataDiff } from '../helpers/data-diff-round-trip.js';
 import { holdGate, waitUntil } from '../helpers/gate.js';
-import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Issue 24: the data diff is exact whatever the sessions' settings, whatever the keys' shapes, and at
@@ -85,10 +84,7 @@ describe('ayb branch diff --data: exact under any settings and key shapes', () =
   const roundTrip = (name: string, schemaStep?: string) => h.roundTrip(name, { replayChanges: schemaStep });
 
   beforeAll(async () => {
-    cluster = await startTestCluster();
-    await cluster.createDatabase('app');
-    await runPsql(cluster, 'app', { sql: MAIN_SQL });
-    h = await dataDiffHarness(cluster, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS });
+    ({ cluster, h } = await startDataDiff(MAIN_SQL, { foreign: FOREIGN_SETTINGS, otherForeign: OTHER_FOREIGN_SETTINGS }));
   });
   afterAll(async () => {
     await cluster?.stop();

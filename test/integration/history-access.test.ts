@@ -1,12 +1,12 @@
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTool } from '../../src/postgres/tools.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/gate.js';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type HistoryScenario, startHistoryScenario } from '../helpers/history-scenario.js';
 
 /**
  * A point-in-time branch grants no more than main did at that moment: object grants, REVOKEs,
@@ -15,9 +15,10 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
  * create checks and reserves its name before it restores anything.
  */
 describe('point-in-time copies: privileges and names', () => {
+  let scenario: HistoryScenario;
   let cluster: TestCluster;
   let work: string;
-  const cli = (...args: string[]) => runCli(args, { cwd: work, timeout: 300_000 });
+  const cli = (...args: string[]) => scenario.cli(...args);
   const now = async () =>
     (await cluster.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
   /** The GRANT/REVOKE/ALTER DEFAULT PRIVILEGES statements pg_dump writes for `database`. */
@@ -36,15 +37,8 @@ describe('point-in-time copies: privileges and names', () => {
   let moment: string;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ private: true });
-    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-history-access-'));
-    await chmod(work, 0o755);
-    await writeFile(
-      path.join(work, 'ayb.toml'),
-      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "history"\n`,
-    );
-    const first = await cli('history');
-    expect(first.exitCode, first.stderr).toBe(0);
+    scenario = await startHistoryScenario({ name: 'history-access' });
+    ({ cluster, work } = scenario);
     await cluster.query('CREATE ROLE pit_user LOGIN', [], 'postgres');
     await cluster.query(
       `CREATE TABLE secret (id int);
@@ -57,8 +51,7 @@ describe('point-in-time copies: privileges and names', () => {
     moment = await now();
   }, 300_000);
   afterAll(async () => {
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await scenario?.stop();
   });
 
   it('checks the name before restoring anything: a bad name exit 2, a taken one exit 4, neither restores', async () => {

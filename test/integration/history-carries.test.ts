@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedBinDir, runAsServiceUser } from '../../src/postgres/managed/index.js';
 import { findTool } from '../../src/postgres/tools.js';
-import { runCli } from '../helpers/cli.js';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type HistoryScenario, startHistoryScenario } from '../helpers/history-scenario.js';
 
 /**
  * What README ("What PostgreSQL does not bring back") and `snapshot show` say a snapshot and a
@@ -16,9 +15,10 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
  * server's answers (counts, a sequence's last_value, has_function_privilege, pg_dump's grants).
  */
 describe('what a snapshot and a point-in-time branch carry', () => {
+  let scenario: HistoryScenario;
   let cluster: TestCluster;
   let work: string;
-  const cli = (...args: string[]) => runCli(args, { cwd: work, timeout: 300_000 });
+  const cli = (...args: string[]) => scenario.cli(...args);
   const count = async (database: string, table: string) =>
     Number((await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`, [], database)).rows[0]!.n);
   const lastValue = async (database: string) =>
@@ -34,15 +34,8 @@ describe('what a snapshot and a point-in-time branch carry', () => {
   let moment: string;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ private: true });
-    work = await mkdtemp(path.join(os.tmpdir(), 'ayb-history-carries-'));
-    await chmod(work, 0o755);
-    await writeFile(
-      path.join(work, 'ayb.toml'),
-      `[managed_pg]\ndata_dir = "${cluster.dataDir}"\nport = ${cluster.port}\n\n[history]\nenabled = true\ndir = "history"\n`,
-    );
-    const first = await cli('history');
-    expect(first.exitCode, first.stderr).toBe(0);
+    scenario = await startHistoryScenario({ name: 'history-carries' });
+    ({ cluster, work } = scenario);
     await cluster.query('CREATE ROLE carry_user LOGIN', [], 'postgres');
     await cluster.query(
       `CREATE UNLOGGED TABLE scratch (id int);
@@ -59,8 +52,7 @@ describe('what a snapshot and a point-in-time branch carry', () => {
     await cluster.query('INSERT INTO used SELECT FROM generate_series(1, 3)');
   }, 300_000);
   afterAll(async () => {
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await scenario?.stop();
   });
 
   it('a point-in-time branch: unlogged tables empty, sequences ahead by 1 to 32 (never reusing a value), privileges carried', async () => {

@@ -1,4 +1,6 @@
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAyb } from '../../src/lib/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
@@ -9,7 +11,9 @@ import { runPsql } from '../helpers/pagila.js';
  * judged against a target built independently (the schema, then the branch's SQL, then main's, in a
  * fresh database) by fingerprints of ordered rows, or against hand-computed rows. Never ayb's diff.
  */
-describe('ayb branch merge: an outsider attack', () => {
+// The cases are independent (each its own databases and branch; none changes a role or anything
+// else the cluster shares), so a few run at a time.
+describe.concurrent('ayb branch merge: an outsider attack', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
@@ -25,28 +29,37 @@ describe('ayb branch merge: an outsider attack', () => {
 
   /**
    * SCHEMA on main; a branch; BRANCH on the branch and MAIN on main; the merge. The expected target
-   * is SCHEMA + BRANCH + MAIN run in a fresh database (the scenarios' changes commute).
+   * is SCHEMA + BRANCH + MAIN run in a copy of main made before ayb touched it (CREATE DATABASE …
+   * TEMPLATE: the scenarios' changes commute). The branch is made through ayb's library, in this
+   * process (set-up: what is checked is the merge, run as the CLI a user runs), and the three
+   * databases get their SQL side by side.
    */
   const mergeAndJudge = async (name: string, sql: { schema: string; branch: string; main?: string }, expectedExit = 0) => {
     await cluster.createDatabase(name);
     await psql(name, sql.schema);
+    const expected = `${name}_expected`;
+    if (expectedExit === 0) {
+      await cluster.query(`DROP DATABASE IF EXISTS ${expected} WITH (FORCE)`, [], 'postgres');
+      await cluster.query(`CREATE DATABASE ${expected} TEMPLATE ${name}`, [], 'postgres');
+    }
     const env = { AYB_DATABASE_URL: cluster.url(name), AYB_LOCK_TIMEOUT: '5s' };
     const ayb = (...args: string[]) => runCli(args, { env });
-    const created = await ayb('branch', 'create', name, '--keep-base');
-    expect(created.exitCode, created.stderr).toBe(0);
-    await psql(`ayb_branch_${name}`, sql.branch);
-    if (sql.main) await psql(name, sql.main);
-    if (expectedExit === 0) {
-      await cluster.createDatabase(`${name}_expected`);
-      await psql(`${name}_expected`, sql.schema);
-      await psql(`${name}_expected`, sql.branch);
-      if (sql.main) await psql(`${name}_expected`, sql.main);
-    }
+    const library = await openAyb({ databaseUrl: env.AYB_DATABASE_URL, env: { AYB_LOCK_TIMEOUT: env.AYB_LOCK_TIMEOUT }, cwd: os.tmpdir() });
+    const created = await library.create(name, { keepBase: true });
+    expect(created.name).toBe(name);
+    await Promise.all([
+      psql(`ayb_branch_${name}`, sql.branch),
+      sql.main ? psql(name, sql.main) : undefined,
+      expectedExit === 0 ? (async () => {
+        await psql(expected, sql.branch);
+        if (sql.main) await psql(expected, sql.main);
+      })() : undefined,
+    ]);
     const before = await fingerprint(cluster, name);
     const merged = await ayb('branch', 'merge', name, '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(expectedExit);
     const got = await fingerprint(cluster, name);
-    if (expectedExit === 0) expect(got.tables).toEqual((await fingerprint(cluster, `${name}_expected`)).tables);
+    if (expectedExit === 0) expect(got.tables).toEqual((await fingerprint(cluster, expected)).tables);
     else expect(got).toEqual(before);
     return { merged, ayb };
   };
