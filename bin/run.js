@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// dist/ayb.js is the whole CLI in one file, built by `npm run build` (src/cli.ts, src/build/bundle.ts).
+// dist/ayb.js is the CLI's entry, built by `npm run build` (src/cli.ts, tools/build/bundle.ts): oclif and the
+// list of commands; each command's code is a chunk in dist/chunks, loaded only when that command runs.
 import module from 'node:module';
 
 // Node 22.1+: keep the compiled code of dist/ayb.js on disk between runs (in the OS temp folder), so a

@@ -1,38 +1,20 @@
 /**
  * The CLI in one module: `bin/run.js` runs `execute` from here, and oclif finds the commands and
  * the hook here too (package.json "oclif": the explicit strategy, identifiers COMMANDS and
- * commandNotFound). `npm run build` bundles this module and everything it imports, oclif, pg and
- * zod included, into dist/ayb.js (tools/build/bundle.ts): Node then reads and links one file instead
- * of a few hundred, which is most of what starting ayb costs.
+ * commandNotFound). `npm run build` bundles this module with oclif into dist/ayb.js, and each
+ * command, with what it imports, into chunks (tools/build/bundle.ts): Node then reads and links a
+ * few files instead of a few hundred, which is most of what starting ayb costs.
+ *
+ * Commands are loaded when they run, not when ayb starts: `ayb --version` or `ayb branch url`
+ * does not read, compile and initialise the data diff, the merge, the masking, the server and
+ * the MCP server (about 160 ms of CPU of the 300 ms ayb took to start over `node -e 0`, on Node 20,
+ * which has no compile cache). oclif gets an object with a `run` that loads the command's class
+ * and runs it; help and flags come from oclif.manifest.json, built from the classes themselves
+ * (AYB_LOAD_ALL_COMMANDS, tools/build/manifest.ts).
  *
  * A new command is added here; the help test fails until it is.
  */
-import BranchCreate from './commands/branch/create.js';
-import BranchDelete from './commands/branch/delete.js';
-import BranchDiff from './commands/branch/diff.js';
-import BranchExpire from './commands/branch/expire.js';
-import BranchList from './commands/branch/list.js';
-import BranchMerge from './commands/branch/merge.js';
-import BranchPrune from './commands/branch/prune.js';
-import BranchRename from './commands/branch/rename.js';
-import BranchReset from './commands/branch/reset.js';
-import BranchShow from './commands/branch/show.js';
-import BranchUrl from './commands/branch/url.js';
-import History from './commands/history.js';
-import HistoryPrune from './commands/history/prune.js';
-import MaskCheck from './commands/mask/check.js';
-import MaskInit from './commands/mask/init.js';
-import Mcp from './commands/mcp.js';
-import SnapshotCreate from './commands/snapshot/create.js';
-import SnapshotDelete from './commands/snapshot/delete.js';
-import SnapshotList from './commands/snapshot/list.js';
-import SnapshotShow from './commands/snapshot/show.js';
-import Completion from './commands/completion.js';
-import Help from './commands/help.js';
-import Start from './commands/start.js';
-import Stop from './commands/stop.js';
-import Version from './commands/version.js';
-import { settings } from '@oclif/core';
+import { type Command, type Config, settings } from '@oclif/core';
 
 // ayb ships compiled JavaScript. Left on, oclif looks for TypeScript sources to run instead whenever
 // NODE_ENV is "development" or "test" (as CI jobs often set it) and loads the TypeScript compiler,
@@ -42,30 +24,54 @@ settings.enableAutoTranspile = false;
 export { execute } from '@oclif/core';
 export { default as commandNotFound } from './hooks/command-not-found.js';
 
-export const COMMANDS = {
-  'branch:create': BranchCreate,
-  'branch:delete': BranchDelete,
-  'branch:diff': BranchDiff,
-  'branch:expire': BranchExpire,
-  'branch:list': BranchList,
-  'branch:merge': BranchMerge,
-  'branch:prune': BranchPrune,
-  'branch:rename': BranchRename,
-  'branch:reset': BranchReset,
-  'branch:show': BranchShow,
-  'branch:url': BranchUrl,
-  history: History,
-  'history:prune': HistoryPrune,
-  'mask:check': MaskCheck,
-  'mask:init': MaskInit,
-  mcp: Mcp,
-  'snapshot:create': SnapshotCreate,
-  'snapshot:delete': SnapshotDelete,
-  'snapshot:list': SnapshotList,
-  'snapshot:show': SnapshotShow,
-  completion: Completion,
-  help: Help,
-  start: Start,
-  stop: Stop,
-  version: Version,
+type CommandClass = typeof Command;
+
+const LOADERS: Record<string, () => Promise<{ default: CommandClass }>> = {
+  'branch:create': () => import('./commands/branch/create.js'),
+  'branch:delete': () => import('./commands/branch/delete.js'),
+  'branch:diff': () => import('./commands/branch/diff.js'),
+  'branch:expire': () => import('./commands/branch/expire.js'),
+  'branch:list': () => import('./commands/branch/list.js'),
+  'branch:merge': () => import('./commands/branch/merge.js'),
+  'branch:prune': () => import('./commands/branch/prune.js'),
+  'branch:rename': () => import('./commands/branch/rename.js'),
+  'branch:reset': () => import('./commands/branch/reset.js'),
+  'branch:show': () => import('./commands/branch/show.js'),
+  'branch:url': () => import('./commands/branch/url.js'),
+  history: () => import('./commands/history.js'),
+  'history:prune': () => import('./commands/history/prune.js'),
+  'mask:check': () => import('./commands/mask/check.js'),
+  'mask:init': () => import('./commands/mask/init.js'),
+  mcp: () => import('./commands/mcp.js'),
+  'snapshot:create': () => import('./commands/snapshot/create.js'),
+  'snapshot:delete': () => import('./commands/snapshot/delete.js'),
+  'snapshot:list': () => import('./commands/snapshot/list.js'),
+  'snapshot:show': () => import('./commands/snapshot/show.js'),
+  completion: () => import('./commands/completion.js'),
+  help: () => import('./commands/help.js'),
+  start: () => import('./commands/start.js'),
+  stop: () => import('./commands/stop.js'),
+  version: () => import('./commands/version.js'),
 };
+
+/** What oclif finds under a command's id: its class, loaded and run when the command runs. */
+function lazyCommand(load: () => Promise<{ default: CommandClass }>) {
+  return {
+    id: undefined as string | undefined,
+    plugin: undefined as CommandClass['plugin'],
+    async run(this: { id?: string; plugin?: CommandClass['plugin'] }, argv: string[], config: Config): Promise<unknown> {
+      const command = (await load()).default;
+      command.id = this.id!;
+      command.plugin = this.plugin;
+      return (command as unknown as { run(argv: string[], config: Config): Promise<unknown> }).run(argv, config);
+    },
+  };
+}
+
+/**
+ * The commands by id. For the build's manifest (tools/build/manifest.ts sets AYB_LOAD_ALL_COMMANDS),
+ * the classes themselves, whose flags, arguments and help the manifest holds.
+ */
+export const COMMANDS: Record<string, unknown> = process.env.AYB_LOAD_ALL_COMMANDS === '1'
+  ? Object.fromEntries(await Promise.all(Object.entries(LOADERS).map(async ([id, load]) => [id, (await load()).default] as const)))
+  : Object.fromEntries(Object.entries(LOADERS).map(([id, load]) => [id, lazyCommand(load)]));

@@ -144,6 +144,14 @@ export async function releaseControl(ctx: BranchContext): Promise<void> {
 }
 
 /**
+ * After a copy of main: the command's session (released for the copy) connects again now, in the
+ * background, so that its next withControl finds it open. A failure here is left for that call to meet.
+ */
+export function reconnectControl(ctx: BranchContext): void {
+  sessionOf(ctx)?.run(async () => undefined).catch(() => undefined);
+}
+
+/**
  * Main refuses connections. When ayb's note says an ayb process made it so and none is still at it,
  * allows them again and says so; while that process still works, a conflict; otherwise the error
  * as it is, which names the ALTER DATABASE to run.

@@ -234,6 +234,20 @@ export async function findDescendants(client: Client, name: string): Promise<Bra
   return rows;
 }
 
+/** findRow and findDescendants in one round trip (a delete asks both). */
+export async function findRowWithDescendants(client: Client, name: string): Promise<{ row: BranchRow | undefined; descendants: BranchRow[] }> {
+  const { rows } = await client.query<BranchRow>(
+    `WITH RECURSIVE below(name) AS (
+       SELECT name FROM ${CONTROL_TABLE_SQL} WHERE parent = $1 AND name <> $1
+       UNION
+       SELECT b.name FROM ${CONTROL_TABLE_SQL} b JOIN below ON b.parent = below.name
+     )
+     SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE name = $1 OR name IN (SELECT name FROM below) ORDER BY created_at, name`,
+    [name],
+  );
+  return { row: rows.find((r) => r.name === name), descendants: rows.filter((r) => r.name !== name) };
+}
+
 /** The branches made directly from `parent` (`create … --from <parent>`). */
 export async function findChildren(client: Client, parent: string): Promise<BranchRow[]> {
   const { rows } = await client.query<BranchRow>(`SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE parent = $1 ORDER BY created_at, name`, [parent]);

@@ -7,7 +7,7 @@ import type { MaskingJob } from '../masking/prepare.js';
 import type { Verification } from '../masking/verify.js';
 import type { Client } from '../postgres/client.js';
 import { withDatabase } from '../postgres/conninfo.js';
-import { type BranchContext, type OpenedContext, releaseControl } from './context.js';
+import { type BranchContext, type OpenedContext, reconnectControl, releaseControl } from './context.js';
 import { historyOf } from './point-in-time.js';
 import { type ResolvedSource, strategyFor } from './source.js';
 
@@ -74,6 +74,8 @@ export async function copyDatabase(ctx: BranchContext, maint: Client, job: CopyJ
       fallbackToDump: requested === 'auto' && source.snapshot === null,
       rewriteDump: job.masking?.rewriteDump,
       log: ctx.log,
+      // Main is free again: the command's session on it reconnects while the copy is finished.
+      onCopied: copiesMain ? () => reconnectControl(ctx) : undefined,
     });
     // Never ready unless fully masked: a failure here drops the copy like any other.
     const verified = await job.masking?.afterCopy(withDatabase(ctx.main, job.target));

@@ -121,9 +121,11 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
         },
       });
       strategy = outcome.strategy;
-      const [branch] = await withControl(ctx, async (client) =>
-        withSizes(client, [(await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!]),
-      );
+      const [branch] = await withControl(ctx, async (client) => {
+        const ready = (await updateRow(client, row.id, { status: 'ready', strategy, copy_method: outcome.copyMethod, error_message: null, ...(verified ? { masking: { ...verified } } : {}) }))!;
+        // Its database was just made (nothing to check); a source that is a branch or snapshot is named as the user knows it.
+        return ready.source_database.startsWith('ayb_') ? withSizes(client, [ready]) : [ready];
+      });
       return { branch: branch!, created: true };
     } catch (error) {
       const failure = signal?.aborted && signal.reason instanceof AybError ? signal.reason : asAybError(error, ctx, source);
@@ -168,7 +170,8 @@ async function reserve(
   // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
   // can hold text and is neither masked nor kept, refuses the copy here.
   const job = await masking.plan(source);
-  const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
+  // The record (on main) and the database (on the maintenance session) are asked at once.
+  const [existing, databaseThere] = await Promise.all([findRowByNameOrDatabase(client, name, branchDatabase), databaseExists(maint, branchDatabase)]);
   if (existing) {
     if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing: true };
     // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
@@ -179,7 +182,7 @@ async function reserve(
     await dropRecordDatabases(client, maint, existing);
     await deleteRow(client, existing.id);
   }
-  if (await databaseExists(maint, branchDatabase)) throw foreignDatabaseError(branchDatabase, kind);
+  if (existing ? await databaseExists(maint, branchDatabase) : databaseThere) throw foreignDatabaseError(branchDatabase, kind);
   const row = await insertCreatingRow(client, {
     name,
     kind,

@@ -3,7 +3,7 @@ import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, noticeOf, withControl } from './context.js';
-import { deleteRow, findDescendants, findRow, listRows, updateRow } from './control-table.js';
+import { deleteRow, findDescendants, findRow, findRowWithDescendants, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
 import { databaseNameFor, MAX_NAME_LENGTH, validateBranchName } from './names.js';
@@ -128,10 +128,10 @@ async function deleteRecord(ctx: BranchContext, options: DeleteOptions): Promise
     // session) at the same time: the database a record of this name and kind has is fixed by its name.
     const [{ row, descendants, record }, served] = await Promise.all([
       withControl(ctx, async (client) => {
-        const found = await findRow(client, name);
+        const { row: found, descendants: below } = await findRowWithDescendants(client, name);
         return {
           row: found,
-          descendants: found ? descendantsDeepestFirst(await findDescendants(client, found.name), found.name) : [],
+          descendants: found ? descendantsDeepestFirst(below, found.name) : [],
           record: found ? await mergeRecordOf(client, found) : undefined,
         };
       }),

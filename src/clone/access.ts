@@ -1,7 +1,8 @@
 import { ConflictError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
-import { setAllowConnections, terminateSessions } from '../postgres/maintenance.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { setAllowConnections, TERMINATE_OTHER_SESSIONS_SQL, terminateSessions } from '../postgres/maintenance.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { serverFacts } from './server-facts.js';
 
 /**
  * Who may reach a copy, at the database level. A new database gets PostgreSQL's default ACL
@@ -36,21 +37,22 @@ export const DEFAULT_ACCESS: DatabaseAccess = {
   connectionLimit: -1,
 };
 
-/** Reads the grants and connection limit of `database` (on the server `client` is connected to). */
-export async function readDatabaseAccess(client: Client, database: string): Promise<DatabaseAccess> {
-  const { rows } = await client.query<{ grantee: string | null; public: boolean; privilege: string; grantable: boolean; connlimit: number }>(
-    `SELECT r.rolname AS grantee, a.grantee = 0 AS public, a.privilege_type AS privilege, a.is_grantable AS grantable, d.datconnlimit AS connlimit
+/** The query of readDatabaseAccess (`$1`: the database), for a caller that batches it with others. */
+export const DATABASE_ACCESS_SQL = `SELECT r.rolname AS grantee, a.grantee = 0 AS public, a.privilege_type AS privilege, a.is_grantable AS grantable, d.datconnlimit AS connlimit
        FROM pg_database d
        CROSS JOIN LATERAL aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
        LEFT JOIN pg_roles r ON r.oid = a.grantee
       WHERE d.datname = $1
-      ORDER BY a.grantee, a.privilege_type`,
-    [database],
-  );
-  if (rows.length === 0) {
-    const { rows: limit } = await client.query<{ connlimit: number }>('SELECT datconnlimit AS connlimit FROM pg_database WHERE datname = $1', [database]);
-    return { grants: [], connectionLimit: limit[0]?.connlimit ?? -1 };
-  }
+      ORDER BY a.grantee, a.privilege_type`;
+
+/** The connection limit alone, for a database whose ACL grants nothing (DATABASE_ACCESS_SQL has no row then). */
+export const DATABASE_CONNLIMIT_SQL = 'SELECT datconnlimit AS connlimit FROM pg_database WHERE datname = $1';
+
+export type DatabaseAccessRow = { grantee: string | null; public: boolean; privilege: string; grantable: boolean; connlimit: number };
+
+/** DatabaseAccess from the rows of DATABASE_ACCESS_SQL, and the limit of DATABASE_CONNLIMIT_SQL when there are none. */
+export function databaseAccessOf(rows: readonly DatabaseAccessRow[], connlimit: number | undefined): DatabaseAccess {
+  if (rows.length === 0) return { grants: [], connectionLimit: connlimit ?? -1 };
   return {
     // A grantee whose role was dropped meanwhile (no name, not PUBLIC) grants nothing.
     grants: rows.filter((r) => r.public || r.grantee !== null).map((r) => ({ grantee: r.public ? null : r.grantee, privilege: r.privilege, grantable: r.grantable })),
@@ -58,9 +60,16 @@ export async function readDatabaseAccess(client: Client, database: string): Prom
   };
 }
 
+/** Reads the grants and connection limit of `database` (on the server `client` is connected to). */
+export async function readDatabaseAccess(client: Client, database: string): Promise<DatabaseAccess> {
+  const { rows } = await client.query<DatabaseAccessRow>(DATABASE_ACCESS_SQL, [database]);
+  if (rows.length > 0) return databaseAccessOf(rows, undefined);
+  const { rows: limit } = await client.query<{ connlimit: number }>(DATABASE_CONNLIMIT_SQL, [database]);
+  return databaseAccessOf([], limit[0]?.connlimit);
+}
+
 export async function isSuperuser(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-  return rows[0]?.superuser === true;
+  return (await serverFacts(client)).superuser;
 }
 
 /**
@@ -79,10 +88,15 @@ export function closedClause(superuser: boolean): string {
  * A database created refusing connections (closedClause, non-superuser ayb) allows them only then.
  */
 export async function closeNewDatabase(client: Client, database: string): Promise<void> {
-  await client.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
-  const { rows } = await client.query<{ refused: boolean }>('SELECT NOT datallowconn AS refused FROM pg_database WHERE datname = $1', [database]);
-  if (rows[0]?.refused) await setAllowConnections(client, database, true);
-  await terminateSessions(client, database);
+  // One round trip: the revoke, whether it was made refusing connections, and the end of any session
+  // that got in before the revoke (terminateSessions then waits for those to be gone).
+  const results = (await client.query(
+    `REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC;
+     SELECT NOT datallowconn AS refused FROM pg_database WHERE datname = ${quoteLiteral(database)};
+     ${TERMINATE_OTHER_SESSIONS_SQL.replace('$1', quoteLiteral(database))}`,
+  )) as unknown as { rows: { refused?: boolean }[]; rowCount: number | null }[];
+  if (results[1]?.rows[0]?.refused) await setAllowConnections(client, database, true);
+  if (results[1]?.rows[0]?.refused || (results[2]?.rowCount ?? 0) > 0) await terminateSessions(client, database);
 }
 
 /** A copy nobody but ayb ever reaches again (a snapshot): refuses connections, and no session is left on it. */
@@ -97,12 +111,15 @@ export async function sealCopy(client: Client, database: string): Promise<void> 
  * carried: it is left out and named in a warning, never replaced by anything wider.
  */
 export async function applyDatabaseAccess(client: Client, target: string, access: DatabaseAccess, warn?: (line: string) => void): Promise<string[]> {
-  const { rows } = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [target]);
-  const owner = rows[0]?.owner;
-  const roles = new Set((await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+  const { rows } = await client.query<{ owner: string | null; roles: string[] }>(
+    'SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1) AS owner, ARRAY(SELECT rolname::text FROM pg_roles) AS roles',
+    [target],
+  );
+  const owner = rows[0]?.owner ?? undefined;
+  const roles = new Set(rows[0]?.roles ?? []);
   const database = quoteIdent(target);
   const notCarried: string[] = [];
-  await client.query(`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`);
+  const statements = [`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`];
   for (const grant of access.grants) {
     // The owner (ayb, which made the copy) holds every privilege anyway.
     if (grant.grantee !== null && grant.grantee === owner) continue;
@@ -111,9 +128,11 @@ export async function applyDatabaseAccess(client: Client, target: string, access
       continue;
     }
     const to = grant.grantee === null ? 'PUBLIC' : quoteIdent(grant.grantee);
-    await client.query(`GRANT ${grant.privilege} ON DATABASE ${database} TO ${to}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
+    statements.push(`GRANT ${grant.privilege} ON DATABASE ${database} TO ${to}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
   }
-  await client.query(`ALTER DATABASE ${database} CONNECTION LIMIT ${access.connectionLimit}`);
+  statements.push(`ALTER DATABASE ${database} CONNECTION LIMIT ${Number(access.connectionLimit)}`);
+  // One round trip, one implicit transaction: the copy opens with all of its grants or none.
+  await client.query(statements.join(';\n'));
   if (notCarried.length > 0) {
     warn?.(`warning: database "${target}" does not carry these grants of its source (no such role on this server): ${notCarried.join(', ')}`);
   }

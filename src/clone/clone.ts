@@ -8,11 +8,12 @@ import { cancelOnAbort } from '../postgres/maintenance.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { dumpAndRestore, type DumpProgress } from './dump.js';
 import { decideFileCopyMethod } from './file-copy.js';
-import { applyDatabaseSettings, type DatabaseSettings, readDatabaseSettings } from './settings.js';
+import { applyDatabaseSettings, DATABASE_SETTINGS_SQL, databaseSettingsOf, type DatabaseSettings, type DatabaseSettingsRow, readDatabaseSettings } from './settings.js';
 import { type CloneSource, sourceNotFound } from './strategy.js';
-import { busySourceError, sessionsOn, templateClone, withSourceDisconnected } from './template.js';
+import { busySourceError, sessionsBlocking, SESSIONS_SQL, type SourceSession, templateClone, withSourceDisconnected } from './template.js';
+import { serverFacts } from './server-facts.js';
 import { findTool } from '../postgres/tools.js';
-import { applyDatabaseAccess, closedClause, closeNewDatabase, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
+import { applyDatabaseAccess, closedClause, closeNewDatabase, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, databaseAccessOf, type DatabaseAccessRow, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
 import { sessionTimeouts } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
@@ -45,6 +46,11 @@ export interface CloneRequest {
   readonly rewriteDump?: () => Transform;
   /** Notes and warnings (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  /**
+   * Called once a template copy is made and its source is free again (before the copy is finished):
+   * a copy of main lets the command's control session connect again meanwhile.
+   */
+  readonly onCopied?: () => void;
 }
 
 /** What a clone actually did, for the branch record. */
@@ -70,10 +76,8 @@ export async function finishCopy(maint: Client, target: string, access: Database
 }
 
 export async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
-  const { rows } = await client.query<{ num: string; version: string }>(
-    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
-  );
-  return { major: Math.floor(Number(rows[0]!.num) / 10000), version: rows[0]!.version.split(' ')[0]! };
+  const { major, version } = await serverFacts(client);
+  return { major, version };
 }
 
 /**
@@ -109,8 +113,7 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   const database = source.conn.database;
   const { major } = await serverMajor(maint);
   const fileCopy = await decideFileCopyMethod(maint, request.main, request.config, major);
-  const settings = await readDatabaseSettings(maint, database);
-  const access = await readDatabaseAccess(maint, database);
+  const { settings, access, sessions } = await readTemplateSource(maint, database);
   const copy = async () => {
     const stopCancel = cancelOnAbort(request.main, maint, signal);
     try {
@@ -122,19 +125,36 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   if (request.disconnect) {
     await withSourceDisconnected(maint, request.main, database, copy, request.log);
   } else {
-    const sessions = await sessionsOn(maint, database);
-    if (sessions.length > 0) throw busySourceError(database, sessions);
+    // ayb's own bookkeeping sessions on the source are let leave first (sessionsBlocking).
+    const blocking = await sessionsBlocking(maint, database, sessions);
+    if (blocking.length > 0) throw busySourceError(database, blocking);
     await copy();
   }
+  request.onCopied?.();
   signal?.throwIfAborted();
-  // A template copy carries every table; drop the excluded ones (a copy of main has the control table).
-  if (request.excludeTables.length > 0) {
-    await withClient(withDatabase(request.main, target), (client) =>
-      client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`),
-    );
-  }
-  await applyDatabaseSettings(maint, target, settings, request.log);
+  // A template copy carries every table; drop the excluded ones (a copy of main has the control
+  // table), on a session of the copy's, while the maintenance session gives it its source's settings.
+  const dropExcluded = request.excludeTables.length > 0
+    ? withClient(withDatabase(request.main, target), (client) => client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`))
+    : Promise.resolve();
+  const [dropped, applied] = await Promise.allSettled([dropExcluded, applyDatabaseSettings(maint, target, settings, request.log)]);
+  if (dropped.status === 'rejected') throw dropped.reason;
+  if (applied.status === 'rejected') throw applied.reason;
   return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access };
+}
+
+/** What a template copy reads of its source before it starts, in one round trip: settings, grants, sessions. */
+async function readTemplateSource(maint: Client, database: string): Promise<{ settings: DatabaseSettings; access: DatabaseAccess; sessions: SourceSession[] }> {
+  const literal = quoteLiteral(database);
+  const inline = (sql: string) => sql.replaceAll('$1', literal);
+  const results = (await maint.query(
+    [DATABASE_SETTINGS_SQL, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, SESSIONS_SQL].map(inline).join(';\n'),
+  )) as unknown as [{ rows: DatabaseSettingsRow[] }, { rows: DatabaseAccessRow[] }, { rows: { connlimit: number }[] }, { rows: SourceSession[] }];
+  return {
+    settings: databaseSettingsOf(results[0].rows[0]),
+    access: databaseAccessOf(results[1].rows, results[2].rows[0]?.connlimit),
+    sessions: results[3].rows,
+  };
 }
 
 /**
@@ -178,8 +198,7 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
   } finally {
     await sourceClient.end().catch(() => undefined);
   }
-  const { rows: roleRows } = await maint.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-  const superuser = roleRows[0]?.superuser === true;
+  const superuser = await isSuperuser(maint);
   const sameRoles = source.sameServer || source.sameRoles === true;
   const binDir = request.config.tools.pg_bin_dir;
   const pgDump = await findTool('pg_dump', sourceInfo.major, { binDir, serverVersion: sourceInfo.version });

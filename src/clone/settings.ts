@@ -17,21 +17,27 @@ export interface DatabaseSettings {
   readonly comment: string | null;
 }
 
-/** Reads the settings and comment of `database` on the server `client` is connected to (one round trip). */
-export async function readDatabaseSettings(client: Client, database: string): Promise<DatabaseSettings> {
-  const { rows } = await client.query<{ comment: string | null; settings: { role: string | null; config: string[] | null }[] | null }>(
-    `SELECT shobj_description(d.oid, 'pg_database') AS comment,
+/** The query of readDatabaseSettings (`$1`: the database), for a caller that batches it with others. */
+export const DATABASE_SETTINGS_SQL = `SELECT shobj_description(d.oid, 'pg_database') AS comment,
             (SELECT json_agg(json_build_object('role', r.rolname, 'config', s.setconfig) ORDER BY r.rolname NULLS FIRST)
                FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
               WHERE s.setdatabase = d.oid AND (s.setrole = 0 OR r.rolname IS NOT NULL)) AS settings
-       FROM pg_database d WHERE d.datname = $1`,
-    [database],
-  );
-  const row = rows[0];
+       FROM pg_database d WHERE d.datname = $1`;
+
+export type DatabaseSettingsRow = { comment: string | null; settings: { role: string | null; config: string[] | null }[] | null };
+
+/** DatabaseSettings from the row of DATABASE_SETTINGS_SQL (none: the database has neither). */
+export function databaseSettingsOf(row: DatabaseSettingsRow | undefined): DatabaseSettings {
   return {
     settings: (row?.settings ?? []).map((r) => ({ role: r.role, config: r.config ?? [] })),
     comment: row?.comment ?? null,
   };
+}
+
+/** Reads the settings and comment of `database` on the server `client` is connected to (one round trip). */
+export async function readDatabaseSettings(client: Client, database: string): Promise<DatabaseSettings> {
+  const { rows } = await client.query<DatabaseSettingsRow>(DATABASE_SETTINGS_SQL, [database]);
+  return databaseSettingsOf(rows[0]);
 }
 
 /**

@@ -3,8 +3,7 @@ import type { StrategyChoice } from '../config/schema.js';
 import { ExternalError, NotFoundError, UsageError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { databaseExists } from '../postgres/maintenance.js';
-import { canUseAsTemplate, sessionsOn } from './template.js';
+import { sessionsBlocking, templateSourceFacts } from './template.js';
 
 /** Where the bytes come from. */
 export interface CloneSource {
@@ -52,17 +51,18 @@ export async function chooseStrategy(maint: Client, source: CloneSource, request
     }
     return 'dump';
   }
-  if (!(await databaseExists(maint, source.conn.database))) throw sourceNotFound(source.conn.database);
-  const allowed = await canUseAsTemplate(maint, source.conn.database);
+  // One round trip for the three questions (exists, allowed, who is on it).
+  const facts = await templateSourceFacts(maint, source.conn.database);
+  if (!facts.exists) throw sourceNotFound(source.conn.database);
   if (requested === 'template' || options.disconnect) {
-    if (!allowed) {
+    if (!facts.allowed) {
       throw new ExternalError('template_not_permitted', `this role may not use "${source.conn.database}" as a template`, {
         hint: 'the role needs CREATEDB and must own the source (or be superuser); use --strategy dump instead',
       });
     }
     return 'template';
   }
-  if (!allowed) return 'dump';
-  const sessions = await sessionsOn(maint, source.conn.database);
-  return sessions.length === 0 ? 'template' : 'dump';
+  if (!facts.allowed) return 'dump';
+  // ayb's own bookkeeping sessions on the source are let leave first (sessionsBlocking).
+  return (await sessionsBlocking(maint, source.conn.database, facts.sessions)).length === 0 ? 'template' : 'dump';
 }

@@ -16,29 +16,72 @@ export interface SourceSession {
   readonly state: string | null;
 }
 
+/** The query of sessionsOn (`$1`: the database). */
+export const SESSIONS_SQL = `SELECT pid, coalesce(application_name, '') AS application_name, host(client_addr) AS client_addr, usename, state
+       FROM pg_stat_activity
+      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type IS DISTINCT FROM 'autovacuum worker'
+      ORDER BY pid`;
+
 /**
  * Sessions on a database other than the caller's own: each one blocks CREATE DATABASE … TEMPLATE.
  * Autovacuum workers are left out: CREATE DATABASE ends those itself.
  */
 export async function sessionsOn(client: Client, database: string): Promise<SourceSession[]> {
-  const { rows } = await client.query<SourceSession>(
-    `SELECT pid, coalesce(application_name, '') AS application_name, host(client_addr) AS client_addr, usename, state
-       FROM pg_stat_activity
-      WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type IS DISTINCT FROM 'autovacuum worker'
-      ORDER BY pid`,
-    [database],
-  );
+  const { rows } = await client.query<SourceSession>(SESSIONS_SQL, [database]);
   return rows;
 }
 
-/** Whether the connected role may use `database` as a template (superuser, owner, or datistemplate) and create databases. */
-export async function canUseAsTemplate(client: Client, database: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>(
-    `SELECT (r.rolsuper OR (r.rolcreatedb AND (d.datistemplate OR pg_has_role(d.datdba, 'USAGE')))) AS ok
-       FROM pg_database d, pg_roles r WHERE d.datname = $1 AND r.rolname = current_user`,
+/**
+ * How long a copy waits for sessions of ayb itself to leave its source before it counts them as
+ * users (auto then dumps, template refuses). ayb's own sessions on a database are a command's
+ * bookkeeping (a create, list or url of another ayb process, or of this one, on main's control
+ * table): they last milliseconds, and one just closed stays in pg_stat_activity until its backend
+ * has exited, which on a loaded machine is long enough to be seen. Counting those as users made a
+ * create of an idle main fall back to a dump (seconds instead of a template copy).
+ */
+export const AYB_SESSIONS_WAIT_MS = 2000;
+
+/** A session of ayb's (its connections say application_name `ayb`; pg_dump's and the guard's say more). */
+function aybSession(session: SourceSession): boolean {
+  return session.application_name === 'ayb';
+}
+
+/**
+ * The sessions on `database` that block a template copy, once ayb's own short ones had up to
+ * AYB_SESSIONS_WAIT_MS to leave: a session of anything else answers at once (the source is busy);
+ * sessions of ayb only are asked again every 20 ms until none is left or the time is up.
+ */
+export async function sessionsBlocking(client: Client, database: string, found?: readonly SourceSession[]): Promise<SourceSession[]> {
+  let sessions = found ? [...found] : await sessionsOn(client, database);
+  const deadline = Date.now() + AYB_SESSIONS_WAIT_MS;
+  while (sessions.length > 0 && sessions.every(aybSession) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    sessions = await sessionsOn(client, database);
+  }
+  return sessions;
+}
+
+export interface TemplateSourceFacts {
+  readonly exists: boolean;
+  /** The connected role may use it as a template (canUseAsTemplate). */
+  readonly allowed: boolean;
+  /** sessionsOn. */
+  readonly sessions: SourceSession[];
+}
+
+/** Whether `database` exists, may be a template for this role, and who is on it: one round trip. */
+export async function templateSourceFacts(client: Client, database: string): Promise<TemplateSourceFacts> {
+  const { rows } = await client.query<{ exists: boolean; allowed: boolean | null; sessions: SourceSession[] }>(
+    `SELECT d.oid IS NOT NULL AS exists,
+            (r.rolsuper OR (r.rolcreatedb AND (d.datistemplate OR pg_has_role(d.datdba, 'USAGE')))) AS allowed,
+            (SELECT coalesce(json_agg(s ORDER BY s.pid), '[]'::json) FROM (${SESSIONS_SQL}) s) AS sessions
+       FROM (SELECT 1) AS one
+       LEFT JOIN pg_database d ON d.datname = $1
+       LEFT JOIN pg_roles r ON r.rolname = current_user`,
     [database],
   );
-  return rows[0]?.ok === true;
+  const row = rows[0]!;
+  return { exists: row.exists, allowed: row.exists && row.allowed === true, sessions: row.sessions };
 }
 
 function describeSessions(sessions: readonly SourceSession[]): string {

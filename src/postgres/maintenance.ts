@@ -124,7 +124,7 @@ export async function databaseExists(client: Client, name: string): Promise<bool
   return (rowCount ?? 0) > 0;
 }
 
-const TERMINATE_OTHER_SESSIONS_SQL = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
+export const TERMINATE_OTHER_SESSIONS_SQL = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
 
 /**
  * Drops a database, ending its sessions. Only ever called for databases ayb registered. One

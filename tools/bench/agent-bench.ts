@@ -115,6 +115,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
               const made = (await api.call('POST', '/api/admin/branches', { name })) as { strategy: string };
               if (made.strategy !== 'template') fallbacks.push(`API ${name}: ${made.strategy}`);
             }));
+            record('url', who, await timed(() => api.call('GET', `/api/admin/branches/${name}/url`)));
             record('delete', who, await timed(() => api.call('DELETE', `/api/admin/branches/${name}`)));
           } else {
             record('create', who, await timed(async () => {
@@ -138,7 +139,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       await pooled.call('POST', '/api/admin/branches', { name: 'busy-parent' });
       await pooled.call('POST', '/api/admin/branches', { name: 'idle-parent' });
       const { url: busyUrl } = (await pooled.call('GET', '/api/admin/branches/busy-parent/url')) as { url: string };
-      const agent = await connect({ ...withDatabase(main, 'ayb_branch_busy_parent'), host: new URL(busyUrl).hostname, port: Number(new URL(busyUrl).port), params: { sslmode: 'disable' } });
+      const agent = await connect({ ...withDatabase(main, 'ayb_branch_busy_parent'), host: new URL(busyUrl).hostname, port: Number(new URL(busyUrl).port), params: { sslmode: 'disable', application_name: 'bench-agent' } });
       await agent.query('SELECT 1');
       for (let i = 0; i < options.ops; i++) {
         for (const [who, parent] of i % 2 === 0 ? [['busy, pooler', 'busy-parent'], ['idle', 'idle-parent']] : [['idle', 'idle-parent'], ['busy, pooler', 'busy-parent']]) {
@@ -152,7 +153,8 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       }
       await agent.query('SELECT 1'); // the client's connection survived every pause
       await agent.end();
-      const direct = await connect(withDatabase(main, 'ayb_branch_busy_parent'));
+      // An agent's own connection (not named `ayb`: ayb's own sessions on a source are let leave before a copy).
+      const direct = await connect({ ...withDatabase(main, 'ayb_branch_busy_parent'), params: { application_name: 'bench-agent' } });
       for (let i = 0; i < Math.min(5, options.ops); i++) {
         record('create from a branch', 'API busy, no pooler (dump)', await timed(() => api.call('POST', '/api/admin/branches', { name: `d-${i}`, from: 'busy-parent' })));
         await api.call('DELETE', `/api/admin/branches/d-${i}`);

@@ -13,6 +13,8 @@ import { Plugin } from '@oclif/core';
 
 // This file runs as dist-tools/tools/build/manifest.js.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// The command classes themselves, not the CLI's lazy stand-ins (src/cli.ts): their flags and help are the manifest.
+process.env.AYB_LOAD_ALL_COMMANDS = '1';
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
 await plugin.load();
 const file = path.join(root, 'oclif.manifest.json');
