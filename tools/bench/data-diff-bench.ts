@@ -87,21 +87,29 @@ async function rssChild(): Promise<void> {
   process.stdout.write(`${performance.now() - started} ${process.resourceUsage().maxRSS * 1024} ${changed} ${bytes}\n`);
 }
 
-/** Changes `rows` orders on a fresh copy of bench_a and measures the --output sql path's time and peak memory in a child process. */
-async function manyChanges(cluster: { conn: ConnInfo }, a: ConnInfo, rows: number): Promise<string> {
-  const c = withDatabase(cluster.conn, 'bench_many');
-  await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE bench_many TEMPLATE bench_a'));
-  await withClient(c, async (x) => {
-    await x.query(`UPDATE orders SET status = 'many' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT ${Number(rows)})`);
+/**
+ * Two databases of their own with one `orders` table of `rows` rows (the shape of the dataset's),
+ * every row changed on the second: the --output sql path's time and peak memory, measured in a
+ * child process. Independent of the dataset's size, so that 1M changed rows are measured at any size.
+ */
+async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<string> {
+  const [a, b] = [withDatabase(cluster.conn, 'many_a'), withDatabase(cluster.conn, 'many_b')];
+  await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE many_a'));
+  await withClient(a, (x) => x.query(`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL, ordered_at timestamptz NOT NULL, total numeric(12,2) NOT NULL);
+    INSERT INTO orders SELECT g, 1 + (g * 7919) % 100000, (ARRAY['new','paid','shipped','returned'])[1 + g % 4], timestamptz '2021-01-01' + g * interval '20 seconds', (g % 50000) / 100.0
+      FROM generate_series(1::bigint, ${Number(rows)}) g`).then(() => x.query('VACUUM ANALYZE orders')));
+  await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE many_b TEMPLATE many_a'));
+  await withClient(b, async (x) => {
+    await x.query("UPDATE orders SET status = 'many'");
     await x.query('VACUUM ANALYZE orders');
   });
   const self = fileURLToPath(import.meta.url);
   const { stdout } = await promisify(execFile)(process.execPath, [self, '--rss-child'], {
-    env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(c, { showPassword: true }) },
+    env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(b, { showPassword: true }) },
     maxBuffer: 1 << 20,
   });
   const [ms, rss, changed, bytes] = stdout.trim().split(' ').map(Number);
-  return `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}, peak memory of the diff's process ${formatMb(rss!)} (target at most 150 MB)`;
+  return `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}, peak memory of the diff's process ${formatMb(rss!)} (target at most 150 MB) ${rss! <= 150 * 1024 * 1024 ? '(within)' : '(OVER)'}`;
 }
 
 /** The CLI's start-up: `ayb version`, wall time. */
@@ -134,6 +142,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string' }, 'rss-child': { type: 'boolean' } }, strict: true });
   if (values['rss-child']) return rssChild();
   const sizeMb = Number(values['size-mb']);
+  if (sizeMb === 0) {
+    // Only the --changed-rows measurement (and the fixed cost), without the dataset.
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    await withBenchCluster('ayb-data-diff-bench-', log, async (cluster) => {
+      const fixed = await fixedCost(cluster, Number(values.runs));
+      const many = values['changed-rows'] ? await manyChanges(cluster, Number(values['changed-rows'])) : undefined;
+      process.stdout.write([`fixed cost: ${formatSeconds(fixed.diffMs)} in-process, CLI start-up ${formatSeconds(fixed.startupMs)}`, ...(many ? [many] : [])].join('\n') + '\n');
+    });
+    return;
+  }
   const runs = Number(values.runs);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   await withBenchCluster('ayb-data-diff-bench-', log, async (cluster) => {
@@ -167,7 +185,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const ratio = median(diffs) / median(scans);
     log('Measuring the fixed cost (two one-table databases) …');
     const fixed = await fixedCost(cluster, runs);
-    const many = values['changed-rows'] ? await manyChanges(cluster, a, Number(values['changed-rows'])) : undefined;
+    const many = values['changed-rows'] ? await manyChanges(cluster, Number(values['changed-rows'])) : undefined;
     const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
     process.stdout.write([
       `ayb branch diff --data: ${formatMb(bytes)} per side, 100 rows changed; found ${found.added} added, ${found.removed} removed, ${found.changed} changed`,
