@@ -13,6 +13,8 @@ export interface DataDiffOptions {
   /** Tables that are never data (ayb's control table). */
   readonly exclude?: readonly string[];
   readonly log?: (line: string) => void;
+  /** Awaited before each table is compared, outside its snapshot (a test's gate between tables). */
+  readonly beforeTable?: (table: string) => Promise<void>;
 }
 
 /** One table's result, in the shape `--output json` prints. */
@@ -109,6 +111,7 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     const tb = b.catalog.tables.get(id);
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
+    await options.beforeTable?.(id);
     tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTableKeys(a, b, planTable(ta, tb))) : await diffTableKeys(a, b, planTable(ta, tb)));
   }
   return { tables, onlyInA, onlyInB };
