@@ -55,6 +55,8 @@ export interface DataTable {
   readonly uniqueIndexes?: number;
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
+  /** pg_table_size() when the catalog was read: the table's size now (a table of a few pages is read whole, without checksums). */
+  readonly bytes?: number;
 }
 
 /** A foreign key that acts when a row it points at is deleted. */
@@ -155,8 +157,8 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     const i = batch.length - 1;
     return (results: readonly QueryResult[]) => results[i]!.rows as T[];
   };
-  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number }>(
-    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples,
+  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number; bytes: number }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, pg_catalog.pg_table_size(c.oid)::float8 AS bytes,
             (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) AS uniques
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
@@ -226,6 +228,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
         : {}),
       uniqueIndexes: t.uniques,
       estimatedRows: t.reltuples,
+      bytes: t.bytes,
     });
   }
   return { tables: result, sequences };

@@ -55,6 +55,8 @@ const LEAF_ROWS = 1024;
 /** How many parts a key range that is still too big is split into. */
 const SPLIT = 16;
 const MAX_BUCKETS = 65536;
+/** A table at most this big on both sides (pg_table_size, TOAST included) is read whole, without checksums. */
+const SMALL_TABLE_BYTES = 256 * 1024;
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
 export function planTable(a: DataTable, b: DataTable): TablePlan {
@@ -139,7 +141,11 @@ export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<Tabl
 export async function diffTableKeys(a: Side, b: Side, plan: TablePlan): Promise<TableDiff<Keys>> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
   const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map() };
-  if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
+  const bytes = [a, b].map((s) => s.catalog.tables.get(tableId(plan))?.bytes);
+  // A table of a few pages on both sides is read whole at once (its key and row hashes): one query
+  // per side instead of bounds, checksums and reads, which for many small tables is most of the time.
+  if (bytes.every((n) => n !== undefined && n <= SMALL_TABLE_BYTES)) await readRows(a, b, plan, 'true', [], found);
+  else if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
   else await diffByHash(a, b, plan, estimate, found);
   return plan.match === 'rows'
     ? multisetFromDeltas(plan, found.deltas)

@@ -98,8 +98,6 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
   const writable = plan.columns.filter((c) => !table.columns.find((x) => x.name === c)!.generated);
   const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
   const target = qualified(plan);
-  // The table's own rows: an inheritance child's are the child's, never deleted or updated through its parent.
-  const own = `ONLY ${target}`;
   const insert = (row: readonly (string | null)[]) =>
     `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} VALUES (${writable.map((c) => sqlValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')});`;
   const equality = keyEquality(table, plan);
@@ -112,7 +110,7 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
       table,
       inserts: diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => insert(row))),
       updates: [],
-      deletes: diff.removed.map((row, i) => `DELETE FROM ${own} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${own} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));`),
+      deletes: diff.removed.map((row, i) => `DELETE FROM ${target} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${target} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));`),
     };
   }
 
@@ -128,13 +126,13 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
     if (!old || !next) continue; // gone since it was compared
     const sets = writable.filter((c) => old[plan.columns.indexOf(c)] !== next[plan.columns.indexOf(c)]);
     if (sets.length === 0) continue; // only generated columns differ; they follow
-    updates.push(`UPDATE ${own} SET ${sets.map((c) => `${quoteIdent(c)} = ${sqlValue(next[plan.columns.indexOf(c)]!, typeOf(c))}`).join(', ')} WHERE ${keyWhere(key)};`);
+    updates.push(`UPDATE ${target} SET ${sets.map((c) => `${quoteIdent(c)} = ${sqlValue(next[plan.columns.indexOf(c)]!, typeOf(c))}`).join(', ')} WHERE ${keyWhere(key)};`);
   }
   return {
     table,
     inserts: diff.added.map((key) => newRows.get(JSON.stringify(key))).filter((r) => r !== undefined).map(insert),
     updates,
-    deletes: diff.removed.map((key) => `DELETE FROM ${own} WHERE ${keyWhere(key)};`),
+    deletes: diff.removed.map((key) => `DELETE FROM ${target} WHERE ${keyWhere(key)};`),
   };
 }
 
