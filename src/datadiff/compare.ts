@@ -141,10 +141,11 @@ export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<Tabl
 export async function diffTableKeys(a: Side, b: Side, plan: TablePlan): Promise<TableDiff<Keys>> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
   const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map() };
-  const bytes = [a, b].map((s) => s.catalog.tables.get(tableId(plan))?.bytes);
-  // A table of a few pages on both sides is read whole at once (its key and row hashes): one query
-  // per side instead of bounds, checksums and reads, which for many small tables is most of the time.
-  if (bytes.every((n) => n !== undefined && n <= SMALL_TABLE_BYTES)) await readRows(a, b, plan, 'true', [], found);
+  const sides = [a, b].map((s) => s.catalog.tables.get(tableId(plan)));
+  // A table of a few pages on both sides, analysed (so known to the planner as small), is read whole at
+  // once (keys and row hashes): one query per side instead of bounds, checksums and reads, which for
+  // many small tables is most of the time.
+  if (sides.every((t) => t?.bytes !== undefined && t.bytes <= SMALL_TABLE_BYTES && t.estimatedRows >= 0)) await readRows(a, b, plan, 'true', [], found);
   else if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
   else await diffByHash(a, b, plan, estimate, found);
   return plan.match === 'rows'
