@@ -4,7 +4,10 @@ import { openContext, type OpenedContext } from '../../src/branching/context.js'
 import { diffBranchData } from '../../src/branching/data-diff.js';
 import { loadConfig } from '../../src/config/resolve.js';
 import { openAyb } from '../../src/lib/index.js';
+import { readFile } from 'node:fs/promises';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { fingerprint } from '../helpers/fingerprint.js';
+import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Issue 24 item 7: a data diff holds no snapshot on main between tables, even for --output sql with
@@ -15,6 +18,7 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 describe('ayb branch diff --data: the snapshot held on main', () => {
   let cluster: TestCluster;
   let ctx: OpenedContext;
+  let library: Awaited<ReturnType<typeof openAyb>>;
 
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -22,7 +26,7 @@ describe('ayb branch diff --data: the snapshot held on main', () => {
     await cluster.query(`
       CREATE TABLE a1 (id int PRIMARY KEY, v text); CREATE TABLE a2 (id int PRIMARY KEY, v text); CREATE TABLE a3 (id int PRIMARY KEY, v text);
       INSERT INTO a1 SELECT i, 'x' || i FROM generate_series(1, 100) i; INSERT INTO a2 SELECT * FROM a1; INSERT INTO a3 SELECT * FROM a1;`, [], 'app');
-    const library = await openAyb({ databaseUrl: cluster.url('app'), env: {}, cwd: os.tmpdir() });
+    library = await openAyb({ databaseUrl: cluster.url('app'), env: {}, cwd: os.tmpdir() });
     await library.create('feat', { strategy: 'template' });
     await cluster.query("UPDATE a1 SET v = 'main' WHERE id < 5; UPDATE a3 SET v = 'main' WHERE id > 95", [], 'app');
     ctx = await openContext(await loadConfig({ databaseUrl: cluster.url('app'), env: {}, cwd: os.tmpdir() }));
@@ -43,7 +47,17 @@ describe('ayb branch diff --data: the snapshot held on main', () => {
       it(`${from} → ${to}${sql ? ' --output sql' : ''}: no session on main holds a snapshot between tables`, async () => {
         const seen: number[] = [];
         const result = await diffBranchData(ctx, from, to, { sql, beforeTable: async () => { seen.push(await holdersOnMain()); } });
-        await result.migration?.remove();
+        if (result.migration) {
+          // The script, read with main's tables each at its own moment, still makes a copy of `from` equal `to`.
+          const script = await readFile(result.migration.path, 'utf8');
+          await result.migration.remove();
+          const copy = `${from}-r${to}`;
+          await library.create(copy, { from, strategy: 'template' });
+          const db = `ayb_branch_${copy.replace(/-/g, '_')}`;
+          await runPsql(cluster, db, { sql: script });
+          const toDb = to === 'main' ? 'app' : `ayb_branch_${to}`;
+          expect((await fingerprint(cluster, db)).tables).toEqual((await fingerprint(cluster, toDb)).tables);
+        }
         expect(seen).toHaveLength(3);
         expect(seen).toEqual([0, 0, 0]);
         const counts = Object.fromEntries(result.comparison.tables.map((t) => [t.plan.name, t.changed.length]));
