@@ -12,7 +12,7 @@ import { withReadableSide } from './diff.js';
 import { notFoundNear } from './errors.js';
 import { validateBranchName } from './names.js';
 
-export interface DataDiffRequest extends Pick<DataDiffOptions, 'tables'> {
+export interface DataDiffRequest extends Pick<DataDiffOptions, 'tables' | 'beforeTable'> {
   /** Also build the DML that makes `from`'s rows equal `to`'s. */
   readonly sql?: boolean;
 }
@@ -64,21 +64,24 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
   return withReadableSide(ctx, from, (a) =>
     withReadableSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing the rows of ${from} (${a.label}) with ${to} (${b.label}) …`);
-      // Counting needs each table at one moment. A script needs all of b's tables at one moment (the rows
-      // it inserts must satisfy each other's foreign keys), so it holds b's snapshot until its rows are
-      // read; a's rows only decide which keys go, come or change, each table at its own moment, so a
-      // (main, as a rule: the side the script is for) holds a snapshot one table's scan at a time.
+      // Counting needs each table at one moment. A script would rather have all of b's tables at one moment
+      // (the rows it inserts then satisfy each other's foreign keys), so it holds b's snapshot until its rows
+      // are read; a's rows only decide which keys go, come or change, each table at its own moment, so a
+      // holds a snapshot one table's scan at a time. Main is never held longer than one table's scan (a
+      // snapshot held on main holds back its vacuum): when b is main, its tables are each read at their
+      // own moment too, and the rows the script writes are read afterwards, a statement at a time.
+      const bScope = request.sql && b.readable !== ctx.main.database ? 'whole' : 'table';
       return withSides(branchConn(ctx, a.readable), branchConn(ctx, b.readable), [CONTROL_TABLE_SQL], async (sa, sb) => {
         if (request.sql) {
           const obstacles = schemaObstacles(sa, sb, { tables: request.tables });
           if (obstacles.length > 0) throw schemaObstacleError(obstacles, from, to);
         }
-        const comparison = await compareData(sa, sb, { tables: request.tables });
+        const comparison = await compareData(sa, sb, { tables: request.tables, beforeTable: request.beforeTable });
         const migration = request.sql
           ? await spool((sink) => dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, sink, { sequences: request.tables === undefined }))
           : undefined;
         return { from: a.label, to: b.label, comparison, migration };
-      }, { snapshot: request.sql ? { a: 'table', b: 'whole' } : 'table' });
+      }, { snapshot: { a: 'table', b: bScope } });
     }),
   );
 }

@@ -55,6 +55,8 @@ export interface DataTable {
   readonly uniqueIndexes?: number;
   /** pg_class.reltuples, -1 when never analysed. */
   readonly estimatedRows: number;
+  /** pg_table_size() when the catalog was read: the table's size now (a table of a few pages is read whole, without checksums). */
+  readonly bytes?: number;
 }
 
 /** A foreign key that acts when a row it points at is deleted. */
@@ -63,6 +65,11 @@ export interface ActingKey {
   readonly child: string;
   readonly columns: readonly string[];
   readonly refColumns: readonly string[];
+  /**
+   * Per column, the foreign key's own PK = FK equality operator (conpfeqop), `=` when pg_catalog's, else
+   * schema-qualified: the child rows a delete acts on are those it finds equal (citext's, not text's).
+   */
+  readonly equality?: readonly string[];
 }
 
 export interface DataKey {
@@ -125,7 +132,9 @@ const ACTED_ON_SQL = `SELECT p.relid,
               AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
             cn.nspname AS schema, cc.relname AS name,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns,
+            ARRAY(SELECT CASE WHEN opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END
+                    FROM unnest(con.conpfeqop) WITH ORDINALITY k(op, o) JOIN pg_operator op ON op.oid = k.op JOIN pg_namespace opn ON opn.oid = op.oprnamespace ORDER BY k.o) AS equality
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid
        JOIN pg_namespace cn ON cn.oid = cc.relnamespace
@@ -148,8 +157,8 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     const i = batch.length - 1;
     return (results: readonly QueryResult[]) => results[i]!.rows as T[];
   };
-  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number }>(
-    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples,
+  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number; bytes: number }>(
+    `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, pg_catalog.pg_table_size(c.oid)::float8 AS bytes,
             (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) AS uniques
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
@@ -181,7 +190,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
   // With each, whether it is a plain one (between two plain tables: its own constraint, or a leaf's copy of
   // its partitioned table's, whose rows can be set aside and put back in that leaf), and its columns.
-  const actedRows = q<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[] }>(
+  const actedRows = q<{ relid: number; plain: boolean; schema: string; name: string; columns: string[]; ref_columns: string[]; equality: string[] }>(
     ACTED_ON_SQL,
   );
   const sequencesRows = q<{ schema: string; name: string }>(
@@ -215,10 +224,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
       ...(acted.every((r) => r.relid !== t.oid || r.plain)
-        ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns })) }
+        ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns, equality: r.equality })) }
         : {}),
       uniqueIndexes: t.uniques,
       estimatedRows: t.reltuples,
+      bytes: t.bytes,
     });
   }
   return { tables: result, sequences };

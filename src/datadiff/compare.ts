@@ -1,6 +1,9 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
+import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
+
+export { compareTuples, type KeyTuple };
 
 /** One side of a comparison: a session inside a read-only REPEATABLE READ transaction, and its catalog. */
 export interface Side {
@@ -31,14 +34,15 @@ export interface TablePlan {
   readonly notAKeyOnBoth?: readonly string[];
 }
 
-/** A key (or, for `rows`, a whole row) as the text of each column; null for SQL NULL. */
-export type KeyTuple = readonly (string | null)[];
-
-export interface TableDiff {
+/**
+ * One table's differing keys: arrays sorted by key (diffTable, for merge), or packed lists in the order
+ * found (diffTableKeys, for the data diff: memory a few bytes per differing key).
+ */
+export interface TableDiff<K extends Keys = KeyTuple[]> {
   readonly plan: TablePlan;
-  readonly added: KeyTuple[];
-  readonly removed: KeyTuple[];
-  readonly changed: KeyTuple[];
+  readonly added: K;
+  readonly removed: K;
+  readonly changed: K;
   /** For `rows`: how many copies of each added or removed row (same order as `added` / `removed`). */
   readonly addedCount?: number[];
   readonly removedCount?: number[];
@@ -51,6 +55,8 @@ const LEAF_ROWS = 1024;
 /** How many parts a key range that is still too big is split into. */
 const SPLIT = 16;
 const MAX_BUCKETS = 65536;
+/** A table at most this big on both sides (pg_table_size, TOAST included) is read whole, without checksums. */
+const SMALL_TABLE_BYTES = 256 * 1024;
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
 export function planTable(a: DataTable, b: DataTable): TablePlan {
@@ -85,10 +91,10 @@ interface Bucket {
 }
 
 /**
- * The table, aliased `t`: every column of the user's is written `t.column`, so that no column name (a
+ * The table's own rows (ONLY: an inheritance child's rows are the child's, compared there), aliased `t`: every column of the user's is written `t.column`, so that no column name (a
  * user may well have a column called "ayb lo") can be mistaken for one of the diff's own.
  */
-const qualified = (plan: { schema: string; name: string }) => `${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t`;
+const qualified = (plan: { schema: string; name: string }) => `ONLY ${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t`;
 const col = (c: string) => `t.${quoteIdent(c)}`;
 const rowText = (columns: readonly string[]) => `ROW(${columns.map(col).join(', ')})::text`;
 /** A 64-bit hash of a row's text; sums of these are the checksums both servers compute. */
@@ -126,29 +132,41 @@ function differingBuckets(a: readonly (Bucket & { b: string })[], b: readonly (B
  * with the rows in differing buckets, not with the table.
  */
 export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<TableDiff> {
+  const diff = await diffTableKeys(a, b, plan);
+  if (plan.match === 'rows') return diff as TableDiff;
+  return { plan, added: sortKeys([...diff.added]), removed: sortKeys([...diff.removed]), changed: sortKeys([...diff.changed]) };
+}
+
+/** diffTable's keys packed (KeyList), in the order found: what the data diff holds however many rows differ. */
+export async function diffTableKeys(a: Side, b: Side, plan: TablePlan): Promise<TableDiff<Keys>> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
-  const found: Found = { added: [], removed: [], changed: [], deltas: new Map() };
-  if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
+  const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map() };
+  const sides = [a, b].map((s) => s.catalog.tables.get(tableId(plan)));
+  // A table of a few pages on both sides, analysed (so known to the planner as small), is read whole at
+  // once (keys and row hashes): one query per side instead of bounds, checksums and reads, which for
+  // many small tables is most of the time.
+  if (sides.every((t) => t?.bytes !== undefined && t.bytes <= SMALL_TABLE_BYTES && t.estimatedRows >= 0)) await readRows(a, b, plan, 'true', [], found);
+  else if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
   else await diffByHash(a, b, plan, estimate, found);
   return plan.match === 'rows'
     ? multisetFromDeltas(plan, found.deltas)
-    : { plan, added: sortKeys(found.added), removed: sortKeys(found.removed), changed: sortKeys(found.changed) };
+    : { plan, added: found.added, removed: found.removed, changed: found.changed };
 }
 
 /**
  * What a table's differing buckets held, settled a batch of buckets at a time (every batch holds the
- * same keys on both sides, complete): only the rows that differ stay in memory, not their neighbours.
+ * same keys on both sides, complete): only the keys that differ stay in memory, packed.
  */
 interface Found {
-  readonly added: KeyTuple[];
-  readonly removed: KeyTuple[];
-  readonly changed: KeyTuple[];
+  readonly added: KeyList;
+  readonly removed: KeyList;
+  readonly changed: KeyList;
   /** For `rows`: each differing row's (JSON) change in number of copies. */
   readonly deltas: Map<string, number>;
 }
 
 /** Differing ranges or buckets read per query: bounds the rows one reply holds. */
-const READ_BATCH = 64;
+const READ_BATCH = 16;
 
 async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
   const k = col(plan.key[0]!);
@@ -282,10 +300,10 @@ async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params
   }
   for (const [key, hash] of rowsB) {
     const before = rowsA.get(key);
-    if (before === undefined) found.added.push(JSON.parse(key));
-    else if (before !== hash) found.changed.push(JSON.parse(key));
+    if (before === undefined) found.added.push(JSON.parse(key) as KeyTuple);
+    else if (before !== hash) found.changed.push(JSON.parse(key) as KeyTuple);
   }
-  for (const key of rowsA.keys()) if (!rowsB.has(key)) found.removed.push(JSON.parse(key));
+  for (const key of rowsA.keys()) if (!rowsB.has(key)) found.removed.push(JSON.parse(key) as KeyTuple);
 }
 
 /** A whole-row diff from each row's (JSON) change in number of copies: positive added, negative removed. */
@@ -322,18 +340,8 @@ function sortKeys(keys: KeyTuple[]): KeyTuple[] {
   return keys.sort(compareTuples);
 }
 
-function compareTuples(x: KeyTuple, y: KeyTuple): number {
-  for (let i = 0; i < x.length; i++) {
-    const [p, q] = [x[i] ?? '', y[i] ?? ''];
-    if (p === q) continue;
-    if (/^-?\d+$/.test(p) && /^-?\d+$/.test(q)) return BigInt(p) < BigInt(q) ? -1 : 1;
-    return p < q ? -1 : 1;
-  }
-  return 0;
-}
-
 /** The number of rows a diff adds or removes (a `rows` table counts copies). */
-export function diffCounts(diff: TableDiff): { added: number; removed: number; changed: number } {
+export function diffCounts(diff: TableDiff<Keys>): { added: number; removed: number; changed: number } {
   const sum = (xs: number[] | undefined, fallback: number) => (xs ? xs.reduce((s, n) => s + n, 0) : fallback);
   return { added: sum(diff.addedCount, diff.added.length), removed: sum(diff.removedCount, diff.removed.length), changed: diff.changed.length };
 }

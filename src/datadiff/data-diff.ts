@@ -3,7 +3,8 @@ import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
-import { diffCounts, diffTable, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
+import { diffCounts, diffTableKeys, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
+import { firstKeys, type Keys } from './key-list.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
 export interface DataDiffOptions {
@@ -12,6 +13,8 @@ export interface DataDiffOptions {
   /** Tables that are never data (ayb's control table). */
   readonly exclude?: readonly string[];
   readonly log?: (line: string) => void;
+  /** Awaited before each table is compared, outside its snapshot (a test's gate between tables). */
+  readonly beforeTable?: (table: string) => Promise<void>;
 }
 
 /** One table's result, in the shape `--output json` prints. */
@@ -32,7 +35,7 @@ export interface TableDataChange {
 }
 
 export interface DataComparison {
-  readonly tables: readonly TableDiff[];
+  readonly tables: readonly TableDiff<Keys>[];
   /** Tables only one side has (the schema diff's business; their rows are not compared). */
   readonly onlyInA: readonly string[];
   readonly onlyInB: readonly string[];
@@ -103,12 +106,13 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
   const pick = (id: string) => wanted === undefined || wanted.includes(id);
   const onlyInA = [...a.catalog.tables.keys()].filter((id) => pick(id) && !b.catalog.tables.has(id));
   const onlyInB = [...b.catalog.tables.keys()].filter((id) => pick(id) && !a.catalog.tables.has(id));
-  const tables: TableDiff[] = [];
+  const tables: TableDiff<Keys>[] = [];
   for (const [id, ta] of a.catalog.tables) {
     const tb = b.catalog.tables.get(id);
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
-    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTable(a, b, planTable(ta, tb))) : await diffTable(a, b, planTable(ta, tb)));
+    await options.beforeTable?.(id);
+    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTableKeys(a, b, planTable(ta, tb))) : await diffTableKeys(a, b, planTable(ta, tb)));
   }
   return { tables, onlyInA, onlyInB };
 }
@@ -157,7 +161,7 @@ export function keyObject(columns: readonly string[], key: KeyTuple): Record<str
 }
 
 /** The JSON record of one table, with up to `limit` example keys per kind when asked. */
-export function tableChange(diff: TableDiff, limit?: number): TableDataChange & { examples?: Record<string, Record<string, string | null>[]> } {
+export function tableChange(diff: TableDiff<Keys>, limit?: number): TableDataChange & { examples?: Record<string, Record<string, string | null>[]> } {
   const counts = diffCounts(diff);
   const plan = diff.plan;
   const record = {
@@ -171,7 +175,7 @@ export function tableChange(diff: TableDiff, limit?: number): TableDataChange & 
   if (limit === undefined || limit <= 0 || counts.added + counts.removed + counts.changed === 0) return record;
   const examples: Record<string, Record<string, string | null>[]> = {};
   for (const kind of ['added', 'removed', 'changed'] as const) {
-    if (diff[kind].length > 0) examples[kind] = diff[kind].slice(0, limit).map((k) => keyObject(plan.key, k));
+    if (diff[kind].length > 0) examples[kind] = firstKeys(diff[kind], limit).map((k) => keyObject(plan.key, k));
   }
   return { ...record, examples };
 }

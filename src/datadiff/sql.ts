@@ -2,6 +2,7 @@ import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
+import { concatKeys, type Keys } from './key-list.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -37,7 +38,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const equality = keyEquality(table, plan);
   const join = plan.key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
   const sql = `SELECT ${plan.columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
-                 FROM ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
+                 FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
     const { rows } = await side.client.query({ text: sql, values: plan.key.map((_, i) => batch.map((k) => k[i])), rowMode: 'array' });
@@ -209,8 +210,17 @@ function referencedTables(catalog: Side['catalog']): Set<string> {
   return out;
 }
 
-function* chunks<T>(xs: readonly T[], size: number): Generator<T[]> {
-  for (let i = 0; i < xs.length; i += size) yield xs.slice(i, i + size);
+/** `xs` in arrays of `size` (the last shorter), read as they come: a packed key list is never unpacked whole. */
+function* chunks<T>(xs: Iterable<T>, size: number): Generator<T[]> {
+  let batch: T[] = [];
+  for (const x of xs) {
+    batch.push(x);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /**
@@ -233,7 +243,7 @@ function* chunks<T>(xs: readonly T[], size: number): Generator<T[]> {
  *
  * Deferrable constraints are deferred to COMMIT; user triggers are held off around it all.
  */
-export async function writeDataMigration(a: Side, b: Side, diffs: readonly TableDiff[], sequences: readonly string[], header: string, sink: DmlSink, options: { transaction?: boolean } = {}): Promise<void> {
+export async function writeDataMigration(a: Side, b: Side, diffs: readonly TableDiff<Keys>[], sequences: readonly string[], header: string, sink: DmlSink, options: { transaction?: boolean } = {}): Promise<void> {
   const touched = diffs.filter((d) => d.added.length + d.removed.length + d.changed.length > 0);
   const transaction = options.transaction !== false;
   await sink.write(`-- ${header}\n`);
@@ -288,6 +298,8 @@ export function privilegeNote(withTriggers: readonly DataTable[], temporary: boo
 
 interface TableShape {
   readonly target: string;
+  /** `ONLY target`: the table's own rows, for DELETE, UPDATE and reads (an inheritance child's rows are the child's). */
+  readonly own: string;
   readonly typeOf: (c: string) => string;
   readonly writable: readonly string[];
   readonly overriding: string;
@@ -301,37 +313,38 @@ function shapeOf(table: DataTable, plan: TablePlan): TableShape {
   const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
   const equality = keyEquality(table, plan);
   const keyJoin = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} v.c${i}`).join(' AND ');
-  return { target: qualified(table), typeOf, writable, overriding, keyJoin };
+  return { target: qualified(table), own: `ONLY ${qualified(table)}`, typeOf, writable, overriding, keyJoin };
 }
 
 const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c))).join(', ')})`;
 const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(', ');
 
-async function writeDeletes(table: DataTable, diff: TableDiff, sink: DmlSink): Promise<void> {
+async function writeDeletes(table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
   const shape = shapeOf(table, plan);
-  const { target } = shape;
+  const { own } = shape;
   if (plan.match === 'rows') {
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
     const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
-    for (let i = 0; i < diff.removed.length; i++) {
-      const row = diff.removed[i]!;
-      await sink.write(`DELETE FROM ${target} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${target} WHERE ${rowWhere(row)} LIMIT ${diff.removedCount![i]}));\n`);
+    let i = 0;
+    for (const row of diff.removed) {
+      const copies = diff.removedCount![i++];
+      await sink.write(`DELETE FROM ${own} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${own} WHERE ${rowWhere(row)} LIMIT ${copies}));\n`);
     }
     return;
   }
-  const keys = [...diff.removed, ...diff.changed];
-  if (keys.length === 0) return;
+  if (diff.removed.length + diff.changed.length === 0) return;
+  const keys = concatKeys(diff.removed, diff.changed);
   const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
   await sink.write(`-- ${tableId(table)}: ${what}\n`);
   for (const batch of chunks(keys, STATEMENT_ROWS)) {
-    await sink.write(`DELETE FROM ${target} AS t USING (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
+    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
 }
 
-async function writeInserts(b: Side, table: DataTable, diff: TableDiff, sink: DmlSink): Promise<void> {
+async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
   const { target, typeOf, writable, overriding } = shapeOf(table, plan);
   const columnList = writable.map(quoteIdent).join(', ');
@@ -343,13 +356,15 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff, sink: Dm
   if (plan.match === 'rows') {
     if (diff.added.length === 0) return;
     await sink.write(`-- ${tableId(table)}: ${diff.added.length} distinct row(s) inserted\n`);
-    const rows = diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => row));
+    const counts = diff.addedCount!;
+    const rows = (function* () { let i = 0; for (const row of diff.added) for (let n = counts[i++]!; n > 0; n--) yield row; })();
     for (const batch of chunks(rows, STATEMENT_ROWS)) await sink.write(insertOf(batch));
     return;
   }
-  const inserted = [...diff.added, ...diff.changed];
-  if (inserted.length === 0) return;
-  await sink.write(`-- ${tableId(table)}: ${inserted.length} row(s) inserted\n`);
+  const count = diff.added.length + diff.changed.length;
+  if (count === 0) return;
+  const inserted = concatKeys(diff.added, diff.changed);
+  await sink.write(`-- ${tableId(table)}: ${count} row(s) inserted\n`);
   for await (const rows of rowBatches(b, plan, inserted)) if (rows.length > 0) await sink.write(insertOf(rows));
 }
 
@@ -408,7 +423,7 @@ interface Stash {
   readonly self?: boolean;
 }
 
-function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, referenced: ReadonlySet<string>): Stash[] {
+function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, referenced: ReadonlySet<string>): Stash[] {
   const out: Stash[] = [];
   for (const table of together) {
     const diff = byTable.get(tableId(table))!;
@@ -424,7 +439,7 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
 
 const stashName = (i: number) => `pg_temp.${quoteIdent(`ayb_stash_${i}`)}`;
 
-async function writeStashes(a: Side, stashes: readonly Stash[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink): Promise<void> {
+async function writeStashes(a: Side, stashes: readonly Stash[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink): Promise<void> {
   let n = 0;
   for (const { table, keys, self } of stashes) {
     const diff = byTable.get(tableId(table))!;
@@ -439,9 +454,9 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
       const name = stashName(++n);
       await sink.write(`-- ${key.child}: the rows pointing at ${tableId(table)}'s changed rows set aside (its deletes would act on them), put back after\n`);
       await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${qualified(child)} WITH NO DATA;\n`);
-      const link = key.columns.map((c, i) => `c.${quoteIdent(c)} = t.${quoteIdent(key.refColumns[i]!)}`).join(' AND ');
+      const link = key.columns.map((c, i) => `t.${quoteIdent(key.refColumns[i]!)} ${key.equality?.[i] ?? '='} c.${quoteIdent(c)}`).join(' AND ');
       for (const batch of chunks(diff.changed, STATEMENT_ROWS)) {
-        await sink.write(`WITH d AS (DELETE FROM ${qualified(child)} AS c USING ${shape.target} AS t, (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)})
+        await sink.write(`WITH d AS (DELETE FROM ONLY ${qualified(child)} AS c USING ${shape.own} AS t, (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)})
   WHERE ${shape.keyJoin} AND ${link} RETURNING c.*) INSERT INTO ${name} SELECT * FROM d;\n`);
       }
     }
@@ -453,8 +468,8 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
  * statement deletes those rows and every row under them (recursively, through each acting key), and
  * keeps the rows under them that are neither changed nor removed, to be put back.
  */
-async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableShape, diff: TableDiff, keys: readonly ActingKey[], name: string, sink: DmlSink): Promise<void> {
-  const target = shape.target;
+async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableShape, diff: TableDiff<Keys>, keys: readonly ActingKey[], name: string, sink: DmlSink): Promise<void> {
+  const target = shape.own;
   const gone = `pg_temp.${quoteIdent(`${name.slice('pg_temp.'.length).replace(/"/g, '')}_keys`)}`;
   const equality = keyEquality(table, plan);
   const isKey = (alias: string) => plan.key.map((c, i) => `${alias}.${quoteIdent(c)} ${equality[i]} x.c${i}`).join(' AND ');
@@ -462,11 +477,12 @@ async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableSha
   await sink.write(`-- ${tableId(table)}: the rows under its changed rows (it references itself) set aside, put back after\n`);
   await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${target} WITH NO DATA;\n`);
   await sink.write(`CREATE TEMPORARY TABLE ${gone} ON COMMIT DROP AS SELECT ${plan.key.map((c, i) => `t.${quoteIdent(c)} AS c${i}`).join(', ')} FROM ${target} AS t WITH NO DATA;\n`);
-  for (const batch of chunks([...diff.changed, ...diff.removed], STATEMENT_ROWS)) {
+  for (const batch of chunks(concatKeys(diff.changed, diff.removed), STATEMENT_ROWS)) {
     await sink.write(`INSERT INTO ${gone} VALUES
   ${batch.map(keyValues(plan, shape)).join(',\n  ')};\n`);
   }
-  const link = (from: string) => keys.map((k) => `(${k.columns.map((c, i) => `c.${quoteIdent(c)} = ${from}.${quoteIdent(k.refColumns[i]!)}`).join(' AND ')})`).join(' OR ');
+  // The foreign key's own equality (PK = FK), as the cascade compares: a bare `=` would be text's for citext.
+  const link = (from: string) => keys.map((k) => `(${k.columns.map((c, i) => `${from}.${quoteIdent(k.refColumns[i]!)} ${k.equality?.[i] ?? '='} c.${quoteIdent(c)}`).join(' AND ')})`).join(' OR ');
   const cols = refs.map((c) => `c.${quoteIdent(c)}`).join(', ');
   await sink.write(`WITH RECURSIVE under("ayb id", ${refs.map(quoteIdent).join(', ')}) AS (
   SELECT c.ctid, ${cols} FROM ${target} AS c JOIN ${target} AS t ON ${link('t')} JOIN ${gone} AS x ON ${isKey('t')}
@@ -498,7 +514,7 @@ async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink):
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
   if (tables.length === 0) return;
   await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
@@ -507,9 +523,9 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
-    const keys = inPlace(table) ? diff.removed : [...diff.removed, ...diff.changed];
+    const keys = inPlace(table) ? diff.removed : concatKeys(diff.removed, diff.changed);
     const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
-    await statement.step(`${tableId(table)}: ${what}`, `DELETE FROM ${shape.target} AS t USING (VALUES`,
+    await statement.step(`${tableId(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
       (function* () { for (const batch of chunks(keys, STATEMENT_ROWS)) yield batch.map(keyValues(plan, shape)); })(),
       (gate) => `) AS v(${aliases(plan.key.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
   }
@@ -517,19 +533,20 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
-    const { target, typeOf, writable, overriding } = shape;
+    const { target, own, typeOf, writable, overriding } = shape;
     const sets = writable.filter((c) => !plan.key.includes(c));
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets];
       const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
       await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
-        `UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
+        `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
         mapBatches(rowBatches(b, plan, diff.changed), values),
         (gate) => `) AS v(${aliases(columns.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
     }
-    const inserted = inPlace(table) ? diff.added : [...diff.added, ...diff.changed];
+    const inserted = inPlace(table) ? diff.added : concatKeys(diff.added, diff.changed);
+    const insertedCount = diff.added.length + (inPlace(table) ? 0 : diff.changed.length);
     const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
-    await statement.step(`${tableId(table)}: ${inserted.length} row(s) inserted`,
+    await statement.step(`${tableId(table)}: ${insertedCount} row(s) inserted`,
       `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
       mapBatches(rowBatches(b, plan, inserted), rowValues),
       (gate) => `) AS v WHERE ${gate}`);
@@ -544,7 +561,7 @@ async function* mapBatches<T>(batches: AsyncIterable<T[]>, f: (x: T) => string):
 }
 
 /** b's rows for these keys, a batch of STATEMENT_ROWS at a time, in the keys' order (keys gone since are skipped). */
-async function* rowBatches(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): AsyncGenerator<(string | null)[][]> {
+async function* rowBatches(side: Side, plan: TablePlan, keys: Iterable<KeyTuple>): AsyncGenerator<(string | null)[][]> {
   for (const batch of chunks(keys, STATEMENT_ROWS)) {
     const rows = await fetchRows(side, plan, batch);
     yield batch.map((k) => rows.get(JSON.stringify(k))).filter((r) => r !== undefined);

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { compareTuples, concatKeys, EXAMPLES_KEPT, firstKeys, KeyList, type KeyTuple } from '../../src/datadiff/key-list.js';
+
+describe('KeyList (the data diff\'s packed differing keys)', () => {
+  it('gives back every key, in the order pushed, across pieces, NULLs and odd text included', () => {
+    const list = new KeyList();
+    const keys: KeyTuple[] = [];
+    for (let i = 0; i < 10_000; i++) keys.push(i % 7 === 0 ? [String(i), null] : [String(i), `line\nbreak "q" ${i} é`]);
+    for (const k of keys) list.push(k);
+    expect(list.length).toBe(keys.length);
+    expect([...list]).toEqual(keys);
+    expect([...concatKeys(list, [['x', 'y']])]).toHaveLength(keys.length + 1);
+  });
+
+  it('keeps the smallest keys for examples, in key order, whatever the order pushed', () => {
+    const list = new KeyList();
+    const n = EXAMPLES_KEPT + 5000;
+    for (let i = n; i > 0; i--) list.push([String(i * 3 % n - 100)]);
+    // Judged by BigInt: the smallest, sorted numerically.
+    const want = [...list].map((k) => BigInt(k[0]!)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).slice(0, 25).map((x) => [String(x)]);
+    expect(firstKeys(list, 25)).toEqual(want);
+    expect(list.first(EXAMPLES_KEPT + 1)).toHaveLength(EXAMPLES_KEPT);
+  });
+
+  it('orders integer text numerically (signs and lengths) and other text by text', () => {
+    const pairs: [string, string][] = [['-12', '-34'], ['-5', '3'], ['9', '10'], ['12', '34'], ['-100', '-99'], ['007', '8']];
+    for (const [p, q] of pairs) {
+      const want = BigInt(p) < BigInt(q) ? -1 : 1;
+      expect(compareTuples([p], [q]), `${p} vs ${q}`).toBe(want);
+      expect(compareTuples([q], [p]), `${q} vs ${p}`).toBe(-want);
+    }
+    expect(compareTuples(['a'], ['b'])).toBe(-1);
+    expect(compareTuples(['1', 'b'], ['1', 'a'])).toBe(1);
+    expect(compareTuples(['1'], ['1'])).toBe(0);
+  });
+});
