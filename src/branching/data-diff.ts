@@ -64,13 +64,13 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
   return withReadableSide(ctx, from, (a) =>
     withReadableSide(ctx, to, async (b) => {
       ctx.log?.(`Comparing the rows of ${from} (${a.label}) with ${to} (${b.label}) …`);
-      // Counting needs each table at one moment. A script would rather have all of b's tables at one moment
-      // (the rows it inserts then satisfy each other's foreign keys), so it holds b's snapshot until its rows
-      // are read; a's rows only decide which keys go, come or change, each table at its own moment, so a
-      // holds a snapshot one table's scan at a time. Main is never held longer than one table's scan (a
-      // snapshot held on main holds back its vacuum): when b is main, its tables are each read at their
-      // own moment too, and the rows the script writes are read afterwards, a statement at a time.
-      const bScope = request.sql && b.readable !== ctx.main.database ? 'whole' : 'table';
+      // Counting needs each table at one moment, and holds a snapshot one table's scan at a time on each
+      // side (a snapshot held on main holds back its vacuum). A script needs all of b's tables at one
+      // moment (the rows it inserts must satisfy each other's foreign keys: tables read at different
+      // moments of a busy main give a script that breaks them), so b's one snapshot is held for the scan
+      // and the reading of its rows, main's too when main is b; the script goes to a temporary file and
+      // is printed after. a's rows only decide which keys go, come or change: one table at a time.
+      const bScope = request.sql ? 'whole' : 'table';
       return withSides(branchConn(ctx, a.readable), branchConn(ctx, b.readable), [CONTROL_TABLE_SQL], async (sa, sb) => {
         if (request.sql) {
           const obstacles = schemaObstacles(sa, sb, { tables: request.tables });

@@ -10,8 +10,10 @@ import { fingerprint } from '../helpers/fingerprint.js';
 import { runPsql } from '../helpers/pagila.js';
 
 /**
- * Issue 24 item 7: a data diff holds no snapshot on main between tables, even for --output sql with
- * main as the side whose rows the script writes (`ayb branch diff <branch> main --data --output sql`).
+ * Issue 24 item 7: a data diff holds no snapshot on main between tables, except for --output sql with
+ * main as the side whose rows the script writes (`ayb branch diff <branch> main --data --output sql`):
+ * those rows must come from one moment (data-diff-outsider2 shows a script from tables read at
+ * different moments of a busy main breaking a foreign key), so main is held for that diff's reading.
  * Judged from a second session: pg_stat_activity's backend_xmin of the client sessions on main's
  * database, read while the diff waits at a gate before each table.
  */
@@ -44,11 +46,12 @@ describe('ayb branch diff --data: the snapshot held on main', () => {
 
   for (const [from, to] of [['feat', 'main'], ['main', 'feat']] as const) {
     for (const sql of [true, false]) {
-      it(`${from} → ${to}${sql ? ' --output sql' : ''}: no session on main holds a snapshot between tables`, async () => {
+      const heldWhole = sql && to === 'main';
+      it(`${from} → ${to}${sql ? ' --output sql' : ''}: ${heldWhole ? 'main is held at one moment for the whole read' : 'no session on main holds a snapshot between tables'}`, async () => {
         const seen: number[] = [];
         const result = await diffBranchData(ctx, from, to, { sql, beforeTable: async () => { seen.push(await holdersOnMain()); } });
         if (result.migration) {
-          // The script, read with main's tables each at its own moment, still makes a copy of `from` equal `to`.
+          // The script makes a copy of `from` equal `to`.
           const script = await readFile(result.migration.path, 'utf8');
           await result.migration.remove();
           const copy = `${from}-r${to}`;
@@ -59,7 +62,7 @@ describe('ayb branch diff --data: the snapshot held on main', () => {
           expect((await fingerprint(cluster, db)).tables).toEqual((await fingerprint(cluster, toDb)).tables);
         }
         expect(seen).toHaveLength(3);
-        expect(seen).toEqual([0, 0, 0]);
+        expect(seen).toEqual(heldWhole ? [1, 1, 1] : [0, 0, 0]);
         const counts = Object.fromEntries(result.comparison.tables.map((t) => [t.plan.name, t.changed.length]));
         expect(counts).toEqual({ a1: 4, a2: 0, a3: 5 });
       });
