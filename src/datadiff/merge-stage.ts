@@ -216,8 +216,9 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
 
 /** A validated foreign key that acts when a row it points at is deleted (CASCADE, SET NULL, SET DEFAULT, RESTRICT). */
 export interface ActingForeignKey {
-  /** The table it points at (`schema.name`). */
+  /** The table it points at (`schema.name`), and its name quoted. */
   readonly parent: string;
+  readonly parentName: string;
   readonly child: string;
   readonly name: string;
   readonly definition: string;
@@ -238,7 +239,7 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
   const { rows: [version] } = await client.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
   const setColumns = version!.n >= 150000 ? 'coalesce(con.confdelsetcols, con.conkey)' : 'con.conkey';
   const { rows } = await client.query<ActingForeignKey>(
-    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
+    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentName", quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
             pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
@@ -263,7 +264,7 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
 export function liftedKeys(keys: readonly ActingForeignKey[]): { before: string[]; after: string[] } {
   const before = keys.map((k) => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
   const after = keys.flatMap((k) => {
-    const parent = k.parent.split('.').map(quoteIdent).join('.');
+    const parent = k.parentName;
     const orphan = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
        AND NOT EXISTS (SELECT FROM ${parent} p WHERE ${k.columns.map((c, i) => `p.${quoteIdent(k.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
     const acted = k.action === 'c' ? [`DELETE FROM ${k.child} AS c WHERE ${orphan}`]
