@@ -3,11 +3,13 @@ import { type DataTable, tableId } from './catalog.js';
 import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { Stage, StagedTable } from './merge-stage.js';
-import { fetchRows } from './sql.js';
+import { keyEquality } from './sql.js';
 import { type Change, type MergeConflict, type MergeInput, type Resolution, settle, takesTheirs, type Values } from './merge-types.js';
 
 /** Keys whose rows are read and merged at a time. */
 const MERGE_CHUNK = 5000;
+/** Keys per query when a side's rows are read. */
+const FETCH_BATCH = 1000;
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
@@ -86,16 +88,35 @@ export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff 
   return { ...diff, changed: [...diff.changed, ...keys.filter((k) => !known.has(JSON.stringify(k)))] };
 }
 
-/** A plan reading every column of one side's table by the given key. */
-function sidePlan(table: DataTable, key: readonly string[], match: TablePlan['match']): TablePlan {
-  return { schema: table.schema, name: table.name, match, key, columns: table.columns.map((c) => c.name), columnsDiffer: false, integerKey: false };
-}
-
-/** Rows by key JSON, as column → text. */
-async function rowsByKey(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): Promise<Map<string, Values>> {
+/**
+ * One side's rows of these keys (every column as text), in one query; by the JSON of each row's own
+ * key text. With `read`, also every key's row as the target holds it now (md5 of its row text, null
+ * when absent), staged for the apply's check (movedChecks). A row the join found has its key
+ * columns set (equal to something): the null-extended row of a key the target lacks has not.
+ */
+async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
   const out = new Map<string, Values>();
   if (keys.length === 0) return out;
-  for (const [id, row] of await fetchRows(side, plan, keys)) out.set(id, Object.fromEntries(plan.columns.map((c, i) => [c, row[i] ?? null])));
+  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
+  const equality = keyEquality(table, { key } as TablePlan);
+  const columns = table.columns.map((c) => c.name);
+  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
+  const keyAt = key.map((k) => columns.indexOf(k));
+  const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
+                 FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
+                 ${read ? 'LEFT ' : ''}JOIN ${qualified(table)} t ON ${match}`;
+  // A batch of keys at a time: the planner joins a short list to the key's index row by row.
+  for (let start = 0; start < keys.length; start += FETCH_BATCH) {
+    const batch = keys.slice(start, start + FETCH_BATCH);
+    const { rows } = await side.client.query({ text: sql, values: key.map((_, i) => batch.map((k) => k[i] ?? null)), rowMode: 'array' });
+    for (const r of rows as (string | null)[][]) {
+      const md5 = r[1] ?? null;
+      if (read) await read.stage.read(read.staged, batch[Number(r[0]) - 1]!, md5);
+      if (md5 === null) continue;
+      const row = r.slice(2);
+      out.set(JSON.stringify(keyAt.map((i) => row[i] ?? null)), Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
+    }
+  }
   return out;
 }
 
@@ -159,17 +180,15 @@ export interface KeyedJob {
  */
 export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<void> {
   const { input, tb, tx, tt, plan } = job;
-  const oursPlan = sidePlan(tt, plan.key, plan.match);
   for (const kind of ['added', 'removed', 'changed'] as const) {
     const keys = theirsDiff[kind];
     for (let start = 0; start < keys.length; start += MERGE_CHUNK) {
       const chunk = keys.slice(start, start + MERGE_CHUNK);
       const [inBase, inTheirs, inOurs] = await Promise.all([
-        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, sidePlan(tb, plan.key, plan.match), chunk),
-        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, sidePlan(tx, plan.key, plan.match), chunk),
-        rowsByKey(input.ours, oursPlan, chunk),
+        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, tb, plan.key, chunk),
+        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, tx, plan.key, chunk),
+        rowsByKey(input.ours, tt, plan.key, chunk, { stage: job.stage, staged: job.staged }),
       ]);
-      await job.stage.recordRead(job.staged, oursPlan, tt, chunk);
       await normalise(input.theirs, inBase, tb, tx);
       await normalise(input.theirs, inOurs, tt, tx);
       for (const k of chunk) {

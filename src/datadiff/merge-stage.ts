@@ -40,7 +40,14 @@ export interface StagedTable {
 type Row = { k?: KeyTuple | null; v?: readonly (string | null)[] | null; m?: readonly boolean[] | null };
 
 /** Rows sent to the staging table per statement. */
-const STAGE_BATCH = 2000;
+const STAGE_BATCH = 5000;
+
+/** A one-dimensional array's literal (`{"a",NULL}`), every element quoted; null for SQL NULL. */
+export function arrayLiteral(values: readonly (string | boolean | null)[] | null | undefined): string | null {
+  if (values === null || values === undefined) return null;
+  const element = (e: string | boolean | null) => (e === null ? 'NULL' : typeof e === 'boolean' ? (e ? 't' : 'f') : `"${e.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+  return `{${values.map(element).join(',')}}`;
+}
 
 export class Stage {
   readonly tables: StagedTable[] = [];
@@ -70,29 +77,21 @@ export class Stage {
 
   async flush(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const rows = this.buffer.map((r) => [r.tab, r.op, r.k ?? null, r.v ?? null, r.m ?? null]);
+    const rows = this.buffer;
     this.buffer = [];
-    // One JSON document per batch; arrays keep their order and their NULLs (WITH ORDINALITY).
-    const arr = (e: string, cast: string) => `CASE WHEN json_typeof(${e}) = 'array' THEN ARRAY(SELECT x::${cast} FROM json_array_elements_text(${e}) WITH ORDINALITY AS a(x, i) ORDER BY i) END`;
+    // One array parameter per column; each row's arrays as array literals, parsed by the server's
+    // array input (far cheaper per row than a JSON document taken apart by subqueries).
     await this.client.query(
-      `INSERT INTO ${STAGE} (tab, op, k, v, m) SELECT (e->>0)::int, (e->>1)::"char", ${arr("e->2", 'text')}, ${arr("e->3", 'text')}, ${arr("e->4", 'bool')} FROM json_array_elements($1::json) AS e`,
-      [JSON.stringify(rows)],
+      `INSERT INTO ${STAGE} (tab, op, k, v, m) SELECT u.tab, u.op::"char", u.k::text[], u.v::text[], u.m::bool[]
+         FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(tab, op, k, v, m)`,
+      [rows.map((r) => r.tab), rows.map((r) => r.op), rows.map((r) => arrayLiteral(r.k)), rows.map((r) => arrayLiteral(r.v)), rows.map((r) => arrayLiteral(r.m))],
     );
   }
 
-  /** Records the target's rows of these keys as read now (md5 of each row's text), for the apply's check. */
-  async recordRead(t: StagedTable, plan: TablePlan, ours: DataTable, keys: readonly KeyTuple[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.flush();
-    const equality = keyEquality(ours, plan);
-    const typeOf = (c: string) => ours.columns.find((x) => x.name === c)!.type;
-    const match = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} u.c${i}::${typeOf(c)}`).join(' AND ');
-    await this.client.query(
-      `INSERT INTO ${STAGE} (tab, op, k, v)
-       SELECT $1, 'r', ARRAY[${plan.key.map((_, i) => `u.c${i}`).join(', ')}], (SELECT ARRAY[md5(ROW(t.*)::text)] FROM ${qualified(ours)} t WHERE ${match})
-         FROM unnest(${plan.key.map((_, i) => `$${i + 2}::text[]`).join(', ')}) AS u(${plan.key.map((_, i) => `c${i}`).join(', ')})`,
-      [t.tab, ...plan.key.map((_, i) => keys.map((k) => k[i] ?? null))],
-    );
+  /** Stages the target's row of a key as read now (`md5`: of its row text; null when absent), for the apply's check. */
+  async read(t: StagedTable, key: KeyTuple, md5: string | null): Promise<void> {
+    this.buffer.push({ tab: t.tab, op: 'r', k: key, v: md5 === null ? null : [md5] });
+    if (this.buffer.length >= STAGE_BATCH) await this.flush();
   }
 }
 
@@ -126,11 +125,11 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
  * (`after`: its catalog then), per table: its inserts, its updates, its deletes (mergeStatements
  * orders them into one statement).
  * Updates set only the columns a row's mask marks. A table where an update moves a value of a unique
- * index (two rows swapping one) and whose deletes no foreign key acts on has its updated rows deleted
- * and inserted again, merged, in one statement (the unique index is then checked once both rows
- * are in place).
+ * index (two rows swapping one) and whose deletes no foreign key acts on, or whose acting keys are
+ * `lifted` for the statement (see actingKeys), has its updated rows deleted and inserted again,
+ * merged, in one statement (the unique index is then checked once both rows are in place).
  */
-export function stagedStatements(stage: readonly StagedTable[], after: DataCatalog, uniqueColumns: ReadonlyMap<string, ReadonlySet<string>>): Map<string, { inserts: string[]; updates: string[]; deletes: string[] }> {
+export function stagedStatements(stage: readonly StagedTable[], after: DataCatalog, uniqueColumns: ReadonlyMap<string, ReadonlySet<string>>, lifted: ReadonlySet<string> = new Set()): Map<string, { inserts: string[]; updates: string[]; deletes: string[] }> {
   const out = new Map<string, { inserts: string[]; updates: string[]; deletes: string[] }>();
   for (const t of stage) {
     const table = after.tables.get(tableId(t.table));
@@ -151,7 +150,7 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     if (t.updatedRows > 0 && sets.length > 0) {
       const cell = (c: string, row: string) => `CASE WHEN s.m[${t.writable.indexOf(c) + 1}] THEN ${v(c)} ELSE ${row}.${quoteIdent(c)} END`;
       const unique = uniqueColumns.get(tableId(table));
-      const swaps = table.deleteActions !== true && unique !== undefined && sets.some((c) => unique.has(c));
+      const swaps = (table.deleteActions !== true || lifted.has(tableId(table))) && unique !== undefined && sets.some((c) => unique.has(c));
       if (swaps) {
         const all = table.columns.filter((c) => !c.generated).map((c) => c.name);
         const overriding = table.columns.some((c) => c.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
@@ -213,4 +212,65 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
     out.set(r.id, set);
   }
   return out;
+}
+
+/** A validated foreign key that acts when a row it points at is deleted (CASCADE, SET NULL, SET DEFAULT, RESTRICT). */
+export interface ActingForeignKey {
+  /** The table it points at (`schema.name`), and its name quoted. */
+  readonly parent: string;
+  readonly parentName: string;
+  readonly child: string;
+  readonly name: string;
+  readonly definition: string;
+  /** pg_constraint.confdeltype: c, n, d or r. */
+  readonly action: string;
+  readonly columns: readonly string[];
+  readonly refColumns: readonly string[];
+  /** The columns SET NULL / SET DEFAULT sets (all of `columns` unless the key names some). */
+  readonly setColumns: readonly string[];
+  /** Plain: validated, and not a partition's copy of a partitioned table's key. */
+  readonly plain: boolean;
+}
+
+/** The foreign keys with a delete action that point at these tables, as the target holds them now. */
+export async function actingKeysOf(client: Client, tables: readonly DataTable[]): Promise<ActingForeignKey[]> {
+  if (tables.length === 0) return [];
+  // SET NULL / SET DEFAULT of some columns only (confdelsetcols) came with PostgreSQL 15.
+  const { rows: [version] } = await client.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
+  const setColumns = version!.n >= 150000 ? 'coalesce(con.confdelsetcols, con.conkey)' : 'con.conkey';
+  const { rows } = await client.query<ActingForeignKey>(
+    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentName", quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
+            pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
+            ARRAY(SELECT a.attname::text FROM unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
+            con.convalidated AND con.conparentid = 0 AS plain
+       FROM pg_constraint con
+       JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+       JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE con.contype = 'f' AND con.confdeltype <> 'a' AND (pn.nspname || '.' || pc.relname) = ANY ($1)`,
+    [tables.map(tableId)],
+  );
+  return rows;
+}
+
+/**
+ * The statements that lift a table's acting foreign keys while the merge's one statement deletes and
+ * inserts its swapped rows again (dropped before it, so that those deletes act on no child), and
+ * that put them back after: first what their actions would have done to the rows that point at a
+ * row the statement really deleted (deleted, or set to NULL or their default), then the key again,
+ * validated (RESTRICT: a child left pointing at a deleted row fails it, as the delete would have).
+ */
+export function liftedKeys(keys: readonly ActingForeignKey[]): { before: string[]; after: string[] } {
+  const before = keys.map((k) => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
+  const after = keys.flatMap((k) => {
+    const parent = k.parentName;
+    const orphan = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
+       AND NOT EXISTS (SELECT FROM ${parent} p WHERE ${k.columns.map((c, i) => `p.${quoteIdent(k.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
+    const acted = k.action === 'c' ? [`DELETE FROM ${k.child} AS c WHERE ${orphan}`]
+      : k.action === 'n' || k.action === 'd' ? [`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${orphan}`]
+      : [];
+    return [...acted, `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`];
+  });
+  return { before, after };
 }

@@ -6,7 +6,7 @@ import { diffTable, planTable, type TableDiff } from './compare.js';
 import { cascadeConflicts, keepDelete, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { backfilled, type KeyedPreview, mergeKeyed, previewOf, stageAllRows, withKeys } from './merge-rows.js';
-import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, uniqueColumnsOf } from './merge-stage.js';
+import { actingKeysOf, chained, inForeignKeyOrder, liftedKeys, movedChecks, type Stage, type StagedTable, stagedStatements, uniqueColumnsOf } from './merge-stage.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml } from './sql.js';
 
@@ -158,10 +158,16 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const keyless = plan.keyless.filter((t) => t.inserts.length + t.deletes.length > 0);
   const order = inForeignKeyOrder(after, [...touched, ...keyless].map((t) => tableId(t.table)));
   const unique = await uniqueColumnsOf(client, order);
-  const statements = stagedStatements(touched, after, unique);
+  // Tables a foreign key acts on whose updates move a unique value: those keys are lifted while the
+  // rows are deleted and inserted again (when every such key is plain), else the rows are updated in place.
+  const swapping = order.filter((t) => t.deleteActions === true && touched.some((s) => tableId(s.table) === tableId(t) && s.updatedRows > 0 && [...s.updated].some((c) => unique.get(tableId(t))?.has(c))));
+  const acting = await actingKeysOf(client, swapping);
+  const liftable = swapping.filter((t) => acting.some((k) => k.parent === tableId(t)) && acting.every((k) => k.parent !== tableId(t) || k.plain));
+  const lift = liftedKeys(acting.filter((k) => liftable.some((t) => tableId(t) === k.parent)));
+  const statements = stagedStatements(touched, after, unique, new Set(liftable.map(tableId)));
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
   const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)}`));
-  const out = [...triggers('DISABLE')];
+  const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));
   const keyed = chained([
@@ -171,6 +177,6 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   ]);
   if (keyed) out.push(keyed);
   for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
-  out.push(...triggers('ENABLE'), ...plan.sequences);
+  out.push(...lift.after, ...triggers('ENABLE'), ...plan.sequences);
   return out;
 }

@@ -161,11 +161,11 @@ describe.concurrent('ayb branch merge: an outsider attack', () => {
     });
   });
 
-  // DEFECT (left): a table that a foreign key with an ON DELETE action (CASCADE, SET NULL, SET DEFAULT,
-  // RESTRICT) references cannot take the swap path (deleting and inserting the rows again would run the
-  // action on the children), so its updates run as one UPDATE, and a non-deferrable unique index rejects
-  // the swap row by row: a false merge_constraint_conflict (exit 4) for a swap the branch made legally.
-  it.fails('a unique swap on a table that a foreign key with ON DELETE CASCADE references (children keep their rows)', async () => {
+  // Was a defect: a table that a foreign key with an ON DELETE action references could not take the swap
+  // path (deleting and inserting the rows again ran the action on the children), and an in-place UPDATE
+  // of a swap fails a non-deferrable unique index: a false merge_constraint_conflict (exit 4). The acting
+  // keys are now lifted around the statement (merge-stage.ts liftedKeys).
+  it('a unique swap on a table that a foreign key with ON DELETE CASCADE references (children keep their rows)', async () => {
     await mergeAndJudge('o_swapfk', {
       schema: `
         CREATE TABLE p (id int PRIMARY KEY, code text UNIQUE);

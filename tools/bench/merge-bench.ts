@@ -11,17 +11,21 @@
  * - a dry run's locks on main: pg_locks sampled every 20 ms while it runs; any lock on a
  *   non-temporary relation stronger than AccessShareLock is reported (target: none).
  *
- *     node dist-tools/tools/bench/merge-bench.js [--size-mb 1000] [--changed-rows 100000,1000000]
+ *     node dist-tools/tools/bench/merge-bench.js [--size-mb 1000] [--changed-rows 100000,1000000] [--cpu-prof DIR]
+ *
+ * With --cpu-prof, the merges run under `node --cpu-prof` (profiles written to DIR) and the server logs
+ * statements over 200 ms (its log copied to DIR at the end): where the time goes, on either side.
  *
  * A script, not a test: it measures and asserts nothing. The machine's load average is printed with the figures.
  */
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { withClient } from '../../src/postgres/client.js';
+import { LOG_FILE } from '../../src/postgres/managed/options.js';
 import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { cleanEnv, createDatasetDatabase, withBenchCluster } from './cluster.js';
 import { formatMb, formatSeconds } from './report.js';
@@ -32,11 +36,15 @@ const RSS_PROBE = pathToFileURL(path.join(here, 'rss-probe.js')).href;
 
 const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
 
+/** Set by --cpu-prof: where the merge processes' CPU profiles go. */
+let profileDir: string | undefined;
+
 async function ayb(main: ConnInfo, args: string[], rssFile?: string): Promise<{ ms: number; rss: number | null; stdout: string; stderr: string; exitCode: number }> {
   const env = cleanEnv({ AYB_DATABASE_URL: formatConnInfo(main, { showPassword: true }), ...(rssFile ? { AYB_BENCH_RSS_FILE: rssFile } : {}) });
   const started = performance.now();
-  const r = await execa('node', [`--import=${RSS_PROBE}`, AYB_BIN, ...args], { reject: false, env, stdin: 'ignore' });
+  const r = await execa('node', [...(profileDir && args[1] === 'merge' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `--import=${RSS_PROBE}`, AYB_BIN, ...args], { reject: false, env, stdin: 'ignore' });
   const ms = performance.now() - started;
+  if (profileDir) await writeFile(path.join(profileDir, `${args.slice(1).join('_').replace(/[^\w-]/g, '')}.stderr`), r.stderr);
   const rss = rssFile ? Number(await readFile(rssFile, 'utf8').catch(() => 'NaN')) : null;
   return { ms, rss: rss !== null && Number.isFinite(rss) ? rss : null, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
 }
@@ -116,14 +124,24 @@ async function oneSize(cluster: { conn: ConnInfo; root: string }, main: ConnInfo
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '1000' }, 'changed-rows': { type: 'string', default: '100000,1000000' } } });
+  const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '1000' }, 'changed-rows': { type: 'string', default: '100000,1000000' }, 'cpu-prof': { type: 'string' } } });
+  profileDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
+  if (profileDir) await mkdir(profileDir, { recursive: true });
   const sizeMb = Number(values['size-mb']);
   const sizes = values['changed-rows']!.split(',').map(Number);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const lines = await withBenchCluster('ayb-merge-bench-', log, async (cluster) => {
     const { conn, bytes } = await createDatasetDatabase(cluster, 'bench_main', sizeMb, log);
+    if (profileDir) await withClient(cluster.conn, async (c) => {
+      await c.query('ALTER SYSTEM SET log_min_duration_statement = 200');
+      await c.query('SELECT pg_reload_conf()');
+    });
     const out = [`merge bench: main of ${formatMb(bytes)} on ${os.cpus().length} CPU(s), load average at start ${load()}`];
-    for (const n of sizes) out.push(...(await oneSize(cluster, conn, n, log)));
+    try {
+      for (const n of sizes) out.push(...(await oneSize(cluster, conn, n, log)));
+    } finally {
+      if (profileDir) await copyFile(path.join(cluster.dataDir, LOG_FILE), path.join(profileDir, 'postgres.log')).catch((e: unknown) => log(`no server log: ${String(e)}`));
+    }
     return out;
   });
   process.stdout.write(`${lines.join('\n')}\n`);
