@@ -536,9 +536,10 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
     const { target, own, typeOf, writable, overriding } = shape;
-    const sets = writable.filter((c) => !plan.key.includes(c));
+    // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's case).
+    const sets = [...plan.key.filter((c) => writable.includes(c)), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
-      const columns = [...plan.key, ...sets];
+      const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
       const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
       await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
         `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
