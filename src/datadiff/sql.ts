@@ -536,8 +536,10 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
     const { target, own, typeOf, writable, overriding } = shape;
-    // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's case).
-    const sets = [...plan.key.filter((c) => writable.includes(c)), ...writable.filter((c) => !plan.key.includes(c))];
+    // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
+    // case); not an identity column GENERATED ALWAYS (an integer, which may only be updated to DEFAULT).
+    const settableKey = (c: string) => writable.includes(c) && !table.columns.find((x) => x.name === c)!.identityAlways;
+    const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
       const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;

@@ -22,6 +22,10 @@ const MAIN_SQL = `
   CREATE TABLE k.acct (email public.citext PRIMARY KEY, name text);
   CREATE TABLE k.login (id int PRIMARY KEY, email public.citext NOT NULL REFERENCES k.acct ON DELETE CASCADE);
   CREATE TABLE k.plain (id numeric PRIMARY KEY, v text);
+  CREATE TABLE k.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+  CREATE TABLE k.ident_child (id int PRIMARY KEY, ident_id int NOT NULL REFERENCES k.ident ON DELETE CASCADE);
+  INSERT INTO k.ident (v) VALUES ('i1'), ('i2');
+  INSERT INTO k.ident_child VALUES (1, 1), (2, 2);
   INSERT INTO k.price VALUES (1.0, 'a'), (2.5, 'b'), (3, 'c');
   INSERT INTO k.line VALUES (1, 1.0, 'x'), (2, 2.5, 'y'), (3, 3, 'z');
   INSERT INTO k.acct VALUES ('Ann@X', 'Ann'), ('Bob@X', 'Bob');
@@ -99,6 +103,7 @@ describe('ayb branch diff --data: outsider attack 2', () => {
       UPDATE k.acct SET email = 'ann@x' WHERE email = 'Ann@X';
       UPDATE k.plain SET id = 2.50 WHERE id = 2.5;
       UPDATE k.plain SET v = 'p7!' WHERE id = 7;
+      UPDATE k.ident SET v = 'i1!' WHERE id = 1;
     `);
     // Independently: the same keys under the key's own equality on both sides (no key added or removed).
     const { rows } = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM k.plain WHERE id = ANY ('{1, 2.5, 7}'::numeric[])`, [], dbOf('ktext'));
