@@ -27,7 +27,8 @@ const COLLATABLE = new Set(['text', 'character varying', 'character', 'name']);
  */
 export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<TableDiff<Keys>> {
   const plan = diff.plan;
-  if (plan.match === 'rows' || diff.added.length === 0 || diff.removed.length === 0) return diff;
+  // Columns that differ between the sides (a key of another type on b): nothing to pair by one type's equality.
+  if (plan.match === 'rows' || plan.columnsDiffer || diff.added.length === 0 || diff.removed.length === 0) return diff;
   const table = a.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const base = (c: string) => typeOf(c).replace(/\(\d+(,\d+)?\)/, '');

@@ -22,6 +22,21 @@ const MAIN_SQL = `
   CREATE TABLE k.acct (email public.citext PRIMARY KEY, name text);
   CREATE TABLE k.login (id int PRIMARY KEY, email public.citext NOT NULL REFERENCES k.acct ON DELETE CASCADE);
   CREATE TABLE k.plain (id numeric PRIMARY KEY, v text);
+  CREATE TABLE k.span (id interval PRIMARY KEY, v text);
+  CREATE TABLE k.fl (id float8 PRIMARY KEY, v text);
+  INSERT INTO k.span VALUES ('1 day', 's1'), ('2 hours', 's2');
+  INSERT INTO k.fl VALUES (0, 'f0'), (1.5, 'f1');
+  -- a case-insensitive ICU collation (nondeterministic), pointed at by ON DELETE CASCADE
+  CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+  CREATE TABLE k.tag (name text COLLATE public.ci PRIMARY KEY, v text);
+  CREATE TABLE k.tagged (id int PRIMARY KEY, tag text COLLATE public.ci NOT NULL REFERENCES k.tag ON DELETE CASCADE);
+  INSERT INTO k.tag VALUES ('Red', 'r'), ('Blue', 'b');
+  INSERT INTO k.tagged VALUES (1, 'Red'), (2, 'RED'), (3, 'blue');
+  -- set aside (two unique indexes and a cascade): a key's text changes while two rows swap a unique value
+  CREATE TABLE k.member (id numeric PRIMARY KEY, email text UNIQUE NOT NULL);
+  CREATE TABLE k.post (id int PRIMARY KEY, member_id numeric NOT NULL REFERENCES k.member ON DELETE CASCADE);
+  INSERT INTO k.member VALUES (1.0, 'a@x'), (2, 'b@x'), (3, 'c@x');
+  INSERT INTO k.post VALUES (1, 1.0), (2, 2), (3, 3), (4, 1);
   CREATE TABLE k.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
   CREATE TABLE k.ident_child (id int PRIMARY KEY, ident_id int NOT NULL REFERENCES k.ident ON DELETE CASCADE);
   INSERT INTO k.ident (v) VALUES ('i1'), ('i2');
@@ -104,6 +119,11 @@ describe('ayb branch diff --data: outsider attack 2', () => {
       UPDATE k.plain SET id = 2.50 WHERE id = 2.5;
       UPDATE k.plain SET v = 'p7!' WHERE id = 7;
       UPDATE k.ident SET v = 'i1!' WHERE id = 1;
+      UPDATE k.span SET id = '24 hours' WHERE id = '1 day';
+      UPDATE k.fl SET id = '-0' WHERE id = 0;
+      UPDATE k.tag SET name = 'RED' WHERE name = 'Red';
+      UPDATE k.member SET id = 1.000 WHERE id = 1;
+      UPDATE k.member SET email = 'tmp' WHERE id = 2; UPDATE k.member SET email = 'b@x' WHERE id = 3; UPDATE k.member SET email = 'c@x' WHERE id = 2;
     `);
     // Independently: the same keys under the key's own equality on both sides (no key added or removed).
     const { rows } = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM k.plain WHERE id = ANY ('{1, 2.5, 7}'::numeric[])`, [], dbOf('ktext'));
@@ -112,6 +132,8 @@ describe('ayb branch diff --data: outsider attack 2', () => {
     expect(c.get('k.plain')).toMatchObject({ added: 0, removed: 0, changed: 2 });
     expect(c.get('k.price')).toMatchObject({ added: 0, removed: 0, changed: 1 });
     expect(c.get('k.acct')).toMatchObject({ added: 0, removed: 0, changed: 1 });
+    for (const t of ['k.span', 'k.fl', 'k.tag']) expect(c.get(t), t).toMatchObject({ added: 0, removed: 0, changed: 1 });
+    expect(c.get('k.member')).toMatchObject({ added: 0, removed: 0, changed: 3 });
     await h.roundTrip('ktext');
   });
 
