@@ -134,6 +134,8 @@ describe('ayb branch diff --data: outsider attack 2', () => {
     expect(c.get('k.acct')).toMatchObject({ added: 0, removed: 0, changed: 1 });
     for (const t of ['k.span', 'k.fl', 'k.tag']) expect(c.get(t), t).toMatchObject({ added: 0, removed: 0, changed: 1 });
     expect(c.get('k.member')).toMatchObject({ added: 0, removed: 0, changed: 3 });
+    // A key's text alone changing (-0 for 0) fails the gate.
+    expect((await h.ayb('branch', 'diff', 'main', 'ktext', '--data', '--table', 'k.fl', '--exit-code')).exitCode).toBe(1);
     await h.roundTrip('ktext');
   });
 
@@ -153,6 +155,8 @@ describe('ayb branch diff --data: outsider attack 2', () => {
       expect(c.get(t), t).toMatchObject(judge(await ownRows('app', t), await ownRows(dbOf('inh2'), t)));
     }
     expect(c.get('inh2.b')).toMatchObject({ added: 1, removed: 1 });
+    // A difference in a grandchild alone fails the gate.
+    expect((await h.ayb('branch', 'diff', 'main', 'inh2', '--data', '--table', 'inh2.abc', '--exit-code')).exitCode).toBe(1);
     await h.roundTrip('inh2');
   });
 
