@@ -429,7 +429,10 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
   const out: Stash[] = [];
   for (const table of together) {
     const diff = byTable.get(tableId(table))!;
-    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || (table.uniqueIndexes ?? 0) < 2) continue;
+    // Also a table with an identity column GENERATED ALWAYS: an update in place may not set it (only to DEFAULT);
+    // deleted and inserted again, its value is written with OVERRIDING SYSTEM VALUE.
+    const identity = table.columns.some((c) => c.identityAlways);
+    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
     const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
     const self = table.actedOnBy.every((k) => k.child === tableId(table))
       && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));

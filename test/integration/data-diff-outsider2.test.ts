@@ -40,6 +40,10 @@ const MAIN_SQL = `
   CREATE TABLE k.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
   CREATE TABLE k.ident_child (id int PRIMARY KEY, ident_id int NOT NULL REFERENCES k.ident ON DELETE CASCADE);
   INSERT INTO k.ident (v) VALUES ('i1'), ('i2');
+  CREATE TABLE k.ident2 (code text PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY, v text);
+  CREATE TABLE k.ident2_child (id int PRIMARY KEY, code text NOT NULL REFERENCES k.ident2 ON DELETE CASCADE);
+  INSERT INTO k.ident2 (code, v) VALUES ('a', 'i1'), ('b', 'i2');
+  INSERT INTO k.ident2_child VALUES (1, 'a'), (2, 'b');
   INSERT INTO k.ident_child VALUES (1, 1), (2, 2);
   INSERT INTO k.price VALUES (1.0, 'a'), (2.5, 'b'), (3, 'c');
   INSERT INTO k.line VALUES (1, 1.0, 'x'), (2, 2.5, 'y'), (3, 3, 'z');
@@ -119,6 +123,7 @@ describe('ayb branch diff --data: outsider attack 2', () => {
       UPDATE k.plain SET id = 2.50 WHERE id = 2.5;
       UPDATE k.plain SET v = 'p7!' WHERE id = 7;
       UPDATE k.ident SET v = 'i1!' WHERE id = 1;
+      UPDATE k.ident2 SET v = 'i1!' WHERE code = 'a';
       UPDATE k.span SET id = '24 hours' WHERE id = '1 day';
       UPDATE k.fl SET id = '-0' WHERE id = 0;
       UPDATE k.tag SET name = 'RED' WHERE name = 'Red';
