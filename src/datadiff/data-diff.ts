@@ -4,6 +4,7 @@ import type { ConnInfo } from '../postgres/conninfo.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
 import { diffCounts, diffTableKeys, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
+import { pairEqualKeys } from './equal-keys.js';
 import { firstKeys, type Keys } from './key-list.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
@@ -112,7 +113,9 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
     await options.beforeTable?.(id);
-    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTableKeys(a, b, planTable(ta, tb))) : await diffTableKeys(a, b, planTable(ta, tb)));
+    // Removed and added keys that the key's own equality finds equal (1.0 and 1.00) are one changed row.
+    const compare = async () => pairEqualKeys(a, await diffTableKeys(a, b, planTable(ta, tb)));
+    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, compare) : await compare());
   }
   return { tables, onlyInA, onlyInB };
 }

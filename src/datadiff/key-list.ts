@@ -43,8 +43,10 @@ export class KeyList implements Keys {
     for (const line of [...this.current]) yield JSON.parse(line) as KeyTuple;
   }
 
-  /** The `n` smallest keys (n at most EXAMPLES_KEPT), in the order of compareTuples. */
+  /** The `n` smallest keys, in the order of compareTuples (beyond EXAMPLES_KEPT, by sorting them all). */
   first(n: number): KeyTuple[] {
+    // More than are kept aside, of a list that holds more: all of them sorted (what was asked for costs memory).
+    if (n > EXAMPLES_KEPT && this.count > EXAMPLES_KEPT) return [...this].sort(compareTuples).slice(0, n);
     return this.smallest.slice(0, n);
   }
 

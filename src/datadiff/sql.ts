@@ -427,7 +427,10 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
   const out: Stash[] = [];
   for (const table of together) {
     const diff = byTable.get(tableId(table))!;
-    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || (table.uniqueIndexes ?? 0) < 2) continue;
+    // Also a table with an identity column GENERATED ALWAYS: an update in place may not set it (only to DEFAULT);
+    // deleted and inserted again, its value is written with OVERRIDING SYSTEM VALUE.
+    const identity = table.columns.some((c) => c.identityAlways);
+    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
     const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
     const self = table.actedOnBy.every((k) => k.child === tableId(table))
       && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
@@ -534,9 +537,12 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
     const { target, own, typeOf, writable, overriding } = shape;
-    const sets = writable.filter((c) => !plan.key.includes(c));
+    // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
+    // case); not an identity column GENERATED ALWAYS (an integer, which may only be updated to DEFAULT).
+    const settableKey = (c: string) => writable.includes(c) && !table.columns.find((x) => x.name === c)!.identityAlways;
+    const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
-      const columns = [...plan.key, ...sets];
+      const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
       const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
       await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
         `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
