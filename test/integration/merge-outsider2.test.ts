@@ -1,0 +1,201 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { fingerprint } from '../helpers/fingerprint.js';
+import { mergeHarness } from '../helpers/merge-scenario.js';
+
+/**
+ * Issue 25, an outsider's second pass at the lifting of acting foreign keys around a unique swap (the
+ * keys dropped while swapped rows are deleted and inserted again, their actions emulated, the keys
+ * added back) and at the staging of values as array literals through unnest. Each scenario is a
+ * schema of its own; every expected target is written here by hand (rows as the server's row text,
+ * constraints as pg_constraint holds them), or is the branch's own rows for tables main never touched.
+ */
+describe('ayb branch merge: an outsider on lifted foreign keys and array staging', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const { scenario, rows, psql } = mergeHarness(() => cluster);
+  const constraints = async (db: string) =>
+    (await cluster.query<{ d: string }>(
+      `SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated || ' ' || coalesce(obj_description(oid, 'pg_constraint'), '-') AS d
+         FROM pg_constraint WHERE contype = 'f' ORDER BY 1`, [], db)).rows.map((r) => r.d);
+  /** The branch's SQL that swaps the codes of rows 1 ('c2') and 2 ('c1') of `table`, through a free value. */
+  const swap = (table: string) =>
+    `UPDATE ${table} SET code = 'tmp' WHERE id = 1; UPDATE ${table} SET code = 'c2' WHERE id = 2; UPDATE ${table} SET code = 'c1' WHERE id = 1;`;
+
+  it('a self-referencing ON DELETE CASCADE two levels deep into rows main added, settled theirs: the whole subtree goes', async () => {
+    const ayb = await scenario('o2_selfref', `
+      CREATE TABLE emp (id int PRIMARY KEY, code text NOT NULL UNIQUE, boss int REFERENCES emp ON DELETE CASCADE, note text);
+      INSERT INTO emp VALUES (1, 'c2', NULL, 'one'), (2, 'c1', NULL, 'two'), (10, 'x', NULL, 'top'), (11, 'y', 10, 'mid'), (12, 'z', 11, 'low');
+    `);
+    const before = await constraints('o2_selfref');
+    await ayb.branch('o2s');
+    // The branch swaps the codes of 1 and 2 and deletes 10 (its own cascade takes 11 and 12).
+    await psql('ayb_branch_o2s', `${swap('emp')} DELETE FROM emp WHERE id = 10;`);
+    // Main adds 13 under 11 and 14 under 13: a cascade two levels deep into rows the branch never saw.
+    await psql('o2_selfref', `INSERT INTO emp VALUES (13, 'w', 11, 'main'), (14, 'v', 13, 'main');`);
+    const refused = await ayb('branch', 'merge', 'o2s', '--json');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    const merged = await ayb('branch', 'merge', 'o2s', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand: 1 and 2 swapped back to their own codes' mirror; 10 and everything under it gone (13 and 14 by the cascade).
+    expect(await rows('o2_selfref', 'emp')).toEqual(['(1,c1,,one)', '(2,c2,,two)']);
+    expect(await constraints('o2_selfref')).toEqual(before);
+  });
+
+  it('a parent table whose name holds a dot: the lifted keys find it', async () => {
+    const ayb = await scenario('o2_dot', `
+      CREATE SCHEMA "s.x";
+      CREATE TABLE "s.x"."p.q" (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES "s.x"."p.q" ON DELETE CASCADE);
+      INSERT INTO "s.x"."p.q" VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+      INSERT INTO c VALUES (10, 1), (30, 3);
+    `);
+    const before = await constraints('o2_dot');
+    await ayb.branch('o2d');
+    await psql('ayb_branch_o2d', `${swap('"s.x"."p.q"')} DELETE FROM "s.x"."p.q" WHERE id = 3;`);
+    const merged = await ayb('branch', 'merge', 'o2d', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_dot', '"s.x"."p.q"')).toEqual(['(1,c1)', '(2,c2)']);
+    expect(await rows('o2_dot', 'c')).toEqual(['(10,1)']);
+    expect(await constraints('o2_dot')).toEqual(before);
+  });
+
+  it('multi-column keys (SET NULL of one column, MATCH FULL CASCADE with NULLs), DEFERRABLE INITIALLY DEFERRED, a comment on the key: all as they were, actions done', async () => {
+    const ayb = await scenario('o2_multi', `
+      CREATE TABLE p (id int, sub int, code text NOT NULL UNIQUE, PRIMARY KEY (id, sub));
+      CREATE TABLE c (id int PRIMARY KEY, pid int, psub int, note text,
+        CONSTRAINT c_fk FOREIGN KEY (pid, psub) REFERENCES p ON DELETE SET NULL (pid) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TABLE d (id int PRIMARY KEY, pid int, psub int,
+        CONSTRAINT d_fk FOREIGN KEY (pid, psub) REFERENCES p MATCH FULL ON DELETE CASCADE);
+      COMMENT ON CONSTRAINT c_fk ON c IS 'the owner''s key';
+      INSERT INTO p VALUES (1, 1, 'c2'), (2, 1, 'c1'), (3, 1, 'z');
+      INSERT INTO c VALUES (10, 1, 1, 'a'), (20, NULL, 3, 'loose');
+      INSERT INTO d VALUES (40, NULL, NULL), (41, 2, 1);
+    `);
+    const before = await constraints('o2_multi');
+    await ayb.branch('o2m');
+    await psql('ayb_branch_o2m', `${swap('p')} DELETE FROM p WHERE id = 3;`);
+    // Main adds children of (3, 1): a cascade conflict on each key.
+    await psql('o2_multi', `INSERT INTO c VALUES (30, 3, 1, 'main'); INSERT INTO d VALUES (42, 3, 1);`);
+    const merged = await ayb('branch', 'merge', 'o2m', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_multi', 'p')).toEqual(['(1,1,c1)', '(2,1,c2)']);
+    // SET NULL (pid): psub kept; MATCH FULL CASCADE: 42 gone, the all-NULL 40 kept.
+    expect(await rows('o2_multi', 'c')).toEqual(['(10,1,1,a)', '(20,,3,loose)', '(30,,1,main)']);
+    expect(await rows('o2_multi', 'd')).toEqual(['(40,,)', '(41,2,1)']);
+    expect(await constraints('o2_multi')).toEqual(before);
+  });
+
+  it('a BEFORE DELETE trigger on the child that cancels the delete: the emulated cascade does not leave an orphan, nothing applied', async () => {
+    const ayb = await scenario('o2_trigger', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE CASCADE);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+      INSERT INTO c VALUES (10, 1);
+    `);
+    await ayb.branch('o2t');
+    await psql('ayb_branch_o2t', `${swap('p')} DELETE FROM p WHERE id = 3;`);
+    await psql('o2_trigger', `
+      CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+      CREATE TRIGGER keep BEFORE DELETE ON c FOR EACH ROW EXECUTE FUNCTION keep();
+      INSERT INTO c VALUES (31, 3);`);
+    const before = await fingerprint(cluster, 'o2_trigger');
+    const merged = await ayb('branch', 'merge', 'o2t', '--strategy', 'theirs', '--json');
+    const orphans = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM c WHERE NOT EXISTS (SELECT FROM p WHERE p.id = c.p_id)`, [], 'o2_trigger');
+    expect(orphans.rows[0]!.n).toBe('0');
+    if (merged.exitCode !== 0) {
+      expect(merged.exitCode, merged.stdout + merged.stderr).not.toBe(5);
+      expect(await fingerprint(cluster, 'o2_trigger')).toEqual(before);
+    }
+  });
+
+  it('a concurrent session holding an uncommitted child of a row the branch deletes: the merge waits it out (lock timeout), no orphan commits', async () => {
+    const ayb = await scenario('o2_conc', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE CASCADE);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+    `);
+    await ayb.branch('o2c');
+    await psql('ayb_branch_o2c', `${swap('p')} DELETE FROM p WHERE id = 3;`);
+    const { conn } = cluster;
+    const other = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 'o2_conc' });
+    await other.connect();
+    try {
+      await other.query(`BEGIN; INSERT INTO c VALUES (31, 3)`);
+      const before = await rows('o2_conc', 'p');
+      const merged = await runCli(['branch', 'merge', 'o2c', '--json'], { env: { AYB_DATABASE_URL: cluster.url('o2_conc'), AYB_LOCK_TIMEOUT: '1s' } });
+      expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+      expect(await rows('o2_conc', 'p')).toEqual(before);
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    expect(await rows('o2_conc', 'c')).toEqual(['(31,3)']);
+    // Now a cascade conflict (main's new child of 3); settled theirs, the child goes with its parent.
+    const merged = await ayb('branch', 'merge', 'o2c', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_conc', 'p')).toEqual(['(1,c1)', '(2,c2)']);
+    expect(await rows('o2_conc', 'c')).toEqual([]);
+  });
+
+  it('ON DELETE SET DEFAULT whose default row is missing: refused with a clear error, nothing applied, the key still there', async () => {
+    const ayb = await scenario('o2_setdef', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int DEFAULT 0 REFERENCES p ON DELETE SET DEFAULT);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+    `);
+    const keys = await constraints('o2_setdef');
+    await ayb.branch('o2sd');
+    await psql('ayb_branch_o2sd', `${swap('p')} DELETE FROM p WHERE id = 3;`);
+    await psql('o2_setdef', `INSERT INTO c VALUES (31, 3);`);
+    const before = await fingerprint(cluster, 'o2_setdef');
+    const merged = await ayb('branch', 'merge', 'o2sd', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).not.toBe(0);
+    expect(merged.exitCode, merged.stdout + merged.stderr).not.toBe(5);
+    expect(await fingerprint(cluster, 'o2_setdef')).toEqual(before);
+    expect(await constraints('o2_setdef')).toEqual(keys);
+  });
+
+  it('staged values: quotes, backslashes, braces, commas, NULL vs "NULL", empty vs NULL arrays, 2-D arrays, composites, domains over arrays, bytea, json, unicode, huge text; standard_conforming_strings off', async () => {
+    const ayb = await scenario('o2_values', `
+      ALTER DATABASE o2_values SET standard_conforming_strings = off;
+      CREATE TYPE pair AS (a text, b int[]);
+      CREATE DOMAIN posints AS int[] CHECK (VALUE IS NULL OR 0 < ALL (VALUE));
+      CREATE TABLE v (id int PRIMARY KEY, t text, ta text[], ma int[], cp pair, dm posints, b bytea, j json, pt point, x xml);
+      INSERT INTO v VALUES (1, 'base', '{a}', '{{1,2},{3,4}}', ROW('a', '{1}'), '{1}', decode('00', 'hex'), '{}', '(0,0)', '<a/>');
+      INSERT INTO v (id) VALUES (2);
+    `);
+    await ayb.branch('o2v');
+    await psql('ayb_branch_o2v', String.raw`
+      INSERT INTO v VALUES
+        (3, E'q"u''o\\te{s},\n', ARRAY['NULL', NULL, '', '"', E'\\', '{,}', ' sp '], '{{5,6},{7,8}}', ROW(E'x"\\y,{z}', '{1,NULL}'), '{}', decode('5c7b7d2c22', 'hex'), json_build_object('k', E'v"\\'), '(1.5,-2)', '<a b="1">&amp;</a>'),
+        (4, 'NULL', '{}', '{}', ROW(NULL, NULL), NULL, decode('', 'hex'), 'null', NULL, NULL),
+        (5, repeat(E'é😀\\', 200000), ARRAY[E'line\nbreak', E'tab\there'], NULL, NULL, '{2,3}', decode(repeat('ff00', 1000), 'hex'), '[1, 2.50, "\u00e9"]', '(1e10,1e-10)', '<r>é</r>');
+      UPDATE v SET t = E'new\\"val', ta = ARRAY[E'a,b', '}'], ma = '{{9}}', cp = ROW('', '{}'), dm = '{7}', b = decode('deadbeef', 'hex'), j = '{"a" : 1}', pt = '(3,4)', x = '<b/>' WHERE id = 1;
+      UPDATE v SET t = '', ta = '{}', cp = ROW(NULL, '{}') WHERE id = 2;`);
+    const expected = await rows('ayb_branch_o2v', 'v');
+    const merged = await ayb('branch', 'merge', 'o2v', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_values', 'v')).toEqual(expected);
+  });
+
+  it('both sides set a json, point or xml cell (no equality operator) to the same value: no conflict; different columns of one row: both kept', async () => {
+    const ayb = await scenario('o2_same', `
+      CREATE TABLE w (id int PRIMARY KEY, j json, pt point, x xml, n int);
+      INSERT INTO w VALUES (1, '{"a": 0}', '(0,0)', '<a/>', 0), (2, '[]', '(9,9)', '<z/>', 0);
+    `);
+    await ayb.branch('o2w');
+    await psql('ayb_branch_o2w', `UPDATE w SET j = '{"a": [1, 2]}', pt = '(1,2)', x = '<a>1</a>' WHERE id = 1; UPDATE w SET j = '[1]', pt = '(8,8)' WHERE id = 2;`);
+    await psql('o2_same', `UPDATE w SET j = '{"a": [1, 2]}', pt = '(1,2)', x = '<a>1</a>', n = 1 WHERE id = 1; UPDATE w SET x = '<y/>', n = 2 WHERE id = 2;`);
+    const merged = await ayb('branch', 'merge', 'o2w', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_same', 'w')).toEqual(['(1,"{""a"": [1, 2]}","(1,2)",<a>1</a>,1)', '(2,[1],"(8,8)",<y/>,2)']);
+  });
+});
