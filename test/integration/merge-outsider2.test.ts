@@ -93,6 +93,36 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     expect(await constraints('o2_multi')).toEqual(before);
   });
 
+  // DEFECT, not fixed: a unique swap is applied as a DELETE and an INSERT of the swapped rows (its
+  // acting keys lifted), so a key that references the swapped column itself (here p(code), ON UPDATE
+  // CASCADE) never sees an update: a child main added under row 1 (code c2) keeps 'c2', which is now
+  // row 2's code, and the merge reports success (exit 0, 0 conflicts): the child silently changed
+  // parent. Applied in place, the update would have cascaded (10 → c1); issue 25 item 1 makes a key
+  // update cascading onto a row the target added a conflict. Neither happens: cascadeConflicts
+  // (merge-cascade.ts) looks at deletes only, and stagedStatements (merge-stage.ts) takes the swap
+  // path whether or not some key references the swapped columns. It also predates the lifting: with
+  // ON DELETE NO ACTION the same swap path was taken before this session.
+  it.fails('a key ON UPDATE CASCADE (and ON DELETE CASCADE) on the swapped unique column, main added a child of a swapped row: a conflict, not a silent re-parenting', async () => {
+    const ayb = await scenario('o2_upd', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_code text REFERENCES p (code) ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1');
+    `);
+    await ayb.branch('o2u');
+    await psql('ayb_branch_o2u', swap('p'));
+    // Main adds a child of row 1 (by its code c2): applying the branch's change of row 1's code cascades onto it.
+    await psql('o2_upd', `INSERT INTO c VALUES (10, 'c2');`);
+    const before = await fingerprint(cluster, 'o2_upd');
+    const merged = await ayb('branch', 'merge', 'o2u', '--json');
+    if (merged.exitCode === 0) {
+      // Merged: the child must still belong to row 1 (its code followed, as ON UPDATE CASCADE does).
+      expect(await rows('o2_upd', 'c')).toEqual(['(10,c1)']);
+    } else {
+      expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+      expect(await fingerprint(cluster, 'o2_upd')).toEqual(before);
+    }
+  });
+
   it('a BEFORE DELETE trigger on the child that cancels the delete: the emulated cascade does not leave an orphan, nothing applied', async () => {
     const ayb = await scenario('o2_trigger', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
