@@ -104,6 +104,26 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     }
   });
 
+  it('the branch adds a child of a parent main deleted (and moves another child there), during a lifted swap: refused as without the swap, the rows not lost to an emulated cascade', async () => {
+    const ayb = await scenario('o2_orphan', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE CASCADE);
+      CREATE TABLE n (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE SET NULL);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+      INSERT INTO c VALUES (10, 1);
+      INSERT INTO n VALUES (20, 1);
+    `);
+    await ayb.branch('o2o');
+    await psql('ayb_branch_o2o', `${swap('p')} INSERT INTO c VALUES (30, 3); UPDATE n SET p_id = 3 WHERE id = 20;`);
+    await psql('o2_orphan', `DELETE FROM p WHERE id = 3;`);
+    const before = await fingerprint(cluster, 'o2_orphan');
+    // Without the swap the key refuses these rows (23503: exit 4); the lifted key's emulated actions
+    // must not delete c 30 or set n 20 to NULL and report success.
+    const merged = await ayb('branch', 'merge', 'o2o', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o2_orphan')).toEqual(before);
+  });
+
   it('a BEFORE DELETE trigger on the child that cancels the delete: the emulated cascade does not leave an orphan, nothing applied', async () => {
     const ayb = await scenario('o2_trigger', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
