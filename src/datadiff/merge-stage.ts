@@ -269,10 +269,19 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
  * validated (RESTRICT: a child left pointing at a deleted row fails it, as the delete would have).
  */
 export function liftedKeys(keys: readonly ActingForeignKey[]): { before: string[]; after: string[] } {
-  const before = keys.map((k) => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
-  const after = keys.flatMap((k) => {
+  // The parent's referenced values before the statement: a child left pointing at one that is gone
+  // points at a row the statement really deleted (its action is done); a child pointing at a value
+  // the parent never had (a row the branch added under a parent the target deleted) stays, and the
+  // key refuses it when it is added again, as it would have without the lifting.
+  const snapshot = (i: number) => `pg_temp.ayb_lifted_${i}`;
+  const before = keys.flatMap((k, i) => [
+    `CREATE TEMP TABLE ayb_lifted_${i} ON COMMIT DROP AS SELECT ${k.refColumns.map((c, j) => `${quoteIdent(c)} AS r${j}`).join(', ')} FROM ${k.parentSql}`,
+    `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`,
+  ]);
+  const after = keys.flatMap((k, i) => {
     const orphan = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
-       AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, i) => `p.${quoteIdent(k.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
+       AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, j) => `p.${quoteIdent(k.refColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ')})
+       AND EXISTS (SELECT FROM ${snapshot(i)} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})`;
     // A self-reference: the rows under a deleted row are deleted too, and the rows under those, …
     // (one statement sees the table as it began: the orphans' own children are not orphans yet).
     const refs = k.refColumns.map((c, i) => `c.${quoteIdent(c)} AS r${i}`).join(', ');
