@@ -124,6 +124,37 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     expect(await fingerprint(cluster, 'o2_orphan')).toEqual(before);
   });
 
+  it('keys that are not lifted (one NOT VALID with an old orphan, one on a partitioned child): the swap merges or is refused whole, the keys as they were', async () => {
+    const ayb = await scenario('o2_unlifted', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_id int);
+      INSERT INTO p VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+      INSERT INTO c VALUES (10, 1), (99, 999);
+      ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (p_id) REFERENCES p ON DELETE CASCADE NOT VALID;
+      CREATE TABLE q (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE pc (id int, q_id int REFERENCES q ON DELETE CASCADE, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+      CREATE TABLE pc_1 PARTITION OF pc FOR VALUES FROM (0) TO (100);
+      INSERT INTO q VALUES (1, 'c2'), (2, 'c1'), (3, 'z');
+      INSERT INTO pc VALUES (10, 1), (30, 3);
+    `);
+    const keys = await constraints('o2_unlifted');
+    await ayb.branch('o2n');
+    await psql('ayb_branch_o2n', `${swap('p')} DELETE FROM p WHERE id = 3; ${swap('q')} DELETE FROM q WHERE id = 3;`);
+    const before = await fingerprint(cluster, 'o2_unlifted');
+    const merged = await ayb('branch', 'merge', 'o2n', '--json');
+    console.log('O2N', merged.exitCode, merged.stdout.slice(0, 600));
+    if (merged.exitCode === 0) {
+      expect(await rows('o2_unlifted', 'p')).toEqual(['(1,c1)', '(2,c2)']);
+      expect(await rows('o2_unlifted', 'c')).toEqual(['(10,1)', '(99,999)']);
+      expect(await rows('o2_unlifted', 'q')).toEqual(['(1,c1)', '(2,c2)']);
+      expect(await rows('o2_unlifted', 'pc')).toEqual(['(10,1)']);
+    } else {
+      expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+      expect(await fingerprint(cluster, 'o2_unlifted')).toEqual(before);
+    }
+    expect(await constraints('o2_unlifted')).toEqual(keys);
+  });
+
   it('a BEFORE DELETE trigger on the child that cancels the delete: the emulated cascade does not leave an orphan, nothing applied', async () => {
     const ayb = await scenario('o2_trigger', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
