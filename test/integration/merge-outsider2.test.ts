@@ -124,7 +124,14 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     expect(await fingerprint(cluster, 'o2_orphan')).toEqual(before);
   });
 
-  it('keys that are not lifted (one NOT VALID with an old orphan, one on a partitioned child): the swap merges or is refused whole, the keys as they were', async () => {
+  // DEFECT, not fixed: a unique swap on a table an acting key points at is lifted only when every such
+  // key is plain (validated, between plain tables); here one is NOT VALID (p) and one is on a
+  // partitioned child (q), so the swapped rows are updated in place and the merge is refused: exit 4,
+  // merge_constraint_conflict "duplicate key value violates unique constraint p_code_key (code)=(c1)",
+  // with the hint that "the target changed rows that the branch's changes collide with", though the
+  // target never touched p or q (nothing is applied: that part holds). A false conflict: the branch's
+  // swap cannot be merged at all (not even with --strategy theirs).
+  it.fails('keys that are not lifted (one NOT VALID with an old orphan, one on a partitioned child): the swap merges, the keys as they were', async () => {
     const ayb = await scenario('o2_unlifted', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
       CREATE TABLE c (id int PRIMARY KEY, p_id int);
@@ -142,16 +149,12 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     await psql('ayb_branch_o2n', `${swap('p')} DELETE FROM p WHERE id = 3; ${swap('q')} DELETE FROM q WHERE id = 3;`);
     const before = await fingerprint(cluster, 'o2_unlifted');
     const merged = await ayb('branch', 'merge', 'o2n', '--json');
-    console.log('O2N', merged.exitCode, merged.stdout.slice(0, 600));
-    if (merged.exitCode === 0) {
-      expect(await rows('o2_unlifted', 'p')).toEqual(['(1,c1)', '(2,c2)']);
-      expect(await rows('o2_unlifted', 'c')).toEqual(['(10,1)', '(99,999)']);
-      expect(await rows('o2_unlifted', 'q')).toEqual(['(1,c1)', '(2,c2)']);
-      expect(await rows('o2_unlifted', 'pc')).toEqual(['(10,1)']);
-    } else {
-      expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
-      expect(await fingerprint(cluster, 'o2_unlifted')).toEqual(before);
-    }
+    if (merged.exitCode !== 0) expect(await fingerprint(cluster, 'o2_unlifted')).toEqual(before);
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o2_unlifted', 'p')).toEqual(['(1,c1)', '(2,c2)']);
+    expect(await rows('o2_unlifted', 'c')).toEqual(['(10,1)', '(99,999)']);
+    expect(await rows('o2_unlifted', 'q')).toEqual(['(1,c1)', '(2,c2)']);
+    expect(await rows('o2_unlifted', 'pc')).toEqual(['(10,1)']);
     expect(await constraints('o2_unlifted')).toEqual(keys);
   });
 
