@@ -1,5 +1,5 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
 import type { KeyTuple, TablePlan } from './compare.js';
 import { foreignKeyOrder, keyEquality } from './sql.js';
@@ -216,9 +216,8 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
 
 /** A validated foreign key that acts when a row it points at is deleted (CASCADE, SET NULL, SET DEFAULT, RESTRICT). */
 export interface ActingForeignKey {
-  /** The table it points at (`schema.name`), and its name quoted. */
+  /** The table it points at (`schema.name`). */
   readonly parent: string;
-  readonly parentName: string;
   readonly child: string;
   readonly name: string;
   readonly definition: string;
@@ -230,6 +229,12 @@ export interface ActingForeignKey {
   readonly setColumns: readonly string[];
   /** Plain: validated, and not a partition's copy of a partitioned table's key. */
   readonly plain: boolean;
+  /** The parent as SQL names it (quoted: `parent` is an id, and a name may hold a dot). */
+  readonly parentSql: string;
+  /** The child is the parent (a self-reference): a cascade goes down as many levels as there are. */
+  readonly self: boolean;
+  /** The key's comment (COMMENT ON CONSTRAINT), put back with it. */
+  readonly comment: string | null;
 }
 
 /** The foreign keys with a delete action that point at these tables, as the target holds them now. */
@@ -239,12 +244,14 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
   const { rows: [version] } = await client.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
   const setColumns = version!.n >= 150000 ? 'coalesce(con.confdelsetcols, con.conkey)' : 'con.conkey';
   const { rows } = await client.query<ActingForeignKey>(
-    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentName", quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
+    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
             pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
             ARRAY(SELECT a.attname::text FROM unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
-            con.convalidated AND con.conparentid = 0 AS plain
+            con.convalidated AND con.conparentid = 0 AS plain,
+            quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentSql", con.conrelid = con.confrelid AS self,
+            obj_description(con.oid, 'pg_constraint') AS comment
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -262,15 +269,29 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
  * validated (RESTRICT: a child left pointing at a deleted row fails it, as the delete would have).
  */
 export function liftedKeys(keys: readonly ActingForeignKey[]): { before: string[]; after: string[] } {
-  const before = keys.map((k) => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
-  const after = keys.flatMap((k) => {
-    const parent = k.parentName;
+  // The parent's referenced values before the statement: a child left pointing at one that is gone
+  // points at a row the statement really deleted (its action is done); a child pointing at a value
+  // the parent never had (a row the branch added under a parent the target deleted) stays, and the
+  // key refuses it when it is added again, as it would have without the lifting.
+  const snapshot = (i: number) => `pg_temp.ayb_lifted_${i}`;
+  const before = keys.flatMap((k, i) => [
+    `CREATE TEMP TABLE ayb_lifted_${i} ON COMMIT DROP AS SELECT ${k.refColumns.map((c, j) => `${quoteIdent(c)} AS r${j}`).join(', ')} FROM ${k.parentSql}`,
+    `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`,
+  ]);
+  const after = keys.flatMap((k, i) => {
     const orphan = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
-       AND NOT EXISTS (SELECT FROM ${parent} p WHERE ${k.columns.map((c, i) => `p.${quoteIdent(k.refColumns[i]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
-    const acted = k.action === 'c' ? [`DELETE FROM ${k.child} AS c WHERE ${orphan}`]
+       AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, j) => `p.${quoteIdent(k.refColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ')})
+       AND EXISTS (SELECT FROM ${snapshot(i)} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})`;
+    // A self-reference: the rows under a deleted row are deleted too, and the rows under those, …
+    // (one statement sees the table as it began: the orphans' own children are not orphans yet).
+    const refs = k.refColumns.map((c, i) => `c.${quoteIdent(c)} AS r${i}`).join(', ');
+    const subtree = `c.ctid IN (WITH RECURSIVE gone AS (SELECT c.ctid AS id, ${refs} FROM ${k.child} AS c WHERE ${orphan}
+       UNION SELECT c.ctid, ${refs} FROM ${k.child} AS c JOIN gone g ON ${k.columns.map((c, i) => `c.${quoteIdent(c)} = g.r${i}`).join(' AND ')}) SELECT id FROM gone)`;
+    const acted = k.action === 'c' ? [`DELETE FROM ${k.child} AS c WHERE ${k.self ? subtree : orphan}`]
       : k.action === 'n' || k.action === 'd' ? [`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${orphan}`]
       : [];
-    return [...acted, `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`];
+    const comment = k.comment === null ? [] : [`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)}`];
+    return [...acted, `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`, ...comment];
   });
   return { before, after };
 }
