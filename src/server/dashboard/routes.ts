@@ -9,13 +9,30 @@ let clientScript: Promise<string> | undefined;
 
 /**
  * The browser script: `client.ts` and the modules it imports, compiled by `npm run build` and
- * bundled into one file, dist/server/dashboard/app.js (tools/build/bundle.ts). This module runs only
- * from the CLI's bundle, dist/ayb.js, so the path is taken from there.
+ * bundled into one file, dist/server/dashboard/app.js (tools/build/bundle.ts). This module runs from
+ * one of the CLI's chunks (dist/chunks/, each command loaded when it runs), from the CLI's entry
+ * (dist/ayb.js), or as tsc's output beside the script (dist/server/dashboard/): the first path that
+ * reads is the script.
  */
-const CLIENT_SCRIPT = new URL('./server/dashboard/app.js', import.meta.url);
+const CLIENT_SCRIPTS = [
+  new URL('../server/dashboard/app.js', import.meta.url),
+  new URL('./server/dashboard/app.js', import.meta.url),
+  new URL('./app.js', import.meta.url),
+];
+
+async function readFirst(paths: readonly URL[]): Promise<string> {
+  for (const [i, file] of paths.entries()) {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      if (i === paths.length - 1) throw error;
+    }
+  }
+  throw new Error('no path');
+}
 
 function loadClientScript(): Promise<string> {
-  clientScript ??= readFile(CLIENT_SCRIPT, 'utf8').then(
+  clientScript ??= readFirst(CLIENT_SCRIPTS).then(
     // The source map is not served; drop the reference so browsers do not ask for it.
     (text) => text.replace(/^\/\/# sourceMappingURL=.*$/m, ''),
     () => {
