@@ -3,7 +3,7 @@ import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type MatchKind, readCatalog, tableId } from './catalog.js';
-import { diffCounts, diffTableKeys, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
+import { diffCounts, diffTableKeys, type KeyTuple, planTable, readInOneQuery, type Side, type TableDiff } from './compare.js';
 import { firstKeys, type Keys } from './key-list.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
@@ -112,7 +112,10 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     if (!tb || !pick(id)) continue;
     options.log?.(`Comparing rows of ${id} …`);
     await options.beforeTable?.(id);
-    tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, () => diffTableKeys(a, b, planTable(ta, tb))) : await diffTableKeys(a, b, planTable(ta, tb)));
+    const plan = planTable(ta, tb);
+    // A table read in one query per side is seen at one moment by that query: no transaction (two round trips) around it.
+    const own = (a.perTable || b.perTable) && !readInOneQuery(a, b, plan);
+    tables.push(own ? await inOwnSnapshot(a, b, () => diffTableKeys(a, b, plan)) : await diffTableKeys(a, b, plan));
   }
   return { tables, onlyInA, onlyInB };
 }
