@@ -173,8 +173,12 @@ interface Found {
   readonly deltas: Map<string, number>;
 }
 
-/** Differing ranges or buckets read per query: bounds the rows one reply holds. */
-const READ_BATCH = 16;
+/**
+ * Differing ranges or buckets read per query: bounds the rows one reply holds (some thousands a
+ * side). 4 rather than 16: at 1M changed rows the --json diff's peak RSS fell from 171–178 MB to 158 MB,
+ * in the same time (fewer rows alive at each collection, less garbage promoted).
+ */
+const READ_BATCH = 4;
 
 async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
   const k = col(plan.key[0]!);
