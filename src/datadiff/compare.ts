@@ -137,15 +137,23 @@ export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<Tabl
   return { plan, added: sortKeys([...diff.added]), removed: sortKeys([...diff.removed]), changed: sortKeys([...diff.changed]) };
 }
 
+/**
+ * A table of a few pages on both sides, analysed (so known to the planner as small), is read whole at
+ * once (keys and row hashes): one query per side instead of bounds, checksums and reads, which for
+ * many small tables is most of the time. One statement sees one snapshot: it needs no transaction.
+ */
+export function readInOneQuery(a: Side, b: Side, plan: TablePlan): boolean {
+  return [a, b].every((s) => {
+    const t = s.catalog.tables.get(tableId(plan));
+    return t?.bytes !== undefined && t.bytes <= SMALL_TABLE_BYTES && t.estimatedRows >= 0;
+  });
+}
+
 /** diffTable's keys packed (KeyList), in the order found: what the data diff holds however many rows differ. */
 export async function diffTableKeys(a: Side, b: Side, plan: TablePlan): Promise<TableDiff<Keys>> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
   const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map() };
-  const sides = [a, b].map((s) => s.catalog.tables.get(tableId(plan)));
-  // A table of a few pages on both sides, analysed (so known to the planner as small), is read whole at
-  // once (keys and row hashes): one query per side instead of bounds, checksums and reads, which for
-  // many small tables is most of the time.
-  if (sides.every((t) => t?.bytes !== undefined && t.bytes <= SMALL_TABLE_BYTES && t.estimatedRows >= 0)) await readRows(a, b, plan, 'true', [], found);
+  if (readInOneQuery(a, b, plan)) await readRows(a, b, plan, 'true', [], found);
   else if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
   else await diffByHash(a, b, plan, estimate, found);
   return plan.match === 'rows'
@@ -165,8 +173,12 @@ interface Found {
   readonly deltas: Map<string, number>;
 }
 
-/** Differing ranges or buckets read per query: bounds the rows one reply holds. */
-const READ_BATCH = 16;
+/**
+ * Differing ranges or buckets read per query: bounds the rows one reply holds (some thousands a
+ * side). 4 rather than 16: at 1M changed rows the --json diff's peak RSS fell from 171–178 MB to 158 MB,
+ * in the same time (fewer rows alive at each collection, less garbage promoted).
+ */
+const READ_BATCH = 4;
 
 async function diffByRanges(a: Side, b: Side, plan: TablePlan, estimate: number, found: Found): Promise<void> {
   const k = col(plan.key[0]!);
