@@ -31,12 +31,12 @@ import { type Client, connect } from '../../src/postgres/client.js';
 import { formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { cleanEnv, createDatasetDatabase, withBenchCluster } from './cluster.js';
+import { AYB_BIN, inWorkers, loadText, p95, startAdminApi, timed } from './ayb-process.js';
 import { median } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Compiled to dist-tools/tools/bench/agent-bench.js.
 const REPO_ROOT = path.resolve(here, '../../..');
-const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
 /** The library as a program imports it: the package's built entry (package.json `exports`). */
 const LIBRARY = path.join(REPO_ROOT, 'dist', 'lib', 'index.js');
 
@@ -50,18 +50,6 @@ interface Series {
   readonly operation: string;
   readonly contender: string;
   readonly times: number[];
-}
-
-export function p95(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
 }
 
 /** Runs the suite and returns its Markdown section. */
@@ -167,7 +155,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       log(`Making ${options.many} branches from a snapshot, ${WORKERS} workers at once …`);
       await ayb.snapshot('many-seed');
       const manyStarted = performance.now();
-      await inWorkers(options.many, (i) => ayb.create(`m-${i}`, { from: 'many-seed' }));
+      await inWorkers(options.many, WORKERS, (i) => ayb.create(`m-${i}`, { from: 'many-seed' }));
       const manyCreateMs = performance.now() - manyStarted;
       for (let i = 0; i < options.ops; i++) {
         record(`list of ${options.many}`, 'library', await timed(() => ayb.list()));
@@ -182,7 +170,7 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
       const loadAfter = os.loadavg();
       log(partial(series, 'after the lists'));
       const deleteStarted = performance.now();
-      await inWorkers(options.many, (i) => ayb.delete(`m-${i}`));
+      await inWorkers(options.many, WORKERS, (i) => ayb.delete(`m-${i}`));
       const manyDeleteMs = performance.now() - deleteStarted;
       await ayb.deleteSnapshot('many-seed');
 
@@ -215,56 +203,9 @@ export async function agentSuite(options: AgentBenchOptions, log: (line: string)
 /** Workers at once for the many branches: the control table and the locks under concurrent creates and deletes. */
 const WORKERS = 8;
 
-async function inWorkers(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: WORKERS }, async () => {
-    while (next < count) await fn(next++);
-  }));
-}
-
 /** The figures so far, on the log: a long run stopped early still says what it measured. */
 function partial(series: ReadonlyMap<string, Series>, when: string): string {
   const lines = [...series.values()].map((s) => `  ${s.operation} | ${s.contender}: median ${median(s.times).toFixed(0)} ms, p95 ${p95(s.times).toFixed(0)} ms, n ${s.times.length}`);
   return [`Figures ${when} (load ${loadText(os.loadavg())}):`, ...lines].join('\n');
 }
 
-function loadText(load: readonly number[]): string {
-  return load.map((l) => l.toFixed(2)).join(', ');
-}
-
-/** A running `ayb start` (port chosen by the system), logged in to its admin API. */
-async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<{ call(method: string, path: string, body?: unknown): Promise<unknown>; stop(): Promise<void> }> {
-  const password = `bench-${process.pid}-${Date.now()}`;
-  const child = execa('node', [AYB_BIN, 'start', '--port', '0', ...extra], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
-  let out = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ayb start did not say where it listens: ${out}`)), 120_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /ayb listening on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!.replace('0.0.0.0', '127.0.0.1'));
-      }
-    });
-    void child.then((result) => reject(new Error(`ayb start exited (${result.exitCode}): ${String(result.stderr).slice(0, 400)}`)));
-  });
-  const request = async (method: string, path: string, body: unknown, token?: string) => {
-    const response = await fetch(origin + path, {
-      method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 400)}`);
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
-  };
-  const { token } = (await request('POST', '/api/admin/auth', { password })) as { token: string };
-  return {
-    call: (method, path, body) => request(method, path, body, token),
-    async stop() {
-      child.kill('SIGTERM');
-      await child;
-    },
-  };
-}

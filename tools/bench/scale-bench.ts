@@ -20,19 +20,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import pg from 'pg';
 import { type Client, connect } from '../../src/postgres/client.js';
 import { formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { cleanEnv, createDatasetDatabase, withBenchCluster } from './cluster.js';
+import { AYB_BIN, type AdminApi, inWorkers, loadText, p95, startAdminApi, timed } from './ayb-process.js';
 import { median } from './report.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-// Compiled to dist-tools/tools/bench/scale-bench.js.
-const REPO_ROOT = path.resolve(here, '../../..');
-const AYB_BIN = path.join(REPO_ROOT, 'bin', 'run.js');
 
 export interface ScaleBenchOptions {
   readonly ops: number;
@@ -46,7 +41,7 @@ const WORKERS = 8;
 interface Bench {
   readonly options: ScaleBenchOptions;
   readonly log: (line: string) => void;
-  readonly api: Api;
+  readonly api: AdminApi;
   readonly cli: (...args: string[]) => Promise<string>;
   /** On the `postgres` database: the bare statements. */
   readonly admin: Client;
@@ -56,27 +51,10 @@ interface Bench {
   readonly notes: string[];
 }
 
-interface Api {
-  call(method: string, path: string, body?: unknown): Promise<unknown>;
-  stop(): Promise<void>;
-}
-
 interface Series {
   readonly operation: string;
   readonly contender: string;
   readonly times: number[];
-}
-
-function p95(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
 }
 
 /** Runs the suite and returns its Markdown section. */
@@ -199,7 +177,7 @@ async function manyBranches({ options, log, api, cli, admin, control, record }: 
   await api.call('POST', '/api/admin/snapshots', { name: 'many-seed' });
   const createTimes: number[] = [];
   const manyStarted = performance.now();
-  await inWorkers(options.many, async (i) => createTimes.push(await timed(() => api.call('POST', '/api/admin/branches', { name: `m-${i}`, from: 'many-seed' }))));
+  await inWorkers(options.many, WORKERS, async (i) => createTimes.push(await timed(() => api.call('POST', '/api/admin/branches', { name: `m-${i}`, from: 'many-seed' }))));
   const manyCreateMs = performance.now() - manyStarted;
   const listed = (await api.call('GET', '/api/admin/branches')) as { branches: unknown[] };
   if (listed.branches.length < options.many) throw new Error(`the API lists ${listed.branches.length} branches, not ${options.many}`);
@@ -219,19 +197,12 @@ async function manyBranches({ options, log, api, cli, admin, control, record }: 
   log('Deleting them …');
   const deleteTimes: number[] = [];
   const deleteStarted = performance.now();
-  await inWorkers(options.many, async (i) => deleteTimes.push(await timed(() => api.call('DELETE', `/api/admin/branches/m-${i}`))));
+  await inWorkers(options.many, WORKERS, async (i) => deleteTimes.push(await timed(() => api.call('DELETE', `/api/admin/branches/m-${i}`))));
   const manyDeleteMs = performance.now() - deleteStarted;
   await api.call('DELETE', '/api/admin/snapshots/many-seed');
   const leftover = (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'ayb\\_branch\\_m\\_%'")).rows[0]!.n;
   const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—');
   return `${options.many} branches from a snapshot through the admin API, ${WORKERS} clients at once: made in ${(manyCreateMs / 1000).toFixed(1)} s (each request: median ${ms(median(createTimes))}, p95 ${ms(p95(createTimes))}), deleted in ${(manyDeleteMs / 1000).toFixed(1)} s (median ${ms(median(deleteTimes))}, p95 ${ms(p95(deleteTimes))}); databases left behind: ${leftover}.`;
-}
-
-async function inWorkers(count: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: WORKERS }, async () => {
-    while (next < count) await fn(next++);
-  }));
 }
 
 /** The figures so far, on the log: a long run stopped early still says what it measured. */
@@ -240,43 +211,3 @@ function partial(series: ReadonlyMap<string, Series>, when: string): string {
   return [`Figures ${when} (load ${loadText(os.loadavg())}):`, ...lines].join('\n');
 }
 
-function loadText(load: readonly number[]): string {
-  return load.map((l) => l.toFixed(2)).join(', ');
-}
-
-/** A running `ayb start` (port chosen by the system), logged in to its admin API. */
-async function startAdminApi(env: Record<string, string | undefined>, extra: readonly string[] = []): Promise<Api> {
-  const password = `bench-${process.pid}-${Date.now()}`;
-  const child = execa('node', [AYB_BIN, 'start', '--port', '0', ...extra], { env: { ...env, AYB_ADMIN_PASSWORD: password }, stdin: 'ignore', reject: false });
-  let out = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ayb start did not say where it listens: ${out}`)), 120_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /ayb listening on (http:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!.replace('0.0.0.0', '127.0.0.1'));
-      }
-    });
-    void child.then((result) => reject(new Error(`ayb start exited (${result.exitCode}): ${String(result.stderr).slice(0, 400)}`)));
-  });
-  const request = async (method: string, path: string, body: unknown, token?: string) => {
-    const response = await fetch(origin + path, {
-      method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 400)}`);
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
-  };
-  const { token } = (await request('POST', '/api/admin/auth', { password })) as { token: string };
-  return {
-    call: (method, path, body) => request(method, path, body, token),
-    async stop() {
-      child.kill('SIGTERM');
-      await child;
-    },
-  };
-}
