@@ -218,23 +218,9 @@ export async function findRowByNameOrDatabase(client: Client, name: string, data
 }
 
 /**
- * Every record made from `name`, and from those, and so on (one recursive query instead of reading
- * every record: a delete asks this each time). UNION ends on records edited into a cycle by hand.
+ * The record of `name` (findRow) and every record made from it, and from those, and so on, in one
+ * recursive query (a delete asks both). UNION ends on records edited into a cycle by hand.
  */
-export async function findDescendants(client: Client, name: string): Promise<BranchRow[]> {
-  const { rows } = await client.query<BranchRow>(
-    `WITH RECURSIVE below(name) AS (
-       SELECT name FROM ${CONTROL_TABLE_SQL} WHERE parent = $1 AND name <> $1
-       UNION
-       SELECT b.name FROM ${CONTROL_TABLE_SQL} b JOIN below ON b.parent = below.name
-     )
-     SELECT ${COLUMNS} FROM ${CONTROL_TABLE_SQL} WHERE name IN (SELECT name FROM below) AND name <> $1 ORDER BY created_at, name`,
-    [name],
-  );
-  return rows;
-}
-
-/** findRow and findDescendants in one round trip (a delete asks both). */
 export async function findRowWithDescendants(client: Client, name: string): Promise<{ row: BranchRow | undefined; descendants: BranchRow[] }> {
   const { rows } = await client.query<BranchRow>(
     `WITH RECURSIVE below(name) AS (

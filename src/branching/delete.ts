@@ -3,7 +3,7 @@ import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
 import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
 import { type BranchContext, noticeOf, withControl } from './context.js';
-import { deleteRow, findDescendants, findRow, findRowWithDescendants, listRows, updateRow } from './control-table.js';
+import { deleteRow, findRow, findRowWithDescendants, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
 import { databaseNameFor, MAX_NAME_LENGTH, validateBranchName } from './names.js';
@@ -43,13 +43,13 @@ export interface DeletePlan {
 export async function checkDeletable(ctx: BranchContext, options: DeleteOptions): Promise<DeletePlan | undefined> {
   validateBranchName(options.name);
   return withControl(ctx, async (client) => {
-    const row = await findRow(client, options.name);
+    const { row, descendants: below } = await findRowWithDescendants(client, options.name);
     if (!row) {
       if (options.ifExists) return undefined;
       throw await missingBranchError(ctx, options.name, options.kind);
     }
     if (row.kind !== (options.kind ?? 'branch')) throw wrongKindError(row, options.kind ?? 'branch');
-    const descendants = descendantsDeepestFirst(await findDescendants(client, row.name), row.name);
+    const descendants = descendantsDeepestFirst(below, row.name);
     if (descendants.length > 0 && !options.withChildren) throw hasChildrenError(row, descendants);
     return { row, descendants };
   });

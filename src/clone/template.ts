@@ -63,7 +63,7 @@ export async function sessionsBlocking(client: Client, database: string, found?:
 
 export interface TemplateSourceFacts {
   readonly exists: boolean;
-  /** The connected role may use it as a template (canUseAsTemplate). */
+  /** The connected role may use it as a template: a superuser, or CREATEDB and the owner (or a template database). */
   readonly allowed: boolean;
   /** sessionsOn. */
   readonly sessions: SourceSession[];

@@ -142,7 +142,7 @@ export async function diffTable(a: Side, b: Side, plan: TablePlan): Promise<Tabl
  * once (keys and row hashes): one query per side instead of bounds, checksums and reads, which for
  * many small tables is most of the time. One statement sees one snapshot: it needs no transaction.
  */
-export function readInOneQuery(a: Side, b: Side, plan: TablePlan): boolean {
+function readInOneQuery(a: Side, b: Side, plan: TablePlan): boolean {
   return [a, b].every((s) => {
     const t = s.catalog.tables.get(tableId(plan));
     return t?.bytes !== undefined && t.bytes <= SMALL_TABLE_BYTES && t.estimatedRows >= 0;
