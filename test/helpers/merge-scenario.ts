@@ -37,5 +37,10 @@ export function mergeHarness(cluster: () => TestCluster) {
   const rows = async (database: string, table: string) =>
     (await cluster().query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text`, [], database)).rows.map((r) => r.t);
   const psql = (database: string, sql: string) => runPsql(cluster(), database, { sql });
-  return { scenario, rows, psql };
+  /** The database's foreign keys as pg_constraint holds them: definition, validated, comment. */
+  const foreignKeys = async (database: string) =>
+    (await cluster().query<{ d: string }>(
+      `SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated || ' ' || coalesce(obj_description(oid, 'pg_constraint'), '-') AS d
+         FROM pg_constraint WHERE contype = 'f' ORDER BY 1`, [], database)).rows.map((r) => r.d);
+  return { scenario, rows, psql, foreignKeys };
 }

@@ -20,11 +20,7 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
   afterAll(async () => {
     await cluster?.stop();
   });
-  const { scenario, rows, psql } = mergeHarness(() => cluster);
-  const constraints = async (db: string) =>
-    (await cluster.query<{ d: string }>(
-      `SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated || ' ' || coalesce(obj_description(oid, 'pg_constraint'), '-') AS d
-         FROM pg_constraint WHERE contype = 'f' ORDER BY 1`, [], db)).rows.map((r) => r.d);
+  const { scenario, rows, psql, foreignKeys: constraints } = mergeHarness(() => cluster);
   /** The branch's SQL that swaps the codes of rows 1 ('c2') and 2 ('c1') of `table`, through a free value. */
   const swap = (table: string) =>
     `UPDATE ${table} SET code = 'tmp' WHERE id = 1; UPDATE ${table} SET code = 'c2' WHERE id = 2; UPDATE ${table} SET code = 'c1' WHERE id = 1;`;

@@ -18,9 +18,7 @@ describe('ayb branch merge: unique swaps under acting foreign keys', () => {
   afterAll(async () => {
     await cluster?.stop();
   });
-  const { scenario, rows, psql } = mergeHarness(() => cluster);
-  const constraints = async (db: string) =>
-    (await cluster.query<{ d: string }>(`SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated AS d FROM pg_constraint WHERE contype = 'f' ORDER BY 1`, [], db)).rows.map((r) => r.d);
+  const { scenario, rows, psql, foreignKeys: constraints } = mergeHarness(() => cluster);
 
   it('a swap, a deleted parent whose children cascade (and one the target added, settled theirs), SET NULL children kept', async () => {
     const ayb = await scenario('sw_cascade', `
