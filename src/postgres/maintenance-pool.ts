@@ -42,7 +42,7 @@ export class MaintenancePool {
       const client = this.idle.pop();
       if (client) {
         if (!usable(client)) {
-          await client.end().catch(() => undefined);
+          await endKept(client);
           continue;
         }
         (client as unknown as Refable).ref();
@@ -63,7 +63,7 @@ export class MaintenancePool {
     this.closed = true;
     await Promise.allSettled([...this.resetting]);
     const idle = this.idle.splice(0);
-    await Promise.allSettled(idle.map((c) => c.end()));
+    await Promise.allSettled(idle.map(endKept));
   }
 
   private release(client: Client): void {
@@ -91,6 +91,15 @@ export class MaintenancePool {
 
 /** pg's Client has these (its socket's), its types do not. */
 type Refable = { ref(): void; unref(): void };
+
+/**
+ * Ends a kept (unref'd) session: ref'd again first, or a process with nothing else to do would
+ * exit before the end is done, with its `await close()` never settled (exit code 13).
+ */
+async function endKept(client: Client): Promise<void> {
+  (client as unknown as Refable).ref();
+  await client.end().catch(() => undefined);
+}
 
 /** Sessions the server ended or that failed: never handed out again. */
 const dead = new WeakSet<Client>();
