@@ -9,6 +9,7 @@ import { ensureHistory, ensureNoArchiving } from '../history/archive.js';
 import { baseDir, historySettings, type HistorySettings } from '../history/store.js';
 import { recoverRefusal } from '../postgres/connection-guard.js';
 import { connectMaintenance } from '../postgres/maintenance.js';
+import { MaintenancePool } from '../postgres/maintenance-pool.js';
 import { AybError, ConflictError } from '../core/errors.js';
 import { ControlSession } from './session.js';
 
@@ -25,6 +26,11 @@ export interface BranchContext {
   readonly notice?: (line: string) => void;
   /** The command's session on main (inSession); without one, each withControl opens its own. */
   readonly session?: ControlSession;
+  /**
+   * A long-lived process's kept maintenance sessions (the library's Ayb, `ayb start`): a command
+   * takes its locks on one of them instead of connecting (postgres/maintenance-pool.ts).
+   */
+  readonly maintenance?: MaintenancePool;
 }
 
 /** Where to say what ayb did on its own: `notice`, else `log`. */
@@ -175,13 +181,26 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
  * cost most of a small command's time.
  */
 export async function maintenanceAfterRecovery(ctx: BranchContext): Promise<Client> {
-  const [maint, recovered] = await Promise.allSettled([connectMaintenance(ctx.main), finishInterruptedFirst(ctx)]);
+  const [maint, recovered] = await Promise.allSettled([maintenanceSession(ctx), finishInterruptedFirst(ctx)]);
   if (recovered.status === 'rejected') {
     if (maint.status === 'fulfilled') await maint.value.end().catch(() => undefined);
     throw recovered.reason;
   }
   if (maint.status === 'rejected') throw maint.reason;
   return maint.value;
+}
+
+/**
+ * A maintenance session for one command: one of the process's kept sessions when it keeps them
+ * (`ctx.maintenance`), else a new connection; `end()` it when done either way.
+ */
+export function maintenanceSession(ctx: BranchContext): Promise<Client> {
+  return ctx.maintenance?.serves(ctx.main) ? ctx.maintenance.acquire() : connectMaintenance(ctx.main);
+}
+
+/** A context whose commands keep their maintenance sessions between them: `close()` the pool at the end. */
+export function withMaintenancePool<C extends BranchContext>(ctx: C): C & { readonly maintenance: MaintenancePool } {
+  return { ...ctx, maintenance: new MaintenancePool(ctx.main) };
 }
 
 /**

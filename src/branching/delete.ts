@@ -1,8 +1,8 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
-import { connectMaintenance, databaseExists, servedByAybStart } from '../postgres/maintenance.js';
-import { type BranchContext, noticeOf, withControl } from './context.js';
+import { databaseExists, servedByAybStart } from '../postgres/maintenance.js';
+import { type BranchContext, maintenanceSession, noticeOf, withControl } from './context.js';
 import { deleteRow, findRow, findRowWithDescendants, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
@@ -63,7 +63,7 @@ export async function checkDeletable(ctx: BranchContext, options: DeleteOptions)
  */
 export async function missingBranchError(ctx: BranchContext, name: string, kind: RecordKind = 'branch'): Promise<NotFoundError> {
   const database = databaseNameFor(kind, name);
-  const maint = await connectMaintenance(ctx.main);
+  const maint = await maintenanceSession(ctx);
   let exists: boolean;
   try {
     exists = await databaseExists(maint, database);

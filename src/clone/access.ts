@@ -20,6 +20,12 @@ export interface DatabaseAccess {
   readonly grants: readonly DatabaseGrant[];
   /** The source's CONNECTION LIMIT (-1: none). */
   readonly connectionLimit: number;
+  /**
+   * The copy's owner, when the grants were read on the copy's own server (a template copy): every
+   * grantee is then a role there (one holding a privilege on the source cannot be dropped), and
+   * applyDatabaseAccess need not read the owner and roles again.
+   */
+  readonly owner?: string;
 }
 
 export interface DatabaseGrant {
@@ -87,14 +93,18 @@ export function closedClause(superuser: boolean): string {
  * superusers get in) and any session that got in before that is ended; returns once none is left.
  * A database created refusing connections (closedClause, non-superuser ayb) allows them only then.
  */
-export async function closeNewDatabase(client: Client, database: string): Promise<void> {
+export async function closeNewDatabase(client: Client, database: string, before = ''): Promise<void> {
   // One round trip: the revoke, whether it was made refusing connections, and the end of any session
-  // that got in before the revoke (terminateSessions then waits for those to be gone).
-  const results = (await client.query(
-    `REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC;
+  // that got in before the revoke (terminateSessions then waits for those to be gone); `before`
+  // (statements without results: templateClone's statement limit put back) rides along first.
+  const prefix = before ? `${before};\n` : '';
+  const shift = before ? before.split(';').length : 0;
+  const all = (await client.query(
+    `${prefix}REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC;
      SELECT NOT datallowconn AS refused FROM pg_database WHERE datname = ${quoteLiteral(database)};
      ${TERMINATE_OTHER_SESSIONS_SQL.replace('$1', quoteLiteral(database))}`,
   )) as unknown as { rows: { refused?: boolean }[]; rowCount: number | null }[];
+  const results = all.slice(shift);
   if (results[1]?.rows[0]?.refused) await setAllowConnections(client, database, true);
   if (results[1]?.rows[0]?.refused || (results[2]?.rowCount ?? 0) > 0) await terminateSessions(client, database);
 }
@@ -111,19 +121,21 @@ export async function sealCopy(client: Client, database: string): Promise<void> 
  * carried: it is left out and named in a warning, never replaced by anything wider.
  */
 export async function applyDatabaseAccess(client: Client, target: string, access: DatabaseAccess, warn?: (line: string) => void): Promise<string[]> {
-  const { rows } = await client.query<{ owner: string | null; roles: string[] }>(
-    'SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1) AS owner, ARRAY(SELECT rolname::text FROM pg_roles) AS roles',
-    [target],
-  );
-  const owner = rows[0]?.owner ?? undefined;
-  const roles = new Set(rows[0]?.roles ?? []);
+  const { rows } = access.owner !== undefined
+    ? { rows: [] }
+    : await client.query<{ owner: string | null; roles: string[] }>(
+      'SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1) AS owner, ARRAY(SELECT rolname::text FROM pg_roles) AS roles',
+      [target],
+    );
+  const owner = access.owner ?? rows[0]?.owner ?? undefined;
+  const roles = access.owner !== undefined ? undefined : new Set(rows[0]?.roles ?? []);
   const database = quoteIdent(target);
   const notCarried: string[] = [];
   const statements = [`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`];
   for (const grant of access.grants) {
     // The owner (ayb, which made the copy) holds every privilege anyway.
     if (grant.grantee !== null && grant.grantee === owner) continue;
-    if (grant.grantee !== null && !roles.has(grant.grantee)) {
+    if (grant.grantee !== null && roles && !roles.has(grant.grantee)) {
       notCarried.push(`${grant.privilege} for role "${grant.grantee}"`);
       continue;
     }

@@ -11,10 +11,10 @@ import { decideFileCopyMethod } from './file-copy.js';
 import { applyDatabaseSettings, DATABASE_SETTINGS_SQL, databaseSettingsOf, type DatabaseSettings, type DatabaseSettingsRow, readDatabaseSettings } from './settings.js';
 import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsBlocking, SESSIONS_SQL, type SourceSession, templateClone, withSourceDisconnected } from './template.js';
-import { serverFacts } from './server-facts.js';
+import { hasServerFacts, primeServerFacts, SERVER_FACTS_SQL, type ServerFactsRow, serverFacts } from './server-facts.js';
 import { findTool } from '../postgres/tools.js';
 import { applyDatabaseAccess, closedClause, closeNewDatabase, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, databaseAccessOf, type DatabaseAccessRow, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
-import { sessionTimeouts } from '../postgres/timeouts.js';
+import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
 
@@ -111,45 +111,72 @@ export async function copyDatabaseFiles(maint: Client, main: ConnInfo, config: A
 async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
   const { maint, source, target, signal } = request;
   const database = source.conn.database;
-  const { major } = await serverMajor(maint);
-  const fileCopy = await decideFileCopyMethod(maint, request.main, request.config, major);
-  const { settings, access, sessions } = await readTemplateSource(maint, database);
-  const copy = async () => {
-    const stopCancel = cancelOnAbort(request.main, maint, signal);
-    try {
-      await templateClone(maint, database, target, major, fileCopy.method);
-    } finally {
-      stopCancel();
+  // Without --disconnect, the statement limit is lifted for the copy in the same round trip that
+  // reads the source (and the server's facts, on a session's first copy); CREATE DATABASE cannot
+  // share a round trip (it refuses to run in the implicit transaction of several statements), and
+  // the limit comes back with the first statement after it (templateClone), or here on a failure.
+  const lift = !request.disconnect;
+  const { settings, access, sessions } = await readTemplateSource(maint, database, lift);
+  let lifted = lift;
+  try {
+    const { major, user } = await serverFacts(maint);
+    const fileCopy = await decideFileCopyMethod(maint, request.main, request.config, major);
+    const copy = async () => {
+      const stopCancel = cancelOnAbort(request.main, maint, signal);
+      try {
+        lifted = false; // templateClone puts the limit back, whatever happens
+        await templateClone(maint, database, target, major, fileCopy.method, { lifted: lift });
+      } finally {
+        stopCancel();
+      }
+    };
+    if (request.disconnect) {
+      await withSourceDisconnected(maint, request.main, database, copy, request.log);
+    } else {
+      // ayb's own bookkeeping sessions on the source are let leave first (sessionsBlocking).
+      const blocking = await sessionsBlocking(maint, database, sessions);
+      if (blocking.length > 0) throw busySourceError(database, blocking);
+      await copy();
     }
-  };
-  if (request.disconnect) {
-    await withSourceDisconnected(maint, request.main, database, copy, request.log);
-  } else {
-    // ayb's own bookkeeping sessions on the source are let leave first (sessionsBlocking).
-    const blocking = await sessionsBlocking(maint, database, sessions);
-    if (blocking.length > 0) throw busySourceError(database, blocking);
-    await copy();
+    request.onCopied?.();
+    signal?.throwIfAborted();
+    // A template copy carries every table; drop the excluded ones (a copy of main has the control
+    // table), on a session of the copy's, while the maintenance session gives it its source's settings.
+    const dropExcluded = request.excludeTables.length > 0
+      ? withClient(withDatabase(request.main, target), (client) => client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`))
+      : Promise.resolve();
+    const [dropped, applied] = await Promise.allSettled([dropExcluded, applyDatabaseSettings(maint, target, settings, request.log)]);
+    if (dropped.status === 'rejected') throw dropped.reason;
+    if (applied.status === 'rejected') throw applied.reason;
+    // The same server's grants name roles that exist (a role with a privilege on the source cannot be
+    // dropped), and the copy's owner is this session's role: finishCopy need not read either.
+    return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access: { ...access, owner: user } };
+  } catch (error) {
+    if (lifted) await maint.query(timeoutStatements({ statement: sessionTimeouts().statement })).catch(() => undefined);
+    throw error;
   }
-  request.onCopied?.();
-  signal?.throwIfAborted();
-  // A template copy carries every table; drop the excluded ones (a copy of main has the control
-  // table), on a session of the copy's, while the maintenance session gives it its source's settings.
-  const dropExcluded = request.excludeTables.length > 0
-    ? withClient(withDatabase(request.main, target), (client) => client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`))
-    : Promise.resolve();
-  const [dropped, applied] = await Promise.allSettled([dropExcluded, applyDatabaseSettings(maint, target, settings, request.log)]);
-  if (dropped.status === 'rejected') throw dropped.reason;
-  if (applied.status === 'rejected') throw applied.reason;
-  return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access };
 }
 
-/** What a template copy reads of its source before it starts, in one round trip: settings, grants, sessions. */
-async function readTemplateSource(maint: Client, database: string): Promise<{ settings: DatabaseSettings; access: DatabaseAccess; sessions: SourceSession[] }> {
+/**
+ * What a template copy reads of its source before it starts, in one round trip: settings, grants,
+ * sessions; the server's facts when this session has not read them yet; and, with `lift`, the
+ * statement limit lifted for the copy.
+ */
+async function readTemplateSource(maint: Client, database: string, lift: boolean): Promise<{ settings: DatabaseSettings; access: DatabaseAccess; sessions: SourceSession[] }> {
   const literal = quoteLiteral(database);
   const inline = (sql: string) => sql.replaceAll('$1', literal);
-  const results = (await maint.query(
-    [DATABASE_SETTINGS_SQL, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, SESSIONS_SQL].map(inline).join(';\n'),
-  )) as unknown as [{ rows: DatabaseSettingsRow[] }, { rows: DatabaseAccessRow[] }, { rows: { connlimit: number }[] }, { rows: SourceSession[] }];
+  const withFacts = !hasServerFacts(maint);
+  const statements = [DATABASE_SETTINGS_SQL, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, SESSIONS_SQL].map(inline);
+  if (withFacts) statements.push(SERVER_FACTS_SQL);
+  if (lift) statements.push(timeoutStatements({ statement: 0 }));
+  const results = (await maint.query(statements.join(';\n'))) as unknown as [
+    { rows: DatabaseSettingsRow[] },
+    { rows: DatabaseAccessRow[] },
+    { rows: { connlimit: number }[] },
+    { rows: SourceSession[] },
+    { rows: ServerFactsRow[] } | undefined,
+  ];
+  if (withFacts) primeServerFacts(maint, results[4]!.rows[0]!);
   return {
     settings: databaseSettingsOf(results[0].rows[0]),
     access: databaseAccessOf(results[1].rows, results[2].rows[0]?.connlimit),

@@ -2,7 +2,7 @@ import { ConflictError } from '../core/errors.js';
 import type { Client } from '../postgres/client.js';
 import { sqlState, SqlState } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { withoutTimeouts } from '../postgres/timeouts.js';
+import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { refuseConnections } from '../postgres/connection-guard.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import type { FileCopyMethod } from './file-copy.js';
@@ -104,22 +104,40 @@ export function busySourceError(source: string, sessions: readonly SourceSession
  * always copy files. With `clone` (PostgreSQL 18+) the session first sets `file_copy_method = clone`
  * so the filesystem shares the blocks copy-on-write instead of copying them.
  */
-export async function templateClone(client: Client, source: string, target: string, serverMajor: number, method: FileCopyMethod = 'copy'): Promise<void> {
+export async function templateClone(
+  client: Client,
+  source: string,
+  target: string,
+  serverMajor: number,
+  method: FileCopyMethod = 'copy',
+  options: { readonly lifted?: boolean } = {},
+): Promise<void> {
   const strategy = serverMajor >= 15 ? ' STRATEGY FILE_COPY' : '';
   // Closed from its first moment: nobody but ayb reaches a copy until it is finished (access.ts).
   const closed = closedClause(await isSuperuser(client));
   if (method === 'clone') await client.query('SET file_copy_method = clone');
+  // The copy may rightly take long; a lock it cannot get still ends it (timeouts.ts). The caller may
+  // have lifted the statement limit already (in its last round trip before the copy); it comes back
+  // in the round trip that closes the new database, or on its own should the copy fail.
+  const restore = timeoutStatements({ statement: sessionTimeouts().statement });
   try {
-    // The copy may rightly take long; a lock it cannot get still ends it (timeouts.ts).
-    await withoutTimeouts(client, 'statement', () => client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}${closed}`));
-    await closeNewDatabase(client, target);
+    if (!options.lifted) await client.query(timeoutStatements({ statement: 0 }));
+    await client.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}${strategy}${closed}`);
   } catch (error) {
+    await client.query(restore).catch(() => undefined);
     if (sqlState(error) === SqlState.objectInUse) {
       throw busySourceError(source, await sessionsOn(client, source));
     }
     throw error;
   } finally {
     if (method === 'clone') await client.query('RESET file_copy_method').catch(() => undefined);
+  }
+  try {
+    await closeNewDatabase(client, target, restore);
+  } catch (error) {
+    // The round trip failed as a whole (one implicit transaction): the limit is put back on its own.
+    await client.query(restore).catch(() => undefined);
+    throw error;
   }
 }
 

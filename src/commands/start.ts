@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { branchConn, branchUrl } from '../branching/context.js';
+import { branchConn, branchUrl, withMaintenancePool } from '../branching/context.js';
 import { UsageError } from '../core/errors.js';
 import { resolveAdminPassword } from '../server/auth.js';
 import { isLoopbackHost } from '../server/hosts.js';
@@ -53,7 +53,8 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     }
 
     const log = (line: string) => this.writer.log(line);
-    const ctx = await this.branchContext(flags, loaded);
+    // The server's requests keep their maintenance sessions between them (maintenance-pool.ts).
+    const ctx = withMaintenancePool(await this.branchContext(flags, loaded));
     const running = await runServer({ ctx, host, port, branch: flags.branch, password, log, pooler: flags.pooler });
     const { served } = running;
 
@@ -95,6 +96,7 @@ Every admin route needs a token. The admin password is AYB_ADMIN_PASSWORD or [ad
     log('Press Ctrl-C to stop.');
 
     await running.stopped;
+    await ctx.maintenance.close();
     log('Stopped.');
     // Everything is closed; should anything still hold the event loop, do not let it keep the process.
     setTimeout(() => process.exit(), 1000).unref();

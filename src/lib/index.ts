@@ -9,7 +9,7 @@
  * Each call is one command: it works in one session on main that owns the control table, recovery
  * and locks (branching/session.ts), closed when the call returns.
  */
-import { branchUrl, inSession, openContext, type OpenedContext } from '../branching/context.js';
+import { branchUrl, inSession, openContext, type OpenedContext, withMaintenancePool } from '../branching/context.js';
 import type { CreateOptions } from '../branching/create.js';
 import { createFromPausedSource } from '../branching/paused-copy.js';
 import { parseSourceRef } from '../copy/source-ref.js';
@@ -146,16 +146,24 @@ export function errorJson(error: unknown): ErrorJson {
 
 /**
  * Opens ayb on the main database the options (or the environment, or ayb.toml) name, starting the
- * managed PostgreSQL first if that is the one. Cheap: no session stays open between calls.
+ * managed PostgreSQL first if that is the one. No session on main stays open between calls (it
+ * would keep every template copy of main waiting); up to two sessions on the maintenance database
+ * (`postgres`) are kept for the next calls, idle ones never keeping the process alive: `close()`
+ * ends them.
  */
 export async function openAyb(options: AybOptions = {}): Promise<Ayb> {
   const loaded = await loadConfig({ configPath: options.config, databaseUrl: options.databaseUrl, cwd: options.cwd, env: options.env });
-  return new Ayb(await openContext(loaded, options.log, options.log));
+  return new Ayb(withMaintenancePool(await openContext(loaded, options.log, options.log)));
 }
 
 /** Branches of one main database. Methods may run concurrently; each is one command. */
 export class Ayb {
   constructor(private readonly ctx: OpenedContext) {}
+
+  /** Ends the sessions kept between calls (calls after it connect anew). Optional: idle ones never keep the process alive. */
+  async close(): Promise<void> {
+    await this.ctx.maintenance?.close();
+  }
 
   /** The main database's name. */
   get mainDatabase(): string {
