@@ -17,20 +17,17 @@
  *
  * A script, not a test: it measures and asserts nothing.
  */
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { compareData, dataMigration, tableChange, withSides } from '../../src/datadiff/data-diff.js';
+import { compareData, withSides } from '../../src/datadiff/data-diff.js';
 import { diffCounts } from '../../src/datadiff/compare.js';
 import { openAyb } from '../../src/lib/index.js';
 import { withClient } from '../../src/postgres/client.js';
-import { type ConnInfo, formatConnInfo, parseConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
 import { type BenchCluster, createDatasetDatabase, withBenchCluster } from './cluster.js';
 import { datasetChecksum } from './dataset.js';
 import { formatMb, formatSeconds, median } from './report.js';
@@ -78,46 +75,11 @@ async function dataDiff(a: ConnInfo, b: ConnInfo, log?: (line: string) => void):
 }
 
 /**
- * The child of `--changed-rows`: the diff and its whole --output sql script (written to a temporary file
- * with backpressure, as the CLI spools it), or with `counts` the counting diff alone (each table in a
- * snapshot of its own, as `--data` and `--output json` run), in a process of its own so that its peak RSS
- * is its own; prints `<ms> <bytes> <changed> <script bytes>`. The two databases come in AYB_BENCH_A /
- * AYB_BENCH_B (never in argv: they hold a password).
- */
-async function rssChild(mode: 'sql' | 'counts'): Promise<void> {
-  const [a, b] = [parseConnInfo(process.env.AYB_BENCH_A!), parseConnInfo(process.env.AYB_BENCH_B!)];
-  const started = performance.now();
-  let bytes = 0;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-bench-sql-'));
-  try {
-    const changed = await withSides(a, b, [], async (sa, sb) => {
-      const comparison = await compareData(sa, sb);
-      for (const t of comparison.tables) tableChange(t, 20);
-      if (mode === 'sql') {
-        const out = createWriteStream(path.join(dir, 'rows.sql'));
-        await dataMigration(sa, sb, comparison, 'bench', {
-          async write(text) {
-            bytes += Buffer.byteLength(text);
-            if (!out.write(text)) await once(out, 'drain');
-          },
-        });
-        out.end();
-        await once(out, 'close');
-      }
-      return comparison.tables.reduce((n, t) => n + diffCounts(t).changed, 0);
-    }, { snapshot: mode === 'sql' ? { a: 'table', b: 'whole' } : 'table' });
-    process.stdout.write(`${performance.now() - started} ${process.resourceUsage().maxRSS * 1024} ${changed} ${bytes}\n`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
  * Two databases of their own with one `orders` table of `rows` rows (the shape of the dataset's),
  * every row changed on the second: the --output sql path's time and peak memory, measured in a
  * child process. Independent of the dataset's size, so that 1M changed rows are measured at any size.
  */
-async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<string> {
+async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<string[]> {
   const [a, b] = [withDatabase(cluster.conn, 'many_a'), withDatabase(cluster.conn, 'many_b')];
   await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE many_a'));
   await withClient(a, (x) => x.query(`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL, ordered_at timestamptz NOT NULL, total numeric(12,2) NOT NULL);
@@ -128,10 +90,9 @@ async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<s
     await x.query("UPDATE orders SET status = 'many'");
     await x.query('VACUUM ANALYZE orders');
   });
-  const self = fileURLToPath(import.meta.url);
   const lines: string[] = [];
   for (const mode of ['sql', 'counts'] as const) {
-    const { stdout } = await promisify(execFile)(process.execPath, [self, '--rss-child', mode], {
+    const { stdout } = await promisify(execFile)(process.execPath, [RSS_CHILD, mode], {
       env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(b, { showPassword: true }) },
       maxBuffer: 1 << 20,
     });
@@ -139,8 +100,14 @@ async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<s
     const what = mode === 'sql' ? `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}` : `counts and examples (--data) with ${changed} changed rows: ${formatSeconds(ms!)}`;
     lines.push(`${what}, peak RSS of the diff's process ${formatMb(rss!)} (target at most ${RSS_TARGET_MB} MB) ${rss! <= RSS_TARGET_MB * 1024 * 1024 ? '(within)' : '(OVER)'}`);
   }
-  return lines.join('\n');
+  return lines;
 }
+
+/**
+ * The peak-RSS child (data-diff-rss-child.ts): a file of its own, which loads the data diff and nothing
+ * of the bench (the library, the managed cluster's code), as the CLI loads only the command it runs.
+ */
+const RSS_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data-diff-rss-child.js');
 
 /** The CLI's start-up: `ayb version`, wall time. */
 const AYB_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/run.js');
@@ -215,7 +182,7 @@ export async function dataDiffSuite(options: DataDiffBenchOptions, log: (line: s
     out.push(fixedLine(await fixedCost(cluster, options.runs)));
     if (options.changedRows > 0) {
       log(`Measuring ${options.changedRows} changed rows …`);
-      out.push(await manyChanges(cluster, options.changedRows));
+      out.push(...(await manyChanges(cluster, options.changedRows)));
     }
   });
   out.push(`machine load (1, 5, 15 min) at the end: ${load()}`);
@@ -261,8 +228,7 @@ async function versusScan(cluster: BenchCluster, sizeMb: number, runs: number, l
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '150,1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string', default: '1000000' }, 'rss-child': { type: 'string' } }, strict: true });
-  if (values['rss-child']) return rssChild(values['rss-child'] === 'counts' ? 'counts' : 'sql');
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '150,1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string', default: '1000000' } }, strict: true });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const sizesMb = values['size-mb'].split(',').map(Number).filter((n) => n > 0);
   process.stdout.write(await dataDiffSuite({ sizesMb, runs: Number(values.runs), changedRows: Number(values['changed-rows']) }, log));
