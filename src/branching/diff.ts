@@ -3,7 +3,7 @@ import { compareSchemas, type SchemaComparison } from '../schema/compare.js';
 import type { SnapshotOptions } from '../schema/snapshot.js';
 import { type BranchContext, branchConn, withControl } from './context.js';
 import { findRow } from './control-table.js';
-import { resolveDatabase } from './list.js';
+import { readyBranch } from './list.js';
 import { validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
 
@@ -40,15 +40,17 @@ export interface ReadableSide {
  * ready snapshot a throwaway copy (nobody connects to a snapshot), removed afterwards.
  */
 export async function withReadableSide<T>(ctx: BranchContext, name: string, fn: (side: ReadableSide) => Promise<T>): Promise<T> {
-  const snapshot = name === 'main' ? undefined : await withControl(ctx, async (client) => {
+  if (name === 'main') return fn({ readable: ctx.main.database, label: ctx.main.database });
+  // One look-up: the record says whether it is a snapshot, and else is checked as a ready branch (no
+  // source name is wanted here: `every` is the one record, so the other records are not read).
+  const found = await withControl(ctx, async (client) => {
     validateBranchName(name);
     const row = await findRow(client, name);
-    return row?.kind === 'snapshot' ? row : undefined;
+    if (row?.kind === 'snapshot') return { snapshot: row };
+    return { database: (await readyBranch(client, name, row, { every: row ? [row] : [] })).branch_database };
   });
-  if (!snapshot) {
-    const { database } = await resolveDatabase(ctx, name);
-    return fn({ readable: database, label: database });
-  }
+  const snapshot = found.snapshot;
+  if (!snapshot) return fn({ readable: found.database!, label: found.database! });
   if (snapshot.status !== 'ready') {
     throw new ConflictError('snapshot_not_ready', `snapshot "${name}" is not ready (status: ${snapshot.status})`, {
       hint: `check it with: ayb snapshot show ${name}`,

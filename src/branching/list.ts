@@ -77,10 +77,18 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
   if (nameOrMain === 'main') return { database: ctx.main.database };
   const branch = await withControl(ctx, async (client) => {
     validateBranchName(nameOrMain);
-    const row = await findRow(client, nameOrMain);
-    if (!row) throw await notFoundNear(client, nameOrMain);
-    return (await withSizes(client, [row]))[0]!;
+    return readyBranch(client, nameOrMain, await findRow(client, nameOrMain));
   });
+  return { database: branch.branch_database, branch };
+}
+
+/**
+ * The record `row` found for `name` (none: not found) as a ready branch whose database is there, or the
+ * error that says why it cannot be used (a snapshot, not ready, its database gone). `every`: as withSizes'.
+ */
+export async function readyBranch(client: Client, name: string, row: BranchRow | undefined, options: { readonly every?: readonly BranchRow[] } = {}): Promise<Branch> {
+  if (!row) throw await notFoundNear(client, name);
+  const branch = (await withSizes(client, [row], options))[0]!;
   if (branch.kind === 'snapshot') {
     throw new ConflictError('snapshot_refuses_connections', `"${branch.name}" is a snapshot, and nobody connects to a snapshot`, {
       hint: `make a branch of it and use that: ayb branch create <name> --from ${branch.name}`,
@@ -96,7 +104,7 @@ export async function resolveDatabase(ctx: BranchContext, nameOrMain: string): P
     });
   }
   if (branch.problem) throw databaseProblemError(branch);
-  return { database: branch.branch_database, branch };
+  return branch;
 }
 
 /** A ready record whose database is gone or unusable: said instead of a URL that cannot connect. */

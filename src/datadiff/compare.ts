@@ -100,7 +100,6 @@ const rowText = (columns: readonly string[]) => `ROW(${columns.map(col).join(', 
 /** A 64-bit hash of a row's text; sums of these are the checksums both servers compute. */
 const rowHash = (plan: TablePlan) => `hashtextextended(${rowText(plan.columns)}, 0)`;
 const keyHash = (plan: TablePlan) => (plan.match === 'rows' ? rowHash(plan) : `hashtextextended(${rowText(plan.key)}, 0)`);
-const keyTexts = (plan: TablePlan) => plan.key.map((c) => `${col(c)}::text`).join(', ');
 
 /** Runs the same query on both sides at once. */
 async function both<T extends object>(a: Side, b: Side, sql: string, params: unknown[] = []): Promise<[T[], T[]]> {
@@ -284,38 +283,66 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
 }
 
 /**
- * Reads the rows of one differing bucket on both sides: key text and row hash (keyed tables), or
- * each distinct row and how many copies there are (`rows`).
+ * A key (for `rows`, a whole row) as a JSON array of its columns' texts, written by the server: the
+ * form a KeyList stores (`["1","x"]`; SQL NULL is `null`). JSON never holds a raw newline.
+ */
+const keyJson = (plan: TablePlan) => (plan.key.length === 0
+  ? "'[]'"
+  : `'[' || ${plan.key.map((c) => `coalesce(pg_catalog.to_json(${col(c)}::text)::text, 'null')`).join(" || ',' || ")} || ']'`);
+
+/**
+ * Reads the rows of some differing buckets on both sides, each side's reply ONE text value of lines
+ * `<row hash> <key JSON>` (keyed tables), or `<copies> <row JSON>` (`rows`): one string to parse instead
+ * of an array and strings per row, so that what waits in memory for the other side's reply is one
+ * object, and what the comparison allocates is gone before the next query.
  */
 async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], found: Found, from = qualified(plan)): Promise<void> {
   const sql = plan.match === 'rows'
-    ? (plan.key.length === 0
-      // A table without columns: its rows are all the same row, counted.
-      ? `SELECT count(*)::text FROM ${from} WHERE ${where}`
-      : `SELECT ${keyTexts(plan)}, count(*)::text FROM ${from} WHERE ${where} GROUP BY ${plan.key.map((_, i) => i + 1).join(', ')}`)
-    : `SELECT ${keyTexts(plan)}, ${rowHash(plan)}::text FROM ${from} WHERE ${where}`;
+    ? `SELECT pg_catalog.string_agg(r.n || ' ' || r.k, E'\\n') AS lines
+         FROM (SELECT ${keyJson(plan)} AS k, count(*)::text AS n FROM ${from} WHERE ${where}${plan.key.length === 0 ? '' : ' GROUP BY 1'}) r`
+    : `SELECT pg_catalog.string_agg(${rowHash(plan)}::text || ' ' || ${keyJson(plan)}, E'\\n') AS lines FROM ${from} WHERE ${where}`;
   const [ra, rb] = await Promise.all([
-    a.client.query({ text: sql, values: params, rowMode: 'array' }),
-    b.client.query({ text: sql, values: params, rowMode: 'array' }),
+    a.client.query<{ lines: string | null }>(sql, params),
+    b.client.query<{ lines: string | null }>(sql, params),
   ]);
-  const rowsA = new Map<string, string>();
-  const rowsB = new Map<string, string>();
-  for (const [rows, into] of [[ra.rows, rowsA], [rb.rows, rowsB]] as const) {
-    for (const row of rows as (string | null)[][]) into.set(JSON.stringify(row.slice(0, -1)), row.at(-1)!);
-  }
+  const rowsA = linesByKey(ra.rows[0]?.lines ?? null);
+  const linesB = rb.rows[0]?.lines ?? null;
   if (plan.match === 'rows') {
+    const rowsB = linesByKey(linesB);
     for (const row of new Set([...rowsA.keys(), ...rowsB.keys()])) {
       const delta = Number(rowsB.get(row) ?? 0) - Number(rowsA.get(row) ?? 0);
       if (delta !== 0) found.deltas.set(row, (found.deltas.get(row) ?? 0) + delta);
     }
     return;
   }
-  for (const [key, hash] of rowsB) {
+  eachLine(linesB, (value, key) => {
     const before = rowsA.get(key);
-    if (before === undefined) found.added.push(JSON.parse(key) as KeyTuple);
-    else if (before !== hash) found.changed.push(JSON.parse(key) as KeyTuple);
+    if (before === undefined) found.added.pushJson(key);
+    else {
+      if (before !== value) found.changed.pushJson(key);
+      rowsA.delete(key);
+    }
+  });
+  for (const key of rowsA.keys()) found.removed.pushJson(key);
+}
+
+/** Calls `fn(value, key)` for each line `<value> <key>` of a reply (none for NULL). */
+function eachLine(lines: string | null, fn: (value: string, key: string) => void): void {
+  if (lines === null) return;
+  let start = 0;
+  while (start < lines.length) {
+    let end = lines.indexOf('\n', start);
+    if (end < 0) end = lines.length;
+    const space = lines.indexOf(' ', start);
+    fn(lines.slice(start, space), lines.slice(space + 1, end));
+    start = end + 1;
   }
-  for (const key of rowsA.keys()) if (!rowsB.has(key)) found.removed.push(JSON.parse(key) as KeyTuple);
+}
+
+function linesByKey(lines: string | null): Map<string, string> {
+  const out = new Map<string, string>();
+  eachLine(lines, (value, key) => out.set(key, value));
+  return out;
 }
 
 /** A whole-row diff from each row's (JSON) change in number of copies: positive added, negative removed. */

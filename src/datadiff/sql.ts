@@ -2,7 +2,7 @@ import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
-import { concatKeys, type Keys } from './key-list.js';
+import { concatKeys, jsonBatches, type Keys } from './key-list.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -263,7 +263,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   await sink.write(`${scriptSettings()}\n`);
   const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
   await sink.write(triggers('DISABLE'));
-  for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(table, byTable.get(tableId(table))!, sink);
+  for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
   // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
   // point at the other); the others' after it.
@@ -319,7 +319,7 @@ function shapeOf(table: DataTable, plan: TablePlan): TableShape {
 const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c))).join(', ')})`;
 const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(', ');
 
-async function writeDeletes(table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
+async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
   const shape = shapeOf(table, plan);
   const { own } = shape;
@@ -336,11 +336,10 @@ async function writeDeletes(table: DataTable, diff: TableDiff<Keys>, sink: DmlSi
     return;
   }
   if (diff.removed.length + diff.changed.length === 0) return;
-  const keys = concatKeys(diff.removed, diff.changed);
   const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
   await sink.write(`-- ${tableId(table)}: ${what}\n`);
-  for (const batch of chunks(keys, STATEMENT_ROWS)) {
-    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${batch.map(keyValues(plan, shape)).join(',\n  ')}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
+  for await (const [keys] of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
+    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${keys}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
 }
 
@@ -363,9 +362,14 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
   }
   const count = diff.added.length + diff.changed.length;
   if (count === 0) return;
-  const inserted = concatKeys(diff.added, diff.changed);
   await sink.write(`-- ${tableId(table)}: ${count} row(s) inserted\n`);
-  for await (const rows of rowBatches(b, plan, inserted)) if (rows.length > 0) await sink.write(insertOf(rows));
+  if (writable.length === 0) {
+    for await (const rows of rowBatches(b, plan, concatKeys(diff.added, diff.changed))) if (rows.length > 0) await sink.write(insertOf(rows));
+    return;
+  }
+  for await (const [rows] of renderedBatches(b, plan, [diff.added, diff.changed], writable)) {
+    await sink.write(`INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows};\n`);
+  }
 }
 
 /**
@@ -526,35 +530,33 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
-    const keys = inPlace(table) ? diff.removed : concatKeys(diff.removed, diff.changed);
+    const keys = inPlace(table) ? [diff.removed] : [diff.removed, diff.changed];
     const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
     await statement.step(`${tableId(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
-      (function* () { for (const batch of chunks(keys, STATEMENT_ROWS)) yield batch.map(keyValues(plan, shape)); })(),
+      renderedKeys(b, plan, shape, keys),
       (gate) => `) AS v(${aliases(plan.key.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
   }
   for (const table of tables) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
     const shape = shapeOf(table, plan);
-    const { target, own, typeOf, writable, overriding } = shape;
+    const { target, own, writable, overriding } = shape;
     // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
     // case); not an identity column GENERATED ALWAYS (an integer, which may only be updated to DEFAULT).
     const settableKey = (c: string) => writable.includes(c) && !table.columns.find((x) => x.name === c)!.identityAlways;
     const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
-      const values = (row: readonly (string | null)[]) => `(${columns.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
       await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
         `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
-        mapBatches(rowBatches(b, plan, diff.changed), values),
+        renderedBatches(b, plan, [diff.changed], columns),
         (gate) => `) AS v(${aliases(columns.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
     }
-    const inserted = inPlace(table) ? diff.added : concatKeys(diff.added, diff.changed);
+    const inserted = inPlace(table) ? [diff.added] : [diff.added, diff.changed];
     const insertedCount = diff.added.length + (inPlace(table) ? 0 : diff.changed.length);
-    const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
     await statement.step(`${tableId(table)}: ${insertedCount} row(s) inserted`,
       `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
-      mapBatches(rowBatches(b, plan, inserted), rowValues),
+      renderedBatches(b, plan, inserted, writable),
       (gate) => `) AS v WHERE ${gate}`);
     const restore = selfRestores.get(table);
     if (restore) await statement.raw(`${tableId(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
@@ -562,8 +564,42 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   await statement.end(qualified(tables[0]!));
 }
 
-async function* mapBatches<T>(batches: AsyncIterable<T[]>, f: (x: T) => string): AsyncGenerator<string[]> {
-  for await (const batch of batches) yield batch.map(f);
+/**
+ * b's rows for these keys, `columns` of each as a VALUES row (`(<literal>::type, …)`, as typedValue
+ * writes it), rendered by the server: per batch of STATEMENT_ROWS keys one text of rows joined by
+ * `,\n  `, in the keys' order (keys gone since are skipped; a batch of which none is left gives none).
+ * The keys go as one JSON parameter, a KeyList's lines as they are stored: nothing per row is made in
+ * ayb but what it writes.
+ */
+async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<string[]> {
+  const table = side.catalog.tables.get(tableId(plan))!;
+  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
+  const equality = keyEquality(table, plan);
+  const value = (c: string) => `coalesce(pg_catalog.quote_literal(t.${quoteIdent(c)}::text) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
+  const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
+  const join = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} (k.v ->> ${i})::${typeOf(c)}`).join(' AND ');
+  const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
+                 FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o) JOIN ONLY ${qualified(plan)} t ON ${join}`;
+  for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
+    const { rows } = await side.client.query<{ rows: string | null }>(sql, [json]);
+    const text = rows[0]?.rows ?? null;
+    if (text !== null) yield [text];
+  }
+}
+
+/**
+ * Keys as VALUES rows (`(<literal>::type, …)`, as keyValues writes them), rendered by the server (any
+ * session: the keys go and come back as text), per batch of STATEMENT_ROWS keys one text of rows
+ * joined by `,\n  `: a KeyList's lines go as they are stored, and nothing per key is made in ayb.
+ */
+async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<string[]> {
+  const value = (c: string, i: number) => `coalesce(pg_catalog.quote_literal(k.v ->> ${i}) || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
+  const sql = `SELECT pg_catalog.string_agg('(' || ${plan.key.map(value).join(" || ', ' || ")} || ')', E',\\n  ' ORDER BY k.o) AS keys
+                 FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o)`;
+  for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
+    const { rows } = await side.client.query<{ keys: string | null }>(sql, [json]);
+    if (rows[0]?.keys) yield [rows[0].keys];
+  }
 }
 
 /** b's rows for these keys, a batch of STATEMENT_ROWS at a time, in the keys' order (keys gone since are skipped). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareTuples, concatKeys, EXAMPLES_KEPT, firstKeys, KeyList, type KeyTuple } from '../../src/datadiff/key-list.js';
+import { compareTuples, concatKeys, EXAMPLES_KEPT, firstKeys, jsonBatches, KeyList, type KeyTuple } from '../../src/datadiff/key-list.js';
 
 describe('KeyList (the data diff\'s packed differing keys)', () => {
   it('gives back every key, in the order pushed, across pieces, NULLs and odd text included', () => {
@@ -33,5 +33,22 @@ describe('KeyList (the data diff\'s packed differing keys)', () => {
     expect(compareTuples(['a'], ['b'])).toBe(-1);
     expect(compareTuples(['1', 'b'], ['1', 'a'])).toBe(1);
     expect(compareTuples(['1'], ['1'])).toBe(0);
+  });
+
+  it('takes keys as JSON text (the server\'s to_json spacing too), a key bigger than a chunk included, and gives them back in batches of JSON arrays', () => {
+    const list = new KeyList();
+    const big = 'x'.repeat(100_000);
+    const keys: KeyTuple[] = [['1', 'a'], ['2', null], [big, 'é\n"'], ['4', '\\']];
+    list.pushJson('["1", "a"]');
+    list.pushJson('["2",null]');
+    list.push(keys[2]!);
+    list.pushJson(JSON.stringify(keys[3]));
+    expect([...list]).toEqual(keys);
+    expect(list.length).toBe(4);
+    // Judged by JSON.parse of each batch: every key once, in order, 3 to a batch.
+    const batches = [...jsonBatches(3, list, [['5', 'e']])];
+    expect(batches.map((b) => b.count)).toEqual([3, 2]);
+    expect(batches.flatMap((b) => JSON.parse(b.json) as KeyTuple[])).toEqual([...keys, ['5', 'e']]);
+    expect(firstKeys(list, 2)).toEqual([keys[0], keys[1]]);
   });
 });

@@ -1,20 +1,19 @@
 /**
- * The `ayb branch diff --data` benchmark: a ~1 GB shop database (tools/bench/dataset.ts) and a
- * template copy of it with 100 rows changed across five tables (updates, deletes, inserts; integer
- * and composite keys), on a throwaway managed cluster. Times the data diff (checksums on both
- * servers at once, then only the differing key ranges or hash buckets) against the baseline of one
- * sequential scan of both sides (every row read and hashed, both databases at once), alternating
- * the two, and prints the medians, the ratio against the 2× target, and the diff's peak memory.
+ * The `ayb branch diff --data` benchmark, the issue's four figures in one run, each against its target:
  *
- * It also measures the fixed cost of a diff: the same in-process diff of two databases of one tiny
- * table (connect both, pin the value settings, read both catalogs, compare), and the CLI's start-up
- * (`ayb version`), which every command pays before that.
+ * - at each `--size-mb` (default 150 and 1000 MB per side): a shop database (tools/bench/dataset.ts) and
+ *   a template copy of it with 100 rows changed across five tables (updates, deletes, inserts; integer
+ *   and composite keys); the data diff (checksums on both servers at once, then only the differing key
+ *   ranges or hash buckets) timed against one sequential scan of both sides (every row read and
+ *   hashed, both databases at once), alternating the two; the ratio of the medians (target ≤ 1.5×);
+ * - the fixed cost: an in-process diff of two databases of one tiny table, and the CLI's
+ *   (`ayb branch diff main <branch> --data`) beyond its start-up (`ayb version`) (target ≤ 0.3 s);
+ * - with `--changed-rows N` (default 1,000,000; 0 skips it): one orders table of N rows, every row
+ *   changed on the second database; the peak RSS of a child process running `--output sql` (the script
+ *   spooled to a file, as the CLI does) and the counting diff with examples (target ≤ 150 MB).
  *
- * With `--changed-rows N` it also measures `--output sql`'s time and peak memory (the diff and the
- * whole script, in a child process) on a pair of databases of its own: one orders table of N rows,
- * every row changed on the second. `--size-mb 0` skips the dataset: only the fixed cost and that.
- *
- *     node dist-tools/tools/bench/data-diff-bench.js [--size-mb 1000] [--runs 3] [--changed-rows 1000000]
+ *     node dist-tools/tools/bench/data-diff-bench.js [--size-mb 150,1000] [--runs 3] [--changed-rows 1000000]
+ *     npm run bench -- --suite datadiff [--datadiff-size-mb 150,1000] [--datadiff-changed-rows 1000000]
  *
  * A script, not a test: it measures and asserts nothing.
  */
@@ -24,18 +23,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { compareData, dataMigration, withSides } from '../../src/datadiff/data-diff.js';
+import { compareData, withSides } from '../../src/datadiff/data-diff.js';
 import { diffCounts } from '../../src/datadiff/compare.js';
 import { openAyb } from '../../src/lib/index.js';
 import { withClient } from '../../src/postgres/client.js';
-import { type ConnInfo, formatConnInfo, parseConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
-import { createDatasetDatabase, withBenchCluster } from './cluster.js';
+import { type ConnInfo, formatConnInfo, withDatabase } from '../../src/postgres/conninfo.js';
+import { type BenchCluster, createDatasetDatabase, withBenchCluster } from './cluster.js';
 import { datasetChecksum } from './dataset.js';
 import { formatMb, formatSeconds, median } from './report.js';
 
 export const DATA_DIFF_TARGET_RATIO = 1.5;
 /** The target for what a diff costs beyond CLI start-up, whatever the size (connect, pin settings, catalogs, compare). */
 export const FIXED_COST_TARGET_MS = 300;
+/** The target for the diff's peak resident memory at 1M changed rows. */
+export const RSS_TARGET_MB = 150;
 
 /** 100 changed rows: 30 updated orders, 20 updated order items (composite key), 20 deleted events, 10 new customers, 20 updated products. */
 export const CHANGES_SQL = `
@@ -74,28 +75,11 @@ async function dataDiff(a: ConnInfo, b: ConnInfo, log?: (line: string) => void):
 }
 
 /**
- * The child of `--changed-rows`: the diff and its whole --output sql script (thrown away as it is
- * written), in a process of its own so that its peak RSS is its own; prints `<ms> <bytes> <changed>`.
- * The two databases come in AYB_BENCH_A / AYB_BENCH_B (never in argv: they hold a password).
- */
-async function rssChild(): Promise<void> {
-  const [a, b] = [parseConnInfo(process.env.AYB_BENCH_A!), parseConnInfo(process.env.AYB_BENCH_B!)];
-  const started = performance.now();
-  let bytes = 0;
-  const changed = await withSides(a, b, [], async (sa, sb) => {
-    const comparison = await compareData(sa, sb);
-    await dataMigration(sa, sb, comparison, 'bench', { write: async (text) => { bytes += text.length; } });
-    return comparison.tables.reduce((n, t) => n + diffCounts(t).changed, 0);
-  });
-  process.stdout.write(`${performance.now() - started} ${process.resourceUsage().maxRSS * 1024} ${changed} ${bytes}\n`);
-}
-
-/**
  * Two databases of their own with one `orders` table of `rows` rows (the shape of the dataset's),
  * every row changed on the second: the --output sql path's time and peak memory, measured in a
  * child process. Independent of the dataset's size, so that 1M changed rows are measured at any size.
  */
-async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<string> {
+async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<string[]> {
   const [a, b] = [withDatabase(cluster.conn, 'many_a'), withDatabase(cluster.conn, 'many_b')];
   await withClient(withDatabase(cluster.conn, 'postgres'), (x) => x.query('CREATE DATABASE many_a'));
   await withClient(a, (x) => x.query(`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL, ordered_at timestamptz NOT NULL, total numeric(12,2) NOT NULL);
@@ -106,14 +90,24 @@ async function manyChanges(cluster: { conn: ConnInfo }, rows: number): Promise<s
     await x.query("UPDATE orders SET status = 'many'");
     await x.query('VACUUM ANALYZE orders');
   });
-  const self = fileURLToPath(import.meta.url);
-  const { stdout } = await promisify(execFile)(process.execPath, [self, '--rss-child'], {
-    env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(b, { showPassword: true }) },
-    maxBuffer: 1 << 20,
-  });
-  const [ms, rss, changed, bytes] = stdout.trim().split(' ').map(Number);
-  return `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}, peak memory of the diff's process ${formatMb(rss!)} (target at most 150 MB) ${rss! <= 150 * 1024 * 1024 ? '(within)' : '(OVER)'}`;
+  const lines: string[] = [];
+  for (const mode of ['sql', 'counts'] as const) {
+    const { stdout } = await promisify(execFile)(process.execPath, [RSS_CHILD, mode], {
+      env: { ...process.env, AYB_BENCH_A: formatConnInfo(a, { showPassword: true }), AYB_BENCH_B: formatConnInfo(b, { showPassword: true }) },
+      maxBuffer: 1 << 20,
+    });
+    const [ms, rss, changed, bytes] = stdout.trim().split(' ').map(Number);
+    const what = mode === 'sql' ? `--output sql with ${changed} changed rows: ${formatSeconds(ms!)}, a script of ${formatMb(bytes!)}` : `counts and examples (--data) with ${changed} changed rows: ${formatSeconds(ms!)}`;
+    lines.push(`${what}, peak RSS of the diff's process ${formatMb(rss!)} (target at most ${RSS_TARGET_MB} MB) ${rss! <= RSS_TARGET_MB * 1024 * 1024 ? '(within)' : '(OVER)'}`);
+  }
+  return lines;
 }
+
+/**
+ * The peak-RSS child (data-diff-rss-child.ts): a file of its own, which loads the data diff and nothing
+ * of the bench (the library, the managed cluster's code), as the CLI loads only the command it runs.
+ */
+const RSS_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data-diff-rss-child.js');
 
 /** The CLI's start-up: `ayb version`, wall time. */
 const AYB_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/run.js');
@@ -165,67 +159,79 @@ function fixedLine(fixed: { diffMs: number; startupMs: number; cliMs: number }):
     + `${formatSeconds(beyond)} beyond its start-up (ayb version, ${formatSeconds(fixed.startupMs)}) (target at most ${formatSeconds(FIXED_COST_TARGET_MS)}) ${beyond <= FIXED_COST_TARGET_MS ? '(within)' : '(OVER)'}`;
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string' }, 'rss-child': { type: 'boolean' } }, strict: true });
-  if (values['rss-child']) return rssChild();
-  const sizeMb = Number(values['size-mb']);
-  if (sizeMb === 0) {
-    // Only the --changed-rows measurement (and the fixed cost), without the dataset.
-    const log = (line: string) => process.stderr.write(`${line}\n`);
-    await withBenchCluster('ayb-data-diff-bench-', log, async (cluster) => {
-      const fixed = await fixedCost(cluster, Number(values.runs));
-      const many = values['changed-rows'] ? await manyChanges(cluster, Number(values['changed-rows'])) : undefined;
-      const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-      process.stdout.write([fixedLine(fixed), ...(many ? [many] : []), `machine load (1, 5, 15 min) at the end: ${load}`].join('\n') + '\n');
-    });
-    return;
-  }
-  const runs = Number(values.runs);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+export interface DataDiffBenchOptions {
+  /** Dataset sizes (MB per side) to time the diff against the scan at; none: only the fixed cost and --changed-rows. */
+  readonly sizesMb: readonly number[];
+  readonly runs: number;
+  /** Rows of the --output sql / counting measurement (one table, every row changed); 0: skipped. */
+  readonly changedRows: number;
+}
+
+/**
+ * The whole data diff benchmark in one run, as `npm run bench -- --suite datadiff` runs it: the diff
+ * against one hashing scan of both sides at each size, the fixed cost, and the peak RSS at many
+ * changed rows, each against the issue's target; returns the report.
+ */
+export async function dataDiffSuite(options: DataDiffBenchOptions, log: (line: string) => void): Promise<string> {
+  const out: string[] = [];
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  out.push(`machine load (1, 5, 15 min) at the start: ${load()}`);
   await withBenchCluster('ayb-data-diff-bench-', log, async (cluster) => {
-    const { conn: a, bytes } = await createDatasetDatabase(cluster, 'bench_a', sizeMb, log);
-    const b = withDatabase(cluster.conn, 'bench_b');
-    await withClient(withDatabase(cluster.conn, 'postgres'), (c) => c.query('CREATE DATABASE bench_b TEMPLATE bench_a'));
-    await withClient(b, async (c) => {
-      await c.query(CHANGES_SQL);
-      await c.query('VACUUM ANALYZE');
-    });
-    log('Warming the cache (not counted) …');
-    await scanBoth(a, b);
-    const scans: number[] = [];
-    const diffs: number[] = [];
-    let found = { added: 0, removed: 0, changed: 0 };
-    const rssBefore = process.resourceUsage().maxRSS * 1024;
-    for (let run = 1; run <= runs; run++) {
-      // Alternate which goes first, so neither always meets the warmer cache.
-      const order = run % 2 === 1 ? ['scan', 'diff'] : ['diff', 'scan'];
-      for (const which of order) {
-        if (which === 'scan') scans.push((await timed(() => scanBoth(a, b))).ms);
-        else {
-          const { ms, value } = await timed(() => dataDiff(a, b, log));
-          diffs.push(ms);
-          found = value;
-        }
-      }
-      log(`run ${run}: scan ${formatSeconds(scans.at(-1)!)}, diff ${formatSeconds(diffs.at(-1)!)}`);
-    }
-    const rssAfter = process.resourceUsage().maxRSS * 1024;
-    const ratio = median(diffs) / median(scans);
+    for (const sizeMb of options.sizesMb) out.push(...(await versusScan(cluster, sizeMb, options.runs, log)), `  (load at that point: ${load()})`);
     log('Measuring the fixed cost (two one-table databases) …');
-    const fixed = await fixedCost(cluster, runs);
-    const many = values['changed-rows'] ? await manyChanges(cluster, Number(values['changed-rows'])) : undefined;
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-    process.stdout.write([
-      `ayb branch diff --data: ${formatMb(bytes)} per side, 100 rows changed; found ${found.added} added, ${found.removed} removed, ${found.changed} changed`,
-      `one sequential scan of both sides (every row read and hashed, both at once): median ${formatSeconds(median(scans))} of ${runs}`,
-      `data diff (checksums on both servers at once, then only differing ranges): median ${formatSeconds(median(diffs))} of ${runs}`,
-      `ratio ${ratio.toFixed(2)}× (target at most ${DATA_DIFF_TARGET_RATIO}×) ${ratio <= DATA_DIFF_TARGET_RATIO ? '(within)' : '(OVER)'}`,
-      fixedLine(fixed),
-      `peak memory of this process: ${formatMb(rssBefore)} before the runs, ${formatMb(rssAfter)} after`,
-      ...(many ? [many] : []),
-      `machine load (1, 5, 15 min) at the end: ${load}`,
-    ].join('\n') + '\n');
+    out.push(fixedLine(await fixedCost(cluster, options.runs)));
+    if (options.changedRows > 0) {
+      log(`Measuring ${options.changedRows} changed rows …`);
+      out.push(...(await manyChanges(cluster, options.changedRows)));
+    }
   });
+  out.push(`machine load (1, 5, 15 min) at the end: ${load()}`);
+  return `### ayb branch diff --data\n\n${out.map((l) => (l.startsWith('  ') ? l : `- ${l}`)).join('\n')}\n`;
+}
+
+/** The diff against one hashing scan of both sides on a dataset of `sizeMb` per side (databases of their own). */
+async function versusScan(cluster: BenchCluster, sizeMb: number, runs: number, log: (line: string) => void): Promise<string[]> {
+  const [nameA, nameB] = [`bench_a_${sizeMb}`, `bench_b_${sizeMb}`];
+  const { conn: a, bytes } = await createDatasetDatabase(cluster, nameA, sizeMb, log);
+  const b = withDatabase(cluster.conn, nameB);
+  await withClient(withDatabase(cluster.conn, 'postgres'), (c) => c.query(`CREATE DATABASE ${nameB} TEMPLATE ${nameA}`));
+  await withClient(b, async (c) => {
+    await c.query(CHANGES_SQL);
+    await c.query('VACUUM ANALYZE');
+  });
+  log('Warming the cache (not counted) …');
+  await scanBoth(a, b);
+  const scans: number[] = [];
+  const diffs: number[] = [];
+  let found = { added: 0, removed: 0, changed: 0 };
+  for (let run = 1; run <= runs; run++) {
+    // Alternate which goes first, so neither always meets the warmer cache.
+    const order = run % 2 === 1 ? ['scan', 'diff'] : ['diff', 'scan'];
+    for (const which of order) {
+      if (which === 'scan') scans.push((await timed(() => scanBoth(a, b))).ms);
+      else {
+        const { ms, value } = await timed(() => dataDiff(a, b, log));
+        diffs.push(ms);
+        found = value;
+      }
+    }
+    log(`run ${run}: scan ${formatSeconds(scans.at(-1)!)}, diff ${formatSeconds(diffs.at(-1)!)}`);
+  }
+  // The next size's databases take the disk: these are done.
+  await withClient(withDatabase(cluster.conn, 'postgres'), async (c) => {
+    await c.query(`DROP DATABASE ${nameA}`);
+    await c.query(`DROP DATABASE ${nameB}`);
+  });
+  const ratio = median(diffs) / median(scans);
+  return [`${formatMb(bytes)} per side, the bench's changes (found ${found.added} added, ${found.removed} removed, ${found.changed} changed): diff median ${formatSeconds(median(diffs))} `
+    + `against ${formatSeconds(median(scans))} for one hashing scan of both sides (median of ${runs}): **${ratio.toFixed(2)}×** (target at most ${DATA_DIFF_TARGET_RATIO}×) ${ratio <= DATA_DIFF_TARGET_RATIO ? '(within)' : '(OVER)'}`];
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'size-mb': { type: 'string', default: '150,1000' }, runs: { type: 'string', default: '3' }, 'changed-rows': { type: 'string', default: '1000000' } }, strict: true });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const sizesMb = values['size-mb'].split(',').map(Number).filter((n) => n > 0);
+  process.stdout.write(await dataDiffSuite({ sizesMb, runs: Number(values.runs), changedRows: Number(values['changed-rows']) }, log));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

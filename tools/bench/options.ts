@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { AgentBenchOptions } from './agent-bench.js';
 import type { ScaleBenchOptions } from './scale-bench.js';
+import type { DataDiffBenchOptions } from './data-diff-bench.js';
 import { PG18_PACKAGE_VERSION } from './cow.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -21,6 +22,11 @@ export const USAGE = `Usage: npm run bench -- [options]
                                  idle one, through the API and the CLI, against the bare CREATE DATABASE … TEMPLATE;
                                  many branches made, listed (API, dashboard, CLI) and deleted by 8 clients at once
                                  (scale-bench.ts; its own small dataset)
+                         datadiff  ayb branch diff --data against one hashing scan of both sides at each size, its fixed
+                                 cost beyond CLI start-up, and its peak RSS at many changed rows (data-diff-bench.ts;
+                                 datasets of its own, --size-mb ignored; --runs applies)
+  --datadiff-size-mb <list>   datadiff suite: sizes per side, comma-separated (default 150,1000)
+  --datadiff-changed-rows <n> datadiff suite: changed rows of the peak RSS figure (default 1000000; 0 skips it)
   --scale-ops <n>      scale suite: operations per figure (default 30)
   --scale-many <n>     scale suite: branches made, listed and deleted (default 500)
   --scale-size-mb <n>  scale suite: size of its dataset (default 20)
@@ -50,6 +56,8 @@ export interface Options {
   readonly warmMemory: boolean;
   /** `--suite agent`: see agent-bench.ts. */
   readonly agent?: AgentBenchOptions;
+  /** `--suite datadiff`: see data-diff-bench.ts. */
+  readonly datadiff?: DataDiffBenchOptions;
   /** `--suite scale`: see scale-bench.ts. */
   readonly scale?: ScaleBenchOptions;
 }
@@ -74,6 +82,8 @@ export function parseOptions(argv: string[]): Options {
       'scale-ops': { type: 'string', default: '30' },
       'scale-many': { type: 'string', default: '500' },
       'scale-size-mb': { type: 'string', default: '20' },
+      'datadiff-size-mb': { type: 'string', default: '150,1000' },
+      'datadiff-changed-rows': { type: 'string', default: '1000000' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -99,6 +109,12 @@ export function parseOptions(argv: string[]): Options {
   if (scale && (!Number.isInteger(scale.ops) || scale.ops < 1 || !Number.isInteger(scale.many) || scale.many < 0 || !(scale.sizeMb > 0))) {
     throw new Error('--scale-ops must be ≥ 1, --scale-many ≥ 0, --scale-size-mb > 0');
   }
+  const datadiff = suites.delete('datadiff')
+    ? { sizesMb: values['datadiff-size-mb'].split(',').map(Number), runs, changedRows: Number(values['datadiff-changed-rows']) }
+    : undefined;
+  if (datadiff && (datadiff.sizesMb.some((n) => !(n > 0)) || !Number.isInteger(datadiff.changedRows) || datadiff.changedRows < 0)) {
+    throw new Error('--datadiff-size-mb must be sizes > 0, --datadiff-changed-rows ≥ 0');
+  }
   for (const name of suites) if (!(name in SUITES)) throw new Error(`unknown suite "${name}" (choose from ${Object.keys(SUITES).join(', ')})`);
   const all = [...new Set(Object.values(SUITES).flat())];
   const only = new Set(values.only ? values.only.split(',').map((s) => s.trim()) : all);
@@ -110,6 +126,7 @@ export function parseOptions(argv: string[]): Options {
     suites: suites as Set<Suite>,
     agent,
     scale,
+    datadiff,
     pg15: !values['pg18-only'] && suites.size > 0,
     pg18: values.pg18 || values['pg18-only'],
     cowDir: values['cow-dir'],

@@ -31,6 +31,7 @@ import { destroyManagedCluster, ensureManagedCluster } from '../../src/postgres/
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { agentSuite } from './agent-bench.js';
 import { scaleSuite } from './scale-bench.js';
+import { dataDiffSuite } from './data-diff-bench.js';
 import { blockDeviceOf, freePageReporting, waitForIdleDisk, warmMemory } from './machine.js';
 import { type ContenderKey, type Options, parseOptions, type Suite, SUITES } from './options.js';
 import { runBaseline } from './baseline.js';
@@ -406,6 +407,7 @@ async function main(): Promise<void> {
   }
   if (options.agent) sections.push(await agentSuite(options.agent, log));
   if (options.scale) sections.push(await scaleSuite(options.scale, log));
+  if (options.datadiff) sections.push(await dataDiffSuite(options.datadiff, log));
   if (options.pg18) {
     const binDir = await pg18Binaries(path.join(REPO_ROOT, '.bench'), options.pg18Version, log);
     const cow = options.cowDir
