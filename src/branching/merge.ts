@@ -340,7 +340,7 @@ async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findR
 /** A conflict as one line: the table, the key, and what each side holds. */
 export function describeConflict(c: MergeConflict): string {
   const key = Object.entries(c.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ');
-  if (c.cascade) return `${c.table} (${key}): the branch deletes it, and rows the target added or changed reference it (the delete would cascade onto them or fail): ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
+  if (c.cascade) return `${c.table} (${key}): the branch ${c.theirs === 'removed' ? 'deletes it' : 'changes its referenced key'}, and rows the target added or changed reference it (the ${c.theirs === 'removed' ? 'delete' : 'update'} would cascade onto them or fail): ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
   if (c.columns.length > 0) {
     const cells = c.columns.map((col) => `${col}: base ${show(c.base?.[col])}, ours ${show(c.our?.[col])}, theirs ${show(c.their?.[col])}`).join('; ');
     return `${c.table} (${key}): ${cells}`;

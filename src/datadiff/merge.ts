@@ -3,10 +3,10 @@ import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
 import { diffTable, planTable, type TableDiff } from './compare.js';
-import { cascadeConflicts, keepDelete, type PlannedQuery } from './merge-cascade.js';
+import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { backfilled, type KeyedPreview, mergeKeyed, previewOf, stageAllRows, withKeys } from './merge-rows.js';
-import { actingKeysOf, chained, inForeignKeyOrder, liftedKeys, movedChecks, type Stage, type StagedTable, stagedStatements, uniqueColumnsOf } from './merge-stage.js';
+import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml } from './sql.js';
 
@@ -83,20 +83,15 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     await mergeTable(input, stage, out, tb, tx, tt);
   }
   await stage.flush();
-  // Deletes that would cascade onto rows the target added or changed since the base.
+  // Deletes and key updates that would cascade onto rows the target added or changed since the base.
   const references: PlannedQuery[] = [];
   for (const cascade of await cascadeConflicts(input, stage.tables, references, rowsDigest)) {
     out.conflicts.push(cascade.conflict);
     const at = out.tables.findIndex((t) => t.table === cascade.conflict.table);
     if (at >= 0) out.tables[at] = { ...out.tables[at]!, conflicts: out.tables[at]!.conflicts + 1 };
     if (takesTheirs(cascade.conflict.resolution)) continue;
-    await keepDelete(input, cascade.tab, cascade.key);
-    const staged = stage.tables.find((t) => t.tab === cascade.tab)!;
-    staged.deleted--;
-    const preview = out.previews.get(cascade.tab);
-    const shown = preview?.deletes.findIndex((d) => JSON.stringify(d) === JSON.stringify(cascade.key)) ?? -1;
-    if (shown >= 0) preview!.deletes.splice(shown, 1);
-    if (at >= 0) out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
+    await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
+    if (at >= 0 && cascade.op === 'd') out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
   }
   const sequences = await sequenceMerge(base, theirs, ours);
   return {
@@ -158,13 +153,10 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const keyless = plan.keyless.filter((t) => t.inserts.length + t.deletes.length > 0);
   const order = inForeignKeyOrder(after, [...touched, ...keyless].map((t) => tableId(t.table)));
   const unique = await uniqueColumnsOf(client, order);
-  // Tables a foreign key acts on whose updates move a unique value: those keys are lifted while the
-  // rows are deleted and inserted again (when every such key is plain), else the rows are updated in place.
-  const swapping = order.filter((t) => t.deleteActions === true && touched.some((s) => tableId(s.table) === tableId(t) && s.updatedRows > 0 && [...s.updated].some((c) => unique.get(tableId(t))?.has(c))));
-  const acting = await actingKeysOf(client, swapping);
-  const liftable = swapping.filter((t) => acting.some((k) => k.parent === tableId(t)) && acting.every((k) => k.parent !== tableId(t) || k.plain));
-  const lift = liftedKeys(acting.filter((k) => liftable.some((t) => tableId(t) === k.parent)));
-  const statements = stagedStatements(touched, after, unique, new Set(liftable.map(tableId)));
+  // Tables whose updates move a unique value: their changed rows are deleted and inserted again, the
+  // foreign keys acting on them lifted around the statement (see swapPlan).
+  const lift = await swapPlan(client, touched, order, unique);
+  const statements = stagedStatements(touched, after, unique, lift.swapped);
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
   const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)}`));
   const out = [...triggers('DISABLE'), ...lift.before];
