@@ -86,13 +86,16 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
     for (const op of ops) {
       const which = op === 'd' ? `d.op IN ('d', 'k')`
         : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
-      const sql = `SELECT ${del.key.map((k) => `p.${quoteIdent(k)}::text`).join(', ')}, json_build_array(${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
+      const query = (where: string) => `SELECT ${del.key.map((k) => `p.${quoteIdent(k)}::text`).join(', ')}, json_build_array(${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}
-                    WHERE d.tab = ${del.tab} AND ${which}`;
-      const { rows } = await ours.client.query({ text: sql, rowMode: 'array' });
-      // A row the target adds later (before the apply) would be reached too: the apply reads these again.
-      references.push({ table: tableId(child), sql, digest: digest(rows as (string | null)[][]) });
+                    WHERE d.tab = ${del.tab} AND ${where}`;
+      const { rows } = await ours.client.query({ text: query(which), rowMode: 'array' });
+      // A row the target adds later (before the apply) would be reached too: the apply reads these
+      // again (for updates, the children of every updated row: a kept-back update changes its marks).
+      const again = op === 'd' ? query(which) : query(`d.op = 'u'`);
+      const read = op === 'd' ? rows : (await ours.client.query({ text: again, rowMode: 'array' })).rows;
+      references.push({ table: tableId(child), sql: again, digest: digest(read as (string | null)[][]) });
       const children = (rows as (string | null)[][]).filter((r) => r.at(-1) !== 'true')
         .map((r) => ({ parentKey: r.slice(0, del.key.length) as KeyTuple, childKey: JSON.parse(r.at(-3)!) as KeyTuple, text: r.at(-2)! }));
       if (children.length === 0) continue;
