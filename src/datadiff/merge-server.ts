@@ -115,8 +115,6 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
       // A backfilled key the diff already lists is merged once, as the diff found it.
       await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
     }
-    // The planner then knows how many keys there are (a hash join, not a loop per key).
-    await ours.query(`ANALYZE ${KEYS}, ${BASE}, ${THEIRS}`);
     counts = await threeWay(ours, job);
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');
   } catch (error) {
