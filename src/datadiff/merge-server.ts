@@ -36,16 +36,26 @@ const THEIRS = 'pg_temp.ayb_merge_theirs';
 const PENDING = 'pg_temp.ayb_merge_pending';
 
 /** Keys staged per round trip (and per COPY of the sides' rows). */
-const KEY_CHUNK = 20000;
+const KEY_CHUNK = 50000;
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
-/** Streams a query's rows from one server into a table of another, COPY to COPY (text format): returns the rows copied. */
-export async function copyAcross(from: Client, query: string, to: Client, into: string): Promise<number> {
-  const source = from.query(copyTo(`COPY (${query}) TO STDOUT`));
-  const sink = to.query(copyFrom(`COPY ${into} FROM STDIN`));
-  await pipeline(source, sink);
-  return sink.rowCount;
+/**
+ * Streams a query's rows from one server into a table of another, COPY to COPY (text format): returns
+ * the rows copied. `lookups`: the query joins a list of keys to a table's key index; the planner,
+ * which sees how long the list is, would rather scan the whole table into a hash (once per list),
+ * where one index probe per key reads only the rows asked for.
+ */
+export async function copyAcross(from: Client, query: string, to: Client, into: string, lookups = false): Promise<number> {
+  if (lookups) await from.query('SET enable_hashjoin = off; SET enable_mergejoin = off');
+  try {
+    const source = from.query(copyTo(`COPY (${query}) TO STDOUT`));
+    const sink = to.query(copyFrom(`COPY ${into} FROM STDIN`));
+    await pipeline(source, sink);
+    return sink.rowCount;
+  } finally {
+    if (lookups) await from.query('RESET enable_hashjoin; RESET enable_mergejoin').catch(() => undefined);
+  }
 }
 
 /** The key columns' text literal arrays of some keys, for a query that cannot take parameters (COPY). */
@@ -97,8 +107,8 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
              FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
-        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`);
-        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`);
+        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true);
+        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true);
         chunk = [];
       };
       for (const k of keys) {
