@@ -2,7 +2,7 @@ import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog } from '../datadiff/catalog.js';
-import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, Stage, type TableMerge } from '../datadiff/merge.js';
+import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
@@ -216,6 +216,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
     const client = await connect(targetConn);
     try {
       const stage = await Stage.create(client);
+      await client.query(SERVER_MERGE_SQL);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let plan: DataMergePlan;
       try {

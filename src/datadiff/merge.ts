@@ -2,16 +2,19 @@ import { createHash } from 'node:crypto';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
-import { diffTable, planTable, type TableDiff } from './compare.js';
+import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
+import type { Keys } from './key-list.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
-import { backfilled, type KeyedPreview, mergeKeyed, previewOf, stageAllRows, withKeys } from './merge-rows.js';
+import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
+import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml } from './sql.js';
 
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
 export { Stage } from './merge-stage.js';
+export { SERVER_MERGE_SQL } from './merge-server.js';
 export type { PlannedQuery } from './merge-cascade.js';
 
 export interface TableMerge {
@@ -20,6 +23,12 @@ export interface TableMerge {
   readonly updated: number;
   readonly deleted: number;
   readonly conflicts: number;
+  /**
+   * Where the rows were compared: `server`, set-based on the target's server (the base's and the
+   * branch's changed rows staged there with COPY); `ayb`, in ayb a chunk at a time (tables without a
+   * key, and keyed tables the server path cannot take: see mergeKeyedOnServer).
+   */
+  readonly merged_by: 'server' | 'ayb';
 }
 
 export interface DataMergePlan {
@@ -74,9 +83,10 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
       const staged = stage.table(tx, []);
       const preview = previewOf(tx, []);
       out.previews.set(staged.tab, preview);
-      await stageAllRows(theirs, tx, stage, staged, preview);
+      await copyAllRows(theirs, tx, ours.client, staged);
+      await previewFromStage(ours.client, staged, preview);
       if (staged.inserted > 0) out.unchanged = false;
-      out.tables.push({ table: id, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0 });
+      out.tables.push({ table: id, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0, merged_by: 'server' });
       continue;
     }
     if (!tb || !tt) continue; // created on both sides, or dropped by the target: the schema merge's business
@@ -112,8 +122,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const { base, theirs, ours } = input;
   const id = tableId(tx);
   const planBT = planTable(tb, tx);
-  let theirsDiff: TableDiff = await diffTable(base, theirs, planBT);
   if (planBT.match === 'rows') {
+    const theirsDiff: TableDiff = await diffTable(base, theirs, planBT);
     if (theirsDiff.added.length + theirsDiff.removed.length === 0) return;
     out.unchanged = false;
     const found: MergeConflict[] = [];
@@ -121,21 +131,32 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     out.conflicts.push(...found);
     const dml = await tableDml(ours, theirs, restricted);
     out.keyless.push({ table: dml.table, inserts: dml.inserts, deletes: dml.deletes });
-    out.tables.push({ table: id, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length });
+    out.tables.push({ table: id, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length, merged_by: 'ayb' });
     return;
   }
-  const count = (d: TableDiff) => d.added.length + d.removed.length + d.changed.length;
-  if (count(theirsDiff) > 0) out.unchanged = false;
-  theirsDiff = withKeys(theirsDiff, await backfilled(theirs, tb, tx, planBT));
-  if (count(theirsDiff) === 0) return;
+  const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
+  const keys = await diffTableKeys(base, theirs, planBT);
+  if (count(keys) > 0) out.unchanged = false;
+  const backfill = await backfilled(theirs, tb, tx, planBT);
+  if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
   const found: MergeConflict[] = [];
   const staged = stage.table(tx, planBT.key);
   const preview = previewOf(tx, planBT.key);
   out.previews.set(staged.tab, preview);
-  await mergeKeyed({ input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found }, theirsDiff);
+  const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+  // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
+  const onServer = await mergeKeyedOnServer(job, keys, backfill);
+  if (onServer) {
+    await stage.flush();
+    await previewFromStage(ours.client, staged, preview);
+  } else {
+    const sorted = (list: Keys) => [...list].sort(compareTuples);
+    const theirsDiff = withKeys({ plan: planBT, added: sorted(keys.added), removed: sorted(keys.removed), changed: sorted(keys.changed) }, backfill);
+    await mergeKeyed(job, theirsDiff);
+  }
   out.conflicts.push(...found);
-  out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length });
+  out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
 }
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
