@@ -332,9 +332,10 @@ interface LiftContext {
  *   row whose referenced value the statement changes follow it (or are set NULL, DEFAULT, or the
  *   merge fails), by the row (its key), not by the value (which another row may take in a swap);
  *   children the statement itself deletes or points elsewhere are left to it;
- * - after it, ON DELETE CASCADE / SET NULL / SET DEFAULT: the children still pointing at a value of
- *   a row the statement really deleted (a staged delete, not a swapped row inserted again) are
- *   deleted or set NULL or their default;
+ * - ON DELETE CASCADE / SET NULL / SET DEFAULT / RESTRICT: the children of the rows the statement
+ *   really deletes (staged deletes, not swapped rows inserted again; for a self-reference the whole
+ *   subtree) are found before it, by the row, and deleted or set NULL or their default after it
+ *   (RESTRICT: the merge fails); children the statement itself deletes or points elsewhere are left to it;
  * - then the key again, validated (RESTRICT, NO ACTION: a child left pointing at a deleted row fails
  *   it, as the delete would have); a NOT VALID key NOT VALID again, after a check that no orphan
  *   was added to the ones it had; its comment.
@@ -361,6 +362,31 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
        AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, j) => `p.${quoteIdent(k.refColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
     const orphans = `pg_temp.ayb_orphans_${i}`;
     if (!k.validated) before.push(`CREATE TEMP TABLE ayb_orphans_${i} ON COMMIT DROP AS SELECT DISTINCT ${k.columns.map((c, j) => `c.${quoteIdent(c)} AS f${j}`).join(', ')} FROM ${k.child} AS c WHERE ${orphanOf}`);
+    // Children the statement deletes, or whose key columns it sets: it does what the branch did to them.
+    const stages = ctx.childStages(k.childId);
+    const handled = stages.map((h) => {
+      const masks = k.columns.map((c) => h.writable.indexOf(c) + 1);
+      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k = ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
+         AND (h.op = 'd'${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`;
+    });
+    const free = handled.length > 0 ? ` AND NOT (${handled.join(' OR ')})` : '';
+    // ON DELETE: the children (and, for a self-reference, their children, …) of the rows the statement
+    // really deletes, found now, by the row (its staged key when the statement writes the child's
+    // rows, else where it lies): after the statement another row may hold the value they point at.
+    const byKey = stages.length > 0 && stages.every((h) => JSON.stringify(h.key) === JSON.stringify(stages[0]!.key));
+    const ident = byKey ? `ARRAY[${stages[0]!.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]` : `ARRAY[c.tableoid::text, c.ctid::text]`;
+    const gone = `pg_temp.ayb_gone_${i}`;
+    if (k.action !== 'a') {
+      const under = `EXISTS (SELECT FROM ${snapshot} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})${free}`;
+      const own = k.refColumns.map((c, j) => `c.${quoteIdent(c)} AS r${j}`).join(', ');
+      const rows = k.self
+        ? `WITH RECURSIVE tree AS (SELECT c.ctid AS t, ${own} FROM ${k.child} AS c WHERE ${under}
+             UNION SELECT c.ctid, ${own} FROM ${k.child} AS c JOIN tree g ON ${k.columns.map((c, j) => `c.${quoteIdent(c)} = g.r${j}`).join(' AND ')} WHERE true${free})
+           SELECT ${ident} AS id FROM ${k.child} AS c WHERE c.ctid IN (SELECT t FROM tree)`
+        : `SELECT ${ident} AS id FROM ${k.child} AS c WHERE ${under}`;
+      before.push(`CREATE TEMP TABLE ayb_gone_${i} ON COMMIT DROP AS ${rows}`);
+      if (k.action === 'r') before.push(raiseIf(`SELECT FROM ${gone}`, '23001', `update or delete on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
+    }
     before.push(`ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
     // ON UPDATE: the rows whose referenced values the statement changes, old (o) and new (n).
     const moved = leaves.filter((l) => k.refColumns.some((c) => l.s.updated.has(c))).map((l) =>
@@ -368,13 +394,6 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
          FROM ${STAGE} s JOIN ${qualified(l.table)} t ON ${keyMatch(l.table, l.s.key)}
         WHERE s.tab = ${l.s.tab} AND s.op = 'u' AND ROW(${k.refColumns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${k.refColumns.map((c) => newValue(l.s, l.table, c)).join(', ')})`);
     if (k.update !== 'a' && moved.length > 0) {
-      // Children the statement deletes, or whose key columns it sets: it does what the branch did to them.
-      const handled = ctx.childStages(k.childId).map((h) => {
-        const masks = k.columns.map((c) => h.writable.indexOf(c) + 1);
-        return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k = ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
-           AND (h.op = 'd'${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`;
-      });
-      const free = handled.length > 0 ? ` AND NOT (${handled.join(' OR ')})` : '';
       const mapping = `(${moved.join(' UNION ALL ')}) m`;
       if (k.update === 'r') {
         before.push(raiseIf(`SELECT FROM ${k.child} AS c JOIN ${mapping} ON ${childMatches('m', 'o')} WHERE true${free}`, '23001', `update on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
@@ -383,16 +402,9 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
         before.push(`UPDATE ${k.child} AS c SET ${set} FROM ${mapping} WHERE ${childMatches('m', 'o')}${free}`);
       }
     }
-    // ON DELETE: children pointing at a value of a row the statement really deleted (snapshot).
-    const orphan = `${orphanOf}
-       AND EXISTS (SELECT FROM ${snapshot} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})`;
-    // A self-reference: the rows under a deleted row are deleted too, and the rows under those, …
-    // (one statement sees the table as it began: the orphans' own children are not orphans yet).
-    const own = k.refColumns.map((c, j) => `c.${quoteIdent(c)} AS r${j}`).join(', ');
-    const subtree = `c.ctid IN (WITH RECURSIVE gone AS (SELECT c.ctid AS id, ${own} FROM ${k.child} AS c WHERE ${orphan}
-       UNION SELECT c.ctid, ${own} FROM ${k.child} AS c JOIN gone g ON ${k.columns.map((c, j) => `c.${quoteIdent(c)} = g.r${j}`).join(' AND ')}) SELECT id FROM gone)`;
-    if (k.action === 'c') after.push(`DELETE FROM ${k.child} AS c WHERE ${k.self ? subtree : orphan}`);
-    else if (k.action === 'n' || k.action === 'd') after.push(`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${orphan}`);
+    const acted = `${ident} IN (SELECT id FROM ${gone})`;
+    if (k.action === 'c') after.push(`DELETE FROM ${k.child} AS c WHERE ${acted}`);
+    else if (k.action === 'n' || k.action === 'd') after.push(`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${acted}`);
     after.push(`ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`);
     // NOT VALID: added back unchecked; the merged rows are checked here, the old orphans let be.
     if (!k.validated) {

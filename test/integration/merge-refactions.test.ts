@@ -184,6 +184,27 @@ describe('ayb branch merge: referential actions on key updates', () => {
     expect(await foreignKeys('ra_restrict')).toEqual(keys);
   });
 
+  it('a value the branch frees by a delete and gives to another row (ON DELETE and ON UPDATE CASCADE), main added a child of the deleted row: a conflict; settled theirs, that child goes with its row, not re-parented to the row that took its value', async () => {
+    const ayb = await scenario('ra_retaken', `
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p_code text REFERENCES p (code) ON DELETE CASCADE ON UPDATE CASCADE);
+      INSERT INTO p VALUES (1, 'c1'), (3, 'z');
+      INSERT INTO c VALUES (10, 'c1');
+    `);
+    await ayb.branch('rrt');
+    await psql('ayb_branch_rrt', `DELETE FROM p WHERE id = 3; UPDATE p SET code = 'z' WHERE id = 1;`);
+    await psql('ra_retaken', `INSERT INTO c VALUES (30, 'z');`);
+    const before = await fingerprint(cluster, 'ra_retaken');
+    const refused = await ayb('branch', 'merge', 'rrt', '--json');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'ra_retaken')).toEqual(before);
+    const merged = await ayb('branch', 'merge', 'rrt', '--strategy', 'theirs', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand: row 3 deleted with its child 30 (the cascade); row 1 takes z, its child 10 with it.
+    expect(await rows('ra_retaken', 'p')).toEqual(['(1,z)']);
+    expect(await rows('ra_retaken', 'c')).toEqual(['(10,z)']);
+  });
+
   it('--strategy ours on a key-update conflict: the referenced key stays as the target has it, the row\'s other columns merge', async () => {
     const ayb = await scenario('ra_ours', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE, note text);
