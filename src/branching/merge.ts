@@ -269,8 +269,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
       }
     }
     for (const read of plan.readReferences) {
-      const { rows } = await client.query({ text: read.sql, rowMode: 'array' });
-      if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
+      if ((await rowsDigest(client, read.sql)) !== read.digest) {
         throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
       }
     }

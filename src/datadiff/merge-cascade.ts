@@ -1,3 +1,4 @@
+import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataTable, tableId } from './catalog.js';
 import type { KeyTuple } from './compare.js';
@@ -5,6 +6,17 @@ import { keyObject } from './data-diff.js';
 import { STAGE, type StagedTable } from './merge-stage.js';
 import type { KeyedPreview } from './merge-rows.js';
 import { type Change, type MergeConflict, type MergeInput, settle, type Values } from './merge-types.js';
+
+/**
+ * A digest of a query's rows, whatever their order (a multiset: duplicates count), computed by the
+ * server so that the rows never come to ayb: their count and the sum of a 60-bit hash of each row's text.
+ */
+export async function rowsDigest(client: Client, sql: string): Promise<string> {
+  const { rows } = await client.query<{ d: string }>(
+    `SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(q::text), 1, 15))::bit(60)::bigint), 0)::text AS d FROM (${sql}) q`,
+  );
+  return rows[0]!.d;
+}
 
 /** A query of the target run while planning, and a digest of its rows: the apply runs it again and refuses if they moved. */
 export interface PlannedQuery {
@@ -43,7 +55,7 @@ export interface CascadeConflict {
  * referenced columns as the target has them) unless settled toward the branch. The queries join the
  * staged rows on the target's server; only referencing rows come back.
  */
-export async function cascadeConflicts(input: MergeInput, staged: readonly StagedTable[], references: PlannedQuery[], digest: (rows: readonly (readonly (string | null)[])[]) => string): Promise<CascadeConflict[]> {
+export async function cascadeConflicts(input: MergeInput, staged: readonly StagedTable[], references: PlannedQuery[]): Promise<CascadeConflict[]> {
   const acting = staged.filter((t) => t.key.length > 0 && (t.deleted > 0 || t.updatedRows > 0));
   if (acting.length === 0) return [];
   const { ours, base } = input;
@@ -90,13 +102,14 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}
                     WHERE d.tab = ${del.tab} AND ${where}`;
-      const { rows } = await ours.client.query({ text: query(which), rowMode: 'array' });
       // A row the target adds later (before the apply) would be reached too: the apply reads these
       // again (for updates, the children of every updated row: a kept-back update changes its marks).
+      // Both digests are taken by the server: the rows (every child of every deleted row) stay there.
       const again = op === 'd' ? query(which) : query(`d.op = 'u'`);
-      const read = op === 'd' ? rows : (await ours.client.query({ text: again, rowMode: 'array' })).rows;
-      references.push({ table: tableId(child), sql: again, digest: digest(read as (string | null)[][]) });
-      const children = (rows as (string | null)[][]).filter((r) => r.at(-1) !== 'true')
+      references.push({ table: tableId(child), sql: again, digest: await rowsDigest(ours.client, again) });
+      // Only the children the merge does not handle itself come to ayb, to be looked up in the base.
+      const { rows } = await ours.client.query({ text: query(`${which} AND NOT (${handled})`), rowMode: 'array' });
+      const children = (rows as (string | null)[][])
         .map((r) => ({ parentKey: r.slice(0, del.key.length) as KeyTuple, childKey: JSON.parse(r.at(-3)!) as KeyTuple, text: r.at(-2)! }));
       if (children.length === 0) continue;
       // The same rows in the base, by the child's key: absent or different means the target added or changed them.

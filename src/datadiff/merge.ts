@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
@@ -15,7 +14,7 @@ import { tableDml } from './sql.js';
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
 export { Stage } from './merge-stage.js';
 export { SERVER_MERGE_SQL } from './merge-server.js';
-export type { PlannedQuery } from './merge-cascade.js';
+export { type PlannedQuery, rowsDigest } from './merge-cascade.js';
 
 export interface TableMerge {
   readonly table: string;
@@ -47,11 +46,6 @@ export interface DataMergePlan {
   readonly readReferences: readonly PlannedQuery[];
   /** True when the branch changed no row since the base. */
   readonly unchanged: boolean;
-}
-
-/** A digest of a query's rows, whatever their order. */
-export function rowsDigest(rows: readonly (readonly (string | null)[])[]): string {
-  return createHash('sha1').update(JSON.stringify(rows.map((r) => JSON.stringify(r)).sort())).digest('base64');
 }
 
 /** Where a plan's rows go: the staging table of the target's session (see merge-stage.ts). */
@@ -95,7 +89,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   await stage.flush();
   // Deletes and key updates that would cascade onto rows the target added or changed since the base.
   const references: PlannedQuery[] = [];
-  for (const cascade of await cascadeConflicts(input, stage.tables, references, rowsDigest)) {
+  for (const cascade of await cascadeConflicts(input, stage.tables, references)) {
     out.conflicts.push(cascade.conflict);
     const at = out.tables.findIndex((t) => t.table === cascade.conflict.table);
     if (at >= 0) out.tables[at] = { ...out.tables[at]!, conflicts: out.tables[at]!.conflicts + 1 };
