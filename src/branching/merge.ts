@@ -2,7 +2,7 @@ import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { readCatalog } from '../datadiff/catalog.js';
-import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, Stage, type TableMerge } from '../datadiff/merge.js';
+import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
@@ -216,6 +216,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
     const client = await connect(targetConn);
     try {
       const stage = await Stage.create(client);
+      await client.query(SERVER_MERGE_SQL);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let plan: DataMergePlan;
       try {
@@ -268,8 +269,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
       }
     }
     for (const read of plan.readReferences) {
-      const { rows } = await client.query({ text: read.sql, rowMode: 'array' });
-      if (rowsDigest(rows as (string | null)[][]) !== read.digest) {
+      if ((await rowsDigest(client, read.sql)) !== read.digest) {
         throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
       }
     }
@@ -340,7 +340,7 @@ async function defaultTarget(ctx: BranchContext, client: Parameters<typeof findR
 /** A conflict as one line: the table, the key, and what each side holds. */
 export function describeConflict(c: MergeConflict): string {
   const key = Object.entries(c.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ');
-  if (c.cascade) return `${c.table} (${key}): the branch deletes it, and rows the target added or changed reference it (the delete would cascade onto them or fail): ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
+  if (c.cascade) return `${c.table} (${key}): the branch ${c.theirs === 'removed' ? 'deletes it' : 'changes its referenced key'}, and rows the target added or changed reference it (the ${c.theirs === 'removed' ? 'delete' : 'update'} would cascade onto them or fail): ${c.cascade.map((x) => `${x.table} (${Object.entries(x.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')})`).join(', ')}`;
   if (c.columns.length > 0) {
     const cells = c.columns.map((col) => `${col}: base ${show(c.base?.[col])}, ours ${show(c.our?.[col])}, theirs ${show(c.their?.[col])}`).join('; ');
     return `${c.table} (${key}): ${cells}`;

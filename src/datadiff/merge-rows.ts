@@ -30,7 +30,7 @@ export function previewOf(table: DataTable, key: readonly string[]): KeyedPrevie
 }
 
 /** Stages a row (and keeps it for the preview while there is room). */
-export async function stageInsert(stage: Stage, t: StagedTable, preview: KeyedPreview, row: Values): Promise<void> {
+async function stageInsert(stage: Stage, t: StagedTable, preview: KeyedPreview, row: Values): Promise<void> {
   await stage.add(t, 'i', { v: t.writable.map((c) => row[c] ?? null) });
   if (preview.inserts.length < PREVIEW_ROWS) preview.inserts.push(row);
 }
@@ -43,22 +43,6 @@ async function stageUpdate(stage: Stage, t: StagedTable, preview: KeyedPreview, 
 async function stageDelete(stage: Stage, t: StagedTable, preview: KeyedPreview, key: KeyTuple): Promise<void> {
   await stage.add(t, 'd', { k: key });
   if (preview.deletes.length < PREVIEW_ROWS) preview.deletes.push(key);
-}
-
-/** Every row of a table the branch created, a cursor batch at a time, staged as inserts. */
-export async function stageAllRows(side: Side, table: DataTable, stage: Stage, t: StagedTable, preview: KeyedPreview): Promise<void> {
-  const columns = t.writable;
-  if (columns.length === 0) return;
-  await side.client.query(`DECLARE ayb_rows NO SCROLL CURSOR FOR SELECT ${columns.map((c) => `${quoteIdent(c)}::text`).join(', ')} FROM ${qualified(table)}`);
-  try {
-    for (;;) {
-      const { rows } = await side.client.query({ text: `FETCH ${MERGE_CHUNK} FROM ayb_rows`, rowMode: 'array' });
-      for (const r of rows as (string | null)[][]) await stageInsert(stage, t, preview, Object.fromEntries(columns.map((c, i) => [c, r[i] ?? null])));
-      if (rows.length < MERGE_CHUNK) break;
-    }
-  } finally {
-    await side.client.query('CLOSE ayb_rows');
-  }
 }
 
 /**
@@ -199,7 +183,8 @@ export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<
   }
 }
 
-async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Values | undefined, t: Values | undefined, o: Values | undefined): Promise<void> {
+/** One key's three-way merge, in ayb (the Node path; the server path sends it the rows that conflict). */
+export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Values | undefined, t: Values | undefined, o: Values | undefined): Promise<void> {
   const { input, tb, tx, tt, stage, staged, preview, conflicts } = job;
   const writable = staged.writable;
   const inBaseColumns = new Set(tb.columns.map((c) => c.name));

@@ -214,21 +214,33 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
   return out;
 }
 
-/** A validated foreign key that acts when a row it points at is deleted (CASCADE, SET NULL, SET DEFAULT, RESTRICT). */
+/**
+ * A foreign key pointing at a table whose updates move a unique value (so that its changed rows are
+ * deleted and inserted again, see stagedStatements), as its top constraint: a key of a partitioned
+ * table, or pointing at one, is one constraint with a copy per partition (conparentid), dropped and
+ * added again as one.
+ */
 export interface ActingForeignKey {
-  /** The table it points at (`schema.name`). */
+  /** The table it points at (`schema.name`; a partitioned table's root). */
   readonly parent: string;
+  /** The staged tables (leaves, `schema.name`) among those asked about whose rows it points at. */
+  readonly leaves: readonly string[];
   readonly child: string;
+  /** The child as `schema.name` (an id, to find its staged rows), and its name alone. */
+  readonly childId: string;
+  readonly childName: string;
   readonly name: string;
   readonly definition: string;
-  /** pg_constraint.confdeltype: c, n, d or r. */
+  /** pg_constraint.confdeltype: a (NO ACTION), r, c, n or d. */
   readonly action: string;
+  /** pg_constraint.confupdtype: a, r, c, n or d. */
+  readonly update: string;
   readonly columns: readonly string[];
   readonly refColumns: readonly string[];
-  /** The columns SET NULL / SET DEFAULT sets (all of `columns` unless the key names some). */
+  /** The columns ON DELETE SET NULL / SET DEFAULT sets (all of `columns` unless the key names some). */
   readonly setColumns: readonly string[];
-  /** Plain: validated, and not a partition's copy of a partitioned table's key. */
-  readonly plain: boolean;
+  /** Validated (a NOT VALID key is added back NOT VALID, its old orphans kept, no new one let in). */
+  readonly validated: boolean;
   /** The parent as SQL names it (quoted: `parent` is an id, and a name may hold a dot). */
   readonly parentSql: string;
   /** The child is the parent (a self-reference): a cascade goes down as many levels as there are. */
@@ -237,61 +249,174 @@ export interface ActingForeignKey {
   readonly comment: string | null;
 }
 
-/** The foreign keys with a delete action that point at these tables, as the target holds them now. */
+/** The foreign keys that point at these tables (or at partitioned tables they are leaves of), as the target holds them now: top constraints. */
 export async function actingKeysOf(client: Client, tables: readonly DataTable[]): Promise<ActingForeignKey[]> {
   if (tables.length === 0) return [];
   // SET NULL / SET DEFAULT of some columns only (confdelsetcols) came with PostgreSQL 15.
   const { rows: [version] } = await client.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
   const setColumns = version!.n >= 150000 ? 'coalesce(con.confdelsetcols, con.conkey)' : 'con.conkey';
   const { rows } = await client.query<ActingForeignKey>(
-    `SELECT pn.nspname || '.' || pc.relname AS parent, quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, con.conname AS name,
-            pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action,
+    `WITH RECURSIVE hit AS (
+       SELECT con.oid, con.conparentid, ln.nspname || '.' || lc.relname AS leaf
+         FROM pg_constraint con JOIN pg_class lc ON lc.oid = con.confrelid JOIN pg_namespace ln ON ln.oid = lc.relnamespace
+        WHERE con.contype = 'f' AND (ln.nspname || '.' || lc.relname) = ANY ($1)
+       UNION
+       SELECT up.oid, up.conparentid, hit.leaf FROM hit JOIN pg_constraint up ON up.oid = hit.conparentid
+     ), top AS (SELECT oid, array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
+     SELECT pn.nspname || '.' || pc.relname AS parent, top.leaves,
+            quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, cn.nspname || '.' || cc.relname AS "childId", cc.relname AS "childName", con.conname AS name,
+            pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action, con.confupdtype::text AS update,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
             ARRAY(SELECT a.attname::text FROM unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
-            con.convalidated AND con.conparentid = 0 AS plain,
+            con.convalidated AS validated,
             quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentSql", con.conrelid = con.confrelid AS self,
             obj_description(con.oid, 'pg_constraint') AS comment
-       FROM pg_constraint con
+       FROM top JOIN pg_constraint con ON con.oid = top.oid
        JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-      WHERE con.contype = 'f' AND con.confdeltype <> 'a' AND (pn.nspname || '.' || pc.relname) = ANY ($1)`,
+      ORDER BY con.oid`,
     [tables.map(tableId)],
   );
   return rows;
 }
 
+/** Does this key act when the statement deletes and inserts again the rows of `t`: a delete action, or an update action on a column whose value some staged update moves. */
+function actsOn(k: ActingForeignKey, t: StagedTable): boolean {
+  return k.action !== 'a' || (k.update !== 'a' && k.refColumns.some((c) => t.updated.has(c)));
+}
+
 /**
- * The statements that lift a table's acting foreign keys while the merge's one statement deletes and
- * inserts its swapped rows again (dropped before it, so that those deletes act on no child), and
- * that put them back after: first what their actions would have done to the rows that point at a
- * row the statement really deleted (deleted, or set to NULL or their default), then the key again,
- * validated (RESTRICT: a child left pointing at a deleted row fails it, as the delete would have).
+ * How the staged updates of tables that move a unique value are applied (see stagedStatements): the
+ * tables (`swapped`) whose changed rows are deleted and inserted again in the merge's one statement,
+ * and around it (`before`, `after`) the statements that lift the foreign keys acting on those deletes
+ * (see liftedKeys). A table no key acts on needs none: NO ACTION sees its rows back at the end of the
+ * statement, as it would see them updated in place.
  */
-export function liftedKeys(keys: readonly ActingForeignKey[]): { before: string[]; after: string[] } {
-  // The parent's referenced values before the statement: a child left pointing at one that is gone
-  // points at a row the statement really deleted (its action is done); a child pointing at a value
-  // the parent never had (a row the branch added under a parent the target deleted) stays, and the
-  // key refuses it when it is added again, as it would have without the lifting.
-  const snapshot = (i: number) => `pg_temp.ayb_lifted_${i}`;
-  const before = keys.flatMap((k, i) => [
-    `CREATE TEMP TABLE ayb_lifted_${i} ON COMMIT DROP AS SELECT ${k.refColumns.map((c, j) => `${quoteIdent(c)} AS r${j}`).join(', ')} FROM ${k.parentSql}`,
-    `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`,
-  ]);
-  const after = keys.flatMap((k, i) => {
-    const orphan = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
-       AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, j) => `p.${quoteIdent(k.refColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ')})
-       AND EXISTS (SELECT FROM ${snapshot(i)} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})`;
-    // A self-reference: the rows under a deleted row are deleted too, and the rows under those, …
-    // (one statement sees the table as it began: the orphans' own children are not orphans yet).
-    const refs = k.refColumns.map((c, i) => `c.${quoteIdent(c)} AS r${i}`).join(', ');
-    const subtree = `c.ctid IN (WITH RECURSIVE gone AS (SELECT c.ctid AS id, ${refs} FROM ${k.child} AS c WHERE ${orphan}
-       UNION SELECT c.ctid, ${refs} FROM ${k.child} AS c JOIN gone g ON ${k.columns.map((c, i) => `c.${quoteIdent(c)} = g.r${i}`).join(' AND ')}) SELECT id FROM gone)`;
-    const acted = k.action === 'c' ? [`DELETE FROM ${k.child} AS c WHERE ${k.self ? subtree : orphan}`]
-      : k.action === 'n' || k.action === 'd' ? [`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${orphan}`]
-      : [];
-    const comment = k.comment === null ? [] : [`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)}`];
-    return [...acted, `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`, ...comment];
+export async function swapPlan(client: Client, stage: readonly StagedTable[], order: readonly DataTable[], unique: ReadonlyMap<string, ReadonlySet<string>>): Promise<{ swapped: Set<string>; before: string[]; after: string[] }> {
+  const swapping = stage.filter((s) => s.updatedRows > 0 && s.key.length > 0 && [...s.updated].some((c) => unique.get(tableId(s.table))?.has(c)));
+  const tables = order.filter((t) => swapping.some((s) => tableId(s.table) === tableId(t)));
+  const keys = await actingKeysOf(client, tables);
+  const staged = (id: string) => swapping.find((s) => tableId(s.table) === id);
+  const acting = keys.filter((k) => k.leaves.some((l) => { const s = staged(l); return s !== undefined && actsOn(k, s); }));
+  // The staged tables' partitioned roots (a key of a partitioned child: its rows are staged per leaf).
+  const { rows: roots } = stage.length === 0 ? { rows: [] } : await client.query<{ id: string; root: string }>(
+    `SELECT n.nspname || '.' || c.relname AS id, rn.nspname || '.' || r.relname AS root
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE (n.nspname || '.' || c.relname) = ANY ($1)`,
+    [stage.map((s) => tableId(s.table))],
+  );
+  const childStages = (childId: string) => stage.filter((s) => s.key.length > 0 && (roots.find((r) => r.id === tableId(s.table))?.root ?? tableId(s.table)) === childId);
+  const lift = liftedKeys(acting, { staged: (id) => staged(id), tableOf: (id) => order.find((t) => tableId(t) === id), childStages });
+  return { swapped: new Set(tables.map(tableId)), ...lift };
+}
+
+/** What liftedKeys needs to know of the stage. */
+interface LiftContext {
+  /** The staged table of a swapped leaf. */
+  staged(id: string): StagedTable | undefined;
+  /** The target's table of a leaf (its column types, after the migration). */
+  tableOf(id: string): DataTable | undefined;
+  /** The staged tables that hold the rows of a child (itself, or its leaves). */
+  childStages(childId: string): readonly StagedTable[];
+}
+
+/**
+ * The statements that lift the foreign keys acting on the swapped tables while the merge's one
+ * statement deletes and inserts their changed rows again (dropped before it, so that those deletes
+ * act on no child), do what the keys' actions would have done had the rows been updated or deleted
+ * in place, and put them back after, as they were:
+ *
+ * - before the statement, ON UPDATE CASCADE / SET NULL / SET DEFAULT / RESTRICT: the children of a
+ *   row whose referenced value the statement changes follow it (or are set NULL, DEFAULT, or the
+ *   merge fails), by the row (its key), not by the value (which another row may take in a swap);
+ *   children the statement itself deletes or points elsewhere are left to it;
+ * - ON DELETE CASCADE / SET NULL / SET DEFAULT / RESTRICT: the children of the rows the statement
+ *   really deletes (staged deletes, not swapped rows inserted again; for a self-reference the whole
+ *   subtree) are found before it, by the row, and deleted or set NULL or their default after it
+ *   (RESTRICT: the merge fails); children the statement itself deletes or points elsewhere are left to it;
+ * - then the key again, validated (RESTRICT, NO ACTION: a child left pointing at a deleted row fails
+ *   it, as the delete would have); a NOT VALID key NOT VALID again, after a check that no orphan
+ *   was added to the ones it had; its comment.
+ */
+export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext): { before: string[]; after: string[] } {
+  const before: string[] = [];
+  const after: string[] = [];
+  keys.forEach((k, i) => {
+    const leaves = k.leaves.map((l) => ({ s: ctx.staged(l), table: ctx.tableOf(l) })).filter((x): x is { s: StagedTable; table: DataTable } => x.s !== undefined && x.table !== undefined);
+    const typeOf = (table: DataTable, c: string) => table.columns.find((x) => x.name === c)?.type ?? 'text';
+    const newValue = (s: StagedTable, table: DataTable, c: string) => {
+      const at = s.writable.indexOf(c) + 1;
+      return at > 0 ? `CASE WHEN s.m[${at}] THEN s.v[${at}]::${typeOf(table, c)} ELSE t.${quoteIdent(c)} END` : `t.${quoteIdent(c)}`;
+    };
+    const refs = (alias: string, prefix: string) => k.refColumns.map((c, j) => `${alias}.${quoteIdent(c)} AS ${prefix}${j}`).join(', ');
+    const childMatches = (alias: string, prefix: string) => k.columns.map((c, j) => `c.${quoteIdent(c)} = ${alias}.${prefix}${j}`).join(' AND ');
+    // The parent's referenced values of the rows the statement really deletes.
+    const deleted = leaves.filter((l) => l.s.deleted > 0).map((l) => `SELECT ${refs('t', 'r')} FROM ${STAGE} s JOIN ${qualified(l.table)} t ON ${keyMatch(l.table, l.s.key)} WHERE s.tab = ${l.s.tab} AND s.op = 'd'`);
+    const snapshot = `pg_temp.ayb_lifted_${i}`;
+    if (k.action !== 'a') {
+      before.push(`CREATE TEMP TABLE ayb_lifted_${i} ON COMMIT DROP AS ${deleted.length > 0 ? deleted.join(' UNION ALL ') : `SELECT ${refs(k.parentSql, 'r')} FROM ${k.parentSql} WHERE false`}`);
+    }
+    const orphanOf = `${k.columns.map((c) => `c.${quoteIdent(c)} IS NOT NULL`).join(' AND ')}
+       AND NOT EXISTS (SELECT FROM ${k.parentSql} p WHERE ${k.columns.map((c, j) => `p.${quoteIdent(k.refColumns[j]!)} = c.${quoteIdent(c)}`).join(' AND ')})`;
+    const orphans = `pg_temp.ayb_orphans_${i}`;
+    if (!k.validated) before.push(`CREATE TEMP TABLE ayb_orphans_${i} ON COMMIT DROP AS SELECT DISTINCT ${k.columns.map((c, j) => `c.${quoteIdent(c)} AS f${j}`).join(', ')} FROM ${k.child} AS c WHERE ${orphanOf}`);
+    // Children the statement deletes, or whose key columns it sets: it does what the branch did to them.
+    const stages = ctx.childStages(k.childId);
+    const handled = stages.map((h) => {
+      const masks = k.columns.map((c) => h.writable.indexOf(c) + 1);
+      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k = ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
+         AND (h.op = 'd'${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`;
+    });
+    const free = handled.length > 0 ? ` AND NOT (${handled.join(' OR ')})` : '';
+    // ON DELETE: the children (and, for a self-reference, their children, …) of the rows the statement
+    // really deletes, found now, by the row (its staged key when the statement writes the child's
+    // rows, else where it lies): after the statement another row may hold the value they point at.
+    const byKey = stages.length > 0 && stages.every((h) => JSON.stringify(h.key) === JSON.stringify(stages[0]!.key));
+    const ident = byKey ? `ARRAY[${stages[0]!.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]` : `ARRAY[c.tableoid::text, c.ctid::text]`;
+    const gone = `pg_temp.ayb_gone_${i}`;
+    if (k.action !== 'a') {
+      const under = `EXISTS (SELECT FROM ${snapshot} w WHERE ${k.columns.map((c, j) => `w.r${j} = c.${quoteIdent(c)}`).join(' AND ')})${free}`;
+      const own = k.refColumns.map((c, j) => `c.${quoteIdent(c)} AS r${j}`).join(', ');
+      const rows = k.self
+        ? `WITH RECURSIVE tree AS (SELECT c.ctid AS t, ${own} FROM ${k.child} AS c WHERE ${under}
+             UNION SELECT c.ctid, ${own} FROM ${k.child} AS c JOIN tree g ON ${k.columns.map((c, j) => `c.${quoteIdent(c)} = g.r${j}`).join(' AND ')} WHERE true${free})
+           SELECT ${ident} AS id FROM ${k.child} AS c WHERE c.ctid IN (SELECT t FROM tree)`
+        : `SELECT ${ident} AS id FROM ${k.child} AS c WHERE ${under}`;
+      before.push(`CREATE TEMP TABLE ayb_gone_${i} ON COMMIT DROP AS ${rows}`);
+      if (k.action === 'r') before.push(raiseIf(`SELECT FROM ${gone}`, '23001', `update or delete on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
+    }
+    before.push(`ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
+    // ON UPDATE: the rows whose referenced values the statement changes, old (o) and new (n).
+    const moved = leaves.filter((l) => k.refColumns.some((c) => l.s.updated.has(c))).map((l) =>
+      `SELECT ${refs('t', 'o')}, ${k.refColumns.map((c, j) => `${newValue(l.s, l.table, c)} AS n${j}`).join(', ')}
+         FROM ${STAGE} s JOIN ${qualified(l.table)} t ON ${keyMatch(l.table, l.s.key)}
+        WHERE s.tab = ${l.s.tab} AND s.op = 'u' AND ROW(${k.refColumns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${k.refColumns.map((c) => newValue(l.s, l.table, c)).join(', ')})`);
+    if (k.update !== 'a' && moved.length > 0) {
+      const mapping = `(${moved.join(' UNION ALL ')}) m`;
+      if (k.update === 'r') {
+        before.push(raiseIf(`SELECT FROM ${k.child} AS c JOIN ${mapping} ON ${childMatches('m', 'o')} WHERE true${free}`, '23001', `update on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
+      } else {
+        const set = k.columns.map((c, j) => `${quoteIdent(c)} = ${k.update === 'c' ? `m.n${j}` : k.update === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ');
+        before.push(`UPDATE ${k.child} AS c SET ${set} FROM ${mapping} WHERE ${childMatches('m', 'o')}${free}`);
+      }
+    }
+    const acted = `${ident} IN (SELECT id FROM ${gone})`;
+    if (k.action === 'c') after.push(`DELETE FROM ${k.child} AS c WHERE ${acted}`);
+    else if (k.action === 'n' || k.action === 'd') after.push(`UPDATE ${k.child} AS c SET ${k.setColumns.map((c) => `${quoteIdent(c)} = ${k.action === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ')} WHERE ${acted}`);
+    after.push(`ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`);
+    // NOT VALID: added back unchecked; the merged rows are checked here, the old orphans let be.
+    if (!k.validated) {
+      after.push(raiseIf(`SELECT FROM ${k.child} AS c WHERE ${orphanOf} AND NOT EXISTS (SELECT FROM ${orphans} o WHERE ${k.columns.map((c, j) => `o.f${j} = c.${quoteIdent(c)}`).join(' AND ')})`,
+        '23503', `insert or update on table "${k.childId}" violates foreign key constraint "${k.name}"`, k));
+    }
+    if (k.comment !== null) after.push(`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)}`);
   });
   return { before, after };
+}
+
+/** A DO block that fails with `code` (its constraint and table named, as the server's own error would) when `query` returns a row. */
+function raiseIf(query: string, code: string, message: string, k: ActingForeignKey): string {
+  return `DO $ayb$ BEGIN IF EXISTS (${query}) THEN RAISE EXCEPTION USING ERRCODE = ${quoteLiteral(code)}, MESSAGE = ${quoteLiteral(message)}, CONSTRAINT = ${quoteLiteral(k.name)}, TABLE = ${quoteLiteral(k.childName)}; END IF; END $ayb$`;
 }

@@ -1,18 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
-import { diffTable, planTable, type TableDiff } from './compare.js';
-import { cascadeConflicts, keepDelete, type PlannedQuery } from './merge-cascade.js';
+import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
+import type { Keys } from './key-list.js';
+import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
-import { backfilled, type KeyedPreview, mergeKeyed, previewOf, stageAllRows, withKeys } from './merge-rows.js';
-import { actingKeysOf, chained, inForeignKeyOrder, liftedKeys, movedChecks, type Stage, type StagedTable, stagedStatements, uniqueColumnsOf } from './merge-stage.js';
+import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
+import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
+import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml } from './sql.js';
 
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
 export { Stage } from './merge-stage.js';
-export type { PlannedQuery } from './merge-cascade.js';
+export { SERVER_MERGE_SQL } from './merge-server.js';
+export { type PlannedQuery, rowsDigest } from './merge-cascade.js';
 
 export interface TableMerge {
   readonly table: string;
@@ -20,6 +22,12 @@ export interface TableMerge {
   readonly updated: number;
   readonly deleted: number;
   readonly conflicts: number;
+  /**
+   * Where the rows were compared: `server`, set-based on the target's server (the base's and the
+   * branch's changed rows staged there with COPY); `ayb`, in ayb a chunk at a time (tables without a
+   * key, and keyed tables the server path cannot take: see mergeKeyedOnServer).
+   */
+  readonly merged_by: 'server' | 'ayb';
 }
 
 export interface DataMergePlan {
@@ -38,11 +46,6 @@ export interface DataMergePlan {
   readonly readReferences: readonly PlannedQuery[];
   /** True when the branch changed no row since the base. */
   readonly unchanged: boolean;
-}
-
-/** A digest of a query's rows, whatever their order. */
-export function rowsDigest(rows: readonly (readonly (string | null)[])[]): string {
-  return createHash('sha1').update(JSON.stringify(rows.map((r) => JSON.stringify(r)).sort())).digest('base64');
 }
 
 /** Where a plan's rows go: the staging table of the target's session (see merge-stage.ts). */
@@ -74,29 +77,25 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
       const staged = stage.table(tx, []);
       const preview = previewOf(tx, []);
       out.previews.set(staged.tab, preview);
-      await stageAllRows(theirs, tx, stage, staged, preview);
+      await copyAllRows(theirs, tx, ours.client, staged);
+      await previewFromStage(ours.client, staged, preview);
       if (staged.inserted > 0) out.unchanged = false;
-      out.tables.push({ table: id, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0 });
+      out.tables.push({ table: id, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0, merged_by: 'server' });
       continue;
     }
     if (!tb || !tt) continue; // created on both sides, or dropped by the target: the schema merge's business
     await mergeTable(input, stage, out, tb, tx, tt);
   }
   await stage.flush();
-  // Deletes that would cascade onto rows the target added or changed since the base.
+  // Deletes and key updates that would cascade onto rows the target added or changed since the base.
   const references: PlannedQuery[] = [];
-  for (const cascade of await cascadeConflicts(input, stage.tables, references, rowsDigest)) {
+  for (const cascade of await cascadeConflicts(input, stage.tables, references)) {
     out.conflicts.push(cascade.conflict);
     const at = out.tables.findIndex((t) => t.table === cascade.conflict.table);
     if (at >= 0) out.tables[at] = { ...out.tables[at]!, conflicts: out.tables[at]!.conflicts + 1 };
     if (takesTheirs(cascade.conflict.resolution)) continue;
-    await keepDelete(input, cascade.tab, cascade.key);
-    const staged = stage.tables.find((t) => t.tab === cascade.tab)!;
-    staged.deleted--;
-    const preview = out.previews.get(cascade.tab);
-    const shown = preview?.deletes.findIndex((d) => JSON.stringify(d) === JSON.stringify(cascade.key)) ?? -1;
-    if (shown >= 0) preview!.deletes.splice(shown, 1);
-    if (at >= 0) out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
+    await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
+    if (at >= 0 && cascade.op === 'd') out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
   }
   const sequences = await sequenceMerge(base, theirs, ours);
   return {
@@ -117,8 +116,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const { base, theirs, ours } = input;
   const id = tableId(tx);
   const planBT = planTable(tb, tx);
-  let theirsDiff: TableDiff = await diffTable(base, theirs, planBT);
   if (planBT.match === 'rows') {
+    const theirsDiff: TableDiff = await diffTable(base, theirs, planBT);
     if (theirsDiff.added.length + theirsDiff.removed.length === 0) return;
     out.unchanged = false;
     const found: MergeConflict[] = [];
@@ -126,21 +125,32 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     out.conflicts.push(...found);
     const dml = await tableDml(ours, theirs, restricted);
     out.keyless.push({ table: dml.table, inserts: dml.inserts, deletes: dml.deletes });
-    out.tables.push({ table: id, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length });
+    out.tables.push({ table: id, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length, merged_by: 'ayb' });
     return;
   }
-  const count = (d: TableDiff) => d.added.length + d.removed.length + d.changed.length;
-  if (count(theirsDiff) > 0) out.unchanged = false;
-  theirsDiff = withKeys(theirsDiff, await backfilled(theirs, tb, tx, planBT));
-  if (count(theirsDiff) === 0) return;
+  const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
+  const keys = await diffTableKeys(base, theirs, planBT);
+  if (count(keys) > 0) out.unchanged = false;
+  const backfill = await backfilled(theirs, tb, tx, planBT);
+  if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
   const found: MergeConflict[] = [];
   const staged = stage.table(tx, planBT.key);
   const preview = previewOf(tx, planBT.key);
   out.previews.set(staged.tab, preview);
-  await mergeKeyed({ input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found }, theirsDiff);
+  const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+  // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
+  const onServer = await mergeKeyedOnServer(job, keys, backfill);
+  if (onServer) {
+    await stage.flush();
+    await previewFromStage(ours.client, staged, preview);
+  } else {
+    const sorted = (list: Keys) => [...list].sort(compareTuples);
+    const theirsDiff = withKeys({ plan: planBT, added: sorted(keys.added), removed: sorted(keys.removed), changed: sorted(keys.changed) }, backfill);
+    await mergeKeyed(job, theirsDiff);
+  }
   out.conflicts.push(...found);
-  out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length });
+  out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
 }
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
@@ -158,13 +168,10 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const keyless = plan.keyless.filter((t) => t.inserts.length + t.deletes.length > 0);
   const order = inForeignKeyOrder(after, [...touched, ...keyless].map((t) => tableId(t.table)));
   const unique = await uniqueColumnsOf(client, order);
-  // Tables a foreign key acts on whose updates move a unique value: those keys are lifted while the
-  // rows are deleted and inserted again (when every such key is plain), else the rows are updated in place.
-  const swapping = order.filter((t) => t.deleteActions === true && touched.some((s) => tableId(s.table) === tableId(t) && s.updatedRows > 0 && [...s.updated].some((c) => unique.get(tableId(t))?.has(c))));
-  const acting = await actingKeysOf(client, swapping);
-  const liftable = swapping.filter((t) => acting.some((k) => k.parent === tableId(t)) && acting.every((k) => k.parent !== tableId(t) || k.plain));
-  const lift = liftedKeys(acting.filter((k) => liftable.some((t) => tableId(t) === k.parent)));
-  const statements = stagedStatements(touched, after, unique, new Set(liftable.map(tableId)));
+  // Tables whose updates move a unique value: their changed rows are deleted and inserted again, the
+  // foreign keys acting on them lifted around the statement (see swapPlan).
+  const lift = await swapPlan(client, touched, order, unique);
+  const statements = stagedStatements(touched, after, unique, lift.swapped);
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
   const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)}`));
   const out = [...triggers('DISABLE'), ...lift.before];

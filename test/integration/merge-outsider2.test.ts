@@ -80,16 +80,12 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     expect(await constraints('o2_lifted')).toEqual(keys);
   });
 
-  // DEFECT, not fixed: a unique swap is applied as a DELETE and an INSERT of the swapped rows (its
-  // acting keys lifted), so a key that references the swapped column itself (here p(code), ON UPDATE
-  // CASCADE) never sees an update: a child main added under row 1 (code c2) keeps 'c2', which is now
-  // row 2's code, and the merge reports success (exit 0, 0 conflicts): the child silently changed
-  // parent. Applied in place, the update would have cascaded (10 → c1); issue 25 item 1 makes a key
-  // update cascading onto a row the target added a conflict. Neither happens: cascadeConflicts
-  // (merge-cascade.ts) looks at deletes only, and stagedStatements (merge-stage.ts) takes the swap
-  // path whether or not some key references the swapped columns. It also predates the lifting: with
-  // ON DELETE NO ACTION the same swap path was taken before this session.
-  it.fails('a key ON UPDATE CASCADE (and ON DELETE CASCADE) on the swapped unique column, main added a child of a swapped row: a conflict, not a silent re-parenting', async () => {
+  // Was a defect (exit 0, the child silently re-parented): a unique swap is applied as a DELETE and
+  // an INSERT of the swapped rows, so a key referencing the swapped column (ON UPDATE CASCADE) never
+  // saw an update, and cascadeConflicts looked at deletes only. Now a key update that reaches a row
+  // the target added is a conflict (exit 4, nothing applied); settled theirs, the lifted key's ON
+  // UPDATE action is done by row (the child follows row 1 to c1), as an update in place would.
+  it('a key ON UPDATE CASCADE (and ON DELETE CASCADE) on the swapped unique column, main added a child of a swapped row: a conflict, not a silent re-parenting', async () => {
     const ayb = await scenario('o2_upd', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
       CREATE TABLE c (id int PRIMARY KEY, p_code text REFERENCES p (code) ON DELETE CASCADE ON UPDATE CASCADE);
@@ -101,13 +97,14 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     await psql('o2_upd', `INSERT INTO c VALUES (10, 'c2');`);
     const before = await fingerprint(cluster, 'o2_upd');
     const merged = await ayb('branch', 'merge', 'o2u', '--json');
-    if (merged.exitCode === 0) {
-      // Merged: the child must still belong to row 1 (its code followed, as ON UPDATE CASCADE does).
-      expect(await rows('o2_upd', 'c')).toEqual(['(10,c1)']);
-    } else {
-      expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
-      expect(await fingerprint(cluster, 'o2_upd')).toEqual(before);
-    }
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(JSON.stringify(merged.json())).toContain('changes its referenced key');
+    expect(await fingerprint(cluster, 'o2_upd')).toEqual(before);
+    const theirs = await ayb('branch', 'merge', 'o2u', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    // The child still belongs to row 1: its code followed, as ON UPDATE CASCADE does.
+    expect(await rows('o2_upd', 'p')).toEqual(['(1,c1)', '(2,c2)']);
+    expect(await rows('o2_upd', 'c')).toEqual(['(10,c1)']);
   });
 
   it('the branch adds a child of a parent main deleted (and moves another child there), during a lifted swap: refused as without the swap, the rows not lost to an emulated cascade', async () => {
@@ -130,14 +127,12 @@ describe('ayb branch merge: an outsider on lifted foreign keys and array staging
     expect(await fingerprint(cluster, 'o2_orphan')).toEqual(before);
   });
 
-  // DEFECT, not fixed: a unique swap on a table an acting key points at is lifted only when every such
-  // key is plain (validated, between plain tables); here one is NOT VALID (p) and one is on a
-  // partitioned child (q), so the swapped rows are updated in place and the merge is refused: exit 4,
-  // merge_constraint_conflict "duplicate key value violates unique constraint p_code_key (code)=(c1)",
-  // with the hint that "the target changed rows that the branch's changes collide with", though the
-  // target never touched p or q (nothing is applied: that part holds). A false conflict: the branch's
-  // swap cannot be merged at all (not even with --strategy theirs).
-  it.fails('keys that are not lifted (one NOT VALID with an old orphan, one on a partitioned child): the swap merges, the keys as they were', async () => {
+  // Was a defect (a false conflict, exit 4 merge_constraint_conflict 23505 though the target never
+  // touched p or q): the swap was lifted only when every acting key was plain, else the rows were
+  // updated in place. Now a NOT VALID key is lifted and added back NOT VALID (its old orphan kept,
+  // new ones refused), and a partitioned table's key is dropped and added back as its one top
+  // constraint (its partitions' copies with it).
+  it('keys that are not lifted (one NOT VALID with an old orphan, one on a partitioned child): the swap merges, the keys as they were', async () => {
     const ayb = await scenario('o2_unlifted', `
       CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
       CREATE TABLE c (id int PRIMARY KEY, p_id int);

@@ -1,0 +1,271 @@
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { Client } from '../postgres/client.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import type { DataTable } from './catalog.js';
+import { compareTuples, type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
+import type { Keys } from './key-list.js';
+import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
+import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
+import type { Change, Values } from './merge-types.js';
+import { keyEquality } from './sql.js';
+
+/**
+ * The three-way merge on the target's server (issue 25, item 7): the branch's changed keys, and the
+ * base's and the branch's rows of those keys, are staged in TEMP tables of the target's session (the
+ * rows streamed server to server with COPY, never parsed in ayb), and one statement per table compares
+ * base, branch and target cell by cell, as mergeRow does, writing the merged rows into the staging
+ * table (merge-stage.ts). Only the rows that conflict come back to ayb (settled by mergeRow: the
+ * conflicts list is what the user reads), and the first rows of the preview.
+ *
+ * - `ayb_merge_keys`: the keys (`tab`, `n`: the key's number, `kind`: `a` added, `d` removed, `c`
+ *   changed, `b` a backfilled key of a column the branch added; `k`: the key's text);
+ * - `ayb_merge_base`, `ayb_merge_theirs`: that side's row of key `n`, every column as text (`v`);
+ * - `ayb_merge_pending`: the keys whose rows conflict, with the three sides' rows (as compared).
+ *
+ * Created before the plan's read-only transaction (which may write temporary tables, not create them).
+ */
+export const SERVER_MERGE_SQL = `CREATE TEMP TABLE ayb_merge_keys (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL);
+CREATE TEMP TABLE ayb_merge_base (tab int NOT NULL, n bigint NOT NULL, v text[]);
+CREATE TEMP TABLE ayb_merge_theirs (tab int NOT NULL, n bigint NOT NULL, v text[]);
+CREATE TEMP TABLE ayb_merge_pending (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL, b text[], t text[], o text[]);`;
+
+const KEYS = 'pg_temp.ayb_merge_keys';
+const BASE = 'pg_temp.ayb_merge_base';
+const THEIRS = 'pg_temp.ayb_merge_theirs';
+const PENDING = 'pg_temp.ayb_merge_pending';
+
+/** Keys staged per round trip (and per COPY of the sides' rows). */
+const KEY_CHUNK = 50000;
+
+const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+
+/**
+ * Streams a query's rows from one server into a table of another, COPY to COPY (text format): returns
+ * the rows copied. `lookups`: the query joins a list of keys to a table's key index; the planner,
+ * which sees how long the list is, would rather scan the whole table into a hash (once per list),
+ * where one index probe per key reads only the rows asked for.
+ */
+export async function copyAcross(from: Client, query: string, to: Client, into: string, lookups = false): Promise<number> {
+  if (lookups) await from.query('SET enable_hashjoin = off; SET enable_mergejoin = off');
+  try {
+    const source = from.query(copyTo(`COPY (${query}) TO STDOUT`));
+    const sink = to.query(copyFrom(`COPY ${into} FROM STDIN`));
+    await pipeline(source, sink);
+    return sink.rowCount;
+  } finally {
+    if (lookups) await from.query('RESET enable_hashjoin; RESET enable_mergejoin').catch(() => undefined);
+  }
+}
+
+/** The key columns' text literal arrays of some keys, for a query that cannot take parameters (COPY). */
+function keyArrays(keys: readonly KeyTuple[], width: number): string[] {
+  return Array.from({ length: width }, (_, i) => `${quoteLiteral(arrayLiteral(keys.map((k) => k[i] ?? null))!)}::text[]`);
+}
+
+/**
+ * A side's rows of these keys (numbered from `first`): `tab, n, ARRAY[every column as text]`. A row
+ * matches by the key's equality and by its key's text (as the Node path matched rows: by their text).
+ */
+function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[]): string {
+  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
+  const equality = keyEquality(table, { key } as TablePlan);
+  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)} AND t.${quoteIdent(k)}::text = k.c${i}`).join(' AND ');
+  return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => `t.${quoteIdent(c.name)}::text`).join(', ')}]::text[]
+            FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
+            JOIN ${qualified(table)} t ON ${match}`;
+}
+
+export interface ServerMerge {
+  /** Keys staged and compared. */
+  readonly keys: number;
+  /** Rows that conflicted (settled by mergeRow). */
+  readonly conflicts: number;
+}
+
+/**
+ * Merges one keyed table on the target's server. Returns undefined when the server could not (a
+ * retyped column whose values the target's server cannot cast to the branch's type, a key column the
+ * target lacks): nothing of this table is then staged, and the caller merges it in ayb (mergeKeyed).
+ */
+export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, backfilled: readonly KeyTuple[]): Promise<ServerMerge | undefined> {
+  const { input, tb, tx, tt, plan, staged } = job;
+  const ours = input.ours.client;
+  if (!plan.key.every((k) => tt.columns.some((c) => c.name === k) && tb.columns.some((c) => c.name === k) && tx.columns.some((c) => c.name === k))) return undefined;
+  await ours.query('SAVEPOINT ayb_server_merge');
+  let counts: Counts;
+  try {
+    let n = 0;
+    const stageKeys = async (kind: string, keys: Iterable<KeyTuple>) => {
+      let chunk: KeyTuple[] = [];
+      const flush = async () => {
+        if (chunk.length === 0) return;
+        const first = n + 1;
+        n += chunk.length;
+        await ours.query(
+          `INSERT INTO ${KEYS} (tab, n, kind, k) SELECT $1, $2::bigint - 1 + u.i, $3, ARRAY[${plan.key.map((_, i) => `u.c${i}`).join(', ')}]
+             FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
+          [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
+        );
+        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true);
+        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true);
+        chunk = [];
+      };
+      for (const k of keys) {
+        chunk.push(k);
+        if (chunk.length >= KEY_CHUNK) await flush();
+      }
+      await flush();
+    };
+    await stageKeys('a', diff.added);
+    await stageKeys('d', diff.removed);
+    await stageKeys('c', diff.changed);
+    if (backfilled.length > 0) {
+      await stageKeys('b', backfilled);
+      // A backfilled key the diff already lists is merged once, as the diff found it.
+      await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
+    }
+    counts = await threeWay(ours, job);
+    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
+  } catch (error) {
+    await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
+    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
+    // A value that does not cast (the Node path keeps it as it is), a type the target lacks: merged in ayb.
+    void error;
+    return undefined;
+  }
+  staged.inserted += counts.inserted;
+  staged.updatedRows += counts.updated;
+  staged.deleted += counts.deleted;
+  counts.columns.forEach((set, i) => set && staged.updated.add(staged.writable[i]!));
+  const conflicts = await settlePending(job);
+  return { keys: counts.keys, conflicts };
+}
+
+interface Counts {
+  readonly keys: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  /** Per writable column: some staged update sets it. */
+  readonly columns: readonly boolean[];
+}
+
+/**
+ * The statement: per staged key, the three sides' rows side by side (base and branch from the
+ * staged copies, the target's own table), values of columns the branch retyped cast to its type (as
+ * the target will hold them), and mergeRow's rules set-based: inserts, deletes and updates (with the
+ * mask of the columns they set) into the staging table; the rows that conflict into the pending
+ * table; every key's target row as read (md5), for the apply's check (movedChecks).
+ */
+async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
+  const { tb, tx, tt, plan, staged } = job;
+  const tab = staged.tab;
+  const W = staged.writable;
+  const ix = (c: string) => tx.columns.findIndex((x) => x.name === c) + 1;
+  const ib = (c: string) => tb.columns.findIndex((x) => x.name === c) + 1;
+  const io = (c: string) => tt.columns.findIndex((x) => x.name === c) + 1;
+  const theirType = (c: string) => tx.columns.find((x) => x.name === c)?.type;
+  // Values of a column whose type differs from the branch's: as the branch's type holds them.
+  const norm = (raw: string, c: string, type: string) => {
+    const to = theirType(c);
+    return to !== undefined && to !== type ? `(${raw})::${to}::text` : raw;
+  };
+  const inB = (c: string) => ib(c) > 0;
+  const inO = (c: string) => io(c) > 0;
+  const tv = (c: string) => `y.tv[${ix(c)}]`;
+  const bv = (c: string) => `y.bn[${ib(c)}]`;
+  const ov = (c: string) => `y.onorm[${io(c)}]`;
+  const or = (xs: string[]) => (xs.length === 0 ? 'false' : `(${xs.join(' OR ')})`);
+  const and = (xs: string[]) => (xs.length === 0 ? 'true' : `(${xs.join(' AND ')})`);
+  const equality = keyEquality(tt, { key: plan.key } as TablePlan);
+  const typeOf = (c: string) => tt.columns.find((x) => x.name === c)!.type;
+  const k0 = `o.${quoteIdent(plan.key[0]!)}`;
+  const found = `${k0} IS NOT NULL`;
+  const textMatch = plan.key.map((k, i) => `o.${quoteIdent(k)}::text = mk.k[${i + 1}]`).join(' AND ');
+  const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
+      (${found} AND ${textMatch}) AS ho,
+      CASE WHEN ${found} THEN md5(ROW(o.*)::text) END AS md5,
+      ARRAY[${tb.columns.map((c, i) => norm(`b.v[${i + 1}]`, c.name, c.type)).join(', ')}]::text[] AS bn,
+      t.v AS tv,
+      CASE WHEN ${found} THEN ARRAY[${tt.columns.map((c) => norm(`o.${quoteIdent(c.name)}::text`, c.name, c.type)).join(', ')}]::text[] END AS onorm
+    FROM ${KEYS} mk
+    LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
+    LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
+    LEFT JOIN ${qualified(tt)} o ON ${plan.key.map((k, i) => `o.${quoteIdent(k)} ${equality[i]} mk.k[${i + 1}]::${typeOf(k)}`).join(' AND ')}
+   WHERE mk.tab = ${tab}`;
+  // mergeRow's rules, column by column.
+  const sameBO = and(tb.columns.filter((c) => inO(c.name)).map((c) => `${bv(c.name)} IS NOT DISTINCT FROM ${ov(c.name)}`));
+  const differing = or(W.filter(inO).map((c) => `${ov(c)} IS DISTINCT FROM ${tv(c)}`));
+  const clash = or(W.filter((c) => inB(c) && inO(c)).map((c) => `(${tv(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS DISTINCT FROM ${tv(c)})`));
+  const masks = W.map((c) => (!inB(c) ? 'true' : inO(c) ? `(${tv(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS NOT DISTINCT FROM ${bv(c)})` : `(${tv(c)} IS DISTINCT FROM ${bv(c)})`));
+  const addedMask = W.map((c) => (inO(c) ? 'false' : 'true'));
+  const onlyTheirs = W.some((c) => !inO(c));
+  const op = `CASE
+      WHEN NOT y.ht THEN CASE WHEN NOT y.ho THEN NULL WHEN y.hb AND ${sameBO} THEN 'd' ELSE 'x' END
+      WHEN NOT y.hb THEN CASE WHEN NOT y.ho THEN 'i' WHEN ${differing} THEN 'x' WHEN ${onlyTheirs} THEN 'u' END
+      ELSE CASE WHEN NOT y.ho THEN 'x' WHEN ${clash} THEN 'x' WHEN ${or(masks)} THEN 'u' END
+    END`;
+  const values = `ARRAY[${W.map(tv).join(', ')}]::text[]`;
+  const mask = `CASE WHEN y.hb THEN ARRAY[${masks.join(', ')}] ELSE ARRAY[${addedMask.join(', ')}] END::bool[]`;
+  const sql = `WITH x AS (${x}),
+  z AS (SELECT y.*, ${op} AS op, ${W.length > 0 ? values : 'NULL::text[]'} AS v, ${W.length > 0 ? mask : 'NULL::bool[]'} AS m FROM x y),
+  r AS (INSERT INTO ${STAGE} (tab, op, k, v) SELECT ${tab}, 'r', z.k, CASE WHEN z.md5 IS NOT NULL THEN ARRAY[z.md5] END FROM z RETURNING 1),
+  p AS (INSERT INTO ${PENDING} (tab, n, kind, k, b, t, o) SELECT ${tab}, z.n, z.kind, z.k, CASE WHEN z.hb THEN z.bn END, z.tv, CASE WHEN z.ho THEN z.onorm END FROM z WHERE z.op = 'x' RETURNING 1),
+  s AS (INSERT INTO ${STAGE} (tab, op, k, v, m)
+        SELECT ${tab}, z.op::"char", CASE WHEN z.op <> 'i' THEN z.k END, CASE WHEN z.op <> 'd' THEN z.v END, CASE WHEN z.op = 'u' THEN z.m END
+          FROM z WHERE z.op IN ('i', 'u', 'd') RETURNING op, m)
+  SELECT (SELECT count(*) FROM r)::int AS keys,
+         (SELECT count(*) FROM s WHERE s.op = 'i')::int AS inserted,
+         (SELECT count(*) FROM s WHERE s.op = 'u')::int AS updated,
+         (SELECT count(*) FROM s WHERE s.op = 'd')::int AS deleted,
+         (SELECT ARRAY[${W.length > 0 ? W.map((_, i) => `coalesce(bool_or(s.m[${i + 1}]), false)`).join(', ') : ''}]::bool[] FROM s WHERE s.op = 'u') AS columns,
+         (SELECT count(*) FROM p)::int AS pending`;
+  const { rows: [row] } = await client.query<Counts & { pending: number }>(sql);
+  return row!;
+}
+
+const KINDS: Record<string, Change> = { a: 'added', d: 'removed', c: 'changed', b: 'changed' };
+const KIND_ORDER = ['a', 'd', 'c', 'b'];
+
+/** The conflicting keys' rows, settled one by one (mergeRow), in the order the Node path lists them: by kind, then key. */
+async function settlePending(job: KeyedJob): Promise<number> {
+  const { input, tb, tx, tt, staged } = job;
+  const { rows } = await input.ours.client.query<{ kind: string; k: (string | null)[]; b: (string | null)[] | null; t: (string | null)[] | null; o: (string | null)[] | null }>(
+    `SELECT kind::text AS kind, k, b, t, o FROM ${PENDING} WHERE tab = $1`, [staged.tab]);
+  rows.sort((p, q) => KIND_ORDER.indexOf(p.kind) - KIND_ORDER.indexOf(q.kind) || compareTuples(p.k, q.k));
+  const values = (table: DataTable, row: (string | null)[] | null): Values | undefined => (row === null ? undefined : Object.fromEntries(table.columns.map((c, i) => [c.name, row[i] ?? null])));
+  for (const r of rows) await mergeRow(job, r.k, KINDS[r.kind] ?? 'changed', values(tb, r.b), values(tx, r.t), values(tt, r.o));
+  return rows.length;
+}
+
+/**
+ * The first rows of each kind the staging table holds for a table, in key order (numbers as numbers),
+ * for the printed SQL; the counts are the staged table's.
+ */
+export async function previewFromStage(client: Client, staged: StagedTable, preview: KeyedPreview): Promise<void> {
+  preview.inserts.length = 0;
+  preview.updates.length = 0;
+  preview.deletes.length = 0;
+  const order = (array: string, positions: readonly number[]) => positions
+    .map((p) => `(CASE WHEN ${array}[${p}] ~ '^-?[0-9]{1,30}$' THEN ${array}[${p}]::numeric END), ${array}[${p}] COLLATE "C"`).join(', ');
+  const keyInV = staged.key.map((c) => staged.writable.indexOf(c) + 1).filter((p) => p > 0);
+  const byKey = order('s.k', staged.key.map((_, i) => i + 1)) || 's.k';
+  const { rows: inserts } = await client.query<{ v: (string | null)[] }>(
+    `SELECT s.v FROM ${STAGE} s WHERE s.tab = $1 AND s.op = 'i' ORDER BY ${order('s.v', keyInV.length > 0 ? keyInV : [1])} LIMIT ${PREVIEW_ROWS}`, [staged.tab]);
+  for (const r of inserts) preview.inserts.push(Object.fromEntries(staged.writable.map((c, i) => [c, r.v[i] ?? null])));
+  const { rows: updates } = await client.query<{ k: (string | null)[]; v: (string | null)[]; m: boolean[] }>(
+    `SELECT s.k, s.v, s.m FROM ${STAGE} s WHERE s.tab = $1 AND s.op = 'u' ORDER BY ${byKey} LIMIT ${PREVIEW_ROWS}`, [staged.tab]);
+  for (const r of updates) preview.updates.push({ key: r.k, values: Object.fromEntries(staged.writable.flatMap((c, i) => (r.m[i] ? [[c, r.v[i] ?? null]] : []))) });
+  const { rows: deletes } = await client.query<{ k: (string | null)[] }>(
+    `SELECT s.k FROM ${STAGE} s WHERE s.tab = $1 AND s.op = 'd' ORDER BY ${byKey} LIMIT ${PREVIEW_ROWS}`, [staged.tab]);
+  for (const r of deletes) preview.deletes.push(r.k);
+}
+
+/** Every row of a table the branch created, streamed from the branch into the staging table as inserts (COPY to COPY). */
+export async function copyAllRows(theirs: Side, table: DataTable, ours: Client, staged: StagedTable): Promise<void> {
+  const columns = staged.writable;
+  if (columns.length === 0) return;
+  const query = `SELECT ${staged.tab}, 'i', NULL::text[], ARRAY[${columns.map((c) => `${quoteIdent(c)}::text`).join(', ')}]::text[], NULL::bool[] FROM ${qualified(table)}`;
+  staged.inserted += await copyAcross(theirs.client, query, ours, `${STAGE} (tab, op, k, v, m)`);
+}
