@@ -1,0 +1,216 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { fingerprint } from '../helpers/fingerprint.js';
+import { mergeHarness } from '../helpers/merge-scenario.js';
+
+/**
+ * Issue 25, an outsider's third pass: the three-way comparison of keyed tables on the target's server
+ * (rows staged with COPY as text, compared as text), tables the branch created copied server to
+ * server, and the statements around the apply. Each scenario is a database of its own; every expected
+ * result is written here by hand, or built by applying the same changes by hand to a copy and compared
+ * by fingerprints of ordered rows, never read through ayb.
+ */
+describe('ayb branch merge: an outsider on the server-side three-way merge', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  const { scenario, rows, psql } = mergeHarness(() => cluster);
+  type Plan = { tables: { table: string; inserted: number; updated: number; deleted: number; conflicts: number; merged_by: string }[]; conflicts: { table: string; key: Record<string, string>; columns: string[] }[] };
+
+  /** A database's rows of `table` as row text, read in a session with fixed settings (whatever the database sets). */
+  const pinnedRows = async (database: string, table: string) => {
+    const { conn } = cluster;
+    const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database });
+    await client.connect();
+    try {
+      await client.query(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 3; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'`);
+      return (await client.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text COLLATE "C"`)).rows.map((r) => r.t);
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('an ALWAYS and a REPLICA trigger on a merged table keep their modes (the merge holds user triggers off around its DML)', async () => {
+    const ayb = await scenario('o3_trig', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      CREATE TABLE log (msg text);
+      CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log VALUES (TG_NAME); RETURN NEW; END $$;
+      CREATE TRIGGER t_always AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION note();
+      CREATE TRIGGER t_replica AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION note();
+      CREATE TRIGGER t_origin AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION note();
+      ALTER TABLE t ENABLE ALWAYS TRIGGER t_always;
+      ALTER TABLE t ENABLE REPLICA TRIGGER t_replica;
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    const modes = `SELECT tgname || '=' || tgenabled::text AS t FROM pg_trigger WHERE tgrelid = 'public.t'::regclass ORDER BY tgname`;
+    const read = async () => (await cluster.query<{ t: string }>(modes, [], 'o3_trig')).rows.map((r) => r.t);
+    expect(await read()).toEqual(['t_always=A', 't_origin=O', 't_replica=R']);
+    await ayb.branch('o3t');
+    await psql('ayb_branch_o3t', `UPDATE t SET v = 'theirs' WHERE id = 1;`);
+    const merged = await ayb('branch', 'merge', 'o3t', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o3_trig', 't')).toEqual(['(1,theirs)', '(2,b)']);
+    // By hand: the modes as they were (a bare ENABLE TRIGGER makes both ordinary 'O' triggers).
+    expect(await read()).toEqual(['t_always=A', 't_origin=O', 't_replica=R']);
+  });
+
+  // FAILS today: exit 0, "No data differences", the branch's delete dropped silently and main's row
+  // ('(1.00,main)') kept. The server path matches the target's row by the key's text as well as its
+  // equality (ho): a row whose key text main rewrote counts as absent there, and a delete of a row the
+  // target lacks is nothing. Expected: main changed the row (its note) and the branch deleted it, a
+  // conflict (exit 4), nothing applied.
+  it.fails('a numeric key whose text main rewrote (1.0 -> 1.00, same key) and whose other column main changed, while the branch deleted the row: a conflict, not a silently dropped delete', async () => {
+    const ayb = await scenario('o3_numdel', `
+      CREATE TABLE t (id numeric PRIMARY KEY, note text);
+      INSERT INTO t VALUES (1.0, 'base'), (2, 'two');
+    `);
+    await ayb.branch('o3nd');
+    await psql('ayb_branch_o3nd', `DELETE FROM t WHERE id = 1;`);
+    await psql('o3_numdel', `UPDATE t SET id = 1.00, note = 'main' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o3_numdel');
+    const merged = await ayb('branch', 'merge', 'o3nd', '--json');
+    // By hand: main changed the row's note, the branch deleted the row: delete against change, a conflict.
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o3_numdel')).toEqual(before);
+  });
+
+  // FAILS today at --strategy theirs: both adds are not seen as one key (the target's row is matched
+  // by key text too), so the branch's row is planned as an insert and the apply hits t_pkey: exit 4
+  // merge_constraint_conflict even under --strategy theirs, which cannot settle it, and the conflicts
+  // list is empty (no base/ours/theirs to resolve). Expected: a row conflict on key 5, which
+  // --strategy theirs settles with the branch's row.
+  it.fails('a numeric key both sides added, equal keys with different text (5.0 and 5.00) and different rows: a conflict (exit 4), not a raw unique violation', async () => {
+    const ayb = await scenario('o3_numadd', `
+      CREATE TABLE t (id numeric PRIMARY KEY, note text);
+      INSERT INTO t VALUES (1, 'one');
+    `);
+    await ayb.branch('o3na');
+    await psql('ayb_branch_o3na', `INSERT INTO t VALUES (5.0, 'theirs');`);
+    await psql('o3_numadd', `INSERT INTO t VALUES (5.00, 'ours');`);
+    const before = await fingerprint(cluster, 'o3_numadd');
+    const merged = await ayb('branch', 'merge', 'o3na', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o3_numadd')).toEqual(before);
+    // Settled theirs: the branch's row replaces main's (one row of key 5).
+    const theirs = await ayb('branch', 'merge', 'o3na', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    expect(await rows('o3_numadd', 't')).toEqual(['(1,one)', '(5.0,theirs)']);
+  });
+
+  // FAILS today, as the numeric case: exit 4 merge_constraint_conflict (t_pkey) even under
+  // --strategy theirs. Expected: a row conflict on key abc, settled theirs with the branch's row.
+  it.fails('a citext key both sides added (abc / ABC) with different rows: a conflict, not a raw unique violation', async () => {
+    const ayb = await scenario('o3_citext', `
+      CREATE EXTENSION citext;
+      CREATE TABLE t (k citext PRIMARY KEY, note text);
+      INSERT INTO t VALUES ('x', 'one');
+    `);
+    await ayb.branch('o3ci');
+    await psql('ayb_branch_o3ci', `INSERT INTO t VALUES ('abc', 'theirs');`);
+    await psql('o3_citext', `INSERT INTO t VALUES ('ABC', 'ours');`);
+    const before = await fingerprint(cluster, 'o3_citext');
+    const merged = await ayb('branch', 'merge', 'o3ci', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o3_citext')).toEqual(before);
+    const theirs = await ayb('branch', 'merge', 'o3ci', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    expect(await rows('o3_citext', 't')).toEqual(['(abc,theirs)', '(x,one)']);
+  });
+
+  // Values whose text is tricky through COPY's text format and arrays of text, compared as text on the
+  // server: both sides change different columns of the same rows (cell-wise), the databases set a
+  // foreign TimeZone, DateStyle and IntervalStyle. The expected rows: the same changes applied by hand
+  // to a copy built from the same SQL.
+  it('tricky values (numeric scale, -0, NaN, timestamptz under a foreign TimeZone, intervals, arrays of composites, domains, enums, bytea, json/jsonb, tabs, newlines, backslashes, \\., NULL vs empty) merged cell-wise by the server', async () => {
+    const setup = `
+      CREATE TYPE pair AS (a text, b int);
+      CREATE TYPE mood AS ENUM ('sad', 'ok');
+      CREATE DOMAIN pos AS int CHECK (VALUE > 0);
+      CREATE TABLE t (id int PRIMARY KEY, n numeric, f float8, ts timestamptz, iv interval, ps pair[], d pos, m mood, b bytea, j json, jb jsonb, s text, w text);
+      INSERT INTO t SELECT g, 1.5, 0, '2024-01-01 00:00:00+00', '1 day', ARRAY[ROW('x', 1)::pair], 1, 'ok', '\\x00', '{"a":1}', '{"a":1}', 'base', 'base' FROM generate_series(1, 12) g;`;
+    const theirsSql = `
+      UPDATE t SET n = 1.50 WHERE id = 1;
+      UPDATE t SET f = '-0' WHERE id = 2;
+      UPDATE t SET f = 'NaN' WHERE id = 3;
+      UPDATE t SET ts = '2024-03-31 02:30:00 Europe/Berlin' WHERE id = 4;
+      UPDATE t SET iv = '24 hours' WHERE id = 5;
+      UPDATE t SET ps = ARRAY[ROW('a"b,c\\d', NULL)::pair, ROW(NULL, 2)::pair, ROW('', 3)::pair] WHERE id = 6;
+      UPDATE t SET d = 7, m = 'sad' WHERE id = 7;
+      UPDATE t SET b = '\\x5c2e0a09000d' WHERE id = 8;
+      UPDATE t SET j = '{"a" : 1,  "a": 2}', jb = '{"b": [1, 2.50]}' WHERE id = 9;
+      UPDATE t SET s = E'tab\\there\\nnew\\\\line\\n\\\\.\\nend' WHERE id = 10;
+      UPDATE t SET s = '' WHERE id = 11;
+      UPDATE t SET s = NULL WHERE id = 12;`;
+    const oursSql = `UPDATE t SET w = 'main' WHERE id % 2 = 0; UPDATE t SET w = NULL WHERE id % 2 = 1;`;
+    // (DateStyle left alone: see the next case.)
+    const foreign = (db: string) => `ALTER DATABASE ${db} SET TimeZone = 'Pacific/Chatham'; ALTER DATABASE ${db} SET IntervalStyle = 'sql_standard'; ALTER DATABASE ${db} SET extra_float_digits = -15; ALTER DATABASE ${db} SET bytea_output = 'escape';`;
+    const ayb = await scenario('o3_vals', `${setup} ${foreign('o3_vals')}`);
+    await ayb.branch('o3v');
+    await psql('ayb_branch_o3v', `${foreign('ayb_branch_o3v')} ${theirsSql}`);
+    await psql('o3_vals', oursSql);
+    await cluster.createDatabase('o3_vals_judge');
+    await psql('o3_vals_judge', `${setup} ${oursSql} ${theirsSql}`);
+    const dry = await ayb('branch', 'merge', 'o3v', '--dry-run', '--json');
+    expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+    expect((dry.json() as Plan).tables.map((t) => [t.table, t.merged_by, t.updated, t.conflicts])).toEqual([['public.t', 'server', 12, 0]]);
+    const merged = await ayb('branch', 'merge', 'o3v', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await pinnedRows('o3_vals', 't')).toEqual(await pinnedRows('o3_vals_judge', 't'));
+  });
+
+  // FAILS today (outside the merge, found on the way): with DateStyle 'SQL, DMY' set on main's
+  // database, creating a branch fails "unexpected" (exit 1): branch-view's created_at.toISOString() on
+  // null, the control table's timestamps read in a session that does not pin DateStyle (node-pg parses
+  // ISO only). Expected: the branch is created (exit 0), as under any session settings.
+  it.fails('a branch of a database whose DateStyle is SQL, DMY is created (the control table read under the pinned settings)', async () => {
+    const ayb = await scenario('o3_dstyle', `CREATE TABLE t (id int PRIMARY KEY); ALTER DATABASE o3_dstyle SET DateStyle = 'SQL, DMY';`);
+    const created = await ayb('branch', 'create', 'o3d', '--json');
+    expect(created.exitCode, created.stdout + created.stderr).toBe(0);
+  });
+
+  it('a table the branch created (identity ALWAYS, a STORED generated column, a dropped column, a key to an old table, odd text) arrives with every row, and its identity continues after them', async () => {
+    const ayb = await scenario('o3_new', `CREATE TABLE p (id int PRIMARY KEY); INSERT INTO p VALUES (1), (2);`);
+    await ayb.branch('o3n');
+    await psql('ayb_branch_o3n', `
+      CREATE TABLE fresh (junk int, id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, p_id int REFERENCES p ON DELETE CASCADE, s text, len int GENERATED ALWAYS AS (length(s)) STORED);
+      ALTER TABLE fresh DROP COLUMN junk;
+      INSERT INTO fresh (p_id, s) VALUES (1, E'a\\tb'), (2, E'\\\\.'), (1, ''), (NULL, NULL), (2, E'x\\ny\\\\z');
+      DELETE FROM fresh WHERE id = 3;`);
+    const merged = await ayb('branch', 'merge', 'o3n', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand: the branch's rows, the generated lengths computed.
+    expect(await pinnedRows('o3_new', 'fresh')).toEqual(await pinnedRows('ayb_branch_o3n', 'fresh'));
+    expect((await pinnedRows('o3_new', 'fresh')).length).toBe(4);
+    // The identity continues after the branch's last value (5): the next row is 6, on both.
+    await psql('o3_new', `INSERT INTO fresh (p_id, s) VALUES (1, 'next');`);
+    expect((await cluster.query<{ id: number }>(`SELECT max(id) AS id FROM fresh`, [], 'o3_new')).rows[0]!.id).toBe(6);
+  });
+
+  // More than one round of 50,000 keys, keys of a composite text/int key with characters array
+  // literals and COPY escape; main changes another column of some of the same rows and deletes a row
+  // the branch never touched. The expected database: the same changes by hand on a copy.
+  it('60,010 changed rows with odd composite text keys (NULL, quotes, backslashes, braces, tabs, commas) across the 50,000-key rounds, cell-wise against main', async () => {
+    const setup = `
+      CREATE TABLE big (k text, n int, a int, b text, PRIMARY KEY (k, n));
+      INSERT INTO big SELECT 'k', g, 0, 'base' FROM generate_series(1, 60000) g;
+      INSERT INTO big SELECT x, 1, 0, 'base' FROM unnest(ARRAY['NULL', 'null', '"', '\\', '{x}', ',', E'a\\tb', E'l\\nm', ' lead', '\\.']) x;
+      INSERT INTO big VALUES ('gone', 1, 0, 'base');`;
+    const theirsSql = `UPDATE big SET a = n + 1 WHERE k <> 'gone';`;
+    const oursSql = `UPDATE big SET b = 'main' WHERE n % 1000 = 0 OR n = 1; DELETE FROM big WHERE k = 'gone';`;
+    const ayb = await scenario('o3_big', setup);
+    await ayb.branch('o3b');
+    await psql('ayb_branch_o3b', theirsSql);
+    await psql('o3_big', oursSql);
+    await cluster.createDatabase('o3_big_judge');
+    await psql('o3_big_judge', `${setup} ${oursSql} ${theirsSql}`);
+    const merged = await ayb('branch', 'merge', 'o3b', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect((merged.json() as Plan).tables.map((t) => [t.table, t.merged_by, t.updated, t.conflicts])).toEqual([['public.big', 'server', 60010, 0]]);
+    expect((await fingerprint(cluster, 'o3_big')).tables).toEqual((await fingerprint(cluster, 'o3_big_judge')).tables);
+  });
+});
