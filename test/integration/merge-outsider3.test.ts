@@ -263,4 +263,44 @@ describe('ayb branch merge: an outsider on the server-side three-way merge', () 
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
     expect(await rows('o3_bigkey', 't')).toEqual(['(1,base)', '(5000000000,big)']);
   });
+
+  // A dry run of a merge that adds a serial column, an enum value, a table, a row changed cell-wise,
+  // cascades, and a conflict settled theirs: nothing of the target moves, not a row's xmin or ctid,
+  // not a sequence (the judge: the server's own row versions and fingerprints taken before).
+  it('a dry run (with a serial column added, an enum value added and used, cascades, a conflict settled theirs) changes nothing: rows, their versions, sequences', async () => {
+    const ayb = await scenario('o3_dry', `
+      CREATE TYPE mood AS ENUM ('sad', 'ok');
+      CREATE TABLE p (id int PRIMARY KEY, m mood, note text);
+      CREATE TABLE c (id serial PRIMARY KEY, p_id int REFERENCES p ON DELETE SET NULL ON UPDATE CASCADE, note text);
+      INSERT INTO p SELECT g, 'ok', 'base' FROM generate_series(1, 5) g;
+      INSERT INTO c (p_id, note) SELECT g, 'base' FROM generate_series(1, 5) g;
+    `);
+    await ayb.branch('o3d');
+    await psql('ayb_branch_o3d', `ALTER TYPE mood ADD VALUE 'glad';`);
+    await psql('ayb_branch_o3d', `
+      ALTER TABLE p ADD COLUMN seq serial;
+      UPDATE p SET m = 'glad' WHERE id = 1; UPDATE p SET note = 'theirs' WHERE id IN (2, 3);
+      DELETE FROM p WHERE id = 4; CREATE TABLE fresh AS SELECT g AS id FROM generate_series(1, 3) g;`);
+    await psql('o3_dry', `UPDATE p SET note = 'ours' WHERE id = 3; INSERT INTO c (p_id, note) VALUES (5, 'main'); UPDATE p SET note = 'main' WHERE id = 1;`);
+    const versions = async () => (await cluster.query<{ t: string }>(
+      `SELECT string_agg(x, ' ' ORDER BY x) AS t FROM (SELECT 'p' || ctid::text || xmin::text AS x FROM p UNION ALL SELECT 'c' || ctid::text || xmin::text FROM c) v`, [], 'o3_dry')).rows[0]!.t;
+    const before = await fingerprint(cluster, 'o3_dry');
+    const seqBefore = (await cluster.query<{ t: string }>(`SELECT last_value::text || is_called::text AS t FROM c_id_seq`, [], 'o3_dry')).rows[0]!.t;
+    const v0 = await versions();
+    for (const args of [['--dry-run'], ['--dry-run', '--strategy', 'theirs']]) {
+      const dry = await ayb('branch', 'merge', 'o3d', '--json', ...args);
+      expect([0, 4], dry.stdout + dry.stderr).toContain(dry.exitCode);
+    }
+    expect(await fingerprint(cluster, 'o3_dry')).toEqual(before);
+    expect(await versions()).toBe(v0);
+    expect((await cluster.query<{ t: string }>(`SELECT last_value::text || is_called::text AS t FROM c_id_seq`, [], 'o3_dry')).rows[0]!.t).toBe(seqBefore);
+    expect((await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_enum WHERE enumlabel = 'glad'`, [], 'o3_dry')).rows[0]!.n).toBe('0');
+    // Then the merge itself, settled theirs; by hand: p 1 glad with main's note (cell-wise), p 3
+    // theirs, p 4 gone with c 4's parent set NULL, main's c 6 kept, fresh brought, seq numbered.
+    const merged = await ayb('branch', 'merge', 'o3d', '--json', '--strategy', 'theirs');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o3_dry', 'p')).toEqual(['(1,glad,main,1)', '(2,ok,theirs,2)', '(3,ok,theirs,3)', '(5,ok,base,5)']);
+    expect(await rows('o3_dry', 'c')).toEqual(['(1,1,base)', '(2,2,base)', '(3,3,base)', '(4,,base)', '(5,5,base)', '(6,5,main)']);
+    expect(await rows('o3_dry', 'fresh')).toEqual(['(1)', '(2)', '(3)']);
+  });
 });
