@@ -303,4 +303,43 @@ describe('ayb branch merge: an outsider on the server-side three-way merge', () 
     expect(await rows('o3_dry', 'c')).toEqual(['(1,1,base)', '(2,2,base)', '(3,3,base)', '(4,,base)', '(5,5,base)', '(6,5,main)']);
     expect(await rows('o3_dry', 'fresh')).toEqual(['(1)', '(2)', '(3)']);
   });
+
+  // A writer on main holds row 2 (updated, not committed) while the merge applies; it commits once the
+  // merge's session waits on it (seen in pg_stat_activity). Main's committed value must not be lost:
+  // whatever the merge's exit, row 2 holds main's value unless listed as a conflict the merge settled.
+  it('a write on main committed while the merge waits on its row lock: main\'s value not overwritten silently', async () => {
+    const ayb = await scenario('o3_conc', `CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, 'base' FROM generate_series(1, 3) g;`);
+    await ayb.branch('o3c');
+    await psql('ayb_branch_o3c', `UPDATE t SET note = 'theirs' WHERE id IN (1, 2);`);
+    const { conn } = cluster;
+    const writer = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 'o3_conc' });
+    await writer.connect();
+    try {
+      await writer.query(`BEGIN; UPDATE t SET note = 'concurrent' WHERE id = 2`);
+      const pid = (await writer.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+      const merging = ayb('branch', 'merge', 'o3c', '--json');
+      let done = false;
+      void merging.then(() => { done = true; });
+      // Wait (by observation) until some session is blocked behind the writer, or the merge ended.
+      for (;;) {
+        const { rows: blocked } = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`, [pid], 'o3_conc');
+        if (blocked[0]!.n !== '0' || done) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      await writer.query('COMMIT');
+      const merged = await merging;
+      const after = await rows('o3_conc', 't');
+      if (merged.exitCode === 0) {
+        const conflicts = (merged.json() as Plan).conflicts;
+        // Applied with no conflict listed: main's committed change of row 2 must still be there.
+        expect(conflicts, merged.stdout).toEqual([]);
+        expect(after).toEqual(['(1,theirs)', '(2,concurrent)', '(3,base)']);
+      } else {
+        // Refused: nothing applied, main's write kept.
+        expect(after, merged.stdout + merged.stderr).toEqual(['(1,base)', '(2,concurrent)', '(3,base)']);
+      }
+    } finally {
+      await writer.end();
+    }
+  });
 });
