@@ -1,3 +1,6 @@
+import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -341,5 +344,37 @@ describe('ayb branch merge: an outsider on the server-side three-way merge', () 
     } finally {
       await writer.end();
     }
+  });
+
+  // Cell-wise conflicts resolved row by row through --conflicts: ours, theirs, and an object of values
+  // holding a tab, a newline, a backslash and a null; a column only the branch changed in a conflicting
+  // row still merges. Expected rows by hand.
+  it('--conflicts file: resolutions ours, theirs and an object (tab, newline, backslash, null) on cell-wise conflicts', async () => {
+    const ayb = await scenario('o3_res', `CREATE TABLE t (id int PRIMARY KEY, a text, b text, c int); INSERT INTO t SELECT g, 'a', 'b', 1 FROM generate_series(1, 4) g;`);
+    await ayb.branch('o3r');
+    await psql('ayb_branch_o3r', `UPDATE t SET a = 't1' WHERE id = 1; UPDATE t SET a = 't2', b = 't2', c = 20 WHERE id = 2; UPDATE t SET b = 't3' WHERE id = 3; UPDATE t SET c = 40 WHERE id = 4;`);
+    await psql('o3_res', `UPDATE t SET a = 'o1' WHERE id = 1; UPDATE t SET a = 'o2', b = 'o2' WHERE id = 2; UPDATE t SET b = 'o3' WHERE id = 3; UPDATE t SET a = 'o4' WHERE id = 4;`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'o3-res-'));
+    const file = path.join(dir, 'conflicts.json');
+    const before = await fingerprint(cluster, 'o3_res');
+    const first = await ayb('branch', 'merge', 'o3r', '--conflicts', file);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o3_res')).toEqual(before);
+    const doc = JSON.parse(await readFile(file, 'utf8')) as { conflicts: { key: Record<string, string>; resolution: unknown }[] };
+    expect(doc.conflicts.map((c) => Object.values(c.key)[0]).sort()).toEqual(['1', '2', '3']);
+    for (const c of doc.conflicts) {
+      const id = String(Object.values(c.key)[0]);
+      c.resolution = id === '1' ? 'ours' : id === '3' ? 'theirs' : { a: 'x\ty\nz\\', b: null };
+    }
+    await writeFile(file, JSON.stringify(doc));
+    const second = await ayb('branch', 'merge', 'o3r', '--conflicts', file);
+    expect(second.exitCode, second.stdout + second.stderr).toBe(0);
+    const got = (await cluster.query<{ id: number; a: string | null; b: string | null; c: number }>(`SELECT id, a, b, c FROM t ORDER BY id`, [], 'o3_res')).rows;
+    expect(got).toEqual([
+      { id: 1, a: 'o1', b: 'b', c: 1 },
+      { id: 2, a: 'x\ty\nz\\', b: null, c: 20 },
+      { id: 3, a: 'a', b: 't3', c: 1 },
+      { id: 4, a: 'o4', b: 'b', c: 40 },
+    ]);
   });
 });
