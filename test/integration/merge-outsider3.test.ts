@@ -377,4 +377,27 @@ describe('ayb branch merge: an outsider on the server-side three-way merge', () 
       { id: 4, a: 'o4', b: 'b', c: 40 },
     ]);
   });
+
+  // An identity ALWAYS key on an old table (rows inserted on both sides), a STORED generated column
+  // main added, a CHECK main added that one of the branch's rows breaks (refused, nothing applied),
+  // then that row fixed on the branch: merged, the generated column computed from the merged values.
+  it('identity ALWAYS rows added on both sides, a generated column and a CHECK main added: refused whole, then merged with the generated values by hand', async () => {
+    const ayb = await scenario('o3_ident', `CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int, s text); INSERT INTO t (a, s) VALUES (1, 'x'), (2, 'y');`);
+    await ayb.branch('o3i');
+    await psql('ayb_branch_o3i', `INSERT INTO t (id, a, s) OVERRIDING SYSTEM VALUE VALUES (10, 10, 'theirs'); UPDATE t SET a = -5 WHERE id = 1;`);
+    await psql('o3_ident', `ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED; ALTER TABLE t ADD CONSTRAINT a_pos CHECK (a > 0); INSERT INTO t (a, s) VALUES (3, 'ours'); UPDATE t SET s = 'main' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o3_ident');
+    const refused = await ayb('branch', 'merge', 'o3i', '--json');
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
+    expect(refused.stdout + refused.stderr).toContain('a_pos');
+    expect(await fingerprint(cluster, 'o3_ident')).toEqual(before);
+    await psql('ayb_branch_o3i', `UPDATE t SET a = 5 WHERE id = 1;`);
+    const merged = await ayb('branch', 'merge', 'o3i', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o3_ident', 't')).toEqual(['(1,5,main,10)', '(10,10,theirs,20)', '(2,2,y,4)', '(3,3,ours,6)']);
+    // The identity: main's position (3) kept, not moved back to the branch's (2; its row 10 came with
+    // OVERRIDING SYSTEM VALUE and moved no sequence): the next row is 4, as on main before the merge.
+    await psql('o3_ident', `INSERT INTO t (a, s) VALUES (7, 'next');`);
+    expect((await cluster.query<{ id: number }>(`SELECT id FROM t WHERE s = 'next'`, [], 'o3_ident')).rows[0]!.id).toBe(4);
+  });
 });
