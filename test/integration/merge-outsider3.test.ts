@@ -14,7 +14,7 @@ import { mergeHarness } from '../helpers/merge-scenario.js';
  * result is written here by hand, or built by applying the same changes by hand to a copy and compared
  * by fingerprints of ordered rows, never read through ayb.
  */
-describe('ayb branch merge: an outsider on the server-side three-way merge', () => {
+describe.concurrent('ayb branch merge: an outsider on the server-side three-way merge', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -174,7 +174,7 @@ describe('ayb branch merge: an outsider on the server-side three-way merge', () 
   // ISO only). Expected: the branch is created (exit 0), as under any session settings.
   it.fails('a branch of a database whose DateStyle is SQL, DMY is created (the control table read under the pinned settings)', async () => {
     const ayb = await scenario('o3_dstyle', `CREATE TABLE t (id int PRIMARY KEY); ALTER DATABASE o3_dstyle SET DateStyle = 'SQL, DMY';`);
-    const created = await ayb('branch', 'create', 'o3d', '--json');
+    const created = await ayb('branch', 'create', 'o3ds', '--json');
     expect(created.exitCode, created.stdout + created.stderr).toBe(0);
   });
 
