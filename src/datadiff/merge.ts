@@ -1,5 +1,4 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
 import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
@@ -9,7 +8,7 @@ import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from '
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
-import { tableDml } from './sql.js';
+import { tableDml, triggerStatements } from './sql.js';
 
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
 export { Stage } from './merge-stage.js';
@@ -153,8 +152,6 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
 }
 
-const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-
 /**
  * The statements that apply a plan to the target once migrated (`after`: its catalog then), in the
  * session holding the staging table: user triggers held off by name; rows of tables without a key
@@ -173,7 +170,8 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const lift = await swapPlan(client, touched, order, unique);
   const statements = stagedStatements(touched, after, unique, lift.swapped);
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => t.triggers.map((g) => `ALTER TABLE ${qualified(t)} ${verb} TRIGGER ${quoteIdent(g)}`));
+  // Back on in the mode each had (ENABLE ALWAYS / REPLICA: a bare ENABLE would make them ordinary).
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => triggerStatements(t, verb));
   const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));
