@@ -84,7 +84,7 @@ export async function startPooler(options: PoolerOptions): Promise<Pooler> {
     'pool_mode = transaction',
     'max_client_conn = 500',
     'default_pool_size = 20',
-    'ignore_startup_parameters = extra_float_digits',
+    'ignore_startup_parameters = extra_float_digits,options',
     `logfile = ${path.join(dir, 'pgbouncer.log')}`,
     `pidfile = ${path.join(dir, 'pgbouncer.pid')}`,
     '',

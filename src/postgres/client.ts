@@ -32,6 +32,9 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/** Settings every session of ayb's starts with, in its start-up packet (no round trip). */
+export const AYB_SESSION_OPTIONS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres';
+
 export function clientConfig(info: ConnInfo): pg.ClientConfig {
   const ssl = info.params.sslmode;
   return {
@@ -41,8 +44,10 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
     password: info.password,
     database: info.database,
     application_name: info.params.application_name ?? 'ayb',
-    // Server settings for the session (`-c name=value …`), as libpq's `options`.
-    options: info.params.options,
+    // Server settings for the session (`-c name=value …`), as libpq's `options`; then ayb's own, last
+    // so that they win: DateStyle and IntervalStyle as node-pg parses them (a database or role set
+    // to `SQL, DMY` would otherwise make every date ayb reads, its own records' included, unreadable).
+    options: [info.params.options, AYB_SESSION_OPTIONS].filter(Boolean).join(' '),
     connectionTimeoutMillis: Number(info.params.connect_timeout ?? 10) * 1000,
     ssl: ssl && ssl !== 'disable' && ssl !== 'allow' && ssl !== 'prefer'
       ? { rejectUnauthorized: ssl === 'verify-full' || ssl === 'verify-ca' }

@@ -168,11 +168,11 @@ describe.concurrent('ayb branch merge: an outsider on the server-side three-way 
     expect(await pinnedRows('o3_vals', 't')).toEqual(await pinnedRows('o3_vals_judge', 't'));
   });
 
-  // FAILS today (outside the merge, found on the way): with DateStyle 'SQL, DMY' set on main's
-  // database, creating a branch fails "unexpected" (exit 1): branch-view's created_at.toISOString() on
-  // null, the control table's timestamps read in a session that does not pin DateStyle (node-pg parses
-  // ISO only). Expected: the branch is created (exit 0), as under any session settings.
-  it.fails('a branch of a database whose DateStyle is SQL, DMY is created (the control table read under the pinned settings)', async () => {
+  // Found on the way (outside the merge), failed before the fix: with DateStyle 'SQL, DMY' set on main's
+  // database, creating a branch failed "unexpected" (exit 1): branch-view's created_at.toISOString() on
+  // null, the control table's timestamps read in a session that did not pin DateStyle (node-pg parses
+  // ISO only). Every session of ayb's now starts with DateStyle and IntervalStyle pinned (client.ts).
+  it('a branch of a database whose DateStyle is SQL, DMY is created (the control table read under the pinned settings)', async () => {
     const ayb = await scenario('o3_dstyle', `CREATE TABLE t (id int PRIMARY KEY); ALTER DATABASE o3_dstyle SET DateStyle = 'SQL, DMY';`);
     const created = await ayb('branch', 'create', 'o3ds', '--json');
     expect(created.exitCode, created.stdout + created.stderr).toBe(0);
