@@ -22,9 +22,10 @@ import { parseDuration } from '../core/duration.js';
  * server although its client is gone. ayb's session holds the `refusing` advisory lock shared for
  * the whole time (maintenance.ts); the guard takes it exclusively, which waits for exactly that.
  * Then it allows connections to each of the databases that still refuses them. A server that is
- * down (restarting, out of disk) is tried again every second for `AYB_GUARD_WINDOW` (default 15
- * minutes). Should the guard give up, or be killed too, ayb's note (refusal-record.ts) stays, and the
- * next ayb command that finds the database refusing connections allows them (recoverRefusal).
+ * down (restarting, out of disk) is tried again every second (`AYB_GUARD_INTERVAL`) for
+ * `AYB_GUARD_WINDOW` (default 15 minutes). Should the guard give up, or be killed too, ayb's note
+ * (refusal-record.ts) stays, and the next ayb command that finds the database refusing
+ * connections allows them (recoverRefusal).
  */
 interface ConnectionGuard {
   /** ayb allowed connections again itself (`allowed`): the guard just exits. Otherwise it does it. */
@@ -40,6 +41,7 @@ const waitSql = process.env.AYB_GUARD_WAIT_SQL;
 const lockName = process.env.AYB_GUARD_LOCK;
 const record = process.env.AYB_GUARD_RECORD;
 const windowMs = Number(process.env.AYB_GUARD_WINDOW_MS);
+const intervalMs = Number(process.env.AYB_GUARD_INTERVAL_MS);
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => { input += chunk; });
@@ -75,7 +77,7 @@ process.stdin.on('end', async () => {
       } catch {}
     }
     if (Date.now() >= deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 });
 `;
@@ -87,11 +89,28 @@ export function guardWindowMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
+ * How long a guard waits between two tries: `AYB_GUARD_INTERVAL`, a duration or a number of
+ * milliseconds (`200ms`, which the tests use so as not to wait a second a try), default 1 second.
+ */
+export function guardIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.AYB_GUARD_INTERVAL?.trim();
+  if (!text) return 1_000;
+  const ms = /^(\d+)ms$/i.exec(text);
+  return ms ? Number(ms[1]) : parseDuration(text, 'AYB_GUARD_INTERVAL');
+}
+
+/**
  * Starts a guard for `databases` on the main database's server: once ayb is gone, it waits for the
  * sessions holding the refusing lock of `lockName` to end, then allows connections to each of
  * `databases` that refuses them.
  */
-function startConnectionGuard(main: ConnInfo, lockName: string, databases: readonly string[], record: string | undefined, windowMs: number): ConnectionGuard {
+function startConnectionGuard(
+  main: ConnInfo,
+  lockName: string,
+  databases: readonly string[],
+  record: string | undefined,
+  timing: { readonly windowMs: number; readonly intervalMs: number },
+): ConnectionGuard {
   // The maintenance databases ayb itself connects to (see connectMaintenance).
   const configs = ['postgres', 'template1'].map((db) => ({ ...clientConfig(withDatabase(main, db)), application_name: 'ayb connection guard' }));
   const child = spawn(process.execPath, ['-e', GUARD_SCRIPT], {
@@ -106,7 +125,8 @@ function startConnectionGuard(main: ConnInfo, lockName: string, databases: reado
       AYB_GUARD_LOCK: lockName,
       AYB_GUARD_WAIT_SQL: WAIT_FOR_REFUSING_SESSIONS_SQL,
       AYB_GUARD_RECORD: record ?? '',
-      AYB_GUARD_WINDOW_MS: String(windowMs),
+      AYB_GUARD_WINDOW_MS: String(timing.windowMs),
+      AYB_GUARD_INTERVAL_MS: String(timing.intervalMs),
     },
   });
   // Neither the guard nor its pipe keeps ayb running; a guard that failed to start just is not there.
@@ -142,9 +162,9 @@ export async function refuseConnections(
   guarded: readonly string[],
   log?: (line: string) => void,
 ): Promise<Refusal> {
-  const window = guardWindowMs();
+  const timing = { windowMs: guardWindowMs(), intervalMs: guardIntervalMs() };
   const record = refusalRecordPath(main, database);
-  const guard = startConnectionGuard(main, database, guarded, record, window);
+  const guard = startConnectionGuard(main, database, guarded, record, timing);
   try {
     await holdRefusingLock(maint, database);
     // Noted once the lock is held, so a note whose lock is free was left by a process that is gone.

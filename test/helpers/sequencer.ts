@@ -5,29 +5,30 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 /**
  * Seconds each file took in one run of the whole suite (3 workers, 2 cores, 2026-12-07, on a machine
  * busy with other work: times scaled by 0.44, the ratio of a quiet clean-clone run's), files over 15 s;
- * files added after that run estimated by hand from runs of their own; only their order matters. Refresh from the JSON reporter
+ * the ten heaviest taken from a later clean-clone run (vitest 903 s), disconnect-guard scaled by
+ * its cut (87 s -> 25 s alone, once its guard retried every 200 ms); files added after that run
+ * estimated by hand from runs of their own; only their order matters. Refresh from the JSON reporter
  * (`--reporter=json`) when a file grows or shrinks a lot; a file missing here is estimated (see
  * estimate below).
  */
 export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
-  'test/integration/masking-attack.test.ts': 132,
-  'test/integration/copy-access-attack.test.ts': 129,
-  'test/integration/merge-exact.test.ts': 107,
+  'test/integration/masking-attack.test.ts': 125,
+  'test/integration/copy-access-attack.test.ts': 117,
+  'test/integration/data-diff-attack.test.ts': 100,
   'test/integration/recovery.test.ts': 99,
-  'test/integration/history-gaps.test.ts': 94,
+  'test/integration/merge-exact.test.ts': 89,
   'test/integration/expiry.test.ts': 89,
+  'test/integration/history-gaps.test.ts': 87,
+  'test/integration/merge-outsider2.test.ts': 85,
   'test/integration/data-diff-outsider.test.ts': 82,
-  'test/integration/history.test.ts': 81,
-  'test/integration/data-diff-attack.test.ts': 69,
-  'test/integration/diff-roundtrip.test.ts': 62,
-  'test/integration/merge-outsider2.test.ts': 60,
+  'test/integration/diff-roundtrip.test.ts': 76,
+  'test/integration/merge-attack.test.ts': 72,
+  'test/integration/history.test.ts': 66,
   'test/integration/strategy.test.ts': 56,
-  'test/integration/disconnect-guard.test.ts': 54,
   'test/integration/errors.test.ts': 51,
   'test/integration/diff-attack.test.ts': 48,
   'test/integration/from-credentials.test.ts': 48,
   'test/integration/start.test.ts': 47,
-  'test/integration/merge-attack.test.ts': 44,
   'test/integration/merge-outsider.test.ts': 44,
   'test/integration/snapshots.test.ts': 40,
   'test/integration/first-hour-2.test.ts': 40,
@@ -40,6 +41,7 @@ export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   'test/integration/concurrency.test.ts': 30,
   'test/integration/diff-from-empty.test.ts': 29,
   'test/integration/interrupts.test.ts': 28,
+  'test/integration/disconnect-guard.test.ts': 27,
   'test/integration/data-diff.test.ts': 27,
   'test/integration/branch-tree.test.ts': 27,
   'test/integration/reset.test.ts': 27,

@@ -22,6 +22,7 @@ import { allowsConnections, connectionGuards, waitingOnLock } from '../helpers/r
 describe('--disconnect when the server goes away', () => {
   let cluster: TestCluster;
   let stateDir: string;
+  let configDir: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
@@ -29,7 +30,12 @@ describe('--disconnect when the server goes away', () => {
     await cluster.createDatabase('app');
     await cluster.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items VALUES (1)', [], 'app');
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'ayb-state-'));
-    env = { AYB_DATABASE_URL: cluster.url('app'), AYB_STATE_DIR: stateDir };
+    // The guard tries every 200 ms instead of every second, so counting its tries takes no long wait.
+    env = { AYB_DATABASE_URL: cluster.url('app'), AYB_STATE_DIR: stateDir, AYB_GUARD_INTERVAL: '200ms' };
+    // A create whose server stopped under it waits 1 s (not the default 30 s) for the server to
+    // come back before it gives up removing its partial branch: the server stays down here anyway.
+    configDir = await mkdtemp(path.join(os.tmpdir(), 'ayb-config-'));
+    await writeFile(path.join(configDir, 'ayb.toml'), '[branching]\nreconnect_timeout = "1s"\n');
     expect((await runCli(['branch', 'list'], { env })).exitCode).toBe(0);
   });
   // A test that failed with the server stopped leaves it running again for the next.
@@ -39,6 +45,7 @@ describe('--disconnect when the server goes away', () => {
   afterAll(async () => {
     await cluster?.stop();
     await rm(stateDir, { recursive: true, force: true });
+    await rm(configDir, { recursive: true, force: true });
   });
 
   /** ayb's notes of databases it made refuse connections (src/postgres/refusal-record.ts). */
@@ -54,7 +61,7 @@ describe('--disconnect when the server goes away', () => {
    */
   async function stopServerMidCopy(name: string, extraEnv: Record<string, string> = {}) {
     const gate = await holdDatabaseGate(cluster, 'app');
-    const create = spawnCli(['branch', 'create', name, '--disconnect', '--strategy', 'template'], { env: { ...env, ...extraEnv } });
+    const create = spawnCli(['branch', 'create', name, '--disconnect', '--strategy', 'template'], { env: { ...env, ...extraEnv }, cwd: configDir });
     try {
       await waitUntil('the copy to wait at the gate', async () => (await waitingOnLock(cluster, 'CREATE DATABASE')).length === 1);
       expect(await allowsConnections(cluster, 'app')).toBe(false);

@@ -2,7 +2,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientConfig } from '../../src/postgres/client.js';
+import { withDatabase } from '../../src/postgres/conninfo.js';
+import { quoteIdent } from '../../src/postgres/quote.js';
 import { runCli } from '../helpers/cli.js';
 import { jsonError } from '../helpers/cli-errors.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -66,17 +70,29 @@ describe('masking attack', () => {
   const fromArgs = (where: string) => (where === 'in place' ? [] : ['--from', cluster.url('app').replace('127.0.0.1', 'localhost')]);
   const databaseExists = async (name: string) => (await q(`SELECT 1 FROM pg_database WHERE datname = '${name}'`, 'postgres')).length > 0;
 
+  /**
+   * Main `app` as a case starts it: the databases of the case before dropped, `app` copied from
+   * `app_base` (BASE, made once in beforeAll), then `extra` run in it. One session for the drops
+   * and the copy, one for `extra`.
+   */
   async function fresh(extra: string) {
     await writeFile(path.join(dir, 'ayb.toml'), RULES);
-    for (const { datname } of await q<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'ayb\\_%'", 'postgres')) {
-      await cluster.query(`DROP DATABASE ${datname} WITH (FORCE)`, [], 'postgres');
+    const client = new pg.Client(clientConfig(withDatabase(cluster.conn, 'postgres')));
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'ayb\\_%'");
+      for (const { datname } of rows) await client.query(`DROP DATABASE ${quoteIdent(datname)} WITH (FORCE)`);
+      await client.query('CREATE DATABASE app TEMPLATE app_base');
+    } finally {
+      await client.end();
     }
-    await cluster.createDatabase('app');
-    await cluster.query(BASE + extra, [], 'app');
+    if (extra.trim()) await cluster.query(extra, [], 'app');
   }
 
   beforeAll(async () => {
     cluster = await startTestCluster();
+    await cluster.createDatabase('app_base');
+    await cluster.query(BASE, [], 'app_base');
     dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-mask-attack-'));
     await writeFile(path.join(dir, 'ayb.toml'), RULES);
     env = { AYB_DATABASE_URL: cluster.url('app'), AYB_MASKING_SECRET: SECRET };
