@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { expect } from 'vitest';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'run.js');
@@ -32,11 +33,29 @@ function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
+/**
+ * Opt-in measure of what the CLI calls cost: with AYB_TEST_CLI_LOG=<file> in the test process, each
+ * CLI process appends a line of JSON to <file> on exit (test file, argv[0..1], exit code, its own CPU
+ * and wall time; test/helpers/cli-cpu-preload.mjs). Off, the command line is exactly `node bin/run.js`.
+ * Sum it with `node tools/suite/cli-cost.mjs <file>`.
+ */
+function costLog(args: readonly string[]): { nodeArgs: string[]; env: Record<string, string> } {
+  const file = process.env.AYB_TEST_CLI_LOG;
+  if (!file) return { nodeArgs: [], env: {} };
+  const testPath = expect.getState().testPath ?? '';
+  const tag = { file: path.relative(REPO_ROOT, testPath), command: args.slice(0, 2).join(' ') };
+  return {
+    nodeArgs: ['--import', pathToFileURL(path.join(REPO_ROOT, 'test', 'helpers', 'cli-cpu-preload.mjs')).href],
+    env: { AYB_TEST_CLI_LOG_FILE: path.resolve(file), AYB_TEST_CLI_LOG_TAG: JSON.stringify(tag) },
+  };
+}
+
 /** Starts the built CLI (`bin/run.js`, compiled from src/ by `npm run build`) as a user would. */
 export function spawnCli(args: readonly string[], options: CliOptions = {}): ResultPromise<{ reject: false }> {
-  return execa('node', [BIN, ...args], {
+  const cost = costLog(args);
+  return execa('node', [...cost.nodeArgs, BIN, ...args], {
     reject: false,
-    env: cleanEnv(options.env),
+    env: { ...cleanEnv(options.env), ...cost.env },
     extendEnv: true,
     cwd: options.cwd ?? REPO_ROOT,
     input: options.input,

@@ -7,7 +7,9 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * busy with other work: times scaled by 0.44, the ratio of a quiet clean-clone run's), files over 15 s;
  * the ten heaviest taken from a later clean-clone run (vitest 903 s), disconnect-guard scaled by
  * its cut (87 s -> 25 s alone, once its guard retried every 200 ms); files added after that run
- * estimated by hand from runs of their own; only their order matters. Refresh from the JSON reporter
+ * estimated by hand from runs of their own (merge-refactions and merge-server: alone with --maxWorkers=1,
+ * times 0.30, the ratio of merge-exact's clean-clone figure to its own run alone in the same hour);
+ * only their order matters. Refresh from the JSON reporter
  * (`--reporter=json`) when a file grows or shrinks a lot; a file missing here is estimated (see
  * estimate below).
  */
@@ -38,6 +40,7 @@ export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   'test/integration/help.test.ts': 35,
   'test/integration/data-diff-exact.test.ts': 34,
   'test/integration/masking-init.test.ts': 33,
+  'test/integration/merge-refactions.test.ts': 32,
   'test/integration/concurrency.test.ts': 30,
   'test/integration/diff-from-empty.test.ts': 29,
   'test/integration/interrupts.test.ts': 28,
@@ -51,6 +54,7 @@ export const MEASURED_SECONDS: Readonly<Record<string, number>> = {
   'test/integration/history-carries.test.ts': 22,
   'test/integration/server.test.ts': 22,
   'test/integration/secrets.test.ts': 21,
+  'test/integration/merge-server.test.ts': 21,
   'test/integration/history-access.test.ts': 20,
   'test/integration/data-diff-snapshot.test.ts': 18,
   'test/integration/diff-cli.test.ts': 17,

@@ -12,7 +12,9 @@ import { mergeHarness } from '../helpers/merge-scenario.js';
  * changed is a conflict (exit 4, nothing applied); settled theirs, the rows end as an update in
  * place would leave them.
  */
-describe('ayb branch merge: referential actions on key updates', () => {
+// The scenarios are independent (each its own database and branch; none changes a role or anything
+// else the cluster shares), so a few run at a time.
+describe.concurrent('ayb branch merge: referential actions on key updates', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
     cluster = await startTestCluster();

@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { fingerprint } from '../helpers/fingerprint.js';
-import { runPsql } from '../helpers/pagila.js';
+import { mergeHarness } from '../helpers/merge-scenario.js';
 
 /**
  * Issue 25 item 7: the three-way comparison on the target's server. Per shape, which path merged the
  * table (`merged_by`: `server`, set-based; `ayb`, the Node path kept as a fallback), and the result,
  * judged against a database where the same SQL was run by hand (fingerprints), or hand-computed rows.
  */
-describe('ayb branch merge: the three-way comparison on the server', () => {
+// The cases are independent (each its own databases and branch; none changes a role or anything
+// else the cluster shares), so a few run at a time. The branches are made through ayb's library, in
+// this process (set-up: what is checked is the merge, run as the CLI a user runs).
+describe.concurrent('ayb branch merge: the three-way comparison on the server', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
@@ -19,15 +21,7 @@ describe('ayb branch merge: the three-way comparison on the server', () => {
     await cluster?.stop();
   });
 
-  const scenario = async (database: string, sql: string) => {
-    await cluster.createDatabase(database);
-    await runPsql(cluster, database, { sql });
-    const env = { AYB_DATABASE_URL: cluster.url(database), AYB_LOCK_TIMEOUT: '5s' };
-    return (...args: string[]) => runCli(args, { env });
-  };
-  const rows = async (database: string, table: string) =>
-    (await cluster.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text`, [], database)).rows.map((r) => r.t);
-  const psql = (database: string, sql: string) => runPsql(cluster, database, { sql });
+  const { scenario, rows, psql } = mergeHarness(() => cluster);
   type Plan = { tables: { table: string; inserted: number; updated: number; deleted: number; conflicts: number; merged_by: string }[]; conflicts: { table: string; key: Record<string, string>; columns: string[]; base: unknown; our: unknown; their: unknown }[] };
 
   /** Builds the expected target independently: the schema, then the branch's SQL, then main's, by hand. */
@@ -61,7 +55,7 @@ describe('ayb branch merge: the three-way comparison on the server', () => {
       UPDATE tag SET name = name || ' (main)' WHERE n % 7 = 0 AND n % 9 <> 0 AND n % 4 <> 0;
     `;
     const ayb = await scenario('s_keyed', SCHEMA);
-    expect((await ayb('branch', 'create', 'k', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('k');
     await psql('ayb_branch_k', BRANCH);
     await psql('s_keyed', MAIN);
     const want = await expected('s_keyed_expected', SCHEMA, BRANCH, MAIN);
@@ -89,7 +83,7 @@ describe('ayb branch merge: the three-way comparison on the server', () => {
       CREATE TABLE t (id int PRIMARY KEY, a text, b text);
       INSERT INTO t VALUES (1, 'a1', 'b1'), (2, 'a2', 'b2'), (3, 'a3', 'b3'), (4, 'a4', 'b4');
     `);
-    expect((await ayb('branch', 'create', 'c', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('c');
     // 1: both set a, differently (conflict on a; b merges); 2: branch deletes, main changes (conflict);
     // 3: both set b alike (no conflict); 5: both add, differently (conflict on a).
     await psql('ayb_branch_c', `UPDATE t SET a = 'A1 branch', b = 'B1 branch' WHERE id = 1; DELETE FROM t WHERE id = 2; UPDATE t SET b = 'same' WHERE id = 3; INSERT INTO t VALUES (5, 'a5 branch', 'b5');`);
@@ -117,7 +111,7 @@ describe('ayb branch merge: the three-way comparison on the server', () => {
       INSERT INTO m VALUES (1, 1.50, 'x'), (2, 2.25, 'y');
       INSERT INTO e VALUES (1, 'ok'), (2, 'sad');
     `);
-    expect((await ayb('branch', 'create', 'r', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('r');
     await psql('ayb_branch_r', `
       ALTER TABLE m ALTER COLUMN amount TYPE numeric(14,4); UPDATE m SET note = 'branch' WHERE id = 2;
       CREATE TYPE mood AS ENUM ('ok', 'sad', 'glad'); ALTER TABLE e ALTER COLUMN mood TYPE mood USING mood::mood; UPDATE e SET mood = 'glad' WHERE id = 2;
@@ -136,7 +130,7 @@ describe('ayb branch merge: the three-way comparison on the server', () => {
 
   it('rows of a table the branch created are copied server to server; a table without a key merges in ayb', async () => {
     const ayb = await scenario('s_new', `CREATE TABLE bag (v text); INSERT INTO bag VALUES ('a'), ('a'), ('b');`);
-    expect((await ayb('branch', 'create', 'n', '--keep-base')).exitCode).toBe(0);
+    await ayb.branch('n');
     await psql('ayb_branch_n', `
       CREATE TABLE fresh (id int PRIMARY KEY, s text); INSERT INTO fresh SELECT i, E'line\\n' || i FROM generate_series(1, 1500) i;
       INSERT INTO bag VALUES ('c'); DELETE FROM bag WHERE v = 'b';
