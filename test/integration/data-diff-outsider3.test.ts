@@ -62,8 +62,9 @@ describe('ayb branch diff --data: outsider attack 3', () => {
     await cluster.createDatabase('app');
     await cluster.query(MAIN_SQL, [], 'app');
     h = await dataDiffHarness(cluster, {
-      foreign: ["DateStyle = 'SQL, DMY'", "IntervalStyle = 'sql_standard'", 'extra_float_digits = -10'],
-      otherForeign: ["TimeZone = 'Asia/Kathmandu'", "bytea_output = 'escape'", 'search_path = "Odd ""S"" chema", public', "DateStyle = 'German'"],
+      foreign: ["DateStyle = 'SQL, DMY'", "IntervalStyle = 'sql_standard'", 'extra_float_digits = -10', "lc_monetary = 'C.utf8'"],
+      otherForeign: ["TimeZone = 'Asia/Kathmandu'", "bytea_output = 'escape'", 'search_path = "Odd ""S"" chema", public', "DateStyle = 'German'",
+        'standard_conforming_strings = off', 'array_nulls = off', 'xmloption = document'],
     });
   });
   afterAll(async () => {
