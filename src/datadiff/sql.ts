@@ -3,6 +3,7 @@ import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
+import { valueText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -45,7 +46,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
   const equality = keyEquality(table, plan);
   const join = plan.key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
-  const sql = `SELECT ${plan.columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
+  const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
@@ -113,7 +114,7 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
 
   if (plan.match === 'rows') {
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
     return {
       table,
       inserts: diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => insert(row))),
@@ -335,7 +336,7 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${noted(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
     let i = 0;
     for (const row of diff.removed) {
       const copies = diff.removedCount![i++];
@@ -583,7 +584,7 @@ async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys
   const table = side.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const equality = keyEquality(table, plan);
-  const value = (c: string) => `coalesce(pg_catalog.quote_literal(t.${quoteIdent(c)}::text) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
+  const value = (c: string) => `coalesce(pg_catalog.quote_literal(${valueText(`t.${quoteIdent(c)}`)}) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
   const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
   const join = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} (k.v ->> ${i})::${typeOf(c)}`).join(' AND ');
   const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
