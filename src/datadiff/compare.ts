@@ -2,6 +2,7 @@ import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
+import { valueText } from './value-text.js';
 
 export { compareTuples, type KeyTuple };
 
@@ -288,7 +289,7 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
  */
 const keyJson = (plan: TablePlan) => (plan.key.length === 0
   ? "'[]'"
-  : `'[' || ${plan.key.map((c) => `coalesce(pg_catalog.to_json(${col(c)}::text)::text, 'null')`).join(" || ',' || ")} || ']'`);
+  : `'[' || ${plan.key.map((c) => `coalesce(pg_catalog.to_json(${valueText(col(c))})::text, 'null')`).join(" || ',' || ")} || ']'`);
 
 /**
  * Reads the rows of some differing buckets on both sides, each side's reply ONE text value of lines

@@ -6,6 +6,7 @@ import { keyObject } from './data-diff.js';
 import { STAGE, type StagedTable } from './merge-stage.js';
 import type { KeyedPreview } from './merge-rows.js';
 import { type Change, type MergeConflict, type MergeInput, settle, type Values } from './merge-types.js';
+import { valueText } from './value-text.js';
 
 /**
  * A digest of a query's rows, whatever their order (a multiset: duplicates count), computed by the
@@ -84,7 +85,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
     const own = staged.find((t) => tableId(t.table) === tableId(child) && JSON.stringify(t.key) === JSON.stringify(childKey));
     const masks = own ? fk.child_columns.map((c) => own.writable.indexOf(c) + 1) : [];
     const handled = own
-      ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k = ARRAY[${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
+      ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k = ARRAY[${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')}]
            AND (h.op IN ('d', 'k')${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`
       : 'false';
     const join = del.key.map((k, i) => `p.${quoteIdent(k)} = d.k[${i + 1}]::${typeOf(parent, k)}`).join(' AND ');
@@ -98,7 +99,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
     for (const op of ops) {
       const which = op === 'd' ? `d.op IN ('d', 'k')`
         : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
-      const query = (where: string) => `SELECT ${del.key.map((k) => `p.${quoteIdent(k)}::text`).join(', ')}, json_build_array(${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
+      const query = (where: string) => `SELECT ${del.key.map((k) => valueText(`p.${quoteIdent(k)}`)).join(', ')}, json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}
                     WHERE d.tab = ${del.tab} AND ${where}`;
@@ -117,7 +118,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       if (childBase && compared.length > 0) {
         const bjoin = childKey.map((c, i) => `c.${quoteIdent(c)} = k.c${i}::${typeOf(child, c)}`).join(' AND ');
         const { rows: baseRows } = await base.client.query({
-          text: `SELECT json_build_array(${childKey.map((c) => `c.${quoteIdent(c)}::text`).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text
+          text: `SELECT json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text
                    FROM ${qualified(child)} c JOIN unnest(${childKey.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${childKey.map((_, i) => `c${i}`).join(', ')}) ON ${bjoin}`,
           values: childKey.map((_, i) => children.map((c) => c.childKey[i])),
           rowMode: 'array',

@@ -5,6 +5,7 @@ import { keyObject } from './data-diff.js';
 import type { Stage, StagedTable } from './merge-stage.js';
 import { keyEquality } from './sql.js';
 import { type Change, type MergeConflict, type MergeInput, type Resolution, settle, takesTheirs, type Values } from './merge-types.js';
+import { valueText } from './value-text.js';
 
 /** Keys whose rows are read and merged at a time. */
 const MERGE_CHUNK = 5000;
@@ -62,7 +63,7 @@ export async function backfilled(theirs: Side, tb: DataTable, tx: DataTable, pla
   );
   const perRow = defaults.some((d) => d.volatile || d.identity);
   const condition = perRow ? 'true' : defaults.map((d) => `${quoteIdent(d.name)} IS DISTINCT FROM ${d.expr ?? 'NULL'}`).join(' OR ');
-  const { rows } = await theirs.client.query({ text: `SELECT ${plan.key.map((k) => `${quoteIdent(k)}::text`).join(', ')} FROM ${qualified(tx)} WHERE ${condition}`, rowMode: 'array' });
+  const { rows } = await theirs.client.query({ text: `SELECT ${plan.key.map((k) => valueText(quoteIdent(k))).join(', ')} FROM ${qualified(tx)} WHERE ${condition}`, rowMode: 'array' });
   return rows as KeyTuple[];
 }
 
@@ -86,7 +87,7 @@ async function rowsByKey(side: Side, table: DataTable, key: readonly string[], k
   const columns = table.columns.map((c) => c.name);
   const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
   const keyAt = key.map((k) => columns.indexOf(k));
-  const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
+  const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
                  ${read ? 'LEFT ' : ''}JOIN ${qualified(table)} t ON ${match}`;
   // A batch of keys at a time: the planner joins a short list to the key's index row by row.
@@ -112,7 +113,7 @@ async function asTheirType(theirs: Side, values: readonly (string | null)[], typ
   if (values.length === 0) return [];
   await theirs.client.query('SAVEPOINT ayb_cast');
   try {
-    const { rows } = await theirs.client.query({ text: `SELECT x::${type}::text FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i`, values: [values], rowMode: 'array' });
+    const { rows } = await theirs.client.query({ text: `SELECT ${valueText(`x::${type}`)} FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i`, values: [values], rowMode: 'array' });
     await theirs.client.query('RELEASE SAVEPOINT ayb_cast');
     return (rows as (string | null)[][]).map((r) => r[0] ?? null);
   } catch {

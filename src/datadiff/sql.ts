@@ -3,6 +3,7 @@ import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
+import { valueText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -11,6 +12,14 @@ const FETCH_BATCH = 1000;
 export function sqlValue(text: string | null, type: string): string {
   return text === null ? 'NULL' : `${quoteLiteral(text)}::${type}`;
 }
+
+/**
+ * A name as the text of a `--` comment: a newline (or carriage return) in a quoted identifier would end
+ * the comment, and the rest of the name be read as SQL; written as `\\n` / `\\r` instead.
+ */
+export const commentText = (text: string): string => text.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+/** A table's `schema.name` for a comment. */
+const noted = (t: { schema: string; name: string }) => commentText(tableId(t));
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
@@ -37,7 +46,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
   const equality = keyEquality(table, plan);
   const join = plan.key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
-  const sql = `SELECT ${plan.columns.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}
+  const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
@@ -105,7 +114,7 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
 
   if (plan.match === 'rows') {
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
     return {
       table,
       inserts: diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => insert(row))),
@@ -169,9 +178,9 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   };
   const triggers = (verb: 'DISABLE' | 'ENABLE') => ordered.flatMap((t) => triggerStatements(t.table, verb));
   add(triggers('DISABLE'));
-  for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${tableId(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
-  for (const t of ordered) if (t.updates.length) { lines.push(`-- ${tableId(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
-  for (const t of [...ordered].reverse()) if (t.deletes.length) { lines.push(`-- ${tableId(t.table)}: ${t.deletes.length} row(s) deleted`); add(t.deletes); }
+  for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${noted(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
+  for (const t of ordered) if (t.updates.length) { lines.push(`-- ${noted(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
+  for (const t of [...ordered].reverse()) if (t.deletes.length) { lines.push(`-- ${noted(t.table)}: ${t.deletes.length} row(s) deleted`); add(t.deletes); }
   add(triggers('ENABLE'));
   if (sequences.length) { lines.push('-- sequences'); add(sequences); }
   if (transaction) lines.push('COMMIT;');
@@ -288,7 +297,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
 export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean): string {
   const lines: string[] = [];
   if (withTriggers.length > 0) {
-    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(tableId).join(', ')} (or a superuser): it disables their user`,
+    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,
       '-- triggers by name (ALTER TABLE … DISABLE TRIGGER) and enables them again, which only an owner may; a role that',
       '-- may only write the rows gets "must be owner of table" and nothing is applied.');
   }
@@ -325,9 +334,9 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
   const { own } = shape;
   if (plan.match === 'rows') {
     if (diff.removed.length === 0) return;
-    await sink.write(`-- ${tableId(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
+    await sink.write(`-- ${noted(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
     let i = 0;
     for (const row of diff.removed) {
       const copies = diff.removedCount![i++];
@@ -337,7 +346,7 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
   }
   if (diff.removed.length + diff.changed.length === 0) return;
   const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
-  await sink.write(`-- ${tableId(table)}: ${what}\n`);
+  await sink.write(`-- ${noted(table)}: ${what}\n`);
   for await (const [keys] of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
     await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${keys}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
@@ -354,7 +363,7 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
     : `INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows.map(rowValues).join(',\n  ')};\n`);
   if (plan.match === 'rows') {
     if (diff.added.length === 0) return;
-    await sink.write(`-- ${tableId(table)}: ${diff.added.length} distinct row(s) inserted\n`);
+    await sink.write(`-- ${noted(table)}: ${diff.added.length} distinct row(s) inserted\n`);
     const counts = diff.addedCount!;
     const rows = (function* () { let i = 0; for (const row of diff.added) for (let n = counts[i++]!; n > 0; n--) yield row; })();
     for (const batch of chunks(rows, STATEMENT_ROWS)) await sink.write(insertOf(batch));
@@ -362,7 +371,7 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
   }
   const count = diff.added.length + diff.changed.length;
   if (count === 0) return;
-  await sink.write(`-- ${tableId(table)}: ${count} row(s) inserted\n`);
+  await sink.write(`-- ${noted(table)}: ${count} row(s) inserted\n`);
   if (writable.length === 0) {
     for await (const rows of rowBatches(b, plan, concatKeys(diff.added, diff.changed))) if (rows.length > 0) await sink.write(insertOf(rows));
     return;
@@ -387,7 +396,7 @@ class ChainedStatement {
     let started = false;
     for await (const rows of batches) {
       if (rows.length === 0) continue;
-      const opening = `${this.steps === 0 ? 'WITH' : ','}\n-- ${comment}\ns${this.steps + 1} AS (${head}\n  `;
+      const opening = `${this.steps === 0 ? 'WITH' : ','}\n-- ${commentText(comment)}\ns${this.steps + 1} AS (${head}\n  `;
       await this.sink.write(`${started ? ',\n  ' : opening}${rows.join(',\n  ')}`);
       started = true;
     }
@@ -400,7 +409,7 @@ class ChainedStatement {
   /** A step of its own SQL (`body(gate)`, a data-modifying statement without RETURNING). */
   async raw(comment: string, body: (gate: string) => string): Promise<void> {
     const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
-    await this.sink.write(`${this.steps === 0 ? 'WITH' : ','}\n-- ${comment}\ns${this.steps + 1} AS (${body(gate)} RETURNING 1)`);
+    await this.sink.write(`${this.steps === 0 ? 'WITH' : ','}\n-- ${commentText(comment)}\ns${this.steps + 1} AS (${body(gate)} RETURNING 1)`);
     this.steps++;
   }
 
@@ -459,7 +468,7 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
     for (const key of keys) {
       const child = a.catalog.tables.get(key.child)!;
       const name = stashName(++n);
-      await sink.write(`-- ${key.child}: the rows pointing at ${tableId(table)}'s changed rows set aside (its deletes would act on them), put back after\n`);
+      await sink.write(`-- ${commentText(key.child)}: the rows pointing at ${noted(table)}'s changed rows set aside (its deletes would act on them), put back after\n`);
       await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${qualified(child)} WITH NO DATA;\n`);
       const link = key.columns.map((c, i) => `t.${quoteIdent(key.refColumns[i]!)} ${key.equality?.[i] ?? '='} c.${quoteIdent(c)}`).join(' AND ');
       for (const batch of chunks(diff.changed, STATEMENT_ROWS)) {
@@ -481,7 +490,7 @@ async function writeSelfStash(table: DataTable, plan: TablePlan, shape: TableSha
   const equality = keyEquality(table, plan);
   const isKey = (alias: string) => plan.key.map((c, i) => `${alias}.${quoteIdent(c)} ${equality[i]} x.c${i}`).join(' AND ');
   const refs = [...new Set(keys.flatMap((k) => k.refColumns))];
-  await sink.write(`-- ${tableId(table)}: the rows under its changed rows (it references itself) set aside, put back after\n`);
+  await sink.write(`-- ${noted(table)}: the rows under its changed rows (it references itself) set aside, put back after\n`);
   await sink.write(`CREATE TEMPORARY TABLE ${name} ON COMMIT DROP AS SELECT * FROM ${target} WITH NO DATA;\n`);
   await sink.write(`CREATE TEMPORARY TABLE ${gone} ON COMMIT DROP AS SELECT ${plan.key.map((c, i) => `t.${quoteIdent(c)} AS c${i}`).join(', ')} FROM ${target} AS t WITH NO DATA;\n`);
   for (const batch of chunks(concatKeys(diff.changed, diff.removed), STATEMENT_ROWS)) {
@@ -516,14 +525,14 @@ async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink):
     if (self) { n++; continue; } // put back inside the statement of the table's own rows (writeReferenced)
     for (const key of keys) {
       const child = a.catalog.tables.get(key.child)!;
-      await sink.write(`-- ${key.child}: the rows set aside put back\n${restoreSql(child, stashName(++n))};\n`);
+      await sink.write(`-- ${commentText(key.child)}: the rows set aside put back\n${restoreSql(child, stashName(++n))};\n`);
     }
   }
 }
 
 async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
   if (tables.length === 0) return;
-  await sink.write(`-- ${tables.map(tableId).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
+  await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
   const inPlace = (t: DataTable) => t.deleteActions === true && !stashed.has(t);
   for (const table of [...tables].reverse()) {
@@ -575,7 +584,7 @@ async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys
   const table = side.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const equality = keyEquality(table, plan);
-  const value = (c: string) => `coalesce(pg_catalog.quote_literal(t.${quoteIdent(c)}::text) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
+  const value = (c: string) => `coalesce(pg_catalog.quote_literal(${valueText(`t.${quoteIdent(c)}`)}) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
   const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
   const join = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} (k.v ->> ${i})::${typeOf(c)}`).join(' AND ');
   const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
