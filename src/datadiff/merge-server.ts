@@ -9,6 +9,7 @@ import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merg
 import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
 import { keyEquality } from './sql.js';
+import { valueText } from './value-text.js';
 
 /**
  * The three-way merge on the target's server (issue 25, item 7): the branch's changed keys, and the
@@ -70,8 +71,8 @@ function keyArrays(keys: readonly KeyTuple[], width: number): string[] {
 function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[]): string {
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const equality = keyEquality(table, { key } as TablePlan);
-  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)} AND t.${quoteIdent(k)}::text = k.c${i}`).join(' AND ');
-  return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => `t.${quoteIdent(c.name)}::text`).join(', ')}]::text[]
+  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)} AND ${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`).join(' AND ');
+  return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[]
             FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
             JOIN ${qualified(table)} t ON ${match}`;
 }
@@ -169,7 +170,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   // Values of a column whose type differs from the branch's: as the branch's type holds them.
   const norm = (raw: string, c: string, type: string) => {
     const to = theirType(c);
-    return to !== undefined && to !== type ? `(${raw})::${to}::text` : raw;
+    return to !== undefined && to !== type ? valueText(`(${raw})::${to}`) : raw;
   };
   const inB = (c: string) => ib(c) > 0;
   const inO = (c: string) => io(c) > 0;
@@ -182,13 +183,13 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const typeOf = (c: string) => tt.columns.find((x) => x.name === c)!.type;
   const k0 = `o.${quoteIdent(plan.key[0]!)}`;
   const found = `${k0} IS NOT NULL`;
-  const textMatch = plan.key.map((k, i) => `o.${quoteIdent(k)}::text = mk.k[${i + 1}]`).join(' AND ');
+  const textMatch = plan.key.map((k, i) => `${valueText(`o.${quoteIdent(k)}`)} = mk.k[${i + 1}]`).join(' AND ');
   const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
       (${found} AND ${textMatch}) AS ho,
       CASE WHEN ${found} THEN md5(ROW(o.*)::text) END AS md5,
       ARRAY[${tb.columns.map((c, i) => norm(`b.v[${i + 1}]`, c.name, c.type)).join(', ')}]::text[] AS bn,
       t.v AS tv,
-      CASE WHEN ${found} THEN ARRAY[${tt.columns.map((c) => norm(`o.${quoteIdent(c.name)}::text`, c.name, c.type)).join(', ')}]::text[] END AS onorm
+      CASE WHEN ${found} THEN ARRAY[${tt.columns.map((c) => norm(valueText(`o.${quoteIdent(c.name)}`), c.name, c.type)).join(', ')}]::text[] END AS onorm
     FROM ${KEYS} mk
     LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
     LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
@@ -266,6 +267,6 @@ export async function previewFromStage(client: Client, staged: StagedTable, prev
 export async function copyAllRows(theirs: Side, table: DataTable, ours: Client, staged: StagedTable): Promise<void> {
   const columns = staged.writable;
   if (columns.length === 0) return;
-  const query = `SELECT ${staged.tab}, 'i', NULL::text[], ARRAY[${columns.map((c) => `${quoteIdent(c)}::text`).join(', ')}]::text[], NULL::bool[] FROM ${qualified(table)}`;
+  const query = `SELECT ${staged.tab}, 'i', NULL::text[], ARRAY[${columns.map((c) => valueText(quoteIdent(c))).join(', ')}]::text[], NULL::bool[] FROM ${qualified(table)}`;
   staged.inserted += await copyAcross(theirs.client, query, ours, `${STAGE} (tab, op, k, v, m)`);
 }
