@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // dist/ayb.cjs is the CLI's entry, built by `npm run build` (src/cli.ts, tools/build/bundle.ts): oclif and the
 // list of commands; each command's code is a chunk in dist/chunks, loaded only when that command runs.
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
