@@ -17,7 +17,7 @@ const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 // on older Node, the bundle's files are compiled here as scripts with V8's cached data (the only kind Node 20
 // keeps: CommonJS, hence a CommonJS bundle), in the user's cache folder. Any failure only means no cache.
 if (module.enableCompileCache) module.enableCompileCache();
-else if (vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER) keepCompiledCode();
+else keepCompiledCode();
 
 let cli;
 try {
@@ -57,12 +57,10 @@ function keepCompiledCode() {
     } catch {
       // none yet
     }
-    const script = new vm.Script(module.wrap(content), {
-      filename,
-      cachedData,
-      // import() of packages outside the bundle (the embedded PostgreSQL binaries), as Node's loader does.
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    });
+    // No import() in these files: Node 20 loses its loader in code from cached data (ERR_VM_DYNAMIC_IMPORT_CALLBACK_
+    // MISSING), so ayb's code requires (src/postgres/managed/binaries.ts, confirm in src/commands/command.ts). oclif's
+    // import() loads ES-module plugins and configs, which ayb has none of.
+    const script = new vm.Script(module.wrap(content), { filename, cachedData });
     if (cachedData === undefined || script.cachedDataRejected) toWrite.push({ script, file, digest });
     const wrapper = script.runInThisContext({ displayErrors: true });
     const require = module.createRequire(filename);
@@ -84,11 +82,4 @@ function keepCompiledCode() {
       // no cache this time
     }
   });
-  // Node calls that loader experimental (a warning on stderr at the first import() through it); ayb's own
-  // output stays as it was.
-  const emitWarning = process.emitWarning;
-  process.emitWarning = function (warning, ...rest) {
-    if (String(warning?.message ?? warning).startsWith('vm.USE_MAIN_CONTEXT_DEFAULT_LOADER is an experimental feature')) return;
-    return emitWarning.call(this, warning, ...rest);
-  };
 }
