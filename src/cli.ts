@@ -1,7 +1,7 @@
 /**
  * The CLI in one module: `bin/run.js` runs `execute` from here, and oclif finds the commands and
  * the hook here too (package.json "oclif": the explicit strategy, identifiers COMMANDS and
- * commandNotFound). `npm run build` bundles this module with oclif into dist/ayb.js, and each
+ * commandNotFound). `npm run build` bundles this module with oclif into dist/ayb.cjs, and each
  * command, with what it imports, into chunks (tools/build/bundle.ts): Node then reads and links a
  * few files instead of a few hundred, which is most of what starting ayb costs.
  *
@@ -10,7 +10,7 @@
  * the MCP server (about 160 ms of CPU of the 300 ms ayb took to start over `node -e 0`, on Node 20,
  * which has no compile cache). oclif gets an object with a `run` that loads the command's class
  * and runs it; help and flags come from oclif.manifest.json, built from the classes themselves
- * (AYB_LOAD_ALL_COMMANDS, tools/build/manifest.ts).
+ * (loadAllCommands, tools/build/manifest.ts).
  *
  * A new command is added here; the help test fails until it is.
  */
@@ -68,10 +68,14 @@ function lazyCommand(load: () => Promise<{ default: CommandClass }>) {
   };
 }
 
+/** The commands by id: stand-ins that load a command's class when it runs. */
+export const COMMANDS: Record<string, unknown> = Object.fromEntries(Object.entries(LOADERS).map(([id, load]) => [id, lazyCommand(load)]));
+
 /**
- * The commands by id. For the build's manifest (tools/build/manifest.ts sets AYB_LOAD_ALL_COMMANDS),
- * the classes themselves, whose flags, arguments and help the manifest holds.
+ * For the build's manifest (tools/build/manifest.ts), before oclif reads COMMANDS: the classes themselves in
+ * place of the stand-ins, whose flags, arguments and help the manifest holds. (A function, not a top-level
+ * await: the bundle is CommonJS, see tools/build/bundle.ts.)
  */
-export const COMMANDS: Record<string, unknown> = process.env.AYB_LOAD_ALL_COMMANDS === '1'
-  ? Object.fromEntries(await Promise.all(Object.entries(LOADERS).map(async ([id, load]) => [id, (await load()).default] as const)))
-  : Object.fromEntries(Object.entries(LOADERS).map(([id, load]) => [id, lazyCommand(load)]));
+export async function loadAllCommands(): Promise<void> {
+  for (const [id, load] of Object.entries(LOADERS)) COMMANDS[id] = (await load()).default;
+}

@@ -1,4 +1,5 @@
 import { accessSync, constants as fsConstants } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { AybError, InterruptedError, UsageError } from '../core/errors.js';
@@ -161,7 +162,8 @@ export function invocation(bin: string, env: NodeJS.ProcessEnv = process.env, sc
 
 /** Reads a yes/no answer from the terminal; Ctrl-C at the prompt is an interrupt (exit 130), not a "no". */
 export async function confirm(question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
+  // Not import(): the CLI's bundle runs from V8's cached data (bin/run.js), where Node 20 loses import()'s loader.
+  const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const interrupted = new Promise<never>((_, reject) => {

@@ -28,7 +28,7 @@ describe('--help', () => {
   });
 
   it('ships every command in the bundle, and a manifest naming exactly those', () => {
-    // oclif finds the commands in COMMANDS of src/cli.ts (bundled into dist/ayb.js), and the build
+    // oclif finds the commands in COMMANDS of src/cli.ts (bundled into dist/ayb.cjs), and the build
     // writes the manifest from there (src/build/manifest.ts): a command file that is not listed in
     // COMMANDS would be missing from both, and from the CLI.
     const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };

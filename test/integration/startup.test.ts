@@ -45,16 +45,16 @@ describe('CLI start-up', () => {
     });
     expect(result.exitCode).toBe(5);
     expect(JSON.parse(result.stdout).error.code).toBe('connection_failed');
-    // dist/ayb.js holds oclif, pg and zod (src/build/bundle.ts): none is read from node_modules.
+    // dist/ayb.cjs holds oclif, pg and zod (src/build/bundle.ts): none is read from node_modules.
     expect(JSON.parse(await readFile(out, 'utf8'))).toEqual({ undici: false, packages: [], response: 'function', body: 'function' });
   });
 
-  it('says how to build it when dist/ayb.js is missing (exit 1)', async () => {
+  it('says how to build it when dist/ayb.cjs is missing (exit 1)', async () => {
     const checkout = path.join(dir, 'unbuilt');
     await mkdir(path.join(checkout, 'bin'), { recursive: true });
     await copyFile(BIN, path.join(checkout, 'bin', 'run.js'));
     const result = await execa('node', [path.join(checkout, 'bin', 'run.js'), 'branch', 'list'], { reject: false, stdin: 'ignore' });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe(`Error: ayb is not built (dist/ayb.js is missing)\nHint: run npm ci && npm run build in ${checkout}/`);
+    expect(result.stderr).toBe(`Error: ayb is not built (dist/ayb.cjs is missing)\nHint: run npm ci && npm run build in ${checkout}/`);
   });
 });

