@@ -183,9 +183,8 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const typeOf = (c: string) => tt.columns.find((x) => x.name === c)!.type;
   const k0 = `o.${quoteIdent(plan.key[0]!)}`;
   const found = `${k0} IS NOT NULL`;
-  const textMatch = plan.key.map((k, i) => `${valueText(`o.${quoteIdent(k)}`)} = mk.k[${i + 1}]`).join(' AND ');
   const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
-      (${found} AND ${textMatch}) AS ho,
+      ${found} AS ho,
       CASE WHEN ${found} THEN md5(ROW(o.*)::text) END AS md5,
       ARRAY[${tb.columns.map((c, i) => norm(`b.v[${i + 1}]`, c.name, c.type)).join(', ')}]::text[] AS bn,
       t.v AS tv,
@@ -193,6 +192,10 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     FROM ${KEYS} mk
     LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
     LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
+    -- The target's row of a key: by the key's own equality (the unique index's operators), not its
+    -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
+    -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
+    -- branch changed it; both sides adding one key with different text is a conflict on that column.
     LEFT JOIN ${qualified(tt)} o ON ${plan.key.map((k, i) => `o.${quoteIdent(k)} ${equality[i]} mk.k[${i + 1}]::${typeOf(k)}`).join(' AND ')}
    WHERE mk.tab = ${tab}`;
   // mergeRow's rules, column by column.

@@ -67,7 +67,7 @@ describe.concurrent('ayb branch merge: an outsider on the server-side three-way 
   // equality (ho): a row whose key text main rewrote counts as absent there, and a delete of a row the
   // target lacks is nothing. Expected: main changed the row (its note) and the branch deleted it, a
   // conflict (exit 4), nothing applied.
-  it.fails('a numeric key whose text main rewrote (1.0 -> 1.00, same key) and whose other column main changed, while the branch deleted the row: a conflict, not a silently dropped delete', async () => {
+  it('a numeric key whose text main rewrote (1.0 -> 1.00, same key) and whose other column main changed, while the branch deleted the row: a conflict, not a silently dropped delete', async () => {
     const ayb = await scenario('o3_numdel', `
       CREATE TABLE t (id numeric PRIMARY KEY, note text);
       INSERT INTO t VALUES (1.0, 'base'), (2, 'two');
@@ -87,7 +87,7 @@ describe.concurrent('ayb branch merge: an outsider on the server-side three-way 
   // merge_constraint_conflict even under --strategy theirs, which cannot settle it, and the conflicts
   // list is empty (no base/ours/theirs to resolve). Expected: a row conflict on key 5, which
   // --strategy theirs settles with the branch's row.
-  it.fails('a numeric key both sides added, equal keys with different text (5.0 and 5.00) and different rows: a conflict (exit 4), not a raw unique violation', async () => {
+  it('a numeric key both sides added, equal keys with different text (5.0 and 5.00) and different rows: a conflict (exit 4), not a raw unique violation', async () => {
     const ayb = await scenario('o3_numadd', `
       CREATE TABLE t (id numeric PRIMARY KEY, note text);
       INSERT INTO t VALUES (1, 'one');
@@ -107,7 +107,7 @@ describe.concurrent('ayb branch merge: an outsider on the server-side three-way 
 
   // FAILS today, as the numeric case: exit 4 merge_constraint_conflict (t_pkey) even under
   // --strategy theirs. Expected: a row conflict on key abc, settled theirs with the branch's row.
-  it.fails('a citext key both sides added (abc / ABC) with different rows: a conflict, not a raw unique violation', async () => {
+  it('a citext key both sides added (abc / ABC) with different rows: a conflict, not a raw unique violation', async () => {
     const ayb = await scenario('o3_citext', `
       CREATE EXTENSION citext;
       CREATE TABLE t (k citext PRIMARY KEY, note text);
@@ -223,7 +223,7 @@ describe.concurrent('ayb branch merge: an outsider on the server-side three-way 
   // text as well as its equality, so the row whose citext key main rewrote (abc -> ABC, the same key)
   // counts as gone from the target, and the branch's change of another column is then a conflict.
   // Expected (cell-wise: different columns of one row): exit 0, the row (ABC, theirs).
-  it.fails('a citext key main rewrote (abc -> ABC) while the branch changed another column of that row: merged cell-wise, not a conflict', async () => {
+  it('a citext key main rewrote (abc -> ABC) while the branch changed another column of that row: merged cell-wise, not a conflict', async () => {
     const ayb = await scenario('o3_cirw', `
       CREATE EXTENSION citext;
       CREATE TABLE t (k citext PRIMARY KEY, note text);
