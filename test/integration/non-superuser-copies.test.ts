@@ -82,8 +82,15 @@ describe('copies made by a non-superuser ayb', () => {
     // The server's statement log: each copy is created refusing connections, PUBLIC loses its
     // privileges, and only then are connections allowed.
     const log = await readFile(path.join(cluster.dataDir, 'postgres.log'), 'utf8');
+    // One entry per logged statement: a statement of several lines (several statements sent in one
+    // round trip) continues on lines without the log line prefix (%m: a timestamp).
+    const entries = log.split('\n').reduce<string[]>((all, l) => {
+      if (/^\d{4}-\d\d-\d\d \d/.test(l) || all.length === 0) all.push(l);
+      else all[all.length - 1] += `\n${l}`;
+      return all;
+    }, []);
     for (const db of ['ayb_branch_copy1', 'ayb_branch_copy2']) {
-      const lines = log.split('\n').filter((l) => l.includes(db) && /statement: /.test(l));
+      const lines = entries.filter((l) => l.includes(db) && /statement: /.test(l));
       const create = lines.findIndex((l) => /CREATE DATABASE/i.test(l));
       const revoke = lines.findIndex((l) => /REVOKE ALL ON DATABASE .* FROM PUBLIC/i.test(l));
       const allow = lines.findIndex((l) => /ALLOW_CONNECTIONS true/i.test(l));
