@@ -5,6 +5,7 @@ import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/e
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
 import { describeLimit, FIND_LOCK_HOLDERS_SQL, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
+import { valueSettingsOptions } from './value-settings.js';
 
 restoreResponse();
 
@@ -32,8 +33,11 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
-/** Settings every session of ayb's starts with, in its start-up packet (no round trip). */
-export const AYB_SESSION_OPTIONS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres';
+/**
+ * Settings every session of ayb's starts with, in its start-up packet (no round trip): the two of the
+ * pinned value settings that node-pg's parsers rely on, at the values value-settings.ts pins them to.
+ */
+const AYB_SESSION_OPTIONS = valueSettingsOptions(['DateStyle', 'IntervalStyle']);
 
 export function clientConfig(info: ConnInfo): pg.ClientConfig {
   const ssl = info.params.sslmode;
