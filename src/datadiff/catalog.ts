@@ -42,7 +42,8 @@ export interface DataTable {
   readonly references: readonly string[];
   /**
    * Some foreign key pointing at this table acts when a row is deleted (CASCADE, SET NULL, SET DEFAULT,
-   * RESTRICT): a changed row cannot be deleted and inserted again, only updated in place.
+   * RESTRICT): a changed row deleted and inserted again would fire it, so it is updated in place, or
+   * the keys are set aside (the diff's script, sql.ts) or lifted (the merge, merge-stage.ts swapPlan).
    */
   readonly deleteActions?: boolean;
   /**

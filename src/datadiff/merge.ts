@@ -129,7 +129,6 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   }
   const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
   const keys = await diffTableKeys(base, theirs, planBT);
-  if (count(keys) > 0) out.unchanged = false;
   const backfill = await backfilled(theirs, tb, tx, planBT);
   if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
