@@ -152,12 +152,20 @@ export async function resetCluster(conn: ConnInfo): Promise<void> {
       await client.query('ALTER SYSTEM RESET ALL');
       await client.query('SELECT pg_reload_conf()');
     }
-    await client.query('CREATE DATABASE postgres');
-    await client.query(`CREATE DATABASE ${quoteIdent(MANAGED_DATABASE)}`);
+    await client.query(`CREATE DATABASE postgres ${COPY_FILES}`);
+    await client.query(`CREATE DATABASE ${quoteIdent(MANAGED_DATABASE)} ${COPY_FILES}`);
   } finally {
     await client.end();
   }
 }
+
+/**
+ * The databases the test helpers make are copied file by file, not through the WAL (PostgreSQL 15's
+ * default, WAL_LOG, writes every page of the template into the WAL): half the server's CPU per
+ * CREATE DATABASE (0.04-0.06 s against 0.13-0.15 s, 15 of each under load 17), and no checkpoint
+ * wait with fsync off. The databases themselves are the same; ayb's own copies choose for themselves.
+ */
+export const COPY_FILES = 'STRATEGY FILE_COPY';
 
 const NO_FSYNC = 'fsync = off # ayb tests only (test/helpers/cluster.ts)';
 
@@ -254,7 +262,7 @@ function clusterHandle(dataDir: string, port: number, conn: ConnInfo, stop: () =
   const url = (database = conn.database) => formatConnInfo(withDatabase(conn, database), { showPassword: true });
   const createDatabase = async (name: string) => {
     await query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`, [], 'postgres');
-    await query(`CREATE DATABASE ${quoteIdent(name)}`, [], 'postgres');
+    await query(`CREATE DATABASE ${quoteIdent(name)} ${COPY_FILES}`, [], 'postgres');
   };
   return {
     dataDir,

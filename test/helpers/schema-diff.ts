@@ -4,7 +4,7 @@ import type { SchemaSnapshot } from '../../src/schema/model.js';
 import { type SnapshotOptions, snapshotSchema } from '../../src/schema/snapshot.js';
 import { planMigration, renderMigration } from '../../src/schema/sql.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
-import type { TestCluster } from './cluster.js';
+import { COPY_FILES, type TestCluster } from './cluster.js';
 import { runPsql } from './pagila.js';
 
 /** Runs SQL (several statements allowed, no COPY) on a database of the cluster with its own connection. */
@@ -50,7 +50,7 @@ export async function snapshotOnce(cluster: TestCluster, database: string, optio
 /** CREATE DATABASE target TEMPLATE source (no session may be connected to source). */
 export async function cloneDatabase(cluster: TestCluster, source: string, target: string): Promise<void> {
   await cluster.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)} WITH (FORCE)`, [], 'postgres');
-  await cluster.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}`, [], 'postgres');
+  await cluster.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)} ${COPY_FILES}`, [], 'postgres');
 }
 
 export interface RoundTrip {

@@ -9,7 +9,7 @@ import { withDatabase } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/quote.js';
 import { runCli } from '../helpers/cli.js';
 import { jsonError } from '../helpers/cli-errors.js';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { COPY_FILES, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { libpqEnv } from '../helpers/pagila.js';
 
 /**
@@ -82,7 +82,7 @@ describe('masking attack', () => {
     try {
       const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'ayb\\_%'");
       for (const { datname } of rows) await client.query(`DROP DATABASE ${quoteIdent(datname)} WITH (FORCE)`);
-      await client.query('CREATE DATABASE app TEMPLATE app_base');
+      await client.query(`CREATE DATABASE app TEMPLATE app_base ${COPY_FILES}`);
     } finally {
       await client.end();
     }
