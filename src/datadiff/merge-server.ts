@@ -10,6 +10,7 @@ import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
 import { keyEquality } from './sql.js';
 import { valueText } from './value-text.js';
+import { traced } from './merge-trace.js';
 
 /**
  * The three-way merge on the target's server (issue 25, item 7): the branch's changed keys, and the
@@ -108,8 +109,8 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
              FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
-        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true);
-        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true);
+        if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true));
+        if (kind !== 'd') await traced(`  copy branch rows (${chunk.length} keys)`, () => copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true));
         chunk = [];
       };
       for (const k of keys) {
@@ -126,7 +127,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
       // A backfilled key the diff already lists is merged once, as the diff found it.
       await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
     }
-    counts = await threeWay(ours, job);
+    counts = await traced('  three-way statement', () => threeWay(ours, job));
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');
   } catch (error) {
     await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
@@ -139,7 +140,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
   staged.updatedRows += counts.updated;
   staged.deleted += counts.deleted;
   counts.columns.forEach((set, i) => set && staged.updated.add(staged.writable[i]!));
-  const conflicts = await settlePending(job);
+  const conflicts = await traced('  settle pending conflicts', () => settlePending(job));
   return { keys: counts.keys, conflicts };
 }
 
