@@ -10,7 +10,7 @@ import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
 import { keyEquality } from './sql.js';
 import { valueText } from './value-text.js';
-import { traced } from './merge-trace.js';
+import { explained, traced } from './merge-trace.js';
 
 /**
  * The three-way merge on the target's server (issue 25, item 7): the branch's changed keys, and the
@@ -226,6 +226,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
          (SELECT count(*) FROM s WHERE s.op = 'd')::int AS deleted,
          (SELECT ARRAY[${W.length > 0 ? W.map((_, i) => `coalesce(bool_or(s.m[${i + 1}]), false)`).join(', ') : ''}]::bool[] FROM s WHERE s.op = 'u') AS columns,
          (SELECT count(*) FROM p)::int AS pending`;
+  await explained(client, sql);
   const { rows: [row] } = await client.query<Counts & { pending: number }>(sql);
   return row!;
 }
