@@ -6,7 +6,7 @@ import type { DataTable } from './catalog.js';
 import { compareTuples, type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
-import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
+import { arrayLiteral, ROW_VERSION, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
 import { keyEquality } from './sql.js';
 import { valueText } from './value-text.js';
@@ -158,7 +158,8 @@ interface Counts {
  * staged copies, the target's own table), values of columns the branch retyped cast to its type (as
  * the target will hold them), and mergeRow's rules set-based: inserts, deletes and updates (with the
  * mask of the columns they set) into the staging table; the rows that conflict into the pending
- * table; every key's target row as read (md5), for the apply's check (movedChecks).
+ * table; every key's target row as read (its version: tableoid, ctid, xmin; see movedChecks), for the
+ * apply's check.
  *
  * Each cell is taken out of its array once (`x`: b1…, t1…, o1…, one column per side and column), and
  * each comparison the rules need is made once per column (`f`: tbN, obN, otN, whether branch and base,
@@ -195,7 +196,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   ];
   const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
       ${found} AS ho,
-      CASE WHEN ${found} THEN md5(ROW(o.*)::text) END AS md5,
+      CASE WHEN ${found} THEN ${ROW_VERSION('o')} END AS rv,
       t.v AS tv, ${cells.join(', ')}
     FROM ${KEYS} mk
     LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
@@ -232,13 +233,13 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const values = whole ? 'y.tv' : `ARRAY[${W.map((c) => `y.t${ix(c)}`).join(', ')}]::text[]`;
   const mask = `CASE WHEN y.hb THEN ARRAY[${masks.join(', ')}] ELSE ARRAY[${addedMask.join(', ')}] END::bool[]`;
   const f = `SELECT x.*${[...flags.values()].map((e) => `, ${e}`).join('')} FROM x OFFSET 0`;
-  const sides = `y.n, y.kind, y.k, y.hb, y.ht, y.ho, y.md5, y.tv, ${[...tb.columns.map((_, i) => `y.b${i + 1}`), ...tt.columns.map((_, i) => `y.o${i + 1}`)].join(', ')}`;
+  const sides = `y.n, y.kind, y.k, y.hb, y.ht, y.ho, y.rv, y.tv, ${[...tb.columns.map((_, i) => `y.b${i + 1}`), ...tt.columns.map((_, i) => `y.o${i + 1}`)].join(', ')}`;
   const bn = `ARRAY[${tb.columns.map((_, i) => `z.b${i + 1}`).join(', ')}]::text[]`;
   const onorm = `ARRAY[${tt.columns.map((_, i) => `z.o${i + 1}`).join(', ')}]::text[]`;
   const sql = `WITH x AS (${x}),
   f AS (${f}),
   z AS (SELECT ${sides}, ${op} AS op, ${W.length > 0 ? values : 'NULL::text[]'} AS v, ${W.length > 0 ? mask : 'NULL::bool[]'} AS m FROM f y),
-  r AS (INSERT INTO ${STAGE} (tab, op, k, v) SELECT ${tab}, 'r', z.k, CASE WHEN z.md5 IS NOT NULL THEN ARRAY[z.md5] END FROM z RETURNING 1),
+  r AS (INSERT INTO ${STAGE} (tab, op, k, v) SELECT ${tab}, 'r', z.k, z.rv FROM z RETURNING 1),
   p AS (INSERT INTO ${PENDING} (tab, n, kind, k, b, t, o) SELECT ${tab}, z.n, z.kind, z.k, CASE WHEN z.hb THEN ${bn} END, z.tv, CASE WHEN z.ho THEN ${onorm} END FROM z WHERE z.op = 'x' RETURNING 1),
   s AS (INSERT INTO ${STAGE} (tab, op, k, v, m)
         SELECT ${tab}, z.op::"char", CASE WHEN z.op <> 'i' THEN z.k END, CASE WHEN z.op <> 'd' THEN z.v END, CASE WHEN z.op = 'u' THEN z.m END

@@ -91,4 +91,42 @@ describe('ayb branch merge: a large dry run takes nothing beyond ACCESS SHARE on
     expect((await fingerprint(cluster, 's_locks')).tables).toEqual(before.tables);
     expect((await cluster.query<{ v: string }>(`SELECT last_value::text AS v FROM z_id_seq`, [], 's_locks')).rows[0]!.v).toBe(sequenceBefore);
   });
+
+  it('a target row the plan read and that changes before the apply (another column: cell-wise it would merge) stops the merge: merge_target_moved, nothing applied', async () => {
+    const ayb = await scenario('s_moved', `
+      CREATE TYPE mood AS ENUM ('ok');
+      CREATE TABLE r (id int PRIMARY KEY, v text, w int, m mood);
+      INSERT INTO r SELECT i, 'v' || i, i, 'ok' FROM generate_series(1, 3000) i;
+    `);
+    await ayb.branch('mv');
+    // The branch's new enum value is committed on the target first, in a transaction of its own: a
+    // holder's lock on the type keeps the merge waiting there, after its plan and before its apply.
+    await psql('ayb_branch_mv', `ALTER TYPE mood ADD VALUE 'new';`);
+    await psql('ayb_branch_mv', `UPDATE r SET v = 'branch' WHERE id <= 2000; UPDATE r SET m = 'new' WHERE id = 3000;`);
+    const { conn } = cluster;
+    const holder = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: 's_moved', application_name: 'test-gate' });
+    await holder.connect();
+    let merging: ReturnType<typeof ayb> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`COMMENT ON TYPE mood IS 'held'`);
+      merging = ayb('branch', 'merge', 'mv', '--lock-timeout', '120s', '--json');
+      let finished = false;
+      void merging.finally(() => { finished = true; });
+      await waitUntil('the merge to wait for the type lock', async () =>
+        (await cluster.query(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 's_moved' AND NOT l.granted`)).rowCount || undefined,
+      { unless: () => (finished ? 'the merge ended before reaching the gate' : undefined) });
+      // Main changes another column of a row the plan read (committed before the apply starts).
+      await cluster.query(`UPDATE r SET w = -1 WHERE id = 1500`, [], 's_moved');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    const merged = await merging!;
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.json().error.code).toBe('merge_target_moved');
+    // Nothing of the branch's rows was applied: only main's own change is there.
+    const { rows } = await cluster.query<{ n: string; w: string }>(`SELECT count(*) FILTER (WHERE v = 'branch' OR m::text = 'new')::text AS n, (SELECT w FROM r WHERE id = 1500)::text AS w FROM r`, [], 's_moved');
+    expect(rows[0]).toEqual({ n: '0', w: '-1' });
+  });
 });
