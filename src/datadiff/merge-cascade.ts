@@ -6,6 +6,7 @@ import { keyObject } from './data-diff.js';
 import { STAGE, type StagedTable } from './merge-stage.js';
 import type { KeyedPreview } from './merge-rows.js';
 import { type Change, type MergeConflict, type MergeInput, settle, type Values } from './merge-types.js';
+import { keyCondition } from './sql.js';
 import { valueText } from './value-text.js';
 
 /**
@@ -88,17 +89,20 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k = ARRAY[${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')}]
            AND (h.op IN ('d', 'k')${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`
       : 'false';
-    const join = del.key.map((k, i) => `p.${quoteIdent(k)} = d.k[${i + 1}]::${typeOf(parent, k)}`).join(' AND ');
+    // The staged keys are the branch's text: a key column it retyped is compared in its type (keyCondition).
+    const join = keyCondition(parent, del.key, (i) => `d.k[${i + 1}]`, del.table, 'p');
     // An update of the row that changes a referenced value (its new value: the staged one where set).
     const updated = fk.parent_columns.filter((c) => del.updated.has(c) && del.writable.includes(c));
     const newValue = (c: string) => {
       const at = del.writable.indexOf(c) + 1;
-      return at > 0 ? `CASE WHEN d.m[${at}] THEN d.v[${at}]::${typeOf(parent, c)} ELSE p.${quoteIdent(c)} END` : `p.${quoteIdent(c)}`;
+      // The staged value is the branch's, of its type (a column it retyped may hold one the target's cannot).
+      const type = del.table.columns.find((x) => x.name === c)?.type ?? typeOf(parent, c);
+      return at > 0 ? `CASE WHEN d.m[${at}] THEN d.v[${at}]::${type} ELSE p.${quoteIdent(c)}::${type} END` : `p.${quoteIdent(c)}::${type}`;
     };
     const ops: ('d' | 'u')[] = [...(del.deleted > 0 ? ['d' as const] : []), ...(del.updatedRows > 0 && updated.length > 0 ? ['u' as const] : [])];
     for (const op of ops) {
       const which = op === 'd' ? `d.op IN ('d', 'k')`
-        : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
+        : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}::${del.table.columns.find((x) => x.name === c)?.type ?? typeOf(parent, c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
       const query = (where: string) => `SELECT ${del.key.map((k) => valueText(`p.${quoteIdent(k)}`)).join(', ')}, json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}

@@ -3,7 +3,7 @@ import { type DataTable, tableId } from './catalog.js';
 import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { Stage, StagedTable } from './merge-stage.js';
-import { keyEquality } from './sql.js';
+import { keyCondition } from './sql.js';
 import { type Change, type MergeConflict, type MergeInput, type Resolution, settle, takesTheirs, type Values } from './merge-types.js';
 import { valueText } from './value-text.js';
 
@@ -79,13 +79,12 @@ export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff 
  * when absent), staged for the apply's check (movedChecks). A row the join found has its key
  * columns set (equal to something): the null-extended row of a key the target lacks has not.
  */
-async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
+async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], theirs: DataTable, read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
   const out = new Map<string, Values>();
   if (keys.length === 0) return out;
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const equality = keyEquality(table, { key } as TablePlan);
   const columns = table.columns.map((c) => c.name);
-  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
+  // The keys are the branch's: a key column it retyped is compared in its type (see keyCondition).
+  const match = keyCondition(table, key, (i) => `k.c${i}`, theirs);
   const keyAt = key.map((k) => columns.indexOf(k));
   const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
@@ -170,9 +169,9 @@ export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<
     for (let start = 0; start < keys.length; start += MERGE_CHUNK) {
       const chunk = keys.slice(start, start + MERGE_CHUNK);
       const [inBase, inTheirs, inOurs] = await Promise.all([
-        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, tb, plan.key, chunk),
-        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, tx, plan.key, chunk),
-        rowsByKey(input.ours, tt, plan.key, chunk, { stage: job.stage, staged: job.staged }),
+        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, tb, plan.key, chunk, tx),
+        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, tx, plan.key, chunk, tx),
+        rowsByKey(input.ours, tt, plan.key, chunk, tx, { stage: job.stage, staged: job.staged }),
       ]);
       await normalise(input.theirs, inBase, tb, tx);
       await normalise(input.theirs, inOurs, tt, tx);

@@ -8,7 +8,7 @@ import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
 import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
-import { keyEquality } from './sql.js';
+import { keyCondition, keyEquality } from './sql.js';
 import { valueText } from './value-text.js';
 
 /**
@@ -179,8 +179,6 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const ov = (c: string) => `y.onorm[${io(c)}]`;
   const or = (xs: string[]) => (xs.length === 0 ? 'false' : `(${xs.join(' OR ')})`);
   const and = (xs: string[]) => (xs.length === 0 ? 'true' : `(${xs.join(' AND ')})`);
-  const equality = keyEquality(tt, { key: plan.key } as TablePlan);
-  const typeOf = (c: string) => tt.columns.find((x) => x.name === c)!.type;
   const k0 = `o.${quoteIdent(plan.key[0]!)}`;
   const found = `${k0} IS NOT NULL`;
   const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
@@ -196,7 +194,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
-    LEFT JOIN ${qualified(tt)} o ON ${plan.key.map((k, i) => `o.${quoteIdent(k)} ${equality[i]} mk.k[${i + 1}]::${typeOf(k)}`).join(' AND ')}
+    LEFT JOIN ${qualified(tt)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
    WHERE mk.tab = ${tab}`;
   // mergeRow's rules, column by column.
   const sameBO = and(tb.columns.filter((c) => inO(c.name)).map((c) => `${bv(c.name)} IS NOT DISTINCT FROM ${ov(c.name)}`));

@@ -1,8 +1,8 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId } from './catalog.js';
-import type { KeyTuple, TablePlan } from './compare.js';
-import { foreignKeyOrder, keyEquality } from './sql.js';
+import type { KeyTuple } from './compare.js';
+import { foreignKeyOrder, keyCondition } from './sql.js';
 
 /**
  * The merge's staging table, a TEMP table of the target's session (created before the plan's
@@ -97,11 +97,13 @@ export class Stage {
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
-/** `t.key OP s.k[1]::type AND …`: the staged row of a target row, with each key column's own equality. */
-function keyMatch(table: DataTable, key: readonly string[], alias = 's'): string {
-  const equality = keyEquality(table, { key } as TablePlan);
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  return key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} ${alias}.k[${i + 1}]::${typeOf(c)}`).join(' AND ');
+/**
+ * `t.key OP s.k[1]::type AND …`: the staged row of a target row, with each key column's own equality.
+ * `theirs`: the branch's table, whose text the staged keys are (a key column it retyped is compared in
+ * its type: see keyCondition), for a target not yet migrated.
+ */
+function keyMatch(table: DataTable, key: readonly string[], alias = 's', theirs?: DataTable): string {
+  return keyCondition(table, key, (i) => `${alias}.k[${i + 1}]`, theirs);
 }
 
 /**
@@ -115,7 +117,7 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
     return [{
       table: tableId(t.table),
       sql: `SELECT s.k::text AS k FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'r'
-              AND (SELECT ARRAY[md5(ROW(t.*)::text)] FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key)}) IS DISTINCT FROM s.v LIMIT 1`,
+              AND (SELECT ARRAY[md5(ROW(t.*)::text)] FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) IS DISTINCT FROM s.v LIMIT 1`,
     }];
   });
 }
