@@ -74,10 +74,11 @@ export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff 
 }
 
 /**
- * One side's rows of these keys (every column as text), in one query; by the JSON of each row's own
- * key text. With `read`, also every key's row as the target holds it now (md5 of its row text, null
- * when absent), staged for the apply's check (movedChecks). A row the join found has its key
- * columns set (equal to something): the null-extended row of a key the target lacks has not.
+ * One side's rows of these keys (every column as text), in one query; by the JSON of the key asked
+ * for (its place in the batch), not of the row's own key text. With `read`, also every key's row as
+ * the target holds it now (md5 of its row text, null when absent), staged for the apply's check
+ * (movedChecks). A row the join found has its key columns set (equal to something): the
+ * null-extended row of a key the target lacks has not.
  */
 async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], theirs: DataTable, read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
   const out = new Map<string, Values>();
@@ -85,7 +86,6 @@ async function rowsByKey(side: Side, table: DataTable, key: readonly string[], k
   const columns = table.columns.map((c) => c.name);
   // The keys are the branch's: a key column it retyped is compared in its type (see keyCondition).
   const match = keyCondition(table, key, (i) => `k.c${i}`, theirs);
-  const keyAt = key.map((k) => columns.indexOf(k));
   const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
                  ${read ? 'LEFT ' : ''}JOIN ${qualified(table)} t ON ${match}`;
@@ -98,7 +98,10 @@ async function rowsByKey(side: Side, table: DataTable, key: readonly string[], k
       if (read) await read.stage.read(read.staged, batch[Number(r[0]) - 1]!, md5);
       if (md5 === null) continue;
       const row = r.slice(2);
-      out.set(JSON.stringify(keyAt.map((i) => row[i] ?? null)), Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
+      // Filed under the key asked for (its place in the batch), not under the row's own key text: the
+      // key's equality matched them, and a key main wrote differently (numeric 1.0 / 1.00, citext abc /
+      // ABC) is the same row; its text then differs from the branch's as any other column's may.
+      out.set(JSON.stringify(batch[Number(r[0]) - 1]!), Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
     }
   }
   return out;
