@@ -1,6 +1,6 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, tableId, tableLabel, tableName } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { keyObject } from './data-diff.js';
 import { STAGE, type StagedTable } from './merge-stage.js';
@@ -70,11 +70,11 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
       WHERE con.contype = 'f'`,
   );
-  const found = new Map<string, { tab: number; op: 'd' | 'u'; columns: Set<string>; conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; key: Values }[] }>();
+  const found = new Map<string, { tab: number; op: 'd' | 'u'; columns: Set<string>; conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; schema: string; name: string; key: Values }[] }>();
   for (const fk of fks) {
-    const parentId = `${fk.parent_schema}.${fk.parent}`;
+    const parentId = tableId({ schema: fk.parent_schema, name: fk.parent });
     const del = acting.find((t) => tableId(t.table) === parentId);
-    const child = ours.catalog.tables.get(`${fk.child_schema}.${fk.child}`);
+    const child = ours.catalog.tables.get(tableId({ schema: fk.child_schema, name: fk.child }));
     const parent = ours.catalog.tables.get(parentId);
     if (!del || !child || !parent) continue;
     const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)!.type;
@@ -111,7 +111,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       // again (for updates, the children of every updated row: a kept-back update changes its marks).
       // Both digests are taken by the server: the rows (every child of every deleted row) stay there.
       const again = op === 'd' ? query(which) : query(`d.op = 'u'`);
-      references.push({ table: tableId(child), sql: again, digest: await rowsDigest(ours.client, again) });
+      references.push({ table: tableLabel(child), sql: again, digest: await rowsDigest(ours.client, again) });
       // Only the children the merge does not handle itself come to ayb, to be looked up in the base.
       const { rows } = await ours.client.query({ text: query(`${which} AND NOT (${handled})`), rowMode: 'array' });
       const children = (rows as (string | null)[][])
@@ -138,10 +138,10 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
           key: c.parentKey,
           columns: new Set<string>(),
           cascade: [],
-          conflict: { table: parentId, key: keyObject(del.key, c.parentKey), ours: 'changed' as Change, theirs: (op === 'd' ? 'removed' : 'changed') as Change, columns: [], base: null, our: null, their: null },
+          conflict: { table: tableName(parent), schema: parent.schema, name: parent.name, key: keyObject(del.key, c.parentKey), ours: 'changed' as Change, theirs: (op === 'd' ? 'removed' : 'changed') as Change, columns: [], base: null, our: null, their: null },
         };
         if (op === 'u') for (const col of updated) entry.columns.add(col);
-        entry.cascade.push({ table: tableId(child), key: keyObject(childKey, c.childKey) });
+        entry.cascade.push({ table: tableName(child), schema: child.schema, name: child.name, key: keyObject(childKey, c.childKey) });
         found.set(id, entry);
       }
     }

@@ -1,5 +1,5 @@
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, tableName } from './catalog.js';
 import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { Stage, StagedTable } from './merge-stage.js';
@@ -192,14 +192,15 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
   const writable = staged.writable;
   const inBaseColumns = new Set(tb.columns.map((c) => c.name));
   const inOursColumns = new Set(tt.columns.map((c) => c.name));
-  const table = tableId(tx);
+  const table = tableName(tx);
+  const named = { schema: tx.schema, name: tx.name };
   const key = keyObject(job.plan.key, k);
   const same = (x: Values, y: Values, columns: readonly string[]) => columns.every((c) => (x[c] ?? null) === (y[c] ?? null));
   if (t === undefined) {
     // The branch removed the row.
     if (o === undefined) return;
     if (b !== undefined && same(b, o, [...inBaseColumns].filter((c) => inOursColumns.has(c)))) return stageDelete(stage, staged, preview, k);
-    const c = settle(input, { table, key, ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
+    const c = settle(input, { table, ...named, key, ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
     conflicts.push(c);
     if (takesTheirs(c.resolution)) await stageDelete(stage, staged, preview, k);
     return;
@@ -212,7 +213,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
     const differing = writable.filter((c) => inOursColumns.has(c) && (o[c] ?? null) !== (t[c] ?? null));
     let set: Values | undefined;
     if (differing.length > 0) {
-      const c = settle(input, { table, key, ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
+      const c = settle(input, { table, ...named, key, ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
       conflicts.push(c);
       set = resolvedValues(c, t, differing);
     }
@@ -222,7 +223,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
   }
   // The branch changed the row.
   if (o === undefined) {
-    const c = settle(input, { table, key, ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
+    const c = settle(input, { table, ...named, key, ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
     conflicts.push(c);
     if (takesTheirs(c.resolution)) await stageInsert(stage, staged, preview, pick(t, writable));
     return;
@@ -243,7 +244,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
     else if (ov !== tv) clashing.push(column);
   }
   if (clashing.length > 0) {
-    const c = settle(input, { table, key, ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
+    const c = settle(input, { table, ...named, key, ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
     conflicts.push(c);
     Object.assign(set, resolvedValues(c, t, clashing) ?? {});
   }
