@@ -3,12 +3,12 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import type { DataTable } from './catalog.js';
-import { compareTuples, type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
+import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
 import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
-import { keyCondition, keyEquality } from './sql.js';
+import { keyCondition } from './sql.js';
 import { valueText } from './value-text.js';
 
 /**
@@ -68,10 +68,11 @@ function keyArrays(keys: readonly KeyTuple[], width: number): string[] {
  * A side's rows of these keys (numbered from `first`): `tab, n, ARRAY[every column as text]`. A row
  * matches by the key's equality and by its key's text (as the Node path matched rows: by their text).
  */
-function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[]): string {
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const equality = keyEquality(table, { key } as TablePlan);
-  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)} AND ${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`).join(' AND ');
+function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[], theirs: DataTable): string {
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  // A key column the branch retyped: compared in its type (keyCondition), the text not (the new type writes it anew).
+  const sameText = key.flatMap((k, i) => (typeOf(table, k) === typeOf(theirs, k) ? [`${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`] : []));
+  const match = [keyCondition(table, key, (i) => `k.c${i}`, theirs), ...sameText].join(' AND ');
   return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[]
             FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
             JOIN ${qualified(table)} t ON ${match}`;
@@ -108,8 +109,8 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
              FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
-        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true);
-        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true);
+        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk, tx), ours, `${BASE} (tab, n, v)`, true);
+        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk, tx), ours, `${THEIRS} (tab, n, v)`, true);
         chunk = [];
       };
       for (const k of keys) {

@@ -2,6 +2,7 @@ import type { Client } from '../postgres/client.js';
 import { type DataCatalog, type DataTable, tableId, tableName } from './catalog.js';
 import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
+import { pairRetypedKeys } from './equal-keys.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
@@ -130,7 +131,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     return;
   }
   const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
-  const keys = await diffTableKeys(base, theirs, planBT);
+  // A key the branch retyped, written differently by its new type: one changed row, not removed and added.
+  const keys = await pairRetypedKeys(base, tx, await diffTableKeys(base, theirs, planBT));
   const backfill = await backfilled(theirs, tb, tx, planBT);
   if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
