@@ -106,7 +106,7 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
     const child = await (await plain.fetch('/api/admin/branches/rows-child/data-diff', { token: plainToken })).json();
     expect(child.from).toBe('rows');
     expect(child.tables.filter((t: { added: number; removed: number; changed: number }) => t.added + t.removed + t.changed > 0))
-      .toEqual([{ table: 'public.tags', key: null, match: 'rows', added: 0, removed: 1, changed: 0 }]);
+      .toEqual([{ table: 'public.tags', schema: 'public', name: 'tags', key: null, match: 'rows', added: 0, removed: 1, changed: 0 }]);
 
     expect((await post(plain, plainToken, '/api/admin/snapshots', { name: 'frozen', of: 'rows' })).status).toBe(201);
     expect((await post(plain, plainToken, '/api/admin/branches', { name: 'of-frozen', from: 'frozen' })).status).toBe(201);
