@@ -105,6 +105,7 @@ export const ERROR_CODES = [
   'source_not_readable',
   'source_not_ready',
   'statement_timeout',
+  'table_ambiguous',
   'table_not_found',
   'template_not_permitted',
   'tool_broken',

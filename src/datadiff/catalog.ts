@@ -1,4 +1,5 @@
 import type { Client } from '../postgres/client.js';
+import { quoteIdent } from '../postgres/quote.js';
 import type { QueryResult } from 'pg';
 
 /**
@@ -38,7 +39,7 @@ export interface DataTable {
    * REPLICA trigger an ordinary one).
    */
   readonly triggerModes?: Readonly<Record<string, string>>;
-  /** Tables this one references by foreign key (leaf tables, `schema.name`). */
+  /** Tables this one references by foreign key (leaf tables, as tableId). */
   readonly references: readonly string[];
   /**
    * Some foreign key pointing at this table acts when a row is deleted (CASCADE, SET NULL, SET DEFAULT,
@@ -62,7 +63,7 @@ export interface DataTable {
 
 /** A foreign key that acts when a row it points at is deleted. */
 export interface ActingKey {
-  /** The child table, `schema.name`. */
+  /** The child table (tableId). */
   readonly child: string;
   readonly columns: readonly string[];
   readonly refColumns: readonly string[];
@@ -98,8 +99,50 @@ export function keysOf(t: DataTable): readonly DataKey[] {
   return t.keys ?? (t.key ? [t.key] : []);
 }
 
+/**
+ * A table's identity, as the maps and sets of the data diff and the merge key it: its schema and name
+ * each quoted (`"dot"."a.b"`), so that no two tables share one (`schema.name` joined as it is would
+ * make schema "dot" table "a.b" and schema "dot.a" table "b" one). Also valid SQL for the table.
+ */
 export function tableId(t: { readonly schema: string; readonly name: string }): string {
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+}
+
+/** The SQL expression that computes tableId from a schema and a name column (`n.nspname`, `c.relname`). */
+export function tableIdSql(schema: string, name: string): string {
+  return `'"' || pg_catalog.replace(${schema}, '"', '""') || '"."' || pg_catalog.replace(${name}, '"', '""') || '"'`;
+}
+
+/**
+ * A table as its `schema.name` text, for the `table` field of JSON records (which also carry `schema`
+ * and `name` apart: this text alone may be two tables').
+ */
+export function tableName(t: { readonly schema: string; readonly name: string }): string {
   return `${t.schema}.${t.name}`;
+}
+
+/**
+ * A table as people read it in text output, SQL comments and messages: `schema.name`, a part quoted
+ * when it holds a dot, a double quote or a backslash, or is empty (`dot."a.b"` and `"dot.a".b`), so
+ * that the label is one table's.
+ */
+export function tableLabel(t: { readonly schema: string; readonly name: string }): string {
+  const part = (p: string) => (p === '' || /[."\\]/.test(p) ? quoteIdent(p) : p);
+  return `${part(t.schema)}.${part(t.name)}`;
+}
+
+/**
+ * The tables of `ids` (tableId) a user's name for a table means: its `schema.name` text as it is, its
+ * label, its identity, or a bare name for `public.name`.
+ */
+export function tablesNamed(ids: Iterable<string>, tables: (id: string) => { readonly schema: string; readonly name: string } | undefined, text: string): string[] {
+  const out: string[] = [];
+  for (const id of ids) {
+    const t = tables(id);
+    if (!t) continue;
+    if (tableName(t) === text || tableLabel(t) === text || id === text || (!text.includes('.') && t.schema === 'public' && t.name === text)) out.push(id);
+  }
+  return out;
 }
 
 /** Schemas that are the server's, not the user's. */
@@ -149,7 +192,7 @@ const ACTED_ON_SQL = `SELECT p.relid,
 /**
  * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
  * holds none of its own, so its rows are compared in its partitions. `exclude` names tables
- * (`schema.name`) that are never data, like ayb's control table.
+ * (`schema.name`, a schema without a dot) that are never data, like ayb's control table.
  */
 export async function readCatalog(client: Client, exclude: readonly string[] = []): Promise<DataCatalog> {
   const batch: string[] = [];
@@ -212,7 +255,8 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const result = new Map<string, DataTable>();
   for (const t of tables) {
     const id = tableId(t);
-    if (exclude.includes(id)) continue;
+    // `schema.name`, the schema's name without a dot (ayb's control table).
+    if (exclude.some((x) => x.slice(0, x.indexOf('.')) === t.schema && x.slice(x.indexOf('.') + 1) === t.name)) continue;
     const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality }));
     result.set(id, {
       schema: t.schema,

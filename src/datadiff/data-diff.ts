@@ -1,15 +1,15 @@
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../core/errors.js';
 import { type Client, connect, queryError } from '../postgres/client.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type MatchKind, readCatalog, tableId } from './catalog.js';
+import { type MatchKind, readCatalog, tableLabel, tableName, tablesNamed } from './catalog.js';
 import { diffCounts, diffTableKeys, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
 import { pairEqualKeys } from './equal-keys.js';
 import { firstKeys, type Keys } from './key-list.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
 export interface DataDiffOptions {
-  /** Only these tables (`schema.table`, or a bare name for `public.name`). */
+  /** Only these tables (`schema.table`, a part quoted when it holds a dot: `dot."a.b"`; or a bare name for `public.name`). */
   readonly tables?: readonly string[];
   /** Tables that are never data (ayb's control table). */
   readonly exclude?: readonly string[];
@@ -20,7 +20,10 @@ export interface DataDiffOptions {
 
 /** One table's result, in the shape `--output json` prints. */
 export interface TableDataChange {
+  /** `schema.name` (see tableName); `schema` and `name` tell apart two tables this text may be. */
   readonly table: string;
+  readonly schema: string;
+  readonly name: string;
   /** Key columns; null when rows are matched as whole rows. */
   readonly key: readonly string[] | null;
   readonly match: MatchKind;
@@ -37,9 +40,12 @@ export interface TableDataChange {
 
 export interface DataComparison {
   readonly tables: readonly TableDiff<Keys>[];
-  /** Tables only one side has (the schema diff's business; their rows are not compared). */
+  /** Tables only one side has (the schema diff's business; their rows are not compared), as tableLabel writes them. */
   readonly onlyInA: readonly string[];
   readonly onlyInB: readonly string[];
+  /** The same tables, schema and name apart. */
+  readonly onlyInATables?: readonly TableRef[];
+  readonly onlyInBTables?: readonly TableRef[];
 }
 
 /**
@@ -90,34 +96,57 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
   }
 }
 
-/** `public.name` for a bare name. */
-export function normaliseTableName(name: string): string {
-  return name.includes('.') ? name : `public.${name}`;
+export interface TableRef {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/**
+ * The tables (tableId) that users' names mean, of both sides' (see tablesNamed): an unknown name is
+ * table_not_found, a name that is two tables' (`dot.a.b`: `dot."a.b"` and `"dot.a".b`) is refused.
+ */
+export function resolveTables(a: Side, b: Side, names: readonly string[] | undefined): Set<string> | undefined {
+  if (names === undefined) return undefined;
+  const ids = new Set([...a.catalog.tables.keys(), ...b.catalog.tables.keys()]);
+  const of = (id: string) => a.catalog.tables.get(id) ?? b.catalog.tables.get(id);
+  const out = new Set<string>();
+  const unknown: string[] = [];
+  for (const text of names) {
+    const found = tablesNamed(ids, of, text);
+    if (found.length === 0) unknown.push(text);
+    if (found.length > 1) {
+      throw new UsageError(`"${text}" names ${found.length} tables: ${found.map((id) => tableLabel(of(id)!)).join(', ')}`, {
+        hint: 'name one of them with its parts quoted, as listed',
+      }, 'table_ambiguous');
+    }
+    for (const id of found) out.add(id);
+  }
+  if (unknown.length > 0) {
+    throw new NotFoundError('table_not_found', `no table ${unknown.join(', ')} on either side`, {
+      hint: 'name tables as schema.table (a bare name means public.name; a part holding a dot quoted: dot."a.b"); partitioned tables are compared by partition',
+    });
+  }
+  return out;
 }
 
 /** Compares the rows of every table both sides have (or of the chosen ones). */
 export async function compareData(a: Side, b: Side, options: DataDiffOptions = {}): Promise<DataComparison> {
-  const wanted = options.tables?.map(normaliseTableName);
-  const unknown = wanted?.filter((id) => !a.catalog.tables.has(id) && !b.catalog.tables.has(id)) ?? [];
-  if (unknown.length > 0) {
-    throw new NotFoundError('table_not_found', `no table ${unknown.join(', ')} on either side`, {
-      hint: 'name tables as schema.table (a bare name means public.name); partitioned tables are compared by partition',
-    });
-  }
-  const pick = (id: string) => wanted === undefined || wanted.includes(id);
-  const onlyInA = [...a.catalog.tables.keys()].filter((id) => pick(id) && !b.catalog.tables.has(id));
-  const onlyInB = [...b.catalog.tables.keys()].filter((id) => pick(id) && !a.catalog.tables.has(id));
+  const wanted = resolveTables(a, b, options.tables);
+  const pick = (id: string) => wanted === undefined || wanted.has(id);
+  const onlyA = [...a.catalog.tables.entries()].filter(([id]) => pick(id) && !b.catalog.tables.has(id)).map(([, t]) => t);
+  const onlyB = [...b.catalog.tables.entries()].filter(([id]) => pick(id) && !a.catalog.tables.has(id)).map(([, t]) => t);
+  const ref = (t: TableRef): TableRef => ({ schema: t.schema, name: t.name });
   const tables: TableDiff<Keys>[] = [];
   for (const [id, ta] of a.catalog.tables) {
     const tb = b.catalog.tables.get(id);
     if (!tb || !pick(id)) continue;
-    options.log?.(`Comparing rows of ${id} …`);
-    await options.beforeTable?.(id);
+    options.log?.(`Comparing rows of ${tableLabel(ta)} …`);
+    await options.beforeTable?.(tableName(ta));
     // Removed and added keys that the key's own equality finds equal (1.0 and 1.00) are one changed row.
     const compare = async () => pairEqualKeys(a, await diffTableKeys(a, b, planTable(ta, tb)));
     tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, compare) : await compare());
   }
-  return { tables, onlyInA, onlyInB };
+  return { tables, onlyInA: onlyA.map(tableLabel), onlyInB: onlyB.map(tableLabel), onlyInATables: onlyA.map(ref), onlyInBTables: onlyB.map(ref) };
 }
 
 /**
@@ -139,16 +168,16 @@ async function inOwnSnapshot<T>(a: Side, b: Side, fn: () => Promise<T>): Promise
  * differ (the script would leave out the columns it cannot write). Checked before anything is read.
  */
 export function schemaObstacles(a: Side, b: Side, options: Pick<DataDiffOptions, 'tables'> = {}): string[] {
-  const wanted = options.tables?.map(normaliseTableName);
-  const pick = (id: string) => wanted === undefined || wanted.includes(id);
+  const wanted = resolveTables(a, b, options.tables);
+  const pick = (id: string) => wanted === undefined || wanted.has(id);
   const out: string[] = [];
   for (const [id, ta] of a.catalog.tables) {
     if (!pick(id)) continue;
     const tb = b.catalog.tables.get(id);
-    if (!tb) out.push(`${id} is only in the first database`);
-    else if (planTable(ta, tb).columnsDiffer) out.push(`${id} has other columns (or column types) on each side`);
+    if (!tb) out.push(`${tableLabel(ta)} is only in the first database`);
+    else if (planTable(ta, tb).columnsDiffer) out.push(`${tableLabel(ta)} has other columns (or column types) on each side`);
   }
-  for (const id of b.catalog.tables.keys()) if (pick(id) && !a.catalog.tables.has(id)) out.push(`${id} is only in the second database`);
+  for (const [id, tb] of b.catalog.tables) if (pick(id) && !a.catalog.tables.has(id)) out.push(`${tableLabel(tb)} is only in the second database`);
   return out;
 }
 
@@ -168,7 +197,9 @@ export function tableChange(diff: TableDiff<Keys>, limit?: number): TableDataCha
   const counts = diffCounts(diff);
   const plan = diff.plan;
   const record = {
-    table: tableId(plan),
+    table: tableName(plan),
+    schema: plan.schema,
+    name: plan.name,
     key: plan.match === 'rows' ? null : plan.key,
     match: plan.match,
     ...counts,
@@ -185,8 +216,9 @@ export function tableChange(diff: TableDiff<Keys>, limit?: number): TableDataCha
 
 /** The JSON records of tables on one side only (after those compared). */
 export function onlyOnOneSide(comparison: DataComparison): TableDataChange[] {
-  const entry = (table: string, side: 'from' | 'to'): TableDataChange => ({ table, key: null, match: 'rows', added: 0, removed: 0, changed: 0, only_in: side });
-  return [...comparison.onlyInA.map((t) => entry(t, 'from')), ...comparison.onlyInB.map((t) => entry(t, 'to'))].sort((x, y) => (x.table < y.table ? -1 : 1));
+  const entry = (t: TableRef, side: 'from' | 'to'): TableDataChange => ({ table: tableName(t), schema: t.schema, name: t.name, key: null, match: 'rows', added: 0, removed: 0, changed: 0, only_in: side });
+  const order = (x: TableDataChange, y: TableDataChange) => (x.schema === y.schema ? (x.name < y.name ? -1 : 1) : x.schema < y.schema ? -1 : 1);
+  return [...(comparison.onlyInATables ?? []).map((t) => entry(t, 'from')), ...(comparison.onlyInBTables ?? []).map((t) => entry(t, 'to'))].sort(order);
 }
 
 /** Rows differ, or a table is on one side only. */

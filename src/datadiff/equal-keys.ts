@@ -1,8 +1,8 @@
 import { quoteIdent } from '../postgres/quote.js';
-import { tableId } from './catalog.js';
+import { type DataTable, tableId } from './catalog.js';
 import type { Side, TableDiff } from './compare.js';
 import { KeyList, type Keys, type KeyTuple } from './key-list.js';
-import { keyEquality } from './sql.js';
+import { keyCondition, keyEquality } from './sql.js';
 
 /**
  * Key types whose text is one per value the key's equality tells apart (with ayb's pinned settings):
@@ -55,6 +55,46 @@ export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<Tab
        JOIN ONLY ${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t ON ${on('r')}
        JOIN unnest(${list(n + 1)}) WITH ORDINALITY AS d(${aliases}, o) ON ${on('d')}`,
     [...columns(diff.removed), ...columns(diff.added)]);
+  return paired(diff, rows);
+}
+
+/**
+ * The merge's pairing of the base's removed and the branch's added keys when the branch retyped a key
+ * column: a key whose text the new type writes differently (numeric(6,2) 2.00 → numeric(8,4) 2.0000,
+ * text → citext) is the same row, changed — not a row removed (whose delete the merge would apply to
+ * the target's row) and one added (matched to that same target row, so dropped). The base's key is
+ * compared in the branch's type (`theirs`: its table), on the base's server; a type the base lacks (an
+ * enum the branch created) leaves the keys as they are.
+ */
+export async function pairRetypedKeys(a: Side, theirs: DataTable, diff: TableDiff<Keys>): Promise<TableDiff<Keys>> {
+  const plan = diff.plan;
+  if (plan.match === 'rows' || diff.added.length === 0 || diff.removed.length === 0) return diff;
+  const table = a.catalog.tables.get(tableId(plan))!;
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  if (plan.key.every((c) => typeOf(table, c) === typeOf(theirs, c))) return diff;
+  const columns = (keys: Keys) => plan.key.map((_, i) => Array.from(keys, (k) => k[i]));
+  const n = plan.key.length;
+  const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`).join(', ');
+  const aliases = plan.key.map((_, i) => `c${i}`).join(', ');
+  const sql = `SELECT r.o::text AS r, d.o::text AS d
+       FROM unnest(${list(1)}) WITH ORDINALITY AS r(${aliases}, o)
+       JOIN ONLY ${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t ON ${keyCondition(table, plan.key, (i) => `r.c${i}`)}
+       JOIN unnest(${list(n + 1)}) WITH ORDINALITY AS d(${aliases}, o) ON ${keyCondition(table, plan.key, (i) => `d.c${i}`, theirs)}`;
+  const inTransaction = !a.perTable;
+  if (inTransaction) await a.client.query('SAVEPOINT ayb_pair');
+  try {
+    const { rows } = await a.client.query<{ r: string; d: string }>(sql, [...columns(diff.removed), ...columns(diff.added)]);
+    if (inTransaction) await a.client.query('RELEASE SAVEPOINT ayb_pair');
+    return paired(diff, rows);
+  } catch {
+    if (inTransaction) await a.client.query('ROLLBACK TO SAVEPOINT ayb_pair; RELEASE SAVEPOINT ayb_pair');
+    return diff;
+  }
+}
+
+/** The diff with the removed and added keys of each pair (their places, from 1) made one changed key, in the added key's text. */
+function paired(diff: TableDiff<Keys>, rows: readonly { r: string; d: string }[]): TableDiff<Keys> {
+  const plan = diff.plan;
   if (rows.length === 0) return diff;
   const pairedRemoved = new Set(rows.map((x) => Number(x.r)));
   const pairedAdded = new Set(rows.map((x) => Number(x.d)));

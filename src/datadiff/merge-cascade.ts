@@ -1,11 +1,12 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, tableId, tableLabel, tableName } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { keyObject } from './data-diff.js';
 import { STAGE, type StagedTable } from './merge-stage.js';
 import type { KeyedPreview } from './merge-rows.js';
 import { type Change, type MergeConflict, type MergeInput, settle, type Values } from './merge-types.js';
+import { keyCondition } from './sql.js';
 import { valueText } from './value-text.js';
 
 /**
@@ -69,11 +70,11 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
       WHERE con.contype = 'f'`,
   );
-  const found = new Map<string, { tab: number; op: 'd' | 'u'; columns: Set<string>; conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; key: Values }[] }>();
+  const found = new Map<string, { tab: number; op: 'd' | 'u'; columns: Set<string>; conflict: Omit<MergeConflict, 'resolution'>; key: KeyTuple; cascade: { table: string; schema: string; name: string; key: Values }[] }>();
   for (const fk of fks) {
-    const parentId = `${fk.parent_schema}.${fk.parent}`;
+    const parentId = tableId({ schema: fk.parent_schema, name: fk.parent });
     const del = acting.find((t) => tableId(t.table) === parentId);
-    const child = ours.catalog.tables.get(`${fk.child_schema}.${fk.child}`);
+    const child = ours.catalog.tables.get(tableId({ schema: fk.child_schema, name: fk.child }));
     const parent = ours.catalog.tables.get(parentId);
     if (!del || !child || !parent) continue;
     const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)!.type;
@@ -88,17 +89,20 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k = ARRAY[${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')}]
            AND (h.op IN ('d', 'k')${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`
       : 'false';
-    const join = del.key.map((k, i) => `p.${quoteIdent(k)} = d.k[${i + 1}]::${typeOf(parent, k)}`).join(' AND ');
+    // The staged keys are the branch's text: a key column it retyped is compared in its type (keyCondition).
+    const join = keyCondition(parent, del.key, (i) => `d.k[${i + 1}]`, del.table, 'p');
     // An update of the row that changes a referenced value (its new value: the staged one where set).
     const updated = fk.parent_columns.filter((c) => del.updated.has(c) && del.writable.includes(c));
     const newValue = (c: string) => {
       const at = del.writable.indexOf(c) + 1;
-      return at > 0 ? `CASE WHEN d.m[${at}] THEN d.v[${at}]::${typeOf(parent, c)} ELSE p.${quoteIdent(c)} END` : `p.${quoteIdent(c)}`;
+      // The staged value is the branch's, of its type (a column it retyped may hold one the target's cannot).
+      const type = del.table.columns.find((x) => x.name === c)?.type ?? typeOf(parent, c);
+      return at > 0 ? `CASE WHEN d.m[${at}] THEN d.v[${at}]::${type} ELSE p.${quoteIdent(c)}::${type} END` : `p.${quoteIdent(c)}::${type}`;
     };
     const ops: ('d' | 'u')[] = [...(del.deleted > 0 ? ['d' as const] : []), ...(del.updatedRows > 0 && updated.length > 0 ? ['u' as const] : [])];
     for (const op of ops) {
       const which = op === 'd' ? `d.op IN ('d', 'k')`
-        : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
+        : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}::${del.table.columns.find((x) => x.name === c)?.type ?? typeOf(parent, c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
       const query = (where: string) => `SELECT ${del.key.map((k) => valueText(`p.${quoteIdent(k)}`)).join(', ')}, json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}
@@ -107,7 +111,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       // again (for updates, the children of every updated row: a kept-back update changes its marks).
       // Both digests are taken by the server: the rows (every child of every deleted row) stay there.
       const again = op === 'd' ? query(which) : query(`d.op = 'u'`);
-      references.push({ table: tableId(child), sql: again, digest: await rowsDigest(ours.client, again) });
+      references.push({ table: tableLabel(child), sql: again, digest: await rowsDigest(ours.client, again) });
       // Only the children the merge does not handle itself come to ayb, to be looked up in the base.
       const { rows } = await ours.client.query({ text: query(`${which} AND NOT (${handled})`), rowMode: 'array' });
       const children = (rows as (string | null)[][])
@@ -134,10 +138,10 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
           key: c.parentKey,
           columns: new Set<string>(),
           cascade: [],
-          conflict: { table: parentId, key: keyObject(del.key, c.parentKey), ours: 'changed' as Change, theirs: (op === 'd' ? 'removed' : 'changed') as Change, columns: [], base: null, our: null, their: null },
+          conflict: { table: tableName(parent), schema: parent.schema, name: parent.name, key: keyObject(del.key, c.parentKey), ours: 'changed' as Change, theirs: (op === 'd' ? 'removed' : 'changed') as Change, columns: [], base: null, our: null, their: null },
         };
         if (op === 'u') for (const col of updated) entry.columns.add(col);
-        entry.cascade.push({ table: tableId(child), key: keyObject(childKey, c.childKey) });
+        entry.cascade.push({ table: tableName(child), schema: child.schema, name: child.name, key: keyObject(childKey, c.childKey) });
         found.set(id, entry);
       }
     }

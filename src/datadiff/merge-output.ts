@@ -1,5 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, tableId, tableLabel, tableName } from './catalog.js';
+import { commentText } from './sql.js';
 import { type KeyTuple, multisetDeltas, multisetFromDeltas, type Side, type TableDiff } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { KeyedPreview } from './merge-rows.js';
@@ -27,7 +28,7 @@ export function mergeMultiset(theirsDiff: TableDiff, oursDiff: TableDiff, input:
     else if (deltaOurs !== deltaTheirs) {
       const kind = (n: number): Change => (n > 0 ? 'added' : 'removed');
       const values = keyObject(plan.key, JSON.parse(row) as KeyTuple);
-      const c = settle(input, { table: tableId(plan), key: values, ours: kind(deltaOurs), theirs: kind(deltaTheirs), columns: [], base: null, our: { copies: String(deltaOurs) }, their: { copies: String(deltaTheirs) } });
+      const c = settle(input, { table: tableName(plan), schema: plan.schema, name: plan.name, key: values, ours: kind(deltaOurs), theirs: kind(deltaTheirs), columns: [], base: null, our: { copies: String(deltaOurs) }, their: { copies: String(deltaTheirs) } });
       conflicts.push(c);
       // theirs: leave the branch's number of copies, whatever the target did.
       if (takesTheirs(c.resolution)) apply.set(row, deltaTheirs - deltaOurs);
@@ -83,12 +84,12 @@ export function renderMergePreview(staged: readonly StagedTable[], previews: Rea
   const more = (shown: number, all: number, what: string) => (all > shown ? [`-- … and ${all - shown} more row(s) ${what}, not shown`] : []);
   for (const table of order) {
     const l = keylessOf(table);
-    if (l && l.inserts.length > 0) lines.push(`-- ${tableId(table)}: ${l.inserts.length} row(s) inserted`, ...l.inserts);
+    if (l && l.inserts.length > 0) lines.push(`-- ${commentText(tableLabel(table))}: ${l.inserts.length} row(s) inserted`, ...l.inserts);
     const s = stagedOf(table);
     const p = s && previews.get(s.tab);
     if (!s || !p || p.inserts.length === 0) continue;
     const columns = s.writable;
-    lines.push(`-- ${tableId(table)}: ${s.inserted} row(s) inserted`);
+    lines.push(`-- ${commentText(tableLabel(table))}: ${s.inserted} row(s) inserted`);
     const values = p.inserts.map((row) => `  (${columns.map((c) => sqlValue(row[c] ?? null, typeOf(table, c))).join(', ')})`);
     lines.push(`INSERT INTO ${qualified(table)} (${columns.map(quoteIdent).join(', ')}) VALUES\n${values.join(',\n')};`, ...more(p.inserts.length, s.inserted, 'inserted'));
   }
@@ -97,17 +98,17 @@ export function renderMergePreview(staged: readonly StagedTable[], previews: Rea
     const s = stagedOf(table);
     const p = s && previews.get(s.tab);
     if (!s || !p || p.updates.length === 0) continue;
-    lines.push(`-- ${tableId(table)}: ${s.updatedRows} row(s) updated`);
+    lines.push(`-- ${commentText(tableLabel(table))}: ${s.updatedRows} row(s) updated`);
     for (const u of p.updates) lines.push(`UPDATE ${qualified(table)} SET ${Object.entries(u.values).map(([c, v]) => `${quoteIdent(c)} = ${sqlValue(v, typeOf(table, c))}`).join(', ')} WHERE ${where(s, u.key)};`);
     lines.push(...more(p.updates.length, s.updatedRows, 'updated'));
   }
   for (const table of [...order].reverse()) {
     const l = keylessOf(table);
-    if (l && l.deletes.length > 0) lines.push(`-- ${tableId(table)}: ${l.deletes.length} row(s) deleted`, ...l.deletes);
+    if (l && l.deletes.length > 0) lines.push(`-- ${commentText(tableLabel(table))}: ${l.deletes.length} row(s) deleted`, ...l.deletes);
     const s = stagedOf(table);
     const p = s && previews.get(s.tab);
     if (!s || !p || p.deletes.length === 0) continue;
-    lines.push(`-- ${tableId(table)}: ${s.deleted} row(s) deleted`);
+    lines.push(`-- ${commentText(tableLabel(table))}: ${s.deleted} row(s) deleted`);
     for (const d of p.deletes) lines.push(`DELETE FROM ${qualified(table)} WHERE ${where(s, d)};`);
     lines.push(...more(p.deletes.length, s.deleted, 'deleted'));
   }

@@ -1,9 +1,9 @@
 import { quoteIdent } from '../postgres/quote.js';
-import { type DataTable, tableId } from './catalog.js';
+import { type DataTable, tableName } from './catalog.js';
 import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { Stage, StagedTable } from './merge-stage.js';
-import { keyEquality } from './sql.js';
+import { keyCondition } from './sql.js';
 import { type Change, type MergeConflict, type MergeInput, type Resolution, settle, takesTheirs, type Values } from './merge-types.js';
 import { valueText } from './value-text.js';
 
@@ -74,19 +74,18 @@ export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff 
 }
 
 /**
- * One side's rows of these keys (every column as text), in one query; by the JSON of each row's own
- * key text. With `read`, also every key's row as the target holds it now (md5 of its row text, null
- * when absent), staged for the apply's check (movedChecks). A row the join found has its key
- * columns set (equal to something): the null-extended row of a key the target lacks has not.
+ * One side's rows of these keys (every column as text), in one query; by the JSON of the key asked
+ * for (its place in the batch), not of the row's own key text. With `read`, also every key's row as
+ * the target holds it now (md5 of its row text, null when absent), staged for the apply's check
+ * (movedChecks). A row the join found has its key columns set (equal to something): the
+ * null-extended row of a key the target lacks has not.
  */
-async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
+async function rowsByKey(side: Side, table: DataTable, key: readonly string[], keys: readonly KeyTuple[], theirs: DataTable, read?: { stage: Stage; staged: StagedTable }): Promise<Map<string, Values>> {
   const out = new Map<string, Values>();
   if (keys.length === 0) return out;
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const equality = keyEquality(table, { key } as TablePlan);
   const columns = table.columns.map((c) => c.name);
-  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
-  const keyAt = key.map((k) => columns.indexOf(k));
+  // The keys are the branch's: a key column it retyped is compared in its type (see keyCondition).
+  const match = keyCondition(table, key, (i) => `k.c${i}`, theirs);
   const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
                  ${read ? 'LEFT ' : ''}JOIN ${qualified(table)} t ON ${match}`;
@@ -99,7 +98,10 @@ async function rowsByKey(side: Side, table: DataTable, key: readonly string[], k
       if (read) await read.stage.read(read.staged, batch[Number(r[0]) - 1]!, md5);
       if (md5 === null) continue;
       const row = r.slice(2);
-      out.set(JSON.stringify(keyAt.map((i) => row[i] ?? null)), Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
+      // Filed under the key asked for (its place in the batch), not under the row's own key text: the
+      // key's equality matched them, and a key main wrote differently (numeric 1.0 / 1.00, citext abc /
+      // ABC) is the same row; its text then differs from the branch's as any other column's may.
+      out.set(JSON.stringify(batch[Number(r[0]) - 1]!), Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
     }
   }
   return out;
@@ -170,9 +172,9 @@ export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<
     for (let start = 0; start < keys.length; start += MERGE_CHUNK) {
       const chunk = keys.slice(start, start + MERGE_CHUNK);
       const [inBase, inTheirs, inOurs] = await Promise.all([
-        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, tb, plan.key, chunk),
-        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, tx, plan.key, chunk),
-        rowsByKey(input.ours, tt, plan.key, chunk, { stage: job.stage, staged: job.staged }),
+        kind === 'added' ? new Map<string, Values>() : rowsByKey(input.base, tb, plan.key, chunk, tx),
+        kind === 'removed' ? new Map<string, Values>() : rowsByKey(input.theirs, tx, plan.key, chunk, tx),
+        rowsByKey(input.ours, tt, plan.key, chunk, tx, { stage: job.stage, staged: job.staged }),
       ]);
       await normalise(input.theirs, inBase, tb, tx);
       await normalise(input.theirs, inOurs, tt, tx);
@@ -190,14 +192,15 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
   const writable = staged.writable;
   const inBaseColumns = new Set(tb.columns.map((c) => c.name));
   const inOursColumns = new Set(tt.columns.map((c) => c.name));
-  const table = tableId(tx);
+  const table = tableName(tx);
+  const named = { schema: tx.schema, name: tx.name };
   const key = keyObject(job.plan.key, k);
   const same = (x: Values, y: Values, columns: readonly string[]) => columns.every((c) => (x[c] ?? null) === (y[c] ?? null));
   if (t === undefined) {
     // The branch removed the row.
     if (o === undefined) return;
     if (b !== undefined && same(b, o, [...inBaseColumns].filter((c) => inOursColumns.has(c)))) return stageDelete(stage, staged, preview, k);
-    const c = settle(input, { table, key, ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
+    const c = settle(input, { table, ...named, key, ours: 'changed', theirs: their, columns: [], base: b ?? null, our: o, their: null });
     conflicts.push(c);
     if (takesTheirs(c.resolution)) await stageDelete(stage, staged, preview, k);
     return;
@@ -210,7 +213,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
     const differing = writable.filter((c) => inOursColumns.has(c) && (o[c] ?? null) !== (t[c] ?? null));
     let set: Values | undefined;
     if (differing.length > 0) {
-      const c = settle(input, { table, key, ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
+      const c = settle(input, { table, ...named, key, ours: 'added', theirs: 'added', columns: differing, base: null, our: pick(o, differing), their: pick(t, differing) });
       conflicts.push(c);
       set = resolvedValues(c, t, differing);
     }
@@ -220,7 +223,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
   }
   // The branch changed the row.
   if (o === undefined) {
-    const c = settle(input, { table, key, ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
+    const c = settle(input, { table, ...named, key, ours: 'removed', theirs: their, columns: [], base: b, our: null, their: t });
     conflicts.push(c);
     if (takesTheirs(c.resolution)) await stageInsert(stage, staged, preview, pick(t, writable));
     return;
@@ -241,7 +244,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
     else if (ov !== tv) clashing.push(column);
   }
   if (clashing.length > 0) {
-    const c = settle(input, { table, key, ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
+    const c = settle(input, { table, ...named, key, ours: 'changed', theirs: 'changed', columns: clashing, base: pick(b, clashing), our: pick(o, clashing), their: pick(t, clashing) });
     conflicts.push(c);
     Object.assign(set, resolvedValues(c, t, clashing) ?? {});
   }

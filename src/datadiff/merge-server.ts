@@ -3,12 +3,12 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import type { DataTable } from './catalog.js';
-import { compareTuples, type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
+import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
 import { arrayLiteral, ROW_VERSION, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
-import { keyEquality } from './sql.js';
+import { keyCondition } from './sql.js';
 import { valueText } from './value-text.js';
 import { explained, traced } from './merge-trace.js';
 
@@ -69,10 +69,11 @@ function keyArrays(keys: readonly KeyTuple[], width: number): string[] {
  * A side's rows of these keys (numbered from `first`): `tab, n, ARRAY[every column as text]`. A row
  * matches by the key's equality and by its key's text (as the Node path matched rows: by their text).
  */
-function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[]): string {
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const equality = keyEquality(table, { key } as TablePlan);
-  const match = key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)} AND ${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`).join(' AND ');
+function sideRows(table: DataTable, key: readonly string[], tab: number, first: number, keys: readonly KeyTuple[], theirs: DataTable): string {
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  // A key column the branch retyped: compared in its type (keyCondition), the text not (the new type writes it anew).
+  const sameText = key.flatMap((k, i) => (typeOf(table, k) === typeOf(theirs, k) ? [`${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`] : []));
+  const match = [keyCondition(table, key, (i) => `k.c${i}`, theirs), ...sameText].join(' AND ');
   return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[]
             FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
             JOIN ${qualified(table)} t ON ${match}`;
@@ -109,8 +110,8 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
              FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
-        if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true));
-        if (kind !== 'd') await traced(`  copy branch rows (${chunk.length} keys)`, () => copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true));
+        if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk, tx), ours, `${BASE} (tab, n, v)`, true));
+        if (kind !== 'd') await traced(`  copy branch rows (${chunk.length} keys)`, () => copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk, tx), ours, `${THEIRS} (tab, n, v)`, true));
         chunk = [];
       };
       for (const k of keys) {
@@ -184,8 +185,6 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const inO = (c: string) => io(c) > 0;
   const or = (xs: string[]) => (xs.length === 0 ? 'false' : `(${xs.join(' OR ')})`);
   const and = (xs: string[]) => (xs.length === 0 ? 'true' : `(${xs.join(' AND ')})`);
-  const equality = keyEquality(tt, { key: plan.key } as TablePlan);
-  const typeOf = (c: string) => tt.columns.find((x) => x.name === c)!.type;
   const k0 = `o.${quoteIdent(plan.key[0]!)}`;
   const found = `${k0} IS NOT NULL`;
   // The cells, one column each: b<i> the base's (normalised), t<i> the branch's, o<i> the target's (normalised), by each side's column number.
@@ -205,7 +204,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
-    LEFT JOIN ${qualified(tt)} o ON ${plan.key.map((k, i) => `o.${quoteIdent(k)} ${equality[i]} mk.k[${i + 1}]::${typeOf(k)}`).join(' AND ')}
+    LEFT JOIN ${qualified(tt)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
    WHERE mk.tab = ${tab} OFFSET 0`;
   // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
   const flags = new Map<string, string>();

@@ -1,8 +1,8 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import { type DataCatalog, type DataTable, tableId } from './catalog.js';
-import type { KeyTuple, TablePlan } from './compare.js';
-import { foreignKeyOrder, keyEquality } from './sql.js';
+import { type DataCatalog, type DataTable, tableId, tableIdSql, tableLabel } from './catalog.js';
+import type { KeyTuple } from './compare.js';
+import { foreignKeyOrder, keyCondition } from './sql.js';
 
 /**
  * The merge's staging table, a TEMP table of the target's session (created before the plan's
@@ -98,11 +98,13 @@ export class Stage {
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
-/** `t.key OP s.k[1]::type AND …`: the staged row of a target row, with each key column's own equality. */
-function keyMatch(table: DataTable, key: readonly string[], alias = 's'): string {
-  const equality = keyEquality(table, { key } as TablePlan);
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  return key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} ${alias}.k[${i + 1}]::${typeOf(c)}`).join(' AND ');
+/**
+ * `t.key OP s.k[1]::type AND …`: the staged row of a target row, with each key column's own equality.
+ * `theirs`: the branch's table, whose text the staged keys are (a key column it retyped is compared in
+ * its type: see keyCondition), for a target not yet migrated.
+ */
+function keyMatch(table: DataTable, key: readonly string[], alias = 's', theirs?: DataTable): string {
+  return keyCondition(table, key, (i) => `${alias}.k[${i + 1}]`, theirs);
 }
 
 /**
@@ -124,9 +126,9 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
     const table = ours.tables.get(tableId(t.table));
     if (!table) return [];
     return [{
-      table: tableId(t.table),
+      table: tableLabel(t.table),
       sql: `SELECT s.k::text AS k FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'r'
-              AND (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key)}) IS DISTINCT FROM s.v LIMIT 1`,
+              AND (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) IS DISTINCT FROM s.v LIMIT 1`,
     }];
   });
 }
@@ -211,10 +213,10 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
   const out = new Map<string, Set<string>>();
   if (tables.length === 0) return out;
   const { rows } = await client.query<{ id: string; columns: string[] }>(
-    `SELECT n.nspname || '.' || c.relname AS id,
+    `SELECT ${tableIdSql('n.nspname', 'c.relname')} AS id,
             ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND (a.attnum = ANY (i.indkey) OR 0 = ANY (i.indkey::int2[]))) AS columns
        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE i.indisunique AND i.indimmediate AND NOT i.indisprimary AND (n.nspname || '.' || c.relname) = ANY ($1)`,
+      WHERE i.indisunique AND i.indimmediate AND NOT i.indisprimary AND ${tableIdSql('n.nspname', 'c.relname')} = ANY ($1)`,
     [tables.map(tableId)],
   );
   for (const r of rows) {
@@ -232,13 +234,14 @@ export async function uniqueColumnsOf(client: Client, tables: readonly DataTable
  * added again as one.
  */
 export interface ActingForeignKey {
-  /** The table it points at (`schema.name`; a partitioned table's root). */
+  /** The table it points at (`schema.name`, for messages; a partitioned table's root). */
   readonly parent: string;
-  /** The staged tables (leaves, `schema.name`) among those asked about whose rows it points at. */
+  /** The staged tables (leaves, as tableId) among those asked about whose rows it points at. */
   readonly leaves: readonly string[];
   readonly child: string;
-  /** The child as `schema.name` (an id, to find its staged rows), and its name alone. */
+  /** The child as tableId (to find its staged rows), as `schema.name` (for messages), and its name alone. */
   readonly childId: string;
+  readonly childText: string;
   readonly childName: string;
   readonly name: string;
   readonly definition: string;
@@ -268,14 +271,14 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
   const setColumns = version!.n >= 150000 ? 'coalesce(con.confdelsetcols, con.conkey)' : 'con.conkey';
   const { rows } = await client.query<ActingForeignKey>(
     `WITH RECURSIVE hit AS (
-       SELECT con.oid, con.conparentid, ln.nspname || '.' || lc.relname AS leaf
+       SELECT con.oid, con.conparentid, ${tableIdSql('ln.nspname', 'lc.relname')} AS leaf
          FROM pg_constraint con JOIN pg_class lc ON lc.oid = con.confrelid JOIN pg_namespace ln ON ln.oid = lc.relnamespace
-        WHERE con.contype = 'f' AND (ln.nspname || '.' || lc.relname) = ANY ($1)
+        WHERE con.contype = 'f' AND ${tableIdSql('ln.nspname', 'lc.relname')} = ANY ($1)
        UNION
        SELECT up.oid, up.conparentid, hit.leaf FROM hit JOIN pg_constraint up ON up.oid = hit.conparentid
      ), top AS (SELECT oid, array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
      SELECT pn.nspname || '.' || pc.relname AS parent, top.leaves,
-            quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, cn.nspname || '.' || cc.relname AS "childId", cc.relname AS "childName", con.conname AS name,
+            quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, ${tableIdSql('cn.nspname', 'cc.relname')} AS "childId", cn.nspname || '.' || cc.relname AS "childText", cc.relname AS "childName", con.conname AS name,
             pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action, con.confupdtype::text AS update,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
@@ -312,10 +315,10 @@ export async function swapPlan(client: Client, stage: readonly StagedTable[], or
   const acting = keys.filter((k) => k.leaves.some((l) => { const s = staged(l); return s !== undefined && actsOn(k, s); }));
   // The staged tables' partitioned roots (a key of a partitioned child: its rows are staged per leaf).
   const { rows: roots } = stage.length === 0 ? { rows: [] } : await client.query<{ id: string; root: string }>(
-    `SELECT n.nspname || '.' || c.relname AS id, rn.nspname || '.' || r.relname AS root
+    `SELECT ${tableIdSql('n.nspname', 'c.relname')} AS id, ${tableIdSql('rn.nspname', 'r.relname')} AS root
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn ON rn.oid = r.relnamespace
-      WHERE (n.nspname || '.' || c.relname) = ANY ($1)`,
+      WHERE ${tableIdSql('n.nspname', 'c.relname')} = ANY ($1)`,
     [stage.map((s) => tableId(s.table))],
   );
   const childStages = (childId: string) => stage.filter((s) => s.key.length > 0 && (roots.find((r) => r.id === tableId(s.table))?.root ?? tableId(s.table)) === childId);
@@ -396,7 +399,7 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
            SELECT ${ident} AS id FROM ${k.child} AS c WHERE c.ctid IN (SELECT t FROM tree)`
         : `SELECT ${ident} AS id FROM ${k.child} AS c WHERE ${under}`;
       before.push(`CREATE TEMP TABLE ayb_gone_${i} ON COMMIT DROP AS ${rows}`);
-      if (k.action === 'r') before.push(raiseIf(`SELECT FROM ${gone}`, '23001', `update or delete on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
+      if (k.action === 'r') before.push(raiseIf(`SELECT FROM ${gone}`, '23001', `update or delete on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childText}"`, k));
     }
     before.push(`ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)}`);
     // ON UPDATE: the rows whose referenced values the statement changes, old (o) and new (n).
@@ -407,7 +410,7 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
     if (k.update !== 'a' && moved.length > 0) {
       const mapping = `(${moved.join(' UNION ALL ')}) m`;
       if (k.update === 'r') {
-        before.push(raiseIf(`SELECT FROM ${k.child} AS c JOIN ${mapping} ON ${childMatches('m', 'o')} WHERE true${free}`, '23001', `update on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childId}"`, k));
+        before.push(raiseIf(`SELECT FROM ${k.child} AS c JOIN ${mapping} ON ${childMatches('m', 'o')} WHERE true${free}`, '23001', `update on table "${k.parent}" violates RESTRICT foreign key constraint "${k.name}" on table "${k.childText}"`, k));
       } else {
         const set = k.columns.map((c, j) => `${quoteIdent(c)} = ${k.update === 'c' ? `m.n${j}` : k.update === 'n' ? 'NULL' : 'DEFAULT'}`).join(', ');
         before.push(`UPDATE ${k.child} AS c SET ${set} FROM ${mapping} WHERE ${childMatches('m', 'o')}${free}`);
@@ -420,7 +423,7 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
     // NOT VALID: added back unchecked; the merged rows are checked here, the old orphans let be.
     if (!k.validated) {
       after.push(raiseIf(`SELECT FROM ${k.child} AS c WHERE ${orphanOf} AND NOT EXISTS (SELECT FROM ${orphans} o WHERE ${k.columns.map((c, j) => `o.f${j} = c.${quoteIdent(c)}`).join(' AND ')})`,
-        '23503', `insert or update on table "${k.childId}" violates foreign key constraint "${k.name}"`, k));
+        '23503', `insert or update on table "${k.childText}" violates foreign key constraint "${k.name}"`, k));
     }
     if (k.comment !== null) after.push(`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)}`);
   });

@@ -16,7 +16,10 @@ export type Resolution = 'ours' | 'theirs' | Values;
  * the whole row for a row conflict; null where that side has no row).
  */
 export interface MergeConflict {
+  /** `schema.name`; `schema` and `name` tell apart two tables this text may be (`dot."a.b"`, `"dot.a".b`). */
   readonly table: string;
+  readonly schema?: string;
+  readonly name?: string;
   /** The key (or, for tables without one, the row). */
   readonly key: Values;
   /** What each side did to the row since the base. */
@@ -26,7 +29,7 @@ export interface MergeConflict {
   readonly base: Values | null;
   readonly our: Values | null;
   readonly their: Values | null;
-  readonly cascade?: readonly { readonly table: string; readonly key: Values }[];
+  readonly cascade?: readonly { readonly table: string; readonly schema?: string; readonly name?: string; readonly key: Values }[];
   /** How it was settled: by a resolution file, by `--strategy`, or not at all (`null`). */
   readonly resolution: Resolution | null;
 }
@@ -42,9 +45,14 @@ export interface MergeInput {
   readonly resolutions?: ReadonlyMap<string, Resolution>;
 }
 
-/** What identifies a conflict in a resolution file: its place and the values each side holds (a stale entry matches nothing). */
-export function conflictId(c: Pick<MergeConflict, 'table' | 'key' | 'columns' | 'our' | 'their'>): string {
-  return JSON.stringify([c.table, c.key, c.columns, c.our, c.their]);
+/**
+ * What identifies a conflict in a resolution file: its place and the values each side holds (a stale
+ * entry matches nothing). Its table by schema and name when the entry has them (a file ayb wrote);
+ * an entry with only `table` (`schema.name`) is matched by that text (see settle).
+ */
+export function conflictId(c: Pick<MergeConflict, 'table' | 'schema' | 'name' | 'key' | 'columns' | 'our' | 'their'>): string {
+  const table = c.schema !== undefined && c.name !== undefined ? [c.schema, c.name] : c.table;
+  return JSON.stringify([table, c.key, c.columns, c.our, c.their]);
 }
 
 /** A conflict counts as settled toward the branch when resolved so (a file, or --strategy theirs). */
@@ -53,7 +61,7 @@ export function takesTheirs(resolution: Resolution | null): boolean {
 }
 
 export function settle(input: MergeInput, conflict: Omit<MergeConflict, 'resolution'>): MergeConflict {
-  const fromFile = input.resolutions?.get(conflictId(conflict));
+  const fromFile = input.resolutions?.get(conflictId(conflict)) ?? input.resolutions?.get(conflictId({ ...conflict, schema: undefined, name: undefined }));
   const resolution = fromFile ?? (input.strategy === 'fail' ? null : input.strategy);
   return { ...conflict, resolution };
 }

@@ -1,7 +1,8 @@
 import type { Client } from '../postgres/client.js';
-import { type DataCatalog, type DataTable, tableId } from './catalog.js';
+import { type DataCatalog, type DataTable, tableId, tableName } from './catalog.js';
 import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
+import { pairRetypedKeys } from './equal-keys.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
@@ -17,7 +18,10 @@ export { SERVER_MERGE_SQL } from './merge-server.js';
 export { type PlannedQuery, rowsDigest } from './merge-cascade.js';
 
 export interface TableMerge {
+  /** `schema.name`; `schema` and `name` tell apart two tables this text may be. */
   readonly table: string;
+  readonly schema: string;
+  readonly name: string;
   readonly inserted: number;
   readonly updated: number;
   readonly deleted: number;
@@ -80,7 +84,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
       await copyAllRows(theirs, tx, ours.client, staged);
       await previewFromStage(ours.client, staged, preview);
       if (staged.inserted > 0) out.unchanged = false;
-      out.tables.push({ table: id, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0, merged_by: 'server' });
+      out.tables.push({ table: tableName(tx), schema: tx.schema, name: tx.name, inserted: staged.inserted, updated: 0, deleted: 0, conflicts: 0, merged_by: 'server' });
       continue;
     }
     if (!tb || !tt) continue; // created on both sides, or dropped by the target: the schema merge's business
@@ -91,7 +95,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   const references: PlannedQuery[] = [];
   for (const cascade of await traced('cascade conflicts', () => cascadeConflicts(input, stage.tables, references))) {
     out.conflicts.push(cascade.conflict);
-    const at = out.tables.findIndex((t) => t.table === cascade.conflict.table);
+    const at = out.tables.findIndex((t) => t.schema === cascade.conflict.schema && t.name === cascade.conflict.name);
     if (at >= 0) out.tables[at] = { ...out.tables[at]!, conflicts: out.tables[at]!.conflicts + 1 };
     if (takesTheirs(cascade.conflict.resolution)) continue;
     await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
@@ -114,7 +118,6 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
 /** One table both the base and the target have: a multiset merge without a key, else cell-wise by key. */
 async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: DataTable, tx: DataTable, tt: DataTable): Promise<void> {
   const { base, theirs, ours } = input;
-  const id = tableId(tx);
   const planBT = planTable(tb, tx);
   if (planBT.match === 'rows') {
     const theirsDiff: TableDiff = await diffTable(base, theirs, planBT);
@@ -125,12 +128,13 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     out.conflicts.push(...found);
     const dml = await tableDml(ours, theirs, restricted);
     out.keyless.push({ table: dml.table, inserts: dml.inserts, deletes: dml.deletes });
-    out.tables.push({ table: id, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length, merged_by: 'ayb' });
+    out.tables.push({ table: tableName(tx), schema: tx.schema, name: tx.name, inserted: dml.inserts.length, updated: 0, deleted: dml.deletes.length, conflicts: found.length, merged_by: 'ayb' });
     return;
   }
   const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
-  const keys = await traced(`${id}: data diff of base and branch (keys)`, () => diffTableKeys(base, theirs, planBT));
-  const backfill = await traced(`${id}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
+  // A key the branch retyped, written differently by its new type: one changed row, not removed and added.
+  const keys = await traced(`${tableName(tx)}: data diff of base and branch (keys)`, async () => pairRetypedKeys(base, tx, await diffTableKeys(base, theirs, planBT)));
+  const backfill = await traced(`${tableName(tx)}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
   if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
   const found: MergeConflict[] = [];
@@ -139,17 +143,17 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   out.previews.set(staged.tab, preview);
   const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
   // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
-  const onServer = await traced(`${id}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
+  const onServer = await traced(`${tableName(tx)}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
   if (onServer) {
     await stage.flush();
-    await traced(`${id}: preview`, () => previewFromStage(ours.client, staged, preview));
+    await traced(`${tableName(tx)}: preview`, () => previewFromStage(ours.client, staged, preview));
   } else {
     const sorted = (list: Keys) => [...list].sort(compareTuples);
     const theirsDiff = withKeys({ plan: planBT, added: sorted(keys.added), removed: sorted(keys.removed), changed: sorted(keys.changed) }, backfill);
     await mergeKeyed(job, theirsDiff);
   }
   out.conflicts.push(...found);
-  out.tables.push({ table: id, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
+  out.tables.push({ table: tableName(tx), schema: tx.schema, name: tx.name, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type ActingKey, type DataTable, keysOf, tableId } from './catalog.js';
+import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
 import { valueText } from './value-text.js';
@@ -15,11 +15,12 @@ export function sqlValue(text: string | null, type: string): string {
 
 /**
  * A name as the text of a `--` comment: a newline (or carriage return) in a quoted identifier would end
- * the comment, and the rest of the name be read as SQL; written as `\\n` / `\\r` instead.
+ * the comment, and the rest of the name be read as SQL; written as `\\n` / `\\r` instead, and a
+ * backslash as `\\\\` (so that a name holding a newline and one holding `\\n` read differently).
  */
-export const commentText = (text: string): string => text.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
-/** A table's `schema.name` for a comment. */
-const noted = (t: { schema: string; name: string }) => commentText(tableId(t));
+export const commentText = (text: string): string => text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+/** A table for a comment: its label (a part holding a dot quoted: one table's). */
+const noted = (t: { schema: string; name: string }) => commentText(tableLabel(t));
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
@@ -33,6 +34,27 @@ export function keyEquality(table: DataTable, plan: TablePlan): string[] {
     const i = key ? key.columns.indexOf(c) : -1;
     return (i >= 0 ? key?.equality?.[i] : undefined) ?? '=';
   });
+}
+
+/**
+ * `t.key OP value::type AND …`: the rows of `table` whose key equals a key given as text (`value(i)`:
+ * an SQL expression of column i's text), by the key index's own equality. `theirs`: the table the key's
+ * text comes from (the merge's branch), when its key columns may have other types (a key the branch
+ * retyped): such a column is compared in the branch's type, the target's value cast to it (as the
+ * target will hold it once migrated). Cast to the target's old type, the branch's key would fail (int →
+ * bigint: 5000000000 is out of int's range) or be rounded into another row's (numeric(12,4) →
+ * numeric(12,2)), or lose a distinction its new type keeps (citext → text).
+ */
+export function keyCondition(table: DataTable, key: readonly string[], value: (i: number) => string, theirs?: DataTable, alias = 't'): string {
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  const equality = keyEquality(table, { key } as TablePlan);
+  const theirEquality = theirs ? keyEquality(theirs, { key } as TablePlan) : [];
+  return key.map((c, i) => {
+    const own = typeOf(table, c)!;
+    const their = theirs ? typeOf(theirs, c) : undefined;
+    if (their === undefined || their === own) return `${alias}.${quoteIdent(c)} ${equality[i]} ${value(i)}::${own}`;
+    return `${alias}.${quoteIdent(c)}::${their} ${theirEquality[i]} ${value(i)}::${their}`;
+  }).join(' AND ');
 }
 
 /**
@@ -541,7 +563,7 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const shape = shapeOf(table, plan);
     const keys = inPlace(table) ? [diff.removed] : [diff.removed, diff.changed];
     const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
-    await statement.step(`${tableId(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
+    await statement.step(`${tableLabel(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
       renderedKeys(b, plan, shape, keys),
       (gate) => `) AS v(${aliases(plan.key.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
   }
@@ -556,19 +578,19 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
-      await statement.step(`${tableId(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
+      await statement.step(`${tableLabel(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
         `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
         renderedBatches(b, plan, [diff.changed], columns),
         (gate) => `) AS v(${aliases(columns.length)}) WHERE ${gate} AND ${shape.keyJoin}`);
     }
     const inserted = inPlace(table) ? [diff.added] : [diff.added, diff.changed];
     const insertedCount = diff.added.length + (inPlace(table) ? 0 : diff.changed.length);
-    await statement.step(`${tableId(table)}: ${insertedCount} row(s) inserted`,
+    await statement.step(`${tableLabel(table)}: ${insertedCount} row(s) inserted`,
       `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT * FROM (VALUES`,
       renderedBatches(b, plan, inserted, writable),
       (gate) => `) AS v WHERE ${gate}`);
     const restore = selfRestores.get(table);
-    if (restore) await statement.raw(`${tableId(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
+    if (restore) await statement.raw(`${tableLabel(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
 }

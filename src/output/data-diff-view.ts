@@ -1,3 +1,4 @@
+import { tableLabel } from '../datadiff/catalog.js';
 import type { TableDataChange } from '../datadiff/data-diff.js';
 import { renderTable } from './writer.js';
 
@@ -9,7 +10,8 @@ const MATCH_LABEL: Record<TableDataChange['match'], string> = {
 
 /**
  * The text view of a data diff: one line per table whose rows differ, how rows were matched, and
- * notes for tables compared on shared columns only or present on one side.
+ * notes for tables compared on shared columns only or present on one side. Tables are written as
+ * tableLabel does (a part holding a dot quoted), so that each names one table.
  */
 export function renderDataChangesText(
   changes: readonly TableDataChange[],
@@ -23,7 +25,7 @@ export function renderDataChangesText(
   else {
     lines.push(`Rows that differ from ${sides.from} to ${sides.to}:`);
     lines.push(renderTable(differing, [
-      { header: 'table', get: (c) => c.table },
+      { header: 'table', get: (c) => tableLabel(c) },
       { header: 'added', get: (c) => c.added },
       { header: 'removed', get: (c) => c.removed },
       { header: 'changed', get: (c) => (c.match === 'rows' ? '-' : c.changed) },
@@ -32,13 +34,13 @@ export function renderDataChangesText(
     const same = changes.length - differing.length;
     if (same > 0) lines.push(`${same} other table(s) identical.`);
   }
-  const shared = changes.filter((c) => c.columns_differ).map((c) => c.table);
+  const shared = changes.filter((c) => c.columns_differ).map((c) => tableLabel(c));
   if (shared.length) lines.push(`Compared on shared columns only (their columns differ): ${shared.join(', ')}.`);
   if (changes.some((c) => c.match === 'rows' && c.added + c.removed > 0)) {
     lines.push('Tables without a primary key or unique not-null index are compared as whole rows: a changed row shows as one removed and one added.');
   }
   for (const c of changes.filter((x) => x.not_a_key_on_both)) {
-    lines.push(`${c.table}: matched as whole rows, since (${c.not_a_key_on_both!.join(', ')}) is not unique and not null on both sides.`);
+    lines.push(`${tableLabel(c)}: matched as whole rows, since (${c.not_a_key_on_both!.join(', ')}) is not unique and not null on both sides.`);
   }
   if (sides.onlyInFrom.length) lines.push(`Only in ${sides.from} (a difference; its rows are not compared): ${sides.onlyInFrom.join(', ')}.`);
   if (sides.onlyInTo.length) lines.push(`Only in ${sides.to} (a difference; its rows are not compared): ${sides.onlyInTo.join(', ')}.`);

@@ -162,7 +162,7 @@ describe('ayb branch diff --data', () => {
     await cluster.query('ALTER TABLE docs ADD COLUMN extra int DEFAULT 1', [], 'ayb_branch_same');
     const result = await ayb('branch', 'diff', 'main', 'same', '--data', '--table', 'docs', '--json', '--exit-code');
     expect(result.exitCode).toBe(0);
-    expect(result.json<Change[]>()).toEqual([{ table: 'public.docs', key: ['id'], match: 'primary_key', added: 0, removed: 0, changed: 0, columns_differ: true }]);
+    expect(result.json<Change[]>()).toEqual([{ table: 'public.docs', schema: 'public', name: 'docs', key: ['id'], match: 'primary_key', added: 0, removed: 0, changed: 0, columns_differ: true }]);
     const usage = await ayb('branch', 'diff', 'same', '--table', 'docs');
     expect(usage.exitCode).toBe(2);
     const missing = await ayb('branch', 'diff', 'same', '--data', '--table', 'public.nope', '--json');

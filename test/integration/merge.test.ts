@@ -90,7 +90,7 @@ describe('ayb branch merge', () => {
     await runPsql(cluster, 'app', { sql: `UPDATE items SET qty = 55 WHERE id = 5;` });
     const merged = await ayb('branch', 'merge', 'feat2', '--strategy', 'ours', '--json');
     expect(merged.exitCode, merged.stderr).toBe(0);
-    expect(merged.json().conflicts).toEqual([{ table: 'public.items', key: { id: '5' }, ours: 'changed', theirs: 'changed', columns: ['qty'], base: { qty: '5' }, our: { qty: '55' }, their: { qty: '500' }, resolution: 'ours' }]);
+    expect(merged.json().conflicts).toEqual([{ table: 'public.items', schema: 'public', name: 'items', key: { id: '5' }, ours: 'changed', theirs: 'changed', columns: ['qty'], base: { qty: '5' }, our: { qty: '55' }, their: { qty: '500' }, resolution: 'ours' }]);
     const { rows: r } = await cluster.query<{ id: number; qty: number }>('SELECT id, qty FROM items WHERE id IN (5, 6) ORDER BY id', [], 'app');
     expect(r).toEqual([{ id: 5, qty: 55 }, { id: 6, qty: 600 }]);
     // The temporary copies of the base are gone, and the snapshot still refuses connections.

@@ -86,9 +86,9 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
     expect(body.only_in_from).toEqual([]);
     expect(body.only_in_to).toEqual([]);
     expect(body.tables).toEqual([
-      { table: 'public.people', key: ['id'], match: 'primary_key', added: 3, removed: 1, changed: 2 },
-      { table: 'public.tags', key: null, match: 'rows', added: 1, removed: 0, changed: 0 },
-      { table: 'public.untouched', key: ['id'], match: 'primary_key', added: 0, removed: 0, changed: 0 },
+      { table: 'public.people', schema: 'public', name: 'people', key: ['id'], match: 'primary_key', added: 3, removed: 1, changed: 2 },
+      { table: 'public.tags', schema: 'public', name: 'tags', key: null, match: 'rows', added: 1, removed: 0, changed: 0 },
+      { table: 'public.untouched', schema: 'public', name: 'untouched', key: ['id'], match: 'primary_key', added: 0, removed: 0, changed: 0 },
     ]);
     // The CLI's records, table for table (without example keys unless ?limit asks for them).
     const cli = await runCli(['branch', 'diff', 'main', 'rows', '--data', '--json', '--limit', '0'], { env: env() });
@@ -106,7 +106,7 @@ describe('ayb start: data changes, masked copies, point-in-time sources', () => 
     const child = await (await plain.fetch('/api/admin/branches/rows-child/data-diff', { token: plainToken })).json();
     expect(child.from).toBe('rows');
     expect(child.tables.filter((t: { added: number; removed: number; changed: number }) => t.added + t.removed + t.changed > 0))
-      .toEqual([{ table: 'public.tags', key: null, match: 'rows', added: 0, removed: 1, changed: 0 }]);
+      .toEqual([{ table: 'public.tags', schema: 'public', name: 'tags', key: null, match: 'rows', added: 0, removed: 1, changed: 0 }]);
 
     expect((await post(plain, plainToken, '/api/admin/snapshots', { name: 'frozen', of: 'rows' })).status).toBe(201);
     expect((await post(plain, plainToken, '/api/admin/branches', { name: 'of-frozen', from: 'frozen' })).status).toBe(201);

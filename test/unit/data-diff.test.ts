@@ -28,11 +28,11 @@ describe('data diff pieces', () => {
 
   it('orders tables parents first, whatever order they come in, and survives cycles', () => {
     const order = foreignKeyOrder([
-      table('address', { references: ['public.city'] }),
-      table('city', { references: ['public.country'] }),
+      table('address', { references: ['"public"."city"'] }),
+      table('city', { references: ['"public"."country"'] }),
       table('country'),
-      table('a', { references: ['public.b'] }),
-      table('b', { references: ['public.a'] }),
+      table('a', { references: ['"public"."b"'] }),
+      table('b', { references: ['"public"."a"'] }),
     ]).map((t) => t.name);
     expect(order.indexOf('country')).toBeLessThan(order.indexOf('city'));
     expect(order.indexOf('city')).toBeLessThan(order.indexOf('address'));
@@ -64,14 +64,14 @@ describe('data diff pieces', () => {
     const plan = planTable(table('t'), table('t'));
     const change = tableChange({ plan, added: [['1'], ['2'], ['3']], removed: [], changed: [['9']] }, 2);
     expect(change).toEqual({
-      table: 'public.t', key: ['id'], match: 'primary_key', added: 3, removed: 0, changed: 1,
+      table: 'public.t', schema: 'public', name: 't', key: ['id'], match: 'primary_key', added: 3, removed: 0, changed: 1,
       examples: { added: [{ id: '1' }, { id: '2' }], changed: [{ id: '9' }] },
     });
   });
 
   it('inserts parents first and deletes children first, with triggers held off around it', () => {
     const parent = { table: table('parent', { triggers: ['touch'] }), inserts: ['INSERT parent;'], updates: [], deletes: ['DELETE parent;'] };
-    const child = { table: table('child', { references: ['public.parent'] }), inserts: ['INSERT child;'], updates: ['UPDATE child;'], deletes: ['DELETE child;'] };
+    const child = { table: table('child', { references: ['"public"."parent"'] }), inserts: ['INSERT child;'], updates: ['UPDATE child;'], deletes: ['DELETE child;'] };
     const all = renderDml('h', [child, parent], ['SELECT setval;']).split('\n');
     // The settings its values are written in, pinned for the transaction only, and deferrable constraints deferred.
     expect(all).toContain("SET LOCAL DateStyle = 'ISO, MDY';");

@@ -17,7 +17,7 @@ export default class BranchDiff extends DatabaseCommand {
 
 --output table groups the changes by table (a new table with its columns) and marks destructive ones; --output json prints an array of changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes its schema equal to <b>, with a comment above every statement that can lose data, and exits 1 when some change needs a manual step (see its "-- manual:" comments). --exit-code exits 1 when there are differences and 0 when there are none, for CI.
 
---data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML that makes the rows of <a> equal those of <b> (see the README for its order), with the settings its values are written in set at its top; it refuses tables on one side only or whose columns differ (apply the schema migration first). A table on one side only counts as a difference for --exit-code.`;
+--data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","schema","name","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML that makes the rows of <a> equal those of <b> (see the README for its order), with the settings its values are written in set at its top; it refuses tables on one side only or whose columns differ (apply the schema migration first). A table on one side only counts as a difference for --exit-code.`;
   static override examples = [
     '<%= config.bin %> branch diff feature-auth',
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
@@ -39,7 +39,7 @@ export default class BranchDiff extends DatabaseCommand {
     privileges: Flags.boolean({ description: 'also compare access privileges (GRANT / REVOKE); off by default, as roles differ across servers' }),
     data: Flags.boolean({ description: 'compare rows (with --schema: schema and rows)' }),
     schema: Flags.boolean({ description: 'compare schemas (the default without --data)' }),
-    table: Flags.string({ description: 'with --data: only this table (schema.table; repeat for more)', multiple: true }),
+    table: Flags.string({ description: 'with --data: only this table (schema.table, a part holding a dot quoted: dot."a.b"; repeat for more)', multiple: true }),
     limit: Flags.integer({ description: 'with --data --output json: example keys per kind and table', default: 20, min: 0 }),
   };
 
