@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
-import { describeLimit, FIND_LOCK_HOLDERS_SQL, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
+import { describeLimit, FIND_LOCK_HOLDERS_SQL, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutOptions } from './timeouts.js';
 import { valueSettingsOptions } from './value-settings.js';
 
 restoreResponse();
@@ -60,23 +60,46 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
 }
 
 /**
+ * Whether each server (host and port) is PostgreSQL 14+, learnt from the `server_version` every
+ * connection reports at start-up: a session opened on a server seen before gets all of ayb's limits
+ * in its start-up packet, with no round trip of its own (timeouts.ts: timeoutOptions).
+ */
+const idleTimeoutKnown = new Map<string, boolean>();
+
+function serverKey(info: ConnInfo): string {
+  return `${info.host ?? ''}:${info.port ?? ''}`;
+}
+
+/**
  * Opens a session. With `timeouts` (ayb's own bookkeeping sessions, see timeouts.ts) the session
- * gets those limits first, so a stuck lock ends in an error rather than a hang.
+ * has those limits from its first statement, so a stuck lock ends in an error rather than a hang:
+ * they ride in the start-up packet, and only on the first connection of a process to a server
+ * (whose version it does not know yet) does the idle_session_timeout exemption take a round trip.
  */
 export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promise<Client> {
-  const client = new pg.Client(clientConfig(info));
+  const key = serverKey(info);
+  const known = idleTimeoutKnown.get(key);
+  const config = clientConfig(info);
+  if (timeouts) config.options = [config.options, timeoutOptions(timeouts, known === true)].filter(Boolean).join(' ');
+  const client = new pg.Client(config);
   // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
   client.on('error', () => undefined);
+  let version: string | undefined;
+  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+  connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
+    if (message.parameterName === 'server_version') version = message.parameterValue;
+  });
   try {
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
     throw connectionError(error, info);
   }
-  if (timeouts) {
+  const major = version ? Number.parseInt(version, 10) : Number.NaN;
+  if (Number.isFinite(major)) idleTimeoutKnown.set(key, major >= 14);
+  if (timeouts && known === undefined) {
     try {
-      // One round trip: the limits and the idle_session_timeout exemption in one simple query.
-      await client.query(`${timeoutStatements(timeouts)}; ${NO_IDLE_SESSION_TIMEOUT_SQL}`);
+      await client.query(NO_IDLE_SESSION_TIMEOUT_SQL);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw queryError(error, info);

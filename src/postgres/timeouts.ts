@@ -44,14 +44,31 @@ const SETTINGS: Readonly<Record<keyof SessionTimeouts, string>> = {
 };
 
 /**
- * The SET statements that put `timeouts` (or the listed ones) in force on a session. Sent as
- * statements after connecting, not as startup parameters, which connection poolers such as
- * PgBouncer refuse.
+ * The SET statements that put `timeouts` (or the listed ones) in force on a session: for lifting
+ * and restoring a limit. A new session gets them in its start-up packet instead (timeoutOptions).
  */
 export function timeoutStatements(timeouts: Partial<SessionTimeouts>): string {
   return (Object.keys(timeouts) as (keyof SessionTimeouts)[])
     .map((key) => `SET ${SETTINGS[key]} = ${Math.max(0, Math.trunc(timeouts[key]!))}`)
     .join('; ');
+}
+
+/**
+ * The limits as libpq's start-up `options` (`-c name=value …`): in force from the session's first
+ * statement without a round trip of their own, over any ALTER ROLE / ALTER DATABASE setting (a
+ * client's start-up settings outrank those), and what `RESET ALL` goes back to. With `noIdleTimeout`
+ * (a server known to be PostgreSQL 14+), `idle_session_timeout = 0` too; a server of unknown version
+ * gets NO_IDLE_SESSION_TIMEOUT_SQL after connecting instead (an unknown setting in the start-up
+ * packet would refuse the connection on PostgreSQL 13 and older).
+ *
+ * ayb's sessions already send `options` (client.ts: DateStyle, IntervalStyle), so a connection pooler
+ * that refuses start-up parameters refused them before; one set to ignore `options`
+ * (PgBouncer's `ignore_startup_parameters`) would leave the session without these limits.
+ */
+export function timeoutOptions(timeouts: SessionTimeouts, noIdleTimeout: boolean): string {
+  const limits = (Object.keys(SETTINGS) as (keyof SessionTimeouts)[]).map((key) => `-c ${SETTINGS[key]}=${Math.max(0, Math.trunc(timeouts[key]))}`);
+  if (noIdleTimeout) limits.push('-c idle_session_timeout=0');
+  return limits.join(' ');
 }
 
 /**
