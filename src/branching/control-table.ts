@@ -262,6 +262,20 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
   return rows[0]!;
 }
 
+/**
+ * insertCreatingRow when no record has this name or database (one round trip); undefined when one
+ * has, for the caller to look at it (findRowByNameOrDatabase) and decide.
+ */
+export async function insertCreatingRowIfFree(client: Client, row: NewRow, creatorHost: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(
+    `INSERT INTO ${CONTROL_TABLE_SQL} (name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, creator_pid, creator_host, masked)
+     SELECT $1::text, $2::text, $3::text, $4::text, 'creating', $5::text, $6::text, $7::text, $8::timestamptz, $9::integer, $10::text, $11::boolean
+      WHERE NOT EXISTS (SELECT 1 FROM ${CONTROL_TABLE_SQL} WHERE name = $1 OR branch_database = $4) RETURNING ${COLUMNS}`,
+    [row.name, row.kind, row.source_database, row.branch_database, row.strategy, row.parent, row.snapshot, row.expires_at, process.pid, creatorHost, row.masked],
+  );
+  return rows[0];
+}
+
 export async function updateRow(
   client: Client,
   id: string,
