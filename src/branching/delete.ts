@@ -174,10 +174,11 @@ export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchR
   await withControl(ctx, async (client) => {
     // The DROP may rightly take long: its statement limit is lifted on the maintenance session while
     // the row is marked on main, and put back while the row is removed (two sessions, no round trip
-    // of its own either time). A lock it cannot get still ends it (lock_timeout stays).
+    // of its own either time). A lock it cannot get still ends it (lock_timeout stays). The mark's
+    // commit does not wait for the WAL flush: the DROP's own commit flushes it (control-table.ts).
     const lift = maint.query(timeoutStatements({ statement: 0 }));
     const restore = () => maint.query(timeoutStatements({ statement: sessionTimeouts().statement })).then(() => undefined, () => undefined);
-    const [marked] = await Promise.all([updateRow(client, row.id, { status: 'deleting' }), lift]).catch(async (error: unknown) => {
+    const [marked] = await Promise.all([updateRow(client, row.id, { status: 'deleting' }, { asyncCommit: true }), lift]).catch(async (error: unknown) => {
       await lift.then(restore, () => undefined);
       throw error;
     });

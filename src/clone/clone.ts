@@ -158,7 +158,10 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
     const dropExcluded = request.excludeTables.length > 0
       ? connect(withDatabase(request.main, target)).then(async (client) => {
         try {
-          const statements = [`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`];
+          // Without waiting for the WAL flush: nothing is done with the copy until its record says
+          // ready, a synchronous commit that flushes this one too (a crash before it leaves the record
+          // `creating`, and its copy is dropped).
+          const statements = [...(fuse ? ['SET LOCAL synchronous_commit = off'] : []), `DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`];
           if (fuse) {
             await settingsGiven;
             statements.push(...databaseAccessStatements(target, owned, user).statements);
