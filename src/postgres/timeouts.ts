@@ -56,10 +56,9 @@ export function timeoutStatements(timeouts: Partial<SessionTimeouts>): string {
 /**
  * The limits as libpq's start-up `options` (`-c name=value …`): in force from the session's first
  * statement without a round trip of their own, over any ALTER ROLE / ALTER DATABASE setting (a
- * client's start-up settings outrank those), and what `RESET ALL` goes back to. With `noIdleTimeout`
- * (a server known to be PostgreSQL 14+), `idle_session_timeout = 0` too; a server of unknown version
- * gets NO_IDLE_SESSION_TIMEOUT_SQL after connecting instead (an unknown setting in the start-up
- * packet would refuse the connection on PostgreSQL 13 and older).
+ * client's start-up settings outrank those), and what `RESET ALL` goes back to. With `noIdleTimeout`,
+ * `idle_session_timeout = 0` too (PostgreSQL 14+; an older server refuses the connection for naming
+ * it, and client.ts connects again without it).
  *
  * ayb's sessions already send `options` (client.ts: DateStyle, IntervalStyle), so a connection pooler
  * that refuses start-up parameters refused them before; one set to ignore `options`
