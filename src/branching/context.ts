@@ -11,6 +11,7 @@ import { recoverRefusal } from '../postgres/connection-guard.js';
 import { connectMaintenance } from '../postgres/maintenance.js';
 import { MaintenancePool } from '../postgres/maintenance-pool.js';
 import { AybError, ConflictError } from '../core/errors.js';
+import { recoveryDone } from './recovery.js';
 import { ControlSession } from './session.js';
 
 /** Everything the domain needs: the main database and the validated config. No CLI types here. */
@@ -178,9 +179,16 @@ async function allowMainAgain(ctx: BranchContext, refused: AybError): Promise<vo
 /**
  * The maintenance session a command takes its locks on, once what interrupted commands left is
  * finished (finishInterruptedFirst): both sessions are opened at once, as the two connections
- * cost most of a small command's time.
+ * cost most of a small command's time. Once this process has finished that on main's server
+ * (recovery runs once per process), nothing is left to wait for: the session on main is opened in
+ * the background, and the command takes its locks and asks its first questions on the maintenance
+ * session meanwhile (a failure to open main is met by the command's first withControl).
  */
 export async function maintenanceAfterRecovery(ctx: BranchContext): Promise<Client> {
+  if (recoveryDone(ctx.main) && sessionOf(ctx)) {
+    reconnectControl(ctx);
+    return maintenanceSession(ctx);
+  }
   const [maint, recovered] = await Promise.allSettled([maintenanceSession(ctx), finishInterruptedFirst(ctx)]);
   if (recovered.status === 'rejected') {
     if (maint.status === 'fulfilled') await maint.value.end().catch(() => undefined);

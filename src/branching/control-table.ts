@@ -262,10 +262,37 @@ export async function insertCreatingRow(client: Client, row: NewRow, creatorHost
   return rows[0]!;
 }
 
+/**
+ * insertCreatingRow when no record has this name or database (one round trip); undefined when one
+ * has, for the caller to look at it (findRowByNameOrDatabase) and decide. Committed without waiting
+ * for the WAL flush (ASYNC_COMMIT): the copy's CREATE DATABASE, a synchronous commit, follows it.
+ */
+export async function insertCreatingRowIfFree(client: Client, row: NewRow, creatorHost: string): Promise<BranchRow | undefined> {
+  const { rows } = await client.query<BranchRow>(
+    `INSERT INTO ${CONTROL_TABLE_SQL} (name, kind, source_database, branch_database, status, strategy, parent, snapshot, expires_at, creator_pid, creator_host, masked)
+     SELECT $1::text, $2::text, $3::text, $4::text, 'creating', $5::text, $6::text, $7::text, $8::timestamptz, $9::integer, $10::text, $11::boolean
+       FROM ${ASYNC_COMMIT}
+      WHERE NOT EXISTS (SELECT 1 FROM ${CONTROL_TABLE_SQL} WHERE name = $1 OR branch_database = $4) RETURNING ${COLUMNS}`,
+    [row.name, row.kind, row.source_database, row.branch_database, row.strategy, row.parent, row.snapshot, row.expires_at, process.pid, creatorHost, row.masked],
+  );
+  return rows[0];
+}
+
+/**
+ * A one-row subquery that turns `synchronous_commit` off for the transaction of the statement it is
+ * joined into (set_config(…, true): SET LOCAL), so that its commit does not wait for the WAL flush.
+ * Only for a record that a later synchronous commit on the same server always follows before ayb
+ * calls anything done (a copy's `CREATE DATABASE` or `ready`, a delete's `DROP DATABASE`): that
+ * commit's flush covers every earlier commit record, and a server crash before it loses the record
+ * together with what it announced (a copy or a DROP that never committed), never one without the other.
+ */
+const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
+
 export async function updateRow(
   client: Client,
   id: string,
   changes: { status?: BranchStatus; snapshot?: string | null; strategy?: CloneStrategy | null; copy_method?: CopyMethod | null; error_message?: string | null; expires_at?: Date | null; name?: string; branch_database?: string; masked?: boolean; masking?: Readonly<Record<string, unknown>> | null },
+  options: { readonly asyncCommit?: boolean } = {},
 ): Promise<BranchRow | undefined> {
   const sets: string[] = [];
   const values: unknown[] = [];
@@ -276,7 +303,7 @@ export async function updateRow(
   }
   values.push(id);
   const { rows } = await client.query<BranchRow>(
-    `UPDATE ${CONTROL_TABLE_SQL} SET ${sets.join(', ')}, updated_at = now() WHERE id = $${values.length} RETURNING ${COLUMNS}`,
+    `UPDATE ${CONTROL_TABLE_SQL} SET ${sets.join(', ')}, updated_at = now()${options.asyncCommit ? ` FROM ${ASYNC_COMMIT}` : ''} WHERE id = $${values.length} RETURNING ${COLUMNS}`,
     values,
   );
   return rows[0];

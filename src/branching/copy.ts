@@ -76,13 +76,15 @@ export async function copyDatabase(ctx: BranchContext, maint: Client, job: CopyJ
       log: ctx.log,
       // Main is free again: the command's session on it reconnects while the copy is finished.
       onCopied: copiesMain ? () => reconnectControl(ctx) : undefined,
+      // Nothing is done in it afterwards and it opens once made: opened with the control table's drop.
+      openInCopy: !job.masking && !job.seal && !job.deferAccess,
     });
     // Never ready unless fully masked: a failure here drops the copy like any other.
     const verified = await job.masking?.afterCopy(withDatabase(ctx.main, job.target));
     signal?.throwIfAborted();
     // Closed since it was made; a branch now opens with its source's grants. Nobody connects to a
     // snapshot (no session is left on it), so it stays exactly as it was copied.
-    if (!job.deferAccess) await finishCopy(maint, job.target, outcome.access, { seal: job.seal, log: ctx.log });
+    if (!job.deferAccess && !outcome.opened) await finishCopy(maint, job.target, outcome.access, { seal: job.seal, log: ctx.log });
     signal?.throwIfAborted();
     return { outcome, verified };
   };

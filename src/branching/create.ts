@@ -12,7 +12,7 @@ import { MAIN_SOURCE, type SourceRef } from '../copy/source-ref.js';
 import { checkInWindow } from '../history/restore.js';
 import { type BranchContext, maintenanceAfterRecovery, noticeOf, type OpenedContext, withControl } from './context.js';
 import { copyDatabase } from './copy.js';
-import { deleteRow, findRow, findRowByNameOrDatabase, insertCreatingRow, updateRow } from './control-table.js';
+import { deleteRow, findRow, findRowByNameOrDatabase, insertCreatingRow, insertCreatingRowIfFree, type NewRow, updateRow } from './control-table.js';
 import { existsError } from './errors.js';
 import { dropRecordDatabases } from './recovery.js';
 import { type MaskingDecision, maskingFor } from './masking.js';
@@ -98,7 +98,10 @@ export async function createBranch(ctx: BranchContext, options: CreateOptions): 
       parent = ref.name;
     }
 
-    const claim = await withControl(ctx, (client) => reserve(ctx, client, maint, { ...options, kind, ref, masking, branchDatabase }));
+    // Asked under the lock, on the maintenance session (while main may still be connecting): a
+    // database of the name that no record owns is never recorded as this create's.
+    const databaseThere = await databaseExists(maint, branchDatabase);
+    const claim = await withControl(ctx, (client) => reserve(ctx, client, maint, { ...options, kind, ref, masking, branchDatabase, databaseThere }));
     if (!('row' in claim)) return { branch: await getBranch(ctx, name, kind, { sizes: false }), created: false };
 
     const { row, source, job } = claim;
@@ -161,29 +164,16 @@ async function reserve(
   ctx: BranchContext,
   client: Client,
   maint: Client,
-  options: CreateOptions & { readonly kind: RecordKind; readonly ref: SourceRef; readonly masking: MaskingDecision; readonly branchDatabase: string },
+  options: CreateOptions & { readonly kind: RecordKind; readonly ref: SourceRef; readonly masking: MaskingDecision; readonly branchDatabase: string; readonly databaseThere: boolean },
 ): Promise<Claim> {
-  const { name, kind, branchDatabase, masking } = options;
+  const { name, kind, branchDatabase, masking, databaseThere } = options;
   const source = await resolveSource(ctx, client, options.ref);
   // A usage error about the source is said before anything is recorded.
   strategyFor(source, options.strategy ?? ctx.config.branching.default_strategy);
   // Planned before anything is recorded or copied: a rule that cannot apply, or a column that
   // can hold text and is neither masked nor kept, refuses the copy here.
   const job = await masking.plan(source);
-  // The record (on main) and the database (on the maintenance session) are asked at once.
-  const [existing, databaseThere] = await Promise.all([findRowByNameOrDatabase(client, name, branchDatabase), databaseExists(maint, branchDatabase)]);
-  if (existing) {
-    if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing: true };
-    // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
-    const interrupted = existing.status === 'creating' || existing.status === 'deleting';
-    if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
-    if (interrupted) noticeOf(ctx)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
-    // A failed row is replaced; its database should be gone, but make sure (it is registered).
-    await dropRecordDatabases(client, maint, existing);
-    await deleteRow(client, existing.id);
-  }
-  if (existing ? await databaseExists(maint, branchDatabase) : databaseThere) throw foreignDatabaseError(branchDatabase, kind);
-  const row = await insertCreatingRow(client, {
+  const newRow: NewRow = {
     name,
     kind,
     source_database: source.label,
@@ -195,7 +185,23 @@ async function reserve(
     expires_at: options.expiresAt !== undefined ? options.expiresAt : ttlExpiry(ctx.config.branching.default_ttl, '[branching] default_ttl'),
     // A copy of a masked branch or snapshot is masked already, asked for or not.
     masked: masking.masked || source.masked,
-  }, os.hostname());
+  };
+  // The usual case in one round trip: no database and no record of the name yet.
+  const inserted = databaseThere ? undefined : await insertCreatingRowIfFree(client, newRow, os.hostname());
+  if (inserted) return { row: inserted, source, job };
+  const existing = await findRowByNameOrDatabase(client, name, branchDatabase);
+  if (existing) {
+    if (existing.status === 'ready' && existing.name === name && existing.kind === kind && options.ifNotExists) return { existing: true };
+    // Holding the name's lock, a `creating` or `deleting` row of it is one whose process is gone.
+    const interrupted = existing.status === 'creating' || existing.status === 'deleting';
+    if ((existing.status !== 'failed' && !interrupted) || existing.name !== name || existing.kind !== kind) throw existsError(existing, name, kind);
+    if (interrupted) noticeOf(ctx)?.(`Removing what the interrupted ${existing.status === 'creating' ? 'create' : 'delete'} of ${kind} "${name}" left …`);
+    // A failed row is replaced; its database should be gone, but make sure (it is registered).
+    await dropRecordDatabases(client, maint, existing);
+    await deleteRow(client, existing.id);
+  }
+  if (existing ? await databaseExists(maint, branchDatabase) : databaseThere) throw foreignDatabaseError(branchDatabase, kind);
+  const row = await insertCreatingRow(client, newRow, os.hostname());
   return { row, source, job };
 }
 

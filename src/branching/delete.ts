@@ -1,13 +1,14 @@
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { BranchRow, RecordKind } from '../core/records.js';
 import type { Client } from '../postgres/client.js';
-import { databaseExists, servedByAybStart } from '../postgres/maintenance.js';
+import { databaseExists, dropDatabaseNow, servedByAybStart } from '../postgres/maintenance.js';
+import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { type BranchContext, maintenanceSession, noticeOf, withControl } from './context.js';
 import { deleteRow, findRow, findRowWithDescendants, listRows, updateRow } from './control-table.js';
 import { hasChildrenError, notFoundNear, servedError, wrongKindError } from './errors.js';
 import { withBranchLocks } from './locks.js';
 import { databaseNameFor, MAX_NAME_LENGTH, validateBranchName } from './names.js';
-import { dropRecordDatabases } from './recovery.js';
+import { dropTempDatabases } from './recovery.js';
 import { descendantsDeepestFirst } from './tree.js';
 
 export interface DeleteOptions {
@@ -171,10 +172,25 @@ async function deleteRecord(ctx: BranchContext, options: DeleteOptions): Promise
  */
 export async function dropBranch(ctx: BranchContext, maint: Client, row: BranchRow): Promise<void> {
   await withControl(ctx, async (client) => {
-    const marked = await updateRow(client, row.id, { status: 'deleting' });
-    if (!marked) return;
-    await dropRecordDatabases(client, maint, marked);
-    await deleteRow(client, row.id);
+    // The DROP may rightly take long: its statement limit is lifted on the maintenance session while
+    // the row is marked on main, and put back while the row is removed (two sessions, no round trip
+    // of its own either time). A lock it cannot get still ends it (lock_timeout stays). The mark's
+    // commit does not wait for the WAL flush: the DROP's own commit flushes it (control-table.ts).
+    const lift = maint.query(timeoutStatements({ statement: 0 }));
+    const restore = () => maint.query(timeoutStatements({ statement: sessionTimeouts().statement })).then(() => undefined, () => undefined);
+    const [marked] = await Promise.all([updateRow(client, row.id, { status: 'deleting' }, { asyncCommit: true }), lift]).catch(async (error: unknown) => {
+      await lift.then(restore, () => undefined);
+      throw error;
+    });
+    if (!marked) return restore();
+    try {
+      await dropDatabaseNow(maint, marked.branch_database);
+      await dropTempDatabases(client, maint, marked);
+    } catch (error) {
+      await restore();
+      throw error;
+    }
+    await Promise.all([deleteRow(client, row.id), restore()]);
     if (row.kind === 'snapshot') await forgetSnapshot(ctx, client, row.name);
   });
 }

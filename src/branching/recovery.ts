@@ -33,6 +33,11 @@ function serverKey(main: ConnInfo): string {
   return `${main.host}:${main.port}/${main.database}`;
 }
 
+/** Whether this process has already finished what interrupted commands left on `main`'s server. */
+export function recoveryDone(main: ConnInfo): boolean {
+  return recovered.has(serverKey(main));
+}
+
 /**
  * Finishes what interrupted commands left (ayb killed, the server restarted or stopped, the disk
  * full), so that no command ever has to be told about it: a delete whose process is gone is finished

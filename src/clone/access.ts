@@ -129,6 +129,19 @@ export async function applyDatabaseAccess(client: Client, target: string, access
     );
   const owner = access.owner ?? rows[0]?.owner ?? undefined;
   const roles = access.owner !== undefined ? undefined : new Set(rows[0]?.roles ?? []);
+  const { statements, notCarried } = databaseAccessStatements(target, access, owner, roles);
+  // One round trip, one implicit transaction: the copy opens with all of its grants or none.
+  await client.query(statements.join(';\n'));
+  warnNotCarried(target, notCarried, warn);
+  return notCarried;
+}
+
+/**
+ * The statements that give `target` its source's grants and connection limit (one implicit
+ * transaction when sent together), leaving out the owner's own and those to roles not in `roles`
+ * (when given); what was left out, for warnNotCarried.
+ */
+export function databaseAccessStatements(target: string, access: DatabaseAccess, owner: string | undefined, roles?: ReadonlySet<string>): { statements: string[]; notCarried: string[] } {
   const database = quoteIdent(target);
   const notCarried: string[] = [];
   const statements = [`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`];
@@ -143,12 +156,13 @@ export async function applyDatabaseAccess(client: Client, target: string, access
     statements.push(`GRANT ${grant.privilege} ON DATABASE ${database} TO ${to}${grant.grantable ? ' WITH GRANT OPTION' : ''}`);
   }
   statements.push(`ALTER DATABASE ${database} CONNECTION LIMIT ${Number(access.connectionLimit)}`);
-  // One round trip, one implicit transaction: the copy opens with all of its grants or none.
-  await client.query(statements.join(';\n'));
+  return { statements, notCarried };
+}
+
+function warnNotCarried(target: string, notCarried: readonly string[], warn?: (line: string) => void): void {
   if (notCarried.length > 0) {
     warn?.(`warning: database "${target}" does not carry these grants of its source (no such role on this server): ${notCarried.join(', ')}`);
   }
-  return notCarried;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Transform } from 'node:stream';
 import type { CloneStrategy, CopyMethod } from '../core/records.js';
 import type { AybConfig } from '../config/schema.js';
 import { AybError, ConflictError } from '../core/errors.js';
-import { type Client, connect, withClient } from '../postgres/client.js';
+import { type Client, connect, queryError } from '../postgres/client.js';
 import { type ConnInfo, withDatabase } from '../postgres/conninfo.js';
 import { cancelOnAbort } from '../postgres/maintenance.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
@@ -13,7 +13,7 @@ import { type CloneSource, sourceNotFound } from './strategy.js';
 import { busySourceError, sessionsBlocking, SESSIONS_SQL, type SourceSession, templateClone, withSourceDisconnected } from './template.js';
 import { hasServerFacts, primeServerFacts, SERVER_FACTS_SQL, type ServerFactsRow, serverFacts } from './server-facts.js';
 import { findTool } from '../postgres/tools.js';
-import { applyDatabaseAccess, closedClause, closeNewDatabase, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, databaseAccessOf, type DatabaseAccessRow, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
+import { applyDatabaseAccess, closedClause, databaseAccessStatements, closeNewDatabase, DATABASE_ACCESS_SQL, DATABASE_CONNLIMIT_SQL, databaseAccessOf, type DatabaseAccessRow, DEFAULT_ACCESS, type DatabaseAccess, isSuperuser, readDatabaseAccess, refuseMissingRoles, sealCopy } from './access.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 
 export { chooseStrategy, type CloneSource } from './strategy.js';
@@ -51,6 +51,13 @@ export interface CloneRequest {
    * a copy of main lets the command's control session connect again meanwhile.
    */
   readonly onCopied?: () => void;
+  /**
+   * A template copy that leaves tables out (a copy of main) may open the copy in the same
+   * transaction, on the same session of the copy's, as the one that drops them (its source's grants
+   * and connection limit, once its settings are given): one commit less. Only for a copy nothing is
+   * done in afterwards (no masking) and that opens once made (not a snapshot, not a reset's).
+   */
+  readonly openInCopy?: boolean;
 }
 
 /** What a clone actually did, for the branch record. */
@@ -62,6 +69,8 @@ export interface CloneOutcome {
    * closed to everyone but ayb until then (access.ts).
    */
   readonly access: DatabaseAccess;
+  /** The copy was opened with `access` already (openInCopy): finishCopy is not to run again. */
+  readonly opened?: boolean;
 }
 
 /**
@@ -141,15 +150,40 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
     request.onCopied?.();
     signal?.throwIfAborted();
     // A template copy carries every table; drop the excluded ones (a copy of main has the control
-    // table), on a session of the copy's, while the maintenance session gives it its source's settings.
+    // table), on a session of the copy's, while the maintenance session gives it its source's
+    // settings. With openInCopy, the copy opens in the drop's transaction, once the settings are given.
+    const owned = { ...access, owner: user };
+    const fuse = request.openInCopy === true && request.excludeTables.length > 0;
+    const settingsGiven = applyDatabaseSettings(maint, target, settings, request.log);
     const dropExcluded = request.excludeTables.length > 0
-      ? withClient(withDatabase(request.main, target), (client) => client.query(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`))
+      ? connect(withDatabase(request.main, target)).then(async (client) => {
+        try {
+          // Without waiting for the WAL flush: nothing is done with the copy until its record says
+          // ready, a synchronous commit that flushes this one too (a crash before it leaves the record
+          // `creating`, and its copy is dropped).
+          const statements = [...(fuse ? ['SET LOCAL synchronous_commit = off'] : []), `DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`];
+          if (fuse) {
+            await settingsGiven;
+            statements.push(...databaseAccessStatements(target, owned, user).statements);
+          }
+          // One round trip, one implicit transaction (one commit): dropped and opened, or neither.
+          await client.query(statements.join(';\n'));
+        } catch (error) {
+          throw queryError(error, withDatabase(request.main, target));
+        } finally {
+          // A copy opened here is not waited on to see this session end (nothing needs it gone: a
+          // DROP ends it anyway); a reset's copy (renamed next) or a snapshot (sealed) is.
+          const ended = client.end().catch(() => undefined);
+          if (!fuse) await ended;
+        }
+      })
       : Promise.resolve();
-    const [dropped, applied] = await Promise.allSettled([dropExcluded, applyDatabaseSettings(maint, target, settings, request.log)]);
+    const [dropped, applied] = await Promise.allSettled([dropExcluded, settingsGiven]);
     if (dropped.status === 'rejected') throw dropped.reason;
     if (applied.status === 'rejected') throw applied.reason;
     // The same server's grants name roles that exist (a role with a privilege on the source cannot be
     // dropped), and the copy's owner is this session's role: finishCopy need not read either.
+    if (fuse) return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access: owned, opened: true };
     return { strategy: 'template', copyMethod: fileCopy.method === 'clone' ? 'clone' : 'file_copy', access: { ...access, owner: user } };
   } catch (error) {
     if (lifted) await maint.query(timeoutStatements({ statement: sessionTimeouts().statement })).catch(() => undefined);

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { AybError, ConflictError, ExternalError, NotFoundError } from '../core/errors.js';
 import { type ConnInfo, describeServer, scrubSecret } from './conninfo.js';
 import { quoteIdent } from './quote.js';
-import { describeLimit, FIND_LOCK_HOLDERS_SQL, NO_IDLE_SESSION_TIMEOUT_SQL, type SessionTimeouts, timeoutStatements } from './timeouts.js';
+import { describeLimit, FIND_LOCK_HOLDERS_SQL, type SessionTimeouts, timeoutOptions } from './timeouts.js';
 import { valueSettingsOptions } from './value-settings.js';
 
 restoreResponse();
@@ -14,6 +14,7 @@ export type Client = pg.Client;
 /** The SQLSTATEs ayb reacts to, named once. */
 export const SqlState = {
   uniqueViolation: '23505',
+  undefinedObject: '42704',
   duplicateDatabase: '42P04',
   invalidCatalogName: '3D000',
   objectInUse: '55006',
@@ -60,29 +61,56 @@ export function clientConfig(info: ConnInfo): pg.ClientConfig {
 }
 
 /**
+ * Servers (host and port) known to be older than PostgreSQL 14, which has no idle_session_timeout:
+ * learnt from the one connection refused for naming it (or from the `server_version` a connection
+ * reports), after which their sessions are opened without it.
+ */
+const noIdleTimeout = new Set<string>();
+
+function serverKey(info: ConnInfo): string {
+  return `${info.host ?? ''}:${info.port ?? ''}`;
+}
+
+/**
  * Opens a session. With `timeouts` (ayb's own bookkeeping sessions, see timeouts.ts) the session
- * gets those limits first, so a stuck lock ends in an error rather than a hang.
+ * has those limits from its first statement, so a stuck lock ends in an error rather than a hang:
+ * they ride in the start-up packet, with idle_session_timeout = 0 (no round trip of their own). A
+ * server older than 14 refuses that setting: it is then connected to again without it, once per
+ * process and server.
  */
 export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promise<Client> {
-  const client = new pg.Client(clientConfig(info));
-  // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw connectionError(error, info);
-  }
-  if (timeouts) {
+  const key = serverKey(info);
+  const open = async (withIdle: boolean): Promise<Client> => {
+    const config = clientConfig(info);
+    if (timeouts) config.options = [config.options, timeoutOptions(timeouts, withIdle)].filter(Boolean).join(' ');
+    const client = new pg.Client(config);
+    // An idle client whose server goes away emits 'error'; without a listener that crashes the process.
+    client.on('error', () => undefined);
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+    connection.on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
+      if (message.parameterName === 'server_version' && Number.parseInt(message.parameterValue, 10) < 14) noIdleTimeout.add(key);
+    });
     try {
-      // One round trip: the limits and the idle_session_timeout exemption in one simple query.
-      await client.query(`${timeoutStatements(timeouts)}; ${NO_IDLE_SESSION_TIMEOUT_SQL}`);
+      await client.connect();
+      return client;
     } catch (error) {
       await client.end().catch(() => undefined);
-      throw queryError(error, info);
+      throw error;
+    }
+  };
+  const withIdle = timeouts !== undefined && !noIdleTimeout.has(key);
+  try {
+    return await open(withIdle);
+  } catch (error) {
+    const unknownSetting = sqlState(error) === SqlState.undefinedObject && /idle_session_timeout/.test(String((error as Error).message));
+    if (!withIdle || !unknownSetting) throw connectionError(error, info);
+    noIdleTimeout.add(key);
+    try {
+      return await open(false);
+    } catch (again) {
+      throw connectionError(again, info);
     }
   }
-  return client;
 }
 
 /** Runs `fn` with a connection that is always closed afterwards. */

@@ -136,7 +136,12 @@ export const TERMINATE_OTHER_SESSIONS_SQL = 'SELECT pg_terminate_backend(pid) FR
  */
 export async function dropDatabase(client: Client, name: string): Promise<void> {
   // Removing a large database's files may take a while; a lock it cannot get still ends it.
-  await withoutTimeouts(client, 'statement', () => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+  await withoutTimeouts(client, 'statement', () => dropDatabaseNow(client, name));
+}
+
+/** dropDatabase's statement alone, for a caller that has lifted the statement limit itself. */
+export async function dropDatabaseNow(client: Client, name: string): Promise<void> {
+  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
 }
 
 /** Lets sessions connect to `database`, or stops new ones (superusers included) from connecting. */

@@ -44,14 +44,30 @@ const SETTINGS: Readonly<Record<keyof SessionTimeouts, string>> = {
 };
 
 /**
- * The SET statements that put `timeouts` (or the listed ones) in force on a session. Sent as
- * statements after connecting, not as startup parameters, which connection poolers such as
- * PgBouncer refuse.
+ * The SET statements that put `timeouts` (or the listed ones) in force on a session: for lifting
+ * and restoring a limit. A new session gets them in its start-up packet instead (timeoutOptions).
  */
 export function timeoutStatements(timeouts: Partial<SessionTimeouts>): string {
   return (Object.keys(timeouts) as (keyof SessionTimeouts)[])
     .map((key) => `SET ${SETTINGS[key]} = ${Math.max(0, Math.trunc(timeouts[key]!))}`)
     .join('; ');
+}
+
+/**
+ * The limits as libpq's start-up `options` (`-c name=value …`): in force from the session's first
+ * statement without a round trip of their own, over any ALTER ROLE / ALTER DATABASE setting (a
+ * client's start-up settings outrank those), and what `RESET ALL` goes back to. With `noIdleTimeout`,
+ * `idle_session_timeout = 0` too (PostgreSQL 14+; an older server refuses the connection for naming
+ * it, and client.ts connects again without it).
+ *
+ * ayb's sessions already send `options` (client.ts: DateStyle, IntervalStyle), so a connection pooler
+ * that refuses start-up parameters refused them before; one set to ignore `options`
+ * (PgBouncer's `ignore_startup_parameters`) would leave the session without these limits.
+ */
+export function timeoutOptions(timeouts: SessionTimeouts, noIdleTimeout: boolean): string {
+  const limits = (Object.keys(SETTINGS) as (keyof SessionTimeouts)[]).map((key) => `-c ${SETTINGS[key]}=${Math.max(0, Math.trunc(timeouts[key]))}`);
+  if (noIdleTimeout) limits.push('-c idle_session_timeout=0');
+  return limits.join(' ');
 }
 
 /**
