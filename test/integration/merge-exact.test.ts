@@ -43,10 +43,10 @@ describe('ayb branch merge: exact', () => {
     const before = await fingerprint(cluster, 'm_cascade');
     const refused = await ayb('branch', 'merge', 'casc', '--json');
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(4);
-    const conflicts = refused.json().error.conflicts as { table: string; key: unknown; cascade?: unknown }[];
+    const conflicts = refused.json().error.conflicts as { table: string; key: unknown; cascade?: { table: string; key: unknown }[] }[];
     // Hand-computed: tag 1 was removed on main (renamed 5) and changed on the branch (SET NULL);
     // order 76 cascades onto item 3 (added on main), order 77 onto tag 5 (added on main).
-    expect(conflicts.map((c) => [c.table, c.key, c.cascade])).toEqual([
+    expect(conflicts.map((c) => [c.table, c.key, c.cascade?.map(({ table, key }) => ({ table, key }))])).toEqual([
       ['public.tags', { id: '1' }, undefined],
       ['public.orders', { id: '76' }, [{ table: 'public.order_items', key: { id: '3' } }]],
       ['public.orders', { id: '77' }, [{ table: 'public.tags', key: { id: '5' } }]],
