@@ -20,6 +20,7 @@ import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
 import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
+import { traced } from '../datadiff/merge-trace.js';
 
 export type { MergeConflict, MergeStrategy, Resolution, SchemaConflict, TableMerge };
 export { conflictId } from '../datadiff/merge.js';
@@ -106,14 +107,14 @@ export async function mergeBranch(ctx: BranchContext, options: MergeOptions): Pr
   ctx.log?.(`Merging ${branch.name} into ${into} (base: ${base.name}, strategy: ${strategy}${dryRun ? ', dry run' : ''}) …`);
 
   // A real merge merges a snapshot of the branch, which becomes its base: exactly what was merged.
-  const record = dryRun ? undefined : await freezeBranch(ctx, branch.name);
+  const record = dryRun ? undefined : await traced('freeze the branch (merge record snapshot)', () => freezeBranch(ctx, branch.name));
   let outcome: MergeResult | undefined;
   try {
     const merge = async (theirsDb: string) => withSnapshotView(ctx, base, (baseCopy) => withBranchLocks(ctx, lockList(branch.name, into), () =>
-      mergeSides(ctx, { options, strategy, dryRun, branch: branch.name, into, base: base.name, baseDb: baseCopy, theirsDb, targetDb: target.database, newBase: record?.name ?? null })));
+      traced('merge sides (all)', () => mergeSides(ctx, { options, strategy, dryRun, branch: branch.name, into, base: base.name, baseDb: baseCopy, theirsDb, targetDb: target.database, newBase: record?.name ?? null }))));
     outcome = record ? await withSnapshotView(ctx, record, merge) : await merge(source.database);
   } finally {
-    if (record) await settleRecord(ctx, branch, base, record, outcome);
+    if (record) await traced('settle the merge record', () => settleRecord(ctx, branch, base, record, outcome));
   }
   if (outcome.schema_conflicts.length > 0 && !dryRun) throw schemaConflictError(outcome);
   if (outcome.unresolved > 0 && !dryRun) throw conflictError(outcome);
@@ -178,7 +179,7 @@ function pinned(conn: ConnInfo): ConnInfo {
 /** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */
 async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResult> {
   const [baseConn, theirsConn, targetConn] = [job.baseDb, job.theirsDb, job.targetDb].map((db) => pinned(branchConn(ctx, db))) as [ConnInfo, ConnInfo, ConnInfo];
-  const [baseSchema, theirsSchema, oursSchema] = await Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c))));
+  const [baseSchema, theirsSchema, oursSchema] = await traced('schema snapshots', () => Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c)))));
   const schema = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
   const result = (plan: DataMergePlan | undefined, extra: Partial<MergeResult> = {}): MergeResult => {
     const conflicts = plan?.conflicts ?? [];
@@ -221,7 +222,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       let plan: DataMergePlan;
       try {
         const ours = { client, catalog: await readCatalog(client, [CONTROL_TABLE_SQL]) };
-        plan = await planDataMerge({ base, theirs, ours, strategy: job.strategy, resolutions: job.options.resolutions }, stage);
+        plan = await traced('plan (all tables)', () => planDataMerge({ base, theirs, ours, strategy: job.strategy, resolutions: job.options.resolutions }, stage));
         // COMMIT, not ROLLBACK: the staged rows stay (the transaction changed only temporary tables).
         await client.query('COMMIT');
       } catch (error) {
@@ -231,7 +232,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
       const blocked = plan.conflicts.some((c) => c.resolution === null);
       if (job.dryRun || blocked) return result(plan);
-      const committedFirst = await applyMerge(ctx, client, targetConn, schema.migration, plan, job.options);
+      const committedFirst = await traced('apply (all)', () => applyMerge(ctx, client, targetConn, schema.migration, plan, job.options));
       return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
     } finally {
       await client.end().catch(() => undefined);
@@ -263,13 +264,13 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
     }
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     for (const check of plan.checks) {
-      const { rows } = await client.query<{ k: string }>(check.sql);
+      const { rows } = await traced(`apply: moved check of ${check.table}`, () => client.query<{ k: string }>(check.sql));
       if (rows.length > 0) {
         throw new ConflictError('merge_target_moved', `${check.table} changed on the target while the merge was planned (key ${rows[0]!.k}); nothing was applied`, { hint: 'run the merge again' });
       }
     }
     for (const read of plan.readReferences) {
-      if ((await rowsDigest(client, read.sql)) !== read.digest) {
+      if ((await traced(`apply: references digest of ${read.table}`, () => rowsDigest(client, read.sql))) !== read.digest) {
         throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
       }
     }
@@ -277,8 +278,8 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
     // Deferrable constraints are checked at COMMIT, when every table holds its merged rows.
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     const after = await readCatalog(client, [CONTROL_TABLE_SQL]);
-    for (const sql of await mergeStatements(client, plan, after)) await client.query(sql);
-    await client.query('COMMIT');
+    for (const sql of await mergeStatements(client, plan, after)) await traced(`apply: ${sql.replace(/\s+/g, ' ').slice(0, 70)}`, () => client.query(sql));
+    await traced('apply: COMMIT', () => client.query('COMMIT'));
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);

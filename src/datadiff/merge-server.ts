@@ -10,6 +10,7 @@ import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { Change, Values } from './merge-types.js';
 import { keyCondition, keyEquality } from './sql.js';
 import { valueText } from './value-text.js';
+import { explained, traced } from './merge-trace.js';
 
 /**
  * The three-way merge on the target's server (issue 25, item 7): the branch's changed keys, and the
@@ -108,8 +109,8 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
              FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
-        if (kind !== 'a') await copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true);
-        if (kind !== 'd') await copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true);
+        if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk), ours, `${BASE} (tab, n, v)`, true));
+        if (kind !== 'd') await traced(`  copy branch rows (${chunk.length} keys)`, () => copyAcross(input.theirs.client, sideRows(tx, plan.key, staged.tab, first, chunk), ours, `${THEIRS} (tab, n, v)`, true));
         chunk = [];
       };
       for (const k of keys) {
@@ -126,7 +127,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
       // A backfilled key the diff already lists is merged once, as the diff found it.
       await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
     }
-    counts = await threeWay(ours, job);
+    counts = await traced('  three-way statement', () => threeWay(ours, job));
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');
   } catch (error) {
     await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
@@ -139,7 +140,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
   staged.updatedRows += counts.updated;
   staged.deleted += counts.deleted;
   counts.columns.forEach((set, i) => set && staged.updated.add(staged.writable[i]!));
-  const conflicts = await settlePending(job);
+  const conflicts = await traced('  settle pending conflicts', () => settlePending(job));
   return { keys: counts.keys, conflicts };
 }
 
@@ -158,6 +159,12 @@ interface Counts {
  * the target will hold them), and mergeRow's rules set-based: inserts, deletes and updates (with the
  * mask of the columns they set) into the staging table; the rows that conflict into the pending
  * table; every key's target row as read (md5), for the apply's check (movedChecks).
+ *
+ * Each cell is taken out of its array once (`x`: b1…, t1…, o1…, one column per side and column), and
+ * each comparison the rules need is made once per column (`f`: tbN, obN, otN, whether branch and base,
+ * target and base, target and branch differ); `OFFSET 0` keeps the planner from folding those levels
+ * into the one above (which would compute each cell again wherever a rule names it): a large merge's
+ * time went mostly there.
  */
 async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const { tb, tx, tt, plan, staged } = job;
@@ -174,19 +181,20 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   };
   const inB = (c: string) => ib(c) > 0;
   const inO = (c: string) => io(c) > 0;
-  const tv = (c: string) => `y.tv[${ix(c)}]`;
-  const bv = (c: string) => `y.bn[${ib(c)}]`;
-  const ov = (c: string) => `y.onorm[${io(c)}]`;
   const or = (xs: string[]) => (xs.length === 0 ? 'false' : `(${xs.join(' OR ')})`);
   const and = (xs: string[]) => (xs.length === 0 ? 'true' : `(${xs.join(' AND ')})`);
   const k0 = `o.${quoteIdent(plan.key[0]!)}`;
   const found = `${k0} IS NOT NULL`;
+  // The cells, one column each: b<i> the base's (normalised), t<i> the branch's, o<i> the target's (normalised), by each side's column number.
+  const cells = [
+    ...tb.columns.map((c, i) => `${norm(`b.v[${i + 1}]`, c.name, c.type)} AS b${i + 1}`),
+    ...tx.columns.map((_, i) => `t.v[${i + 1}] AS t${i + 1}`),
+    ...tt.columns.map((c, i) => `CASE WHEN ${found} THEN ${norm(valueText(`o.${quoteIdent(c.name)}`), c.name, c.type)} END AS o${i + 1}`),
+  ];
   const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
       ${found} AS ho,
       CASE WHEN ${found} THEN md5(ROW(o.*)::text) END AS md5,
-      ARRAY[${tb.columns.map((c, i) => norm(`b.v[${i + 1}]`, c.name, c.type)).join(', ')}]::text[] AS bn,
-      t.v AS tv,
-      CASE WHEN ${found} THEN ARRAY[${tt.columns.map((c) => norm(valueText(`o.${quoteIdent(c.name)}`), c.name, c.type)).join(', ')}]::text[] END AS onorm
+      t.v AS tv, ${cells.join(', ')}
     FROM ${KEYS} mk
     LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
     LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
@@ -195,12 +203,21 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
     LEFT JOIN ${qualified(tt)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
-   WHERE mk.tab = ${tab}`;
+   WHERE mk.tab = ${tab} OFFSET 0`;
+  // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
+  const flags = new Map<string, string>();
+  const flag = (name: string, left: string, right: string) => {
+    if (!flags.has(name)) flags.set(name, `x.${left} IS DISTINCT FROM x.${right} AS ${name}`);
+    return `y.${name}`;
+  };
+  const tb_ = (c: string) => flag(`tb${ix(c)}`, `t${ix(c)}`, `b${ib(c)}`);
+  const ob = (c: string) => flag(`ob${ib(c)}`, `o${io(c)}`, `b${ib(c)}`);
+  const ot = (c: string) => flag(`ot${ix(c)}`, `o${io(c)}`, `t${ix(c)}`);
   // mergeRow's rules, column by column.
-  const sameBO = and(tb.columns.filter((c) => inO(c.name)).map((c) => `${bv(c.name)} IS NOT DISTINCT FROM ${ov(c.name)}`));
-  const differing = or(W.filter(inO).map((c) => `${ov(c)} IS DISTINCT FROM ${tv(c)}`));
-  const clash = or(W.filter((c) => inB(c) && inO(c)).map((c) => `(${tv(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS DISTINCT FROM ${tv(c)})`));
-  const masks = W.map((c) => (!inB(c) ? 'true' : inO(c) ? `(${tv(c)} IS DISTINCT FROM ${bv(c)} AND ${ov(c)} IS NOT DISTINCT FROM ${bv(c)})` : `(${tv(c)} IS DISTINCT FROM ${bv(c)})`));
+  const sameBO = and(tb.columns.filter((c) => inO(c.name)).map((c) => `NOT ${ob(c.name)}`));
+  const differing = or(W.filter(inO).map(ot));
+  const clash = or(W.filter((c) => inB(c) && inO(c)).map((c) => `(${tb_(c)} AND ${ob(c)} AND ${ot(c)})`));
+  const masks = W.map((c) => (!inB(c) ? 'true' : inO(c) ? `(${tb_(c)} AND NOT ${ob(c)})` : tb_(c)));
   const addedMask = W.map((c) => (inO(c) ? 'false' : 'true'));
   const onlyTheirs = W.some((c) => !inO(c));
   const op = `CASE
@@ -208,12 +225,19 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
       WHEN NOT y.hb THEN CASE WHEN NOT y.ho THEN 'i' WHEN ${differing} THEN 'x' WHEN ${onlyTheirs} THEN 'u' END
       ELSE CASE WHEN NOT y.ho THEN 'x' WHEN ${clash} THEN 'x' WHEN ${or(masks)} THEN 'u' END
     END`;
-  const values = `ARRAY[${W.map(tv).join(', ')}]::text[]`;
+  // The branch's row as staged: its own array when the writable columns are all its columns, in order.
+  const whole = W.length === tx.columns.length && W.every((c, i) => tx.columns[i]!.name === c);
+  const values = whole ? 'y.tv' : `ARRAY[${W.map((c) => `y.t${ix(c)}`).join(', ')}]::text[]`;
   const mask = `CASE WHEN y.hb THEN ARRAY[${masks.join(', ')}] ELSE ARRAY[${addedMask.join(', ')}] END::bool[]`;
+  const f = `SELECT x.*${[...flags.values()].map((e) => `, ${e}`).join('')} FROM x OFFSET 0`;
+  const sides = `y.n, y.kind, y.k, y.hb, y.ht, y.ho, y.md5, y.tv, ${[...tb.columns.map((_, i) => `y.b${i + 1}`), ...tt.columns.map((_, i) => `y.o${i + 1}`)].join(', ')}`;
+  const bn = `ARRAY[${tb.columns.map((_, i) => `z.b${i + 1}`).join(', ')}]::text[]`;
+  const onorm = `ARRAY[${tt.columns.map((_, i) => `z.o${i + 1}`).join(', ')}]::text[]`;
   const sql = `WITH x AS (${x}),
-  z AS (SELECT y.*, ${op} AS op, ${W.length > 0 ? values : 'NULL::text[]'} AS v, ${W.length > 0 ? mask : 'NULL::bool[]'} AS m FROM x y),
+  f AS (${f}),
+  z AS (SELECT ${sides}, ${op} AS op, ${W.length > 0 ? values : 'NULL::text[]'} AS v, ${W.length > 0 ? mask : 'NULL::bool[]'} AS m FROM f y),
   r AS (INSERT INTO ${STAGE} (tab, op, k, v) SELECT ${tab}, 'r', z.k, CASE WHEN z.md5 IS NOT NULL THEN ARRAY[z.md5] END FROM z RETURNING 1),
-  p AS (INSERT INTO ${PENDING} (tab, n, kind, k, b, t, o) SELECT ${tab}, z.n, z.kind, z.k, CASE WHEN z.hb THEN z.bn END, z.tv, CASE WHEN z.ho THEN z.onorm END FROM z WHERE z.op = 'x' RETURNING 1),
+  p AS (INSERT INTO ${PENDING} (tab, n, kind, k, b, t, o) SELECT ${tab}, z.n, z.kind, z.k, CASE WHEN z.hb THEN ${bn} END, z.tv, CASE WHEN z.ho THEN ${onorm} END FROM z WHERE z.op = 'x' RETURNING 1),
   s AS (INSERT INTO ${STAGE} (tab, op, k, v, m)
         SELECT ${tab}, z.op::"char", CASE WHEN z.op <> 'i' THEN z.k END, CASE WHEN z.op <> 'd' THEN z.v END, CASE WHEN z.op = 'u' THEN z.m END
           FROM z WHERE z.op IN ('i', 'u', 'd') RETURNING op, m)
@@ -223,6 +247,7 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
          (SELECT count(*) FROM s WHERE s.op = 'd')::int AS deleted,
          (SELECT ARRAY[${W.length > 0 ? W.map((_, i) => `coalesce(bool_or(s.m[${i + 1}]), false)`).join(', ') : ''}]::bool[] FROM s WHERE s.op = 'u') AS columns,
          (SELECT count(*) FROM p)::int AS pending`;
+  await explained(client, sql);
   const { rows: [row] } = await client.query<Counts & { pending: number }>(sql);
   return row!;
 }

@@ -9,6 +9,7 @@ import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, 
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml, triggerStatements } from './sql.js';
+import { traced } from './merge-trace.js';
 
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
 export { Stage } from './merge-stage.js';
@@ -91,7 +92,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   await stage.flush();
   // Deletes and key updates that would cascade onto rows the target added or changed since the base.
   const references: PlannedQuery[] = [];
-  for (const cascade of await cascadeConflicts(input, stage.tables, references)) {
+  for (const cascade of await traced('cascade conflicts', () => cascadeConflicts(input, stage.tables, references))) {
     out.conflicts.push(cascade.conflict);
     const at = out.tables.findIndex((t) => t.schema === cascade.conflict.schema && t.name === cascade.conflict.name);
     if (at >= 0) out.tables[at] = { ...out.tables[at]!, conflicts: out.tables[at]!.conflicts + 1 };
@@ -99,7 +100,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
     if (at >= 0 && cascade.op === 'd') out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
   }
-  const sequences = await sequenceMerge(base, theirs, ours);
+  const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours));
   return {
     tables: out.tables,
     conflicts: out.conflicts,
@@ -130,8 +131,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     return;
   }
   const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
-  const keys = await diffTableKeys(base, theirs, planBT);
-  const backfill = await backfilled(theirs, tb, tx, planBT);
+  const keys = await traced(`${tableName(tx)}: data diff of base and branch (keys)`, () => diffTableKeys(base, theirs, planBT));
+  const backfill = await traced(`${tableName(tx)}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
   if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
   const found: MergeConflict[] = [];
@@ -140,10 +141,10 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   out.previews.set(staged.tab, preview);
   const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
   // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
-  const onServer = await mergeKeyedOnServer(job, keys, backfill);
+  const onServer = await traced(`${tableName(tx)}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
   if (onServer) {
     await stage.flush();
-    await previewFromStage(ours.client, staged, preview);
+    await traced(`${tableName(tx)}: preview`, () => previewFromStage(ours.client, staged, preview));
   } else {
     const sorted = (list: Keys) => [...list].sort(compareTuples);
     const theirsDiff = withKeys({ plan: planBT, added: sorted(keys.added), removed: sorted(keys.removed), changed: sorted(keys.changed) }, backfill);

@@ -38,13 +38,16 @@ const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
 
 /** Set by --cpu-prof: where the merge processes' CPU profiles go. */
 let profileDir: string | undefined;
+/** Set by --trace: the merges run with AYB_MERGE_TRACE (each phase's seconds and RSS, src/datadiff/merge-trace.ts), printed after each. */
+let trace: string | undefined;
 
 async function ayb(main: ConnInfo, args: string[], rssFile?: string): Promise<{ ms: number; rss: number | null; stdout: string; stderr: string; exitCode: number }> {
-  const env = cleanEnv({ AYB_DATABASE_URL: formatConnInfo(main, { showPassword: true }), ...(rssFile ? { AYB_BENCH_RSS_FILE: rssFile } : {}) });
+  const env = cleanEnv({ AYB_DATABASE_URL: formatConnInfo(main, { showPassword: true }), ...(rssFile ? { AYB_BENCH_RSS_FILE: rssFile } : {}), ...(trace && args[1] === 'merge' ? { AYB_MERGE_TRACE: trace } : {}) });
   const started = performance.now();
   const r = await execa('node', [...(profileDir && args[1] === 'merge' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), `--import=${RSS_PROBE}`, AYB_BIN, ...args], { reject: false, env, stdin: 'ignore' });
   const ms = performance.now() - started;
   if (profileDir) await writeFile(path.join(profileDir, `${args.slice(1).join('_').replace(/[^\w-]/g, '')}.stderr`), r.stderr);
+  if (trace && args[1] === 'merge') process.stderr.write(`${r.stderr}\n`);
   const rss = rssFile ? Number(await readFile(rssFile, 'utf8').catch(() => 'NaN')) : null;
   return { ms, rss: rss !== null && Number.isFinite(rss) ? rss : null, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
 }
@@ -124,7 +127,8 @@ async function oneSize(cluster: { conn: ConnInfo; root: string }, main: ConnInfo
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '1000' }, 'changed-rows': { type: 'string', default: '100000,1000000' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '1000' }, 'changed-rows': { type: 'string', default: '100000,1000000' }, 'cpu-prof': { type: 'string' }, trace: { type: 'string' } } });
+  trace = values.trace;
   profileDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const sizeMb = Number(values['size-mb']);
