@@ -1,0 +1,440 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAyb } from '../../src/lib/index.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { fingerprint } from '../helpers/fingerprint.js';
+import { runPsql } from '../helpers/pagila.js';
+
+/**
+ * Issue 25, an outsider's fourth pass at `ayb branch merge`: shapes the earlier passes left alone
+ * (tables without a key holding duplicate rows, unique indexes over NULLs, columns main added that
+ * the branch's new rows lack, serial keys both sides took, rules, a reset branch, a branch of a
+ * branch, tables one side dropped or renamed, exclusion constraints, conflicts files edited wrongly).
+ * Each scenario is a database of its own playing main; every expected result is written here by
+ * hand (rows as the server's own row text), or built by applying the same changes by hand to a
+ * template copy and compared by fingerprints, never read through ayb.
+ */
+describe.concurrent('ayb branch merge: a fourth outsider', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const psql = (database: string, sql: string) => runPsql(cluster, database, { sql });
+  const rows = async (database: string, table: string) =>
+    (await cluster.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY t::text COLLATE "C"`, [], database)).rows.map((r) => r.t);
+  const value = async (database: string, sql: string) =>
+    (await cluster.query<{ v: string }>(sql, [], database)).rows.map((r) => r.v);
+
+  /** A database of its own playing main (`sql` run in it), the CLI bound to it, and ayb's library for set-up. */
+  const scenario = async (database: string, sql: string) => {
+    await cluster.createDatabase(database);
+    await psql(database, sql);
+    const env = { AYB_DATABASE_URL: cluster.url(database), AYB_LOCK_TIMEOUT: '5s' };
+    const library = () => openAyb({ databaseUrl: env.AYB_DATABASE_URL, env: { AYB_LOCK_TIMEOUT: '5s' }, cwd: os.tmpdir() });
+    const cli = (...args: string[]) => runCli(args, { env });
+    return Object.assign(cli, {
+      async branch(name: string, from?: string) {
+        const created = await (await library()).create(name, { keepBase: true, ...(from ? { from } : {}) });
+        expect(created.name).toBe(name);
+      },
+      async reset(name: string) {
+        await (await library()).reset(name);
+      },
+    });
+  };
+  type Plan = {
+    up_to_date: boolean;
+    applied: boolean;
+    tables: { table: string; inserted: number; updated: number; deleted: number; conflicts: number }[];
+    conflicts: { table: string; key: Record<string, string> | null; columns: string[] }[];
+    schema_conflicts: unknown[];
+  };
+  const json = (stdout: string) => JSON.parse(stdout) as Plan;
+  /** The conflicts of a merge: in its result (a dry run, a settled merge), or in the error a refused one prints. */
+  const conflictsOf = (result: { stdout: string; stderr: string }) => {
+    const text = result.stdout.trim() || result.stderr.trim();
+    const doc = JSON.parse(text.slice(text.indexOf('{'))) as Plan & { error?: { conflicts?: Plan['conflicts'] } };
+    return doc.conflicts ?? doc.error?.conflicts ?? [];
+  };
+
+  it('a table without a key holding duplicate rows merges as a multiset: one of two equal rows deleted, one of three updated, main adds rows', async () => {
+    const ayb = await scenario('o4_multiset', `
+      CREATE TABLE t (a int, b text);
+      INSERT INTO t VALUES (1, 'x'), (1, 'x'), (2, 'y'), (5, 'five'), (5, 'five'), (5, 'five');
+    `);
+    await ayb.branch('o4ms');
+    // The branch: one (1,x) of two goes; the one (2,y) becomes (2,Y); one (5,five) of three becomes (5,FIVE).
+    await psql('ayb_branch_o4ms', `
+      DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 1);
+      UPDATE t SET b = 'Y' WHERE a = 2;
+      UPDATE t SET b = 'FIVE' WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 5);`);
+    // Main: a (3,z) and a third (1,x).
+    await psql('o4_multiset', `INSERT INTO t VALUES (3, 'z'), (1, 'x');`);
+    const merged = await ayb('branch', 'merge', 'o4ms', '--json');
+    console.log('o4_multiset', merged.exitCode, merged.stdout.slice(0, 2500), merged.stderr.slice(0, 2500));
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand, counts: (1,x) 2 - 1 + 1 = 2; (2,y) 0; (2,Y) 1; (3,z) 1; (5,five) 3 - 1 = 2; (5,FIVE) 1.
+    expect(await rows('o4_multiset', 't')).toEqual(['(1,x)', '(1,x)', '(2,Y)', '(3,z)', '(5,FIVE)', '(5,five)', '(5,five)']);
+  });
+
+  it('a unique index over nullable columns (NULLs in it, NULLS NOT DISTINCT on another table) is no key: rows are matched whole, cell changes on both sides land', async () => {
+    const ayb = await scenario('o4_nullkey', `
+      CREATE TABLE u (a int, b int, v text, UNIQUE (a, b));
+      INSERT INTO u VALUES (1, NULL, 'p'), (1, NULL, 'q'), (2, 2, 'r');
+      CREATE TABLE n (a int, v text, UNIQUE NULLS NOT DISTINCT (a));
+      INSERT INTO n VALUES (NULL, 'null'), (1, 'one'), (2, 'two');
+    `);
+    await ayb.branch('o4nk');
+    await psql('ayb_branch_o4nk', `
+      UPDATE u SET v = 'P' WHERE v = 'p';
+      UPDATE n SET v = 'NULL' WHERE a IS NULL;
+      DELETE FROM n WHERE a = 2;`);
+    await psql('o4_nullkey', `
+      UPDATE u SET v = 'R' WHERE a = 2;
+      INSERT INTO u VALUES (NULL, NULL, 's');
+      UPDATE n SET v = 'ONE' WHERE a = 1;`);
+    const merged = await ayb('branch', 'merge', 'o4nk', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_nullkey', 'u')).toEqual(['(,,s)', '(1,,P)', '(1,,q)', '(2,2,R)']);
+    expect(await rows('o4_nullkey', 'n')).toEqual(['(,NULL)', '(1,ONE)']);
+  });
+
+  it('rows the branch added into a table main gave a NOT NULL DEFAULT column, a STORED generated column and a serial column get the target\'s defaults', async () => {
+    const ayb = await scenario('o4_addcol', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4ac');
+    await psql('ayb_branch_o4ac', `INSERT INTO t VALUES (10, 'ten'), (11, 'eleven'); UPDATE t SET v = 'A' WHERE id = 1;`);
+    await psql('o4_addcol', `
+      ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 7;
+      ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (id * 100) STORED;
+      ALTER TABLE t ADD COLUMN s serial;
+      UPDATE t SET c = 8 WHERE id = 2;`);
+    const merged = await ayb('branch', 'merge', 'o4ac', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await value('o4_addcol', `SELECT id || ',' || v || ',' || c || ',' || g AS v FROM t ORDER BY id`)).toEqual(['1,A,7,100', '2,b,8,200', '10,ten,7,1000', '11,eleven,7,1100']);
+    // The serial column: main's two rows took 1 and 2; the two new rows the next two, none NULL, none twice.
+    expect(await value('o4_addcol', `SELECT string_agg(s::text, ',' ORDER BY s) AS v FROM t`)).toEqual(['1,2,3,4']);
+  });
+
+  it('a column main added NOT NULL without a default (the branch added rows that lack it): a conflict named (exit 4), nothing applied, not a raw 23502', async () => {
+    const ayb = await scenario('o4_notnull', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a');
+    `);
+    await ayb.branch('o4nn');
+    await psql('ayb_branch_o4nn', `INSERT INTO t VALUES (2, 'b');`);
+    await psql('o4_notnull', `ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0; ALTER TABLE t ALTER COLUMN c DROP DEFAULT;`);
+    const before = await fingerprint(cluster, 'o4_notnull');
+    const merged = await ayb('branch', 'merge', 'o4nn', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toMatch(/merge_constraint_conflict|"c"|column c/);
+    expect(await fingerprint(cluster, 'o4_notnull')).toEqual(before);
+  });
+
+  it('serial keys both sides took (3 on both, 4 only on the branch): a conflict on 3 only; settled theirs, the sequence continues after both', async () => {
+    const ayb = await scenario('o4_serial', `
+      CREATE TABLE t (id serial PRIMARY KEY, v text);
+      INSERT INTO t (v) VALUES ('one'), ('two');
+    `);
+    await ayb.branch('o4se');
+    await psql('ayb_branch_o4se', `INSERT INTO t (v) VALUES ('b3'), ('b4');`);
+    await psql('o4_serial', `INSERT INTO t (v) VALUES ('m3');`);
+    const before = await fingerprint(cluster, 'o4_serial');
+    const failed = await ayb('branch', 'merge', 'o4se', '--json');
+    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
+    expect(conflictsOf(failed).map((c) => [c.table, c.key])).toEqual([['public.t', { id: '3' }]]);
+    expect(await fingerprint(cluster, 'o4_serial')).toEqual(before);
+    const theirs = await ayb('branch', 'merge', 'o4se', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    expect(await rows('o4_serial', 't')).toEqual(['(1,one)', '(2,two)', '(3,b3)', '(4,b4)']);
+    // By hand: the branch's sequence stood at 4, main's at 3: it moves forward to 4, the next id is 5.
+    expect(await value('o4_serial', `SELECT nextval('t_id_seq')::text AS v`)).toEqual(['5']);
+  });
+
+  // FAILS today: exit 5, database_error "0A000: DO ALSO rules are not supported for data-modifying
+  // statements in WITH": the apply's one statement of DELETE/UPDATE/INSERT steps in WITH cannot touch
+  // a table that has a DO ALSO rule, so such a table cannot be merged at all (even a one-cell change).
+  // Expected: merged (t (1,A),(2,B)), the branch's audit row brought once, the rule not fired again.
+  // Where: src/datadiff/merge-server.ts / merge-rows.ts, the apply statement built as a WITH chain.
+  it.fails('a DO ALSO rule on the merged table (an audit row per update): the branch\'s audit row arrives once, the rule does not fire again on the target', async () => {
+    const ayb = await scenario('o4_rule', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      CREATE TABLE audit (id int, what text);
+      CREATE RULE t_audit AS ON UPDATE TO t DO ALSO INSERT INTO audit VALUES (NEW.id, 'update ' || OLD.v || ' -> ' || NEW.v);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4ru');
+    await psql('ayb_branch_o4ru', `UPDATE t SET v = 'A' WHERE id = 1;`);
+    await psql('o4_rule', `UPDATE t SET v = 'B' WHERE id = 2;`);
+    const merged = await ayb('branch', 'merge', 'o4ru', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_rule', 't')).toEqual(['(1,A)', '(2,B)']);
+    // By hand: main's own audit row and the branch's, once each.
+    expect(await rows('o4_rule', 'audit')).toEqual(['(1,"update a -> A")', '(2,"update b -> B")']);
+  });
+
+  it('a row the branch deleted that main updated, a row main deleted that the branch updated: two conflicts; a row both deleted: none; resolved one ours, one theirs through --conflicts', async () => {
+    const ayb = await scenario('o4_deldel', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+    `);
+    await ayb.branch('o4dd');
+    await psql('ayb_branch_o4dd', `DELETE FROM t WHERE id IN (1, 3); UPDATE t SET v = 'theirs' WHERE id = 2;`);
+    await psql('o4_deldel', `UPDATE t SET v = 'ours' WHERE id = 1; DELETE FROM t WHERE id IN (2, 3);`);
+    const before = await fingerprint(cluster, 'o4_deldel');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4dd-'));
+    const file = path.join(dir, 'conflicts.json');
+    const failed = await ayb('branch', 'merge', 'o4dd', '--conflicts', file, '--json');
+    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
+    expect(conflictsOf(failed).map((c) => c.key).sort((a, b) => String(a?.id).localeCompare(String(b?.id)))).toEqual([{ id: '1' }, { id: '2' }]);
+    expect(await fingerprint(cluster, 'o4_deldel')).toEqual(before);
+    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: { key: Record<string, string>; resolution: unknown }[] };
+    for (const c of written.conflicts) c.resolution = c.key.id === '1' ? 'ours' : 'theirs';
+    await writeFile(file, JSON.stringify(written));
+    const applied = await ayb('branch', 'merge', 'o4dd', '--conflicts', file, '--json');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    // By hand: 1 kept as main updated it (ours), 2 back with the branch's value (theirs), 3 gone on both, 4 untouched.
+    expect(await rows('o4_deldel', 't')).toEqual(['(1,ours)', '(2,theirs)', '(4,d)']);
+  });
+
+  it('a conflicts file edited wrongly (malformed JSON, a resolution that is no strategy): refused as a usage error (exit 2), nothing applied', async () => {
+    const ayb = await scenario('o4_badfile', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4bf');
+    await psql('ayb_branch_o4bf', `UPDATE t SET v = 'theirs' WHERE id = 1; UPDATE t SET v = 'two' WHERE id = 2;`);
+    await psql('o4_badfile', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_badfile');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4bf-'));
+    const file = path.join(dir, 'conflicts.json');
+    const first = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
+    const original = await readFile(file, 'utf8');
+    const written = JSON.parse(original) as { conflicts: Record<string, unknown>[] };
+    expect(written.conflicts).toHaveLength(1);
+
+    await writeFile(file, original.slice(0, original.length - 5));
+    const malformed = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(malformed.exitCode, malformed.stdout + malformed.stderr).toBe(2);
+    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
+
+    await writeFile(file, JSON.stringify({ ...written, conflicts: [{ ...written.conflicts[0], resolution: 'mine' }] }));
+    const noStrategy = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(noStrategy.exitCode, noStrategy.stdout + noStrategy.stderr).toBe(2);
+    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
+
+  });
+
+  // FAILS today: exit 0, applied: a resolution object naming a column the table lacks ({"nosuch": "x"})
+  // counts as settled; the conflict's cell keeps main's value, the rest of the branch is applied, and
+  // the printed SQL holds 'UPDATE "public"."t" SET  WHERE "id" = '1'::integer;' (an empty SET list).
+  // Expected: refused as a usage error (exit 2) naming the column, nothing applied (or at least the
+  // conflict left unresolved: exit 4). Where: the resolutions' check in src/datadiff/merge.ts (the
+  // object's keys are not checked against the conflict's columns) and merge-output.ts (the empty SET).
+  it.fails('a conflicts file whose resolution names a column the table lacks: refused, nothing applied', async () => {
+    const ayb = await scenario('o4_nocol', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4nc');
+    await psql('ayb_branch_o4nc', `UPDATE t SET v = 'theirs' WHERE id = 1; UPDATE t SET v = 'two' WHERE id = 2;`);
+    await psql('o4_nocol', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_nocol');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4nc-'));
+    const file = path.join(dir, 'conflicts.json');
+    const first = await ayb('branch', 'merge', 'o4nc', '--conflicts', file, '--json');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
+    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: Record<string, unknown>[] };
+    await writeFile(file, JSON.stringify({ ...written, conflicts: [{ ...written.conflicts[0], resolution: { nosuch: 'x' } }] }));
+    const noColumn = await ayb('branch', 'merge', 'o4nc', '--conflicts', file, '--json');
+    expect(noColumn.stdout).not.toContain('SET  WHERE');
+    expect([2, 4], noColumn.stdout + noColumn.stderr).toContain(noColumn.exitCode);
+    expect(await fingerprint(cluster, 'o4_nocol')).toEqual(before);
+  });
+
+  it('a conflicts file whose entry names a table and key that are not in conflict (and one that is no longer): not applied to the wrong row; the real conflict stays unresolved (exit 4)', async () => {
+    const ayb = await scenario('o4_stale', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4st');
+    await psql('ayb_branch_o4st', `UPDATE t SET v = 'theirs' WHERE id = 1;`);
+    await psql('o4_stale', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_stale');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4st-'));
+    const file = path.join(dir, 'conflicts.json');
+    const first = await ayb('branch', 'merge', 'o4st', '--conflicts', file, '--json');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
+    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: Record<string, unknown>[] };
+    const real = written.conflicts[0]!;
+    await writeFile(file, JSON.stringify({ ...written, conflicts: [
+      { ...real, key: { id: '2' }, resolution: { v: 'hijacked' } },
+      { ...real, table: 'public.nosuch', resolution: 'theirs' },
+    ] }));
+    const merged = await ayb('branch', 'merge', 'o4st', '--conflicts', file, '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).not.toBe(0);
+    expect(await fingerprint(cluster, 'o4_stale')).toEqual(before);
+  });
+
+  it('an exclusion constraint of the target that rows both sides added would break: merge_constraint_conflict (exit 4) naming it, nothing applied', async () => {
+    const ayb = await scenario('o4_exclude', `
+      CREATE TABLE booking (id int PRIMARY KEY, during int4range, CONSTRAINT booking_no_overlap EXCLUDE USING gist (during WITH &&));
+      INSERT INTO booking VALUES (1, '[1,3)');
+    `);
+    await ayb.branch('o4ex');
+    await psql('ayb_branch_o4ex', `INSERT INTO booking VALUES (10, '[5,9)');`);
+    await psql('o4_exclude', `INSERT INTO booking VALUES (11, '[7,12)');`);
+    const before = await fingerprint(cluster, 'o4_exclude');
+    const merged = await ayb('branch', 'merge', 'o4ex', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('booking_no_overlap');
+    expect(await fingerprint(cluster, 'o4_exclude')).toEqual(before);
+  });
+
+  it('large TOASTed values: the branch changes another column of a row with one, main replaces one, the branch adds one; every value as applied by hand', async () => {
+    const setup = `
+      CREATE TABLE t (id int PRIMARY KEY, n int, big text);
+      INSERT INTO t SELECT g, 0, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 20000) i) FROM generate_series(1, 3) g;`;
+    const theirs = `UPDATE t SET n = 1 WHERE id = 1; INSERT INTO t SELECT 4, 4, (SELECT string_agg(md5('four' || i::text), '') FROM generate_series(1, 30000) i); UPDATE t SET big = big || 'tail' WHERE id = 3;`;
+    const ours = `UPDATE t SET big = (SELECT string_agg(md5('main' || i::text), '') FROM generate_series(1, 25000) i) WHERE id = 2; UPDATE t SET n = 9 WHERE id = 3;`;
+    const ayb = await scenario('o4_toast', setup);
+    await cluster.query('CREATE DATABASE o4_toast_expected TEMPLATE o4_toast');
+    await ayb.branch('o4to');
+    await psql('ayb_branch_o4to', theirs);
+    await psql('o4_toast', ours);
+    await psql('o4_toast_expected', theirs + ours);
+    const merged = await ayb('branch', 'merge', 'o4to', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    const digest = `SELECT id || ',' || n || ',' || length(big) || ',' || md5(big) AS v FROM t ORDER BY id`;
+    expect(await value('o4_toast', digest)).toEqual(await value('o4_toast_expected', digest));
+    expect((await fingerprint(cluster, 'o4_toast')).tables).toEqual((await fingerprint(cluster, 'o4_toast_expected')).tables);
+  });
+
+  it('a branch merged, then reset, then merged again: the second merge does not undo the first on main', async () => {
+    const ayb = await scenario('o4_reset', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'base'), (2, 'two');
+    `);
+    await ayb.branch('o4rs');
+    await psql('ayb_branch_o4rs', `INSERT INTO t VALUES (3, 'b3'); UPDATE t SET v = 'theirs' WHERE id = 1;`);
+    const first = await ayb('branch', 'merge', 'o4rs', '--json');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    expect(await rows('o4_reset', 't')).toEqual(['(1,theirs)', '(2,two)', '(3,b3)']);
+    await psql('o4_reset', `UPDATE t SET v = 'm2' WHERE id = 2;`);
+    const reset = await ayb('branch', 'reset', 'o4rs', '--json');
+    console.log('o4_reset reset', reset.exitCode, reset.stdout, reset.stderr);
+    console.log('o4_reset branch rows', await rows('ayb_branch_o4rs', 't'));
+    const second = await ayb('branch', 'merge', 'o4rs', '--json');
+    console.log('o4_reset second', second.exitCode, second.stdout.slice(0, 3000), second.stderr.slice(0, 3000));
+    // By hand: the branch made no change of its own since it was reset: main stays as it is.
+    expect(second.exitCode, second.stdout + second.stderr).toBe(0);
+    expect(await rows('o4_reset', 't')).toEqual(['(1,theirs)', '(2,m2)', '(3,b3)']);
+  });
+
+  it('a branch of a branch merges into its parent, the parent into main; the child merged again is already up to date', async () => {
+    const ayb = await scenario('o4_nest', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
+    `);
+    await ayb.branch('o4p');
+    await psql('ayb_branch_o4p', `UPDATE t SET v = 'parent' WHERE id = 1;`);
+    await ayb.branch('o4c', 'o4p');
+    await psql('ayb_branch_o4c', `UPDATE t SET v = 'child' WHERE id = 2; INSERT INTO t VALUES (4, 'child');`);
+    await psql('ayb_branch_o4p', `UPDATE t SET v = 'parent3' WHERE id = 3;`);
+    await psql('o4_nest', `INSERT INTO t VALUES (5, 'main');`);
+    const intoParent = await ayb('branch', 'merge', 'o4c', '--json');
+    expect(intoParent.exitCode, intoParent.stdout + intoParent.stderr).toBe(0);
+    expect(await rows('ayb_branch_o4p', 't')).toEqual(['(1,parent)', '(2,child)', '(3,parent3)', '(4,child)']);
+    expect(await rows('o4_nest', 't')).toEqual(['(1,a)', '(2,b)', '(3,c)', '(5,main)']);
+    const intoMain = await ayb('branch', 'merge', 'o4p', '--json');
+    expect(intoMain.exitCode, intoMain.stdout + intoMain.stderr).toBe(0);
+    expect(await rows('o4_nest', 't')).toEqual(['(1,parent)', '(2,child)', '(3,parent3)', '(4,child)', '(5,main)']);
+    const again = await ayb('branch', 'merge', 'o4c', '--json');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(json(again.stdout).up_to_date).toBe(true);
+  });
+
+  // README ("What merge does not do"): rows of a table either side dropped are not merged. Held: the
+  // table stays dropped, the branch's other table merges. (Noticed: the output says nothing of the
+  // branch's two row changes to public.t that were left behind: it is absent from "tables".)
+  it('a table main dropped while the branch changed its rows: the table stays dropped, the rest merges, exit 0', async () => {
+    const ayb = await scenario('o4_dropped', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      CREATE TABLE keep (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'); INSERT INTO keep VALUES (1, 'a');
+    `);
+    await ayb.branch('o4dr');
+    await psql('ayb_branch_o4dr', `UPDATE t SET v = 'theirs' WHERE id = 1; INSERT INTO t VALUES (2, 'b'); UPDATE keep SET v = 'theirs';`);
+    await psql('o4_dropped', `DROP TABLE t;`);
+    const merged = await ayb('branch', 'merge', 'o4dr', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await value('o4_dropped', `SELECT count(*)::text AS v FROM pg_class WHERE relname = 't'`)).toEqual(['0']);
+    expect(await rows('o4_dropped', 'keep')).toEqual(['(1,theirs)']);
+  });
+
+  // FAILS today: exit 0, no conflict: the migration runs DROP TABLE "public"."t" (main's row 1, which
+  // main changed to 'ours' since the base, is gone) and creates t2 with the branch's rows
+  // ((1,a), (2,theirs)). README says a rename is a drop and an add; but a drop of a table whose rows
+  // the target changed since the base deletes those changes, which the issue's item 1 makes a conflict
+  // for a delete that reaches them. Expected: a conflict (exit 4), main untouched ((1,ours), (2,b) in t).
+  // Where: src/branching/merge-schema.ts (a DROP TABLE of the branch is taken without asking whether the
+  // target changed the table's rows since the base).
+  it.fails('a table the branch renamed (a drop and an add) while main changed one of its rows: a conflict, main\'s change not dropped silently', async () => {
+    const ayb = await scenario('o4_renamed', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4rn');
+    await psql('ayb_branch_o4rn', `ALTER TABLE t RENAME TO t2; UPDATE t2 SET v = 'theirs' WHERE id = 2;`);
+    await psql('o4_renamed', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_renamed');
+    const merged = await ayb('branch', 'merge', 'o4rn', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_renamed')).toEqual(before);
+  });
+
+  // Held, as README says (a renamed column is a drop and an add): both sides renamed r differently, so
+  // r is dropped (alike) and each side's new column is there; the branch's r_theirs backfilled.
+  it('a column both sides renamed differently: the target ends with both new columns, the branch\'s backfilled', async () => {
+    const ayb = await scenario('o4_rencol', `
+      CREATE TABLE t (id int PRIMARY KEY, v text, r text);
+      INSERT INTO t VALUES (1, 'a', 'r1'), (2, 'b', 'r2');
+    `);
+    await ayb.branch('o4rc');
+    await psql('ayb_branch_o4rc', `ALTER TABLE t RENAME COLUMN r TO r_theirs; UPDATE t SET v = 'theirs' WHERE id = 2;`);
+    await psql('o4_rencol', `ALTER TABLE t RENAME COLUMN r TO r_ours;`);
+    const merged = await ayb('branch', 'merge', 'o4rc', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await value('o4_rencol', `SELECT string_agg(attname, ',' ORDER BY attnum) AS v FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped`)).toEqual(['id,v,r_ours,r_theirs']);
+    expect(await rows('o4_rencol', 't')).toEqual(['(1,a,r1,r1)', '(2,theirs,r2,r2)']);
+  });
+
+  // FAILS today: exit 0, no conflict; ALTER TABLE t DROP COLUMN gone runs and main's value 'main' in
+  // row 1 (set since the base) is lost. Cell-wise, the branch removed the cell and main changed it:
+  // the same shape as a row one side deleted and the other changed, which is a conflict.
+  // Expected: a conflict (exit 4), main untouched. Where: src/branching/merge-schema.ts (a DROP COLUMN
+  // of the branch taken without looking at the target's changes to that column's values).
+  it.fails('a column the branch dropped while main changed a value in it: a conflict, not main\'s value dropped silently', async () => {
+    const ayb = await scenario('o4_dropcol', `
+      CREATE TABLE t (id int PRIMARY KEY, v text, gone text);
+      INSERT INTO t VALUES (1, 'a', 'g1'), (2, 'b', 'g2');
+    `);
+    await ayb.branch('o4dc');
+    await psql('ayb_branch_o4dc', `ALTER TABLE t DROP COLUMN gone; UPDATE t SET v = 'theirs' WHERE id = 2;`);
+    await psql('o4_dropcol', `UPDATE t SET gone = 'main' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_dropcol');
+    const merged = await ayb('branch', 'merge', 'o4dc', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_dropcol')).toEqual(before);
+  });
+});
