@@ -560,4 +560,70 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_partmove', 'p_eu')).toEqual(['(2,eu,main2)']);
     expect(await rows('o4_partmove', 'p_us')).toEqual(['(1,us,base)', '(3,us,theirs)']);
   });
+
+  it('a table without a key whose rows hold NULLs: the branch deletes (1,NULL) and changes (2,NULL); main adds (3,NULL): NULLs matched as values', async () => {
+    const ayb = await scenario('o4_keynull', `
+      CREATE TABLE t (a int, b text, c int);
+      INSERT INTO t VALUES (1, NULL, NULL), (2, NULL, 5), (4, 'four', NULL), (4, 'four', NULL);
+    `);
+    await ayb.branch('o4kn');
+    await psql('ayb_branch_o4kn', `
+      DELETE FROM t WHERE a = 1;
+      UPDATE t SET b = 'x' WHERE a = 2;
+      DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 4);`);
+    await psql('o4_keynull', `INSERT INTO t VALUES (3, NULL, NULL);`);
+    const merged = await ayb('branch', 'merge', 'o4kn', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_keynull', 't')).toEqual(['(2,x,5)', '(3,,)', '(4,four,)']);
+  });
+
+  it('a table without a key holding json, xml and point columns (types without equality): the branch deletes one row and changes another', async () => {
+    const ayb = await scenario('o4_noeq', `
+      CREATE TABLE t (a int, j json, x xml, p point);
+      INSERT INTO t VALUES (1, '{"k": 1}', '<a>1</a>', '(1,1)'), (2, '{"k":  2}', '<a>2</a>', '(2,2)'), (3, '[3]', '<b/>', '(3,3)');
+    `);
+    await ayb.branch('o4ne');
+    await psql('ayb_branch_o4ne', `DELETE FROM t WHERE a = 1; UPDATE t SET p = '(9,9)' WHERE a = 2;`);
+    await psql('o4_noeq', `INSERT INTO t VALUES (4, '{}', '<c/>', '(4,4)');`);
+    const merged = await ayb('branch', 'merge', 'o4ne', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_noeq', 't')).toEqual(['(2,"{""k"":  2}",<a>2</a>,"(9,9)")', '(3,[3],<b/>,"(3,3)")', '(4,{},<c/>,"(4,4)")']);
+  });
+
+  // FAILS today: exit 5, database_error "22P02: invalid input value for enum public.mood: "ok"" (the
+  // target is unchanged, (1,sad)). A value of the branch that the target's migrated type cannot hold is
+  // a collision of the two sides like a broken constraint. Expected: exit 4 (a typed merge error naming
+  // the table and column, as merge_constraint_conflict does for a constraint), nothing applied.
+  // Where: src/branching/merge.ts (the apply's error mapping knows 23xxx, not 22xxx data exceptions)
+  // and src/datadiff/merge-stage.ts (the staged text cast to the target's type inside the apply).
+  it.fails('an enum label main renamed while the branch inserted rows with the old label: refused (exit 4) with nothing applied, not a raw 22P02', async () => {
+    const ayb = await scenario('o4_enumren', `
+      CREATE TYPE mood AS ENUM ('sad', 'ok');
+      CREATE TABLE t (id int PRIMARY KEY, m mood);
+      INSERT INTO t VALUES (1, 'sad');
+    `);
+    await ayb.branch('o4er');
+    await psql('ayb_branch_o4er', `INSERT INTO t VALUES (2, 'ok'); UPDATE t SET m = 'ok' WHERE id = 1;`);
+    await psql('o4_enumren', `ALTER TYPE mood RENAME VALUE 'ok' TO 'fine';`);
+    const before = await fingerprint(cluster, 'o4_enumren');
+    const merged = await ayb('branch', 'merge', 'o4er', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_enumren')).toEqual(before);
+  });
+
+  // FAILS today: exit 5, database_error "22P02: invalid input syntax for type integer: "two"" (target
+  // unchanged). Expected: exit 4, a typed merge error naming public.t.n, nothing applied. Where: as above.
+  it.fails('a column main retyped text -> int while the branch wrote a value that is no int: refused (exit 4) with nothing applied, not a raw 22P02', async () => {
+    const ayb = await scenario('o4_retext', `
+      CREATE TABLE t (id int PRIMARY KEY, n text);
+      INSERT INTO t VALUES (1, '1'), (2, '2');
+    `);
+    await ayb.branch('o4rt');
+    await psql('ayb_branch_o4rt', `UPDATE t SET n = 'two' WHERE id = 2; INSERT INTO t VALUES (3, '3');`);
+    await psql('o4_retext', `ALTER TABLE t ALTER COLUMN n TYPE int USING n::int;`);
+    const before = await fingerprint(cluster, 'o4_retext');
+    const merged = await ayb('branch', 'merge', 'o4rt', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_retext')).toEqual(before);
+  });
 });
