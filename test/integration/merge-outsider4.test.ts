@@ -626,4 +626,85 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
     expect(await fingerprint(cluster, 'o4_retext')).toEqual(before);
   });
+
+  it('a trigger main added after the branch was made (AFTER UPDATE, writing an audit row) and one the branch added: neither fires on the merge\'s own writes', async () => {
+    const ayb = await scenario('o4_newtrig', `
+      CREATE TABLE t1 (id int PRIMARY KEY, v text);
+      CREATE TABLE t2 (id int PRIMARY KEY, v text);
+      CREATE TABLE audit (src text, id int);
+      CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+      INSERT INTO t1 VALUES (1, 'a'), (2, 'b'); INSERT INTO t2 VALUES (1, 'a'), (2, 'b');
+    `);
+    await ayb.branch('o4nt');
+    await psql('ayb_branch_o4nt', `
+      CREATE TRIGGER t2_audit AFTER UPDATE ON t2 FOR EACH ROW EXECUTE FUNCTION note();
+      UPDATE t2 SET v = 'theirs' WHERE id = 1;
+      UPDATE t1 SET v = 'theirs' WHERE id = 1;`);
+    await psql('o4_newtrig', `CREATE TRIGGER t1_audit AFTER UPDATE ON t1 FOR EACH ROW EXECUTE FUNCTION note();`);
+    const merged = await ayb('branch', 'merge', 'o4nt', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_newtrig', 't1')).toEqual(['(1,theirs)', '(2,b)']);
+    expect(await rows('o4_newtrig', 't2')).toEqual(['(1,theirs)', '(2,b)']);
+    // By hand: the one audit row the branch's trigger wrote on the branch, brought as a row; none written by the merge.
+    expect(await rows('o4_newtrig', 'audit')).toEqual(['(t2,1)']);
+    expect(await value('o4_newtrig', `SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) AS v FROM pg_trigger WHERE NOT tgisinternal`)).toEqual(['t1_audit=O,t2_audit=O']);
+  });
+
+  it('the primary key the branch moved to another column (id -> code) while each side changed other rows: rows matched, the key as the branch made it', async () => {
+    const ayb = await scenario('o4_pkmove', `
+      CREATE TABLE t (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text);
+      INSERT INTO t VALUES (1, 'c1', 'a'), (2, 'c2', 'b'), (3, 'c3', 'c');
+    `);
+    await ayb.branch('o4pk');
+    await psql('ayb_branch_o4pk', `
+      ALTER TABLE t DROP CONSTRAINT t_pkey; ALTER TABLE t ADD PRIMARY KEY (code);
+      UPDATE t SET v = 'theirs' WHERE code = 'c1'; INSERT INTO t VALUES (1, 'c4', 'new');`);
+    await psql('o4_pkmove', `UPDATE t SET v = 'ours' WHERE id = 2;`);
+    const merged = await ayb('branch', 'merge', 'o4pk', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('o4_pkmove', 't')).toEqual(['(1,c1,theirs)', '(1,c4,new)', '(2,c2,ours)', '(3,c3,c)']);
+    expect(await value('o4_pkmove', `SELECT pg_get_constraintdef(oid) AS v FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'p'`)).toEqual(['PRIMARY KEY (code)']);
+  });
+
+  it('rows both sides added alike, deleted alike, updated alike: no conflict; a row the branch deleted that main deleted and re-added differently, and a key both added differently: conflicts', async () => {
+    const ayb = await scenario('o4_alike', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+    `);
+    await ayb.branch('o4al');
+    const same = `INSERT INTO t VALUES (5, 'five'); DELETE FROM t WHERE id = 1; UPDATE t SET v = 'B' WHERE id = 2;`;
+    await psql('ayb_branch_o4al', same + `DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (6, 'theirs');`);
+    await psql('o4_alike', same + `DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (3, 'again'), (6, 'ours');`);
+    const before = await fingerprint(cluster, 'o4_alike');
+    const merged = await ayb('branch', 'merge', 'o4al', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(conflictsOf(merged).map((c) => c.key?.id).sort()).toEqual(['3', '6']);
+    expect(await fingerprint(cluster, 'o4_alike')).toEqual(before);
+    const ours = await ayb('branch', 'merge', 'o4al', '--strategy', 'ours', '--json');
+    expect(ours.exitCode, ours.stdout + ours.stderr).toBe(0);
+    expect(await rows('o4_alike', 't')).toEqual(['(2,B)', '(3,again)', '(4,d)', '(5,five)', '(6,ours)']);
+  });
+
+  it('usage: an unknown branch (exit 3), --into a snapshot, --base a branch, --strategy bogus (exit 2): refused, nothing written', async () => {
+    const ayb = await scenario('o4_usage', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a');
+    `);
+    await ayb.branch('o4us');
+    await ayb.branch('o4us2');
+    await psql('ayb_branch_o4us', `UPDATE t SET v = 'theirs';`);
+    const before = await fingerprint(cluster, 'o4_usage');
+    const unknown = await ayb('branch', 'merge', 'o4nosuch', '--json');
+    expect(unknown.exitCode, unknown.stdout + unknown.stderr).toBe(3);
+    const intoSnapshot = await ayb('branch', 'merge', 'o4us', '--into', 'o4us-base', '--json');
+    expect([3, 4], intoSnapshot.stdout + intoSnapshot.stderr).toContain(intoSnapshot.exitCode);
+    const baseBranch = await ayb('branch', 'merge', 'o4us', '--base', 'o4us2', '--json');
+    expect([3, 4], baseBranch.stdout + baseBranch.stderr).toContain(baseBranch.exitCode);
+    const bogus = await ayb('branch', 'merge', 'o4us', '--strategy', 'bogus', '--json');
+    expect(bogus.exitCode, bogus.stdout + bogus.stderr).toBe(2);
+    expect(await fingerprint(cluster, 'o4_usage')).toEqual(before);
+    expect(await rows('ayb_snap_o4us_base', 't').catch(() => ['unreadable'])).toEqual(['unreadable']);
+    const list = await ayb('branch', 'list', '--json');
+    expect(list.stdout).not.toContain('merged-');
+  });
 });
