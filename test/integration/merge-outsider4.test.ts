@@ -162,6 +162,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // FAILS today: exit 5, database_error "0A000: DO ALSO rules are not supported for data-modifying
   // statements in WITH": the apply's one statement of DELETE/UPDATE/INSERT steps in WITH cannot touch
   // a table that has a DO ALSO rule, so such a table cannot be merged at all (even a one-cell change).
+  // The plan is fine (--dry-run exits 0); the real merge fails and leaves the target unchanged.
   // Expected: merged (t (1,A),(2,B)), the branch's audit row brought once, the rule not fired again.
   // Where: src/datadiff/merge-server.ts / merge-rows.ts, the apply statement built as a WITH chain.
   it.fails('a DO ALSO rule on the merged table (an audit row per update): the branch\'s audit row arrives once, the rule does not fire again on the target', async () => {
@@ -708,14 +709,16 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(list.stdout).not.toContain('merged-');
   });
 
-  // FAILS today: exit 5, database_error "42883: function squash(text) does not exist". Every session of
-  // a merge pins search_path = '' (value-settings.ts), the apply's session on the target included; the
-  // target's index expression norm(v) runs the SQL function's body, which names squash() unqualified,
-  // as PostgreSQL functions without their own SET search_path do, and resolves nothing. The same
-  // happens to a CHECK or a column DEFAULT calling such a function. The database itself accepts these
-  // rows (the branch's psql inserted them). Expected: merged (exit 0), (1,"X y"), (2,Main), (3,"E F").
-  // Where: src/branching/merge.ts pinned() applies VALUE_SETTINGS' search_path '' to the apply session;
-  // the apply needs the target database's own search_path (its statements are schema-qualified anyway).
+  // FAILS today: exit 5, database_error "42883: function squash(text) does not exist"; the target is
+  // unchanged, and a --dry-run fails the same way (exit 5). Every session of a merge pins
+  // search_path = '' (src/postgres/value-settings.ts, applied by pinned() in src/branching/merge.ts);
+  // the planner, loading t's index expressions, inlines the SQL function norm(), whose body names
+  // squash() unqualified (as functions without their own SET search_path do), and resolves nothing.
+  // The same would hit a CHECK or a column DEFAULT calling such a function in the apply. The database
+  // itself reads and writes these rows (the branch's psql did). Expected: merged (exit 0), (1,"X y"),
+  // (2,Main), (3,"E F"). Where: the pinned search_path '' of the merge's sessions (the statements ayb
+  // writes are schema-qualified; the sessions could keep the database's own search_path, or pin
+  // "$user", public).
   it.fails('an expression index over a SQL function whose body names another function of public unqualified (as most users write them): the merge\'s inserts and updates evaluate it as the database does', async () => {
     const ayb = await scenario('o4_fnpath', `
       CREATE FUNCTION squash(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(replace($1, ' ', '')) $$;
