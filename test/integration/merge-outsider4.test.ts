@@ -64,64 +64,214 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     return doc.conflicts ?? doc.error?.conflicts ?? [];
   };
 
-  it('a table without a key holding duplicate rows merges as a multiset: one of two equal rows deleted, one of three updated, main adds rows', async () => {
-    const ayb = await scenario('o4_multiset', `
-      CREATE TABLE t (a int, b text);
-      INSERT INTO t VALUES (1, 'x'), (1, 'x'), (2, 'y'), (5, 'five'), (5, 'five'), (5, 'five');
-    `);
-    await ayb.branch('o4ms');
-    // The branch: one (1,x) of two goes; the one (2,y) becomes (2,Y); one (5,five) of three becomes (5,FIVE).
-    await psql('ayb_branch_o4ms', `
-      DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 1);
-      UPDATE t SET b = 'Y' WHERE a = 2;
-      UPDATE t SET b = 'FIVE' WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 5);`);
-    // Main: a (3,z) and a (6,six).
-    await psql('o4_multiset', `INSERT INTO t VALUES (3, 'z'), (6, 'six');`);
-    const merged = await ayb('branch', 'merge', 'o4ms', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    // By hand, counts: (1,x) 2 - 1 = 1; (2,y) 0; (2,Y) 1; (3,z) 1; (5,five) 3 - 1 = 2; (5,FIVE) 1; (6,six) 1.
-    expect(await rows('o4_multiset', 't')).toEqual(['(1,x)', '(2,Y)', '(3,z)', '(5,FIVE)', '(5,five)', '(5,five)', '(6,six)']);
-  });
-
-  it('a unique index over nullable columns (NULLs in it, NULLS NOT DISTINCT on another table) is no key: rows are matched whole, cell changes on both sides land', async () => {
-    const ayb = await scenario('o4_nullkey', `
+  // One merge, many shapes that held (each table its own case; the expected rows written by hand):
+  // ms: a table without a key holding duplicate rows, merged as a multiset (one of two equal rows
+  //     deleted, one of three updated); u, n: unique indexes over nullable columns (NULLs in them;
+  //     NULLS NOT DISTINCT) are no key, rows matched whole; kn: NULLs of keyless rows matched as
+  //     values; ne: a keyless table of json, xml and point (types without equality); ac: rows the
+  //     branch added into a table main gave a NOT NULL DEFAULT, a STORED generated and a serial column
+  //     get the target's defaults; t1, t2, audit: a trigger main added after the branch (on t1) and one
+  //     the branch added (on t2) do not fire on the merge's writes; rv: rows the branch changed and
+  //     changed back (an update reverted, a row deleted and re-inserted alike) are no change against
+  //     main's; pk: the primary key the branch moved to another column (id -> code); gone: a table main
+  //     dropped while the branch changed its rows stays dropped (README: rows of a table either side
+  //     dropped are not merged; noticed: the output says nothing of the branch's changes left behind,
+  //     the table is absent from "tables"); rc: a column both sides renamed differently ends as both
+  //     new columns, the branch's backfilled (README: a rename is a drop and an add).
+  it('one merge of many shapes that hold: multisets, nullable unique indexes, keyless NULLs and types without equality, columns main added, triggers added on either side, reverted changes, a moved primary key, a table main dropped, a column renamed on both sides', async () => {
+    const ayb = await scenario('o4_plain', `
+      CREATE TABLE ms (a int, b text);
+      INSERT INTO ms VALUES (1, 'x'), (1, 'x'), (2, 'y'), (5, 'five'), (5, 'five'), (5, 'five');
       CREATE TABLE u (a int, b int, v text, UNIQUE (a, b));
       INSERT INTO u VALUES (1, NULL, 'p'), (1, NULL, 'q'), (2, 2, 'r');
       CREATE TABLE n (a int, v text, UNIQUE NULLS NOT DISTINCT (a));
       INSERT INTO n VALUES (NULL, 'null'), (1, 'one'), (2, 'two');
+      CREATE TABLE kn (a int, b text, c int);
+      INSERT INTO kn VALUES (1, NULL, NULL), (2, NULL, 5), (4, 'four', NULL), (4, 'four', NULL);
+      CREATE TABLE ne (a int, j json, x xml, p point);
+      INSERT INTO ne VALUES (1, '{"k": 1}', '<a>1</a>', '(1,1)'), (2, '{"k":  2}', '<a>2</a>', '(2,2)'), (3, '[3]', '<b/>', '(3,3)');
+      CREATE TABLE ac (id int PRIMARY KEY, v text);
+      INSERT INTO ac VALUES (1, 'a'), (2, 'b');
+      CREATE TABLE t1 (id int PRIMARY KEY, v text);
+      CREATE TABLE t2 (id int PRIMARY KEY, v text);
+      CREATE TABLE audit (src text, id int);
+      CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
+      INSERT INTO t1 VALUES (1, 'a'), (2, 'b'); INSERT INTO t2 VALUES (1, 'a'), (2, 'b');
+      CREATE TABLE rv (id int PRIMARY KEY, v text);
+      INSERT INTO rv VALUES (1, 'a'), (2, 'b'), (3, 'c');
+      CREATE TABLE pk (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text);
+      INSERT INTO pk VALUES (1, 'c1', 'a'), (2, 'c2', 'b'), (3, 'c3', 'c');
+      CREATE TABLE gone (id int PRIMARY KEY, v text);
+      INSERT INTO gone VALUES (1, 'a');
+      CREATE TABLE rc (id int PRIMARY KEY, v text, r text);
+      INSERT INTO rc VALUES (1, 'a', 'r1'), (2, 'b', 'r2');
     `);
-    await ayb.branch('o4nk');
-    await psql('ayb_branch_o4nk', `
+    await ayb.branch('o4pl');
+    await psql('ayb_branch_o4pl', `
+      DELETE FROM ms WHERE ctid = (SELECT min(ctid) FROM ms WHERE a = 1);
+      UPDATE ms SET b = 'Y' WHERE a = 2;
+      UPDATE ms SET b = 'FIVE' WHERE ctid = (SELECT min(ctid) FROM ms WHERE a = 5);
       UPDATE u SET v = 'P' WHERE v = 'p';
       UPDATE n SET v = 'NULL' WHERE a IS NULL;
-      DELETE FROM n WHERE a = 2;`);
-    await psql('o4_nullkey', `
+      DELETE FROM n WHERE a = 2;
+      DELETE FROM kn WHERE a = 1;
+      UPDATE kn SET b = 'x' WHERE a = 2;
+      DELETE FROM kn WHERE ctid = (SELECT min(ctid) FROM kn WHERE a = 4);
+      DELETE FROM ne WHERE a = 1; UPDATE ne SET p = '(9,9)' WHERE a = 2;
+      INSERT INTO ac VALUES (10, 'ten'), (11, 'eleven'); UPDATE ac SET v = 'A' WHERE id = 1;
+      CREATE TRIGGER t2_audit AFTER UPDATE ON t2 FOR EACH ROW EXECUTE FUNCTION note();
+      UPDATE t2 SET v = 'theirs' WHERE id = 1;
+      UPDATE t1 SET v = 'theirs' WHERE id = 1;
+      UPDATE rv SET v = 'x' WHERE id = 2; UPDATE rv SET v = 'b' WHERE id = 2; DELETE FROM rv WHERE id = 3; INSERT INTO rv VALUES (3, 'c'); INSERT INTO rv VALUES (4, 'd');
+      ALTER TABLE pk DROP CONSTRAINT pk_pkey; ALTER TABLE pk ADD PRIMARY KEY (code);
+      UPDATE pk SET v = 'theirs' WHERE code = 'c1'; INSERT INTO pk VALUES (1, 'c4', 'new');
+      UPDATE gone SET v = 'theirs' WHERE id = 1; INSERT INTO gone VALUES (2, 'b');
+      ALTER TABLE rc RENAME COLUMN r TO r_theirs; UPDATE rc SET v = 'theirs' WHERE id = 2;`);
+    await psql('o4_plain', `
+      INSERT INTO ms VALUES (3, 'z'), (6, 'six');
       UPDATE u SET v = 'R' WHERE a = 2;
       INSERT INTO u VALUES (NULL, NULL, 's');
-      UPDATE n SET v = 'ONE' WHERE a = 1;`);
-    const merged = await ayb('branch', 'merge', 'o4nk', '--json');
+      UPDATE n SET v = 'ONE' WHERE a = 1;
+      INSERT INTO kn VALUES (3, NULL, NULL);
+      INSERT INTO ne VALUES (4, '{}', '<c/>', '(4,4)');
+      ALTER TABLE ac ADD COLUMN c int NOT NULL DEFAULT 7;
+      ALTER TABLE ac ADD COLUMN g int GENERATED ALWAYS AS (id * 100) STORED;
+      ALTER TABLE ac ADD COLUMN s serial;
+      UPDATE ac SET c = 8 WHERE id = 2;
+      CREATE TRIGGER t1_audit AFTER UPDATE ON t1 FOR EACH ROW EXECUTE FUNCTION note();
+      UPDATE rv SET v = 'm2' WHERE id = 2; UPDATE rv SET v = 'm3' WHERE id = 3;
+      UPDATE pk SET v = 'ours' WHERE id = 2;
+      DROP TABLE gone;
+      ALTER TABLE rc RENAME COLUMN r TO r_ours;`);
+    const merged = await ayb('branch', 'merge', 'o4pl', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await rows('o4_nullkey', 'u')).toEqual(['(,,s)', '(1,,P)', '(1,,q)', '(2,2,R)']);
-    expect(await rows('o4_nullkey', 'n')).toEqual(['(,NULL)', '(1,ONE)']);
+    expect(json(merged.stdout).conflicts).toEqual([]);
+    // ms by counts: (1,x) 2 - 1 = 1; (2,y) 0; (2,Y) 1; (3,z) 1; (5,five) 3 - 1 = 2; (5,FIVE) 1; (6,six) 1.
+    expect(await rows('o4_plain', 'ms')).toEqual(['(1,x)', '(2,Y)', '(3,z)', '(5,FIVE)', '(5,five)', '(5,five)', '(6,six)']);
+    expect(await rows('o4_plain', 'u')).toEqual(['(,,s)', '(1,,P)', '(1,,q)', '(2,2,R)']);
+    expect(await rows('o4_plain', 'n')).toEqual(['(,NULL)', '(1,ONE)']);
+    expect(await rows('o4_plain', 'kn')).toEqual(['(2,x,5)', '(3,,)', '(4,four,)']);
+    expect(await rows('o4_plain', 'ne')).toEqual(['(2,"{""k"":  2}",<a>2</a>,"(9,9)")', '(3,[3],<b/>,"(3,3)")', '(4,{},<c/>,"(4,4)")']);
+    expect(await value('o4_plain', `SELECT id || ',' || v || ',' || c || ',' || g AS v FROM ac ORDER BY id`)).toEqual(['1,A,7,100', '2,b,8,200', '10,ten,7,1000', '11,eleven,7,1100']);
+    // The serial column: main's two rows took 1 and 2; the two new rows the next two, none NULL, none twice.
+    expect(await value('o4_plain', `SELECT string_agg(s::text, ',' ORDER BY s) AS v FROM ac`)).toEqual(['1,2,3,4']);
+    expect(await rows('o4_plain', 't1')).toEqual(['(1,theirs)', '(2,b)']);
+    expect(await rows('o4_plain', 't2')).toEqual(['(1,theirs)', '(2,b)']);
+    // The one audit row the branch's trigger wrote on the branch, brought as a row; none written by the merge.
+    expect(await rows('o4_plain', 'audit')).toEqual(['(t2,1)']);
+    expect(await value('o4_plain', `SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) AS v FROM pg_trigger WHERE NOT tgisinternal`)).toEqual(['t1_audit=O,t2_audit=O']);
+    expect(await rows('o4_plain', 'rv')).toEqual(['(1,a)', '(2,m2)', '(3,m3)', '(4,d)']);
+    expect(await rows('o4_plain', 'pk')).toEqual(['(1,c1,theirs)', '(1,c4,new)', '(2,c2,ours)', '(3,c3,c)']);
+    expect(await value('o4_plain', `SELECT pg_get_constraintdef(oid) AS v FROM pg_constraint WHERE conrelid = 'pk'::regclass AND contype = 'p'`)).toEqual(['PRIMARY KEY (code)']);
+    expect(await value('o4_plain', `SELECT count(*)::text AS v FROM pg_class WHERE relname = 'gone'`)).toEqual(['0']);
+    expect(await value('o4_plain', `SELECT string_agg(attname, ',' ORDER BY attnum) AS v FROM pg_attribute WHERE attrelid = 'rc'::regclass AND attnum > 0 AND NOT attisdropped`)).toEqual(['id,v,r_ours,r_theirs']);
+    expect(await rows('o4_plain', 'rc')).toEqual(['(1,a,r1,r1)', '(2,theirs,r2,r2)']);
   });
 
-  it('rows the branch added into a table main gave a NOT NULL DEFAULT column, a STORED generated column and a serial column get the target\'s defaults', async () => {
-    const ayb = await scenario('o4_addcol', `
+  // One merge, the conflicts of several shapes, each listed once (exit 4, nothing applied) and then
+  // resolved one by one through a --conflicts file; the expected rows written by hand:
+  // se: serial keys both sides took (3 on both: a conflict; 4 only on the branch), settled theirs, the
+  //     sequence moves on past both; dd: a row the branch deleted that main updated, and one main
+  //     deleted that the branch updated (conflicts), one both deleted (none); rk: a key the branch
+  //     changed (1 -> 10) while main changed another column of that row; pm: a row the branch moved to
+  //     another partition (a key change) while main changed its note; al: rows both sides added,
+  //     deleted and updated alike (no conflict), a row the branch deleted that main deleted and
+  //     re-added differently, and a key both added differently (conflicts).
+  it('one merge of many conflicts (serial keys both took, delete against update both ways, a re-keyed row, a partition move, alike changes): listed exactly, nothing applied; then resolved row by row through --conflicts', async () => {
+    const ayb = await scenario('o4_conf', `
+      CREATE TABLE se (id serial PRIMARY KEY, v text);
+      INSERT INTO se (v) VALUES ('one'), ('two');
+      CREATE TABLE dd (id int PRIMARY KEY, v text);
+      INSERT INTO dd VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+      CREATE TABLE rk (id int PRIMARY KEY, v text, w text);
+      INSERT INTO rk VALUES (1, 'a', 'w1'), (2, 'b', 'w2');
+      CREATE TABLE pm (id int, region text, note text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+      CREATE TABLE pm_eu PARTITION OF pm FOR VALUES IN ('eu');
+      CREATE TABLE pm_us PARTITION OF pm FOR VALUES IN ('us');
+      INSERT INTO pm VALUES (1, 'eu', 'base'), (2, 'eu', 'two'), (3, 'us', 'three');
+      CREATE TABLE al (id int PRIMARY KEY, v text);
+      INSERT INTO al VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+    `);
+    await ayb.branch('o4cf');
+    const alike = `INSERT INTO al VALUES (5, 'five'); DELETE FROM al WHERE id = 1; UPDATE al SET v = 'B' WHERE id = 2; DELETE FROM al WHERE id = 3;`;
+    await psql('ayb_branch_o4cf', `
+      INSERT INTO se (v) VALUES ('b3'), ('b4');
+      DELETE FROM dd WHERE id IN (1, 3); UPDATE dd SET v = 'theirs' WHERE id = 2;
+      UPDATE rk SET id = 10 WHERE id = 1;
+      UPDATE pm SET region = 'us' WHERE id = 1; UPDATE pm SET note = 'theirs' WHERE id = 3;
+      ${alike} INSERT INTO al VALUES (6, 'theirs');`);
+    await psql('o4_conf', `
+      INSERT INTO se (v) VALUES ('m3');
+      UPDATE dd SET v = 'ours' WHERE id = 1; DELETE FROM dd WHERE id IN (2, 3);
+      UPDATE rk SET w = 'main' WHERE id = 1;
+      UPDATE pm SET note = 'main' WHERE id = 1; UPDATE pm SET note = 'main2' WHERE id = 2;
+      ${alike} INSERT INTO al VALUES (3, 'again'), (6, 'ours');`);
+    const before = await fingerprint(cluster, 'o4_conf');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4cf-'));
+    const file = path.join(dir, 'conflicts.json');
+    const failed = await ayb('branch', 'merge', 'o4cf', '--conflicts', file, '--json');
+    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
+    expect(conflictsOf(failed).map((c) => `${c.table} ${JSON.stringify(c.key)}`).sort()).toEqual([
+      'public.al {"id":"3"}', 'public.al {"id":"6"}', 'public.dd {"id":"1"}', 'public.dd {"id":"2"}',
+      'public.pm_eu {"id":"1","region":"eu"}', 'public.rk {"id":"1"}', 'public.se {"id":"3"}',
+    ]);
+    expect(await fingerprint(cluster, 'o4_conf')).toEqual(before);
+    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: { table: string; key: Record<string, string>; resolution: unknown }[] };
+    const choose: Record<string, unknown> = {
+      'public.se 3': 'theirs', 'public.dd 1': 'ours', 'public.dd 2': 'theirs', 'public.rk 1': 'theirs',
+      'public.pm_eu 1': 'theirs', 'public.al 3': 'ours', 'public.al 6': { v: 'hand' },
+    };
+    for (const c of written.conflicts) c.resolution = choose[`${c.table} ${c.key.id}`];
+    await writeFile(file, JSON.stringify(written));
+    const applied = await ayb('branch', 'merge', 'o4cf', '--conflicts', file, '--json');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    expect(await rows('o4_conf', 'se')).toEqual(['(1,one)', '(2,two)', '(3,b3)', '(4,b4)']);
+    // The branch's sequence stood at 4, main's at 3: it moves forward to 4, the next id is 5.
+    expect(await value('o4_conf', `SELECT nextval('se_id_seq')::text AS v`)).toEqual(['5']);
+    // 1 kept as main updated it (ours), 2 back with the branch's value (theirs), 3 gone on both, 4 untouched.
+    expect(await rows('o4_conf', 'dd')).toEqual(['(1,ours)', '(2,theirs)', '(4,d)']);
+    expect(await rows('o4_conf', 'rk')).toEqual(['(10,a,w1)', '(2,b,w2)']);
+    expect(await rows('o4_conf', 'pm_eu')).toEqual(['(2,eu,main2)']);
+    expect(await rows('o4_conf', 'pm_us')).toEqual(['(1,us,base)', '(3,us,theirs)']);
+    expect(await rows('o4_conf', 'al')).toEqual(['(2,B)', '(3,again)', '(4,d)', '(5,five)', '(6,hand)']);
+  });
+
+  it('a conflicts file edited wrongly (malformed JSON, a resolution that is no strategy, entries naming a key and a table not in conflict): refused, never applied to the wrong row, nothing applied', async () => {
+    const ayb = await scenario('o4_badfile', `
       CREATE TABLE t (id int PRIMARY KEY, v text);
       INSERT INTO t VALUES (1, 'a'), (2, 'b');
     `);
-    await ayb.branch('o4ac');
-    await psql('ayb_branch_o4ac', `INSERT INTO t VALUES (10, 'ten'), (11, 'eleven'); UPDATE t SET v = 'A' WHERE id = 1;`);
-    await psql('o4_addcol', `
-      ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 7;
-      ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (id * 100) STORED;
-      ALTER TABLE t ADD COLUMN s serial;
-      UPDATE t SET c = 8 WHERE id = 2;`);
-    const merged = await ayb('branch', 'merge', 'o4ac', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await value('o4_addcol', `SELECT id || ',' || v || ',' || c || ',' || g AS v FROM t ORDER BY id`)).toEqual(['1,A,7,100', '2,b,8,200', '10,ten,7,1000', '11,eleven,7,1100']);
-    // The serial column: main's two rows took 1 and 2; the two new rows the next two, none NULL, none twice.
-    expect(await value('o4_addcol', `SELECT string_agg(s::text, ',' ORDER BY s) AS v FROM t`)).toEqual(['1,2,3,4']);
+    await ayb.branch('o4bf');
+    await psql('ayb_branch_o4bf', `UPDATE t SET v = 'theirs' WHERE id = 1; UPDATE t SET v = 'two' WHERE id = 2;`);
+    await psql('o4_badfile', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const before = await fingerprint(cluster, 'o4_badfile');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4bf-'));
+    const file = path.join(dir, 'conflicts.json');
+    const first = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
+    const original = await readFile(file, 'utf8');
+    const written = JSON.parse(original) as { conflicts: Record<string, unknown>[] };
+    expect(written.conflicts).toHaveLength(1);
+    const real = written.conflicts[0]!;
+
+    await writeFile(file, original.slice(0, original.length - 5));
+    const malformed = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(malformed.exitCode, malformed.stdout + malformed.stderr).toBe(2);
+    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
+
+    await writeFile(file, JSON.stringify({ ...written, conflicts: [{ ...real, resolution: 'mine' }] }));
+    const noStrategy = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(noStrategy.exitCode, noStrategy.stdout + noStrategy.stderr).toBe(2);
+    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
+
+    // Entries for a key (2) and a table that are not in conflict: not applied; the real conflict stays.
+    await writeFile(file, JSON.stringify({ ...written, conflicts: [
+      { ...real, key: { id: '2' }, resolution: { v: 'hijacked' } },
+      { ...real, table: 'public.nosuch', resolution: 'theirs' },
+    ] }));
+    const stale = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
+    expect(stale.exitCode, stale.stdout + stale.stderr).not.toBe(0);
+    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
   });
 
   it('a column main added NOT NULL without a default (the branch added rows that lack it): a conflict named (exit 4), nothing applied, not a raw 23502', async () => {
@@ -137,26 +287,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
     expect(merged.stdout + merged.stderr).toMatch(/merge_constraint_conflict|"c"|column c/);
     expect(await fingerprint(cluster, 'o4_notnull')).toEqual(before);
-  });
-
-  it('serial keys both sides took (3 on both, 4 only on the branch): a conflict on 3 only; settled theirs, the sequence continues after both', async () => {
-    const ayb = await scenario('o4_serial', `
-      CREATE TABLE t (id serial PRIMARY KEY, v text);
-      INSERT INTO t (v) VALUES ('one'), ('two');
-    `);
-    await ayb.branch('o4se');
-    await psql('ayb_branch_o4se', `INSERT INTO t (v) VALUES ('b3'), ('b4');`);
-    await psql('o4_serial', `INSERT INTO t (v) VALUES ('m3');`);
-    const before = await fingerprint(cluster, 'o4_serial');
-    const failed = await ayb('branch', 'merge', 'o4se', '--json');
-    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
-    expect(conflictsOf(failed).map((c) => [c.table, c.key])).toEqual([['public.t', { id: '3' }]]);
-    expect(await fingerprint(cluster, 'o4_serial')).toEqual(before);
-    const theirs = await ayb('branch', 'merge', 'o4se', '--strategy', 'theirs', '--json');
-    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
-    expect(await rows('o4_serial', 't')).toEqual(['(1,one)', '(2,two)', '(3,b3)', '(4,b4)']);
-    // By hand: the branch's sequence stood at 4, main's at 3: it moves forward to 4, the next id is 5.
-    expect(await value('o4_serial', `SELECT nextval('t_id_seq')::text AS v`)).toEqual(['5']);
   });
 
   // FAILS today: exit 5, database_error "0A000: DO ALSO rules are not supported for data-modifying
@@ -180,59 +310,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_rule', 't')).toEqual(['(1,A)', '(2,B)']);
     // By hand: main's own audit row and the branch's, once each.
     expect(await rows('o4_rule', 'audit')).toEqual(['(1,"update a -> A")', '(2,"update b -> B")']);
-  });
-
-  it('a row the branch deleted that main updated, a row main deleted that the branch updated: two conflicts; a row both deleted: none; resolved one ours, one theirs through --conflicts', async () => {
-    const ayb = await scenario('o4_deldel', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
-    `);
-    await ayb.branch('o4dd');
-    await psql('ayb_branch_o4dd', `DELETE FROM t WHERE id IN (1, 3); UPDATE t SET v = 'theirs' WHERE id = 2;`);
-    await psql('o4_deldel', `UPDATE t SET v = 'ours' WHERE id = 1; DELETE FROM t WHERE id IN (2, 3);`);
-    const before = await fingerprint(cluster, 'o4_deldel');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4dd-'));
-    const file = path.join(dir, 'conflicts.json');
-    const failed = await ayb('branch', 'merge', 'o4dd', '--conflicts', file, '--json');
-    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
-    expect(conflictsOf(failed).map((c) => c.key).sort((a, b) => String(a?.id).localeCompare(String(b?.id)))).toEqual([{ id: '1' }, { id: '2' }]);
-    expect(await fingerprint(cluster, 'o4_deldel')).toEqual(before);
-    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: { key: Record<string, string>; resolution: unknown }[] };
-    for (const c of written.conflicts) c.resolution = c.key.id === '1' ? 'ours' : 'theirs';
-    await writeFile(file, JSON.stringify(written));
-    const applied = await ayb('branch', 'merge', 'o4dd', '--conflicts', file, '--json');
-    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
-    // By hand: 1 kept as main updated it (ours), 2 back with the branch's value (theirs), 3 gone on both, 4 untouched.
-    expect(await rows('o4_deldel', 't')).toEqual(['(1,ours)', '(2,theirs)', '(4,d)']);
-  });
-
-  it('a conflicts file edited wrongly (malformed JSON, a resolution that is no strategy): refused as a usage error (exit 2), nothing applied', async () => {
-    const ayb = await scenario('o4_badfile', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'), (2, 'b');
-    `);
-    await ayb.branch('o4bf');
-    await psql('ayb_branch_o4bf', `UPDATE t SET v = 'theirs' WHERE id = 1; UPDATE t SET v = 'two' WHERE id = 2;`);
-    await psql('o4_badfile', `UPDATE t SET v = 'ours' WHERE id = 1;`);
-    const before = await fingerprint(cluster, 'o4_badfile');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4bf-'));
-    const file = path.join(dir, 'conflicts.json');
-    const first = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
-    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
-    const original = await readFile(file, 'utf8');
-    const written = JSON.parse(original) as { conflicts: Record<string, unknown>[] };
-    expect(written.conflicts).toHaveLength(1);
-
-    await writeFile(file, original.slice(0, original.length - 5));
-    const malformed = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
-    expect(malformed.exitCode, malformed.stdout + malformed.stderr).toBe(2);
-    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
-
-    await writeFile(file, JSON.stringify({ ...written, conflicts: [{ ...written.conflicts[0], resolution: 'mine' }] }));
-    const noStrategy = await ayb('branch', 'merge', 'o4bf', '--conflicts', file, '--json');
-    expect(noStrategy.exitCode, noStrategy.stdout + noStrategy.stderr).toBe(2);
-    expect(await fingerprint(cluster, 'o4_badfile')).toEqual(before);
-
   });
 
   // FAILS today: exit 0, applied: a resolution object naming a column the table lacks ({"nosuch": "x"})
@@ -260,30 +337,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(noColumn.stdout).not.toContain('SET  WHERE');
     expect([2, 4], noColumn.stdout + noColumn.stderr).toContain(noColumn.exitCode);
     expect(await fingerprint(cluster, 'o4_nocol')).toEqual(before);
-  });
-
-  it('a conflicts file whose entry names a table and key that are not in conflict (and one that is no longer): not applied to the wrong row; the real conflict stays unresolved (exit 4)', async () => {
-    const ayb = await scenario('o4_stale', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'), (2, 'b');
-    `);
-    await ayb.branch('o4st');
-    await psql('ayb_branch_o4st', `UPDATE t SET v = 'theirs' WHERE id = 1;`);
-    await psql('o4_stale', `UPDATE t SET v = 'ours' WHERE id = 1;`);
-    const before = await fingerprint(cluster, 'o4_stale');
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-o4st-'));
-    const file = path.join(dir, 'conflicts.json');
-    const first = await ayb('branch', 'merge', 'o4st', '--conflicts', file, '--json');
-    expect(first.exitCode, first.stdout + first.stderr).toBe(4);
-    const written = JSON.parse(await readFile(file, 'utf8')) as { conflicts: Record<string, unknown>[] };
-    const real = written.conflicts[0]!;
-    await writeFile(file, JSON.stringify({ ...written, conflicts: [
-      { ...real, key: { id: '2' }, resolution: { v: 'hijacked' } },
-      { ...real, table: 'public.nosuch', resolution: 'theirs' },
-    ] }));
-    const merged = await ayb('branch', 'merge', 'o4st', '--conflicts', file, '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).not.toBe(0);
-    expect(await fingerprint(cluster, 'o4_stale')).toEqual(before);
   });
 
   it('an exclusion constraint of the target that rows both sides added would break: merge_constraint_conflict (exit 4) naming it, nothing applied', async () => {
@@ -372,24 +425,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(json(again.stdout).up_to_date).toBe(true);
   });
 
-  // README ("What merge does not do"): rows of a table either side dropped are not merged. Held: the
-  // table stays dropped, the branch's other table merges. (Noticed: the output says nothing of the
-  // branch's two row changes to public.t that were left behind: it is absent from "tables".)
-  it('a table main dropped while the branch changed its rows: the table stays dropped, the rest merges, exit 0', async () => {
-    const ayb = await scenario('o4_dropped', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      CREATE TABLE keep (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'); INSERT INTO keep VALUES (1, 'a');
-    `);
-    await ayb.branch('o4dr');
-    await psql('ayb_branch_o4dr', `UPDATE t SET v = 'theirs' WHERE id = 1; INSERT INTO t VALUES (2, 'b'); UPDATE keep SET v = 'theirs';`);
-    await psql('o4_dropped', `DROP TABLE t;`);
-    const merged = await ayb('branch', 'merge', 'o4dr', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await value('o4_dropped', `SELECT count(*)::text AS v FROM pg_class WHERE relname = 't'`)).toEqual(['0']);
-    expect(await rows('o4_dropped', 'keep')).toEqual(['(1,theirs)']);
-  });
-
   // FAILS today: exit 0, no conflict: the migration runs DROP TABLE "public"."t" (main's row 1, which
   // main changed to 'ours' since the base, is gone) and creates t2 with the branch's rows
   // ((1,a), (2,theirs)). README says a rename is a drop and an add; but a drop of a table whose rows
@@ -409,22 +444,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const merged = await ayb('branch', 'merge', 'o4rn', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
     expect(await fingerprint(cluster, 'o4_renamed')).toEqual(before);
-  });
-
-  // Held, as README says (a renamed column is a drop and an add): both sides renamed r differently, so
-  // r is dropped (alike) and each side's new column is there; the branch's r_theirs backfilled.
-  it('a column both sides renamed differently: the target ends with both new columns, the branch\'s backfilled', async () => {
-    const ayb = await scenario('o4_rencol', `
-      CREATE TABLE t (id int PRIMARY KEY, v text, r text);
-      INSERT INTO t VALUES (1, 'a', 'r1'), (2, 'b', 'r2');
-    `);
-    await ayb.branch('o4rc');
-    await psql('ayb_branch_o4rc', `ALTER TABLE t RENAME COLUMN r TO r_theirs; UPDATE t SET v = 'theirs' WHERE id = 2;`);
-    await psql('o4_rencol', `ALTER TABLE t RENAME COLUMN r TO r_ours;`);
-    const merged = await ayb('branch', 'merge', 'o4rc', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await value('o4_rencol', `SELECT string_agg(attname, ',' ORDER BY attnum) AS v FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0 AND NOT attisdropped`)).toEqual(['id,v,r_ours,r_theirs']);
-    expect(await rows('o4_rencol', 't')).toEqual(['(1,a,r1,r1)', '(2,theirs,r2,r2)']);
   });
 
   // FAILS today: exit 0, no conflict; ALTER TABLE t DROP COLUMN gone runs and main's value 'main' in
@@ -467,43 +486,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await value('o4_down', `SELECT id::text AS v FROM t WHERE v = 'main'`)).toEqual(['-6']);
   });
 
-  it('a key the branch changed (id 1 -> 10) while main changed another column of that row: a conflict (exit 4), nothing applied; settled theirs, the row under its new key', async () => {
-    const ayb = await scenario('o4_rekey', `
-      CREATE TABLE t (id int PRIMARY KEY, v text, w text);
-      INSERT INTO t VALUES (1, 'a', 'w1'), (2, 'b', 'w2');
-    `);
-    await ayb.branch('o4rk');
-    await psql('ayb_branch_o4rk', `UPDATE t SET id = 10 WHERE id = 1;`);
-    await psql('o4_rekey', `UPDATE t SET w = 'main' WHERE id = 1;`);
-    const before = await fingerprint(cluster, 'o4_rekey');
-    const merged = await ayb('branch', 'merge', 'o4rk', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
-    expect(conflictsOf(merged).map((c) => c.key)).toEqual([{ id: '1' }]);
-    expect(await fingerprint(cluster, 'o4_rekey')).toEqual(before);
-    const theirs = await ayb('branch', 'merge', 'o4rk', '--strategy', 'theirs', '--json');
-    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
-    expect(await rows('o4_rekey', 't')).toEqual(['(10,a,w1)', '(2,b,w2)']);
-  });
-
-  it('a branch that changed rows and changed them back (an update reverted, a delete and the same row re-inserted) while main changed them: no conflict, main\'s values stay; a branch with no change is up to date', async () => {
-    const ayb = await scenario('o4_revert', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
-    `);
-    await ayb.branch('o4rv');
-    await ayb.branch('o4rv2');
-    await psql('ayb_branch_o4rv', `UPDATE t SET v = 'x' WHERE id = 2; UPDATE t SET v = 'b' WHERE id = 2; DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (3, 'c'); INSERT INTO t VALUES (4, 'd');`);
-    await psql('o4_revert', `UPDATE t SET v = 'm2' WHERE id = 2; UPDATE t SET v = 'm3' WHERE id = 3;`);
-    const merged = await ayb('branch', 'merge', 'o4rv', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(json(merged.stdout).conflicts).toEqual([]);
-    expect(await rows('o4_revert', 't')).toEqual(['(1,a)', '(2,m2)', '(3,m3)', '(4,d)']);
-    const none = await ayb('branch', 'merge', 'o4rv2', '--json');
-    expect(none.exitCode, none.stdout + none.stderr).toBe(0);
-    expect(json(none.stdout).up_to_date).toBe(true);
-    expect(await rows('o4_revert', 't')).toEqual(['(1,a)', '(2,m2)', '(3,m3)', '(4,d)']);
-  });
-
   // FAILS today: exit 0, applied, the values cut silently to the target's lengths: the target holds
   // (1,abc,1), (2,abc,101), (3,ok,101), i.e. the branch's 'abcdef' and 'abcdefgh' became 'abc' and
   // B'10101010' became B'101'. The apply writes staged text with an explicit cast (s.v[i]::varchar(3),
@@ -542,55 +524,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await fingerprint(cluster, 'o4_newfk')).toEqual(before);
   });
 
-  it('a partitioned table: the branch moved a row to another partition (a key change) while main changed its note: a conflict; settled theirs, the row in its new partition', async () => {
-    const ayb = await scenario('o4_partmove', `
-      CREATE TABLE p (id int, region text, note text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
-      CREATE TABLE p_eu PARTITION OF p FOR VALUES IN ('eu');
-      CREATE TABLE p_us PARTITION OF p FOR VALUES IN ('us');
-      INSERT INTO p VALUES (1, 'eu', 'base'), (2, 'eu', 'two'), (3, 'us', 'three');
-    `);
-    await ayb.branch('o4pm');
-    await psql('ayb_branch_o4pm', `UPDATE p SET region = 'us' WHERE id = 1; UPDATE p SET note = 'theirs' WHERE id = 3;`);
-    await psql('o4_partmove', `UPDATE p SET note = 'main' WHERE id = 1; UPDATE p SET note = 'main2' WHERE id = 2;`);
-    const before = await fingerprint(cluster, 'o4_partmove');
-    const merged = await ayb('branch', 'merge', 'o4pm', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
-    expect(await fingerprint(cluster, 'o4_partmove')).toEqual(before);
-    const theirs = await ayb('branch', 'merge', 'o4pm', '--strategy', 'theirs', '--json');
-    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
-    expect(await rows('o4_partmove', 'p_eu')).toEqual(['(2,eu,main2)']);
-    expect(await rows('o4_partmove', 'p_us')).toEqual(['(1,us,base)', '(3,us,theirs)']);
-  });
-
-  it('a table without a key whose rows hold NULLs: the branch deletes (1,NULL) and changes (2,NULL); main adds (3,NULL): NULLs matched as values', async () => {
-    const ayb = await scenario('o4_keynull', `
-      CREATE TABLE t (a int, b text, c int);
-      INSERT INTO t VALUES (1, NULL, NULL), (2, NULL, 5), (4, 'four', NULL), (4, 'four', NULL);
-    `);
-    await ayb.branch('o4kn');
-    await psql('ayb_branch_o4kn', `
-      DELETE FROM t WHERE a = 1;
-      UPDATE t SET b = 'x' WHERE a = 2;
-      DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE a = 4);`);
-    await psql('o4_keynull', `INSERT INTO t VALUES (3, NULL, NULL);`);
-    const merged = await ayb('branch', 'merge', 'o4kn', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await rows('o4_keynull', 't')).toEqual(['(2,x,5)', '(3,,)', '(4,four,)']);
-  });
-
-  it('a table without a key holding json, xml and point columns (types without equality): the branch deletes one row and changes another', async () => {
-    const ayb = await scenario('o4_noeq', `
-      CREATE TABLE t (a int, j json, x xml, p point);
-      INSERT INTO t VALUES (1, '{"k": 1}', '<a>1</a>', '(1,1)'), (2, '{"k":  2}', '<a>2</a>', '(2,2)'), (3, '[3]', '<b/>', '(3,3)');
-    `);
-    await ayb.branch('o4ne');
-    await psql('ayb_branch_o4ne', `DELETE FROM t WHERE a = 1; UPDATE t SET p = '(9,9)' WHERE a = 2;`);
-    await psql('o4_noeq', `INSERT INTO t VALUES (4, '{}', '<c/>', '(4,4)');`);
-    const merged = await ayb('branch', 'merge', 'o4ne', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await rows('o4_noeq', 't')).toEqual(['(2,"{""k"":  2}",<a>2</a>,"(9,9)")', '(3,[3],<b/>,"(3,3)")', '(4,{},<c/>,"(4,4)")']);
-  });
-
   // FAILS today: exit 5, database_error "22P02: invalid input value for enum public.mood: "ok"" (the
   // target is unchanged, (1,sad)). A value of the branch that the target's migrated type cannot hold is
   // a collision of the two sides like a broken constraint. Expected: exit 4 (a typed merge error naming
@@ -626,64 +559,6 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const merged = await ayb('branch', 'merge', 'o4rt', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
     expect(await fingerprint(cluster, 'o4_retext')).toEqual(before);
-  });
-
-  it('a trigger main added after the branch was made (AFTER UPDATE, writing an audit row) and one the branch added: neither fires on the merge\'s own writes', async () => {
-    const ayb = await scenario('o4_newtrig', `
-      CREATE TABLE t1 (id int PRIMARY KEY, v text);
-      CREATE TABLE t2 (id int PRIMARY KEY, v text);
-      CREATE TABLE audit (src text, id int);
-      CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$;
-      INSERT INTO t1 VALUES (1, 'a'), (2, 'b'); INSERT INTO t2 VALUES (1, 'a'), (2, 'b');
-    `);
-    await ayb.branch('o4nt');
-    await psql('ayb_branch_o4nt', `
-      CREATE TRIGGER t2_audit AFTER UPDATE ON t2 FOR EACH ROW EXECUTE FUNCTION note();
-      UPDATE t2 SET v = 'theirs' WHERE id = 1;
-      UPDATE t1 SET v = 'theirs' WHERE id = 1;`);
-    await psql('o4_newtrig', `CREATE TRIGGER t1_audit AFTER UPDATE ON t1 FOR EACH ROW EXECUTE FUNCTION note();`);
-    const merged = await ayb('branch', 'merge', 'o4nt', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await rows('o4_newtrig', 't1')).toEqual(['(1,theirs)', '(2,b)']);
-    expect(await rows('o4_newtrig', 't2')).toEqual(['(1,theirs)', '(2,b)']);
-    // By hand: the one audit row the branch's trigger wrote on the branch, brought as a row; none written by the merge.
-    expect(await rows('o4_newtrig', 'audit')).toEqual(['(t2,1)']);
-    expect(await value('o4_newtrig', `SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) AS v FROM pg_trigger WHERE NOT tgisinternal`)).toEqual(['t1_audit=O,t2_audit=O']);
-  });
-
-  it('the primary key the branch moved to another column (id -> code) while each side changed other rows: rows matched, the key as the branch made it', async () => {
-    const ayb = await scenario('o4_pkmove', `
-      CREATE TABLE t (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text);
-      INSERT INTO t VALUES (1, 'c1', 'a'), (2, 'c2', 'b'), (3, 'c3', 'c');
-    `);
-    await ayb.branch('o4pk');
-    await psql('ayb_branch_o4pk', `
-      ALTER TABLE t DROP CONSTRAINT t_pkey; ALTER TABLE t ADD PRIMARY KEY (code);
-      UPDATE t SET v = 'theirs' WHERE code = 'c1'; INSERT INTO t VALUES (1, 'c4', 'new');`);
-    await psql('o4_pkmove', `UPDATE t SET v = 'ours' WHERE id = 2;`);
-    const merged = await ayb('branch', 'merge', 'o4pk', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
-    expect(await rows('o4_pkmove', 't')).toEqual(['(1,c1,theirs)', '(1,c4,new)', '(2,c2,ours)', '(3,c3,c)']);
-    expect(await value('o4_pkmove', `SELECT pg_get_constraintdef(oid) AS v FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'p'`)).toEqual(['PRIMARY KEY (code)']);
-  });
-
-  it('rows both sides added alike, deleted alike, updated alike: no conflict; a row the branch deleted that main deleted and re-added differently, and a key both added differently: conflicts', async () => {
-    const ayb = await scenario('o4_alike', `
-      CREATE TABLE t (id int PRIMARY KEY, v text);
-      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
-    `);
-    await ayb.branch('o4al');
-    const same = `INSERT INTO t VALUES (5, 'five'); DELETE FROM t WHERE id = 1; UPDATE t SET v = 'B' WHERE id = 2;`;
-    await psql('ayb_branch_o4al', same + `DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (6, 'theirs');`);
-    await psql('o4_alike', same + `DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (3, 'again'), (6, 'ours');`);
-    const before = await fingerprint(cluster, 'o4_alike');
-    const merged = await ayb('branch', 'merge', 'o4al', '--json');
-    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
-    expect(conflictsOf(merged).map((c) => c.key?.id).sort()).toEqual(['3', '6']);
-    expect(await fingerprint(cluster, 'o4_alike')).toEqual(before);
-    const ours = await ayb('branch', 'merge', 'o4al', '--strategy', 'ours', '--json');
-    expect(ours.exitCode, ours.stdout + ours.stderr).toBe(0);
-    expect(await rows('o4_alike', 't')).toEqual(['(2,B)', '(3,again)', '(4,d)', '(5,five)', '(6,ours)']);
   });
 
   it('usage: an unknown branch (exit 3), --into a snapshot, --base a branch, --strategy bogus (exit 2): refused, nothing written', async () => {
