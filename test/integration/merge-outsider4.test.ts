@@ -658,4 +658,23 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(merged.stdout + merged.stderr).toContain('"n"');
     expect(await fingerprint(cluster, 'o4_badval')).toEqual(before);
   });
+
+  // Two merges into main at once, of two branches that set the same cell differently: whatever the
+  // interleaving, one applies and the other stops (a conflict against the row the first merged, or
+  // merge_target_moved if both planned before either applied), never both: no update lost silently.
+  it('two branches that set the same cell merged into main at the same time: exactly one applies, the other exits 4, main holds the one that applied', async () => {
+    const ayb = await scenario('o4_twice', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'base'), (2, 'two');
+    `);
+    await ayb.branch('o4ta');
+    await ayb.branch('o4tb');
+    await psql('ayb_branch_o4ta', `UPDATE t SET v = 'from a' WHERE id = 1;`);
+    await psql('ayb_branch_o4tb', `UPDATE t SET v = 'from b' WHERE id = 1;`);
+    const [a, b] = await Promise.all([ayb('branch', 'merge', 'o4ta', '--json'), ayb('branch', 'merge', 'o4tb', '--json')]);
+    const exits = [a.exitCode, b.exitCode].sort();
+    expect(exits, a.stdout + a.stderr + b.stdout + b.stderr).toEqual([0, 4]);
+    const winner = a.exitCode === 0 ? 'from a' : 'from b';
+    expect(await rows('o4_twice', 't')).toEqual([`(1,"${winner}")`, '(2,two)']);
+  });
 });
