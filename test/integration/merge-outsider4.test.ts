@@ -677,4 +677,40 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const winner = a.exitCode === 0 ? 'from a' : 'from b';
     expect(await rows('o4_twice', 't')).toEqual([`(1,"${winner}")`, '(2,two)']);
   });
+
+  it('a conflict settled ours, then a later merge of the same branch: only its newer change arrives, the settled conflict is not raised again nor overwritten', async () => {
+    const ayb = await scenario('o4_later', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
+    `);
+    await ayb.branch('o4lt');
+    await psql('ayb_branch_o4lt', `UPDATE t SET v = 'theirs' WHERE id = 1; UPDATE t SET v = 'theirs3' WHERE id = 3;`);
+    await psql('o4_later', `UPDATE t SET v = 'ours' WHERE id = 1;`);
+    const ours = await ayb('branch', 'merge', 'o4lt', '--strategy', 'ours', '--json');
+    expect(ours.exitCode, ours.stdout + ours.stderr).toBe(0);
+    expect(await rows('o4_later', 't')).toEqual(['(1,ours)', '(2,b)', '(3,theirs3)']);
+    await psql('ayb_branch_o4lt', `UPDATE t SET v = 'later' WHERE id = 2;`);
+    const later = await ayb('branch', 'merge', 'o4lt', '--json');
+    expect(later.exitCode, later.stdout + later.stderr).toBe(0);
+    expect(json(later.stdout).conflicts).toEqual([]);
+    expect(await rows('o4_later', 't')).toEqual(['(1,ours)', '(2,later)', '(3,theirs3)']);
+  });
+
+  it('a branch of a branch merged straight into main (--into main): only its own changes arrive, not its parent\'s', async () => {
+    const ayb = await scenario('o4_skip', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
+    `);
+    await ayb.branch('o4sp');
+    await psql('ayb_branch_o4sp', `UPDATE t SET v = 'parent' WHERE id = 1; INSERT INTO t VALUES (6, 'parent');`);
+    await ayb.branch('o4sc', 'o4sp');
+    await psql('ayb_branch_o4sc', `UPDATE t SET v = 'child' WHERE id = 2; INSERT INTO t VALUES (4, 'child');`);
+    await psql('o4_skip', `INSERT INTO t VALUES (5, 'main');`);
+    const merged = await ayb('branch', 'merge', 'o4sc', '--into', 'main', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand, against the child's base (the parent as it was): row 1 and row 6 are the parent's, which
+    // main never had: main keeps (1,a) and has no 6; the child's own change and row arrive.
+    expect(await rows('o4_skip', 't')).toEqual(['(1,a)', '(2,child)', '(3,c)', '(4,child)', '(5,main)']);
+    expect(await rows('ayb_branch_o4sp', 't')).toEqual(['(1,parent)', '(2,b)', '(3,c)', '(6,parent)']);
+  });
 });
