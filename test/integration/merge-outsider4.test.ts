@@ -713,4 +713,29 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_skip', 't')).toEqual(['(1,a)', '(2,child)', '(3,c)', '(4,child)', '(5,main)']);
     expect(await rows('ayb_branch_o4sp', 't')).toEqual(['(1,parent)', '(2,b)', '(3,c)', '(6,parent)']);
   });
+
+  it('a partition the branch split off the default (p_asia, with rows) while main added an asia row to its default: refused (exit 4) with nothing applied, not a raw error; without main\'s row it merges', async () => {
+    const setup = `
+      CREATE TABLE p (id int, region text, note text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+      CREATE TABLE p_eu PARTITION OF p FOR VALUES IN ('eu');
+      CREATE TABLE p_default PARTITION OF p DEFAULT;
+      INSERT INTO p VALUES (1, 'eu', 'one'), (2, 'us', 'two');`;
+    const theirs = `CREATE TABLE p_asia PARTITION OF p FOR VALUES IN ('asia'); INSERT INTO p VALUES (3, 'asia', 'theirs');`;
+    const ayb = await scenario('o4_brpart', setup);
+    await ayb.branch('o4bp');
+    await ayb.branch('o4bq');
+    await psql('ayb_branch_o4bp', theirs);
+    await psql('ayb_branch_o4bq', theirs);
+    await psql('o4_brpart', `INSERT INTO p VALUES (4, 'asia', 'ours');`);
+    const before = await fingerprint(cluster, 'o4_brpart');
+    const merged = await ayb('branch', 'merge', 'o4bp', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_brpart')).toEqual(before);
+    // Main's asia row moved away by hand: the branch's partition and its row arrive.
+    await psql('o4_brpart', `DELETE FROM p WHERE id = 4;`);
+    const again = await ayb('branch', 'merge', 'o4bq', '--json');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(await rows('o4_brpart', 'p_asia')).toEqual(['(3,asia,theirs)']);
+    expect(await rows('o4_brpart', 'p_default')).toEqual(['(2,us,two)']);
+  });
 });
