@@ -738,4 +738,38 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_brpart', 'p_asia')).toEqual(['(3,asia,theirs)']);
     expect(await rows('o4_brpart', 'p_default')).toEqual(['(2,us,two)']);
   });
+
+  // FAILS today: exit 0, applied; main's row (2,'abcdefgh') is now (2,abc): the migration runs
+  // 'ALTER TABLE "public"."t" ALTER COLUMN "code" TYPE character varying(3) USING "code"::character
+  // varying(3)', and an explicit cast to varchar(n) truncates (a bare ALTER … TYPE, which casts as an
+  // assignment, raises 22001) -- while the plan's own note says "values that do not convert make it
+  // fail". Expected: refused (exit 4), main untouched. Where: src/schema/kinds/column.ts (the USING
+  // "col"::type of a retype; the same statement is in `ayb branch diff`'s migration).
+  it.fails('a column the branch narrowed (varchar(10) -> varchar(3)) while main wrote a longer value: refused (exit 4) with nothing applied, no value cut silently', async () => {
+    const ayb = await scenario('o4_brnarrow', `
+      CREATE TABLE t (id int PRIMARY KEY, code varchar(10));
+      INSERT INTO t VALUES (1, 'abc');
+    `);
+    await ayb.branch('o4bn');
+    await psql('ayb_branch_o4bn', `ALTER TABLE t ALTER COLUMN code TYPE varchar(3);`);
+    await psql('o4_brnarrow', `INSERT INTO t VALUES (2, 'abcdefgh');`);
+    const before = await fingerprint(cluster, 'o4_brnarrow');
+    const merged = await ayb('branch', 'merge', 'o4bn', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_brnarrow')).toEqual(before);
+  });
+
+  it('a NOT NULL the branch set on a column where main added a NULL: refused (exit 4) with nothing applied, not a raw 23502', async () => {
+    const ayb = await scenario('o4_brnn', `
+      CREATE TABLE t (id int PRIMARY KEY, v text);
+      INSERT INTO t VALUES (1, 'a');
+    `);
+    await ayb.branch('o4bnn');
+    await psql('ayb_branch_o4bnn', `ALTER TABLE t ALTER COLUMN v SET NOT NULL;`);
+    await psql('o4_brnn', `INSERT INTO t VALUES (2, NULL);`);
+    const before = await fingerprint(cluster, 'o4_brnn');
+    const merged = await ayb('branch', 'merge', 'o4bnn', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(await fingerprint(cluster, 'o4_brnn')).toEqual(before);
+  });
 });
