@@ -772,4 +772,27 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
     expect(await fingerprint(cluster, 'o4_brnn')).toEqual(before);
   });
+
+  // FAILS today: exit 0; got ['1 2024-01-01 17:00', '2 2024-01-01 12:00']: the branch's row (converted
+  // on the branch under the database's New York time) came as the branch's value, but main's own row
+  // was converted by the migration in the merge's session, whose TimeZone is pinned to UTC: two rows
+  // of the same local noon end 5 hours apart, and main's row means another instant than main's users
+  // wrote. Pinning is right for reading values as text; a migration's conversions need the target
+  // database's own settings (TimeZone here; DateStyle for a text -> date retype the same way).
+  // Expected: ['1 2024-01-01 17:00', '2 2024-01-01 17:00']. Where: src/branching/merge.ts pinned()
+  // (VALUE_SETTINGS of src/postgres/value-settings.ts on the session that runs the migration).
+  it.fails('timestamp -> timestamptz retyped by the branch in a database whose TimeZone is America/New_York, while main added a row: main\'s row is converted as the database converts it, like the branch\'s rows', async () => {
+    const ayb = await scenario('o4_tz', `
+      ALTER DATABASE o4_tz SET TimeZone = 'America/New_York';
+      CREATE TABLE t (id int PRIMARY KEY, ts timestamp);
+      INSERT INTO t VALUES (1, '2024-01-01 12:00');
+    `);
+    await ayb.branch('o4tz');
+    await psql('ayb_branch_o4tz', `SET TimeZone = 'America/New_York'; ALTER TABLE t ALTER COLUMN ts TYPE timestamptz;`);
+    await psql('o4_tz', `INSERT INTO t VALUES (2, '2024-01-01 12:00');`);
+    const merged = await ayb('branch', 'merge', 'o4tz', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // By hand: noon in New York is 17:00 UTC, for the branch's row and for main's alike.
+    expect(await value('o4_tz', `SELECT id || ' ' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS v FROM t ORDER BY id`)).toEqual(['1 2024-01-01 17:00', '2 2024-01-01 17:00']);
+  });
 });
