@@ -73,12 +73,13 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   //     get the target's defaults; t1, t2, audit: a trigger main added after the branch (on t1) and one
   //     the branch added (on t2) do not fire on the merge's writes; rv: rows the branch changed and
   //     changed back (an update reverted, a row deleted and re-inserted alike) are no change against
-  //     main's; pk: the primary key the branch moved to another column (id -> code); gone: a table main
+  //     main's; pk: the primary key the branch moved to another column (id -> code); mk: the one main
+  //     moved so; gone: a table main
   //     dropped while the branch changed its rows stays dropped (README: rows of a table either side
   //     dropped are not merged; noticed: the output says nothing of the branch's changes left behind,
   //     the table is absent from "tables"); rc: a column both sides renamed differently ends as both
   //     new columns, the branch's backfilled (README: a rename is a drop and an add).
-  it('one merge of many shapes that hold: multisets, nullable unique indexes, keyless NULLs and types without equality, columns main added, triggers added on either side, reverted changes, a moved primary key, a table main dropped, a column renamed on both sides', async () => {
+  it('one merge of many shapes that hold: multisets, nullable unique indexes, keyless NULLs and types without equality, columns main added, triggers added on either side, reverted changes, a primary key moved on either side, a table main dropped, a column renamed on both sides', async () => {
     const ayb = await scenario('o4_plain', `
       CREATE TABLE ms (a int, b text);
       INSERT INTO ms VALUES (1, 'x'), (1, 'x'), (2, 'y'), (5, 'five'), (5, 'five'), (5, 'five');
@@ -101,6 +102,8 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
       INSERT INTO rv VALUES (1, 'a'), (2, 'b'), (3, 'c');
       CREATE TABLE pk (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text);
       INSERT INTO pk VALUES (1, 'c1', 'a'), (2, 'c2', 'b'), (3, 'c3', 'c');
+      CREATE TABLE mk (id int PRIMARY KEY, code text NOT NULL UNIQUE, v text);
+      INSERT INTO mk VALUES (1, 'c1', 'a'), (2, 'c2', 'b'), (3, 'c3', 'c');
       CREATE TABLE gone (id int PRIMARY KEY, v text);
       INSERT INTO gone VALUES (1, 'a');
       CREATE TABLE rc (id int PRIMARY KEY, v text, r text);
@@ -125,6 +128,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
       UPDATE rv SET v = 'x' WHERE id = 2; UPDATE rv SET v = 'b' WHERE id = 2; DELETE FROM rv WHERE id = 3; INSERT INTO rv VALUES (3, 'c'); INSERT INTO rv VALUES (4, 'd');
       ALTER TABLE pk DROP CONSTRAINT pk_pkey; ALTER TABLE pk ADD PRIMARY KEY (code);
       UPDATE pk SET v = 'theirs' WHERE code = 'c1'; INSERT INTO pk VALUES (1, 'c4', 'new');
+      UPDATE mk SET v = 'theirs' WHERE id = 1; INSERT INTO mk VALUES (4, 'c4', 'new'); DELETE FROM mk WHERE id = 3;
       UPDATE gone SET v = 'theirs' WHERE id = 1; INSERT INTO gone VALUES (2, 'b');
       ALTER TABLE rc RENAME COLUMN r TO r_theirs; UPDATE rc SET v = 'theirs' WHERE id = 2;`);
     await psql('o4_plain', `
@@ -141,6 +145,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
       CREATE TRIGGER t1_audit AFTER UPDATE ON t1 FOR EACH ROW EXECUTE FUNCTION note();
       UPDATE rv SET v = 'm2' WHERE id = 2; UPDATE rv SET v = 'm3' WHERE id = 3;
       UPDATE pk SET v = 'ours' WHERE id = 2;
+      ALTER TABLE mk DROP CONSTRAINT mk_pkey; ALTER TABLE mk ADD PRIMARY KEY (code); UPDATE mk SET v = 'ours' WHERE id = 2;
       DROP TABLE gone;
       ALTER TABLE rc RENAME COLUMN r TO r_ours;`);
     const merged = await ayb('branch', 'merge', 'o4pl', '--json');
@@ -163,6 +168,8 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await rows('o4_plain', 'rv')).toEqual(['(1,a)', '(2,m2)', '(3,m3)', '(4,d)']);
     expect(await rows('o4_plain', 'pk')).toEqual(['(1,c1,theirs)', '(1,c4,new)', '(2,c2,ours)', '(3,c3,c)']);
     expect(await value('o4_plain', `SELECT pg_get_constraintdef(oid) AS v FROM pg_constraint WHERE conrelid = 'pk'::regclass AND contype = 'p'`)).toEqual(['PRIMARY KEY (code)']);
+    expect(await rows('o4_plain', 'mk')).toEqual(['(1,c1,theirs)', '(2,c2,ours)', '(4,c4,new)']);
+    expect(await value('o4_plain', `SELECT pg_get_constraintdef(oid) AS v FROM pg_constraint WHERE conrelid = 'mk'::regclass AND contype = 'p'`)).toEqual(['PRIMARY KEY (code)']);
     expect(await value('o4_plain', `SELECT count(*)::text AS v FROM pg_class WHERE relname = 'gone'`)).toEqual(['0']);
     expect(await value('o4_plain', `SELECT string_agg(attname, ',' ORDER BY attnum) AS v FROM pg_attribute WHERE attrelid = 'rc'::regclass AND attnum > 0 AND NOT attisdropped`)).toEqual(['id,v,r_ours,r_theirs']);
     expect(await rows('o4_plain', 'rc')).toEqual(['(1,a,r1,r1)', '(2,theirs,r2,r2)']);
