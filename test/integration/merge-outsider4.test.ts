@@ -450,6 +450,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_renamed');
     const merged = await ayb('branch', 'merge', 'o4rn', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_schema_conflict');
     expect(await fingerprint(cluster, 'o4_renamed')).toEqual(before);
   });
 
@@ -469,6 +470,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_dropcol');
     const merged = await ayb('branch', 'merge', 'o4dc', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_schema_conflict');
     expect(await fingerprint(cluster, 'o4_dropcol')).toEqual(before);
   });
 
@@ -511,6 +513,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_narrow');
     const merged = await ayb('branch', 'merge', 'o4nw', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_value_conflict');
     expect(await fingerprint(cluster, 'o4_narrow')).toEqual(before);
   });
 
@@ -549,6 +552,8 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_enumren');
     const merged = await ayb('branch', 'merge', 'o4er', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_value_conflict');
+    expect(merged.stdout + merged.stderr).toContain('public.t.m');
     expect(await fingerprint(cluster, 'o4_enumren')).toEqual(before);
   });
 
@@ -565,6 +570,8 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_retext');
     const merged = await ayb('branch', 'merge', 'o4rt', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_value_conflict');
+    expect(merged.stdout + merged.stderr).toContain('public.t.n');
     expect(await fingerprint(cluster, 'o4_retext')).toEqual(before);
   });
 
@@ -763,6 +770,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     const before = await fingerprint(cluster, 'o4_brnarrow');
     const merged = await ayb('branch', 'merge', 'o4bn', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(4);
+    expect(merged.stdout + merged.stderr).toContain('merge_value_conflict');
     expect(await fingerprint(cluster, 'o4_brnarrow')).toEqual(before);
   });
 
