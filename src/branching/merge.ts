@@ -7,6 +7,7 @@ import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sessionDefaults, sqlState, SqlState, withClient } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { CUT_FUNCTION_SQL } from '../datadiff/merge-stage.js';
+import { copyAcross } from '../datadiff/merge-server.js';
 import { describeObject, type SchemaSnapshot } from '../schema/model.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
@@ -335,8 +336,8 @@ function constraintError(error: unknown): ConflictError {
 
 /**
  * Of the tables and columns the branch dropped (see SchemaMerge.dropped), those whose rows (a column:
- * its values, by the table's primary key) the target changed since the base: the rows of the base
- * and of the target compared as sorted row text (md5), each side read in its own session.
+ * its values, by the table's primary key) the target added or changed since the base: the base's
+ * rows streamed into a session on the target (COPY), the target's rows not among them.
  */
 async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base: SchemaSnapshot, dropped: SchemaMerge['dropped']): Promise<SchemaConflict[]> {
   if (dropped.length === 0) return [];
@@ -347,19 +348,29 @@ async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base
     for (const d of todo) {
       const relation = `${quoteIdent(d.schema)}.${quoteIdent(d.table)}`;
       let projection: string;
+      let present = 'true';
       if (d.kind === 'table') {
         const columns = [...base.objects.values()].filter((x) => x.kind === 'column' && x.schema === d.schema && x.table === d.table).map((x) => quoteIdent(x.name)).sort();
-        projection = columns.length > 0 ? `ROW(${columns.map((c) => `t.${c}`).join(', ')})::text` : `''`;
+        if (columns.length === 0) continue;
+        projection = `ROW(${columns.map((c) => `t.${c}`).join(', ')})::text`;
       } else {
         const { rows } = await b.query<{ key: string[] | null }>(
           `SELECT array_agg(quote_ident(a.attname) ORDER BY k.o) AS key FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary`, [relation]);
         const key = rows[0]?.key ?? [];
         projection = `ROW(${[...key, quoteIdent(d.column!)].map((c) => `t.${c}`).join(', ')})::text`;
+        present = `t.${quoteIdent(d.column!)} IS NOT NULL`;
       }
-      const digest = `SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x COLLATE "C"), '')) AS d, count(*)::text AS n FROM (SELECT ${projection} AS x FROM ${relation} t) s`;
-      const [was, now] = await Promise.all([b.query<{ d: string }>(digest), o.query<{ d: string }>(digest).catch(() => ({ rows: [{ d: 'unreadable' }] }))]);
-      if (was.rows[0]?.d === now.rows[0]?.d) continue;
+      // The base's rows (a column: key and value) streamed into the target's session; a row of the
+      // target that is not among them was added or changed since the base, and the drop would lose it
+      // (rows the target deleted, or a value it emptied, lose nothing).
+      await o.query('CREATE TEMP TABLE IF NOT EXISTS ayb_merge_dropped (x text); TRUNCATE pg_temp.ayb_merge_dropped');
+      const rowsOf = `SELECT ${projection} AS x FROM ${relation} t WHERE ${present}`;
+      await copyAcross(b, rowsOf, o, 'pg_temp.ayb_merge_dropped');
+      await o.query('ANALYZE pg_temp.ayb_merge_dropped');
+      const lost = await o.query<{ x: string }>(`SELECT s.x FROM (${rowsOf}) s WHERE NOT EXISTS (SELECT FROM pg_temp.ayb_merge_dropped d WHERE d.x = s.x) LIMIT 1`)
+        .catch(() => ({ rows: [{ x: '(unreadable)' }] }));
+      if (lost.rows.length === 0) continue;
       const what = d.kind === 'table' ? 'its rows' : 'values in it';
       out.push({
         object: describeObject(d.object),
@@ -368,7 +379,7 @@ async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base
         base: d.object.definition,
         our: d.object.definition,
         their: null,
-        reason: `the branch dropped it (a rename is a drop and an add), and the target changed ${what} since the base: the drop would lose those changes`,
+        reason: `the branch dropped it (a rename is a drop and an add), and the target changed ${what} since the base (such as ${lost.rows[0]!.x.slice(0, 200)}): the drop would lose those changes`,
       });
     }
     return out;
