@@ -7,13 +7,14 @@ import { fingerprint } from '../helpers/fingerprint.js';
 import { runPsql } from '../helpers/pagila.js';
 
 /**
- * Issue 25 (merge-outsider4's narrowing cases, as a class): a value the merge would change by casting
+ * Issue 25 (merge-outsider4's narrowing and drop cases, as a class): a value the merge would change by casting
  * it into a column type with a smaller modifier (numeric scale rounded, timestamp precision rounded,
  * varchar cut), on either side, is a conflict (merge_value_conflict, exit 4, nothing applied); a
- * value that fits merges as it is. Expected rows written by hand; "nothing applied" judged by
+ * value that fits merges as it is. A table or column the branch dropped conflicts only when the
+ * target added or changed what the drop would lose (not for rows it deleted or NULLs it added). Expected rows written by hand; "nothing applied" judged by
  * fingerprints of the target's ordered rows.
  */
-describe('ayb branch merge: values a narrower type would cut or round', () => {
+describe('ayb branch merge: schema changes against the other side\'s values', () => {
   let cluster: TestCluster;
   beforeAll(async () => {
     cluster = await startTestCluster();
@@ -77,5 +78,20 @@ describe('ayb branch merge: values a narrower type would cut or round', () => {
     const again = await cli('branch', 'merge', 'tybr', '--json');
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     expect(await rows('ty_brround', 't')).toEqual(['(1,1.50)', '(2,1.25)']);
+  });
+
+  it('a column and a table the branch dropped, while main added rows with NULL in the column, deleted a row and changed other columns: no conflict, merged (nothing of main\'s is lost)', async () => {
+    const cli = await scenario('ty_drop', `
+      CREATE TABLE t (id int PRIMARY KEY, v text, gone text);
+      INSERT INTO t VALUES (1, 'a', 'g1'), (2, 'b', 'g2'), (3, 'c', NULL);
+      CREATE TABLE old (id int PRIMARY KEY, v text);
+      INSERT INTO old VALUES (1, 'x'), (2, 'y');
+    `, 'tyd');
+    await psql('ayb_branch_tyd', `ALTER TABLE t DROP COLUMN gone; DROP TABLE old; UPDATE t SET v = 'theirs' WHERE id = 2;`);
+    await psql('ty_drop', `INSERT INTO t VALUES (4, 'd', NULL); DELETE FROM t WHERE id = 3; UPDATE t SET v = 'ours' WHERE id = 1; DELETE FROM old WHERE id = 2;`);
+    const merged = await cli('branch', 'merge', 'tyd', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('ty_drop', 't')).toEqual(['(1,ours)', '(2,theirs)', '(4,d)']);
+    expect((await cluster.query(`SELECT to_regclass('public.old') AS r`, [], 'ty_drop')).rows[0]).toEqual({ r: null });
   });
 });
