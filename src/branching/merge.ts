@@ -271,6 +271,8 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       await client.query('COMMIT');
       noticeOf(ctx)?.(`Added enum value(s) on the target first (committed): ${first.map((m) => m.sql).join('; ')}`);
     }
+    // Read before the transaction (another session): it stays as short as it can.
+    const own = rest.length > 0 ? await sessionDefaults(ownConn, VALUE_SETTINGS.map(([name]) => name)) : undefined;
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     for (const check of plan.checks) {
       const { rows } = await traced(`apply: moved check of ${check.table}`, () => client.query<{ k: string }>(check.sql));
@@ -299,8 +301,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       // The migration is the user's DDL: its conversions (a USING cast to timestamptz reads the
       // TimeZone, to date the DateStyle) run under the database's own settings, not the ones the
       // merge pins to read and write values as text; those are back for the DML.
-      const own = await sessionDefaults(ownConn, VALUE_SETTINGS.map(([name]) => name));
-      await client.query(setLocal(own));
+      await client.query(setLocal(own!));
       await client.query(renderMigration(rest));
       await client.query(setLocal(new Map(VALUE_SETTINGS)));
     }
