@@ -1,10 +1,14 @@
 import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
-import { readCatalog } from '../datadiff/catalog.js';
+import { readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
 import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
-import { type Client, connect, queryError, sqlState, SqlState, withClient } from '../postgres/client.js';
+import { type Client, connect, queryError, sessionDefaults, sqlState, SqlState, withClient } from '../postgres/client.js';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { CUT_FUNCTION_SQL } from '../datadiff/merge-stage.js';
+import { copyAcross } from '../datadiff/merge-server.js';
+import { describeObject, type SchemaSnapshot } from '../schema/model.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
 import { VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
@@ -14,7 +18,7 @@ import { type BranchContext, branchConn, noticeOf, withControl } from './context
 import { findRow, findRowByDatabase, updateRow } from './control-table.js';
 import { createBranch } from './create.js';
 import { deleteBranch } from './delete.js';
-import { mergeSchemas, type SchemaConflict } from './merge-schema.js';
+import { mergeSchemas, type SchemaConflict, type SchemaMerge } from './merge-schema.js';
 import { notFound, wrongKindError } from './errors.js';
 import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
@@ -180,7 +184,11 @@ function pinned(conn: ConnInfo): ConnInfo {
 async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResult> {
   const [baseConn, theirsConn, targetConn] = [job.baseDb, job.theirsDb, job.targetDb].map((db) => pinned(branchConn(ctx, db))) as [ConnInfo, ConnInfo, ConnInfo];
   const [baseSchema, theirsSchema, oursSchema] = await traced('schema snapshots', () => Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c)))));
-  const schema = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
+  const merged = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
+  // A table or column the branch dropped whose rows (values) the target changed since the base: the
+  // drop would take those changes with it, silently: a conflict, as a delete of a row the target changed.
+  const dropConflicts = await traced('dropped tables and columns', () => droppedWithChanges(baseConn, targetConn, baseSchema!, merged.dropped));
+  const schema: SchemaMerge = dropConflicts.length > 0 ? { ...merged, migration: [], conflicts: [...merged.conflicts, ...dropConflicts], narrowed: [] } : merged;
   const result = (plan: DataMergePlan | undefined, extra: Partial<MergeResult> = {}): MergeResult => {
     const conflicts = plan?.conflicts ?? [];
     const unresolved = conflicts.filter((c) => c.resolution === null).length + schema.conflicts.length;
@@ -232,7 +240,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
       const blocked = plan.conflicts.some((c) => c.resolution === null);
       if (job.dryRun || blocked) return result(plan);
-      const committedFirst = await traced('apply (all)', () => applyMerge(ctx, client, targetConn, schema.migration, plan, job.options));
+      const committedFirst = await traced('apply (all)', () => applyMerge(ctx, client, targetConn, schema, plan, job.options, branchConn(ctx, job.targetDb)));
       return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
     } finally {
       await client.end().catch(() => undefined);
@@ -248,7 +256,8 @@ const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
  * harmless); then, in one REPEATABLE READ transaction with lock_timeout and statement_timeout, a
  * check that the target's planned rows did not move, the schema migration and the DML.
  */
-async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, migration: readonly MigrationStatement[], plan: DataMergePlan, options: MergeOptions): Promise<string[]> {
+async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, schema: SchemaMerge, plan: DataMergePlan, options: MergeOptions, ownConn: ConnInfo): Promise<string[]> {
+  const migration: readonly MigrationStatement[] = schema.migration;
   const limits = sessionTimeouts();
   const lock = options.lockTimeout ?? limits.lock;
   const statement = options.statementTimeout ?? limits.statement;
@@ -262,6 +271,8 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
       await client.query('COMMIT');
       noticeOf(ctx)?.(`Added enum value(s) on the target first (committed): ${first.map((m) => m.sql).join('; ')}`);
     }
+    // Read before the transaction (another session): it stays as short as it can.
+    const own = rest.length > 0 ? await sessionDefaults(ownConn, VALUE_SETTINGS.map(([name]) => name)) : undefined;
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     for (const check of plan.checks) {
       const { rows } = await traced(`apply: moved check of ${check.table}`, () => client.query<{ k: string }>(check.sql));
@@ -274,7 +285,27 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
         throw new ConflictError('merge_target_moved', `rows of ${read.table} that reference rows the merge deletes changed on the target while the merge was planned; nothing was applied`, { hint: 'run the merge again' });
       }
     }
-    if (rest.length > 0) await client.query(renderMigration(rest));
+    // A retype within one type (varchar(10) -> varchar(3), numeric(12,4) -> numeric(12,2)) converts
+    // with an explicit cast, which cuts or rounds a value silently: a value of the target it would
+    // change is a conflict (the branch's schema change against the target's rows), nothing applied.
+    for (const n of schema.narrowed) {
+      const { rows } = await client.query<{ v: string }>(`SELECT ${n.column}::text AS v FROM ${n.relation} WHERE ${n.column} IS DISTINCT FROM ${n.column}::${n.to} LIMIT 1`);
+      if (rows.length > 0) {
+        throw new ConflictError('merge_value_conflict', `${n.label}: the branch changes its type from ${n.from} to ${n.to}, and the target holds values that type would cut or round (${quoteLiteral(rows[0]!.v.slice(0, 200))}); nothing was applied`, {
+          hint: 'change those values on the target (or the type on the branch) so that they fit, then merge again',
+          details: { column: n.label, from: n.from, to: n.to },
+        });
+      }
+    }
+    if (rest.length > 0) {
+      // The migration is the user's DDL: its conversions (a USING cast to timestamptz reads the
+      // TimeZone, to date the DateStyle) run under the database's own settings, not the ones the
+      // merge pins to read and write values as text; those are back for the DML.
+      await client.query(setLocal(own!));
+      await client.query(renderMigration(rest));
+      await client.query(setLocal(new Map(VALUE_SETTINGS)));
+    }
+    await client.query(CUT_FUNCTION_SQL);
     // Deferrable constraints are checked at COMMIT, when every table holds its merged rows.
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     const after = await readCatalog(client, [CONTROL_TABLE_SQL]);
@@ -284,6 +315,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, mi
     await client.query('ROLLBACK').catch(() => undefined);
     if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
     if (sqlState(error)?.startsWith('23')) throw constraintError(error);
+    if (sqlState(error)?.startsWith('22')) throw await valueError(error, client, plan);
     throw error instanceof AybError ? error : queryError(error, conn);
   }
   return first.map((m) => m.sql);
@@ -301,6 +333,104 @@ function constraintError(error: unknown): ConflictError {
     hint: 'the target changed rows that the branch\'s changes collide with: change one side so that they agree (see ayb branch diff <branch> <target> --data), then merge again',
     details: { sqlstate: sqlState(error), constraint: e.constraint ?? null, table: e.table ?? null },
   });
+}
+
+/**
+ * Of the tables and columns the branch dropped (see SchemaMerge.dropped), those whose rows (a column:
+ * its values, by the table's primary key) the target added or changed since the base: the base's
+ * rows streamed into a session on the target (COPY), the target's rows not among them.
+ */
+async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base: SchemaSnapshot, dropped: SchemaMerge['dropped']): Promise<SchemaConflict[]> {
+  if (dropped.length === 0) return [];
+  const droppedTables = new Set(dropped.filter((d) => d.kind === 'table').map((d) => `${d.schema}\0${d.table}`));
+  const todo = dropped.filter((d) => d.kind === 'table' || !droppedTables.has(`${d.schema}\0${d.table}`));
+  return withClient(baseConn, (b) => withClient(targetConn, async (o) => {
+    const out: SchemaConflict[] = [];
+    for (const d of todo) {
+      const relation = `${quoteIdent(d.schema)}.${quoteIdent(d.table)}`;
+      let projection: string;
+      let present = 'true';
+      if (d.kind === 'table') {
+        const columns = [...base.objects.values()].filter((x) => x.kind === 'column' && x.schema === d.schema && x.table === d.table).map((x) => quoteIdent(x.name)).sort();
+        if (columns.length === 0) continue;
+        projection = `ROW(${columns.map((c) => `t.${c}`).join(', ')})::text`;
+      } else {
+        const { rows } = await b.query<{ key: string[] | null }>(
+          `SELECT array_agg(quote_ident(a.attname) ORDER BY k.o) AS key FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary`, [relation]);
+        const key = rows[0]?.key ?? [];
+        projection = `ROW(${[...key, quoteIdent(d.column!)].map((c) => `t.${c}`).join(', ')})::text`;
+        present = `t.${quoteIdent(d.column!)} IS NOT NULL`;
+      }
+      // The base's rows (a column: key and value) streamed into the target's session; a row of the
+      // target that is not among them was added or changed since the base, and the drop would lose it
+      // (rows the target deleted, or a value it emptied, lose nothing).
+      await o.query('CREATE TEMP TABLE IF NOT EXISTS ayb_merge_dropped (x text); TRUNCATE pg_temp.ayb_merge_dropped');
+      const rowsOf = `SELECT ${projection} AS x FROM ${relation} t WHERE ${present}`;
+      await copyAcross(b, rowsOf, o, 'pg_temp.ayb_merge_dropped');
+      await o.query('ANALYZE pg_temp.ayb_merge_dropped');
+      const lost = await o.query<{ x: string }>(`SELECT s.x FROM (${rowsOf}) s WHERE NOT EXISTS (SELECT FROM pg_temp.ayb_merge_dropped d WHERE d.x = s.x) LIMIT 1`)
+        .catch(() => ({ rows: [{ x: '(unreadable)' }] }));
+      if (lost.rows.length === 0) continue;
+      const what = d.kind === 'table' ? 'its rows' : 'values in it';
+      out.push({
+        object: describeObject(d.object),
+        ours: 'changed',
+        theirs: 'removed',
+        base: d.object.definition,
+        our: d.object.definition,
+        their: null,
+        reason: `the branch dropped it (a rename is a drop and an add), and the target changed ${what} since the base (such as ${lost.rows[0]!.x.slice(0, 200)}): the drop would lose those changes`,
+      });
+    }
+    return out;
+  }));
+}
+
+/** `SET LOCAL` of each setting (set_config, one statement). */
+function setLocal(settings: ReadonlyMap<string, string>): string {
+  return `SELECT ${[...settings].map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`).join(', ')}`;
+}
+
+/**
+ * A value of the branch that the target's type of its column cannot hold (a label main renamed, text
+ * where main made the column int, a value longer than main narrowed it to): a collision of the two
+ * sides like a broken constraint; exit 4, nothing applied, the table and column named when found
+ * (each staged value of each column tried against its type, after the rollback).
+ */
+async function valueError(error: unknown, client: Client, plan: DataMergePlan): Promise<ConflictError> {
+  const e = error as { message?: string; detail?: string };
+  const where = await findBadValue(client, plan).catch(() => undefined);
+  const at = where ? `${where.column} (value ${quoteLiteral(where.value.slice(0, 200))}): ` : '';
+  return new ConflictError('merge_value_conflict', `${at}a value of the branch does not convert to the target's type of its column: ${e.message ?? String(error)}${e.detail ? ` (${e.detail})` : ''}; nothing was applied`, {
+    hint: 'the target changed the column\'s type (or an enum\'s labels) since the base: change the branch\'s values (or the target\'s type) so that they agree, then merge again',
+    details: { sqlstate: sqlState(error), column: where?.column ?? null, value: where?.value ?? null },
+  });
+}
+
+/** After a failed apply (rolled back): the first staged value of the branch its column's type on the target refuses. */
+async function findBadValue(client: Client, plan: DataMergePlan): Promise<{ column: string; value: string } | undefined> {
+  const catalog = await readCatalog(client, [CONTROL_TABLE_SQL]);
+  await client.query(`CREATE OR REPLACE FUNCTION pg_temp.ayb_merge_bad(tab int, i int, typ text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE x text;
+BEGIN
+  FOR x IN SELECT s.v[i] FROM pg_temp.ayb_merge_stage s WHERE s.tab = ayb_merge_bad.tab AND s.op IN ('i', 'u') AND s.v[i] IS NOT NULL AND (s.op = 'i' OR s.m[i]) LOOP
+    BEGIN EXECUTE format('SELECT $1::%s', typ) USING x;
+    EXCEPTION WHEN data_exception THEN RETURN x; END;
+  END LOOP;
+  RETURN NULL;
+END $$`);
+  for (const t of plan.staged) {
+    const table = catalog.tables.get(tableId(t.table));
+    if (!table) continue;
+    for (const [i, c] of t.writable.entries()) {
+      const type = table.columns.find((x) => x.name === c)?.type;
+      if (!type) continue;
+      const { rows } = await client.query<{ v: string | null }>('SELECT pg_temp.ayb_merge_bad($1, $2, $3) AS v', [t.tab, i + 1, type]);
+      if (rows[0]?.v != null) return { column: `${tableLabel(table)}.${quoteIdent(c)}`, value: rows[0].v };
+    }
+  }
+  return undefined;
 }
 
 /** A timeout of the apply transaction: exit 4, naming the sessions that hold locks on the target's tables. */
@@ -362,7 +492,7 @@ function conflictError(result: MergeResult): ConflictError {
 }
 
 function schemaConflictError(result: MergeResult): ConflictError {
-  const shown = result.schema_conflicts.map((c) => `${c.object} (ours: ${c.ours}, theirs: ${c.theirs})`).join('; ');
+  const shown = result.schema_conflicts.map((c) => `${c.object} (ours: ${c.ours}, theirs: ${c.theirs}${c.reason ? `: ${c.reason}` : ''})`).join('; ');
   return new ConflictError('merge_schema_conflict', `${result.schema_conflicts.length} schema object(s) changed differently on ${result.branch} and ${result.into} since ${result.base}: ${shown}; nothing was applied`, {
     hint: `make the two alike by hand (on ${result.into}, or on ${result.branch}), then merge again; ayb branch diff ${result.branch} ${result.into} shows how they differ`,
     details: { schema_conflicts: result.schema_conflicts },

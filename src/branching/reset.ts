@@ -11,12 +11,12 @@ import { quoteIdent } from '../postgres/quote.js';
 import { addTempDatabases, findRow, removeTempDatabases, updateRow } from './control-table.js';
 import { type BranchContext, noticeOf, withControl } from './context.js';
 import { copyDatabase, type CopyOutcome } from './copy.js';
-import { missingBranchError } from './delete.js';
+import { deleteBranch, missingBranchError } from './delete.js';
 import { wrongKindError } from './errors.js';
 import { getBranch } from './list.js';
 import { lockSource, withBranchLocks } from './locks.js';
 import { maskingFor } from './masking.js';
-import { branchDatabaseName, newResetDatabaseNames, validateBranchName } from './names.js';
+import { branchDatabaseName, MAX_NAME_LENGTH, newResetDatabaseNames, validateBranchName } from './names.js';
 import { dropTempDatabases } from './recovery.js';
 import { type ResolvedSource, resolveSource, strategyFor } from './source.js';
 
@@ -128,17 +128,31 @@ export async function resetBranch(ctx: BranchContext, options: ResetOptions): Pr
     await forget(droppedOld ? [names.fresh, names.old] : [names.fresh]);
     // The branch's grants, now that the fresh copy has its name (until now only ayb could reach it).
     await finishCopy(maint, database, copied.outcome.access, { log: ctx.log });
+    const newBase = options.to ?? source.snapshot;
     await withControl(ctx, (client) =>
       updateRow(client, row.id, {
         strategy: copied.outcome.strategy,
         copy_method: copied.outcome.copyMethod,
         masked: masking.masked,
         masking: copied.verified ? { ...copied.verified } : null,
-        ...(options.to !== undefined ? { snapshot: options.to } : {}),
+        // The merge base moves with the reset: a branch reset to a snapshot (--to, or the `<name>-base`
+        // a --keep-base branch was made from) starts from that snapshot again, so its next merge brings
+        // only what it changes from there (not the reset read as a revert of what an earlier merge brought).
+        ...(newBase !== null ? { snapshot: newBase } : {}),
       }),
     );
+    // The merge record the base was before the reset is no one's base any more.
+    if (newBase !== null && row.snapshot !== null && row.snapshot !== newBase && isMergeRecord(row, row.snapshot)) {
+      await deleteBranch(ctx, { name: row.snapshot, kind: 'snapshot' }).catch((error: unknown) =>
+        ctx.log?.(`warning: could not delete the old merge record "${row.snapshot}": ${(error as Error).message}`));
+    }
     return { branch: await getBranch(ctx, name), strategy: copied.outcome.strategy, source: label };
   });
+}
+
+/** A snapshot `<branch>-merged-<stamp>` that a merge of the branch froze (src/branching/merge.ts freezeBranch). */
+function isMergeRecord(row: BranchRow, snapshot: string): boolean {
+  return snapshot.startsWith(`${row.name.slice(0, MAX_NAME_LENGTH - 22)}-merged-`);
 }
 
 function sourceGone(row: BranchRow, why: string): NotFoundError {

@@ -75,6 +75,7 @@ export const ERROR_CODES = [
   'merge_blocked',
   'merge_conflict',
   'merge_constraint_conflict',
+  'merge_value_conflict',
   'merge_needs_manual_schema_steps',
   'merge_schema_conflict',
   'merge_target_moved',

@@ -149,7 +149,8 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     if (!table) continue;
     const typeOf = (c: string) => table.columns.find((x) => x.name === c)?.type;
     const writable = t.writable.filter((c) => typeOf(c) !== undefined && !table.columns.find((x) => x.name === c)!.generated);
-    const v = (c: string, alias = 's') => `${alias}.v[${t.writable.indexOf(c) + 1}]::${typeOf(c)}`;
+    const label = (c: string) => `${tableLabel(table)}.${quoteIdent(c)}`;
+    const v = (c: string, alias = 's') => castExact(`${alias}.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c));
     const target = qualified(table);
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
@@ -170,7 +171,7 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
         // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
         // The old row returns as ONE composite column (r), so that no column of the table can collide with v and m.
         const old = (c: string) => `(d.r).${quoteIdent(c)}`;
-        const merged = (c: string) => `CASE WHEN d.m[${t.writable.indexOf(c) + 1}] THEN d.v[${t.writable.indexOf(c) + 1}]::${typeOf(c)} ELSE ${old(c)} END`;
+        const merged = (c: string) => `CASE WHEN d.m[${t.writable.indexOf(c) + 1}] THEN ${castExact(`d.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c))} ELSE ${old(c)} END`;
         entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t AS r, s.v AS v, s.m AS m`);
         entry.updates.push(`INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
   SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
@@ -181,6 +182,25 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     if (t.deleted > 0) entry.deletes.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'd' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
   }
   return out;
+}
+
+/** A type without its modifier (`character varying(3)[]` -> `character varying[]`). */
+export const typeWithoutModifier = (type: string): string => type.replace(/\([0-9, ]*\)/g, '');
+
+/** The function the apply calls for a value its column's type would cut or round (see castExact); it fails the merge. */
+export const CUT_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION pg_temp.ayb_merge_cut(what text, v text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
+
+/**
+ * A staged value (text) cast to its column's type, exactly: an explicit cast to a type with a modifier
+ * cuts (varchar(3), varbit(3)) or rounds (numeric(12,2), timestamp(0)) silently where a value written
+ * in a session would fail or keep its digits; a value that the modifier would change fails the merge
+ * (pg_temp.ayb_merge_cut, SQLSTATE 22001) rather than be changed.
+ */
+export function castExact(expr: string, type: string, what: string): string {
+  const whole = typeWithoutModifier(type).replace(/^bit(?=(\[\])*$)/, '"bit"').replace(/^character(?=(\[\])*$)/, 'bpchar');
+  if (typeWithoutModifier(type) === type) return `${expr}::${type}`;
+  return `CASE WHEN ${expr}::${type} IS NOT DISTINCT FROM ${expr}::${whole} THEN ${expr}::${type} ELSE pg_temp.ayb_merge_cut(${quoteLiteral(what)}, ${expr})::${type} END`;
 }
 
 /** In a step of chained(): the condition that it waits on the step before (true for the first). */

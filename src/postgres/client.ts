@@ -113,6 +113,30 @@ export async function connect(info: ConnInfo, timeouts?: SessionTimeouts): Promi
   }
 }
 
+/**
+ * The values `names` take in a session of the database as its users get one: the database's and the
+ * role's own settings (ALTER DATABASE/ROLE … SET), not the ones ayb pins at start-up (a user's DDL,
+ * such as a migration's USING conversions, must run as it would in their own session).
+ */
+export async function sessionDefaults(info: ConnInfo, names: readonly string[]): Promise<Map<string, string>> {
+  const client = new pg.Client({ ...clientConfig(info), options: info.params.options || undefined });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectionError(error, info);
+  }
+  try {
+    const { rows } = await client.query<{ name: string; value: string }>('SELECT n AS name, current_setting(n) AS value FROM unnest($1::text[]) n', [names]);
+    return new Map(rows.map((r) => [r.name, r.value]));
+  } catch (error) {
+    throw queryError(error, info);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Runs `fn` with a connection that is always closed afterwards. */
 export async function withClient<T>(info: ConnInfo, fn: (client: Client) => Promise<T>, timeouts?: SessionTimeouts): Promise<T> {
   const client = await connect(info, timeouts);
