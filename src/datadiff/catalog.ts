@@ -39,6 +39,12 @@ export interface DataTable {
    * REPLICA trigger an ordinary one).
    */
   readonly triggerModes?: Readonly<Record<string, string>>;
+  /**
+   * Enabled rules of the table (pg_rewrite, not a view's `_RETURN`) with how each is enabled
+   * (ev_enabled: O origin, A always, R replica): the merge holds them off while it writes rows (a DO
+   * ALSO rule would write again what the branch's rows already hold) and puts each back in its mode.
+   */
+  readonly rules?: Readonly<Record<string, string>>;
   /** Tables this one references by foreign key (leaf tables, as tableId). */
   readonly references: readonly string[];
   /**
@@ -222,6 +228,9 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
     `SELECT tgrelid, tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
   );
+  const rulesRows = q<{ relid: number; name: string; enabled: string }>(
+    `SELECT ev_class AS relid, rulename AS name, ev_enabled::text AS enabled FROM pg_rewrite WHERE ev_class IN (${TABLE_OIDS}) AND rulename <> '_RETURN' AND ev_enabled <> 'D' ORDER BY rulename`,
+  );
   // A foreign key to a partitioned table points at its leaves, where the rows are.
   const referencesRows = q<{ conrelid: number; schema: string; name: string }>(
     `SELECT DISTINCT con.conrelid, n.nspname AS schema, c.relname AS name
@@ -248,6 +257,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const columns = columnsRows(all);
   const keys = keysRows(all);
   const triggers = triggersRows(all);
+  const rules = rulesRows(all);
   const references = referencesRows(all);
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
@@ -266,6 +276,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
       triggerModes: Object.fromEntries(triggers.filter((g) => g.tgrelid === t.oid).map((g) => [g.name, g.enabled])),
+      rules: Object.fromEntries(rules.filter((r) => r.relid === t.oid).map((r) => [r.name, r.enabled])),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
       ...(acted.every((r) => r.relid !== t.oid || r.plain)
