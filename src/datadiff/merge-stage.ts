@@ -143,6 +143,8 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
     if (t.inserted > 0) {
+      // A partition's new rows go in through its root: they land where the target routes them.
+      const target = table.root ?? qualified(table);
       const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
       entry.inserts.push(writable.length === 0
         ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`

@@ -179,7 +179,11 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   // Back on in the mode each had (ENABLE ALWAYS / REPLICA: a bare ENABLE would make them ordinary).
   // Rules too: a DO ALSO rule would write again what the branch's rows already hold (and PostgreSQL
   // refuses a DO ALSO rule on a table a data-modifying WITH writes, as the keyed statement does).
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => [...triggerStatements(t, verb), ...ruleStatements(t, verb)]);
+  // A partition's rows are inserted through its root and may land in any partition of it: the
+  // triggers and rules of every partition of those roots are held off too.
+  const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
+  const held = [...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => [...triggerStatements(t, verb), ...ruleStatements(t, verb)]);
   const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));
