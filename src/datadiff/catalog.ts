@@ -39,6 +39,18 @@ export interface DataTable {
    * REPLICA trigger an ordinary one).
    */
   readonly triggerModes?: Readonly<Record<string, string>>;
+  /**
+   * Enabled rules of the table (pg_rewrite, not a view's `_RETURN`) with how each is enabled
+   * (ev_enabled: O origin, A always, R replica): the merge holds them off while it writes rows (a DO
+   * ALSO rule would write again what the branch's rows already hold) and puts each back in its mode.
+   */
+  readonly rules?: Readonly<Record<string, string>>;
+  /**
+   * For a partition (a leaf): its partitioned root, schema-qualified and quoted. The merge inserts a
+   * leaf's new rows through it, so that each lands in the partition the target routes it to (main may
+   * have split a partition since the branch wrote the row).
+   */
+  readonly root?: string;
   /** Tables this one references by foreign key (leaf tables, as tableId). */
   readonly references: readonly string[];
   /**
@@ -201,8 +213,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     const i = batch.length - 1;
     return (results: readonly QueryResult[]) => results[i]!.rows as T[];
   };
-  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number; bytes: number }>(
+  const tablesRows = q<{ oid: number; schema: string; name: string; reltuples: number; uniques: number; bytes: number; root: string | null }>(
     `SELECT c.oid, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, pg_catalog.pg_table_size(c.oid)::float8 AS bytes,
+            CASE WHEN c.relispartition THEN (SELECT pg_catalog.quote_ident(rn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(rc.relname)
+                                               FROM pg_catalog.pg_class rc JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rc.relnamespace
+                                              WHERE rc.oid OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(c.oid)) END AS root,
             (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) AS uniques
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}
@@ -221,6 +236,9 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   );
   const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
     `SELECT tgrelid, tgname AS name, tgenabled::text AS enabled FROM pg_trigger WHERE tgrelid IN (${TABLE_OIDS}) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`,
+  );
+  const rulesRows = q<{ relid: number; name: string; enabled: string }>(
+    `SELECT ev_class AS relid, rulename AS name, ev_enabled::text AS enabled FROM pg_rewrite WHERE ev_class IN (${TABLE_OIDS}) AND rulename <> '_RETURN' AND ev_enabled <> 'D' ORDER BY rulename`,
   );
   // A foreign key to a partitioned table points at its leaves, where the rows are.
   const referencesRows = q<{ conrelid: number; schema: string; name: string }>(
@@ -248,6 +266,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const columns = columnsRows(all);
   const keys = keysRows(all);
   const triggers = triggersRows(all);
+  const rules = rulesRows(all);
   const references = referencesRows(all);
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
@@ -266,11 +285,13 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
       triggerModes: Object.fromEntries(triggers.filter((g) => g.tgrelid === t.oid).map((g) => [g.name, g.enabled])),
+      rules: Object.fromEntries(rules.filter((r) => r.relid === t.oid).map((r) => [r.name, r.enabled])),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
       deleteActions: acted.some((r) => r.relid === t.oid),
       ...(acted.every((r) => r.relid !== t.oid || r.plain)
         ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns, equality: r.equality })) }
         : {}),
+      ...(t.root ? { root: t.root } : {}),
       uniqueIndexes: t.uniques,
       estimatedRows: t.reltuples,
       bytes: t.bytes,

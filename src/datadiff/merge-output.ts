@@ -38,15 +38,21 @@ export function mergeMultiset(theirsDiff: TableDiff, oursDiff: TableDiff, input:
 }
 
 /**
- * Sequences move forward to the branch's value when the branch advanced them further, never back;
- * a sequence the branch created (the migration creates it fresh) takes the branch's state.
+ * Sequences move forward to the branch's state when the branch advanced them further than the target
+ * did since the base, never back; a sequence the branch created (the migration creates it fresh) takes
+ * the branch's state. "Forward" is the direction of the increment (down for INCREMENT BY -1), measured
+ * from the base's next value on each side; for a CYCLE sequence the distances wrap around its range.
+ * A state outside the target's MINVALUE..MAXVALUE (main narrowed them) is left alone rather than fail.
  */
 export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promise<string[]> {
   const present = (side: Side) => new Set(side.catalog.sequences.map(tableId));
   const [inBase, inOurs] = [present(base), present(ours)];
   const out: string[] = [];
-  type State = { last_value: string; is_called: boolean };
-  const state = (side: Side, name: string) => side.client.query<State>(`SELECT last_value::text AS last_value, is_called FROM ${name}`).then((r) => r.rows[0]!);
+  type State = { last_value: string; is_called: boolean; inc: string; min: string; max: string; cycle: boolean };
+  const state = (side: Side, name: string) => side.client.query<State>(
+    `SELECT s.last_value::text AS last_value, s.is_called, p.seqincrement::text AS inc, p.seqmin::text AS min, p.seqmax::text AS max, p.seqcycle AS cycle
+       FROM ${name} s, pg_catalog.pg_sequence p WHERE p.seqrelid = ${quoteLiteral(name)}::pg_catalog.regclass`,
+  ).then((r) => r.rows[0]!);
   for (const seq of theirs.catalog.sequences) {
     const id = tableId(seq);
     const name = qualified(seq);
@@ -58,11 +64,41 @@ export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promi
     if (!inOurs.has(id)) continue;
     const [b, o] = await Promise.all([state(base, name), state(ours, name)]);
     if (b.last_value === t.last_value && b.is_called === t.is_called) continue;
-    if (BigInt(t.last_value) > BigInt(o.last_value) || (t.last_value === o.last_value && t.is_called && !o.is_called)) {
-      out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, ${t.is_called});`);
-    }
+    if (sequenceAhead(b, t, o)) out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, ${t.is_called});`);
   }
   return out;
+}
+
+/** A sequence's state: the value nextval would return (last_value, or one increment past it once called). */
+export interface SequenceState {
+  readonly last_value: string;
+  readonly is_called: boolean;
+  readonly inc: string;
+  readonly min: string;
+  readonly max: string;
+  readonly cycle: boolean;
+}
+
+/**
+ * True when the branch's state `t` is further along than the target's `o`, both measured from the
+ * base's `b` in the direction of the increment the target will have (the branch's if only it changed
+ * the sequence's parameters, else the target's), wrapping around the range of a CYCLE sequence.
+ */
+export function sequenceAhead(b: SequenceState, t: SequenceState, o: SequenceState): boolean {
+  const same = (x: SequenceState, y: SequenceState) => x.inc === y.inc && x.min === y.min && x.max === y.max && x.cycle === y.cycle;
+  const p = same(b, o) ? t : o;
+  const inc = BigInt(p.inc);
+  const [min, max] = [BigInt(p.min), BigInt(p.max)];
+  const value = BigInt(t.last_value);
+  if (value < min || value > max) return false;
+  const next = (s: SequenceState) => BigInt(s.last_value) + (s.is_called ? BigInt(s.inc) : 0n);
+  const sign = inc < 0n ? -1n : 1n;
+  const range = max - min + 1n;
+  const distance = (s: SequenceState) => {
+    const d = sign * (next(s) - next(b));
+    return p.cycle ? ((d % range) + range) % range : d;
+  };
+  return distance(t) > distance(o);
 }
 
 /**

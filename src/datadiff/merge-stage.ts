@@ -155,7 +155,11 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
     if (t.inserted > 0) {
-      const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
+      // A partition's new rows go in through its root: they land where the target routes them.
+      const target = table.root ?? qualified(table);
+      // The root's identity columns are not the leaf's (catalog.ts reads leaves): through a root, the
+      // branch's values are written as they are (OVERRIDING SYSTEM VALUE is a no-op without identity).
+      const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) || (table.root !== undefined && writable.length > 0) ? ' OVERRIDING SYSTEM VALUE' : '';
       entry.inserts.push(writable.length === 0
         ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`
         : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${writable.map((c) => v(c)).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);

@@ -51,6 +51,8 @@ export interface MergeInput {
  * an entry with only `table` (`schema.name`) is matched by that text (see settle).
  */
 export function conflictId(c: Pick<MergeConflict, 'table' | 'schema' | 'name' | 'key' | 'columns' | 'our' | 'their'>): string {
+  // An entry whose `table` text says another table than its schema and name (edited by hand) is stale.
+  if (c.schema !== undefined && c.name !== undefined && c.table !== `${c.schema}.${c.name}`) return JSON.stringify(['stale', c.table, c.schema, c.name]);
   const table = c.schema !== undefined && c.name !== undefined ? [c.schema, c.name] : c.table;
   return JSON.stringify([table, c.key, c.columns, c.our, c.their]);
 }

@@ -10,6 +10,8 @@ import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, 
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml, triggerStatements } from './sql.js';
+import { ruleStatements } from './merge-holds.js';
+import { checkResolutions } from './merge-resolve.js';
 import { traced } from './merge-trace.js';
 
 export { conflictId, type MergeConflict, type MergeInput, type MergeStrategy, type Resolution } from './merge-types.js';
@@ -101,6 +103,8 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
     if (at >= 0 && cascade.op === 'd') out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
   }
+  // Values a conflicts file gives: columns of the conflict, values their types accept, or nothing runs.
+  await checkResolutions(input, out.conflicts);
   const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours));
   return {
     tables: out.tables,
@@ -158,11 +162,11 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
 
 /**
  * The statements that apply a plan to the target once migrated (`after`: its catalog then), in the
- * session holding the staging table: user triggers held off by name; rows of tables without a key
+ * session holding the staging table: user triggers and rules held off by name; rows of tables without a key
  * deleted (children first); then ONE statement for the keyed tables: deletes children first, then
  * updates parents first, then inserts parents first (a unique value a deleted or updated row gave up
  * is free before a row takes it; foreign keys are checked at the end of the statement); rows of
- * tables without a key inserted; triggers back on, sequences last.
+ * tables without a key inserted; triggers and rules back on (each in its mode), sequences last.
  */
 export async function mergeStatements(client: Client, plan: DataMergePlan, after: DataCatalog): Promise<string[]> {
   const touched = plan.staged.filter((t) => t.inserted + t.updatedRows + t.deleted > 0);
@@ -175,7 +179,13 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const statements = stagedStatements(touched, after, unique, lift.swapped);
   const keylessOf = (t: DataTable) => keyless.find((k) => tableId(k.table) === tableId(t));
   // Back on in the mode each had (ENABLE ALWAYS / REPLICA: a bare ENABLE would make them ordinary).
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => order.flatMap((t) => triggerStatements(t, verb));
+  // Rules too: a DO ALSO rule would write again what the branch's rows already hold (and PostgreSQL
+  // refuses a DO ALSO rule on a table a data-modifying WITH writes, as the keyed statement does).
+  // A partition's rows are inserted through its root and may land in any partition of it: the
+  // triggers and rules of every partition of those roots are held off too.
+  const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
+  const held = [...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => [...triggerStatements(t, verb), ...ruleStatements(t, verb)]);
   const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));

@@ -302,7 +302,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // The plan is fine (--dry-run exits 0); the real merge fails and leaves the target unchanged.
   // Expected: merged (t (1,A),(2,B)), the branch's audit row brought once, the rule not fired again.
   // Where: src/datadiff/merge-server.ts / merge-rows.ts, the apply statement built as a WITH chain.
-  it.fails('a DO ALSO rule on the merged table (an audit row per update): the branch\'s audit row arrives once, the rule does not fire again on the target', async () => {
+  it('a DO ALSO rule on the merged table (an audit row per update): the branch\'s audit row arrives once, the rule does not fire again on the target', async () => {
     const ayb = await scenario('o4_rule', `
       CREATE TABLE t (id int PRIMARY KEY, v text);
       CREATE TABLE audit (id int, what text);
@@ -325,7 +325,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // Expected: refused as a usage error (exit 2) naming the column, nothing applied (or at least the
   // conflict left unresolved: exit 4). Where: the resolutions' check in src/datadiff/merge.ts (the
   // object's keys are not checked against the conflict's columns) and merge-output.ts (the empty SET).
-  it.fails('a conflicts file whose resolution names a column the table lacks: refused, nothing applied', async () => {
+  it('a conflicts file whose resolution names a column the table lacks: refused, nothing applied', async () => {
     const ayb = await scenario('o4_nocol', `
       CREATE TABLE t (id int PRIMARY KEY, v text);
       INSERT INTO t VALUES (1, 'a'), (2, 'b');
@@ -480,7 +480,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // the target's, which for a descending sequence is backwards. Expected: the sequence moves on to -5
   // (forward for it), main's next id is -6. Where: src/datadiff/merge-output.ts sequenceMerge
   // (BigInt(t.last_value) > BigInt(o.last_value) ignores the sign of the increment).
-  it.fails('a descending sequence (INCREMENT BY -1) the branch advanced: it moves forward (down) on the target, main\'s next id does not collide', async () => {
+  it('a descending sequence (INCREMENT BY -1) the branch advanced: it moves forward (down) on the target, main\'s next id does not collide', async () => {
     const ayb = await scenario('o4_down', `
       CREATE SEQUENCE down INCREMENT BY -1;
       CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval('down'), v text);
@@ -608,6 +608,12 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // (2,Main), (3,"E F"). Where: the pinned search_path '' of the merge's sessions (the statements ayb
   // writes are schema-qualified; the sessions could keep the database's own search_path, or pin
   // "$user", public).
+  // Still FAILS (merge-fix-2): not only the apply: every statement of any merge session that reads t
+  // (the data diff of base and branch included) plans against t, and the planner's relcache load of
+  // t's index expressions inlines norm() under the session's search_path. Keeping the database's
+  // search_path in those sessions means schema-qualifying every operator and function of ayb's own
+  // SQL (src/datadiff, src/schema, the catalog reads that rely on format_type() qualifying names
+  // under ''), or a user's `=` for text[] in public would capture ayb's comparisons: not done in time.
   it.fails('an expression index over a SQL function whose body names another function of public unqualified (as most users write them): the merge\'s inserts and updates evaluate it as the database does', async () => {
     const ayb = await scenario('o4_fnpath', `
       CREATE FUNCTION squash(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(replace($1, ' ', '')) $$;
@@ -632,7 +638,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // its new partition p_asia is refused. Expected: exit 0, (3,asia,theirs) in p_asia, (2,us,theirs) in
   // p_default. Where: src/datadiff/catalog.ts (tables read as leaves, relkind 'r') and the INSERT of
   // src/datadiff/merge-stage.ts into the leaf; the "?" from the error mapping in src/branching/merge.ts.
-  it.fails('a partition main split off the default partition (p_asia) after the branch added an asia row to the default: the row lands where the target routes it', async () => {
+  it('a partition main split off the default partition (p_asia) after the branch added an asia row to the default: the row lands where the target routes it', async () => {
     const ayb = await scenario('o4_newpart', `
       CREATE TABLE p (id int, region text, note text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
       CREATE TABLE p_eu PARTITION OF p FOR VALUES IN ('eu');
@@ -652,7 +658,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // error for a typo in a hand-edited file). Expected: exit 2 (or 4), the column "n" named, nothing
   // applied. Where: the resolutions' check in src/datadiff/merge.ts (values not checked against the
   // column's type before the apply; the cast fails inside it).
-  it.fails('a conflicts file whose resolution gives a value the column\'s type refuses (\'abc\' for an int): refused (exit 2 or 4) naming the column, nothing applied', async () => {
+  it('a conflicts file whose resolution gives a value the column\'s type refuses (\'abc\' for an int): refused (exit 2 or 4) naming the column, nothing applied', async () => {
     const ayb = await scenario('o4_badval', `
       CREATE TABLE t (id int PRIMARY KEY, n int);
       INSERT INTO t VALUES (1, 1), (2, 2);
