@@ -314,6 +314,11 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     if (sqlState(error) === SqlState.lockNotAvailable || sqlState(error) === SqlState.queryCanceled) throw await blockedError(conn, error, lock, statement);
+    // A write committed on the target after the apply's snapshot, to a row the apply then writes
+    // (it waited on that row's lock): the same "target moved" as the check above finds, found later.
+    if (sqlState(error) === SqlState.serializationFailure || sqlState(error) === SqlState.deadlockDetected) {
+      throw new ConflictError('merge_target_moved', 'rows of the target the merge writes changed while it applied; nothing was applied', { hint: 'run the merge again' });
+    }
     if (sqlState(error)?.startsWith('23')) throw constraintError(error);
     if (sqlState(error)?.startsWith('22')) throw await valueError(error, client, plan);
     throw error instanceof AybError ? error : queryError(error, conn);

@@ -14,6 +14,8 @@ export type Client = pg.Client;
 /** The SQLSTATEs ayb reacts to, named once. */
 export const SqlState = {
   uniqueViolation: '23505',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
   undefinedObject: '42704',
   duplicateDatabase: '42P04',
   invalidCatalogName: '3D000',

@@ -819,7 +819,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(await value('o4_tz', `SELECT id || ' ' || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS v FROM t ORDER BY id`)).toEqual(['1 2024-01-01 17:00', '2 2024-01-01 17:00']);
   });
 
-  // FAILS today: exit 5, database_error "40001: could not serialize access due to concurrent update"
+  // Failed before its fix: exit 5, database_error "40001: could not serialize access due to concurrent update"
   // (nothing applied, main's committed write kept: safe, but raw). A writer on main holds row 1
   // (updated, uncommitted) while the merge plans and checks the rows it planned from (main's committed
   // row 1 is still the base's); the apply's UPDATE of row 1 waits on the writer, which then commits.
@@ -827,7 +827,7 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
   // merge_target_moved, exit 4". Expected: exit 4 (merge_target_moved, or a conflict on row 1), main
   // (1,concurrent), (2,b). Where: src/branching/merge.ts (the apply's error mapping: 40001 raised by
   // the apply's own statements after the digest check is the same "target moved" and is not mapped).
-  it.fails('a write on main to a row the merge changes, committed while the merge\'s apply waits on its row lock: exit 4 (the target moved), not a raw 40001', async () => {
+  it('a write on main to a row the merge changes, committed while the merge\'s apply waits on its row lock: exit 4 (the target moved), not a raw 40001', async () => {
     const ayb = await scenario('o4_race', `
       CREATE TABLE t (id int PRIMARY KEY, v text);
       INSERT INTO t VALUES (1, 'a'), (2, 'b');
