@@ -99,6 +99,10 @@ const MAIN_SQL = `
   INSERT INTO ex.slot VALUES (1, '[1,5)'), (2, '[5,9)');
   CREATE TABLE ex.booking (id int PRIMARY KEY, slot int REFERENCES ex.slot);
   INSERT INTO ex.booking VALUES (1, 1), (2, 2);
+  CREATE TABLE ex.desk (id int PRIMARY KEY, during int4range NOT NULL, EXCLUDE USING gist (during WITH &&));
+  INSERT INTO ex.desk VALUES (1, '[1,5)'), (2, '[5,9)');
+  CREATE TABLE ex.seat (id int PRIMARY KEY, desk int REFERENCES ex.desk ON DELETE CASCADE);
+  INSERT INTO ex.seat VALUES (1, 1), (2, 2), (3, 2);
 
   -- partitions whose columns are in another order than their parent's (one with a dropped column)
   CREATE SCHEMA pt;
@@ -335,15 +339,19 @@ describe('ayb branch diff --data: outsider attack 4', () => {
     await h.roundTrip('values');
   });
 
-  it('two rows swap ranges under an exclusion constraint, in a table no key points at and in one a key points at', async () => {
+  it('two rows swap ranges under an exclusion constraint: in a table no key points at, one a key points at, and one whose deletes cascade', async () => {
     // The constraint is checked row by row: the branch swaps through a third range.
     await h.branch('excl', `
       UPDATE ex.room SET during = '[100,101)' WHERE id = 1; UPDATE ex.room SET during = '[1,5)' WHERE id = 2; UPDATE ex.room SET during = '[5,9)' WHERE id = 1;
-      UPDATE ex.slot SET during = '[100,101)' WHERE id = 1; UPDATE ex.slot SET during = '[1,5)' WHERE id = 2; UPDATE ex.slot SET during = '[5,9)' WHERE id = 1;`);
+      UPDATE ex.slot SET during = '[100,101)' WHERE id = 1; UPDATE ex.slot SET during = '[1,5)' WHERE id = 2; UPDATE ex.slot SET during = '[5,9)' WHERE id = 1;
+      UPDATE ex.desk SET during = '[100,101)' WHERE id = 1; UPDATE ex.desk SET during = '[1,5)' WHERE id = 2; UPDATE ex.desk SET during = '[5,9)' WHERE id = 1;`);
     const c = await counts('excl');
     expect(c.get('ex.room')).toMatchObject({ added: 0, removed: 0, changed: 2 });
     expect(c.get('ex.slot')).toMatchObject({ added: 0, removed: 0, changed: 2 });
+    expect(c.get('ex.desk')).toMatchObject({ added: 0, removed: 0, changed: 2 });
     await h.roundTrip('excl');
+    // The seats under the desks (whose deletes cascade) are all still there.
+    expect(await rowsOf(dbOf('excl-r'), 'SELECT s::text AS r FROM ex.seat s ORDER BY id')).toEqual(['(1,1)', '(2,2)', '(3,2)']);
   });
 
   it('partitions whose columns are in another order (and one with a dropped column): rows moved between them and changed', async () => {
@@ -408,6 +416,18 @@ describe('ayb branch diff --data: outsider attack 4', () => {
     expect(await rows(dbOf('lg-r'))).toEqual(await rows(dbOf('lg')));
   });
 
+  it('tables of 1,500 columns, with a key and without: counted and written', async () => {
+    const cols = (n: number) => Array.from({ length: n }, (_, i) => `c${i} text`).join(', ');
+    await cluster.query(`CREATE SCHEMA w; CREATE TABLE w.keyed (id int PRIMARY KEY, ${cols(1500)}); CREATE TABLE w.bag (${cols(1500)});
+      INSERT INTO w.keyed (id, c0, c1499) VALUES (1, 'a', 'z'), (2, 'b', 'y'); INSERT INTO w.bag (c0, c1499) VALUES ('a', 'z'), ('a', 'z');`, [], 'app');
+    await h.branch('cols', "UPDATE w.keyed SET c1499 = 'changed' WHERE id = 2; INSERT INTO w.keyed (id, c700) VALUES (3, 'new'); UPDATE w.bag SET c700 = 'x' WHERE ctid = (SELECT min(ctid) FROM w.bag);");
+    const c = await counts('cols', '--table', 'w.keyed', '--table', 'w.bag');
+    expect(c.get('w.keyed')).toMatchObject({ added: 1, removed: 0, changed: 1 });
+    expect(c.get('w.bag')).toMatchObject({ ...(await multiset('w.bag', 'cols')), changed: 0 });
+    expect(await multiset('w.bag', 'cols')).toEqual({ added: 1, removed: 1 });
+    await h.roundTrip('cols');
+  });
+
   // Made here, after the other cases, so that their branches and fingerprints do not pay for them.
   it('300 tables never analysed, three of them changed: counted per table, the rest identical, gated per table', async () => {
     await cluster.query(`CREATE SCHEMA many;
@@ -423,4 +443,26 @@ describe('ayb branch diff --data: outsider attack 4', () => {
     expect(await gate('many', '--table', 'many.t7')).toBe(0);
     expect(await gate('many', '--table', 'many.t300')).toBe(1);
   });
+  // Found: a branch that added 500 documents of 1.15 MB of text each (TOAST compresses them to some
+  // kB: small on disk). The counts are right (row hashes only: {"added":500}), but --output sql has
+  // the server render the VALUES rows of 500 rows as ONE text (sql.ts renderedBatches, STATEMENT_ROWS
+  // = 500: batches bounded by rows, not bytes): 575 MB, more than a JavaScript string may hold. Got:
+  // exit 1, `Error: Cannot create a string longer than 0x1fffffe8 characters`, nothing on stdout.
+  // Expected: exit 0 and a script that gives the copy b's documents (md5 of each, written here). The
+  // README says memory stays flat however many rows differ. Heavy (4.6 GB of text read and hashed;
+  // 100 s at load 10, 400 s at load 30): run with AYB_TEST_WIDE=1.
+  (process.env.AYB_TEST_WIDE === '1' ? it.fails : it.skip)('500 added rows of 1.15 MB each: --output sql writes the script (AYB_TEST_WIDE=1)', async () => {
+    await cluster.query('CREATE SCHEMA wide; CREATE TABLE wide.doc (id int PRIMARY KEY, body text); ANALYZE wide.doc;', [], 'app');
+    await h.branch('wide', "INSERT INTO wide.doc SELECT g, repeat('a', 1150000) FROM generate_series(1, 500) g;");
+    const env = { AYB_DATABASE_URL: cluster.url('app') };
+    const out = await runCli(['branch', 'diff', 'main', 'wide', '--data', '--json', '--table', 'wide.doc'], { env, timeout: 900_000 });
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.json<Counts[]>()[0]).toMatchObject({ table: 'wide.doc', added: 500, removed: 0, changed: 0 });
+    const sql = await runCli(['branch', 'diff', 'main', 'wide', '--data', '--table', 'wide.doc', '--output', 'sql'], { env, timeout: 900_000 });
+    expect(sql.exitCode, sql.stderr.slice(0, 2000)).toBe(0);
+    const copy = await h.branch('wide-r');
+    await h.apply(copy, sql.stdout);
+    const docs = async (db: string) => rowsOf(db, "SELECT string_agg(id || ':' || md5(body), ',' ORDER BY id) AS r FROM wide.doc");
+    expect(await docs(copy)).toEqual(await docs(dbOf('wide')));
+  }, 1_800_000);
 });
