@@ -105,6 +105,8 @@ export interface DataSequence {
 export interface DataCatalog {
   readonly tables: ReadonlyMap<string, DataTable>;
   readonly sequences: readonly DataSequence[];
+  /** Enum types (format_type, as columns' types are written) → their labels in order. */
+  readonly enums?: ReadonlyMap<string, readonly string[]>;
 }
 
 export function keysOf(t: DataTable): readonly DataKey[] {
@@ -264,6 +266,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
 
+  const enumsRows = q<{ type: string; labels: string[] }>(
+    `SELECT format_type(t.oid, NULL) AS type, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+       FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
+  );
+
   // One round trip for all of it (a simple query of several statements, one result each).
   const all = (await client.query(batch.join(';\n'))) as unknown as QueryResult[];
   const tables = tablesRows(all);
@@ -274,6 +281,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const references = referencesRows(all);
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
+  const enums = new Map(enumsRows(all).map((e) => [e.type, e.labels]));
 
   const result = new Map<string, DataTable>();
   for (const t of tables) {
@@ -301,5 +309,5 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       bytes: t.bytes,
     });
   }
-  return { tables: result, sequences };
+  return { tables: result, sequences, enums };
 }

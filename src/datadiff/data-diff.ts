@@ -93,6 +93,15 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
     const perTable = (side: number) => (scopes[side] === 'table' ? { perTable: true as const } : {});
     return await fn({ client: ca, catalog: catA, ...perTable(0) }, { client: cb, catalog: catB, ...perTable(1) });
   } catch (error) {
+    // A SQL_ASCII database holds bytes that are not UTF-8 (legacy text in LATIN1): ayb reads rows as UTF-8
+    // text, and cannot keep such bytes exact; refused by name rather than as a bare database error.
+    const state = (error as { code?: string; details?: { sqlstate?: string } } | null);
+    if (state?.code === '22021' || state?.details?.sqlstate === '22021') {
+      throw new ConflictError('data_not_utf8', `cannot compare the rows of ${connA.database} and ${connB.database}: a value holds bytes that are not valid UTF-8 (a SQL_ASCII database's legacy text), which the data diff reads as UTF-8 and could not keep exact`, {
+        hint: 'compare such databases with pg_dump output instead, or convert the text to UTF-8 (convert_from(value::bytea, \'LATIN1\')) on both sides first',
+        cause: error,
+      });
+    }
     throw queryError(error, connA);
   } finally {
     for (const client of clients) await client.end().catch(() => undefined);
@@ -181,6 +190,14 @@ export function schemaObstacles(a: Side, b: Side, options: Pick<DataDiffOptions,
     const tb = b.catalog.tables.get(id);
     if (!tb) out.push(`${tableLabel(ta)} is only in the first database`);
     else if (planTable(ta, tb).columnsDiffer) out.push(`${tableLabel(ta)} has other columns (or column types) on each side`);
+    else {
+      // An enum of the same name whose values differ (a value the branch renamed or added): b's rows cannot be written in a.
+      const renamed = ta.columns.map((c) => c.type.replace(/(\[\])+$/, '')).filter((type, i, all) => all.indexOf(type) === i).filter((type) => {
+        const [la, lb] = [a.catalog.enums?.get(type), b.catalog.enums?.get(type)];
+        return la !== undefined && lb !== undefined && lb.some((label) => !la.includes(label));
+      });
+      if (renamed.length > 0) out.push(`${tableLabel(ta)} has columns of enum types whose values differ on each side (${renamed.join(', ')})`);
+    }
   }
   for (const [id, tb] of b.catalog.tables) if (pick(id) && !a.catalog.tables.has(id)) out.push(`${tableLabel(tb)} is only in the second database`);
   return out;
