@@ -24,9 +24,12 @@ export interface Named {
 const qualified = (t: Named) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 const key = (t: Named) => qualified(t);
 
-/** Sequences' states, in one query: `schema.name` → `last_value:is_called`. */
-async function sequenceStates(client: Client, sequences: readonly Named[]): Promise<Map<string, string>> {
+/** Sequences' states, in one query: `schema.name` → `last_value:is_called` (those the role may read; others are absent). */
+async function sequenceStates(client: Client, all: readonly Named[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  const { rows: readable } = await client.query<{ i: number }>(
+    "SELECT (s.i - 1)::int AS i FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i) WHERE pg_catalog.has_sequence_privilege(s.n, 'SELECT')", [all.map(qualified)]);
+  const sequences = readable.map((r) => all[r.i]!);
   for (let start = 0; start < sequences.length; start += 500) {
     const batch = sequences.slice(start, start + 500);
     const sql = batch.map((s, i) => `SELECT ${i} AS i, last_value::text || ':' || is_called::text AS s FROM ${qualified(s)}`).join('\nUNION ALL ');
@@ -38,7 +41,7 @@ async function sequenceStates(client: Client, sequences: readonly Named[]): Prom
 
 const MATVIEWS_SQL = `SELECT n.nspname AS schema, c.relname AS name, c.relispopulated AS populated
    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'm' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  WHERE c.relkind = 'm' AND pg_catalog.has_table_privilege(c.oid, 'SELECT') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 /** An order-free digest of a relation's rows as text (their count and the sum of their hashes): one scan, no sort. */
@@ -65,7 +68,7 @@ export async function compareOutside(a: { client: Client; catalog: DataCatalog }
   const inB = new Set(b.catalog.sequences.map(key));
   const shared = a.catalog.sequences.filter((s) => inB.has(key(s)));
   const [sa, sb] = await Promise.all([sequenceStates(a.client, shared), sequenceStates(b.client, shared)]);
-  const sequences = shared.filter((s) => sa.get(key(s)) !== sb.get(key(s)));
+  const sequences = shared.filter((s) => sa.has(key(s)) && sb.has(key(s)) && sa.get(key(s)) !== sb.get(key(s)));
 
   const [ma, mb] = await Promise.all([matviewStates(a.client), matviewStates(b.client)]);
   const materializedViews: Named[] = [];
