@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'connection_failed',
   'connection_lost',
   'connections_refused',
+  'data_not_utf8',
   'data_schema_differs',
   'database_error',
   'database_exists',

@@ -65,6 +65,12 @@ export interface DataTable {
    * Absent when some such key is not plain.
    */
   readonly actedOnBy?: readonly ActingKey[];
+  /**
+   * The table has a foreign key added NOT VALID (rows it never checked may break it): its changed rows are
+   * updated in place, as the branch's own UPDATE was (unchecked while the key's columns stay), never deleted
+   * and inserted again (an INSERT is checked).
+   */
+  readonly notValidReferences?: boolean;
   /** How many unique indexes and exclusion constraints the table has (a value two rows swap conflicts in each). */
   readonly uniqueIndexes?: number;
   /** pg_class.reltuples, -1 when never analysed. */
@@ -105,6 +111,8 @@ export interface DataSequence {
 export interface DataCatalog {
   readonly tables: ReadonlyMap<string, DataTable>;
   readonly sequences: readonly DataSequence[];
+  /** Enum types (format_type, as columns' types are written) → their labels in order. */
+  readonly enums?: ReadonlyMap<string, readonly string[]>;
 }
 
 export function keysOf(t: DataTable): readonly DataKey[] {
@@ -167,7 +175,11 @@ const TABLE_OIDS = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = 
 /** Candidate keys of each table: primary key first, then unique indexes on plain not-null columns, oldest first; with each column's equality operator. */
 const KEYS_SQL = `SELECT i.indrelid, i.indisprimary AS primary,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
-            array_agg(CASE WHEN op.oid IS NULL OR opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
+            -- the index's own operator (record_image_ops' *=, not record's =), under the index's own collation when it
+            -- is not the column's (written before the operator: the left side is always a column)
+            array_agg(CASE WHEN i.indcollation[(k.ord - 1)::int] NOT IN (0, a.attcollation)
+                             THEN format('COLLATE %I.%I ', icn.nspname, ic.collname) ELSE '' END
+                      || CASE WHEN op.oid IS NULL OR (opn.nspname = 'pg_catalog' AND op.oprname = '=') THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -176,6 +188,8 @@ const KEYS_SQL = `SELECT i.indrelid, i.indisprimary AS primary,
             AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
        LEFT JOIN pg_operator op ON op.oid = ao.amopopr
        LEFT JOIN pg_namespace opn ON opn.oid = op.oprnamespace
+       LEFT JOIN pg_collation ic ON ic.oid = i.indcollation[(k.ord - 1)::int]
+       LEFT JOIN pg_namespace icn ON icn.oid = ic.collnamespace
       WHERE i.indrelid IN (${TABLE_OIDS}) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
         AND k.ord <= i.indnkeyatts
       GROUP BY i.indrelid, i.indexrelid, i.indisprimary
@@ -189,7 +203,7 @@ const ACTED_ON_SQL = `SELECT p.relid,
             cn.nspname AS schema, cc.relname AS name,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
             ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns,
-            ARRAY(SELECT CASE WHEN opn.nspname = 'pg_catalog' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END
+            ARRAY(SELECT CASE WHEN opn.nspname = 'pg_catalog' AND op.oprname = '=' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END
                     FROM unnest(con.conpfeqop) WITH ORDINALITY k(op, o) JOIN pg_operator op ON op.oid = k.op JOIN pg_namespace opn ON opn.oid = op.oprnamespace ORDER BY k.o) AS equality
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid
@@ -241,13 +255,14 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     `SELECT ev_class AS relid, rulename AS name, ev_enabled::text AS enabled FROM pg_rewrite WHERE ev_class IN (${TABLE_OIDS}) AND rulename <> '_RETURN' AND ev_enabled <> 'D' ORDER BY rulename`,
   );
   // A foreign key to a partitioned table points at its leaves, where the rows are.
-  const referencesRows = q<{ conrelid: number; schema: string; name: string }>(
-    `SELECT DISTINCT con.conrelid, n.nspname AS schema, c.relname AS name
+  const referencesRows = q<{ conrelid: number; schema: string; name: string; not_valid: boolean }>(
+    `SELECT con.conrelid, n.nspname AS schema, c.relname AS name, bool_or(NOT con.convalidated) AS not_valid
        FROM pg_constraint con
        CROSS JOIN LATERAL (SELECT con.confrelid AS relid UNION SELECT relid FROM pg_partition_tree(con.confrelid)) p
        JOIN pg_class c ON c.oid = p.relid AND c.relkind = 'r'
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE con.contype = 'f' AND con.conrelid IN (${TABLE_OIDS})`,
+      WHERE con.contype = 'f' AND con.conrelid IN (${TABLE_OIDS})
+      GROUP BY 1, 2, 3`,
   );
   // Tables (leaves) that a foreign key with a delete action other than NO ACTION points at.
   // With each, whether it is a plain one (between two plain tables: its own constraint, or a leaf's copy of
@@ -260,6 +275,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
 
+  const enumsRows = q<{ type: string; labels: string[] }>(
+    `SELECT format_type(t.oid, NULL) AS type, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+       FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
+  );
+
   // One round trip for all of it (a simple query of several statements, one result each).
   const all = (await client.query(batch.join(';\n'))) as unknown as QueryResult[];
   const tables = tablesRows(all);
@@ -270,6 +290,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const references = referencesRows(all);
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
+  const enums = new Map(enumsRows(all).map((e) => [e.type, e.labels]));
 
   const result = new Map<string, DataTable>();
   for (const t of tables) {
@@ -287,6 +308,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       triggerModes: Object.fromEntries(triggers.filter((g) => g.tgrelid === t.oid).map((g) => [g.name, g.enabled])),
       rules: Object.fromEntries(rules.filter((r) => r.relid === t.oid).map((r) => [r.name, r.enabled])),
       references: references.filter((r) => r.conrelid === t.oid).map(tableId),
+      notValidReferences: references.some((r) => r.conrelid === t.oid && r.not_valid),
       deleteActions: acted.some((r) => r.relid === t.oid),
       ...(acted.every((r) => r.relid !== t.oid || r.plain)
         ? { actedOnBy: acted.filter((r) => r.relid === t.oid).map((r) => ({ child: tableId(r), columns: r.columns, refColumns: r.ref_columns, equality: r.equality })) }
@@ -297,5 +319,5 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       bytes: t.bytes,
     });
   }
-  return { tables: result, sequences };
+  return { tables: result, sequences, enums };
 }

@@ -6,6 +6,7 @@ import { type MatchKind, readCatalog, tableLabel, tableName, tablesNamed } from 
 import { diffCounts, diffTableKeys, type KeyTuple, planTable, type Side, type TableDiff } from './compare.js';
 import { pairEqualKeys } from './equal-keys.js';
 import { firstKeys, type Keys } from './key-list.js';
+import { compareOutside, type OutsideDiff, outsideDiffers } from './outside.js';
 import { type DmlSink, sequenceDml, writeDataMigration } from './sql.js';
 
 export interface DataDiffOptions {
@@ -46,6 +47,8 @@ export interface DataComparison {
   /** The same tables, schema and name apart. */
   readonly onlyInATables?: readonly TableRef[];
   readonly onlyInBTables?: readonly TableRef[];
+  /** What is not a table's rows (sequences, materialized views, large objects); compared when no table is named. */
+  readonly outside?: OutsideDiff;
 }
 
 /**
@@ -90,6 +93,15 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
     const perTable = (side: number) => (scopes[side] === 'table' ? { perTable: true as const } : {});
     return await fn({ client: ca, catalog: catA, ...perTable(0) }, { client: cb, catalog: catB, ...perTable(1) });
   } catch (error) {
+    // A SQL_ASCII database holds bytes that are not UTF-8 (legacy text in LATIN1): ayb reads rows as UTF-8
+    // text, and cannot keep such bytes exact; refused by name rather than as a bare database error.
+    const state = (error as { code?: string; details?: { sqlstate?: string } } | null);
+    if (state?.code === '22021' || state?.details?.sqlstate === '22021') {
+      throw new ConflictError('data_not_utf8', `cannot compare the rows of ${connA.database} and ${connB.database}: a value holds bytes that are not valid UTF-8 (a SQL_ASCII database's legacy text), which the data diff reads as UTF-8 and could not keep exact`, {
+        hint: 'compare such databases with pg_dump output instead, or convert the text to UTF-8 (convert_from(value::bytea, \'LATIN1\')) on both sides first',
+        cause: error,
+      });
+    }
     throw queryError(error, connA);
   } finally {
     for (const client of clients) await client.end().catch(() => undefined);
@@ -146,7 +158,9 @@ export async function compareData(a: Side, b: Side, options: DataDiffOptions = {
     const compare = async () => pairEqualKeys(a, await diffTableKeys(a, b, planTable(ta, tb)));
     tables.push(a.perTable || b.perTable ? await inOwnSnapshot(a, b, compare) : await compare());
   }
-  return { tables, onlyInA: onlyA.map(tableLabel), onlyInB: onlyB.map(tableLabel), onlyInATables: onlyA.map(ref), onlyInBTables: onlyB.map(ref) };
+  // Sequences, materialized views and large objects belong to no table: compared when every table is.
+  const outside = wanted === undefined ? await compareOutside(a, b) : undefined;
+  return { tables, onlyInA: onlyA.map(tableLabel), onlyInB: onlyB.map(tableLabel), onlyInATables: onlyA.map(ref), onlyInBTables: onlyB.map(ref), ...(outside ? { outside } : {}) };
 }
 
 /**
@@ -176,6 +190,14 @@ export function schemaObstacles(a: Side, b: Side, options: Pick<DataDiffOptions,
     const tb = b.catalog.tables.get(id);
     if (!tb) out.push(`${tableLabel(ta)} is only in the first database`);
     else if (planTable(ta, tb).columnsDiffer) out.push(`${tableLabel(ta)} has other columns (or column types) on each side`);
+    else {
+      // An enum of the same name whose values differ (a value the branch renamed or added): b's rows cannot be written in a.
+      const renamed = ta.columns.map((c) => c.type.replace(/(\[\])+$/, '')).filter((type, i, all) => all.indexOf(type) === i).filter((type) => {
+        const [la, lb] = [a.catalog.enums?.get(type), b.catalog.enums?.get(type)];
+        return la !== undefined && lb !== undefined && lb.some((label) => !la.includes(label));
+      });
+      if (renamed.length > 0) out.push(`${tableLabel(ta)} has columns of enum types whose values differ on each side (${renamed.join(', ')})`);
+    }
   }
   for (const [id, tb] of b.catalog.tables) if (pick(id) && !a.catalog.tables.has(id)) out.push(`${tableLabel(tb)} is only in the second database`);
   return out;
@@ -221,13 +243,54 @@ export function onlyOnOneSide(comparison: DataComparison): TableDataChange[] {
   return [...(comparison.onlyInATables ?? []).map((t) => entry(t, 'from')), ...(comparison.onlyInBTables ?? []).map((t) => entry(t, 'to'))].sort(order);
 }
 
-/** Rows differ, or a table is on one side only. */
+/**
+ * The JSON records of what differs outside the tables' rows (after the tables): a sequence whose
+ * position differs, a materialized view whose rows differ, the large objects.
+ */
+export interface OutsideChange {
+  readonly table: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly kind: 'sequence' | 'materialized_view' | 'large_objects';
+  readonly key: null;
+  readonly added: 0;
+  readonly removed: 0;
+  readonly changed: 0;
+  /** What differs: a sequence's position (the script sets it), a view's or the large objects' data (the script leaves them). */
+  readonly differs: 'position' | 'rows';
+}
+
+export function outsideChanges(comparison: DataComparison): OutsideChange[] {
+  const o = comparison.outside;
+  if (!o) return [];
+  const entry = (t: TableRef, kind: OutsideChange['kind'], differs: OutsideChange['differs']): OutsideChange =>
+    ({ table: tableName(t), schema: t.schema, name: t.name, kind, key: null, added: 0, removed: 0, changed: 0, differs });
+  return [
+    ...o.sequences.map((s) => entry(s, 'sequence', 'position')),
+    ...o.materializedViews.map((v) => entry(v, 'materialized_view', 'rows')),
+    ...(o.largeObjects ? [entry({ schema: 'pg_catalog', name: 'pg_largeobject' }, 'large_objects', 'rows')] : []),
+  ];
+}
+
+/**
+ * Every difference the data diff knows of: rows differ, a table is on one side only, a table's columns
+ * differ (the data of a column one side lacks), a sequence's position, a materialized view's rows, the
+ * large objects.
+ */
 export function hasDifferences(comparison: DataComparison): boolean {
-  return comparison.onlyInA.length + comparison.onlyInB.length > 0 || comparison.tables.some((t) => t.added.length + t.removed.length + t.changed.length > 0);
+  return comparison.onlyInA.length + comparison.onlyInB.length > 0
+    || comparison.tables.some((t) => t.added.length + t.removed.length + t.changed.length > 0 || t.plan.columnsDiffer)
+    || outsideDiffers(comparison.outside);
 }
 
 /** Writes the DML that makes a's rows equal b's, as one script, to `sink` (see writeDataMigration). */
 export async function dataMigration(a: Side, b: Side, comparison: DataComparison, header: string, sink: DmlSink, options: { sequences?: boolean } = {}): Promise<void> {
   const sequences = options.sequences === false ? [] : await sequenceDml(a, b);
-  await writeDataMigration(a, b, comparison.tables, sequences, header, sink);
+  const o = comparison.outside;
+  const left = [
+    ...(o?.materializedViews ?? []).map((v) => `materialized view ${tableLabel(v)} (its rows differ; REFRESH MATERIALIZED VIEW after applying, if its query gives b's rows)`),
+    ...(o?.largeObjects ? ['the large objects (they differ)'] : []),
+  ];
+  const note = left.length ? `\n-- Not written by this script: ${left.map((x) => x.replace(/\n/g, ' ')).join('; ')}.` : '';
+  await writeDataMigration(a, b, comparison.tables, sequences, `${header}${note}`, sink);
 }

@@ -32,7 +32,9 @@ export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<Tab
   const table = a.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const base = (c: string) => typeOf(c).replace(/\(\d+(,\d+)?\)/, '');
-  if (plan.key.every((c) => ONE_TEXT_PER_VALUE.has(base(c)))) {
+  // A key of the index's own equality that is not the type's plain = (a collation of its own, a custom operator): paired.
+  const own = keyEquality(table, plan).some((e) => e !== '=');
+  if (!own && plan.key.every((c) => ONE_TEXT_PER_VALUE.has(base(c)))) {
     const texts = plan.key.filter((c) => COLLATABLE.has(base(c)));
     if (texts.length === 0) return diff;
     const { rows } = await a.client.query<{ nondeterministic: boolean }>(

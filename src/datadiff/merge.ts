@@ -10,7 +10,6 @@ import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, 
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { tableDml, triggerStatements } from './sql.js';
-import { ruleStatements } from './merge-holds.js';
 import { checkResolutions } from './merge-resolve.js';
 import { traced } from './merge-trace.js';
 
@@ -185,7 +184,7 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   // triggers and rules of every partition of those roots are held off too.
   const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
   const held = [...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => [...triggerStatements(t, verb), ...ruleStatements(t, verb)]);
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => triggerStatements(t, verb));
   const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));

@@ -8,6 +8,12 @@ import { valueText } from './value-text.js';
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
 
+/**
+ * A value's text (valueText) compared by its bytes: format() keeps the column's collation, and under a
+ * nondeterministic one ('ABC' = 'abc') a row's text would find another row, equal to it but not it.
+ */
+const byteText = (expr: string): string => `(${valueText(expr)}) COLLATE pg_catalog."C"`;
+
 /** A value as SQL: NULL, or its text as a literal cast to the column's type (exact for every type with text I/O). */
 export function sqlValue(text: string | null, type: string): string {
   return text === null ? 'NULL' : `${quoteLiteral(text)}::${type}`;
@@ -79,13 +85,22 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
 }
 
 /**
- * `ALTER TABLE … DISABLE TRIGGER` for each user trigger of the table, or the ENABLE that puts it back in
- * the mode it had (ENABLE ALWAYS / ENABLE REPLICA: a bare ENABLE would change which sessions it fires in).
+ * `ALTER TABLE … DISABLE TRIGGER` for each user trigger of the table and `… DISABLE RULE` for each of its
+ * rules, or the ENABLE that puts each back in the mode it had (ENABLE ALWAYS / ENABLE REPLICA: a bare
+ * ENABLE would change which sessions it fires in). The script replays b's rows, not the actions that
+ * made them: a trigger or a DO ALSO rule would write its rows a second time, a DO INSTEAD rule keep the
+ * script's own statement from happening (and PostgreSQL refuses DO ALSO rules in data-modifying WITH).
  */
 export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'): string[] {
-  const mode = (g: string) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[table.triggerModes?.[g] ?? 'O'] ?? '');
-  return table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(g)}TRIGGER ${quoteIdent(g)};`);
+  const mode = (m: string | undefined) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[m ?? 'O'] ?? '');
+  return [
+    ...table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(table.triggerModes?.[g])}TRIGGER ${quoteIdent(g)};`),
+    ...Object.entries(table.rules ?? {}).map(([r, m]) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(m)}RULE ${quoteIdent(r)};`),
+  ];
 }
+
+/** The table has user triggers or rules that a script holds off (and so needs the table's ownership). */
+export const holdsOff = (t: DataTable): boolean => t.triggers.length > 0 || Object.keys(t.rules ?? {}).length > 0;
 
 /** Tables in foreign-key order: a table after every table it references (cycles keep their catalog order). */
 export function foreignKeyOrder(tables: readonly DataTable[]): DataTable[] {
@@ -136,7 +151,7 @@ export async function tableDml(a: Side, b: Side, diff: TableDiff): Promise<Table
 
   if (plan.match === 'rows') {
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ');
     return {
       table,
       inserts: diff.added.flatMap((row, i) => Array.from({ length: diff.addedCount![i]! }, () => insert(row))),
@@ -286,10 +301,12 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const ordered = foreignKeyOrder(touched.map((d) => a.catalog.tables.get(tableId(d.plan))!));
   const referenced = referencedTables(a.catalog);
   // A table a foreign key points at has a key (a foreign key needs one): its changes go into one statement.
-  const together = (t: DataTable) => referenced.has(tableId(t)) && byTable.get(tableId(t))!.plan.match !== 'rows';
+  // So does a table with a NOT VALID foreign key: its changed rows are updated in place there (see inPlace).
+  const together = (t: DataTable) => (referenced.has(tableId(t)) || t.notValidReferences === true) && byTable.get(tableId(t))!.plan.match !== 'rows';
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
-  await sink.write(privilegeNote([...ordered, ...children].filter((t) => t.triggers.length > 0), stashes.length > 0));
+  const stashedTables = new Set(stashes.map((st) => st.table));
+  await sink.write(privilegeNote([...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables))), stashes.length > 0));
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings()}\n`);
   const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
@@ -304,7 +321,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
     if (st.self) selfRestores.set(st.table, restoreSql(st.table, stashName(++n)));
     else n += st.keys.length;
   }
-  await writeReferenced(b, ordered.filter(together), byTable, sink, new Set(stashes.map((st) => st.table)), selfRestores);
+  await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
   await sink.write(triggers('ENABLE'));
@@ -320,7 +337,7 @@ export function privilegeNote(withTriggers: readonly DataTable[], temporary: boo
   const lines: string[] = [];
   if (withTriggers.length > 0) {
     lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,
-      '-- triggers by name (ALTER TABLE … DISABLE TRIGGER) and enables them again, which only an owner may; a role that',
+      '-- triggers and rules by name (ALTER TABLE … DISABLE TRIGGER / RULE) and enables them again, which only an owner may; a role that',
       '-- may only write the rows gets "must be owner of table" and nothing is applied.');
   }
   if (temporary) lines.push('-- It sets child rows aside in temporary tables (dropped at COMMIT): the TEMPORARY privilege on the database.');
@@ -358,7 +375,7 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${noted(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${valueText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
     let i = 0;
     for (const row of diff.removed) {
       const copies = diff.removedCount![i++];
@@ -556,7 +573,10 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   if (tables.length === 0) return;
   await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
-  const inPlace = (t: DataTable) => t.deleteActions === true && !stashed.has(t);
+  const inPlace = (t: DataTable) => updatedInPlace(t, stashed);
+  // An identity column GENERATED ALWAYS may only be updated to DEFAULT: made BY DEFAULT for the statement.
+  const identities = tables.filter((t) => identityInPlace(t, stashed) && byTable.get(tableId(t))!.changed.length > 0).flatMap((t) => t.columns.filter((c) => c.identityAlways && !c.generated).map((c) => [t, c.name] as const));
+  for (const [t, c] of identities) await sink.write(`ALTER TABLE ${qualified(t)} ALTER COLUMN ${quoteIdent(c)} SET GENERATED BY DEFAULT;\n`);
   for (const table of [...tables].reverse()) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
@@ -573,8 +593,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const shape = shapeOf(table, plan);
     const { target, own, writable, overriding } = shape;
     // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
-    // case); not an identity column GENERATED ALWAYS (an integer, which may only be updated to DEFAULT).
-    const settableKey = (c: string) => writable.includes(c) && !table.columns.find((x) => x.name === c)!.identityAlways;
+    // case); an identity column GENERATED ALWAYS is BY DEFAULT for the statement (identityInPlace).
+    const settableKey = (c: string) => writable.includes(c);
     const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
@@ -593,6 +613,20 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     if (restore) await statement.raw(`${tableLabel(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
+  for (const [t, c] of identities) await sink.write(`ALTER TABLE ${qualified(t)} ALTER COLUMN ${quoteIdent(c)} SET GENERATED ALWAYS;\n`);
+}
+
+/**
+ * A table of the one statement whose changed rows are updated in place: a foreign key acts on its
+ * deletes (and its rows are not set aside), or it has a NOT VALID foreign key.
+ */
+function updatedInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean {
+  return (t.deleteActions === true && !stashed.has(t)) || (t.notValidReferences === true && !stashed.has(t));
+}
+
+/** Its rows are updated in place and it has an identity column GENERATED ALWAYS (held BY DEFAULT meanwhile: DDL, an owner's). */
+function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean {
+  return updatedInPlace(t, stashed) && t.columns.some((c) => c.identityAlways && !c.generated);
 }
 
 /**

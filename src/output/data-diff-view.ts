@@ -1,5 +1,5 @@
 import { tableLabel } from '../datadiff/catalog.js';
-import type { TableDataChange } from '../datadiff/data-diff.js';
+import type { OutsideChange, TableDataChange } from '../datadiff/data-diff.js';
 import { renderTable } from './writer.js';
 
 const MATCH_LABEL: Record<TableDataChange['match'], string> = {
@@ -15,11 +15,12 @@ const MATCH_LABEL: Record<TableDataChange['match'], string> = {
  */
 export function renderDataChangesText(
   changes: readonly TableDataChange[],
-  sides: { readonly from: string; readonly to: string; readonly onlyInFrom: readonly string[]; readonly onlyInTo: readonly string[] },
+  sides: { readonly from: string; readonly to: string; readonly onlyInFrom: readonly string[]; readonly onlyInTo: readonly string[]; readonly outside?: readonly OutsideChange[] },
 ): string {
   const differing = changes.filter((c) => c.added + c.removed + c.changed > 0);
   const lines: string[] = [];
-  const oneSided = sides.onlyInFrom.length + sides.onlyInTo.length > 0;
+  // Other differences than rows: the text must not say there are none.
+  const oneSided = sides.onlyInFrom.length + sides.onlyInTo.length + (sides.outside?.length ?? 0) > 0 || changes.some((c) => c.columns_differ);
   if (differing.length === 0 && oneSided) lines.push(`No rows differ in the ${changes.length} table(s) both ${sides.from} and ${sides.to} have.`);
   else if (differing.length === 0) lines.push(`No data differences between ${sides.from} and ${sides.to} (${changes.length} table(s) compared).`);
   else {
@@ -35,7 +36,7 @@ export function renderDataChangesText(
     if (same > 0) lines.push(`${same} other table(s) identical.`);
   }
   const shared = changes.filter((c) => c.columns_differ).map((c) => tableLabel(c));
-  if (shared.length) lines.push(`Compared on shared columns only (their columns differ): ${shared.join(', ')}.`);
+  if (shared.length) lines.push(`Compared on shared columns only (their columns differ, a difference: the data of a column one side lacks): ${shared.join(', ')}.`);
   if (changes.some((c) => c.match === 'rows' && c.added + c.removed > 0)) {
     lines.push('Tables without a primary key or unique not-null index are compared as whole rows: a changed row shows as one removed and one added.');
   }
@@ -44,5 +45,10 @@ export function renderDataChangesText(
   }
   if (sides.onlyInFrom.length) lines.push(`Only in ${sides.from} (a difference; its rows are not compared): ${sides.onlyInFrom.join(', ')}.`);
   if (sides.onlyInTo.length) lines.push(`Only in ${sides.to} (a difference; its rows are not compared): ${sides.onlyInTo.join(', ')}.`);
+  const outside = sides.outside ?? [];
+  const named = (kind: OutsideChange['kind']) => outside.filter((o) => o.kind === kind).map((o) => tableLabel(o));
+  if (named('sequence').length) lines.push(`Sequences whose position differs (a difference; the script sets them): ${named('sequence').join(', ')}.`);
+  if (named('materialized_view').length) lines.push(`Materialized views whose rows differ (a difference; the script leaves them): ${named('materialized_view').join(', ')}.`);
+  if (named('large_objects').length) lines.push('The large objects differ (a difference; the script leaves them).');
   return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,7 @@ import { diffBranchData } from '../../branching/data-diff.js';
 import { diffBranches } from '../../branching/diff.js';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { hasDifferences, onlyOnOneSide, tableChange } from '../../datadiff/data-diff.js';
+import { hasDifferences, onlyOnOneSide, outsideChanges, tableChange } from '../../datadiff/data-diff.js';
 import { renderDataChangesText } from '../../output/data-diff-view.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { renderChangesText } from '../../schema/render.js';
@@ -17,7 +17,7 @@ export default class BranchDiff extends DatabaseCommand {
 
 --output table groups the changes by table (a new table with its columns) and marks destructive ones; --output json prints an array of changes ([] when none; see docs/diff-json.md); --output sql prints a migration that, applied to <a>, makes its schema equal to <b>, with a comment above every statement that can lose data, and exits 1 when some change needs a manual step (see its "-- manual:" comments). --exit-code exits 1 when there are differences and 0 when there are none, for CI.
 
---data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","schema","name","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML that makes the rows of <a> equal those of <b> (see the README for its order), with the settings its values are written in set at its top; it refuses tables on one side only or whose columns differ (apply the schema migration first). A table on one side only counts as a difference for --exit-code.`;
+--data compares rows instead (add --schema for both): per table, rows added, removed and changed, matched by primary key, else a unique index on not-null columns, else as whole rows (a multiset). Tables whose columns differ are compared on their shared columns and flagged. Both servers checksum the rows at once, and only key ranges whose checksums differ are read. --output json prints [{"table","schema","name","key","added","removed","changed","examples"}] with up to --limit example keys per kind; --output sql prints the DML that makes the rows of <a> equal those of <b> (see the README for its order), with the settings its values are written in set at its top; it refuses tables on one side only or whose columns differ (apply the schema migration first). --exit-code counts every difference the diff knows of: rows, a table on one side only, a table whose columns differ, and (when no --table is named) a sequence's position, a materialized view's rows and the large objects, which --output json lists as records with a "kind" and the text output names (the script sets sequences and leaves the other two, saying so at its top).`;
   static override examples = [
     '<%= config.bin %> branch diff feature-auth',
     '<%= config.bin %> branch diff main feature-auth --output sql > migration.sql',
@@ -80,7 +80,8 @@ export default class BranchDiff extends DatabaseCommand {
     const changes = data.comparison.tables.map((t) => tableChange(t, this.writer.json ? flags.limit : undefined));
     // A table on one side only is a difference too (a CI gate must not pass it).
     const differs = hasDifferences(data.comparison) || (schema?.changes.length ?? 0) > 0;
-    const records = [...changes, ...onlyOnOneSide(data.comparison)];
+    const outside = outsideChanges(data.comparison);
+    const records = [...changes, ...onlyOnOneSide(data.comparison), ...outside];
     if (this.writer.json) this.writer.jsonDocument(schema ? { schema: schema.changes, data: records } : records);
     else if (flags.output === 'sql') {
       if (schema) this.writer.data(renderMigration(schema.migration(), `ayb branch diff ${from} ${to}: schema migration from ${from} to ${to}`));
@@ -92,7 +93,7 @@ export default class BranchDiff extends DatabaseCommand {
       }
     } else {
       if (schema) this.writer.data(renderChangesText(schema.changes, { from, to }));
-      this.writer.data(renderDataChangesText(changes, { from, to, onlyInFrom: data.comparison.onlyInA, onlyInTo: data.comparison.onlyInB }));
+      this.writer.data(renderDataChangesText(changes, { from, to, onlyInFrom: data.comparison.onlyInA, onlyInTo: data.comparison.onlyInB, outside }));
     }
     if (flags['exit-code'] && differs) process.exitCode = ExitCode.failure;
   }
