@@ -44,12 +44,11 @@ export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<Tab
       [`${quoteIdent(plan.schema)}.${quoteIdent(plan.name)}`, texts]);
     if (!rows[0]!.nondeterministic) return diff;
   }
-  const equality = keyEquality(table, plan);
   const columns = (keys: Keys) => plan.key.map((_, i) => Array.from(keys, (k) => k[i]));
   const n = plan.key.length;
   const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`).join(', ');
   const aliases = plan.key.map((_, i) => `c${i}`).join(', ');
-  const on = (alias: string) => plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} ${alias}.c${i}::${typeOf(c)}`).join(' AND ');
+  const on = (alias: string) => keyCondition(table, plan.key, (i) => `${alias}.c${i}`);
   // The removed key is a's row (t); an added key equal to it by the key's equality is the same row.
   const { rows } = await a.client.query<{ r: string; d: string }>(
     `SELECT r.o::text AS r, d.o::text AS d

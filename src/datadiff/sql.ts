@@ -69,11 +69,9 @@ export function keyCondition(table: DataTable, key: readonly string[], value: (i
  */
 export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyTuple[]): Promise<Map<string, (string | null)[]>> {
   const table = side.catalog.tables.get(tableId(plan))!;
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const out = new Map<string, (string | null)[]>();
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
-  const equality = keyEquality(table, plan);
-  const join = plan.key.map((k, i) => `t.${quoteIdent(k)} ${equality[i]} k.c${i}::${typeOf(k)}`).join(' AND ');
+  const join = keyCondition(table, plan.key, (i) => `k.c${i}`);
   const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
                  FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
@@ -639,10 +637,9 @@ function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean
 async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<string[]> {
   const table = side.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const equality = keyEquality(table, plan);
   const value = (c: string) => `coalesce(pg_catalog.quote_literal(${valueText(`t.${quoteIdent(c)}`)}) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
   const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
-  const join = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} (k.v ->> ${i})::${typeOf(c)}`).join(' AND ');
+  const join = keyCondition(table, plan.key, (i) => `(k.v ->> ${i})`);
   const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
                  FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o) JOIN ONLY ${qualified(plan)} t ON ${join}`;
   for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
