@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, constants, mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -18,6 +18,32 @@ interface Owner {
   readonly pid: number;
   /** Start time of the process (field 22 of /proc/<pid>/stat), so a reused pid is not taken for the owner. */
   readonly start: string | null;
+}
+
+/** Free space a memory file system must have to hold a run (the run's clusters peak near 1 GB). */
+const MEMORY_RUN_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Where a run's folder goes: AYB_TEST_TMP if set, else /dev/shm when it is a tmpfs with room, else
+ * `tmp` (the OS temporary folder). On a disk file system, making and removing files is what the
+ * tests' PostgreSQL spends much of its CPU on (a CREATE DATABASE copies some 300 files: 0.13 s of
+ * system time on ext4, 0.02 s on tmpfs); every file a run makes is thrown away with it, and no test
+ * crashes the machine under it, so memory is enough. Measured on merge-outsider3 alone (2 cores):
+ * 56 s of CPU with its folder on ext4, 38 s on tmpfs (PostgreSQL 32 s -> 17 s).
+ */
+export async function runFolderParent(tmp: string): Promise<string> {
+  const chosen = process.env.AYB_TEST_TMP;
+  if (chosen) return chosen;
+  const shm = '/dev/shm';
+  try {
+    const mounts = await readFile('/proc/self/mounts', 'utf8');
+    if (!mounts.split('\n').some((line) => line.split(' ')[1] === shm && line.split(' ')[2] === 'tmpfs')) return tmp;
+    await access(shm, constants.W_OK);
+    const fs = await statfs(shm);
+    return fs.bavail * fs.bsize >= MEMORY_RUN_BYTES ? shm : tmp;
+  } catch {
+    return tmp;
+  }
 }
 
 /** Makes a run folder in `parent`, owned by process `pid` (default: this one). */
