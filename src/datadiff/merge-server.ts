@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import type { DataTable } from './catalog.js';
 import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
@@ -75,7 +75,7 @@ function sideRows(table: DataTable, key: readonly string[], tab: number, first: 
   const sameText = key.flatMap((k, i) => (typeOf(table, k) === typeOf(theirs, k) ? [`${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`] : []));
   const match = [keyCondition(table, key, (i) => `k.c${i}`, theirs), ...sameText].join(' AND ');
   return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[]
-            FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
+            FROM ${unnestAll(keyArrays(keys, key.length))} WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
             JOIN ${qualified(table)} t ON ${match}`;
 }
 
@@ -107,7 +107,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
         n += chunk.length;
         await ours.query(
           `INSERT INTO ${KEYS} (tab, n, kind, k) SELECT $1, $2::bigint - 1 + u.i, $3, ARRAY[${plan.key.map((_, i) => `u.c${i}`).join(', ')}]
-             FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
+             FROM ${unnestAll(plan.key.map((_, i) => `$${i + 4}::text[]`))} WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
         if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk, tx), ours, `${BASE} (tab, n, v)`, true));
@@ -126,7 +126,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
     if (backfilled.length > 0) {
       await stageKeys('b', backfilled);
       // A backfilled key the diff already lists is merged once, as the diff found it.
-      await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
+      await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k OPERATOR(pg_catalog.=) x.k)`, [staged.tab]);
     }
     counts = await traced('  three-way statement', () => threeWay(ours, job));
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');

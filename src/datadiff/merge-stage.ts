@@ -1,5 +1,5 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, tableId, tableIdSql, tableLabel } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { foreignKeyOrder, keyCondition } from './sql.js';
@@ -84,7 +84,7 @@ export class Stage {
     // array input (far cheaper per row than a JSON document taken apart by subqueries).
     await this.client.query(
       `INSERT INTO ${STAGE} (tab, op, k, v, m) SELECT u.tab, u.op::"char", u.k::text[], u.v::text[], u.m::bool[]
-         FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(tab, op, k, v, m)`,
+         FROM ${unnestAll(['$1::int[]', '$2::text[]', '$3::text[]', '$4::text[]', '$5::text[]'])} AS u(tab, op, k, v, m)`,
       [rows.map((r) => r.tab), rows.map((r) => r.op), rows.map((r) => arrayLiteral(r.k)), rows.map((r) => arrayLiteral(r.v)), rows.map((r) => arrayLiteral(r.m))],
     );
   }
@@ -127,8 +127,11 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
     if (!table) return [];
     return [{
       table: tableLabel(t.table),
-      sql: `SELECT s.k::text AS k FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'r'
-              AND (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) IS DISTINCT FROM s.v LIMIT 1`,
+      // Compared with pg_catalog's array `=` (IS DISTINCT FROM would look up `=` on the search_path).
+      sql: `SELECT s.k::text AS k FROM ${STAGE} s
+              LEFT JOIN LATERAL (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END AS now
+                                   FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) c ON true
+             WHERE s.tab = ${t.tab} AND s.op = 'r' AND NOT coalesce(c.now OPERATOR(pg_catalog.=) s.v, c.now IS NULL AND s.v IS NULL) LIMIT 1`,
     }];
   });
 }
@@ -193,7 +196,7 @@ export const typeWithoutModifier = (type: string): string => type.replace(/\([0-
 
 /** The function the apply calls for a value its column's type would cut or round (see castExact); it fails the merge. */
 export const CUT_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION pg_temp.ayb_merge_cut(what text, v text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
+BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = pg_catalog.format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
 
 /**
  * A staged value (text) cast to its column's type, exactly: an explicit cast to a type with a modifier
@@ -300,13 +303,13 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
         WHERE con.contype = 'f' AND ${tableIdSql('ln.nspname', 'lc.relname')} = ANY ($1)
        UNION
        SELECT up.oid, up.conparentid, hit.leaf FROM hit JOIN pg_constraint up ON up.oid = hit.conparentid
-     ), top AS (SELECT oid, array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
+     ), top AS (SELECT oid, pg_catalog.array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
      SELECT pn.nspname || '.' || pc.relname AS parent, top.leaves,
             quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, ${tableIdSql('cn.nspname', 'cc.relname')} AS "childId", cn.nspname || '.' || cc.relname AS "childText", cc.relname AS "childName", con.conname AS name,
             pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action, con.confupdtype::text AS update,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
-            ARRAY(SELECT a.attname::text FROM unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
             con.convalidated AS validated,
             quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentSql", con.conrelid = con.confrelid AS self,
             obj_description(con.oid, 'pg_constraint') AS comment
@@ -404,7 +407,7 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
     const stages = ctx.childStages(k.childId);
     const handled = stages.map((h) => {
       const masks = k.columns.map((c) => h.writable.indexOf(c) + 1);
-      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k = ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
+      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k OPERATOR(pg_catalog.=) ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
          AND (h.op = 'd'${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`;
     });
     const free = handled.length > 0 ? ` AND NOT (${handled.join(' OR ')})` : '';
