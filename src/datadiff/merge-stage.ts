@@ -153,7 +153,8 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     const typeOf = (c: string) => table.columns.find((x) => x.name === c)?.type;
     const writable = t.writable.filter((c) => typeOf(c) !== undefined && !table.columns.find((x) => x.name === c)!.generated);
     const label = (c: string) => `${tableLabel(table)}.${quoteIdent(c)}`;
-    const v = (c: string, alias = 's') => castExact(`${alias}.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c));
+    const cell = (c: string, alias: string, when?: string): StagedCell => ({ expr: `${alias}.v[${t.writable.indexOf(c) + 1}]`, type: typeOf(c)!, what: label(c), ...(when ? { when } : {}) });
+    const mask = (c: string, alias: string) => `${alias}.m[${t.writable.indexOf(c) + 1}]`;
     const target = qualified(table);
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
@@ -163,13 +164,13 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
       // The root's identity columns are not the leaf's (catalog.ts reads leaves): through a root, the
       // branch's values are written as they are (OVERRIDING SYSTEM VALUE is a no-op without identity).
       const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) || (table.root !== undefined && writable.length > 0) ? ' OVERRIDING SYSTEM VALUE' : '';
+      const casts = exactCasts(writable.map((c) => cell(c, 's')));
       entry.inserts.push(writable.length === 0
         ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`
-        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${writable.map((c) => v(c)).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);
+        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${casts.values.join(', ')} FROM ${STAGE} s${casts.from} WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);
     }
     const sets = writable.filter((c) => t.updated.has(c));
     if (t.updatedRows > 0 && sets.length > 0) {
-      const cell = (c: string, row: string) => `CASE WHEN s.m[${t.writable.indexOf(c) + 1}] THEN ${v(c)} ELSE ${row}.${quoteIdent(c)} END`;
       const unique = uniqueColumns.get(tableId(table));
       const swaps = (table.deleteActions !== true || lifted.has(tableId(table))) && unique !== undefined && sets.some((c) => unique.has(c));
       if (swaps) {
@@ -178,12 +179,14 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
         // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
         // The old row returns as ONE composite column (r), so that no column of the table can collide with v and m.
         const old = (c: string) => `(d.r).${quoteIdent(c)}`;
-        const merged = (c: string) => `CASE WHEN d.m[${t.writable.indexOf(c) + 1}] THEN ${castExact(`d.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c))} ELSE ${old(c)} END`;
+        const casts = exactCasts(sets.map((c) => cell(c, 'd', mask(c, 'd'))));
+        const merged = (c: string) => `CASE WHEN ${mask(c, 'd')} THEN ${casts.values[sets.indexOf(c)]} ELSE ${old(c)} END`;
         entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t AS r, s.v AS v, s.m AS m`);
         entry.updates.push(`INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
-  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
+  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d${casts.from} WHERE ${GATE} RETURNING 1`);
       } else {
-        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = ${cell(c, 't')}`).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
+        const casts = exactCasts(sets.map((c) => cell(c, 's', mask(c, 's'))));
+        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c, i) => `${quoteIdent(c)} = CASE WHEN ${mask(c, 's')} THEN ${casts.values[i]} ELSE t.${quoteIdent(c)} END`).join(', ')} FROM ${STAGE} s${casts.from} WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
       }
     }
     if (t.deleted > 0) entry.deletes.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'd' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
@@ -198,16 +201,37 @@ export const typeWithoutModifier = (type: string): string => type.replace(/\([0-
 export const CUT_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION pg_temp.ayb_merge_cut(what text, v text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = pg_catalog.format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
 
+/** A type with a modifier without it, as a type name (`bit` and `character` alone mean bit(1), character(1)). */
+const unconstrained = (type: string): string => typeWithoutModifier(type).replace(/^bit(?=(\[\])*$)/, '"bit"').replace(/^character(?=(\[\])*$)/, 'bpchar');
+
+/** A staged value to cast to its column's type (see exactCasts). */
+export interface StagedCell {
+  /** The value's text (`s.v[3]`). */
+  readonly expr: string;
+  readonly type: string;
+  /** The column, for the error. */
+  readonly what: string;
+  /** When given, the value is cast only where this holds (an update's mask): else it is NULL. */
+  readonly when?: string;
+}
+
 /**
- * A staged value (text) cast to its column's type, exactly: an explicit cast to a type with a modifier
- * cuts (varchar(3), varbit(3)) or rounds (numeric(12,2), timestamp(0)) silently where a value written
- * in a session would fail or keep its digits; a value that the modifier would change fails the merge
- * (pg_temp.ayb_merge_cut, SQLSTATE 22001) rather than be changed.
+ * Staged values (text) cast to their columns' types, exactly: an explicit cast to a type with a
+ * modifier cuts (varchar(3), varbit(3)) or rounds (numeric(12,2), timestamp(0)) silently where a value
+ * written in a session would fail or keep its digits; a value that the modifier would change fails the
+ * merge (pg_temp.ayb_merge_cut, SQLSTATE 22001) rather than be changed. A type without a modifier is
+ * a plain cast in `values`; a value of a type with one is cast once, to the type without it, and that
+ * once to the modifier, in a LATERAL (`from`, to add after the table the values come from; OFFSET 0
+ * keeps the planner from folding it into each place `values` names it): the text is parsed once per cell.
  */
-export function castExact(expr: string, type: string, what: string): string {
-  const whole = typeWithoutModifier(type).replace(/^bit(?=(\[\])*$)/, '"bit"').replace(/^character(?=(\[\])*$)/, 'bpchar');
-  if (typeWithoutModifier(type) === type) return `${expr}::${type}`;
-  return `CASE WHEN ${expr}::${type} IS NOT DISTINCT FROM ${expr}::${whole} THEN ${expr}::${type} ELSE pg_temp.ayb_merge_cut(${quoteLiteral(what)}, ${expr})::${type} END`;
+export function exactCasts(cells: readonly StagedCell[], alias = 'ayb_cast'): { from: string; values: string[] } {
+  const values = cells.map((c, i) => (typeWithoutModifier(c.type) === c.type ? `${c.expr}::${c.type}`
+    : `CASE WHEN ${alias}.c${i} IS NOT DISTINCT FROM ${alias}.w${i} THEN ${alias}.c${i} ELSE pg_temp.ayb_merge_cut(${quoteLiteral(c.what)}, ${c.expr})::${c.type} END`));
+  const modified = cells.flatMap((c, i) => (typeWithoutModifier(c.type) === c.type ? [] : [{ ...c, i }]));
+  if (modified.length === 0) return { from: '', values };
+  const whole = modified.map((c) => `${c.when === undefined ? c.expr : `CASE WHEN ${c.when} THEN ${c.expr} END`}::${unconstrained(c.type)} AS w${c.i}`).join(', ');
+  const typed = modified.map((c) => `u.w${c.i}::${c.type} AS c${c.i}, u.w${c.i}`).join(', ');
+  return { from: ` CROSS JOIN LATERAL (SELECT ${typed} FROM (SELECT ${whole} OFFSET 0) u OFFSET 0) ${alias}`, values };
 }
 
 /** In a step of chained(): the condition that it waits on the step before (true for the first). */
