@@ -101,6 +101,11 @@ export interface DataKey {
    * pg_catalog's operators.
    */
   readonly equality?: readonly string[];
+  /**
+   * A partition's key that is its partitioned root's too (the index is a partition of the root's
+   * unique index): unique across every partition, so a row is found through the root by it.
+   */
+  readonly rootWide?: boolean;
 }
 
 export interface DataSequence {
@@ -117,6 +122,16 @@ export interface DataCatalog {
 
 export function keysOf(t: DataTable): readonly DataKey[] {
   return t.keys ?? (t.key ? [t.key] : []);
+}
+
+/**
+ * Where the merge reads and writes a table's rows by `key`: a partition's partitioned root when the
+ * key is the root's too (rootWide), for the target's row of a key may lie in another partition than
+ * the branch's (main split or re-partitioned the table since); else the table itself.
+ */
+export function rowsTable(t: DataTable, key: readonly string[]): string {
+  const k = keysOf(t).find((x) => x.columns.length === key.length && x.columns.every((c) => key.includes(c)));
+  return t.root !== undefined && k?.rootWide === true ? t.root : tableId(t);
 }
 
 /**
@@ -182,6 +197,8 @@ const MONOMORPHIC = `NOT EXISTS (SELECT FROM pg_type pt WHERE pt.oid = op.oprlef
 
 /** Candidate keys of each table: primary key first, then unique indexes on plain not-null columns, oldest first; with each column's equality operator. */
 const KEYS_SQL = `SELECT i.indrelid, i.indisprimary AS primary,
+            coalesce((SELECT ri.indrelid FROM pg_catalog.pg_index ri WHERE ri.indexrelid OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(i.indexrelid))
+                     OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(i.indrelid), false) AS root_wide,
             pg_catalog.array_agg(a.attname::text ORDER BY k.ord) AS columns,
             -- the index's own operator (record_image_ops' *=, not record's =), under the index's own collation when it
             -- is not the column's (written before the operator: the left side is always a column)
@@ -253,7 +270,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       ORDER BY a.attrelid, a.attnum`,
   );
   // Primary key first, then unique indexes on plain not-null columns, oldest first.
-  const keysRows = q<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
+  const keysRows = q<{ indrelid: number; primary: boolean; root_wide: boolean; columns: string[]; equality: string[] }>(
     KEYS_SQL,
   );
   const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
@@ -305,7 +322,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     const id = tableId(t);
     // `schema.name`, the schema's name without a dot (ayb's control table).
     if (exclude.some((x) => x.slice(0, x.indexOf('.')) === t.schema && x.slice(x.indexOf('.') + 1) === t.name)) continue;
-    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality }));
+    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality, ...(k.root_wide ? { rootWide: true } : {}) }));
     result.set(id, {
       schema: t.schema,
       name: t.name,

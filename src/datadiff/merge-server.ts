@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
-import type { DataTable } from './catalog.js';
+import { type DataTable, rowsTable } from './catalog.js';
 import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
@@ -204,7 +204,8 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
-    LEFT JOIN ${qualified(tt)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
+    -- A partition's: through its root when the key is the root's (the row may lie in another partition).
+    LEFT JOIN ${rowsTable(tt, plan.key)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
    WHERE mk.tab = ${tab} OFFSET 0`;
   // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
   const flags = new Map<string, string>();

@@ -1,6 +1,6 @@
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
-import { type DataCatalog, type DataTable, tableId, tableIdSql, tableLabel } from './catalog.js';
+import { type DataCatalog, type DataTable, rowsTable, tableId, tableIdSql, tableLabel } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { foreignKeyOrder, keyCondition } from './sql.js';
 
@@ -130,7 +130,7 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
       // Compared with pg_catalog's array `=` (IS DISTINCT FROM would look up `=` on the search_path).
       sql: `SELECT s.k::text AS k FROM ${STAGE} s
               LEFT JOIN LATERAL (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END AS now
-                                   FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) c ON true
+                                   FROM ${rowsTable(table, t.key)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) c ON true
              WHERE s.tab = ${t.tab} AND s.op = 'r' AND NOT coalesce(c.now OPERATOR(pg_catalog.=) s.v, c.now IS NULL AND s.v IS NULL) LIMIT 1`,
     }];
   });
@@ -155,7 +155,9 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     const label = (c: string) => `${tableLabel(table)}.${quoteIdent(c)}`;
     const cell = (c: string, alias: string, when?: string): StagedCell => ({ expr: `${alias}.v[${t.writable.indexOf(c) + 1}]`, type: typeOf(c)!, what: label(c), ...(when ? { when } : {}) });
     const mask = (c: string, alias: string) => `${alias}.m[${t.writable.indexOf(c) + 1}]`;
-    const target = qualified(table);
+    // Updates and deletes by a key the partitioned root has too go through the root: the target's row
+    // may lie in another partition than the branch's (see rowsTable).
+    const target = rowsTable(table, t.key);
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
     if (t.inserted > 0) {
@@ -175,7 +177,7 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
       const swaps = (table.deleteActions !== true || lifted.has(tableId(table))) && unique !== undefined && sets.some((c) => unique.has(c));
       if (swaps) {
         const all = table.columns.filter((c) => !c.generated).map((c) => c.name);
-        const overriding = table.columns.some((c) => c.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
+        const overriding = table.columns.some((c) => c.identityAlways) || target !== tableId(table) ? ' OVERRIDING SYSTEM VALUE' : '';
         // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
         // The old row returns as ONE composite column (r), so that no column of the table can collide with v and m.
         const old = (c: string) => `(d.r).${quoteIdent(c)}`;

@@ -89,7 +89,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
  * made them: a trigger or a DO ALSO rule would write its rows a second time, a DO INSTEAD rule keep the
  * script's own statement from happening (and PostgreSQL refuses DO ALSO rules in data-modifying WITH).
  */
-export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'): string[] {
+export function triggerStatements(table: Pick<DataTable, 'schema' | 'name' | 'triggers' | 'triggerModes' | 'rules'>, verb: 'DISABLE' | 'ENABLE'): string[] {
   const mode = (m: string | undefined) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[m ?? 'O'] ?? '');
   return [
     ...table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(table.triggerModes?.[g])}TRIGGER ${quoteIdent(g)};`),
