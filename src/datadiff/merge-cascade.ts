@@ -164,7 +164,7 @@ export async function keepBack(input: MergeInput, t: StagedTable, preview: Keyed
   }
   const marks = cascade.columns.map((c) => t.writable.indexOf(c) + 1).filter((i) => i > 0);
   if (marks.length === 0) return;
-  await input.ours.client.query(`UPDATE ${STAGE} SET m = ARRAY(SELECT m[i] AND NOT i = ANY ($3::int[]) FROM generate_subscripts(m, 1) AS i ORDER BY i) WHERE tab = $1 AND op = 'u' AND k OPERATOR(pg_catalog.=) $2::text[]`, [t.tab, cascade.key, marks]);
+  await input.ours.client.query(`UPDATE ${STAGE} SET m = ARRAY(SELECT m[i] AND NOT i = ANY ($3::int[]) FROM pg_catalog.generate_subscripts(m, 1) AS i ORDER BY i) WHERE tab = $1 AND op = 'u' AND k OPERATOR(pg_catalog.=) $2::text[]`, [t.tab, cascade.key, marks]);
   const shown = preview?.updates.find((u) => JSON.stringify(u.key) === JSON.stringify(cascade.key));
   if (shown) for (const c of cascade.columns) delete shown.values[c];
 }
