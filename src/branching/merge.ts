@@ -175,15 +175,39 @@ interface SidesJob {
  * sides (a false change or conflict), or a literal of the apply mean another value on the target.
  */
 const MERGE_SETTINGS = valueSettingsOptions(VALUE_SETTINGS.map(([name]) => name));
+const ROW_SETTINGS = valueSettingsOptions(VALUE_SETTINGS.map(([name]) => name).filter((name) => name !== 'search_path'));
 
-function pinned(conn: ConnInfo): ConnInfo {
-  return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${MERGE_SETTINGS}`.trim() } };
+/**
+ * `conn` with the merge's settings pinned; with `searchPath`, that search_path instead of the empty one
+ * (see rowSearchPath).
+ */
+function pinned(conn: ConnInfo, searchPath?: string): ConnInfo {
+  const settings = searchPath === undefined ? MERGE_SETTINGS : `${ROW_SETTINGS} -c search_path=${searchPath.replace(/([\\ ])/g, '\\$1')}`;
+  return { ...conn, params: { ...conn.params, options: `${conn.params.options ?? ''} ${settings}`.trim() } };
+}
+
+/**
+ * The search_path of the merge's sessions that read and write rows: the target database's own (as its
+ * own sessions have it, ALTER DATABASE / ROLE … SET included), pg_catalog first. PostgreSQL evaluates
+ * the user's functions under the caller's search_path: a SQL function of an index expression (inlined
+ * by the planner whenever a statement reads the table), of a CHECK or a DEFAULT, a trigger's, that
+ * names another function unqualified finds it only there (under an empty search_path no statement
+ * reading the table could even be planned). ayb's own SQL does not depend on it: pg_catalog is
+ * searched first (a user's object of the same name and arguments never shadows pg_catalog's), and
+ * what a user's object could still capture by matching better than pg_catalog's polymorphic
+ * functions and operators (an `=` or unnest for text[], anyarray's) is written schema-qualified.
+ * The schema snapshots keep the empty search_path (every name qualified in what they write).
+ */
+async function rowSearchPath(conn: ConnInfo): Promise<string> {
+  const own = await withClient(conn, async (c) => (await c.query<{ p: string }>('SELECT pg_catalog.current_setting($1) AS p', ['search_path'])).rows[0]!.p);
+  return own.trim() === '' || own.trim() === '""' ? 'pg_catalog' : `pg_catalog, ${own}`;
 }
 
 /** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */
 async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResult> {
-  const [baseConn, theirsConn, targetConn] = [job.baseDb, job.theirsDb, job.targetDb].map((db) => pinned(branchConn(ctx, db))) as [ConnInfo, ConnInfo, ConnInfo];
-  const [baseSchema, theirsSchema, oursSchema] = await traced('schema snapshots', () => Promise.all([baseConn, theirsConn, targetConn].map((conn) => withClient(conn, (c) => snapshotSchema(c)))));
+  const searchPath = await rowSearchPath(branchConn(ctx, job.targetDb));
+  const [baseConn, theirsConn, targetConn] = [job.baseDb, job.theirsDb, job.targetDb].map((db) => pinned(branchConn(ctx, db), searchPath)) as [ConnInfo, ConnInfo, ConnInfo];
+  const [baseSchema, theirsSchema, oursSchema] = await traced('schema snapshots', () => Promise.all([job.baseDb, job.theirsDb, job.targetDb].map((db) => withClient(pinned(branchConn(ctx, db)), (c) => snapshotSchema(c)))));
   const merged = mergeSchemas(baseSchema!, theirsSchema!, oursSchema!);
   // A table or column the branch dropped whose rows (values) the target changed since the base: the
   // drop would take those changes with it, silently: a conflict, as a delete of a row the target changed.
@@ -245,7 +269,7 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
     } finally {
       await client.end().catch(() => undefined);
     }
-  });
+  }, { keepSearchPath: true });
 }
 
 const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
@@ -361,7 +385,7 @@ async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base
         projection = `ROW(${columns.map((c) => `t.${c}`).join(', ')})::text`;
       } else {
         const { rows } = await b.query<{ key: string[] | null }>(
-          `SELECT array_agg(quote_ident(a.attname) ORDER BY k.o) AS key FROM pg_index i CROSS JOIN unnest(i.indkey) WITH ORDINALITY k(n, o)
+          `SELECT pg_catalog.array_agg(quote_ident(a.attname) ORDER BY k.o) AS key FROM pg_index i CROSS JOIN pg_catalog.unnest(i.indkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n WHERE i.indrelid = $1::regclass AND i.indisprimary`, [relation]);
         const key = rows[0]?.key ?? [];
         projection = `ROW(${[...key, quoteIdent(d.column!)].map((c) => `t.${c}`).join(', ')})::text`;
@@ -420,7 +444,7 @@ async function findBadValue(client: Client, plan: DataMergePlan): Promise<{ colu
 DECLARE x text;
 BEGIN
   FOR x IN SELECT s.v[i] FROM pg_temp.ayb_merge_stage s WHERE s.tab = ayb_merge_bad.tab AND s.op IN ('i', 'u') AND s.v[i] IS NOT NULL AND (s.op = 'i' OR s.m[i]) LOOP
-    BEGIN EXECUTE format('SELECT $1::%s', typ) USING x;
+    BEGIN EXECUTE pg_catalog.format('SELECT $1::%s', typ) USING x;
     EXCEPTION WHEN data_exception THEN RETURN x; END;
   END LOOP;
   RETURN NULL;

@@ -101,6 +101,11 @@ export interface DataKey {
    * pg_catalog's operators.
    */
   readonly equality?: readonly string[];
+  /**
+   * A partition's key that is its partitioned root's too (the index is a partition of the root's
+   * unique index): unique across every partition, so a row is found through the root by it.
+   */
+  readonly rootWide?: boolean;
 }
 
 export interface DataSequence {
@@ -117,6 +122,16 @@ export interface DataCatalog {
 
 export function keysOf(t: DataTable): readonly DataKey[] {
   return t.keys ?? (t.key ? [t.key] : []);
+}
+
+/**
+ * Where the merge reads and writes a table's rows by `key`: a partition's partitioned root when the
+ * key is the root's too (rootWide), for the target's row of a key may lie in another partition than
+ * the branch's (main split or re-partitioned the table since); else the table itself.
+ */
+export function rowsTable(t: DataTable, key: readonly string[]): string {
+  const k = keysOf(t).find((x) => x.columns.length === key.length && x.columns.every((c) => key.includes(c)));
+  return t.root !== undefined && k?.rootWide === true ? t.root : tableId(t);
 }
 
 /**
@@ -172,16 +187,26 @@ const NOT_EXTENSION = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '
 /** The oids of the tables that hold rows (as the first query reads them), for the other queries. */
 const TABLE_OIDS = `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION}`;
 
+/**
+ * pg_catalog's `=` operator `op` is written bare only when it takes a type of its own: a polymorphic one
+ * (anyarray's, anyenum's, record's) is written `OPERATOR(pg_catalog.=)`, for a user's `=` of the exact
+ * type (text[] = text[]) would be a better match for a bare `=` where public is on the search_path (the
+ * merge's sessions).
+ */
+const MONOMORPHIC = `NOT EXISTS (SELECT FROM pg_type pt WHERE pt.oid = op.oprleft AND pt.typtype = 'p')`;
+
 /** Candidate keys of each table: primary key first, then unique indexes on plain not-null columns, oldest first; with each column's equality operator. */
 const KEYS_SQL = `SELECT i.indrelid, i.indisprimary AS primary,
-            array_agg(a.attname::text ORDER BY k.ord) AS columns,
+            coalesce((SELECT ri.indrelid FROM pg_catalog.pg_index ri WHERE ri.indexrelid OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(i.indexrelid))
+                     OPERATOR(pg_catalog.=) pg_catalog.pg_partition_root(i.indrelid), false) AS root_wide,
+            pg_catalog.array_agg(a.attname::text ORDER BY k.ord) AS columns,
             -- the index's own operator (record_image_ops' *=, not record's =), under the index's own collation when it
             -- is not the column's (written before the operator: the left side is always a column)
-            array_agg(CASE WHEN i.indcollation[(k.ord - 1)::int] NOT IN (0, a.attcollation)
-                             THEN format('COLLATE %I.%I ', icn.nspname, ic.collname) ELSE '' END
-                      || CASE WHEN op.oid IS NULL OR (opn.nspname = 'pg_catalog' AND op.oprname = '=') THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
+            pg_catalog.array_agg(CASE WHEN i.indcollation[(k.ord - 1)::int] NOT IN (0, a.attcollation)
+                             THEN pg_catalog.format('COLLATE %I.%I ', icn.nspname, ic.collname) ELSE '' END
+                      || CASE WHEN op.oid IS NULL OR (opn.nspname = 'pg_catalog' AND op.oprname = '=' AND ${MONOMORPHIC}) THEN '=' ELSE pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END ORDER BY k.ord) AS equality
        FROM pg_index i
-       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+       CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
        LEFT JOIN pg_opclass oc ON oc.oid = i.indclass[(k.ord - 1)::int]
        LEFT JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopmethod = oc.opcmethod AND ao.amopstrategy = 3
@@ -201,10 +226,10 @@ const ACTED_ON_SQL = `SELECT p.relid,
             (con.conparentid = 0 OR (cc.relispartition AND parent.conrelid <> con.conrelid AND parent.confrelid = con.confrelid))
               AND cc.relkind = 'r' AND rc.relkind = 'r' AND p.relid = con.confrelid AS plain,
             cn.nspname AS schema, cc.relname AS name,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns,
-            ARRAY(SELECT CASE WHEN opn.nspname = 'pg_catalog' AND op.oprname = '=' THEN '=' ELSE format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END
-                    FROM unnest(con.conpfeqop) WITH ORDINALITY k(op, o) JOIN pg_operator op ON op.oid = k.op JOIN pg_namespace opn ON opn.oid = op.oprnamespace ORDER BY k.o) AS equality
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) AS ref_columns,
+            ARRAY(SELECT CASE WHEN opn.nspname = 'pg_catalog' AND op.oprname = '=' AND ${MONOMORPHIC} THEN '=' ELSE pg_catalog.format('OPERATOR(%I.%s)', opn.nspname, op.oprname) END
+                    FROM pg_catalog.unnest(con.conpfeqop) WITH ORDINALITY k(op, o) JOIN pg_operator op ON op.oid = k.op JOIN pg_namespace opn ON opn.oid = op.oprnamespace ORDER BY k.o) AS equality
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid
        JOIN pg_namespace cn ON cn.oid = cc.relnamespace
@@ -245,7 +270,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       ORDER BY a.attrelid, a.attnum`,
   );
   // Primary key first, then unique indexes on plain not-null columns, oldest first.
-  const keysRows = q<{ indrelid: number; primary: boolean; columns: string[]; equality: string[] }>(
+  const keysRows = q<{ indrelid: number; primary: boolean; root_wide: boolean; columns: string[]; equality: string[] }>(
     KEYS_SQL,
   );
   const triggersRows = q<{ tgrelid: number; name: string; enabled: string }>(
@@ -276,7 +301,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   );
 
   const enumsRows = q<{ type: string; labels: string[] }>(
-    `SELECT format_type(t.oid, NULL) AS type, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+    `SELECT format_type(t.oid, NULL) AS type, pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
   );
 
@@ -297,7 +322,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     const id = tableId(t);
     // `schema.name`, the schema's name without a dot (ayb's control table).
     if (exclude.some((x) => x.slice(0, x.indexOf('.')) === t.schema && x.slice(x.indexOf('.') + 1) === t.name)) continue;
-    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality }));
+    const candidates: DataKey[] = keys.filter((k) => k.indrelid === t.oid).map((k) => ({ kind: k.primary ? 'primary_key' : 'unique_index', columns: k.columns, equality: k.equality, ...(k.root_wide ? { rootWide: true } : {}) }));
     result.set(id, {
       schema: t.schema,
       name: t.name,

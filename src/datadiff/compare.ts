@@ -1,5 +1,5 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
 import { valueText } from './value-text.js';
@@ -235,7 +235,7 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
       params = [only.lo, only.hi, only.n].map(String);
     } else {
       sql = `SELECT ${rid} || ':' || ${bucket} AS b, count(*) AS count, coalesce(sum(${rowHash(plan)}), 0) AS sum
-               FROM ${qualified(plan)} JOIN unnest($1::int8[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r("ayb lo", "ayb hi", "ayb n", "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}
+               FROM ${qualified(plan)} JOIN ${unnestAll(['$1::int8[]', '$2::int8[]', '$3::int8[]'])} WITH ORDINALITY AS r("ayb lo", "ayb hi", "ayb n", "ayb range") ON ${k} >= ${rlo} AND ${k} < ${rhi}
               GROUP BY ${rid}, ${bucket}`;
       params = [level.map((r) => String(r.lo)), level.map((r) => String(r.hi)), level.map((r) => String(r.n))];
     }
@@ -253,7 +253,7 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
       else leaves.push([start, end]);
     }
     // All small differing ranges of this level in one query per side: an index range scan each.
-    const ranges = `${qualified(plan)} JOIN unnest($1::int8[], $2::int8[]) AS r("ayb lo", "ayb hi") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
+    const ranges = `${qualified(plan)} JOIN ${unnestAll(['$1::int8[]', '$2::int8[]'])} AS r("ayb lo", "ayb hi") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
     for (let i = 0; i < leaves.length; i += READ_BATCH) {
       const batch = leaves.slice(i, i + READ_BATCH);
       await readRows(a, b, plan, 'true', [batch.map(([f]) => f.toString()), batch.map(([, t]) => t.toString())], found, ranges);

@@ -63,8 +63,10 @@ export type SnapshotScope = 'whole' | 'table';
  * Opens one session per side, with the settings that change a value's text pinned, reads both
  * catalogs, and closes both sessions afterwards. With scope `whole` every query of `fn` runs in
  * one read-only REPEATABLE READ transaction per side; with `table`, compareData opens one per table.
+ * `keepSearchPath`: the sessions keep the search_path their connection set (the merge's: see
+ * rowSearchPath in src/branching/merge.ts) instead of the empty one.
  */
-export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope | { readonly a: SnapshotScope; readonly b: SnapshotScope } } = {}): Promise<T> {
+export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope | { readonly a: SnapshotScope; readonly b: SnapshotScope }; keepSearchPath?: boolean } = {}): Promise<T> {
   const requested = options.snapshot ?? 'whole';
   const scopes: [SnapshotScope, SnapshotScope] = typeof requested === 'string' ? [requested, requested] : [requested.a, requested.b];
   const clients: Client[] = [];
@@ -80,7 +82,7 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
       // table of the groups is tiny. The checksum queries' estimates are large (the join on a series
       // of buckets is guessed to multiply rows): JIT would compile them, at a cost above its gain.
       await client.query([
-        valueSettingsSql(),
+        valueSettingsSql(options.keepSearchPath ? { keep: ['search_path'] } : {}),
         "SET work_mem = '64MB'; SET enable_sort = off; SET jit = off;",
         ...(scope === 'whole' ? ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;'] : []),
       ].join('\n'));

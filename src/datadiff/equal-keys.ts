@@ -1,4 +1,4 @@
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, unnestAll } from '../postgres/quote.js';
 import { type DataTable, tableId } from './catalog.js';
 import type { Side, TableDiff } from './compare.js';
 import { KeyList, type Keys, type KeyTuple } from './key-list.js';
@@ -46,15 +46,15 @@ export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<Tab
   }
   const columns = (keys: Keys) => plan.key.map((_, i) => Array.from(keys, (k) => k[i]));
   const n = plan.key.length;
-  const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`).join(', ');
+  const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`);
   const aliases = plan.key.map((_, i) => `c${i}`).join(', ');
   const on = (alias: string) => keyCondition(table, plan.key, (i) => `${alias}.c${i}`);
   // The removed key is a's row (t); an added key equal to it by the key's equality is the same row.
   const { rows } = await a.client.query<{ r: string; d: string }>(
     `SELECT r.o::text AS r, d.o::text AS d
-       FROM unnest(${list(1)}) WITH ORDINALITY AS r(${aliases}, o)
+       FROM ${unnestAll(list(1))} WITH ORDINALITY AS r(${aliases}, o)
        JOIN ONLY ${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t ON ${on('r')}
-       JOIN unnest(${list(n + 1)}) WITH ORDINALITY AS d(${aliases}, o) ON ${on('d')}`,
+       JOIN ${unnestAll(list(n + 1))} WITH ORDINALITY AS d(${aliases}, o) ON ${on('d')}`,
     [...columns(diff.removed), ...columns(diff.added)]);
   return paired(diff, rows);
 }
@@ -75,12 +75,12 @@ export async function pairRetypedKeys(a: Side, theirs: DataTable, diff: TableDif
   if (plan.key.every((c) => typeOf(table, c) === typeOf(theirs, c))) return diff;
   const columns = (keys: Keys) => plan.key.map((_, i) => Array.from(keys, (k) => k[i]));
   const n = plan.key.length;
-  const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`).join(', ');
+  const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`);
   const aliases = plan.key.map((_, i) => `c${i}`).join(', ');
   const sql = `SELECT r.o::text AS r, d.o::text AS d
-       FROM unnest(${list(1)}) WITH ORDINALITY AS r(${aliases}, o)
+       FROM ${unnestAll(list(1))} WITH ORDINALITY AS r(${aliases}, o)
        JOIN ONLY ${quoteIdent(plan.schema)}.${quoteIdent(plan.name)} t ON ${keyCondition(table, plan.key, (i) => `r.c${i}`)}
-       JOIN unnest(${list(n + 1)}) WITH ORDINALITY AS d(${aliases}, o) ON ${keyCondition(table, plan.key, (i) => `d.c${i}`, theirs)}`;
+       JOIN ${unnestAll(list(n + 1))} WITH ORDINALITY AS d(${aliases}, o) ON ${keyCondition(table, plan.key, (i) => `d.c${i}`, theirs)}`;
   const inTransaction = !a.perTable;
   if (inTransaction) await a.client.query('SAVEPOINT ayb_pair');
   try {

@@ -1,5 +1,5 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, unnestAll } from '../postgres/quote.js';
 import { type DataTable, tableId, tableLabel, tableName } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { keyObject } from './data-diff.js';
@@ -63,8 +63,8 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
   const { ours, base } = input;
   const { rows: fks } = await ours.client.query<ForeignKey>(
     `SELECT cn.nspname AS child_schema, cc.relname AS child, pn.nspname AS parent_schema, pc.relname AS parent,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS child_columns,
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS parent_columns
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS child_columns,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS parent_columns
        FROM pg_constraint con
        JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
        JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
@@ -86,7 +86,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
     const own = staged.find((t) => tableId(t.table) === tableId(child) && JSON.stringify(t.key) === JSON.stringify(childKey));
     const masks = own ? fk.child_columns.map((c) => own.writable.indexOf(c) + 1) : [];
     const handled = own
-      ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k = ARRAY[${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')}]
+      ? `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${own.tab} AND h.k OPERATOR(pg_catalog.=) ARRAY[${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')}]
            AND (h.op IN ('d', 'k')${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`
       : 'false';
     // The staged keys are the branch's text: a key column it retyped is compared in its type (keyCondition).
@@ -103,7 +103,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
     for (const op of ops) {
       const which = op === 'd' ? `d.op IN ('d', 'k')`
         : `d.op = 'u' AND ROW(${fk.parent_columns.map((c) => `p.${quoteIdent(c)}::${del.table.columns.find((x) => x.name === c)?.type ?? typeOf(parent, c)}`).join(', ')}) IS DISTINCT FROM ROW(${fk.parent_columns.map(newValue).join(', ')})`;
-      const query = (where: string) => `SELECT ${del.key.map((k) => valueText(`p.${quoteIdent(k)}`)).join(', ')}, json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
+      const query = (where: string) => `SELECT ${del.key.map((k) => valueText(`p.${quoteIdent(k)}`)).join(', ')}, pg_catalog.json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text, (${handled})::text
                      FROM ${STAGE} d JOIN ${qualified(parent)} p ON ${join}
                      JOIN ${qualified(child)} c ON ${fk.child_columns.map((c, i) => `c.${quoteIdent(c)} = p.${quoteIdent(fk.parent_columns[i]!)}`).join(' AND ')}
                     WHERE d.tab = ${del.tab} AND ${where}`;
@@ -122,8 +122,8 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
       if (childBase && compared.length > 0) {
         const bjoin = childKey.map((c, i) => `c.${quoteIdent(c)} = k.c${i}::${typeOf(child, c)}`).join(' AND ');
         const { rows: baseRows } = await base.client.query({
-          text: `SELECT json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text
-                   FROM ${qualified(child)} c JOIN unnest(${childKey.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${childKey.map((_, i) => `c${i}`).join(', ')}) ON ${bjoin}`,
+          text: `SELECT pg_catalog.json_build_array(${childKey.map((c) => valueText(`c.${quoteIdent(c)}`)).join(', ')})::text, ROW(${compared.map((c) => `c.${quoteIdent(c)}`).join(', ')})::text
+                   FROM ${qualified(child)} c JOIN ${unnestAll(childKey.map((_, i) => `$${i + 1}::text[]`))} AS k(${childKey.map((_, i) => `c${i}`).join(', ')}) ON ${bjoin}`,
           values: childKey.map((_, i) => children.map((c) => c.childKey[i])),
           rowMode: 'array',
         });
@@ -156,7 +156,7 @@ export async function cascadeConflicts(input: MergeInput, staged: readonly Stage
  */
 export async function keepBack(input: MergeInput, t: StagedTable, preview: KeyedPreview | undefined, cascade: CascadeConflict): Promise<void> {
   if (cascade.op === 'd') {
-    await input.ours.client.query(`UPDATE ${STAGE} SET op = 'k' WHERE tab = $1 AND op = 'd' AND k = $2::text[]`, [t.tab, cascade.key]);
+    await input.ours.client.query(`UPDATE ${STAGE} SET op = 'k' WHERE tab = $1 AND op = 'd' AND k OPERATOR(pg_catalog.=) $2::text[]`, [t.tab, cascade.key]);
     t.deleted--;
     const shown = preview?.deletes.findIndex((d) => JSON.stringify(d) === JSON.stringify(cascade.key)) ?? -1;
     if (shown >= 0) preview!.deletes.splice(shown, 1);
@@ -164,7 +164,7 @@ export async function keepBack(input: MergeInput, t: StagedTable, preview: Keyed
   }
   const marks = cascade.columns.map((c) => t.writable.indexOf(c) + 1).filter((i) => i > 0);
   if (marks.length === 0) return;
-  await input.ours.client.query(`UPDATE ${STAGE} SET m = ARRAY(SELECT m[i] AND NOT i = ANY ($3::int[]) FROM generate_subscripts(m, 1) AS i ORDER BY i) WHERE tab = $1 AND op = 'u' AND k = $2::text[]`, [t.tab, cascade.key, marks]);
+  await input.ours.client.query(`UPDATE ${STAGE} SET m = ARRAY(SELECT m[i] AND NOT i = ANY ($3::int[]) FROM pg_catalog.generate_subscripts(m, 1) AS i ORDER BY i) WHERE tab = $1 AND op = 'u' AND k OPERATOR(pg_catalog.=) $2::text[]`, [t.tab, cascade.key, marks]);
   const shown = preview?.updates.find((u) => JSON.stringify(u.key) === JSON.stringify(cascade.key));
   if (shown) for (const c of cascade.columns) delete shown.values[c];
 }

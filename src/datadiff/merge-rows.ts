@@ -1,4 +1,4 @@
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, unnestAll } from '../postgres/quote.js';
 import { type DataTable, tableName } from './catalog.js';
 import type { KeyTuple, Side, TableDiff, TablePlan } from './compare.js';
 import { keyObject } from './data-diff.js';
@@ -87,7 +87,7 @@ async function rowsByKey(side: Side, table: DataTable, key: readonly string[], k
   // The keys are the branch's: a key column it retyped is compared in its type (see keyCondition).
   const match = keyCondition(table, key, (i) => `k.c${i}`, theirs);
   const sql = `SELECT k.i, CASE WHEN t.${quoteIdent(key[0]!)} IS NOT NULL THEN ${read ? 'md5(ROW(t.*)::text)' : "''"} END, ${columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
-                 FROM unnest(${key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
+                 FROM ${unnestAll(key.map((_, i) => `$${i + 1}::text[]`))} WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
                  ${read ? 'LEFT ' : ''}JOIN ${qualified(table)} t ON ${match}`;
   // A batch of keys at a time: the planner joins a short list to the key's index row by row.
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
@@ -115,7 +115,7 @@ async function asTheirType(theirs: Side, values: readonly (string | null)[], typ
   if (values.length === 0) return [];
   await theirs.client.query('SAVEPOINT ayb_cast');
   try {
-    const { rows } = await theirs.client.query({ text: `SELECT ${valueText(`x::${type}`)} FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i`, values: [values], rowMode: 'array' });
+    const { rows } = await theirs.client.query({ text: `SELECT ${valueText(`x::${type}`)} FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i`, values: [values], rowMode: 'array' });
     await theirs.client.query('RELEASE SAVEPOINT ayb_cast');
     return (rows as (string | null)[][]).map((r) => r[0] ?? null);
   } catch {

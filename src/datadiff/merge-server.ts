@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import type { DataTable } from './catalog.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
+import { type DataTable, rowsTable } from './catalog.js';
 import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
@@ -75,7 +75,7 @@ function sideRows(table: DataTable, key: readonly string[], tab: number, first: 
   const sameText = key.flatMap((k, i) => (typeOf(table, k) === typeOf(theirs, k) ? [`${valueText(`t.${quoteIdent(k)}`)} = k.c${i}`] : []));
   const match = [keyCondition(table, key, (i) => `k.c${i}`, theirs), ...sameText].join(' AND ');
   return `SELECT ${tab}, ${first - 1} + k.i, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[]
-            FROM unnest(${keyArrays(keys, key.length).join(', ')}) WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
+            FROM ${unnestAll(keyArrays(keys, key.length))} WITH ORDINALITY AS k(${key.map((_, i) => `c${i}`).join(', ')}, i)
             JOIN ${qualified(table)} t ON ${match}`;
 }
 
@@ -107,7 +107,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
         n += chunk.length;
         await ours.query(
           `INSERT INTO ${KEYS} (tab, n, kind, k) SELECT $1, $2::bigint - 1 + u.i, $3, ARRAY[${plan.key.map((_, i) => `u.c${i}`).join(', ')}]
-             FROM unnest(${plan.key.map((_, i) => `$${i + 4}::text[]`).join(', ')}) WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
+             FROM ${unnestAll(plan.key.map((_, i) => `$${i + 4}::text[]`))} WITH ORDINALITY AS u(${plan.key.map((_, i) => `c${i}`).join(', ')}, i)`,
           [staged.tab, first, kind, ...plan.key.map((_, i) => chunk.map((k) => k[i] ?? null))],
         );
         if (kind !== 'a') await traced(`  copy base rows (${chunk.length} keys)`, () => copyAcross(input.base.client, sideRows(tb, plan.key, staged.tab, first, chunk, tx), ours, `${BASE} (tab, n, v)`, true));
@@ -126,7 +126,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
     if (backfilled.length > 0) {
       await stageKeys('b', backfilled);
       // A backfilled key the diff already lists is merged once, as the diff found it.
-      await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k = x.k)`, [staged.tab]);
+      await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k OPERATOR(pg_catalog.=) x.k)`, [staged.tab]);
     }
     counts = await traced('  three-way statement', () => threeWay(ours, job));
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');
@@ -204,7 +204,8 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
     -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
-    LEFT JOIN ${qualified(tt)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
+    -- A partition's: through its root when the key is the root's (the row may lie in another partition).
+    LEFT JOIN ${rowsTable(tt, plan.key)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
    WHERE mk.tab = ${tab} OFFSET 0`;
   // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
   const flags = new Map<string, string>();

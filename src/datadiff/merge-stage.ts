@@ -1,6 +1,6 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import { type DataCatalog, type DataTable, tableId, tableIdSql, tableLabel } from './catalog.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
+import { type DataCatalog, type DataTable, rowsTable, tableId, tableIdSql, tableLabel } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { foreignKeyOrder, keyCondition } from './sql.js';
 
@@ -84,7 +84,7 @@ export class Stage {
     // array input (far cheaper per row than a JSON document taken apart by subqueries).
     await this.client.query(
       `INSERT INTO ${STAGE} (tab, op, k, v, m) SELECT u.tab, u.op::"char", u.k::text[], u.v::text[], u.m::bool[]
-         FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(tab, op, k, v, m)`,
+         FROM ${unnestAll(['$1::int[]', '$2::text[]', '$3::text[]', '$4::text[]', '$5::text[]'])} AS u(tab, op, k, v, m)`,
       [rows.map((r) => r.tab), rows.map((r) => r.op), rows.map((r) => arrayLiteral(r.k)), rows.map((r) => arrayLiteral(r.v)), rows.map((r) => arrayLiteral(r.m))],
     );
   }
@@ -127,8 +127,11 @@ export function movedChecks(stage: readonly StagedTable[], ours: DataCatalog): {
     if (!table) return [];
     return [{
       table: tableLabel(t.table),
-      sql: `SELECT s.k::text AS k FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'r'
-              AND (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END FROM ${qualified(table)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) IS DISTINCT FROM s.v LIMIT 1`,
+      // Compared with pg_catalog's array `=` (IS DISTINCT FROM would look up `=` on the search_path).
+      sql: `SELECT s.k::text AS k FROM ${STAGE} s
+              LEFT JOIN LATERAL (SELECT CASE WHEN s.v[1] LIKE '@%' THEN ${ROW_VERSION('t')} ELSE ARRAY[md5(ROW(t.*)::text)] END AS now
+                                   FROM ${rowsTable(table, t.key)} t WHERE ${keyMatch(table, t.key, 's', t.table)}) c ON true
+             WHERE s.tab = ${t.tab} AND s.op = 'r' AND NOT coalesce(c.now OPERATOR(pg_catalog.=) s.v, c.now IS NULL AND s.v IS NULL) LIMIT 1`,
     }];
   });
 }
@@ -150,8 +153,11 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
     const typeOf = (c: string) => table.columns.find((x) => x.name === c)?.type;
     const writable = t.writable.filter((c) => typeOf(c) !== undefined && !table.columns.find((x) => x.name === c)!.generated);
     const label = (c: string) => `${tableLabel(table)}.${quoteIdent(c)}`;
-    const v = (c: string, alias = 's') => castExact(`${alias}.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c));
-    const target = qualified(table);
+    const cell = (c: string, alias: string, when?: string): StagedCell => ({ expr: `${alias}.v[${t.writable.indexOf(c) + 1}]`, type: typeOf(c)!, what: label(c), ...(when ? { when } : {}) });
+    const mask = (c: string, alias: string) => `${alias}.m[${t.writable.indexOf(c) + 1}]`;
+    // Updates and deletes by a key the partitioned root has too go through the root: the target's row
+    // may lie in another partition than the branch's (see rowsTable).
+    const target = rowsTable(table, t.key);
     const entry = { inserts: [] as string[], updates: [] as string[], deletes: [] as string[] };
     out.set(tableId(table), entry);
     if (t.inserted > 0) {
@@ -160,27 +166,29 @@ export function stagedStatements(stage: readonly StagedTable[], after: DataCatal
       // The root's identity columns are not the leaf's (catalog.ts reads leaves): through a root, the
       // branch's values are written as they are (OVERRIDING SYSTEM VALUE is a no-op without identity).
       const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) || (table.root !== undefined && writable.length > 0) ? ' OVERRIDING SYSTEM VALUE' : '';
+      const casts = exactCasts(writable.map((c) => cell(c, 's')));
       entry.inserts.push(writable.length === 0
         ? `INSERT INTO ${target} SELECT FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`
-        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${writable.map((c) => v(c)).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);
+        : `INSERT INTO ${target} (${writable.map(quoteIdent).join(', ')})${overriding} SELECT ${casts.values.join(', ')} FROM ${STAGE} s${casts.from} WHERE s.tab = ${t.tab} AND s.op = 'i' AND ${GATE} RETURNING 1`);
     }
     const sets = writable.filter((c) => t.updated.has(c));
     if (t.updatedRows > 0 && sets.length > 0) {
-      const cell = (c: string, row: string) => `CASE WHEN s.m[${t.writable.indexOf(c) + 1}] THEN ${v(c)} ELSE ${row}.${quoteIdent(c)} END`;
       const unique = uniqueColumns.get(tableId(table));
       const swaps = (table.deleteActions !== true || lifted.has(tableId(table))) && unique !== undefined && sets.some((c) => unique.has(c));
       if (swaps) {
         const all = table.columns.filter((c) => !c.generated).map((c) => c.name);
-        const overriding = table.columns.some((c) => c.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
+        const overriding = table.columns.some((c) => c.identityAlways) || target !== tableId(table) ? ' OVERRIDING SYSTEM VALUE' : '';
         // Two steps: the DELETE runs to its end before the first row is inserted (its count is the gate).
         // The old row returns as ONE composite column (r), so that no column of the table can collide with v and m.
         const old = (c: string) => `(d.r).${quoteIdent(c)}`;
-        const merged = (c: string) => `CASE WHEN d.m[${t.writable.indexOf(c) + 1}] THEN ${castExact(`d.v[${t.writable.indexOf(c) + 1}]`, typeOf(c)!, label(c))} ELSE ${old(c)} END`;
+        const casts = exactCasts(sets.map((c) => cell(c, 'd', mask(c, 'd'))));
+        const merged = (c: string) => `CASE WHEN ${mask(c, 'd')} THEN ${casts.values[sets.indexOf(c)]} ELSE ${old(c)} END`;
         entry.updates.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING t AS r, s.v AS v, s.m AS m`);
         entry.updates.push(`INSERT INTO ${target} (${all.map(quoteIdent).join(', ')})${overriding}
-  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d WHERE ${GATE} RETURNING 1`);
+  SELECT ${all.map((c) => (sets.includes(c) ? merged(c) : old(c))).join(', ')} FROM ${PREVIOUS} d${casts.from} WHERE ${GATE} RETURNING 1`);
       } else {
-        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c) => `${quoteIdent(c)} = ${cell(c, 't')}`).join(', ')} FROM ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
+        const casts = exactCasts(sets.map((c) => cell(c, 's', mask(c, 's'))));
+        entry.updates.push(`UPDATE ${target} AS t SET ${sets.map((c, i) => `${quoteIdent(c)} = CASE WHEN ${mask(c, 's')} THEN ${casts.values[i]} ELSE t.${quoteIdent(c)} END`).join(', ')} FROM ${STAGE} s${casts.from} WHERE s.tab = ${t.tab} AND s.op = 'u' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
       }
     }
     if (t.deleted > 0) entry.deletes.push(`DELETE FROM ${target} AS t USING ${STAGE} s WHERE s.tab = ${t.tab} AND s.op = 'd' AND ${keyMatch(table, t.key)} AND ${GATE} RETURNING 1`);
@@ -193,18 +201,39 @@ export const typeWithoutModifier = (type: string): string => type.replace(/\([0-
 
 /** The function the apply calls for a value its column's type would cut or round (see castExact); it fails the merge. */
 export const CUT_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION pg_temp.ayb_merge_cut(what text, v text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
+BEGIN RAISE EXCEPTION USING ERRCODE = '22001', MESSAGE = pg_catalog.format('the value %s of the branch for %s does not fit the target''s type of the column (it would be cut or rounded)', quote_literal(left(v, 200)), what); END $$`;
+
+/** A type with a modifier without it, as a type name (`bit` and `character` alone mean bit(1), character(1)). */
+const unconstrained = (type: string): string => typeWithoutModifier(type).replace(/^bit(?=(\[\])*$)/, '"bit"').replace(/^character(?=(\[\])*$)/, 'bpchar');
+
+/** A staged value to cast to its column's type (see exactCasts). */
+export interface StagedCell {
+  /** The value's text (`s.v[3]`). */
+  readonly expr: string;
+  readonly type: string;
+  /** The column, for the error. */
+  readonly what: string;
+  /** When given, the value is cast only where this holds (an update's mask): else it is NULL. */
+  readonly when?: string;
+}
 
 /**
- * A staged value (text) cast to its column's type, exactly: an explicit cast to a type with a modifier
- * cuts (varchar(3), varbit(3)) or rounds (numeric(12,2), timestamp(0)) silently where a value written
- * in a session would fail or keep its digits; a value that the modifier would change fails the merge
- * (pg_temp.ayb_merge_cut, SQLSTATE 22001) rather than be changed.
+ * Staged values (text) cast to their columns' types, exactly: an explicit cast to a type with a
+ * modifier cuts (varchar(3), varbit(3)) or rounds (numeric(12,2), timestamp(0)) silently where a value
+ * written in a session would fail or keep its digits; a value that the modifier would change fails the
+ * merge (pg_temp.ayb_merge_cut, SQLSTATE 22001) rather than be changed. A type without a modifier is
+ * a plain cast in `values`; a value of a type with one is cast once, to the type without it, and that
+ * once to the modifier, in a LATERAL (`from`, to add after the table the values come from; OFFSET 0
+ * keeps the planner from folding it into each place `values` names it): the text is parsed once per cell.
  */
-export function castExact(expr: string, type: string, what: string): string {
-  const whole = typeWithoutModifier(type).replace(/^bit(?=(\[\])*$)/, '"bit"').replace(/^character(?=(\[\])*$)/, 'bpchar');
-  if (typeWithoutModifier(type) === type) return `${expr}::${type}`;
-  return `CASE WHEN ${expr}::${type} IS NOT DISTINCT FROM ${expr}::${whole} THEN ${expr}::${type} ELSE pg_temp.ayb_merge_cut(${quoteLiteral(what)}, ${expr})::${type} END`;
+export function exactCasts(cells: readonly StagedCell[], alias = 'ayb_cast'): { from: string; values: string[] } {
+  const values = cells.map((c, i) => (typeWithoutModifier(c.type) === c.type ? `${c.expr}::${c.type}`
+    : `CASE WHEN ${alias}.c${i} IS NOT DISTINCT FROM ${alias}.w${i} THEN ${alias}.c${i} ELSE pg_temp.ayb_merge_cut(${quoteLiteral(c.what)}, ${c.expr})::${c.type} END`));
+  const modified = cells.flatMap((c, i) => (typeWithoutModifier(c.type) === c.type ? [] : [{ ...c, i }]));
+  if (modified.length === 0) return { from: '', values };
+  const whole = modified.map((c) => `${c.when === undefined ? c.expr : `CASE WHEN ${c.when} THEN ${c.expr} END`}::${unconstrained(c.type)} AS w${c.i}`).join(', ');
+  const typed = modified.map((c) => `u.w${c.i}::${c.type} AS c${c.i}, u.w${c.i}`).join(', ');
+  return { from: ` CROSS JOIN LATERAL (SELECT ${typed} FROM (SELECT ${whole} OFFSET 0) u OFFSET 0) ${alias}`, values };
 }
 
 /** In a step of chained(): the condition that it waits on the step before (true for the first). */
@@ -300,13 +329,13 @@ export async function actingKeysOf(client: Client, tables: readonly DataTable[])
         WHERE con.contype = 'f' AND ${tableIdSql('ln.nspname', 'lc.relname')} = ANY ($1)
        UNION
        SELECT up.oid, up.conparentid, hit.leaf FROM hit JOIN pg_constraint up ON up.oid = hit.conparentid
-     ), top AS (SELECT oid, array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
+     ), top AS (SELECT oid, pg_catalog.array_agg(DISTINCT leaf) AS leaves FROM hit WHERE conparentid = 0 GROUP BY oid)
      SELECT pn.nspname || '.' || pc.relname AS parent, top.leaves,
             quote_ident(cn.nspname) || '.' || quote_ident(cc.relname) AS child, ${tableIdSql('cn.nspname', 'cc.relname')} AS "childId", cn.nspname || '.' || cc.relname AS "childText", cc.relname AS "childName", con.conname AS name,
             pg_get_constraintdef(con.oid) AS definition, con.confdeltype::text AS action, con.confupdtype::text AS update,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
-            ARRAY(SELECT a.attname::text FROM unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "columns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) AS "refColumns",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(${setColumns}) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i) AS "setColumns",
             con.convalidated AS validated,
             quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) AS "parentSql", con.conrelid = con.confrelid AS self,
             obj_description(con.oid, 'pg_constraint') AS comment
@@ -404,7 +433,7 @@ export function liftedKeys(keys: readonly ActingForeignKey[], ctx: LiftContext):
     const stages = ctx.childStages(k.childId);
     const handled = stages.map((h) => {
       const masks = k.columns.map((c) => h.writable.indexOf(c) + 1);
-      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k = ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
+      return `EXISTS (SELECT 1 FROM ${STAGE} h WHERE h.tab = ${h.tab} AND h.k OPERATOR(pg_catalog.=) ARRAY[${h.key.map((c) => `c.${quoteIdent(c)}::text`).join(', ')}]
          AND (h.op = 'd'${masks.every((m) => m > 0) ? ` OR (h.op = 'u' AND ${masks.map((m) => `coalesce(h.m[${m}], false)`).join(' AND ')})` : ''}))`;
     });
     const free = handled.length > 0 ? ` AND NOT (${handled.join(' OR ')})` : '';

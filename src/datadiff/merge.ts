@@ -159,6 +159,31 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   out.tables.push({ table: tableName(tx), schema: tx.schema, name: tx.name, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: onServer ? 'server' : 'ayb' });
 }
 
+type Holds = Pick<DataTable, 'schema' | 'name' | 'triggers' | 'triggerModes' | 'rules'>;
+
+/** The enabled user triggers and rules of partitioned roots (quoted names), for triggerStatements. */
+async function rootHolds(client: Client, roots: readonly string[]): Promise<Holds[]> {
+  if (roots.length === 0) return [];
+  const { rows } = await client.query<{ schema: string; name: string; triggers: string[]; modes: string[]; rules: string[]; rule_modes: string[] }>(
+    `SELECT n.nspname AS schema, c.relname AS name,
+            ARRAY(SELECT g.tgname::text FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT g.tgisinternal AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' ORDER BY g.tgname) AS triggers,
+            ARRAY(SELECT g.tgenabled::text FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT g.tgisinternal AND g.tgenabled OPERATOR(pg_catalog.<>) 'D' ORDER BY g.tgname) AS modes,
+            ARRAY(SELECT r.rulename::text FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN' AND r.ev_enabled OPERATOR(pg_catalog.<>) 'D' ORDER BY r.rulename) AS rules,
+            ARRAY(SELECT r.ev_enabled::text FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN' AND r.ev_enabled OPERATOR(pg_catalog.<>) 'D' ORDER BY r.rulename) AS rule_modes
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+      WHERE c.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.regclass[]::pg_catalog.oid[])
+      ORDER BY 1, 2`,
+    [roots],
+  );
+  return rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    triggers: r.triggers,
+    triggerModes: Object.fromEntries(r.triggers.map((g, i) => [g, r.modes[i]!])),
+    rules: Object.fromEntries(r.rules.map((x, i) => [x, r.rule_modes[i]!])),
+  }));
+}
+
 /**
  * The statements that apply a plan to the target once migrated (`after`: its catalog then), in the
  * session holding the staging table: user triggers and rules held off by name; rows of tables without a key
@@ -180,10 +205,12 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   // Back on in the mode each had (ENABLE ALWAYS / REPLICA: a bare ENABLE would make them ordinary).
   // Rules too: a DO ALSO rule would write again what the branch's rows already hold (and PostgreSQL
   // refuses a DO ALSO rule on a table a data-modifying WITH writes, as the keyed statement does).
-  // A partition's rows are inserted through its root and may land in any partition of it: the
-  // triggers and rules of every partition of those roots are held off too.
+  // A partition's rows are written through its root and may land in any partition of it: the
+  // triggers and rules of the roots (statement triggers, rules: a root's own) and of every partition
+  // of those roots are held off too; the roots' first, so that ENABLE on a root (which recurses to
+  // its partitions' clones of its row triggers) comes before each partition's own mode is put back.
   const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
-  const held = [...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
+  const held = [...await rootHolds(client, [...roots]), ...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
   const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => triggerStatements(t, verb));
   const out = [...triggers('DISABLE'), ...lift.before];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));

@@ -28,7 +28,7 @@ const key = (t: Named) => qualified(t);
 async function sequenceStates(client: Client, all: readonly Named[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const { rows: readable } = await client.query<{ i: number }>(
-    "SELECT (s.i - 1)::int AS i FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i) WHERE pg_catalog.has_sequence_privilege(s.n, 'SELECT')", [all.map(qualified)]);
+    "SELECT (s.i - 1)::int AS i FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS s(n, i) WHERE pg_catalog.has_sequence_privilege(s.n, 'SELECT')", [all.map(qualified)]);
   const sequences = readable.map((r) => all[r.i]!);
   for (let start = 0; start < sequences.length; start += 500) {
     const batch = sequences.slice(start, start + 500);

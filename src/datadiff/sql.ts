@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
@@ -73,7 +73,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
   const join = keyCondition(table, plan.key, (i) => `k.c${i}`);
   const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
-                 FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
+                 FROM ONLY ${qualified(plan)} t JOIN ${unnestAll(plan.key.map((_, i) => `$${i + 1}::text[]`))} AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
     const { rows } = await side.client.query({ text: sql, values: plan.key.map((_, i) => batch.map((k) => k[i])), rowMode: 'array' });
@@ -89,7 +89,7 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
  * made them: a trigger or a DO ALSO rule would write its rows a second time, a DO INSTEAD rule keep the
  * script's own statement from happening (and PostgreSQL refuses DO ALSO rules in data-modifying WITH).
  */
-export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'): string[] {
+export function triggerStatements(table: Pick<DataTable, 'schema' | 'name' | 'triggers' | 'triggerModes' | 'rules'>, verb: 'DISABLE' | 'ENABLE'): string[] {
   const mode = (m: string | undefined) => (verb === 'DISABLE' ? '' : ({ A: 'ALWAYS ', R: 'REPLICA ' } as Record<string, string>)[m ?? 'O'] ?? '');
   return [
     ...table.triggers.map((g) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(table.triggerModes?.[g])}TRIGGER ${quoteIdent(g)};`),

@@ -10,3 +10,12 @@ export function quoteLiteral(value: string): string {
   const escaped = value.replace(/'/g, "''");
   return value.includes('\\') ? ` E'${escaped.replace(/\\/g, '\\\\')}'`.trim() : `'${escaped}'`;
 }
+
+/**
+ * `ROWS FROM (pg_catalog.unnest(a), pg_catalog.unnest(b), …)`: the arrays side by side as rows (what
+ * `unnest(a, b)` means; that short form exists only unqualified, where the search_path may find a
+ * user's unnest first).
+ */
+export function unnestAll(arrays: readonly string[]): string {
+  return `ROWS FROM (${arrays.map((a) => `pg_catalog.unnest(${a})`).join(', ')})`;
+}

@@ -39,10 +39,12 @@ export const VALUE_SETTINGS: readonly (readonly [name: string, value: string])[]
 /**
  * The statements that pin the settings: `SET` for the rest of the session, or with `local` `SET LOCAL`
  * (inside a transaction, undone at its end: what a script applied in someone else's session uses).
+ * `keep`: settings left as the session has them (the merge's sessions that read rows pin their own
+ * search_path when connecting).
  */
-export function valueSettingsSql(options: { local?: boolean } = {}): string {
+export function valueSettingsSql(options: { local?: boolean; keep?: readonly string[] } = {}): string {
   const set = options.local ? 'SET LOCAL' : 'SET';
-  return VALUE_SETTINGS.map(([name, value]) => `${set} ${name} = ${value === '' ? "''" : quoteLiteral(value)};`).join('\n');
+  return VALUE_SETTINGS.filter(([name]) => !options.keep?.includes(name)).map(([name, value]) => `${set} ${name} = ${value === '' ? "''" : quoteLiteral(value)};`).join('\n');
 }
 
 /**

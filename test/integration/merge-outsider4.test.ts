@@ -599,23 +599,13 @@ describe.concurrent('ayb branch merge: a fourth outsider', () => {
     expect(list.stdout).not.toContain('merged-');
   });
 
-  // FAILS today: exit 5, database_error "42883: function squash(text) does not exist"; the target is
-  // unchanged, and a --dry-run fails the same way (exit 5). Every session of a merge pins
-  // search_path = '' (src/postgres/value-settings.ts, applied by pinned() in src/branching/merge.ts);
-  // the planner, loading t's index expressions, inlines the SQL function norm(), whose body names
-  // squash() unqualified (as functions without their own SET search_path do), and resolves nothing.
-  // The same would hit a CHECK or a column DEFAULT calling such a function in the apply. The database
-  // itself reads and writes these rows (the branch's psql did). Expected: merged (exit 0), (1,"X y"),
-  // (2,Main), (3,"E F"). Where: the pinned search_path '' of the merge's sessions (the statements ayb
-  // writes are schema-qualified; the sessions could keep the database's own search_path, or pin
-  // "$user", public).
-  // Still FAILS (merge-fix-2): not only the apply: every statement of any merge session that reads t
-  // (the data diff of base and branch included) plans against t, and the planner's relcache load of
-  // t's index expressions inlines norm() under the session's search_path. Keeping the database's
-  // search_path in those sessions means schema-qualifying every operator and function of ayb's own
-  // SQL (src/datadiff, src/schema, the catalog reads that rely on format_type() qualifying names
-  // under ''), or a user's `=` for text[] in public would capture ayb's comparisons: not done in time.
-  it.fails('an expression index over a SQL function whose body names another function of public unqualified (as most users write them): the merge\'s inserts and updates evaluate it as the database does', async () => {
+  // Failed (exit 5, database_error "42883: function squash(text) does not exist"): every session of a
+  // merge pinned search_path = '', and the planner, loading t's index expressions, inlines norm(),
+  // whose body names squash() unqualified. Fixed (merge-fix5): the merge's sessions that read and
+  // write rows run under the target database's own search_path, pg_catalog first (rowSearchPath in
+  // src/branching/merge.ts); merge-fix5.test.ts checks that a user's objects in public capture none
+  // of ayb's SQL.
+  it('an expression index over a SQL function whose body names another function of public unqualified (as most users write them): the merge\'s inserts and updates evaluate it as the database does', async () => {
     const ayb = await scenario('o4_fnpath', `
       CREATE FUNCTION squash(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(replace($1, ' ', '')) $$;
       CREATE FUNCTION norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT squash($1) $$;
