@@ -5,7 +5,7 @@ import type { Keys } from './key-list.js';
 import { pairRetypedKeys } from './equal-keys.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
 import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
-import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
+import { addedBaseValues, backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
@@ -144,7 +144,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const staged = stage.table(tx, planBT.key);
   const preview = previewOf(tx, planBT.key);
   out.previews.set(staged.tab, preview);
-  const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+  const addedBase = await addedBaseValues(theirs, tb, tx, tt);
+  const job = { input, tb, tx, tt, addedBase, plan: planBT, stage, staged, preview, conflicts: found };
   // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
   const onServer = await traced(`${tableName(tx)}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
   if (onServer) {

@@ -59,7 +59,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // (merge-server.ts threeWay: `masks` is `true` for a column not in the base; merge-rows.ts
   // mergeRow: "A column the branch added: the target's value is the migration's default"), so
   // main's m1 becomes b1 and main's m2 becomes NULL, silently, exit 0.
-  it.fails('a column both sides added alike: a cell both set differently is a conflict, a cell only main set keeps main\'s value', async () => {
+  it('a column both sides added alike: a cell both set differently is a conflict, a cell only main set keeps main\'s value', async () => {
     const ayb = await scenario('o5_alike', `
       CREATE TABLE ac (id int PRIMARY KEY, v text);
       INSERT INTO ac VALUES (1, 'a'), (2, 'b'), (3, 'c');`);
@@ -223,7 +223,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // advanced it), so main's next insert takes n = 4 again; sb ends with rows 3 and 4 both n = 3 (the
   // migration's numbering of main's rows kept beside the branch's). With `serial UNIQUE` the same
   // merge is refused with merge_constraint_conflict on the UNIQUE (a value ayb itself made up).
-  it.fails('a serial column the branch added while main inserted and updated rows: every n distinct, the sequence past them all', async () => {
+  it('a serial column the branch added while main inserted and updated rows: every n distinct, the sequence past them all', async () => {
     const ayb = await scenario('o5_serial', `
       CREATE TABLE sa (id int PRIMARY KEY, v text);
       INSERT INTO sa VALUES (1, 'a'), (2, 'b'), (3, 'c');
@@ -249,7 +249,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // "428C9: column n can only be updated to DEFAULT", exit 5 (database_error): the merge updates
   // the target's rows to the branch's identity values, which an ALWAYS column refuses (the data
   // diff's script makes it BY DEFAULT for that statement; the merge's apply does not).
-  it.fails('an identity column GENERATED ALWAYS the branch added: merged with the branch\'s values (exit 0), not a raw 428C9', async () => {
+  it('an identity column GENERATED ALWAYS the branch added: merged with the branch\'s values (exit 0), not a raw 428C9', async () => {
     const ayb = await scenario('o5_identity', `
       CREATE TABLE si (id int PRIMARY KEY, v text);
       INSERT INTO si VALUES (1, 'a'), (2, 'b'), (3, 'c');`);
