@@ -4,12 +4,12 @@ import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } fr
 import type { Keys } from './key-list.js';
 import { pairRetypedKeys } from './equal-keys.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
-import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
+import { type KeylessDml, mergeMultiset, numberTargetRows, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { addedBaseValues, backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
-import { tableDml, triggerStatements } from './sql.js';
+import { identityHeld, tableDml, triggerStatements } from './sql.js';
 import { checkResolutions } from './merge-resolve.js';
 import { traced } from './merge-trace.js';
 
@@ -104,7 +104,15 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   }
   // Values a conflicts file gives: columns of the conflict, values their types accept, or nothing runs.
   await checkResolutions(input, out.conflicts);
-  const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours));
+  // The target's rows a column the branch added with its own sequence does not number: numbered after the branch's.
+  const numbered = new Map<string, string>();
+  for (const staged of stage.tables) {
+    const given = await numberTargetRows(input, staged);
+    if (given.size === 0) continue;
+    for (const [seq, last] of given) numbered.set(seq, last);
+    await previewFromStage(ours.client, staged, out.previews.get(staged.tab)!);
+  }
+  const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours, numbered));
   return {
     tables: out.tables,
     conflicts: out.conflicts,
@@ -186,7 +194,10 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
   const held = [...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
   const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => triggerStatements(t, verb));
-  const out = [...triggers('DISABLE'), ...lift.before];
+  // An identity column GENERATED ALWAYS that staged updates set: BY DEFAULT for the statement (as the data diff's script does).
+  const updates = order.filter((t) => (touched.find((s) => tableId(s.table) === tableId(t))?.updatedRows ?? 0) > 0);
+  const setBy = (t: DataTable) => touched.find((s) => tableId(s.table) === tableId(t))!.updated;
+  const out = [...triggers('DISABLE'), ...lift.before, ...identityHeld(updates, 'BY DEFAULT', setBy)];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));
   const keyed = chained([
@@ -196,6 +207,6 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   ]);
   if (keyed) out.push(keyed);
   for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
-  out.push(...lift.after, ...triggers('ENABLE'), ...plan.sequences);
+  out.push(...identityHeld(updates, 'ALWAYS', setBy), ...lift.after, ...triggers('ENABLE'), ...plan.sequences);
   return out;
 }
