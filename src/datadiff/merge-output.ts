@@ -83,9 +83,10 @@ export async function sequenceMerge(base: Side, theirs: Side, ours: Side, number
  * stagedStatements); returns per sequence (tableId) the last number given, which the sequence is set
  * to (sequenceMerge). Runs once every row of the table is staged (conflicts and cascades settled).
  */
-export async function numberTargetRows(input: MergeInput, staged: StagedTable): Promise<Map<string, string>> {
+export async function numberTargetRows(input: MergeInput, staged: StagedTable): Promise<{ last: Map<string, string>; check?: { table: string; sql: string } }> {
   const { base, theirs, ours } = input;
-  const out = new Map<string, string>();
+  const last = new Map<string, string>();
+  const out = { last };
   const id = tableId(staged.table);
   const [tb, tt, tx] = [base.catalog.tables.get(id), ours.catalog.tables.get(id), staged.table];
   if (!tb || !tt || staged.key.length === 0 || !staged.key.every((k) => tt.columns.some((c) => c.name === k))) return out;
@@ -129,9 +130,12 @@ export async function numberTargetRows(input: MergeInput, staged: StagedTable): 
     if (!r || r.given === 0) continue;
     staged.updatedRows += r.added;
     staged.updated.add(o.column);
-    out.set(seq, r.last!);
+    last.set(seq, r.last!);
   }
-  return out;
+  // A row the target gains before the apply would hold the migration's number: the merge says the target moved.
+  if (last.size === 0) return out;
+  return { last, check: { table: tableLabel(tt), sql: `SELECT ARRAY[${key.map((k) => valueText(`o.${quoteIdent(k)}`)).join(', ')}]::text AS k FROM ${qualified(tt)} o
+    WHERE NOT EXISTS (SELECT FROM ${STAGE} s WHERE s.tab = ${staged.tab} AND s.op IN ('u', 'd', 'k') AND ${match}) LIMIT 1` } };
 }
 
 /** A sequence's state: the value nextval would return (last_value, or one increment past it once called). */

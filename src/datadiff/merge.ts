@@ -106,10 +106,12 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   await checkResolutions(input, out.conflicts);
   // The target's rows a column the branch added with its own sequence does not number: numbered after the branch's.
   const numbered = new Map<string, string>();
+  const numberedChecks: { table: string; sql: string }[] = [];
   for (const staged of stage.tables) {
     const given = await numberTargetRows(input, staged);
-    if (given.size === 0) continue;
-    for (const [seq, last] of given) numbered.set(seq, last);
+    if (!given.check) continue;
+    for (const [seq, last] of given.last) numbered.set(seq, last);
+    numberedChecks.push(given.check);
     await previewFromStage(ours.client, staged, out.previews.get(staged.tab)!);
   }
   const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours, numbered));
@@ -119,7 +121,7 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     staged: stage.tables,
     keyless: out.keyless,
     sequences,
-    checks: movedChecks(stage.tables, ours.catalog),
+    checks: [...movedChecks(stage.tables, ours.catalog), ...numberedChecks],
     readReferences: references,
     unchanged: out.unchanged && sequences.length === 0,
     sql: renderMergePreview(stage.tables, out.previews, out.keyless, sequences),
