@@ -113,6 +113,8 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     for (const [seq, last] of given.last) numbered.set(seq, last);
     numberedChecks.push(given.check);
     await previewFromStage(ours.client, staged, out.previews.get(staged.tab)!);
+    const at = out.tables.findIndex((t) => t.schema === staged.table.schema && t.name === staged.table.name);
+    if (at >= 0) out.tables[at] = { ...out.tables[at]!, updated: staged.updatedRows };
   }
   const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours, numbered));
   return {

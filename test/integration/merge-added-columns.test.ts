@@ -81,6 +81,9 @@ describe.concurrent('ayb branch merge: columns absent from the base', () => {
       UPDATE sd SET v = 'B' WHERE id = 2;`);
     const merged = await ayb('branch', 'merge', 'acs', '--strategy', 'ours', '--json');
     expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    // Rows updated: su the branch's 3 and main's 2, iu 3 and 1, sd the branch's 2 and the kept row 2.
+    const doc = JSON.parse(merged.stdout) as { tables: { table: string; updated: number }[] };
+    expect(doc.tables.map((t) => [t.table, t.updated]).sort()).toEqual([['public.iu', 4], ['public.sd', 3], ['public.su', 5]]);
     // By hand: the branch's rows its numbers 1..3; main's rows after them, in key order; sd's row 2,
     // kept (ours) though the branch deleted it, after the branch's 3.
     expect(await rows('ac_serial', 'su')).toEqual(['(1,A,1)', '(2,b,2)', '(3,c,3)', '(4,d,4)', '(5,e,5)']);
