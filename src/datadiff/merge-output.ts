@@ -4,9 +4,10 @@ import { commentText } from './sql.js';
 import { type KeyTuple, multisetDeltas, multisetFromDeltas, type Side, type TableDiff } from './compare.js';
 import { keyObject } from './data-diff.js';
 import type { KeyedPreview } from './merge-rows.js';
-import type { StagedTable } from './merge-stage.js';
+import { STAGE, type StagedTable } from './merge-stage.js';
 import { type Change, type MergeConflict, type MergeInput, settle, takesTheirs } from './merge-types.js';
-import { foreignKeyOrder, sqlValue } from './sql.js';
+import { foreignKeyOrder, keyCondition, sqlValue } from './sql.js';
+import { valueText } from './value-text.js';
 
 /** A table without a key: whole-row inserts and deletes, as statements (sql.ts writes them). */
 export interface KeylessDml {
@@ -44,7 +45,7 @@ export function mergeMultiset(theirsDiff: TableDiff, oursDiff: TableDiff, input:
  * from the base's next value on each side; for a CYCLE sequence the distances wrap around its range.
  * A state outside the target's MINVALUE..MAXVALUE (main narrowed them) is left alone rather than fail.
  */
-export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promise<string[]> {
+export async function sequenceMerge(base: Side, theirs: Side, ours: Side, numbered: ReadonlyMap<string, string> = new Map()): Promise<string[]> {
   const present = (side: Side) => new Set(side.catalog.sequences.map(tableId));
   const [inBase, inOurs] = [present(base), present(ours)];
   const out: string[] = [];
@@ -58,7 +59,9 @@ export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promi
     const name = qualified(seq);
     const t = await state(theirs, name);
     if (!inBase.has(id)) {
-      if (!inOurs.has(id) && t.is_called) out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, true);`);
+      // Past the numbers the merge gave the target's own rows (numberTargetRows), if it gave any.
+      const last = numbered.get(id);
+      if (!inOurs.has(id) && (t.is_called || last !== undefined)) out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${last ?? t.last_value}, true);`);
       continue;
     }
     if (!inOurs.has(id)) continue;
@@ -67,6 +70,72 @@ export async function sequenceMerge(base: Side, theirs: Side, ours: Side): Promi
     if (sequenceAhead(b, t, o)) out.push(`SELECT pg_catalog.setval(${quoteLiteral(name)}, ${t.last_value}, ${t.is_called});`);
   }
   return out;
+}
+
+/**
+ * A column the branch added with a sequence of its own (serial, identity) gets, in the target, the
+ * migration's numbering of the target's rows (in their physical order), while the merge sets the
+ * branch's rows to the branch's numbers and the sequence to the branch's state: main's rows would
+ * keep numbers the branch's rows (or main's next insert) take again. The target's rows the merge
+ * gives no value of such a column (rows main added, rows main kept that the branch deleted) are
+ * staged instead with fresh numbers, in key order, after the branch's sequence (its next value on),
+ * as updates (a unique index on the column is then checked once every row holds its number: see
+ * stagedStatements); returns per sequence (tableId) the last number given, which the sequence is set
+ * to (sequenceMerge). Runs once every row of the table is staged (conflicts and cascades settled).
+ */
+export async function numberTargetRows(input: MergeInput, staged: StagedTable): Promise<{ last: Map<string, string>; check?: { table: string; sql: string } }> {
+  const { base, theirs, ours } = input;
+  const last = new Map<string, string>();
+  const out = { last };
+  const id = tableId(staged.table);
+  const [tb, tt, tx] = [base.catalog.tables.get(id), ours.catalog.tables.get(id), staged.table];
+  if (!tb || !tt || staged.key.length === 0 || !staged.key.every((k) => tt.columns.some((c) => c.name === k))) return out;
+  const added = staged.writable.filter((c) => !tb.columns.some((x) => x.name === c) && !tt.columns.some((x) => x.name === c));
+  if (added.length === 0) return out;
+  // The branch's own sequences of those columns (serial's, identity's), and the number each gives next there.
+  const { rows: owned } = await theirs.client.query<{ column: string; schema: string; name: string; inc: string }>(
+    `SELECT a.col AS column, n.nspname AS schema, c.relname AS name, p.seqincrement::text AS inc
+       FROM unnest($2::text[]) AS a(col)
+       JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.pg_get_serial_sequence($1, a.col)::regclass
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_sequence p ON p.seqrelid = c.oid`,
+    [qualified(tx), added],
+  );
+  const inOurs = new Set(ours.catalog.sequences.map(tableId));
+  const key = staged.key;
+  const match = keyCondition(tt, key, (i) => `s.k[${i + 1}]`, tx, 'o');
+  for (const o of owned) {
+    const seq = tableId({ schema: o.schema, name: o.name });
+    if (inOurs.has(seq)) continue; // the target's own sequence: its numbers are the target's
+    const at = staged.writable.indexOf(o.column) + 1;
+    const { rows: [state] } = await theirs.client.query<{ last: string; called: boolean }>(`SELECT last_value::text AS last, is_called AS called FROM ${qualified(o)}`);
+    const next = (BigInt(state!.last) + (state!.called ? BigInt(o.inc) : 0n)).toString();
+    // The target's rows no staged delete takes and no staged update gives a value of the column.
+    const need = `SELECT ARRAY[${key.map((k) => valueText(`o.${quoteIdent(k)}`)).join(', ')}]::text[] AS k, o.ctid AS c,
+                         ($3::numeric + $4::numeric * (row_number() OVER (ORDER BY ${key.map((k) => `o.${quoteIdent(k)}`).join(', ')}) - 1))::text AS n
+                    FROM ${qualified(tt)} o
+                   WHERE NOT EXISTS (SELECT FROM ${STAGE} s WHERE s.tab = $1 AND (s.op = 'd' OR (s.op = 'u' AND s.m[$2])) AND ${match})`;
+    const { rows: [r] } = await ours.client.query<{ given: number; added: number; last: string | null }>(
+      `WITH need AS (${need}),
+            u AS (UPDATE ${STAGE} s SET v[$2] = need.n, m[$2] = true FROM ${qualified(tt)} o, need
+                   WHERE s.tab = $1 AND s.op = 'u' AND o.ctid = need.c AND ${match} RETURNING 1),
+            i AS (INSERT INTO ${STAGE} (tab, op, k, v, m)
+                  SELECT $1, 'u', need.k, (SELECT array_agg(CASE WHEN g = $2 THEN need.n END ORDER BY g) FROM generate_series(1, $5) g),
+                         (SELECT array_agg(g = $2 ORDER BY g) FROM generate_series(1, $5) g)
+                    FROM need JOIN ${qualified(tt)} o ON o.ctid = need.c
+                   WHERE NOT EXISTS (SELECT FROM ${STAGE} s WHERE s.tab = $1 AND s.op = 'u' AND ${match}) RETURNING 1)
+       SELECT (SELECT count(*) FROM need)::int AS given, (SELECT count(*) FROM i)::int AS added,
+              (SELECT n FROM need ORDER BY n::numeric * sign($4::numeric) DESC LIMIT 1) AS last`,
+      [staged.tab, at, next, o.inc, staged.writable.length],
+    );
+    if (!r || r.given === 0) continue;
+    staged.updatedRows += r.added;
+    staged.updated.add(o.column);
+    last.set(seq, r.last!);
+  }
+  // A row the target gains before the apply would hold the migration's number: the merge says the target moved.
+  if (last.size === 0) return out;
+  return { last, check: { table: tableLabel(tt), sql: `SELECT ARRAY[${key.map((k) => valueText(`o.${quoteIdent(k)}`)).join(', ')}]::text AS k FROM ${qualified(tt)} o
+    WHERE NOT EXISTS (SELECT FROM ${STAGE} s WHERE s.tab = ${staged.tab} AND s.op IN ('u', 'd', 'k') AND ${match}) LIMIT 1` } };
 }
 
 /** A sequence's state: the value nextval would return (last_value, or one increment past it once called). */

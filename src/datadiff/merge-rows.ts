@@ -46,25 +46,57 @@ async function stageDelete(stage: Stage, t: StagedTable, preview: KeyedPreview, 
   if (preview.deletes.length < PREVIEW_ROWS) preview.deletes.push(key);
 }
 
+/** A column the branch added (absent from the base): its default as the branch has it. */
+interface AddedDefault {
+  readonly name: string;
+  readonly expr: string | null;
+  /** A value per row (a sequence, a volatile function, an identity): no one value stands for the base. */
+  readonly volatile: boolean;
+}
+
+/** The defaults of the branch's columns that the base lacks (generated columns aside). */
+async function addedDefaults(theirs: Side, tb: DataTable, tx: DataTable): Promise<AddedDefault[]> {
+  const added = tx.columns.filter((c) => !c.generated && !tb.columns.some((x) => x.name === c.name));
+  if (added.length === 0) return [];
+  const { rows } = await theirs.client.query<AddedDefault>(
+    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS expr,
+            a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid) ~* '(nextval|random|now|clock_timestamp|gen_random_uuid|uuid)', false) AS volatile
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)`,
+    [qualified(tx), added.map((c) => c.name)],
+  );
+  return rows;
+}
+
 /**
  * Keys of rows whose values in the columns the branch added (absent from the base) are not what
  * the column's default gives: the branch's backfill. With a default that differs per row (a
  * sequence, a volatile function), every row of the branch is one.
  */
 export async function backfilled(theirs: Side, tb: DataTable, tx: DataTable, plan: TablePlan): Promise<KeyTuple[]> {
-  const added = tx.columns.filter((c) => !c.generated && !tb.columns.some((x) => x.name === c.name));
-  if (added.length === 0) return [];
-  const { rows: defaults } = await theirs.client.query<{ name: string; expr: string | null; volatile: boolean; identity: boolean }>(
-    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS expr, a.attidentity <> '' AS identity,
-            coalesce(pg_get_expr(d.adbin, d.adrelid) ~* '(nextval|random|now|clock_timestamp|gen_random_uuid|uuid)', false) AS volatile
-       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)`,
-    [qualified(tx), added.map((c) => c.name)],
-  );
-  const perRow = defaults.some((d) => d.volatile || d.identity);
+  const defaults = await addedDefaults(theirs, tb, tx);
+  if (defaults.length === 0) return [];
+  const perRow = defaults.some((d) => d.volatile);
   const condition = perRow ? 'true' : defaults.map((d) => `${quoteIdent(d.name)} IS DISTINCT FROM ${d.expr ?? 'NULL'}`).join(' OR ');
   const { rows } = await theirs.client.query({ text: `SELECT ${plan.key.map((k) => valueText(quoteIdent(k))).join(', ')} FROM ${qualified(tx)} WHERE ${condition}`, rowMode: 'array' });
   return rows as KeyTuple[];
+}
+
+/**
+ * The base's value, for the three-way merge, of each column both the branch and the target added
+ * (the schema merge found them alike): the column's default as the branch's type writes it (NULL
+ * without one, or when it gives a value per row). A cell then merges as any other: the side that set
+ * it away from that value wins, both setting it differently is a conflict.
+ */
+export async function addedBaseValues(theirs: Side, tb: DataTable, tx: DataTable, tt: DataTable): Promise<Map<string, string | null>> {
+  const both = (await addedDefaults(theirs, tb, tx)).filter((d) => tt.columns.some((c) => c.name === d.name));
+  const out = new Map<string, string | null>(both.map((d) => [d.name, null]));
+  const constant = both.filter((d) => !d.volatile && d.expr !== null);
+  if (constant.length === 0) return out;
+  const typeOf = (c: string) => tx.columns.find((x) => x.name === c)!.type;
+  const { rows: [row] } = await theirs.client.query({ text: `SELECT ${constant.map((d) => valueText(`(${d.expr})::${typeOf(d.name)}`)).join(', ')}`, rowMode: 'array' });
+  constant.forEach((d, i) => out.set(d.name, (row as (string | null)[])[i] ?? null));
+  return out;
 }
 
 export function withKeys(diff: TableDiff, keys: readonly KeyTuple[]): TableDiff {
@@ -153,6 +185,8 @@ export interface KeyedJob {
   readonly tb: DataTable;
   readonly tx: DataTable;
   readonly tt: DataTable;
+  /** The base's value of each column both sides added (see addedBaseValues). */
+  readonly addedBase: ReadonlyMap<string, string | null>;
   readonly plan: TablePlan;
   readonly stage: Stage;
   readonly staged: StagedTable;
@@ -187,10 +221,12 @@ export async function mergeKeyed(job: KeyedJob, theirsDiff: TableDiff): Promise<
 }
 
 /** One key's three-way merge, in ayb (the Node path; the server path sends it the rows that conflict). */
-export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Values | undefined, t: Values | undefined, o: Values | undefined): Promise<void> {
+export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, baseRow: Values | undefined, t: Values | undefined, o: Values | undefined): Promise<void> {
   const { input, tb, tx, tt, stage, staged, preview, conflicts } = job;
   const writable = staged.writable;
-  const inBaseColumns = new Set(tb.columns.map((c) => c.name));
+  // A column both sides added is, in the base, its default (addedBaseValues): merged as any other.
+  const b = baseRow && { ...Object.fromEntries(job.addedBase), ...baseRow };
+  const inBaseColumns = new Set([...tb.columns.map((c) => c.name), ...job.addedBase.keys()]);
   const inOursColumns = new Set(tt.columns.map((c) => c.name));
   const table = tableName(tx);
   const named = { schema: tx.schema, name: tx.name };
@@ -233,7 +269,7 @@ export async function mergeRow(job: KeyedJob, k: KeyTuple, their: Change, b: Val
   for (const column of writable) {
     const tv = t[column] ?? null;
     if (!inBaseColumns.has(column)) {
-      // A column the branch added: the target's value is the migration's default; the branch's wins.
+      // A column only the branch added: the target's value is the migration's default; the branch's wins.
       set[column] = tv;
       continue;
     }

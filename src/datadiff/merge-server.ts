@@ -210,17 +210,23 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
   const flags = new Map<string, string>();
   const flag = (name: string, left: string, right: string) => {
-    if (!flags.has(name)) flags.set(name, `x.${left} IS DISTINCT FROM x.${right} AS ${name}`);
+    if (!flags.has(name)) flags.set(name, `${left} IS DISTINCT FROM ${right} AS ${name}`);
     return `y.${name}`;
   };
-  const tb_ = (c: string) => flag(`tb${ix(c)}`, `t${ix(c)}`, `b${ib(c)}`);
-  const ob = (c: string) => flag(`ob${ib(c)}`, `o${io(c)}`, `b${ib(c)}`);
-  const ot = (c: string) => flag(`ot${ix(c)}`, `o${io(c)}`, `t${ix(c)}`);
+  // The base's cell: a column both sides added has its default there (addedBaseValues).
+  const added = job.addedBase;
+  const inBase = (c: string) => inB(c) || added.has(c);
+  const bcell = (c: string) => (inB(c) ? `x.b${ib(c)}` : `${added.get(c) == null ? 'NULL' : quoteLiteral(added.get(c)!)}::text`);
+  const bname = (c: string) => (inB(c) ? `b${ib(c)}` : `a${io(c)}`);
+  const tb_ = (c: string) => flag(`tb${ix(c)}`, `x.t${ix(c)}`, bcell(c));
+  const ob = (c: string) => flag(`o${bname(c)}`, `x.o${io(c)}`, bcell(c));
+  const ot = (c: string) => flag(`ot${ix(c)}`, `x.o${io(c)}`, `x.t${ix(c)}`);
   // mergeRow's rules, column by column.
-  const sameBO = and(tb.columns.filter((c) => inO(c.name)).map((c) => `NOT ${ob(c.name)}`));
+  const sameBO = and([...tb.columns.map((c) => c.name), ...added.keys()].filter(inO).map((c) => `NOT ${ob(c)}`));
   const differing = or(W.filter(inO).map(ot));
-  const clash = or(W.filter((c) => inB(c) && inO(c)).map((c) => `(${tb_(c)} AND ${ob(c)} AND ${ot(c)})`));
-  const masks = W.map((c) => (!inB(c) ? 'true' : inO(c) ? `(${tb_(c)} AND NOT ${ob(c)})` : tb_(c)));
+  const clash = or(W.filter((c) => inBase(c) && inO(c)).map((c) => `(${tb_(c)} AND ${ob(c)} AND ${ot(c)})`));
+  // A column only the branch added: the target's rows hold the migration's default, the branch's value wins.
+  const masks = W.map((c) => (!inBase(c) ? 'true' : inO(c) ? `(${tb_(c)} AND NOT ${ob(c)})` : tb_(c)));
   const addedMask = W.map((c) => (inO(c) ? 'false' : 'true'));
   const onlyTheirs = W.some((c) => !inO(c));
   const op = `CASE

@@ -4,12 +4,12 @@ import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } fr
 import type { Keys } from './key-list.js';
 import { pairRetypedKeys } from './equal-keys.js';
 import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
-import { type KeylessDml, mergeMultiset, renderMergePreview, sequenceMerge } from './merge-output.js';
-import { backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
+import { type KeylessDml, mergeMultiset, numberTargetRows, renderMergePreview, sequenceMerge } from './merge-output.js';
+import { addedBaseValues, backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
 import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
-import { tableDml, triggerStatements } from './sql.js';
+import { identityHeld, tableDml, triggerStatements } from './sql.js';
 import { checkResolutions } from './merge-resolve.js';
 import { traced } from './merge-trace.js';
 
@@ -104,14 +104,26 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
   }
   // Values a conflicts file gives: columns of the conflict, values their types accept, or nothing runs.
   await checkResolutions(input, out.conflicts);
-  const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours));
+  // The target's rows a column the branch added with its own sequence does not number: numbered after the branch's.
+  const numbered = new Map<string, string>();
+  const numberedChecks: { table: string; sql: string }[] = [];
+  for (const staged of stage.tables) {
+    const given = await numberTargetRows(input, staged);
+    if (!given.check) continue;
+    for (const [seq, last] of given.last) numbered.set(seq, last);
+    numberedChecks.push(given.check);
+    await previewFromStage(ours.client, staged, out.previews.get(staged.tab)!);
+    const at = out.tables.findIndex((t) => t.schema === staged.table.schema && t.name === staged.table.name);
+    if (at >= 0) out.tables[at] = { ...out.tables[at]!, updated: staged.updatedRows };
+  }
+  const sequences = await traced('sequences', () => sequenceMerge(base, theirs, ours, numbered));
   return {
     tables: out.tables,
     conflicts: out.conflicts,
     staged: stage.tables,
     keyless: out.keyless,
     sequences,
-    checks: movedChecks(stage.tables, ours.catalog),
+    checks: [...movedChecks(stage.tables, ours.catalog), ...numberedChecks],
     readReferences: references,
     unchanged: out.unchanged && sequences.length === 0,
     sql: renderMergePreview(stage.tables, out.previews, out.keyless, sequences),
@@ -144,7 +156,8 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const staged = stage.table(tx, planBT.key);
   const preview = previewOf(tx, planBT.key);
   out.previews.set(staged.tab, preview);
-  const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+  const addedBase = await addedBaseValues(theirs, tb, tx, tt);
+  const job = { input, tb, tx, tt, addedBase, plan: planBT, stage, staged, preview, conflicts: found };
   // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
   const onServer = await traced(`${tableName(tx)}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
   if (onServer) {
@@ -212,7 +225,10 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   const roots = new Set(order.flatMap((t) => (t.root ? [t.root] : [])));
   const held = [...await rootHolds(client, [...roots]), ...order, ...[...after.tables.values()].filter((t) => t.root !== undefined && roots.has(t.root) && !order.includes(t))];
   const triggers = (verb: 'DISABLE' | 'ENABLE') => held.flatMap((t) => triggerStatements(t, verb));
-  const out = [...triggers('DISABLE'), ...lift.before];
+  // An identity column GENERATED ALWAYS that staged updates set: BY DEFAULT for the statement (as the data diff's script does).
+  const updates = order.filter((t) => (touched.find((s) => tableId(s.table) === tableId(t))?.updatedRows ?? 0) > 0);
+  const setBy = (t: DataTable) => touched.find((s) => tableId(s.table) === tableId(t))!.updated;
+  const out = [...triggers('DISABLE'), ...lift.before, ...identityHeld(updates, 'BY DEFAULT', setBy)];
   for (const t of [...order].reverse()) out.push(...(keylessOf(t)?.deletes ?? []));
   const of = (t: DataTable) => statements.get(tableId(t));
   const keyed = chained([
@@ -222,6 +238,6 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   ]);
   if (keyed) out.push(keyed);
   for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
-  out.push(...lift.after, ...triggers('ENABLE'), ...plan.sequences);
+  out.push(...identityHeld(updates, 'ALWAYS', setBy), ...lift.after, ...triggers('ENABLE'), ...plan.sequences);
   return out;
 }
