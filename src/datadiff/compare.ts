@@ -189,9 +189,6 @@ const SINK_BATCH = 64;
 /** The key of a row of `t` as an array of its columns' text (the text the key lists hold). */
 export const keyArraySql = (plan: TablePlan): string => `ARRAY[${plan.key.map((c) => valueText(col(c))).join(', ')}]::text[]`;
 
-/** The row hash the buckets' checksums sum (a row of `t`): rows whose hashes differ differ. */
-export const rowHashSql = (plan: TablePlan): string => rowHash(plan);
-
 /**
  * `sql` with its parameters `$n` written in as literals (text, or a one-dimensional array of texts),
  * outside quoted identifiers and literals: for a statement that takes none (COPY).

@@ -3,7 +3,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import type { DataTable } from './catalog.js';
-import { compareTuples, diffTableKeys, keyArraySql, type KeyTuple, rowHashSql, type RowSink, type Side, type TableDiff } from './compare.js';
+import { compareTuples, diffTableKeys, keyArraySql, type KeyTuple, type RowSink, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
 import { arrayLiteral, ROW_VERSION, STAGE, type StagedTable } from './merge-stage.js';
@@ -25,7 +25,7 @@ import { explained, traced } from './merge-trace.js';
  * - `ayb_merge_base`, `ayb_merge_theirs`: that side's row of key `n`, every column as text (`v`);
  * - `ayb_merge_pending`: the keys whose rows conflict, with the three sides' rows (as compared);
  * - `ayb_merge_sb`, `ayb_merge_st`: the base's and the branch's rows of the data diff's differing
- *   buckets (`k` the key's text, `h` the row hash the diff compares, `v` every column as text): the
+ *   buckets (`k` the key's text, `v` every column as text): the
  *   diff itself made on the target's server (mergeDiffedOnServer), its keys never read into ayb.
  *
  * Created before the plan's read-only transaction (which may write temporary tables, not create them).
@@ -34,8 +34,8 @@ export const SERVER_MERGE_SQL = `CREATE TEMP TABLE ayb_merge_keys (tab int NOT N
 CREATE TEMP TABLE ayb_merge_base (tab int NOT NULL, n bigint NOT NULL, v text[]);
 CREATE TEMP TABLE ayb_merge_theirs (tab int NOT NULL, n bigint NOT NULL, v text[]);
 CREATE TEMP TABLE ayb_merge_pending (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL, b text[], t text[], o text[]);
-CREATE TEMP TABLE ayb_merge_sb (tab int NOT NULL, k text[] NOT NULL, h bigint NOT NULL, v text[] NOT NULL);
-CREATE TEMP TABLE ayb_merge_st (tab int NOT NULL, k text[] NOT NULL, h bigint NOT NULL, v text[] NOT NULL);`;
+CREATE TEMP TABLE ayb_merge_sb (tab int NOT NULL, k text[] NOT NULL, v text[] NOT NULL);
+CREATE TEMP TABLE ayb_merge_st (tab int NOT NULL, k text[] NOT NULL, v text[] NOT NULL);`;
 
 const KEYS = 'pg_temp.ayb_merge_keys';
 const BASE = 'pg_temp.ayb_merge_base';
@@ -126,8 +126,8 @@ export async function mergeDiffedOnServer(job: KeyedJob): Promise<ServerMerge | 
   const ours = input.ours.client;
   const tab = staged.tab;
   const side = (from: Side, table: DataTable, into: string): RowSink => async (source, where) => {
-    const query = `SELECT ${tab}, ${keyArraySql(plan)}, ${rowHashSql(plan)}, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[] FROM ${source} WHERE ${where}`;
-    await copyAcross(from.client, query, ours, `${into} (tab, k, h, v)`);
+    const query = `SELECT ${tab}, ${keyArraySql(plan)}, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[] FROM ${source} WHERE ${where}`;
+    await copyAcross(from.client, query, ours, `${into} (tab, k, v)`);
   };
   const sinkBase = side(input.base, tb, SIDE_BASE);
   const sinkTheirs = side(input.theirs, tx, SIDE_THEIRS);
@@ -136,11 +136,13 @@ export async function mergeDiffedOnServer(job: KeyedJob): Promise<ServerMerge | 
       await sinkBase(source, where);
       await sinkTheirs(source, where);
     }));
-    // The keys whose rows differ: added (no base row), removed (no branch row), changed (hashes differ).
+    // The keys whose rows differ: added (no base row), removed (no branch row), changed: the text of
+    // a column both sides have differs (what the diff's row hashes sum: the columns' output text).
+    const shared = (table: DataTable, alias: string) => `ARRAY[${plan.columns.map((c) => `${alias}.v[${table.columns.findIndex((x) => x.name === c) + 1}]`).join(', ')}]`;
     return `SELECT row_number() OVER () AS n, CASE WHEN b.k IS NULL THEN 'a' WHEN t.k IS NULL THEN 'd' ELSE 'c' END::"char" AS kind,
         coalesce(b.k, t.k) AS k, b.v AS bv, t.v AS tv
-      FROM (SELECT k, h, v FROM ${SIDE_BASE} WHERE tab = ${tab}) b FULL JOIN (SELECT k, h, v FROM ${SIDE_THEIRS} WHERE tab = ${tab}) t ON b.k = t.k
-     WHERE b.h IS DISTINCT FROM t.h`;
+      FROM (SELECT k, v FROM ${SIDE_BASE} WHERE tab = ${tab}) b FULL JOIN (SELECT k, v FROM ${SIDE_THEIRS} WHERE tab = ${tab}) t ON b.k = t.k
+     WHERE b.k IS NULL OR t.k IS NULL OR ${shared(tb, 'b')} IS DISTINCT FROM ${shared(tx, 't')}`;
   });
 }
 
