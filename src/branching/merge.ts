@@ -24,7 +24,7 @@ import { resolveDatabase } from './list.js';
 import { withBranchLocks } from './locks.js';
 import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
-import { traced } from '../datadiff/merge-trace.js';
+import { explained, traced } from '../datadiff/merge-trace.js';
 
 export type { MergeConflict, MergeStrategy, Resolution, SchemaConflict, TableMerge };
 export { conflictId } from '../datadiff/merge.js';
@@ -248,6 +248,9 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
     // staging table (TEMP), written from the plan's read-only transaction and applied from it.
     const client = await connect(targetConn);
     try {
+      // The session's temporary tables hold a large merge's staged rows: in memory where they fit
+      // (temp_buffers, set before the session's first temporary table), and its joins and sorts too.
+      await client.query(`SET temp_buffers = '${MERGE_TEMP_BUFFERS}'; SET work_mem = '${MERGE_WORK_MEM}'`);
       const stage = await Stage.create(client);
       await client.query(SERVER_MERGE_SQL);
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -273,6 +276,10 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
 }
 
 const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
+
+/** The merge session's temp_buffers and work_mem (the server's defaults, 8MB and 4MB, spill a large merge's staging to disk). */
+const MERGE_TEMP_BUFFERS = '256MB';
+const MERGE_WORK_MEM = '64MB';
 
 /**
  * Applies the plan: first, in their own transaction, enum values the branch added (PostgreSQL
@@ -333,7 +340,10 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
     // Deferrable constraints are checked at COMMIT, when every table holds its merged rows.
     await client.query('SET CONSTRAINTS ALL DEFERRED');
     const after = await readCatalog(client, [CONTROL_TABLE_SQL]);
-    for (const sql of await mergeStatements(client, plan, after)) await traced(`apply: ${sql.replace(/\s+/g, ' ').slice(0, 70)}`, () => client.query(sql));
+    for (const sql of await mergeStatements(client, plan, after)) {
+      if (sql.startsWith('WITH ')) await explained(client, sql);
+      await traced(`apply: ${sql.replace(/\s+/g, ' ').slice(0, 70)}`, () => client.query(sql));
+    }
     await traced('apply: COMMIT', () => client.query('COMMIT'));
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

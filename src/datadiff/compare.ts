@@ -1,5 +1,5 @@
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, unnestAll } from '../postgres/quote.js';
+import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
 import { valueText } from './value-text.js';
@@ -150,9 +150,9 @@ function readInOneQuery(a: Side, b: Side, plan: TablePlan): boolean {
 }
 
 /** diffTable's keys packed (KeyList), in the order found: what the data diff holds however many rows differ. */
-export async function diffTableKeys(a: Side, b: Side, plan: TablePlan): Promise<TableDiff<Keys>> {
+export async function diffTableKeys(a: Side, b: Side, plan: TablePlan, sink?: RowSink): Promise<TableDiff<Keys>> {
   const estimate = Math.max(a.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, b.catalog.tables.get(tableId(plan))?.estimatedRows ?? 0, 0);
-  const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map() };
+  const found: Found = { added: new KeyList(), removed: new KeyList(), changed: new KeyList(), deltas: new Map(), sink };
   if (readInOneQuery(a, b, plan)) await readRows(a, b, plan, 'true', [], found);
   else if (plan.integerKey) await diffByRanges(a, b, plan, estimate, found);
   else await diffByHash(a, b, plan, estimate, found);
@@ -171,6 +171,53 @@ interface Found {
   readonly changed: KeyList;
   /** For `rows`: each differing row's (JSON) change in number of copies. */
   readonly deltas: Map<string, number>;
+  /** Set: the differing buckets' rows go there instead (the lists stay empty). */
+  readonly sink?: RowSink | undefined;
+}
+
+/**
+ * Where a keyed table's differing buckets' rows go instead of into ayb (the merge: onto the target's
+ * server, see merge-server.ts): called once per batch of buckets with the rows' source (`from`, the
+ * table aliased `t`) and condition, values written in (a COPY takes no parameters). The same
+ * buckets are read on both sides: a key in them is in both calls' rows or it is not there.
+ */
+export type RowSink = (from: string, where: string) => Promise<void>;
+
+/** Buckets whose rows go to a sink per call: rows move server to server, not through ayb's memory. */
+const SINK_BATCH = 64;
+
+/** The key of a row of `t` as an array of its columns' text (the text the key lists hold). */
+export const keyArraySql = (plan: TablePlan): string => `ARRAY[${plan.key.map((c) => valueText(col(c))).join(', ')}]::text[]`;
+
+/**
+ * `sql` with its parameters `$n` written in as literals (text, or a one-dimensional array of texts),
+ * outside quoted identifiers and literals: for a statement that takes none (COPY).
+ */
+export function inlineParams(sql: string, params: readonly unknown[]): string {
+  const literal = (v: unknown) => (Array.isArray(v)
+    ? quoteLiteral(`{${v.map((e) => (e === null ? 'NULL' : `"${String(e).replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`)
+    : quoteLiteral(String(v)));
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const ch = sql[i]!;
+    if (ch === '"' || ch === "'") {
+      let j = i + 1;
+      while (j < sql.length && !(sql[j] === ch && sql[j + 1] !== ch)) j += sql[j] === ch ? 2 : 1;
+      out += sql.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const m = ch === '$' ? /^\$([0-9]+)/.exec(sql.slice(i)) : null;
+    if (m) {
+      out += literal(params[Number(m[1]) - 1]);
+      i += m[0].length;
+      continue;
+    }
+    out += ch;
+    i++;
+  }
+  return out;
 }
 
 /**
@@ -254,8 +301,9 @@ async function compareRange(a: Side, b: Side, plan: TablePlan, lo: bigint, hi: b
     }
     // All small differing ranges of this level in one query per side: an index range scan each.
     const ranges = `${qualified(plan)} JOIN ${unnestAll(['$1::int8[]', '$2::int8[]'])} AS r("ayb lo", "ayb hi") ON ${k} >= ${rlo} AND ${k} < ${rhi}`;
-    for (let i = 0; i < leaves.length; i += READ_BATCH) {
-      const batch = leaves.slice(i, i + READ_BATCH);
+    const per = found.sink ? SINK_BATCH : READ_BATCH;
+    for (let i = 0; i < leaves.length; i += per) {
+      const batch = leaves.slice(i, i + per);
       await readRows(a, b, plan, 'true', [batch.map(([f]) => f.toString()), batch.map(([, t]) => t.toString())], found, ranges);
     }
     level = next;
@@ -278,8 +326,9 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
       GROUP BY g."ayb b"`, [mask]);
   const differing = differingBuckets(ba, bb).map((d) => d.bucket);
   if (differing.length === 0) return;
-  for (let i = 0; i < differing.length; i += READ_BATCH) {
-    await readRows(a, b, plan, `(${keyHash(plan)} & $1::int8) = ANY($2::int8[])`, [mask, differing.slice(i, i + READ_BATCH)], found);
+  const per = found.sink ? SINK_BATCH : READ_BATCH;
+  for (let i = 0; i < differing.length; i += per) {
+    await readRows(a, b, plan, `(${keyHash(plan)} & $1::int8) = ANY($2::int8[])`, [mask, differing.slice(i, i + per)], found);
   }
 }
 
@@ -298,6 +347,7 @@ const keyJson = (plan: TablePlan) => (plan.key.length === 0
  * object, and what the comparison allocates is gone before the next query.
  */
 async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params: unknown[], found: Found, from = qualified(plan)): Promise<void> {
+  if (found.sink && plan.match !== 'rows') return found.sink(inlineParams(from, params), inlineParams(where, params));
   const sql = plan.match === 'rows'
     ? `SELECT pg_catalog.string_agg(r.n || ' ' || r.k, E'\\n') AS lines
          FROM (SELECT ${keyJson(plan)} AS k, count(*)::text AS n FROM ${from} WHERE ${where}${plan.key.length === 0 ? '' : ' GROUP BY 1'}) r`

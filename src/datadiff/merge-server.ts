@@ -3,7 +3,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataTable, rowsTable } from './catalog.js';
-import { compareTuples, type KeyTuple, type Side, type TableDiff } from './compare.js';
+import { compareTuples, diffTableKeys, keyArraySql, type KeyTuple, type RowSink, type Side, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { type KeyedJob, type KeyedPreview, mergeRow, PREVIEW_ROWS } from './merge-rows.js';
 import { arrayLiteral, ROW_VERSION, STAGE, type StagedTable } from './merge-stage.js';
@@ -23,19 +23,26 @@ import { explained, traced } from './merge-trace.js';
  * - `ayb_merge_keys`: the keys (`tab`, `n`: the key's number, `kind`: `a` added, `d` removed, `c`
  *   changed, `b` a backfilled key of a column the branch added; `k`: the key's text);
  * - `ayb_merge_base`, `ayb_merge_theirs`: that side's row of key `n`, every column as text (`v`);
- * - `ayb_merge_pending`: the keys whose rows conflict, with the three sides' rows (as compared).
+ * - `ayb_merge_pending`: the keys whose rows conflict, with the three sides' rows (as compared);
+ * - `ayb_merge_sb`, `ayb_merge_st`: the base's and the branch's rows of the data diff's differing
+ *   buckets (`k` the key's text, `v` every column as text): the
+ *   diff itself made on the target's server (mergeDiffedOnServer), its keys never read into ayb.
  *
  * Created before the plan's read-only transaction (which may write temporary tables, not create them).
  */
 export const SERVER_MERGE_SQL = `CREATE TEMP TABLE ayb_merge_keys (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL);
 CREATE TEMP TABLE ayb_merge_base (tab int NOT NULL, n bigint NOT NULL, v text[]);
 CREATE TEMP TABLE ayb_merge_theirs (tab int NOT NULL, n bigint NOT NULL, v text[]);
-CREATE TEMP TABLE ayb_merge_pending (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL, b text[], t text[], o text[]);`;
+CREATE TEMP TABLE ayb_merge_pending (tab int NOT NULL, n bigint NOT NULL, kind "char" NOT NULL, k text[] NOT NULL, b text[], t text[], o text[]);
+CREATE TEMP TABLE ayb_merge_sb (tab int NOT NULL, k text[] NOT NULL, v text[] NOT NULL);
+CREATE TEMP TABLE ayb_merge_st (tab int NOT NULL, k text[] NOT NULL, v text[] NOT NULL);`;
 
 const KEYS = 'pg_temp.ayb_merge_keys';
 const BASE = 'pg_temp.ayb_merge_base';
 const THEIRS = 'pg_temp.ayb_merge_theirs';
 const PENDING = 'pg_temp.ayb_merge_pending';
+const SIDE_BASE = 'pg_temp.ayb_merge_sb';
+const SIDE_THEIRS = 'pg_temp.ayb_merge_st';
 
 /** Keys staged per round trip (and per COPY of the sides' rows). */
 const KEY_CHUNK = 50000;
@@ -92,12 +99,94 @@ export interface ServerMerge {
  * target lacks): nothing of this table is then staged, and the caller merges it in ayb (mergeKeyed).
  */
 export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, backfilled: readonly KeyTuple[]): Promise<ServerMerge | undefined> {
-  const { input, tb, tx, tt, plan, staged } = job;
+  return onServer(job, async () => {
+    await stageKeyed(job, diff, backfilled);
+    return keyedSource(job.staged.tab);
+  });
+}
+
+/** The key columns are on all three sides: the server path can match the target's rows. */
+export function serverCanMerge(job: Pick<KeyedJob, 'tb' | 'tx' | 'tt' | 'plan'>): boolean {
+  const { tb, tx, tt, plan } = job;
+  return plan.key.every((k) => tt.columns.some((c) => c.name === k) && tb.columns.some((c) => c.name === k) && tx.columns.some((c) => c.name === k));
+}
+
+/**
+ * The data diff of base and branch and the three-way merge of one keyed table, all on the target's
+ * server: the diff's bucket checksums as ever (on the base's and the branch's servers), then the rows
+ * of each differing bucket streamed from both sides into the target's session (COPY to COPY, a range
+ * or hash bucket at a time, no key list, no index probe per key), where one join by key's text finds
+ * the keys added, removed and changed (their row hashes differ, as the diff compares them) and feeds
+ * the three-way statement. For a keyed table whose key the branch did not retype and that no column
+ * the branch added backfills (else: the keys in ayb, mergeKeyedOnServer). Undefined as
+ * mergeKeyedOnServer; `keys` 0 when the table did not change.
+ */
+export async function mergeDiffedOnServer(job: KeyedJob): Promise<ServerMerge | undefined> {
+  const { input, tb, tx, plan, staged } = job;
   const ours = input.ours.client;
-  if (!plan.key.every((k) => tt.columns.some((c) => c.name === k) && tb.columns.some((c) => c.name === k) && tx.columns.some((c) => c.name === k))) return undefined;
+  const tab = staged.tab;
+  const side = (from: Side, table: DataTable, into: string): RowSink => async (source, where) => {
+    const query = `SELECT ${tab}, ${keyArraySql(plan)}, ARRAY[${table.columns.map((c) => valueText(`t.${quoteIdent(c.name)}`)).join(', ')}]::text[] FROM ${source} WHERE ${where}`;
+    await copyAcross(from.client, query, ours, `${into} (tab, k, v)`);
+  };
+  const sinkBase = side(input.base, tb, SIDE_BASE);
+  const sinkTheirs = side(input.theirs, tx, SIDE_THEIRS);
+  return onServer(job, async () => {
+    await traced('  data diff onto the target (bucket rows copied)', () => diffTableKeys(input.base, input.theirs, plan, async (source, where) => {
+      await sinkBase(source, where);
+      await sinkTheirs(source, where);
+    }));
+    // The keys whose rows differ: added (no base row), removed (no branch row), changed: the text of
+    // a column both sides have differs (what the diff's row hashes sum: the columns' output text).
+    const shared = (table: DataTable, alias: string) => `ARRAY[${plan.columns.map((c) => `${alias}.v[${table.columns.findIndex((x) => x.name === c) + 1}]`).join(', ')}]`;
+    return `SELECT row_number() OVER () AS n, CASE WHEN b.k IS NULL THEN 'a' WHEN t.k IS NULL THEN 'd' ELSE 'c' END::"char" AS kind,
+        coalesce(b.k, t.k) AS k, b.v AS bv, t.v AS tv
+      FROM (SELECT k, v FROM ${SIDE_BASE} WHERE tab = ${tab}) b FULL JOIN (SELECT k, v FROM ${SIDE_THEIRS} WHERE tab = ${tab}) t ON b.k OPERATOR(pg_catalog.=) t.k
+     WHERE b.k IS NULL OR t.k IS NULL OR NOT ${shared(tb, 'b')} OPERATOR(pg_catalog.=) ${shared(tx, 't')}`;
+  });
+}
+
+/** The staged keys' rows (mergeKeyedOnServer's tables) as the three-way statement reads them. */
+const keyedSource = (tab: number) => `SELECT mk.n, mk.kind, mk.k, b.v AS bv, t.v AS tv
+      FROM ${KEYS} mk
+      LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
+      LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
+     WHERE mk.tab = ${tab}`;
+
+/**
+ * Runs a server merge of one table in a savepoint: `stage` stages the sides' rows and returns the
+ * query of them the three-way statement reads (n, kind, k, bv: the base's row, tv: the branch's).
+ */
+async function onServer(job: KeyedJob, stage: () => Promise<string>): Promise<ServerMerge | undefined> {
+  const { input, staged } = job;
+  const ours = input.ours.client;
+  if (!serverCanMerge(job)) return undefined;
   await ours.query('SAVEPOINT ayb_server_merge');
   let counts: Counts;
   try {
+    const source = await stage();
+    counts = await traced('  three-way statement', () => threeWay(ours, job, source));
+    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
+  } catch (error) {
+    await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
+    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
+    // A value that does not cast (the Node path keeps it as it is), a type the target lacks: merged in ayb.
+    void error;
+    return undefined;
+  }
+  staged.inserted += counts.inserted;
+  staged.updatedRows += counts.updated;
+  staged.deleted += counts.deleted;
+  counts.columns.forEach((set, i) => set && staged.updated.add(staged.writable[i]!));
+  const conflicts = await traced('  settle pending conflicts', () => settlePending(job));
+  return { keys: counts.keys, conflicts };
+}
+
+/** Stages a diff's keys (and backfilled keys) and the base's and the branch's rows of them, by index probes. */
+async function stageKeyed(job: KeyedJob, diff: TableDiff<Keys>, backfilled: readonly KeyTuple[]): Promise<void> {
+  const { input, tb, tx, plan, staged } = job;
+  const ours = input.ours.client;
+  {
     let n = 0;
     const stageKeys = async (kind: string, keys: Iterable<KeyTuple>) => {
       let chunk: KeyTuple[] = [];
@@ -128,21 +217,7 @@ export async function mergeKeyedOnServer(job: KeyedJob, diff: TableDiff<Keys>, b
       // A backfilled key the diff already lists is merged once, as the diff found it.
       await ours.query(`DELETE FROM ${KEYS} x WHERE x.tab = $1 AND x.kind = 'b' AND EXISTS (SELECT FROM ${KEYS} y WHERE y.tab = x.tab AND y.kind <> 'b' AND y.k OPERATOR(pg_catalog.=) x.k)`, [staged.tab]);
     }
-    counts = await traced('  three-way statement', () => threeWay(ours, job));
-    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
-  } catch (error) {
-    await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
-    await ours.query('RELEASE SAVEPOINT ayb_server_merge');
-    // A value that does not cast (the Node path keeps it as it is), a type the target lacks: merged in ayb.
-    void error;
-    return undefined;
   }
-  staged.inserted += counts.inserted;
-  staged.updatedRows += counts.updated;
-  staged.deleted += counts.deleted;
-  counts.columns.forEach((set, i) => set && staged.updated.add(staged.writable[i]!));
-  const conflicts = await traced('  settle pending conflicts', () => settlePending(job));
-  return { keys: counts.keys, conflicts };
 }
 
 interface Counts {
@@ -168,7 +243,7 @@ interface Counts {
  * into the one above (which would compute each cell again wherever a rule names it): a large merge's
  * time went mostly there.
  */
-async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
+async function threeWay(client: Client, job: KeyedJob, source: string): Promise<Counts> {
   const { tb, tx, tt, plan, staged } = job;
   const tab = staged.tab;
   const W = staged.writable;
@@ -189,24 +264,22 @@ async function threeWay(client: Client, job: KeyedJob): Promise<Counts> {
   const found = `${k0} IS NOT NULL`;
   // The cells, one column each: b<i> the base's (normalised), t<i> the branch's, o<i> the target's (normalised), by each side's column number.
   const cells = [
-    ...tb.columns.map((c, i) => `${norm(`b.v[${i + 1}]`, c.name, c.type)} AS b${i + 1}`),
-    ...tx.columns.map((_, i) => `t.v[${i + 1}] AS t${i + 1}`),
+    ...tb.columns.map((c, i) => `${norm(`mk.bv[${i + 1}]`, c.name, c.type)} AS b${i + 1}`),
+    ...tx.columns.map((_, i) => `mk.tv[${i + 1}] AS t${i + 1}`),
     ...tt.columns.map((c, i) => `CASE WHEN ${found} THEN ${norm(valueText(`o.${quoteIdent(c.name)}`), c.name, c.type)} END AS o${i + 1}`),
   ];
-  const x = `SELECT mk.n, mk.kind, mk.k, b.n IS NOT NULL AS hb, t.n IS NOT NULL AS ht,
+  const x = `SELECT mk.n, mk.kind, mk.k, mk.bv IS NOT NULL AS hb, mk.tv IS NOT NULL AS ht,
       ${found} AS ho,
       CASE WHEN ${found} THEN ${ROW_VERSION('o')} END AS rv,
-      t.v AS tv, ${cells.join(', ')}
-    FROM ${KEYS} mk
-    LEFT JOIN ${BASE} b ON b.tab = ${tab} AND b.n = mk.n
-    LEFT JOIN ${THEIRS} t ON t.tab = ${tab} AND t.n = mk.n
+      mk.tv AS tv, ${cells.join(', ')}
+    FROM (${source}) mk
     -- The target's row of a key: by the key's own equality (the unique index's operators), not its
     -- text: a key main wrote differently (1.0 / 1.00, citext abc / ABC) is the same row. Its columns
     -- (the key's text too) are then compared cell by cell as any other: main's text kept unless the
     -- branch changed it; both sides adding one key with different text is a conflict on that column.
     -- A partition's: through its root when the key is the root's (the row may lie in another partition).
     LEFT JOIN ${rowsTable(tt, plan.key)} o ON ${keyCondition(tt, plan.key, (i) => `mk.k[${i + 1}]`, tx, 'o')}
-   WHERE mk.tab = ${tab} OFFSET 0`;
+   OFFSET 0`;
   // The comparisons, once per column: tb (branch vs base), ob (target vs base), ot (target vs branch).
   const flags = new Map<string, string>();
   const flag = (name: string, left: string, right: string) => {

@@ -7,7 +7,7 @@ import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.j
 import { type KeylessDml, mergeMultiset, numberTargetRows, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { addedBaseValues, backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
-import { copyAllRows, mergeKeyedOnServer, previewFromStage } from './merge-server.js';
+import { copyAllRows, mergeDiffedOnServer, mergeKeyedOnServer, previewFromStage, serverCanMerge } from './merge-server.js';
 import { type MergeConflict, type MergeInput, takesTheirs } from './merge-types.js';
 import { identityHeld, tableDml, triggerStatements } from './sql.js';
 import { checkResolutions } from './merge-resolve.js';
@@ -147,9 +147,29 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
     return;
   }
   const count = (d: TableDiff<Keys>) => d.added.length + d.removed.length + d.changed.length;
+  const backfill = await traced(`${tableName(tx)}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
+  // Most tables: the diff of base and branch made on the target's server, with the three-way merge.
+  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  if (backfill.length === 0 && planBT.key.every((c) => typeOf(tb, c) === typeOf(tx, c)) && serverCanMerge({ tb, tx, tt, plan: planBT })) {
+    const found: MergeConflict[] = [];
+    const staged = stage.table(tx, planBT.key);
+    const preview = previewOf(tx, planBT.key);
+    const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+    const merged = await traced(`${tableName(tx)}: diffed, staged and compared on the server`, () => mergeDiffedOnServer(job));
+    if (merged !== undefined) {
+      if (merged.keys === 0) return;
+      out.unchanged = false;
+      out.previews.set(staged.tab, preview);
+      await traced(`${tableName(tx)}: preview`, () => previewFromStage(ours.client, staged, preview));
+      out.conflicts.push(...found);
+      out.tables.push({ table: tableName(tx), schema: tx.schema, name: tx.name, inserted: staged.inserted, updated: staged.updatedRows, deleted: staged.deleted, conflicts: found.length, merged_by: 'server' });
+      return;
+    }
+    // The server could not (see mergeKeyedOnServer): merged in ayb, from the keys, below.
+    stage.tables.splice(stage.tables.indexOf(staged), 1);
+  }
   // A key the branch retyped, written differently by its new type: one changed row, not removed and added.
   const keys = await traced(`${tableName(tx)}: data diff of base and branch (keys)`, async () => pairRetypedKeys(base, tx, await diffTableKeys(base, theirs, planBT)));
-  const backfill = await traced(`${tableName(tx)}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
   if (count(keys) + backfill.length === 0) return;
   out.unchanged = false;
   const found: MergeConflict[] = [];
