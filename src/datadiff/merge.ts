@@ -150,11 +150,12 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const backfill = await traced(`${tableName(tx)}: backfilled keys`, () => backfilled(theirs, tb, tx, planBT));
   // Most tables: the diff of base and branch made on the target's server, with the three-way merge.
   const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
+  const addedBase = await addedBaseValues(theirs, tb, tx, tt);
   if (backfill.length === 0 && planBT.key.every((c) => typeOf(tb, c) === typeOf(tx, c)) && serverCanMerge({ tb, tx, tt, plan: planBT })) {
     const found: MergeConflict[] = [];
     const staged = stage.table(tx, planBT.key);
     const preview = previewOf(tx, planBT.key);
-    const job = { input, tb, tx, tt, plan: planBT, stage, staged, preview, conflicts: found };
+    const job = { input, tb, tx, tt, addedBase, plan: planBT, stage, staged, preview, conflicts: found };
     const merged = await traced(`${tableName(tx)}: diffed, staged and compared on the server`, () => mergeDiffedOnServer(job));
     if (merged !== undefined) {
       if (merged.keys === 0) return;
@@ -176,7 +177,6 @@ async function mergeTable(input: MergeInput, stage: Stage, out: Collected, tb: D
   const staged = stage.table(tx, planBT.key);
   const preview = previewOf(tx, planBT.key);
   out.previews.set(staged.tab, preview);
-  const addedBase = await addedBaseValues(theirs, tb, tx, tt);
   const job = { input, tb, tx, tt, addedBase, plan: planBT, stage, staged, preview, conflicts: found };
   // On the target's server, set-based; else (a shape it cannot take) in ayb, a chunk at a time.
   const onServer = await traced(`${tableName(tx)}: staged and compared on the server`, () => mergeKeyedOnServer(job, keys, backfill));
