@@ -88,7 +88,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // the dry run of the same merge says nothing is wrong (exit 0, no conflict). Constraints that the
   // branch's rows make true (NOT NULL, CHECK, domain checks, and likely UNIQUE and FOREIGN KEY) go
   // after the rows, in the same transaction.
-  it.fails('a column added, backfilled and made NOT NULL, a CHECK and a domain CHECK added after the branch fixed its rows: merged (exit 0), the constraints there', async () => {
+  it('a column added, backfilled and made NOT NULL, a CHECK and a domain CHECK added after the branch fixed its rows: merged (exit 0), the constraints there', async () => {
     const ayb = await scenario('o5_backfill', `
       CREATE TABLE nn (id int PRIMARY KEY, v text);
       INSERT INTO nn VALUES (1, 'a'), (2, 'b');
@@ -114,6 +114,39 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
     expect(await value('o5_backfill', `SELECT attnotnull::text AS v FROM pg_attribute WHERE attrelid = 'nn'::regclass AND attname = 'x'`)).toEqual(['true']);
     expect(await value('o5_backfill', `SELECT conname::text AS v FROM pg_constraint WHERE conname IN ('qty_nonneg', 'posint_check') AND pg_get_constraintdef(oid) ~ '(>= 0|> 10)' ORDER BY 1`))
       .toEqual(['posint_check', 'qty_nonneg']);
+  });
+
+  // The same deferred constraints, broken by main's own rows (merge-fix5b): main inserted a row the
+  // branch never backfilled (its x stays NULL), or set a qty the branch's CHECK refuses. A real
+  // conflict: the dry run and the merge both refuse (exit 4), naming the constraint and the row, and
+  // main is as it was.
+  it('a NOT NULL or CHECK the branch adds that a row of main breaks: the dry run and the merge both exit 4, naming the constraint and the row', async () => {
+    const ayb = await scenario('o5_backfill_conflict', `
+      CREATE TABLE nn (id int PRIMARY KEY, v text);
+      INSERT INTO nn VALUES (1, 'a'), (2, 'b');
+      CREATE TABLE ck (id int PRIMARY KEY, qty int);
+      INSERT INTO ck VALUES (1, -1), (2, 5);`);
+    await ayb.branch('o5bc');
+    await psql('ayb_branch_o5bc', `
+      ALTER TABLE nn ADD COLUMN x text;
+      UPDATE nn SET x = 'x' || id;
+      ALTER TABLE nn ALTER x SET NOT NULL;
+      UPDATE ck SET qty = 0 WHERE qty < 0;
+      ALTER TABLE ck ADD CONSTRAINT qty_nonneg CHECK (qty >= 0);`);
+    await psql('o5_backfill_conflict', `INSERT INTO nn VALUES (3, 'c');`);
+    const refusal = (result: { exitCode: number; stdout: string; stderr: string }) => [result.exitCode, doc(result).error?.code, doc(result).error?.message.match(/constraint "([^"]+)".*row (\S+)/)?.slice(1)];
+    const dry = await ayb('branch', 'merge', 'o5bc', '--dry-run', '--json');
+    expect(refusal(dry), dry.stdout + dry.stderr).toEqual([4, 'merge_constraint_conflict', ['public.nn.x NOT NULL', '(3,c,)']]);
+    const merged = await ayb('branch', 'merge', 'o5bc', '--json');
+    expect(refusal(merged), merged.stdout + merged.stderr).toEqual([4, 'merge_constraint_conflict', ['public.nn.x NOT NULL', '(3,c,)']]);
+    expect([await rows('o5_backfill_conflict', 'nn'), await rows('o5_backfill_conflict', 'ck')]).toEqual([['(1,a)', '(2,b)', '(3,c)'], ['(1,-1)', '(2,5)']]);
+    // Main's row 3 fixed; main now breaks the CHECK instead.
+    await psql('o5_backfill_conflict', `DELETE FROM nn WHERE id = 3; UPDATE ck SET qty = -3 WHERE id = 2;`);
+    const dry2 = await ayb('branch', 'merge', 'o5bc', '--dry-run', '--json');
+    expect(refusal(dry2), dry2.stdout + dry2.stderr).toEqual([4, 'merge_constraint_conflict', ['qty_nonneg', '(2,-3)']]);
+    const merged2 = await ayb('branch', 'merge', 'o5bc', '--json');
+    expect(refusal(merged2), merged2.stdout + merged2.stderr).toEqual([4, 'merge_constraint_conflict', ['qty_nonneg', '(2,-3)']]);
+    expect(await rows('o5_backfill_conflict', 'ck')).toEqual(['(1,-1)', '(2,-3)']);
   });
 
   // Main split the asia rows out of the default partition (detach, p_asia created, rows moved,
