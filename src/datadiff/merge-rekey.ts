@@ -1,7 +1,7 @@
 import { quoteIdent } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, tableId } from './catalog.js';
 import type { KeyTuple } from './compare.js';
-import { STAGE, type StagedTable } from './merge-stage.js';
+import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
 import type { KeyedPreview } from './merge-rows.js';
 import type { MergeInput, Values } from './merge-types.js';
 import { keyCondition } from './sql.js';
@@ -34,8 +34,10 @@ export async function rekeyInPlace(input: MergeInput, staged: readonly StagedTab
     const compared = others.length > 0 ? [...new Set(others.flatMap((k) => k.columns))]
       : t.writable.filter((c) => !t.key.includes(c) && target.columns.some((x) => x.name === c));
     if (compared.length === 0) continue;
-    const { rows } = await ours.client.query<{ d: string; i: string }>(
-      `SELECT d.ctid::text AS d, i.ctid::text AS i
+    // Which columns the update sets: those whose value differs from the target's row (a column the target lacks: set).
+    const differs = t.writable.map((c) => (target.columns.some((x) => x.name === c) ? `${valueText(`t.${quoteIdent(c)}`)} IS DISTINCT FROM i.v[${at(c)}]` : 'true'));
+    const { rows } = await ours.client.query<{ d: string; i: string; m: boolean[] }>(
+      `SELECT d.ctid::text AS d, i.ctid::text AS i, ARRAY[${differs.join(', ')}]::bool[] AS m
          FROM ${STAGE} d JOIN ${qualified(target)} t ON ${keyCondition(target, t.key, (n) => `d.k[${n + 1}]`, t.table)}
          JOIN ${STAGE} i ON i.tab = d.tab AND i.op = 'i' AND ${compared.map((c) => `${valueText(`t.${quoteIdent(c)}`)} IS NOT DISTINCT FROM i.v[${at(c)}]`).join(' AND ')}
         WHERE d.tab = $1 AND d.op = 'd'`, [t.tab]);
@@ -44,24 +46,24 @@ export async function rekeyInPlace(input: MergeInput, staged: readonly StagedTab
     const pairs = rows.filter((r) => ds.get(r.d) === 1 && is.get(r.i) === 1);
     if (pairs.length === 0) continue;
     // The delete becomes the update (its key the old one, every column the branch's row), the insert goes.
-    const { rows: moved } = await ours.client.query<{ k: KeyTuple; v: (string | null)[] }>(
-      `WITH p AS (SELECT d::tid AS d, i::tid AS i FROM unnest($2::text[], $3::text[]) AS p(d, i)),
-            gone AS (DELETE FROM ${STAGE} s USING p WHERE s.ctid = p.i AND s.tab = $1 RETURNING p.d, s.v)
-       UPDATE ${STAGE} s SET op = 'u', v = gone.v, m = array_fill(true, ARRAY[cardinality(gone.v)]) FROM gone WHERE s.ctid = gone.d AND s.tab = $1
-       RETURNING s.k, s.v`,
-      [t.tab, pairs.map((p) => p.d), pairs.map((p) => p.i)]);
+    const { rows: moved } = await ours.client.query<{ k: KeyTuple; v: (string | null)[]; m: boolean[] }>(
+      `WITH p AS (SELECT d::tid AS d, i::tid AS i, m::bool[] AS m FROM unnest($2::text[], $3::text[], $4::text[]) AS p(d, i, m)),
+            gone AS (DELETE FROM ${STAGE} s USING p WHERE s.ctid = p.i AND s.tab = $1 RETURNING p.d, p.m, s.v)
+       UPDATE ${STAGE} s SET op = 'u', v = gone.v, m = gone.m FROM gone WHERE s.ctid = gone.d AND s.tab = $1
+       RETURNING s.k, s.v, s.m`,
+      [t.tab, pairs.map((p) => p.d), pairs.map((p) => p.i), pairs.map((p) => arrayLiteral(p.m))]);
     t.deleted -= moved.length;
     t.inserted -= moved.length;
     t.updatedRows += moved.length;
-    for (const c of t.writable) t.updated.add(c);
+    for (const r of moved) r.m.forEach((set, i) => set && t.updated.add(t.writable[i]!));
     made.set(t.tab, moved.length);
     const preview = previews.get(t.tab);
     if (!preview) continue;
     for (const r of moved) {
-      const values: Values = Object.fromEntries(t.writable.map((c, i) => [c, r.v[i] ?? null]));
+      const values: Values = Object.fromEntries(t.writable.flatMap((c, i) => (r.m[i] ? [[c, r.v[i] ?? null]] : [])));
       const del = preview.deletes.findIndex((d) => JSON.stringify(d) === JSON.stringify(r.k));
       if (del >= 0) preview.deletes.splice(del, 1);
-      const ins = preview.inserts.findIndex((x) => JSON.stringify(x) === JSON.stringify(values));
+      const ins = preview.inserts.findIndex((x) => t.key.every((c) => x[c] === r.v[t.writable.indexOf(c)]));
       if (ins >= 0) preview.inserts.splice(ins, 1);
       preview.updates.push({ key: r.k, values });
     }

@@ -330,6 +330,28 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
     for (const t of ['pa', 'ch', 'gc']) expect(await rows('o5_cascade2', t), t).toEqual(await rows('o5_cascade2_expected', t));
   });
 
+  // The re-keyed row under ON DELETE NO ACTION (merge-fix5b): pu's code re-keyed 'a' -> 'z' with v
+  // changed too (the same row by its other unique key, email), cu ON UPDATE CASCADE only; main added
+  // cu 3 under 'a'. Settled theirs: main with the branch's UPDATE done in place (cu 3 follows to 'z').
+  // Before: the delete of 'a' left cu 3 pointing at nothing, merge_constraint_conflict.
+  it('a primary key re-keyed with another column changed, ON UPDATE CASCADE and ON DELETE NO ACTION, main added a child: settled theirs, the child follows (no refusal)', async () => {
+    const ayb = await scenario('o5_rekey_noaction', `
+      CREATE TABLE pu (code text PRIMARY KEY, email text NOT NULL UNIQUE, v text);
+      CREATE TABLE cu (id int PRIMARY KEY, code text REFERENCES pu ON UPDATE CASCADE);
+      INSERT INTO pu VALUES ('a', 'a@x', '1'), ('b', 'b@x', '2');
+      INSERT INTO cu VALUES (1, 'a'), (2, 'b');`);
+    await ayb.branch('o5rn');
+    const branchSql = `UPDATE pu SET code = 'z', v = '9' WHERE code = 'a';`;
+    await psql('ayb_branch_o5rn', branchSql);
+    await psql('o5_rekey_noaction', `INSERT INTO cu VALUES (3, 'a');`);
+    await cluster.query('CREATE DATABASE o5_rekey_noaction_expected TEMPLATE o5_rekey_noaction');
+    await psql('o5_rekey_noaction_expected', branchSql);
+    const theirs = await ayb('branch', 'merge', 'o5rn', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    for (const t of ['pu', 'cu']) expect(await rows('o5_rekey_noaction', t), t).toEqual(await rows('o5_rekey_noaction_expected', t));
+    expect(await rows('o5_rekey_noaction', 'cu')).toEqual(['(1,z)', '(2,b)', '(3,z)']);
+  });
+
   // Shapes that hold, in one merge (settled theirs for the keyless conflict):
   // k3: a table without a key, duplicates counted anew on both sides: (1,x) ×3 main -1 the branch -2
   //     (a conflict of copies, settled theirs: 1 left); (2,y) ×2 both +1 (alike: 3); (3,z) ×2 both -1 (1);
