@@ -15,7 +15,8 @@ const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schem
  * rows under it (main's children deleted, or the merge refused), where the branch's update fired
  * their ON UPDATE actions (the children followed). Of a table some foreign key references, a staged
  * delete and a staged insert that are the same row become one update of the row's key in place, so
- * the target's children follow their row as they did on the branch: the same row when the target's
+ * the target's children follow their row as they did on the branch (where every foreign key pointing
+ * at the table has an ON UPDATE action): the same row when the target's
  * row of the old key and the branch's row of the new key hold the same values in every other unique
  * key of the table, or (a table without one) in every column outside the key, and pair one to one.
  * Run after the cascade conflicts: a delete kept back (settled ours) stays as it is. Returns the
@@ -29,6 +30,11 @@ export async function rekeyInPlace(input: MergeInput, staged: readonly StagedTab
     if (t.key.length === 0 || t.deleted === 0 || t.inserted === 0 || !referenced.has(tableId(t.table))) continue;
     const target = ours.catalog.tables.get(tableId(t.table));
     if (!target) continue;
+    // Only where every foreign key pointing at it acts on an update (CASCADE, SET NULL, SET DEFAULT):
+    // under NO ACTION or RESTRICT a child left on the old key refuses the update, not the delete.
+    const { rows: acts } = await ours.client.query<{ all: boolean | null }>(
+      `SELECT bool_and(confupdtype IN ('c', 'n', 'd')) AS all FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid = $1::regclass`, [qualified(target)]);
+    if (acts[0]?.all !== true) continue;
     const at = (c: string) => t.writable.indexOf(c) + 1;
     const others = keysOf(target).filter((k) => k.columns.join('\0') !== t.key.join('\0') && k.columns.every((c) => at(c) > 0 && target.columns.some((x) => x.name === c)));
     const compared = others.length > 0 ? [...new Set(others.flatMap((k) => k.columns))]
