@@ -1,7 +1,7 @@
 import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
-import { readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
+import { type DataCatalog, readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
 import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sessionDefaults, sqlState, SqlState, withClient } from '../postgres/client.js';
@@ -25,6 +25,7 @@ import { withBranchLocks } from './locks.js';
 import { MAX_NAME_LENGTH, validateBranchName } from './names.js';
 import { withSnapshotView } from './snapshot-view.js';
 import { explained, traced } from '../datadiff/merge-trace.js';
+import { constraintViolation, type DeferredConstraint, deferConstraints, findViolation, mergedRows } from './merge-constraints.js';
 
 export type { MergeConflict, MergeStrategy, Resolution, SchemaConflict, TableMerge };
 export { conflictId } from '../datadiff/merge.js';
@@ -266,6 +267,8 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       }
       if (schema.unchanged && plan.unchanged) return result(plan, { up_to_date: true });
       const blocked = plan.conflicts.some((c) => c.resolution === null);
+      // A dry run answers as the merge would: the constraints the branch adds, on the rows as merged.
+      if (job.dryRun && !blocked) await traced('dry run: constraints the branch adds', () => checkConstraints(ctx, client, schema, plan, theirs.catalog));
       if (job.dryRun || blocked) return result(plan);
       const committedFirst = await traced('apply (all)', () => applyMerge(ctx, client, targetConn, schema, plan, job.options, branchConn(ctx, job.targetDb)));
       return result(plan, { applied: true, committed_first: committedFirst, new_base: job.newBase });
@@ -273,6 +276,36 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       await client.end().catch(() => undefined);
     }
   }, { keepSearchPath: true });
+}
+
+/**
+ * For a dry run: each constraint the branch adds or tightens (see deferConstraints) looked for a row
+ * that breaks it among the rows as the merge would leave them (the target's rows with the staged ones
+ * over them), read in one read-only transaction; one found refuses as the merge would. A constraint
+ * it cannot read so (an exclusion, a unique index) is left to the merge, and said.
+ */
+async function checkConstraints(ctx: BranchContext, client: Client, schema: SchemaMerge, plan: DataMergePlan, theirs: DataCatalog): Promise<void> {
+  const { after: constraints } = deferConstraints(schema.migration.filter((m) => !ADD_VALUE.test(m.sql)));
+  if (constraints.length === 0) return;
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const ours = await readCatalog(client, [CONTROL_TABLE_SQL]);
+    const source = (relation: string) => mergedRows(relation, ours, theirs, plan.staged);
+    for (const c of constraints) {
+      await client.query('SAVEPOINT ayb_check');
+      const found = await findViolation(client, c, source).catch((error: unknown) => error as Error);
+      if (found instanceof Error) {
+        await client.query('ROLLBACK TO SAVEPOINT ayb_check');
+        noticeOf(ctx)?.(`The dry run could not check ${c.name} on the merged rows (${found.message}); the merge checks it.`);
+      } else if (found) {
+        throw constraintViolation(c, found.table, found.row, true);
+      } else if (c.kind === 'other') {
+        noticeOf(ctx)?.(`The dry run does not check ${c.name} on the merged rows; the merge does.`);
+      }
+    }
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
 }
 
 const ADD_VALUE = /^ALTER TYPE .* ADD VALUE /;
@@ -328,12 +361,14 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
         });
       }
     }
-    if (rest.length > 0) {
+    // Constraints the branch adds or tightens come after the rows (see deferConstraints).
+    const { before, after: constraints } = deferConstraints(rest);
+    if (before.length > 0) {
       // The migration is the user's DDL: its conversions (a USING cast to timestamptz reads the
       // TimeZone, to date the DateStyle) run under the database's own settings, not the ones the
       // merge pins to read and write values as text; those are back for the DML.
       await client.query(setLocal(own!));
-      await client.query(renderMigration(rest));
+      await client.query(renderMigration(before));
       await client.query(setLocal(new Map(VALUE_SETTINGS)));
     }
     await client.query(CUT_FUNCTION_SQL);
@@ -344,6 +379,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       if (sql.startsWith('WITH ')) await explained(client, sql);
       await traced(`apply: ${sql.replace(/\s+/g, ' ').slice(0, 70)}`, () => client.query(sql));
     }
+    if (constraints.length > 0) await traced('apply: constraints the branch adds', () => addConstraints(client, constraints, own!));
     await traced('apply: COMMIT', () => client.query('COMMIT'));
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -358,6 +394,30 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
     throw error instanceof AybError ? error : queryError(error, conn);
   }
   return first.map((m) => m.sql);
+}
+
+/**
+ * The constraints the branch adds or tightens, on the merged rows (the deferred checks of the
+ * target's own deferrable constraints first: ALTER TABLE refuses a table with pending ones). One that
+ * a row breaks is a conflict naming the constraint and the row (the statement is tried in a savepoint,
+ * and on failure the row is looked for), else the server's own error.
+ */
+async function addConstraints(client: Client, constraints: readonly DeferredConstraint[], own: ReadonlyMap<string, string>): Promise<void> {
+  await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+  await client.query(setLocal(own));
+  for (const c of constraints) {
+    await client.query('SAVEPOINT ayb_constraint');
+    try {
+      await client.query(c.sql);
+    } catch (error) {
+      if (!sqlState(error)?.startsWith('23')) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT ayb_constraint');
+      const found = await findViolation(client, c, (relation) => `SELECT * FROM ${relation}`).catch(() => undefined);
+      throw found ? constraintViolation(c, found.table, found.row, false) : constraintError(error);
+    }
+    await client.query('RELEASE SAVEPOINT ayb_constraint');
+  }
+  await client.query(setLocal(new Map(VALUE_SETTINGS)));
 }
 
 /**

@@ -3,7 +3,8 @@ import { type DataCatalog, type DataTable, tableId, tableName } from './catalog.
 import { compareTuples, diffTable, diffTableKeys, planTable, type TableDiff } from './compare.js';
 import type { Keys } from './key-list.js';
 import { pairRetypedKeys } from './equal-keys.js';
-import { cascadeConflicts, keepBack, type PlannedQuery } from './merge-cascade.js';
+import { cascadeConflicts, keepBack, type PlannedQuery, rowsDigest } from './merge-cascade.js';
+import { rekeyInPlace } from './merge-rekey.js';
 import { type KeylessDml, mergeMultiset, numberTargetRows, renderMergePreview, sequenceMerge } from './merge-output.js';
 import { addedBaseValues, backfilled, type KeyedPreview, mergeKeyed, previewOf, withKeys } from './merge-rows.js';
 import { chained, inForeignKeyOrder, movedChecks, type Stage, type StagedTable, stagedStatements, swapPlan, uniqueColumnsOf } from './merge-stage.js';
@@ -102,6 +103,16 @@ export async function planDataMerge(input: MergeInput, stage: Stage): Promise<Da
     await keepBack(input, stage.tables.find((t) => t.tab === cascade.tab)!, out.previews.get(cascade.tab), cascade);
     if (at >= 0 && cascade.op === 'd') out.tables[at] = { ...out.tables[at]!, deleted: out.tables[at]!.deleted - 1 };
   }
+  // A row the branch re-keyed (a delete and an insert that are the same row): its key updated in place,
+  // so the target's children follow it by their ON UPDATE action. The children of its old key were
+  // read as a delete's (references): read again with the stage as it is now.
+  const rekeyed = await traced('re-keyed rows', () => rekeyInPlace(input, stage.tables, out.previews));
+  for (const [tab, n] of rekeyed) {
+    const t = stage.tables.find((x) => x.tab === tab)!;
+    const at = out.tables.findIndex((x) => x.schema === t.table.schema && x.name === t.table.name);
+    if (at >= 0) out.tables[at] = { ...out.tables[at]!, inserted: out.tables[at]!.inserted - n, deleted: out.tables[at]!.deleted - n, updated: out.tables[at]!.updated + n };
+  }
+  if (rekeyed.size > 0) for (const [i, r] of references.entries()) references[i] = { ...r, digest: await rowsDigest(ours.client, r.sql) };
   // Values a conflicts file gives: columns of the conflict, values their types accept, or nothing runs.
   await checkResolutions(input, out.conflicts);
   // The target's rows a column the branch added with its own sequence does not number: numbered after the branch's.

@@ -88,7 +88,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // the dry run of the same merge says nothing is wrong (exit 0, no conflict). Constraints that the
   // branch's rows make true (NOT NULL, CHECK, domain checks, and likely UNIQUE and FOREIGN KEY) go
   // after the rows, in the same transaction.
-  it.fails('a column added, backfilled and made NOT NULL, a CHECK and a domain CHECK added after the branch fixed its rows: merged (exit 0), the constraints there', async () => {
+  it('a column added, backfilled and made NOT NULL, a CHECK and a domain CHECK added after the branch fixed its rows: merged (exit 0), the constraints there', async () => {
     const ayb = await scenario('o5_backfill', `
       CREATE TABLE nn (id int PRIMARY KEY, v text);
       INSERT INTO nn VALUES (1, 'a'), (2, 'b');
@@ -116,15 +116,48 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
       .toEqual(['posint_check', 'qty_nonneg']);
   });
 
+  // The same deferred constraints, broken by main's own rows (merge-fix5b): main inserted a row the
+  // branch never backfilled (its x stays NULL), or set a qty the branch's CHECK refuses. A real
+  // conflict: the dry run and the merge both refuse (exit 4), naming the constraint and the row, and
+  // main is as it was.
+  it('a NOT NULL or CHECK the branch adds that a row of main breaks: the dry run and the merge both exit 4, naming the constraint and the row', async () => {
+    const ayb = await scenario('o5_backfill_conflict', `
+      CREATE TABLE nn (id int PRIMARY KEY, v text);
+      INSERT INTO nn VALUES (1, 'a'), (2, 'b');
+      CREATE TABLE ck (id int PRIMARY KEY, qty int);
+      INSERT INTO ck VALUES (1, -1), (2, 5);`);
+    await ayb.branch('o5bc');
+    await psql('ayb_branch_o5bc', `
+      ALTER TABLE nn ADD COLUMN x text;
+      UPDATE nn SET x = 'x' || id;
+      ALTER TABLE nn ALTER x SET NOT NULL;
+      UPDATE ck SET qty = 0 WHERE qty < 0;
+      ALTER TABLE ck ADD CONSTRAINT qty_nonneg CHECK (qty >= 0);`);
+    await psql('o5_backfill_conflict', `INSERT INTO nn VALUES (3, 'c');`);
+    const refusal = (result: { exitCode: number; stdout: string; stderr: string }) => [result.exitCode, doc(result).error?.code, doc(result).error?.message.match(/constraint "([^"]+)".*row (\S+)/)?.slice(1)];
+    const dry = await ayb('branch', 'merge', 'o5bc', '--dry-run', '--json');
+    expect(refusal(dry), dry.stdout + dry.stderr).toEqual([4, 'merge_constraint_conflict', ['public.nn.x NOT NULL', '(3,c,)']]);
+    const merged = await ayb('branch', 'merge', 'o5bc', '--json');
+    expect(refusal(merged), merged.stdout + merged.stderr).toEqual([4, 'merge_constraint_conflict', ['public.nn.x NOT NULL', '(3,c,)']]);
+    expect([await rows('o5_backfill_conflict', 'nn'), await rows('o5_backfill_conflict', 'ck')]).toEqual([['(1,a)', '(2,b)', '(3,c)'], ['(1,-1)', '(2,5)']]);
+    // Main's row 3 fixed; main now breaks the CHECK instead.
+    await psql('o5_backfill_conflict', `DELETE FROM nn WHERE id = 3; UPDATE ck SET qty = -3 WHERE id = 2;`);
+    const dry2 = await ayb('branch', 'merge', 'o5bc', '--dry-run', '--json');
+    expect(refusal(dry2), dry2.stdout + dry2.stderr).toEqual([4, 'merge_constraint_conflict', ['qty_nonneg', '(2,-3)']]);
+    const merged2 = await ayb('branch', 'merge', 'o5bc', '--json');
+    expect(refusal(merged2), merged2.stdout + merged2.stderr).toEqual([4, 'merge_constraint_conflict', ['qty_nonneg', '(2,-3)']]);
+    expect(await rows('o5_backfill_conflict', 'ck')).toEqual(['(1,-1)', '(2,-3)']);
+  });
+
   // Main split the asia rows out of the default partition (detach, p_asia created, rows moved,
   // default attached again); the keys (id, region) did not change, nor any value. The branch, on the
-  // old layout, deleted row 3 (asia) and changed row 4 (us, still in the default). What happens:
+  // old layout, deleted row 3 (asia) and changed row 4 (us, still in the default). What happened before the fix:
   // exit 0, row 4 updated, and row 3 still on main, in p_asia: the branch's delete is looked up in
   // the target's p_def (the leaf the branch's diff names), not found there, and taken as "both
   // deleted it" (merge-rows.ts mergeRow: `if (o === undefined) return`; the server path's
   // `NOT y.ht AND NOT y.ho`), silently. The target's row of a partition's key is found through the
   // partitioned table, as inserts already go.
-  it.fails('main re-partitioned (split a partition off the default): a row the branch deleted, now in main\'s new partition, is deleted', async () => {
+  it('main re-partitioned (split a partition off the default): a row the branch deleted, now in main\'s new partition, is deleted', async () => {
     const ayb = await scenario('o5_repart_del', `
       CREATE TABLE pt (id int, region text, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
       CREATE TABLE p_eu PARTITION OF pt FOR VALUES IN ('eu');
@@ -146,9 +179,9 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   });
 
   // The same re-partitioning; the branch changed v of row 1 (asia), which main moved to p_asia
-  // without changing it. What happens: a false conflict (exit 4), "ours removed, theirs changed"
+  // without changing it. What happened before the fix: a false conflict (exit 4), "ours removed, theirs changed"
   // on public.p_def (id=1, region=asia): main never removed nor changed the row.
-  it.fails('main re-partitioned: a row the branch changed, which main only moved to its new partition, merges (no false delete/update conflict)', async () => {
+  it('main re-partitioned: a row the branch changed, which main only moved to its new partition, merges (no false delete/update conflict)', async () => {
     const ayb = await scenario('o5_repart_upd', `
       CREATE TABLE pt (id int, region text, v text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
       CREATE TABLE p_def PARTITION OF pt DEFAULT;
@@ -169,14 +202,14 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   });
 
   // A statement-level audit trigger on a partitioned table (pr) and a row-level one (cloned onto
-  // its partition). The branch inserted a row (its audit holds the trigger's rows for it). What
-  // happens: the merge inserts through pr, whose own statement trigger is not held off (README:
+  // its partition). The branch inserted a row (its audit holds the trigger's rows for it). What happened before the fix:
+  // the merge inserts through pr, whose own statement trigger is not held off (README:
   // "the triggers and rules of a partitioned table itself … are not held off"), so main's audit
   // gets "INSERT STATEMENT pr" twice: the branch's row and the trigger firing again. (With the
   // function naming `audit` unqualified, as most do, the merge instead fails with a raw 42P01
   // "relation audit does not exist", exit 5: the trigger runs under the merge's pinned search_path.)
   // Where: the apply's trigger hold-off (triggerStatements) covers the partitions, not the root.
-  it.fails('a statement-level trigger on a partitioned table does not fire again on the merge\'s insert through it', async () => {
+  it('a statement-level trigger on a partitioned table does not fire again on the merge\'s insert through it', async () => {
     const ayb = await scenario('o5_root_trigger', `
       CREATE TABLE audit (what text);
       CREATE TABLE pr (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
@@ -194,11 +227,11 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
     expect(await rows('o5_root_trigger', 'audit')).toEqual(['("INSERT ROW pr1")', '("INSERT STATEMENT pr")']);
   });
 
-  // A DO ALSO rule on a partitioned table (an audit row per insert). What happens: the merge's one
+  // A DO ALSO rule on a partitioned table (an audit row per insert). What happened before the fix: the merge's one
   // data-modifying statement inserts through pr with the rule not held off, and PostgreSQL refuses:
   // raw "0A000: DO ALSO rules are not supported for data-modifying statements in WITH", exit 5
   // (database_error). Expected: the rule held off like a partition's, the branch's audit row once.
-  it.fails('a DO ALSO rule on a partitioned table: the merge inserts through it (exit 0, the branch\'s audit row once), not a raw 0A000', async () => {
+  it('a DO ALSO rule on a partitioned table: the merge inserts through it (exit 0, the branch\'s audit row once), not a raw 0A000', async () => {
     const ayb = await scenario('o5_root_rule', `
       CREATE TABLE audit (n int);
       CREATE TABLE pr (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
@@ -274,7 +307,7 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
   // holds for a referenced column that is not the row's key (merge-refactions), not for a re-keyed
   // primary key, the commonest target of a foreign key (src/datadiff/merge-cascade.ts, and the
   // apply's emulated actions, which only re-point children for an update in place).
-  it.fails('a primary key re-keyed ON UPDATE CASCADE through two levels, main added a child and a grandchild: refused without a strategy; settled theirs every row follows as the update in place would (main\'s rows kept)', async () => {
+  it('a primary key re-keyed ON UPDATE CASCADE through two levels, main added a child and a grandchild: refused without a strategy; settled theirs every row follows as the update in place would (main\'s rows kept)', async () => {
     const ayb = await scenario('o5_cascade2', `
       CREATE TABLE pa (code text PRIMARY KEY, v text);
       CREATE TABLE ch (code text REFERENCES pa ON UPDATE CASCADE ON DELETE CASCADE, n int, w text, PRIMARY KEY (code, n));
@@ -295,6 +328,28 @@ describe.concurrent('ayb branch merge: a fifth outsider', () => {
     const theirs = await ayb('branch', 'merge', 'o5c2', '--strategy', 'theirs', '--json');
     expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
     for (const t of ['pa', 'ch', 'gc']) expect(await rows('o5_cascade2', t), t).toEqual(await rows('o5_cascade2_expected', t));
+  });
+
+  // The re-keyed row under ON DELETE NO ACTION (merge-fix5b): pu's code re-keyed 'a' -> 'z' with v
+  // changed too (the same row by its other unique key, email), cu ON UPDATE CASCADE only; main added
+  // cu 3 under 'a'. Settled theirs: main with the branch's UPDATE done in place (cu 3 follows to 'z').
+  // Before: the delete of 'a' left cu 3 pointing at nothing, merge_constraint_conflict.
+  it('a primary key re-keyed with another column changed, ON UPDATE CASCADE and ON DELETE NO ACTION, main added a child: settled theirs, the child follows (no refusal)', async () => {
+    const ayb = await scenario('o5_rekey_noaction', `
+      CREATE TABLE pu (code text PRIMARY KEY, email text NOT NULL UNIQUE, v text);
+      CREATE TABLE cu (id int PRIMARY KEY, code text REFERENCES pu ON UPDATE CASCADE);
+      INSERT INTO pu VALUES ('a', 'a@x', '1'), ('b', 'b@x', '2');
+      INSERT INTO cu VALUES (1, 'a'), (2, 'b');`);
+    await ayb.branch('o5rn');
+    const branchSql = `UPDATE pu SET code = 'z', v = '9' WHERE code = 'a';`;
+    await psql('ayb_branch_o5rn', branchSql);
+    await psql('o5_rekey_noaction', `INSERT INTO cu VALUES (3, 'a');`);
+    await cluster.query('CREATE DATABASE o5_rekey_noaction_expected TEMPLATE o5_rekey_noaction');
+    await psql('o5_rekey_noaction_expected', branchSql);
+    const theirs = await ayb('branch', 'merge', 'o5rn', '--strategy', 'theirs', '--json');
+    expect(theirs.exitCode, theirs.stdout + theirs.stderr).toBe(0);
+    for (const t of ['pu', 'cu']) expect(await rows('o5_rekey_noaction', t), t).toEqual(await rows('o5_rekey_noaction_expected', t));
+    expect(await rows('o5_rekey_noaction', 'cu')).toEqual(['(1,z)', '(2,b)', '(3,z)']);
   });
 
   // Shapes that hold, in one merge (settled theirs for the keyless conflict):
