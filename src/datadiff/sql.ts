@@ -3,7 +3,7 @@ import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
-import { valueText } from './value-text.js';
+import { fromWire, textLiteral, valueText, wireLiteral, wireText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -14,9 +14,12 @@ const FETCH_BATCH = 1000;
  */
 const byteText = (expr: string): string => `(${valueText(expr)}) COLLATE pg_catalog."C"`;
 
-/** A value as SQL: NULL, or its text as a literal cast to the column's type (exact for every type with text I/O). */
-export function sqlValue(text: string | null, type: string): string {
-  return text === null ? 'NULL' : `${quoteLiteral(text)}::${type}`;
+/**
+ * A value as SQL: NULL, or its text as a literal cast to the column's type (exact for every type with
+ * text I/O); with `bytes`, a text that travelled as its bytes (value-text.ts).
+ */
+export function sqlValue(text: string | null, type: string, bytes?: boolean): string {
+  return text === null ? 'NULL' : `${textLiteral(text, bytes)}::${type}`;
 }
 
 /**
@@ -71,8 +74,8 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const table = side.catalog.tables.get(tableId(plan))!;
   const out = new Map<string, (string | null)[]>();
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
-  const join = keyCondition(table, plan.key, (i) => `k.c${i}`);
-  const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
+  const join = keyCondition(table, plan.key, (i) => fromWire(`k.c${i}`, side.bytes));
+  const sql = `SELECT ${plan.columns.map((c) => wireText(`t.${quoteIdent(c)}`, side.bytes)).join(', ')}
                  FROM ONLY ${qualified(plan)} t JOIN unnest(${plan.key.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
@@ -245,7 +248,7 @@ export interface DmlSink {
 const STATEMENT_ROWS = 500;
 
 /** A value typed even when NULL (in a VALUES list, an untyped NULL column would be text). */
-const typedValue = (text: string | null, type: string) => (text === null ? `NULL::${type}` : sqlValue(text, type));
+const typedValue = (text: string | null, type: string, bytes?: boolean) => (text === null ? `NULL::${type}` : sqlValue(text, type, bytes));
 
 /** Tables of the catalog some foreign key points at (a self-reference included). */
 function referencedTables(catalog: Side['catalog']): Set<string> {
@@ -351,29 +354,31 @@ interface TableShape {
   readonly overriding: string;
   /** `t.key1 OP v.c0 AND …`, with each key column's own equality operator. */
   readonly keyJoin: string;
+  /** Texts travel as their bytes (Side.bytes). */
+  readonly bytes?: boolean;
 }
 
-function shapeOf(table: DataTable, plan: TablePlan): TableShape {
+function shapeOf(table: DataTable, plan: TablePlan, bytes?: boolean): TableShape {
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const writable = plan.columns.filter((c) => !table.columns.find((x) => x.name === c)!.generated);
   const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
   const equality = keyEquality(table, plan);
   const keyJoin = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} v.c${i}`).join(' AND ');
-  return { target: qualified(table), own: `ONLY ${qualified(table)}`, typeOf, writable, overriding, keyJoin };
+  return { target: qualified(table), own: `ONLY ${qualified(table)}`, typeOf, writable, overriding, keyJoin, ...(bytes ? { bytes } : {}) };
 }
 
-const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c))).join(', ')})`;
+const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c), shape.bytes)).join(', ')})`;
 const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(', ');
 
 async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const shape = shapeOf(table, plan);
+  const shape = shapeOf(table, plan, side.bytes);
   const { own } = shape;
   if (plan.match === 'rows') {
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${noted(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : textLiteral(row[i]!, side.bytes)}`).join(' AND ') || 'true';
     let i = 0;
     for (const row of diff.removed) {
       const copies = diff.removedCount![i++];
@@ -391,9 +396,9 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
 
 async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const { target, typeOf, writable, overriding } = shapeOf(table, plan);
+  const { target, typeOf, writable, overriding } = shapeOf(table, plan, b.bytes);
   const columnList = writable.map(quoteIdent).join(', ');
-  const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+  const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c), b.bytes)).join(', ')})`;
   const insertOf = (rows: readonly (readonly (string | null)[])[]) => (writable.length === 0
     // Nothing to write (no columns, or only generated ones): as many rows of defaults.
     ? `INSERT INTO ${target} SELECT FROM pg_catalog.generate_series(1, ${rows.length});\n`
@@ -497,7 +502,7 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
   for (const { table, keys, self } of stashes) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, a.bytes);
     if (self) {
       await writeSelfStash(table, plan, shape, diff, keys, stashName(++n), sink);
       continue;
@@ -578,7 +583,7 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   for (const table of [...tables].reverse()) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, b.bytes);
     const keys = inPlace(table) ? [diff.removed] : [diff.removed, diff.changed];
     const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
     await statement.step(`${tableLabel(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
@@ -588,7 +593,7 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   for (const table of tables) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, b.bytes);
     const { target, own, writable, overriding } = shape;
     // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
     // case); an identity column GENERATED ALWAYS is BY DEFAULT for the statement (identityInPlace).
@@ -637,9 +642,9 @@ function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean
 async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<string[]> {
   const table = side.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const value = (c: string) => `coalesce(pg_catalog.quote_literal(${valueText(`t.${quoteIdent(c)}`)}) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
+  const value = (c: string) => `coalesce(${wireLiteral(wireText(`t.${quoteIdent(c)}`, side.bytes), side.bytes)} || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
   const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
-  const join = keyCondition(table, plan.key, (i) => `(k.v ->> ${i})`);
+  const join = keyCondition(table, plan.key, (i) => fromWire(`(k.v ->> ${i})`, side.bytes));
   const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
                  FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o) JOIN ONLY ${qualified(plan)} t ON ${join}`;
   for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
@@ -655,7 +660,7 @@ async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys
  * joined by `,\n  `: a KeyList's lines go as they are stored, and nothing per key is made in ayb.
  */
 async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<string[]> {
-  const value = (c: string, i: number) => `coalesce(pg_catalog.quote_literal(k.v ->> ${i}) || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
+  const value = (c: string, i: number) => `coalesce(${wireLiteral(`(k.v ->> ${i})`, shape.bytes)} || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
   const sql = `SELECT pg_catalog.string_agg('(' || ${plan.key.map(value).join(" || ', ' || ")} || ')', E',\\n  ' ORDER BY k.o) AS keys
                  FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o)`;
   for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {

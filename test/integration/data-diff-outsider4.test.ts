@@ -427,10 +427,10 @@ describe('ayb branch diff --data: outsider attack 4', () => {
   // 0x5d` (the bytes é"] of a key's JSON): the diff cannot read such a database at all. Expected:
   // exit 0, one changed row, and a script that makes a copy's rows b's, byte for byte (md5 of each
   // key's bytes, written here).
-  // Still open (dfix): ayb reads rows as UTF-8 text (node-postgres decodes them so), so it cannot keep
-  // such bytes; it now refuses by name (exit 4, data_not_utf8: data-diff-not-utf8.test.ts) rather than
-  // stopping at a raw 22021. Keeping the bytes needs the rows read as bytes end to end.
-  it.fails('a SQL_ASCII main whose keys hold bytes that are not UTF-8: the script keeps the bytes', async () => {
+  // Fixed (dd-fix): when a side is SQL_ASCII, values travel as their bytes (escaped ASCII, value-text.ts)
+  // and the script writes them as escape strings (E'caf\351'); names that are not UTF-8 are still
+  // refused by name (data-diff-not-utf8.test.ts).
+  it('a SQL_ASCII main whose keys hold bytes that are not UTF-8: the script keeps the bytes', async () => {
     await cluster.query("CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", [], 'postgres');
     await h.apply('legacy', "CREATE TABLE t (k text PRIMARY KEY, v int); INSERT INTO t VALUES (E'caf\\xe9', 1), (E'caf\\xe8', 2);");
     const env = { AYB_DATABASE_URL: cluster.url('legacy') };
