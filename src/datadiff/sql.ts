@@ -1,3 +1,4 @@
+import { ConflictError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
@@ -257,14 +258,21 @@ function referencedTables(catalog: Side['catalog']): Set<string> {
   return out;
 }
 
-/** `xs` in arrays of `size` (the last shorter), read as they come: a packed key list is never unpacked whole. */
-function* chunks<T>(xs: Iterable<T>, size: number): Generator<T[]> {
+/**
+ * `xs` in arrays of `size` (the last shorter), read as they come: a packed key list is never unpacked
+ * whole. With `weight`, an array also ends once the weights of its items reach `most` (a whole row's
+ * characters: a batch's statement stays a string JavaScript can hold).
+ */
+function* chunks<T>(xs: Iterable<T>, size: number, weight?: (x: T) => number, most = Infinity): Generator<T[]> {
   let batch: T[] = [];
+  let total = 0;
   for (const x of xs) {
     batch.push(x);
-    if (batch.length >= size) {
+    total += weight ? weight(x) : 0;
+    if (batch.length >= size || total >= most) {
       yield batch;
       batch = [];
+      total = 0;
     }
   }
   if (batch.length > 0) yield batch;
@@ -389,8 +397,8 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
   if (diff.removed.length + diff.changed.length === 0) return;
   const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
   await sink.write(`-- ${noted(table)}: ${what}\n`);
-  for await (const [keys] of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
-    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${keys}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
+  for await (const { text } of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
+    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${text}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
 }
 
@@ -408,7 +416,8 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
     await sink.write(`-- ${noted(table)}: ${diff.added.length} distinct row(s) inserted\n`);
     const counts = diff.addedCount!;
     const rows = (function* () { let i = 0; for (const row of diff.added) for (let n = counts[i++]!; n > 0; n--) yield row; })();
-    for (const batch of chunks(rows, STATEMENT_ROWS)) await sink.write(insertOf(batch));
+    const width = (row: KeyTuple) => row.reduce((n, v) => n + (v?.length ?? 4), 0);
+    for (const batch of chunks(rows, STATEMENT_ROWS, width, PIECE_CHARS)) await sink.write(insertOf(batch));
     return;
   }
   const count = diff.added.length + diff.changed.length;
@@ -418,9 +427,14 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
     for await (const rows of rowBatches(b, plan, concatKeys(diff.added, diff.changed))) if (rows.length > 0) await sink.write(insertOf(rows));
     return;
   }
-  for await (const [rows] of renderedBatches(b, plan, [diff.added, diff.changed], writable)) {
-    await sink.write(`INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows};\n`);
+  let open = false;
+  for await (const { text, start } of renderedBatches(b, plan, [diff.added, diff.changed], writable)) {
+    // A batch is one statement, written as its pieces come.
+    if (start) await sink.write(`${open ? ';\n' : ''}INSERT INTO ${target} (${columnList})${overriding} VALUES\n  `);
+    open = true;
+    await sink.write(text);
   }
+  if (open) await sink.write(';\n');
 }
 
 /**
@@ -433,13 +447,12 @@ class ChainedStatement {
   constructor(private readonly sink: DmlSink) {}
 
   /** A step whose VALUES rows come in batches: `head` VALUES rows `tail(gate)`; skipped when no row comes. */
-  async step(comment: string, head: string, batches: AsyncIterable<string[]> | Iterable<string[]>, tail: (gate: string) => string): Promise<void> {
+  async step(comment: string, head: string, batches: AsyncIterable<Rendered>, tail: (gate: string) => string): Promise<void> {
     const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
     let started = false;
-    for await (const rows of batches) {
-      if (rows.length === 0) continue;
+    for await (const { text, start } of batches) {
       const opening = `${this.steps === 0 ? 'WITH' : ','}\n-- ${commentText(comment)}\ns${this.steps + 1} AS (${head}\n  `;
-      await this.sink.write(`${started ? ',\n  ' : opening}${rows.join(',\n  ')}`);
+      await this.sink.write(`${!started ? opening : start ? ',\n  ' : ''}${text}`);
       started = true;
     }
     if (!started) return;
@@ -633,25 +646,93 @@ function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean
 }
 
 /**
- * b's rows for these keys, `columns` of each as a VALUES row (`(<literal>::type, …)`, as typedValue
- * writes it), rendered by the server: per batch of STATEMENT_ROWS keys one text of rows joined by
- * `,\n  `, in the keys' order (keys gone since are skipped; a batch of which none is left gives none).
- * The keys go as one JSON parameter, a KeyList's lines as they are stored: nothing per row is made in
- * ayb but what it writes.
+ * The most characters of rendered rows ayb takes from the server in one text: a row longer than that
+ * comes in pieces of this size, and a batch of rows in texts of at most twice this. A JavaScript string
+ * holds at most 2^29 - 24 characters, and a wide row (a document of megabytes) times STATEMENT_ROWS is
+ * more; PostgreSQL's own limit is 1 GB per value. AYB_TEST_DATA_PIECE_CHARS lowers it (tests only).
  */
-async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<string[]> {
+const PIECE_CHARS = Number(process.env.AYB_TEST_DATA_PIECE_CHARS) > 0 ? Math.floor(Number(process.env.AYB_TEST_DATA_PIECE_CHARS)) : 4 * 1024 * 1024;
+
+/**
+ * A piece of the text of a VALUES list, as the script writes it: `start` when a new batch of rows
+ * begins with it (a statement of its own for an INSERT, `,` after the rows before it in a WITH step);
+ * otherwise it continues the text before it (a row's text split in pieces, or the next rows of a batch).
+ */
+interface Rendered {
+  readonly text: string;
+  readonly start: boolean;
+}
+
+const SEPARATOR = ',\n  ';
+
+/**
+ * b's rows for these keys, `columns` of each as a VALUES row (`(<literal>::type, …)`, as typedValue
+ * writes it), rendered by the server: per batch of STATEMENT_ROWS keys the rows joined by `,\n  `, in
+ * the keys' order (keys gone since are skipped; a batch of which none is left gives nothing). The keys
+ * go as one JSON value, a KeyList's lines as they are stored: nothing per row is made in ayb but what it
+ * writes. The text comes in parts of at most PIECE_CHARS (a wide row in pieces, cut by the server),
+ * read one at a time through a cursor, so that neither memory nor a string's limit grows with the width
+ * of the rows: a batch of narrow rows is one part, read in the round trip that asks for it. Runs inside
+ * the side's transaction (b's, held whole for a script).
+ */
+async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<Rendered> {
   const table = side.catalog.tables.get(tableId(plan))!;
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const value = (c: string) => `coalesce(${wireLiteral(wireText(`t.${quoteIdent(c)}`, side.bytes), side.bytes)} || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
   const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
   const join = keyCondition(table, plan.key, (i) => fromWire(`(k.v ->> ${i})`, side.bytes));
-  const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
-                 FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o) JOIN ONLY ${qualified(plan)} t ON ${join}`;
-  for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
-    const { rows } = await side.client.query<{ rows: string | null }>(sql, [json]);
-    const text = rows[0]?.rows ?? null;
-    if (text !== null) yield [text];
+  const n = PIECE_CHARS;
+  // Each row is cut into pieces of n characters (most rows: one), the first with the separator before
+  // it; pieces are grouped in order by where they start (a group: at most 2n), the groups numbered.
+  const size = `LEAST(r.len - g.n * ${n}, ${n})`;
+  const query = (json: string) => `SELECT p.text, p.parts FROM (
+      SELECT pg_catalog.string_agg(x.piece, '' ORDER BY x.o, x.n) AS text, x.part, pg_catalog.count(*) OVER () AS parts
+        FROM (SELECT r.o, g.n, CASE WHEN g.n = 0 THEN ${quoteLiteral(SEPARATOR)} ELSE '' END || pg_catalog.substr(r.row, g.n * ${n} + 1, ${n}) AS piece,
+                     (pg_catalog.sum(${size}) OVER (ORDER BY r.o, g.n) - ${size}) / ${n} AS part
+                FROM (SELECT q.o, q.row, pg_catalog.length(q.row) AS len
+                        FROM (SELECT k.o, ${row} AS row FROM pg_catalog.json_array_elements(${quoteLiteral(json)}::json) WITH ORDINALITY AS k(v, o)
+                                JOIN ONLY ${qualified(plan)} t ON ${join} OFFSET 0) q) r
+                CROSS JOIN LATERAL pg_catalog.generate_series(0, (r.len - 1) / ${n}) AS g(n)) x
+       GROUP BY x.part) p ORDER BY p.part`;
+  const cursor = 'ayb_rows';
+  let open = false;
+  try {
+    for (const batch of jsonBatches(STATEMENT_ROWS, ...keys)) {
+      let first: { text: string | null; parts: string } | undefined;
+      try {
+        const results = await side.client.query(`${open ? `CLOSE ${cursor}; ` : ''}DECLARE ${cursor} NO SCROLL CURSOR FOR ${query(batch.json)}; FETCH 1 FROM ${cursor}`) as unknown as { rows: { text: string | null; parts: string }[] }[];
+        open = true;
+        first = results[results.length - 1]!.rows[0];
+      } catch (error) {
+        throw rowsError(plan, batch.json, error);
+      }
+      if (first === undefined) continue;
+      yield { text: first.text!.slice(SEPARATOR.length), start: true };
+      for (let part = 1; part < Number(first.parts); part++) {
+        const { rows } = await side.client.query<{ text: string }>(`FETCH 1 FROM ${cursor}`);
+        yield { text: rows[0]!.text, start: false };
+      }
+    }
+  } finally {
+    if (open) await side.client.query(`CLOSE ${cursor}`).catch(() => undefined);
   }
+}
+
+/**
+ * A batch of rows the server could not render (a value whose text, quoted, is beyond PostgreSQL's 1 GB
+ * per value), named by table and keys rather than as a bare database error.
+ */
+function rowsError(plan: TablePlan, json: string, error: unknown): unknown {
+  const state = (error as { code?: string } | null)?.code;
+  const message = String((error as { message?: string } | null)?.message ?? '');
+  if (state !== '54000' && state !== '53200' && !/invalid memory alloc request size|out of memory/i.test(message)) return error;
+  const keys = JSON.parse(json) as KeyTuple[];
+  const key = (k: KeyTuple) => `(${plan.key.map((c, i) => `${c} = ${k[i] === null ? 'NULL' : JSON.stringify(k[i])}`).join(', ')})`;
+  const which = keys.length === 1 ? `the row ${key(keys[0]!)}` : `one of the ${keys.length} rows from ${key(keys[0]!)} to ${key(keys[keys.length - 1]!)}`;
+  return new ConflictError('data_row_too_large', `cannot write ${which} of ${tableLabel(plan)} into the script: PostgreSQL could not render it as text (${message})`, {
+    hint: 'a value whose text, quoted, is beyond PostgreSQL\'s 1 GB per value cannot be written as a literal: copy such rows with pg_dump --data-only --table instead',
+    cause: error,
+  });
 }
 
 /**
@@ -659,13 +740,13 @@ async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys
  * session: the keys go and come back as text), per batch of STATEMENT_ROWS keys one text of rows
  * joined by `,\n  `: a KeyList's lines go as they are stored, and nothing per key is made in ayb.
  */
-async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<string[]> {
+async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<Rendered> {
   const value = (c: string, i: number) => `coalesce(${wireLiteral(`(k.v ->> ${i})`, shape.bytes)} || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
   const sql = `SELECT pg_catalog.string_agg('(' || ${plan.key.map(value).join(" || ', ' || ")} || ')', E',\\n  ' ORDER BY k.o) AS keys
                  FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o)`;
   for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
     const { rows } = await side.client.query<{ keys: string | null }>(sql, [json]);
-    if (rows[0]?.keys) yield [rows[0].keys];
+    if (rows[0]?.keys) yield { text: rows[0].keys, start: true };
   }
 }
 
