@@ -1,7 +1,10 @@
-import { ConflictError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
+import { keyCondition, keyEquality } from './key-condition.js';
+import { PIECE_CHARS, type Rendered, renderedBatches, STATEMENT_ROWS } from './rendered-rows.js';
+import { type ActingKey, type DataTable, tableId, tableLabel } from './catalog.js';
+
+export { keyCondition, keyEquality };
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
 import { fromWire, textLiteral, valueText, wireLiteral, wireText } from './value-text.js';
@@ -33,39 +36,6 @@ export const commentText = (text: string): string => text.replace(/\\/g, '\\\\')
 const noted = (t: { schema: string; name: string }) => commentText(tableLabel(t));
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-
-/**
- * Per key column, the equality operator of the key's index, schema-qualified (`=` when unknown): the
- * script and ayb's sessions run with search_path empty, where a bare `=` finds only pg_catalog's.
- */
-export function keyEquality(table: DataTable, plan: TablePlan): string[] {
-  const key = keysOf(table).find((k) => k.columns.length === plan.key.length && k.columns.every((c) => plan.key.includes(c)));
-  return plan.key.map((c) => {
-    const i = key ? key.columns.indexOf(c) : -1;
-    return (i >= 0 ? key?.equality?.[i] : undefined) ?? '=';
-  });
-}
-
-/**
- * `t.key OP value::type AND …`: the rows of `table` whose key equals a key given as text (`value(i)`:
- * an SQL expression of column i's text), by the key index's own equality. `theirs`: the table the key's
- * text comes from (the merge's branch), when its key columns may have other types (a key the branch
- * retyped): such a column is compared in the branch's type, the target's value cast to it (as the
- * target will hold it once migrated). Cast to the target's old type, the branch's key would fail (int →
- * bigint: 5000000000 is out of int's range) or be rounded into another row's (numeric(12,4) →
- * numeric(12,2)), or lose a distinction its new type keeps (citext → text).
- */
-export function keyCondition(table: DataTable, key: readonly string[], value: (i: number) => string, theirs?: DataTable, alias = 't'): string {
-  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
-  const equality = keyEquality(table, { key } as TablePlan);
-  const theirEquality = theirs ? keyEquality(theirs, { key } as TablePlan) : [];
-  return key.map((c, i) => {
-    const own = typeOf(table, c)!;
-    const their = theirs ? typeOf(theirs, c) : undefined;
-    if (their === undefined || their === own) return `${alias}.${quoteIdent(c)} ${equality[i]} ${value(i)}::${own}`;
-    return `${alias}.${quoteIdent(c)}::${their} ${theirEquality[i]} ${value(i)}::${their}`;
-  }).join(' AND ');
-}
 
 /**
  * Fetches full rows (the text of every compared column) by key, in batches; an index on the key
@@ -245,8 +215,6 @@ export interface DmlSink {
   write(text: string): Promise<void>;
 }
 
-/** Rows per INSERT, UPDATE or DELETE statement of the streamed script. */
-const STATEMENT_ROWS = 500;
 
 /** A value typed even when NULL (in a VALUES list, an untyped NULL column would be text). */
 const typedValue = (text: string | null, type: string, bytes?: boolean) => (text === null ? `NULL::${type}` : sqlValue(text, type, bytes));
@@ -643,96 +611,6 @@ function updatedInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean 
 /** Its rows are updated in place and it has an identity column GENERATED ALWAYS (held BY DEFAULT meanwhile: DDL, an owner's). */
 function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean {
   return updatedInPlace(t, stashed) && t.columns.some((c) => c.identityAlways && !c.generated);
-}
-
-/**
- * The most characters of rendered rows ayb takes from the server in one text: a row longer than that
- * comes in pieces of this size, and a batch of rows in texts of at most twice this. A JavaScript string
- * holds at most 2^29 - 24 characters, and a wide row (a document of megabytes) times STATEMENT_ROWS is
- * more; PostgreSQL's own limit is 1 GB per value. AYB_TEST_DATA_PIECE_CHARS lowers it (tests only).
- */
-const PIECE_CHARS = Number(process.env.AYB_TEST_DATA_PIECE_CHARS) > 0 ? Math.floor(Number(process.env.AYB_TEST_DATA_PIECE_CHARS)) : 4 * 1024 * 1024;
-
-/**
- * A piece of the text of a VALUES list, as the script writes it: `start` when a new batch of rows
- * begins with it (a statement of its own for an INSERT, `,` after the rows before it in a WITH step);
- * otherwise it continues the text before it (a row's text split in pieces, or the next rows of a batch).
- */
-interface Rendered {
-  readonly text: string;
-  readonly start: boolean;
-}
-
-const SEPARATOR = ',\n  ';
-
-/**
- * b's rows for these keys, `columns` of each as a VALUES row (`(<literal>::type, …)`, as typedValue
- * writes it), rendered by the server: per batch of STATEMENT_ROWS keys the rows joined by `,\n  `, in
- * the keys' order (keys gone since are skipped; a batch of which none is left gives nothing). The keys
- * go as one JSON value, a KeyList's lines as they are stored: nothing per row is made in ayb but what it
- * writes. The text comes in parts of at most PIECE_CHARS (a wide row in pieces, cut by the server),
- * read one at a time through a cursor, so that neither memory nor a string's limit grows with the width
- * of the rows: a batch of narrow rows is one part, read in the round trip that asks for it. Runs inside
- * the side's transaction (b's, held whole for a script).
- */
-async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<Rendered> {
-  const table = side.catalog.tables.get(tableId(plan))!;
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const value = (c: string) => `coalesce(${wireLiteral(wireText(`t.${quoteIdent(c)}`, side.bytes), side.bytes)} || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
-  const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
-  const join = keyCondition(table, plan.key, (i) => fromWire(`(k.v ->> ${i})`, side.bytes));
-  const n = PIECE_CHARS;
-  // Each row is cut into pieces of n characters (most rows: one), the first with the separator before
-  // it; pieces are grouped in order by where they start (a group: at most 2n), the groups numbered.
-  const size = `LEAST(r.len - g.n * ${n}, ${n})`;
-  const query = (json: string) => `SELECT p.text, p.parts FROM (
-      SELECT pg_catalog.string_agg(x.piece, '' ORDER BY x.o, x.n) AS text, x.part, pg_catalog.count(*) OVER () AS parts
-        FROM (SELECT r.o, g.n, CASE WHEN g.n = 0 THEN ${quoteLiteral(SEPARATOR)} ELSE '' END || pg_catalog.substr(r.row, g.n * ${n} + 1, ${n}) AS piece,
-                     (pg_catalog.sum(${size}) OVER (ORDER BY r.o, g.n) - ${size}) / ${n} AS part
-                FROM (SELECT q.o, q.row, pg_catalog.length(q.row) AS len
-                        FROM (SELECT k.o, ${row} AS row FROM pg_catalog.json_array_elements(${quoteLiteral(json)}::json) WITH ORDINALITY AS k(v, o)
-                                JOIN ONLY ${qualified(plan)} t ON ${join} OFFSET 0) q) r
-                CROSS JOIN LATERAL pg_catalog.generate_series(0, (r.len - 1) / ${n}) AS g(n)) x
-       GROUP BY x.part) p ORDER BY p.part`;
-  const cursor = 'ayb_rows';
-  let open = false;
-  try {
-    for (const batch of jsonBatches(STATEMENT_ROWS, ...keys)) {
-      let first: { text: string | null; parts: string } | undefined;
-      try {
-        const results = await side.client.query(`${open ? `CLOSE ${cursor}; ` : ''}DECLARE ${cursor} NO SCROLL CURSOR FOR ${query(batch.json)}; FETCH 1 FROM ${cursor}`) as unknown as { rows: { text: string | null; parts: string }[] }[];
-        open = true;
-        first = results[results.length - 1]!.rows[0];
-      } catch (error) {
-        throw rowsError(plan, batch.json, error);
-      }
-      if (first === undefined) continue;
-      yield { text: first.text!.slice(SEPARATOR.length), start: true };
-      for (let part = 1; part < Number(first.parts); part++) {
-        const { rows } = await side.client.query<{ text: string }>(`FETCH 1 FROM ${cursor}`);
-        yield { text: rows[0]!.text, start: false };
-      }
-    }
-  } finally {
-    if (open) await side.client.query(`CLOSE ${cursor}`).catch(() => undefined);
-  }
-}
-
-/**
- * A batch of rows the server could not render (a value whose text, quoted, is beyond PostgreSQL's 1 GB
- * per value), named by table and keys rather than as a bare database error.
- */
-function rowsError(plan: TablePlan, json: string, error: unknown): unknown {
-  const state = (error as { code?: string } | null)?.code;
-  const message = String((error as { message?: string } | null)?.message ?? '');
-  if (state !== '54000' && state !== '53200' && !/invalid memory alloc request size|out of memory/i.test(message)) return error;
-  const keys = JSON.parse(json) as KeyTuple[];
-  const key = (k: KeyTuple) => `(${plan.key.map((c, i) => `${c} = ${k[i] === null ? 'NULL' : JSON.stringify(k[i])}`).join(', ')})`;
-  const which = keys.length === 1 ? `the row ${key(keys[0]!)}` : `one of the ${keys.length} rows from ${key(keys[0]!)} to ${key(keys[keys.length - 1]!)}`;
-  return new ConflictError('data_row_too_large', `cannot write ${which} of ${tableLabel(plan)} into the script: PostgreSQL could not render it as text (${message})`, {
-    hint: 'a value whose text, quoted, is beyond PostgreSQL\'s 1 GB per value cannot be written as a literal: copy such rows with pg_dump --data-only --table instead',
-    cause: error,
-  });
 }
 
 /**
