@@ -17,7 +17,7 @@ const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schem
  * holds at most 2^29 - 24 characters, and a wide row (a document of megabytes) times STATEMENT_ROWS is
  * more; PostgreSQL's own limit is 1 GB per value. AYB_TEST_DATA_PIECE_CHARS lowers it (tests only).
  */
-export const PIECE_CHARS = Number(process.env.AYB_TEST_DATA_PIECE_CHARS) > 0 ? Math.floor(Number(process.env.AYB_TEST_DATA_PIECE_CHARS)) : 4 * 1024 * 1024;
+export const PIECE_CHARS = Number(process.env.AYB_TEST_DATA_PIECE_CHARS) > 0 ? Math.floor(Number(process.env.AYB_TEST_DATA_PIECE_CHARS)) : 1024 * 1024;
 
 /**
  * A piece of the text of a VALUES list, as the script writes it: `start` when a new batch of rows

@@ -522,7 +522,7 @@ describe('ayb branch diff --data: outsider attack 4', () => {
   // Expected: exit 0 and a script that gives the copy b's documents (md5 of each, written here). The
   // README says memory stays flat however many rows differ. Heavy (4.6 GB of text read and hashed;
   // 100 s at load 10, 400 s at load 30): run with AYB_TEST_WIDE=1.
-  // Fixed (dd-fix): the rows come from the server in parts of at most AYB_TEST_DATA_PIECE_CHARS characters (4 Mi
+  // Fixed (dd-fix): the rows come from the server in parts of at most AYB_TEST_DATA_PIECE_CHARS characters (1 Mi
   // by default; a row longer than that in pieces), read one at a time through a cursor.
   (process.env.AYB_TEST_WIDE === '1' ? it : it.skip)('500 added rows of 1.15 MB each: --output sql writes the script (AYB_TEST_WIDE=1)', async () => {
     await cluster.query('CREATE SCHEMA wide; CREATE TABLE wide.doc (id int PRIMARY KEY, body text); ANALYZE wide.doc;', [], 'app');
@@ -535,7 +535,9 @@ describe('ayb branch diff --data: outsider attack 4', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ayb-wide-'));
     try {
       const file = path.join(dir, 'rows.sql');
-      const sql = await execa('node', [BIN, 'branch', 'diff', 'main', 'wide', '--data', '--table', 'wide.doc', '--output', 'sql'], { env: { ...env, NO_COLOR: '1' }, stdout: { file }, reject: false, timeout: 900_000 });
+      // Redirected by the shell: through execa's pipe, the child met EPIPE (execa stops reading past its maxBuffer).
+      const sql = await execa('sh', ['-c', 'exec node "$0" "$@" > "$AYB_TEST_OUT"', BIN, 'branch', 'diff', 'main', 'wide', '--data', '--table', 'wide.doc', '--output', 'sql'],
+        { env: { ...env, NO_COLOR: '1', AYB_TEST_OUT: file }, reject: false, timeout: 900_000 });
       expect(sql.exitCode, String(sql.stderr).slice(0, 2000)).toBe(0);
       const copy = await h.branch('wide-r');
       await runPsql(cluster, copy, { file });
