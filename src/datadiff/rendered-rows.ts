@@ -96,7 +96,7 @@ function rowsError(plan: TablePlan, json: string, error: unknown): unknown {
   const key = (k: KeyTuple) => `(${plan.key.map((c, i) => `${c} = ${k[i] === null ? 'NULL' : JSON.stringify(k[i])}`).join(', ')})`;
   const which = keys.length === 1 ? `the row ${key(keys[0]!)}` : `one of the ${keys.length} rows from ${key(keys[0]!)} to ${key(keys[keys.length - 1]!)}`;
   return new ConflictError('data_row_too_large', `cannot write ${which} of ${tableLabel(plan)} into the script: PostgreSQL could not render it as text (${message})`, {
-    hint: 'a value whose text, quoted, is beyond PostgreSQL\'s 1 GB per value cannot be written as a literal: copy such rows with pg_dump --data-only --table instead',
+    hint: 'a value whose text, quoted, is beyond PostgreSQL\'s 1 GB per value cannot be written as a literal: name the other tables with --table, and copy this table\'s rows another way',
     cause: error,
   });
 }
