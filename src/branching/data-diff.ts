@@ -81,7 +81,7 @@ export async function diffBranchData(ctx: BranchContext, from: string, to: strin
           ? await spool((sink) => dataMigration(sa, sb, comparison, `ayb branch diff ${from} ${to} --data: makes the rows of ${from} equal those of ${to}`, sink, { sequences: request.tables === undefined }))
           : undefined;
         return { from: a.label, to: b.label, comparison, migration };
-      }, { snapshot: { a: 'table', b: bScope } });
+      }, { snapshot: { a: 'table', b: bScope }, bytes: true });
     }),
   );
 }

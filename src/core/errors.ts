@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   'connection_lost',
   'connections_refused',
   'data_not_utf8',
+  'data_row_too_large',
   'data_schema_differs',
   'database_error',
   'database_exists',

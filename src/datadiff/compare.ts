@@ -2,7 +2,7 @@ import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
-import { valueText } from './value-text.js';
+import { wireText } from './value-text.js';
 
 export { compareTuples, type KeyTuple };
 
@@ -12,6 +12,8 @@ export interface Side {
   readonly catalog: DataCatalog;
   /** Each table is compared in a transaction of its own (withSides' `table` scope), not in one for all. */
   readonly perTable?: boolean;
+  /** Values travel as their bytes (value-text.ts: wireText), as they do when a side is a SQL_ASCII database. */
+  readonly bytes?: boolean;
 }
 
 /** How one table is compared: which columns, matched how. */
@@ -336,9 +338,9 @@ async function diffByHash(a: Side, b: Side, plan: TablePlan, estimate: number, f
  * A key (for `rows`, a whole row) as a JSON array of its columns' texts, written by the server: the
  * form a KeyList stores (`["1","x"]`; SQL NULL is `null`). JSON never holds a raw newline.
  */
-const keyJson = (plan: TablePlan) => (plan.key.length === 0
+const keyJson = (plan: TablePlan, bytes?: boolean) => (plan.key.length === 0
   ? "'[]'"
-  : `'[' || ${plan.key.map((c) => `coalesce(pg_catalog.to_json(${valueText(col(c))})::text, 'null')`).join(" || ',' || ")} || ']'`);
+  : `'[' || ${plan.key.map((c) => `coalesce(pg_catalog.to_json(${wireText(col(c), bytes)})::text, 'null')`).join(" || ',' || ")} || ']'`);
 
 /**
  * Reads the rows of some differing buckets on both sides, each side's reply ONE text value of lines
@@ -350,8 +352,8 @@ async function readRows(a: Side, b: Side, plan: TablePlan, where: string, params
   if (found.sink && plan.match !== 'rows') return found.sink(inlineParams(from, params), inlineParams(where, params));
   const sql = plan.match === 'rows'
     ? `SELECT pg_catalog.string_agg(r.n || ' ' || r.k, E'\\n') AS lines
-         FROM (SELECT ${keyJson(plan)} AS k, count(*)::text AS n FROM ${from} WHERE ${where}${plan.key.length === 0 ? '' : ' GROUP BY 1'}) r`
-    : `SELECT pg_catalog.string_agg(${rowHash(plan)}::text || ' ' || ${keyJson(plan)}, E'\\n') AS lines FROM ${from} WHERE ${where}`;
+         FROM (SELECT ${keyJson(plan, a.bytes)} AS k, count(*)::text AS n FROM ${from} WHERE ${where}${plan.key.length === 0 ? '' : ' GROUP BY 1'}) r`
+    : `SELECT pg_catalog.string_agg(${rowHash(plan)}::text || ' ' || ${keyJson(plan, a.bytes)}, E'\\n') AS lines FROM ${from} WHERE ${where}`;
   const [ra, rb] = await Promise.all([
     a.client.query<{ lines: string | null }>(sql, params),
     b.client.query<{ lines: string | null }>(sql, params),

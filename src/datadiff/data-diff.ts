@@ -59,14 +59,27 @@ export interface DataComparison {
  */
 export type SnapshotScope = 'whole' | 'table';
 
+export interface SidesOptions {
+  readonly snapshot?: SnapshotScope | { readonly a: SnapshotScope; readonly b: SnapshotScope };
+  /**
+   * When either side is a SQL_ASCII database, values travel as their bytes (Side.bytes, see
+   * value-text.ts), so that text that is not UTF-8 is compared and written exact: what the data diff
+   * asks for. The merge does not (its rows are read as UTF-8 text: such bytes are refused by name).
+   */
+  readonly bytes?: boolean;
+  /**
+   * The sessions keep the search_path their connection set (the merge's: see rowSearchPath in
+   * src/branching/merge.ts) instead of the empty one.
+   */
+  readonly keepSearchPath?: boolean;
+}
+
 /**
  * Opens one session per side, with the settings that change a value's text pinned, reads both
  * catalogs, and closes both sessions afterwards. With scope `whole` every query of `fn` runs in
  * one read-only REPEATABLE READ transaction per side; with `table`, compareData opens one per table.
- * `keepSearchPath`: the sessions keep the search_path their connection set (the merge's: see
- * rowSearchPath in src/branching/merge.ts) instead of the empty one.
  */
-export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: { snapshot?: SnapshotScope | { readonly a: SnapshotScope; readonly b: SnapshotScope }; keepSearchPath?: boolean } = {}): Promise<T> {
+export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: readonly string[], fn: (a: Side, b: Side) => Promise<T>, options: SidesOptions = {}): Promise<T> {
   const requested = options.snapshot ?? 'whole';
   const scopes: [SnapshotScope, SnapshotScope] = typeof requested === 'string' ? [requested, requested] : [requested.a, requested.b];
   const clients: Client[] = [];
@@ -91,16 +104,25 @@ export async function withSides<T>(connA: ConnInfo, connB: ConnInfo, exclude: re
     const failed = opened.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const [ca, cb] = opened.map((r) => (r as PromiseFulfilledResult<Client>).value) as [Client, Client];
-    const [catA, catB] = await Promise.all([readCatalog(ca, exclude), readCatalog(cb, exclude)]);
+    const encoding = (c: Client) => c.query<{ e: string }>("SELECT pg_catalog.current_setting('server_encoding') AS e").then((r) => r.rows[0]!.e);
+    const [catA, catB, ...encodings] = await Promise.all([readCatalog(ca, exclude), readCatalog(cb, exclude), encoding(ca), encoding(cb)]);
+    const bytes = options.bytes === true && encodings.includes('SQL_ASCII') ? { bytes: true as const } : {};
     const perTable = (side: number) => (scopes[side] === 'table' ? { perTable: true as const } : {});
-    return await fn({ client: ca, catalog: catA, ...perTable(0) }, { client: cb, catalog: catB, ...perTable(1) });
+    return await fn({ client: ca, catalog: catA, ...perTable(0), ...bytes }, { client: cb, catalog: catB, ...perTable(1), ...bytes });
   } catch (error) {
-    // A SQL_ASCII database holds bytes that are not UTF-8 (legacy text in LATIN1): ayb reads rows as UTF-8
-    // text, and cannot keep such bytes exact; refused by name rather than as a bare database error.
+    // A SQL_ASCII database holds bytes that are not UTF-8 (legacy text in LATIN1). The data diff moves
+    // values as their bytes (options.bytes); what still reaches ayb as text is refused by name rather
+    // than as a bare database error: the names of schemas, tables and columns (the catalog), and, for
+    // the merge, the rows.
     const state = (error as { code?: string; details?: { sqlstate?: string } } | null);
     if (state?.code === '22021' || state?.details?.sqlstate === '22021') {
-      throw new ConflictError('data_not_utf8', `cannot compare the rows of ${connA.database} and ${connB.database}: a value holds bytes that are not valid UTF-8 (a SQL_ASCII database's legacy text), which the data diff reads as UTF-8 and could not keep exact`, {
-        hint: 'compare such databases with pg_dump output instead, or convert the text to UTF-8 (convert_from(value::bytea, \'LATIN1\')) on both sides first',
+      const what = options.bytes
+        ? 'a name (of a schema, table, column or type) holds bytes that are not valid UTF-8 (a SQL_ASCII database\'s legacy text): the data diff keeps such bytes in values, but reads names as UTF-8'
+        : 'a value holds bytes that are not valid UTF-8 (a SQL_ASCII database\'s legacy text), which the merge reads as UTF-8 and could not keep exact';
+      throw new ConflictError('data_not_utf8', `cannot compare the rows of ${connA.database} and ${connB.database}: ${what}`, {
+        hint: options.bytes
+          ? 'rename the objects whose names hold such bytes (ALTER … RENAME TO a UTF-8 name) on both sides, or compare the databases with pg_dump output instead'
+          : 'apply the branch with `ayb branch diff <target> <branch> --data --output sql` (which keeps such bytes), or convert the text to UTF-8 (convert_from(value::bytea, \'LATIN1\')) on both sides first',
         cause: error,
       });
     }

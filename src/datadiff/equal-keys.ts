@@ -3,6 +3,7 @@ import { type DataTable, tableId } from './catalog.js';
 import type { Side, TableDiff } from './compare.js';
 import { KeyList, type Keys, type KeyTuple } from './key-list.js';
 import { keyCondition, keyEquality } from './sql.js';
+import { fromWire } from './value-text.js';
 
 /**
  * Key types whose text is one per value the key's equality tells apart (with ayb's pinned settings):
@@ -48,7 +49,7 @@ export async function pairEqualKeys(a: Side, diff: TableDiff<Keys>): Promise<Tab
   const n = plan.key.length;
   const list = (from: number) => plan.key.map((_, i) => `$${from + i}::text[]`);
   const aliases = plan.key.map((_, i) => `c${i}`).join(', ');
-  const on = (alias: string) => keyCondition(table, plan.key, (i) => `${alias}.c${i}`);
+  const on = (alias: string) => keyCondition(table, plan.key, (i) => fromWire(`${alias}.c${i}`, a.bytes));
   // The removed key is a's row (t); an added key equal to it by the key's equality is the same row.
   const { rows } = await a.client.query<{ r: string; d: string }>(
     `SELECT r.o::text AS r, d.o::text AS d

@@ -95,7 +95,7 @@ export async function numberTargetRows(input: MergeInput, staged: StagedTable): 
   // The branch's own sequences of those columns (serial's, identity's), and the number each gives next there.
   const { rows: owned } = await theirs.client.query<{ column: string; schema: string; name: string; inc: string }>(
     `SELECT a.col AS column, n.nspname AS schema, c.relname AS name, p.seqincrement::text AS inc
-       FROM unnest($2::text[]) AS a(col)
+       FROM pg_catalog.unnest($2::text[]) AS a(col)
        JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.pg_get_serial_sequence($1, a.col)::regclass
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_sequence p ON p.seqrelid = c.oid`,
     [qualified(tx), added],

@@ -1,4 +1,4 @@
-import { quoteIdent } from '../postgres/quote.js';
+import { quoteIdent, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, tableId } from './catalog.js';
 import type { KeyTuple } from './compare.js';
 import { arrayLiteral, STAGE, type StagedTable } from './merge-stage.js';
@@ -53,7 +53,7 @@ export async function rekeyInPlace(input: MergeInput, staged: readonly StagedTab
     if (pairs.length === 0) continue;
     // The delete becomes the update (its key the old one, every column the branch's row), the insert goes.
     const { rows: moved } = await ours.client.query<{ k: KeyTuple; v: (string | null)[]; m: boolean[] }>(
-      `WITH p AS (SELECT d::tid AS d, i::tid AS i, m::bool[] AS m FROM unnest($2::text[], $3::text[], $4::text[]) AS p(d, i, m)),
+      `WITH p AS (SELECT d::tid AS d, i::tid AS i, m::bool[] AS m FROM ${unnestAll(['$2::text[]', '$3::text[]', '$4::text[]'])} AS p(d, i, m)),
             gone AS (DELETE FROM ${STAGE} s USING p WHERE s.ctid = p.i AND s.tab = $1 RETURNING p.d, p.m, s.v)
        UPDATE ${STAGE} s SET op = 'u', v = gone.v, m = gone.m FROM gone WHERE s.ctid = gone.d AND s.tab = $1
        RETURNING s.k, s.v, s.m`,

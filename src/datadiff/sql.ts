@@ -1,9 +1,13 @@
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { valueSettingsSql } from '../postgres/value-settings.js';
-import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
+import { keyCondition, keyEquality } from './key-condition.js';
+import { PIECE_CHARS, type Rendered, renderedBatches, STATEMENT_ROWS } from './rendered-rows.js';
+import { type ActingKey, type DataTable, tableId, tableLabel } from './catalog.js';
+
+export { keyCondition, keyEquality };
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
-import { valueText } from './value-text.js';
+import { fromWire, textLiteral, valueText, wireLiteral, wireText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
 const FETCH_BATCH = 1000;
@@ -14,9 +18,12 @@ const FETCH_BATCH = 1000;
  */
 const byteText = (expr: string): string => `(${valueText(expr)}) COLLATE pg_catalog."C"`;
 
-/** A value as SQL: NULL, or its text as a literal cast to the column's type (exact for every type with text I/O). */
-export function sqlValue(text: string | null, type: string): string {
-  return text === null ? 'NULL' : `${quoteLiteral(text)}::${type}`;
+/**
+ * A value as SQL: NULL, or its text as a literal cast to the column's type (exact for every type with
+ * text I/O); with `bytes`, a text that travelled as its bytes (value-text.ts).
+ */
+export function sqlValue(text: string | null, type: string, bytes?: boolean): string {
+  return text === null ? 'NULL' : `${textLiteral(text, bytes)}::${type}`;
 }
 
 /**
@@ -31,39 +38,6 @@ const noted = (t: { schema: string; name: string }) => commentText(tableLabel(t)
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
 /**
- * Per key column, the equality operator of the key's index, schema-qualified (`=` when unknown): the
- * script and ayb's sessions run with search_path empty, where a bare `=` finds only pg_catalog's.
- */
-export function keyEquality(table: DataTable, plan: TablePlan): string[] {
-  const key = keysOf(table).find((k) => k.columns.length === plan.key.length && k.columns.every((c) => plan.key.includes(c)));
-  return plan.key.map((c) => {
-    const i = key ? key.columns.indexOf(c) : -1;
-    return (i >= 0 ? key?.equality?.[i] : undefined) ?? '=';
-  });
-}
-
-/**
- * `t.key OP value::type AND …`: the rows of `table` whose key equals a key given as text (`value(i)`:
- * an SQL expression of column i's text), by the key index's own equality. `theirs`: the table the key's
- * text comes from (the merge's branch), when its key columns may have other types (a key the branch
- * retyped): such a column is compared in the branch's type, the target's value cast to it (as the
- * target will hold it once migrated). Cast to the target's old type, the branch's key would fail (int →
- * bigint: 5000000000 is out of int's range) or be rounded into another row's (numeric(12,4) →
- * numeric(12,2)), or lose a distinction its new type keeps (citext → text).
- */
-export function keyCondition(table: DataTable, key: readonly string[], value: (i: number) => string, theirs?: DataTable, alias = 't'): string {
-  const typeOf = (t: DataTable, c: string) => t.columns.find((x) => x.name === c)?.type;
-  const equality = keyEquality(table, { key } as TablePlan);
-  const theirEquality = theirs ? keyEquality(theirs, { key } as TablePlan) : [];
-  return key.map((c, i) => {
-    const own = typeOf(table, c)!;
-    const their = theirs ? typeOf(theirs, c) : undefined;
-    if (their === undefined || their === own) return `${alias}.${quoteIdent(c)} ${equality[i]} ${value(i)}::${own}`;
-    return `${alias}.${quoteIdent(c)}::${their} ${theirEquality[i]} ${value(i)}::${their}`;
-  }).join(' AND ');
-}
-
-/**
  * Fetches full rows (the text of every compared column) by key, in batches; an index on the key
  * serves each batch. Returns a map from the key's JSON to the row.
  */
@@ -71,8 +45,8 @@ export async function fetchRows(side: Side, plan: TablePlan, keys: readonly KeyT
   const table = side.catalog.tables.get(tableId(plan))!;
   const out = new Map<string, (string | null)[]>();
   const keyAt = plan.key.map((k) => plan.columns.indexOf(k));
-  const join = keyCondition(table, plan.key, (i) => `k.c${i}`);
-  const sql = `SELECT ${plan.columns.map((c) => valueText(`t.${quoteIdent(c)}`)).join(', ')}
+  const join = keyCondition(table, plan.key, (i) => fromWire(`k.c${i}`, side.bytes));
+  const sql = `SELECT ${plan.columns.map((c) => wireText(`t.${quoteIdent(c)}`, side.bytes)).join(', ')}
                  FROM ONLY ${qualified(plan)} t JOIN ${unnestAll(plan.key.map((_, i) => `$${i + 1}::text[]`))} AS k(${plan.key.map((_, i) => `c${i}`).join(', ')}) ON ${join}`;
   for (let start = 0; start < keys.length; start += FETCH_BATCH) {
     const batch = keys.slice(start, start + FETCH_BATCH);
@@ -241,11 +215,9 @@ export interface DmlSink {
   write(text: string): Promise<void>;
 }
 
-/** Rows per INSERT, UPDATE or DELETE statement of the streamed script. */
-const STATEMENT_ROWS = 500;
 
 /** A value typed even when NULL (in a VALUES list, an untyped NULL column would be text). */
-const typedValue = (text: string | null, type: string) => (text === null ? `NULL::${type}` : sqlValue(text, type));
+const typedValue = (text: string | null, type: string, bytes?: boolean) => (text === null ? `NULL::${type}` : sqlValue(text, type, bytes));
 
 /** Tables of the catalog some foreign key points at (a self-reference included). */
 function referencedTables(catalog: Side['catalog']): Set<string> {
@@ -254,14 +226,21 @@ function referencedTables(catalog: Side['catalog']): Set<string> {
   return out;
 }
 
-/** `xs` in arrays of `size` (the last shorter), read as they come: a packed key list is never unpacked whole. */
-function* chunks<T>(xs: Iterable<T>, size: number): Generator<T[]> {
+/**
+ * `xs` in arrays of `size` (the last shorter), read as they come: a packed key list is never unpacked
+ * whole. With `weight`, an array also ends once the weights of its items reach `most` (a whole row's
+ * characters: a batch's statement stays a string JavaScript can hold).
+ */
+function* chunks<T>(xs: Iterable<T>, size: number, weight?: (x: T) => number, most = Infinity): Generator<T[]> {
   let batch: T[] = [];
+  let total = 0;
   for (const x of xs) {
     batch.push(x);
-    if (batch.length >= size) {
+    total += weight ? weight(x) : 0;
+    if (batch.length >= size || total >= most) {
       yield batch;
       batch = [];
+      total = 0;
     }
   }
   if (batch.length > 0) yield batch;
@@ -351,29 +330,31 @@ interface TableShape {
   readonly overriding: string;
   /** `t.key1 OP v.c0 AND …`, with each key column's own equality operator. */
   readonly keyJoin: string;
+  /** Texts travel as their bytes (Side.bytes). */
+  readonly bytes?: boolean;
 }
 
-function shapeOf(table: DataTable, plan: TablePlan): TableShape {
+function shapeOf(table: DataTable, plan: TablePlan, bytes?: boolean): TableShape {
   const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
   const writable = plan.columns.filter((c) => !table.columns.find((x) => x.name === c)!.generated);
   const overriding = table.columns.some((c) => c.identityAlways && writable.includes(c.name)) ? ' OVERRIDING SYSTEM VALUE' : '';
   const equality = keyEquality(table, plan);
   const keyJoin = plan.key.map((c, i) => `t.${quoteIdent(c)} ${equality[i]} v.c${i}`).join(' AND ');
-  return { target: qualified(table), own: `ONLY ${qualified(table)}`, typeOf, writable, overriding, keyJoin };
+  return { target: qualified(table), own: `ONLY ${qualified(table)}`, typeOf, writable, overriding, keyJoin, ...(bytes ? { bytes } : {}) };
 }
 
-const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c))).join(', ')})`;
+const keyValues = (plan: TablePlan, shape: TableShape) => (k: KeyTuple) => `(${plan.key.map((c, i) => typedValue(k[i]!, shape.typeOf(c), shape.bytes)).join(', ')})`;
 const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`).join(', ');
 
 async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const shape = shapeOf(table, plan);
+  const shape = shapeOf(table, plan, side.bytes);
   const { own } = shape;
   if (plan.match === 'rows') {
     if (diff.removed.length === 0) return;
     await sink.write(`-- ${noted(table)}: ${diff.removed.length} distinct row(s) deleted\n`);
     // A row is its own key: compared as text, column by column, so types without equality (json) work too.
-    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : quoteLiteral(row[i]!)}`).join(' AND ') || 'true';
+    const rowWhere = (row: KeyTuple) => plan.columns.map((c, i) => `${byteText(quoteIdent(c))} IS NOT DISTINCT FROM ${row[i] === null ? 'NULL' : textLiteral(row[i]!, side.bytes)}`).join(' AND ') || 'true';
     let i = 0;
     for (const row of diff.removed) {
       const copies = diff.removedCount![i++];
@@ -384,16 +365,16 @@ async function writeDeletes(side: Side, table: DataTable, diff: TableDiff<Keys>,
   if (diff.removed.length + diff.changed.length === 0) return;
   const what = diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
   await sink.write(`-- ${noted(table)}: ${what}\n`);
-  for await (const [keys] of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
-    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${keys}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
+  for await (const { text } of renderedKeys(side, plan, shape, [diff.removed, diff.changed])) {
+    await sink.write(`DELETE FROM ${own} AS t USING (VALUES\n  ${text}) AS v(${aliases(plan.key.length)}) WHERE ${shape.keyJoin};\n`);
   }
 }
 
 async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, sink: DmlSink): Promise<void> {
   const plan = diff.plan;
-  const { target, typeOf, writable, overriding } = shapeOf(table, plan);
+  const { target, typeOf, writable, overriding } = shapeOf(table, plan, b.bytes);
   const columnList = writable.map(quoteIdent).join(', ');
-  const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c))).join(', ')})`;
+  const rowValues = (row: readonly (string | null)[]) => `(${writable.map((c) => typedValue(row[plan.columns.indexOf(c)]!, typeOf(c), b.bytes)).join(', ')})`;
   const insertOf = (rows: readonly (readonly (string | null)[])[]) => (writable.length === 0
     // Nothing to write (no columns, or only generated ones): as many rows of defaults.
     ? `INSERT INTO ${target} SELECT FROM pg_catalog.generate_series(1, ${rows.length});\n`
@@ -403,7 +384,8 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
     await sink.write(`-- ${noted(table)}: ${diff.added.length} distinct row(s) inserted\n`);
     const counts = diff.addedCount!;
     const rows = (function* () { let i = 0; for (const row of diff.added) for (let n = counts[i++]!; n > 0; n--) yield row; })();
-    for (const batch of chunks(rows, STATEMENT_ROWS)) await sink.write(insertOf(batch));
+    const width = (row: KeyTuple) => row.reduce((n, v) => n + (v?.length ?? 4), 0);
+    for (const batch of chunks(rows, STATEMENT_ROWS, width, PIECE_CHARS)) await sink.write(insertOf(batch));
     return;
   }
   const count = diff.added.length + diff.changed.length;
@@ -413,9 +395,14 @@ async function writeInserts(b: Side, table: DataTable, diff: TableDiff<Keys>, si
     for await (const rows of rowBatches(b, plan, concatKeys(diff.added, diff.changed))) if (rows.length > 0) await sink.write(insertOf(rows));
     return;
   }
-  for await (const [rows] of renderedBatches(b, plan, [diff.added, diff.changed], writable)) {
-    await sink.write(`INSERT INTO ${target} (${columnList})${overriding} VALUES\n  ${rows};\n`);
+  let open = false;
+  for await (const { text, start } of renderedBatches(b, plan, [diff.added, diff.changed], writable)) {
+    // A batch is one statement, written as its pieces come.
+    if (start) await sink.write(`${open ? ';\n' : ''}INSERT INTO ${target} (${columnList})${overriding} VALUES\n  `);
+    open = true;
+    await sink.write(text);
   }
+  if (open) await sink.write(';\n');
 }
 
 /**
@@ -428,13 +415,12 @@ class ChainedStatement {
   constructor(private readonly sink: DmlSink) {}
 
   /** A step whose VALUES rows come in batches: `head` VALUES rows `tail(gate)`; skipped when no row comes. */
-  async step(comment: string, head: string, batches: AsyncIterable<string[]> | Iterable<string[]>, tail: (gate: string) => string): Promise<void> {
+  async step(comment: string, head: string, batches: AsyncIterable<Rendered>, tail: (gate: string) => string): Promise<void> {
     const gate = this.steps === 0 ? 'true' : `(SELECT count(*) FROM s${this.steps}) >= 0`;
     let started = false;
-    for await (const rows of batches) {
-      if (rows.length === 0) continue;
+    for await (const { text, start } of batches) {
       const opening = `${this.steps === 0 ? 'WITH' : ','}\n-- ${commentText(comment)}\ns${this.steps + 1} AS (${head}\n  `;
-      await this.sink.write(`${started ? ',\n  ' : opening}${rows.join(',\n  ')}`);
+      await this.sink.write(`${!started ? opening : start ? ',\n  ' : ''}${text}`);
       started = true;
     }
     if (!started) return;
@@ -497,7 +483,7 @@ async function writeStashes(a: Side, stashes: readonly Stash[], byTable: Readonl
   for (const { table, keys, self } of stashes) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, a.bytes);
     if (self) {
       await writeSelfStash(table, plan, shape, diff, keys, stashName(++n), sink);
       continue;
@@ -578,7 +564,7 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   for (const table of [...tables].reverse()) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, b.bytes);
     const keys = inPlace(table) ? [diff.removed] : [diff.removed, diff.changed];
     const what = inPlace(table) || diff.changed.length === 0 ? `${diff.removed.length} row(s) deleted` : `${diff.removed.length} row(s) deleted, ${diff.changed.length} changed row(s) deleted to be inserted again`;
     await statement.step(`${tableLabel(table)}: ${what}`, `DELETE FROM ${shape.own} AS t USING (VALUES`,
@@ -588,7 +574,7 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
   for (const table of tables) {
     const diff = byTable.get(tableId(table))!;
     const plan = diff.plan;
-    const shape = shapeOf(table, plan);
+    const shape = shapeOf(table, plan, b.bytes);
     const { target, own, writable, overriding } = shape;
     // The key columns are set too: a key's text may change while it stays equal (numeric 1.0 → 1.00, citext's
     // case); an identity column GENERATED ALWAYS is BY DEFAULT for the statement (identityInPlace).
@@ -638,39 +624,17 @@ function identityInPlace(t: DataTable, stashed: ReadonlySet<DataTable>): boolean
 }
 
 /**
- * b's rows for these keys, `columns` of each as a VALUES row (`(<literal>::type, …)`, as typedValue
- * writes it), rendered by the server: per batch of STATEMENT_ROWS keys one text of rows joined by
- * `,\n  `, in the keys' order (keys gone since are skipped; a batch of which none is left gives none).
- * The keys go as one JSON parameter, a KeyList's lines as they are stored: nothing per row is made in
- * ayb but what it writes.
- */
-async function* renderedBatches(side: Side, plan: TablePlan, keys: readonly Keys[], columns: readonly string[]): AsyncGenerator<string[]> {
-  const table = side.catalog.tables.get(tableId(plan))!;
-  const typeOf = (c: string) => table.columns.find((x) => x.name === c)!.type;
-  const value = (c: string) => `coalesce(pg_catalog.quote_literal(${valueText(`t.${quoteIdent(c)}`)}) || ${quoteLiteral(`::${typeOf(c)}`)}, ${quoteLiteral(`NULL::${typeOf(c)}`)})`;
-  const row = `'(' || ${columns.length === 0 ? "''" : columns.map(value).join(" || ', ' || ")} || ')'`;
-  const join = keyCondition(table, plan.key, (i) => `(k.v ->> ${i})`);
-  const sql = `SELECT pg_catalog.string_agg(${row}, E',\\n  ' ORDER BY k.o) AS rows
-                 FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o) JOIN ONLY ${qualified(plan)} t ON ${join}`;
-  for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
-    const { rows } = await side.client.query<{ rows: string | null }>(sql, [json]);
-    const text = rows[0]?.rows ?? null;
-    if (text !== null) yield [text];
-  }
-}
-
-/**
  * Keys as VALUES rows (`(<literal>::type, …)`, as keyValues writes them), rendered by the server (any
  * session: the keys go and come back as text), per batch of STATEMENT_ROWS keys one text of rows
  * joined by `,\n  `: a KeyList's lines go as they are stored, and nothing per key is made in ayb.
  */
-async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<string[]> {
-  const value = (c: string, i: number) => `coalesce(pg_catalog.quote_literal(k.v ->> ${i}) || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
+async function* renderedKeys(side: Side, plan: TablePlan, shape: TableShape, keys: readonly Keys[]): AsyncGenerator<Rendered> {
+  const value = (c: string, i: number) => `coalesce(${wireLiteral(`(k.v ->> ${i})`, shape.bytes)} || ${quoteLiteral(`::${shape.typeOf(c)}`)}, ${quoteLiteral(`NULL::${shape.typeOf(c)}`)})`;
   const sql = `SELECT pg_catalog.string_agg('(' || ${plan.key.map(value).join(" || ', ' || ")} || ')', E',\\n  ' ORDER BY k.o) AS keys
                  FROM pg_catalog.json_array_elements($1::json) WITH ORDINALITY AS k(v, o)`;
   for (const { json } of jsonBatches(STATEMENT_ROWS, ...keys)) {
     const { rows } = await side.client.query<{ keys: string | null }>(sql, [json]);
-    if (rows[0]?.keys) yield [rows[0].keys];
+    if (rows[0]?.keys) yield { text: rows[0].keys, start: true };
   }
 }
 
