@@ -15,6 +15,11 @@ export interface DataColumn {
   readonly generated: boolean;
   /** GENERATED ALWAYS AS IDENTITY: an INSERT needs OVERRIDING SYSTEM VALUE. */
   readonly identityAlways: boolean;
+  /**
+   * The enum types (format_type) the column's values hold, however deep: the type itself, or through
+   * domains, arrays, composite types and ranges (a domain over an enum, an array of a composite of one).
+   */
+  readonly enums?: readonly string[];
 }
 
 export type MatchKind = 'primary_key' | 'unique_index' | 'rows';
@@ -275,6 +280,22 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
 
+  // The enum types each column's type reaches: through a domain's base, an array's element, a composite's
+  // attributes, a range's (or multirange's) subtype, down every level.
+  const columnEnumsRows = q<{ attrelid: number; name: string; type: string }>(
+    `WITH RECURSIVE reach(root, t) AS (
+       SELECT DISTINCT a.atttypid, a.atttypid FROM pg_attribute a WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
+       UNION
+       SELECT r.root, x.next FROM reach r JOIN pg_type ty ON ty.oid = r.t
+        CROSS JOIN LATERAL (
+          SELECT ty.typbasetype WHERE ty.typtype = 'd'
+          UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
+          UNION ALL SELECT ca.atttypid FROM pg_attribute ca WHERE ty.typtype = 'c' AND ca.attrelid = ty.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
+          UNION ALL SELECT rg.rngsubtype FROM pg_range rg WHERE rg.rngtypid = ty.oid OR rg.rngmultitypid = ty.oid) AS x(next))
+     SELECT a.attrelid, a.attname AS name, format_type(r.t, NULL) AS type
+       FROM pg_attribute a JOIN reach r ON r.root = a.atttypid JOIN pg_type e ON e.oid = r.t AND e.typtype = 'e'
+      WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped`,
+  );
   const enumsRows = q<{ type: string; labels: string[] }>(
     `SELECT format_type(t.oid, NULL) AS type, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
@@ -291,6 +312,11 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
   const enums = new Map(enumsRows(all).map((e) => [e.type, e.labels]));
+  const columnEnums = new Map<string, string[]>();
+  for (const r of columnEnumsRows(all)) {
+    const at = `${r.attrelid}/${r.name}`;
+    columnEnums.set(at, [...(columnEnums.get(at) ?? []), r.type]);
+  }
 
   const result = new Map<string, DataTable>();
   for (const t of tables) {
@@ -301,7 +327,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     result.set(id, {
       schema: t.schema,
       name: t.name,
-      columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always })),
+      columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always, enums: columnEnums.get(`${t.oid}/${c.name}`) ?? [] })),
       key: candidates[0] ?? null,
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),

@@ -1,5 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
-import { valueSettingsSql } from '../postgres/value-settings.js';
+import { ownSearchPathSql, OWN_SEARCH_PATH_SQL, valueSettingsSql } from '../postgres/value-settings.js';
 import { type ActingKey, type DataTable, keysOf, tableId, tableLabel } from './catalog.js';
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
@@ -216,6 +216,7 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${noted(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
   for (const t of ordered) if (t.updates.length) { lines.push(`-- ${noted(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
   for (const t of [...ordered].reverse()) if (t.deletes.length) { lines.push(`-- ${noted(t.table)}: ${t.deletes.length} row(s) deleted`); add(t.deletes); }
+  lines.push(CHECK_NOW);
   add(triggers('ENABLE'));
   if (sequences.length) { lines.push('-- sequences'); add(sequences); }
   if (transaction) lines.push('COMMIT;');
@@ -225,16 +226,29 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
 /**
  * What every script of rows sets at its top, inside its transaction: the settings its values are
  * written in (whatever the applying session has set), and deferrable constraints deferred to COMMIT.
+ * With `searchPath` (the second database's own, OWN_SEARCH_PATH_SQL), search_path is pg_catalog then it.
  */
-export function scriptSettings(): string {
+export function scriptSettings(searchPath?: string): string {
   return [
     '-- the settings the values below are written in, until the end of the transaction (the script is UTF-8)',
     "SET LOCAL client_encoding = 'UTF8';",
     valueSettingsSql({ local: true }),
+    ...(searchPath === undefined ? [] : [
+      "-- pg_catalog first, then the database's own path: its CHECKs' functions may name tables unqualified (all here is qualified)",
+      ownSearchPathSql(searchPath, { local: true }),
+    ]),
     '-- constraints declared DEFERRABLE are checked at COMMIT',
     'SET CONSTRAINTS ALL DEFERRED;',
   ].join('\n');
 }
+
+/**
+ * Before the script's closing ALTER TABLEs (triggers enabled again, identities made ALWAYS again): the
+ * deferred checks its rows left pending are run now, as COMMIT would (every table holds its final rows).
+ * PostgreSQL refuses to ALTER a table with trigger events pending (55006), which a deferred foreign-key
+ * check is.
+ */
+export const CHECK_NOW = '-- the deferred checks run now (no ALTER TABLE on a table with checks pending)\nSET CONSTRAINTS ALL IMMEDIATE;';
 
 /** Where a script is written, a piece at a time (a file, stdout): `write` resolves once it may be called again. */
 export interface DmlSink {
@@ -305,8 +319,9 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   const stashedTables = new Set(stashes.map((st) => st.table));
   await sink.write(privilegeNote([...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables))), stashes.length > 0));
+  const { rows: [own] } = await b.client.query<{ path: string }>(OWN_SEARCH_PATH_SQL);
   if (transaction) await sink.write('BEGIN;\n');
-  await sink.write(`${scriptSettings()}\n`);
+  await sink.write(`${scriptSettings(own?.path ?? '')}\n`);
   const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
@@ -319,10 +334,11 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
     if (st.self) selfRestores.set(st.table, restoreSql(st.table, stashName(++n)));
     else n += st.keys.length;
   }
-  await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
+  const identities = await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
-  await sink.write(triggers('ENABLE'));
+  const closing = identities + triggers('ENABLE');
+  if (closing) await sink.write(`${CHECK_NOW}\n${closing}`);
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
 }
@@ -567,8 +583,9 @@ async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink):
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
-  if (tables.length === 0) return;
+/** Returns the statements that put the identities it made BY DEFAULT back to ALWAYS. */
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<string> {
+  if (tables.length === 0) return '';
   await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
   const inPlace = (t: DataTable) => updatedInPlace(t, stashed);
@@ -611,7 +628,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     if (restore) await statement.raw(`${tableLabel(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
-  for (const [t, c] of identities) await sink.write(`ALTER TABLE ${qualified(t)} ALTER COLUMN ${quoteIdent(c)} SET GENERATED ALWAYS;\n`);
+  // Written by the caller at the script's end, after CHECK_NOW (an ALTER TABLE with checks pending fails).
+  return identities.map(([t, c]) => `ALTER TABLE ${qualified(t)} ALTER COLUMN ${quoteIdent(c)} SET GENERATED ALWAYS;\n`).join('');
 }
 
 /**
