@@ -118,6 +118,12 @@ export interface DataCatalog {
   readonly sequences: readonly DataSequence[];
   /** Enum types (format_type, as columns' types are written) → their labels in order. */
   readonly enums?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The database's enabled event triggers, name → how each is enabled (evtenabled: O origin, A always,
+   * R replica): SQL that writes rows and holds triggers off with DDL (ALTER TABLE … DISABLE TRIGGER, a
+   * temporary table, a lifted key) holds them off too, or an audit of DDL would log the script's own.
+   */
+  readonly eventTriggers?: Readonly<Record<string, string>>;
 }
 
 export function keysOf(t: DataTable): readonly DataKey[] {
@@ -220,6 +226,9 @@ const ACTED_ON_SQL = `SELECT p.relid,
         -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
         AND cc.relkind <> 'p'`;
 
+/** The database's enabled event triggers, with how each is enabled (a catalog's eventTriggers). */
+export const EVENT_TRIGGERS_SQL = "SELECT evtname AS name, evtenabled::text AS enabled FROM pg_event_trigger WHERE evtenabled <> 'D' ORDER BY evtname";
+
 /**
  * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
  * holds none of its own, so its rows are compared in its partitions. `exclude` names tables
@@ -301,6 +310,8 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
        FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
   );
 
+  const eventTriggersRows = q<{ name: string; enabled: string }>(EVENT_TRIGGERS_SQL);
+
   // One round trip for all of it (a simple query of several statements, one result each).
   const all = (await client.query(batch.join(';\n'))) as unknown as QueryResult[];
   const tables = tablesRows(all);
@@ -312,6 +323,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
   const enums = new Map(enumsRows(all).map((e) => [e.type, e.labels]));
+  const eventTriggers = Object.fromEntries(eventTriggersRows(all).map((e) => [e.name, e.enabled]));
   const columnEnums = new Map<string, string[]>();
   for (const r of columnEnumsRows(all)) {
     const at = `${r.attrelid}/${r.name}`;
@@ -345,5 +357,5 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       bytes: t.bytes,
     });
   }
-  return { tables: result, sequences, enums };
+  return { tables: result, sequences, enums, eventTriggers };
 }

@@ -97,6 +97,18 @@ export function triggerStatements(table: DataTable, verb: 'DISABLE' | 'ENABLE'):
   ];
 }
 
+/**
+ * `ALTER EVENT TRIGGER … DISABLE` for each of the database's enabled event triggers, or the ENABLE that
+ * puts each back in its mode: the SQL ayb writes holds user triggers off with DDL (and sets rows aside
+ * in temporary tables), which an event trigger (an audit of DDL) would act on as if it were the user's.
+ * Inside the transaction, so no other session sees them off. An event trigger's owner is a superuser:
+ * only a superuser may apply it (said in the header, privilegeNote).
+ */
+export function eventTriggerStatements(eventTriggers: Readonly<Record<string, string>> | undefined, verb: 'DISABLE' | 'ENABLE'): string[] {
+  const mode = (m: string) => (verb === 'DISABLE' ? '' : ({ A: ' ALWAYS', R: ' REPLICA' } as Record<string, string>)[m] ?? '');
+  return Object.entries(eventTriggers ?? {}).map(([name, m]) => `ALTER EVENT TRIGGER ${quoteIdent(name)} ${verb}${mode(m)};`);
+}
+
 /** The table has user triggers or rules that a script holds off (and so needs the table's ownership). */
 export const holdsOff = (t: DataTable): boolean => t.triggers.length > 0 || Object.keys(t.rules ?? {}).length > 0;
 
@@ -318,11 +330,16 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   const stashedTables = new Set(stashes.map((st) => st.table));
-  await sink.write(privilegeNote([...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables))), stashes.length > 0));
+  const altered = [...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables)));
+  // The script's own DDL (triggers held off, identities, temporary tables) holds the event triggers off too.
+  const events = altered.length > 0 || stashes.length > 0 ? a.catalog.eventTriggers : undefined;
+  await sink.write(privilegeNote(altered, stashes.length > 0, Object.keys(events ?? {})));
   const { rows: [own] } = await b.client.query<{ path: string }>(OWN_SEARCH_PATH_SQL);
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings(own?.path ?? '')}\n`);
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
+  const lines = (xs: readonly string[]) => xs.map((x) => `${x}\n`).join('');
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => lines([...ordered, ...children].flatMap((t) => triggerStatements(t, verb)));
+  await sink.write(lines(eventTriggerStatements(events, 'DISABLE')));
   await sink.write(triggers('DISABLE'));
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
@@ -337,7 +354,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const identities = await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
-  const closing = identities + triggers('ENABLE');
+  const closing = identities + triggers('ENABLE') + lines(eventTriggerStatements(events, 'ENABLE'));
   if (closing) await sink.write(`${CHECK_NOW}\n${closing}`);
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
@@ -345,10 +362,15 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
 
 /**
  * What applying the script takes beyond writing the rows, said in its header: ALTER TABLE … DISABLE
- * TRIGGER is for a table's owner (or a superuser), and setting rows aside takes a temporary table.
+ * TRIGGER is for a table's owner (or a superuser), setting rows aside takes a temporary table, and
+ * holding event triggers off a superuser.
  */
-export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean): string {
+export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean, eventTriggers: readonly string[] = []): string {
   const lines: string[] = [];
+  if (eventTriggers.length > 0) {
+    lines.push(`-- Applying it takes a superuser: it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,
+      '-- and ENABLE again before COMMIT), which would otherwise log or act on the DDL it runs to hold user triggers off.');
+  }
   if (withTriggers.length > 0) {
     lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,
       '-- triggers and rules by name (ALTER TABLE … DISABLE TRIGGER / RULE) and enables them again, which only an owner may; a role that',
