@@ -330,10 +330,12 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   const stashedTables = new Set(stashes.map((st) => st.table));
+  const lifted = await liftedKeys(a, stashes.filter((st) => st.lift).map((st) => st.table));
   const altered = [...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables)));
-  // The script's own DDL (triggers held off, identities, temporary tables) holds the event triggers off too.
+  const temporary = stashes.some((st) => !st.lift);
+  // The script's own DDL (triggers held off, identities, keys lifted, temporary tables) holds the event triggers off too.
   const events = altered.length > 0 || stashes.length > 0 ? a.catalog.eventTriggers : undefined;
-  await sink.write(privilegeNote(altered, stashes.length > 0, Object.keys(events ?? {})));
+  await sink.write(privilegeNote(altered, temporary, Object.keys(events ?? {}), [...new Set(lifted.map((k) => k.child))]));
   const { rows: [own] } = await b.client.query<{ path: string }>(OWN_SEARCH_PATH_SQL);
   if (transaction) await sink.write('BEGIN;\n');
   await sink.write(`${scriptSettings(own?.path ?? '')}\n`);
@@ -341,6 +343,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const triggers = (verb: 'DISABLE' | 'ENABLE') => lines([...ordered, ...children].flatMap((t) => triggerStatements(t, verb)));
   await sink.write(lines(eventTriggerStatements(events, 'DISABLE')));
   await sink.write(triggers('DISABLE'));
+  if (lifted.length > 0) await sink.write(`-- foreign keys acting on the deletes of rows that change (unique values may move between them): lifted, added again at the end\n${lifted.map(dropKey).join('')}`);
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
   // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
@@ -354,7 +357,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const identities = await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
-  const closing = identities + triggers('ENABLE') + lines(eventTriggerStatements(events, 'ENABLE'));
+  const closing = identities + lifted.map(addKey).join('') + triggers('ENABLE') + lines(eventTriggerStatements(events, 'ENABLE'));
   if (closing) await sink.write(`${CHECK_NOW}\n${closing}`);
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
@@ -365,8 +368,12 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
  * TRIGGER is for a table's owner (or a superuser), setting rows aside takes a temporary table, and
  * holding event triggers off a superuser.
  */
-export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean, eventTriggers: readonly string[] = []): string {
+export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean, eventTriggers: readonly string[] = [], liftedOn: readonly string[] = []): string {
   const lines: string[] = [];
+  if (liftedOn.length > 0) {
+    lines.push(`-- Applying it takes the ownership of ${liftedOn.map(commentText).join(', ')}: it drops foreign keys of theirs that act on rows it deletes`,
+      '-- and inserts again, and adds them again (validated) before COMMIT.');
+  }
   if (eventTriggers.length > 0) {
     lines.push(`-- Applying it takes a superuser: it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,
       '-- and ENABLE again before COMMIT), which would otherwise log or act on the DDL it runs to hold user triggers off.');
@@ -509,7 +516,49 @@ interface Stash {
    * deleted, in one statement whose cascades find nothing left to act on; they come back after.
    */
   readonly self?: boolean;
+  /**
+   * Neither: the acting keys come from a child that is itself referenced (its rows cannot be set aside
+   * in a statement of their own), from a table of a cycle, or from a partitioned table. The keys acting
+   * on it are lifted instead (dropped before the rows are written, added again at the end, validated):
+   * its changed rows are deleted and inserted again with nothing acting on the deletes, in the one
+   * statement, so that a unique value two rows swap (or any value a non-deferrable unique index
+   * checks row by row) is free before it is taken. `keys` is then empty.
+   */
+  readonly lift?: boolean;
 }
+
+/** A foreign key lifted around the script's rows: dropped, then added again as it was. */
+interface LiftedKey {
+  /** The child table, schema-qualified and quoted. */
+  readonly child: string;
+  readonly name: string;
+  /** pg_get_constraintdef(), read under an empty search_path (names qualified). */
+  readonly definition: string;
+  readonly comment: string | null;
+}
+
+/** The foreign keys with a delete action that point at the tables (or at a partitioned table above them), each once. */
+async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise<LiftedKey[]> {
+  if (tables.length === 0) return [];
+  const { rows } = await a.client.query<LiftedKey>(
+    `SELECT DISTINCT ON (con.oid) pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+       JOIN pg_catalog.unnest($1::text[]) AS t(id) ON (con.confrelid OPERATOR(pg_catalog.=) t.id::pg_catalog.regclass
+            -- (a table that is no partition has no ancestors, not even itself)
+            OR con.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(t.id::pg_catalog.regclass)))
+      WHERE con.contype OPERATOR(pg_catalog.=) 'f' AND con.conparentid OPERATOR(pg_catalog.=) 0 AND con.confdeltype OPERATOR(pg_catalog.<>) 'a'
+      ORDER BY con.oid`,
+    [tables.map(tableId)],
+  );
+  return rows;
+}
+
+const dropKey = (k: LiftedKey) => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)};\n`;
+const addKey = (k: LiftedKey) => `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition};\n${
+  k.comment === null ? '' : `COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)};\n`}`;
 
 function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, referenced: ReadonlySet<string>): Stash[] {
   const out: Stash[] = [];
@@ -518,12 +567,15 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
     // Also a table with an identity column GENERATED ALWAYS: an update in place may not set it (only to DEFAULT);
     // deleted and inserted again, its value is written with OVERRIDING SYSTEM VALUE.
     const identity = table.columns.some((c) => c.identityAlways);
-    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
-    const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
-    const self = table.actedOnBy.every((k) => k.child === tableId(table))
+    if (table.deleteActions !== true || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
+    const acting = table.actedOnBy ?? [];
+    const plain = table.actedOnBy !== undefined && acting.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
+    const self = table.actedOnBy !== undefined && acting.every((k) => k.child === tableId(table))
       && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
-    if (plain) out.push({ table, keys: table.actedOnBy });
-    else if (self) out.push({ table, keys: table.actedOnBy, self: true });
+    if (plain) out.push({ table, keys: acting });
+    else if (self) out.push({ table, keys: acting, self: true });
+    // (Not a table with a NOT VALID key of its own: its rows are updated in place, an INSERT would be checked.)
+    else if (table.notValidReferences !== true) out.push({ table, keys: [], lift: true });
   }
   return out;
 }
