@@ -225,8 +225,15 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
     // staging table (TEMP), written from the plan's read-only transaction and applied from it.
     const client = await connect(targetConn);
     try {
+      // The staging tables are the merge's own DDL, not the user's: the target's event triggers are held off
+      // around their creation, in a transaction of its own (no other session sees them off).
+      const events = await eventTriggersToHold(client);
+      await client.query('BEGIN');
+      for (const sql of eventTriggerStatements(events, 'DISABLE')) await client.query(sql);
       const stage = await Stage.create(client);
       await client.query(SERVER_MERGE_SQL);
+      for (const sql of eventTriggerStatements(events, 'ENABLE')) await client.query(sql);
+      await client.query('COMMIT');
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let plan: DataMergePlan;
       try {
