@@ -308,10 +308,12 @@ function* chunks<T>(xs: Iterable<T>, size: number): Generator<T[]> {
  *    move to another parent before that parent goes, tables may reference each other in a cycle, and
  *    a unique value may move between rows. A table whose rows a foreign key acts on when deleted
  *    (CASCADE, SET NULL, SET DEFAULT, RESTRICT) has its changed rows updated in place instead, in the
- *    same statement (so there, a unique value swapped between two rows still fails, unless DEFERRABLE).
+ *    same statement; unless a unique value may move between them: then its acting children are set
+ *    aside (stashPlan), or the acting foreign keys lifted around the script (Stash.lift).
  * 3. Parents first, the rows that come to tables no foreign key points at.
  *
- * Deferrable constraints are deferred to COMMIT; user triggers are held off around it all.
+ * Deferrable constraints are deferred, and checked (CHECK_NOW) before the closing ALTER TABLEs; user
+ * triggers, and the database's event triggers, are held off around it all.
  */
 export async function writeDataMigration(a: Side, b: Side, diffs: readonly TableDiff<Keys>[], sequences: readonly string[], header: string, sink: DmlSink, options: { transaction?: boolean } = {}): Promise<void> {
   const touched = diffs.filter((d) => d.added.length + d.removed.length + d.changed.length > 0);
