@@ -2,7 +2,7 @@ import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
 import { EVENT_TRIGGERS_SQL, readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
-import { eventTriggerStatements } from '../datadiff/sql.js';
+import { eventTriggerStatements } from '../datadiff/script-ddl.js';
 import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sessionDefaults, sqlState, SqlState, withClient } from '../postgres/client.js';

@@ -226,6 +226,23 @@ const ACTED_ON_SQL = `SELECT p.relid,
         -- a partitioned child's rows are in its leaves, each with its own copy of the foreign key (listed)
         AND cc.relkind <> 'p'`;
 
+/**
+ * The enum types each column's type reaches: through a domain's base, an array's element, a composite's
+ * attributes, a range's (or multirange's) subtype, down every level.
+ */
+const COLUMN_ENUMS_SQL = `WITH RECURSIVE reach(root, t) AS (
+   SELECT DISTINCT a.atttypid, a.atttypid FROM pg_attribute a WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
+   UNION
+   SELECT r.root, x.next FROM reach r JOIN pg_type ty ON ty.oid = r.t
+    CROSS JOIN LATERAL (
+      SELECT ty.typbasetype WHERE ty.typtype = 'd'
+      UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
+      UNION ALL SELECT ca.atttypid FROM pg_attribute ca WHERE ty.typtype = 'c' AND ca.attrelid = ty.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
+      UNION ALL SELECT rg.rngsubtype FROM pg_range rg WHERE rg.rngtypid = ty.oid OR rg.rngmultitypid = ty.oid) AS x(next))
+ SELECT a.attrelid, a.attname AS name, format_type(r.t, NULL) AS type
+   FROM pg_attribute a JOIN reach r ON r.root = a.atttypid JOIN pg_type e ON e.oid = r.t AND e.typtype = 'e'
+  WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped`;
+
 /** The database's enabled event triggers, with how each is enabled (a catalog's eventTriggers). */
 export const EVENT_TRIGGERS_SQL = "SELECT evtname AS name, evtenabled::text AS enabled FROM pg_event_trigger WHERE evtenabled <> 'D' ORDER BY evtname";
 
@@ -289,22 +306,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
 
-  // The enum types each column's type reaches: through a domain's base, an array's element, a composite's
-  // attributes, a range's (or multirange's) subtype, down every level.
-  const columnEnumsRows = q<{ attrelid: number; name: string; type: string }>(
-    `WITH RECURSIVE reach(root, t) AS (
-       SELECT DISTINCT a.atttypid, a.atttypid FROM pg_attribute a WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
-       UNION
-       SELECT r.root, x.next FROM reach r JOIN pg_type ty ON ty.oid = r.t
-        CROSS JOIN LATERAL (
-          SELECT ty.typbasetype WHERE ty.typtype = 'd'
-          UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
-          UNION ALL SELECT ca.atttypid FROM pg_attribute ca WHERE ty.typtype = 'c' AND ca.attrelid = ty.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
-          UNION ALL SELECT rg.rngsubtype FROM pg_range rg WHERE rg.rngtypid = ty.oid OR rg.rngmultitypid = ty.oid) AS x(next))
-     SELECT a.attrelid, a.attname AS name, format_type(r.t, NULL) AS type
-       FROM pg_attribute a JOIN reach r ON r.root = a.atttypid JOIN pg_type e ON e.oid = r.t AND e.typtype = 'e'
-      WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped`,
-  );
+  const columnEnumsRows = q<{ attrelid: number; name: string; type: string }>(COLUMN_ENUMS_SQL);
   const enumsRows = q<{ type: string; labels: string[] }>(
     `SELECT format_type(t.oid, NULL) AS type, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
