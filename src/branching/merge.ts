@@ -1,7 +1,8 @@
 import { formatDuration } from '../core/duration.js';
 import { AybError, ConflictError, UsageError } from '../core/errors.js';
 import { type BranchRow, CONTROL_TABLE_SQL } from '../core/records.js';
-import { type DataCatalog, readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
+import { type DataCatalog, EVENT_TRIGGERS_SQL, readCatalog, tableId, tableLabel } from '../datadiff/catalog.js';
+import { eventTriggerStatements } from '../datadiff/script-ddl.js';
 import { type DataMergePlan, type MergeConflict, mergeStatements, type MergeStrategy, planDataMerge, type Resolution, rowsDigest, SERVER_MERGE_SQL, Stage, type TableMerge } from '../datadiff/merge.js';
 import { withSides } from '../datadiff/data-diff.js';
 import { type Client, connect, queryError, sessionDefaults, sqlState, SqlState, withClient } from '../postgres/client.js';
@@ -252,8 +253,15 @@ async function mergeSides(ctx: BranchContext, job: SidesJob): Promise<MergeResul
       // The session's temporary tables hold a large merge's staged rows: in memory where they fit
       // (temp_buffers, set before the session's first temporary table), and its joins and sorts too.
       await client.query(`SET temp_buffers = '${MERGE_TEMP_BUFFERS}'; SET work_mem = '${MERGE_WORK_MEM}'`);
+      // The staging tables are the merge's own DDL, not the user's: the target's event triggers are held off
+      // around their creation, in a transaction of its own (no other session sees them off).
+      const events = await eventTriggersToHold(client);
+      await client.query('BEGIN');
+      for (const sql of eventTriggerStatements(events, 'DISABLE')) await client.query(sql);
       const stage = await Stage.create(client);
       await client.query(SERVER_MERGE_SQL);
+      for (const sql of eventTriggerStatements(events, 'ENABLE')) await client.query(sql);
+      await client.query('COMMIT');
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       let plan: DataMergePlan;
       try {
@@ -371,6 +379,11 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       await client.query(renderMigration(before));
       await client.query(setLocal(new Map(VALUE_SETTINGS)));
     }
+    // The merge's own DDL from here (a function, triggers held off, keys lifted, temporary tables) is not
+    // the user's: the target's event triggers (an audit of DDL) are held off around it, inside the
+    // transaction, when the role may (an event trigger is a superuser's); the migration above fired them.
+    const events = await eventTriggersToHold(client);
+    for (const sql of eventTriggerStatements(events, 'DISABLE')) await client.query(sql);
     await client.query(CUT_FUNCTION_SQL);
     // Deferrable constraints are checked at COMMIT, when every table holds its merged rows.
     await client.query('SET CONSTRAINTS ALL DEFERRED');
@@ -379,6 +392,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       if (sql.startsWith('WITH ')) await explained(client, sql);
       await traced(`apply: ${sql.replace(/\s+/g, ' ').slice(0, 70)}`, () => client.query(sql));
     }
+    for (const sql of eventTriggerStatements(events, 'ENABLE')) await client.query(sql);
     if (constraints.length > 0) await traced('apply: constraints the branch adds', () => addConstraints(client, constraints, own!));
     await traced('apply: COMMIT', () => client.query('COMMIT'));
   } catch (error) {
@@ -394,6 +408,14 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
     throw error instanceof AybError ? error : queryError(error, conn);
   }
   return first.map((m) => m.sql);
+}
+
+/** The target's enabled event triggers (name → mode), when the session's role is a superuser (who alone may alter them). */
+async function eventTriggersToHold(client: Client): Promise<Record<string, string> | undefined> {
+  const { rows: [role] } = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user');
+  if (!role?.superuser) return undefined;
+  const { rows } = await client.query<{ name: string; enabled: string }>(EVENT_TRIGGERS_SQL);
+  return Object.fromEntries(rows.map((r) => [r.name, r.enabled]));
 }
 
 /**

@@ -15,6 +15,11 @@ export interface DataColumn {
   readonly generated: boolean;
   /** GENERATED ALWAYS AS IDENTITY: an INSERT needs OVERRIDING SYSTEM VALUE. */
   readonly identityAlways: boolean;
+  /**
+   * The enum types (format_type) the column's values hold, however deep: the type itself, or through
+   * domains, arrays, composite types and ranges (a domain over an enum, an array of a composite of one).
+   */
+  readonly enums?: readonly string[];
 }
 
 export type MatchKind = 'primary_key' | 'unique_index' | 'rows';
@@ -118,6 +123,12 @@ export interface DataCatalog {
   readonly sequences: readonly DataSequence[];
   /** Enum types (format_type, as columns' types are written) → their labels in order. */
   readonly enums?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The database's enabled event triggers, name → how each is enabled (evtenabled: O origin, A always,
+   * R replica): SQL that writes rows and holds triggers off with DDL (ALTER TABLE … DISABLE TRIGGER, a
+   * temporary table, a lifted key) holds them off too, or an audit of DDL would log the script's own.
+   */
+  readonly eventTriggers?: Readonly<Record<string, string>>;
 }
 
 export function keysOf(t: DataTable): readonly DataKey[] {
@@ -241,6 +252,26 @@ const ACTED_ON_SQL = `SELECT p.relid,
         AND cc.relkind <> 'p'`;
 
 /**
+ * The enum types each column's type reaches: through a domain's base, an array's element, a composite's
+ * attributes, a range's (or multirange's) subtype, down every level.
+ */
+const COLUMN_ENUMS_SQL = `WITH RECURSIVE reach(root, t) AS (
+   SELECT DISTINCT a.atttypid, a.atttypid FROM pg_attribute a WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
+   UNION
+   SELECT r.root, x.next FROM reach r JOIN pg_type ty ON ty.oid = r.t
+    CROSS JOIN LATERAL (
+      SELECT ty.typbasetype WHERE ty.typtype = 'd'
+      UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc
+      UNION ALL SELECT ca.atttypid FROM pg_attribute ca WHERE ty.typtype = 'c' AND ca.attrelid = ty.typrelid AND ca.attnum > 0 AND NOT ca.attisdropped
+      UNION ALL SELECT rg.rngsubtype FROM pg_range rg WHERE rg.rngtypid = ty.oid OR rg.rngmultitypid = ty.oid) AS x(next))
+ SELECT a.attrelid, a.attname AS name, format_type(r.t, NULL) AS type
+   FROM pg_attribute a JOIN reach r ON r.root = a.atttypid JOIN pg_type e ON e.oid = r.t AND e.typtype = 'e'
+  WHERE a.attrelid IN (${TABLE_OIDS}) AND a.attnum > 0 AND NOT a.attisdropped`;
+
+/** The database's enabled event triggers, with how each is enabled (a catalog's eventTriggers). */
+export const EVENT_TRIGGERS_SQL = "SELECT evtname AS name, evtenabled::text AS enabled FROM pg_event_trigger WHERE evtenabled <> 'D' ORDER BY evtname";
+
+/**
  * Reads the tables that hold rows: plain tables and partitions (relkind r); a partitioned parent
  * holds none of its own, so its rows are compared in its partitions. `exclude` names tables
  * (`schema.name`, a schema without a dot) that are never data, like ayb's control table.
@@ -300,10 +331,13 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMAS} AND ${NOT_EXTENSION} ORDER BY 1, 2`,
   );
 
+  const columnEnumsRows = q<{ attrelid: number; name: string; type: string }>(COLUMN_ENUMS_SQL);
   const enumsRows = q<{ type: string; labels: string[] }>(
     `SELECT format_type(t.oid, NULL) AS type, pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
        FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid GROUP BY t.oid`,
   );
+
+  const eventTriggersRows = q<{ name: string; enabled: string }>(EVENT_TRIGGERS_SQL);
 
   // One round trip for all of it (a simple query of several statements, one result each).
   const all = (await client.query(batch.join(';\n'))) as unknown as QueryResult[];
@@ -316,6 +350,12 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
   const acted = actedRows(all);
   const sequences = sequencesRows(all);
   const enums = new Map(enumsRows(all).map((e) => [e.type, e.labels]));
+  const eventTriggers = Object.fromEntries(eventTriggersRows(all).map((e) => [e.name, e.enabled]));
+  const columnEnums = new Map<string, string[]>();
+  for (const r of columnEnumsRows(all)) {
+    const at = `${r.attrelid}/${r.name}`;
+    columnEnums.set(at, [...(columnEnums.get(at) ?? []), r.type]);
+  }
 
   const result = new Map<string, DataTable>();
   for (const t of tables) {
@@ -326,7 +366,7 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
     result.set(id, {
       schema: t.schema,
       name: t.name,
-      columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always })),
+      columns: columns.filter((c) => c.attrelid === t.oid).map((c) => ({ name: c.name, type: c.type, generated: c.generated, identityAlways: c.identity_always, enums: columnEnums.get(`${t.oid}/${c.name}`) ?? [] })),
       key: candidates[0] ?? null,
       keys: candidates,
       triggers: triggers.filter((g) => g.tgrelid === t.oid).map((g) => g.name),
@@ -344,5 +384,5 @@ export async function readCatalog(client: Client, exclude: readonly string[] = [
       bytes: t.bytes,
     });
   }
-  return { tables: result, sequences, enums };
+  return { tables: result, sequences, enums, eventTriggers };
 }

@@ -2,7 +2,7 @@ import type { Client } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataCatalog, type DataTable, keysOf, type MatchKind, tableId } from './catalog.js';
 import { compareTuples, KeyList, type Keys, type KeyTuple } from './key-list.js';
-import { wireText } from './value-text.js';
+import { valueText, wireText } from './value-text.js';
 
 export { compareTuples, type KeyTuple };
 

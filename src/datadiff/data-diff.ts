@@ -216,7 +216,8 @@ export function schemaObstacles(a: Side, b: Side, options: Pick<DataDiffOptions,
     else if (planTable(ta, tb).columnsDiffer) out.push(`${tableLabel(ta)} has other columns (or column types) on each side`);
     else {
       // An enum of the same name whose values differ (a value the branch renamed or added): b's rows cannot be written in a.
-      const renamed = ta.columns.map((c) => c.type.replace(/(\[\])+$/, '')).filter((type, i, all) => all.indexOf(type) === i).filter((type) => {
+      // Reached through a domain, an array, a composite type or a range too (DataColumn.enums).
+      const renamed = ta.columns.flatMap((c) => c.enums ?? [c.type.replace(/(\[\])+$/, '')]).filter((type, i, all) => all.indexOf(type) === i).filter((type) => {
         const [la, lb] = [a.catalog.enums?.get(type), b.catalog.enums?.get(type)];
         return la !== undefined && lb !== undefined && lb.some((label) => !la.includes(label));
       });

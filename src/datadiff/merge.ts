@@ -269,6 +269,9 @@ export async function mergeStatements(client: Client, plan: DataMergePlan, after
   ]);
   if (keyed) out.push(keyed);
   for (const t of order) out.push(...(keylessOf(t)?.inserts ?? []));
-  out.push(...identityHeld(updates, 'ALWAYS', setBy), ...lift.after, ...triggers('ENABLE'), ...plan.sequences);
+  // The deferred checks run before the ALTER TABLEs that close (identities set back to ALWAYS, lift.after, ENABLE TRIGGER): PostgreSQL
+  // refuses to alter a table with trigger events pending (55006).
+  const closing = [...identityHeld(updates, 'ALWAYS', setBy), ...lift.after, ...triggers('ENABLE')];
+  out.push(...(closing.length > 0 ? ['SET CONSTRAINTS ALL IMMEDIATE', ...closing] : []), ...plan.sequences);
   return out;
 }

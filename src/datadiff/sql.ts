@@ -1,5 +1,5 @@
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
-import { valueSettingsSql } from '../postgres/value-settings.js';
+import { ownSearchPathSql, OWN_SEARCH_PATH_SQL, valueSettingsSql } from '../postgres/value-settings.js';
 import { keyCondition, keyEquality } from './key-condition.js';
 import { PIECE_CHARS, type Rendered, renderedBatches, STATEMENT_ROWS } from './rendered-rows.js';
 import { type ActingKey, type DataTable, tableId, tableLabel } from './catalog.js';
@@ -7,6 +7,7 @@ import { type ActingKey, type DataTable, tableId, tableLabel } from './catalog.j
 export { keyCondition, keyEquality };
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
+import { addKey, dropKey, eventTriggerStatements, liftedKeys, privilegeNote } from './script-ddl.js';
 import { fromWire, textLiteral, valueText, wireLiteral, wireText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
@@ -33,7 +34,7 @@ export function sqlValue(text: string | null, type: string, bytes?: boolean): st
  */
 export const commentText = (text: string): string => text.replace(/\\/g, '\\\\').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
 /** A table for a comment: its label (a part holding a dot quoted: one table's). */
-const noted = (t: { schema: string; name: string }) => commentText(tableLabel(t));
+export const noted = (t: { schema: string; name: string }): string => commentText(tableLabel(t));
 
 const qualified = (t: { schema: string; name: string }) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
@@ -70,6 +71,7 @@ export function triggerStatements(table: Pick<DataTable, 'schema' | 'name' | 'tr
     ...Object.entries(table.rules ?? {}).map(([r, m]) => `ALTER TABLE ${qualified(table)} ${verb} ${mode(m)}RULE ${quoteIdent(r)};`),
   ];
 }
+
 
 /** The table has user triggers or rules that a script holds off (and so needs the table's ownership). */
 export const holdsOff = (t: DataTable): boolean => t.triggers.length > 0 || Object.keys(t.rules ?? {}).length > 0;
@@ -190,6 +192,7 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
   for (const t of ordered) if (t.inserts.length) { lines.push(`-- ${noted(t.table)}: ${t.inserts.length} row(s) inserted`); add(t.inserts); }
   for (const t of ordered) if (t.updates.length) { lines.push(`-- ${noted(t.table)}: ${t.updates.length} row(s) updated`); add(t.updates); }
   for (const t of [...ordered].reverse()) if (t.deletes.length) { lines.push(`-- ${noted(t.table)}: ${t.deletes.length} row(s) deleted`); add(t.deletes); }
+  lines.push(CHECK_NOW);
   add(triggers('ENABLE'));
   if (sequences.length) { lines.push('-- sequences'); add(sequences); }
   if (transaction) lines.push('COMMIT;');
@@ -199,16 +202,29 @@ export function renderDml(header: string, tables: readonly TableDml[], sequences
 /**
  * What every script of rows sets at its top, inside its transaction: the settings its values are
  * written in (whatever the applying session has set), and deferrable constraints deferred to COMMIT.
+ * With `searchPath` (the second database's own, OWN_SEARCH_PATH_SQL), search_path is pg_catalog then it.
  */
-export function scriptSettings(): string {
+export function scriptSettings(searchPath?: string): string {
   return [
     '-- the settings the values below are written in, until the end of the transaction (the script is UTF-8)',
     "SET LOCAL client_encoding = 'UTF8';",
     valueSettingsSql({ local: true }),
+    ...(searchPath === undefined ? [] : [
+      "-- pg_catalog first, then the database's own path: its CHECKs' functions may name tables unqualified (all here is qualified)",
+      ownSearchPathSql(searchPath, { local: true }),
+    ]),
     '-- constraints declared DEFERRABLE are checked at COMMIT',
     'SET CONSTRAINTS ALL DEFERRED;',
   ].join('\n');
 }
+
+/**
+ * Before the script's closing ALTER TABLEs (triggers enabled again, identities made ALWAYS again): the
+ * deferred checks its rows left pending are run now, as COMMIT would (every table holds its final rows).
+ * PostgreSQL refuses to ALTER a table with trigger events pending (55006), which a deferred foreign-key
+ * check is.
+ */
+export const CHECK_NOW = '-- the deferred checks run now (no ALTER TABLE on a table with checks pending)\nSET CONSTRAINTS ALL IMMEDIATE;';
 
 /** Where a script is written, a piece at a time (a file, stdout): `write` resolves once it may be called again. */
 export interface DmlSink {
@@ -261,10 +277,12 @@ function* chunks<T>(xs: Iterable<T>, size: number, weight?: (x: T) => number, mo
  *    move to another parent before that parent goes, tables may reference each other in a cycle, and
  *    a unique value may move between rows. A table whose rows a foreign key acts on when deleted
  *    (CASCADE, SET NULL, SET DEFAULT, RESTRICT) has its changed rows updated in place instead, in the
- *    same statement (so there, a unique value swapped between two rows still fails, unless DEFERRABLE).
+ *    same statement; unless a unique value may move between them: then its acting children are set
+ *    aside (stashPlan), or the acting foreign keys lifted around the script (Stash.lift).
  * 3. Parents first, the rows that come to tables no foreign key points at.
  *
- * Deferrable constraints are deferred to COMMIT; user triggers are held off around it all.
+ * Deferrable constraints are deferred, and checked (CHECK_NOW) before the closing ALTER TABLEs; user
+ * triggers, and the database's event triggers, are held off around it all.
  */
 export async function writeDataMigration(a: Side, b: Side, diffs: readonly TableDiff<Keys>[], sequences: readonly string[], header: string, sink: DmlSink, options: { transaction?: boolean } = {}): Promise<void> {
   const touched = diffs.filter((d) => d.added.length + d.removed.length + d.changed.length > 0);
@@ -283,11 +301,20 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   const stashedTables = new Set(stashes.map((st) => st.table));
-  await sink.write(privilegeNote([...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables))), stashes.length > 0));
+  const lifted = await liftedKeys(a, stashes.filter((st) => st.lift).map((st) => st.table));
+  const altered = [...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables)));
+  const temporary = stashes.some((st) => !st.lift);
+  // The script's own DDL (triggers held off, identities, keys lifted, temporary tables) holds the event triggers off too.
+  const events = altered.length > 0 || stashes.length > 0 ? a.catalog.eventTriggers : undefined;
+  await sink.write(privilegeNote(altered, temporary, Object.keys(events ?? {}), [...new Set(lifted.map((k) => k.child))]));
+  const { rows: [own] } = await b.client.query<{ path: string }>(OWN_SEARCH_PATH_SQL);
   if (transaction) await sink.write('BEGIN;\n');
-  await sink.write(`${scriptSettings()}\n`);
-  const triggers = (verb: 'DISABLE' | 'ENABLE') => [...ordered, ...children].flatMap((t) => triggerStatements(t, verb).map((x) => `${x}\n`)).join('');
+  await sink.write(`${scriptSettings(own?.path ?? '')}\n`);
+  const lines = (xs: readonly string[]) => xs.map((x) => `${x}\n`).join('');
+  const triggers = (verb: 'DISABLE' | 'ENABLE') => lines([...ordered, ...children].flatMap((t) => triggerStatements(t, verb)));
+  await sink.write(lines(eventTriggerStatements(events, 'DISABLE')));
   await sink.write(triggers('DISABLE'));
+  if (lifted.length > 0) await sink.write(`-- foreign keys acting on the deletes of rows that change (unique values may move between them): lifted, added again at the end\n${lifted.map(dropKey).join('')}`);
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
   // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
@@ -298,28 +325,15 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
     if (st.self) selfRestores.set(st.table, restoreSql(st.table, stashName(++n)));
     else n += st.keys.length;
   }
-  await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
+  const identities = await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
-  await sink.write(triggers('ENABLE'));
+  const closing = identities + lifted.map(addKey).join('') + triggers('ENABLE') + lines(eventTriggerStatements(events, 'ENABLE'));
+  if (closing) await sink.write(`${CHECK_NOW}\n${closing}`);
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');
 }
 
-/**
- * What applying the script takes beyond writing the rows, said in its header: ALTER TABLE … DISABLE
- * TRIGGER is for a table's owner (or a superuser), and setting rows aside takes a temporary table.
- */
-export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean): string {
-  const lines: string[] = [];
-  if (withTriggers.length > 0) {
-    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,
-      '-- triggers and rules by name (ALTER TABLE … DISABLE TRIGGER / RULE) and enables them again, which only an owner may; a role that',
-      '-- may only write the rows gets "must be owner of table" and nothing is applied.');
-  }
-  if (temporary) lines.push('-- It sets child rows aside in temporary tables (dropped at COMMIT): the TEMPORARY privilege on the database.');
-  return lines.map((l) => `${l}\n`).join('');
-}
 
 interface TableShape {
   readonly target: string;
@@ -457,7 +471,17 @@ interface Stash {
    * deleted, in one statement whose cascades find nothing left to act on; they come back after.
    */
   readonly self?: boolean;
+  /**
+   * Neither: the acting keys come from a child that is itself referenced (its rows cannot be set aside
+   * in a statement of their own), from a table of a cycle, or from a partitioned table. The keys acting
+   * on it are lifted instead (dropped before the rows are written, added again at the end, validated):
+   * its changed rows are deleted and inserted again with nothing acting on the deletes, in the one
+   * statement, so that a unique value two rows swap (or any value a non-deferrable unique index
+   * checks row by row) is free before it is taken. `keys` is then empty.
+   */
+  readonly lift?: boolean;
 }
+
 
 function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, referenced: ReadonlySet<string>): Stash[] {
   const out: Stash[] = [];
@@ -466,12 +490,15 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
     // Also a table with an identity column GENERATED ALWAYS: an update in place may not set it (only to DEFAULT);
     // deleted and inserted again, its value is written with OVERRIDING SYSTEM VALUE.
     const identity = table.columns.some((c) => c.identityAlways);
-    if (table.deleteActions !== true || !table.actedOnBy || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
-    const plain = table.actedOnBy.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
-    const self = table.actedOnBy.every((k) => k.child === tableId(table))
+    if (table.deleteActions !== true || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
+    const acting = table.actedOnBy ?? [];
+    const plain = table.actedOnBy !== undefined && acting.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
+    const self = table.actedOnBy !== undefined && acting.every((k) => k.child === tableId(table))
       && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
-    if (plain) out.push({ table, keys: table.actedOnBy });
-    else if (self) out.push({ table, keys: table.actedOnBy, self: true });
+    if (plain) out.push({ table, keys: acting });
+    else if (self) out.push({ table, keys: acting, self: true });
+    // (Not a table with a NOT VALID key of its own: its rows are updated in place, an INSERT would be checked.)
+    else if (table.notValidReferences !== true) out.push({ table, keys: [], lift: true });
   }
   return out;
 }
@@ -553,8 +580,9 @@ async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink):
   }
 }
 
-async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<void> {
-  if (tables.length === 0) return;
+/** Returns the statements that put the identities it made BY DEFAULT back to ALWAYS. */
+async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<string> {
+  if (tables.length === 0) return '';
   await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
   const inPlace = (t: DataTable) => updatedInPlace(t, stashed);
@@ -597,7 +625,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     if (restore) await statement.raw(`${tableLabel(table)}: the rows set aside put back`, (gate) => `${restore} WHERE ${gate}`);
   }
   await statement.end(qualified(tables[0]!));
-  for (const sql of identityHeld(identities, 'ALWAYS')) await sink.write(`${sql};\n`);
+  // Written by the caller at the script's end, after CHECK_NOW (an ALTER TABLE with checks pending fails).
+  return identityHeld(identities, 'ALWAYS').map((sql) => `${sql};\n`).join('');
 }
 
 /**

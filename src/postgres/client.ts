@@ -224,7 +224,10 @@ export function queryError(error: unknown, info: ConnInfo): AybError {
   if (!code) {
     const sysCode = (error as { code?: string } | null)?.code;
     if (sysCode && /^E[A-Z]+$/.test(sysCode)) return connectionError(error, info);
-    if (error instanceof Error && /Connection terminated/i.test(error.message)) {
+    // node-pg's words for a session the server ended while it sat between queries (its FATAL came as an
+    // 'error' event, and the next query finds the client closed): a lost session, not an unknown failure
+    // (exit 1 is what --exit-code means by "rows differ").
+    if (error instanceof Error && /Connection terminated|not queryable/i.test(error.message)) {
       return new ExternalError('connection_lost', `lost the connection to PostgreSQL at ${describeServer(info)}: ${error.message}`, {
         hint: 'check that the server is still running, then try again',
         cause: error,
@@ -235,6 +238,14 @@ export function queryError(error: unknown, info: ConnInfo): AybError {
   const pgError = error as { message: string; detail?: string; hint?: string };
   const limited = timeoutError(code, pgError.message, info, error);
   if (limited) return limited;
+  // The server ended the session (pg_terminate_backend, a shutdown, idle_session_timeout): named, exit 5.
+  if (code === SqlState.adminShutdown || code === '57P02' || code === '57P05') {
+    return new ExternalError('connection_lost', `the server ended ayb's session on ${describeServer(info)}, database "${info.database}" (${pgError.message})`, {
+      hint: 'check the server log for who ended it (pg_terminate_backend, a restart, idle_session_timeout), then run the command again',
+      cause: error,
+      details: { sqlstate: code },
+    });
+  }
   const detail = pgError.detail ? ` (${pgError.detail})` : '';
   return new ExternalError('database_error', scrubSecret(`PostgreSQL error ${code}: ${pgError.message}${detail}`, info), {
     hint: pgError.hint ?? 'see the PostgreSQL server log for more',

@@ -1,5 +1,5 @@
 import type { Client } from './client.js';
-import { quoteLiteral } from './quote.js';
+import { quoteIdent, quoteLiteral } from './quote.js';
 
 /**
  * The session settings that change how a value is written as text or read back from it. A database
@@ -65,4 +65,43 @@ export function valueSettingsOptions(names: readonly string[]): string {
   return VALUE_SETTINGS.filter(([name]) => names.includes(name))
     .map(([name, value]) => `-c ${name}=${value.replace(/([\\ ])/g, '\\$1')}`)
     .join(' ');
+}
+
+/**
+ * A session's search_path as its users get it (what RESET goes back to: the database's or role's
+ * setting, or the server's), read in one of ayb's sessions whose own path is pinned empty.
+ */
+export const OWN_SEARCH_PATH_SQL = "SELECT reset_val AS path FROM pg_catalog.pg_settings WHERE name = 'search_path'";
+
+/** The schemas of a search_path setting's text (`ck, "My Schema", "$user"`), as PostgreSQL splits it. */
+export function searchPathSchemas(text: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const skip = () => { while (i < text.length && /\s/.test(text[i]!)) i++; };
+  for (skip(); i < text.length; skip()) {
+    let name = '';
+    if (text[i] === '"') {
+      for (i++; i < text.length; i++) {
+        if (text[i] === '"' && text[i + 1] === '"') { name += '"'; i++; } else if (text[i] === '"') { i++; break; } else name += text[i];
+      }
+    } else {
+      while (i < text.length && text[i] !== ',' && !/\s/.test(text[i]!)) name += text[i++];
+      name = name.toLowerCase();
+    }
+    if (name !== '') out.push(name);
+    skip();
+    if (text[i] === ',') i++;
+  }
+  return out;
+}
+
+/**
+ * `SET [LOCAL] search_path` for SQL that runs the user's own code (a CHECK's or an index expression's
+ * function that names a table unqualified, found through the database's path): pg_catalog first, so
+ * that no object of the user's shadows one of pg_catalog's that the SQL relies on (everything else it
+ * names is schema-qualified), then the database's own path (`own`, as OWN_SEARCH_PATH_SQL reads it).
+ */
+export function ownSearchPathSql(own: string, options: { local?: boolean } = {}): string {
+  const schemas = ['pg_catalog', ...searchPathSchemas(own).filter((s) => s !== 'pg_catalog')];
+  return `${options.local ? 'SET LOCAL' : 'SET'} search_path = ${schemas.map(quoteIdent).join(', ')};`;
 }

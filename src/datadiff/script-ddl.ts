@@ -1,0 +1,78 @@
+import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { type DataTable, tableId } from './catalog.js';
+import type { Side } from './compare.js';
+import { commentText, noted } from './sql.js';
+
+/**
+ * The DDL a script of rows runs around them (and what applying it takes): keys lifted, event triggers
+ * held off, the header's note of privileges.
+ */
+
+/**
+ * `ALTER EVENT TRIGGER … DISABLE` for each of the database's enabled event triggers, or the ENABLE that
+ * puts each back in its mode: the SQL ayb writes holds user triggers off with DDL (and sets rows aside
+ * in temporary tables), which an event trigger (an audit of DDL) would act on as if it were the user's.
+ * Inside the transaction, so no other session sees them off. An event trigger's owner is a superuser:
+ * only a superuser may apply it (said in the header, privilegeNote).
+ */
+export function eventTriggerStatements(eventTriggers: Readonly<Record<string, string>> | undefined, verb: 'DISABLE' | 'ENABLE'): string[] {
+  const mode = (m: string) => (verb === 'DISABLE' ? '' : ({ A: ' ALWAYS', R: ' REPLICA' } as Record<string, string>)[m] ?? '');
+  return Object.entries(eventTriggers ?? {}).map(([name, m]) => `ALTER EVENT TRIGGER ${quoteIdent(name)} ${verb}${mode(m)};`);
+}
+
+/** A foreign key lifted around the script's rows: dropped, then added again as it was. */
+export interface LiftedKey {
+  /** The child table, schema-qualified and quoted. */
+  readonly child: string;
+  readonly name: string;
+  /** pg_get_constraintdef(), read under an empty search_path (names qualified). */
+  readonly definition: string;
+  readonly comment: string | null;
+}
+
+/** The foreign keys with a delete action that point at the tables (or at a partitioned table above them), each once. */
+export async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise<LiftedKey[]> {
+  if (tables.length === 0) return [];
+  const { rows } = await a.client.query<LiftedKey>(
+    `SELECT DISTINCT ON (con.oid) pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+       JOIN pg_catalog.unnest($1::text[]) AS t(id) ON (con.confrelid OPERATOR(pg_catalog.=) t.id::pg_catalog.regclass
+            -- (a table that is no partition has no ancestors, not even itself)
+            OR con.confrelid IN (SELECT relid FROM pg_catalog.pg_partition_ancestors(t.id::pg_catalog.regclass)))
+      WHERE con.contype OPERATOR(pg_catalog.=) 'f' AND con.conparentid OPERATOR(pg_catalog.=) 0 AND con.confdeltype OPERATOR(pg_catalog.<>) 'a'
+      ORDER BY con.oid`,
+    [tables.map(tableId)],
+  );
+  return rows;
+}
+
+export const dropKey = (k: LiftedKey): string => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)};\n`;
+export const addKey = (k: LiftedKey): string => `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition};\n${
+  k.comment === null ? '' : `COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)};\n`}`;
+
+/**
+ * What applying the script takes beyond writing the rows, said in its header: ALTER TABLE … DISABLE
+ * TRIGGER is for a table's owner (or a superuser), setting rows aside takes a temporary table, and
+ * holding event triggers off a superuser.
+ */
+export function privilegeNote(withTriggers: readonly DataTable[], temporary: boolean, eventTriggers: readonly string[] = [], liftedOn: readonly string[] = []): string {
+  const lines: string[] = [];
+  if (liftedOn.length > 0) {
+    lines.push(`-- Applying it takes the ownership of ${liftedOn.map(commentText).join(', ')}: it drops foreign keys of theirs that act on rows it deletes`,
+      '-- and inserts again, and adds them again (validated) before COMMIT.');
+  }
+  if (eventTriggers.length > 0) {
+    lines.push(`-- Applying it takes a superuser: it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,
+      '-- and ENABLE again before COMMIT), which would otherwise log or act on the DDL it runs to hold user triggers off.');
+  }
+  if (withTriggers.length > 0) {
+    lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,
+      '-- triggers and rules by name (ALTER TABLE … DISABLE TRIGGER / RULE) and enables them again, which only an owner may; a role that',
+      '-- may only write the rows gets "must be owner of table" and nothing is applied.');
+  }
+  if (temporary) lines.push('-- It sets child rows aside in temporary tables (dropped at COMMIT): the TEMPORARY privilege on the database.');
+  return lines.map((l) => `${l}\n`).join('');
+}
