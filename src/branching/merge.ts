@@ -377,7 +377,7 @@ async function applyMerge(ctx: BranchContext, client: Client, conn: ConnInfo, sc
       // merge pins to read and write values as text; those are back for the DML.
       await client.query(setLocal(own!));
       await client.query(renderMigration(before));
-      await client.query(setLocal(new Map(VALUE_SETTINGS)));
+      await client.query(BACK_TO_ROW_SETTINGS);
     }
     // The merge's own DDL from here (a function, triggers held off, keys lifted, temporary tables) is not
     // the user's: the target's event triggers (an audit of DDL) are held off around it, inside the
@@ -439,7 +439,7 @@ async function addConstraints(client: Client, constraints: readonly DeferredCons
     }
     await client.query('RELEASE SAVEPOINT ayb_constraint');
   }
-  await client.query(setLocal(new Map(VALUE_SETTINGS)));
+  await client.query(BACK_TO_ROW_SETTINGS);
 }
 
 /**
@@ -509,6 +509,13 @@ async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base
 }
 
 /** `SET LOCAL` of each setting (set_config, one statement). */
+/**
+ * The merge's value settings again after the user's DDL ran under the database's own: search_path not
+ * VALUE_SETTINGS' empty one but the session's own (TO DEFAULT: the row path it was opened with, see
+ * rowSearchPath), under which the rows are read and written.
+ */
+const BACK_TO_ROW_SETTINGS = `SELECT ${VALUE_SETTINGS.filter(([name]) => name !== 'search_path').map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`).join(', ')}; SET LOCAL search_path TO DEFAULT`;
+
 function setLocal(settings: ReadonlyMap<string, string>): string {
   return `SELECT ${[...settings].map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`).join(', ')}`;
 }

@@ -119,8 +119,8 @@ export async function numberTargetRows(input: MergeInput, staged: StagedTable): 
             u AS (UPDATE ${STAGE} s SET v[$2] = need.n, m[$2] = true FROM ${qualified(tt)} o, need
                    WHERE s.tab = $1 AND s.op = 'u' AND o.ctid = need.c AND ${match} RETURNING 1),
             i AS (INSERT INTO ${STAGE} (tab, op, k, v, m)
-                  SELECT $1, 'u', need.k, (SELECT array_agg(CASE WHEN g = $2 THEN need.n END ORDER BY g) FROM generate_series(1, $5) g),
-                         (SELECT array_agg(g = $2 ORDER BY g) FROM generate_series(1, $5) g)
+                  SELECT $1, 'u', need.k, (SELECT pg_catalog.array_agg(CASE WHEN g = $2 THEN need.n END ORDER BY g) FROM pg_catalog.generate_series(1, $5) g),
+                         (SELECT pg_catalog.array_agg(g = $2 ORDER BY g) FROM pg_catalog.generate_series(1, $5) g)
                     FROM need JOIN ${qualified(tt)} o ON o.ctid = need.c
                    WHERE NOT EXISTS (SELECT FROM ${STAGE} s WHERE s.tab = $1 AND s.op = 'u' AND ${match}) RETURNING 1)
        SELECT (SELECT count(*) FROM need)::int AS given, (SELECT count(*) FROM i)::int AS added,

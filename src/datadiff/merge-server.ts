@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import type { Client } from '../postgres/client.js';
+import { type Client, sqlState } from '../postgres/client.js';
 import { quoteIdent, quoteLiteral, unnestAll } from '../postgres/quote.js';
 import { type DataTable, rowsTable } from './catalog.js';
 import { compareTuples, diffTableKeys, keyArraySql, type KeyTuple, type RowSink, type Side, type TableDiff } from './compare.js';
@@ -171,7 +171,10 @@ async function onServer(job: KeyedJob, stage: () => Promise<string>): Promise<Se
     await ours.query('ROLLBACK TO SAVEPOINT ayb_server_merge');
     await ours.query('RELEASE SAVEPOINT ayb_server_merge');
     // A value that does not cast (the Node path keeps it as it is), a type the target lacks: merged in ayb.
-    void error;
+    // Not a session lost or ended, a timeout, a server short of resources, a serialization failure:
+    // the sides' transactions may be gone with it, and the cause is what the user must see.
+    const state = sqlState(error);
+    if (state === undefined || ['08', '25', '40', '53', '57', 'XX'].includes(state.slice(0, 2))) throw error;
     return undefined;
   }
   staged.inserted += counts.inserted;

@@ -59,6 +59,27 @@ describe.concurrent('ayb branch merge: fixes, fifth pass', () => {
     expect(indexed.rows[0]?.v).toBe('1,3');
   });
 
+  // The same functions with a schema change by the branch as well: the migration runs under the
+  // database's own settings, and the merge's settings come back for the rows after it. They came
+  // back with VALUE_SETTINGS' empty search_path, so the rows were written where squash() cannot be
+  // found (42883, exit 5): they are written under the row sessions' search_path, as without a migration.
+  it('an index expression and a CHECK over SQL functions naming others unqualified, and a column the branch added: the rows are written under the database\'s search_path after the migration too', async () => {
+    const ayb = await scenario('f5_path2', `
+      CREATE FUNCTION squash(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(replace($1, ' ', '')) $$;
+      CREATE FUNCTION norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT squash($1) $$;
+      CREATE FUNCTION fine(text) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT norm($1) <> 'bad' $$;
+      CREATE TABLE t (id int PRIMARY KEY, v text CHECK (fine(v)));
+      CREATE INDEX t_norm ON t (norm(v));
+      INSERT INTO t VALUES (1, 'A b'), (2, 'C d');
+    `);
+    await ayb.branch('f5p2');
+    await psql('ayb_branch_f5p2', `ALTER TABLE t ADD COLUMN note text; INSERT INTO t VALUES (3, 'E F', 'n'); UPDATE t SET v = 'X y' WHERE id = 1;`);
+    await psql('f5_path2', `UPDATE t SET v = 'Main' WHERE id = 2;`);
+    const merged = await ayb('branch', 'merge', 'f5p2', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('f5_path2', 't')).toEqual(['(1,"X y",)', '(2,Main,)', '(3,"E F",n)']);
+  });
+
   // Main split the asia rows off the default partition into a new one (p_asia) after the branch
   // changed and deleted two of them: the target's rows of those keys are in another leaf than the
   // branch's. A row trigger, a statement trigger and a rule on the partitioned root do not fire on
