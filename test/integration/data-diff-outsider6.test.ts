@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestCluster } from '../helpers/cluster.js';
+import { type DataDiffHarness, dbOf, startDataDiff } from '../helpers/data-diff-round-trip.js';
+
+/**
+ * Issue 24, outsider's sixth attack on the data diff's script (`ayb branch diff a b --data --output
+ * sql`) where it was changed last: foreign keys lifted around rows that swap a unique value, event
+ * triggers held off, search_path pg_catalog then b's own, wide rows written in pieces. Judged by
+ * fingerprints of ordered rows of b against a copy of a with the script applied by psql under foreign
+ * session settings (the round trip), and by rows and catalog state read here with SQL of this file.
+ */
+const MAIN_SQL = `
+  -- a parent whose unique code two rows swap, with children acting on its deletes in every way, one of them itself referenced
+  CREATE SCHEMA lf;
+  CREATE TABLE lf.p (id int PRIMARY KEY, code text NOT NULL UNIQUE, UNIQUE (id, code));
+  INSERT INTO lf.p VALUES (0, 'zero'), (1, 'a'), (2, 'b'), (3, 'c');
+  CREATE TABLE lf.c (id int PRIMARY KEY, p int, q int, v text,
+    CONSTRAINT "odd ""fk"" Näme" FOREIGN KEY (p) REFERENCES lf.p ON DELETE SET NULL (p));
+  COMMENT ON CONSTRAINT "odd ""fk"" Näme" ON lf.c IS 'it''s kept';
+  CREATE TABLE lf.g (id int PRIMARY KEY, c int REFERENCES lf.c ON DELETE CASCADE);
+  CREATE TABLE lf.d (id int PRIMARY KEY, p int DEFAULT 0,
+    CONSTRAINT "odd ""fk"" Näme" FOREIGN KEY (p) REFERENCES lf.p ON DELETE SET DEFAULT DEFERRABLE INITIALLY IMMEDIATE);
+  CREATE TABLE lf.m (id int PRIMARY KEY, a int, b text, FOREIGN KEY (a, b) REFERENCES lf.p (id, code) MATCH FULL ON DELETE CASCADE ON UPDATE CASCADE);
+  CREATE TABLE lf.pc (id int, p int REFERENCES lf.p ON DELETE CASCADE, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+  CREATE TABLE lf.pc1 PARTITION OF lf.pc FOR VALUES FROM (0) TO (100);
+  CREATE TABLE lf.pc2 PARTITION OF lf.pc FOR VALUES FROM (100) TO (200);
+  CREATE TABLE lf.nv (id int PRIMARY KEY, p int);
+  INSERT INTO lf.c VALUES (1, 1, 1, 'c1'), (2, 2, 2, 'c2'), (3, 3, 3, 'c3');
+  INSERT INTO lf.g VALUES (1, 1), (2, 2);
+  INSERT INTO lf.d VALUES (1, 1), (2, 2), (3, NULL);
+  INSERT INTO lf.m VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c');
+  INSERT INTO lf.pc VALUES (1, 1), (101, 2), (102, 3);
+  INSERT INTO lf.nv VALUES (1, 1), (2, 2), (3, 99);
+  ALTER TABLE lf.nv ADD CONSTRAINT nv_p FOREIGN KEY (p) REFERENCES lf.p ON DELETE CASCADE NOT VALID;
+
+  -- event triggers: a DDL guard, a sql_drop log (ALWAYS), a table_rewrite one (REPLICA), odd names
+  CREATE SCHEMA ev;
+  CREATE TABLE ev.log (id serial PRIMARY KEY, what text);
+  CREATE FUNCTION ev.guard() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    BEGIN IF pg_catalog.current_setting('app.ddl_ok', true) IS DISTINCT FROM 'on' THEN RAISE EXCEPTION 'DDL is guarded: %', tg_tag; END IF; END $$;
+  CREATE FUNCTION ev.dropped() RETURNS event_trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO ev.log (what) SELECT object_type FROM pg_catalog.pg_event_trigger_dropped_objects() WHERE schema_name IN ('ev', 'lf', 'sp', 'wd'); END $$;
+  CREATE FUNCTION ev.rewrite() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ev.log (what) VALUES ('rewrite'); END $$;
+  CREATE FUNCTION ev.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+  CREATE TABLE ev.t (id int PRIMARY KEY, v text);
+  CREATE TRIGGER t_noop BEFORE INSERT OR UPDATE ON ev.t FOR EACH ROW EXECUTE FUNCTION ev.noop();
+  INSERT INTO ev.t VALUES (1, 'a'), (2, 'b');
+  -- objects in public that shadow what a script may name unqualified
+  CREATE FUNCTION public.unnest(text[]) RETURNS SETOF text LANGUAGE sql AS $$ SELECT 'shadow'::text $$;
+  CREATE FUNCTION public.txt_eq(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT false $$;
+  CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.txt_eq);
+  CREATE FUNCTION public.tid_eq(tid, tid[]) RETURNS boolean LANGUAGE sql AS $$ SELECT false $$;
+  CREATE FUNCTION public.arr_eq(text[], text[]) RETURNS boolean LANGUAGE sql AS $$ SELECT false $$;
+  CREATE OPERATOR public.= (LEFTARG = text[], RIGHTARG = text[], FUNCTION = public.arr_eq);
+  CREATE SCHEMA "My Sch";
+  CREATE SCHEMA sp;
+  CREATE TABLE sp.k (code text PRIMARY KEY, tags text[], n int);
+  CREATE TABLE sp.nokey (v text, tags text[]);
+  INSERT INTO sp.k VALUES ('x', '{a,b}', 1), ('y', '{}', 2), ('z', NULL, 3);
+  INSERT INTO sp.nokey VALUES ('x', '{a}'), ('x', '{a}'), ('y', '{"b c"}'), (NULL, NULL);
+
+  -- wide rows (written in pieces): multibyte characters, bytea, arrays, a table without a key
+  CREATE SCHEMA wd;
+  CREATE TABLE wd.t (id int PRIMARY KEY, v text, b bytea, a text[]);
+  CREATE TABLE wd.nokey (v text, a text[]);
+  INSERT INTO wd.t VALUES (1, 'é€😀x', decode('00ff', 'hex'), '{é,€}'), (2, 'plain', NULL, NULL);
+  INSERT INTO wd.nokey VALUES ('é€😀'), ('abc');
+
+  -- (last: the guard refuses DDL from here on)
+  CREATE EVENT TRIGGER "Guard ""x"" é" ON ddl_command_start WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'DROP TABLE') EXECUTE FUNCTION ev.guard();
+  CREATE EVENT TRIGGER "drops.log" ON sql_drop EXECUTE FUNCTION ev.dropped();
+  ALTER EVENT TRIGGER "drops.log" ENABLE ALWAYS;
+  CREATE EVENT TRIGGER "rewrite" ON table_rewrite EXECUTE FUNCTION ev.rewrite();
+  ALTER EVENT TRIGGER "rewrite" ENABLE REPLICA;
+
+`;
+
+describe('ayb branch diff --data --output sql: outsider attack 6', () => {
+  let cluster: TestCluster;
+  let h: DataDiffHarness;
+
+  beforeAll(async () => {
+    ({ cluster, h } = await startDataDiff(MAIN_SQL, {
+      foreign: ["DateStyle = 'SQL, DMY'", "TimeZone = 'Asia/Kathmandu'", 'extra_float_digits = -3', `search_path = "$user", "My Sch", nosuch, public`, 'app.ddl_ok = on'],
+      otherForeign: ["DateStyle = 'German'", "IntervalStyle = 'iso_8601'", 'search_path = public', "bytea_output = 'escape'"],
+    }));
+    // ayb's own control table in main is DDL too: main allows it; a copy of main (made later) does not.
+    await cluster.query('ALTER DATABASE app SET app.ddl_ok = on', [], 'postgres');
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const rowsOf = async (db: string, sql: string) => (await cluster.query<{ r: string }>(sql, [], db)).rows.map((x) => x.r);
+  const CHILDREN = `SELECT format('%s %s', t, r) AS r FROM (
+      SELECT 'c' AS t, c::text AS r FROM lf.c UNION ALL SELECT 'g', g::text FROM lf.g UNION ALL SELECT 'd', d::text FROM lf.d
+      UNION ALL SELECT 'm', m::text FROM lf.m UNION ALL SELECT 'pc', pc::text FROM lf.pc UNION ALL SELECT 'nv', nv::text FROM lf.nv) x ORDER BY 1`;
+  const KEYS = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')) AS r
+      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'lf'::regnamespace ORDER BY 1`;
+
+  it("swapped unique codes under children acting on deletes every way (SET NULL (col), SET DEFAULT, MATCH FULL, partitioned, NOT VALID, quoted names shared by two tables): the children end as b's and the keys as a's", async () => {
+    await h.branch('lift', `UPDATE lf.p SET code = 'tmp' WHERE id = 1; UPDATE lf.p SET code = 'a' WHERE id = 2; UPDATE lf.p SET code = 'b' WHERE id = 1;
+      SET session_replication_role = replica; INSERT INTO lf.nv VALUES (4, 98); RESET session_replication_role; UPDATE lf.c SET v = 'c1!' WHERE id = 1;`);
+    // Hand-computed: the children untouched by the swap (no cascade, no SET NULL, no SET DEFAULT), but lf.m's ON UPDATE CASCADE.
+    expect(await rowsOf(dbOf('lift'), CHILDREN)).toEqual([
+      'c (1,1,1,c1!)', 'c (2,2,2,c2)', 'c (3,3,3,c3)', 'd (1,1)', 'd (2,2)', 'd (3,)', 'g (1,1)', 'g (2,2)',
+      'm (1,1,b)', 'm (2,2,a)', 'm (3,3,c)', 'nv (1,1)', 'nv (2,2)', 'nv (3,99)', 'nv (4,98)', 'pc (1,1)', 'pc (101,2)', 'pc (102,3)']);
+    const script = await h.roundTrip('lift');
+    expect(script).toMatch(/DROP CONSTRAINT/);
+    expect(await rowsOf(dbOf('lift-r'), CHILDREN)).toEqual(await rowsOf(dbOf('lift'), CHILDREN));
+    expect(await rowsOf(dbOf('lift-r'), KEYS)).toEqual(await rowsOf('app', KEYS));
+  });
+
+  it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
+    await h.branch('evt', "UPDATE ev.t SET v = 'B' WHERE id = 2;");
+    const script = await h.roundTrip('evt');
+    expect(script).toMatch(/ALTER EVENT TRIGGER "Guard ""x"" é" DISABLE/);
+    const modes = "SELECT format('%s %s', evtname, evtenabled) AS r FROM pg_event_trigger ORDER BY 1";
+    expect(await rowsOf(dbOf('evt-r'), modes)).toEqual(await rowsOf('app', modes));
+    expect(await rowsOf(dbOf('evt-r'), 'SELECT l::text AS r FROM ev.log l')).toEqual([]);
+  });
+
+  it('an event trigger the branch created (absent from a) does not break the script', async () => {
+    await h.branch('evt2', `SET app.ddl_ok = on; CREATE EVENT TRIGGER "new one" ON ddl_command_end EXECUTE FUNCTION ev.rewrite();
+      UPDATE ev.t SET v = 'C' WHERE id = 1;`);
+    await h.roundTrip('evt2');
+  });
+
+  it('b\'s search_path with "$user", a quoted and a missing schema, public shadowing = on text and text[] and unnest(text[]): the script applies exactly', async () => {
+    await h.branch('sp', `UPDATE sp.k SET tags = '{c}', n = 10 WHERE code = 'x'; DELETE FROM sp.k WHERE code = 'y'; INSERT INTO sp.k VALUES ('w', '{d,e}', 4);
+      DELETE FROM sp.nokey WHERE ctid = (SELECT min(ctid) FROM sp.nokey WHERE v = 'x'); DELETE FROM sp.nokey WHERE v IS NULL; INSERT INTO sp.nokey VALUES ('q', '{q}');`);
+    const script = await h.roundTrip('sp');
+    expect(script).toMatch(/SET LOCAL search_path = "pg_catalog", "\$user", "My Sch", "nosuch", "public";/);
+  });
+
+  it('rows over the piece size (1 Mi characters) with multibyte characters at the cuts, a wide bytea and a wide array, in a table with and without a key', async () => {
+    await h.branch('wide', `UPDATE wd.t SET v = repeat('é€😀x', 262145) || 'end', b = decode(repeat('00ff5c27', 300000), 'hex'), a = array_fill('€'::text, ARRAY[300000]) WHERE id = 1;
+      INSERT INTO wd.t VALUES (3, 'x' || repeat('😀', 1048577), NULL, NULL);
+      INSERT INTO wd.nokey VALUES (repeat('''é', 700000), ARRAY[repeat('€', 1048576), 'b']), (repeat('''é', 700000), ARRAY[repeat('€', 1048576), 'b']);`);
+    await h.roundTrip('wide');
+  });
+});
