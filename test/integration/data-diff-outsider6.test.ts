@@ -33,6 +33,25 @@ const MAIN_SQL = `
   INSERT INTO lf.nv VALUES (1, 1), (2, 2), (3, 99);
   ALTER TABLE lf.nv ADD CONSTRAINT nv_p FOREIGN KEY (p) REFERENCES lf.p ON DELETE CASCADE NOT VALID;
 
+  -- a self-reference (SET NULL) beside another child; a cycle of cascades; a partitioned parent with a unique value swapped
+  CREATE SCHEMA lx;
+  CREATE TABLE lx.t (id int PRIMARY KEY, code text UNIQUE, parent int REFERENCES lx.t ON DELETE SET NULL);
+  CREATE TABLE lx.o (id int PRIMARY KEY, t int REFERENCES lx.t ON DELETE CASCADE);
+  INSERT INTO lx.t VALUES (1, 'a', NULL), (2, 'b', 1), (3, 'c', 2), (4, 'd', 1);
+  INSERT INTO lx.o VALUES (1, 1), (2, 2), (3, 4);
+  CREATE TABLE lx.x (id int PRIMARY KEY, code text UNIQUE, y int);
+  CREATE TABLE lx.y (id int PRIMARY KEY, code text UNIQUE, x int REFERENCES lx.x ON DELETE CASCADE);
+  ALTER TABLE lx.x ADD FOREIGN KEY (y) REFERENCES lx.y ON DELETE CASCADE;
+  INSERT INTO lx.x VALUES (1, 'a', NULL), (2, 'b', NULL);
+  INSERT INTO lx.y VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 1);
+  UPDATE lx.x SET y = id;
+  CREATE TABLE lx.pp (id int, r int, code text, PRIMARY KEY (id, r), UNIQUE (code, r)) PARTITION BY LIST (r);
+  CREATE TABLE lx.pp1 PARTITION OF lx.pp FOR VALUES IN (1);
+  CREATE TABLE lx.pp2 PARTITION OF lx.pp FOR VALUES IN (2);
+  CREATE TABLE lx.pk (id int PRIMARY KEY, pid int, r int, FOREIGN KEY (pid, r) REFERENCES lx.pp ON DELETE SET NULL);
+  INSERT INTO lx.pp VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a'), (4, 2, 'b');
+  INSERT INTO lx.pk VALUES (1, 1, 1), (2, 2, 1), (3, 3, 2);
+
   -- event triggers: a DDL guard, a sql_drop log (ALWAYS), a table_rewrite one (REPLICA), odd names
   CREATE SCHEMA ev;
   CREATE TABLE ev.log (id serial PRIMARY KEY, what text);
@@ -109,6 +128,33 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
     expect(script).toMatch(/DROP CONSTRAINT/);
     expect(await rowsOf(dbOf('lift-r'), CHILDREN)).toEqual(await rowsOf(dbOf('lift'), CHILDREN));
     expect(await rowsOf(dbOf('lift-r'), KEYS)).toEqual(await rowsOf('app', KEYS));
+  });
+
+  const LX = `SELECT format('%s %s', t, r) AS r FROM (
+      SELECT 't' AS t, t::text AS r FROM lx.t UNION ALL SELECT 'o', o::text FROM lx.o UNION ALL SELECT 'x', x::text FROM lx.x
+      UNION ALL SELECT 'y', y::text FROM lx.y UNION ALL SELECT 'pp', pp::text FROM lx.pp UNION ALL SELECT 'pk', pk::text FROM lx.pk) x ORDER BY 1`;
+
+  it('the swap beside a parent row removed (its cascades, SET NULLs and SET DEFAULTs written as b has them): the children end as b\'s', async () => {
+    await h.branch('lift2', `UPDATE lf.p SET code = 'tmp' WHERE id = 1; UPDATE lf.p SET code = 'a' WHERE id = 2; UPDATE lf.p SET code = 'b' WHERE id = 1;
+      DELETE FROM lf.p WHERE id = 3; UPDATE lf.p SET code = 'c' WHERE id = 0; DELETE FROM lf.d WHERE id = 1; DELETE FROM lf.p WHERE id = 1 AND false;`);
+    expect(await rowsOf(dbOf('lift2'), CHILDREN)).toEqual([
+      'c (1,1,1,c1)', 'c (2,2,2,c2)', 'c (3,,3,c3)', 'd (2,2)', 'd (3,)', 'g (1,1)', 'g (2,2)',
+      'm (1,1,b)', 'm (2,2,a)', 'nv (1,1)', 'nv (2,2)', 'nv (3,99)', 'pc (1,1)', 'pc (101,2)']);
+    await h.roundTrip('lift2');
+    expect(await rowsOf(dbOf('lift2-r'), CHILDREN)).toEqual(await rowsOf(dbOf('lift2'), CHILDREN));
+  });
+
+  it('a self-reference (SET NULL) beside another child, a cycle of cascades, a partitioned parent: unique values swapped, children as b has them', async () => {
+    await h.branch('lx', `UPDATE lx.t SET code = 'tmp' WHERE id = 1; UPDATE lx.t SET code = 'a' WHERE id = 2; UPDATE lx.t SET code = 'b' WHERE id = 1;
+      UPDATE lx.x SET code = 'tmp' WHERE id = 1; UPDATE lx.x SET code = 'a' WHERE id = 2; UPDATE lx.x SET code = 'b' WHERE id = 1;
+      UPDATE lx.y SET code = 'tmp' WHERE id = 1; UPDATE lx.y SET code = 'a' WHERE id = 2; UPDATE lx.y SET code = 'b' WHERE id = 1;
+      UPDATE lx.pp SET code = 'tmp' WHERE id = 1; UPDATE lx.pp SET code = 'a' WHERE id = 2; UPDATE lx.pp SET code = 'b' WHERE id = 1;
+      DELETE FROM lx.t WHERE id = 4;`);
+    expect(await rowsOf(dbOf('lx'), LX)).toEqual([
+      'o (1,1)', 'o (2,2)', 'pk (1,1,1)', 'pk (2,2,1)', 'pk (3,3,2)', 'pp (1,1,b)', 'pp (2,1,a)', 'pp (3,2,a)', 'pp (4,2,b)',
+      't (1,b,)', 't (2,a,1)', 't (3,c,2)', 'x (1,b,1)', 'x (2,a,2)', 'y (1,b,1)', 'y (2,a,2)', 'y (3,c,1)']);
+    await h.roundTrip('lx');
+    expect(await rowsOf(dbOf('lx-r'), LX)).toEqual(await rowsOf(dbOf('lx'), LX));
   });
 
   it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
