@@ -52,6 +52,19 @@ const MAIN_SQL = `
   INSERT INTO lx.pp VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'a'), (4, 2, 'b');
   INSERT INTO lx.pk VALUES (1, 1, 1), (2, 2, 1), (3, 3, 2);
 
+  -- a referencing partitioned table whose partition brought its own foreign key (another name) when attached, a comment on it
+  CREATE SCHEMA lp;
+  CREATE TABLE lp.p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+  CREATE TABLE lp.c (id int, p int REFERENCES lp.p ON DELETE CASCADE, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+  CREATE TABLE lp.c1 PARTITION OF lp.c FOR VALUES FROM (0) TO (100);
+  CREATE TABLE lp.c2 (id int PRIMARY KEY, p int, CONSTRAINT "c2 own key" FOREIGN KEY (p) REFERENCES lp.p ON DELETE CASCADE);
+  ALTER TABLE lp.c ATTACH PARTITION lp.c2 FOR VALUES FROM (100) TO (200);
+  COMMENT ON CONSTRAINT "c2 own key" ON lp.c2 IS 'the partition''s own';
+  CREATE TABLE lp.g (id int PRIMARY KEY, c int REFERENCES lp.c);
+  INSERT INTO lp.p VALUES (1, 'a'), (2, 'b');
+  INSERT INTO lp.c VALUES (1, 1), (101, 2);
+  INSERT INTO lp.g VALUES (1, 1), (2, 101);
+
   -- event triggers: a DDL guard, a sql_drop log (ALWAYS), a table_rewrite one (REPLICA), odd names
   CREATE SCHEMA ev;
   CREATE TABLE ev.log (id serial PRIMARY KEY, what text);
@@ -155,6 +168,22 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
       't (1,b,)', 't (2,a,1)', 't (3,c,2)', 'x (1,b,1)', 'x (2,a,2)', 'y (1,b,1)', 'y (2,a,2)', 'y (3,c,1)']);
     await h.roundTrip('lx');
     expect(await rowsOf(dbOf('lx-r'), LX)).toEqual(await rowsOf(dbOf('lx'), LX));
+  });
+
+  // Found: lp.c2 was attached to the partitioned lp.c with a foreign key of its own ("c2 own key", with a comment),
+  // which PostgreSQL adopted as the partition's copy of lp.c's key c_p_fkey. The script lifts c_p_fkey (lp.p's codes
+  // swap, lp.c is itself referenced) with ALTER TABLE lp.c DROP CONSTRAINT / ADD CONSTRAINT, which re-creates the
+  // partitions' copies under the parent's name: the copy's lp.c2 holds "c_p_fkey" without comment where a and b hold
+  // "c2 own key" with its comment — the rows are b's, the schema is no longer a's (a schema diff would now show it).
+  // From liftedKeys/addKey (src/datadiff/script-ddl.ts): only the parent's constraint (conparentid = 0) is read and
+  // re-added; the partitions' constraint names and comments are not.
+  it.fails("a partition's own foreign key (its own name, a comment) under a lifted key: the copy's keys are a's", async () => {
+    await h.branch('lp', "UPDATE lp.p SET code = 'tmp' WHERE id = 1; UPDATE lp.p SET code = 'a' WHERE id = 2; UPDATE lp.p SET code = 'b' WHERE id = 1;");
+    const keys = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')) AS r
+      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'lp'::regnamespace ORDER BY 1`;
+    const script = await h.roundTrip('lp');
+    expect(script).toMatch(/DROP CONSTRAINT/);
+    expect(await rowsOf(dbOf('lp-r'), keys)).toEqual(await rowsOf(dbOf('lp'), keys));
   });
 
   it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
