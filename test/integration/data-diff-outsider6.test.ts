@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { type DataDiffHarness, dbOf, startDataDiff } from '../helpers/data-diff-round-trip.js';
+import { runPsql } from '../helpers/pagila.js';
 
 /**
  * Issue 24, outsider's sixth attack on the data diff's script (`ayb branch diff a b --data --output
@@ -64,6 +66,17 @@ const MAIN_SQL = `
   INSERT INTO lp.p VALUES (1, 'a'), (2, 'b');
   INSERT INTO lp.c VALUES (1, 1), (101, 2);
   INSERT INTO lp.g VALUES (1, 1), (2, 101);
+
+  -- children that follow a parent's unique value by ON UPDATE CASCADE / SET NULL (no delete action)
+  CREATE SCHEMA up;
+  CREATE TABLE up.p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+  CREATE TABLE up.c (id int PRIMARY KEY, code text REFERENCES up.p (code) ON UPDATE CASCADE);
+  CREATE TABLE up.n (id int PRIMARY KEY, code text REFERENCES up.p (code) ON UPDATE SET NULL);
+  CREATE TABLE up.g (id int PRIMARY KEY, c int REFERENCES up.c);
+  INSERT INTO up.p VALUES (1, 'a'), (2, 'b'), (3, 'c');
+  INSERT INTO up.c VALUES (1, 'a'), (2, 'b'), (3, 'c');
+  INSERT INTO up.n VALUES (1, 'a'), (2, 'b'), (3, 'c');
+  INSERT INTO up.g VALUES (1, 1);
 
   -- event triggers: a DDL guard, a sql_drop log (ALWAYS), a table_rewrite one (REPLICA), odd names
   CREATE SCHEMA ev;
@@ -186,6 +199,15 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
     expect(await rowsOf(dbOf('lp-r'), keys)).toEqual(await rowsOf(dbOf('lp'), keys));
   });
 
+  it('unique values swapped under children that follow them by ON UPDATE CASCADE and ON UPDATE SET NULL: the children end as b\'s', async () => {
+    await h.branch('up', `UPDATE up.p SET code = 'tmp' WHERE id = 1; UPDATE up.p SET code = 'a' WHERE id = 2; UPDATE up.p SET code = 'b' WHERE id = 1;
+      UPDATE up.p SET code = 'z' WHERE id = 3; UPDATE up.n SET code = 'z' WHERE id = 3;`);
+    const rows = "SELECT format('%s %s', t, r) AS r FROM (SELECT 'c' AS t, c::text AS r FROM up.c UNION ALL SELECT 'n', n::text FROM up.n UNION ALL SELECT 'p', p::text FROM up.p) x ORDER BY 1";
+    expect(await rowsOf(dbOf('up'), rows)).toEqual(['c (1,b)', 'c (2,a)', 'c (3,z)', 'n (1,)', 'n (2,)', 'n (3,z)', 'p (1,b)', 'p (2,a)', 'p (3,z)']);
+    await h.roundTrip('up');
+    expect(await rowsOf(dbOf('up-r'), rows)).toEqual(await rowsOf(dbOf('up'), rows));
+  });
+
   it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
     await h.branch('evt', "UPDATE ev.t SET v = 'B' WHERE id = 2;");
     const script = await h.roundTrip('evt');
@@ -213,5 +235,39 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
       INSERT INTO wd.t VALUES (3, 'x' || repeat('😀', 1048577), NULL, NULL);
       INSERT INTO wd.nokey VALUES (repeat('''é', 700000), ARRAY[repeat('€', 1048576), 'b']), (repeat('''é', 700000), ARRAY[repeat('€', 1048576), 'b']);`);
     await h.roundTrip('wide');
+  });
+
+  it('a SQL_ASCII database: unique byte values swapped under lifted keys, bytes in a composite key, arrays and json, a backslash and digits, a wide row of escapes', async () => {
+    await cluster.query("CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0", [], 'postgres');
+    await runPsql(cluster, 'legacy', { sql: String.raw`
+      CREATE TYPE pair AS (a text, b int);
+      CREATE TABLE p (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+      CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p ON DELETE CASCADE, v text);
+      CREATE TABLE g (id int PRIMARY KEY, c int REFERENCES c ON DELETE SET NULL);
+      CREATE TABLE ck (k pair PRIMARY KEY, a text[], j json, w text);
+      INSERT INTO p VALUES (1, E'caf\xe9'), (2, E'caf\xe8'), (3, 'a\351');
+      INSERT INTO c VALUES (1, 1, E'\xe9'), (2, 2, 'x'), (3, 3, 'a\\351');
+      INSERT INTO g VALUES (1, 1), (2, 2);
+      INSERT INTO ck VALUES (ROW(E'k\xe9', 1), ARRAY[E'\xe9', 'a\351'], E'{"\xe9": "\\u00e9"}', 'w'), (ROW('k\351', 2), NULL, NULL, NULL);` });
+    const env = { AYB_DATABASE_URL: cluster.url('legacy') };
+    for (const name of ['lg', 'lg-r']) {
+      const made = await runCli(['branch', 'create', name, '--strategy', 'template'], { env });
+      expect(made.exitCode, made.stderr).toBe(0);
+    }
+    await runPsql(cluster, dbOf('lg'), { sql: String.raw`
+      UPDATE p SET code = 'tmp' WHERE id = 1; UPDATE p SET code = E'caf\xe9' WHERE id = 2; UPDATE p SET code = E'caf\xe8' WHERE id = 1;
+      UPDATE p SET code = 'a\352' WHERE id = 3; UPDATE c SET v = E'\xe8\\' WHERE id = 1;
+      UPDATE ck SET a = ARRAY[E'\xe8', NULL, 'b\\052'], j = E'{"\xe8": 1}', w = repeat(E'\xe9\\1', 700000) WHERE k = ROW(E'k\xe9', 1)::pair;
+      DELETE FROM ck WHERE k = ROW('k\351', 2)::pair; INSERT INTO ck VALUES (ROW(E'k\xe8\\', 3), ARRAY[E'\xff'], NULL, E'\xe9');` });
+    const sql = await runCli(['branch', 'diff', 'main', 'lg', '--data', '--output', 'sql'], { env });
+    expect(sql.exitCode, sql.stderr).toBe(0);
+    expect(sql.stdout).toMatch(/ALTER TABLE public\.c DROP CONSTRAINT/);
+    // Independent judge: each table's rows as the md5 of their bytes, ordered by their bytes.
+    const bytes = async (db: string) => Promise.all(['p', 'c', 'g', 'ck'].map(async (t) => (await cluster.query<{ r: string | null }>(
+      `SELECT string_agg(md5(convert_to(x::text, 'SQL_ASCII')), ',' ORDER BY convert_to(x::text, 'SQL_ASCII')) AS r FROM ${t} x`, [], db)).rows[0]!.r));
+    const [before, want] = await Promise.all([bytes(dbOf('lg-r')), bytes(dbOf('lg'))]);
+    expect(before).not.toEqual(want);
+    await runPsql(cluster, dbOf('lg-r'), { sql: sql.stdout });
+    expect(await bytes(dbOf('lg-r'))).toEqual(want);
   });
 });
