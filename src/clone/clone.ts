@@ -161,7 +161,7 @@ async function cloneWithTemplate(request: CloneRequest): Promise<CloneOutcome> {
           // Without waiting for the WAL flush: nothing is done with the copy until its record says
           // ready, a synchronous commit that flushes this one too (a crash before it leaves the record
           // `creating`, and its copy is dropped).
-          const statements = [...(fuse ? ['SET LOCAL synchronous_commit = off'] : []), `DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`];
+          const statements = [...(fuse ? ['SET LOCAL synchronous_commit = off'] : []), withoutEventTriggers(`DROP TABLE IF EXISTS ${request.excludeTables.join(', ')}`)];
           if (fuse) {
             await settingsGiven;
             statements.push(...databaseAccessStatements(target, owned, user).statements);
@@ -294,4 +294,27 @@ async function cloneWithDump(request: CloneRequest): Promise<CloneOutcome> {
   request.signal?.throwIfAborted();
   await applyDatabaseSettings(maint, target, settings, request.log);
   return { strategy: 'dump', copyMethod: 'pg_dump', access };
+}
+
+/**
+ * `sql` (ayb's own DDL in a copy it just made: the excluded tables dropped) with the copy's event
+ * triggers held off, so that an audit of DDL (an sql_drop trigger, ENABLE ALWAYS as replication-aware
+ * ones are) logs nothing of ayb's into the user's tables: a branch holds main's rows the moment it is
+ * made. Disabled by name and enabled again in the mode each had, all in one statement (one round
+ * trip, inside the caller's transaction); only a superuser may alter an event trigger, so for another
+ * role they stay as they are. A PL/pgSQL block: main has the language (its control table needs it).
+ */
+export function withoutEventTriggers(sql: string): string {
+  return `DO $ayb$ DECLARE e record; held text[] := '{}'; modes text[] := '{}'; BEGIN
+  IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
+    FOR e IN SELECT t.evtname::text AS name, t.evtenabled::text AS mode FROM pg_catalog.pg_event_trigger t WHERE t.evtenabled OPERATOR(pg_catalog.<>) 'D' LOOP
+      EXECUTE pg_catalog.format('ALTER EVENT TRIGGER %I DISABLE', e.name);
+      held := held OPERATOR(pg_catalog.||) e.name; modes := modes OPERATOR(pg_catalog.||) e.mode;
+    END LOOP;
+  END IF;
+  EXECUTE ${quoteLiteral(sql)};
+  FOR i IN 1 .. coalesce(pg_catalog.array_length(held, 1), 0) LOOP
+    EXECUTE pg_catalog.format('ALTER EVENT TRIGGER %I ENABLE %s', held[i], CASE modes[i] WHEN 'A' THEN 'ALWAYS' WHEN 'R' THEN 'REPLICA' ELSE '' END);
+  END LOOP;
+END $ayb$`;
 }
