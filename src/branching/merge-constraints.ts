@@ -3,7 +3,7 @@ import { type DataCatalog, type DataTable, tableId } from '../datadiff/catalog.j
 import { STAGE, type StagedTable } from '../datadiff/merge-stage.js';
 import { keyCondition } from '../datadiff/sql.js';
 import type { Client } from '../postgres/client.js';
-import { quoteIdent, quoteLiteral } from '../postgres/quote.js';
+import { quoteIdent } from '../postgres/quote.js';
 import type { MigrationStatement } from '../schema/sql.js';
 
 /**
@@ -157,4 +157,3 @@ export function mergedRows(relation: string, ours: DataCatalog, theirs: DataCata
 }
 
 /** The literal of a deferred constraint's statement for a notice. */
-export const shown = (c: DeferredConstraint): string => quoteLiteral(c.sql.slice(0, 120));
