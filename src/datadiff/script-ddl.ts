@@ -20,6 +20,17 @@ export function eventTriggerStatements(eventTriggers: Readonly<Record<string, st
   return Object.entries(eventTriggers ?? {}).map(([name, m]) => `ALTER EVENT TRIGGER ${quoteIdent(name)} ${verb}${mode(m)};`);
 }
 
+/**
+ * Statements only a superuser may run (an event trigger held off or put back), in one block that runs
+ * them for a superuser and skips them for another role: a table's owner may still apply the script,
+ * with the database's event triggers left on (they then see the script's own DDL; the header says so).
+ */
+export function asSuperuser(statements: readonly string[]): string[] {
+  if (statements.length === 0) return [];
+  const run = statements.map((sql) => `EXECUTE ${quoteLiteral(sql.replace(/;$/, ''))};`).join(' ');
+  return [`DO $ayb$ BEGIN IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN ${run} END IF; END $ayb$;`];
+}
+
 /** A foreign key lifted around the script's rows: dropped, then added again as it was. */
 export interface LiftedKey {
   /** The child table, schema-qualified and quoted. */
@@ -65,8 +76,9 @@ export function privilegeNote(withTriggers: readonly DataTable[], temporary: boo
       '-- and inserts again, and adds them again (validated) before COMMIT.');
   }
   if (eventTriggers.length > 0) {
-    lines.push(`-- Applying it takes a superuser: it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,
-      '-- and ENABLE again before COMMIT), which would otherwise log or act on the DDL it runs to hold user triggers off.');
+    lines.push(`-- Applied by a superuser, it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,
+      '-- and ENABLE again before COMMIT), which would otherwise log or act on the DDL it runs to hold user triggers off;',
+      '-- applied by another role (only a superuser may alter an event trigger), they stay on and see that DDL.');
   }
   if (withTriggers.length > 0) {
     lines.push(`-- Applying it takes the ownership of ${withTriggers.map(noted).join(', ')} (or a superuser): it disables their user`,

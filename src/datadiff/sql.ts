@@ -7,7 +7,7 @@ import { type ActingKey, type DataTable, tableId, tableLabel } from './catalog.j
 export { keyCondition, keyEquality };
 import { type KeyTuple, type Side, type TableDiff, type TablePlan } from './compare.js';
 import { concatKeys, jsonBatches, type Keys } from './key-list.js';
-import { addKey, dropKey, eventTriggerStatements, liftedKeys, privilegeNote } from './script-ddl.js';
+import { addKey, asSuperuser, dropKey, eventTriggerStatements, liftedKeys, privilegeNote } from './script-ddl.js';
 import { fromWire, textLiteral, valueText, wireLiteral, wireText } from './value-text.js';
 
 /** Keys per query when rows are fetched by key. */
@@ -312,7 +312,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   await sink.write(`${scriptSettings(own?.path ?? '')}\n`);
   const lines = (xs: readonly string[]) => xs.map((x) => `${x}\n`).join('');
   const triggers = (verb: 'DISABLE' | 'ENABLE') => lines([...ordered, ...children].flatMap((t) => triggerStatements(t, verb)));
-  await sink.write(lines(eventTriggerStatements(events, 'DISABLE')));
+  await sink.write(lines(asSuperuser(eventTriggerStatements(events, 'DISABLE'))));
   await sink.write(triggers('DISABLE'));
   if (lifted.length > 0) await sink.write(`-- foreign keys acting on the deletes of rows that change (unique values may move between them): lifted, added again at the end\n${lifted.map(dropKey).join('')}`);
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
@@ -328,7 +328,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const identities = await writeReferenced(b, ordered.filter(together), byTable, sink, stashedTables, selfRestores);
   await writeRestores(a, stashes, sink);
   for (const table of ordered) if (!together(table)) await writeInserts(b, table, byTable.get(tableId(table))!, sink);
-  const closing = identities + lifted.map(addKey).join('') + triggers('ENABLE') + lines(eventTriggerStatements(events, 'ENABLE'));
+  const closing = identities + lifted.map(addKey).join('') + triggers('ENABLE') + lines(asSuperuser(eventTriggerStatements(events, 'ENABLE')));
   if (closing) await sink.write(`${CHECK_NOW}\n${closing}`);
   if (sequences.length) await sink.write(`-- sequences\n${sequences.join('\n')}\n`);
   if (transaction) await sink.write('COMMIT;\n');

@@ -285,6 +285,19 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
     expect(await rowsOf(dbOf('evlog'), 'SELECT what AS r FROM ev.create_log ORDER BY 1')).toEqual([]);
   });
 
+  // Holding an event trigger off takes a superuser; a table's owner who may apply the script otherwise
+  // (disable its triggers, write its rows) was refused at the first ALTER EVENT TRIGGER. For another
+  // role the script leaves the event triggers on (the DDL guard lets this session's DDL through).
+  it('applied by the table\'s owner, not a superuser: the event triggers stay on, the script applies and the rows are b\'s', async () => {
+    await cluster.query("CREATE ROLE ev_owner LOGIN PASSWORD 'ev-pw'", [], 'postgres');
+    await h.branch('evo', "UPDATE ev.t SET v = 'O' WHERE id = 1;");
+    const script = await h.roundTrip('evo', {
+      replayChanges: 'SET app.ddl_ok = on; GRANT USAGE ON SCHEMA ev TO ev_owner; ALTER TABLE ev.t OWNER TO ev_owner;',
+      applyEnv: { PGUSER: 'ev_owner', PGPASSWORD: 'ev-pw', PGOPTIONS: '-c app.ddl_ok=on' },
+    });
+    expect(script).toMatch(/IF \(SELECT r\.rolsuper .*EXECUTE 'ALTER EVENT TRIGGER "Guard ""x"" é" DISABLE'/);
+  });
+
   it('an event trigger the branch created (absent from a) does not break the script', async () => {
     await h.branch('evt2', `SET app.ddl_ok = on; CREATE EVENT TRIGGER "new one" ON ddl_command_end EXECUTE FUNCTION ev.rewrite();
       UPDATE ev.t SET v = 'C' WHERE id = 1;`);
