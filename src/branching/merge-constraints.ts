@@ -66,7 +66,38 @@ export function deferConstraints(statements: readonly MigrationStatement[]): { b
       before.push(s);
     }
   }
-  return { before, after };
+  return { before: afterTheirs(before, after), after };
+}
+
+const INDEX_NAME = new RegExp(`^CREATE UNIQUE INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(${ID}|[^\\s(."]+) `);
+const IDENTITY = new RegExp(`^ALTER TABLE (${REL}) ALTER COLUMN (${ID}) ADD GENERATED `);
+/** Statements that name an index: attached to another, a replica identity or CLUSTER using it, a constraint made from it. */
+const NAMES_INDEX = /^ALTER INDEX |^COMMENT ON INDEX | REPLICA IDENTITY USING INDEX | CLUSTER ON | USING INDEX /;
+const FOREIGN_KEY = new RegExp(`^ALTER TABLE ${REL} ADD CONSTRAINT ${ID} FOREIGN KEY `);
+
+/**
+ * The statements of `before` that need what is deferred (an index attached to a deferred partitioned
+ * one, a replica identity, CLUSTER or constraint using it; a foreign key, even NOT VALID, when a
+ * unique key is deferred: it may be the one it references; an identity on a column made NOT NULL
+ * later) go to the end of `after` in their order; the rest stay.
+ */
+function afterTheirs(before: readonly MigrationStatement[], after: DeferredConstraint[]): MigrationStatement[] {
+  const names = after.flatMap((c) => [INDEX_NAME.exec(c.sql)?.[1], ADD_CONSTRAINT.exec(c.sql)?.[2]].filter((n): n is string => n !== undefined).map((n) => (n.startsWith('"') ? unquote(n) : n)));
+  const mentions = (sql: string, name: string) => sql.includes(quoteIdent(name)) || new RegExp(`(^|[\\s.(])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s,;)])`).test(sql);
+  const uniqueLater = after.some((c) => c.kind === 'unique' || INDEX_NAME.test(c.sql));
+  const notNullLater = new Set(after.filter((c) => c.kind === 'not_null').map((c) => `${c.relation}.${c.what}`));
+  const needs = (sql: string) => {
+    const identity = IDENTITY.exec(sql);
+    return (NAMES_INDEX.test(sql) && names.some((n) => mentions(sql, n)))
+      || (uniqueLater && FOREIGN_KEY.test(sql))
+      || (identity !== null && notNullLater.has(`${identity[1]}.${identity[2]}`));
+  };
+  const kept: MigrationStatement[] = [];
+  for (const s of before) {
+    if (needs(s.sql)) after.push({ sql: s.sql, kind: 'other', name: s.sql.slice(0, 80), relation: '', what: '' });
+    else kept.push(s);
+  }
+  return kept;
 }
 
 /** A CHECK's expression, without what follows it (NOT VALID, NO INHERIT). */

@@ -80,6 +80,28 @@ describe.concurrent('ayb branch merge: fixes, fifth pass', () => {
     expect(await rows('f5_path2', 't')).toEqual(['(1,"X y",)', '(2,Main,)', '(3,"E F",n)']);
   });
 
+  // Statements of the branch's migration that name an index or constraint the merge adds after the
+  // rows (a unique index of a partitioned table attached to its partitions', a replica identity
+  // using it) come after it too.
+  it('a unique index the branch added to a partitioned table (with its partitions\' indexes attached) and a replica identity using a new one: merged', async () => {
+    const ayb = await scenario('f5_uidx', `
+      CREATE TABLE pu (id int, region text, code text) PARTITION BY LIST (region);
+      CREATE TABLE pu_eu PARTITION OF pu FOR VALUES IN ('eu');
+      CREATE TABLE pu_us PARTITION OF pu FOR VALUES IN ('us');
+      INSERT INTO pu VALUES (1, 'eu', 'a'), (2, 'us', 'b');
+      CREATE TABLE ri (id int NOT NULL, v text);
+      INSERT INTO ri VALUES (1, 'x');
+    `);
+    await ayb.branch('f5u');
+    await psql('ayb_branch_f5u', `CREATE UNIQUE INDEX pu_code ON pu (code, region); CREATE UNIQUE INDEX ri_id ON ri (id); ALTER TABLE ri REPLICA IDENTITY USING INDEX ri_id;
+      INSERT INTO pu VALUES (3, 'eu', 'c');`);
+    const merged = await ayb('branch', 'merge', 'f5u', '--json');
+    expect(merged.exitCode, merged.stdout + merged.stderr).toBe(0);
+    expect(await rows('f5_uidx', 'pu')).toEqual(['(1,eu,a)', '(2,us,b)', '(3,eu,c)']);
+    const idx = await cluster.query<{ v: string }>(`SELECT string_agg(c.relname || ':' || i.indisunique || ':' || i.indisreplident, ',' ORDER BY c.relname) AS v FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('pu_code', 'ri_id')`, [], 'f5_uidx');
+    expect(idx.rows[0]?.v).toBe('pu_code:true:false,ri_id:true:true');
+  });
+
   // Main split the asia rows off the default partition into a new one (p_asia) after the branch
   // changed and deleted two of them: the target's rows of those keys are in another leaf than the
   // branch's. A row trigger, a statement trigger and a rule on the partitioned root do not fire on
