@@ -41,9 +41,24 @@ export interface LiftedKey {
   readonly comment: string | null;
 }
 
-/** The foreign keys with a delete action that point at the tables (or at a partitioned table above them), each once. */
-export async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise<LiftedKey[]> {
-  if (tables.length === 0) return [];
+/**
+ * The foreign keys with a delete action that point at the tables (or at a partitioned table above them),
+ * each once; and the NOT VALID foreign keys of the tables `own` (rows already violating one could not be
+ * inserted again under it: it is added again NOT VALID, its definition says so).
+ */
+export async function liftedKeys(a: Side, tables: readonly DataTable[], own: readonly DataTable[] = []): Promise<LiftedKey[]> {
+  const owned = own.length === 0 ? [] : (await a.client.query<LiftedKey>(
+    `SELECT pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+      WHERE con.contype OPERATOR(pg_catalog.=) 'f' AND NOT con.convalidated AND con.conparentid OPERATOR(pg_catalog.=) 0
+        AND con.conrelid OPERATOR(pg_catalog.=) ANY ($1::text[]::pg_catalog.regclass[])
+      ORDER BY con.oid`,
+    [own.map(tableId)],
+  )).rows;
+  if (tables.length === 0) return owned;
   const { rows } = await a.client.query<LiftedKey>(
     `SELECT DISTINCT ON (con.oid) pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
             pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
@@ -57,7 +72,7 @@ export async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise
       ORDER BY con.oid`,
     [tables.map(tableId)],
   );
-  return rows;
+  return [...rows.filter((k) => !owned.some((o) => o.child === k.child && o.name === k.name)), ...owned];
 }
 
 export const dropKey = (k: LiftedKey): string => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)};\n`;
@@ -73,7 +88,7 @@ export function privilegeNote(withTriggers: readonly DataTable[], temporary: boo
   const lines: string[] = [];
   if (liftedOn.length > 0) {
     lines.push(`-- Applying it takes the ownership of ${liftedOn.map(commentText).join(', ')}: it drops foreign keys of theirs that act on rows it deletes`,
-      '-- and inserts again, and adds them again (validated) before COMMIT.');
+      '-- and inserts again (or NOT VALID ones that rows already violate), and adds them again (validated, or NOT VALID) before COMMIT.');
   }
   if (eventTriggers.length > 0) {
     lines.push(`-- Applied by a superuser, it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,

@@ -250,7 +250,8 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // index is checked row by row). stashPlan skips tables with notValidReferences, so the lift does not apply either.
   // From together()/stashPlan (src/datadiff/sql.ts): the in-place path of a table with a NOT VALID key has no answer to
   // a value two rows swap (the next test: the same with nothing pointing at the table).
-  it.fails('unique codes swapped on a parent with a NOT VALID key of its own (rows violating it) and a referenced child acting on its deletes', async () => {
+  // Fixed: such a table's own NOT VALID keys are lifted too (added again NOT VALID), its changed rows deleted and inserted again.
+  it('unique codes swapped on a parent with a NOT VALID key of its own (rows violating it) and a referenced child acting on its deletes', async () => {
     await h.branch('ng', "UPDATE ng.p SET code = 'tmp' WHERE id = 1; UPDATE ng.p SET code = 'a' WHERE id = 2; UPDATE ng.p SET code = 'b' WHERE id = 1;");
     await h.roundTrip('ng');
     expect(await rowsOf(dbOf('ng-r'), "SELECT format('%s %s', 'c', c) AS r FROM ng.c UNION ALL SELECT format('%s %s', 'g', g) FROM ng.g ORDER BY 1"))
@@ -260,9 +261,14 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // Found: the same without any child: ng.q (id, code UNIQUE, r) with a NOT VALID key q_r and a row violating it, b
   // swapped two codes; the script writes "ng.q: foreign keys point at these tables … 2 row(s) updated in place (a
   // foreign key acts on its deletes)" (nothing points at ng.q) as one UPDATE, which fails with 23505 on q_code_key.
-  it.fails('unique codes swapped on a table with a NOT VALID key of its own (rows violating it), nothing pointing at it', async () => {
+  it('unique codes swapped on a table with a NOT VALID key of its own (rows violating it), nothing pointing at it', async () => {
     await h.branch('ngq', "UPDATE ng.q SET code = 'tmp' WHERE id = 1; UPDATE ng.q SET code = 'a' WHERE id = 2; UPDATE ng.q SET code = 'b' WHERE id = 1;");
     await h.roundTrip('ngq');
+    // The key lifted around the rows is back as it was: its name, NOT VALID (the row violating it is still there).
+    const keys = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), convalidated) AS r
+      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'ng'::regnamespace ORDER BY 1`;
+    expect(await rowsOf(dbOf('ngq-r'), keys)).toEqual(await rowsOf(dbOf('ngq'), keys));
+    expect(await rowsOf(dbOf('ngq-r'), 'SELECT q::text AS r FROM ng.q ORDER BY id')).toEqual(['(1,b,1)', '(2,a,77)']);
   });
 
   it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
