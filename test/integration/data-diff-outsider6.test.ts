@@ -219,7 +219,8 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // "c2 own key" with its comment — the rows are b's, the schema is no longer a's (a schema diff would now show it).
   // From liftedKeys/addKey (src/datadiff/script-ddl.ts): only the parent's constraint (conparentid = 0) is read and
   // re-added; the partitions' constraint names and comments are not.
-  it.fails("a partition's own foreign key (its own name, a comment) under a lifted key: the copy's keys are a's", async () => {
+  // Fixed: a partition's copy with its own name or a comment is added first (and commented), the parent's key adopts it.
+  it("a partition's own foreign key (its own name, a comment) under a lifted key: the copy's keys are a's", async () => {
     await h.branch('lp', "UPDATE lp.p SET code = 'tmp' WHERE id = 1; UPDATE lp.p SET code = 'a' WHERE id = 2; UPDATE lp.p SET code = 'b' WHERE id = 1;");
     const keys = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')) AS r
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'lp'::regnamespace ORDER BY 1`;
