@@ -39,13 +39,38 @@ export interface LiftedKey {
   /** pg_get_constraintdef(), read under an empty search_path (names qualified). */
   readonly definition: string;
   readonly comment: string | null;
+  /**
+   * The partitions' copies of the key that have a name other than the parent's or a comment (a partition
+   * attached with an equivalent key of its own keeps it): deepest first, added before the parent's key,
+   * which adopts them as PostgreSQL does at ATTACH PARTITION.
+   */
+  readonly parts?: readonly LiftedKey[];
 }
 
-/** The foreign keys with a delete action that point at the tables (or at a partitioned table above them), each once. */
-export async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise<LiftedKey[]> {
-  if (tables.length === 0) return [];
-  const { rows } = await a.client.query<LiftedKey>(
-    `SELECT DISTINCT ON (con.oid) pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+interface Part extends LiftedKey {
+  readonly top: string;
+}
+
+/**
+ * The foreign keys with a delete action that point at the tables (or at a partitioned table above them),
+ * each once; and the NOT VALID foreign keys of the tables `own` (rows already violating one could not be
+ * inserted again under it: it is added again NOT VALID, its definition says so).
+ */
+export async function liftedKeys(a: Side, tables: readonly DataTable[], own: readonly DataTable[] = []): Promise<LiftedKey[]> {
+  const owned = own.length === 0 ? [] : (await a.client.query<LiftedKey>(
+    `SELECT pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+      WHERE con.contype OPERATOR(pg_catalog.=) 'f' AND NOT con.convalidated AND con.conparentid OPERATOR(pg_catalog.=) 0
+        AND con.conrelid OPERATOR(pg_catalog.=) ANY ($1::text[]::pg_catalog.regclass[])
+      ORDER BY con.oid`,
+    [own.map(tableId)],
+  )).rows;
+  if (tables.length === 0) return owned;
+  const { rows } = await a.client.query<LiftedKey & { oid: string }>(
+    `SELECT DISTINCT ON (con.oid) con.oid::pg_catalog.text AS oid, pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
             pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
        FROM pg_catalog.pg_constraint con
        JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
@@ -57,11 +82,32 @@ export async function liftedKeys(a: Side, tables: readonly DataTable[]): Promise
       ORDER BY con.oid`,
     [tables.map(tableId)],
   );
-  return rows;
+  const { rows: parts } = await a.client.query<Part>(
+    `WITH RECURSIVE part(oid, top, depth) AS (
+       SELECT con.oid, top.oid, 1 FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_constraint top ON top.oid OPERATOR(pg_catalog.=) con.conparentid
+        WHERE top.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[]) AND con.confrelid OPERATOR(pg_catalog.=) top.confrelid
+       UNION ALL
+       SELECT con.oid, part.top, part.depth OPERATOR(pg_catalog.+) 1 FROM pg_catalog.pg_constraint con JOIN part ON con.conparentid OPERATOR(pg_catalog.=) part.oid
+        JOIN pg_catalog.pg_constraint top ON top.oid OPERATOR(pg_catalog.=) part.top WHERE con.confrelid OPERATOR(pg_catalog.=) top.confrelid)
+     SELECT part.top::pg_catalog.text AS top, pg_catalog.format('%I.%I', cn.nspname, cc.relname) AS child, con.conname AS name,
+            pg_catalog.pg_get_constraintdef(con.oid) AS definition, pg_catalog.obj_description(con.oid, 'pg_constraint') AS comment
+       FROM part JOIN pg_catalog.pg_constraint con ON con.oid OPERATOR(pg_catalog.=) part.oid
+       JOIN pg_catalog.pg_constraint top ON top.oid OPERATOR(pg_catalog.=) part.top
+       JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) con.conrelid
+       JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace
+      WHERE con.conname OPERATOR(pg_catalog.<>) top.conname OR pg_catalog.obj_description(con.oid, 'pg_constraint') IS NOT NULL
+      ORDER BY part.depth DESC, con.oid`,
+    [rows.map((k) => k.oid)],
+  );
+  const lifted = rows.filter((k) => !owned.some((o) => o.child === k.child && o.name === k.name)).map(({ oid, ...k }) => {
+    const mine = parts.filter((p) => p.top === oid).map(({ top: _top, ...p }) => p);
+    return mine.length === 0 ? k : { ...k, parts: mine };
+  });
+  return [...lifted, ...owned];
 }
 
 export const dropKey = (k: LiftedKey): string => `ALTER TABLE ${k.child} DROP CONSTRAINT ${quoteIdent(k.name)};\n`;
-export const addKey = (k: LiftedKey): string => `ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition};\n${
+export const addKey = (k: LiftedKey): string => `${(k.parts ?? []).map(addKey).join('')}ALTER TABLE ${k.child} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition};\n${
   k.comment === null ? '' : `COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${k.child} IS ${quoteLiteral(k.comment)};\n`}`;
 
 /**
@@ -73,7 +119,7 @@ export function privilegeNote(withTriggers: readonly DataTable[], temporary: boo
   const lines: string[] = [];
   if (liftedOn.length > 0) {
     lines.push(`-- Applying it takes the ownership of ${liftedOn.map(commentText).join(', ')}: it drops foreign keys of theirs that act on rows it deletes`,
-      '-- and inserts again, and adds them again (validated) before COMMIT.');
+      '-- and inserts again (or NOT VALID ones that rows already violate), and adds them again (validated, or NOT VALID) before COMMIT.');
   }
   if (eventTriggers.length > 0) {
     lines.push(`-- Applied by a superuser, it holds off the event trigger(s) ${eventTriggers.map((e) => commentText(quoteIdent(e))).join(', ')} (ALTER EVENT TRIGGER … DISABLE,`,

@@ -278,7 +278,10 @@ function* chunks<T>(xs: Iterable<T>, size: number, weight?: (x: T) => number, mo
  *    a unique value may move between rows. A table whose rows a foreign key acts on when deleted
  *    (CASCADE, SET NULL, SET DEFAULT, RESTRICT) has its changed rows updated in place instead, in the
  *    same statement; unless a unique value may move between them: then its acting children are set
- *    aside (stashPlan), or the acting foreign keys lifted around the script (Stash.lift).
+ *    aside (stashPlan), or the acting foreign keys lifted around the script (Stash.lift). A table with
+ *    a NOT VALID foreign key of its own (rows may violate it: an INSERT would be checked) is in that
+ *    statement too, updated in place; unless a unique value may move between its rows: then its NOT
+ *    VALID keys are lifted (added again NOT VALID) and its changed rows deleted and inserted again.
  * 3. Parents first, the rows that come to tables no foreign key points at.
  *
  * Deferrable constraints are deferred, and checked (CHECK_NOW) before the closing ALTER TABLEs; user
@@ -301,7 +304,8 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const stashes = stashPlan(a, ordered.filter(together), byTable, referenced);
   const children = [...new Set(stashes.flatMap((st) => st.keys.map((k) => k.child)))].map((id) => a.catalog.tables.get(id)!).filter((c) => !ordered.includes(c));
   const stashedTables = new Set(stashes.map((st) => st.table));
-  const lifted = await liftedKeys(a, stashes.filter((st) => st.lift).map((st) => st.table));
+  // A table whose rows are deleted and inserted again loses its own NOT VALID keys meanwhile (they are added again NOT VALID).
+  const lifted = await liftedKeys(a, stashes.filter((st) => st.lift).map((st) => st.table), [...stashedTables].filter((t) => t.notValidReferences === true));
   const altered = [...ordered, ...children].filter((t) => holdsOff(t) || (together(t) && identityInPlace(t, stashedTables)));
   const temporary = stashes.some((st) => !st.lift);
   // The script's own DDL (triggers held off, identities, keys lifted, temporary tables) holds the event triggers off too.
@@ -314,7 +318,7 @@ export async function writeDataMigration(a: Side, b: Side, diffs: readonly Table
   const triggers = (verb: 'DISABLE' | 'ENABLE') => lines([...ordered, ...children].flatMap((t) => triggerStatements(t, verb)));
   await sink.write(lines(asSuperuser(eventTriggerStatements(events, 'DISABLE'))));
   await sink.write(triggers('DISABLE'));
-  if (lifted.length > 0) await sink.write(`-- foreign keys acting on the deletes of rows that change (unique values may move between them): lifted, added again at the end\n${lifted.map(dropKey).join('')}`);
+  if (lifted.length > 0) await sink.write(`-- foreign keys acting on the deletes of rows that change, or NOT VALID ones of their tables (unique values may move between the rows): lifted, added again at the end\n${lifted.map(dropKey).join('')}`);
   for (const table of [...ordered].reverse()) if (!together(table)) await writeDeletes(a, table, byTable.get(tableId(table))!, sink);
   await writeStashes(a, stashes, byTable, sink);
   // A self-referencing table's rows set aside come back in the same statement as its own rows (each may
@@ -490,15 +494,20 @@ function stashPlan(a: Side, together: readonly DataTable[], byTable: ReadonlyMap
     // Also a table with an identity column GENERATED ALWAYS: an update in place may not set it (only to DEFAULT);
     // deleted and inserted again, its value is written with OVERRIDING SYSTEM VALUE.
     const identity = table.columns.some((c) => c.identityAlways);
-    if (table.deleteActions !== true || diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
+    if (diff.changed.length === 0 || ((table.uniqueIndexes ?? 0) < 2 && !identity)) continue;
+    // A table with a NOT VALID key of its own (rows may violate it): the key is lifted (dropped, added again
+    // NOT VALID), so that its changed rows are deleted and inserted again in the one statement.
+    if (table.deleteActions !== true) {
+      if (table.notValidReferences === true) out.push({ table, keys: [], lift: true });
+      continue;
+    }
     const acting = table.actedOnBy ?? [];
     const plain = table.actedOnBy !== undefined && acting.every((k) => k.child !== tableId(table) && !referenced.has(k.child) && a.catalog.tables.has(k.child));
     const self = table.actedOnBy !== undefined && acting.every((k) => k.child === tableId(table))
       && [...a.catalog.tables.values()].every((t) => t === table || !t.references.includes(tableId(table)));
     if (plain) out.push({ table, keys: acting });
     else if (self) out.push({ table, keys: acting, self: true });
-    // (Not a table with a NOT VALID key of its own: its rows are updated in place, an INSERT would be checked.)
-    else if (table.notValidReferences !== true) out.push({ table, keys: [], lift: true });
+    else out.push({ table, keys: [], lift: true });
   }
   return out;
 }
@@ -583,7 +592,7 @@ async function writeRestores(a: Side, stashes: readonly Stash[], sink: DmlSink):
 /** Returns the statements that put the identities it made BY DEFAULT back to ALWAYS. */
 async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: ReadonlyMap<string, TableDiff<Keys>>, sink: DmlSink, stashed: ReadonlySet<DataTable> = new Set(), selfRestores: ReadonlyMap<DataTable, string> = new Map()): Promise<string> {
   if (tables.length === 0) return '';
-  await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables; their rows change in one statement, at whose end the foreign keys are checked\n`);
+  await sink.write(`-- ${tables.map(noted).join(', ')}: foreign keys point at these tables (or they have NOT VALID ones); their rows change in one statement, at whose end the foreign keys are checked\n`);
   const statement = new ChainedStatement(sink);
   const inPlace = (t: DataTable) => updatedInPlace(t, stashed);
   // An identity column GENERATED ALWAYS may only be updated to DEFAULT: made BY DEFAULT for the statement.
@@ -610,7 +619,8 @@ async function writeReferenced(b: Side, tables: readonly DataTable[], byTable: R
     const sets = [...plan.key.filter(settableKey), ...writable.filter((c) => !plan.key.includes(c))];
     if (inPlace(table) && sets.length > 0) {
       const columns = [...plan.key, ...sets.filter((c) => !plan.key.includes(c))];
-      await statement.step(`${tableLabel(table)}: ${diff.changed.length} row(s) updated in place (a foreign key acts on its deletes)`,
+      const why = table.deleteActions === true && !stashed.has(table) ? 'a foreign key acts on its deletes' : 'a NOT VALID foreign key of its own would check them inserted again';
+      await statement.step(`${tableLabel(table)}: ${diff.changed.length} row(s) updated in place (${why})`,
         `UPDATE ${own} AS t SET ${sets.map((c) => `${quoteIdent(c)} = v.c${columns.indexOf(c)}`).join(', ')} FROM (VALUES`,
         renderedBatches(b, plan, [diff.changed], columns),
         (gate) => `) AS v(${aliases(columns.length)}) WHERE ${gate} AND ${shape.keyJoin}`);

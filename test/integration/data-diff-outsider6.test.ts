@@ -101,6 +101,11 @@ const MAIN_SQL = `
   CREATE TABLE ng.q (id int PRIMARY KEY, code text NOT NULL UNIQUE, r int);
   INSERT INTO ng.q VALUES (1, 'a', 1), (2, 'b', 77);
   ALTER TABLE ng.q ADD CONSTRAINT q_r FOREIGN KEY (r) REFERENCES ng.r NOT VALID;
+  CREATE TABLE ng.s (id int PRIMARY KEY, code text NOT NULL UNIQUE, r int);
+  CREATE TABLE ng.sc (id int PRIMARY KEY, s int REFERENCES ng.s ON DELETE CASCADE);
+  INSERT INTO ng.s VALUES (1, 'a', 1), (2, 'b', 77);
+  ALTER TABLE ng.s ADD CONSTRAINT s_r FOREIGN KEY (r) REFERENCES ng.r NOT VALID;
+  INSERT INTO ng.sc VALUES (1, 1), (2, 2);
 
   -- event triggers: a DDL guard, a sql_drop log (ALWAYS), a table_rewrite one (REPLICA), odd names
   CREATE SCHEMA ev;
@@ -219,7 +224,8 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // "c2 own key" with its comment — the rows are b's, the schema is no longer a's (a schema diff would now show it).
   // From liftedKeys/addKey (src/datadiff/script-ddl.ts): only the parent's constraint (conparentid = 0) is read and
   // re-added; the partitions' constraint names and comments are not.
-  it.fails("a partition's own foreign key (its own name, a comment) under a lifted key: the copy's keys are a's", async () => {
+  // Fixed: a partition's copy with its own name or a comment is added first (and commented), the parent's key adopts it.
+  it("a partition's own foreign key (its own name, a comment) under a lifted key: the copy's keys are a's", async () => {
     await h.branch('lp', "UPDATE lp.p SET code = 'tmp' WHERE id = 1; UPDATE lp.p SET code = 'a' WHERE id = 2; UPDATE lp.p SET code = 'b' WHERE id = 1;");
     const keys = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), obj_description(oid, 'pg_constraint')) AS r
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'lp'::regnamespace ORDER BY 1`;
@@ -250,7 +256,8 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // index is checked row by row). stashPlan skips tables with notValidReferences, so the lift does not apply either.
   // From together()/stashPlan (src/datadiff/sql.ts): the in-place path of a table with a NOT VALID key has no answer to
   // a value two rows swap (the next test: the same with nothing pointing at the table).
-  it.fails('unique codes swapped on a parent with a NOT VALID key of its own (rows violating it) and a referenced child acting on its deletes', async () => {
+  // Fixed: such a table's own NOT VALID keys are lifted too (added again NOT VALID), its changed rows deleted and inserted again.
+  it('unique codes swapped on a parent with a NOT VALID key of its own (rows violating it) and a referenced child acting on its deletes', async () => {
     await h.branch('ng', "UPDATE ng.p SET code = 'tmp' WHERE id = 1; UPDATE ng.p SET code = 'a' WHERE id = 2; UPDATE ng.p SET code = 'b' WHERE id = 1;");
     await h.roundTrip('ng');
     expect(await rowsOf(dbOf('ng-r'), "SELECT format('%s %s', 'c', c) AS r FROM ng.c UNION ALL SELECT format('%s %s', 'g', g) FROM ng.g ORDER BY 1"))
@@ -260,9 +267,18 @@ describe('ayb branch diff --data --output sql: outsider attack 6', () => {
   // Found: the same without any child: ng.q (id, code UNIQUE, r) with a NOT VALID key q_r and a row violating it, b
   // swapped two codes; the script writes "ng.q: foreign keys point at these tables … 2 row(s) updated in place (a
   // foreign key acts on its deletes)" (nothing points at ng.q) as one UPDATE, which fails with 23505 on q_code_key.
-  it.fails('unique codes swapped on a table with a NOT VALID key of its own (rows violating it), nothing pointing at it', async () => {
-    await h.branch('ngq', "UPDATE ng.q SET code = 'tmp' WHERE id = 1; UPDATE ng.q SET code = 'a' WHERE id = 2; UPDATE ng.q SET code = 'b' WHERE id = 1;");
+  // Also ng.s, the same with a plain child acting on its deletes (set aside): its rows deleted and inserted again were
+  // checked against its NOT VALID key (23503 on the row violating it) before that key was lifted too.
+  it('unique codes swapped on a table with a NOT VALID key of its own (rows violating it), nothing pointing at it, or a plain child acting on its deletes', async () => {
+    await h.branch('ngq', `UPDATE ng.q SET code = 'tmp' WHERE id = 1; UPDATE ng.q SET code = 'a' WHERE id = 2; UPDATE ng.q SET code = 'b' WHERE id = 1;
+      UPDATE ng.s SET code = 'tmp' WHERE id = 1; UPDATE ng.s SET code = 'a' WHERE id = 2; UPDATE ng.s SET code = 'b' WHERE id = 1;`);
     await h.roundTrip('ngq');
+    // The key lifted around the rows is back as it was: its name, NOT VALID (the row violating it is still there).
+    const keys = `SELECT format('%s %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid), convalidated) AS r
+      FROM pg_constraint WHERE contype = 'f' AND connamespace = 'ng'::regnamespace ORDER BY 1`;
+    expect(await rowsOf(dbOf('ngq-r'), keys)).toEqual(await rowsOf(dbOf('ngq'), keys));
+    expect(await rowsOf(dbOf('ngq-r'), "SELECT format('q %s', q) AS r FROM ng.q UNION ALL SELECT format('s %s', s) FROM ng.s UNION ALL SELECT format('sc %s', sc) FROM ng.sc ORDER BY 1"))
+      .toEqual(['q (1,b,1)', 'q (2,a,77)', 's (1,b,1)', 's (2,a,77)', 'sc (1,1)', 'sc (2,2)']);
   });
 
   it('event triggers (a DDL guard, sql_drop ALWAYS, table_rewrite REPLICA, odd names) are held off and come back in their modes; none logs', async () => {
