@@ -11,7 +11,7 @@ import { CUT_FUNCTION_SQL } from '../datadiff/merge-stage.js';
 import { copyAcross } from '../datadiff/merge-server.js';
 import { describeObject, type SchemaSnapshot } from '../schema/model.js';
 import type { ConnInfo } from '../postgres/conninfo.js';
-import { VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
+import { catalogFirst, VALUE_SETTINGS, valueSettingsOptions } from '../postgres/value-settings.js';
 import { sessionTimeouts, timeoutStatements } from '../postgres/timeouts.js';
 import { snapshotSchema } from '../schema/snapshot.js';
 import { type MigrationStatement, needsManualSteps, renderMigration } from '../schema/sql.js';
@@ -202,7 +202,7 @@ function pinned(conn: ConnInfo, searchPath?: string): ConnInfo {
  */
 async function rowSearchPath(conn: ConnInfo): Promise<string> {
   const own = await withClient(conn, async (c) => (await c.query<{ p: string }>('SELECT pg_catalog.current_setting($1) AS p', ['search_path'])).rows[0]!.p);
-  return own.trim() === '' || own.trim() === '""' ? 'pg_catalog' : `pg_catalog, ${own}`;
+  return catalogFirst(own);
 }
 
 /** Plans (read-only everywhere) and, unless a dry run or blocked, applies. */
@@ -514,7 +514,7 @@ async function droppedWithChanges(baseConn: ConnInfo, targetConn: ConnInfo, base
  * VALUE_SETTINGS' empty one but the session's own (TO DEFAULT: the row path it was opened with, see
  * rowSearchPath), under which the rows are read and written.
  */
-const BACK_TO_ROW_SETTINGS = `SELECT ${VALUE_SETTINGS.filter(([name]) => name !== 'search_path').map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`).join(', ')}; SET LOCAL search_path TO DEFAULT`;
+const BACK_TO_ROW_SETTINGS = `${setLocal(new Map(VALUE_SETTINGS.filter(([name]) => name !== 'search_path')))}; SET LOCAL search_path TO DEFAULT`;
 
 function setLocal(settings: ReadonlyMap<string, string>): string {
   return `SELECT ${[...settings].map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`).join(', ')}`;

@@ -102,6 +102,10 @@ export function searchPathSchemas(text: string): string[] {
  * names is schema-qualified), then the database's own path (`own`, as OWN_SEARCH_PATH_SQL reads it).
  */
 export function ownSearchPathSql(own: string, options: { local?: boolean } = {}): string {
-  const schemas = ['pg_catalog', ...searchPathSchemas(own).filter((s) => s !== 'pg_catalog')];
-  return `${options.local ? 'SET LOCAL' : 'SET'} search_path = ${schemas.map(quoteIdent).join(', ')};`;
+  return `${options.local ? 'SET LOCAL' : 'SET'} search_path = ${catalogFirst(own)};`;
+}
+
+/** A search_path setting's text with pg_catalog first, then the schemas of `own` (each quoted). */
+export function catalogFirst(own: string): string {
+  return ['pg_catalog', ...searchPathSchemas(own).filter((s) => s !== 'pg_catalog')].map(quoteIdent).join(', ');
 }
